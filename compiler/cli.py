@@ -1,0 +1,132 @@
+"""The `gopc` command line.
+
+Exit codes: 0 clean (warnings allowed), 1 errors found in the program, 2 usage
+or I/O error, or an internal error (reported in one short line, never a
+traceback; set GOPC_DEBUG=1 to see it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+from . import render
+from .codes import lookup, registry
+from .diagnostics import Diagnostic, has_errors
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def gopc_version() -> str:
+    try:
+        return version("gopc")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would exit(2) itself; we keep control
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not hasattr(args, "run"):
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        return args.run(args)
+    except _UsageError as error:
+        print(error, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("gopc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as error:  # an internal error must not print a traceback at users
+        if os.environ.get("GOPC_DEBUG"):
+            traceback.print_exc()
+        print(f"gopc: internal error: {type(error).__name__}: {error} (GOPC_DEBUG=1 shows details; please report it)", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gopc", description="Compile .gop fleet descriptions into a Flux v2 GitOps repository.")
+    parser.add_argument("--version", action="version", version=f"gopc {gopc_version()}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+
+    check = commands.add_parser("check", help="check types, constraints and selectors")
+    check.add_argument("paths", nargs="+", metavar="PATH", help=".gop files or directories (searched recursively)")
+    _add_format(check)
+    check.set_defaults(run=_run_check)
+
+    explain = commands.add_parser("explain", help="explain a diagnostic code, or where a value came from")
+    explain.add_argument("what", metavar="CODE|APP.FIELD.PATH", help="an error code like E0101, or APP.FIELD.PATH with --cluster")
+    explain.add_argument("paths", nargs="*", metavar="PATH", help="the program (with --cluster)")
+    explain.add_argument("--cluster", help="explain a value's layers on this cluster")
+    explain.set_defaults(run=_run_explain)
+    return parser
+
+
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text", help="diagnostic output format")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour text output")
+
+
+def print_diagnostics(diagnostics: list[Diagnostic], sources, args) -> None:
+    """Write diagnostics in the chosen format: text to stderr, JSON and SARIF to stdout."""
+    fmt = getattr(args, "format", "text")
+    if fmt == "json":
+        sys.stdout.write(render.render_json(diagnostics, sources))
+    elif fmt == "sarif":
+        sys.stdout.write(render.render_sarif(diagnostics, sources, version=gopc_version()))
+    elif diagnostics:
+        colour = _use_colour(getattr(args, "color", "auto"), sys.stderr)
+        sys.stderr.write(render.render_text(diagnostics, sources, colour=colour))
+
+
+def _use_colour(choice: str, stream) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def exit_code(diagnostics: list[Diagnostic]) -> int:
+    if any(d.code.startswith("E09") for d in diagnostics):
+        return EXIT_USAGE
+    return EXIT_ERRORS if has_errors(diagnostics) else EXIT_OK
+
+
+def _run_check(args) -> int:
+    from .driver import analyse
+
+    analysis = analyse(args.paths)
+    print_diagnostics(analysis.diagnostics, analysis.program.sources, args)
+    return exit_code(analysis.diagnostics)
+
+
+def _run_explain(args) -> int:
+    if args.cluster is None:
+        info = lookup(args.what)
+        if info is None:
+            known = ", ".join(registry())
+            raise _UsageError(f"gopc explain: unknown code `{args.what}` (known: {known})")
+        sys.stdout.write(info.doc if info.doc.endswith("\n") else info.doc + "\n")
+        return EXIT_OK
+    from .explain import explain_value
+
+    return explain_value(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

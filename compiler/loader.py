@@ -1,0 +1,189 @@
+"""Load pass: paths on the command line -> parsed files grouped into modules.
+
+Input: files and directories (searched recursively for `*.gop`), plus optional
+in-memory overlays (unsaved editor buffers, by absolute path). Output: a
+`Program`: every source file (also those reached only through `import`), its
+syntax tree, the modules (a module is one directory's `.gop` files), the
+prelude module, and the load and syntax diagnostics.
+
+Invariants: each file is read and parsed once, whatever the number of routes to
+it; file keys are display paths (relative to the working directory when below
+it); unreadable or non-UTF-8 files give E0901, never an exception.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ast
+from .diagnostics import Diagnostic, diagnostic
+from .parser import parse
+from .span import SourceFile, Span
+
+PRELUDE_NAME = "<std>/prelude.gop"
+STD_PREFIX = "std/"
+
+
+@dataclass(slots=True)
+class Module:
+    key: str  # the directory (display form), or "std/<name>" for the standard library
+    files: list[str] = field(default_factory=list)  # display paths, sorted
+    is_std: bool = False
+
+
+@dataclass(slots=True)
+class Program:
+    root: Path
+    sources: dict[str, SourceFile] = field(default_factory=dict)
+    files: dict[str, ast.File] = field(default_factory=dict)
+    modules: dict[str, Module] = field(default_factory=dict)
+    module_of: dict[str, str] = field(default_factory=dict)  # file -> module key
+    imports: dict[int, str] = field(default_factory=dict)  # id(ImportDecl) -> module key
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    roots: list[str] = field(default_factory=list)  # files named on the command line (directly or by directory)
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def load(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None) -> Program:
+    paths = [Path(p) for p in paths]
+    root = _program_root(paths)
+    program = Program(root=root)
+    loader = _Loader(program, overlays or {})
+    loader.load_prelude()
+    for path in paths:
+        loader.load_root(path)
+    return program
+
+
+def _program_root(paths: list[Path]) -> Path:
+    if not paths:
+        return Path.cwd()
+    first = paths[0].resolve() if paths[0].exists() else paths[0].absolute()
+    return first if first.is_dir() else first.parent
+
+
+class _Loader:
+    def __init__(self, program: Program, overlays: Mapping[str, str]) -> None:
+        self.program = program
+        self.overlays = {str(Path(k).resolve()): v for k, v in overlays.items()}
+        self.loading: list[str] = []
+
+    def load_prelude(self) -> None:
+        text = importlib.resources.files("gop.stdlib").joinpath("prelude.gop").read_text(encoding="utf-8")
+        self._add_file(PRELUDE_NAME, text, "std/prelude", is_std=True)
+
+    def load_root(self, path: Path) -> None:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*.gop") if not any(part.startswith(".") for part in p.relative_to(path).parts))
+            if not found:
+                self._io_error(display_path(path), f"no .gop files in directory `{display_path(path)}`")
+            for file in found:
+                self._load_path(file, root=True)
+        elif path.is_file() or str(path.resolve()) in self.overlays:
+            self._load_path(path, root=True)
+        else:
+            self._io_error(str(path), f"no such file or directory: `{path}`")
+
+    def _load_path(self, path: Path, root: bool = False) -> str | None:
+        display = display_path(path)
+        if display in self.program.files:
+            if root and display not in self.program.roots:
+                self.program.roots.append(display)
+            return display
+        text = self._read(path, display)
+        if text is None:
+            return None
+        module_key = display_path(path.parent)
+        self._add_file(display, text, module_key)
+        if root:
+            self.program.roots.append(display)
+        self._load_imports(display, path.parent)
+        return display
+
+    def _read(self, path: Path, display: str) -> str | None:
+        resolved = str(path.resolve())
+        if resolved in self.overlays:
+            return self.overlays[resolved]
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            self._io_error(display, f"cannot read `{display}`: {error.strerror or error}")
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            self._io_error(display, f"`{display}` is not UTF-8 text (byte {error.start})")
+            return None
+
+    def _add_file(self, display: str, text: str, module_key: str, is_std: bool = False) -> None:
+        result = parse(display, text)
+        self.program.sources[display] = SourceFile(display, text)
+        self.program.files[display] = result.file
+        self.program.diagnostics.extend(result.diagnostics)
+        module = self.program.modules.setdefault(module_key, Module(module_key, is_std=is_std))
+        module.files.append(display)
+        module.files.sort()
+        self.program.module_of[display] = module_key
+
+    def _load_imports(self, display: str, directory: Path) -> None:
+        for decl in self.program.files[display].imports:
+            target = decl.path.plain_value
+            if target.startswith(STD_PREFIX) or target == "std":
+                self._import_std(decl, target)
+                continue
+            module_dir = (directory / target).resolve()
+            if not module_dir.is_dir():
+                self.program.diagnostics.append(
+                    diagnostic("E0203", decl.path.span, f"cannot find module `{target}`",
+                               notes=(f"looked for the directory {display_path(module_dir)}",))
+                )
+                continue
+            files = sorted(p for p in module_dir.glob("*.gop"))
+            if not files:
+                self.program.diagnostics.append(
+                    diagnostic("E0203", decl.path.span, f"module `{target}` has no .gop files")
+                )
+                continue
+            for file in files:
+                self._load_path(file)
+            self.program.imports[id(decl)] = display_path(module_dir)
+
+    def _import_std(self, decl: ast.ImportDecl, target: str) -> None:
+        name = target[len(STD_PREFIX):] if target.startswith(STD_PREFIX) else ""
+        available = sorted(
+            entry.name[:-4] for entry in importlib.resources.files("gop.stdlib").iterdir() if entry.name.endswith(".gop")
+        )
+        if name not in available:
+            from .suggest import did_you_mean
+
+            hint = did_you_mean(name, available)
+            notes = (f"did you mean `std/{hint}`?",) if hint else (f"the standard library has: {', '.join('std/' + a for a in available)}",)
+            self.program.diagnostics.append(diagnostic("E0203", decl.path.span, f"cannot find module `{target}`", notes=notes))
+            return
+        key = f"std/{name}"
+        if key not in self.program.modules:
+            text = importlib.resources.files("gop.stdlib").joinpath(f"{name}.gop").read_text(encoding="utf-8")
+            self._add_file(f"<std>/{name}.gop", text, key, is_std=True)
+        self.program.imports[id(decl)] = key
+
+    def _io_error(self, display: str, message: str) -> None:
+        self.program.sources.setdefault(display, SourceFile(display, ""))
+        self.program.diagnostics.append(diagnostic("E0901", Span(display, 0, 0), message))
+
+
+def is_std_file(path: str) -> bool:
+    return path.startswith("<std>/")
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false")

@@ -1,0 +1,868 @@
+"""Parse pass: source text -> `ast.File` plus syntax diagnostics.
+
+Input: one file's path and text. Output: a `ParseResult` whose `file` is always a
+complete tree (never None), and whose `diagnostics` hold every syntax error found.
+
+How errors are survived:
+1. The text is split into chunks, one per top-level declaration (a declaration
+   keyword at column 0, at brace depth 0). If the file's braces do not balance,
+   every column-0 declaration keyword starts a chunk, so an unclosed `{` costs
+   one declaration, not the rest of the file.
+2. Each chunk is parsed by Lark's LALR parser. On an unexpected token the
+   recovery inserts a `Missing` value or the one token that lets parsing go on,
+   or else drops the token; each error is reported once, in words.
+3. A chunk that still cannot be parsed becomes a `BadDecl` spanning its text.
+
+Invariants: every span lies inside the file; children lie inside their parents;
+no exception escapes `parse` for any input text.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+import threading
+from dataclasses import dataclass, field
+
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark.lexer import PatternStr
+
+from . import ast
+from .diagnostics import Diagnostic, diagnostic
+from .span import Span
+
+MAX_ERRORS_PER_FILE = 50
+
+# Keywords that start a top-level declaration; at column 0 they start a chunk.
+TOP_LEVEL_KEYWORDS = frozenset(
+    "package import type schema labels let app env cluster overlay source registry "
+    "receiver provider alert automation delivery".split()
+)
+
+_BRACKETS_OPEN = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
+_BRACKETS_CLOSE = {v: k for k, v in _BRACKETS_OPEN.items()}
+_NEWLINE_FREE = {"LPAR", "LSQB"}
+
+# Tokens that can start an expression: when one of them is acceptable the parser
+# is waiting for a value, which we report as "a value" rather than a token list.
+_VALUE_STARTS = {"MISSING", "STRING", "TRIPLE_STRING", "INT", "FLOAT", "UNIT", "TRUE", "FALSE", "LSQB", "LBRACE"}
+
+_TOKEN_WORDS = {
+    "NAME": "a name",
+    "STRING": "a string",
+    "TRIPLE_STRING": "a string",
+    "INT": "a number",
+    "FLOAT": "a number",
+    "UNIT": "a duration or quantity",
+    "_NL": "a new line",
+    "$END": "the end of the declaration",
+    "RESOURCE_KIND": "a declaration keyword",
+    "CMP_OP": "`==` or `!=`",
+    "ADD_OP": "`+` or `-`",
+    "MUL_OP": "`*`, `/` or `%`",
+    "MISSING": "a value",
+}
+
+# Preference order when inserting one token lets the parser go on.
+_INSERTABLE = ("EQUAL", "RBRACE", "RSQB", "RPAR", "COMMA", "_NL", "COLON", "NAME")
+
+
+@functools.cache
+def _lark() -> Lark:
+    grammar = importlib.resources.files("gop.grammar").joinpath("gop.lark").read_text(encoding="utf-8")
+    return Lark(
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        start=["chunk", "expr"],
+        postlex=_PostLexer(),
+    )
+
+
+# ---- post-lexer: newline handling and bracket tracking -------------------------------
+
+
+@dataclass
+class _ChunkState:
+    """Per-parse state the post-lexer and the error handler share."""
+
+    text: str
+    base: int
+    open_brackets: list[Token] = field(default_factory=list)
+    last_token: Token | None = None
+    tokens_seen: int = 0
+
+
+_current = threading.local()
+
+
+class _PostLexer:
+    """Drops newlines inside ( ) and [ ], collapses runs of newlines, tracks brackets."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream):
+        state: _ChunkState = _current.state
+        for token in stream:
+            kind = token.type
+            if kind == "_NL":
+                top = state.open_brackets[-1].type if state.open_brackets else None
+                if top in _NEWLINE_FREE or state.last_token is None or state.last_token.type == "_NL":
+                    continue
+            elif kind in _BRACKETS_OPEN:
+                state.open_brackets.append(token)
+            elif kind in _BRACKETS_CLOSE and state.open_brackets:
+                if state.open_brackets[-1].type == _BRACKETS_CLOSE[kind]:
+                    state.open_brackets.pop()
+            state.last_token = token
+            state.tokens_seen += 1
+            yield token
+
+
+# ---- chunking --------------------------------------------------------------------------
+
+_SCAN = re.compile(
+    r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*(?:"""|\Z)'  # triple-quoted string
+    r'|"(?:[^"\\\n]|\\.)*"?'  # string (may be unterminated)
+    r"|//[^\n]*"  # comment
+    r"|[{}]"
+    r"|\n(?=([a-z]+)\b)?"  # newline, capturing a word at column 0
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    chunks: list[tuple[int, int]]
+    comments: list[tuple[int, int]]
+
+
+def _scan(text: str) -> _Scan:
+    """Find chunk boundaries and comments, skipping strings."""
+    boundaries = [0]
+    fallback: list[int] = []
+    comments: list[tuple[int, int]] = []
+    depth = 0
+    for match in _SCAN.finditer(text):
+        lexeme = match.group()
+        first = lexeme[0]
+        if first == "\n":
+            word = match.group(1)
+            if word in TOP_LEVEL_KEYWORDS:
+                (boundaries if depth == 0 else fallback).append(match.end())
+        elif first == "{":
+            depth += 1
+        elif first == "}":
+            depth = max(depth - 1, 0)
+        elif lexeme.startswith("//"):
+            comments.append(match.span())
+    if depth > 0:
+        boundaries = sorted(set(boundaries) | set(fallback))
+    boundaries.append(len(text))
+    chunks = [(a, b) for a, b in zip(boundaries, boundaries[1:]) if b > a]
+    return _Scan(chunks, comments)
+
+
+# ---- the parser entry points ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    file: ast.File
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def parse(path: str, text: str) -> ParseResult:
+    """Parse one file. Never raises for any text."""
+    scan = _scan(text)
+    comments = tuple(ast.Comment(Span(path, a, b), text[a:b]) for a, b in scan.comments)
+    docs = _DocIndex(text, scan.comments)
+    diagnostics = _Diagnostics(path)
+    decls: list[ast.Decl] = []
+    for start, end in scan.chunks:
+        if diagnostics.count >= MAX_ERRORS_PER_FILE:
+            decls.append(ast.BadDecl(Span(path, start, end)))
+            continue
+        decls.extend(_parse_chunk(path, text, start, end, docs, diagnostics))
+    file = ast.File(Span(path, 0, len(text)), tuple(decls), comments)
+    return ParseResult(file, tuple(diagnostics.items))
+
+
+class _Diagnostics:
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self.items: list[Diagnostic] = []
+        self._last_error_at = -1
+
+    @property
+    def count(self) -> int:
+        return len(self.items)
+
+    def add(self, code: str, start: int, end: int, message: str, notes: tuple[str, ...] = ()) -> None:
+        self.items.append(diagnostic(code, Span(self._path, start, end), message, notes=notes))
+
+    def syntax(self, state: _ChunkState, code: str, start: int, end: int, message: str, notes=()) -> None:
+        """Report a parse error unless it follows too closely on the previous one."""
+        if self._last_error_at >= 0 and state.tokens_seen - self._last_error_at < 3:
+            return
+        self._last_error_at = state.tokens_seen
+        self.add(code, start, end, message, notes)
+
+    def new_chunk(self) -> None:
+        self._last_error_at = -1
+
+
+def _parse_chunk(path, text, start, end, docs, diagnostics: _Diagnostics) -> list[ast.Decl]:
+    chunk_text = text[start:end]
+    state = _ChunkState(chunk_text, start)
+    diagnostics.new_chunk()
+    recovery = _Recovery(state, diagnostics)
+    previous = getattr(_current, "state", None)
+    _current.state = state
+    try:
+        tree = _lark().parse(chunk_text, start="chunk", on_error=recovery.on_error)
+    except UnexpectedInput as error:
+        recovery.report_fatal(error)
+        return [ast.BadDecl(Span(path, start, end))]
+    except RecursionError:
+        diagnostics.add("E0101", start, start, "this declaration is nested too deeply to parse")
+        return [ast.BadDecl(Span(path, start, end))]
+    finally:
+        _current.state = previous
+    builder = _Builder(path, text, start, docs, diagnostics)
+    try:
+        return list(builder.transform(tree))
+    except VisitError as error:
+        if isinstance(error.orig_exc, RecursionError):
+            diagnostics.add("E0101", start, start, "this declaration is nested too deeply to parse")
+            return [ast.BadDecl(Span(path, start, end))]
+        raise
+
+
+def parse_expression(path: str, text: str, start: int, end: int, diagnostics: _Diagnostics) -> ast.Expr:
+    """Parse text[start:end] as one expression (used for `${...}` interpolations)."""
+    state = _ChunkState(text[start:end], start)
+    recovery = _Recovery(state, diagnostics)
+    previous = getattr(_current, "state", None)
+    _current.state = state
+    try:
+        tree = _lark().parse(text[start:end], start="expr", on_error=recovery.on_error)
+    except UnexpectedInput as error:
+        recovery.report_fatal(error)
+        return ast.Missing(Span(path, start, end))
+    finally:
+        _current.state = previous
+    builder = _Builder(path, text, start, _DocIndex(text, []), diagnostics)
+    return builder.transform(tree)
+
+
+# ---- error recovery ----------------------------------------------------------------------
+
+
+class _Recovery:
+    def __init__(self, state: _ChunkState, diagnostics: _Diagnostics) -> None:
+        self.state = state
+        self._diagnostics = diagnostics
+
+    def on_error(self, error: UnexpectedInput) -> bool:
+        if self._diagnostics.count >= MAX_ERRORS_PER_FILE:
+            return False
+        if isinstance(error, UnexpectedCharacters):
+            return self._bad_character(error)
+        if isinstance(error, UnexpectedToken):
+            return self._bad_token(error)
+        return False
+
+    def report_fatal(self, error: UnexpectedInput) -> None:
+        position = getattr(error, "pos_in_stream", None) or 0
+        if isinstance(error, UnexpectedToken) and error.token.type == "$END":
+            position = len(self.state.text)
+        if self._diagnostics.count == 0 or not self._reported_here():
+            at = self.state.base + position
+            self._diagnostics.add("E0101", at, at, "cannot make sense of this declaration")
+
+    def _reported_here(self) -> bool:
+        last = self._diagnostics.items[-1].span if self._diagnostics.items else None
+        return last is not None and self.state.base <= last.start <= self.state.base + len(self.state.text)
+
+    # -- characters the lexer cannot read --
+
+    def _bad_character(self, error: UnexpectedCharacters) -> bool:
+        text = self.state.text
+        position = error.pos_in_stream
+        lexer_state = error.interactive_parser.lexer_thread.state
+        at = self.state.base + position
+        if text[position] == '"':
+            line_end = text.find("\n", position)
+            line_end = len(text) if line_end == -1 else line_end
+            self._diagnostics.syntax(
+                self.state, "E0104", at, self.state.base + line_end, "this string is not closed before the end of the line",
+                ("strings that span lines use triple quotes: \"\"\"...\"\"\"",),
+            )
+            lexer_state.line_ctr.feed(text[position:line_end])
+            parser = error.interactive_parser
+            if "MISSING" in parser.accepts():
+                parser.feed_token(Token("MISSING", "", start_pos=position, end_pos=line_end))
+            return True
+        run = _bad_run(text, position)
+        shown = text[position]
+        self._diagnostics.syntax(
+            self.state, "E0100", at, at + run, f"unexpected character {_show_char(shown)}",
+        )
+        lexer_state.line_ctr.feed(text[position : position + run])
+        return True
+
+    # -- tokens the parser cannot use --
+
+    def _bad_token(self, error: UnexpectedToken) -> bool:
+        parser = error.interactive_parser
+        token = error.token
+        accepts = parser.accepts()
+        if token.type == "$END":
+            return self._close_unfinished(parser, token, accepts)
+        if "MISSING" in accepts:
+            self._report_missing_value(token)
+            parser.feed_token(_fake("MISSING", token))
+            return self._refeed(parser, token)
+        for candidate in _INSERTABLE:
+            if candidate in accepts and _would_accept(parser, _fake(candidate, token), token):
+                self._report_unexpected(token, accepts)
+                parser.feed_token(_fake(candidate, token))
+                parser.feed_token(token)
+                return True
+        self._report_unexpected(token, accepts)
+        if token.type in _BRACKETS_OPEN and self.state.open_brackets and self.state.open_brackets[-1] is token:
+            self.state.open_brackets.pop()
+        return True  # drop the token
+
+    def _refeed(self, parser, token: Token) -> bool:
+        try:
+            parser.feed_token(token)
+        except UnexpectedToken as again:
+            return self._bad_token(again)
+        return True
+
+    def _close_unfinished(self, parser, token: Token, accepts: set[str]) -> bool:
+        if "$END" in accepts:
+            return True
+        opener = self.state.open_brackets[-1] if self.state.open_brackets else None
+        if opener is not None and _BRACKETS_OPEN[opener.type] in accepts:
+            start = self.state.base + opener.start_pos
+            self._diagnostics.add(
+                "E0103", start, start + 1, f"this `{opener.value}` is never closed",
+                (f"add `{_closing(opener.value)}` at the end of the declaration",),
+            )
+        elif "MISSING" in accepts:
+            self._report_missing_value(token)
+        else:
+            self._report_unexpected(token, accepts)
+        for _ in range(200):
+            accepts = parser.accepts()
+            if "$END" in accepts:
+                return True
+            choice = next((c for c in ("MISSING", "RPAR", "RSQB", "RBRACE", "_NL") if c in accepts), None)
+            if choice is None:
+                choice = next((c for c in _INSERTABLE if c in accepts), None)
+            if choice is None:
+                return False
+            if choice in _BRACKETS_CLOSE and self.state.open_brackets:
+                self.state.open_brackets.pop()
+            parser.feed_token(_fake(choice, token))
+        return False
+
+    def _report_missing_value(self, token: Token) -> None:
+        previous = _previous_symbol(self.state.text, token.start_pos)
+        after = f" after `{previous}`" if previous else ""
+        at = self.state.base + token.start_pos
+        self._diagnostics.syntax(self.state, "E0102", at, at, f"expected a value{after}")
+
+    def _report_unexpected(self, token: Token, accepts: set[str]) -> None:
+        expected = _describe_expected(accepts)
+        found = _describe_token(token)
+        previous = _previous_symbol(self.state.text, token.start_pos)
+        after = f" after `{previous}`" if previous else ""
+        start = self.state.base + token.start_pos
+        end = self.state.base + max(token.end_pos or token.start_pos, token.start_pos)
+        if token.type == "_NL":
+            end = start
+        self._diagnostics.syntax(self.state, "E0101", start, end, f"expected {expected}{after}, found {found}")
+
+
+def _fake(kind: str, at: Token) -> Token:
+    value = {"NAME": "_", "MISSING": ""}.get(kind, _terminal_text(kind) or "")
+    return Token(kind, value, start_pos=at.start_pos, end_pos=at.start_pos)
+
+
+def _would_accept(parser, inserted: Token, token: Token) -> bool:
+    trial = parser.copy()
+    try:
+        trial.feed_token(inserted)
+        trial.feed_token(token)
+    except UnexpectedInput:
+        return False
+    return True
+
+
+@functools.cache
+def _terminal_text(kind: str) -> str | None:
+    try:
+        pattern = _lark().get_terminal(kind).pattern
+    except KeyError:
+        return None
+    return pattern.value if isinstance(pattern, PatternStr) else None
+
+
+def _describe_terminal(kind: str) -> str:
+    if kind in _TOKEN_WORDS:
+        return _TOKEN_WORDS[kind]
+    literal = _terminal_text(kind)
+    return f"`{literal}`" if literal else kind.lower()
+
+
+# Continuations that are rarely what the user meant; named only when nothing else fits.
+_MINOR = {"DOT", "COLON", "ADD_OP", "MUL_OP", "OPTIONAL", "VBAR", "LPAR", "RANGE", "CMP_OP"}
+
+
+def _describe_expected(accepts: set[str]) -> str:
+    kinds = set(accepts) - {"$END"} if len(accepts) > 1 else set(accepts)
+    if kinds - _MINOR:
+        kinds -= _MINOR
+    if kinds & {"MISSING"}:
+        kinds = (kinds - _VALUE_STARTS - {"NAME", "MINUS", "LPAR"}) | {"MISSING"}
+    words = sorted({_describe_terminal(k) for k in kinds}, key=lambda w: (w.startswith("a "), w))
+    if not words:
+        return "nothing more"
+    if len(words) > 6:
+        words = words[:5] + ["..."]
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _describe_token(token: Token) -> str:
+    if token.type == "_NL":
+        return "the end of the line"
+    if token.type == "$END":
+        return "the end of the declaration"
+    value = str(token.value)
+    if len(value) > 30:
+        value = value[:27] + "..."
+    return f"`{value}`"
+
+
+def _previous_symbol(text: str, position: int) -> str | None:
+    """The token-ish word just before `position` on the same logical line, for messages."""
+    head = text[:position].rstrip(" \t")
+    match = re.search(r'(==|!=|[=:,(\[{.]|[A-Za-z_][A-Za-z0-9_-]*|"[^"\n]*")$', head)
+    if match is None:
+        return None
+    word = match.group(1)
+    return word if len(word) <= 30 else None
+
+
+def _bad_run(text: str, position: int) -> int:
+    """How many unreadable characters follow at `position` (reported as one error)."""
+    run = 1
+    while position + run < len(text) and not (text[position + run].isalnum() or text[position + run] in ' \t\n"{}[]()=,.:'):
+        run += 1
+    return run
+
+
+def _show_char(ch: str) -> str:
+    if ch.isprintable() and not ch.isspace():
+        return f"`{ch}`"
+    return f"U+{ord(ch):04X}"
+
+
+def _closing(opener: str) -> str:
+    return {"(": ")", "[": "]", "{": "}"}[opener]
+
+
+# ---- doc comments ------------------------------------------------------------------------
+
+
+class _DocIndex:
+    """Doc comments (`///`) by the offset of the line that follows them."""
+
+    def __init__(self, text: str, comments: list[tuple[int, int]]) -> None:
+        self._docs: dict[int, str] = {}
+        lines: list[str] = []
+        previous_end = -1
+        for start, end in comments:
+            comment = text[start:end]
+            line_start = text.rfind("\n", 0, start) + 1
+            own_line = text[line_start:start].strip() == ""
+            if not (comment.startswith("///") and own_line):
+                lines, previous_end = [], -1
+                continue
+            contiguous = previous_end >= 0 and text[previous_end:line_start].strip() == ""
+            if not contiguous:
+                lines = []
+            lines.append(comment[3:].removeprefix(" "))
+            previous_end = end
+            next_line = text.find("\n", end)
+            if next_line != -1:
+                following = next_line + 1
+                self._docs[following] = "\n".join(lines)
+        self._text = text
+
+    def doc_for(self, offset: int) -> str | None:
+        line_start = self._text.rfind("\n", 0, offset) + 1
+        if self._text[line_start:offset].strip():
+            return None
+        return self._docs.get(line_start)
+
+
+# ---- tree -> AST -----------------------------------------------------------------------------
+
+
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t", "$": "$"}
+
+
+@v_args(meta=True)
+class _Builder(Transformer):
+    """Turns Lark's tree into `ast` nodes. Every rule has a method; the default raises."""
+
+    def __init__(self, path: str, text: str, base: int, docs: _DocIndex, diagnostics: _Diagnostics) -> None:
+        super().__init__(visit_tokens=False)
+        self._path = path
+        self._text = text
+        self._base = base
+        self._docs = docs
+        self._diagnostics = diagnostics
+
+    def __default__(self, data, children, meta):
+        raise NotImplementedError(f"no AST builder for grammar rule {data!r}")
+
+    # -- spans --
+
+    def _span(self, meta) -> Span:
+        if getattr(meta, "empty", True):
+            return Span(self._path, self._base, self._base)
+        return Span(self._path, self._base + meta.start_pos, self._base + meta.end_pos)
+
+    def _tok(self, token: Token) -> Span:
+        start = self._base + token.start_pos
+        end = self._base + (token.end_pos if token.end_pos is not None else token.start_pos)
+        return Span(self._path, start, end)
+
+    def _name(self, token: Token) -> ast.Name:
+        return ast.Name(self._tok(token), str(token))
+
+    def _doc(self, meta) -> str | None:
+        return self._docs.doc_for(self._span(meta).start)
+
+    # -- declarations --
+
+    def chunk(self, meta, children):
+        return children
+
+    def package_decl(self, meta, children):
+        return ast.PackageDecl(self._span(meta), self._name(children[0]))
+
+    def import_decl(self, meta, children):
+        alias = self._name(children[1]) if len(children) > 1 else None
+        return ast.ImportDecl(self._span(meta), children[0], alias)
+
+    def type_decl(self, meta, children):
+        name, type_ = children
+        return ast.TypeDecl(self._span(meta), self._name(name), type_, self._doc(meta))
+
+    def schema_decl(self, meta, children):
+        name, fields = children
+        return ast.SchemaDecl(self._span(meta), self._name(name), fields, self._doc(meta))
+
+    def labels_decl(self, meta, children):
+        return ast.LabelsDecl(self._span(meta), children[0], self._doc(meta))
+
+    def let_decl(self, meta, children):
+        name = self._name(children[0])
+        type_ = children[1] if len(children) == 3 else None
+        return ast.LetDecl(self._span(meta), name, type_, children[-1], self._doc(meta))
+
+    def resource_decl(self, meta, children):
+        kind = str(children[0])
+        rest = children[1:]
+        name = self._name(rest.pop(0)) if rest and isinstance(rest[0], Token) else None
+        selector = rest.pop(0) if len(rest) == 2 else None
+        return ast.ResourceDecl(self._span(meta), kind, name, selector, rest[0], self._doc(meta))
+
+    def where(self, meta, children):
+        return children[0]
+
+    def schema_body(self, meta, children):
+        return tuple(children)
+
+    def field_decl(self, meta, children):
+        name = self._name(children[0])
+        rest = children[1:]
+        optional = bool(rest) and isinstance(rest[0], Token) and rest[0].type == "OPTIONAL"
+        if optional:
+            rest = rest[1:]
+        type_ = rest[0]
+        default = rest[1] if len(rest) > 1 else None
+        return ast.FieldDecl(self._span(meta), name, optional, type_, default, self._doc(meta))
+
+    # -- bodies --
+
+    def body(self, meta, children):
+        return ast.Body(self._span(meta), tuple(children))
+
+    def assign(self, meta, children):
+        return ast.Assign(self._span(meta), children[0], children[1])
+
+    def block(self, meta, children):
+        path = children[0]
+        annotation = children[1] if len(children) == 3 else None
+        return ast.Block(self._span(meta), path, annotation, children[-1])
+
+    def app_target(self, meta, children):
+        return ast.AppTarget(self._span(meta), self._name(children[0]), children[1])
+
+    def all_target(self, meta, children):
+        return ast.AllTarget(self._span(meta), children[0])
+
+    def path(self, meta, children):
+        return ast.Path(self._span(meta), tuple(children))
+
+    def name_key(self, meta, children):
+        return ast.Key(self._tok(children[0]), str(children[0]))
+
+    def string_key(self, meta, children):
+        string = self._string(children[0])
+        return ast.Key(string.span, string.plain_value, quoted=True)
+
+    # -- types --
+
+    def union_type(self, meta, children):
+        return ast.UnionType(self._span(meta), tuple(children))
+
+    def named_type(self, meta, children):
+        refinements = children[1] if len(children) > 1 else ()
+        return ast.NamedType(self._span(meta), children[0], refinements)
+
+    def list_type(self, meta, children):
+        refinements = children[1] if len(children) > 1 else ()
+        return ast.ListType(self._span(meta), children[0], refinements)
+
+    def map_type(self, meta, children):
+        return ast.MapType(self._span(meta), children[0], children[1])
+
+    def literal_type(self, meta, children):
+        return ast.LiteralType(self._span(meta), children[0])
+
+    def type_name(self, meta, children):
+        return ast.TypeName(self._span(meta), tuple(self._name(t) for t in children))
+
+    def refinement(self, meta, children):
+        return tuple(children)
+
+    def refine_arg(self, meta, children):
+        if len(children) == 2:
+            return ast.RefineArg(self._span(meta), self._name(children[0]), children[1])
+        return ast.RefineArg(self._span(meta), None, children[0])
+
+    def range(self, meta, children):
+        low = high = None
+        seen_dots = False
+        for child in children:
+            if isinstance(child, Token) and child.type == "RANGE":
+                seen_dots = True
+            elif seen_dots:
+                high = child
+            else:
+                low = child
+        return ast.Range(self._span(meta), low, high)
+
+    # -- selectors --
+
+    def sel_or(self, meta, children):
+        return ast.SelOr(self._span(meta), children[0], children[1])
+
+    def sel_and(self, meta, children):
+        return ast.SelAnd(self._span(meta), children[0], children[1])
+
+    def sel_negate(self, meta, children):
+        return ast.SelNot(self._span(meta), children[0])
+
+    def sel_compare(self, meta, children):
+        label, op, value = children
+        return ast.SelCompare(self._span(meta), self._name(label), str(op), value)
+
+    def sel_in(self, meta, children):
+        return ast.SelIn(self._span(meta), self._name(children[0]), children[1])
+
+    def sel_not_in(self, meta, children):
+        return ast.SelIn(self._span(meta), self._name(children[0]), children[1], negated=True)
+
+    def sel_exists(self, meta, children):
+        return ast.SelExists(self._span(meta), self._name(children[0]))
+
+    # -- expressions --
+
+    def binary(self, meta, children):
+        left, op, right = children
+        return ast.Binary(self._span(meta), str(op), left, right)
+
+    def negate(self, meta, children):
+        return ast.Negate(self._span(meta), children[0])
+
+    def missing(self, meta, children):
+        return ast.Missing(self._tok(children[0]))
+
+    def int_lit(self, meta, children):
+        return ast.IntLit(self._tok(children[0]), int(children[0]))
+
+    def float_lit(self, meta, children):
+        return ast.FloatLit(self._tok(children[0]), float(children[0]), str(children[0]))
+
+    def unit_lit(self, meta, children):
+        return ast.UnitLit(self._tok(children[0]), str(children[0]))
+
+    def true_lit(self, meta, children):
+        return ast.BoolLit(self._span(meta), True)
+
+    def false_lit(self, meta, children):
+        return ast.BoolLit(self._span(meta), False)
+
+    def string(self, meta, children):
+        return self._string(children[0])
+
+    def list(self, meta, children):
+        return ast.ListLit(self._span(meta), tuple(children))
+
+    def map(self, meta, children):
+        return ast.MapLit(self._span(meta), children[0])
+
+    def ref(self, meta, children):
+        return ast.Ref(self._span(meta), tuple(self._name(t) for t in children))
+
+    def call(self, meta, children):
+        return ast.Call(self._span(meta), self._name(children[0]), tuple(children[1:]))
+
+    def arg(self, meta, children):
+        return ast.Arg(self._span(meta), None, children[0])
+
+    def named_arg(self, meta, children):
+        return ast.Arg(self._span(meta), self._name(children[0]), children[1])
+
+    # -- strings --
+
+    def _string(self, token: Token) -> ast.StringLit:
+        span = self._tok(token)
+        raw = str(token)
+        triple = token.type == "TRIPLE_STRING"
+        quote = 3 if triple else 1
+        content_start = span.start + quote
+        content = raw[quote:-quote]
+        kept = _dedent_offsets(content, content_start) if triple else list(range(content_start, content_start + len(content)))
+        parts = _StringParts(self, kept)
+        return ast.StringLit(span, parts.build(), triple)
+
+
+def _dedent_offsets(content: str, start: int) -> list[int]:
+    """File offsets of the characters a triple-quoted string keeps.
+
+    The newline right after the opening quotes and the whitespace-only last line
+    are dropped, then the indentation common to all non-blank lines.
+    """
+    lines = content.split("\n")
+    offsets: list[list[int]] = []
+    position = start
+    for line in lines:
+        offsets.append(list(range(position, position + len(line))))
+        position += len(line) + 1
+    if len(lines) > 1 and lines[0].strip() == "":
+        lines, offsets = lines[1:], offsets[1:]
+    if len(lines) > 1 and lines[-1].strip() == "":
+        lines, offsets = lines[:-1], offsets[:-1]
+    indents = [len(line) - len(line.lstrip(" \t")) for line in lines if line.strip()]
+    indent = min(indents) if indents else 0
+    kept: list[int] = []
+    for index, (line, line_offsets) in enumerate(zip(lines, offsets)):
+        if index > 0:
+            kept.append(line_offsets[0] - 1 if line_offsets else _newline_before(offsets, index))
+        kept.extend(line_offsets[indent:] if line.strip() else [])
+    return kept
+
+
+def _newline_before(offsets: list[list[int]], index: int) -> int:
+    previous = offsets[index - 1]
+    return (previous[-1] + 1) if previous else _newline_before(offsets, index - 1) + 1
+
+
+class _StringParts:
+    """Decodes escapes and `${...}` interpolations over the kept characters of a string."""
+
+    def __init__(self, builder: _Builder, kept: list[int]) -> None:
+        self.builder = builder
+        self._text = builder._text
+        self.kept = kept
+
+    def build(self) -> tuple:
+        parts: list = []
+        literal: list[str] = []
+        kept, text = self.kept, self._text
+        index = 0
+        while index < len(kept):
+            offset = kept[index]
+            ch = text[offset]
+            if ch == "\\":
+                decoded, index = self._escape(index)
+                literal.append(decoded)
+                continue
+            if ch == "$" and index + 1 < len(kept) and text[kept[index + 1]] == "{":
+                if literal:
+                    parts.append("".join(literal))
+                    literal = []
+                interpolation, index = self._interpolation(index)
+                parts.append(interpolation)
+                continue
+            literal.append(ch)
+            index += 1
+        if literal or not parts:
+            parts.append("".join(literal))
+        return tuple(parts)
+
+    def _escape(self, index: int) -> tuple[str, int]:
+        kept, text = self.kept, self._text
+        offset = kept[index]
+        if index + 1 >= len(kept):
+            self._bad_escape(offset, offset + 1, "a backslash must be followed by an escape")
+            return "\\", index + 1
+        code = text[kept[index + 1]]
+        if code in _ESCAPES:
+            return _ESCAPES[code], index + 2
+        if code == "u":
+            match = re.compile(r"u\{([0-9A-Fa-f]{1,6})\}").match(text, kept[index + 1])
+            if match and int(match.group(1), 16) <= 0x10FFFF:
+                consumed = match.end() - offset
+                return chr(int(match.group(1), 16)), index + consumed
+        self._bad_escape(offset, kept[index + 1] + 1, f"`\\{code}` is not a valid escape")
+        return code, index + 2
+
+    def _bad_escape(self, start: int, end: int, message: str) -> None:
+        self.builder._diagnostics.add("E0105", start, end, message, ("valid escapes: \\\" \\\\ \\n \\r \\t \\$ \\u{...}",))
+
+    def _interpolation(self, index: int) -> tuple[ast.Interpolation, int]:
+        kept, text = self.kept, self._text
+        open_at = kept[index]
+        expr_start = kept[index + 1] + 1
+        close = index + 2
+        while close < len(kept) and text[kept[close]] != "}":
+            close += 1
+        path = self.builder._path
+        if close >= len(kept):
+            end = kept[-1] + 1
+            self.builder._diagnostics.add("E0106", open_at, end, "`${` is not closed by `}`")
+            return ast.Interpolation(Span(path, open_at, end), ast.Missing(Span(path, expr_start, end))), len(kept)
+        expr_end = kept[close]
+        span = Span(path, open_at, expr_end + 1)
+        if text[expr_start:expr_end].strip() == "":
+            self.builder._diagnostics.add("E0106", open_at, expr_end + 1, "`${}` holds no expression")
+            return ast.Interpolation(span, ast.Missing(Span(path, expr_start, expr_end))), close + 1
+        expr = parse_expression(path, text, expr_start, expr_end, self.builder._diagnostics)
+        return ast.Interpolation(span, expr), close + 1

@@ -1,0 +1,315 @@
+"""Semantic types: what the type checker resolves type expressions to.
+
+These are the types that values are checked against and that lowering reads
+(for example to derive a chart's values.schema.json). They are immutable and
+hashable; a `RecordType` is identified by its qualified name.
+
+Runtime representation of values of each type (used in the evaluated model):
+- int -> int, float -> float, bool -> bool, string/enum of strings -> str
+- duration -> `Duration` (seconds as a Fraction; `str()` gives the Go form, e.g. "1h30m")
+- quantity -> `Quantity` (exact decimal; `str()` gives the Kubernetes form, e.g. "250m", "1Gi")
+- list -> tuple, map/record -> dict (insertion ordered, keys str)
+- secret -> `SecretRef`; reference to a declared resource -> `ResourceRef`
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+
+class Type:
+    """Base of all semantic types."""
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class IntType(Type):
+    minimum: int | None = None
+    maximum: int | None = None
+
+    def describe(self) -> str:
+        return "int" + _range_text(self.minimum, self.maximum)
+
+
+@dataclass(frozen=True, slots=True)
+class FloatType(Type):
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def describe(self) -> str:
+        return "float" + _range_text(self.minimum, self.maximum)
+
+
+@dataclass(frozen=True, slots=True)
+class BoolType(Type):
+    def describe(self) -> str:
+        return "bool"
+
+
+@dataclass(frozen=True, slots=True)
+class StringType(Type):
+    pattern: str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+
+    def describe(self) -> str:
+        args = []
+        if self.min_length is not None or self.max_length is not None:
+            args.append("len: " + _range_text(self.min_length, self.max_length)[1:-1])
+        if self.pattern is not None:
+            args.append(f"pattern: {self.pattern!r}")
+        return "string" + (f"({', '.join(args)})" if args else "")
+
+
+@dataclass(frozen=True, slots=True)
+class DurationType(Type):
+    minimum: Duration | None = None
+    maximum: Duration | None = None
+
+    def describe(self) -> str:
+        return "duration" + _range_text(self.minimum, self.maximum)
+
+
+@dataclass(frozen=True, slots=True)
+class QuantityType(Type):
+    minimum: Quantity | None = None
+    maximum: Quantity | None = None
+
+    def describe(self) -> str:
+        return "quantity" + _range_text(self.minimum, self.maximum)
+
+
+@dataclass(frozen=True, slots=True)
+class EnumType(Type):
+    """A union of literal values (`"dev" | "prod"`, `1 | 2 | 3`)."""
+
+    values: tuple[str | int | float | bool, ...]
+
+    def describe(self) -> str:
+        return " | ".join(_literal_text(v) for v in self.values)
+
+
+@dataclass(frozen=True, slots=True)
+class ListType(Type):
+    element: Type
+    min_length: int | None = None
+    max_length: int | None = None
+
+    def describe(self) -> str:
+        suffix = ""
+        if self.min_length is not None or self.max_length is not None:
+            suffix = f"(len: {_range_text(self.min_length, self.max_length)[1:-1]})"
+        return f"list[{self.element.describe()}]{suffix}"
+
+
+@dataclass(frozen=True, slots=True)
+class MapType(Type):
+    """A map with string keys (the key type may refine or enumerate them)."""
+
+    key: Type
+    value: Type
+
+    def describe(self) -> str:
+        return f"map[{self.key.describe()}]{self.value.describe()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    type: Type
+    optional: bool = False
+    default: Any = None  # a runtime value (see module doc); None when there is none
+    has_default: bool = False
+    doc: str | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RecordType(Type):
+    """A schema. `open` records (the `values` of an app without annotation) take any fields."""
+
+    name: str
+    fields: dict[str, Field] = field(default_factory=dict)
+    doc: str | None = None
+    open: bool = False
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RecordType) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(("record", self.name))
+
+    def describe(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class SecretType(Type):
+    """A reference to a secret; plaintext strings are rejected."""
+
+    def describe(self) -> str:
+        return "secret"
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRefType(Type):
+    """A reference to a declared resource of one kind: `app`, `registry`, `source`, `provider`."""
+
+    kind: str
+
+    def describe(self) -> str:
+        return self.kind
+
+
+@dataclass(frozen=True, slots=True)
+class AnyType(Type):
+    def describe(self) -> str:
+        return "any"
+
+
+# ---- runtime values of durations, quantities, secrets and references ----------------------
+
+_DURATION_UNITS = {"ns": Fraction(1, 10**9), "us": Fraction(1, 10**6), "ms": Fraction(1, 1000), "s": 1, "m": 60, "h": 3600}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Duration:
+    seconds: Fraction
+
+    @staticmethod
+    def parse(text: str) -> Duration:
+        """Parse `1h30m`, `250ms`, `1.5s`. Raises ValueError when malformed."""
+        position = 0
+        total = Fraction(0)
+        last_rank = None
+        order = list(_DURATION_UNITS)
+        for match in _DURATION_PART.finditer(text):
+            if match.start() != position:
+                raise ValueError(f"malformed duration {text!r}")
+            rank = order.index(match.group(2))
+            if last_rank is not None and rank >= last_rank:
+                raise ValueError(f"units of {text!r} must go from larger to smaller, each once")
+            last_rank = rank
+            total += Fraction(match.group(1)) * _DURATION_UNITS[match.group(2)]
+            position = match.end()
+        if position != len(text) or position == 0:
+            raise ValueError(f"malformed duration {text!r}")
+        return Duration(total)
+
+    def __str__(self) -> str:
+        """Go's time.Duration form, which Flux and Kubernetes accept: 1h30m0s -> "1h30m"."""
+        total = self.seconds
+        if total == 0:
+            return "0s"
+        if total < 1:
+            for unit in ("ms", "us", "ns"):
+                amount = total / _DURATION_UNITS[unit]
+                if amount.denominator == 1:
+                    return f"{amount.numerator}{unit}"
+            return f"{int(total * 10**9)}ns"
+        hours, rest = divmod(total, 3600)
+        minutes, seconds = divmod(rest, 60)
+        text = ""
+        if hours:
+            text += f"{int(hours)}h"
+        if minutes:
+            text += f"{int(minutes)}m"
+        if seconds:
+            text += f"{_decimal(seconds)}s"
+        return text
+
+
+_QUANTITY_SUFFIXES = {
+    "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "": 1,
+    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+}
+_QUANTITY = re.compile(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?")
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A Kubernetes quantity; `text` keeps the written form, `amount` the exact value."""
+
+    amount: Fraction
+    text: str
+
+    @staticmethod
+    def parse(text: str) -> Quantity:
+        match = _QUANTITY.fullmatch(text)
+        if match is None:
+            raise ValueError(f"malformed quantity {text!r}")
+        return Quantity(Fraction(match.group(1)) * _QUANTITY_SUFFIXES[match.group(2) or ""], text)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Quantity) and other.amount == self.amount
+
+    def __hash__(self) -> int:
+        return hash(self.amount)
+
+    def __lt__(self, other: Quantity) -> bool:
+        return self.amount < other.amount
+
+    def __le__(self, other: Quantity) -> bool:
+        return self.amount <= other.amount
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRef:
+    """Where a secret lives. kinds: `sops` (an encrypted Secret manifest in the repo),
+    `secret` (an existing Secret in the cluster), `external` (an external secret store)."""
+
+    kind: str
+    secret: str  # name of the Kubernetes Secret the workload reads
+    key: str
+    file: str | None = None  # sops: path of the encrypted manifest, relative to the program root
+    store: str | None = None  # external: the store's name
+    remote: str | None = None  # external: the key in the store
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRef:
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _decimal(value: Fraction) -> str:
+    if value.denominator == 1:
+        return str(value.numerator)
+    return format(float(value), "g")
+
+
+def _range_text(low: Any, high: Any) -> str:
+    if low is None and high is None:
+        return ""
+    return f"({'' if low is None else low}..{'' if high is None else high})"
+
+
+def _literal_text(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def describe_value(value: Any) -> str:
+    """A value as a user would write it in .gop, for messages."""
+    if isinstance(value, (str, bool)):
+        return _literal_text(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(describe_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {describe_value(v)}" for k, v in value.items()) + "}"
+    return str(value)

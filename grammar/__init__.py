@@ -1,0 +1,1 @@
+"""Placeholder created by build-infra setup; replace freely."""
