@@ -13,19 +13,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import Diagnostic
+from .evaluate import Evaluation, evaluate
 from .loader import Program, load
+from .resolve import Resolution, resolve
+from .typecheck import Checker
 
 
 @dataclass(slots=True)
 class Analysis:
     program: Program
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    resolution: Resolution | None = None
+    checker: Checker | None = None
+    evaluation: Evaluation | None = None
+
+    @property
+    def fleet(self):
+        return self.evaluation.fleet if self.evaluation is not None else None
 
 
 def analyse(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None) -> Analysis:
     program = load(paths, overlays)
-    diagnostics = list(program.diagnostics)
-    return Analysis(program, _sorted(diagnostics))
+    resolution, resolve_diagnostics = resolve(program)
+    checker = Checker(program, resolution)
+    for module in resolution.module_symbols.values():
+        for decl in module.values():
+            _check_declaration(checker, decl)
+    evaluation = evaluate(program, resolution, checker, program.root)
+    diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics
+    return Analysis(program, _sorted(diagnostics), resolution, checker, evaluation)
+
+
+def _check_declaration(checker: Checker, decl) -> None:
+    from . import ast
+
+    if isinstance(decl, ast.LetDecl):
+        checker.let_value(decl)
+    else:
+        checker.named_type(decl)
 
 
 def _sorted(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

@@ -1,0 +1,526 @@
+"""Evaluate pass: checked declarations -> the `Fleet` (cluster x app x env matrix).
+
+Input: `Program`, `Resolution`, and a `Checker` (which keeps collecting
+diagnostics). Output: a `model.Fleet` and the label schema.
+
+Steps: type the cluster labels against the `labels` schema; type-check every
+selector against it and resolve it to a set of clusters; bind each cluster to
+exactly one env; place apps; then, for every (cluster, app), merge the layers
+schema default < app < env < selector overlay < cluster override. Inside one
+layer an `app NAME { }` block beats an `all { }` block; two different values for
+one field at the same layer and specificity are an error naming both places.
+Every effective leaf keeps its `Origin`.
+
+Invariants: identical inputs give identical models (all maps sorted or in
+declaration order); evaluation of a (cluster, app) pair depends only on its env,
+the overlays matching the cluster and the cluster's own overrides, so pairs with
+the same key share one computation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from . import ast
+from .diagnostics import Fix, Related, diagnostic
+from .model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings
+from .resolve import Resolution
+from .suggest import did_you_mean
+from .typecheck import INVALID, PRESENT, Checker, Leaf, Scope, build_tree
+from .types import AnyType, EnumType, Field, MapType, RecordType, StringType, Type, describe_value
+
+SETTINGS_SCHEMAS = {
+    "source": "GitSource", "registry": "ChartRegistry", "delivery": "FleetDelivery", "receiver": "WebhookReceiver",
+    "provider": "AlertProvider", "alert": "Alert", "automation": "ImageAutomation",
+}
+_TEMPLATE_FEATURES = ("ingress", "autoscaling", "serviceAccount")
+
+
+@dataclass(slots=True)
+class Targeted:
+    """Leaves of one declaration aimed at one app (or all apps) at one layer."""
+
+    source: str  # "env prod", "overlay cn-ingress", "cluster prod-eu-1"
+    specific: bool  # `app NAME { }` (True) or `all { }` (False)
+    leaves: list[Leaf]
+
+
+@dataclass(slots=True)
+class Evaluation:
+    fleet: Fleet
+    labels_type: RecordType | MapType
+    selector_matches: dict[int, tuple[str, ...]] = field(default_factory=dict)  # id(decl) -> clusters
+
+
+def evaluate(program, resolution: Resolution, checker: Checker, root: Path) -> Evaluation:
+    return _Evaluator(program, resolution, checker, root).run()
+
+
+class _Evaluator:
+    def __init__(self, program, resolution: Resolution, checker: Checker, root: Path) -> None:
+        self.program = program
+        self.resolution = resolution
+        self.checker = checker
+        self.root = root
+        self.prelude = resolution.module_symbols.get("std/prelude", {})
+        self.app_record = self._prelude_record("App")
+        self.matches: dict[int, tuple[str, ...]] = {}
+
+    def _prelude_record(self, name: str) -> RecordType:
+        return self.checker.named_type(self.prelude[name])
+
+    def error(self, code: str, span, message: str, **extra) -> None:
+        self.checker.diagnostics.append(diagnostic(code, span, message, **extra))
+
+    # ---- the whole fleet ----------------------------------------------------------------
+
+    def run(self) -> Evaluation:
+        labels_type = self._labels_type()
+        clusters = self._cluster_labels(labels_type)
+        decls = self.resolution.resources
+        for kind in ("env", "overlay", "app"):
+            for decl in decls[kind].values():
+                self.matches[id(decl)] = self._select(decl, labels_type, clusters)
+        cluster_env = self._bind_envs(clusters)
+        apps = self._apps()
+        env_models = {name: EnvModel(name, d.name.span, d.doc, tuple(sorted(c for c, e in cluster_env.items() if e == name)))
+                      for name, d in decls["env"].items()}
+        cluster_models = self._instances(apps, clusters, cluster_env, env_models)
+        self._placement_warnings(apps, cluster_models)
+        fleet = Fleet(
+            package=self.resolution.package,
+            root=self.root,
+            apps={name: apps[name].model for name in sorted(apps)},
+            envs=dict(sorted(env_models.items())),
+            clusters=cluster_models,
+            sources=self._settings("source"),
+            registries=self._settings("registry"),
+            delivery=self._delivery(),
+            receivers=self._settings("receiver"),
+            providers=self._settings("provider"),
+            alerts=self._settings("alert"),
+            automations=self._settings("automation"),
+        )
+        return Evaluation(fleet, labels_type, self.matches)
+
+    # ---- labels and selectors --------------------------------------------------------------
+
+    def _labels_type(self) -> RecordType | MapType:
+        decl = self.resolution.labels
+        if decl is None:
+            return MapType(StringType(), StringType())
+        scope = self.checker.scope_of(decl)
+        return RecordType("labels", self.checker.fields(decl.fields, scope), decl.doc)
+
+    def _cluster_labels(self, labels_type) -> dict[str, dict[str, Any]]:
+        clusters: dict[str, dict[str, Any]] = {}
+        for name, decl in sorted(self.resolution.resources["cluster"].items()):
+            scope = self.checker.scope_of(decl)
+            blocks = [s for s in decl.body.stmts if isinstance(s, ast.Block) and s.path.dotted == "labels"]
+            labels: dict[str, Any] = {}
+            for block in blocks:
+                leaves = self._label_leaves(block.body, labels_type, scope)
+                labels.update(build_tree([leaf for leaf in leaves if leaf.value is not PRESENT]))
+            if not blocks:
+                self.error("E0403", decl.name.span, f"cluster `{name}` has no labels",
+                           notes=("add `labels { ... }` with the labels the `labels` declaration lists",))
+            elif isinstance(labels_type, RecordType):
+                missing = [f for f, info in labels_type.fields.items() if f not in labels and not info.optional and not info.has_default]
+                if missing:
+                    self.error("E0403", blocks[0].path.span, f"cluster `{name}` lacks the required label{'s' if len(missing) > 1 else ''} "
+                               + ", ".join(f"`{m}`" for m in missing))
+                for key, info in labels_type.fields.items():
+                    if key not in labels and info.has_default:
+                        labels[key] = info.default
+            clusters[name] = labels
+        return clusters
+
+    def _label_leaves(self, body: ast.Body, labels_type, scope: Scope) -> list[Leaf]:
+        leaves = []
+        for stmt in body.stmts:
+            if not isinstance(stmt, ast.Assign) or len(stmt.path.keys) != 1:
+                self.error("E0401", stmt.span, "labels are set as `key = value`")
+                continue
+            key = stmt.path.keys[0]
+            label_type = self._label_field(key.text, key.span, labels_type)
+            if label_type is None:
+                continue
+            value = self._label_value(stmt.value, label_type, scope, key.text)
+            if value is not INVALID:
+                leaves.append(Leaf((key.text,), value, stmt.span))
+        return leaves
+
+    def _label_field(self, key: str, span, labels_type) -> Type | None:
+        if isinstance(labels_type, MapType):
+            return labels_type.value
+        info = labels_type.fields.get(key)
+        if info is None:
+            hint = did_you_mean(key, labels_type.fields)
+            notes = [f"did you mean `{hint}`?"] if hint else []
+            notes.append("declared labels: " + ", ".join(labels_type.fields))
+            fixes = [Fix(span, hint, f"change to `{hint}`")] if hint else []
+            self.error("E0401", span, f"unknown label `{key}`", notes=notes, fixes=fixes)
+            return None
+        return info.type
+
+    def _label_value(self, expr, label_type: Type, scope: Scope, key: str) -> Any:
+        before = len(self.checker.diagnostics)
+        value = self.checker.value(expr, label_type, scope)
+        for index in range(before, len(self.checker.diagnostics)):
+            found = self.checker.diagnostics[index]
+            if found.code == "E0308":  # an enum miss on a label has its own code
+                self.checker.diagnostics[index] = replace(found, code="E0402", message=f"invalid value for label `{key}`: {found.message}",
+                                                          severity=found.severity)
+        return value
+
+    def _select(self, decl: ast.ResourceDecl, labels_type, clusters) -> tuple[str, ...]:
+        if decl.selector is None:
+            if decl.kind == "env":
+                self.error("E0409", decl.name.span, f"env `{decl.name.text}` needs a `where` selector to choose its clusters",
+                           notes=(f'e.g. `env {decl.name.text} where environment == "{decl.name.text}" {{ ... }}`',))
+                return ()
+            return tuple(clusters)
+        scope = self.checker.scope_of(decl)
+        if not self._check_selector(decl.selector, labels_type, scope):
+            return ()
+        matched = tuple(name for name, labels in clusters.items() if _matches(decl.selector, labels))
+        if not matched and clusters:
+            self.error("W0406", decl.selector.span, f"the selector of {decl.kind} `{decl.name.text}` matches no cluster")
+        return matched
+
+    def _check_selector(self, selector, labels_type, scope: Scope) -> bool:
+        if isinstance(selector, (ast.SelAnd, ast.SelOr)):
+            left = self._check_selector(selector.left, labels_type, scope)
+            return self._check_selector(selector.right, labels_type, scope) and left
+        if isinstance(selector, ast.SelNot):
+            return self._check_selector(selector.operand, labels_type, scope)
+        label_type = self._label_field(selector.label.text, selector.label.span, labels_type)
+        if label_type is None:
+            return False
+        if isinstance(selector, ast.SelExists):
+            return True
+        values = [selector.value] if isinstance(selector, ast.SelCompare) else list(selector.values.items)
+        ok = True
+        for value in values:
+            ok = self._label_value(value, label_type, scope, selector.label.text) is not INVALID and ok
+        return ok
+
+    def _bind_envs(self, clusters) -> dict[str, str]:
+        cluster_env: dict[str, str] = {}
+        envs = self.resolution.resources["env"]
+        for cluster in clusters:
+            chosen = [name for name, decl in envs.items() if cluster in self.matches.get(id(decl), ())]
+            decl = self.resolution.resources["cluster"][cluster]
+            if len(chosen) > 1:
+                self.error("E0404", decl.name.span, f"cluster `{cluster}` is chosen by several envs: {', '.join(chosen)}",
+                           related=[Related(envs[e].selector.span, f"env `{e}` selects it") for e in chosen])
+            elif not chosen:
+                if envs:
+                    self.error("E0405", decl.name.span, f"no env selects cluster `{cluster}`",
+                               notes=("every cluster belongs to exactly one env; check its labels against the envs' `where` selectors",))
+                continue
+            cluster_env[cluster] = chosen[0] if chosen else ""
+        return cluster_env
+
+    # ---- apps ---------------------------------------------------------------------------------
+
+    def _apps(self) -> dict[str, _App]:
+        apps: dict[str, _App] = {}
+        for name, decl in self.resolution.resources["app"].items():
+            scope = self.checker.scope_of(decl)
+            annotations: dict = {}
+            leaves = self._checked_body(decl.body, self.app_record, scope, annotations)
+            values_type = annotations.get(("values",))
+            record = _app_record(self.app_record, name, values_type)
+            conflicts(self, [Targeted(f"app {name}", True, leaves)], Layer.APP)
+            apps[name] = _App(name, decl, record, leaves, scope)
+        return apps
+
+    def _checked_body(self, body, record, scope, annotations=None) -> list[Leaf]:
+        return self.checker.body(body, record, scope, annotations=annotations)
+
+    def _targeted(self, decl: ast.ResourceDecl, apps: dict[str, _App], source: str) -> dict[str, list[Targeted]]:
+        """Leaves of an env, overlay or cluster body, checked per app they apply to."""
+        per_app: dict[str, list[Targeted]] = {name: [] for name in apps}
+        scope = self.checker.scope_of(decl)
+        for stmt in decl.body.stmts:
+            if isinstance(stmt, ast.AppTarget):
+                app = apps.get(stmt.name.text)
+                if app is None:
+                    self.checker._unknown_name(stmt.name.span, stmt.name.text, "app", did_you_mean(stmt.name.text, apps))
+                    continue
+                self.checker.references.append((stmt.name.span, app.decl))
+                leaves = self._dedup(lambda: self._checked_body(stmt.body, app.record, scope))
+                per_app[app.name].append(Targeted(source, True, leaves))
+            elif isinstance(stmt, ast.AllTarget):
+                for app in apps.values():
+                    leaves = self._dedup(lambda app=app: self._checked_body(stmt.body, app.record, scope))
+                    per_app[app.name].append(Targeted(source, False, leaves))
+            elif not (decl.kind == "cluster" and isinstance(stmt, ast.Block) and stmt.path.dotted == "labels"):
+                self.error("E0206", stmt.span, f"inside {decl.kind} `{decl.name.text}` values go in `app NAME {{ ... }}` or `all {{ ... }}`",
+                           notes=(f"e.g. `all {{ {stmt.path.dotted} = ... }}`",))
+        return per_app
+
+    def _dedup(self, check) -> list[Leaf]:
+        """Run a check; drop diagnostics it repeats (an `all` body is checked once per app)."""
+        before = len(self.checker.diagnostics)
+        leaves = check()
+        seen = {(d.code, d.span, d.message) for d in self.checker.diagnostics[:before]}
+        fresh = [d for d in self.checker.diagnostics[before:] if (d.code, d.span, d.message) not in seen]
+        del self.checker.diagnostics[before:]
+        self.checker.diagnostics.extend(fresh)
+        return leaves
+
+    # ---- instances -----------------------------------------------------------------------------
+
+    def _instances(self, apps, clusters, cluster_env, env_models) -> dict[str, ClusterModel]:
+        decls = self.resolution.resources
+        env_leaves = {name: self._targeted(d, apps, f"env {name}") for name, d in decls["env"].items()}
+        overlay_leaves = {name: self._targeted(d, apps, f"overlay {name}") for name, d in decls["overlay"].items()}
+        cluster_leaves = {name: self._targeted(d, apps, f"cluster {name}") for name, d in decls["cluster"].items()}
+        cache: dict[tuple, Instance] = {}
+        reported: set = set()
+        models: dict[str, ClusterModel] = {}
+        for cluster, labels in clusters.items():
+            decl = decls["cluster"][cluster]
+            env = cluster_env.get(cluster)
+            instances: dict[str, Instance] = {}
+            if env is not None:
+                overlays = tuple(name for name, d in decls["overlay"].items() if cluster in self.matches.get(id(d), ()))
+                for app_name in sorted(apps):
+                    if cluster not in self.matches.get(id(apps[app_name].decl), ()):
+                        continue
+                    own = cluster_leaves[cluster][app_name]
+                    key = (app_name, env, overlays, cluster if own else None)
+                    if key not in cache:
+                        layers = {
+                            Layer.ENV: env_leaves[env][app_name] if env else [],
+                            Layer.SELECTOR: [t for o in overlays for t in overlay_leaves[o][app_name]],
+                            Layer.CLUSTER: own,
+                        }
+                        cache[key] = self._instance(apps[app_name], cluster, env, layers, reported)
+                    instance = cache[key]
+                    instances[app_name] = replace(instance, cluster=cluster) if instance.cluster != cluster else instance
+                    if env:
+                        env_models[env].app_values.setdefault(app_name, instance.env_values)
+            models[cluster] = ClusterModel(cluster, decl.name.span, decl.doc, labels, env or "", instances)
+        return models
+
+    def _instance(self, app: _App, cluster: str, env: str, layers: dict[Layer, list[Targeted]], reported: set) -> Instance:
+        chosen = app.chosen()
+        base = (app.model.base, app.model.base_origins)
+        stages = [base]
+        for layer in (Layer.ENV, Layer.SELECTOR, Layer.CLUSTER):
+            for leaf, origin in conflicts(self, layers[layer], layer, reported):
+                chosen[leaf.path] = (leaf, origin)
+            stages.append(_complete(app.record, chosen))
+        values, origins = stages[-1]
+        env_values = _diff(stages[1][0], base[0])
+        cluster_values = _diff(values, stages[1][0])
+        return Instance(app.name, cluster, env, values, origins, env_values, cluster_values)
+
+    def _placement_warnings(self, apps, clusters: dict[str, ClusterModel]) -> None:
+        for name, app in apps.items():
+            placed = tuple(c for c, model in clusters.items() if name in model.instances)
+            app.model.clusters = placed
+            if not placed and clusters:
+                self.error("W0407", app.decl.name.span, f"app `{name}` is deployed on no cluster")
+            self._required(app)
+            app.model.features = _features(app, [m.instances[name].values for m in clusters.values() if name in m.instances])
+        for name, model in clusters.items():
+            if not model.instances and apps and model.env:
+                self.error("W0408", model.span, f"cluster `{name}` runs no app")
+
+    def _required(self, app: _App) -> None:
+        for path in app.missing:
+            self.error("E0305", app.decl.name.span, f"app `{app.name}` does not set the required field `{'.'.join(path)}`")
+
+    # ---- settings declarations ------------------------------------------------------------------
+
+    def _settings(self, kind: str) -> dict[str, Settings]:
+        return {name: self._one_setting(kind, decl) for name, decl in sorted(self.resolution.resources[kind].items())}
+
+    def _delivery(self) -> Settings:
+        decl = self.resolution.singletons.get("delivery")
+        if decl is None:
+            record = self._prelude_record(SETTINGS_SCHEMAS["delivery"])
+            values, _ = _fill_defaults(record, {}, {}, ())
+            return Settings("delivery", "delivery", None, None, values)
+        return self._one_setting("delivery", decl)
+
+    def _one_setting(self, kind: str, decl: ast.ResourceDecl) -> Settings:
+        record = self._prelude_record(SETTINGS_SCHEMAS[kind])
+        scope = self.checker.scope_of(decl)
+        leaves = self._checked_body(decl.body, record, scope)
+        conflicts(self, [Targeted(kind, True, leaves)], Layer.APP)
+        missing: list = []
+        values, _ = _fill_defaults(record, build_tree(leaves), {}, (), missing)
+        for path in missing:
+            span = decl.name.span if decl.name else decl.span
+            self.error("E0305", span, f"{kind} does not set the required field `{'.'.join(path)}`")
+        name = decl.name.text if decl.name else kind
+        return Settings(kind, name, decl.span, decl.doc, values)
+
+
+@dataclass(slots=True)
+class _App:
+    name: str
+    decl: ast.ResourceDecl
+    record: RecordType
+    leaves: list[Leaf]
+    scope: Scope
+    model: AppModel | None = None
+    missing: list = field(default_factory=list)
+
+    def chosen(self) -> dict[tuple, tuple[Leaf, Origin]]:
+        return {leaf.path: (leaf, Origin(Layer.APP, leaf.span, f"app {self.name}")) for leaf in self.leaves}
+
+    def __post_init__(self) -> None:
+        chosen = self.chosen()
+        origins = {path: origin for path, (_, origin) in chosen.items()}
+        values, origins = _fill_defaults(self.record, build_tree(self.leaves), origins, (), self.missing)
+        namespace = values.get("namespace", self.name)
+        self.model = AppModel(self.name, self.decl.name.span, self.decl.doc, namespace, self.record, values, origins, frozenset())
+
+
+def conflicts(evaluator: _Evaluator, targeted: list[Targeted], layer: Layer, reported: set | None = None) -> list[tuple[Leaf, Origin]]:
+    """The winning leaves of one layer; reports two different values at one specificity."""
+    winners: dict[tuple, tuple[Leaf, Origin, bool]] = {}
+    for group in targeted:
+        origin_source = group.source
+        for leaf in group.leaves:
+            origin = Origin(layer, leaf.span, origin_source)
+            previous = winners.get(leaf.path)
+            if previous is None or (group.specific and not previous[2]):
+                winners[leaf.path] = (leaf, origin, group.specific)
+                continue
+            if previous[2] and not group.specific:
+                continue
+            other = previous[0]
+            if other.span == leaf.span or _same(other.value, leaf.value):
+                continue
+            key = tuple(sorted([(other.span.file, other.span.start), (leaf.span.file, leaf.span.start)]))
+            if reported is not None and key in reported:
+                continue
+            if reported is not None:
+                reported.add(key)
+            first, second = sorted([other, leaf], key=lambda l: (l.span.file, l.span.start))
+            evaluator.error(
+                "E0501", second.span,
+                f"`{'.'.join(leaf.path)}` is set twice at the {layer.label} layer, to {_show(first.value)} and {_show(second.value)}",
+                related=[Related(first.span, "the other assignment")],
+                notes=("a cluster matched by both gets no single value; set it once, or move one assignment to a more specific layer "
+                       "(app < env < selector overlay < cluster) or into an `app NAME { }` block",),
+            )
+    return [(leaf, origin) for leaf, origin, _ in winners.values()]
+
+
+def _same(a, b) -> bool:
+    return a is b or (type(a) is type(b) and a == b)
+
+
+def _show(value) -> str:
+    return "{...}" if value is PRESENT else describe_value(value)
+
+
+def _complete(record: RecordType, chosen: dict) -> tuple[dict, dict]:
+    tree = build_tree([leaf for leaf, _ in chosen.values()])
+    origins = {path: origin for path, (_, origin) in chosen.items()}
+    return _fill_defaults(record, tree, origins, ())
+
+
+def _fill_defaults(record: RecordType, tree: dict, origins: dict, prefix: tuple, missing: list | None = None) -> tuple[dict, dict]:
+    """Apply schema defaults to a value tree, in the schema's field order; records missing required fields."""
+    result: dict = {}
+    for name, info in record.fields.items():
+        path = prefix + (name,)
+        if name in tree:
+            result[name] = _fill_value(info.type, tree[name], origins, path, missing)
+        elif info.has_default:
+            result[name] = _fill_value(info.type, _copy(info.default), origins, path, missing)
+            origins.setdefault(path, Origin(Layer.DEFAULT, None, f"{record.name}.{name}"))
+        elif not info.optional and missing is not None:
+            missing.append(path)
+    if record.open:
+        for name, value in tree.items():
+            result.setdefault(name, value)
+    return result, origins
+
+
+def _fill_value(type_: Type, value, origins, path, missing):
+    if isinstance(type_, RecordType) and isinstance(value, dict) and not type_.open:
+        return _fill_defaults(type_, value, origins, path, missing)[0]
+    if isinstance(type_, MapType) and isinstance(value, dict) and isinstance(type_.value, RecordType):
+        return {k: _fill_value(type_.value, v, origins, path + (k,), missing) for k, v in value.items()}
+    return value
+
+
+def _copy(value):
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return value
+
+
+def _diff(upper: dict, lower: dict) -> dict:
+    """What `upper` adds to or changes in `lower` (so that merge(lower, diff) == upper)."""
+    out: dict = {}
+    for key, value in upper.items():
+        if key not in lower:
+            out[key] = value
+        elif isinstance(value, dict) and isinstance(lower[key], dict):
+            inner = _diff(value, lower[key])
+            if inner:
+                out[key] = inner
+        elif not _same(value, lower[key]):
+            out[key] = value
+    return out
+
+
+def _app_record(app_record: RecordType, name: str, values_type: RecordType | None) -> RecordType:
+    """The App schema of one app: its `values` field typed by the app's own schema."""
+    fields = dict(app_record.fields)
+    if values_type is not None:
+        base = fields["values"]
+        fields["values"] = Field("values", values_type, base.optional, {}, True, values_type.doc or base.doc)
+    return RecordType(f"App({name})", fields, app_record.doc)
+
+
+def _features(app: _App, all_values: list[dict]) -> frozenset[str]:
+    seen = [app.model.base] + all_values
+    features = set()
+    if any(v.get("ports") for v in seen):
+        features.add("service")
+    for part in _TEMPLATE_FEATURES:
+        if any(part in v for v in seen):
+            features.add(part)
+    if any(v.get("config") or v.get("values") for v in seen):
+        features.add("config")
+    if any(v.get("secretEnv") for v in seen):
+        features.add("secretEnv")
+    return frozenset(features)
+
+
+def _matches(selector, labels: dict[str, Any]) -> bool:
+    if isinstance(selector, ast.SelAnd):
+        return _matches(selector.left, labels) and _matches(selector.right, labels)
+    if isinstance(selector, ast.SelOr):
+        return _matches(selector.left, labels) or _matches(selector.right, labels)
+    if isinstance(selector, ast.SelNot):
+        return not _matches(selector.operand, labels)
+    key = selector.label.text
+    if isinstance(selector, ast.SelExists):
+        return key in labels
+    actual = labels.get(key)
+    if isinstance(selector, ast.SelCompare):
+        wanted = _literal(selector.value)
+        return (actual == wanted) if selector.op == "==" else (actual != wanted)
+    inside = any(actual == _literal(item) for item in selector.values.items)
+    return (not inside) if selector.negated else inside
+
+
+def _literal(expr) -> Any:
+    if isinstance(expr, ast.StringLit):
+        return expr.plain_value
+    return getattr(expr, "value", None)
