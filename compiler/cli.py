@@ -75,6 +75,12 @@ def _build_parser() -> argparse.ArgumentParser:
     explain.add_argument("paths", nargs="*", metavar="PATH", help="the program (with --cluster)")
     explain.add_argument("--cluster", help="explain a value's layers on this cluster")
     explain.set_defaults(run=_run_explain)
+
+    show = commands.add_parser("show", help="print the effective model of one cluster")
+    show.add_argument("paths", nargs="+", metavar="PATH")
+    show.add_argument("--cluster", required=True)
+    show.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    show.set_defaults(run=_run_show)
     return parser
 
 
@@ -123,9 +129,35 @@ def _run_explain(args) -> int:
             raise _UsageError(f"gopc explain: unknown code `{args.what}` (known: {known})")
         sys.stdout.write(info.doc if info.doc.endswith("\n") else info.doc + "\n")
         return EXIT_OK
-    from .explain import explain_value
+    if not args.paths:
+        raise _UsageError("gopc explain: --cluster needs the program's PATHs, e.g. `gopc explain --cluster prod-eu-1 web.replicas examples/shop`")
+    analysis = _checked(args.paths)
+    if analysis is None:
+        return EXIT_ERRORS
+    from .explain import run_explain_value
 
-    return explain_value(args)
+    return run_explain_value(analysis, args.cluster, args.what)
+
+
+def _checked(paths):
+    """Analyse; print diagnostics; the analysis only when it has no errors."""
+    from .driver import analyse
+
+    analysis = analyse(paths)
+    if analysis.diagnostics:
+        sys.stderr.write(render.render_text(analysis.diagnostics, analysis.program.sources, colour=_use_colour("auto", sys.stderr)))
+    if has_errors(analysis.diagnostics):
+        return None
+    return analysis
+
+
+def _run_show(args) -> int:
+    analysis = _checked(args.paths)
+    if analysis is None:
+        return EXIT_ERRORS
+    from .explain import run_show
+
+    return run_show(analysis, args.cluster, args.format)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,35 @@ class Evaluation:
     fleet: Fleet
     labels_type: RecordType | MapType
     selector_matches: dict[int, tuple[str, ...]] = field(default_factory=dict)  # id(decl) -> clusters
+    # Every layer's checked leaves, kept so `gopc explain` and hover can show the whole chain of a value.
+    app_leaves: dict[str, list[Leaf]] = field(default_factory=dict)
+    layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = field(default_factory=dict)
+
+    def chain(self, cluster: str, app: str, path: tuple[str, ...]) -> list[tuple[Origin, tuple[str, ...], Any, bool]]:
+        """Every assignment to `path` (or below it) for `app` on `cluster`, lowest layer first,
+        each with its value and whether it is the effective one."""
+        instance = self.fleet.clusters[cluster].instances[app]
+        found: list[tuple[Origin, Any]] = []
+        for leaf in self.app_leaves.get(app, []):
+            if leaf.path[: len(path)] == path:
+                found.append((Origin(Layer.APP, leaf.span, f"app {app}"), leaf))
+        sources = {
+            Layer.ENV: [instance.env],
+            Layer.SELECTOR: [name for name, per_app in self.layer_leaves.get(Layer.SELECTOR, {}).items()
+                             if cluster in self.overlay_clusters.get(name, ())],
+            Layer.CLUSTER: [cluster],
+        }
+        for layer, names in sources.items():
+            for name in names:
+                for group in self.layer_leaves.get(layer, {}).get(name, {}).get(app, []):
+                    for leaf in group.leaves:
+                        if leaf.path[: len(path)] == path:
+                            found.append((Origin(layer, leaf.span, group.source), leaf))
+        effective = {(p, origin.span) for p, origin in instance.origins.items() if p[: len(path)] == path}
+        return [(origin, leaf.path, leaf.value, (leaf.path, origin.span) in effective)
+                for origin, leaf in found if leaf.value is not PRESENT]
+
+    overlay_clusters: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def evaluate(program, resolution: Resolution, checker: Checker, root: Path) -> Evaluation:
@@ -67,6 +96,7 @@ class _Evaluator:
         self.prelude = resolution.module_symbols.get("std/prelude", {})
         self.app_record = self._prelude_record("App")
         self.matches: dict[int, tuple[str, ...]] = {}
+        self.layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = {}
 
     def _prelude_record(self, name: str) -> RecordType:
         return self.checker.named_type(self.prelude[name])
@@ -103,7 +133,13 @@ class _Evaluator:
             alerts=self._settings("alert"),
             automations=self._settings("automation"),
         )
-        return Evaluation(fleet, labels_type, self.matches)
+        decls = self.resolution.resources
+        return Evaluation(
+            fleet, labels_type, self.matches,
+            app_leaves={name: app.leaves for name, app in apps.items()},
+            layer_leaves=self.layer_leaves,
+            overlay_clusters={name: self.matches.get(id(d), ()) for name, d in decls["overlay"].items()},
+        )
 
     # ---- labels and selectors --------------------------------------------------------------
 
@@ -280,6 +316,7 @@ class _Evaluator:
         env_leaves = {name: self._targeted(d, apps, f"env {name}") for name, d in decls["env"].items()}
         overlay_leaves = {name: self._targeted(d, apps, f"overlay {name}") for name, d in decls["overlay"].items()}
         cluster_leaves = {name: self._targeted(d, apps, f"cluster {name}") for name, d in decls["cluster"].items()}
+        self.layer_leaves = {Layer.ENV: env_leaves, Layer.SELECTOR: overlay_leaves, Layer.CLUSTER: cluster_leaves}
         cache: dict[tuple, Instance] = {}
         reported: set = set()
         models: dict[str, ClusterModel] = {}

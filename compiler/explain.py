@@ -1,0 +1,123 @@
+"""`gopc explain --cluster C APP.FIELD.PATH` and `gopc show --cluster C`.
+
+Input: the analysis of a program without errors. Output: text on stdout: the
+effective value and the chain of layers that assigned it (explain), or the
+effective model of one cluster as YAML or JSON (show).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+from ruamel.yaml import YAML
+
+from .model import Layer, plain
+from .suggest import did_you_mean
+
+
+class ExplainError(Exception):
+    """A user mistake in the command's arguments (exit 2)."""
+
+
+def _where(analysis, span) -> str:
+    if span is None:
+        return ""
+    source = analysis.program.sources.get(span.file)
+    if source is None:
+        return span.file
+    position = source.position(span.start)
+    return f"{span.file}:{position.line + 1}:{position.column + 1}"
+
+
+def _cluster(analysis, name: str):
+    clusters = analysis.fleet.clusters
+    if name not in clusters:
+        hint = did_you_mean(name, clusters)
+        raise ExplainError(f"no cluster `{name}`" + (f"; did you mean `{hint}`?" if hint else f" (clusters: {', '.join(clusters)})"))
+    return clusters[name]
+
+
+def explain_text(analysis, cluster: str, dotted: str) -> str:
+    model = _cluster(analysis, cluster)
+    app, _, rest = dotted.partition(".")
+    if app not in model.instances:
+        hint = did_you_mean(app, model.instances)
+        raise ExplainError(f"app `{app}` does not run on cluster `{cluster}`" + (f"; did you mean `{hint}`?" if hint else
+                           f" (it runs: {', '.join(model.instances) or 'nothing'})"))
+    instance = model.instances[app]
+    path = tuple(rest.split(".")) if rest else ()
+    value = instance.values
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            options = list(value) if isinstance(value, dict) else []
+            hint = did_you_mean(key, options)
+            raise ExplainError(f"`{dotted}` has no value on cluster `{cluster}`" + (f"; did you mean `{hint}`?" if hint else ""))
+        value = value[key]
+    lines = [f"{dotted} on cluster {cluster} (env {instance.env}) = {_inline(value)}"]
+    chain = analysis.evaluation.chain(cluster, app, path)
+    defaults = sorted((p, o.source) for p, o in instance.origins.items() if p[: len(path)] == path and o.layer is Layer.DEFAULT)
+    for leaf_path, source in defaults:
+        if not any(p[: len(leaf_path)] == leaf_path and p != leaf_path for p, _ in defaults):
+            lines.append(_row("schema default", source, "", _assignment(leaf_path, path, _lookup(instance.values, leaf_path)), True))
+    for origin, leaf_path, leaf_value, effective in chain:
+        lines.append(_row(origin.layer.label, origin.source, _where(analysis, origin.span), _assignment(leaf_path, path, leaf_value), effective))
+    if len(lines) == 1:
+        lines.append("  (no assignment; the value is empty)")
+    return "\n".join(lines) + "\n"
+
+
+def _assignment(leaf_path, path, value) -> str:
+    below = leaf_path[len(path):]
+    return (".".join(below) + " = " if below else "") + _inline(value)
+
+
+def _lookup(values, path):
+    for key in path:
+        values = values[key]
+    return values
+
+
+def _row(layer: str, source: str, where: str, value: str, effective: bool) -> str:
+    mark = "*" if effective else " "
+    return f"  {mark} {layer:<17} {source:<28} {where:<36} {value}"
+
+
+def _inline(value) -> str:
+    return json.dumps(plain(value), ensure_ascii=False)
+
+
+def show_text(analysis, cluster: str, fmt: str) -> str:
+    model = _cluster(analysis, cluster)
+    data = {
+        "cluster": model.name,
+        "env": model.env,
+        "labels": plain(model.labels),
+        "apps": {name: plain(instance.values) for name, instance in model.instances.items()},
+    }
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    yaml = YAML()
+    yaml.default_flow_style = False
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    return stream.getvalue()
+
+
+def run_explain_value(analysis, cluster: str, dotted: str) -> int:
+    try:
+        sys.stdout.write(explain_text(analysis, cluster, dotted))
+    except ExplainError as error:
+        print(f"gopc explain: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run_show(analysis, cluster: str, fmt: str) -> int:
+    try:
+        sys.stdout.write(show_text(analysis, cluster, fmt))
+    except ExplainError as error:
+        print(f"gopc show: {error}", file=sys.stderr)
+        return 2
+    return 0
