@@ -97,6 +97,7 @@ class _Evaluator:
         self.app_record = self._prelude_record("App")
         self.matches: dict[int, tuple[str, ...]] = {}
         self.layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = {}
+        self._env_stages: dict[tuple[str, str], tuple[dict, tuple[dict, dict]]] = {}
 
     def _prelude_record(self, name: str) -> RecordType:
         return self.checker.named_type(self.prelude[name])
@@ -346,17 +347,27 @@ class _Evaluator:
         return models
 
     def _instance(self, app: _App, cluster: str, env: str, layers: dict[Layer, list[Targeted]], reported: set) -> Instance:
-        chosen = app.chosen()
-        base = (app.model.base, app.model.base_origins)
-        stages = [base]
-        for layer in (Layer.ENV, Layer.SELECTOR, Layer.CLUSTER):
-            for leaf, origin in conflicts(self, layers[layer], layer, reported):
+        chosen, env_stage = self._env_stage(app, env, layers[Layer.ENV], reported)
+        if layers[Layer.SELECTOR] or layers[Layer.CLUSTER]:
+            chosen = dict(chosen)
+            for layer in (Layer.SELECTOR, Layer.CLUSTER):
+                for leaf, origin in conflicts(self, layers[layer], layer, reported):
+                    chosen[leaf.path] = (leaf, origin)
+            values, origins = _complete(app.record, chosen)
+        else:
+            values, origins = env_stage
+        env_values = _diff(env_stage[0], app.model.base)
+        return Instance(app.name, cluster, env, values, origins, env_values, _diff(values, env_stage[0]))
+
+    def _env_stage(self, app: _App, env: str, targeted: list[Targeted], reported: set):
+        """The app's values after the env layer; the same for every cluster of the env, so computed once."""
+        key = (app.name, env)
+        if key not in self._env_stages:
+            chosen = app.chosen()
+            for leaf, origin in conflicts(self, targeted, Layer.ENV, reported):
                 chosen[leaf.path] = (leaf, origin)
-            stages.append(_complete(app.record, chosen))
-        values, origins = stages[-1]
-        env_values = _diff(stages[1][0], base[0])
-        cluster_values = _diff(values, stages[1][0])
-        return Instance(app.name, cluster, env, values, origins, env_values, cluster_values)
+            self._env_stages[key] = (chosen, _complete(app.record, chosen))
+        return self._env_stages[key]
 
     def _placement_warnings(self, apps, clusters: dict[str, ClusterModel]) -> None:
         for name, app in apps.items():

@@ -1,0 +1,184 @@
+"""Fleet generator: writes a .gop program of A apps x E envs x C clusters.
+
+The shape follows examples/shop: a `lib` module with shared types, one file per
+app under apps/ (each importing lib and annotating its values), envs with `all`
+and per-app overlays, two selector overlays, and clusters spread over envs and
+three regions, some with their own overrides. Deterministic for given sizes.
+
+    python bench/fleetgen.py OUT_DIR --apps 100 --envs 3 --clusters 30
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+REGIONS = ("us-east-1", "eu-central-1", "cn-north-1")
+
+
+def env_names(count: int) -> list[str]:
+    base = ["dev", "staging", "prod"]
+    return base[:count] if count <= 3 else base + [f"env{i}" for i in range(3, count)]
+
+
+def generate(out: Path, apps: int, envs: int, clusters: int) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    names = env_names(envs)
+    written = [
+        _write(out / "lib" / "types.gop", _lib(names)),
+        _write(out / "fleet.gop", _fleet()),
+        _write(out / "envs.gop", _envs(names, apps)),
+        _write(out / "clusters.gop", _clusters(names, clusters, apps)),
+    ]
+    for index in range(apps):
+        written.append(_write(out / "apps" / f"app{index:04d}.gop", _app(index, apps)))
+    return written
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _lib(names: list[str]) -> str:
+    envs = " | ".join(f'"{n}"' for n in names)
+    regions = " | ".join(f'"{r}"' for r in REGIONS)
+    return f'''package lib
+
+/// Stages of the pipeline.
+type Environment = {envs}
+/// Regions.
+type Region = {regions}
+type LogLevel = "debug" | "info" | "warn" | "error"
+/// The public domain.
+let domain = "example.com"
+
+/// Values every service reads.
+schema ServiceValues {{
+  /// How much to log.
+  logLevel: LogLevel = "info"
+  /// Requests per second the service is sized for.
+  capacity: int(1..100000) = 100
+  /// Give up on upstream calls after this long.
+  upstreamTimeout: duration(1s..5m) = 30s
+  /// Feature flags.
+  features: map[string]bool = {{}}
+}}
+'''
+
+
+def _fleet() -> str:
+    return '''package fleet
+
+import "./lib"
+
+labels {
+  environment: lib.Environment
+  region: lib.Region
+  tier?: "gold" | "silver"
+}
+
+source flux-system {
+  url = "https://github.com/acme/fleet"
+  branch = "main"
+}
+
+registry charts {
+  url = "oci://ghcr.io/acme/charts"
+}
+
+delivery {
+  charts = "oci"
+  registry = charts
+}
+'''
+
+
+def _envs(names: list[str], apps: int) -> str:
+    parts = ["package fleet\n"]
+    for position, name in enumerate(names):
+        replicas = 2 + 2 * position
+        pull = "Always" if name == "prod" else "IfNotPresent"
+        level = "debug" if name == "dev" else "info"
+        parts.append(f'''env {name} where environment == "{name}" {{
+  all {{
+    replicas = {replicas}
+    image.pullPolicy = "{pull}"
+    values.logLevel = "{level}"
+  }}
+  app app{position % max(apps, 1):04d} {{ replicas = {replicas + 1} }}
+}}
+''')
+    parts.append('''overlay cn-ingress where region == "cn-north-1" {
+  all { ingress.className = "nginx-cn" }
+}
+
+overlay gold-capacity where tier == "gold" {
+  all { values.capacity = 500 }
+}
+''')
+    return "\n".join(parts)
+
+
+def _clusters(names: list[str], count: int, apps: int) -> str:
+    parts = ["package fleet\n"]
+    for index in range(count):
+        env = names[index % len(names)]
+        region = REGIONS[(index // len(names)) % len(REGIONS)]
+        tier = ', tier = "gold"' if index % 5 == 0 else ""
+        override = f"\n  app app{index % max(apps, 1):04d} {{ replicas = 9 }}" if index % 7 == 0 else ""
+        parts.append(f'''cluster c{index:03d}-{env} {{
+  labels {{ environment = "{env}", region = "{region}"{tier} }}{override}
+}}
+''')
+    return "\n".join(parts)
+
+
+def _app(index: int, apps: int) -> str:
+    depends = f"\n  delivery {{ dependsOn = [app{index - 1:04d}] }}" if index % 10 == 9 else ""
+    placement = ' where region != "cn-north-1"' if index % 4 == 3 else ""
+    return f'''package fleet
+
+import "../lib"
+
+/// Service number {index}.
+app app{index:04d}{placement} {{
+  image {{
+    repository = "ghcr.io/acme/app{index:04d}"
+    tag = "1.{index % 50}.0"
+  }}
+  namespace = "team{index % 20:02d}"
+  replicas = 1
+  ports {{ http = 8080 }}
+  env {{
+    SERVICE_NAME = "app{index:04d}"
+    PUBLIC_URL = "https://app{index:04d}.${{lib.domain}}"
+  }}
+  resources {{
+    requests {{ cpu = 100m, memory = 128Mi }}
+    limits {{ memory = 256Mi }}
+  }}
+  liveness {{ path = "/healthz" }}
+  ingress {{ host = "app{index:04d}.example.com", className = "nginx" }}
+  values: lib.ServiceValues {{
+    capacity = {100 + index % 900}
+    upstreamTimeout = {5 + index % 20}s
+  }}{depends}
+}}
+'''
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--apps", type=int, default=10)
+    parser.add_argument("--envs", type=int, default=3)
+    parser.add_argument("--clusters", type=int, default=6)
+    args = parser.parse_args()
+    files = generate(args.out, args.apps, args.envs, args.clusters)
+    print(f"wrote {len(files)} files to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
