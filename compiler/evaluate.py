@@ -97,6 +97,7 @@ class _Evaluator:
         self.app_record = self._prelude_record("App")
         self.matches: dict[int, tuple[str, ...]] = {}
         self.layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = {}
+        self.selector_values: dict[int, Any] = {}  # id(expr) -> its value, for matching
         self._env_stages: dict[tuple[str, str], tuple[dict, tuple[dict, dict]]] = {}
 
     def _prelude_record(self, name: str) -> RecordType:
@@ -222,7 +223,7 @@ class _Evaluator:
         scope = self.checker.scope_of(decl)
         if not self._check_selector(decl.selector, labels_type, scope):
             return ()
-        matched = tuple(name for name, labels in clusters.items() if _matches(decl.selector, labels))
+        matched = tuple(name for name, labels in clusters.items() if _matches(decl.selector, labels, self.selector_values))
         if not matched and clusters:
             self.error("W0406", decl.selector.span, f"the selector of {decl.kind} `{decl.name.text}` matches no cluster")
         return matched
@@ -241,7 +242,9 @@ class _Evaluator:
         values = [selector.value] if isinstance(selector, ast.SelCompare) else list(selector.values.items)
         ok = True
         for value in values:
-            ok = self._label_value(value, label_type, scope, selector.label.text) is not INVALID and ok
+            computed = self._label_value(value, label_type, scope, selector.label.text)
+            self.selector_values[id(value)] = computed
+            ok = computed is not INVALID and ok
         return ok
 
     def _bind_envs(self, clusters) -> dict[str, str]:
@@ -550,25 +553,19 @@ def _features(app: _App, all_values: list[dict]) -> frozenset[str]:
     return frozenset(features)
 
 
-def _matches(selector, labels: dict[str, Any]) -> bool:
+def _matches(selector, labels: dict[str, Any], values: dict[int, Any]) -> bool:
     if isinstance(selector, ast.SelAnd):
-        return _matches(selector.left, labels) and _matches(selector.right, labels)
+        return _matches(selector.left, labels, values) and _matches(selector.right, labels, values)
     if isinstance(selector, ast.SelOr):
-        return _matches(selector.left, labels) or _matches(selector.right, labels)
+        return _matches(selector.left, labels, values) or _matches(selector.right, labels, values)
     if isinstance(selector, ast.SelNot):
-        return not _matches(selector.operand, labels)
+        return not _matches(selector.operand, labels, values)
     key = selector.label.text
     if isinstance(selector, ast.SelExists):
         return key in labels
     actual = labels.get(key)
     if isinstance(selector, ast.SelCompare):
-        wanted = _literal(selector.value)
+        wanted = values.get(id(selector.value))
         return (actual == wanted) if selector.op == "==" else (actual != wanted)
-    inside = any(actual == _literal(item) for item in selector.values.items)
+    inside = any(actual == values.get(id(item)) for item in selector.values.items)
     return (not inside) if selector.negated else inside
-
-
-def _literal(expr) -> Any:
-    if isinstance(expr, ast.StringLit):
-        return expr.plain_value
-    return getattr(expr, "value", None)

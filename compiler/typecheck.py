@@ -213,7 +213,7 @@ class Checker:
                     notes=('write the allowed values: `"dev" | "staging" | "prod"`',),
                 )
                 return AnyType()
-            values.extend(v for v in member_type.values if v not in values)
+            values.extend(v for v in member_type.values if not any(v == w and type(v) is type(w) for w in values))
         return EnumType(tuple(values))
 
     def _length(self, refinements, node, what: str) -> tuple[int | None, int | None]:
@@ -426,6 +426,10 @@ class Checker:
     def _secret(self, expr, scope: Scope) -> Any:
         if isinstance(expr, ast.Call) and expr.func.text in SECRET_FUNCTIONS:
             return self._secret_call(expr, scope)
+        if isinstance(expr, ast.Ref):
+            value = self._ref(expr, scope)
+            if value is INVALID or isinstance(value, SecretRef):
+                return value
         if isinstance(expr, (ast.StringLit, ast.Ref, ast.Binary, ast.IntLit)):
             self.error(
                 "E0601", expr.span, "a plaintext value where a secret reference is required",

@@ -1,0 +1,88 @@
+"""The diagnostic code pages (compiler/codes/*.md) against the compiler that emits the codes.
+
+Every page parses, every code the compiler source uses has a page, no page is a stub, each
+page's first ```gop example really produces its code when checked, and `gopc explain CODE`
+prints the page.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import gop.compiler
+from gop.compiler import cli
+from gop.compiler.codes import registry
+from gop.compiler.diagnostics import Severity
+from gop.compiler.driver import analyse
+
+COMPILER_DIR = Path(gop.compiler.__file__).parent
+CODE_IN_SOURCE = re.compile(r'"([EW]\d{4})"')
+FIRST_GOP_EXAMPLE = re.compile(r"^```gop\n(.*?)^```", re.MULTILINE | re.DOTALL)
+# Codes no .gop text can produce: I/O failures and internal errors.
+CODES_WITHOUT_EXAMPLE = {"E0901", "E0902"}
+
+CODES = sorted(registry())
+
+
+def _first_example(code: str) -> str | None:
+    match = FIRST_GOP_EXAMPLE.search(registry()[code].doc)
+    return match.group(1) if match else None
+
+
+def _codes_in_compiler_source() -> set[str]:
+    found: set[str] = set()
+    for path in COMPILER_DIR.rglob("*.py"):
+        found.update(CODE_IN_SOURCE.findall(path.read_text(encoding="utf-8")))
+    return found
+
+
+def test_registry_loads_every_page():
+    pages = sorted(p.stem for p in (COMPILER_DIR / "codes").glob("*.md"))
+    assert CODES == pages
+    for code, info in registry().items():
+        assert info.title.strip(), code
+        assert info.severity is (Severity.WARNING if code.startswith("W") else Severity.ERROR), code
+
+
+def test_every_code_in_the_compiler_has_a_page():
+    used = _codes_in_compiler_source()
+    assert "E0101" in used  # the scan itself works
+    assert sorted(used - set(CODES)) == []
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_page_is_written(code):
+    body = registry()[code].doc.split("\n", 2)[2]
+    assert "TODO" not in body
+    assert len(body.strip().splitlines()) >= 2
+
+
+def test_only_io_and_internal_errors_lack_an_example():
+    assert {code for code in CODES if _first_example(code) is None} == CODES_WITHOUT_EXAMPLE
+
+
+@pytest.mark.parametrize("code", [c for c in CODES if c not in CODES_WITHOUT_EXAMPLE])
+def test_first_example_triggers_its_code(code, tmp_path):
+    source = tmp_path / "example.gop"
+    source.write_text(_first_example(code), encoding="utf-8")
+    analysis = analyse([source])
+    emitted = sorted({d.code for d in analysis.diagnostics})
+    assert code in emitted, f"{code} example produced {emitted}"
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_explain_prints_the_page(code, capsys):
+    assert cli.main(["explain", code]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert out.rstrip("\n") == registry()[code].doc.rstrip("\n")
+    assert out.startswith(f"# {code}: ")
+
+
+def test_explain_is_case_insensitive_and_rejects_unknown_codes(capsys):
+    assert cli.main(["explain", "e0301"]) == cli.EXIT_OK
+    assert capsys.readouterr().out.startswith("# E0301: ")
+    assert cli.main(["explain", "E9999"]) == cli.EXIT_USAGE
+    assert "unknown code `E9999`" in capsys.readouterr().err
