@@ -1,0 +1,23 @@
+"""Kustomize + Flux lowering: the evaluated `Fleet` -> a Flux v2 GitOps repository.
+
+Input: a `model.Fleet` from a program without errors (and the SOPS files it names,
+read from `fleet.root`). Output:
+- `repository_files(fleet)`: relative path -> text of every file except charts/ (the Helm
+  lowering writes charts/<app>/); the layout is described in `tree` and docs/flux.md.
+- `render_cluster(fleet, cluster, include_flux=False)`: the objects Flux would apply on
+  one cluster, computed in-process.
+Both raise `FluxLoweringError` (message + span) when the fleet cannot be lowered.
+
+Invariants: deterministic (same fleet -> same bytes, no timestamps); only served Flux
+APIs; a plaintext secret never reaches the output; a cluster gets exactly the apps of
+its `ClusterModel.instances` with exactly their effective values.
+
+Modules: `plan` (what each cluster gets), `objects` (object builders), `secrets` (SOPS
+files), `tree` (files), `render` (in-process render), `yamltext` (YAML emitter).
+"""
+
+from .errors import FluxLoweringError
+from .render import render_cluster
+from .tree import repository_files
+
+__all__ = ["FluxLoweringError", "render_cluster", "repository_files"]

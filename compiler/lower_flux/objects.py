@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..lower_helm import chart_version
-from ..lower_helm.parts import helm_values
+from ..lower_helm import chart_version, helm_values
 from ..model import AppModel, Fleet, Layer, Settings, plain
 from ..types import ResourceRef
 from .errors import FluxLoweringError

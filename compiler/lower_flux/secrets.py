@@ -17,6 +17,8 @@ Invariants:
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -92,17 +94,23 @@ def _load(fleet: Fleet, file: str | None, span: Span | None) -> SopsSecret:
     except (OSError, UnicodeDecodeError) as error:
         raise FluxLoweringError(f"cannot read SOPS file {file}: {getattr(error, 'strerror', None) or error}", span) from None
     try:
-        docs = [doc for doc in YAML(typ="safe", pure=True).load_all(text) if doc is not None]
+        docs = _parse(text)
     except YAMLError as error:
         raise FluxLoweringError(f"SOPS file {file} is not YAML: {str(error).splitlines()[0]}", span) from None
     if len(docs) != 1 or not isinstance(docs[0], dict):
         raise FluxLoweringError(f"SOPS file {file} must hold exactly one Secret manifest", span)
-    manifest = docs[0]
+    manifest = copy.deepcopy(docs[0])
     if manifest.get("apiVersion") != "v1" or manifest.get("kind") != "Secret":
         raise FluxLoweringError(f"SOPS file {file} must be a v1 Secret manifest", span)
     _check_encrypted(file, manifest, span)
     metadata = manifest.get("metadata") or {}
     return SopsSecret(file, text, manifest, str(metadata.get("namespace", "")), str(metadata.get("name", "")))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(text: str) -> tuple[Any, ...]:
+    """The documents of a file (cached: every cluster that uses a file reads it)."""
+    return tuple(doc for doc in YAML(typ="safe", pure=True).load_all(text) if doc is not None)
 
 
 def _check_encrypted(file: str, manifest: dict[str, Any], span: Span | None) -> None:

@@ -63,7 +63,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
 
 {{/* metadata of a namespaced object; call with (list $ "name-suffix"). */}}
 {{- define "gop.metadata" -}}
-{{- $root := index . 0 }}
+{{- $root := index . 0 -}}
 name: {{ printf "%s%s" (include "gop.fullname" $root) (index . 1) | quote }}
 namespace: {{ $root.Release.Namespace | quote }}
 labels:

@@ -20,7 +20,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./-]*")
+# Letters first (never a number, bool or null in YAML 1.1 or 1.2); `:` only inside a word and a
+# space only before a word character, so neither ": " nor " #" nor a trailing space can occur.
+_PLAIN = re.compile(r"[A-Za-z_/](?:[A-Za-z0-9_./,()+@=%-]|:(?=[A-Za-z0-9_./])| (?=[A-Za-z0-9_./(]))*")
+MAX_IMPLICIT_KEY = 500  # characters; well below YAML's limit of 1024 (which some parsers count in bytes)
 _RESERVED_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 _SHORT_ESCAPES = {"\0": "\\0", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v",
                   "\f": "\\f", "\r": "\\r", "\x1b": "\\e", '"': '\\"', "\\": "\\\\"}
@@ -116,7 +119,10 @@ def _mapping(value: dict[str, Any], path: tuple[str, ...], indent: int, comments
     pad = " " * indent
     for key, item in value.items():
         lines += _comment_lines(comments.before.get(path + (key,), []), indent)
-        _entry(f"{pad}{scalar(key)}:", item, path + (key,), indent, comments, lines)
+        text = scalar(key)
+        # YAML limits implicit keys to 1024 characters; longer keys take the explicit `? key` form.
+        head = f"{pad}{text}:" if len(text) <= MAX_IMPLICIT_KEY else f"{pad}? {text}\n{pad}:"
+        _entry(head, item, path + (key,), indent, comments, lines)
     lines += _comment_lines(comments.after.get(path, []), indent)
 
 

@@ -1,0 +1,135 @@
+"""What each cluster gets: the selection shared by the file tree and the in-process render.
+
+Input: a `Fleet` and a cluster name.
+Output: the cluster's releases (app, env patch, cluster patch), namespaces, SOPS secrets
+and the Flux objects of `clusters/<cluster>/` grouped by the file that carries them.
+
+Invariants:
+- A cluster gets exactly the apps of `ClusterModel.instances`, each with its env's patch
+  (`EnvModel.app_values`) and its own patch (`Instance.cluster_values`); merged over the
+  chart's values (`AppModel.base`) they give the instance's effective values.
+- Every namespace and every encrypted Secret appears once per cluster, however many apps
+  share it, so no kustomize build holds a duplicate object.
+- `repository_files` and `render_cluster` both read this module, so the objects in the
+  files and the objects rendered in-process cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..model import AppModel, Fleet, Instance
+from . import objects
+from .objects import FLUX_NAMESPACE
+from .secrets import cluster_sops_secrets
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """One app on one cluster, as its layers of the tree carry it."""
+
+    app: AppModel
+    instance: Instance
+    env_values: dict[str, Any]  # apps/<env>/<app>/: what the env sets
+    cluster_values: dict[str, Any]  # clusters/<cluster>/apps/: what selector overlays and the cluster set
+
+
+def releases(fleet: Fleet, cluster: str) -> list[Release]:
+    model = fleet.clusters[cluster]
+    env = fleet.envs[model.env]
+    return [Release(fleet.apps[name], instance, env.app_values.get(name, {}), instance.cluster_values)
+            for name, instance in sorted(model.instances.items())]
+
+
+def env_apps(fleet: Fleet, env: str) -> list[str]:
+    """Apps deployed on at least one cluster of the env."""
+    return sorted({app for cluster in fleet.envs[env].clusters for app in fleet.clusters[cluster].instances})
+
+
+def namespaces(fleet: Fleet, cluster: str) -> list[str]:
+    return sorted({fleet.apps[app].namespace for app in fleet.clusters[cluster].instances})
+
+
+def all_namespaces(fleet: Fleet) -> list[str]:
+    return sorted({namespace for cluster in fleet.clusters for namespace in namespaces(fleet, cluster)})
+
+
+def tenant_target_namespace(fleet: Fleet, cluster: str) -> str | None:
+    """The apps Kustomization's targetNamespace: the one namespace of a tenant's apps."""
+    spaces = namespaces(fleet, cluster)
+    return spaces[0] if objects.tenant_service_account(fleet) and len(spaces) == 1 else None
+
+
+def image_apps(fleet: Fleet, cluster: str) -> list[AppModel]:
+    """The cluster's apps whose image tags Flux updates (the policy of the app layer)."""
+    return [release.app for release in releases(fleet, cluster) if "imagePolicy" in release.app.base]
+
+
+# ---------------------------------------------------------------- objects by file
+
+def namespace_files(fleet: Fleet, namespace: str) -> dict[str, list[dict[str, Any]]]:
+    """infrastructure/namespaces/<namespace>/: the namespace and, for tenants, its RBAC."""
+    files = {"namespace.yaml": [objects.namespace(namespace)]}
+    account = objects.tenant_service_account(fleet)
+    if account:
+        files["rbac.yaml"] = [objects.service_account(account, namespace), objects.tenant_role_binding(account, namespace)]
+    return files
+
+
+def tenant_objects(fleet: Fleet) -> list[dict[str, Any]]:
+    """infrastructure/tenant/: the service account the apps Kustomization impersonates."""
+    account = objects.tenant_service_account(fleet)
+    return [objects.service_account(account, FLUX_NAMESPACE)] if account else []
+
+
+def sync_objects(fleet: Fleet, cluster: str) -> list[dict[str, Any]]:
+    """clusters/<cluster>/flux-system/gotk-sync.yaml."""
+    return [objects.git_repository(fleet, objects.sync_source(fleet)), objects.sync_kustomization(fleet, cluster)]
+
+
+def source_objects(fleet: Fleet) -> list[dict[str, Any]]:
+    """clusters/<cluster>/sources.yaml: Git sources besides the one Flux syncs from."""
+    sync = objects.sync_source(fleet)
+    return [objects.git_repository(fleet, source) for name, source in sorted(fleet.sources.items()) if source is not sync]
+
+
+def kustomization_objects(fleet: Fleet, cluster: str) -> dict[str, dict[str, Any]]:
+    """clusters/<cluster>/infrastructure.yaml and apps.yaml."""
+    infrastructure = objects.flux_kustomization(fleet, "infrastructure", f"./clusters/{cluster}/infrastructure")
+    apps = objects.flux_kustomization(
+        fleet, "apps", f"./clusters/{cluster}/apps", depends_on=("infrastructure",),
+        decrypt=bool(cluster_sops_secrets(fleet, cluster)), service_account=objects.tenant_service_account(fleet),
+        target_namespace=tenant_target_namespace(fleet, cluster))
+    return {"infrastructure.yaml": infrastructure, "apps.yaml": apps}
+
+
+def _alert_sources(fleet: Fleet, cluster: str) -> dict[str, list[str]]:
+    """Kind -> namespaces where this cluster has Flux objects of that kind."""
+    app_namespaces = namespaces(fleet, cluster)
+    by_kind = {"Kustomization": [FLUX_NAMESPACE], "GitRepository": [FLUX_NAMESPACE], "HelmRelease": app_namespaces}
+    delivery = fleet.delivery.values
+    if delivery["charts"] == "oci":
+        by_kind[delivery["ociSource"]] = app_namespaces
+    return by_kind
+
+
+def notification_objects(fleet: Fleet, cluster: str) -> list[dict[str, Any]]:
+    """clusters/<cluster>/notifications.yaml: providers, alerts, receivers."""
+    docs = [objects.provider(declaration) for _, declaration in sorted(fleet.providers.items())]
+    sources = _alert_sources(fleet, cluster)
+    alerts = (objects.alert(declaration, sources) for _, declaration in sorted(fleet.alerts.items()))
+    docs += [doc for doc in alerts if doc is not None]
+    docs += [objects.receiver(fleet, declaration) for _, declaration in sorted(fleet.receivers.items())]
+    return docs
+
+
+def image_automation_objects(fleet: Fleet, cluster: str) -> list[dict[str, Any]]:
+    """clusters/<cluster>/image-automation.yaml: a repository and a policy per app with an
+    image policy on this cluster, and the update automations when there is any policy."""
+    apps = image_apps(fleet, cluster)
+    docs = [doc for app in apps for doc in (objects.image_repository(app), objects.image_policy(app))]
+    if apps:
+        docs += [objects.image_update_automation(fleet, declaration)
+                 for _, declaration in sorted(fleet.automations.items())]
+    return docs

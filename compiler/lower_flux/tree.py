@@ -1,0 +1,136 @@
+"""The repository files of the Flux lowering (everything but charts/).
+
+Input: a `Fleet`. Output: relative path -> file text, sorted by path.
+
+Layout (after fluxcd/flux2-kustomize-helm-example; docs/flux.md explains each file):
+    apps/base/<app>/                    kustomization.yaml, release.yaml (HelmRelease),
+                                        repository.yaml (OCIRepository/HelmRepository, charts from OCI)
+    apps/<env>/kustomization.yaml       every app of the env (for inspection; clusters do not use it)
+    apps/<env>/<app>/                   kustomization.yaml (+ <app>-values.yaml: the env's patch)
+    infrastructure/namespaces/<ns>/     kustomization.yaml, namespace.yaml (+ tenant RBAC)
+    infrastructure/tenant/              the service account the apps Kustomization impersonates
+    secrets/<path without .yaml>/       kustomization.yaml + a SOPS-encrypted Secret, copied verbatim
+    clusters/<cluster>/                 kustomization.yaml, flux-system/ (bootstrap's sync),
+                                        infrastructure.yaml + apps.yaml (Flux Kustomizations),
+                                        sources.yaml, notifications.yaml, image-automation.yaml,
+                                        infrastructure/ and apps/ (what those Kustomizations apply)
+
+Invariants:
+- Every directory with a kustomization.yaml builds with `kubectl kustomize`, and no build
+  holds one object twice. clusters/<cluster>/ has an explicit kustomization.yaml, so its
+  `apps/` and `infrastructure/` sub-trees are applied only by their own Flux Kustomizations.
+- The output is a pure function of the fleet (and the SOPS files it names).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..model import Fleet
+from . import objects, plan
+from .objects import IMAGE_TAG_PATH, helm_release, kustomize_config, release_patch, release_patch_target
+from .secrets import cluster_sops_secrets
+from .yamltext import dump_yaml
+
+BOOTSTRAP_COMPONENTS = "gotk-components.yaml"
+SYNC_HEADER = ("Flux syncs this cluster from here. `flux bootstrap` writes the same objects, and adds\n"
+               f"{BOOTSTRAP_COMPONENTS} (the Flux controllers) beside this file.")
+
+
+def repository_files(fleet: Fleet) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for app in sorted(fleet.apps):
+        _app_base(fleet, app, files)
+    for env in sorted(fleet.envs):
+        _env_overlay(fleet, env, files)
+    for namespace in plan.all_namespaces(fleet):
+        _unit(files, f"infrastructure/namespaces/{namespace}", plan.namespace_files(fleet, namespace))
+    if plan.tenant_objects(fleet):
+        _unit(files, "infrastructure/tenant", {"serviceaccount.yaml": plan.tenant_objects(fleet)})
+    secrets = {secret.file: secret for cluster in fleet.clusters for secret in cluster_sops_secrets(fleet, cluster)}
+    for _, secret in sorted(secrets.items()):
+        files[f"{secret.directory}/{secret.file_name}"] = secret.text
+        files[f"{secret.directory}/kustomization.yaml"] = dump_yaml([kustomize_config([secret.file_name])])
+    for cluster in sorted(fleet.clusters):
+        _cluster(fleet, cluster, files)
+    return dict(sorted(files.items()))
+
+
+def _unit(files: dict[str, str], directory: str, contents: dict[str, list[dict[str, Any]]]) -> None:
+    """A kustomization directory whose resources are the given files."""
+    for name, docs in contents.items():
+        files[f"{directory}/{name}"] = dump_yaml(docs)
+    files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(list(contents))])
+
+
+def _app_base(fleet: Fleet, name: str, files: dict[str, str]) -> None:
+    app = fleet.apps[name]
+    directory = f"apps/base/{name}"
+    release = helm_release(fleet, app)
+    comments = {(0, IMAGE_TAG_PATH): objects.image_marker(app)} if "imagePolicy" in app.base else {}
+    files[f"{directory}/release.yaml"] = dump_yaml([release], line_comments=comments)
+    resources = ["release.yaml"]
+    source = objects.chart_source(fleet, app)
+    if source is not None:
+        files[f"{directory}/repository.yaml"] = dump_yaml([source])
+        resources.append("repository.yaml")
+    files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(sorted(resources))])
+
+
+def _patched(files: dict[str, str], directory: str, resources: list[str],
+             patches: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> None:
+    """A kustomization of `resources` with strategic-merge patches (file name, patch, target)."""
+    entries = []
+    for file_name, patch, target in patches:
+        files[f"{directory}/{file_name}"] = dump_yaml([patch])
+        entries.append({"path": file_name, "target": target})
+    files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(resources, entries)])
+
+
+def _env_overlay(fleet: Fleet, env: str, files: dict[str, str]) -> None:
+    apps = plan.env_apps(fleet, env)
+    for name in apps:
+        app = fleet.apps[name]
+        patch = release_patch(fleet, app, fleet.envs[env].app_values.get(name, {}))
+        patches = [(f"{name}-values.yaml", patch, release_patch_target(app))] if patch else []
+        _patched(files, f"apps/{env}/{name}", [f"../../base/{name}"], patches)
+    files[f"apps/{env}/kustomization.yaml"] = dump_yaml([kustomize_config(apps)])
+
+
+def _cluster(fleet: Fleet, cluster: str, files: dict[str, str]) -> None:
+    directory = f"clusters/{cluster}"
+    resources = ["flux-system"]
+    files[f"{directory}/flux-system/gotk-sync.yaml"] = dump_yaml(plan.sync_objects(fleet, cluster), header=SYNC_HEADER)
+    files[f"{directory}/flux-system/kustomization.yaml"] = dump_yaml(
+        [kustomize_config([BOOTSTRAP_COMPONENTS, "gotk-sync.yaml"])])
+    groups = {"sources.yaml": plan.source_objects(fleet),
+              **{name: [doc] for name, doc in plan.kustomization_objects(fleet, cluster).items()},
+              "notifications.yaml": plan.notification_objects(fleet, cluster),
+              "image-automation.yaml": plan.image_automation_objects(fleet, cluster)}
+    for name, docs in groups.items():
+        if docs:
+            files[f"{directory}/{name}"] = dump_yaml(docs)
+            resources.append(name)
+    files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
+    _cluster_infrastructure(fleet, cluster, files)
+    _cluster_apps(fleet, cluster, files)
+
+
+def _cluster_infrastructure(fleet: Fleet, cluster: str, files: dict[str, str]) -> None:
+    resources = [f"../../../infrastructure/namespaces/{namespace}" for namespace in plan.namespaces(fleet, cluster)]
+    if plan.tenant_objects(fleet):
+        resources.append("../../../infrastructure/tenant")
+    files[f"clusters/{cluster}/infrastructure/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
+
+
+def _cluster_apps(fleet: Fleet, cluster: str, files: dict[str, str]) -> None:
+    env = fleet.clusters[cluster].env
+    resources, patches = [], []
+    for release in plan.releases(fleet, cluster):
+        name = release.app.name
+        resources.append(f"../../../apps/{env}/{name}")
+        patch = release_patch(fleet, release.app, release.cluster_values)
+        if patch:
+            patches.append((f"{name}-values.yaml", patch, release_patch_target(release.app)))
+    resources += [f"../../../{secret.directory}" for secret in cluster_sops_secrets(fleet, cluster)]
+    _patched(files, f"clusters/{cluster}/apps", resources, patches)

@@ -1,0 +1,320 @@
+"""Hand-built `AppModel`s for the Helm lowering tests, until evaluation produces real ones.
+
+The RecordTypes mirror stdlib/prelude.gop (App, Image, Probe, Ingress, Autoscaling,
+ServiceAccount, Resources, ResourceAmounts, Delivery, ImagePolicy) and
+examples/shop/lib/types.gop (CheckoutValues); test_helm_fixtures.py checks field names,
+optionality and docs against the parsed .gop files, so the mirror cannot drift silently.
+
+`make_app(name, **app_layer)` builds an AppModel the way evaluation is expected to: defaults
+filled in at every level (`complete`), features computed from every layer's values
+(`features_of`). `write_chart` writes a chart directory for the real tools;
+`helm_template_many` and `helm_lint_many` run real helm on many cases at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import realtools
+import yaml
+
+from gop.compiler.lower_helm import chart_files, helm_values
+from gop.compiler.model import AppModel, plain
+from gop.compiler.span import Span
+from gop.compiler.types import (AnyType, BoolType, Duration, DurationType, EnumType, Field, IntType, ListType,
+                                MapType, Quantity, QuantityType, RecordType, ResourceRefType, SecretRef, SecretType,
+                                StringType)
+
+SPAN = Span("apps.gop", 0, 0)
+
+DNS_LABEL = StringType(pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", min_length=1, max_length=63)
+PORT = IntType(1, 65535)
+ENV_NAME = StringType(pattern="^[A-Za-z_][A-Za-z0-9_]*$")
+FILE_NAME = StringType(pattern="^[-._a-zA-Z0-9]+$")
+STRING_MAP = MapType(StringType(), StringType())
+
+
+def field(name: str, type_, doc: str, *, optional: bool = False, default: Any = None,
+          has_default: bool | None = None) -> tuple[str, Field]:
+    has_default = default is not None if has_default is None else has_default
+    return name, Field(name, type_, optional, default, has_default, doc)
+
+
+def record(name: str, doc: str, *fields: tuple[str, Field], open: bool = False) -> RecordType:
+    return RecordType(name, dict(fields), doc, open)
+
+
+IMAGE = record(
+    "Image", "The container image an app runs.",
+    field("repository", StringType(pattern="^[a-z0-9][a-z0-9._/:-]*$", min_length=1, max_length=255),
+          'Registry and repository, without the tag, e.g. "ghcr.io/acme/web".'),
+    field("tag", StringType(pattern="^[A-Za-z0-9_][A-Za-z0-9_.-]*$", min_length=1, max_length=128),
+          "The tag to run; it is also the chart's appVersion."),
+    field("pullPolicy", EnumType(("Always", "IfNotPresent", "Never")), "When the kubelet pulls the image.",
+          default="IfNotPresent"),
+)
+RESOURCE_AMOUNTS = record(
+    "ResourceAmounts", "CPU and memory amounts.",
+    field("cpu", QuantityType(minimum=Quantity.parse("1m")), "CPU cores, e.g. 250m or 1.", optional=True),
+    field("memory", QuantityType(minimum=Quantity.parse("1Mi")), "Memory, e.g. 256Mi.", optional=True),
+)
+RESOURCES = record(
+    "Resources", "What the container asks for and what it may use at most.",
+    field("requests", RESOURCE_AMOUNTS, "Reserved for the container when it is scheduled.", optional=True),
+    field("limits", RESOURCE_AMOUNTS, "The container is throttled (CPU) or killed (memory) above these.",
+          optional=True),
+)
+PROBE = record(
+    "Probe", "An HTTP health check.",
+    field("path", StringType(pattern="^/.*"), "The HTTP path to GET.", default="/healthz"),
+    field("port", StringType(), "The name of the port to probe (a key of `ports`).", default="http"),
+    field("initialDelaySeconds", IntType(0, 3600), "Seconds to wait after start before the first check.",
+          default=0),
+    field("periodSeconds", IntType(1, 3600), "Seconds between checks.", default=10),
+    field("timeoutSeconds", IntType(1, 3600), "Seconds one check may take.", default=1),
+    field("failureThreshold", IntType(1, 100), "Consecutive failures before the check counts as failed.",
+          default=3),
+)
+INGRESS = record(
+    "Ingress", "How the app is reached from outside the cluster.",
+    field("host", StringType(pattern="^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", min_length=1, max_length=253),
+          'The host name, e.g. "shop.example.com".'),
+    field("path", StringType(pattern="^/.*"), "The URL path prefix routed to the app.", default="/"),
+    field("className", StringType(), "The ingress class (controller) that serves it.", optional=True),
+    field("tls", BoolType(), "Serve HTTPS with the certificate in `tlsSecret`.", default=False),
+    field("tlsSecret", DNS_LABEL, 'The Secret holding the TLS certificate; defaults to "<app>-tls".', optional=True),
+    field("annotations", STRING_MAP, "Annotations for the ingress controller.", default={}),
+)
+AUTOSCALING = record(
+    "Autoscaling", "Horizontal pod autoscaling on CPU usage.",
+    field("min", IntType(1, 1000), "Never fewer replicas than this.", default=1),
+    field("max", IntType(1, 1000), "Never more replicas than this.", default=3),
+    field("cpu", IntType(1, 100), "Target average CPU utilisation, in percent.", default=80),
+)
+SERVICE_ACCOUNT = record(
+    "ServiceAccount", "The Kubernetes service account the app runs as.",
+    field("create", BoolType(), "Create the service account with the app.", default=True),
+    field("name", DNS_LABEL, "Its name; defaults to the app's name.", optional=True),
+    field("annotations", STRING_MAP, "Annotations, e.g. a cloud IAM role.", default={}),
+)
+DELIVERY = record(
+    "Delivery", "How Flux reconciles the app's HelmRelease.",
+    field("interval", DurationType(Duration.parse("10s"), Duration.parse("24h")), "How often Flux checks the release.",
+          default=Duration.parse("5m")),
+    field("timeout", DurationType(Duration.parse("10s"), Duration.parse("2h")),
+          "How long an install or upgrade may take.", default=Duration.parse("5m")),
+    field("retries", IntType(0, 100), "How often a failed install or upgrade is retried.", default=3),
+    field("dependsOn", ListType(ResourceRefType("app")), "Apps that must be ready before this one is installed.",
+          default=()),
+)
+IMAGE_POLICY = record(
+    "ImagePolicy", "Which new image tags Flux may roll out automatically.",
+    field("semver", StringType(min_length=1), 'A semver range, e.g. ">=1.4.0 <2.0.0" or "^2.0.0".'),
+    field("interval", DurationType(Duration.parse("1m"), Duration.parse("24h")),
+          "How often the registry is scanned for new tags.", default=Duration.parse("5m")),
+)
+
+LOG_LEVEL = EnumType(("debug", "info", "warn", "error"))
+CHECKOUT_VALUES = record(
+    "lib.CheckoutValues", "Extra values of the checkout service.",
+    field("logLevel", LOG_LEVEL, "How much the service logs.", default="info"),
+    field("paymentProvider", EnumType(("stripe", "adyen")), "The payment provider to charge cards with.",
+          default="stripe"),
+    field("paymentTimeout", DurationType(Duration.parse("1s"), Duration.parse("2m")),
+          "Give up on a payment after this long.", default=Duration.parse("30s")),
+    field("features", MapType(StringType(), BoolType()), "Feature flags by name.", default={}),
+)
+SERVICE_VALUES = record(
+    "lib.ServiceValues", "Values every shop service reads from its chart.",
+    field("logLevel", LOG_LEVEL, "How much the service logs.", default="info"),
+    field("features", MapType(StringType(), BoolType()), "Feature flags by name.", default={}),
+)
+OPEN_VALUES = RecordType("values", {}, None, open=True)
+
+
+def app_type(values_record: RecordType | None = None) -> RecordType:
+    """The App schema with an app's `values` schema in place (None: `values: any`)."""
+    values_type = values_record or AnyType()
+    return record(
+        "App", "An application: one Deployment with its Service, and what else it needs.",
+        field("image", IMAGE, "The container image."),
+        field("namespace", DNS_LABEL, "The namespace the app is installed into; defaults to the app's name.",
+              optional=True),
+        field("replicas", IntType(0, 1000), "How many pods run (ignored while autoscaling is on).", default=1),
+        field("ports", MapType(DNS_LABEL, PORT), "Named container ports; a Service exposes them all.", default={}),
+        field("env", MapType(ENV_NAME, StringType()), "Plain environment variables.", default={}),
+        field("secretEnv", MapType(ENV_NAME, SecretType()),
+              "Environment variables read from secrets (references only, never values).", default={}),
+        field("resources", RESOURCES, "CPU and memory requests and limits.", optional=True),
+        field("liveness", PROBE, "Restart the container when this check fails.", optional=True),
+        field("readiness", PROBE, "Send traffic only while this check passes.", optional=True),
+        field("ingress", INGRESS, "Expose the app outside the cluster.", optional=True),
+        field("autoscaling", AUTOSCALING, "Scale on CPU usage.", optional=True),
+        field("serviceAccount", SERVICE_ACCOUNT, "The service account the pods run as.", optional=True),
+        field("config", MapType(FILE_NAME, StringType()), "Files mounted at /etc/<app>/, by file name.", default={}),
+        field("values", values_type, "The app's own values, typed by the schema named in `values: Schema { ... }`.",
+              default={}),
+        field("delivery", DELIVERY, "How Flux reconciles the app.", default={}),
+        field("imagePolicy", IMAGE_POLICY, "Roll out new image tags automatically.", optional=True),
+    )
+
+
+def complete(rec: RecordType, partial: dict[str, Any]) -> dict[str, Any]:
+    """A record value with every default filled in, as evaluation produces it."""
+    out: dict[str, Any] = {}
+    for name, f in rec.fields.items():
+        if name in partial:
+            out[name] = _complete_value(f.type, partial[name])
+        elif f.has_default:
+            out[name] = _complete_value(f.type, f.default)
+        elif not f.optional:
+            raise KeyError(f"{rec.name}.{name} is required")
+    out.update({k: v for k, v in partial.items() if k not in rec.fields})  # open records
+    return out
+
+
+def _complete_value(type_, value):
+    if isinstance(type_, RecordType) and isinstance(value, dict):
+        return complete(type_, value)
+    return value
+
+
+PART_FEATURES = {"ports": "service", "ingress": "ingress", "autoscaling": "autoscaling",
+                 "serviceAccount": "serviceAccount", "config": "config", "secretEnv": "secretEnv", "values": "values"}
+
+
+def features_of(trees: Iterable[dict[str, Any]]) -> frozenset[str]:
+    """The chart parts any of these value trees (app, env, cluster layers) uses."""
+    return frozenset(feature for tree in trees for key, feature in PART_FEATURES.items() if tree.get(key))
+
+
+def make_app(name: str = "checkout", *, doc: str | None = "Takes payments and places orders.",
+             values_record: RecordType | None = CHECKOUT_VALUES, also: Iterable[dict[str, Any]] = (),
+             **app_layer: Any) -> AppModel:
+    """An AppModel; `also` are value trees of other layers that count for the features."""
+    app_layer.setdefault("image", {"repository": f"ghcr.io/acme/{name}", "tag": "1.4.2"})
+    values_type = app_type(values_record)
+    base = complete(values_type, app_layer)
+    return AppModel(name=name, span=SPAN, doc=doc, namespace=app_layer.get("namespace", name),
+                    values_type=values_type, base=base, base_origins={},
+                    features=features_of([base, *also]))
+
+
+def shop_checkout() -> AppModel:
+    """examples/shop's checkout app, as evaluation will produce it."""
+    return make_app(
+        namespace="shop", replicas=3, ports={"http": 8080},
+        env={"ORDERS_URL": "https://orders.shop.example.com/v1"},
+        secretEnv={"DB_PASSWORD": SecretRef("sops", "checkout-db", "password", file="secrets/checkout-db.enc.yaml")},
+        liveness={"path": "/healthz"}, readiness={"path": "/ready"},
+        values={"paymentTimeout": Duration.parse("20s")},
+        imagePolicy={"semver": ">=1.4.0 <2.0.0", "interval": Duration.parse("5m")},
+        delivery={"dependsOn": ()},
+    )
+
+
+def shop_web() -> AppModel:
+    """examples/shop's web app; the prod env adds autoscaling and TLS."""
+    return make_app(
+        "web", doc="The storefront web UI.", values_record=SERVICE_VALUES,
+        image={"repository": "ghcr.io/acme/web", "tag": "3.1.0"}, namespace="shop", replicas=2,
+        ports={"http": 3000}, env={"API_BASE": "https://api.shop.example.com"},
+        ingress={"host": "shop.example.com", "className": "nginx"},
+        config={"robots.txt": "User-agent: *\nDisallow: /checkout\n"},
+        also=[{"ingress": {"tls": True, "tlsSecret": "web-tls"}, "autoscaling": {"min": 6, "max": 20, "cpu": 70}}])
+
+
+def write_chart(app: AppModel, parent: Path) -> Path:
+    """charts/<app>/ under parent, as `gopc build` writes it."""
+    chart_dir = parent / app.name
+    for path, text in chart_files(app).items():
+        target = chart_dir / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return chart_dir
+
+
+def instance_values(app: AppModel, **overrides: Any) -> dict[str, Any]:
+    """Plain chart values of one instance: the base with the given top-level fields replaced."""
+    values = plain(app.base)
+    values.update(plain(overrides))
+    return helm_values(values)
+
+
+# ---------------------------------------------------------------- running real helm on many cases
+
+@dataclass(frozen=True)
+class TemplateCase:
+    """One `helm template` run: a chart directory, values (None: the chart's own), release, namespace."""
+
+    chart_dir: Path
+    values: dict[str, Any] | None = None
+    release: str = "checkout"
+    namespace: str = "shop"
+
+
+class _QuotingDumper(yaml.SafeDumper):
+    """PyYAML, writing every string double-quoted: plain `1e3` or `on` would be a number or a
+    boolean to Helm's YAML 1.1 reader."""
+
+
+_QuotingDumper.add_representer(str, lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text,
+                                                                               style='"'))
+
+
+def values_file_text(values: dict[str, Any]) -> str:
+    """A user's values file, written by PyYAML (independently of the lowering's emitter)."""
+    return yaml.dump(values, Dumper=_QuotingDumper, allow_unicode=True, width=1 << 20, sort_keys=False)
+
+
+def helm_template_many(cases: list[TemplateCase], workdir: Path) -> list[list[dict[str, Any]]]:
+    """`helm template` for every case, several at a time; the parsed documents per case."""
+    def run(index_case: tuple[int, TemplateCase]) -> list[dict[str, Any]]:
+        index, case = index_case
+        files = []
+        if case.values is not None:
+            path = workdir / f"values-{index}.yaml"
+            path.write_text(values_file_text(case.values), encoding="utf-8")
+            files.append(path)
+        return realtools.helm_template(case.chart_dir, files, release=case.release, namespace=case.namespace)
+
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        return list(pool.map(run, enumerate(cases)))
+
+
+def helm_lint_many(chart_dirs: list[Path], values_files: Iterable[Path] = ()) -> str:
+    """`helm lint --strict` over many charts, in one helm process per CPU; returns the joined
+    output (ToolError on any finding)."""
+    values_args: list[Any] = [arg for path in values_files for arg in ("--values", path)]
+    workers = max(1, min(len(chart_dirs), os.cpu_count() or 1))
+    chunks = [chart_dirs[i::workers] for i in range(workers)]
+
+    def lint(chunk: list[Path]) -> str:
+        return realtools.run_tool([realtools.helm_bin(), "lint", "--strict", *chunk, *values_args]).stdout
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return "".join(pool.map(lint, chunks))
+
+
+def distinct_shapes(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One document per shape (keys, list lengths and scalar types; not scalar values).
+
+    kubernetes-validate checks structure and types, and costs ~15 ms a document; documents of
+    one shape pass or fail together, so validating one of each keeps the checks and the speed."""
+    seen: dict[str, dict[str, Any]] = {}
+    for doc in docs:
+        seen.setdefault(json.dumps(_shape(doc), sort_keys=True), doc)
+    return list(seen.values())
+
+
+def _shape(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shape(item) for item in value]
+    return type(value).__name__

@@ -1,0 +1,276 @@
+"""The Flux lowering's output, checked with the real tools.
+
+For every fleet of `fleet_fixtures.VARIANTS` the repository (charts by the Helm lowering,
+the rest by `repository_files`) is written to a temporary directory once per module, as
+`flux bootstrap` would leave it: bootstrap's gotk-components.yaml is stood in for by the
+Namespace it starts with (the controllers themselves are not needed to build the tree).
+
+- `kubectl kustomize` builds every directory that has a kustomization.yaml.
+- Each cluster is built as kustomize-controller builds it: clusters/<cluster>, then the
+  path of every Flux Kustomization found there (with its targetNamespace applied); every
+  HelmRelease is rendered by `helm template` from the chart its source points at, with the
+  HelmRelease's values. Every Flux object passes the Flux CRD schemas (with CEL rules),
+  every other object kubernetes-validate --strict, no object appears twice on a cluster,
+  and the whole equals `render_cluster(include_flux=True)`.
+- Charts pushed with `helm push` to a real OCI registry are found again through the
+  OCIRepository / HelmRepository the lowering writes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fleet_fixtures import VARIANTS, shop_fleet, write_shop_root
+from helm_fixtures import TemplateCase, helm_template_many, write_chart
+
+import realtools as rt
+from gop.compiler.lower_flux import render_cluster, repository_files
+from gop.compiler.lower_flux.yamltext import dump_yaml
+from gop.compiler.lower_helm import chart_version
+
+Doc = dict[str, Any]
+BOOTSTRAP_STAND_IN = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}
+# (variant, cluster) pairs built end to end: every cluster of the example, and in each other
+# variant the clusters with a cluster-level patch.
+END_TO_END = [("shop", cluster) for cluster in sorted(shop_fleet(Path(".")).clusters)] + [
+    ("shop-git-tenant", "prod-eu-1"), ("shop-git-tenant", "staging-cn-1"),
+    ("shop-helmrepository", "prod-cn-1"), ("shop-helmrepository", "dev-us-1")]
+
+
+@dataclass
+class Written:
+    fleet: Any
+    tree: Path
+    files: dict[str, str]
+
+
+def write_repository(fleet, tree: Path) -> dict[str, str]:
+    files = repository_files(fleet)
+    for path, text in files.items():
+        (tree / path).parent.mkdir(parents=True, exist_ok=True)
+        (tree / path).write_text(text, encoding="utf-8")
+    for app in fleet.apps.values():
+        write_chart(app, tree / "charts")
+    for cluster in fleet.clusters:
+        (tree / "clusters" / cluster / "flux-system" / "gotk-components.yaml").write_text(
+            yaml.safe_dump(BOOTSTRAP_STAND_IN), encoding="utf-8")
+    return files
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> dict[str, Written]:
+    root = write_shop_root(tmp_path_factory.mktemp("program"))
+    out = {}
+    for name, options in VARIANTS.items():
+        fleet = shop_fleet(root, **options)
+        tree = tmp_path_factory.mktemp(name)
+        out[name] = Written(fleet, tree, write_repository(fleet, tree))
+    return out
+
+
+def canonical(docs: list[Doc]) -> list[str]:
+    return sorted(json.dumps(doc, sort_keys=True, default=str) for doc in docs)
+
+
+def object_id(doc: Doc) -> tuple[str, str, str, str]:
+    metadata = doc.get("metadata") or {}
+    return (doc["apiVersion"].split("/")[0], doc["kind"], metadata.get("namespace", ""), metadata["name"])
+
+
+# ---------------------------------------------------------------- every kustomization builds
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_kustomization_directory_builds_and_validates(written, variant):
+    tree = written[variant].tree
+    directories = sorted({str(Path(path).parent) for path in written[variant].files
+                          if Path(path).name == "kustomization.yaml"})
+    assert any(d.startswith("apps/base/") for d in directories) and any(d.startswith("clusters/") for d in directories)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        builds = dict(zip(directories, pool.map(lambda d: rt.kubectl_kustomize(tree / d), directories)))
+    for directory, docs in builds.items():
+        ids = [object_id(doc) for doc in docs]
+        assert len(ids) == len(set(ids)), f"{directory} builds an object twice"
+    everything = [json.loads(text) for text in set(canonical([doc for docs in builds.values() for doc in docs]))]
+    assert rt.flux_validate([doc for doc in everything if rt.is_flux_doc(doc)]) > len(written[variant].fleet.apps)
+    core = [{key: value for key, value in doc.items() if key != "sops"} for doc in everything if not rt.is_flux_doc(doc)]
+    assert rt.kubernetes_validate_strict(core) == len(core)
+    base_release = [d for d in builds["apps/base/checkout"] if d["kind"] == "HelmRelease"]
+    assert len(base_release) == 1 and base_release[0]["metadata"]["namespace"] == written[variant].fleet.apps[
+        "checkout"].namespace
+
+
+# ---------------------------------------------------------------- clusters end to end
+
+@dataclass
+class ClusterBuild:
+    root: list[Doc]  # clusters/<cluster>, without bootstrap's components
+    layers: dict[str, list[Doc]]  # Flux Kustomization name -> what it applies
+    rendered: list[Doc]  # helm template of every HelmRelease
+
+    @property
+    def everything(self) -> list[Doc]:
+        return self.root + [doc for docs in self.layers.values() for doc in docs] + self.rendered
+
+
+def _find(docs: list[Doc], kind: str, name: str, namespace: str) -> Doc:
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name
+             and d["metadata"].get("namespace") == namespace]
+    assert len(found) == 1, f"{kind} {namespace}/{name}: found {len(found)}"
+    return found[0]
+
+
+def _chart_dir(tree: Path, release: Doc, docs: list[Doc]) -> Path:
+    """The chart a HelmRelease installs, as source-controller would fetch it: from the Git
+    tree, or from the registry (the chart `gopc publish` pushes is charts/<name> of the tree)."""
+    namespace = release["metadata"]["namespace"]
+    if "chartRef" in release["spec"]:
+        ref = release["spec"]["chartRef"]
+        source = _find(docs, ref["kind"], ref["name"], namespace)
+        chart = tree / "charts" / source["spec"]["url"].rsplit("/", 1)[1]
+        version = source["spec"]["ref"]["tag"]
+    else:
+        spec = release["spec"]["chart"]["spec"]
+        ref = spec["sourceRef"]
+        source = _find(docs, ref["kind"], ref["name"], ref.get("namespace", namespace))
+        if ref["kind"] == "GitRepository":
+            return tree / spec["chart"]
+        chart, version = tree / "charts" / spec["chart"], spec["version"]
+    assert yaml.safe_load((chart / "Chart.yaml").read_text())["version"] == version
+    return chart
+
+
+def build_cluster(tree: Path, cluster: str, workdir: Path) -> ClusterBuild:
+    root = [doc for doc in rt.kubectl_kustomize(tree / "clusters" / cluster) if doc != BOOTSTRAP_STAND_IN]
+    layers = {}
+    for kustomization in root:
+        if kustomization["kind"] != "Kustomization" or kustomization["metadata"]["name"] == "flux-system":
+            continue
+        spec = kustomization["spec"]
+        docs = rt.kubectl_kustomize(tree / spec["path"])
+        for doc in docs:
+            if "targetNamespace" in spec:
+                doc["metadata"]["namespace"] = spec["targetNamespace"]
+        layers[kustomization["metadata"]["name"]] = docs
+    applied = root + [doc for docs in layers.values() for doc in docs]
+    releases = [doc for doc in applied if doc["kind"] == "HelmRelease"]
+    cases = [TemplateCase(_chart_dir(tree, release, applied), release["spec"].get("values"),
+                          release["spec"]["releaseName"],
+                          release["spec"].get("targetNamespace", release["metadata"]["namespace"]))
+             for release in releases]
+    rendered = [doc for docs in helm_template_many(cases, workdir) for doc in docs]
+    return ClusterBuild(root, layers, rendered)
+
+
+@pytest.fixture(scope="module")
+def cluster_builds(written, tmp_path_factory) -> dict[tuple[str, str], ClusterBuild]:
+    def build(pair):
+        variant, cluster = pair
+        return build_cluster(written[variant].tree, cluster, tmp_path_factory.mktemp(f"{variant}-{cluster}"))
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip(END_TO_END, pool.map(build, END_TO_END)))
+
+
+@pytest.mark.parametrize("variant,cluster", END_TO_END)
+def test_cluster_build_equals_render(written, cluster_builds, variant, cluster):
+    fleet = written[variant].fleet
+    build = cluster_builds[variant, cluster]
+    assert set(build.layers) == {"infrastructure", "apps"}
+    releases = sorted(d["metadata"]["name"] for d in build.everything if d["kind"] == "HelmRelease")
+    assert releases == sorted(fleet.clusters[cluster].instances)
+    assert canonical(build.everything) == canonical(render_cluster(fleet, cluster, include_flux=True))
+
+
+@pytest.mark.parametrize("variant,cluster", END_TO_END)
+def test_cluster_objects_validate(cluster_builds, variant, cluster):
+    everything = cluster_builds[variant, cluster].everything
+    ids = [object_id(doc) for doc in everything]
+    assert len(ids) == len(set(ids)), "an object is applied twice on the cluster"
+    flux = [doc for doc in everything if rt.is_flux_doc(doc)]
+    assert rt.flux_validate(flux) >= 8
+    core = []
+    for doc in everything:
+        if not rt.is_flux_doc(doc):
+            core.append(copy.deepcopy(doc))
+            core[-1].pop("sops", None)  # kustomize-controller decrypts and drops the SOPS metadata
+    assert rt.kubernetes_validate_strict(core) == len(core)
+
+
+def test_effective_values_reach_the_cluster(cluster_builds):
+    """Layering reaches the objects: env (prod replicas 6), cluster override (prod-eu-1
+    checkout 8), selector overlay (cn ingress class) and the app layer (staging cart 2)."""
+    def deployment(cluster, name):
+        return _find(cluster_builds["shop", cluster].rendered, "Deployment", name, "shop")
+
+    assert deployment("prod-eu-1", "checkout")["spec"]["replicas"] == 8
+    assert deployment("prod-us-1", "checkout")["spec"]["replicas"] == 6
+    assert deployment("staging-eu-1", "cart")["spec"]["replicas"] == 2
+    ingress = _find(cluster_builds["shop", "prod-cn-1"].rendered, "Ingress", "web", "shop")
+    assert ingress["spec"]["ingressClassName"] == "nginx-cn"
+    recommendations = [d for d in cluster_builds["shop", "prod-cn-1"].rendered if d["metadata"]["name"] == "recommendations"]
+    assert recommendations == []
+
+
+# ---------------------------------------------------------------- charts through a real registry
+
+@pytest.mark.parametrize("oci_source", ["OCIRepository", "HelmRepository"])
+def test_published_charts_are_found_through_the_chart_source(oci_registry, tmp_path, oci_source):
+    root = write_shop_root(tmp_path / "program")
+    fleet = shop_fleet(root, delivery={"ociSource": oci_source}, registry_url=oci_registry.url(f"charts-{oci_source.lower()}"))
+    tree = tmp_path / "tree"
+    write_repository(fleet, tree)
+    for app in fleet.apps.values():
+        rt.helm_push(rt.helm_package(tree / "charts" / app.name, tmp_path), oci_registry.url(f"charts-{oci_source.lower()}"))
+    for app in fleet.apps.values():
+        docs = rt.kubectl_kustomize(tree / "apps" / "base" / app.name)
+        release = _find(docs, "HelmRelease", app.name, app.namespace)
+        if oci_source == "OCIRepository":
+            source = _find(docs, "OCIRepository", release["spec"]["chartRef"]["name"], app.namespace)
+            chart, version = source["spec"]["url"], source["spec"]["ref"]["tag"]
+        else:
+            spec = release["spec"]["chart"]["spec"]
+            source = _find(docs, "HelmRepository", spec["sourceRef"]["name"], app.namespace)
+            chart, version = f"{source['spec']['url']}/{spec['chart']}", spec["version"]
+        assert version == chart_version(app)
+        pulled = rt.helm_template(chart, release=app.name, namespace=app.namespace, version=version, plain_http=True)
+        local = rt.helm_template(tree / "charts" / app.name, release=app.name, namespace=app.namespace)
+        assert canonical(pulled) == canonical(local) and pulled
+
+
+# ---------------------------------------------------------------- the YAML emitter against kustomize and helm
+
+TRICKY_STRINGS = ["yes", "no", "on", "off", "y", "N", "true", "False", "null", "~", "", "0755", "0o17", "0x1F", "1_000",
+                  "1e3", ".5", "+1", "12:30", "1.0", "2026-01-15", "*", "&a", "!tag", "- x", "? q", "# c", "a: b", "a #b",
+                  "'quoted'", '"double"', "{x}", "[y]", "%p", "@at", "`tick`", "trailing ", " leading", "tab\there",
+                  "line\nbreak", "ends with newline\n", "\u00e9t\u00e9", "emoji \U0001F680", "=", "<<", "{{ .Values }}"]
+# kustomize writes these back plain: valid YAML that PyYAML (reading its output here) cannot construct.
+PLAIN_AFTER_KUSTOMIZE = {"=", "<<"}
+
+
+def test_strings_survive_kustomize_and_helm(tmp_path):
+    """Every tricky string is still the same string after `kubectl kustomize` (kyaml) and
+    after `helm template` read it as a values file (YAML 1.1 via sigs.k8s.io/yaml)."""
+    data = {f"k{index}": text for index, text in enumerate(TRICKY_STRINGS)}
+    readable = {key: text for key, text in data.items() if text not in PLAIN_AFTER_KUSTOMIZE}
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tricky"}, "data": readable}
+    (tmp_path / "kustomize").mkdir()
+    (tmp_path / "kustomize" / "configmap.yaml").write_text(dump_yaml([config_map]))
+    (tmp_path / "kustomize" / "kustomization.yaml").write_text(
+        dump_yaml([{"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                    "resources": ["configmap.yaml"]}]))
+    assert rt.kubectl_kustomize(tmp_path / "kustomize")[0]["data"] == readable
+
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: tricky\nversion: 0.1.0\n")
+    (chart / "templates" / "values.yaml").write_text("data: {{ toJson .Values.data }}\n")
+    values = tmp_path / "values.yaml"
+    values.write_text(dump_yaml([{"data": data}]))
+    assert rt.helm_template(chart, [values])[0]["data"] == data

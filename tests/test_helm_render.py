@@ -1,0 +1,177 @@
+"""render_app equals real `helm template` on many value combinations, and every chart passes
+`helm lint --strict` and kubernetes-validate (strict) for every combination of chart parts."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from typing import Any
+
+import pytest
+
+import helm_fixtures as fx
+import realtools
+from gop.compiler.lower_helm import chart_parts, render_app
+from gop.compiler.lower_helm.parts import FEATURE_PARTS
+from gop.compiler.model import plain
+from gop.compiler.types import Duration, SecretRef
+
+PART_VALUES = {  # base values that use each part
+    "service": {"ports": {"http": 8080, "metrics": 9100}},
+    "ingress": {"ports": {"http": 8080}, "ingress": {"host": "shop.example.com", "className": "nginx", "tls": True}},
+    "autoscaling": {"autoscaling": {"min": 2, "max": 5, "cpu": 60}},
+    "serviceAccount": {"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"}}},
+    "config": {"config": {"app.conf": "a = 1\nb = 2\n"}},
+    "secretEnv": {"secretEnv": {"DB_PASSWORD": SecretRef("secret", "db", "password")}},
+    "values": {"values": {"logLevel": "debug", "features": {"new-cart": True}}},
+}
+PART_LETTERS = {"service": "s", "ingress": "i", "autoscaling": "a", "serviceAccount": "u", "config": "c",
+                "secretEnv": "e", "values": "v"}
+# An app with every part, all of them set by other layers than the app: its base uses none.
+ALL_PARTS_LAYER = {"ports": {"http": 1}, "ingress": {"host": "x"}, "autoscaling": {"min": 1},
+                   "serviceAccount": {"create": True}, "config": {"a": ""}, "secretEnv": {"A": ""}, "values": {"a": 1}}
+FULL = fx.make_app("checkout", also=[ALL_PARTS_LAYER])
+
+
+def parts_app(parts: tuple[str, ...]):
+    """An app whose base values use exactly these parts (plus what they imply)."""
+    layer: dict[str, Any] = {"liveness": {}, "resources": {"requests": {"cpu": "250m"}}}
+    for part in parts:
+        layer.update(PART_VALUES[part])
+    values_record = fx.CHECKOUT_VALUES if "values" in parts else None
+    name = "app-" + "".join(PART_LETTERS[p] for p in parts) if parts else "bare"
+    return fx.make_app(name, values_record=values_record, **layer)
+
+
+ALL_SUBSETS = [subset for size in range(len(FEATURE_PARTS) + 1)
+               for subset in itertools.combinations(FEATURE_PARTS, size)]
+
+
+def test_every_part_combination_lints_strict_and_validates(tmp_path):
+    apps = [parts_app(subset) for subset in ALL_SUBSETS]
+    assert len({app.name for app in apps}) == len(apps) == 2 ** len(FEATURE_PARTS)
+    for app, subset in zip(apps, ALL_SUBSETS):
+        assert chart_parts(app) == {"deployment", *subset} | ({"service"} if "ingress" in subset else set())
+    dirs = [fx.write_chart(app, tmp_path / "charts") for app in apps]
+    # Charts whose parts come from other layers: their values.yaml leaves those parts unset.
+    dirs += [fx.write_chart(app, tmp_path / "other") for app in (FULL, fx.shop_web())]
+
+    output = fx.helm_lint_many(dirs)
+    assert output.count("==> Linting") == len(dirs)
+    assert " 0 chart(s) failed" in output
+    assert "[WARNING]" not in output and "[ERROR]" not in output
+
+    sample = dirs[:len(apps):len(apps) // 16] + [dirs[len(apps) - 1]]  # helm template is slow: a spread of 17
+    rendered = fx.helm_template_many([fx.TemplateCase(d, release=d.name, namespace="ns") for d in sample],
+                                     tmp_path)
+    by_name = {app.name: app for app in apps}
+    realtools.kubernetes_validate_strict(fx.distinct_shapes(doc for docs in rendered for doc in docs))
+    for chart_dir, docs in zip(sample, rendered):
+        app = by_name[chart_dir.name]
+        assert docs == render_app(app, plain(app.base), release_name=app.name, namespace="ns")
+    assert {doc["kind"] for docs in rendered for doc in docs} == {
+        "Deployment", "Service", "Ingress", "HorizontalPodAutoscaler", "ServiceAccount", "ConfigMap"}
+
+
+# ---------------------------------------------------------------- parity on value combinations
+
+RELEASES = ["checkout", "prod-checkout", "r", "x" * 53, "eu1"]
+
+
+def random_values(rng: random.Random) -> dict[str, Any]:
+    """Instance values of FULL: each optional part on or off, in one of its shapes."""
+    values: dict[str, Any] = {"replicas": rng.randint(0, 1000)}
+    values["image"] = {"repository": "ghcr.io/acme/checkout", "tag": rng.choice(["1.4.2", "_x.", "v" * 128, "latest"]),
+                       "pullPolicy": rng.choice(["Always", "IfNotPresent", "Never"])}
+    values["ports"] = rng.choice([{}, {"http": 8080}, {"metrics": 9100, "grpc": 9000}, {"http": 80, "admin": 81}])
+    values["env"] = rng.choice([{}, {"B": "2", "A": "1"}])
+    values["secretEnv"] = rng.choice([{}, {"TOKEN": {"secret": "api", "key": "token"}}])
+    values["config"] = rng.choice([{}, {"robots.txt": "User-agent: *\nDisallow: /checkout\n", "b.json": "{}"}])
+    values["values"] = rng.choice([{}, {"logLevel": "warn", "paymentTimeout": "1m30s", "features": {"b": True}},
+                                   {"features": {"x": False}, "paymentProvider": "adyen"}])
+    if rng.random() < 0.5:
+        values["resources"] = rng.choice([{}, {"requests": {"cpu": "250m"}},
+                                          {"requests": {"cpu": "1", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}])
+    for probe in ("liveness", "readiness"):
+        if rng.random() < 0.5:
+            values[probe] = fx.complete(fx.PROBE, rng.choice([{}, {"path": "/ready", "port": "metrics",
+                                                                   "initialDelaySeconds": 5}]))
+    if rng.random() < 0.6:
+        ingress: dict[str, Any] = {"host": "shop.example.com", "tls": rng.random() < 0.5,
+                                   "path": rng.choice(["/", "/api"]),
+                                   "annotations": rng.choice([{}, {"a.b/c": "d", "x": "1"}])}
+        if rng.random() < 0.5:
+            ingress["className"] = "nginx"
+        if rng.random() < 0.5:
+            ingress["tlsSecret"] = "shop-tls"
+        values["ingress"] = fx.complete(fx.INGRESS, ingress)
+    if rng.random() < 0.5:
+        values["autoscaling"] = fx.complete(fx.AUTOSCALING, {"min": 2, "max": rng.randint(2, 10)})
+    if rng.random() < 0.6:
+        account: dict[str, Any] = {"create": rng.random() < 0.6, "annotations": rng.choice([{}, {"k": "v"}])}
+        if rng.random() < 0.5:
+            account["name"] = "runner"
+        values["serviceAccount"] = fx.complete(fx.SERVICE_ACCOUNT, account)
+    return values
+
+
+def parity_cases() -> list[tuple[dict[str, Any], str, str]]:
+    rng = random.Random(4)
+    cases = [(random_values(rng), rng.choice(RELEASES), rng.choice(["shop", "default"])) for _ in range(30)]
+    everything = fx.instance_values(
+        FULL, ports={"http": 8080}, env={"A": "1"}, secretEnv={"T": {"secret": "s", "key": "k"}},
+        config={"f": "x"}, resources={"limits": {"cpu": "1"}}, liveness=fx.complete(fx.PROBE, {}),
+        readiness=fx.complete(fx.PROBE, {}), ingress=fx.complete(fx.INGRESS, {"host": "a.b", "tls": True}),
+        autoscaling=fx.complete(fx.AUTOSCALING, {}), serviceAccount=fx.complete(fx.SERVICE_ACCOUNT, {}))
+    nothing = fx.instance_values(FULL)
+    return cases + [(everything, "checkout", "shop"), (nothing, "checkout", "shop")]
+
+
+def test_render_app_equals_helm_template_on_value_combinations(tmp_path):
+    chart_dir = fx.write_chart(FULL, tmp_path)
+    cases = parity_cases()
+    rendered = fx.helm_template_many([fx.TemplateCase(chart_dir, v, r, n) for v, r, n in cases], tmp_path)
+    kinds_seen: set[tuple[str, ...]] = set()
+    for (values, release, namespace), helm_docs in zip(cases, rendered):
+        ours = render_app(FULL, values, release_name=release, namespace=namespace)
+        assert ours == helm_docs, (values, release)
+        kinds_seen.add(tuple(doc["kind"] for doc in ours))
+    realtools.kubernetes_validate_strict(fx.distinct_shapes(doc for docs in rendered for doc in docs))
+    assert ("ServiceAccount", "ConfigMap", "ConfigMap", "Service", "Deployment", "HorizontalPodAutoscaler",
+            "Ingress") in kinds_seen  # helm's install order, everything on
+    assert ("ConfigMap", "ConfigMap", "Deployment") in kinds_seen  # everything off
+    assert len(kinds_seen) >= 8
+
+
+def test_render_app_ignores_flux_fields_and_merges_over_base():
+    app = fx.shop_checkout()
+    with_flux = plain(app.base)
+    with_flux["delivery"]["retries"] = 9
+    assert render_app(app, with_flux, release_name="checkout", namespace="shop") == render_app(
+        app, {"replicas": 3}, release_name="checkout", namespace="shop")
+    (deployment,) = [d for d in render_app(app, {"replicas": 7, "env": {"B": "x"}}, release_name="checkout",
+                                           namespace="shop") if d["kind"] == "Deployment"]
+    assert deployment["spec"]["replicas"] == 7
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert [e["name"] for e in env] == ["B", "ORDERS_URL", "DB_PASSWORD"]
+
+
+def test_numbers_in_app_values_print_like_helm(tmp_path):
+    """values.json and its checksum depend on Go's float64 formatting of every number."""
+    app = fx.make_app("numbers", values_record=None, values={"n": 1})
+    chart_dir = fx.write_chart(app, tmp_path)
+    numbers = {"int": 3, "float": 1.0, "half": 0.5, "big": 10 ** 16, "huge": 123456789012345678,
+               "tiny": 1e-7, "small": 0.000001, "exp": 1.5e300, "neg": -2.25, "zero": 0, "e21": 1e21,
+               "list": [1, 2.5, True, None, "s"], "nested": {"b": {}, "a": []}}
+    cases = [{"values": numbers}, {"values": {"duration": str(Duration.parse("90s"))}}]
+    rendered = fx.helm_template_many([fx.TemplateCase(chart_dir, v, "numbers", "x") for v in cases], tmp_path)
+    for values, helm_docs in zip(cases, rendered):
+        assert render_app(app, values, release_name="numbers", namespace="x") == helm_docs
+
+
+@pytest.mark.parametrize("release, expected", [
+    ("checkout", "checkout"), ("prod-checkout-eu", "prod-checkout-eu"), ("eu", "eu-checkout"),
+    ("a" * 60, "a" * 60 + "-ch"), ("a" * 62, "a" * 62)])
+def test_object_names_follow_release_name(release, expected):
+    docs = render_app(fx.shop_checkout(), {}, release_name=release, namespace="shop")
+    assert {doc["metadata"]["name"] for doc in docs} == {expected, expected + "-values"}
