@@ -11,7 +11,7 @@ VPY    := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 
 # Demo command (one line to change).
-DEMO_CMD = $(VENV)/bin/gopc check examples/shop
+DEMO_CMD = $(VENV)/bin/gopc build examples/shop -o out/shop
 
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-n 2 -k oci"`.
 PYTEST_ARGS ?=

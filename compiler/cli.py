@@ -76,6 +76,20 @@ def _build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--cluster", help="explain a value's layers on this cluster")
     explain.set_defaults(run=_run_explain)
 
+    build = commands.add_parser("build", help="write the GitOps repository (charts, Kustomize trees, Flux objects)")
+    build.add_argument("paths", nargs="+", metavar="PATH")
+    build.add_argument("-o", "--out", required=True, help="output directory (replaced atomically)")
+    build.add_argument("--force", action="store_true", help="overwrite files in the output that gopc did not write")
+    _add_format(build)
+    build.set_defaults(run=_run_build)
+
+    render_cmd = commands.add_parser("render", help="print the objects Flux would apply on one cluster")
+    render_cmd.add_argument("paths", nargs="+", metavar="PATH")
+    render_cmd.add_argument("--cluster", required=True)
+    render_cmd.add_argument("--app", help="only this app's objects")
+    render_cmd.add_argument("--include-flux", action="store_true", help="also Flux's own objects (sources, Kustomizations, HelmReleases ...)")
+    render_cmd.set_defaults(run=_run_render)
+
     show = commands.add_parser("show", help="print the effective model of one cluster")
     show.add_argument("paths", nargs="+", metavar="PATH")
     show.add_argument("--cluster", required=True)
@@ -149,6 +163,58 @@ def _checked(paths):
     if has_errors(analysis.diagnostics):
         return None
     return analysis
+
+
+def _run_build(args) -> int:
+    from .build import repository
+    from .emit import EmitError, write_tree
+
+    analysis = _checked(args.paths)
+    if analysis is None:
+        return EXIT_ERRORS
+    files, problems = repository(analysis)
+    if problems:
+        print_diagnostics(problems, analysis.program.sources, args)
+        return EXIT_ERRORS
+    try:
+        report = write_tree(files, args.out, force=args.force)
+    except EmitError as error:
+        print(f"gopc build: error[E0702]: {error}", file=sys.stderr)
+        return EXIT_ERRORS
+    print(f"gopc build: {len(files)} files in {args.out} ({len(report.written)} written, {len(report.unchanged)} unchanged, "
+          f"{len(report.removed)} removed, {len(report.kept)} of yours kept)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_render(args) -> int:
+    from .build import cluster_objects
+    from .explain import ExplainError, _cluster
+    from .yamlstream import dump_all
+
+    analysis = _checked(args.paths)
+    if analysis is None:
+        return EXIT_ERRORS
+    try:
+        model = _cluster(analysis, args.cluster)
+    except ExplainError as error:
+        print(f"gopc render: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.app is not None and args.app not in model.instances:
+        print(f"gopc render: app `{args.app}` does not run on cluster `{args.cluster}` (it runs: {', '.join(model.instances) or 'nothing'})", file=sys.stderr)
+        return EXIT_USAGE
+    objects, problems = cluster_objects(analysis, args.cluster, include_flux=args.include_flux)
+    if problems:
+        print_diagnostics(problems, analysis.program.sources, args)
+        return EXIT_ERRORS
+    if args.app is not None:
+        objects = [o for o in objects if _belongs_to(o, args.app, model.instances[args.app])]
+    sys.stdout.write(dump_all(objects))
+    return EXIT_OK
+
+
+def _belongs_to(obj: dict, app: str, instance) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return labels.get("app.kubernetes.io/instance") == app
 
 
 def _run_show(args) -> int:

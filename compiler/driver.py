@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, diagnostic, has_errors
+from .span import Span
 from .evaluate import Evaluation, evaluate
 from .loader import Program, load
 from .resolve import Resolution, resolve
@@ -41,7 +42,24 @@ def analyse(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = No
             _check_declaration(checker, decl)
     evaluation = evaluate(program, resolution, checker, program.root)
     diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics
+    if not has_errors(diagnostics):
+        diagnostics += _lowering_checks(evaluation)
     return Analysis(program, _sorted(diagnostics), resolution, checker, evaluation)
+
+
+def _lowering_checks(evaluation: Evaluation) -> list[Diagnostic]:
+    """What only the lowering can see (SOPS files on disk), reported by `check` too."""
+    from .lower_flux import FluxLoweringError
+    from .lower_flux.secrets import cluster_sops_secrets
+
+    found: dict[tuple, Diagnostic] = {}
+    for cluster in evaluation.fleet.clusters:
+        try:
+            cluster_sops_secrets(evaluation.fleet, cluster)
+        except FluxLoweringError as error:
+            span = error.span or Span(str(evaluation.fleet.root), 0, 0)
+            found.setdefault((span, error.message), diagnostic("E0701", span, error.message))
+    return list(found.values())
 
 
 def _check_declaration(checker: Checker, decl) -> None:

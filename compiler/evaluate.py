@@ -546,8 +546,10 @@ def _features(app: _App, all_values: list[dict]) -> frozenset[str]:
     for part in _TEMPLATE_FEATURES:
         if any(part in v for v in seen):
             features.add(part)
-    if any(v.get("config") or v.get("values") for v in seen):
+    if any(v.get("config") for v in seen):
         features.add("config")
+    if any(v.get("values") for v in seen):
+        features.add("values")
     if any(v.get("secretEnv") for v in seen):
         features.add("secretEnv")
     return frozenset(features)

@@ -60,7 +60,7 @@ class AppModel:
     base: dict[str, Any]  # defaults + app layer: the chart's values.yaml
     base_origins: dict[ValuePath, Origin]
     # Chart parts this app needs anywhere in the fleet (at any layer, on any cluster):
-    # "service", "ingress", "autoscaling", "serviceAccount", "config", "secretEnv".
+    # "service", "ingress", "autoscaling", "serviceAccount", "config", "secretEnv", "values".
     features: frozenset[str]
     clusters: tuple[str, ...] = ()  # where it is deployed, sorted
 

@@ -49,6 +49,11 @@ class Written:
     fleet: Any
     tree: Path
     files: dict[str, str]
+    builds: dict[str, list[Doc]]  # `kubectl kustomize` of every kustomization directory, by path
+
+    def build(self, directory: str) -> list[Doc]:
+        """A fresh copy of a directory's build (callers change namespaces)."""
+        return copy.deepcopy(self.builds[str(Path(directory))])
 
 
 def write_repository(fleet, tree: Path) -> dict[str, str]:
@@ -64,6 +69,12 @@ def write_repository(fleet, tree: Path) -> dict[str, str]:
     return files
 
 
+def kustomize_all(tree: Path, files: dict[str, str]) -> dict[str, list[Doc]]:
+    directories = sorted({str(Path(path).parent) for path in files if Path(path).name == "kustomization.yaml"})
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(directories, pool.map(lambda d: rt.kubectl_kustomize(tree / d), directories)))
+
+
 @pytest.fixture(scope="module")
 def written(tmp_path_factory) -> dict[str, Written]:
     root = write_shop_root(tmp_path_factory.mktemp("program"))
@@ -71,7 +82,8 @@ def written(tmp_path_factory) -> dict[str, Written]:
     for name, options in VARIANTS.items():
         fleet = shop_fleet(root, **options)
         tree = tmp_path_factory.mktemp(name)
-        out[name] = Written(fleet, tree, write_repository(fleet, tree))
+        files = write_repository(fleet, tree)
+        out[name] = Written(fleet, tree, files, kustomize_all(tree, files))
     return out
 
 
@@ -88,12 +100,8 @@ def object_id(doc: Doc) -> tuple[str, str, str, str]:
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_every_kustomization_directory_builds_and_validates(written, variant):
-    tree = written[variant].tree
-    directories = sorted({str(Path(path).parent) for path in written[variant].files
-                          if Path(path).name == "kustomization.yaml"})
-    assert any(d.startswith("apps/base/") for d in directories) and any(d.startswith("clusters/") for d in directories)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        builds = dict(zip(directories, pool.map(lambda d: rt.kubectl_kustomize(tree / d), directories)))
+    builds = written[variant].builds
+    assert any(d.startswith("apps/base/") for d in builds) and any(d.startswith("clusters/") for d in builds)
     for directory, docs in builds.items():
         ids = [object_id(doc) for doc in docs]
         assert len(ids) == len(set(ids)), f"{directory} builds an object twice"
@@ -146,21 +154,21 @@ def _chart_dir(tree: Path, release: Doc, docs: list[Doc]) -> Path:
     return chart
 
 
-def build_cluster(tree: Path, cluster: str, workdir: Path) -> ClusterBuild:
-    root = [doc for doc in rt.kubectl_kustomize(tree / "clusters" / cluster) if doc != BOOTSTRAP_STAND_IN]
+def build_cluster(written: Written, cluster: str, workdir: Path) -> ClusterBuild:
+    root = [doc for doc in written.build(f"clusters/{cluster}") if doc != BOOTSTRAP_STAND_IN]
     layers = {}
     for kustomization in root:
         if kustomization["kind"] != "Kustomization" or kustomization["metadata"]["name"] == "flux-system":
             continue
         spec = kustomization["spec"]
-        docs = rt.kubectl_kustomize(tree / spec["path"])
+        docs = written.build(spec["path"])
         for doc in docs:
             if "targetNamespace" in spec:
                 doc["metadata"]["namespace"] = spec["targetNamespace"]
         layers[kustomization["metadata"]["name"]] = docs
     applied = root + [doc for docs in layers.values() for doc in docs]
     releases = [doc for doc in applied if doc["kind"] == "HelmRelease"]
-    cases = [TemplateCase(_chart_dir(tree, release, applied), release["spec"].get("values"),
+    cases = [TemplateCase(_chart_dir(written.tree, release, applied), release["spec"].get("values"),
                           release["spec"]["releaseName"],
                           release["spec"].get("targetNamespace", release["metadata"]["namespace"]))
              for release in releases]
@@ -172,7 +180,7 @@ def build_cluster(tree: Path, cluster: str, workdir: Path) -> ClusterBuild:
 def cluster_builds(written, tmp_path_factory) -> dict[tuple[str, str], ClusterBuild]:
     def build(pair):
         variant, cluster = pair
-        return build_cluster(written[variant].tree, cluster, tmp_path_factory.mktemp(f"{variant}-{cluster}"))
+        return build_cluster(written[variant], cluster, tmp_path_factory.mktemp(f"{variant}-{cluster}"))
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         return dict(zip(END_TO_END, pool.map(build, END_TO_END)))

@@ -374,3 +374,14 @@ def test_fixture_mirrors_the_compiled_example(program):
         assert {n: s.values for n, s in getattr(compiled, kind).items()} == {
             n: s.values for n, s in getattr(fixture, kind).items()}, kind
     assert compiled.delivery.values == fixture.delivery.values
+
+
+def test_two_sops_files_that_would_share_a_directory_is_an_error(tmp_path):
+    fleet = shop_fleet(write_shop_root(tmp_path))
+    (tmp_path / "secrets" / "checkout-db.enc.yml").write_text(
+        CHECKOUT_DB_SOPS.replace("name: checkout-db", "name: cart-db"), encoding="utf-8")
+    cart = fleet.clusters["dev-us-1"].instances["cart"]
+    cart.values = {**cart.values, "secretEnv": {"DB": dataclasses.replace(
+        fleet.apps["checkout"].base["secretEnv"]["DB_PASSWORD"], secret="cart-db", file="secrets/checkout-db.enc.yml")}}
+    with pytest.raises(FluxLoweringError, match="would share the directory secrets/secrets/checkout-db.enc/"):
+        repository_files(fleet)

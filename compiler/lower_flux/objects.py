@@ -41,6 +41,7 @@ SOPS_KEY_SECRET = "sops-age"
 TENANT_CLUSTER_ROLE = "cluster-admin"  # bound per namespace by a RoleBinding, as in fluxcd/flux2-multi-tenancy
 HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 IMAGE_UPDATE_PATH = "./apps/base"  # where the image-tag setter markers are
+IMAGE_TAG_PATH = ("spec", "values", "image", "tag")  # the marked line in a base HelmRelease
 
 
 def _object(api_version: str, kind: str, name: str, namespace: str | None, spec: dict[str, Any] | None = None,
@@ -222,9 +223,6 @@ def _base_delivery(fleet: Fleet, app: AppModel) -> dict[str, Any]:
 def image_marker(app: AppModel) -> str:
     """The setter comment by which image automation updates the app's tag in Git."""
     return f'{{"$imagepolicy": "{FLUX_NAMESPACE}:{app.name}:tag"}}'
-
-
-IMAGE_TAG_PATH = ("spec", "values", "image", "tag")
 
 
 def helm_release(fleet: Fleet, app: AppModel) -> dict[str, Any]:

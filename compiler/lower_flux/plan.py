@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import AppModel, Fleet, Instance
+from ..model import AppModel, Fleet
 from . import objects
 from .objects import FLUX_NAMESPACE
 from .secrets import cluster_sops_secrets
@@ -30,7 +30,6 @@ class Release:
     """One app on one cluster, as its layers of the tree carry it."""
 
     app: AppModel
-    instance: Instance
     env_values: dict[str, Any]  # apps/<env>/<app>/: what the env sets
     cluster_values: dict[str, Any]  # clusters/<cluster>/apps/: what selector overlays and the cluster set
 
@@ -38,7 +37,7 @@ class Release:
 def releases(fleet: Fleet, cluster: str) -> list[Release]:
     model = fleet.clusters[cluster]
     env = fleet.envs[model.env]
-    return [Release(fleet.apps[name], instance, env.app_values.get(name, {}), instance.cluster_values)
+    return [Release(fleet.apps[name], env.app_values.get(name, {}), instance.cluster_values)
             for name, instance in sorted(model.instances.items())]
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..model import Fleet
 from . import objects, plan
+from .errors import FluxLoweringError
 from .objects import IMAGE_TAG_PATH, helm_release, kustomize_config, release_patch, release_patch_target
 from .secrets import cluster_sops_secrets
 from .yamltext import dump_yaml
@@ -47,13 +48,22 @@ def repository_files(fleet: Fleet) -> dict[str, str]:
         _unit(files, f"infrastructure/namespaces/{namespace}", plan.namespace_files(fleet, namespace))
     if plan.tenant_objects(fleet):
         _unit(files, "infrastructure/tenant", {"serviceaccount.yaml": plan.tenant_objects(fleet)})
-    secrets = {secret.file: secret for cluster in fleet.clusters for secret in cluster_sops_secrets(fleet, cluster)}
-    for _, secret in sorted(secrets.items()):
-        files[f"{secret.directory}/{secret.file_name}"] = secret.text
-        files[f"{secret.directory}/kustomization.yaml"] = dump_yaml([kustomize_config([secret.file_name])])
+    _secrets(fleet, files)
     for cluster in sorted(fleet.clusters):
         _cluster(fleet, cluster, files)
     return dict(sorted(files.items()))
+
+
+def _secrets(fleet: Fleet, files: dict[str, str]) -> None:
+    secrets = {secret.file: secret for cluster in fleet.clusters for secret in cluster_sops_secrets(fleet, cluster)}
+    directories: dict[str, str] = {}
+    for _, secret in sorted(secrets.items()):
+        other = directories.setdefault(secret.directory, secret.file)
+        if other != secret.file:
+            raise FluxLoweringError(f"SOPS files {other} and {secret.file} would share the directory "
+                                    f"{secret.directory}/ of the repository; rename one")
+        files[f"{secret.directory}/{secret.file_name}"] = secret.text
+        files[f"{secret.directory}/kustomization.yaml"] = dump_yaml([kustomize_config([secret.file_name])])
 
 
 def _unit(files: dict[str, str], directory: str, contents: dict[str, list[dict[str, Any]]]) -> None:

@@ -10,12 +10,14 @@ Invariants:
 - A string never changes type on the way through any reader the tree meets: it is
   quoted whenever a YAML 1.1 reader (Helm, PyYAML: `yes`, `on`, `0755`, `12:30`) or a
   YAML 1.2 reader (kustomize, ruamel: `0o17`, `1e3`, `true`) would resolve it to
-  something else. Multi-line strings use block style (`|`) where YAML allows it.
+  something else; control characters are escaped in double quotes; other multi-line
+  strings use block style (`|`). Floats always have a `.` in the mantissa (`1.0e-06`).
 """
 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,14 +45,28 @@ class _Representer(RoundTripRepresenter):
 
 def _represent_str(representer: _Representer, text: str) -> ScalarNode:
     style = None
-    if "\n" in text:
+    if not all(char.isprintable() or char == "\n" for char in text):
+        style = '"'  # escapes: control characters cannot appear raw in any other style
+    elif "\n" in text:
         style = "|"
     elif _is_ambiguous(text):
-        style = "'" if text.isprintable() else '"'
+        style = "'"
     return representer.represent_scalar(_STR_TAG, text, style=style)
 
 
+def _represent_float(representer: _Representer, number: float) -> ScalarNode:
+    """The shortest exact form, with a `.` in the mantissa: YAML 1.1 reads `1e-06` as a string."""
+    if not math.isfinite(number):
+        raise ValueError(f"cannot write {number!r} to the repository")
+    text = repr(number)
+    mantissa, exponent = text.split("e") if "e" in text else (text, None)
+    if "." not in mantissa:
+        mantissa += ".0"
+    return representer.represent_scalar("tag:yaml.org,2002:float", mantissa + (f"e{exponent}" if exponent else ""))
+
+
 _Representer.add_representer(str, _represent_str)
+_Representer.add_representer(float, _represent_float)
 
 
 def _yaml() -> YAML:

@@ -45,12 +45,14 @@ HELMIGNORE = """\
 
 
 def chart_files(app: AppModel) -> dict[str, str]:
+    """Every file of charts/<app>/, by path relative to it, in path order."""
     files = _files_without_version(app)
     files["Chart.yaml"] = _chart_yaml(app, _version(files))
     return dict(sorted(files.items()))
 
 
 def chart_version(app: AppModel) -> str:
+    """The chart's version (see the module doc); the HelmRelease and OCI tag use exactly this."""
     return _version(_files_without_version(app))
 
 

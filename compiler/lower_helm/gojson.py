@@ -46,7 +46,8 @@ def _encode(value: Any, out: list[str], newline: str) -> None:
         raise TypeError(f"not a plain value: {value!r}")
 
 
-def _encode_items(items: list[tuple[str | None, Any]], open_: str, close: str, out: list[str], newline: str) -> None:
+def _encode_items(items: list[tuple[str | None, Any]], open_: str, close: str, out: list[str],
+                  newline: str) -> None:
     if not items:
         out.append(open_ + close)
         return

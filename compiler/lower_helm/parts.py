@@ -30,6 +30,7 @@ MAP_PART_FIELDS = ("config", "secretEnv", "values")
 
 
 def chart_parts(app: AppModel) -> frozenset[str]:
+    """"deployment" and the FEATURE_PARTS this app's chart has (rules in the module doc)."""
     parts = {"deployment"} | (set(app.features) & set(FEATURE_PARTS))
     if "ingress" in parts:
         parts.add("service")

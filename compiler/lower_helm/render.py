@@ -34,6 +34,7 @@ _LABEL_EDGES = re.compile(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$")
 
 
 def render_app(app: AppModel, values: dict[str, Any], *, release_name: str, namespace: str) -> list[Doc]:
+    """The objects of `helm template <release_name> charts/<app> -n <namespace> -f <values>`."""
     effective = merge(helm_values(plain(app.base)), helm_values(plain(values)))
     release = _Release(app.name, chart_version(app), release_name, namespace, effective)
     parts = chart_parts(app)

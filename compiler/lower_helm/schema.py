@@ -18,6 +18,7 @@ Invariants:
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from ..model import AppModel, plain
@@ -140,7 +141,7 @@ class _Builder:
             schema["additionalProperties"] = self.type(type_.value)
             return schema
         if isinstance(type_, SecretType):
-            return SECRET_REF_SCHEMA
+            return copy.deepcopy(SECRET_REF_SCHEMA)
         if isinstance(type_, ResourceRefType):
             return {"type": "string"}
         if isinstance(type_, AnyType):

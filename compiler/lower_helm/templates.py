@@ -338,11 +338,10 @@ def _notes(parts: frozenset[str]) -> str:
     text = ('{{ .Chart.Name }} runs {{ .Values.image.repository }}:{{ .Values.image.tag }} as release '
             '{{ .Release.Name }} in namespace {{ .Release.Namespace }}.\n')
     if "service" in parts:
-        text += '''\
-{{- if .Values.ports }}
-Inside the cluster it answers at {{ include "gop.fullname" . }}.{{ .Release.Namespace }}.svc on the ports {{ keys .Values.ports | sortAlpha | join ", " }}.
-{{- end }}
-'''
+        text += ('{{- if .Values.ports }}\n'
+                 'Inside the cluster it answers at {{ include "gop.fullname" . }}.{{ .Release.Namespace }}.svc'
+                 ' on the ports {{ keys .Values.ports | sortAlpha | join ", " }}.\n'
+                 '{{- end }}\n')
     if "ingress" in parts:
         text += '''\
 {{- with get .Values "ingress" }}

@@ -13,6 +13,7 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from ..model import AppModel, plain
@@ -22,6 +23,7 @@ from .parts import FLUX_ONLY_FIELDS, OPTIONAL_PART_FIELDS, chart_parts, helm_val
 
 
 def values_yaml(app: AppModel) -> str:
+    """The text of the chart's values.yaml."""
     data = helm_values(plain(app.base))
     parts = chart_parts(app)
     hidden = set(FLUX_ONLY_FIELDS) | {name for name in OPTIONAL_PART_FIELDS if name not in parts}
@@ -33,7 +35,9 @@ def values_yaml(app: AppModel) -> str:
 
 
 def _record(data: dict[str, Any], record: RecordType, path: tuple[str, ...], comments: yamltext.Comments,
-            hidden: set[str] = frozenset()) -> dict[str, Any]:
+            hidden: Collection[str] = ()) -> dict[str, Any]:
+    """The record's entries in schema order (then any extra keys of an open record), with the
+    field docs recorded in `comments`; fields in `hidden` are left out."""
     ordered: dict[str, Any] = {}
     pending: list[str] = []  # comments for unset optional fields, placed before the next key
     for name, field in record.fields.items():

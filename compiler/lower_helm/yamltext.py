@@ -115,7 +115,8 @@ def _comment_text(line: str) -> str:
     return "".join(c if _SAFE_CHAR.fullmatch(c) else f"<U+{ord(c):04X}>" for c in line)
 
 
-def _mapping(value: dict[str, Any], path: tuple[str, ...], indent: int, comments: Comments, lines: list[str]) -> None:
+def _mapping(value: dict[str, Any], path: tuple[str, ...], indent: int, comments: Comments,
+             lines: list[str]) -> None:
     pad = " " * indent
     for key, item in value.items():
         lines += _comment_lines(comments.before.get(path + (key,), []), indent)
@@ -126,7 +127,8 @@ def _mapping(value: dict[str, Any], path: tuple[str, ...], indent: int, comments
     lines += _comment_lines(comments.after.get(path, []), indent)
 
 
-def _entry(head: str, item: Any, path: tuple[str, ...], indent: int, comments: Comments, lines: list[str]) -> None:
+def _entry(head: str, item: Any, path: tuple[str, ...], indent: int, comments: Comments,
+           lines: list[str]) -> None:
     """`head` is "key:" or "-"; writes the item after it (inline or as a nested block)."""
     if isinstance(item, dict) and item:
         if head.endswith("-"):
