@@ -334,42 +334,39 @@ class _Evaluator:
                     if cluster not in self.matches.get(id(apps[app_name].decl), ()):
                         continue
                     own = cluster_leaves[cluster][app_name]
-                    key = (app_name, env, overlays, cluster if own else None)
+                    touching = tuple(o for o in overlays if overlay_leaves[o][app_name])
+                    key = (app_name, env, touching, cluster if own else None)
                     if key not in cache:
                         layers = {
                             Layer.ENV: env_leaves[env][app_name] if env else [],
-                            Layer.SELECTOR: [t for o in overlays for t in overlay_leaves[o][app_name]],
+                            Layer.SELECTOR: [t for o in touching for t in overlay_leaves[o][app_name]],
                             Layer.CLUSTER: own,
                         }
                         cache[key] = self._instance(apps[app_name], cluster, env, layers, reported)
-                    instance = cache[key]
-                    instances[app_name] = replace(instance, cluster=cluster) if instance.cluster != cluster else instance
+                    shared = cache[key]
+                    instances[app_name] = Instance(app_name, cluster, env, shared.values, shared.origins,
+                                                   shared.env_values, shared.cluster_values)
                     if env:
-                        env_models[env].app_values.setdefault(app_name, instance.env_values)
+                        env_models[env].app_values.setdefault(app_name, shared.env_values)
             models[cluster] = ClusterModel(cluster, decl.name.span, decl.doc, labels, env or "", instances)
         return models
 
     def _instance(self, app: _App, cluster: str, env: str, layers: dict[Layer, list[Targeted]], reported: set) -> Instance:
-        chosen, env_stage = self._env_stage(app, env, layers[Layer.ENV], reported)
-        if layers[Layer.SELECTOR] or layers[Layer.CLUSTER]:
-            chosen = dict(chosen)
-            for layer in (Layer.SELECTOR, Layer.CLUSTER):
-                for leaf, origin in conflicts(self, layers[layer], layer, reported):
-                    chosen[leaf.path] = (leaf, origin)
-            values, origins = _complete(app.record, chosen)
-        else:
-            values, origins = env_stage
-        env_values = _diff(env_stage[0], app.model.base)
-        return Instance(app.name, cluster, env, values, origins, env_values, _diff(values, env_stage[0]))
+        env_values, env_origins, env_patch = self._env_stage(app, env, layers[Layer.ENV], reported)
+        winners = [w for layer in (Layer.SELECTOR, Layer.CLUSTER) for w in conflicts(self, layers[layer], layer, reported)]
+        if not winners:
+            return Instance(app.name, cluster, env, env_values, env_origins, env_patch, {})
+        values, origins = _apply(app.record, env_values, env_origins, winners)
+        return Instance(app.name, cluster, env, values, origins, env_patch, _diff(values, env_values))
 
-    def _env_stage(self, app: _App, env: str, targeted: list[Targeted], reported: set):
-        """The app's values after the env layer; the same for every cluster of the env, so computed once."""
+    def _env_stage(self, app: _App, env: str, targeted: list[Targeted], reported: set) -> tuple[dict, dict, dict]:
+        """The app's values after the env layer, their origins, and what the env changed;
+        the same for every cluster of the env, so computed once."""
         key = (app.name, env)
         if key not in self._env_stages:
-            chosen = app.chosen()
-            for leaf, origin in conflicts(self, targeted, Layer.ENV, reported):
-                chosen[leaf.path] = (leaf, origin)
-            self._env_stages[key] = (chosen, _complete(app.record, chosen))
+            winners = conflicts(self, targeted, Layer.ENV, reported)
+            values, origins = _apply(app.record, app.model.base, app.model.base_origins, winners)
+            self._env_stages[key] = (values, origins, _diff(values, app.model.base))
         return self._env_stages[key]
 
     def _placement_warnings(self, apps, clusters: dict[str, ClusterModel]) -> None:
@@ -476,10 +473,68 @@ def _show(value) -> str:
     return "{...}" if value is PRESENT else describe_value(value)
 
 
-def _complete(record: RecordType, chosen: dict) -> tuple[dict, dict]:
-    tree = build_tree([leaf for leaf, _ in chosen.values()])
-    origins = {path: origin for path, (_, origin) in chosen.items()}
-    return _fill_defaults(record, tree, origins, ())
+def _apply(record: RecordType, values: dict, origins: dict, winners: list[tuple[Leaf, Origin]]) -> tuple[dict, dict]:
+    """`values` (complete, never mutated) with the winning leaves of higher layers applied.
+
+    Only the dicts along the leaves' paths are copied; a record made present by a leaf gets its
+    schema defaults; record keys stay in schema order, so the result does not depend on the
+    order of the leaves.
+    """
+    if not winners:
+        return values, origins
+    values, origins = dict(values), dict(origins)
+    copied: set[tuple] = {()}
+    created: list[tuple[tuple, Type]] = []
+    touched: list[tuple[tuple, Type]] = []
+    for leaf, origin in winners:
+        node, type_ = values, record
+        for depth, key in enumerate(leaf.path):
+            path = leaf.path[: depth + 1]
+            child_type = _child_type(type_, key)
+            last = depth == len(leaf.path) - 1
+            if last and leaf.value is not PRESENT:
+                if key not in node:
+                    touched.append((leaf.path[:depth], type_))
+                node[key] = leaf.value
+                break
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = {}
+                created.append((path, child_type))
+                touched.append((leaf.path[:depth], type_))
+            elif path not in copied:
+                child = dict(child)
+            copied.add(path)
+            node[key] = child
+            node, type_ = child, child_type
+        origins[leaf.path] = origin
+    for path, type_ in created:
+        if isinstance(type_, RecordType) and not type_.open:
+            node = _at(values, path)
+            filled, _ = _fill_defaults(type_, node, origins, path)
+            node.clear()
+            node.update(filled)
+    for path, type_ in touched:
+        if isinstance(type_, RecordType) and not type_.open:
+            node = _at(values, path)
+            ordered = {name: node[name] for name in type_.fields if name in node}
+            node.clear()
+            node.update(ordered)
+    return values, origins
+
+
+def _child_type(type_: Type, key: str) -> Type:
+    if isinstance(type_, RecordType) and key in type_.fields:
+        return type_.fields[key].type
+    if isinstance(type_, MapType):
+        return type_.value
+    return AnyType()
+
+
+def _at(values: dict, path: tuple) -> dict:
+    for key in path:
+        values = values[key]
+    return values
 
 
 def _fill_defaults(record: RecordType, tree: dict, origins: dict, prefix: tuple, missing: list | None = None) -> tuple[dict, dict]:

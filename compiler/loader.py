@@ -48,10 +48,17 @@ class Program:
 
 
 def display_path(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path.resolve())
+    absolute = os.path.abspath(path)
+    cwd = _cwd()
+    if absolute == cwd:
+        return "."
+    if absolute.startswith(cwd + os.sep):
+        return absolute[len(cwd) + 1 :]
+    return absolute
+
+
+def _cwd() -> str:
+    return os.path.abspath(os.getcwd())
 
 
 def load(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None) -> Program:

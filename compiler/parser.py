@@ -25,8 +25,8 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lexer import PatternStr
 
 from . import ast
@@ -71,16 +71,91 @@ _INSERTABLE = ("EQUAL", "RBRACE", "RSQB", "RPAR", "COMMA", "_NL", "COLON", "NAME
 
 @functools.cache
 def _lark() -> Lark:
+    """The parser, built once. The AST builder runs inside the parser at each reduction
+    (no intermediate parse tree): all tokens are kept so spans include punctuation, and
+    `_Callbacks` drops the punctuation before a builder method sees its children."""
     grammar = importlib.resources.files("gop.grammar").joinpath("gop.lark").read_text(encoding="utf-8")
     return Lark(
         grammar,
         parser="lalr",
         lexer="contextual",
-        propagate_positions=True,
+        keep_all_tokens=True,
         maybe_placeholders=False,
         start=["chunk", "expr"],
         postlex=_PostLexer(),
+        transformer=_Callbacks(),
     )
+
+
+# Terminals a builder method receives; every other token (keywords, punctuation, newlines)
+# only contributes to the span of the node being built.
+_MEANINGFUL_TOKENS = frozenset(
+    "NAME STRING TRIPLE_STRING INT FLOAT UNIT RESOURCE_KIND OPTIONAL RANGE CMP_OP ADD_OP MUL_OP MISSING".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Extent:
+    """What the builder methods need of Lark's `meta`: the node's offsets in the chunk."""
+
+    start_pos: int
+    end_pos: int
+    empty: bool = False
+
+
+_NO_EXTENT = _Extent(0, 0, True)
+
+
+class _Callbacks:
+    """Routes each reduction to the current chunk's `_Builder` method of the same name."""
+
+    def __getattr__(self, rule: str):
+        if rule.startswith("__"):
+            raise AttributeError(rule)
+        method = getattr(_Builder, rule, None)
+        if method is None or rule.startswith("_"):
+            raise AttributeError(rule)
+
+        def reduce(children):
+            builder = _current.builder
+            return method(builder, _extent(children, builder), [c for c in children if _meaningful(c)])
+
+        reduce.__name__ = rule
+        return reduce
+
+    def __default__(self, data, children, meta):
+        if data.startswith("_"):  # Lark's helper rules (`_seps`, repetitions): spliced into the parent
+            return Tree(data, children)
+        raise NotImplementedError(f"no AST builder for grammar rule {data!r}")
+
+
+def _meaningful(child) -> bool:
+    return not isinstance(child, Token) or child.type in _MEANINGFUL_TOKENS
+
+
+def _extent(children, builder) -> _Extent:
+    """Children come in source order, so the extent runs from the first one to the last."""
+    first = _edge(children, builder, 0)
+    if first is None:
+        return _NO_EXTENT
+    return _Extent(first[0], _edge(children, builder, -1)[1])
+
+
+def _edge(children, builder, index: int) -> tuple[int, int] | None:
+    ordered = children if index == 0 else reversed(children)
+    for child in ordered:
+        if isinstance(child, Token):
+            if child.type != "_NL":
+                return child.start_pos, child.end_pos if child.end_pos is not None else child.start_pos
+        elif isinstance(child, (list, tuple)):
+            found = _edge(child, builder, index)
+            if found is not None:
+                return found
+        else:
+            span = getattr(child, "span", None)
+            if span is not None:
+                return span.start - builder._base, span.end - builder._base
+    return None
 
 
 # ---- post-lexer: newline handling and bracket tracking -------------------------------
@@ -220,10 +295,9 @@ def _parse_chunk(path, text, start, end, docs, diagnostics: _Diagnostics) -> lis
     state = _ChunkState(chunk_text, start)
     diagnostics.new_chunk()
     recovery = _Recovery(state, diagnostics)
-    previous = getattr(_current, "state", None)
-    _current.state = state
+    previous = _enter(state, _Builder(path, text, start, docs, diagnostics))
     try:
-        tree = _lark().parse(chunk_text, start="chunk", on_error=recovery.on_error)
+        return list(_lark().parse(chunk_text, start="chunk", on_error=recovery.on_error))
     except UnexpectedInput as error:
         recovery.report_fatal(error)
         return [ast.BadDecl(Span(path, start, end))]
@@ -231,32 +305,33 @@ def _parse_chunk(path, text, start, end, docs, diagnostics: _Diagnostics) -> lis
         diagnostics.add("E0101", start, start, "this declaration is nested too deeply to parse")
         return [ast.BadDecl(Span(path, start, end))]
     finally:
-        _current.state = previous
-    builder = _Builder(path, text, start, docs, diagnostics)
-    try:
-        return list(builder.transform(tree))
-    except VisitError as error:
-        if isinstance(error.orig_exc, RecursionError):
-            diagnostics.add("E0101", start, start, "this declaration is nested too deeply to parse")
-            return [ast.BadDecl(Span(path, start, end))]
-        raise
+        _leave(previous)
+
+
+def _enter(state: _ChunkState, builder: _Builder) -> tuple:
+    """Make `state` and `builder` the ones the post-lexer and the callbacks use (parses nest
+    for interpolations, so the previous pair is returned for `_leave`)."""
+    previous = (getattr(_current, "state", None), getattr(_current, "builder", None))
+    _current.state, _current.builder = state, builder
+    return previous
+
+
+def _leave(previous: tuple) -> None:
+    _current.state, _current.builder = previous
 
 
 def parse_expression(path: str, text: str, start: int, end: int, diagnostics: _Diagnostics) -> ast.Expr:
     """Parse text[start:end] as one expression (used for `${...}` interpolations)."""
     state = _ChunkState(text[start:end], start)
     recovery = _Recovery(state, diagnostics)
-    previous = getattr(_current, "state", None)
-    _current.state = state
+    previous = _enter(state, _Builder(path, text, start, _DocIndex(text, []), diagnostics))
     try:
-        tree = _lark().parse(text[start:end], start="expr", on_error=recovery.on_error)
+        return _lark().parse(text[start:end], start="expr", on_error=recovery.on_error)
     except UnexpectedInput as error:
         recovery.report_fatal(error)
         return ast.Missing(Span(path, start, end))
     finally:
-        _current.state = previous
-    builder = _Builder(path, text, start, _DocIndex(text, []), diagnostics)
-    return builder.transform(tree)
+        _leave(previous)
 
 
 # ---- error recovery ----------------------------------------------------------------------
@@ -522,20 +597,16 @@ class _DocIndex:
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t", "$": "$"}
 
 
-@v_args(meta=True)
-class _Builder(Transformer):
-    """Turns Lark's tree into `ast` nodes. Every rule has a method; the default raises."""
+class _Builder:
+    """Builds `ast` nodes, one method per grammar rule (a rule without one fails loudly:
+    `_Callbacks.__default__` raises). Methods get the node's extent and its meaningful children."""
 
     def __init__(self, path: str, text: str, base: int, docs: _DocIndex, diagnostics: _Diagnostics) -> None:
-        super().__init__(visit_tokens=False)
         self._path = path
         self._text = text
         self._base = base
         self._docs = docs
         self._diagnostics = diagnostics
-
-    def __default__(self, data, children, meta):
-        raise NotImplementedError(f"no AST builder for grammar rule {data!r}")
 
     # -- spans --
 
@@ -554,6 +625,13 @@ class _Builder(Transformer):
 
     def _doc(self, meta) -> str | None:
         return self._docs.doc_for(self._span(meta).start)
+
+    # -- parentheses: `(expr)`, `(type)`, `(selector)` are the inner node, spans without the parentheses --
+
+    def primary(self, meta, children):
+        return children[0]
+
+    type_atom = sel_atom = primary
 
     # -- declarations --
 
