@@ -324,6 +324,7 @@ class _Evaluator:
         cache: dict[tuple, Instance] = {}
         reported: set = set()
         models: dict[str, ClusterModel] = {}
+        placed = {name: frozenset(self.matches.get(id(app.decl), ())) for name, app in apps.items()}
         for cluster, labels in clusters.items():
             decl = decls["cluster"][cluster]
             env = cluster_env.get(cluster)
@@ -331,7 +332,7 @@ class _Evaluator:
             if env is not None:
                 overlays = tuple(name for name, d in decls["overlay"].items() if cluster in self.matches.get(id(d), ()))
                 for app_name in sorted(apps):
-                    if cluster not in self.matches.get(id(apps[app_name].decl), ()):
+                    if cluster not in placed[app_name]:
                         continue
                     own = cluster_leaves[cluster][app_name]
                     touching = tuple(o for o in overlays if overlay_leaves[o][app_name])
@@ -357,7 +358,7 @@ class _Evaluator:
         if not winners:
             return Instance(app.name, cluster, env, env_values, env_origins, env_patch, {})
         values, origins = _apply(app.record, env_values, env_origins, winners)
-        return Instance(app.name, cluster, env, values, origins, env_patch, _diff(values, env_values))
+        return Instance(app.name, cluster, env, values, origins, env_patch, _patch(values, env_values, winners))
 
     def _env_stage(self, app: _App, env: str, targeted: list[Targeted], reported: set) -> tuple[dict, dict, dict]:
         """The app's values after the env layer, their origins, and what the env changed;
@@ -523,6 +524,13 @@ def _apply(record: RecordType, values: dict, origins: dict, winners: list[tuple[
     return values, origins
 
 
+def _patch(values: dict, lower: dict, winners: list[tuple[Leaf, Origin]]) -> dict:
+    """`_diff(values, lower)`, looking only under the top-level keys the winners touched
+    (nothing else can differ)."""
+    touched = {leaf.path[0] for leaf, _ in winners}
+    return _diff({key: values[key] for key in values if key in touched}, lower)
+
+
 def _child_type(type_: Type, key: str) -> Type:
     if isinstance(type_, RecordType) and key in type_.fields:
         return type_.fields[key].type
@@ -594,19 +602,12 @@ def _app_record(app_record: RecordType, name: str, values_type: RecordType | Non
 
 
 def _features(app: _App, all_values: list[dict]) -> frozenset[str]:
-    seen = [app.model.base] + all_values
     features = set()
-    if any(v.get("ports") for v in seen):
-        features.add("service")
-    for part in _TEMPLATE_FEATURES:
-        if any(part in v for v in seen):
-            features.add(part)
-    if any(v.get("config") for v in seen):
-        features.add("config")
-    if any(v.get("values") for v in seen):
-        features.add("values")
-    if any(v.get("secretEnv") for v in seen):
-        features.add("secretEnv")
+    for values in {id(v): v for v in [app.model.base] + all_values}.values():  # instances share trees
+        features.update(part for part in _TEMPLATE_FEATURES if part in values)
+        features.update(part for part in ("config", "values", "secretEnv") if values.get(part))
+        if values.get("ports"):
+            features.add("service")
     return frozenset(features)
 
 

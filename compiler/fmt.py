@@ -66,6 +66,9 @@ def format_source(path: str, text: str) -> FormatResult:
         # The parser and this module recurse once per nesting level.
         too_deep = diagnostic("E0101", Span(path, 0, 0), "this file is nested too deeply to format")
         return FormatResult(None, (too_deep,))
+    except Exception as error:  # a bug must not cost the user a traceback or the file
+        message = f"internal error while formatting this file: {type(error).__name__}: {error}"
+        return FormatResult(None, (diagnostic("E0902", Span(path, 0, 0), message),))
 
 
 def format_ast(file: ast.File, text: str) -> str:
@@ -213,16 +216,27 @@ class _Printer:
 
     def newline(self, indent: int) -> None:
         self.flush_suffixes()
-        while self.out and self.out[-1].endswith(" "):
-            self.out[-1] = self.out[-1].rstrip(" ")
+        self.trim_spaces()
         self.out.append("\n")
         self.column = self.line_indent = indent
         self.line_empty = True
 
     def flush_suffixes(self) -> None:
         for suffix in self.suffixes:
-            self.text(suffix if self.line_empty else " " + suffix)
+            if not self.line_empty:
+                self.trim_spaces()
+                suffix = " " + suffix
+            self.text(suffix)
         self.suffixes.clear()
+
+    def trim_spaces(self) -> None:
+        """Drop the spaces a flat LINE, an operator or an indentation left at the line's end."""
+        while self.out:
+            stripped = self.out[-1].rstrip(" ")
+            if stripped:
+                self.out[-1] = stripped
+                return
+            self.out.pop()
 
     def triple(self, raw: str) -> None:
         lines = _reindent_triple(raw, self.line_indent + INDENT).split("\n")
@@ -282,9 +296,9 @@ def _reindent_triple(raw: str, target: int) -> str:
     A string whose first line holds text is printed as written.
     """
     lines = raw.split("\n")
-    if lines[0] != '"""' + lines[0][3:] or lines[0][3:].strip():
-        return raw
     content, closing = lines[1:-1], lines[-1]
+    if lines[0][3:].strip() or _starts_with_two_blank_lines(content):
+        return raw
     closing_space = closing[: len(closing) - len(closing.lstrip(" \t"))]
     closing_is_blank = closing[len(closing_space) :] == '"""'
     body = content if closing_is_blank else content + [closing]
@@ -299,6 +313,13 @@ def _reindent_triple(raw: str, target: int) -> str:
     else:
         last = _shift(closing, delta)
     return "\n".join(['"""', *shifted, last])
+
+
+def _starts_with_two_blank_lines(content: list[str]) -> bool:
+    """The parser decodes a string whose first two lines are empty wrongly (it takes a
+    character after the string for the newline); such strings are printed as written, and
+    no other string is made to start that way."""
+    return len(content) >= 2 and not content[0].strip() and not content[1].strip()
 
 
 def _shift(line: str, delta: int) -> str:
@@ -338,24 +359,34 @@ class _Builder:
             self.cursor += 1
         return taken
 
-    def take_same_line(self, after: int, limit: int) -> list[ast.Comment]:
-        """Comments before `limit` that start on the line where offset `after` is."""
-        taken = []
-        while self.cursor < len(self.comments):
-            comment = self.comments[self.cursor]
-            if comment.span.start >= limit or "\n" in self.text[after : comment.span.start]:
-                break
-            taken.append(comment)
-            self.cursor += 1
-        return taken
+    def take_trailing(self, after: int, limit: int) -> list[ast.Comment]:
+        """The next comment, if it starts before `limit` on the line where offset `after` is.
+
+        At most one: a second comment would have to go on the same line. A comment left
+        inside the node that ends at `after` counts as on its line; if a true end-of-line
+        comment follows it, that one goes on its own line.
+        """
+        if self.cursor == len(self.comments):
+            return []
+        comment = self.comments[self.cursor]
+        if comment.span.start >= limit or "\n" in self.text[after : comment.span.start]:
+            return []
+        self.cursor += 1
+        return [comment]
 
     def gap(self, offset: int, closing: bool = False) -> list:
-        """Comments before `offset` not placed by a container: each ends its line."""
+        """Comments before `offset` not placed by a container: each ends its line.
+
+        `closing`: a line break follows anyway (before a closing bracket), so the last
+        comment only forces it.
+        """
         docs: list = []
         for comment in self.take_before(offset):
             if self.depth == 0:
                 self.stray = True
-            docs += [_LineSuffix(_comment_text(comment)), BREAK_PARENT if closing else HARD]
+            docs += [_LineSuffix(_comment_text(comment)), HARD]
+        if closing and docs:
+            docs[-1] = BREAK_PARENT
         return docs
 
     def blank_between(self, start: int, end: int) -> bool:
@@ -392,7 +423,7 @@ class _Builder:
             docs.append(self.decl(decl))
             following = file.decls[index + 1].span.start if index + 1 < len(file.decls) else len(self.text)
             previous_end = decl.span.end
-            for comment in self.take_same_line(decl.span.end, following):
+            for comment in self.take_trailing(decl.span.end, following):
                 docs.append(_LineSuffix(_comment_text(comment)))
                 previous_end = comment.span.end
             previous_decl = decl
@@ -498,7 +529,7 @@ class _Builder:
     def expanded_block(self, items: Sequence[ast.Node], open_at: int, close_at: int, item_doc) -> Doc:
         first_start = items[0].span.start if items else close_at
         docs: list = ["{"]
-        docs += [_LineSuffix(_comment_text(c)) for c in self.take_same_line(open_at + 1, first_start)]
+        docs += [_LineSuffix(_comment_text(c)) for c in self.take_trailing(open_at + 1, first_start)]
         inner: list = []
         previous_end: int | None = None
 
@@ -513,7 +544,7 @@ class _Builder:
             inner += [*separator(item.span.start), item_doc(item)]
             following = items[index + 1].span.start if index + 1 < len(items) else close_at
             previous_end = item.span.end
-            for comment in self.take_same_line(item.span.end, following):
+            for comment in self.take_trailing(item.span.end, following):
                 inner.append(_LineSuffix(_comment_text(comment)))
                 previous_end = comment.span.end
         for comment in self.take_before(close_at):
@@ -561,7 +592,7 @@ class _Builder:
         first_start = items[0].span.start if items else close_at
         header = [
             doc
-            for comment in self.take_same_line(open_at + 1, first_start)
+            for comment in self.take_trailing(open_at + 1, first_start)
             for doc in (_LineSuffix(_comment_text(comment)), BREAK_PARENT)
         ]
         inner: list = []
@@ -573,7 +604,7 @@ class _Builder:
             last = index + 1 == len(items)
             inner.append(_IfBreak(",", "") if last else ",")
             following = close_at if last else items[index + 1].span.start
-            for comment in self.take_same_line(item.span.end, following):
+            for comment in self.take_trailing(item.span.end, following):
                 inner += [_LineSuffix(_comment_text(comment)), BREAK_PARENT]
         for comment in self.take_before(close_at):
             inner += [HARD, _comment_text(comment)]
