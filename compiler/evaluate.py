@@ -97,6 +97,7 @@ class _Evaluator:
         self.app_record = self._prelude_record("App")
         self.matches: dict[int, tuple[str, ...]] = {}
         self.layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = {}
+        self.mislabelled: set[str] = set()  # clusters with a label error: env binding is moot for them
         self.selector_values: dict[int, Any] = {}  # id(expr) -> its value, for matching
         self._env_stages: dict[tuple[str, str], tuple[dict, tuple[dict, dict]]] = {}
 
@@ -158,6 +159,7 @@ class _Evaluator:
             scope = self.checker.scope_of(decl)
             blocks = [s for s in decl.body.stmts if isinstance(s, ast.Block) and s.path.dotted == "labels"]
             labels: dict[str, Any] = {}
+            before = len(self.checker.diagnostics)
             for block in blocks:
                 leaves = self._label_leaves(block.body, labels_type, scope)
                 labels.update(build_tree([leaf for leaf in leaves if leaf.value is not PRESENT]))
@@ -165,13 +167,17 @@ class _Evaluator:
                 self.error("E0403", decl.name.span, f"cluster `{name}` has no labels",
                            notes=("add `labels { ... }` with the labels the `labels` declaration lists",))
             elif isinstance(labels_type, RecordType):
-                missing = [f for f, info in labels_type.fields.items() if f not in labels and not info.optional and not info.has_default]
+                written = {stmt.path.keys[0].text for block in blocks for stmt in block.body.stmts if isinstance(stmt, ast.Assign)}
+                missing = [f for f, info in labels_type.fields.items()
+                           if f not in labels and f not in written and not info.optional and not info.has_default]
                 if missing:
                     self.error("E0403", blocks[0].path.span, f"cluster `{name}` lacks the required label{'s' if len(missing) > 1 else ''} "
                                + ", ".join(f"`{m}`" for m in missing))
                 for key, info in labels_type.fields.items():
                     if key not in labels and info.has_default:
                         labels[key] = info.default
+            if len(self.checker.diagnostics) > before:
+                self.mislabelled.add(name)
             clusters[name] = labels
         return clusters
 
@@ -257,7 +263,7 @@ class _Evaluator:
                 self.error("E0404", decl.name.span, f"cluster `{cluster}` is chosen by several envs: {', '.join(chosen)}",
                            related=[Related(envs[e].selector.span, f"env `{e}` selects it") for e in chosen])
             elif not chosen:
-                if envs:
+                if envs and cluster not in self.mislabelled:
                     self.error("E0405", decl.name.span, f"no env selects cluster `{cluster}`",
                                notes=("every cluster belongs to exactly one env; check its labels against the envs' `where` selectors",))
                 continue
@@ -357,7 +363,9 @@ class _Evaluator:
         winners = [w for layer in (Layer.SELECTOR, Layer.CLUSTER) for w in conflicts(self, layers[layer], layer, reported)]
         if not winners:
             return Instance(app.name, cluster, env, env_values, env_origins, env_patch, {})
-        values, origins = _apply(app.record, env_values, env_origins, winners)
+        missing: list = []
+        values, origins = _apply(app.record, env_values, env_origins, winners, missing)
+        self._report_missing(app, missing, reported)
         return Instance(app.name, cluster, env, values, origins, env_patch, _patch(values, env_values, winners))
 
     def _env_stage(self, app: _App, env: str, targeted: list[Targeted], reported: set) -> tuple[dict, dict, dict]:
@@ -366,9 +374,18 @@ class _Evaluator:
         key = (app.name, env)
         if key not in self._env_stages:
             winners = conflicts(self, targeted, Layer.ENV, reported)
-            values, origins = _apply(app.record, app.model.base, app.model.base_origins, winners)
+            missing: list = []
+            values, origins = _apply(app.record, app.model.base, app.model.base_origins, winners, missing)
+            self._report_missing(app, missing, reported)
             self._env_stages[key] = (values, origins, _diff(values, app.model.base))
         return self._env_stages[key]
+
+    def _report_missing(self, app: _App, missing: list, reported: set) -> None:
+        for path, span in missing:
+            if (span, path) not in reported:
+                reported.add((span, path))
+                self.error("E0305", span, f"this makes `{'.'.join(path[:-1])}` of app `{app.name}` present, "
+                           f"but nothing sets its required field `{path[-1]}`")
 
     def _placement_warnings(self, apps, clusters: dict[str, ClusterModel]) -> None:
         for name, app in apps.items():
@@ -383,7 +400,10 @@ class _Evaluator:
                 self.error("W0408", model.span, f"cluster `{name}` runs no app")
 
     def _required(self, app: _App) -> None:
+        attempted = _attempted(app.decl.body)
         for path in app.missing:
+            if path in attempted:
+                continue  # assigned, but the value was wrong: that error is reported already
             self.error("E0305", app.decl.name.span, f"app `{app.name}` does not set the required field `{'.'.join(path)}`")
 
     # ---- settings declarations ------------------------------------------------------------------
@@ -406,7 +426,10 @@ class _Evaluator:
         conflicts(self, [Targeted(kind, True, leaves)], Layer.APP)
         missing: list = []
         values, _ = _fill_defaults(record, build_tree(leaves), {}, (), missing)
+        attempted = _attempted(decl.body)
         for path in missing:
+            if path in attempted:
+                continue
             span = decl.name.span if decl.name else decl.span
             self.error("E0305", span, f"{kind} does not set the required field `{'.'.join(path)}`")
         name = decl.name.text if decl.name else kind
@@ -474,13 +497,16 @@ def _show(value) -> str:
     return "{...}" if value is PRESENT else describe_value(value)
 
 
-def _apply(record: RecordType, values: dict, origins: dict, winners: list[tuple[Leaf, Origin]]) -> tuple[dict, dict]:
+def _apply(record: RecordType, values: dict, origins: dict, winners: list[tuple[Leaf, Origin]],
+           missing: list | None = None) -> tuple[dict, dict]:
     """`values` (complete, never mutated) with the winning leaves of higher layers applied.
 
     Only the dicts along the leaves' paths are copied; a record made present by a leaf gets its
     schema defaults; record keys stay in schema order, so the result does not depend on the
     order of the leaves.
     """
+    if missing is None:
+        missing = []
     if not winners:
         return values, origins
     values, origins = dict(values), dict(origins)
@@ -501,7 +527,7 @@ def _apply(record: RecordType, values: dict, origins: dict, winners: list[tuple[
             child = node.get(key)
             if not isinstance(child, dict):
                 child = {}
-                created.append((path, child_type))
+                created.append((path, child_type, leaf))
                 touched.append((leaf.path[:depth], type_))
             elif path not in copied:
                 child = dict(child)
@@ -509,12 +535,14 @@ def _apply(record: RecordType, values: dict, origins: dict, winners: list[tuple[
             node[key] = child
             node, type_ = child, child_type
         origins[leaf.path] = origin
-    for path, type_ in created:
+    for path, type_, leaf in created:
         if isinstance(type_, RecordType) and not type_.open:
             node = _at(values, path)
-            filled, _ = _fill_defaults(type_, node, origins, path)
+            found: list = []
+            filled, _ = _fill_defaults(type_, node, origins, path, found)
             node.clear()
             node.update(filled)
+            missing.extend((lack, leaf.span) for lack in found)
     for path, type_ in touched:
         if isinstance(type_, RecordType) and not type_.open:
             node = _at(values, path)
@@ -543,6 +571,20 @@ def _at(values: dict, path: tuple) -> dict:
     for key in path:
         values = values[key]
     return values
+
+
+def _attempted(body: ast.Body, prefix: tuple = ()) -> set[tuple]:
+    """Every path a body assigns, whether or not the value type-checked."""
+    paths: set[tuple] = set()
+    for stmt in body.stmts:
+        if isinstance(stmt, (ast.Assign, ast.Block)):
+            path = prefix + tuple(key.text for key in stmt.path.keys)
+            paths.add(path)
+            if isinstance(stmt, ast.Block):
+                paths |= _attempted(stmt.body, path)
+            elif isinstance(stmt.value, ast.MapLit):
+                paths |= _attempted(stmt.value.body, path)
+    return paths
 
 
 def _fill_defaults(record: RecordType, tree: dict, origins: dict, prefix: tuple, missing: list | None = None) -> tuple[dict, dict]:
