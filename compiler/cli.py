@@ -93,6 +93,10 @@ def _build_parser() -> argparse.ArgumentParser:
     render_cmd.add_argument("--include-flux", action="store_true", help="also Flux's own objects (sources, Kustomizations, HelmReleases ...)")
     render_cmd.set_defaults(run=_run_render)
 
+    init_cmd = commands.add_parser("init", help="write a small starter program")
+    init_cmd.add_argument("directory", nargs="?", default=".")
+    init_cmd.set_defaults(run=_run_init)
+
     show = commands.add_parser("show", help="print the effective model of one cluster")
     show.add_argument("paths", nargs="+", metavar="PATH")
     show.add_argument("--cluster", required=True)
@@ -218,6 +222,25 @@ def _run_render(args) -> int:
 def _belongs_to(obj: dict, app: str, instance) -> bool:
     labels = (obj.get("metadata") or {}).get("labels") or {}
     return labels.get("app.kubernetes.io/instance") == app
+
+
+def _run_init(args) -> int:
+    from pathlib import Path
+
+    from .init import init
+
+    try:
+        written = init(Path(args.directory))
+    except FileExistsError as error:
+        print(f"gopc init: {error} exists; not overwriting anything", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        print(f"gopc init: cannot write {args.directory}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: gopc check {args.directory} && gopc build {args.directory} -o out")
+    return EXIT_OK
 
 
 def _run_show(args) -> int:
