@@ -93,9 +93,27 @@ def _build_parser() -> argparse.ArgumentParser:
     render_cmd.add_argument("--include-flux", action="store_true", help="also Flux's own objects (sources, Kustomizations, HelmReleases ...)")
     render_cmd.set_defaults(run=_run_render)
 
+    lsp = commands.add_parser("lsp", help="run the language server on stdin/stdout")
+    lsp.set_defaults(run=_run_lsp)
+
     init_cmd = commands.add_parser("init", help="write a small starter program")
     init_cmd.add_argument("directory", nargs="?", default=".")
     init_cmd.set_defaults(run=_run_init)
+
+    publish = commands.add_parser("publish", help="package every app's chart and push it to the OCI registry")
+    publish.add_argument("paths", nargs="+", metavar="PATH")
+    publish.add_argument("--registry", help="push here instead of the delivery's registry, e.g. oci://ghcr.io/acme/charts")
+    publish.add_argument("--plain-http", action="store_true", help="talk to the registry over HTTP (a local test registry)")
+    publish.set_defaults(run=_run_publish)
+
+    diff = commands.add_parser("diff", help="what the program changes on each cluster, object by object (exit 1: it differs)")
+    diff.add_argument("paths", nargs="+", metavar="PATH")
+    against = diff.add_mutually_exclusive_group(required=True)
+    against.add_argument("--against-rev", metavar="REV", help="the same program at this git revision")
+    against.add_argument("--against-build", metavar="DIR", help="a tree written by `gopc build` (rendered with kubectl and helm)")
+    against.add_argument("--against", nargs="+", metavar="PATH2", help="another program")
+    diff.add_argument("--cluster", action="append", default=[], help="only this cluster (repeatable)")
+    diff.set_defaults(run=_run_diff)
 
     show = commands.add_parser("show", help="print the effective model of one cluster")
     show.add_argument("paths", nargs="+", metavar="PATH")
@@ -224,6 +242,13 @@ def _belongs_to(obj: dict, app: str, instance) -> bool:
     return labels.get("app.kubernetes.io/instance") == app
 
 
+def _run_lsp(args) -> int:
+    from gop.lsp.server import main as serve
+
+    serve()
+    return EXIT_OK
+
+
 def _run_init(args) -> int:
     from pathlib import Path
 
@@ -241,6 +266,29 @@ def _run_init(args) -> int:
         print(f"wrote {path}")
     print(f"next: gopc check {args.directory} && gopc build {args.directory} -o out")
     return EXIT_OK
+
+
+def _run_publish(args) -> int:
+    from .publish import PublishError, publish_charts
+
+    analysis = _checked(args.paths)
+    if analysis is None:
+        return EXIT_ERRORS
+    try:
+        pushed = publish_charts(analysis.fleet, args.registry, plain_http=args.plain_http)
+    except PublishError as error:
+        print(f"gopc publish: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    for chart in pushed:
+        print(chart.reference)
+    return EXIT_OK
+
+
+def _run_diff(args) -> int:
+    from .diff import run_diff
+
+    return run_diff(args.paths, against_rev=args.against_rev, against_build=args.against_build, against=args.against,
+                    clusters=args.cluster)
 
 
 def _run_show(args) -> int:
