@@ -257,7 +257,7 @@ class _Evaluator:
         cluster_env: dict[str, str] = {}
         envs = self.resolution.resources["env"]
         for cluster in clusters:
-            chosen = [name for name, decl in envs.items() if cluster in self.matches.get(id(decl), ())]
+            chosen = sorted(name for name, decl in envs.items() if cluster in self.matches.get(id(decl), ()))
             decl = self.resolution.resources["cluster"][cluster]
             if len(chosen) > 1:
                 self.error("E0404", decl.name.span, f"cluster `{cluster}` is chosen by several envs: {', '.join(chosen)}",
@@ -471,7 +471,12 @@ def conflicts(evaluator: _Evaluator, targeted: list[Targeted], layer: Layer, rep
             if previous[2] and not group.specific:
                 continue
             other = previous[0]
-            if other.span == leaf.span or _same(other.value, leaf.value):
+            if other.span == leaf.span:
+                continue
+            if _same(other.value, leaf.value):
+                # Agreeing assignments: name the same one whatever the declaration order.
+                if (origin.source, _position(leaf)) < (previous[1].source, _position(other)):
+                    winners[leaf.path] = (leaf, origin, group.specific)
                 continue
             key = tuple(sorted([(other.span.file, other.span.start), (leaf.span.file, leaf.span.start)]))
             if reported is not None and key in reported:
@@ -487,6 +492,10 @@ def conflicts(evaluator: _Evaluator, targeted: list[Targeted], layer: Layer, rep
                        "(app < env < selector overlay < cluster) or into an `app NAME { }` block",),
             )
     return [(leaf, origin) for leaf, origin, _ in winners.values()]
+
+
+def _position(leaf: Leaf) -> tuple[str, int]:
+    return (leaf.span.file, leaf.span.start)
 
 
 def _same(a, b) -> bool:

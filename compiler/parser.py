@@ -65,6 +65,8 @@ _TOKEN_WORDS = {
     "MISSING": "a value",
 }
 
+_SEPARATORS = frozenset({"_NL", "COMMA"})
+
 # Preference order when inserting one token lets the parser go on.
 _INSERTABLE = ("EQUAL", "RBRACE", "RSQB", "RPAR", "COMMA", "_NL", "COLON", "NAME")
 
@@ -106,6 +108,9 @@ class _Extent:
 _NO_EXTENT = _Extent(0, 0, True)
 
 
+_TRANSPARENT_RULES = frozenset({"primary", "type_atom", "sel_atom"})
+
+
 class _Callbacks:
     """Routes each reduction to the current chunk's `_Builder` method of the same name."""
 
@@ -118,7 +123,13 @@ class _Callbacks:
 
         def reduce(children):
             builder = _current.builder
-            return method(builder, _extent(children, builder), [c for c in children if _meaningful(c)])
+            extent = _extent(children, builder)
+            result = method(builder, extent, [c for c in children if _meaningful(c)])
+            if isinstance(result, (tuple, list)) or rule in _TRANSPARENT_RULES:
+                # Results that carry no span of their own (tuples, the node inside parentheses):
+                # remember their extent so the parent's span covers `{ }` and `( )`.
+                builder._extents[id(result)] = (result, extent)
+            return result
 
         reduce.__name__ = rule
         return reduce
@@ -134,28 +145,30 @@ def _meaningful(child) -> bool:
 
 
 def _extent(children, builder) -> _Extent:
-    """Children come in source order, so the extent runs from the first one to the last."""
-    first = _edge(children, builder, 0)
-    if first is None:
-        return _NO_EXTENT
-    return _Extent(first[0], _edge(children, builder, -1)[1])
+    """From the leftmost to the rightmost child (recovery's invented tokens are empty and may
+    stand out of order, so every child is looked at)."""
+    start = end = None
+    for child in children:
+        found = _child_extent(child, builder)
+        if found is not None:
+            start = found[0] if start is None else min(start, found[0])
+            end = found[1] if end is None else max(end, found[1])
+    return _NO_EXTENT if start is None else _Extent(start, end)
 
 
-def _edge(children, builder, index: int) -> tuple[int, int] | None:
-    ordered = children if index == 0 else reversed(children)
-    for child in ordered:
-        if isinstance(child, Token):
-            if child.type != "_NL":
-                return child.start_pos, child.end_pos if child.end_pos is not None else child.start_pos
-        elif isinstance(child, (list, tuple)):
-            found = _edge(child, builder, index)
-            if found is not None:
-                return found
-        else:
-            span = getattr(child, "span", None)
-            if span is not None:
-                return span.start - builder._base, span.end - builder._base
-    return None
+def _child_extent(child, builder) -> tuple[int, int] | None:
+    if isinstance(child, Token):
+        if child.type == "_NL":
+            return None
+        return child.start_pos, child.end_pos if child.end_pos is not None else child.start_pos
+    known = builder._extents.get(id(child))
+    if known is not None:
+        return None if known[1].empty else (known[1].start_pos, known[1].end_pos)
+    if isinstance(child, (list, tuple)):
+        extent = _extent(child, builder)
+        return None if extent.empty else (extent.start_pos, extent.end_pos)
+    span = getattr(child, "span", None)
+    return None if span is None else (span.start - builder._base, span.end - builder._base)
 
 
 # ---- post-lexer: newline handling and bracket tracking -------------------------------
@@ -169,7 +182,9 @@ class _ChunkState:
     base: int
     open_brackets: list[Token] = field(default_factory=list)
     last_token: Token | None = None
+    last_end: int = 0  # where the last token other than a newline ends
     tokens_seen: int = 0
+    glued: list[Token] = field(default_factory=list)  # keywords run into the next word (`letb`)
 
 
 _current = threading.local()
@@ -193,9 +208,17 @@ class _PostLexer:
             elif kind in _BRACKETS_CLOSE and state.open_brackets:
                 if state.open_brackets[-1].type == _BRACKETS_CLOSE[kind]:
                     state.open_brackets.pop()
+            if kind != "_NL":
+                state.last_end = token.end_pos
+                if kind != "NAME" and token.value.isalpha() and _word_char_at(state.text, token.end_pos):
+                    state.glued.append(token)
             state.last_token = token
             state.tokens_seen += 1
             yield token
+
+
+def _word_char_at(text: str, position: int) -> bool:
+    return position < len(text) and (text[position].isalnum() or text[position] == "_")
 
 
 # ---- chunking --------------------------------------------------------------------------
@@ -306,6 +329,15 @@ def _parse_chunk(path, text, start, end, docs, diagnostics: _Diagnostics) -> lis
         return [ast.BadDecl(Span(path, start, end))]
     finally:
         _leave(previous)
+        _report_glued(state, diagnostics)
+
+
+def _report_glued(state: _ChunkState, diagnostics: _Diagnostics) -> None:
+    for token in state.glued:
+        at = state.base + token.start_pos
+        word = re.match(r"[A-Za-z0-9_-]*", state.text[token.start_pos:]).group()
+        diagnostics.add("E0101", at, at + len(word),
+                        f"`{word}` is not a keyword; put a space after `{token.value}`", (f"`{token.value} {word[len(token.value):]}`",))
 
 
 def _enter(state: _ChunkState, builder: _Builder) -> tuple:
@@ -393,8 +425,13 @@ class _Recovery:
     # -- tokens the parser cannot use --
 
     def _bad_token(self, error: UnexpectedToken) -> bool:
-        parser = error.interactive_parser
         token = error.token
+        if token.type == "$END":  # Lark places it at the last token's start; we want just after it
+            at = self.state.last_end
+            token = Token("$END", "", start_pos=at, end_pos=at)
+        return self._recover(error.interactive_parser, token)
+
+    def _recover(self, parser, token: Token) -> bool:
         accepts = parser.accepts()
         if token.type == "$END":
             return self._close_unfinished(parser, token, accepts)
@@ -402,12 +439,22 @@ class _Recovery:
             self._report_missing_value(token)
             parser.feed_token(_fake("MISSING", token))
             return self._refeed(parser, token)
+        glued = token.start_pos > 0 and not self.state.text[token.start_pos - 1].isspace()
         for candidate in _INSERTABLE:
+            if glued and candidate in _SEPARATORS:
+                continue  # `5x`: a stray tail of the previous token, not the start of a new statement
             if candidate in accepts and _would_accept(parser, _fake(candidate, token), token):
                 self._report_unexpected(token, accepts)
                 parser.feed_token(_fake(candidate, token))
                 parser.feed_token(token)
                 return True
+        if "EQUAL" in accepts and _would_accept(parser, _fake("EQUAL", token), _fake("MISSING", token), token):
+            # `name` alone on a line: take it as `name = <missing>` rather than joining it to the next line
+            self._report_unexpected(token, accepts)
+            for kind in ("EQUAL", "MISSING"):
+                parser.feed_token(_fake(kind, token))
+            parser.feed_token(token)
+            return True
         self._report_unexpected(token, accepts)
         if token.type in _BRACKETS_OPEN and self.state.open_brackets and self.state.open_brackets[-1] is token:
             self.state.open_brackets.pop()
@@ -416,8 +463,8 @@ class _Recovery:
     def _refeed(self, parser, token: Token) -> bool:
         try:
             parser.feed_token(token)
-        except UnexpectedToken as again:
-            return self._bad_token(again)
+        except UnexpectedToken:
+            return self._recover(parser, token)
         return True
 
     def _close_unfinished(self, parser, token: Token, accepts: set[str]) -> bool:
@@ -471,11 +518,11 @@ def _fake(kind: str, at: Token) -> Token:
     return Token(kind, value, start_pos=at.start_pos, end_pos=at.start_pos)
 
 
-def _would_accept(parser, inserted: Token, token: Token) -> bool:
+def _would_accept(parser, *tokens: Token) -> bool:
     trial = parser.copy()
     try:
-        trial.feed_token(inserted)
-        trial.feed_token(token)
+        for token in tokens:
+            trial.feed_token(token)
     except UnexpectedInput:
         return False
     return True
@@ -607,6 +654,7 @@ class _Builder:
         self._base = base
         self._docs = docs
         self._diagnostics = diagnostics
+        self._extents: dict[int, tuple[object, _Extent]] = {}
 
     # -- spans --
 
@@ -848,28 +896,24 @@ def _dedent_offsets(content: str, start: int) -> list[int]:
     are dropped, then the indentation common to all non-blank lines.
     """
     lines = content.split("\n")
-    offsets: list[list[int]] = []
+    starts: list[int] = []  # file offset where each line begins
     position = start
     for line in lines:
-        offsets.append(list(range(position, position + len(line))))
+        starts.append(position)
         position += len(line) + 1
     if len(lines) > 1 and lines[0].strip() == "":
-        lines, offsets = lines[1:], offsets[1:]
+        lines, starts = lines[1:], starts[1:]
     if len(lines) > 1 and lines[-1].strip() == "":
-        lines, offsets = lines[:-1], offsets[:-1]
+        lines, starts = lines[:-1], starts[:-1]
     indents = [len(line) - len(line.lstrip(" \t")) for line in lines if line.strip()]
     indent = min(indents) if indents else 0
     kept: list[int] = []
-    for index, (line, line_offsets) in enumerate(zip(lines, offsets)):
+    for index, (line, line_start) in enumerate(zip(lines, starts)):
         if index > 0:
-            kept.append(line_offsets[0] - 1 if line_offsets else _newline_before(offsets, index))
-        kept.extend(line_offsets[indent:] if line.strip() else [])
+            kept.append(line_start - 1)  # the newline that ends the previous line
+        if line.strip():
+            kept.extend(range(line_start + indent, line_start + len(line)))
     return kept
-
-
-def _newline_before(offsets: list[list[int]], index: int) -> int:
-    previous = offsets[index - 1]
-    return (previous[-1] + 1) if previous else _newline_before(offsets, index - 1) + 1
 
 
 class _StringParts:

@@ -437,6 +437,9 @@ class Checker:
                        '`secretRef(secret = "db", key = "password")` or `external(store = "vault", remote = "shop/db", secret = "db", key = "password")`',),
             )
             return INVALID
+        if isinstance(expr, ast.Call):
+            self._unknown_name(expr.func.span, expr.func.text, "function", did_you_mean(expr.func.text, SECRET_FUNCTIONS))
+            return INVALID
         self.error("E0301", expr.span, "expected a secret reference: sops(...), secretRef(...) or external(...)")
         return INVALID
 
