@@ -93,6 +93,12 @@ def _build_parser() -> argparse.ArgumentParser:
     render_cmd.add_argument("--include-flux", action="store_true", help="also Flux's own objects (sources, Kustomizations, HelmReleases ...)")
     render_cmd.set_defaults(run=_run_render)
 
+    fmt = commands.add_parser("fmt", help="format .gop files in the canonical layout")
+    fmt.add_argument("paths", nargs="+", metavar="PATH", help=".gop files or directories (searched recursively)")
+    fmt.add_argument("--check", action="store_true", help="change nothing; exit 1 when a file is not formatted")
+    fmt.add_argument("--diff", action="store_true", help="print what would change as a unified diff")
+    fmt.set_defaults(run=_run_fmt)
+
     lsp = commands.add_parser("lsp", help="run the language server on stdin/stdout")
     lsp.set_defaults(run=_run_lsp)
 
@@ -240,6 +246,77 @@ def _run_render(args) -> int:
 def _belongs_to(obj: dict, app: str, instance) -> bool:
     labels = (obj.get("metadata") or {}).get("labels") or {}
     return labels.get("app.kubernetes.io/instance") == app
+
+
+def _run_fmt(args) -> int:
+    import difflib
+    from pathlib import Path
+
+    from .fmt import format_source
+    from .loader import display_path
+    from .span import SourceFile
+
+    files, missing = _gop_files(args.paths)
+    for path in missing:
+        print(f"gopc fmt: no such file or directory: {path}", file=sys.stderr)
+    unformatted = failed = 0
+    for path in files:
+        shown = display_path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            print(f"gopc fmt: cannot read {shown}: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
+            failed += 1
+            continue
+        result = format_source(shown, text)
+        if result.text is None:
+            sys.stderr.write(render.render_text(list(result.diagnostics), {shown: SourceFile(shown, text)},
+                                                colour=_use_colour("auto", sys.stderr)))
+            failed += 1
+            continue
+        if result.text == text:
+            continue
+        unformatted += 1
+        if args.diff:
+            sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), result.text.splitlines(True), shown, shown))
+        if args.check:
+            print(f"{shown}: not formatted", file=sys.stderr)
+        elif not args.diff:
+            _write_atomically(path, result.text)
+            print(f"formatted {shown}", file=sys.stderr)
+    if missing or failed:
+        return EXIT_USAGE if missing else EXIT_ERRORS
+    return EXIT_ERRORS if (args.check and unformatted) else EXIT_OK
+
+
+def _gop_files(paths):
+    from pathlib import Path
+
+    files, missing = [], []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.gop") if not any(part.startswith(".") for part in p.relative_to(path).parts)))
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(name)
+    return files, missing
+
+
+def _write_atomically(path, text: str) -> None:
+    import tempfile
+
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, path.stat().st_mode & 0o7777)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
 
 
 def _run_lsp(args) -> int:

@@ -37,6 +37,7 @@ Layout rules:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Sequence, Union
 
@@ -297,7 +298,7 @@ def _reindent_triple(raw: str, target: int) -> str:
     """
     lines = raw.split("\n")
     content, closing = lines[1:-1], lines[-1]
-    if lines[0][3:].strip() or _starts_with_two_blank_lines(content):
+    if lines[0][3:].strip():
         return raw
     closing_space = closing[: len(closing) - len(closing.lstrip(" \t"))]
     closing_is_blank = closing[len(closing_space) :] == '"""'
@@ -315,18 +316,14 @@ def _reindent_triple(raw: str, target: int) -> str:
     return "\n".join(['"""', *shifted, last])
 
 
-def _starts_with_two_blank_lines(content: list[str]) -> bool:
-    """The parser decodes a string whose first two lines are empty wrongly (it takes a
-    character after the string for the newline); such strings are printed as written, and
-    no other string is made to start that way."""
-    return len(content) >= 2 and not content[0].strip() and not content[1].strip()
-
-
 def _shift(line: str, delta: int) -> str:
     return " " * delta + line if delta >= 0 else line[-delta:]
 
 
 # ---- the tree -> document builder -----------------------------------------------------------------
+
+# A string (triple-quoted first) or a comment: brackets inside do not count.
+_LITERAL_OR_COMMENT = re.compile(r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|//[^\n]*')
 
 # Binding strength of binary operators and selector connectives (higher binds tighter).
 _OPERATOR_LEVEL = {"+": 1, "-": 1, "*": 2, "/": 2, "%": 2}
@@ -340,7 +337,9 @@ class _Builder:
     bodies, lists, call arguments, refinements) place the comments between their items
     as own-line or end-of-line comments. A comment anywhere else ("in a gap") is printed at
     the end of the line followed by a line break, which is legal only inside brackets; a
-    value with such a comment outside brackets is printed in parentheses (`_value`).
+    value with such a comment outside brackets is printed in parentheses (`value`).
+    Docs are built in the order they print, so the cursor hands each comment to the
+    construct it is in.
     """
 
     def __init__(self, file: ast.File, text: str) -> None:
@@ -392,18 +391,97 @@ class _Builder:
     def blank_between(self, start: int, end: int) -> bool:
         return self.text.count("\n", start, end) >= 2
 
+    # -- finding punctuation in the text: spans do not always cover closing punctuation --
+
     def find(self, char: str, start: int) -> int:
-        """The offset of the next `char` token at or after `start`, skipping comments."""
+        """The offset of the next `char` at or after `start`, skipping strings and comments."""
         i = start
         while i < len(self.text):
-            if self.text.startswith("//", i):
-                newline = self.text.find("\n", i)
-                i = len(self.text) if newline == -1 else newline
+            skipped = _LITERAL_OR_COMMENT.match(self.text, i)
+            if skipped:
+                i = skipped.end()
             elif self.text[i] == char:
                 return i
             else:
                 i += 1
         return len(self.text)
+
+    def closing(self, open_at: int) -> int:
+        """The offset of the bracket that closes the one at `open_at`."""
+        depth = 0
+        i = open_at
+        while i < len(self.text):
+            skipped = _LITERAL_OR_COMMENT.match(self.text, i)
+            if skipped:
+                i = skipped.end()
+                continue
+            if self.text[i] in "([{":
+                depth += 1
+            elif self.text[i] in ")]}":
+                depth -= 1
+                if depth == 0:
+                    return i
+            i += 1
+        return len(self.text)
+
+    def value_end(self, start: int) -> int:
+        """Where a value or type that starts at `start` ends: at the first newline, `,`, `=`,
+        unmatched `}` or comment outside brackets (a closing bracket the value's span left
+        out belongs to the value)."""
+        depth = 0
+        i = start
+        while i < len(self.text):
+            char = self.text[i]
+            if depth == 0 and self.text.startswith("//", i):
+                return i
+            skipped = _LITERAL_OR_COMMENT.match(self.text, i)
+            if skipped:
+                i = skipped.end()
+                continue
+            if char in "([{":
+                depth += 1
+            elif char in ")]}":
+                if depth == 0 and char == "}":
+                    return i
+                depth = max(depth - 1, 0)
+            elif depth == 0 and char in "\n,=":
+                return i
+            i += 1
+        return len(self.text)
+
+    def end_of(self, item: ast.Node) -> int:
+        """Where a declaration, field or statement ends, closing punctuation included."""
+        if isinstance(item, (ast.SchemaDecl, ast.LabelsDecl)):
+            return self.closing(self.fields_open(item)) + 1
+        if isinstance(item, (ast.ResourceDecl, ast.Block, ast.AppTarget, ast.AllTarget)):
+            return self.closing(item.body.span.start) + 1
+        if isinstance(item, ast.TypeDecl):
+            return self.value_end(self.after("=", item.name))
+        if isinstance(item, ast.Assign):
+            return self.value_end(self.after("=", item.path))
+        if isinstance(item, (ast.LetDecl, ast.FieldDecl)):
+            return self.typed_regions(item)[-1]
+        return item.span.end
+
+    def after(self, char: str, node: ast.Node) -> int:
+        """The offset just after the next `char` following `node`, where a value starts."""
+        return self.find(char, node.span.end) + 1
+
+    def typed_regions(self, item: ast.LetDecl | ast.FieldDecl) -> list[int]:
+        """Where the type (if any) and the value (if any) of a let or field end."""
+        ends = []
+        start = self.after(":", item.name) if item.type is not None else self.after("=", item.name)
+        if item.type is not None:
+            ends.append(self.value_end(start))
+            start = ends[-1] + 1
+        value = item.value if isinstance(item, ast.LetDecl) else item.default
+        if value is not None:
+            ends.append(self.value_end(start))
+        return ends
+
+    def fields_open(self, decl: ast.SchemaDecl | ast.LabelsDecl) -> int:
+        after = decl.name.span.end if isinstance(decl, ast.SchemaDecl) else decl.span.start + len("labels")
+        return self.find("{", after)
 
     def raw(self, node: ast.Node) -> str:
         return self.text[node.span.start : node.span.end]
@@ -422,8 +500,8 @@ class _Builder:
             docs += self.top_separator(previous_end, decl.span.start, previous_decl, decl)
             docs.append(self.decl(decl))
             following = file.decls[index + 1].span.start if index + 1 < len(file.decls) else len(self.text)
-            previous_end = decl.span.end
-            for comment in self.take_trailing(decl.span.end, following):
+            previous_end = self.end_of(decl)
+            for comment in self.take_trailing(previous_end, following):
                 docs.append(_LineSuffix(_comment_text(comment)))
                 previous_end = comment.span.end
             previous_decl = decl
@@ -450,13 +528,11 @@ class _Builder:
             alias = [" as ", self.name(decl.alias)] if decl.alias else []
             return ["import ", self.expr(decl.path), *alias]
         if isinstance(decl, ast.TypeDecl):
-            return ["type ", self.name(decl.name), " = ", self.value(decl.type, decl.span.end, self.type)]
+            return ["type ", self.name(decl.name), " = ", self.value(decl.type, self.type, self.end_of(decl))]
         if isinstance(decl, ast.SchemaDecl):
-            open_at = self.find("{", decl.name.span.end)
-            return ["schema ", self.name(decl.name), " ", self.fields(decl.fields, open_at, decl.span.end - 1)]
+            return ["schema ", self.name(decl.name), " ", self.fields(decl)]
         if isinstance(decl, ast.LabelsDecl):
-            open_at = self.find("{", decl.span.start + len("labels"))
-            return ["labels ", self.fields(decl.fields, open_at, decl.span.end - 1)]
+            return ["labels ", self.fields(decl)]
         if isinstance(decl, ast.LetDecl):
             return self.let(decl)
         if isinstance(decl, ast.ResourceDecl):
@@ -465,21 +541,21 @@ class _Builder:
 
     def let(self, decl: ast.LetDecl) -> Doc:
         docs: list = ["let ", self.name(decl.name)]
+        ends = self.typed_regions(decl)
         if decl.type is not None:
-            equals_at = self.find("=", decl.type.span.end)
-            docs += [": ", self.value(decl.type, equals_at, self.type)]
-        return docs + [" = ", self.value(decl.value, decl.span.end, self.expr)]
+            docs += [": ", self.value(decl.type, self.type, ends[0])]
+        return docs + [" = ", self.value(decl.value, self.expr, ends[-1])]
 
     def resource(self, decl: ast.ResourceDecl) -> Doc:
         docs: list = [decl.kind]
         if decl.name is not None:
             docs += [" ", self.name(decl.name)]
         if decl.selector is not None:
-            docs += [" where ", self.value(decl.selector, decl.body.span.start, self.selector)]
+            docs += [" where ", self.value(decl.selector, self.selector, decl.body.span.start)]
         return docs + [" ", self.body(decl.body)]
 
-    def value(self, node: ast.Node, region_end: int, build: Callable[[ast.Node], Doc]) -> Doc:
-        """A value, type or selector that starts outside brackets and ends before `region_end`.
+    def value(self, node: ast.Node, build: Callable[[ast.Node], Doc], region_end: int) -> Doc:
+        """A value, type or selector that starts outside brackets and ends at `region_end`.
 
         If a comment falls inside it, it is printed in parentheses so that the line break
         after the comment is legal.
@@ -503,10 +579,12 @@ class _Builder:
     # -- bodies: statements and fields between braces --
 
     def body(self, body: ast.Body) -> Doc:
-        return [*self.gap(body.span.start), self.block(body.stmts, body.span.start, body.span.end - 1, self.stmt)]
+        open_at = body.span.start
+        return [*self.gap(open_at), self.block(body.stmts, open_at, self.closing(open_at), self.stmt)]
 
-    def fields(self, fields: tuple[ast.FieldDecl, ...], open_at: int, close_at: int) -> Doc:
-        return self.block(fields, open_at, close_at, self.field)
+    def fields(self, decl: ast.SchemaDecl | ast.LabelsDecl) -> Doc:
+        open_at = self.fields_open(decl)
+        return self.block(decl.fields, open_at, self.closing(open_at), self.field)
 
     def block(self, items: Sequence[ast.Node], open_at: int, close_at: int, item_doc) -> Doc:
         saved_depth, self.depth = self.depth, 0
@@ -543,8 +621,8 @@ class _Builder:
                 previous_end = comment.span.end
             inner += [*separator(item.span.start), item_doc(item)]
             following = items[index + 1].span.start if index + 1 < len(items) else close_at
-            previous_end = item.span.end
-            for comment in self.take_trailing(item.span.end, following):
+            previous_end = self.end_of(item)
+            for comment in self.take_trailing(previous_end, following):
                 inner.append(_LineSuffix(_comment_text(comment)))
                 previous_end = comment.span.end
         for comment in self.take_before(close_at):
@@ -556,7 +634,7 @@ class _Builder:
 
     def stmt(self, stmt: ast.Stmt) -> Doc:
         if isinstance(stmt, ast.Assign):
-            return [self.path(stmt.path), " = ", self.value(stmt.value, stmt.span.end, self.expr)]
+            return [self.path(stmt.path), " = ", self.value(stmt.value, self.expr, self.end_of(stmt))]
         if isinstance(stmt, ast.Block):
             annotation = [": ", self.dotted(stmt.annotation.names)] if stmt.annotation else []
             return [self.path(stmt.path), *annotation, " ", self.body(stmt.body)]
@@ -568,11 +646,11 @@ class _Builder:
 
     def field(self, field: ast.FieldDecl) -> Doc:
         docs: list = [self.name(field.name), "?" if field.optional else "", ": "]
+        ends = self.typed_regions(field)
+        docs.append(self.value(field.type, self.type, ends[0]))
         if field.default is None:
-            return docs + [self.value(field.type, field.span.end, self.type)]
-        equals_at = self.find("=", field.type.span.end)
-        docs.append(self.value(field.type, equals_at, self.type))
-        return docs + [" = ", self.value(field.default, field.span.end, self.expr)]
+            return docs
+        return docs + [" = ", self.value(field.default, self.expr, ends[1])]
 
     def path(self, path: ast.Path) -> Doc:
         return ".".join(self.raw(key) if key.quoted else key.text for key in path.keys)
@@ -613,22 +691,24 @@ class _Builder:
             return opener + closer
         return _group([opener, *header, _Indent(inner), SOFT, closer])
 
-    def refinement(self, args: tuple[ast.RefineArg, ...], after: int, close_at: int) -> Doc:
+    def refinement(self, args: tuple[ast.RefineArg, ...], after: int) -> Doc:
         if not args:
             return []
-        return self.sequence(args, self.find("(", after), close_at, self.refine_arg)
+        open_at = self.find("(", after)
+        return self.sequence(args, open_at, self.closing(open_at), self.refine_arg)
 
     def refine_arg(self, arg: ast.RefineArg) -> Doc:
-        gap = self.gap(arg.span.start)
-        value = self.range(arg.value) if isinstance(arg.value, ast.Range) else self.expr(arg.value)
-        if arg.name is None:
-            return [*gap, value]
-        return [*gap, self.name(arg.name), ": ", value]
+        # Built in print order: the comment cursor moves through the text as docs are built.
+        docs = self.gap(arg.span.start)
+        if arg.name is not None:
+            docs += [self.name(arg.name), ": "]
+        return docs + [self.range(arg.value) if isinstance(arg.value, ast.Range) else self.expr(arg.value)]
 
     def range(self, range_: ast.Range) -> Doc:
-        low = self.expr(range_.low) if range_.low is not None else ""
-        high = self.expr(range_.high) if range_.high is not None else ""
-        return [*self.gap(range_.span.start), low, "..", high]
+        docs = self.gap(range_.span.start)
+        docs.append(self.expr(range_.low) if range_.low is not None else "")
+        docs.append("..")
+        return docs + [self.expr(range_.high) if range_.high is not None else ""]
 
     # -- expressions --
 
@@ -646,12 +726,13 @@ class _Builder:
         if isinstance(expr, ast.Ref):
             return self.dotted(expr.names)
         if isinstance(expr, ast.ListLit):
-            return self.sequence(expr.items, expr.span.start, expr.span.end - 1, self.expr)
+            open_at = self.find("[", expr.span.start)
+            return self.sequence(expr.items, open_at, self.closing(open_at), self.expr)
         if isinstance(expr, ast.MapLit):
             return self.body(expr.body)
         if isinstance(expr, ast.Call):
             open_at = self.find("(", expr.func.span.end)
-            return [self.name(expr.func), self.sequence(expr.args, open_at, expr.span.end - 1, self.arg)]
+            return [self.name(expr.func), self.sequence(expr.args, open_at, self.closing(open_at), self.arg)]
         if isinstance(expr, ast.Binary):
             level = _OPERATOR_LEVEL[expr.op]
             left = self.operand(expr.left, lambda e: _OPERATOR_LEVEL.get(getattr(e, "op", None), 9) < level)
@@ -678,12 +759,12 @@ class _Builder:
 
     def type_body(self, type_: ast.TypeExpr) -> Doc:
         if isinstance(type_, ast.NamedType):
-            refinement = self.refinement(type_.refinements, type_.name.span.end, type_.span.end - 1)
-            return [self.dotted(type_.name.names), refinement]
+            name = self.dotted(type_.name.names)
+            return [name, self.refinement(type_.refinements, type_.name.span.end)]
         if isinstance(type_, ast.ListType):
             element = self.bracketed("list[", lambda: self.type(type_.element))
-            close_at = self.find("]", type_.element.span.end)
-            return [element, self.refinement(type_.refinements, close_at + 1, type_.span.end - 1)]
+            close_at = self.closing(self.find("[", type_.span.start))
+            return [element, self.refinement(type_.refinements, close_at + 1)]
         if isinstance(type_, ast.MapType):
             key = self.bracketed("map[", lambda: self.type(type_.key))
             return [key, self.type_operand(type_.value)]

@@ -227,7 +227,7 @@ _SCAN = re.compile(
     r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*(?:"""|\Z)'  # triple-quoted string
     r'|"(?:[^"\\\n]|\\.)*"?'  # string (may be unterminated)
     r"|//[^\n]*"  # comment
-    r"|[{}]"
+    r"|[{}()\[\]]"
     r"|\n(?=([a-z]+)\b)?"  # newline, capturing a word at column 0
 )
 
@@ -251,9 +251,9 @@ def _scan(text: str) -> _Scan:
             word = match.group(1)
             if word in TOP_LEVEL_KEYWORDS:
                 (boundaries if depth == 0 else fallback).append(match.end())
-        elif first == "{":
+        elif first in "{([":
             depth += 1
-        elif first == "}":
+        elif first in "})]":
             depth = max(depth - 1, 0)
         elif lexeme.startswith("//"):
             comments.append(match.span())
