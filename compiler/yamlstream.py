@@ -1,18 +1,11 @@
-"""YAML streams of Kubernetes objects for stdout (`gopc render`): `---`-separated, block
-style, keys in the objects' own order, strings quoted only where YAML needs it."""
+"""YAML streams of Kubernetes objects for stdout (`gopc render`, `gopc diff`): `---`-separated,
+keys in the objects' own order, and every string that a YAML 1.1 reader (kubectl, PyYAML)
+would take for a boolean, number or date quoted, via the emitter the repository files use."""
 
 from __future__ import annotations
 
-import io
-
-from ruamel.yaml import YAML
+from .lower_flux.yamltext import dump_yaml
 
 
 def dump_all(objects: list[dict]) -> str:
-    yaml = YAML()
-    yaml.default_flow_style = False
-    yaml.width = 4096
-    stream = io.StringIO()
-    yaml.explicit_start = True
-    yaml.dump_all(objects, stream)
-    return stream.getvalue()
+    return "---\n" + dump_yaml(objects) if objects else ""

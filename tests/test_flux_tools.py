@@ -21,14 +21,13 @@ from __future__ import annotations
 import copy
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from e2e import ClusterBuild, Written, build_cluster, canonical, find, kustomize_all, object_id, write_bootstrap_stand_ins
 from fleet_fixtures import VARIANTS, shop_fleet, write_shop_root
-from helm_fixtures import TemplateCase, helm_template_many, write_chart
+from helm_fixtures import write_chart
 
 import realtools as rt
 from gop.compiler.lower_flux import render_cluster, repository_files
@@ -36,24 +35,11 @@ from gop.compiler.lower_flux.yamltext import dump_yaml
 from gop.compiler.lower_helm import chart_version
 
 Doc = dict[str, Any]
-BOOTSTRAP_STAND_IN = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}
 # (variant, cluster) pairs built end to end: every cluster of the example, and in each other
 # variant the clusters with a cluster-level patch.
 END_TO_END = [("shop", cluster) for cluster in sorted(shop_fleet(Path(".")).clusters)] + [
     ("shop-git-tenant", "prod-eu-1"), ("shop-git-tenant", "staging-cn-1"),
     ("shop-helmrepository", "prod-cn-1"), ("shop-helmrepository", "dev-us-1")]
-
-
-@dataclass
-class Written:
-    fleet: Any
-    tree: Path
-    files: dict[str, str]
-    builds: dict[str, list[Doc]]  # `kubectl kustomize` of every kustomization directory, by path
-
-    def build(self, directory: str) -> list[Doc]:
-        """A fresh copy of a directory's build (callers change namespaces)."""
-        return copy.deepcopy(self.builds[str(Path(directory))])
 
 
 def write_repository(fleet, tree: Path) -> dict[str, str]:
@@ -63,16 +49,8 @@ def write_repository(fleet, tree: Path) -> dict[str, str]:
         (tree / path).write_text(text, encoding="utf-8")
     for app in fleet.apps.values():
         write_chart(app, tree / "charts")
-    for cluster in fleet.clusters:
-        (tree / "clusters" / cluster / "flux-system" / "gotk-components.yaml").write_text(
-            yaml.safe_dump(BOOTSTRAP_STAND_IN), encoding="utf-8")
+    write_bootstrap_stand_ins(tree, fleet.clusters)
     return files
-
-
-def kustomize_all(tree: Path, files: dict[str, str]) -> dict[str, list[Doc]]:
-    directories = sorted({str(Path(path).parent) for path in files if Path(path).name == "kustomization.yaml"})
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip(directories, pool.map(lambda d: rt.kubectl_kustomize(tree / d), directories)))
 
 
 @pytest.fixture(scope="module")
@@ -85,15 +63,6 @@ def written(tmp_path_factory) -> dict[str, Written]:
         files = write_repository(fleet, tree)
         out[name] = Written(fleet, tree, files, kustomize_all(tree, files))
     return out
-
-
-def canonical(docs: list[Doc]) -> list[str]:
-    return sorted(json.dumps(doc, sort_keys=True, default=str) for doc in docs)
-
-
-def object_id(doc: Doc) -> tuple[str, str, str, str]:
-    metadata = doc.get("metadata") or {}
-    return (doc["apiVersion"].split("/")[0], doc["kind"], metadata.get("namespace", ""), metadata["name"])
 
 
 # ---------------------------------------------------------------- every kustomization builds
@@ -115,66 +84,6 @@ def test_every_kustomization_directory_builds_and_validates(written, variant):
 
 
 # ---------------------------------------------------------------- clusters end to end
-
-@dataclass
-class ClusterBuild:
-    root: list[Doc]  # clusters/<cluster>, without bootstrap's components
-    layers: dict[str, list[Doc]]  # Flux Kustomization name -> what it applies
-    rendered: list[Doc]  # helm template of every HelmRelease
-
-    @property
-    def everything(self) -> list[Doc]:
-        return self.root + [doc for docs in self.layers.values() for doc in docs] + self.rendered
-
-
-def _find(docs: list[Doc], kind: str, name: str, namespace: str) -> Doc:
-    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name
-             and d["metadata"].get("namespace") == namespace]
-    assert len(found) == 1, f"{kind} {namespace}/{name}: found {len(found)}"
-    return found[0]
-
-
-def _chart_dir(tree: Path, release: Doc, docs: list[Doc]) -> Path:
-    """The chart a HelmRelease installs, as source-controller would fetch it: from the Git
-    tree, or from the registry (the chart `gopc publish` pushes is charts/<name> of the tree)."""
-    namespace = release["metadata"]["namespace"]
-    if "chartRef" in release["spec"]:
-        ref = release["spec"]["chartRef"]
-        source = _find(docs, ref["kind"], ref["name"], namespace)
-        chart = tree / "charts" / source["spec"]["url"].rsplit("/", 1)[1]
-        version = source["spec"]["ref"]["tag"]
-    else:
-        spec = release["spec"]["chart"]["spec"]
-        ref = spec["sourceRef"]
-        source = _find(docs, ref["kind"], ref["name"], ref.get("namespace", namespace))
-        if ref["kind"] == "GitRepository":
-            return tree / spec["chart"]
-        chart, version = tree / "charts" / spec["chart"], spec["version"]
-    assert yaml.safe_load((chart / "Chart.yaml").read_text())["version"] == version
-    return chart
-
-
-def build_cluster(written: Written, cluster: str, workdir: Path) -> ClusterBuild:
-    root = [doc for doc in written.build(f"clusters/{cluster}") if doc != BOOTSTRAP_STAND_IN]
-    layers = {}
-    for kustomization in root:
-        if kustomization["kind"] != "Kustomization" or kustomization["metadata"]["name"] == "flux-system":
-            continue
-        spec = kustomization["spec"]
-        docs = written.build(spec["path"])
-        for doc in docs:
-            if "targetNamespace" in spec:
-                doc["metadata"]["namespace"] = spec["targetNamespace"]
-        layers[kustomization["metadata"]["name"]] = docs
-    applied = root + [doc for docs in layers.values() for doc in docs]
-    releases = [doc for doc in applied if doc["kind"] == "HelmRelease"]
-    cases = [TemplateCase(_chart_dir(written.tree, release, applied), release["spec"].get("values"),
-                          release["spec"]["releaseName"],
-                          release["spec"].get("targetNamespace", release["metadata"]["namespace"]))
-             for release in releases]
-    rendered = [doc for docs in helm_template_many(cases, workdir) for doc in docs]
-    return ClusterBuild(root, layers, rendered)
-
 
 @pytest.fixture(scope="module")
 def cluster_builds(written, tmp_path_factory) -> dict[tuple[str, str], ClusterBuild]:
@@ -215,12 +124,12 @@ def test_effective_values_reach_the_cluster(cluster_builds):
     """Layering reaches the objects: env (prod replicas 6), cluster override (prod-eu-1
     checkout 8), selector overlay (cn ingress class) and the app layer (staging cart 2)."""
     def deployment(cluster, name):
-        return _find(cluster_builds["shop", cluster].rendered, "Deployment", name, "shop")
+        return find(cluster_builds["shop", cluster].rendered, "Deployment", name, "shop")
 
     assert deployment("prod-eu-1", "checkout")["spec"]["replicas"] == 8
     assert deployment("prod-us-1", "checkout")["spec"]["replicas"] == 6
     assert deployment("staging-eu-1", "cart")["spec"]["replicas"] == 2
-    ingress = _find(cluster_builds["shop", "prod-cn-1"].rendered, "Ingress", "web", "shop")
+    ingress = find(cluster_builds["shop", "prod-cn-1"].rendered, "Ingress", "web", "shop")
     assert ingress["spec"]["ingressClassName"] == "nginx-cn"
     recommendations = [d for d in cluster_builds["shop", "prod-cn-1"].rendered if d["metadata"]["name"] == "recommendations"]
     assert recommendations == []
@@ -238,13 +147,13 @@ def test_published_charts_are_found_through_the_chart_source(oci_registry, tmp_p
         rt.helm_push(rt.helm_package(tree / "charts" / app.name, tmp_path), oci_registry.url(f"charts-{oci_source.lower()}"))
     for app in fleet.apps.values():
         docs = rt.kubectl_kustomize(tree / "apps" / "base" / app.name)
-        release = _find(docs, "HelmRelease", app.name, app.namespace)
+        release = find(docs, "HelmRelease", app.name, app.namespace)
         if oci_source == "OCIRepository":
-            source = _find(docs, "OCIRepository", release["spec"]["chartRef"]["name"], app.namespace)
+            source = find(docs, "OCIRepository", release["spec"]["chartRef"]["name"], app.namespace)
             chart, version = source["spec"]["url"], source["spec"]["ref"]["tag"]
         else:
             spec = release["spec"]["chart"]["spec"]
-            source = _find(docs, "HelmRepository", spec["sourceRef"]["name"], app.namespace)
+            source = find(docs, "HelmRepository", spec["sourceRef"]["name"], app.namespace)
             chart, version = f"{source['spec']['url']}/{spec['chart']}", spec["version"]
         assert version == chart_version(app)
         pulled = rt.helm_template(chart, release=app.name, namespace=app.namespace, version=version, plain_http=True)
