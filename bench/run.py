@@ -1,6 +1,6 @@
 """Benchmark runner: wall time and peak memory of `gopc` commands on generated fleets.
 
-    python bench/run.py [--sizes 10,3,6 100,3,30 1000,3,60] [--repeat 3]
+    python bench/run.py [--sizes 10,3,6 100,3,30 1000,3,60] [--repeat 3] [--commands check build render]
 
 Each size (apps, envs, clusters) is generated with bench/fleetgen.py into a temp
 dir; each command runs as a subprocess; the table shows the best wall time of
@@ -21,7 +21,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fleetgen import generate  # noqa: E402
 
 GOPC = [sys.executable, "-m", "gop.compiler.cli"]
-COMMANDS = {"check": lambda fleet, out: ["check", str(fleet)]}
+COMMANDS = {
+    "check": lambda fleet, out: ["check", str(fleet)],
+    "build": lambda fleet, out: ["build", str(fleet), "-o", str(out)],
+    # every cluster's render in one process: the commands below share one analysis
+    "render": lambda fleet, out: [sys.executable, str(Path(__file__).parent / "render_all.py"), str(fleet)],
+}
 
 
 def measure(argv: list[str]) -> tuple[float, float, int]:
@@ -36,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["10,3,6", "100,3,30", "1000,3,60"])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--commands", nargs="+", default=list(COMMANDS), choices=list(COMMANDS))
+    parser.add_argument("--commands", nargs="+", default=["check"], choices=list(COMMANDS))
     args = parser.parse_args()
     print(f"{'apps,envs,clusters':>20} {'command':>8} {'best s':>8} {'peak MB':>8} {'exit':>5}")
     for size in args.sizes:
@@ -45,7 +50,9 @@ def main() -> None:
             fleet = Path(tmp) / "fleet"
             generate(fleet, apps, envs, clusters)
             for name in args.commands:
-                runs = [measure(GOPC + COMMANDS[name](fleet, Path(tmp) / "out")) for _ in range(args.repeat)]
+                argv = COMMANDS[name](fleet, Path(tmp) / "out")
+                argv = argv if argv[0] == sys.executable else GOPC + argv
+                runs = [measure(argv) for _ in range(args.repeat)]
                 best = min(runs)
                 print(f"{size:>20} {name:>8} {best[0]:>8.2f} {max(r[1] for r in runs):>8.0f} {best[2]:>5}")
 

@@ -8,7 +8,7 @@ the language server share.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from .diagnostics import Diagnostic, diagnostic, has_errors
 from .span import Span
 from .evaluate import Evaluation, evaluate
 from .loader import Program, load
+from .parser import ParseResult, parse
 from .resolve import Resolution, resolve
 from .typecheck import Checker
 
@@ -33,8 +34,9 @@ class Analysis:
         return self.evaluation.fleet if self.evaluation is not None else None
 
 
-def analyse(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None) -> Analysis:
-    program = load(paths, overlays)
+def analyse(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None, *,
+            parse: Callable[[str, str], ParseResult] = parse) -> Analysis:
+    program = load(paths, overlays, parse=parse)
     resolution, resolve_diagnostics = resolve(program)
     checker = Checker(program, resolution)
     for module in resolution.module_symbols.values():

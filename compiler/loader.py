@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import importlib.resources
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ast
 from .diagnostics import Diagnostic, diagnostic
-from .parser import parse
+from .parser import ParseResult, parse
 from .span import SourceFile, Span
 
 PRELUDE_NAME = "<std>/prelude.gop"
@@ -61,11 +61,13 @@ def _cwd() -> str:
     return os.path.abspath(os.getcwd())
 
 
-def load(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None) -> Program:
+def load(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None, *,
+         parse: Callable[[str, str], ParseResult] = parse) -> Program:
+    """`parse` may be replaced by a memoised equivalent (the language server's cache)."""
     paths = [Path(p) for p in paths]
     root = _program_root(paths)
     program = Program(root=root)
-    loader = _Loader(program, overlays or {})
+    loader = _Loader(program, overlays or {}, parse)
     loader.load_prelude()
     for path in paths:
         loader.load_root(path)
@@ -80,8 +82,9 @@ def _program_root(paths: list[Path]) -> Path:
 
 
 class _Loader:
-    def __init__(self, program: Program, overlays: Mapping[str, str]) -> None:
+    def __init__(self, program: Program, overlays: Mapping[str, str], parse: Callable[[str, str], ParseResult]) -> None:
         self.program = program
+        self.parse = parse
         self.overlays = {str(Path(k).resolve()): v for k, v in overlays.items()}
         self.loading: list[str] = []
 
@@ -133,7 +136,7 @@ class _Loader:
             return None
 
     def _add_file(self, display: str, text: str, module_key: str, is_std: bool = False) -> None:
-        result = parse(display, text)
+        result = self.parse(display, text)
         self.program.sources[display] = SourceFile(display, text)
         self.program.files[display] = result.file
         self.program.diagnostics.extend(result.diagnostics)

@@ -1,0 +1,258 @@
+"""Hover text and inlay hints: what a name means and what value a field ends up with.
+
+Input: a `Model`, an `Occurrence` (or a file's tree for inlay hints) and the
+project root (to show short file names). Output: Markdown for hovers; for inlay
+hints, the (offset, label) pairs of overridden fields.
+
+For a field of an app the hover lists its effective value per env and per
+cluster, with the layer and the file:line that set it, read from
+`fleet.clusters[c].instances[app].origins` (the evaluation's provenance). A
+cluster whose value differs from the rest of its env is listed under the env.
+
+Invariants: pure functions of their inputs; values are shown as `.gop` source
+would write them (`describe_value`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from gop.compiler import ast
+from gop.compiler.model import Layer, Origin
+from gop.compiler.typecheck import INVALID
+from gop.compiler.types import RecordType, describe_value
+
+from .complete import BUILTIN_DOCS
+from .symbols import Model, Occurrence, Symbol
+
+NOT_SET = object()
+_MAX_VALUE = 60
+
+
+def hover_markdown(model: Model, occurrence: Occurrence, root: Path) -> str | None:
+    parts = [_describe(model, symbol, occurrence) for symbol in occurrence.symbols]
+    parts = [p for p in dict.fromkeys(parts) if p]
+    if occurrence.app is not None and occurrence.path and any(s.kind == "field" for s in occurrence.symbols):
+        values = effective_values(model, occurrence.app, occurrence.path, root)
+        if values:
+            parts.append(values)
+    return "\n\n---\n\n".join(parts) if parts else None
+
+
+def _describe(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
+    describe = _DESCRIBERS.get(symbol.kind, _resource)
+    return describe(model, symbol, occurrence)
+
+
+def _code(text: str) -> str:
+    return f"```gop\n{text}\n```"
+
+
+def _with_doc(head: str, doc: str | None, *more: str) -> str:
+    return "\n\n".join([_code(head)] + ([doc] if doc else []) + [m for m in more if m])
+
+
+def _field(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
+    info = model.field(symbol)
+    if info is None:
+        return None
+    head = f"{symbol.member}{'?' if info.optional else ''}: {info.type.describe()}"
+    if info.has_default:
+        head += f" = {_show(info.default)}"
+    return _with_doc(head, info.doc, f"field of schema `{symbol.name}` ({_module_name(symbol.module)})")
+
+
+def _label(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
+    info = model.field(symbol)
+    if info is None:
+        return None
+    head = f"label {symbol.name}{'?' if info.optional else ''}: {info.type.describe()}"
+    fleet = model.analysis.fleet
+    by_value: dict[str, list[str]] = {}
+    for name, cluster in (fleet.clusters.items() if fleet else ()):
+        if symbol.name in cluster.labels:
+            by_value.setdefault(_show(cluster.labels[symbol.name]), []).append(name)
+    lines = [f"- `{value}`: {', '.join(clusters)}" for value, clusters in sorted(by_value.items())]
+    return _with_doc(head, info.doc, "Clusters:\n" + "\n".join(lines) if lines else "")
+
+
+def _schema(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
+    record = model.named_type(symbol)
+    if not isinstance(record, RecordType):
+        return None
+    fields = "\n".join(f"  {f.name}{'?' if f.optional else ''}: {f.type.describe()}" for f in record.fields.values())
+    return _with_doc(f"schema {symbol.name} {{\n{fields}\n}}", record.doc, _module_name(symbol.module))
+
+
+def _type(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
+    resolved = model.named_type(symbol)
+    decl = model.decl(symbol)
+    if resolved is None or decl is None:
+        return None
+    return _with_doc(f"type {symbol.name} = {resolved.describe()}", decl.doc, _module_name(symbol.module))
+
+
+def _let(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
+    decl = model.decl(symbol)
+    if not isinstance(decl, ast.LetDecl):
+        return None
+    value = model.let_value(symbol)
+    shown = "(invalid)" if value is INVALID else _show(value)
+    return _with_doc(f"let {symbol.name} = {shown}", decl.doc, _module_name(symbol.module))
+
+
+def _builtin(model: Model, symbol: Symbol, occurrence: Occurrence) -> str:
+    return _with_doc(symbol.name, BUILTIN_DOCS.get(symbol.name), "built-in type")
+
+
+def _module(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
+    module = model.program.modules.get(symbol.module)
+    if module is None:
+        return None
+    files = ", ".join(f"`{Path(f).name}`" for f in module.files)
+    return _with_doc(f"module {symbol.module}", None, f"files: {files}")
+
+
+def _resource(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
+    decl = model.decl(symbol)
+    if not isinstance(decl, ast.ResourceDecl):
+        return None
+    fleet = model.analysis.fleet
+    more = ""
+    if fleet is not None and symbol.kind == "app" and symbol.name in fleet.apps:
+        app = fleet.apps[symbol.name]
+        placed = ", ".join(f"{c} ({fleet.clusters[c].env})" for c in app.clusters)
+        more = f"namespace `{app.namespace}`; deployed on: {placed or 'no cluster'}"
+    elif fleet is not None and symbol.kind == "env" and symbol.name in fleet.envs:
+        more = "clusters: " + (", ".join(fleet.envs[symbol.name].clusters) or "none")
+    elif fleet is not None and symbol.kind == "cluster" and symbol.name in fleet.clusters:
+        cluster = fleet.clusters[symbol.name]
+        labels = ", ".join(f"{k} = {_show(v)}" for k, v in cluster.labels.items())
+        more = f"env `{cluster.env or '-'}`; labels: {labels}; apps: {', '.join(cluster.instances) or 'none'}"
+    elif symbol.kind == "overlay" and model.evaluation is not None:
+        matched = model.evaluation.selector_matches.get(id(decl), ())
+        more = "clusters: " + (", ".join(matched) or "none")
+    return _with_doc(f"{symbol.kind} {symbol.name}", decl.doc, more)
+
+
+_DESCRIBERS = {
+    "field": _field, "label": _label, "schema": _schema, "type": _type, "let": _let,
+    "builtin": _builtin, "module": _module,
+}
+
+
+def _module_name(module: str) -> str:
+    return "standard library" if module.startswith("std/") else f"module `{module}`"
+
+
+# ---- effective values -------------------------------------------------------------------------------
+
+
+def _value_at(values, path: tuple[str, ...]):
+    for key in path:
+        if not isinstance(values, dict) or key not in values:
+            return NOT_SET
+        values = values[key]
+    return values
+
+
+def _show(value) -> str:
+    if value is NOT_SET:
+        return "not set"
+    text = describe_value(value)
+    return text if len(text) <= _MAX_VALUE else text[:_MAX_VALUE - 1] + "…"
+
+
+def _where(model: Model, origin: Origin | None, root: Path) -> str:
+    if origin is None:
+        return ""
+    if origin.span is None:
+        return f"`{origin.source}` ({origin.layer.label})"
+    source = model.program.sources.get(origin.span.file)
+    line = source.position(origin.span.start).line + 1 if source else 0
+    return f"`{origin.source}` ({origin.layer.label}, {_short(origin.span.file, root)}:{line})"
+
+
+def _short(key: str, root: Path) -> str:
+    try:
+        return str(Path(key).resolve().relative_to(root))
+    except ValueError:
+        return key
+
+
+def _instances_by_env(model: Model, app: str):
+    """{env: [(cluster, instance)]} for the clusters that run `app`, envs in declaration order."""
+    fleet = model.analysis.fleet
+    groups: dict[str, list] = {}
+    for name, cluster in (fleet.clusters.items() if fleet else ()):
+        instance = cluster.instances.get(app)
+        if instance is not None:
+            groups.setdefault(cluster.env or "(no env)", []).append((name, instance))
+    order = list(model.resources("env"))  # declaration order
+    return dict(sorted(groups.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+
+
+def effective_values(model: Model, app: str, path: tuple[str, ...], root: Path) -> str | None:
+    groups = _instances_by_env(model, app)
+    if not groups:
+        return None
+    lines = [f"**Effective `{'.'.join(path)}` of app `{app}`:**", ""]
+    for env, members in groups.items():
+        shown = [(name, _show(_value_at(inst.values, path)), _where(model, _origin(inst.origins, path), root)) for name, inst in members]
+        common, _ = Counter((value, origin) for _, value, origin in shown).most_common(1)[0]
+        lines.append(f"- env `{env}`: `{common[0]}`" + (f" — {common[1]}" if common[1] else ""))
+        for name, value, origin in shown:
+            if (value, origin) != common:
+                lines.append(f"  - cluster `{name}`: `{value}`" + (f" — {origin}" if origin else ""))
+    return "\n".join(lines)
+
+
+def _origin(origins: dict, path: tuple[str, ...]) -> Origin | None:
+    """The origin of a value: its own, or (for a record or map) the most specific one below it."""
+    own = origins.get(path)
+    if own is not None:
+        return own
+    below = [o for p, o in origins.items() if p[:len(path)] == path]
+    return max(below, key=lambda o: o.layer) if below else None
+
+
+# ---- inlay hints ---------------------------------------------------------------------------------------
+
+
+def overridden_fields(model: Model, tree: ast.File) -> list[tuple[int, str]]:
+    """(offset, label) for each assignment in an app body that some env, overlay or cluster overrides."""
+    hints: list[tuple[int, str]] = []
+    for decl in tree.decls:
+        if isinstance(decl, ast.ResourceDecl) and decl.kind == "app" and decl.name is not None:
+            groups = _instances_by_env(model, decl.name.text)
+            if groups:
+                for path, assign in _assignments(decl.body, ()):
+                    label = _override_label(groups, path)
+                    if label:
+                        hints.append((assign.span.end, label))
+    return hints
+
+
+def _assignments(body: ast.Body, prefix: tuple[str, ...]):
+    for stmt in body.stmts:
+        if isinstance(stmt, ast.Assign):
+            yield prefix + tuple(k.text for k in stmt.path.keys), stmt
+        elif isinstance(stmt, ast.Block):
+            yield from _assignments(stmt.body, prefix + tuple(k.text for k in stmt.path.keys))
+
+
+def _override_label(groups, path: tuple[str, ...]) -> str | None:
+    overridden = any(
+        (origin := inst.origins.get(path)) is not None and origin.layer > Layer.APP
+        for members in groups.values() for _, inst in members
+    )
+    if not overridden:
+        return None
+    parts = []
+    for env, members in groups.items():
+        values = [(name, _show(_value_at(inst.values, path))) for name, inst in members]
+        common, _ = Counter(value for _, value in values).most_common(1)[0]
+        odd = ", ".join(f"{name}: {value}" for name, value in values if value != common)
+        parts.append(f"{env}: {common}" + (f" ({odd})" if odd else ""))
+    return " · ".join(parts)

@@ -1,0 +1,237 @@
+"""Projects: one program root, its open buffers and its cached analyses.
+
+Input: the folders the client opened, the open documents (text + version), and
+edits to them. Output: `Snapshot`s (an `Analysis` with the buffer versions it
+saw) and the diagnostics to publish for them.
+
+- A project's root is the folder `gopc check` would be given: an opened
+  workspace folder that holds `.gop` files, or else the highest directory above
+  the file such that it and every directory on the way hold `.gop` files.
+- Unsaved buffers are passed to the driver as overlays. Analyses run one at a
+  time on a worker thread, so the server keeps answering while one runs; edits
+  are debounced; a result that a newer edit has overtaken is not published.
+- `{uri: (version, snapshot)}` keeps, per document, the last snapshot in which
+  that document had no syntax error, so requests on a half-typed file are
+  answered from the last good state; `latest` always holds the newest.
+- Parses are cached by (file, text) and handed to the driver as its parse
+  function: an edit re-parses only the edited file.
+
+Invariants: diagnostics published for a snapshot are exactly `gopc check ROOT`
+on the same texts; a file that had diagnostics and has none now gets an empty
+list; nothing here raises into the protocol layer (failures are logged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gop.compiler import ast
+from gop.compiler.driver import Analysis, analyse
+from gop.compiler.parser import ParseResult, parse
+from gop.compiler.span import SourceFile
+
+from .symbols import Model
+
+SYNTAX_CODE_PREFIX = "E01"
+
+
+class ParseCache:
+    """Parse results by (file key, text); keeps the last few texts of each file."""
+
+    def __init__(self, versions_per_file: int = 3) -> None:
+        self._per_file = versions_per_file
+        self._entries: dict[str, list[tuple[str, ParseResult, SourceFile]]] = {}
+        self._lock = threading.Lock()
+
+    def parse(self, path: str, text: str) -> ParseResult:
+        return self._entry(path, text)[1]
+
+    def file(self, path: str, text: str) -> tuple[ast.File, SourceFile]:
+        """The tree and the line index of one text (the very objects an analysis of that text holds)."""
+        _, result, source = self._entry(path, text)
+        return result.file, source
+
+    def _entry(self, path: str, text: str) -> tuple[str, ParseResult, SourceFile]:
+        with self._lock:
+            entries = self._entries.setdefault(path, [])
+            for index, entry in enumerate(entries):
+                if entry[0] is text or entry[0] == text:
+                    if index:
+                        entries.insert(0, entries.pop(index))
+                    return entry
+        entry = (text, parse(path, text), SourceFile(path, text))
+        with self._lock:
+            entries = self._entries.setdefault(path, [])
+            entries.insert(0, entry)
+            del entries[self._per_file:]
+        return entry
+
+
+@dataclass(slots=True)
+class Snapshot:
+    analysis: Analysis
+    generation: int
+    versions: dict[str, int | None]  # uri -> version of each open buffer the analysis saw
+    seconds: float
+    _model: Model | None = None
+
+    @property
+    def model(self) -> Model:
+        if self._model is None:
+            self._model = Model(self.analysis)
+        return self._model
+
+    def syntax_errors_in(self, key: str) -> bool:
+        return any(d.span.file == key and d.code.startswith(SYNTAX_CODE_PREFIX) for d in self.analysis.diagnostics)
+
+
+def _has_gop_files(directory: Path) -> bool:
+    try:
+        return any(p.suffix == ".gop" and p.is_file() for p in directory.iterdir())
+    except OSError:
+        return False
+
+
+def project_root(file: Path, folders: list[Path]) -> Path:
+    """The directory `gopc check` would be given for `file` (see the module doc)."""
+    containing = [f for f in folders if f == file or f in file.parents]
+    for folder in sorted(containing, key=lambda f: len(f.parts), reverse=True):
+        if _has_gop_files(folder):
+            return folder
+    limit = max(containing, key=lambda f: len(f.parts)) if containing else None
+    directory = file.parent
+    while directory != limit and directory.parent != directory and _has_gop_files(directory.parent):
+        directory = directory.parent
+    return directory
+
+
+@dataclass(slots=True)
+class Buffer:
+    uri: str
+    path: Path  # absolute
+    key: str  # the loader's file key
+    text: str
+    version: int | None
+
+
+class Project:
+    """One root: schedules analyses of it and publishes their diagnostics."""
+
+    def __init__(self, root: Path, host: "Host") -> None:
+        self.root = root
+        self.host = host
+        self.latest: Snapshot | None = None
+        self.good: dict[str, tuple[int | None, Snapshot]] = {}  # uri -> (version, last snapshot without syntax errors there)
+        self._wanted = 0  # generation of the newest requested analysis
+        self._timer: asyncio.TimerHandle | None = None
+        self._running = False
+        self._published: set[str] = set()
+        self._settled: asyncio.Event = asyncio.Event()
+
+    # ---- scheduling ----------------------------------------------------------------
+
+    def changed(self, delay: float) -> None:
+        """The buffers or files changed: analyse again after `delay` seconds (restarting the wait)."""
+        self._wanted += 1
+        self._settled.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(delay, self._start)
+
+    def _start(self) -> None:
+        self._timer = None
+        if self._running:
+            return  # `_finish` starts the next run
+        self._running = True
+        generation = self._wanted
+        buffers = self.host.buffers_under(self.root)
+        versions = {b.uri: b.version for b in buffers}
+        overlays = {str(b.path): b.text for b in buffers}
+        asyncio.get_running_loop().create_task(self._run(generation, versions, overlays))
+
+    async def _run(self, generation: int, versions, overlays) -> None:
+        snapshot = None
+        try:
+            started = time.perf_counter()
+            job = functools.partial(analyse, [str(self.root)], overlays, parse=self.host.parse)
+            analysis = await asyncio.get_running_loop().run_in_executor(self.host.executor, job)
+            snapshot = Snapshot(analysis, generation, versions, time.perf_counter() - started)
+        except Exception as error:  # a compiler bug must not stop the server
+            self.host.analysis_failed(self, error)
+        finally:
+            self._running = False
+        if snapshot is not None:
+            self._finish(snapshot)
+        if self._wanted != generation and self._timer is None:
+            self._start()
+
+    def _finish(self, snapshot: Snapshot) -> None:
+        if self.latest is not None and snapshot.generation < self.latest.generation:
+            return
+        self.latest = snapshot
+        for uri, version in snapshot.versions.items():
+            key = self.host.paths.key(uri)
+            if key is not None and not snapshot.syntax_errors_in(key):
+                self.good[uri] = (version, snapshot)
+        if snapshot.generation == self._wanted:
+            self.host.publish(self, snapshot)
+            self._settled.set()
+
+    async def settled(self, timeout: float) -> Snapshot | None:
+        """The snapshot of the current texts: hurries a pending analysis and waits for it (at most `timeout`)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._start()
+        if not self._settled.is_set():
+            try:
+                await asyncio.wait_for(self._settled.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+        return self.latest
+
+    def serving(self, uri: str) -> Snapshot | None:
+        """The snapshot to answer requests on `uri` from: the newest one in which it parsed cleanly."""
+        good = self.good.get(uri)
+        latest = self.latest
+        if good is None or (latest is not None and latest.generation == good[1].generation):
+            return latest
+        key = self.host.paths.key(uri)
+        if latest is not None and key is not None and not latest.syntax_errors_in(key):
+            return latest
+        return good[1]
+
+    def forget(self, uri: str) -> None:
+        self.good.pop(uri, None)
+
+    # ---- diagnostics ----------------------------------------------------------------
+
+    def diagnostics_by_uri(self, snapshot: Snapshot) -> dict[str, list]:
+        by_file: dict[str, list] = {}
+        for diag in snapshot.analysis.diagnostics:
+            by_file.setdefault(diag.span.file, []).append(diag)
+        return {self.host.paths.uri(key): items for key, items in by_file.items()}
+
+    def published(self, uris: set[str]) -> set[str]:
+        """Record what was just published; returns the URIs whose old diagnostics must be cleared."""
+        stale = self._published - uris
+        self._published = set(uris)
+        return stale
+
+
+@dataclass
+class Host:
+    """What projects need from the server: buffers, paths, publishing, error reports, the worker."""
+
+    paths: object
+    buffers_under: Callable[[Path], list[Buffer]]
+    publish: Callable[[Project, Snapshot], None]
+    analysis_failed: Callable[[Project, BaseException], None]
+    parse: Callable[[str, str], ParseResult]
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="gop-analysis"))
