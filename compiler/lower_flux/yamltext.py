@@ -16,45 +16,93 @@ Invariants:
 
 from __future__ import annotations
 
-import io
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.nodes import ScalarNode
-from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.resolver import VersionedResolver
 
 ValuePath = tuple[str, ...]
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _RESOLVERS = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))
+# A plain scalar may not start with these (YAML indicators), nor contain ": " or " #".
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 
 
+@functools.lru_cache(maxsize=65536)
 def _is_ambiguous(text: str) -> bool:
     """True if a plain (unquoted) scalar `text` would not read back as a string."""
     return any(str(resolver.resolve(ScalarNode, text, (True, False))) != _STR_TAG for resolver in _RESOLVERS)
 
 
-class _Representer(RoundTripRepresenter):
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+@functools.lru_cache(maxsize=65536)
+def _plain_safe(text: str) -> bool:
+    return (
+        text != ""
+        and text[0] not in _INDICATORS
+        and text == text.strip()
+        and ": " not in text
+        and " #" not in text
+        and not text.endswith(":")
+        and "\t" not in text
+        and not _is_ambiguous(text)
+    )
 
 
-def _represent_str(representer: _Representer, text: str) -> ScalarNode:
-    style = None
-    if not all(char.isprintable() or char == "\n" for char in text):
-        style = '"'  # escapes: control characters cannot appear raw in any other style
-    elif "\n" in text:
-        style = "|"
-    elif _is_ambiguous(text):
-        style = "'"
-    return representer.represent_scalar(_STR_TAG, text, style=style)
+def _needs_escapes(text: str) -> bool:
+    return not all(char.isprintable() or char == "\n" for char in text)
 
 
-def _represent_float(representer: _Representer, number: float) -> ScalarNode:
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
+
+
+def _double_quoted(text: str) -> str:
+    """Printable characters as they are; everything else as a YAML escape."""
+    out = []
+    for char in text:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif char.isprintable():
+            out.append(char)
+        elif ord(char) <= 0xFF:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) <= 0xFFFF:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return '"' + "".join(out) + '"'
+
+
+def _single_quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _key(text: str) -> str:
+    if not isinstance(text, str):
+        return _scalar_inline(text)
+    if "\n" in text or _needs_escapes(text):
+        return _double_quoted(text)
+    return text if _plain_safe(text) else _single_quoted(text)
+
+
+def _scalar_inline(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _float(value)
+    raise TypeError(f"cannot write a {type(value).__name__} to the repository")
+
+
+def _float(number: float) -> str:
     """The shortest exact form, with a `.` in the mantissa: YAML 1.1 reads `1e-06` as a string."""
     if not math.isfinite(number):
         raise ValueError(f"cannot write {number!r} to the repository")
@@ -62,57 +110,111 @@ def _represent_float(representer: _Representer, number: float) -> ScalarNode:
     mantissa, exponent = text.split("e") if "e" in text else (text, None)
     if "." not in mantissa:
         mantissa += ".0"
-    return representer.represent_scalar("tag:yaml.org,2002:float", mantissa + (f"e{exponent}" if exponent else ""))
+    return mantissa + (f"e{exponent}" if exponent else "")
 
 
-_Representer.add_representer(str, _represent_str)
-_Representer.add_representer(float, _represent_float)
+def _string(text: str, indent: int) -> list[str]:
+    """A string value: the text after `key: ` (first element) and any block lines after it."""
+    if _needs_escapes(text):
+        return [_double_quoted(text)]
+    if "\n" in text:
+        return _block(text, indent)
+    return [text if _plain_safe(text) else _single_quoted(text)]
 
 
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt", pure=True)
-    yaml.Representer = _Representer
-    yaml.default_flow_style = False
-    yaml.width = 1 << 30  # never fold long strings (URLs, semver ranges, annotations)
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    return yaml
+def _block(text: str, indent: int) -> list[str]:
+    """A literal block scalar (`|`), with the chomping indicator that keeps the trailing newlines."""
+    body = text[:-1] if text.endswith("\n") else text
+    if not text.endswith("\n"):
+        chomp = "-"
+    elif text.endswith("\n\n") or text == "\n":
+        chomp = "+"
+        body = text[:-1]
+    else:
+        chomp = ""
+    lines = body.split("\n")
+    pad = " " * (indent + 2)
+    header = "|" + ("2" if lines[0].startswith(" ") else "") + chomp
+    return [header] + [(pad + line) if line else "" for line in lines]
 
 
-def _commented(value: Any) -> Any:
-    """A fresh ruamel tree for `value` (fresh nodes also rule out aliases)."""
-    if isinstance(value, Mapping):
-        tree = CommentedMap()
-        for key, item in value.items():
-            tree[key] = _commented(item)
-        return tree
-    if isinstance(value, (list, tuple)):
-        return CommentedSeq(_commented(item) for item in value)
-    return value
+class _Writer:
+    def __init__(self, comments: Mapping[ValuePath, str]) -> None:
+        self.lines: list[str] = []
+        self.comments = comments
 
+    def mapping(self, value: Mapping, indent: int, path: ValuePath, first_prefix: str | None = None) -> None:
+        pad = " " * indent
+        for index, (key, item) in enumerate(value.items()):
+            prefix = first_prefix if (index == 0 and first_prefix is not None) else pad
+            self.entry(prefix + _key(key) + ":", item, indent, path + (key,))
 
-def _add_comment(tree: CommentedMap, path: ValuePath, comment: str) -> None:
-    *parents, key = path
-    for part in parents:
-        tree = tree[part]
-    if key not in tree:
-        raise KeyError(f"no value at {'.'.join(path)} to carry the comment {comment!r}")
-    tree.yaml_add_eol_comment(comment, key)
+    def sequence(self, value: Sequence, indent: int, path: ValuePath) -> None:
+        pad = " " * (indent + 2)
+        for position, item in enumerate(value):
+            self.item(pad + "- ", item, indent + 4, path + (str(position),))
+
+    def entry(self, head: str, item: Any, indent: int, path: ValuePath) -> None:
+        if isinstance(item, Mapping) and item:
+            self.lines.append(head)
+            self.mapping(item, indent + 2, path)
+        elif isinstance(item, (list, tuple)) and item:
+            self.lines.append(head)
+            self.sequence(item, indent, path)
+        else:
+            self.scalar(head + " ", item, indent, path)
+
+    def item(self, head: str, item: Any, indent: int, path: ValuePath) -> None:
+        if isinstance(item, Mapping) and item:
+            self.mapping(item, indent, path, first_prefix=head)
+        elif isinstance(item, (list, tuple)) and item:
+            self.lines.append(head.rstrip())
+            self.sequence(item, indent, path)
+        else:
+            self.scalar(head, item, indent - 2, path)
+
+    def scalar(self, head: str, item: Any, indent: int, path: ValuePath) -> None:
+        if isinstance(item, Mapping):
+            text = ["{}"]
+        elif isinstance(item, (list, tuple)):
+            text = ["[]"]
+        elif isinstance(item, str):
+            text = _string(item, indent)
+        else:
+            text = [_scalar_inline(item)]
+        comment = self.comments.get(path)
+        first = head + text[0] + (f"  # {comment}" if comment is not None else "")
+        self.lines.append(first)
+        self.lines.extend(text[1:])
 
 
 def dump_yaml(docs: Sequence[Mapping[str, Any]], *, line_comments: Mapping[tuple[int, ValuePath], str] | None = None,
               header: str | None = None) -> str:
     """YAML text of `docs`. `line_comments[(i, path)]` is written after the value at `path`
     of document i (the text after `# `). `header` becomes leading `# ` comment lines."""
-    yaml = _yaml()
-    trees = [_commented(doc) for doc in docs]
-    for (index, path), comment in sorted((line_comments or {}).items()):
-        _add_comment(trees[index], path, comment)
+    comments: dict[int, dict[ValuePath, str]] = {}
+    for (index, path), comment in (line_comments or {}).items():
+        if not _has_scalar_at(docs[index], path):
+            raise KeyError(f"no value at {'.'.join(path)} to carry the comment {comment!r}")
+        comments.setdefault(index, {})[tuple(path)] = comment
     parts = []
-    for tree in trees:
-        stream = io.StringIO()
-        yaml.dump(tree, stream)
-        parts.append(stream.getvalue())
+    for index, doc in enumerate(docs):
+        writer = _Writer(comments.get(index, {}))
+        if doc:
+            writer.mapping(doc, 0, ())
+        else:
+            writer.lines.append("{}")
+        parts.append("\n".join(writer.lines) + "\n")
     text = "---\n".join(parts)
     if header:
         text = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines()) + ("---\n" if parts else "") + text
     return text
+
+
+def _has_scalar_at(doc: Mapping[str, Any], path: ValuePath) -> bool:
+    node: Any = doc
+    for key in path:
+        if not isinstance(node, Mapping) or key not in node:
+            return False
+        node = node[key]
+    return not isinstance(node, (Mapping, list, tuple))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 
 from ..model import AppModel
 from . import yamltext
@@ -52,8 +53,23 @@ def chart_files(app: AppModel) -> dict[str, str]:
 
 
 def chart_version(app: AppModel) -> str:
-    """The chart's version (see the module doc); the HelmRelease and OCI tag use exactly this."""
-    return _version(_files_without_version(app))
+    """The chart's version (see the module doc); the HelmRelease and OCI tag use exactly this.
+
+    Every HelmRelease and render of the app asks, so the answer is kept per app object (the model
+    is not changed after evaluation); the newest few thousand apps are remembered."""
+    known = _VERSIONS.get(id(app))
+    if known is not None and known[0] is app:
+        _VERSIONS.move_to_end(id(app))
+        return known[1]
+    version = _version(_files_without_version(app))
+    _VERSIONS[id(app)] = (app, version)
+    if len(_VERSIONS) > _VERSIONS_KEPT:
+        _VERSIONS.popitem(last=False)
+    return version
+
+
+_VERSIONS: OrderedDict[int, tuple[AppModel, str]] = OrderedDict()
+_VERSIONS_KEPT = 4096
 
 
 def _files_without_version(app: AppModel) -> dict[str, str]:
