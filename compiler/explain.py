@@ -7,12 +7,10 @@ effective model of one cluster as YAML or JSON (show).
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 
-from ruamel.yaml import YAML
-
+from .lower_flux.yamltext import dump_yaml
 from .model import Layer, plain
 from .suggest import did_you_mean
 
@@ -98,26 +96,21 @@ def show_text(analysis, cluster: str, fmt: str) -> str:
     }
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    yaml = YAML()
-    yaml.default_flow_style = False
-    stream = io.StringIO()
-    yaml.dump(data, stream)
-    return stream.getvalue()
+    return dump_yaml([data])
 
 
 def run_explain_value(analysis, cluster: str, dotted: str) -> int:
-    try:
-        sys.stdout.write(explain_text(analysis, cluster, dotted))
-    except ExplainError as error:
-        print(f"gopc explain: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return _print("explain", lambda: explain_text(analysis, cluster, dotted))
 
 
 def run_show(analysis, cluster: str, fmt: str) -> int:
+    return _print("show", lambda: show_text(analysis, cluster, fmt))
+
+
+def _print(command: str, produce) -> int:
     try:
-        sys.stdout.write(show_text(analysis, cluster, fmt))
+        sys.stdout.write(produce())
     except ExplainError as error:
-        print(f"gopc show: {error}", file=sys.stderr)
+        print(f"gopc {command}: {error}", file=sys.stderr)
         return 2
     return 0

@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ruamel.yaml.nodes import ScalarNode
+
+from ..lower_helm.yamltext import quoted
 from ruamel.yaml.resolver import VersionedResolver
 
 ValuePath = tuple[str, ...]
@@ -56,26 +58,6 @@ def _needs_escapes(text: str) -> bool:
     return not all(char.isprintable() or char == "\n" for char in text)
 
 
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
-
-
-def _double_quoted(text: str) -> str:
-    """Printable characters as they are; everything else as a YAML escape."""
-    out = []
-    for char in text:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif char.isprintable():
-            out.append(char)
-        elif ord(char) <= 0xFF:
-            out.append(f"\\x{ord(char):02x}")
-        elif ord(char) <= 0xFFFF:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(f"\\U{ord(char):08x}")
-    return '"' + "".join(out) + '"'
-
-
 def _single_quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -84,7 +66,7 @@ def _key(text: str) -> str:
     if not isinstance(text, str):
         return _scalar_inline(text)
     if "\n" in text or _needs_escapes(text):
-        return _double_quoted(text)
+        return quoted(text)
     return text if _plain_safe(text) else _single_quoted(text)
 
 
@@ -116,7 +98,7 @@ def _float(number: float) -> str:
 def _string(text: str, indent: int) -> list[str]:
     """A string value: the text after `key: ` (first element) and any block lines after it."""
     if _needs_escapes(text):
-        return [_double_quoted(text)]
+        return [quoted(text)]
     if "\n" in text:
         return _block(text, indent)
     return [text if _plain_safe(text) else _single_quoted(text)]
