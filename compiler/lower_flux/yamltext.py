@@ -55,13 +55,14 @@ def _plain_safe(text: str) -> bool:
 
 
 def _needs_escapes(text: str) -> bool:
-    return not all(char.isprintable() or char == "\n" for char in text)
+    return not text.replace("\n", "").isprintable()
 
 
 def _single_quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+@functools.lru_cache(maxsize=65536)
 def _key(text: str) -> str:
     if not isinstance(text, str):
         return _scalar_inline(text)
@@ -95,13 +96,14 @@ def _float(number: float) -> str:
     return mantissa + (f"e{exponent}" if exponent else "")
 
 
-def _string(text: str, indent: int) -> list[str]:
+@functools.lru_cache(maxsize=65536)
+def _string(text: str, indent: int) -> tuple[str, ...]:
     """A string value: the text after `key: ` (first element) and any block lines after it."""
     if _needs_escapes(text):
-        return [quoted(text)]
+        return (quoted(text),)
     if "\n" in text:
-        return _block(text, indent)
-    return [text if _plain_safe(text) else _single_quoted(text)]
+        return tuple(_block(text, indent))
+    return (text if _plain_safe(text) else _single_quoted(text),)
 
 
 def _block(text: str, indent: int) -> list[str]:
