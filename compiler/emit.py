@@ -146,23 +146,32 @@ def _stage(files, out: Path, staging: Path, existing: _Existing, owned_before: s
     for relative in sorted(existing.empty_directories):
         if not _under(relative, overwritten) and not (staging / relative).exists():
             (staging / relative).mkdir(parents=True)
+    made: set[Path] = set()
     for relative in sorted(files):
-        data = files[relative].encode("utf-8") if isinstance(files[relative], str) else files[relative]
-        target = staging / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        previous = out / relative
-        if relative in existing.entries and _is_regular(previous) and _same_bytes(previous, data):
-            _link_or_copy(previous, target)
-            report.unchanged.append(relative)
-        else:
-            target.write_bytes(data)
-            report.written.append(relative)
+        parent = (staging / relative).parent
+        if parent not in made:
+            parent.mkdir(parents=True, exist_ok=True)
+            made.add(parent)
+    for relative in sorted(files):
+        unchanged = _stage_file(relative, files[relative], out, staging, existing)
+        (report.unchanged if unchanged else report.written).append(relative)
     manifest = {"generator": "gopc", "files": sorted(files)}
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     for relative in sorted(existing.directories):
         if (staging / relative).is_dir():
             shutil.copymode(out / relative, staging / relative)
     report.removed = sorted(p for p in owned_before if p not in files and p in existing.entries)
+
+
+def _stage_file(relative: str, content: str | bytes, out: Path, staging: Path, existing: _Existing) -> bool:
+    """Put one file into the staging tree; True when it is unchanged (linked from the old tree)."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    target, previous = staging / relative, out / relative
+    if relative in existing.entries and _is_regular(previous) and _same_bytes(previous, data):
+        _link_or_copy(previous, target)
+        return True
+    target.write_bytes(data)
+    return False
 
 
 def _under(relative: str, roots: set[str]) -> bool:

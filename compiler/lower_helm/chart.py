@@ -48,7 +48,9 @@ HELMIGNORE = """\
 def chart_files(app: AppModel) -> dict[str, str]:
     """Every file of charts/<app>/, by path relative to it, in path order."""
     files = _files_without_version(app)
-    files["Chart.yaml"] = _chart_yaml(app, _version(files))
+    version = _version(files)
+    _remember(app, version)
+    files["Chart.yaml"] = _chart_yaml(app, version)
     return dict(sorted(files.items()))
 
 
@@ -62,10 +64,14 @@ def chart_version(app: AppModel) -> str:
         _VERSIONS.move_to_end(id(app))
         return known[1]
     version = _version(_files_without_version(app))
+    _remember(app, version)
+    return version
+
+
+def _remember(app: AppModel, version: str) -> None:
     _VERSIONS[id(app)] = (app, version)
     if len(_VERSIONS) > _VERSIONS_KEPT:
         _VERSIONS.popitem(last=False)
-    return version
 
 
 _VERSIONS: OrderedDict[int, tuple[AppModel, str]] = OrderedDict()
