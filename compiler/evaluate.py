@@ -122,6 +122,8 @@ class _Evaluator:
                       for name, d in decls["env"].items()}
         cluster_models = self._instances(apps, clusters, cluster_env, env_models)
         self._placement_warnings(apps, cluster_models)
+        self._dependencies(apps, cluster_models)
+        self._ports(apps, cluster_models)
         fleet = Fleet(
             package=self.resolution.package,
             root=self.root,
@@ -399,6 +401,78 @@ class _Evaluator:
             if not model.instances and apps and model.env:
                 self.error("W0408", model.span, f"cluster `{name}` runs no app")
 
+    def _dependencies(self, apps: dict[str, _App], clusters: dict[str, ClusterModel]) -> None:
+        """Flux waits for a HelmRelease's dependencies on the same cluster: one that is not deployed
+        there, or a cycle, would hold the release back forever."""
+        absent: dict[tuple, list[str]] = {}
+        edges: dict[str, dict[str, Any]] = {}  # app -> dependency -> the span that set it
+        for name, app in apps.items():
+            self._add_edges(edges, name, app.model.base, app.model.base_origins)
+        for cluster, model in clusters.items():
+            for name, instance in model.instances.items():
+                origin = self._add_edges(edges, name, instance.values, instance.origins)
+                for dependency in instance.values["delivery"]["dependsOn"]:
+                    if str(dependency) not in model.instances and origin is not None:
+                        absent.setdefault((name, str(dependency), origin.span), []).append(cluster)
+        for (name, dependency, span), where in sorted(absent.items(), key=lambda item: (item[0][2].file, item[0][2].start, item[0][1])):
+            self.error("E0502", span, f"app `{name}` depends on `{dependency}`, which does not run on "
+                       + _clusters_text(where),
+                       notes=("Flux would wait for it there forever; deploy it there too, or set `dependsOn` "
+                              "for those clusters in an env, overlay or cluster block",))
+        self._report_cycles(edges)
+
+    def _ports(self, apps: dict[str, _App], clusters: dict[str, ClusterModel]) -> None:
+        """Probes name a declared port, and an ingress needs a port to route to (as the app is
+        written, and as every layer leaves it on each cluster)."""
+        reported: set = set()
+        versions = [(name, app.model.base, app.model.base_origins) for name, app in apps.items()]
+        versions += [(name, i.values, i.origins) for model in clusters.values() for name, i in model.instances.items()]
+        for name, values, origins in versions:
+            ports = values.get("ports") or {}
+            for probe in ("liveness", "readiness"):
+                if probe in values and values[probe]["port"] not in ports:
+                    port = values[probe]["port"]
+                    origin = _located(origins, (probe, "port"), (probe,))
+                    self._port_error(reported, origin, "E0504",
+                                     f"the {probe} probe of app `{name}` checks port `{port}`, which the app does not declare",
+                                     f"declared ports: {', '.join(ports) or 'none'}; add `ports {{ {port} = ... }}` or set `{probe}.port`")
+            if "ingress" in values and not ports:
+                self._port_error(reported, _located(origins, ("ingress",)), "E0504",
+                                 f"app `{name}` has an ingress but no port for it to route to",
+                                 'add `ports { http = 8080 }` (the ingress routes to the port named "http", else the first)')
+
+    def _port_error(self, reported: set, origin, code: str, message: str, note: str) -> None:
+        if origin is None or origin.span is None or (origin.span, message) in reported:
+            return
+        reported.add((origin.span, message))
+        self.error(code, origin.span, message, notes=(note,))
+
+    @staticmethod
+    def _add_edges(edges: dict, name: str, values: dict, origins: dict):
+        origin = origins.get(("delivery", "dependsOn"))
+        if origin is None or origin.span is None:
+            return None
+        for dependency in values["delivery"]["dependsOn"]:
+            edges.setdefault(name, {}).setdefault(str(dependency), origin.span)
+        return origin
+
+    def _report_cycles(self, edges: dict[str, dict[str, Any]]) -> None:
+        reported: set[frozenset] = set()
+        for start in sorted(edges):
+            trail = [start]
+            self._walk(edges, start, trail, reported)
+
+    def _walk(self, edges, node: str, trail: list[str], reported: set) -> None:
+        for dependency, span in sorted(edges.get(node, {}).items()):
+            if dependency in trail:
+                cycle = trail[trail.index(dependency):] + [dependency]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    self.error("E0503", edges[cycle[0]][cycle[1]], "dependency cycle: " + " -> ".join(cycle),
+                               notes=("Flux would install none of these apps; remove one `dependsOn` entry",))
+            elif len(trail) < 100:
+                self._walk(edges, dependency, trail + [dependency], reported)
+
     def _required(self, app: _App) -> None:
         attempted = _attempted(app.decl.body)
         for path in app.missing:
@@ -492,6 +566,20 @@ def conflicts(evaluator: _Evaluator, targeted: list[Targeted], layer: Layer, rep
                        "(app < env < selector overlay < cluster) or into an `app NAME { }` block",),
             )
     return [(leaf, origin) for leaf, origin, _ in winners.values()]
+
+
+def _located(origins: dict, *paths: tuple) -> Origin | None:
+    """The first of `paths` whose value a line of the program set (defaults have no line)."""
+    for path in paths:
+        origin = origins.get(path)
+        if origin is not None and origin.span is not None:
+            return origin
+    return None
+
+
+def _clusters_text(names: list[str]) -> str:
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return f"cluster{'s' if len(names) > 1 else ''} {shown}"
 
 
 def _position(leaf: Leaf) -> tuple[str, int]:

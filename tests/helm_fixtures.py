@@ -34,6 +34,7 @@ SPAN = Span("apps.gop", 0, 0)
 
 DNS_LABEL = StringType(pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", min_length=1, max_length=63)
 PORT = IntType(1, 65535)
+PORT_NAME = StringType(pattern="^[a-z]([-a-z0-9]*[a-z0-9])?$", min_length=1, max_length=15)
 ENV_NAME = StringType(pattern="^[A-Za-z_][A-Za-z0-9_]*$")
 FILE_NAME = StringType(pattern="^[-._a-zA-Z0-9]+$")
 STRING_MAP = MapType(StringType(), StringType())
@@ -72,7 +73,7 @@ RESOURCES = record(
 PROBE = record(
     "Probe", "An HTTP health check.",
     field("path", StringType(pattern="^/.*"), "The HTTP path to GET.", default="/healthz"),
-    field("port", StringType(), "The name of the port to probe (a key of `ports`).", default="http"),
+    field("port", PORT_NAME, "The name of the port to probe (a key of `ports`).", default="http"),
     field("initialDelaySeconds", IntType(0, 3600), "Seconds to wait after start before the first check.",
           default=0),
     field("periodSeconds", IntType(1, 3600), "Seconds between checks.", default=10),
@@ -146,7 +147,7 @@ def app_type(values_record: RecordType | None = None) -> RecordType:
         field("namespace", DNS_LABEL, "The namespace the app is installed into; defaults to the app's name.",
               optional=True),
         field("replicas", IntType(0, 1000), "How many pods run (ignored while autoscaling is on).", default=1),
-        field("ports", MapType(DNS_LABEL, PORT), "Named container ports; a Service exposes them all.", default={}),
+        field("ports", MapType(PORT_NAME, PORT), "Named container ports; a Service exposes them all.", default={}),
         field("env", MapType(ENV_NAME, StringType()), "Plain environment variables.", default={}),
         field("secretEnv", MapType(ENV_NAME, SecretType()),
               "Environment variables read from secrets (references only, never values).", default={}),
