@@ -303,9 +303,13 @@ class _Evaluator:
                 leaves = self._dedup(lambda: self._checked_body(stmt.body, app.record, scope))
                 per_app[app.name].append(Targeted(source, True, leaves))
             elif isinstance(stmt, ast.AllTarget):
+                # Apps differ only in their `values` schema: check the body once per schema.
+                by_schema: dict[int, list[Leaf]] = {}
                 for app in apps.values():
-                    leaves = self._dedup(lambda app=app: self._checked_body(stmt.body, app.record, scope))
-                    per_app[app.name].append(Targeted(source, False, leaves))
+                    schema = id(app.record.fields["values"].type)
+                    if schema not in by_schema:
+                        by_schema[schema] = self._dedup(lambda app=app: self._checked_body(stmt.body, app.record, scope))
+                    per_app[app.name].append(Targeted(source, False, by_schema[schema]))
             elif not (decl.kind == "cluster" and isinstance(stmt, ast.Block) and stmt.path.dotted == "labels"):
                 self.error("E0206", stmt.span, f"inside {decl.kind} `{decl.name.text}` values go in `app NAME {{ ... }}` or `all {{ ... }}`",
                            notes=(f"e.g. `all {{ {stmt.path.dotted} = ... }}`",))

@@ -668,8 +668,9 @@ class Checker:
         if hint:
             notes.append(f"did you mean `{hint}`?")
             fixes.append(Fix(key.span, hint, f"change to `{hint}`"))
-        notes.append(f"fields of {record.name}: {', '.join(record.fields)}")
-        self.error("E0304", key.span, f"`{record.name}` has no field `{key.text}`", notes=notes, fixes=fixes)
+        name = record.name.split("(")[0]  # `App(web)` is every app's `App`: one message for an `all` body
+        notes.append(f"fields of {name}: {', '.join(record.fields)}")
+        self.error("E0304", key.span, f"`{name}` has no field `{key.text}`", notes=notes, fixes=fixes)
 
 
 def build_tree(leaves: list[Leaf]) -> dict:

@@ -435,3 +435,13 @@ def test_declaration_order_does_not_change_the_diagnostics(layout):
     assert diagnostics == broken_original()[1]
     unaffected = {name: value for name, value in fleet["clusters"].items() if name not in CONFLICTED_CLUSTERS}
     assert unaffected == {name: value for name, value in broken_original()[0]["clusters"].items() if name in unaffected}
+
+
+def test_a_misspelt_field_in_an_all_block_is_reported_once_not_once_per_app(tmp_path):
+    copy = tmp_path / "shop"
+    shutil.copytree(REPO / "examples" / "shop", copy)
+    envs = copy / "envs.gop"
+    envs.write_text(envs.read_text(encoding="utf-8").replace("    replicas = 2\n", "    replica = 2\n", 1), encoding="utf-8")
+    diagnostics = analyse([copy]).diagnostics
+    assert [(d.code, d.message) for d in diagnostics] == [("E0304", "`App` has no field `replica`")]
+    assert diagnostics[0].fixes[0].replacement == "replicas"
