@@ -142,13 +142,13 @@ def profile(root: Path) -> None:
     from gop.compiler.driver import analyse
     from gop.lsp.project import ParseCache
 
-    ParseCache().install()
+    parse = ParseCache().parse
     path = sorted((root / "apps").glob("*.gop"))[0]
-    analyse([str(root)])
+    analyse([str(root)], parse=parse)
     overlay = {str(path): path.read_text().replace("replicas = 1", "replicas = 2")}
     profiler = cProfile.Profile()
     profiler.enable()
-    analyse([str(root)], overlay)
+    analyse([str(root)], overlay, parse=parse)
     profiler.disable()
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
 

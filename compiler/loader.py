@@ -85,6 +85,7 @@ class _Loader:
     def __init__(self, program: Program, overlays: Mapping[str, str], parse: Callable[[str, str], ParseResult]) -> None:
         self.program = program
         self.parse = parse
+        self.modules_seen: dict[tuple[Path, str], tuple[Path, list[Path] | None]] = {}
         self.overlays = {str(Path(k).resolve()): v for k, v in overlays.items()}
         self.loading: list[str] = []
 
@@ -151,14 +152,13 @@ class _Loader:
             if target.startswith(STD_PREFIX) or target == "std":
                 self._import_std(decl, target)
                 continue
-            module_dir = (directory / target).resolve()
-            if not module_dir.is_dir():
+            module_dir, files = self._module_files(directory, target)
+            if files is None:
                 self.program.diagnostics.append(
                     diagnostic("E0203", decl.path.span, f"cannot find module `{target}`",
                                notes=(f"looked for the directory {display_path(module_dir)}",))
                 )
                 continue
-            files = sorted(p for p in module_dir.glob("*.gop"))
             if not files:
                 self.program.diagnostics.append(
                     diagnostic("E0203", decl.path.span, f"module `{target}` has no .gop files")
@@ -167,6 +167,16 @@ class _Loader:
             for file in files:
                 self._load_path(file)
             self.program.imports[id(decl)] = display_path(module_dir)
+
+    def _module_files(self, directory: Path, target: str) -> tuple[Path, list[Path] | None]:
+        """The directory an import names and its .gop files (None: no such directory); many files
+        import the same module, so each directory is looked at once."""
+        key = (directory, target)
+        if key not in self.modules_seen:
+            module_dir = (directory / target).resolve()
+            files = sorted(module_dir.glob("*.gop")) if module_dir.is_dir() else None
+            self.modules_seen[key] = (module_dir, files)
+        return self.modules_seen[key]
 
     def _import_std(self, decl: ast.ImportDecl, target: str) -> None:
         name = target[len(STD_PREFIX):] if target.startswith(STD_PREFIX) else ""

@@ -14,6 +14,7 @@ References record their target in `references` (for the language server).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -563,7 +564,7 @@ class Checker:
     def _check_string(self, value: str, expected: StringType, span: Span) -> Any:
         if not self._check_length(len(value), expected.min_length, expected.max_length, span, "characters"):
             return INVALID
-        if expected.pattern is not None and re.search(expected.pattern, value) is None:
+        if expected.pattern is not None and _compiled(expected.pattern).search(value) is None:
             self.error("E0303", span, f"{describe_value(value)} does not match the pattern `{expected.pattern}`")
             return INVALID
         return value
@@ -671,6 +672,11 @@ class Checker:
         name = record.name.split("(")[0]  # `App(web)` is every app's `App`: one message for an `all` body
         notes.append(f"fields of {name}: {', '.join(record.fields)}")
         self.error("E0304", key.span, f"`{name}` has no field `{key.text}`", notes=notes, fixes=fixes)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
 
 
 def build_tree(leaves: list[Leaf]) -> dict:
