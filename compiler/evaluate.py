@@ -19,6 +19,7 @@ the same key share one computation.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -276,15 +277,52 @@ class _Evaluator:
 
     def _apps(self) -> dict[str, _App]:
         apps: dict[str, _App] = {}
+        environment = _environment(self.program, self.resolution)
         for name, decl in self.resolution.resources["app"].items():
             scope = self.checker.scope_of(decl)
-            annotations: dict = {}
-            leaves = self._checked_body(decl.body, self.app_record, scope, annotations)
-            values_type = annotations.get(("values",))
+            leaves, values_type = self._checked_app_body(decl, scope, environment)
             record = _app_record(self.app_record, name, values_type)
             conflicts(self, [Targeted(f"app {name}", True, leaves)], Layer.APP)
-            apps[name] = _App(name, decl, record, leaves, scope)
+            # The base (defaults + app layer) is a function of the leaves and the schema, both unchanged on reuse.
+            known = _APP_BASES.get(id(leaves))
+            base = known[1] if known is not None and known[0] is leaves else None
+            apps[name] = app = _App(name, decl, record, leaves, scope, base)
+            _APP_BASES[id(leaves)] = (leaves, app.base)
+            if len(_APP_BASES) > _APP_CHECKS_KEPT:
+                _APP_BASES.popitem(last=False)
         return apps
+
+    def _checked_app_body(self, decl: ast.ResourceDecl, scope: Scope, environment: tuple):
+        """An app body's leaves and values schema.
+
+        The language server analyses again after every edit, handing the driver the very same
+        trees for unchanged files. An app body whose tree and whose environment (everything else it
+        can depend on) are unchanged gives the same leaves, diagnostics and references as last
+        time, so they are reused; its values schema is looked up again in this analysis's types."""
+        cached = _APP_CHECKS.get(id(decl))
+        if cached is not None and cached[0] is decl and cached[1] == environment:
+            _, _, leaves, annotation, diagnostics, references = cached
+            self.checker.diagnostics.extend(diagnostics)
+            self.checker.references.extend(references)
+            _APP_CHECKS.move_to_end(id(decl))
+            return leaves, self._schema_of(annotation, scope)
+        diagnostics_before, references_before = len(self.checker.diagnostics), len(self.checker.references)
+        annotations: dict = {}
+        leaves = self._checked_body(decl.body, self.app_record, scope, annotations)
+        values_type = annotations.get(("values",))
+        annotation = _values_annotation(decl.body) if values_type is not None else None
+        _APP_CHECKS[id(decl)] = (decl, environment, leaves, annotation,
+                                 self.checker.diagnostics[diagnostics_before:], self.checker.references[references_before:])
+        if len(_APP_CHECKS) > _APP_CHECKS_KEPT:
+            _APP_CHECKS.popitem(last=False)
+        return leaves, values_type
+
+    def _schema_of(self, annotation: ast.TypeName | None, scope: Scope) -> RecordType | None:
+        if annotation is None:
+            return None
+        declared = self.checker._lookup(annotation.names, scope, "type")
+        schema = self.checker.named_type(declared) if declared is not None else None
+        return schema if isinstance(schema, RecordType) else None
 
     def _checked_body(self, body, record, scope, annotations=None) -> list[Leaf]:
         return self.checker.body(body, record, scope, annotations=annotations)
@@ -478,6 +516,8 @@ class _Evaluator:
                 self._walk(edges, dependency, trail + [dependency], reported)
 
     def _required(self, app: _App) -> None:
+        if not app.missing:
+            return
         attempted = _attempted(app.decl.body)
         for path in app.missing:
             if path in attempted:
@@ -514,6 +554,33 @@ class _Evaluator:
         return Settings(kind, name, decl.span, decl.doc, values)
 
 
+_APP_CHECKS: OrderedDict[int, tuple] = OrderedDict()
+_APP_CHECKS_KEPT = 20_000
+_APP_BASES: OrderedDict[int, tuple] = OrderedDict()  # id(leaves) -> (leaves, (values, origins, missing))
+
+
+def _environment(program, resolution: Resolution) -> tuple:
+    """What an app body's check can depend on besides the body itself: every file that declares
+    more than apps (types, schemas, lets, envs ...; by tree identity), the names of all resources,
+    and every file's imports."""
+    def only_apps(tree: ast.File) -> bool:
+        return all(isinstance(d, (ast.PackageDecl, ast.ImportDecl)) or (isinstance(d, ast.ResourceDecl) and d.kind == "app")
+                   for d in tree.decls)
+
+    shared = tuple(sorted((path, id(tree)) for path, tree in program.files.items() if not only_apps(tree)))
+    names = tuple((kind, tuple(sorted(declared))) for kind, declared in sorted(resolution.resources.items()))
+    imports = tuple(sorted((path, tuple(sorted(aliases.items()))) for path, aliases in resolution.file_imports.items()))
+    return shared, names, imports
+
+
+def _values_annotation(body: ast.Body) -> ast.TypeName | None:
+    """The schema named by the app's `values: Schema { ... }` block."""
+    for stmt in body.stmts:
+        if isinstance(stmt, ast.Block) and stmt.path.dotted == "values" and stmt.annotation is not None:
+            return stmt.annotation
+    return None
+
+
 @dataclass(slots=True)
 class _App:
     name: str
@@ -521,6 +588,7 @@ class _App:
     record: RecordType
     leaves: list[Leaf]
     scope: Scope
+    base: tuple | None = None  # (values, origins, missing) when already known
     model: AppModel | None = None
     missing: list = field(default_factory=list)
 
@@ -528,9 +596,11 @@ class _App:
         return {leaf.path: (leaf, Origin(Layer.APP, leaf.span, f"app {self.name}")) for leaf in self.leaves}
 
     def __post_init__(self) -> None:
-        chosen = self.chosen()
-        origins = {path: origin for path, (_, origin) in chosen.items()}
-        values, origins = _fill_defaults(self.record, build_tree(self.leaves), origins, (), self.missing)
+        if self.base is None:
+            origins = {path: origin for path, (_, origin) in self.chosen().items()}
+            values, origins = _fill_defaults(self.record, build_tree(self.leaves), origins, (), self.missing)
+            self.base = (values, origins, self.missing)
+        values, origins, self.missing = self.base
         namespace = values.get("namespace", self.name)
         self.model = AppModel(self.name, self.decl.name.span, self.decl.doc, namespace, self.record, values, origins, frozenset())
 
