@@ -250,7 +250,6 @@ def _belongs_to(obj: dict, app: str, instance) -> bool:
 
 def _run_fmt(args) -> int:
     import difflib
-    from pathlib import Path
 
     from .fmt import format_source
     from .loader import display_path

@@ -30,7 +30,7 @@ from .model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Ori
 from .resolve import Resolution
 from .suggest import did_you_mean
 from .typecheck import INVALID, PRESENT, Checker, Leaf, Scope, build_tree
-from .types import AnyType, EnumType, Field, MapType, RecordType, StringType, Type, describe_value
+from .types import AnyType, Field, MapType, RecordType, StringType, Type, describe_value
 
 SETTINGS_SCHEMAS = {
     "source": "GitSource", "registry": "ChartRegistry", "delivery": "FleetDelivery", "receiver": "WebhookReceiver",

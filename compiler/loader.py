@@ -203,7 +203,3 @@ class _Loader:
 
 def is_std_file(path: str) -> bool:
     return path.startswith("<std>/")
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0", "false")

@@ -83,10 +83,6 @@ class SourceFile:
             units += 2 if ord(self.text[i]) > 0xFFFF else 1
         return end
 
-    @property
-    def line_count(self) -> int:
-        return len(self._line_starts)
-
 
 def _utf16_len(text: str) -> int:
     return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)

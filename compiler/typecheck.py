@@ -21,7 +21,7 @@ from fractions import Fraction
 from typing import Any
 
 from . import ast
-from .diagnostics import Diagnostic, Fix, Related, diagnostic
+from .diagnostics import Diagnostic, Fix, diagnostic
 from .loader import Program
 from .resolve import Resolution
 from .span import Span

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib.resources
 import re
-import traceback
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,6 @@ from hypothesis import strategies as st
 import strategies
 from gop.compiler import ast
 from gop.compiler.parser import ParseResult, parse
-from lark.exceptions import VisitError
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_FILES = sorted((REPO / "examples").rglob("*.gop"))
