@@ -376,5 +376,17 @@ def _run_show(args) -> int:
     return run_show(analysis, args.cluster, args.format)
 
 
+def run() -> None:
+    """The `gopc` executable: `main`, then exit without tearing the heap down object by object
+    (freeing a large program's trees one by one takes longer than a small program's whole run)."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
