@@ -291,11 +291,13 @@ def _run_fmt(args) -> int:
 def _gop_files(paths):
     from pathlib import Path
 
+    from .loader import gop_files
+
     files, missing = [], []
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*.gop") if not any(part.startswith(".") for part in p.relative_to(path).parts)))
+            files.extend(gop_files(path))
         elif path.is_file():
             files.append(path)
         else:

@@ -46,6 +46,19 @@ class Program:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     roots: list[str] = field(default_factory=list)  # files named on the command line (directly or by directory)
 
+    def package_of(self, module: str) -> str:
+        """A module's package name: its `package` clause, else its directory's name (the default import alias)."""
+        for path in self.modules[module].files:
+            package = self.files[path].package
+            if package is not None:
+                return package.name.text
+        return module.rstrip("/").rsplit("/", 1)[-1]
+
+
+def gop_files(directory: Path) -> list[Path]:
+    """The .gop files below `directory`, sorted, hidden directories skipped."""
+    return sorted(p for p in directory.rglob("*.gop") if not any(part.startswith(".") for part in p.relative_to(directory).parts))
+
 
 def display_path(path: Path) -> str:
     absolute = os.path.abspath(path)
@@ -95,7 +108,7 @@ class _Loader:
 
     def load_root(self, path: Path) -> None:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*.gop") if not any(part.startswith(".") for part in p.relative_to(path).parts))
+            found = gop_files(path)
             if not found:
                 self._io_error(display_path(path), f"no .gop files in directory `{display_path(path)}`")
             for file in found:

@@ -26,6 +26,11 @@ def _where(span: Span, sources: Mapping[str, SourceFile]) -> tuple[int, int]:
     return (position.line + 1, position.column + 1)
 
 
+def _region(span: Span, sources: Mapping[str, SourceFile]) -> tuple[int, int, int, int]:
+    """1-based start line and column, then end line and column."""
+    return (*_where(span, sources), *_where(Span(span.file, span.end, span.end), sources))
+
+
 def render_text(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceFile], *, colour: bool = False) -> str:
     def paint(code: str, text: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if colour else text
@@ -79,8 +84,7 @@ def _summary(diagnostics: Sequence[Diagnostic]) -> str:
 def to_json_data(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceFile]) -> list[dict]:
     items = []
     for diag in diagnostics:
-        line, column = _where(diag.span, sources)
-        end_line, end_column = _where(Span(diag.span.file, diag.span.end, diag.span.end), sources)
+        line, column, end_line, end_column = _region(diag.span, sources)
         items.append(
             {
                 "code": diag.code,
@@ -127,18 +131,16 @@ def render_sarif(diagnostics: Sequence[Diagnostic], sources: Mapping[str, Source
         rules.append(rule)
     results = []
     for diag in diagnostics:
-        line, column = _where(diag.span, sources)
-        end_line, end_column = _where(Span(diag.span.file, diag.span.end, diag.span.end), sources)
         result = {
             "ruleId": diag.code,
             "ruleIndex": codes.index(diag.code),
             "level": _SARIF_LEVEL[diag.severity],
             "message": {"text": diag.message + "".join(f"\n{note}" for note in diag.notes)},
-            "locations": [_sarif_location(diag.span, line, column, end_line, end_column)],
+            "locations": [_sarif_location(diag.span, *_region(diag.span, sources))],
         }
         if diag.related:
             result["relatedLocations"] = [
-                {**_sarif_location(r.span, *_where(r.span, sources), *_where(Span(r.span.file, r.span.end, r.span.end), sources)),
+                {**_sarif_location(r.span, *_region(r.span, sources)),
                  "id": index, "message": {"text": r.message}}
                 for index, r in enumerate(diag.related)
             ]
@@ -176,8 +178,7 @@ def _sarif_location(span: Span, line: int, column: int, end_line: int, end_colum
 
 
 def _sarif_fix(fix, sources) -> dict:
-    line, column = _where(fix.span, sources)
-    end_line, end_column = _where(Span(fix.span.file, fix.span.end, fix.span.end), sources)
+    line, column, end_line, end_column = _region(fix.span, sources)
     return {
         "description": {"text": fix.title},
         "artifactChanges": [

@@ -100,18 +100,11 @@ class _Resolver:
         target = self.program.imports.get(id(decl))
         if target is None:
             return  # the loader reported it
-        alias = decl.alias.text if decl.alias else self._module_package(target)
+        alias = decl.alias.text if decl.alias else self.program.package_of(target)
         if alias in imports:
             self.diagnostics.append(diagnostic("E0202", (decl.alias or decl.path).span, f"`{alias}` is imported twice in this file"))
             return
         imports[alias] = target
-
-    def _module_package(self, module_key: str) -> str:
-        for path in self.program.modules[module_key].files:
-            package = self.program.files[path].package
-            if package is not None:
-                return package.name.text
-        return module_key.rstrip("/").rsplit("/", 1)[-1]
 
     def _declare(self, table: dict, name: ast.Name, decl, what: str) -> bool:
         previous = table.get(name.text)

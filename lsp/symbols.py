@@ -111,7 +111,7 @@ class Model:
         for decl in tree.imports:
             module = self.import_target(key, decl)
             if module is not None:
-                imports[decl.alias.text if decl.alias else self._package_of(module)] = module
+                imports[decl.alias.text if decl.alias else self.program.package_of(module)] = module
         return Scope(key, self.module_of(key), imports)
 
     def import_target(self, key: str, decl: ast.ImportDecl) -> str | None:
@@ -125,13 +125,6 @@ class Model:
             return None
         module = display_path((Path(key).parent / target).resolve())
         return module if module in self.program.modules else None
-
-    def _package_of(self, module: str) -> str:
-        for path in self.program.modules[module].files:
-            package = self.program.files[path].package
-            if package is not None:
-                return package.name.text
-        return module.rstrip("/").rsplit("/", 1)[-1]
 
     # ---- declarations by name --------------------------------------------------------------
 

@@ -17,13 +17,12 @@ Invariants:
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ruamel.yaml.nodes import ScalarNode
 
-from ..lower_helm.yamltext import quoted
+from ..lower_helm.yamltext import quoted, scalar
 from ruamel.yaml.resolver import VersionedResolver
 
 ValuePath = tuple[str, ...]
@@ -65,35 +64,10 @@ def _single_quoted(text: str) -> str:
 @functools.lru_cache(maxsize=65536)
 def _key(text: str) -> str:
     if not isinstance(text, str):
-        return _scalar_inline(text)
+        return scalar(text)
     if "\n" in text or _needs_escapes(text):
         return quoted(text)
     return text if _plain_safe(text) else _single_quoted(text)
-
-
-def _scalar_inline(value: Any) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return "null"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _float(value)
-    raise TypeError(f"cannot write a {type(value).__name__} to the repository")
-
-
-def _float(number: float) -> str:
-    """The shortest exact form, with a `.` in the mantissa: YAML 1.1 reads `1e-06` as a string."""
-    if not math.isfinite(number):
-        raise ValueError(f"cannot write {number!r} to the repository")
-    text = repr(number)
-    mantissa, exponent = text.split("e") if "e" in text else (text, None)
-    if "." not in mantissa:
-        mantissa += ".0"
-    return mantissa + (f"e{exponent}" if exponent else "")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -165,7 +139,7 @@ class _Writer:
         elif isinstance(item, str):
             text = _string(item, indent)
         else:
-            text = [_scalar_inline(item)]
+            text = [scalar(item)]
         comment = self.comments.get(path)
         first = head + text[0] + (f"  # {comment}" if comment is not None else "")
         self.lines.append(first)

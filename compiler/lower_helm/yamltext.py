@@ -69,7 +69,7 @@ def quoted(text: str) -> str:
 
 def _float(number: float) -> str:
     if not math.isfinite(number):
-        raise ValueError(f"cannot write {number!r} as a chart value")
+        raise ValueError(f"cannot write {number!r} as YAML")
     text = repr(number)
     if "e" in text and "." not in text.split("e")[0]:
         mantissa, exponent = text.split("e")
