@@ -219,14 +219,14 @@ def _run_build(args) -> int:
 
 def _run_render(args) -> int:
     from .build import cluster_objects
-    from .explain import ExplainError, _cluster
+    from .explain import ExplainError, cluster_model
     from .yamlstream import dump_all
 
     analysis = _checked(args.paths)
     if analysis is None:
         return EXIT_ERRORS
     try:
-        model = _cluster(analysis, args.cluster)
+        model = cluster_model(analysis, args.cluster)
     except ExplainError as error:
         print(f"gopc render: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -29,7 +29,7 @@ def _where(analysis, span) -> str:
     return f"{span.file}:{position.line + 1}:{position.column + 1}"
 
 
-def _cluster(analysis, name: str):
+def cluster_model(analysis, name: str):
     clusters = analysis.fleet.clusters
     if name not in clusters:
         hint = did_you_mean(name, clusters)
@@ -38,7 +38,7 @@ def _cluster(analysis, name: str):
 
 
 def explain_text(analysis, cluster: str, dotted: str) -> str:
-    model = _cluster(analysis, cluster)
+    model = cluster_model(analysis, cluster)
     app, _, rest = dotted.partition(".")
     if app not in model.instances:
         hint = did_you_mean(app, model.instances)
@@ -87,7 +87,7 @@ def _inline(value) -> str:
 
 
 def show_text(analysis, cluster: str, fmt: str) -> str:
-    model = _cluster(analysis, cluster)
+    model = cluster_model(analysis, cluster)
     data = {
         "cluster": model.name,
         "env": model.env,
