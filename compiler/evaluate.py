@@ -516,13 +516,18 @@ class _Evaluator:
                 self._walk(edges, dependency, trail + [dependency], reported)
 
     def _required(self, app: _App) -> None:
-        if not app.missing:
+        if not app.missing or self._syntax_error_in(app.decl):
             return
         attempted = _attempted(app.decl.body)
         for path in app.missing:
             if path in attempted:
                 continue  # assigned, but the value was wrong: that error is reported already
             self.error("E0305", app.decl.name.span, f"app `{app.name}` does not set the required field `{'.'.join(path)}`")
+
+    def _syntax_error_in(self, decl: ast.ResourceDecl) -> bool:
+        """A declaration the parser had to repair may lack what the user did write: saying a field
+        is missing there would only repeat the syntax error in other words."""
+        return any(d.code.startswith("E01") and decl.span.contains(d.span) for d in self.program.diagnostics)
 
     # ---- settings declarations ------------------------------------------------------------------
 
@@ -546,7 +551,7 @@ class _Evaluator:
         values, _ = _fill_defaults(record, build_tree(leaves), {}, (), missing)
         attempted = _attempted(decl.body)
         for path in missing:
-            if path in attempted:
+            if path in attempted or self._syntax_error_in(decl):
                 continue
             span = decl.name.span if decl.name else decl.span
             self.error("E0305", span, f"{kind} does not set the required field `{'.'.join(path)}`")

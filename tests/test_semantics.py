@@ -445,3 +445,12 @@ def test_a_misspelt_field_in_an_all_block_is_reported_once_not_once_per_app(tmp_
     diagnostics = analyse([copy]).diagnostics
     assert [(d.code, d.message) for d in diagnostics] == [("E0304", "`App` has no field `replica`")]
     assert diagnostics[0].fixes[0].replacement == "replicas"
+
+
+def test_a_declaration_with_a_syntax_error_gets_no_missing_field_errors(tmp_path):
+    (tmp_path / "a.gop").write_text('app web {\n  replicas 3\n  image { repository = "r", tag = "1" }\n', encoding="utf-8")
+    (tmp_path / "b.gop").write_text("app api {\n  replicas = 2\n}\n", encoding="utf-8")
+    codes = [(d.code, d.span.file.rsplit("/", 1)[-1]) for d in analyse([tmp_path]).diagnostics]
+    assert ("E0305", "a.gop") not in codes  # its `{` is never closed: that is the error to fix
+    assert ("E0305", "b.gop") in codes  # a declaration that parsed cleanly is still checked
+    assert {code for code, file in codes if file == "a.gop"} == {"E0101", "E0103"}
