@@ -20,16 +20,20 @@ no exception escapes `parse` for any input text.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.resources
+import os
 import re
+import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lexer import PatternStr
 
-from . import ast
+from . import ast, lalr_loop
 from .diagnostics import Diagnostic, diagnostic
 from .span import Span
 
@@ -75,18 +79,49 @@ _INSERTABLE = ("EQUAL", "RBRACE", "RSQB", "RPAR", "COMMA", "_NL", "COLON", "NAME
 def _lark() -> Lark:
     """The parser, built once. The AST builder runs inside the parser at each reduction
     (no intermediate parse tree): all tokens are kept so spans include punctuation, and
-    `_Callbacks` drops the punctuation before a builder method sees its children."""
+    `_Callbacks` drops the punctuation before a builder method sees its children.
+
+    Lark's grammar analysis costs more than parsing a small program, so its result is kept
+    in the user's cache directory (see `_parser_cache`)."""
     grammar = importlib.resources.files("gop.grammar").joinpath("gop.lark").read_text(encoding="utf-8")
-    return Lark(
-        grammar,
+    options = dict(
         parser="lalr",
         lexer="contextual",
         keep_all_tokens=True,
         maybe_placeholders=False,
         start=["chunk", "expr"],
-        postlex=_PostLexer(),
-        transformer=_Callbacks(),
     )
+    cache = _parser_cache(grammar + repr(sorted(options.items())))
+    if cache is None:
+        return Lark(grammar, postlex=_PostLexer(), transformer=_Callbacks(), **options)
+    if cache.exists():
+        return Lark(grammar, postlex=_PostLexer(), transformer=_Callbacks(), cache=str(cache), **options)
+    # Written beside and renamed: a process reading the cache never sees half a file.
+    partial = cache.with_name(f"{cache.name}.{os.getpid()}.{threading.get_ident()}")
+    parser = Lark(grammar, postlex=_PostLexer(), transformer=_Callbacks(), cache=str(partial), **options)
+    try:
+        os.replace(partial, cache)
+    except OSError:
+        pass
+    return parser
+
+
+def _parser_cache(key: str) -> Path | None:
+    """Where the analysed grammar is kept: $XDG_CACHE_HOME/gopc (or ~/.cache/gopc), one file per
+    grammar, Lark and Python version (Lark also checks the grammar's hash when loading).
+    None when there is no writable place."""
+    import lark
+
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    directory = Path(root) / "gopc"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    if not os.access(directory, os.W_OK):
+        return None
+    digest = hashlib.sha256(f"{key}{lark.__version__}{sys.version_info[:2]}".encode()).hexdigest()[:20]
+    return directory / f"parser-{digest}.lark"
 
 
 # Terminals a builder method receives; every other token (keywords, punctuation, newlines)
@@ -96,17 +131,9 @@ _MEANINGFUL_TOKENS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Extent:
-    """What the builder methods need of Lark's `meta`: the node's offsets in the chunk."""
-
-    start_pos: int
-    end_pos: int
-    empty: bool = False
-
-
-_NO_EXTENT = _Extent(0, 0, True)
-
+# A node's extent: its (start, end) offsets in the chunk, or None when it covers no text
+# (a rule reduced from nothing but newlines, or only from tokens recovery invented).
+Extent = tuple[int, int] | None
 
 _TRANSPARENT_RULES = frozenset({"primary", "type_atom", "sel_atom"})
 
@@ -120,12 +147,13 @@ class _Callbacks:
         method = getattr(_Builder, rule, None)
         if method is None or rule.startswith("_"):
             raise AttributeError(rule)
+        transparent = rule in _TRANSPARENT_RULES
 
         def reduce(children):
             builder = _current.builder
             extent = _extent(children, builder)
-            result = method(builder, extent, [c for c in children if _meaningful(c)])
-            if isinstance(result, (tuple, list)) or rule in _TRANSPARENT_RULES:
+            result = method(builder, extent, [c for c in children if not isinstance(c, Token) or c.type in _MEANINGFUL_TOKENS])
+            if transparent or isinstance(result, (tuple, list)):
                 # Results that carry no span of their own (tuples, the node inside parentheses):
                 # remember their extent so the parent's span covers `{ }` and `( )`.
                 builder._extents[id(result)] = (result, extent)
@@ -140,35 +168,46 @@ class _Callbacks:
         raise NotImplementedError(f"no AST builder for grammar rule {data!r}")
 
 
-def _meaningful(child) -> bool:
-    return not isinstance(child, Token) or child.type in _MEANINGFUL_TOKENS
+def _reducer_for(rule: str) -> lalr_loop.Reducer:
+    """The fast loop's reduction of `rule`: the same builder method, given the extent the loop tracked."""
+    method = getattr(_Builder, rule, None)
+
+    def reduce(extent, children):
+        if method is None:  # only `?rule`s go without a builder, and they pass a lone child up
+            raise NotImplementedError(f"no AST builder for grammar rule {rule!r}")
+        return method(_current.builder, extent, [c for c in children if not isinstance(c, Token) or c.type in _MEANINGFUL_TOKENS])
+
+    return reduce
 
 
-def _extent(children, builder) -> _Extent:
+def _extent(children, builder) -> Extent:
     """From the leftmost to the rightmost child (recovery's invented tokens are empty and may
     stand out of order, so every child is looked at)."""
     start = end = None
+    known_extents = builder._extents
     for child in children:
-        found = _child_extent(child, builder)
-        if found is not None:
-            start = found[0] if start is None else min(start, found[0])
-            end = found[1] if end is None else max(end, found[1])
-    return _NO_EXTENT if start is None else _Extent(start, end)
-
-
-def _child_extent(child, builder) -> tuple[int, int] | None:
-    if isinstance(child, Token):
-        if child.type == "_NL":
-            return None
-        return child.start_pos, child.end_pos if child.end_pos is not None else child.start_pos
-    known = builder._extents.get(id(child))
-    if known is not None:
-        return None if known[1].empty else (known[1].start_pos, known[1].end_pos)
-    if isinstance(child, (list, tuple)):
-        extent = _extent(child, builder)
-        return None if extent.empty else (extent.start_pos, extent.end_pos)
-    span = getattr(child, "span", None)
-    return None if span is None else (span.start - builder._base, span.end - builder._base)
+        if isinstance(child, Token):
+            if child.type == "_NL":
+                continue
+            low = child.start_pos
+            high = low if child.end_pos is None else child.end_pos
+        else:
+            known = known_extents.get(id(child))
+            if known is not None:
+                found = known[1]
+            elif isinstance(child, (list, tuple)):
+                found = _extent(child, builder)
+            else:
+                span = getattr(child, "span", None)
+                found = None if span is None else (span.start - builder._base, span.end - builder._base)
+            if found is None:
+                continue
+            low, high = found
+        if start is None:
+            start, end = low, high
+        else:
+            start, end = min(start, low), max(end, high)
+    return None if start is None else (start, end)
 
 
 # ---- post-lexer: newline handling and bracket tracking -------------------------------
@@ -312,11 +351,22 @@ class _Diagnostics:
     def new_chunk(self) -> None:
         self._last_error_at = -1
 
+    def mark(self) -> tuple[int, int]:
+        return len(self.items), self._last_error_at
+
+    def rollback(self, mark: tuple[int, int]) -> None:
+        """Forget what was reported since `mark` (a parse that will be done again)."""
+        del self.items[mark[0]:]
+        self._last_error_at = mark[1]
+
 
 def _parse_chunk(path, text, start, end, docs, diagnostics: _Diagnostics) -> list[ast.Decl]:
     chunk_text = text[start:end]
-    state = _ChunkState(chunk_text, start)
     diagnostics.new_chunk()
+    decls = _parse_without_errors(chunk_text, "chunk", _Builder(path, text, start, docs, diagnostics))
+    if decls is not None:
+        return decls
+    state = _ChunkState(chunk_text, start)
     recovery = _Recovery(state, diagnostics)
     previous = _enter(state, _Builder(path, text, start, docs, diagnostics))
     try:
@@ -340,6 +390,22 @@ def _report_glued(state: _ChunkState, diagnostics: _Diagnostics) -> None:
                         f"`{word}` is not a keyword; put a space after `{token.value}`", (f"`{token.value} {word[len(token.value):]}`",))
 
 
+def _parse_without_errors(text: str, start: str, builder: _Builder):
+    """The fast path (`lalr_loop`) for text without syntax errors; None otherwise, with
+    anything the builder reported on the way taken back (Lark's path reports it again)."""
+    reported = builder._diagnostics.mark()
+    previous = _enter(None, builder)
+    try:
+        result = lalr_loop.parse(_lark(), text, start, _reducer_for)
+    except RecursionError:
+        result = None
+    finally:
+        _leave(previous)
+    if result is None:
+        builder._diagnostics.rollback(reported)
+    return result
+
+
 def _enter(state: _ChunkState, builder: _Builder) -> tuple:
     """Make `state` and `builder` the ones the post-lexer and the callbacks use (parses nest
     for interpolations, so the previous pair is returned for `_leave`)."""
@@ -354,6 +420,10 @@ def _leave(previous: tuple) -> None:
 
 def parse_expression(path: str, text: str, start: int, end: int, diagnostics: _Diagnostics) -> ast.Expr:
     """Parse text[start:end] as one expression (used for `${...}` interpolations)."""
+    builder = _Builder(path, text, start, _DocIndex(text, []), diagnostics)
+    expression = _parse_without_errors(text[start:end], "expr", builder)
+    if expression is not None:
+        return expression
     state = _ChunkState(text[start:end], start)
     recovery = _Recovery(state, diagnostics)
     previous = _enter(state, _Builder(path, text, start, _DocIndex(text, []), diagnostics))
@@ -654,14 +724,14 @@ class _Builder:
         self._base = base
         self._docs = docs
         self._diagnostics = diagnostics
-        self._extents: dict[int, tuple[object, _Extent]] = {}
+        self._extents: dict[int, tuple[object, Extent]] = {}
 
     # -- spans --
 
-    def _span(self, meta) -> Span:
-        if getattr(meta, "empty", True):
+    def _span(self, extent: Extent) -> Span:
+        if extent is None:
             return Span(self._path, self._base, self._base)
-        return Span(self._path, self._base + meta.start_pos, self._base + meta.end_pos)
+        return Span(self._path, self._base + extent[0], self._base + extent[1])
 
     def _tok(self, token: Token) -> Span:
         start = self._base + token.start_pos
@@ -884,6 +954,8 @@ class _Builder:
         quote = 3 if triple else 1
         content_start = span.start + quote
         content = raw[quote:-quote]
+        if not triple and "\\" not in content and "${" not in content:
+            return ast.StringLit(span, (content,), False)  # most strings: nothing to decode
         kept = _dedent_offsets(content, content_start) if triple else list(range(content_start, content_start + len(content)))
         parts = _StringParts(self, kept)
         return ast.StringLit(span, parts.build(), triple)
