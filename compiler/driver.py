@@ -16,9 +16,11 @@ from .diagnostics import Diagnostic, diagnostic, has_errors
 from .span import Span
 from .evaluate import Evaluation, evaluate
 from .loader import Program, load
+from .model import ClusterModel
 from .parser import ParseResult, parse
 from .resolve import Resolution, resolve
 from .typecheck import Checker
+from .types import SecretRef
 
 
 @dataclass(slots=True)
@@ -51,17 +53,25 @@ def analyse(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = No
 
 def _lowering_checks(evaluation: Evaluation) -> list[Diagnostic]:
     """What only the lowering can see (SOPS files on disk), reported by `check` too."""
+    with_sops = [name for name, model in evaluation.fleet.clusters.items() if _uses_sops(model)]
+    if not with_sops:
+        return []  # and the lowering need not be imported
     from .lower_flux import FluxLoweringError
     from .lower_flux.secrets import cluster_sops_secrets
 
     found: dict[tuple, Diagnostic] = {}
-    for cluster in evaluation.fleet.clusters:
+    for cluster in with_sops:
         try:
             cluster_sops_secrets(evaluation.fleet, cluster)
         except FluxLoweringError as error:
             span = error.span or Span(str(evaluation.fleet.root), 0, 0)
             found.setdefault((span, error.message), diagnostic("E0701", span, error.message))
     return list(found.values())
+
+
+def _uses_sops(cluster: ClusterModel) -> bool:
+    return any(isinstance(ref, SecretRef) and ref.kind == "sops"
+               for instance in cluster.instances.values() for ref in instance.values.get("secretEnv", {}).values())
 
 
 def _check_declaration(checker: Checker, decl) -> None:

@@ -375,17 +375,24 @@ class _Evaluator:
         reported: set = set()
         models: dict[str, ClusterModel] = {}
         placed = {name: frozenset(self.matches.get(id(app.decl), ())) for name, app in apps.items()}
+        app_names = sorted(apps)
+        touching_by_overlays: dict[tuple, dict[str, tuple]] = {}  # clusters share overlay combinations
         for cluster, labels in clusters.items():
             decl = decls["cluster"][cluster]
             env = cluster_env.get(cluster)
             instances: dict[str, Instance] = {}
             if env is not None:
                 overlays = tuple(name for name, d in decls["overlay"].items() if cluster in self.matches.get(id(d), ()))
-                for app_name in sorted(apps):
+                if overlays not in touching_by_overlays:
+                    touching_by_overlays[overlays] = {
+                        app_name: tuple(o for o in overlays if overlay_leaves[o][app_name]) for app_name in app_names}
+                touching_of = touching_by_overlays[overlays]
+                own_leaves = cluster_leaves[cluster]
+                for app_name in app_names:
                     if cluster not in placed[app_name]:
                         continue
-                    own = cluster_leaves[cluster][app_name]
-                    touching = tuple(o for o in overlays if overlay_leaves[o][app_name])
+                    own = own_leaves[app_name]
+                    touching = touching_of[app_name]
                     key = (app_name, env, touching, cluster if own else None)
                     if key not in cache:
                         layers = {
@@ -801,11 +808,15 @@ def _diff(upper: dict, lower: dict) -> dict:
     for key, value in upper.items():
         if key not in lower:
             out[key] = value
-        elif isinstance(value, dict) and isinstance(lower[key], dict):
-            inner = _diff(value, lower[key])
+            continue
+        below = lower[key]
+        if value is below:  # `_apply` shares every subtree no leaf went through
+            continue
+        if isinstance(value, dict) and isinstance(below, dict):
+            inner = _diff(value, below)
             if inner:
                 out[key] = inner
-        elif not _same(value, lower[key]):
+        elif not _same(value, below):
             out[key] = value
     return out
 

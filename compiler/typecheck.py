@@ -351,7 +351,7 @@ class Checker:
             else:
                 wants_duration = True
         try:
-            return Quantity.parse(text) if wants_quantity else Duration.parse(text)
+            return _unit_value(text, wants_quantity)
         except ValueError as error:
             kind = "quantity" if wants_quantity else "duration"
             notes = ("durations use ms, s, m, h from larger to smaller (`1h30m`); quantities use m, k, M, G, Ki, Mi, Gi ... (`250m`, `1.5Gi`)",)
@@ -672,6 +672,12 @@ class Checker:
         name = record.name.split("(")[0]  # `App(web)` is every app's `App`: one message for an `all` body
         notes.append(f"fields of {name}: {', '.join(record.fields)}")
         self.error("E0304", key.span, f"`{name}` has no field `{key.text}`", notes=notes, fixes=fixes)
+
+
+@functools.lru_cache(maxsize=4096)
+def _unit_value(text: str, quantity: bool) -> Quantity | Duration:
+    """Fleets repeat a few literals (`100m`, `128Mi`, `5s`) thousands of times; the values are immutable."""
+    return Quantity.parse(text) if quantity else Duration.parse(text)
 
 
 @functools.lru_cache(maxsize=1024)
