@@ -12,13 +12,14 @@ with these standing where the text could not be understood.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from typing import Iterator, Union
 
+from .frozen import frozen
 from .span import Span
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Node:
     span: Span = field(compare=False, repr=False)
 
@@ -45,12 +46,12 @@ class Node:
 # ---- names -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Name(Node):
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Key(Node):
     """One segment of an assignment path: a name, or a quoted string key."""
 
@@ -58,7 +59,7 @@ class Key(Node):
     quoted: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Path(Node):
     keys: tuple[Key, ...]
 
@@ -67,7 +68,7 @@ class Path(Node):
         return ".".join(k.text for k in self.keys)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Comment(Node):
     text: str
 
@@ -79,12 +80,12 @@ class Comment(Node):
 # ---- expressions ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Missing(Node):
     """A value the user has not written yet (from error recovery)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StringLit(Node):
     """A string; `parts` alternate literal text (str) and `Interpolation`s."""
 
@@ -100,23 +101,23 @@ class StringLit(Node):
         return "".join(p for p in self.parts if isinstance(p, str))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Interpolation(Node):
     expr: Expr
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class IntLit(Node):
     value: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FloatLit(Node):
     value: float
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class UnitLit(Node):
     """A number with a unit suffix: a duration (`1h30m`) or a quantity (`250m`, `1.5Gi`).
 
@@ -127,22 +128,22 @@ class UnitLit(Node):
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BoolLit(Node):
     value: bool
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ListLit(Node):
     items: tuple[Expr, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MapLit(Node):
     body: Body
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Ref(Node):
     names: tuple[Name, ...]
 
@@ -151,26 +152,26 @@ class Ref(Node):
         return ".".join(n.text for n in self.names)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Arg(Node):
     name: Name | None
     value: Expr
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Call(Node):
     func: Name
     args: tuple[Arg, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Binary(Node):
     op: str
     left: Expr
     right: Expr
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Negate(Node):
     operand: Expr
 
@@ -182,7 +183,7 @@ Literal = Union[StringLit, IntLit, FloatLit, UnitLit, BoolLit]
 # ---- types ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TypeName(Node):
     names: tuple[Name, ...]
 
@@ -191,13 +192,13 @@ class TypeName(Node):
         return ".".join(n.text for n in self.names)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Range(Node):
     low: Expr | None
     high: Expr | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RefineArg(Node):
     """`1..50`, `len: 1..63`, `pattern: "^[a-z]+$"`."""
 
@@ -205,30 +206,30 @@ class RefineArg(Node):
     value: Range | Expr
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NamedType(Node):
     name: TypeName
     refinements: tuple[RefineArg, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ListType(Node):
     element: TypeExpr
     refinements: tuple[RefineArg, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MapType(Node):
     key: TypeExpr
     value: TypeExpr
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LiteralType(Node):
     value: Literal
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class UnionType(Node):
     members: tuple[TypeExpr, ...]
 
@@ -239,38 +240,38 @@ TypeExpr = Union[NamedType, ListType, MapType, LiteralType, UnionType]
 # ---- selectors -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SelCompare(Node):
     label: Name
     op: str  # "==" or "!="
     value: Expr
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SelIn(Node):
     label: Name
     values: ListLit
     negated: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SelExists(Node):
     label: Name
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SelAnd(Node):
     left: Selector
     right: Selector
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SelOr(Node):
     left: Selector
     right: Selector
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SelNot(Node):
     operand: Selector
 
@@ -281,20 +282,20 @@ Selector = Union[SelCompare, SelIn, SelExists, SelAnd, SelOr, SelNot]
 # ---- bodies ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Assign(Node):
     path: Path
     value: Expr
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Block(Node):
     path: Path
     annotation: TypeName | None
     body: Body
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AppTarget(Node):
     """`app NAME { ... }` inside an env, overlay or cluster: values for one app."""
 
@@ -302,7 +303,7 @@ class AppTarget(Node):
     body: Body
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AllTarget(Node):
     """`all { ... }` inside an env, overlay or cluster: values for every app."""
 
@@ -312,7 +313,7 @@ class AllTarget(Node):
 Stmt = Union[Assign, Block, AppTarget, AllTarget]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Body(Node):
     stmts: tuple[Stmt, ...]
 
@@ -320,25 +321,25 @@ class Body(Node):
 # ---- declarations --------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PackageDecl(Node):
     name: Name
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ImportDecl(Node):
     path: StringLit
     alias: Name | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TypeDecl(Node):
     name: Name
     type: TypeExpr
     doc: str | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FieldDecl(Node):
     name: Name
     optional: bool
@@ -347,20 +348,20 @@ class FieldDecl(Node):
     doc: str | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SchemaDecl(Node):
     name: Name
     fields: tuple[FieldDecl, ...]
     doc: str | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LabelsDecl(Node):
     fields: tuple[FieldDecl, ...]
     doc: str | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LetDecl(Node):
     name: Name
     type: TypeExpr | None
@@ -368,7 +369,7 @@ class LetDecl(Node):
     doc: str | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ResourceDecl(Node):
     """app, env, cluster, overlay, source, registry, receiver, provider, alert, automation, delivery."""
 
@@ -379,7 +380,7 @@ class ResourceDecl(Node):
     doc: str | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BadDecl(Node):
     """Text the parser could not make into a declaration."""
 
@@ -387,7 +388,7 @@ class BadDecl(Node):
 Decl = Union[PackageDecl, ImportDecl, TypeDecl, SchemaDecl, LabelsDecl, LetDecl, ResourceDecl, BadDecl]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class File(Node):
     decls: tuple[Decl, ...]
     comments: tuple[Comment, ...] = field(default=(), compare=False)

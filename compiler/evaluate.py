@@ -101,6 +101,7 @@ class _Evaluator:
         self.mislabelled: set[str] = set()  # clusters with a label error: env binding is moot for them
         self.selector_values: dict[int, Any] = {}  # id(expr) -> its value, for matching
         self._env_stages: dict[tuple[str, str], tuple[dict, tuple[dict, dict]]] = {}
+        self._selector_winners: dict[tuple, list] = {}  # apps of one values schema share overlay leaves
 
     def _prelude_record(self, name: str) -> RecordType:
         return self.checker.named_type(self.prelude[name])
@@ -400,24 +401,30 @@ class _Evaluator:
                             Layer.SELECTOR: [t for o in touching for t in overlay_leaves[o][app_name]],
                             Layer.CLUSTER: own,
                         }
-                        cache[key] = self._instance(apps[app_name], cluster, env, layers, reported)
-                    shared = cache[key]
-                    instances[app_name] = Instance(app_name, cluster, env, shared.values, shared.origins,
-                                                   shared.env_values, shared.cluster_values)
-                    if env:
-                        env_models[env].app_values.setdefault(app_name, shared.env_values)
+                        cache[key] = self._instance(apps[app_name], env, layers, reported)
+                        if env:
+                            env_models[env].app_values.setdefault(app_name, cache[key].env_values)
+                    instances[app_name] = cache[key]
             models[cluster] = ClusterModel(cluster, decl.name.span, decl.doc, labels, env or "", instances)
         return models
 
-    def _instance(self, app: _App, cluster: str, env: str, layers: dict[Layer, list[Targeted]], reported: set) -> Instance:
+    def _instance(self, app: _App, env: str, layers: dict[Layer, list[Targeted]], reported: set) -> Instance:
         env_values, env_origins, env_patch = self._env_stage(app, env, layers[Layer.ENV], reported)
-        winners = [w for layer in (Layer.SELECTOR, Layer.CLUSTER) for w in conflicts(self, layers[layer], layer, reported)]
+        winners = self._selector_stage(layers[Layer.SELECTOR], reported) + conflicts(self, layers[Layer.CLUSTER], Layer.CLUSTER, reported)
         if not winners:
-            return Instance(app.name, cluster, env, env_values, env_origins, env_patch, {})
+            return Instance(app.name, env, env_values, env_origins, env_patch, {})
         missing: list = []
         values, origins = _apply(app.record, env_values, env_origins, winners, missing)
         self._report_missing(app, missing, reported)
-        return Instance(app.name, cluster, env, values, origins, env_patch, _patch(values, env_values, winners))
+        return Instance(app.name, env, values, origins, env_patch, _patch(values, env_values, winners))
+
+    def _selector_stage(self, targeted: list[Targeted], reported: set) -> list[tuple[Leaf, Origin]]:
+        """The winning overlay leaves; the same leaves (an `all` body checked once per values
+        schema) give the same winners, so they are computed once."""
+        key = tuple((group.source, group.specific, id(group.leaves)) for group in targeted)
+        if key not in self._selector_winners:
+            self._selector_winners[key] = conflicts(self, targeted, Layer.SELECTOR, reported)
+        return self._selector_winners[key]
 
     def _env_stage(self, app: _App, env: str, targeted: list[Targeted], reported: set) -> tuple[dict, dict, dict]:
         """The app's values after the env layer, their origins, and what the env changed;
@@ -439,13 +446,18 @@ class _Evaluator:
                            f"but nothing sets its required field `{path[-1]}`")
 
     def _placement_warnings(self, apps, clusters: dict[str, ClusterModel]) -> None:
+        placed: dict[str, list[str]] = {name: [] for name in apps}
+        versions: dict[str, dict[int, dict]] = {name: {} for name in apps}  # clusters share instances
+        for cluster, model in clusters.items():
+            for name, instance in model.instances.items():
+                placed[name].append(cluster)
+                versions[name][id(instance.values)] = instance.values
         for name, app in apps.items():
-            placed = tuple(c for c, model in clusters.items() if name in model.instances)
-            app.model.clusters = placed
-            if not placed and clusters:
+            app.model.clusters = tuple(placed[name])
+            if not placed[name] and clusters:
                 self.error("W0407", app.decl.name.span, f"app `{name}` is deployed on no cluster")
             self._required(app)
-            app.model.features = _features(app, [m.instances[name].values for m in clusters.values() if name in m.instances])
+            app.model.features = _features(app, list(versions[name].values()))
         for name, model in clusters.items():
             if not model.instances and apps and model.env:
                 self.error("W0408", model.span, f"cluster `{name}` runs no app")
@@ -459,6 +471,8 @@ class _Evaluator:
             self._add_edges(edges, name, app.model.base, app.model.base_origins)
         for cluster, model in clusters.items():
             for name, instance in model.instances.items():
+                if not instance.values["delivery"]["dependsOn"]:
+                    continue
                 origin = self._add_edges(edges, name, instance.values, instance.origins)
                 for dependency in instance.values["delivery"]["dependsOn"]:
                     if str(dependency) not in model.instances and origin is not None:
@@ -475,7 +489,8 @@ class _Evaluator:
         written, and as every layer leaves it on each cluster)."""
         reported: set = set()
         versions = [(name, app.model.base, app.model.base_origins) for name, app in apps.items()]
-        versions += [(name, i.values, i.origins) for model in clusters.values() for name, i in model.instances.items()]
+        shared = {id(i): (name, i) for model in clusters.values() for name, i in model.instances.items()}  # clusters share instances
+        versions += [(name, i.values, i.origins) for name, i in shared.values()]
         for name, values, origins in versions:
             ports = values.get("ports") or {}
             for probe in ("liveness", "readiness"):

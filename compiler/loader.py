@@ -13,6 +13,7 @@ it); unreadable or non-UTF-8 files give E0901, never an exception.
 
 from __future__ import annotations
 
+import bisect
 import importlib.resources
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -135,9 +136,10 @@ class _Loader:
         return display
 
     def _read(self, path: Path, display: str) -> str | None:
-        resolved = str(path.resolve())
-        if resolved in self.overlays:
-            return self.overlays[resolved]
+        if self.overlays:
+            resolved = str(path.resolve())
+            if resolved in self.overlays:
+                return self.overlays[resolved]
         try:
             data = path.read_bytes()
         except OSError as error:
@@ -155,8 +157,7 @@ class _Loader:
         self.program.files[display] = result.file
         self.program.diagnostics.extend(result.diagnostics)
         module = self.program.modules.setdefault(module_key, Module(module_key, is_std=is_std))
-        module.files.append(display)
-        module.files.sort()
+        bisect.insort(module.files, display)
         self.program.module_of[display] = module_key
 
     def _load_imports(self, display: str, directory: Path) -> None:

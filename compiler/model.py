@@ -22,6 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from .frozen import frozen
 from .span import Span
 from .types import Duration, Quantity, RecordType, ResourceRef, SecretRef
 
@@ -40,7 +41,7 @@ class Layer(enum.IntEnum):
         return {0: "schema default", 1: "app", 2: "env overlay", 3: "selector overlay", 4: "cluster override"}[self]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Origin:
     """Which layer and which line set a value. `source` names the declaration: "app web",
     "env prod", "overlay cn-ingress", "cluster prod-eu-1", or "App.replicas" for a default."""
@@ -67,10 +68,9 @@ class AppModel:
 
 @dataclass(slots=True)
 class Instance:
-    """One app on one cluster."""
+    """One app on a cluster; clusters whose layers give the app the same values share one."""
 
     app: str
-    cluster: str
     env: str
     values: dict[str, Any]  # effective values, all layers merged
     origins: dict[ValuePath, Origin]

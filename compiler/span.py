@@ -10,8 +10,10 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
+from .frozen import frozen
 
-@dataclass(frozen=True, slots=True)
+
+@frozen
 class Span:
     file: str
     start: int

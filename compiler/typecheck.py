@@ -22,6 +22,7 @@ from typing import Any
 
 from . import ast
 from .diagnostics import Diagnostic, Fix, diagnostic
+from .frozen import frozen
 from .loader import Program
 from .resolve import Resolution
 from .span import Span
@@ -54,7 +55,7 @@ PRELUDE_MODULE = "std/prelude"
 SECRET_FUNCTIONS = ("sops", "secretRef", "external")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Leaf:
     path: tuple[str, ...]
     value: Any

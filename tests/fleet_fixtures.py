@@ -201,7 +201,7 @@ def shop_fleet(root: Path, *, delivery: dict[str, Any] | None = None, registry_u
             origins.update(_origins(env_values, Layer.ENV, f"env {env}"))
             origins.update(_origins(cluster_values, Layer.SELECTOR if source.startswith("overlay") else Layer.CLUSTER,
                                     source))
-            instances[app] = Instance(app, cluster, env, merge(merge(apps[app].base, env_values), cluster_values),
+            instances[app] = Instance(app, env, merge(merge(apps[app].base, env_values), cluster_values),
                                       origins, env_values, cluster_values)
         clusters[cluster] = ClusterModel(cluster, _span("clusters.gop"), None, labels, env, instances)
     envs = {env: EnvModel(env, _span("envs.gop"), ENV_DOCS[env],
