@@ -12,6 +12,12 @@ layers merged, and every leaf has an `Origin` (schema default or the layer that 
 `write_shop_root(root)` writes the SOPS-encrypted Secret the checkout app reads
 (secrets/checkout-db.enc.yaml, a sops 3 file with age recipients: ciphertext only).
 
+`overlays_fleet(root)` compiles OVERLAYS_PROGRAM, a small fleet whose selector overlays cover
+what their Kustomize Components must get right: `all` and `app` blocks in one overlay (one of
+them setting a field `all` sets too), an `app` block beating another overlay's `all`, a record
+an overlay makes present (its defaults), map entries merged key by key, a list, an overlay
+setting what the env already set, and cluster overrides of overlay values.
+
 Variants (keyword arguments of `shop_fleet`): `delivery` replaces fields of the fleet's
 `delivery` declaration (charts = "git", ociSource, serviceAccountName); `registry_url`
 the registry's url;
@@ -259,3 +265,84 @@ VARIANTS: dict[str, dict[str, Any]] = {
         env_delivery={("prod", "web"): {"timeout": Duration.parse("10m")}}),
     "shop-helmrepository": dict(delivery={"ociSource": "HelmRepository"}, namespaces={"cart": "carts"}),
 }
+
+
+OVERLAYS_PROGRAM = """\
+package overlays
+
+labels {
+  region: "eu" | "cn"
+  tier?: "gold" | "silver"
+}
+
+source flux-system {
+  url = "https://github.com/acme/overlays"
+}
+
+delivery {
+  charts = "git"
+}
+
+app web {
+  image { repository = "ghcr.io/acme/web", tag = "1.0.0" }
+  ports { http = 8080 }
+  ingress { host = "web.example.com", className = "nginx" }
+}
+
+app api {
+  image { repository = "ghcr.io/acme/api", tag = "1.0.0" }
+  ports { http = 8080 }
+  env { MODE = "plain" }
+}
+
+app worker {
+  image { repository = "ghcr.io/acme/worker", tag = "1.0.0" }
+}
+
+env eu where region == "eu" {
+  all { replicas = 2 }
+}
+
+env cn where region == "cn" {
+  all { replicas = 2 }
+  app worker { replicas = 5 }
+}
+
+overlay cn where region == "cn" {
+  all { replicas = 5, image.pullPolicy = "Always" }
+  app web { ingress.className = "nginx-cn" }
+  app api { image.pullPolicy = "Never" }
+}
+
+overlay gold where tier == "gold" {
+  all { autoscaling { max = 9 } }
+  app api { replicas = 4, env.MODE = "gold" }
+}
+
+overlay silver where tier == "silver" {
+  all { env.TIER = "silver" }
+  app web { delivery.dependsOn = [api] }
+}
+
+cluster eu-1 { labels { region = "eu" } }
+cluster eu-2 { labels { region = "eu", tier = "gold" } }
+cluster cn-1 { labels { region = "cn" } }
+cluster cn-2 {
+  labels { region = "cn", tier = "gold" }
+  app web { replicas = 1 }
+}
+cluster cn-3 {
+  labels { region = "cn", tier = "silver" }
+  app api { env.MODE = "cluster" }
+}
+"""
+
+
+def overlays_fleet(root: Path) -> Fleet:
+    """What evaluation gives for OVERLAYS_PROGRAM, written to root/fleet.gop."""
+    from gop.compiler.driver import analyse
+
+    (root / "fleet.gop").write_text(OVERLAYS_PROGRAM, encoding="utf-8")
+    analysis = analyse([root])
+    assert not [d for d in analysis.diagnostics if d.is_error], analysis.diagnostics
+    return analysis.fleet

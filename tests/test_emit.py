@@ -3,7 +3,9 @@
 - Unsafe paths (escaping, absolute, backslashes, the manifest's name, duplicates after
   normalisation, a file that is another's directory) are refused before anything is written.
 - The manifest lists exactly the files gopc wrote; the report says what was written, left
-  unchanged (same inode), removed and kept.
+  unchanged (same inode), removed and kept. A rebuild that changes nothing stages nothing; new
+  files with the same bytes share an inode (copies when the file system allows no more links);
+  big trees are written by several threads, with the same guarantees.
 - User files, symlinks, empty directories and permissions survive; a user entry where gopc
   writes (at the path, or where gopc needs a directory) stops the build unless forced, and
   gopc never writes through a user's symlink.
@@ -13,6 +15,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -100,6 +103,57 @@ def test_rebuild_reports_written_unchanged_removed_and_kept(tmp_path):
     assert not (out / "apps/base/cart").exists()
     assert (out / "charts/web/values.yaml").read_text() == "replicas: 3\n" and (out / "README.md").read_text() == "mine\n"
     assert json.loads((out / MANIFEST).read_text())["files"] == sorted(v2)
+
+
+def test_new_files_with_the_same_bytes_share_an_inode(tmp_path):
+    out = tmp_path / "out"
+    write_tree({"a.txt": "same\n", "b/c.txt": "same\n", "d.txt": "other\n"}, out)
+    inodes = {path: (out / path).stat().st_ino for path in ("a.txt", "b/c.txt", "d.txt")}
+    assert inodes["a.txt"] == inodes["b/c.txt"] != inodes["d.txt"]
+
+
+def test_a_file_system_out_of_links_gets_copies(tmp_path, monkeypatch):
+    def no_more_links(source, target):
+        raise OSError(errno.EMLINK, "Too many links")
+
+    monkeypatch.setattr(emit.os, "link", no_more_links)
+    out = tmp_path / "out"
+    write_tree({"a.txt": "same\n", "b.txt": "same\n"}, out)
+    assert (out / "b.txt").read_text() == "same\n" and (out / "a.txt").stat().st_ino != (out / "b.txt").stat().st_ino
+
+
+def test_many_entries_are_made_side_by_side(tmp_path, monkeypatch):
+    monkeypatch.setattr(emit, "_SIDE_BY_SIDE_FROM", 2)  # threads for trees of any size
+    files = {f"d{index % 7}/e{index % 3}/f{index}.txt": f"{index % 5}\n" for index in range(60)}
+    out = tmp_path / "out"
+    assert write_tree(files, out).written == sorted(files)
+    assert {path: text for path, text in snapshot(out).items() if text != "dir" and path != MANIFEST} == {
+        path: text.encode() for path, text in files.items()}
+    assert len({(out / path).stat().st_ino for path in files}) == 5
+    before = snapshot(out)
+    real_write_file, writes = emit._write_file, []
+
+    def failing_write_file(path, data):
+        writes.append(path)
+        if len(writes) == 3:
+            raise OSError(28, "No space left on device")
+        return real_write_file(path, data)
+
+    monkeypatch.setattr(emit, "_write_file", failing_write_file)
+    with pytest.raises(EmitError, match="No space left on device"):
+        write_tree({path: text + "changed\n" for path, text in files.items()}, out)
+    assert snapshot(out) == before and siblings(out) == ["out"]
+
+
+def test_a_rebuild_that_changes_nothing_stages_nothing(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    write_tree(V1, out)
+    (out / "README.md").write_text("mine\n")
+    before = {path: (out / path).lstat() for path in [".", MANIFEST, *V1]}
+    monkeypatch.setattr(emit, "_make_staging", lambda out: pytest.fail("staged a tree that was already there"))
+    report = write_tree(V1, out)
+    assert report.unchanged == sorted(V1) and report.written == report.removed == [] and report.kept == ["README.md"]
+    assert {path: (out / path).lstat() for path in before} == before
 
 
 def test_a_removed_file_is_reported_only_when_it_was_there(tmp_path):
@@ -203,15 +257,15 @@ def test_a_crash_while_staging_leaves_the_old_tree(tmp_path, monkeypatch, failur
     (out / "README.md").write_text("mine\n")
     before = snapshot(out)
     writes = []
-    real_write_bytes = Path.write_bytes
+    real_write_file = emit._write_file
 
-    def failing_write_bytes(self, data):
-        writes.append(self)
+    def failing_write_file(path, data):
+        writes.append(path)
         if len(writes) == 2:
             raise failure
-        return real_write_bytes(self, data)
+        return real_write_file(path, data)
 
-    monkeypatch.setattr(Path, "write_bytes", failing_write_bytes)
+    monkeypatch.setattr(emit, "_write_file", failing_write_file)
     changed = {path: text + "# changed\n" for path, text in V1.items()}
     with pytest.raises(EmitError if isinstance(failure, OSError) else type(failure)) as raised:
         write_tree(changed, out)

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 from e2e import ClusterBuild, Written, build_cluster, canonical, find, kustomize_all, object_id, write_bootstrap_stand_ins
-from fleet_fixtures import VARIANTS, shop_fleet, write_shop_root
+from fleet_fixtures import VARIANTS, overlays_fleet, shop_fleet, write_shop_root
 from helm_fixtures import write_chart
 
 import realtools as rt
@@ -39,7 +39,8 @@ Doc = dict[str, Any]
 # variant the clusters with a cluster-level patch.
 END_TO_END = [("shop", cluster) for cluster in sorted(shop_fleet(Path(".")).clusters)] + [
     ("shop-git-tenant", "prod-eu-1"), ("shop-git-tenant", "staging-cn-1"),
-    ("shop-helmrepository", "prod-cn-1"), ("shop-helmrepository", "dev-us-1")]
+    ("shop-helmrepository", "prod-cn-1"), ("shop-helmrepository", "dev-us-1")] + [
+    ("overlays", cluster) for cluster in ("eu-1", "eu-2", "cn-1", "cn-2", "cn-3")]
 
 
 def write_repository(fleet, tree: Path) -> dict[str, str]:
@@ -56,9 +57,10 @@ def write_repository(fleet, tree: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def written(tmp_path_factory) -> dict[str, Written]:
     root = write_shop_root(tmp_path_factory.mktemp("program"))
+    fleets = {name: shop_fleet(root, **options) for name, options in VARIANTS.items()}
+    fleets["overlays"] = overlays_fleet(tmp_path_factory.mktemp("overlays-program"))
     out = {}
-    for name, options in VARIANTS.items():
-        fleet = shop_fleet(root, **options)
+    for name, fleet in fleets.items():
         tree = tmp_path_factory.mktemp(name)
         files = write_repository(fleet, tree)
         out[name] = Written(fleet, tree, files, kustomize_all(tree, files))
@@ -106,12 +108,13 @@ def test_cluster_build_equals_render(written, cluster_builds, variant, cluster):
 
 
 @pytest.mark.parametrize("variant,cluster", END_TO_END)
-def test_cluster_objects_validate(cluster_builds, variant, cluster):
+def test_cluster_objects_validate(written, cluster_builds, variant, cluster):
     everything = cluster_builds[variant, cluster].everything
     ids = [object_id(doc) for doc in everything]
     assert len(ids) == len(set(ids)), "an object is applied twice on the cluster"
     flux = [doc for doc in everything if rt.is_flux_doc(doc)]
-    assert rt.flux_validate(flux) >= 8
+    # at least the sync's GitRepository and Kustomization, infrastructure, apps and a HelmRelease per app
+    assert rt.flux_validate(flux) >= 4 + len(written[variant].fleet.clusters[cluster].instances)
     core = []
     for doc in everything:
         if not rt.is_flux_doc(doc):
@@ -133,6 +136,31 @@ def test_effective_values_reach_the_cluster(cluster_builds):
     assert ingress["spec"]["ingressClassName"] == "nginx-cn"
     recommendations = [d for d in cluster_builds["shop", "prod-cn-1"].rendered if d["metadata"]["name"] == "recommendations"]
     assert recommendations == []
+
+
+def test_selector_overlay_values_reach_the_cluster(cluster_builds):
+    """The overlays' components and the clusters' own patches, as kustomize and helm apply them:
+    an overlay's `all` (cn replicas 5), its `app` block beating another's `all` (gold api 4), a
+    cluster beating an overlay (cn-2 web 1), a record an overlay makes present (gold autoscaling),
+    map entries merged (cn-3 api env), and an overlay setting what the env set (cn worker 5)."""
+    def rendered(cluster, kind, name):
+        return find(cluster_builds["overlays", cluster].rendered, kind, name, name)
+
+    def release(cluster, name):
+        return find(cluster_builds["overlays", cluster].everything, "HelmRelease", name, name)
+
+    assert [rendered(c, "Deployment", "api")["spec"]["replicas"] for c in ("eu-1", "cn-1", "cn-3")] == [2, 5, 5]
+    assert rendered("cn-1", "Deployment", "worker")["spec"]["replicas"] == 5
+    # with autoscaling on, the Deployment leaves replicas to the autoscaler: the release still says them
+    assert [release("cn-2", name)["spec"]["values"]["replicas"] for name in ("api", "web", "worker")] == [4, 1, 5]
+    assert rendered("cn-1", "Ingress", "web")["spec"]["ingressClassName"] == "nginx-cn"
+    assert rendered("eu-1", "Ingress", "web")["spec"]["ingressClassName"] == "nginx"
+    for cluster in ("eu-2", "cn-2"):
+        assert {name: rendered(cluster, "HorizontalPodAutoscaler", name)["spec"]["maxReplicas"]
+                for name in ("api", "web", "worker")} == {"api": 9, "web": 9, "worker": 9}
+    (container,) = rendered("cn-3", "Deployment", "api")["spec"]["template"]["spec"]["containers"]
+    assert {item["name"]: item["value"] for item in container["env"]} == {"MODE": "cluster", "TIER": "silver"}
+    assert release("cn-3", "web")["spec"]["dependsOn"] == [{"name": "api", "namespace": "api"}]
 
 
 # ---------------------------------------------------------------- charts through a real registry

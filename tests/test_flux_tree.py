@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import posixpath
 import re
 from pathlib import Path
 
 import pytest
 import yaml
-from fleet_fixtures import CHECKOUT_DB_SOPS, SECRET_FILE, SHOP, VARIANTS, shop_fleet, write_shop_root
+from fleet_fixtures import CHECKOUT_DB_SOPS, SECRET_FILE, SHOP, VARIANTS, overlays_fleet, shop_fleet, write_shop_root
 
 import txtar
 from gop.compiler.lower_flux import FluxLoweringError, render_cluster, repository_files
+from gop.compiler.lower_flux.objects import helm_release, release_patch
 from gop.compiler.lower_helm import chart_version, helm_values
 from gop.compiler.model import Settings, merge, plain
 from gop.compiler.types import Duration, ResourceRef
@@ -91,20 +93,72 @@ def test_only_served_flux_apis(trees, variant):
     assert flux <= SERVED_FLUX_APIS and "helm.toolkit.fluxcd.io/v2" in flux
 
 
-@pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_cluster_takes_exactly_its_apps_with_their_values(trees, variant):
-    fleet, files = trees[variant]
+def built_release(files: dict[str, str], cluster: str, app: str, env: str) -> dict:
+    """The app's HelmRelease on the cluster as kustomize builds it from the files: the base
+    release, the env's patches, the patches of the cluster's components in order, its own."""
+    release = doc(files, f"apps/base/{app}/release.yaml")
+    apps = doc(files, f"clusters/{cluster}/apps/kustomization.yaml")
+    components = [posixpath.normpath(f"clusters/{cluster}/apps/{path}") for path in apps.get("components", [])]
+    for directory in [f"apps/{env}/{app}", *components, f"clusters/{cluster}/apps"]:
+        for patch in doc(files, f"{directory}/kustomization.yaml").get("patches", []):
+            if patch["target"].get("name", app) == app:  # a target without a name is every release
+                release = merge(release, {"spec": doc(files, f"{directory}/{patch['path']}")["spec"]})
+    return release
+
+
+def check_every_release(fleet, files) -> None:
+    """Each cluster takes exactly its apps, and each app's HelmRelease, merged over the chart's
+    values as Helm merges them, holds exactly the instance's values and delivery settings."""
     for name, cluster in fleet.clusters.items():
         overlay = doc(files, f"clusters/{name}/apps/kustomization.yaml")
         app_dirs = [r for r in overlay["resources"] if "/apps/" in r]
         assert app_dirs == [f"../../../apps/{cluster.env}/{app}" for app in sorted(cluster.instances)]
-        patched = {p["target"]["name"]: doc(files, f"clusters/{name}/apps/{p['path']}") for p in overlay.get("patches", [])}
-        assert set(patched) == {app for app, instance in cluster.instances.items() if instance.cluster_values}
-        for app, patch in patched.items():
-            assert patch["spec"]["values"] == helm_values(plain(cluster.instances[app].cluster_values))
-        for app, instance in cluster.instances.items():  # the layers the tree carries add up to the instance
+        for app, instance in cluster.instances.items():
+            model = fleet.apps[app]
+            built = built_release(files, name, app, cluster.env)
+            chart_values = helm_values(plain(model.base))
+            assert merge(chart_values, built["spec"].get("values", {})) == helm_values(plain(instance.values)), (name, app)
             env_values = fleet.envs[cluster.env].app_values.get(app, {})
-            assert plain(merge(merge(fleet.apps[app].base, env_values), instance.cluster_values)) == plain(instance.values)
+            layered = helm_release(fleet, model)
+            for values in (env_values, instance.cluster_values):
+                layered = merge(layered, release_patch(fleet, model, values) or {})
+            assert {**built["spec"], "values": None} == {**layered["spec"], "values": None}, (name, app)
+            assert built["metadata"] == layered["metadata"]
+            # ... and the layers of the model add up to the instance too
+            assert plain(merge(merge(model.base, env_values), instance.cluster_values)) == plain(instance.values)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_cluster_takes_exactly_its_apps_with_their_values(trees, variant):
+    check_every_release(*trees[variant])
+
+
+def test_selector_overlays_become_components_every_release_gets_exactly_right(tmp_path):
+    fleet = overlays_fleet(tmp_path)
+    files = repository_files(fleet)
+    check_every_release(fleet, files)
+    listed = {cluster: doc(files, f"clusters/{cluster}/apps/kustomization.yaml").get("components", [])
+              for cluster in fleet.clusters}
+    assert listed == {"eu-1": [], "eu-2": ["../../../components/gold"], "cn-1": ["../../../components/cn"],
+                      "cn-2": ["../../../components/cn", "../../../components/gold"],
+                      "cn-3": ["../../../components/cn", "../../../components/silver"]}
+    components = {path for path in files if path.startswith("components/")}
+    assert components == {f"components/{overlay}/{name}" for overlay, names in [
+        ("cn", ["values.yaml", "api-values.yaml", "web-values.yaml"]), ("gold", ["values.yaml", "api-values.yaml"]),
+        ("silver", ["values.yaml", "web-values.yaml"])] for name in ["kustomization.yaml", *names]}
+    every_release = doc(files, "components/cn/kustomization.yaml")["patches"][0]
+    assert every_release == {"path": "values.yaml", "target": {"group": "helm.toolkit.fluxcd.io", "version": "v2",
+                                                               "kind": "HelmRelease"}}
+    assert doc(files, "components/cn/values.yaml")["spec"] == {"values": {"image": {"pullPolicy": "Always"},
+                                                                          "replicas": 5}}
+    assert doc(files, "components/cn/api-values.yaml")["spec"] == {"values": {"image": {"pullPolicy": "Never"}}}
+    assert doc(files, "components/gold/values.yaml")["spec"] == {"values": {"autoscaling": {"min": 1, "max": 9,
+                                                                                            "cpu": 80}}}
+    assert doc(files, "components/silver/web-values.yaml")["spec"] == {"dependsOn": [{"name": "api", "namespace": "api"}]}
+    own = {path for path in files if re.fullmatch(r"clusters/[^/]+/apps/[^/]+-values\.yaml", path)}
+    assert own == {"clusters/cn-2/apps/web-values.yaml", "clusters/cn-3/apps/api-values.yaml"}
+    assert doc(files, "clusters/cn-2/apps/web-values.yaml")["spec"] == {"values": {"replicas": 1}}
+    assert doc(files, "clusters/cn-3/apps/api-values.yaml")["spec"] == {"values": {"env": {"MODE": "cluster"}}}
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))

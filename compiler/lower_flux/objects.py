@@ -33,6 +33,7 @@ NOTIFICATION_API = "notification.toolkit.fluxcd.io/v1"
 NOTIFICATION_BETA_API = "notification.toolkit.fluxcd.io/v1beta3"
 IMAGE_API = "image.toolkit.fluxcd.io/v1"
 KUSTOMIZE_CONFIG_API = "kustomize.config.k8s.io/v1beta1"
+KUSTOMIZE_COMPONENT_API = "kustomize.config.k8s.io/v1alpha1"
 
 # Settings the program has no field for (yet): see docs/flux.md.
 RETRY_INTERVAL = "1m"
@@ -62,9 +63,21 @@ def _secret_ref(values: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def kustomize_config(resources: list[str], patches: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A kustomization.yaml (kustomize's own Kustomization, not Flux's)."""
+def kustomize_config(resources: list[str], patches: list[dict[str, Any]] | None = None,
+                     components: list[str] | None = None) -> dict[str, Any]:
+    """A kustomization.yaml (kustomize's own Kustomization, not Flux's). Kustomize applies the
+    resources' own patches, then the components in order, then `patches`."""
     doc: dict[str, Any] = {"apiVersion": KUSTOMIZE_CONFIG_API, "kind": "Kustomization", "resources": resources}
+    if components:
+        doc["components"] = components
+    if patches:
+        doc["patches"] = patches
+    return doc
+
+
+def kustomize_component(patches: list[dict[str, Any]]) -> dict[str, Any]:
+    """The kustomization.yaml of a Kustomize Component: patches a kustomization that lists it applies."""
+    doc: dict[str, Any] = {"apiVersion": KUSTOMIZE_COMPONENT_API, "kind": "Component"}
     if patches:
         doc["patches"] = patches
     return doc
@@ -187,7 +200,7 @@ def _chart_reference(fleet: Fleet, app: AppModel) -> dict[str, Any]:
                                "sourceRef": {"kind": "HelmRepository", "name": app.name}}}}
 
 
-def _delivery_spec(fleet: Fleet, app: AppModel, delivery: dict[str, Any]) -> dict[str, Any]:
+def _delivery_spec(fleet: Fleet, app: AppModel | None, delivery: dict[str, Any]) -> dict[str, Any]:
     """HelmRelease spec fields for the `delivery` fields set in one layer's values."""
     spec: dict[str, Any] = {}
     for field in ("interval", "timeout"):
@@ -240,21 +253,36 @@ def helm_release(fleet: Fleet, app: AppModel) -> dict[str, Any]:
 
 
 def release_patch(fleet: Fleet, app: AppModel, layer_values: dict[str, Any]) -> dict[str, Any] | None:
-    """A strategic-merge patch of the app's HelmRelease carrying what one layer (env, or
-    selector overlays + cluster) sets: delivery settings as spec fields, the rest as values.
+    """A strategic-merge patch of the app's HelmRelease carrying what one layer (env, a
+    selector overlay, the cluster) sets: delivery settings as spec fields, the rest as values.
     None when the layer sets nothing the release sees."""
+    spec = _patch_spec(fleet, app, layer_values)
+    return _object(HELM_API, "HelmRelease", app.name, app.namespace, spec) if spec else None
+
+
+def every_release_patch(fleet: Fleet, layer_values: dict[str, Any], placeholder: str) -> dict[str, Any] | None:
+    """`release_patch` for the target of every HelmRelease (kustomize puts each target's name in
+    place of `placeholder`). `layer_values` must set no dependencies: a dependency names its
+    namespace only when it is not the app's own, so that patch differs from app to app."""
+    spec = _patch_spec(fleet, None, layer_values)
+    return _object(HELM_API, "HelmRelease", placeholder, None, spec) if spec else None
+
+
+def _patch_spec(fleet: Fleet, app: AppModel | None, layer_values: dict[str, Any]) -> dict[str, Any]:
     spec = _delivery_spec(fleet, app, layer_values.get("delivery", {}))
     values = helm_values(plain(layer_values))
     if values:
         spec["values"] = values
-    if not spec:
-        return None
-    return _object(HELM_API, "HelmRelease", app.name, app.namespace, spec)
+    return spec
 
 
-def release_patch_target(app: AppModel) -> dict[str, Any]:
+def release_patch_target(app: AppModel | None) -> dict[str, Any]:
+    """The patch target of the app's HelmRelease; with no app, of every HelmRelease."""
     group, version = HELM_API.split("/")
-    return {"group": group, "version": version, "kind": "HelmRelease", "name": app.name, "namespace": app.namespace}
+    target = {"group": group, "version": version, "kind": "HelmRelease"}
+    if app is not None:
+        target.update(name=app.name, namespace=app.namespace)
+    return target
 
 
 # ---------------------------------------------------------------- notifications

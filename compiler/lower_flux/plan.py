@@ -1,13 +1,16 @@
 """What each cluster gets: the selection shared by the file tree and the in-process render.
 
 Input: a `Fleet` and a cluster name.
-Output: the cluster's releases (app, env patch, cluster patch), namespaces, SOPS secrets
-and the Flux objects of `clusters/<cluster>/` grouped by the file that carries them.
+Output: the cluster's releases (app, env patch, cluster patch), the HelmRelease patches
+that reach each release in the tree, namespaces, SOPS secrets and the Flux objects of
+`clusters/<cluster>/` grouped by the file that carries them.
 
 Invariants:
 - A cluster gets exactly the apps of `ClusterModel.instances`, each with its env's patch
-  (`EnvModel.app_values`) and its own patch (`Instance.cluster_values`); merged over the
-  chart's values (`AppModel.base`) they give the instance's effective values.
+  (`EnvModel.app_values`) and what selector overlays and the cluster set
+  (`Instance.cluster_values`); merged over the chart's values (`AppModel.base`) they give the
+  instance's effective values. The tree carries the second part as the overlays' components
+  and the cluster's own patch (`overlays`); `release_patches` lists them as kustomize applies them.
 - Every namespace and every encrypted Secret appears once per cluster, however many apps
   share it, so no kustomize build holds a duplicate object.
 - `repository_files` and `render_cluster` both read this module, so the objects in the
@@ -22,6 +25,7 @@ from typing import Any
 from ..model import AppModel, Fleet
 from . import objects
 from .objects import FLUX_NAMESPACE
+from .overlays import overlay_plan
 from .secrets import cluster_sops_secrets
 
 
@@ -31,7 +35,7 @@ class Release:
 
     app: AppModel
     env_values: dict[str, Any]  # apps/<env>/<app>/: what the env sets
-    cluster_values: dict[str, Any]  # clusters/<cluster>/apps/: what selector overlays and the cluster set
+    cluster_values: dict[str, Any]  # what selector overlays and the cluster set (components/, clusters/<cluster>/apps/)
 
 
 def releases(fleet: Fleet, cluster: str) -> list[Release]:
@@ -39,6 +43,18 @@ def releases(fleet: Fleet, cluster: str) -> list[Release]:
     env = fleet.envs[model.env]
     return [Release(fleet.apps[name], env.app_values.get(name, {}), instance.cluster_values)
             for name, instance in sorted(model.instances.items())]
+
+
+def release_patches(fleet: Fleet, cluster: str) -> dict[str, list[dict[str, Any]]]:
+    """App -> the HelmRelease patches kustomize applies to the app's base release on the
+    cluster, in order: the env's, the selector overlays' components', the cluster's own."""
+    overlays = overlay_plan(fleet)
+    patches = {}
+    for release in releases(fleet, cluster):
+        name = release.app.name
+        trees = [release.env_values, *overlays.layers(cluster, name), overlays.residual(cluster, name)]
+        patches[name] = [patch for tree in trees if (patch := objects.release_patch(fleet, release.app, tree))]
+    return patches
 
 
 def env_apps(fleet: Fleet, env: str) -> list[str]:
@@ -56,13 +72,16 @@ def all_namespaces(fleet: Fleet) -> list[str]:
 
 def tenant_target_namespace(fleet: Fleet, cluster: str) -> str | None:
     """The apps Kustomization's targetNamespace: the one namespace of a tenant's apps."""
+    if not objects.tenant_service_account(fleet):
+        return None
     spaces = namespaces(fleet, cluster)
-    return spaces[0] if objects.tenant_service_account(fleet) and len(spaces) == 1 else None
+    return spaces[0] if len(spaces) == 1 else None
 
 
 def image_apps(fleet: Fleet, cluster: str) -> list[AppModel]:
     """The cluster's apps whose image tags Flux updates (the policy of the app layer)."""
-    return [release.app for release in releases(fleet, cluster) if "imagePolicy" in release.app.base]
+    apps = (fleet.apps[name] for name in sorted(fleet.clusters[cluster].instances))
+    return [app for app in apps if "imagePolicy" in app.base]
 
 
 # ---------------------------------------------------------------- objects by file

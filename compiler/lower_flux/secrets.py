@@ -58,9 +58,29 @@ class SopsSecret:
 
 
 def cluster_sops_secrets(fleet: Fleet, cluster: str) -> list[SopsSecret]:
+    """The cluster's encrypted Secrets. The check, the file tree and every render ask for each
+    cluster, so the answers for the last fleet asked about are kept (it does not change)."""
+    global _KNOWN
+    last = _KNOWN
+    if last is not None and last[0] is fleet:
+        known = last[1]
+    else:
+        known = {}
+        _KNOWN = (fleet, known)
+    if cluster not in known:
+        known[cluster] = _cluster_sops_secrets(fleet, cluster)
+    return list(known[cluster])
+
+
+_KNOWN: tuple[Fleet, dict[str, list[SopsSecret]]] | None = None
+
+
+def _cluster_sops_secrets(fleet: Fleet, cluster: str) -> list[SopsSecret]:
     found: dict[str, SopsSecret] = {}
     declared: dict[tuple[str, str], SopsSecret] = {}
     for instance in fleet.clusters[cluster].instances.values():
+        if not instance.values.get("secretEnv"):
+            continue
         namespace = fleet.apps[instance.app].namespace
         for variable, ref in _sops_refs(instance):
             span = _span_of(instance, ("secretEnv", variable))

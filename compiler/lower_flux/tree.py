@@ -10,10 +10,14 @@ Layout (after fluxcd/flux2-kustomize-helm-example; docs/flux.md explains each fi
     infrastructure/namespaces/<ns>/     kustomization.yaml, namespace.yaml (+ tenant RBAC)
     infrastructure/tenant/              the service account the apps Kustomization impersonates
     secrets/<path without .yaml>/       kustomization.yaml + a SOPS-encrypted Secret, copied verbatim
+    components/<overlay>/               a Kustomize Component per selector overlay: kustomization.yaml,
+                                        values.yaml (every release) and <app>-values.yaml patches
     clusters/<cluster>/                 kustomization.yaml, flux-system/ (bootstrap's sync),
                                         infrastructure.yaml + apps.yaml (Flux Kustomizations),
                                         sources.yaml, notifications.yaml, image-automation.yaml,
-                                        infrastructure/ and apps/ (what those Kustomizations apply)
+                                        infrastructure/ and apps/ (what those Kustomizations apply:
+                                        the apps, the components of the overlays selecting the
+                                        cluster, and <app>-values.yaml patches with what it sets)
 
 Invariants:
 - Every directory with a kustomization.yaml builds with `kubectl kustomize`, and no build
@@ -24,18 +28,26 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ..model import Fleet
 from . import objects, plan
 from .errors import FluxLoweringError
-from .objects import IMAGE_TAG_PATH, helm_release, kustomize_config, release_patch, release_patch_target
+from .objects import (IMAGE_TAG_PATH, every_release_patch, helm_release, kustomize_component, kustomize_config,
+                      release_patch, release_patch_target)
+from .overlays import Component, OverlayPlan, overlay_plan
 from .secrets import cluster_sops_secrets
 from .yamltext import dump_yaml
 
 BOOTSTRAP_COMPONENTS = "gotk-components.yaml"
 SYNC_HEADER = ("Flux syncs this cluster from here. `flux bootstrap` writes the same objects, and adds\n"
                f"{BOOTSTRAP_COMPONENTS} (the Flux controllers) beside this file.")
+COMPONENTS_DIR = "components"
+COMMON_PATCH = "values.yaml"  # never an app's patch file: those end in -values.yaml
+COMMON_PATCH_NAME = "every-release"  # kustomize puts each target's name in its place
+COMMON_PATCH_HEADER = ("Patched into every HelmRelease of each cluster that lists this component (the target in\n"
+                       "kustomization.yaml names no release; kustomize puts each release's name in place of this one).")
 
 
 def repository_files(fleet: Fleet) -> dict[str, str]:
@@ -49,8 +61,11 @@ def repository_files(fleet: Fleet) -> dict[str, str]:
     if plan.tenant_objects(fleet):
         _unit(files, "infrastructure/tenant", {"serviceaccount.yaml": plan.tenant_objects(fleet)})
     _secrets(fleet, files)
+    overlays = overlay_plan(fleet)
+    for component in overlays.components.values():
+        _component(fleet, component, files)
     for cluster in sorted(fleet.clusters):
-        _cluster(fleet, cluster, files)
+        _cluster(fleet, cluster, overlays, files)
     return dict(sorted(files.items()))
 
 
@@ -84,17 +99,46 @@ def _app_base(fleet: Fleet, name: str, files: dict[str, str]) -> None:
     if source is not None:
         files[f"{directory}/repository.yaml"] = dump_yaml([source])
         resources.append("repository.yaml")
-    files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(sorted(resources))])
+    files[f"{directory}/kustomization.yaml"] = _kustomization_of(tuple(sorted(resources)))
+
+
+@functools.lru_cache(maxsize=64)  # every app's base has the same one
+def _kustomization_of(resources: tuple[str, ...]) -> str:
+    return dump_yaml([kustomize_config(list(resources))])
 
 
 def _patched(files: dict[str, str], directory: str, resources: list[str],
-             patches: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> None:
-    """A kustomization of `resources` with strategic-merge patches (file name, patch, target)."""
+             patches: list[tuple[str, dict[str, Any], dict[str, Any]]], components: list[str] | None = None) -> None:
+    """A kustomization of `resources` and `components` with strategic-merge patches (file name, patch, target)."""
+    entries = _patch_files(files, directory, patches)
+    files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(resources, entries, components)])
+
+
+def _patch_files(files: dict[str, str], directory: str,
+                 patches: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Writes the patch files; returns their `patches` entries."""
     entries = []
     for file_name, patch, target in patches:
         files[f"{directory}/{file_name}"] = dump_yaml([patch])
         entries.append({"path": file_name, "target": target})
-    files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(resources, entries)])
+    return entries
+
+
+def _component(fleet: Fleet, component: Component, files: dict[str, str]) -> None:
+    """components/<overlay>/: what a selector overlay sets, for every cluster it selects."""
+    directory = f"{COMPONENTS_DIR}/{component.name}"
+    entries = []
+    common = every_release_patch(fleet, component.common, COMMON_PATCH_NAME) if component.common else None
+    if common:
+        files[f"{directory}/{COMMON_PATCH}"] = dump_yaml([common], header=COMMON_PATCH_HEADER)
+        entries.append({"path": COMMON_PATCH, "target": release_patch_target(None)})
+    patches = []
+    for name, tree in component.per_app.items():
+        patch = release_patch(fleet, fleet.apps[name], tree)
+        if patch:
+            patches.append((f"{name}-values.yaml", patch, release_patch_target(fleet.apps[name])))
+    entries += _patch_files(files, directory, patches)
+    files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_component(entries)])
 
 
 def _env_overlay(fleet: Fleet, env: str, files: dict[str, str]) -> None:
@@ -107,7 +151,7 @@ def _env_overlay(fleet: Fleet, env: str, files: dict[str, str]) -> None:
     files[f"apps/{env}/kustomization.yaml"] = dump_yaml([kustomize_config(apps)])
 
 
-def _cluster(fleet: Fleet, cluster: str, files: dict[str, str]) -> None:
+def _cluster(fleet: Fleet, cluster: str, overlays: OverlayPlan, files: dict[str, str]) -> None:
     directory = f"clusters/{cluster}"
     resources = ["flux-system"]
     files[f"{directory}/flux-system/gotk-sync.yaml"] = dump_yaml(plan.sync_objects(fleet, cluster), header=SYNC_HEADER)
@@ -123,7 +167,7 @@ def _cluster(fleet: Fleet, cluster: str, files: dict[str, str]) -> None:
             resources.append(name)
     files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
     _cluster_infrastructure(fleet, cluster, files)
-    _cluster_apps(fleet, cluster, files)
+    _cluster_apps(fleet, cluster, overlays, files)
 
 
 def _cluster_infrastructure(fleet: Fleet, cluster: str, files: dict[str, str]) -> None:
@@ -133,14 +177,15 @@ def _cluster_infrastructure(fleet: Fleet, cluster: str, files: dict[str, str]) -
     files[f"clusters/{cluster}/infrastructure/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
 
 
-def _cluster_apps(fleet: Fleet, cluster: str, files: dict[str, str]) -> None:
-    env = fleet.clusters[cluster].env
+def _cluster_apps(fleet: Fleet, cluster: str, overlays: OverlayPlan, files: dict[str, str]) -> None:
+    model = fleet.clusters[cluster]
     resources, patches = [], []
-    for release in plan.releases(fleet, cluster):
-        name = release.app.name
-        resources.append(f"../../../apps/{env}/{name}")
-        patch = release_patch(fleet, release.app, release.cluster_values)
+    for name in sorted(model.instances):
+        resources.append(f"../../../apps/{model.env}/{name}")
+        residual = overlays.residual(cluster, name)
+        patch = release_patch(fleet, fleet.apps[name], residual) if residual else None
         if patch:
-            patches.append((f"{name}-values.yaml", patch, release_patch_target(release.app)))
+            patches.append((f"{name}-values.yaml", patch, release_patch_target(fleet.apps[name])))
     resources += [f"../../../{secret.directory}" for secret in cluster_sops_secrets(fleet, cluster)]
-    _patched(files, f"clusters/{cluster}/apps", resources, patches)
+    components = [f"../../../{COMPONENTS_DIR}/{name}" for name in overlays.cluster_components.get(cluster, ())]
+    _patched(files, f"clusters/{cluster}/apps", resources, patches, components)

@@ -14,11 +14,18 @@ Invariants:
   map key patterns (`propertyNames`). Durations are strings in Go's duration syntax, quantities
   strings in Kubernetes quantity syntax or numbers; their ranges are checked by gopc only.
 - Records are written inline; a record inside itself becomes a `$ref` into `definitions`.
+- `chart_schema_text` is `json.dumps(chart_schema(app), indent=2)` byte for byte. A field's
+  schema depends on its type, default and doc only, and every chart has the same fields (the
+  prelude's, and mostly the same `values` schemas), so it is built and printed once and kept,
+  with its text, for the newest few thousand; the schemas handed out are copies, so nobody can
+  change a kept one. A schema that refers to a recursive record depends on where it is: never kept.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+from collections import OrderedDict
 from typing import Any
 
 from ..model import AppModel, plain
@@ -48,6 +55,21 @@ SECRET_REF_SCHEMA = {
 
 def values_schema(record: RecordType) -> dict[str, Any]:
     """A standalone JSON Schema document for values of `record`."""
+    return copy.deepcopy(_values_schema(record))
+
+
+def chart_schema(app: AppModel) -> dict[str, Any]:
+    """values.schema.json of an app's chart: its values type without the Flux-level fields and
+    without the parts the chart does not have."""
+    return copy.deepcopy(_chart_schema(app))
+
+
+def chart_schema_text(app: AppModel) -> str:
+    """The text of values.schema.json: `json.dumps(chart_schema(app), indent=2, ensure_ascii=False)`."""
+    return _json(_chart_schema(app), 0) + "\n"
+
+
+def _values_schema(record: RecordType) -> dict[str, Any]:
     builder = _Builder()
     body = builder.record(record)
     document: dict[str, Any] = {"$schema": SCHEMA_DRAFT, "title": record.name, **body}
@@ -56,14 +78,14 @@ def values_schema(record: RecordType) -> dict[str, Any]:
     return document
 
 
-def chart_schema(app: AppModel) -> dict[str, Any]:
-    """values.schema.json of an app's chart: its values type without the Flux-level fields and
-    without the parts the chart does not have."""
-    document = values_schema(app.values_type)
+def _chart_schema(app: AppModel) -> dict[str, Any]:
+    """chart_schema, sharing the kept schemas of the fields (not to be changed)."""
+    document = _values_schema(app.values_type)
     document["title"] = app.name
     if app.doc:
         document["description"] = app.doc
-    properties: dict[str, Any] = document.get("properties", {})
+    properties: dict[str, Any] = dict(document.get("properties", {}))
+    document["properties"] = properties
     parts = chart_parts(app)
     dropped = set(FLUX_ONLY_FIELDS) | {name for name in OPTIONAL_PART_FIELDS if name not in parts}
     for name in dropped:
@@ -77,14 +99,31 @@ def chart_schema(app: AppModel) -> dict[str, Any]:
     return document
 
 
+_KEPT = 4096
+_json_string = json.encoder.encode_basestring  # what json.dumps(text, ensure_ascii=False) writes
+# (id(type), optional, default, doc) -> (type, schema): what a field's schema depends on (not its name:
+# every app has its own `values` field, of the same schema type)
+_FIELD_SCHEMAS: OrderedDict[tuple, tuple[Type, dict[str, Any]]] = OrderedDict()
+_TEXTS: OrderedDict[int, tuple[dict[str, Any], dict[int, str]]] = OrderedDict()  # id(schema) -> (schema, indent -> text)
+
+
+def _keep(cache: OrderedDict, key: int, entry: tuple) -> None:
+    cache[key] = entry
+    if len(cache) > _KEPT:
+        cache.popitem(last=False)
+
+
 class _Builder:
     def __init__(self) -> None:
         self.definitions: dict[str, Any] = {}
         self._open_records: list[str] = []
+        self._referred: set[str] = set()  # open records referred to from inside themselves
+        self._refs = 0  # $refs written so far: a schema built without one does not depend on where it is
 
     def record(self, record: RecordType) -> dict[str, Any]:
         if record.name in self._open_records:  # recursion: refer to one shared definition
-            return {"$ref": "#/definitions/" + _pointer_escape(record.name)}
+            self._referred.add(record.name)
+            return self._ref(record.name)
         self._open_records.append(record.name)
         schema: dict[str, Any] = {"type": "object"}
         if record.doc:
@@ -96,17 +135,30 @@ class _Builder:
         if not record.open:
             schema["additionalProperties"] = False
         self._open_records.pop()
-        if any(ref == record.name for ref in self._referenced(schema)):
+        if record.name in self._referred:
+            self._referred.discard(record.name)
             self.definitions[record.name] = schema
-            return {"$ref": "#/definitions/" + _pointer_escape(record.name)}
+            return self._ref(record.name)
         return schema
 
+    def _ref(self, name: str) -> dict[str, Any]:
+        self._refs += 1
+        return {"$ref": "#/definitions/" + _pointer_escape(name)}
+
     def field(self, field: Field) -> dict[str, Any]:
+        key = (id(field.type), field.optional, field.has_default, repr(field.default), field.doc)
+        kept = _FIELD_SCHEMAS.get(key)
+        if kept is not None and kept[0] is field.type:
+            return kept[1]
+        refs = self._refs
         schema = dict(self.type(field.type))
         if field.doc:
             schema = {"description": field.doc, **{k: v for k, v in schema.items() if k != "description"}}
         if field.has_default:
             schema["default"] = plain(field.default)
+        if self._refs == refs:
+            _keep(_FIELD_SCHEMAS, key, (field.type, schema))
+            _keep(_TEXTS, id(schema), (schema, {}))
         return schema
 
     def type(self, type_: Type) -> dict[str, Any]:
@@ -147,15 +199,6 @@ class _Builder:
         if isinstance(type_, AnyType):
             return {}
         raise TypeError(f"no JSON Schema for {type_!r}")
-
-    def _referenced(self, schema: Any) -> list[str]:
-        """Names of the definitions `schema` refers to (to spot a record used inside itself)."""
-        if isinstance(schema, dict):
-            found = [schema["$ref"].removeprefix("#/definitions/")] if "$ref" in schema else []
-            return found + [name for value in schema.values() for name in self._referenced(value)]
-        if isinstance(schema, list):
-            return [name for value in schema for name in self._referenced(value)]
-        return []
 
 
 def _bounded(schema: dict[str, Any], minimum: Any, maximum: Any) -> dict[str, Any]:
@@ -211,3 +254,33 @@ def _key_schema(key: Type) -> dict[str, Any]:
 
 def _pointer_escape(name: str) -> str:
     return name.replace("~", "~0").replace("/", "~1")
+
+
+# ---------------------------------------------------------------- the text
+
+def _json(value: Any, indent: int) -> str:
+    """`json.dumps(value, indent=2, ensure_ascii=False)` for a value that starts `indent` columns in."""
+    if type(value) is dict:
+        if not value:
+            return "{}"
+        kept = _TEXTS.get(id(value))
+        if kept is None or kept[0] is not value:
+            return _json_object(value, indent)
+        texts = kept[1]
+        if indent not in texts:
+            texts[indent] = _json_object(value, indent)
+        return texts[indent]
+    if type(value) in (list, tuple):
+        if not value:
+            return "[]"
+        inner = " " * (indent + 2)
+        return "[\n" + ",\n".join(inner + _json(item, indent + 2) for item in value) + "\n" + " " * indent + "]"
+    if type(value) is str:
+        return _json_string(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _json_object(value: dict[str, Any], indent: int) -> str:
+    inner = " " * (indent + 2)
+    entries = (f"{inner}{_json_string(key)}: {_json(item, indent + 2)}" for key, item in value.items())
+    return "{\n" + ",\n".join(entries) + "\n" + " " * indent + "}"

@@ -15,6 +15,7 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ _BLOCK_TEXT = re.compile(r"[\n\t\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\u
 
 def scalar(value: Any) -> str:
     """A one-line YAML scalar (plain or double-quoted) for a str/int/float/bool/None."""
+    if type(value) is str:
+        return _string_scalar(value)
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -43,10 +46,15 @@ def scalar(value: Any) -> str:
     if isinstance(value, float):
         return _float(value)
     if isinstance(value, str):
-        if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED_WORDS:
-            return value
-        return quoted(value)
+        return _string_scalar(value)
     raise TypeError(f"not a YAML scalar: {value!r}")
+
+
+@functools.lru_cache(maxsize=65536)  # keys and most values repeat from chart to chart
+def _string_scalar(text: str) -> str:
+    if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED_WORDS:
+        return text
+    return quoted(text)
 
 
 def quoted(text: str) -> str:
@@ -105,9 +113,10 @@ def dump(value: dict[str, Any], comments: Comments | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _comment_lines(texts: list[str], indent: int) -> list[str]:
+@functools.lru_cache(maxsize=4096)  # the same field docs are in every chart
+def _comment_lines(texts: tuple[str, ...], indent: int) -> tuple[str, ...]:
     pad = " " * indent
-    return [f"{pad}# {_comment_text(line)}".rstrip() for text in texts for line in text.split("\n")]
+    return tuple(f"{pad}# {_comment_text(line)}".rstrip() for text in texts for line in text.split("\n"))
 
 
 def _comment_text(line: str) -> str:
@@ -119,12 +128,17 @@ def _mapping(value: dict[str, Any], path: tuple[str, ...], indent: int, comments
              lines: list[str]) -> None:
     pad = " " * indent
     for key, item in value.items():
-        lines += _comment_lines(comments.before.get(path + (key,), []), indent)
+        here = path + (key,)
+        before = comments.before.get(here)
+        if before:
+            lines += _comment_lines(tuple(before), indent)
         text = scalar(key)
         # YAML limits implicit keys to 1024 characters; longer keys take the explicit `? key` form.
         head = f"{pad}{text}:" if len(text) <= MAX_IMPLICIT_KEY else f"{pad}? {text}\n{pad}:"
-        _entry(head, item, path + (key,), indent, comments, lines)
-    lines += _comment_lines(comments.after.get(path, []), indent)
+        _entry(head, item, here, indent, comments, lines)
+    after = comments.after.get(path)
+    if after:
+        lines += _comment_lines(tuple(after), indent)
 
 
 def _entry(head: str, item: Any, path: tuple[str, ...], indent: int, comments: Comments,
