@@ -24,8 +24,7 @@ GOPC = [sys.executable, "-m", "gop.compiler.cli"]
 COMMANDS = {
     "check": lambda fleet, out: ["check", str(fleet)],
     "build": lambda fleet, out: ["build", str(fleet), "-o", str(out)],
-    # every cluster's render in one process: the commands below share one analysis
-    "render": lambda fleet, out: [sys.executable, str(Path(__file__).parent / "render_all.py"), str(fleet)],
+    "render": lambda fleet, out: ["render", str(fleet), "--all-clusters", "-o", str(out)],
 }
 
 
@@ -50,8 +49,7 @@ def main() -> None:
             fleet = Path(tmp) / "fleet"
             generate(fleet, apps, envs, clusters)
             for name in args.commands:
-                argv = COMMANDS[name](fleet, Path(tmp) / "out")
-                argv = argv if argv[0] == sys.executable else GOPC + argv
+                argv = GOPC + COMMANDS[name](fleet, Path(tmp) / name)
                 runs = [measure(argv) for _ in range(args.repeat)]
                 best = min(runs)
                 print(f"{size:>20} {name:>8} {best[0]:>8.2f} {max(r[1] for r in runs):>8.0f} {best[2]:>5}")

@@ -3,13 +3,14 @@
 Input: an `Analysis` without errors. Output: relative path -> text for charts/<app>/
 (Helm lowering) and the Kustomize/Flux tree (Flux lowering), or diagnostics when the
 fleet cannot be lowered (E0701). `gopc build` writes the result with `emit.write_tree`;
-`gopc render` uses the same lowerings in-process.
+`gopc render` uses the same lowerings in-process (`cluster_objects`, or `cluster_text` for
+the YAML stream).
 """
 
 from __future__ import annotations
 
 from .diagnostics import Diagnostic, diagnostic
-from .lower_flux import FluxLoweringError, render_cluster, repository_files
+from .lower_flux import ClusterRenderer, FluxLoweringError, render_cluster, repository_files
 from .lower_helm import chart_files
 from .span import Span
 
@@ -32,6 +33,17 @@ def cluster_objects(analysis, cluster: str, *, include_flux: bool) -> tuple[list
         return render_cluster(analysis.fleet, cluster, include_flux=include_flux), []
     except FluxLoweringError as error:
         return [], [lowering_diagnostic(error, analysis)]
+
+
+def cluster_text(analysis, cluster: str, *, include_flux: bool,
+                 renderer: ClusterRenderer | None = None) -> tuple[str, list[Diagnostic]]:
+    """The YAML stream of `cluster_objects`. Pass one `ClusterRenderer(analysis.fleet)` for
+    every cluster of the analysis to share the work between them."""
+    try:
+        renderer = renderer or ClusterRenderer(analysis.fleet)
+        return renderer.text(cluster, include_flux=include_flux), []
+    except FluxLoweringError as error:
+        return "", [lowering_diagnostic(error, analysis)]
 
 
 def lowering_diagnostic(error: FluxLoweringError, analysis) -> Diagnostic:

@@ -13,7 +13,6 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 
 from . import render
 from .codes import lookup, registry
@@ -23,6 +22,8 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 def gopc_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # slow to import; only --version needs it
+
     try:
         return version("gopc")
     except PackageNotFoundError:
@@ -39,8 +40,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # A run allocates many small objects and few cycles: collect rarely (as mypy does).
-    gc.set_threshold(200_000, 30, 30)
+    collect_rarely()
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
@@ -61,6 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"gopc: internal error: {type(error).__name__}: {error} (GOPC_DEBUG=1 shows details; please report it)", file=sys.stderr)
         return EXIT_USAGE
+
+
+def collect_rarely() -> None:
+    """A run allocates many small objects and few cycles: collect rarely (as mypy does)."""
+    gc.set_threshold(200_000, 30, 30)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -86,11 +91,15 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_format(build)
     build.set_defaults(run=_run_build)
 
-    render_cmd = commands.add_parser("render", help="print the objects Flux would apply on one cluster")
+    render_cmd = commands.add_parser("render", help="print the objects Flux would apply on a cluster (or write them for every cluster)")
     render_cmd.add_argument("paths", nargs="+", metavar="PATH")
-    render_cmd.add_argument("--cluster", required=True)
-    render_cmd.add_argument("--app", help="only this app's objects")
+    which = render_cmd.add_mutually_exclusive_group(required=True)
+    which.add_argument("--cluster", help="the cluster whose objects are printed")
+    which.add_argument("--all-clusters", action="store_true", help="every cluster, one file each: OUT/<cluster>.yaml (needs -o)")
+    render_cmd.add_argument("-o", "--out", help="write OUT/<cluster>.yaml instead of printing (replaced atomically, as `build` does)")
+    render_cmd.add_argument("--app", help="only this app's objects (with --cluster)")
     render_cmd.add_argument("--include-flux", action="store_true", help="also Flux's own objects (sources, Kustomizations, HelmReleases ...)")
+    render_cmd.add_argument("--force", action="store_true", help="with -o: overwrite files in OUT that gopc did not write")
     render_cmd.set_defaults(run=_run_render)
 
     fmt = commands.add_parser("fmt", help="format .gop files in the canonical layout")
@@ -159,9 +168,9 @@ def exit_code(diagnostics: list[Diagnostic]) -> int:
 
 
 def _run_check(args) -> int:
-    from .driver import analyse
+    from .driver import analyse_and_keep
 
-    analysis = analyse(args.paths)
+    analysis = analyse_and_keep(args.paths)
     print_diagnostics(analysis.diagnostics, analysis.program.sources, args)
     return exit_code(analysis.diagnostics)
 
@@ -186,9 +195,9 @@ def _run_explain(args) -> int:
 
 def _checked(paths):
     """Analyse; print diagnostics; the analysis only when it has no errors."""
-    from .driver import analyse
+    from .driver import analyse_and_keep
 
-    analysis = analyse(paths)
+    analysis = analyse_and_keep(paths)
     if analysis.diagnostics:
         sys.stderr.write(render.render_text(analysis.diagnostics, analysis.program.sources, colour=_use_colour("auto", sys.stderr)))
     if has_errors(analysis.diagnostics):
@@ -218,13 +227,19 @@ def _run_build(args) -> int:
 
 
 def _run_render(args) -> int:
-    from .build import cluster_objects
+    from .build import cluster_objects, cluster_text
     from .explain import ExplainError, cluster_model
     from .yamlstream import dump_all
 
+    if args.all_clusters and args.out is None:
+        raise _UsageError("gopc render: --all-clusters writes one file per cluster: give the directory with -o DIR")
+    if args.all_clusters and args.app is not None:
+        raise _UsageError("gopc render: --app goes with --cluster")
     analysis = _checked(args.paths)
     if analysis is None:
         return EXIT_ERRORS
+    if args.all_clusters:
+        return _render_all_clusters(analysis, args)
     try:
         model = cluster_model(analysis, args.cluster)
     except ExplainError as error:
@@ -233,13 +248,46 @@ def _run_render(args) -> int:
     if args.app is not None and args.app not in model.instances:
         print(f"gopc render: app `{args.app}` does not run on cluster `{args.cluster}` (it runs: {', '.join(model.instances) or 'nothing'})", file=sys.stderr)
         return EXIT_USAGE
-    objects, problems = cluster_objects(analysis, args.cluster, include_flux=args.include_flux)
+    if args.app is None:
+        text, problems = cluster_text(analysis, args.cluster, include_flux=args.include_flux)
+    else:
+        objects, problems = cluster_objects(analysis, args.cluster, include_flux=args.include_flux)
+        text = dump_all([o for o in objects if _belongs_to(o, args.app, model.instances[args.app])])
     if problems:
         print_diagnostics(problems, analysis.program.sources, args)
         return EXIT_ERRORS
-    if args.app is not None:
-        objects = [o for o in objects if _belongs_to(o, args.app, model.instances[args.app])]
-    sys.stdout.write(dump_all(objects))
+    if args.out is not None:
+        return _write_renders({args.cluster: text}, args)
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _render_all_clusters(analysis, args) -> int:
+    from .build import cluster_text
+    from .lower_flux import ClusterRenderer
+
+    renderer = ClusterRenderer(analysis.fleet)  # clusters share most of their objects: render each once
+    texts: dict[str, bytes] = {}
+    for cluster in analysis.fleet.clusters:
+        text, problems = cluster_text(analysis, cluster, include_flux=args.include_flux, renderer=renderer)
+        if problems:
+            print_diagnostics(problems, analysis.program.sources, args)
+            return EXIT_ERRORS
+        texts[cluster] = text.encode("utf-8")  # kept once, as the bytes to write (a large fleet's renders are 100s of MB)
+    return _write_renders(texts, args)
+
+
+def _write_renders(texts: dict[str, str | bytes], args) -> int:
+    from .emit import EmitError, write_tree
+
+    files = {f"{cluster}.yaml": text for cluster, text in sorted(texts.items())}
+    try:
+        report = write_tree(files, args.out, force=args.force)
+    except EmitError as error:
+        print(f"gopc render: error[E0702]: {error}", file=sys.stderr)
+        return EXIT_ERRORS
+    print(f"gopc render: {len(files)} cluster{'s' if len(files) != 1 else ''} in {args.out} ({len(report.written)} written, "
+          f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, {len(report.kept)} of yours kept)", file=sys.stderr)
     return EXIT_OK
 
 
@@ -385,7 +433,7 @@ def run() -> None:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except BrokenPipeError:
+    except (BrokenPipeError, ValueError):  # the reader went away, or `gopc lsp` closed the stream on exit
         pass
     os._exit(code)
 

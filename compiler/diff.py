@@ -206,22 +206,25 @@ def load_yaml_stream(text: str, what: str) -> list[Doc]:
 
 def program_side(paths: Sequence[str], label: str, *, shown_as: tuple[Path, str] | None = None) -> Side:
     from . import render
-    from .build import cluster_objects
+    from .build import cluster_text
     from .diagnostics import has_errors
-    from .driver import analyse
+    from .driver import analyse_and_keep
+    from .lower_flux import ClusterRenderer
 
-    analysis = analyse(paths)
+    analysis = analyse_and_keep(paths)
     if has_errors(analysis.diagnostics):
         text = render.render_text(analysis.diagnostics, analysis.program.sources, colour=False)
         if shown_as is not None:
             text = text.replace(f"{shown_as[0]}/", shown_as[1])
         raise DiffError(f"{label} has errors:\n{text.rstrip()}")
 
+    renderer = ClusterRenderer(analysis.fleet)  # shared by the clusters: most run an app as others do
+
     def objects(cluster: str) -> dict[Key, Doc]:
-        docs, problems = cluster_objects(analysis, cluster, include_flux=True)
+        text, problems = cluster_text(analysis, cluster, include_flux=True, renderer=renderer)
         if problems:
             raise DiffError(f"{label}: cluster {cluster}: {problems[0].message}")
-        return keyed(load_yaml_stream(dump_all(docs), f"the render of {cluster}"))
+        return keyed(load_yaml_stream(text, f"the render of {cluster}"))
 
     return Side(label, set(analysis.fleet.clusters), objects)
 

@@ -8,6 +8,7 @@ the language server share.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,23 @@ def analyse(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = No
     if not has_errors(diagnostics):
         diagnostics += _lowering_checks(evaluation)
     return Analysis(program, _sorted(diagnostics), resolution, checker, evaluation)
+
+
+def analyse_and_keep(paths: Iterable[str | Path]) -> Analysis:
+    """`analyse` for a process that keeps the analysis until it exits (the command line).
+
+    An analysis allocates about a million objects and makes almost no cycles: the cyclic
+    collector, left on, would scan them several times over (a tenth of `gopc check`). It is off
+    while they are built, and they are frozen afterwards, so the collections during lowering
+    never scan them again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return analyse(paths)
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def _lowering_checks(evaluation: Evaluation) -> list[Diagnostic]:

@@ -11,7 +11,8 @@ secret references become `{secret, key}` maps, resource references names).
 
 Layering is total: DEFAULT < APP < ENV < SELECTOR < CLUSTER. Maps and records
 merge key by key at every layer; lists are replaced whole (as Helm and Kustomize
-merge values).
+merge values): `merge()`, and `plain_merge()` for the plain form of a merge when
+that of the lower tree is known.
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ class Fleet:
 
 def plain(value: Any) -> Any:
     """JSON/YAML-ready form of a runtime value."""
+    if type(value) in _PLAIN_LEAVES:  # the leaves, most of any tree, first
+        return value
     if isinstance(value, dict):
         return {key: plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -140,6 +143,9 @@ def plain(value: Any) -> Any:
     return value
 
 
+_PLAIN_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
 def merge(lower: dict[str, Any], higher: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge `higher` over `lower`: maps merge, everything else is replaced."""
     merged = dict(lower)
@@ -148,4 +154,16 @@ def merge(lower: dict[str, Any], higher: dict[str, Any]) -> dict[str, Any]:
             merged[key] = merge(merged[key], value)
         else:
             merged[key] = value
+    return merged
+
+
+def plain_merge(lower: dict[str, Any], lower_plain: dict[str, Any], higher: dict[str, Any]) -> dict[str, Any]:
+    """`plain(merge(lower, higher))` given `lower_plain == plain(lower)`, whose sub-trees that
+    `higher` leaves alone become part of the result as they are (shared, not copied)."""
+    merged = dict(lower_plain)
+    for key, value in higher.items():
+        if isinstance(value, dict) and isinstance(lower.get(key), dict):
+            merged[key] = plain_merge(lower[key], lower_plain[key], value)
+        else:
+            merged[key] = plain(value)
     return merged

@@ -265,6 +265,18 @@ def test_version():
     assert re.fullmatch(r"gopc \d+\.\d+\.\d+\S*\n", result.stdout)
 
 
+@pytest.mark.parametrize("args,message", [
+    (["--all-clusters"], "give the directory with -o DIR"),
+    (["--all-clusters", "-o", "out", "--app", "web"], "--app goes with --cluster"),
+    (["--cluster", "prod-eu-1", "--all-clusters", "-o", "out"], "not allowed with argument"),
+    ([], "one of the arguments --cluster --all-clusters is required"),
+])
+def test_render_says_which_clusters_it_needs(args, message, tmp_path):
+    result = gopc("render", str(REPO / "examples" / "shop"), *args, cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 # ---- no traceback, ever ---------------------------------------------------------------------------
 
 HOSTILE_INPUTS = {

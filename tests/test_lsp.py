@@ -647,3 +647,22 @@ async def test_formatting_uses_the_canonical_formatter(session: Session):
     session.change(uri, messy + "\napp {")
     assert await session.client.text_document_formatting_async(lsp.DocumentFormattingParams(
         session.doc(uri), lsp.FormattingOptions(tab_size=2, insert_spaces=True))) == []
+
+
+def _framed(message: dict) -> bytes:
+    body = json.dumps(message).encode("utf-8")
+    return f"Content-Length: {len(body)}\r\n\r\n".encode("ascii") + body
+
+
+def test_the_server_exits_cleanly_when_the_client_says_exit(tmp_path):
+    """shutdown, then exit: exit code 0 and nothing on stderr that looks like a crash."""
+    messages = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+         "params": {"processId": None, "rootUri": from_fs_path(str(tmp_path)), "capabilities": {}}},
+        {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+        {"jsonrpc": "2.0", "id": 2, "method": "shutdown", "params": None},
+        {"jsonrpc": "2.0", "method": "exit", "params": None},
+    ]
+    done = subprocess.run(SERVER, input=b"".join(map(_framed, messages)), capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"Traceback" not in done.stderr and b"Error" not in done.stderr, done.stderr.decode()

@@ -5,19 +5,21 @@ read from `fleet.root`). Output:
 - `repository_files(fleet)`: relative path -> text of every file except charts/ (the Helm
   lowering writes charts/<app>/); the layout is described in `tree` and docs/flux.md.
 - `render_cluster(fleet, cluster, include_flux=False)`: the objects Flux would apply on
-  one cluster, computed in-process.
-Both raise `FluxLoweringError` (message + span) when the fleet cannot be lowered.
+  one cluster, computed in-process; `ClusterRenderer(fleet).text(cluster, ...)`: their YAML
+  stream, sharing work between the clusters one renderer renders.
+All raise `FluxLoweringError` (message + span) when the fleet cannot be lowered.
 
 Invariants: deterministic (same fleet -> same bytes, no timestamps); only served Flux
 APIs; a plaintext secret never reaches the output; a cluster gets exactly the apps of
 its `ClusterModel.instances` with exactly their effective values.
 
-Modules: `plan` (what each cluster gets), `objects` (object builders), `secrets` (SOPS
+Modules: `plan` (what each cluster gets), `overlays` (selector overlays as Kustomize
+Components, and each cluster's own patch), `objects` (object builders), `secrets` (SOPS
 files), `tree` (files), `render` (in-process render), `yamltext` (YAML emitter).
 """
 
 from .errors import FluxLoweringError
-from .render import render_cluster
+from .render import ClusterRenderer, render_cluster
 from .tree import repository_files
 
-__all__ = ["FluxLoweringError", "render_cluster", "repository_files"]
+__all__ = ["ClusterRenderer", "FluxLoweringError", "render_cluster", "repository_files"]

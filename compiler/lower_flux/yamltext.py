@@ -96,24 +96,33 @@ def _block(text: str, indent: int) -> list[str]:
     return [header] + [(pad + line) if line else "" for line in lines]
 
 
+# Leaves are most of a document and never a mapping or a sequence: they go straight to
+# `scalar`, past the (slow) abstract-class checks.
+_LEAVES = (str, int, float, bool, type(None))
+
+
 class _Writer:
     def __init__(self, comments: Mapping[ValuePath, str]) -> None:
         self.lines: list[str] = []
         self.comments = comments
+        self.track_paths = bool(comments)  # a value's path only serves to find its comment
 
     def mapping(self, value: Mapping, indent: int, path: ValuePath, first_prefix: str | None = None) -> None:
         pad = " " * indent
-        for index, (key, item) in enumerate(value.items()):
-            prefix = first_prefix if (index == 0 and first_prefix is not None) else pad
-            self.entry(prefix + _key(key) + ":", item, indent, path + (key,))
+        prefix = pad if first_prefix is None else first_prefix
+        for key, item in value.items():
+            self.entry(prefix + _key(key) + ":", item, indent, path + (key,) if self.track_paths else path)
+            prefix = pad
 
     def sequence(self, value: Sequence, indent: int, path: ValuePath) -> None:
         pad = " " * (indent + 2)
         for position, item in enumerate(value):
-            self.item(pad + "- ", item, indent + 4, path + (str(position),))
+            self.item(pad + "- ", item, indent + 4, path + (str(position),) if self.track_paths else path)
 
     def entry(self, head: str, item: Any, indent: int, path: ValuePath) -> None:
-        if isinstance(item, Mapping) and item:
+        if isinstance(item, _LEAVES):
+            self.scalar(head + " ", item, indent, path)
+        elif isinstance(item, Mapping) and item:
             self.lines.append(head)
             self.mapping(item, indent + 2, path)
         elif isinstance(item, (list, tuple)) and item:
@@ -123,7 +132,9 @@ class _Writer:
             self.scalar(head + " ", item, indent, path)
 
     def item(self, head: str, item: Any, indent: int, path: ValuePath) -> None:
-        if isinstance(item, Mapping) and item:
+        if isinstance(item, _LEAVES):
+            self.scalar(head, item, indent - 2, path)
+        elif isinstance(item, Mapping) and item:
             self.mapping(item, indent, path, first_prefix=head)
         elif isinstance(item, (list, tuple)) and item:
             self.lines.append(head.rstrip())
@@ -132,15 +143,15 @@ class _Writer:
             self.scalar(head, item, indent - 2, path)
 
     def scalar(self, head: str, item: Any, indent: int, path: ValuePath) -> None:
-        if isinstance(item, Mapping):
+        if isinstance(item, str):
+            text = _string(item, indent)
+        elif isinstance(item, Mapping):
             text = ["{}"]
         elif isinstance(item, (list, tuple)):
             text = ["[]"]
-        elif isinstance(item, str):
-            text = _string(item, indent)
         else:
             text = [scalar(item)]
-        comment = self.comments.get(path)
+        comment = self.comments.get(path) if self.track_paths else None
         first = head + text[0] + (f"  # {comment}" if comment is not None else "")
         self.lines.append(first)
         self.lines.extend(text[1:])

@@ -15,11 +15,13 @@ Invariants (each one mirrors Helm, and the parity tests check them against real 
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 from typing import Any
 
 _SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _HTML_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_ESCAPED = re.compile("[\x00-\x1f\"\\\\<>&\u2028\u2029]")  # every character go_string changes
 
 
 def go_json(value: Any, *, pretty: bool = False) -> str:
@@ -65,6 +67,8 @@ def _encode_items(items: list[tuple[str | None, Any]], open_: str, close: str, o
 
 def go_string(text: str) -> str:
     """A JSON string literal as Go's encoder writes it (HTML-safe escaping)."""
+    if _ESCAPED.search(text) is None:  # most strings: nothing to escape
+        return '"' + text + '"'
     chunks = ['"']
     for char in text:
         if char in _SHORT_ESCAPES:

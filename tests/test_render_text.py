@@ -1,0 +1,74 @@
+"""The YAML text of a cluster's render (`ClusterRenderer`, what `gopc render` prints) is the
+text of its objects (`render_cluster`) byte for byte, however many clusters one renderer has
+rendered before; and the helpers it is fast with agree with the slow forms they replace."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from fleet_fixtures import VARIANTS, shop_fleet, write_shop_root
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gop.compiler.lower_flux import ClusterRenderer, render_cluster
+from gop.compiler.lower_helm.gojson import go_string
+from gop.compiler.model import merge, plain, plain_merge
+from gop.compiler.types import Duration, Quantity, SecretRef
+from gop.compiler.yamlstream import dump_all
+
+
+@pytest.fixture(scope="module")
+def program(tmp_path_factory) -> Path:
+    return write_shop_root(tmp_path_factory.mktemp("program"))
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_one_renderer_for_every_cluster_prints_each_clusters_objects(program, variant):
+    fleet = shop_fleet(program, **VARIANTS[variant])
+    renderer = ClusterRenderer(fleet)
+    for include_flux in (False, True):
+        for cluster in [*fleet.clusters, *reversed(fleet.clusters)]:
+            expected = dump_all(render_cluster(fleet, cluster, include_flux=include_flux))
+            assert renderer.text(cluster, include_flux=include_flux) == expected, (cluster, include_flux)
+
+
+def test_patches_that_compare_equal_but_print_differently_are_rendered_apart(program):
+    """100m and 0.1 CPU are equal quantities, 1 and True equal numbers: each cluster still
+    gets the text of its own values."""
+    fleet = shop_fleet(program)
+    shared = sorted(set.intersection(*(set(model.instances) for model in fleet.clusters.values())))[0]
+    patches = [{"resources": {"requests": {"cpu": Quantity.parse("100m")}}},
+               {"resources": {"requests": {"cpu": Quantity.parse("0.1")}}}, {"replicas": 1}, {"replicas": True}]
+    clusters = sorted(fleet.clusters)[:len(patches)]
+    for cluster, patch in zip(clusters, patches):
+        instances = fleet.clusters[cluster].instances
+        instances[shared] = dataclasses.replace(instances[shared], cluster_values=patch)
+    renderer = ClusterRenderer(fleet)
+    texts = [renderer.text(cluster) for cluster in clusters]
+    assert texts == [dump_all(render_cluster(fleet, cluster)) for cluster in clusters]
+    assert "cpu: 100m" in texts[0] and "cpu: '0.1'" in texts[1]
+
+
+_LEAVES = st.one_of(st.integers(), st.booleans(), st.text(max_size=3), st.floats(allow_nan=False),
+                    st.builds(Duration, st.fractions(min_value=0, max_value=10**6)),
+                    st.sampled_from([Quantity.parse(text) for text in ("100m", "0.1", "1Gi")]),
+                    st.builds(SecretRef, st.just("sops"), st.text(max_size=3), st.text(max_size=3)))
+_TREES = st.recursive(_LEAVES, lambda inner: st.one_of(st.lists(inner, max_size=3), st.tuples(inner),
+                                                       st.dictionaries(st.sampled_from("abc"), inner, max_size=3)),
+                      max_leaves=12)
+
+
+@given(st.dictionaries(st.sampled_from("abcd"), _TREES, max_size=4),
+       st.dictionaries(st.sampled_from("abcd"), _TREES, max_size=4))
+def test_plain_merge_is_plain_of_merge(lower, higher):
+    # repr, not ==: key order and the types of equal numbers count in the rendered text
+    assert repr(plain_merge(lower, plain(lower), higher)) == repr(plain(merge(lower, higher)))
+
+
+def test_go_string_without_escapes_takes_the_short_way_to_the_same_text():
+    for code in range(0x10000):
+        char = chr(code)
+        # a trailing newline sends the text through the character-by-character encoder
+        assert go_string(char) == go_string(char + "\n").removesuffix('\\n"') + '"', hex(code)
