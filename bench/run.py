@@ -1,10 +1,11 @@
 """Benchmark runner: wall time and peak memory of `gopc` commands on generated fleets.
 
-    python bench/run.py [--sizes 10,3,6 100,3,30 1000,3,60] [--repeat 3] [--commands check build render]
+    python bench/run.py [--sizes 10,3,6 100,3,30 1000,3,60] [--repeat 3] [--commands check build rebuild render]
 
 Each size (apps, envs, clusters) is generated with bench/fleetgen.py into a temp
-dir; each command runs as a subprocess; the table shows the best wall time of
-the repeats and the peak RSS of that process (from wait4).
+dir; each command runs as a subprocess, `build` and `render` into a new directory
+each time, `rebuild` over the first build's tree (a build that changes nothing); the
+table shows the best wall time of the repeats and the peak RSS (from wait4).
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fleetgen import generate  # noqa: E402
 
 GOPC = [sys.executable, "-m", "gop.compiler.cli"]
+# out: a directory of its own for each run; `rebuild` runs over the tree `build` wrote (nothing changes)
 COMMANDS = {
     "check": lambda fleet, out: ["check", str(fleet)],
     "build": lambda fleet, out: ["build", str(fleet), "-o", str(out)],
+    "rebuild": lambda fleet, out: ["build", str(fleet), "-o", str(out.with_name("build-0"))],
     "render": lambda fleet, out: ["render", str(fleet), "--all-clusters", "-o", str(out)],
 }
 
@@ -49,8 +52,7 @@ def main() -> None:
             fleet = Path(tmp) / "fleet"
             generate(fleet, apps, envs, clusters)
             for name in args.commands:
-                argv = GOPC + COMMANDS[name](fleet, Path(tmp) / name)
-                runs = [measure(argv) for _ in range(args.repeat)]
+                runs = [measure(GOPC + COMMANDS[name](fleet, Path(tmp) / f"{name}-{run}")) for run in range(args.repeat)]
                 best = min(runs)
                 print(f"{size:>20} {name:>8} {best[0]:>8.2f} {max(r[1] for r in runs):>8.0f} {best[2]:>5}")
 

@@ -435,7 +435,7 @@ class _Evaluator:
             missing: list = []
             values, origins = _apply(app.record, app.model.base, app.model.base_origins, winners, missing)
             self._report_missing(app, missing, reported)
-            self._env_stages[key] = (values, origins, _diff(values, app.model.base))
+            self._env_stages[key] = (values, origins, _patch(values, app.model.base, winners))
         return self._env_stages[key]
 
     def _report_missing(self, app: _App, missing: list, reported: set) -> None:
@@ -750,11 +750,21 @@ def _apply(record: RecordType, values: dict, origins: dict, winners: list[tuple[
     return values, origins
 
 
+# The lowering puts the fleet's `delivery` defaults where the schema's defaults stand: a timing
+# a layer sets explicitly must reach its patch even when it equals the value below.
+_DELIVERY_TIMINGS = frozenset({("delivery", "interval"), ("delivery", "timeout"), ("delivery", "retries")})
+
+
 def _patch(values: dict, lower: dict, winners: list[tuple[Leaf, Origin]]) -> dict:
     """`_diff(values, lower)`, looking only under the top-level keys the winners touched
-    (nothing else can differ)."""
+    (nothing else can differ), plus the delivery timings the winners set."""
     touched = {leaf.path[0] for leaf, _ in winners}
-    return _diff({key: values[key] for key in values if key in touched}, lower)
+    patch = _diff({key: values[key] for key in values if key in touched}, lower)
+    for leaf, _ in winners:
+        if leaf.path in _DELIVERY_TIMINGS:
+            field_name = leaf.path[1]
+            patch["delivery"] = {**patch.get("delivery", {}), field_name: values["delivery"][field_name]}
+    return patch
 
 
 def _child_type(type_: Type, key: str) -> Type:

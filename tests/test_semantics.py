@@ -454,3 +454,35 @@ def test_a_declaration_with_a_syntax_error_gets_no_missing_field_errors(tmp_path
     assert ("E0305", "a.gop") not in codes  # its `{` is never closed: that is the error to fix
     assert ("E0305", "b.gop") in codes  # a declaration that parsed cleanly is still checked
     assert {code for code, file in codes if file == "a.gop"} == {"E0101", "E0103"}
+
+
+@pytest.mark.parametrize("layer", ["env", "overlay", "cluster"])
+def test_a_delivery_setting_equal_to_the_schema_default_still_beats_the_fleet_default(tmp_path, layer):
+    """The fleet's `delivery` declaration replaces the schema's defaults in the HelmReleases; a layer
+    that sets the schema's value explicitly must still get it (not the fleet's)."""
+    from gop.compiler.lower_flux import render_cluster
+
+    program = tmp_path / "shop"
+    shutil.copytree(REPO / "examples" / "shop", program)
+    fleet_file = program / "fleet.gop"
+    fleet_file.write_text(fleet_file.read_text().replace("  interval = 5m\n  timeout = 3m\n",
+                                                         "  interval = 15m\n  timeout = 3m\n"), encoding="utf-8")
+    block = {"env": ("envs.gop", 'env prod where environment == "prod" {\n'),
+             "overlay": ("envs.gop", None), "cluster": ("clusters.gop", "cluster prod-eu-1 ")}[layer]
+    if layer == "overlay":
+        with (program / "envs.gop").open("a") as envs:
+            envs.write('\noverlay eu-timing where region == "eu-central-1" {\n  all { delivery.interval = 5m }\n}\n')
+    else:
+        path = program / block[0]
+        text = path.read_text()
+        start = text.index(block[1])
+        brace = text.index("{\n", start) + 2
+        path.write_text(text[:brace] + "  all { delivery.interval = 5m }\n" + text[brace:], encoding="utf-8")
+    analysis = analyse([program])
+    assert not [d for d in analysis.diagnostics if d.severity is Severity.ERROR], render_text(analysis.diagnostics, analysis.program.sources)
+    releases = {doc["metadata"]["name"]: doc["spec"]["interval"]
+                for doc in render_cluster(analysis.fleet, "prod-eu-1", include_flux=True) if doc["kind"] == "HelmRelease"}
+    assert releases and set(releases.values()) == {"5m"}, releases
+    others = {doc["metadata"]["name"]: doc["spec"]["interval"]
+              for doc in render_cluster(analysis.fleet, "dev-us-1", include_flux=True) if doc["kind"] == "HelmRelease"}
+    assert set(others.values()) == {"15m"}, others
