@@ -34,6 +34,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from lark.lexer import PatternStr
 
 from . import ast, lalr_loop
+from .cachedir import user_cache_dir
 from .diagnostics import Diagnostic, diagnostic
 from .span import Span
 
@@ -112,8 +113,9 @@ def _parser_cache(key: str) -> Path | None:
     None when there is no writable place."""
     import lark
 
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    directory = Path(root) / "gopc"
+    directory = user_cache_dir()
+    if directory is None:
+        return None
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError:

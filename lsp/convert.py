@@ -19,11 +19,13 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import os
+import tempfile
 from pathlib import Path
 
 from lsprotocol import types as lsp
 from pygls.uris import from_fs_path, to_fs_path
 
+from gop.compiler.cachedir import user_cache_dir
 from gop.compiler.diagnostics import Diagnostic
 from gop.compiler.loader import display_path, is_std_file
 from gop.compiler.span import SourceFile, Span
@@ -34,7 +36,7 @@ SOURCE = "gopc"
 
 def std_cache_dir() -> Path:
     """Where the standard library is materialised for editors; one folder per content."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gopc"
+    base = user_cache_dir() or Path(tempfile.gettempdir()) / f"gopc-{os.getuid()}"
     digest = hashlib.sha256()
     for entry in sorted(_std_entries(), key=lambda e: e.name):
         digest.update(entry.name.encode() + b"\0" + entry.read_bytes())

@@ -124,3 +124,25 @@ def test_mutated_programs(monkeypatch, text):
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 def test_mutated_examples(monkeypatch, text):
     assert_both_paths_agree("mutated.gop", text, monkeypatch)
+
+
+def test_the_analysed_grammar_is_cached_where_xdg_says(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache = parser._parser_cache("grammar")
+    assert cache is not None and cache.parent == tmp_path / "gopc"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert parser._parser_cache("grammar").parent == tmp_path / "home" / ".cache" / "gopc"
+    monkeypatch.setenv("HOME", "not-absolute")
+    assert parser._parser_cache("grammar") is None
+
+
+def test_a_damaged_cache_file_is_not_trusted(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    built = parser._lark.__wrapped__()  # writes the cache
+    cached = next((tmp_path / "gopc").glob("parser-*.lark"))
+    cached.write_bytes(b"not a pickle")
+    rebuilt = parser._lark.__wrapped__()
+    states = [lark.parser.parser.parser.parse_table.states for lark in (built, rebuilt)]
+    assert states[0] and len(states[0]) == len(states[1])
+    assert cached.read_bytes() != b"not a pickle"  # analysed again and written back
