@@ -40,7 +40,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    collect_rarely()
+    # A run allocates many small objects and few cycles: collect rarely (as mypy does).
+    gc.set_threshold(200_000, 30, 30)
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
@@ -61,11 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"gopc: internal error: {type(error).__name__}: {error} (GOPC_DEBUG=1 shows details; please report it)", file=sys.stderr)
         return EXIT_USAGE
-
-
-def collect_rarely() -> None:
-    """A run allocates many small objects and few cycles: collect rarely (as mypy does)."""
-    gc.set_threshold(200_000, 30, 30)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -207,7 +203,6 @@ def _checked(paths):
 
 def _run_build(args) -> int:
     from .build import repository
-    from .emit import EmitError, write_tree
 
     analysis = _checked(args.paths)
     if analysis is None:
@@ -216,14 +211,7 @@ def _run_build(args) -> int:
     if problems:
         print_diagnostics(problems, analysis.program.sources, args)
         return EXIT_ERRORS
-    try:
-        report = write_tree(files, args.out, force=args.force)
-    except EmitError as error:
-        print(f"gopc build: error[E0702]: {error}", file=sys.stderr)
-        return EXIT_ERRORS
-    print(f"gopc build: {len(files)} files in {args.out} ({len(report.written)} written, {len(report.unchanged)} unchanged, "
-          f"{len(report.removed)} removed, {len(report.kept)} of yours kept)", file=sys.stderr)
-    return EXIT_OK
+    return _write_output("build", files, f"{len(files)} files", args)
 
 
 def _run_render(args) -> int:
@@ -278,16 +266,21 @@ def _render_all_clusters(analysis, args) -> int:
 
 
 def _write_renders(texts: dict[str, str | bytes], args) -> int:
+    files = {f"{cluster}.yaml": text for cluster, text in sorted(texts.items())}
+    return _write_output("render", files, f"{len(files)} cluster{'s' if len(files) != 1 else ''}", args)
+
+
+def _write_output(command: str, files: dict[str, str | bytes], what: str, args) -> int:
+    """Write `files` to `args.out` as `emit.write_tree` does, and say what happened on stderr."""
     from .emit import EmitError, write_tree
 
-    files = {f"{cluster}.yaml": text for cluster, text in sorted(texts.items())}
     try:
         report = write_tree(files, args.out, force=args.force)
     except EmitError as error:
-        print(f"gopc render: error[E0702]: {error}", file=sys.stderr)
+        print(f"gopc {command}: error[E0702]: {error}", file=sys.stderr)
         return EXIT_ERRORS
-    print(f"gopc render: {len(files)} cluster{'s' if len(files) != 1 else ''} in {args.out} ({len(report.written)} written, "
-          f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, {len(report.kept)} of yours kept)", file=sys.stderr)
+    print(f"gopc {command}: {what} in {args.out} ({len(report.written)} written, {len(report.unchanged)} unchanged, "
+          f"{len(report.removed)} removed, {len(report.kept)} of yours kept)", file=sys.stderr)
     return EXIT_OK
 
 

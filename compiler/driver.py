@@ -21,7 +21,6 @@ from .model import ClusterModel
 from .parser import ParseResult, parse
 from .resolve import Resolution, resolve
 from .typecheck import Checker
-from .types import SecretRef
 
 
 @dataclass(slots=True)
@@ -88,8 +87,7 @@ def _lowering_checks(evaluation: Evaluation) -> list[Diagnostic]:
 
 
 def _uses_sops(cluster: ClusterModel) -> bool:
-    return any(isinstance(ref, SecretRef) and ref.kind == "sops"
-               for instance in cluster.instances.values() for ref in instance.values.get("secretEnv", {}).values())
+    return any(instance.sops_refs() for instance in cluster.instances.values())
 
 
 def _check_declaration(checker: Checker, decl) -> None:

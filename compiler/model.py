@@ -78,6 +78,11 @@ class Instance:
     env_values: dict[str, Any]  # what the env layer sets (a partial tree)
     cluster_values: dict[str, Any]  # what selector overlays and the cluster set (a partial tree)
 
+    def sops_refs(self) -> list[tuple[str, SecretRef]]:
+        """(variable, reference) of every secret it reads from a SOPS-encrypted file in the repository."""
+        return [(variable, ref) for variable, ref in self.values.get("secretEnv", {}).items()
+                if isinstance(ref, SecretRef) and ref.kind == "sops"]
+
 
 @dataclass(slots=True)
 class ClusterModel:

@@ -146,15 +146,15 @@ class _Callbacks:
     def __getattr__(self, rule: str):
         if rule.startswith("__"):
             raise AttributeError(rule)
-        method = getattr(_Builder, rule, None)
-        if method is None or rule.startswith("_"):
+        if getattr(_Builder, rule, None) is None or rule.startswith("_"):
             raise AttributeError(rule)
         transparent = rule in _TRANSPARENT_RULES
+        build = _reducer_for(rule)
 
         def reduce(children):
             builder = _current.builder
             extent = _extent(children, builder)
-            result = method(builder, extent, [c for c in children if not isinstance(c, Token) or c.type in _MEANINGFUL_TOKENS])
+            result = build(extent, children)
             if transparent or isinstance(result, (tuple, list)):
                 # Results that carry no span of their own (tuples, the node inside parentheses):
                 # remember their extent so the parent's span covers `{ }` and `( )`.
@@ -171,7 +171,8 @@ class _Callbacks:
 
 
 def _reducer_for(rule: str) -> lalr_loop.Reducer:
-    """The fast loop's reduction of `rule`: the same builder method, given the extent the loop tracked."""
+    """`rule`'s builder method on the current builder, given the node's extent and its children
+    (punctuation dropped). The fast loop tracks extents itself; Lark's loop goes through `_Callbacks`."""
     method = getattr(_Builder, rule, None)
 
     def reduce(extent, children):

@@ -82,7 +82,7 @@ def _cluster_sops_secrets(fleet: Fleet, cluster: str) -> list[SopsSecret]:
         if not instance.values.get("secretEnv"):
             continue
         namespace = fleet.apps[instance.app].namespace
-        for variable, ref in _sops_refs(instance):
+        for variable, ref in instance.sops_refs():
             span = _span_of(instance, ("secretEnv", variable))
             secret = found.get(ref.file) or _load(fleet, ref.file, span)
             _check_reference(secret, ref, namespace, span)
@@ -93,11 +93,6 @@ def _cluster_sops_secrets(fleet: Fleet, cluster: str) -> list[SopsSecret]:
                     f"from {other.file} and from {secret.file}", span)
             found[ref.file] = secret
     return [found[file] for file in sorted(found)]
-
-
-def _sops_refs(instance: Instance) -> list[tuple[str, SecretRef]]:
-    return [(variable, ref) for variable, ref in instance.values.get("secretEnv", {}).items()
-            if isinstance(ref, SecretRef) and ref.kind == "sops"]
 
 
 def _span_of(instance: Instance, path: tuple[str, ...]) -> Span | None:
