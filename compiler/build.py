@@ -2,7 +2,8 @@
 
 Input: an `Analysis` without errors. Output: relative path -> text for charts/<app>/
 (Helm lowering) and the Kustomize/Flux tree (Flux lowering), or diagnostics when the
-fleet cannot be lowered (E0701). `gopc build` writes the result with `emit.write_tree`;
+fleet cannot be lowered (E0701 and the codes `lower_flux.validate` names; `gopc check`
+reports the same ones first). `gopc build` writes the result with `emit.write_tree`;
 `gopc render` uses the same lowerings in-process (`cluster_objects`, or `cluster_text` for
 the YAML stream).
 """
@@ -24,7 +25,7 @@ def repository(analysis) -> tuple[dict[str, str], list[Diagnostic]]:
     try:
         files.update(repository_files(fleet))
     except FluxLoweringError as error:
-        return {}, [lowering_diagnostic(error, analysis)]
+        return {}, [lowering_diagnostic(error, analysis.program)]
     return dict(sorted(files.items())), []
 
 
@@ -32,7 +33,7 @@ def cluster_objects(analysis, cluster: str, *, include_flux: bool) -> tuple[list
     try:
         return render_cluster(analysis.fleet, cluster, include_flux=include_flux), []
     except FluxLoweringError as error:
-        return [], [lowering_diagnostic(error, analysis)]
+        return [], [lowering_diagnostic(error, analysis.program)]
 
 
 def cluster_text(analysis, cluster: str, *, include_flux: bool,
@@ -43,12 +44,14 @@ def cluster_text(analysis, cluster: str, *, include_flux: bool,
         renderer = renderer or ClusterRenderer(analysis.fleet)
         return renderer.text(cluster, include_flux=include_flux), []
     except FluxLoweringError as error:
-        return "", [lowering_diagnostic(error, analysis)]
+        return "", [lowering_diagnostic(error, analysis.program)]
 
 
-def lowering_diagnostic(error: FluxLoweringError, analysis) -> Diagnostic:
+def lowering_diagnostic(error: FluxLoweringError, program) -> Diagnostic:
+    """The diagnostic for a lowering error, from `check` (see `driver`) as from `build` and `render`;
+    at the start of the first file of the program when the error knows no span."""
     span = error.span
     if span is None:
-        first = next(iter(analysis.program.roots), next(iter(analysis.program.sources), "<program>"))
+        first = next(iter(program.roots), next(iter(program.sources), "<program>"))
         span = Span(first, 0, 0)
-    return diagnostic("E0701", span, error.message)
+    return diagnostic(error.code, span, error.message, notes=error.notes)

@@ -13,11 +13,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .diagnostics import Diagnostic, diagnostic, has_errors
-from .span import Span
+from .diagnostics import Diagnostic, has_errors
 from .evaluate import Evaluation, evaluate
 from .loader import Program, load
-from .model import ClusterModel
 from .parser import ParseResult, parse
 from .resolve import Resolution, resolve
 from .typecheck import Checker
@@ -47,7 +45,7 @@ def analyse(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = No
     evaluation = evaluate(program, resolution, checker, program.root)
     diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics
     if not has_errors(diagnostics):
-        diagnostics += _lowering_checks(evaluation)
+        diagnostics += _lowering_checks(program, evaluation)
     return Analysis(program, _sorted(diagnostics), resolution, checker, evaluation)
 
 
@@ -68,26 +66,12 @@ def analyse_and_keep(paths: Iterable[str | Path]) -> Analysis:
             gc.enable()
 
 
-def _lowering_checks(evaluation: Evaluation) -> list[Diagnostic]:
-    """What only the lowering can see (SOPS files on disk), reported by `check` too."""
-    with_sops = [name for name, model in evaluation.fleet.clusters.items() if _uses_sops(model)]
-    if not with_sops:
-        return []  # and the lowering need not be imported
-    from .lower_flux import FluxLoweringError
-    from .lower_flux.secrets import cluster_sops_secrets
+def _lowering_checks(program: Program, evaluation: Evaluation) -> list[Diagnostic]:
+    """What the lowering would refuse (no sync source, SOPS files on disk ...), reported by `check` too."""
+    from .build import lowering_diagnostic
+    from .lower_flux.validate import lowering_problems
 
-    found: dict[tuple, Diagnostic] = {}
-    for cluster in with_sops:
-        try:
-            cluster_sops_secrets(evaluation.fleet, cluster)
-        except FluxLoweringError as error:
-            span = error.span or Span(str(evaluation.fleet.root), 0, 0)
-            found.setdefault((span, error.message), diagnostic("E0701", span, error.message))
-    return list(found.values())
-
-
-def _uses_sops(cluster: ClusterModel) -> bool:
-    return any(instance.sops_refs() for instance in cluster.instances.values())
+    return [lowering_diagnostic(error, program) for error in lowering_problems(evaluation.fleet)]
 
 
 def _check_declaration(checker: Checker, decl) -> None:

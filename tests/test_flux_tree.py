@@ -392,8 +392,13 @@ def test_two_files_with_one_secret_on_a_cluster_is_an_error(tmp_path):
 def test_a_fleet_without_a_clear_sync_source_or_registry_is_an_error(program):
     fleet = shop_fleet(program)
     fleet.sources = {}
-    with pytest.raises(FluxLoweringError, match="cannot tell which source"):
+    with pytest.raises(FluxLoweringError, match="no `source` is declared") as raised:
         repository_files(fleet)
+    assert raised.value.code == "E0505" and raised.value.span is not None
+    fleet.sources = {name: dataclasses.replace(shop_fleet(program).sources["flux-system"], name=name) for name in "ab"}
+    with pytest.raises(FluxLoweringError, match=r"cannot tell which source Flux syncs the fleet from \(a, b\)") as raised:
+        repository_files(fleet)
+    assert raised.value.code == "E0506"
     fleet = shop_fleet(program)
     fleet.registries = {}
     with pytest.raises(FluxLoweringError, match='charts = "oci" but names no registry'):

@@ -265,6 +265,7 @@ AGREEING_OVERLAYS = (
     'app web {\n  image { repository = "ghcr.io/acme/web", tag = "1.0" }\n}\n'
     'env dev where environment == "dev" { }\n'
     'cluster c1 {\n  labels { environment = "dev", region = "eu" }\n}\n'
+    'source flux-system { url = "https://github.com/acme/fleet" }\n'
 )
 OVERLAY_A = 'overlay a where region == "eu" { app web { replicas = 4 } }\n'
 OVERLAY_B = 'overlay b where environment == "dev" { app web { replicas = 4 } }\n'

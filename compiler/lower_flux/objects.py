@@ -91,9 +91,17 @@ def sync_source(fleet: Fleet) -> Settings:
         return fleet.sources[SYNC_NAME]
     if len(fleet.sources) == 1:
         return next(iter(fleet.sources.values()))
-    names = ", ".join(sorted(fleet.sources)) or "none is declared"
-    raise FluxLoweringError(f"cannot tell which source Flux syncs the fleet from ({names}); "
-                            f"declare one source, or name it {SYNC_NAME}", fleet.delivery.span)
+    if not fleet.sources:
+        # Said at the first cluster: it is what Flux would have nothing to sync from.
+        first = min(fleet.clusters.values(), key=lambda model: (model.span.file, model.span.start), default=None)
+        raise FluxLoweringError(
+            "no `source` is declared: Flux needs the Git repository it syncs the clusters from", 
+            first.span if first else fleet.delivery.span, code="E0505",
+            notes=(f'declare it, e.g. `source {SYNC_NAME} {{ url = "https://github.com/acme/fleet", branch = "main" }}`',))
+    names = ", ".join(sorted(fleet.sources))
+    last = max(fleet.sources.values(), key=lambda source: (source.span.file, source.span.start))
+    raise FluxLoweringError(f"cannot tell which source Flux syncs the fleet from ({names})", last.span, code="E0506",
+                            notes=(f"name the one Flux syncs from `{SYNC_NAME}`, or declare only one source",))
 
 
 def git_repository_name(fleet: Fleet, source: str) -> str:
@@ -163,7 +171,8 @@ def tenant_role_binding(account: str, namespace_: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- charts and releases
 
-def _registry(fleet: Fleet) -> Settings:
+def chart_registry(fleet: Fleet) -> Settings:
+    """The registry `charts = "oci"` pulls every chart from."""
     ref = fleet.delivery.values.get("registry")
     if not isinstance(ref, ResourceRef) or ref.name not in fleet.registries:
         raise FluxLoweringError('delivery has charts = "oci" but names no registry', fleet.delivery.span)
@@ -174,7 +183,7 @@ def chart_source(fleet: Fleet, app: AppModel) -> dict[str, Any] | None:
     """The OCIRepository or HelmRepository the app's chart comes from; None for charts in Git."""
     if fleet.delivery.values["charts"] != "oci":
         return None
-    registry = plain(_registry(fleet).values)
+    registry = plain(chart_registry(fleet).values)
     spec: dict[str, Any] = {"interval": registry["interval"]}
     if fleet.delivery.values["ociSource"] == "OCIRepository":
         spec.update(url=f"{registry['url'].rstrip('/')}/{app.name}", ref={"tag": chart_version(app)},

@@ -37,7 +37,7 @@ from .errors import FluxLoweringError
 from .objects import (IMAGE_TAG_PATH, every_release_patch, helm_release, kustomize_component, kustomize_config,
                       release_patch, release_patch_target)
 from .overlays import Component, OverlayPlan, overlay_plan
-from .secrets import cluster_sops_secrets
+from .secrets import SopsSecret, cluster_sops_secrets
 from .yamltext import dump_yaml
 
 BOOTSTRAP_COMPONENTS = "gotk-components.yaml"
@@ -70,6 +70,14 @@ def repository_files(fleet: Fleet) -> dict[str, str]:
 
 
 def _secrets(fleet: Fleet, files: dict[str, str]) -> None:
+    for secret in sops_secrets(fleet):
+        files[f"{secret.directory}/{secret.file_name}"] = secret.text
+        files[f"{secret.directory}/kustomization.yaml"] = dump_yaml([kustomize_config([secret.file_name])])
+
+
+def sops_secrets(fleet: Fleet) -> list[SopsSecret]:
+    """Every cluster's SOPS files, each once, sorted by path; two that would be copied to one
+    directory of the repository are an error."""
     secrets = {secret.file: secret for cluster in fleet.clusters for secret in cluster_sops_secrets(fleet, cluster)}
     directories: dict[str, str] = {}
     for _, secret in sorted(secrets.items()):
@@ -77,8 +85,7 @@ def _secrets(fleet: Fleet, files: dict[str, str]) -> None:
         if other != secret.file:
             raise FluxLoweringError(f"SOPS files {other} and {secret.file} would share the directory "
                                     f"{secret.directory}/ of the repository; rename one")
-        files[f"{secret.directory}/{secret.file_name}"] = secret.text
-        files[f"{secret.directory}/kustomization.yaml"] = dump_yaml([kustomize_config([secret.file_name])])
+    return [secret for _, secret in sorted(secrets.items())]
 
 
 def _unit(files: dict[str, str], directory: str, contents: dict[str, list[dict[str, Any]]]) -> None:

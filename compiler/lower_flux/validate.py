@@ -1,0 +1,44 @@
+"""Everything the Flux lowering can refuse, asked before anything is lowered.
+
+Input: a `Fleet` from a program without errors. Output: `lowering_problems(fleet)`, the
+`FluxLoweringError`s that `repository_files` and `render_cluster` would raise for it, each
+once. It calls the very functions the lowering calls (the sync source, the chart registry,
+each cluster's SOPS files and the directories they are copied to), so `gopc check` reports
+exactly what `gopc build` would stop on, and nothing the lowering accepts.
+
+The one other error of the lowering, `render_cluster` asked for a cluster the fleet does not
+have, is about the command line, not the program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..model import Fleet
+from . import objects
+from .errors import FluxLoweringError
+from .secrets import cluster_sops_secrets
+from .tree import sops_secrets
+
+
+def lowering_problems(fleet: Fleet) -> list[FluxLoweringError]:
+    checks: list[Callable[[], object]] = []
+    if fleet.clusters:  # every cluster's sync objects name the source
+        checks.append(lambda: objects.sync_source(fleet))
+    if fleet.apps and fleet.delivery.values["charts"] == "oci":  # every app's chart source names the registry
+        checks.append(lambda: objects.chart_registry(fleet))
+    with_sops = [name for name, model in fleet.clusters.items()
+                 if any(instance.sops_refs() for instance in model.instances.values())]
+    checks += [lambda cluster=cluster: cluster_sops_secrets(fleet, cluster) for cluster in with_sops]
+    problems: list[FluxLoweringError] = []
+    for check in checks:
+        try:
+            check()
+        except FluxLoweringError as error:
+            problems.append(error)
+    if with_sops and not problems:  # the directories, once every file could be read
+        try:
+            sops_secrets(fleet)
+        except FluxLoweringError as error:
+            problems.append(error)
+    return problems
