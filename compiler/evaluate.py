@@ -26,6 +26,7 @@ from typing import Any
 
 from . import ast
 from .diagnostics import Fix, Related, diagnostic
+from .fleet_checks import fleet_diagnostics
 from .model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings
 from .resolve import Resolution
 from .suggest import did_you_mean
@@ -141,12 +142,14 @@ class _Evaluator:
             automations=self._settings("automation"),
         )
         decls = self.resolution.resources
-        return Evaluation(
+        evaluation = Evaluation(
             fleet, labels_type, self.matches,
             app_leaves={name: app.leaves for name, app in apps.items()},
             layer_leaves=self.layer_leaves,
             overlay_clusters={name: self.matches.get(id(d), ()) for name, d in decls["overlay"].items()},
         )
+        self.checker.diagnostics.extend(fleet_diagnostics(evaluation, self.resolution))
+        return evaluation
 
     # ---- labels and selectors --------------------------------------------------------------
 
