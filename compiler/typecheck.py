@@ -24,6 +24,7 @@ from . import ast
 from .diagnostics import Diagnostic, Fix, diagnostic
 from .frozen import frozen
 from .loader import Program
+from .quantity_hints import unit_hint
 from .resolve import Resolution
 from .span import Span
 from .suggest import did_you_mean
@@ -535,6 +536,9 @@ class Checker:
             return self._check_range(value, expected.minimum, expected.maximum, span)
         if isinstance(expected, QuantityType):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
+                hint = unit_hint(value, expected, span)
+                if hint is not None:
+                    self.diagnostics.append(hint)
                 value = Quantity(Fraction(value), str(value))
             if not isinstance(value, Quantity):
                 return self._mismatch(expected, value, span, hint="write a quantity such as `250m`, `1` or `512Mi`")
