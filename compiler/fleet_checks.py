@@ -165,7 +165,9 @@ class _Combinations:
         shared: dict[int, _Version] = {}
         for cluster, model in self.fleet.clusters.items():
             for name, instance in model.instances.items():
-                version = shared.setdefault(id(instance), _Version(name, instance.values, instance.origins, []))
+                version = shared.get(id(instance))
+                if version is None:
+                    version = shared[id(instance)] = _Version(name, instance.values, instance.origins, [])
                 version.clusters.append(cluster)
         for name, app in self.fleet.apps.items():
             yield _Version(name, app.base, app.base_origins, [])
@@ -211,7 +213,7 @@ class _Combinations:
 
     def _autoscaling(self, version: _Version) -> None:
         scaling = version.values.get("autoscaling")
-        if isinstance(scaling, dict) and scaling.get("min", 0) > scaling.get("max", scaling.get("min", 0)):
+        if isinstance(scaling, dict) and scaling["min"] > scaling["max"]:  # both have defaults
             primary, other = _later(version.origins.get(("autoscaling", "min")), version.origins.get(("autoscaling", "max")))
             self.report(version, "E0511", f"app `{version.app}` autoscales between min {scaling['min']} and max "
                         f"{scaling['max']}", primary, other)

@@ -119,3 +119,31 @@ def test_no_impersonation_no_system_namespace_error(tmp_path):
         'app web { image { repository = "ghcr.io/acme/web", tag = "1.0.0" }\n namespace = "kube-system" }\n',
         encoding="utf-8")
     assert [d.code for d in analyse([tmp_path]).diagnostics] == []
+
+
+# Where the Flux lowering raises, and what `lower_flux.validate` calls to reach it. A new raise
+# elsewhere fails this test: make `lowering_problems` ask for it, then list it here.
+RAISES_CHECK_REACHES = {
+    ("objects.py", "sync_source"), ("objects.py", "chart_registry"),  # called by lowering_problems
+    ("tree.py", "sops_secrets"),  # called by lowering_problems
+    ("secrets.py", "*"),  # everything below cluster_sops_secrets, which lowering_problems calls per cluster
+    ("render.py", "infrastructure_objects"),  # a cluster name on the command line, not the program
+}
+
+
+def test_every_raise_of_the_flux_lowering_is_one_check_asks_for():
+    import ast as python_ast
+
+    lowering = Path(__file__).resolve().parent.parent / "compiler" / "lower_flux"
+    found = set()
+    for source in sorted(lowering.glob("*.py")):
+        tree = python_ast.parse(source.read_text(encoding="utf-8"))
+        for function in python_ast.walk(tree):
+            if not isinstance(function, python_ast.FunctionDef):
+                continue
+            for node in python_ast.walk(function):
+                if (isinstance(node, python_ast.Raise) and isinstance(node.exc, python_ast.Call)
+                        and getattr(node.exc.func, "id", None) == "FluxLoweringError"):
+                    module_wide = (source.name, "*") in RAISES_CHECK_REACHES
+                    found.add((source.name, "*" if module_wide else function.name))
+    assert found <= RAISES_CHECK_REACHES, f"raised where check does not ask: {sorted(found - RAISES_CHECK_REACHES)}"

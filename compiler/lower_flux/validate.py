@@ -1,13 +1,14 @@
 """Everything the Flux lowering can refuse, asked before anything is lowered.
 
 Input: a `Fleet` from a program without errors. Output: `lowering_problems(fleet)`, the
-`FluxLoweringError`s that `repository_files` and `render_cluster` would raise for it, each
-once. It calls the very functions the lowering calls (the sync source, the chart registry,
+`FluxLoweringError`s that `repository_files` and `render_cluster` would raise for it (clusters
+may repeat one; the driver keeps one of each). It calls the very functions the lowering calls (the sync source, the chart registry,
 each cluster's SOPS files and the directories they are copied to), so `gopc check` reports
 exactly what `gopc build` would stop on, and nothing the lowering accepts.
 
-The one other error of the lowering, `render_cluster` asked for a cluster the fleet does not
-have, is about the command line, not the program.
+The one other error of the lowering, a render asked for a cluster the fleet does not have
+(`render.infrastructure_objects`), is about the command line, not the program. A test
+(tests/test_fleet_checks.py) lists every place the lowering raises.
 """
 
 from __future__ import annotations
