@@ -25,7 +25,7 @@ def repository(analysis) -> tuple[dict[str, str], list[Diagnostic]]:
     try:
         files.update(repository_files(fleet))
     except FluxLoweringError as error:
-        return {}, [lowering_diagnostic(error, analysis.program)]
+        return {}, [lowering_diagnostic(error, analysis)]
     return dict(sorted(files.items())), []
 
 
@@ -33,7 +33,7 @@ def cluster_objects(analysis, cluster: str, *, include_flux: bool) -> tuple[list
     try:
         return render_cluster(analysis.fleet, cluster, include_flux=include_flux), []
     except FluxLoweringError as error:
-        return [], [lowering_diagnostic(error, analysis.program)]
+        return [], [lowering_diagnostic(error, analysis)]
 
 
 def cluster_text(analysis, cluster: str, *, include_flux: bool,
@@ -44,10 +44,14 @@ def cluster_text(analysis, cluster: str, *, include_flux: bool,
         renderer = renderer or ClusterRenderer(analysis.fleet)
         return renderer.text(cluster, include_flux=include_flux), []
     except FluxLoweringError as error:
-        return "", [lowering_diagnostic(error, analysis.program)]
+        return "", [lowering_diagnostic(error, analysis)]
 
 
-def lowering_diagnostic(error: FluxLoweringError, program) -> Diagnostic:
+def lowering_diagnostic(error: FluxLoweringError, analysis) -> Diagnostic:
+    return program_lowering_diagnostic(error, analysis.program)
+
+
+def program_lowering_diagnostic(error: FluxLoweringError, program) -> Diagnostic:
     """The diagnostic for a lowering error, from `check` (see `driver`) as from `build` and `render`;
     at the start of the first file of the program when the error knows no span."""
     span = error.span

@@ -68,10 +68,10 @@ def analyse_and_keep(paths: Iterable[str | Path]) -> Analysis:
 
 def _lowering_checks(program: Program, evaluation: Evaluation) -> list[Diagnostic]:
     """What the lowering would refuse (no sync source, SOPS files on disk ...), reported by `check` too."""
-    from .build import lowering_diagnostic
+    from .build import program_lowering_diagnostic
     from .lower_flux.validate import lowering_problems
 
-    return [lowering_diagnostic(error, program) for error in lowering_problems(evaluation.fleet)]
+    return [program_lowering_diagnostic(error, program) for error in lowering_problems(evaluation.fleet)]
 
 
 def _check_declaration(checker: Checker, decl) -> None:
