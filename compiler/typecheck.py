@@ -252,7 +252,7 @@ class Checker:
         return base
 
     def _refine_string(self, refinements) -> StringType:
-        pattern, low, high = None, None, None
+        pattern, low, high, message = None, None, None, None
         for arg in refinements:
             name = arg.name.text if arg.name is not None else None
             if name == "len" and isinstance(arg.value, ast.Range):
@@ -264,9 +264,12 @@ class Checker:
                 except re.error as error:
                     self.error("E0307", arg.value.span, f"invalid pattern: {error}")
                     pattern = None
+            elif name == "message" and isinstance(arg.value, ast.StringLit) and arg.value.is_plain:
+                message = arg.value.plain_value
             else:
-                self.error("E0307", arg.span, 'a string takes `len: MIN..MAX` and `pattern: "regex"`')
-        return StringType(pattern, low, high)
+                self.error("E0307", arg.span, 'a string takes `len: MIN..MAX`, `pattern: "regex"` and '
+                           '`message: "what the pattern expects, e.g. an example"`')
+        return StringType(pattern, low, high, message)
 
     # ---- values ----------------------------------------------------------------------------
 
@@ -315,7 +318,7 @@ class Checker:
         if isinstance(expr, ast.StringLit):
             return self._string(expr, scope)
         if isinstance(expr, ast.Ref):
-            return self._ref(expr, scope)
+            return self._ref(expr, scope, expected)
         if isinstance(expr, ast.Negate):
             operand = self._compute(expr.operand, expected, scope)
             if isinstance(operand, (int, float)) and not isinstance(operand, bool):
@@ -375,16 +378,39 @@ class Checker:
             pieces.append(_interpolated(value))
         return "".join(pieces)
 
-    def _ref(self, expr: ast.Ref, scope: Scope) -> Any:
+    def _ref(self, expr: ast.Ref, scope: Scope, expected: Type | None = None) -> Any:
         decl = self._lookup(expr.names, scope, "value")
         if decl is None or not isinstance(decl, ast.LetDecl):
             if decl is not None:
                 self.error("E0301", expr.span, f"`{expr.dotted}` is a type, not a value")
-            else:
+            elif not self._unquoted_text(expr, expected, scope):
                 self._unknown(expr.names, scope, "name")
             return INVALID
         self.references.append((expr.span, decl))
         return self.let_value(decl)
+
+    def _unquoted_text(self, expr: ast.Ref, expected: Type | None, scope: Scope) -> bool:
+        """An unknown bare word where text is expected (`environment = prod`) is most likely a
+        string without its quotes: report it with the quoted word (or the closest allowed value)
+        as the fix. False when the word does not look like text for `expected`, or looks like a
+        misspelt name."""
+        word = expr.dotted
+        if isinstance(expected, StringType) and len(expr.names) == 1:
+            declared = [*self.resolution.module_symbols.get(scope.module, {}), *self.resolution.module_symbols.get(PRELUDE_MODULE, {})]
+            if did_you_mean(word, declared):
+                return False
+            quoted = word
+        elif isinstance(expected, EnumType):
+            allowed = [v for v in expected.values if isinstance(v, str)]
+            quoted = word if word in allowed else did_you_mean(word, allowed)
+            if quoted is None:
+                return False
+        else:
+            return False
+        self.error("E0201", expr.span, f"unknown name `{word}`",
+                   notes=(f'text is written in quotes: did you mean "{quoted}"?',),
+                   fixes=(Fix(expr.span, f'"{quoted}"', f'change to "{quoted}"'),))
+        return True
 
     def _binary(self, expr: ast.Binary, expected: Type, scope: Scope) -> Any:
         left = self._compute(expr.left, expected, scope)
@@ -566,7 +592,11 @@ class Checker:
         if not self._check_length(len(value), expected.min_length, expected.max_length, span, "characters"):
             return INVALID
         if expected.pattern is not None and _compiled(expected.pattern).search(value) is None:
-            self.error("E0303", span, f"{describe_value(value)} does not match the pattern `{expected.pattern}`")
+            if expected.message is not None:
+                self.error("E0303", span, f"{describe_value(value)} is not {expected.message}",
+                           notes=(f"the pattern is `{expected.pattern}`",))
+            else:
+                self.error("E0303", span, f"{describe_value(value)} does not match the pattern `{expected.pattern}`")
             return INVALID
         return value
 
