@@ -304,6 +304,8 @@ class Checker:
             return self._map_literal(expr, expected, scope)
         if isinstance(expr, ast.ListLit):
             return self._list(expr, expected, scope)
+        if isinstance(expr, ast.Ref) and self._unquoted_text(expr, expected, scope):
+            return INVALID
         raw = self._compute(expr, expected, scope)
         if raw is INVALID:
             return INVALID
@@ -318,7 +320,7 @@ class Checker:
         if isinstance(expr, ast.StringLit):
             return self._string(expr, scope)
         if isinstance(expr, ast.Ref):
-            return self._ref(expr, scope, expected)
+            return self._ref(expr, scope)
         if isinstance(expr, ast.Negate):
             operand = self._compute(expr.operand, expected, scope)
             if isinstance(operand, (int, float)) and not isinstance(operand, bool):
@@ -378,24 +380,26 @@ class Checker:
             pieces.append(_interpolated(value))
         return "".join(pieces)
 
-    def _ref(self, expr: ast.Ref, scope: Scope, expected: Type | None = None) -> Any:
+    def _ref(self, expr: ast.Ref, scope: Scope) -> Any:
         decl = self._lookup(expr.names, scope, "value")
         if decl is None or not isinstance(decl, ast.LetDecl):
             if decl is not None:
                 self.error("E0301", expr.span, f"`{expr.dotted}` is a type, not a value")
-            elif not self._unquoted_text(expr, expected, scope):
+            else:
                 self._unknown(expr.names, scope, "name")
             return INVALID
         self.references.append((expr.span, decl))
         return self.let_value(decl)
 
-    def _unquoted_text(self, expr: ast.Ref, expected: Type | None, scope: Scope) -> bool:
-        """An unknown bare word where text is expected (`environment = prod`) is most likely a
-        string without its quotes: report it with the quoted word (or the closest allowed value)
-        as the fix. False when the word does not look like text for `expected`, or looks like a
-        misspelt name."""
+    def _unquoted_text(self, expr: ast.Ref, expected: Type, scope: Scope) -> bool:
+        """A value that is an unknown bare word where text is expected (`environment = prod`,
+        `host = shop.example.com`) is most likely a string without its quotes: report it with the
+        quoted word (or the closest allowed value) as the fix. False when the name is known, does
+        not look like text for `expected`, or looks like a misspelt name."""
         word = expr.dotted
-        if isinstance(expected, StringType) and len(expr.names) == 1:
+        if self._lookup(expr.names, scope, "value") is not None or expr.names[0].text in self.resolution.file_imports.get(scope.file, {}):
+            return False
+        if isinstance(expected, StringType):
             declared = [*self.resolution.module_symbols.get(scope.module, {}), *self.resolution.module_symbols.get(PRELUDE_MODULE, {})]
             if did_you_mean(word, declared):
                 return False
