@@ -260,6 +260,24 @@ class _Evaluator:
             ok = computed is not INVALID and ok
         return ok
 
+    def where_both_apply(self, source: str, other: str) -> str:
+        """`, on cluster eu-1 (matched by overlay eu-a and overlay eu-b)`: the clusters two
+        conflicting envs or overlays share, so the reader sees where the conflict bites;
+        empty for the app and cluster layers, which name their one place already."""
+        kinds = {"env", "overlay"}
+        decls = []
+        for what in dict.fromkeys((source, other)):
+            kind, _, name = what.partition(" ")
+            if kind not in kinds or name not in self.resolution.resources[kind]:
+                return ""
+            decls.append(self.resolution.resources[kind][name])
+        shared = set.intersection(*(set(self.matches.get(id(decl), ())) for decl in decls))
+        clusters = [name for name in self.resolution.resources["cluster"] if name in shared]
+        if not clusters:
+            return ""
+        matched_by = " and ".join(f"{decl.kind} {decl.name.text}" for decl in decls)
+        return f", on {_clusters_text(clusters)} (matched by {matched_by})"
+
     def _bind_envs(self, clusters) -> dict[str, str]:
         cluster_env: dict[str, str] = {}
         envs = self.resolution.resources["env"]
@@ -664,7 +682,8 @@ def conflicts(evaluator: _Evaluator, targeted: list[Targeted], layer: Layer, rep
             first, second = sorted([other, leaf], key=lambda l: (l.span.file, l.span.start))
             evaluator.error(
                 "E0501", second.span,
-                f"`{'.'.join(leaf.path)}` is set twice at the {layer.label} layer, to {_show(first.value)} and {_show(second.value)}",
+                f"`{'.'.join(leaf.path)}` is set twice at the {layer.label} layer, to {_show(first.value)} and {_show(second.value)}"
+                + evaluator.where_both_apply(previous[1].source, origin.source),
                 related=[Related(first.span, "the other assignment")],
                 notes=("a cluster matched by both gets no single value; set it once, or move one assignment to a more specific layer "
                        "(app < env < selector overlay < cluster) or into an `app NAME { }` block",),

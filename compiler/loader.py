@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ast
-from .diagnostics import Diagnostic, diagnostic
+from .diagnostics import Diagnostic, Fix, diagnostic
 from .parser import ParseResult, parse
 from .span import SourceFile, Span
 
@@ -168,10 +168,7 @@ class _Loader:
                 continue
             module_dir, files = self._module_files(directory, target)
             if files is None:
-                self.program.diagnostics.append(
-                    diagnostic("E0203", decl.path.span, f"cannot find module `{target}`",
-                               notes=(f"looked for the directory {display_path(module_dir)}",))
-                )
+                self._missing_module(decl, target, module_dir)
                 continue
             if not files:
                 self.program.diagnostics.append(
@@ -181,6 +178,23 @@ class _Loader:
             for file in files:
                 self._load_path(file)
             self.program.imports[id(decl)] = display_path(module_dir)
+
+    def _missing_module(self, decl: ast.ImportDecl, target: str, module_dir: Path) -> None:
+        """E0203 for an import of a directory that does not exist, with the closest sibling
+        directory holding .gop files as the fix (`./libs` -> `./lib`)."""
+        from .suggest import did_you_mean
+
+        notes, fixes = [f"looked for the directory {display_path(module_dir)}"], []
+        parent = module_dir.parent
+        siblings = [entry.name for entry in _subdirectories(parent) if not entry.name.startswith(".") and any(entry.glob("*.gop"))]
+        hint = did_you_mean(module_dir.name, siblings)
+        if hint is not None:
+            stem = target.rstrip("/")
+            suggested = stem[: len(stem) - len(stem.rsplit("/", 1)[-1])] + hint
+            notes.insert(0, f"did you mean `{suggested}`?")
+            fixes.append(Fix(decl.path.span, f'"{suggested}"', f"change to `{suggested}`"))
+        self.program.diagnostics.append(
+            diagnostic("E0203", decl.path.span, f"cannot find module `{target}`", notes=notes, fixes=fixes))
 
     def _module_files(self, directory: Path, target: str) -> tuple[Path, list[Path] | None]:
         """The directory an import names and its .gop files (None: no such directory); many files
@@ -213,6 +227,13 @@ class _Loader:
     def _io_error(self, display: str, message: str) -> None:
         self.program.sources.setdefault(display, SourceFile(display, ""))
         self.program.diagnostics.append(diagnostic("E0901", Span(display, 0, 0), message))
+
+
+def _subdirectories(directory: Path) -> list[Path]:
+    try:
+        return sorted(entry for entry in directory.iterdir() if entry.is_dir())
+    except OSError:
+        return []
 
 
 def is_std_file(path: str) -> bool:

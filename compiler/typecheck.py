@@ -253,7 +253,7 @@ class Checker:
         return base
 
     def _refine_string(self, refinements) -> StringType:
-        pattern, low, high = None, None, None
+        pattern, low, high, message = None, None, None, None
         for arg in refinements:
             name = arg.name.text if arg.name is not None else None
             if name == "len" and isinstance(arg.value, ast.Range):
@@ -265,9 +265,12 @@ class Checker:
                 except re.error as error:
                     self.error("E0307", arg.value.span, f"invalid pattern: {error}")
                     pattern = None
+            elif name == "message" and isinstance(arg.value, ast.StringLit) and arg.value.is_plain:
+                message = arg.value.plain_value
             else:
-                self.error("E0307", arg.span, 'a string takes `len: MIN..MAX` and `pattern: "regex"`')
-        return StringType(pattern, low, high)
+                self.error("E0307", arg.span, 'a string takes `len: MIN..MAX`, `pattern: "regex"` and '
+                           '`message: "what the pattern expects, e.g. an example"`')
+        return StringType(pattern, low, high, message)
 
     # ---- values ----------------------------------------------------------------------------
 
@@ -302,6 +305,8 @@ class Checker:
             return self._map_literal(expr, expected, scope)
         if isinstance(expr, ast.ListLit):
             return self._list(expr, expected, scope)
+        if isinstance(expr, ast.Ref) and self._unquoted_text(expr, expected, scope):
+            return INVALID
         raw = self._compute(expr, expected, scope)
         if raw is INVALID:
             return INVALID
@@ -386,6 +391,31 @@ class Checker:
             return INVALID
         self.references.append((expr.span, decl))
         return self.let_value(decl)
+
+    def _unquoted_text(self, expr: ast.Ref, expected: Type, scope: Scope) -> bool:
+        """A value that is an unknown bare word where text is expected (`environment = prod`,
+        `host = shop.example.com`) is most likely a string without its quotes: report it with the
+        quoted word (or the closest allowed value) as the fix. False when the name is known, does
+        not look like text for `expected`, or looks like a misspelt name."""
+        word = expr.dotted
+        if self._lookup(expr.names, scope, "value") is not None or expr.names[0].text in self.resolution.file_imports.get(scope.file, {}):
+            return False
+        if isinstance(expected, StringType):
+            declared = [*self.resolution.module_symbols.get(scope.module, {}), *self.resolution.module_symbols.get(PRELUDE_MODULE, {})]
+            if did_you_mean(word, declared):
+                return False
+            quoted = word
+        elif isinstance(expected, EnumType):
+            allowed = [v for v in expected.values if isinstance(v, str)]
+            quoted = word if word in allowed else did_you_mean(word, allowed)
+            if quoted is None:
+                return False
+        else:
+            return False
+        self.error("E0201", expr.span, f"unknown name `{word}`",
+                   notes=(f'text is written in quotes: did you mean "{quoted}"?',),
+                   fixes=(Fix(expr.span, f'"{quoted}"', f'change to "{quoted}"'),))
+        return True
 
     def _binary(self, expr: ast.Binary, expected: Type, scope: Scope) -> Any:
         left = self._compute(expr.left, expected, scope)
@@ -570,7 +600,11 @@ class Checker:
         if not self._check_length(len(value), expected.min_length, expected.max_length, span, "characters"):
             return INVALID
         if expected.pattern is not None and _compiled(expected.pattern).search(value) is None:
-            self.error("E0303", span, f"{describe_value(value)} does not match the pattern `{expected.pattern}`")
+            if expected.message is not None:
+                self.error("E0303", span, f"{describe_value(value)} is not {expected.message}",
+                           notes=(f"the pattern is `{expected.pattern}`",))
+            else:
+                self.error("E0303", span, f"{describe_value(value)} does not match the pattern `{expected.pattern}`")
             return INVALID
         return value
 

@@ -56,6 +56,7 @@ class StringType(Type):
     pattern: str | None = None
     min_length: int | None = None
     max_length: int | None = None
+    message: str | None = None  # what the pattern expects, in words: "a DNS label: ..., e.g. `web-1`"
 
     def describe(self) -> str:
         args = []

@@ -243,7 +243,8 @@ def test_the_conflict_names_the_other_overlay(tmp_path, monkeypatch):
     spec = BROKEN["conflicting-overlays"]
     analysis, file, text = broken_shop(tmp_path, monkeypatch, spec["file"], spec["old"], spec["new"])
     (conflict,) = [d for d in analysis.diagnostics if d.code == "E0501"]
-    assert conflict.message == '`ingress.className` is set twice at the selector overlay layer, to "nginx-cn" and "traefik"'
+    assert conflict.message == ('`ingress.className` is set twice at the selector overlay layer, to "nginx-cn" and "traefik", '
+                                'on clusters prod-cn-1, staging-cn-1 (matched by overlay cn-ingress and overlay cn-ingress-alt)')
     (related,) = conflict.related
     assert related.span.file == file
     assert text[related.span.start : related.span.end] == 'ingress.className = "nginx-cn"'

@@ -142,7 +142,9 @@ def _line_problems(tokens: list[dict]) -> list[str]:
         if not first["scopes"][-1].startswith(("keyword.", "storage.type.")):
             problems.append(f"declaration keyword {first['text']!r} has {first['scopes']}")
     elif re.match(r"\s+[A-Za-z_][-\w]*(\s*\.\s*[A-Za-z_][-\w]*)*\s*(=(?!=)|\??:)", text):  # a field
-        if first["scopes"][-1] != "variable.other.property.gop":
+        # ... or an argument of a refinement laid out one per line (`  len: 1..63,`)
+        argument = "meta.refinement.gop" in first["scopes"] and first["scopes"][-1] == "variable.parameter.gop"
+        if first["scopes"][-1] != "variable.other.property.gop" and not argument:
             problems.append(f"field name {first['text']!r} has {first['scopes']}")
     return problems
 
