@@ -7,15 +7,19 @@ header or a wrong Content-Length, and drops requests it cannot decode without an
 
 Framing: header lines `Name: value` (names in any case; CRLF, or a bare LF, ends a line), an empty
 line, then Content-Length bytes of UTF-8 JSON. Headers other than Content-Length are ignored.
-A header block without exactly one decimal Content-Length (at most MAX_BODY_BYTES), or with a line
-that is not a header, is answered with a parse error (-32700, id null); the reader then
-resynchronises on the next line that starts with `Content-Length:`. The same marker corrects a
-wrong Content-Length: a valid JSON text never contains a line break followed by `Content-Length:`
-(a raw line break may not appear inside a JSON string, and the word is no JSON token outside one),
-so when one appears inside the declared body, the body ends there (the length was too long);
-when the declared body is not JSON but it and the bytes up to the next such line are, the length
-was too short. A message whose length was wrong is never executed: a request is answered with
--32600 (invalid request) under its own id, so the client is not left waiting.
+Resynchronisation rests on one marker, a header start: `Content-Length: DIGITS` and a line break.
+It never occurs in a valid JSON text (a raw line break cannot be inside a JSON string, and the word
+is no JSON token outside one), so it is found wherever it is, even right after a previous body.
+- A header block without exactly one decimal Content-Length (at most MAX_BODY_BYTES), or with a
+  line that is not a header, is answered with a parse error (-32700, id null). Reading resumes at
+  the block's last header start after its first byte (junk, or a header cut short, before a whole
+  header), else past the block, skipping everything up to the next header start.
+- A header start inside the declared body ends the body there: the length was too long. (A client
+  that declares too much and then sends nothing more waits, as it would with any server.)
+- A declared body that is not JSON, but is with the bytes up to the next header start: the length
+  was too short.
+A message whose length was wrong is never executed: a request is answered with -32600 (invalid
+request) under its own id, so the client is not left waiting.
 
 Messages: a body that is not UTF-8 or not JSON: -32700, id null. Not an object (a batch, a
 number...), no `"jsonrpc": "2.0"`, an id that is not an integer or a string, no method, a method
@@ -76,19 +80,14 @@ def decode(body: bytes):
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One message as framed: its body, the body decoded (or INVALID_JSON), and why the framing was wrong (or None)."""
+    """One message as framed: its body decoded (or INVALID_JSON), and why the framing was wrong (or None)."""
 
-    body: bytes
     message: object
     problem: str | None = None
 
 
 class BadHeader(Exception):
-    """A header block without a usable Content-Length; `junk` when a line of it is no header at all."""
-
-    def __init__(self, problem: str, junk: bool = False) -> None:
-        super().__init__(problem)
-        self.junk = junk
+    """A header block without a usable Content-Length."""
 
 
 class Framer:
@@ -123,44 +122,62 @@ class Framer:
         try:
             length = _content_length(bytes(buffer[:end.start()]))
         except BadHeader as bad:
-            # Junk before a header: resume at the header; a bad Content-Length: skip the whole message.
-            return self._resync(str(bad), 1 if bad.junk else end.end())
+            # Junk before a header (or a first one cut short): resume at the block's last Content-Length
+            # line, the one next to the body; without one, skip the whole message.
+            *_, last = [None, *_HEADER_START.finditer(buffer, 1, end.end())]
+            return self._resync(str(bad), last.start() if last else end.end())
         start = end.end()
         searched_from = max(start, self._scanned - _LONGEST_HEADER_START)
         next_header = _HEADER_START.search(buffer, searched_from, min(len(buffer), start + length))
         if next_header is not None:
-            body = bytes(buffer[start:next_header.start()])
-            self._consume(next_header.start())
-            return Frame(body, decode(body), f"Content-Length {length} runs past the end of the message ({len(body)} bytes)")
+            return self._shorter_body(start, next_header.start(), length)
         if len(buffer) - start < length:
             self._scanned = len(buffer)
             return None  # the body is not complete yet
         body = bytes(buffer[start:start + length])
-        self._consume(start + length)
         message = decode(body)
-        return self._longer_body(body, length) if message is INVALID_JSON else Frame(body, message)
+        if message is not INVALID_JSON:
+            self._consume(start + length)
+            return Frame(message)
+        return self._unreadable_body(start, length)
+
+    def _shorter_body(self, start: int, end: int, length: int) -> Frame:
+        """The body ends at `end`, where the next header starts: the declared length was too long."""
+        body = bytes(self._buffer[start:end])
+        self._consume(end)
+        return Frame(decode(body), f"Content-Length {length} runs past the end of the message ({len(body)} bytes)")
+
+    def _unreadable_body(self, start: int, length: int) -> Frame | None:
+        """A declared body that is not JSON: cut short by a header start that begins inside it, or
+        longer (JSON with the bytes up to the next header start), or unreadable; None: wait for more."""
+        buffer, declared_end = self._buffer, start + length
+        cut = _HEADER_START.search(buffer, start, min(len(buffer), declared_end + _LONGEST_HEADER_START))
+        if cut is not None and cut.start() < declared_end:
+            return self._shorter_body(start, cut.start(), length)
+        following = _HEADER_START.search(buffer, declared_end)
+        rest_end = following.start() if following else len(buffer)
+        if buffer[declared_end:rest_end].strip():
+            message = decode(bytes(buffer[start:rest_end]))
+            if message is not INVALID_JSON:
+                self._consume(rest_end)
+                return Frame(message, f"Content-Length {length} is shorter than the message ({rest_end - start} bytes)")
+        if following is None and len(buffer) < declared_end + _LONGEST_HEADER_START:
+            return None  # a header start that begins inside the body may still be arriving
+        # Skip the rest of this message, up to the next header start (which may still be arriving).
+        self._consume(declared_end if following is None else rest_end)
+        self._skipping = following is None
+        return Frame(INVALID_JSON)
 
     def _consume(self, size: int) -> None:
         del self._buffer[:size]
         self._scanned = 0
-
-    def _longer_body(self, body: bytes, length: int) -> Frame:
-        """A declared body that is not JSON: if it is with the bytes up to the next header, the length was too short."""
-        following = _HEADER_START.search(self._buffer)
-        rest = bytes(self._buffer[:following.start() if following else len(self._buffer)])
-        if rest.strip():
-            message = decode(body + rest)
-            if message is not INVALID_JSON:
-                self._consume(len(rest))
-                return Frame(body + rest, message, f"Content-Length {length} is shorter than the message ({len(body + rest.rstrip())} bytes)")
-        return Frame(body, INVALID_JSON)
 
     def _resync(self, problem: str, past: int) -> Frame:
         """Report a bad header block; drop `past` bytes, then everything up to the next header start."""
         self._consume(past)
         self._skipping = True
         self._skip_junk()
-        return Frame(b"", INVALID_JSON, problem)
+        return Frame(INVALID_JSON, problem)
 
     def _skip_junk(self) -> bool:
         """Drop bytes up to the next header start; False when none has arrived yet (a beginning of one is kept)."""
@@ -180,7 +197,7 @@ def _content_length(header: bytes) -> int:
         line = line.removesuffix(b"\r")
         match = _HEADER_LINE.fullmatch(line)
         if match is None:
-            raise BadHeader(f"a header line that is not `Name: value`: {line[:60]!r}", junk=True)
+            raise BadHeader(f"a header line that is not `Name: value`: {line[:60]!r}")
         if match.group(1).lower() == b"content-length":
             lengths.add(match.group(2))
     if not lengths:

@@ -20,8 +20,11 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pygls.uris import from_fs_path
 
+from gop.lsp.transport import Framer
 from test_lsp import REPO, SERVER
 
 ANSWER_SECONDS = 10.0  # generous for a loaded machine; a deaf server never answers at all
@@ -194,7 +197,9 @@ MALFORMED = {
     "truncated body, then a valid message": (lambda u, i: b"Content-Length: %d\r\n\r\n" % len(_body(u, i)) + _body(u, i)[:30],
                                              [(None, PARSE_ERROR)]),
     "conflicting Content-Length headers": (
-        lambda u, i: b"Content-Length: %d\r\nContent-Length: 3\r\n\r\n" % len(_body(u, i)) + _body(u, i), [(None, PARSE_ERROR)]),
+        lambda u, i: b"Content-Length: %d\r\nContent-Length: 3\r\n\r\n" % len(_body(u, i)) + _body(u, i),
+        [(None, PARSE_ERROR), (ID, INVALID_REQUEST)]),  # resumed at the second header: its length is too short
+    "a header cut short before a whole one": (lambda u, i: b"Content-Len" + _hover(u, i), [(None, PARSE_ERROR), (ID, None)]),
     "header line without a colon": (lambda u, i: b"Content-Length 10\r\n\r\n" + _body(u, i), [(None, PARSE_ERROR)]),
     "garbage line before the header": (lambda u, i: b"hello there\r\n" + _hover(u, i), [(None, PARSE_ERROR), (ID, None)]),
     "a 100 kB header line": (lambda u, i: b"X" * 100_000 + b"\r\n" + _hover(u, i), [(None, PARSE_ERROR), (ID, None)]),
@@ -244,6 +249,50 @@ MALFORMED = {
     "change of a document never opened": (lambda u, i: frame({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
         "textDocument": {"uri": u + "-never-opened.gop", "version": 2}, "contentChanges": [{"text": "app x {}"}]}}), []),
 }
+
+
+# ---- framing, in process ------------------------------------------------------------------------------------
+
+# Bodies that could fool a framer: header text inside strings, raw line breaks between tokens, non-ASCII text.
+TRICKY_MESSAGES = [
+    {"jsonrpc": "2.0", "id": 1, "method": "textDocument/hover", "params": {"x": "Content-Length: 12\r\n\r\n{}"}},
+    {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"text": "é😀 \nContent-Length: 5\n"}},
+    {"jsonrpc": "2.0", "id": "a", "result": [1, 2, {"Content-Length": 3}]},
+    {"jsonrpc": "2.0", "id": 2, "method": "shutdown"},
+]
+
+
+def _encodings(message: dict) -> list[bytes]:
+    return [json.dumps(message).encode(), json.dumps(message, indent=1).replace("\n", "\r\n").encode(),
+            json.dumps(message, ensure_ascii=False, indent="\t").encode()]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(range(len(TRICKY_MESSAGES))), st.sampled_from(range(3))), min_size=1, max_size=6),
+       st.lists(st.integers(1, 40), max_size=60))
+def test_valid_messages_are_framed_however_the_stream_is_cut(picks, cuts):
+    messages = [TRICKY_MESSAGES[m] for m, _ in picks]
+    stream = b"".join(frame(_encodings(TRICKY_MESSAGES[m])[e]) for m, e in picks)
+    framer, frames, position = Framer(), [], 0
+    for size in [*cuts, len(stream)]:
+        frames += framer.feed(stream[position:position + size])
+        position += size
+    assert [(f.message, f.problem) for f in frames] == [(m, None) for m in messages]
+
+
+JUNK = [b"Content-Length: 900\r\n\r\n{", b"Content-Length: 3\r\n\r\n", b"Content-Length:1\n\n", b"Content-Len", b"\r\n",
+        b"Content-Length: x\r\n", b"X: y\r\n", b'{"jsonrpc": "2.0", "id": 1}', b"\xff\xfe"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=30) | st.sampled_from(JUNK), max_size=4), st.integers(1, 30))
+def test_a_valid_message_after_any_junk_is_framed(junk, chunk):
+    message = TRICKY_MESSAGES[0]
+    stream = b"".join(junk) + frame(message)
+    framer, frames = Framer(), []
+    for position in range(0, len(stream), chunk):
+        frames += framer.feed(stream[position:position + chunk])
+    assert frames and (frames[-1].message, frames[-1].problem) == (message, None)
 
 
 @pytest.fixture
