@@ -200,6 +200,8 @@ MALFORMED = {
         lambda u, i: b"Content-Length: %d\r\nContent-Length: 3\r\n\r\n" % len(_body(u, i)) + _body(u, i),
         [(None, PARSE_ERROR), (ID, INVALID_REQUEST)]),  # resumed at the second header: its length is too short
     "a header cut short before a whole one": (lambda u, i: b"Content-Len" + _hover(u, i), [(None, PARSE_ERROR), (ID, None)]),
+    "CR-only line endings": (lambda u, i: b"Content-Length: %d\r\r" % len(_body(u, i)) + _body(u, i), [(None, PARSE_ERROR)]),
+    "Content-Length with a plus sign": (lambda u, i: b"Content-Length: +%d\r\n\r\n" % len(_body(u, i)) + _body(u, i), [(None, PARSE_ERROR)]),
     "header line without a colon": (lambda u, i: b"Content-Length 10\r\n\r\n" + _body(u, i), [(None, PARSE_ERROR)]),
     "garbage line before the header": (lambda u, i: b"hello there\r\n" + _hover(u, i), [(None, PARSE_ERROR), (ID, None)]),
     "a 100 kB header line": (lambda u, i: b"X" * 100_000 + b"\r\n" + _hover(u, i), [(None, PARSE_ERROR), (ID, None)]),
@@ -207,6 +209,8 @@ MALFORMED = {
     # lenient framing that must simply work
     "extra headers": (lambda u, i: b"X-Trace: 1\r\nContent-Length: %d\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n"
                       % len(_body(u, i)) + _body(u, i), [(ID, None)]),
+    "leading zeros and trailing blanks in Content-Length": (
+        lambda u, i: b"Content-Length: 000%d \t\r\n\r\n" % len(_body(u, i)) + _body(u, i), [(ID, None)]),
     "lower-case header name, no space": (lambda u, i: b"content-length:%d\r\n\r\n" % len(_body(u, i)) + _body(u, i), [(ID, None)]),
     "LF line endings": (lambda u, i: b"Content-Length: %d\n\n" % len(_body(u, i)) + _body(u, i), [(ID, None)]),
     "blank lines between messages": (lambda u, i: b"\r\n\r\n" + _hover(u, i), [(ID, None)]),
@@ -231,6 +235,7 @@ MALFORMED = {
     "unknown request": (lambda u, i: _hover(u, i, method="gop/nonsense"), [(ID, METHOD_NOT_FOUND)]),
     "unknown $/ request": (lambda u, i: _hover(u, i, method="$/nonsense"), [(ID, METHOD_NOT_FOUND)]),
     "unknown notification": (lambda u, i: _hover(u, i, id=_DROP, method="$/nonsense"), []),
+    "params null": (lambda u, i: _hover(u, i, params=None), [(ID, INVALID_PARAMS)]),
     "params a string": (lambda u, i: _hover(u, i, params="here"), [(ID, INVALID_PARAMS)]),
     "params missing a field": (lambda u, i: _hover(u, i, params={"textDocument": {"uri": u}}), [(ID, INVALID_PARAMS)]),
     "position of the wrong type": (lambda u, i: _hover(u, i, params={"textDocument": {"uri": u}, "position": [1, 2]}),
