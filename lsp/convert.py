@@ -99,7 +99,8 @@ def range_of(source: SourceFile, start: int, end: int) -> lsp.Range:
 
 
 def offset(source: SourceFile, where: lsp.Position) -> int:
-    return source.offset_from_utf16(where.line, where.character)
+    """The offset of a position, clamped to the text (a line past the end is its end, a character past a line's end is that end)."""
+    return source.offset_from_utf16(max(where.line, 0), max(where.character, 0))
 
 
 def location(paths: Paths, sources, span: Span) -> lsp.Location | None:
@@ -130,3 +131,27 @@ def diagnostic(diag: Diagnostic, paths: Paths, sources) -> lsp.Diagnostic:
 
 def utf16_length(text: str) -> int:
     return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+MAX_UINTEGER = 2**31 - 1  # LSP's `uinteger`: positions beyond it cannot even be decoded
+
+
+def clamp_positions(params) -> None:
+    """Clamp every position's line and character (in raw request params) into 0..MAX_UINTEGER, in place.
+
+    Positions past the end of a document are then clamped to it by `offset`, so a request at
+    line 2**40 or at character -1 is answered like one at the end or the start of the text."""
+    stack = [params]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if _is_int(value.get("line")) and _is_int(value.get("character")):
+                value["line"] = min(max(value["line"], 0), MAX_UINTEGER)
+                value["character"] = min(max(value["character"], 0), MAX_UINTEGER)
+            stack.extend(v for v in value.values() if isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend(v for v in value if isinstance(v, (dict, list)))
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -7,9 +7,10 @@ saw) and the diagnostics to publish for them.
 - A project's root is the folder `gopc check` would be given: an opened
   workspace folder that holds `.gop` files, or else the highest directory above
   the file such that it and every directory on the way hold `.gop` files.
-- Unsaved buffers are passed to the driver as overlays. Analyses run one at a
-  time on a worker thread, so the server keeps answering while one runs; edits
-  are debounced; a result that a newer edit has overtaken is not published.
+- Unsaved buffers are passed to the driver as overlays. Each project's analyses
+  run one at a time on its own worker thread, so the server keeps answering
+  while one runs and a slow root never holds up another; edits are debounced;
+  a result that a newer edit has overtaken is not published.
 - `{uri: (version, snapshot)}` keeps, per document, the last snapshot in which
   that document had no syntax error, so requests on a half-typed file are
   answered from the last good state; `latest` always holds the newest.
@@ -30,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from gop.compiler import ast
@@ -135,6 +136,7 @@ class Project:
         self._running = False
         self._published: set[str] = set()
         self._settled: asyncio.Event = asyncio.Event()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"gop-analysis-{root.name}")
 
     # ---- scheduling ----------------------------------------------------------------
 
@@ -162,7 +164,7 @@ class Project:
         try:
             started = time.perf_counter()
             job = functools.partial(_analyse_without_collecting, [str(self.root)], overlays, self.host.parse)
-            analysis = await asyncio.get_running_loop().run_in_executor(self.host.executor, job)
+            analysis = await asyncio.get_running_loop().run_in_executor(self._worker, job)
             snapshot = Snapshot(analysis, generation, versions, time.perf_counter() - started)
         except Exception as error:  # a compiler bug must not stop the server
             self.host.analysis_failed(self, error)
@@ -226,26 +228,45 @@ class Project:
         return stale
 
 
+class _CollectorPause:
+    """Keeps the cyclic collector off while at least one analysis runs (projects analyse concurrently)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._was_enabled = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._running == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._running += 1
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._running -= 1
+            if self._running == 0 and self._was_enabled:
+                gc.enable()
+
+
+_COLLECTOR_PAUSE = _CollectorPause()
+
+
 def _analyse_without_collecting(paths, overlays, parse) -> Analysis:
     """An analysis allocates about a million objects and makes almost no cycles: the cyclic
     collector would scan the whole heap (the previous analyses too) several times during it,
     which the user waits for. It runs afterwards instead, once the diagnostics are out."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with _COLLECTOR_PAUSE:
         return analyse(paths, overlays, parse=parse)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @dataclass
 class Host:
-    """What projects need from the server: buffers, paths, publishing, error reports, the worker."""
+    """What projects need from the server: buffers, paths, publishing, error reports, the parser."""
 
     paths: object
     buffers_under: Callable[[Path], list[Buffer]]
     publish: Callable[[Project, Snapshot], None]
     analysis_failed: Callable[[Project, BaseException], None]
     parse: Callable[[str, str], ParseResult]
-    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="gop-analysis"))

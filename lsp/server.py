@@ -8,7 +8,9 @@ standard library (`convert.Paths`).
 Requests are answered from the buffer's current text (parsed through the cache)
 and the project's last good snapshot, by name (`symbols`), so completion and
 hover never wait for an analysis. Code actions wait (briefly) for the analysis
-of the current text, because fixes carry offsets into it.
+of the current text of their file, because fixes carry offsets into it (not for
+one that only another file's edit started). The wire itself (framing, malformed
+messages, requests before `initialize`) is `transport`'s.
 
 Invariants: every handler is guarded: an internal error is logged with
 window/logMessage and the request answered with an empty result, so the server
@@ -25,12 +27,13 @@ import importlib.resources
 import logging
 import re
 import sys
+import threading
 import traceback
 from pathlib import Path
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
-from pygls.server import LanguageServer
+from pygls.server import LanguageServer, StdOutTransportAdapter
 from pygls.uris import to_fs_path
 
 from gop.compiler import ast
@@ -43,6 +46,7 @@ from gop.compiler.span import SourceFile, Span
 from . import complete, convert, hover, tokens
 from .project import Buffer, Host, ParseCache, Project, Snapshot, project_root
 from .symbols import DECLARATION_KINDS, Model, Occurrence, Scope, Symbol
+from .transport import GopProtocol, read_stream
 
 DEBOUNCE_SECONDS = 0.05
 SETTLE_TIMEOUT_SECONDS = 5.0
@@ -84,7 +88,7 @@ class View:
 
 class GopServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("gopc", gopc_version())
+        super().__init__("gopc", gopc_version(), protocol_cls=GopProtocol)
         self.paths = convert.Paths()
         self.parses = ParseCache()
         self.projects: dict[Path, Project] = {}
@@ -92,6 +96,19 @@ class GopServer(LanguageServer):
         self.debounce = DEBOUNCE_SECONDS
         self.host = Host(self.paths, self.buffers_under, self.publish, self.analysis_failed, self.parses.parse)
         self._told: set[str] = set()
+
+    def start_io(self, stdin=None, stdout=None) -> None:
+        """pygls's `start_io` with this package's reader (`transport`): it survives malformed messages."""
+        self._stop_event = threading.Event()
+        self.lsp.connection_made(StdOutTransportAdapter(stdin or sys.stdin.buffer, stdout or sys.stdout.buffer))
+        try:
+            self.loop.run_until_complete(read_stream(self.lsp, stdin or sys.stdin.buffer, self.thread_pool_executor, self._stop_event))
+        except BrokenPipeError:
+            pass  # the client went away
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
 
     # ---- logging and guards ----------------------------------------------------------
 
@@ -193,6 +210,11 @@ class GopServer(LanguageServer):
         project = self.project_for(uri)
         if project is not None:
             project.changed(delay)
+
+    def saw_current_text(self, snapshot: Snapshot, uri: str) -> bool:
+        """Whether `snapshot` analysed the current text of `uri` (fixes carry offsets into it)."""
+        document = self.workspace.text_documents.get(uri)
+        return document is None or snapshot.versions.get(uri) == document.version
 
     def files_of(self, model: Model) -> dict[str, tuple]:
         """Every file of a snapshot's program as it is now: key -> (uri, tree, source)."""
@@ -471,10 +493,11 @@ async def code_action(params: lsp.CodeActionParams):
     project = server.project_for(uri)
     if project is None:
         return []
-    snapshot = await project.settled(SETTLE_TIMEOUT_SECONDS)
+    snapshot = project.latest
+    if snapshot is None or not server.saw_current_text(snapshot, uri):  # an analysis of another file is not waited for
+        snapshot = await project.settled(SETTLE_TIMEOUT_SECONDS)
     key = server.paths.key(uri)
-    document = server.workspace.text_documents.get(uri)
-    if snapshot is None or key is None or (document is not None and snapshot.versions.get(uri) != document.version):
+    if snapshot is None or key is None or not server.saw_current_text(snapshot, uri):
         return []
     sources = snapshot.analysis.program.sources
     source = sources.get(key)
@@ -487,8 +510,8 @@ async def code_action(params: lsp.CodeActionParams):
             continue
         for fix in diag.fixes:
             fix_source = sources.get(fix.span.file)
-            if fix_source is None:
-                continue
+            if fix_source is None or not server.saw_current_text(snapshot, server.paths.uri(fix.span.file)):
+                continue  # an edit into a text that has changed since would land in the wrong place
             edit = lsp.TextEdit(range=convert.range_of(fix_source, fix.span.start, fix.span.end), new_text=fix.replacement)
             actions.append(lsp.CodeAction(
                 title=fix.title, kind=lsp.CodeActionKind.QuickFix,
