@@ -322,7 +322,12 @@ def _run_fmt(args) -> int:
         if args.check:
             print(f"{shown}: not formatted", file=sys.stderr)
         elif not args.diff:
-            _write_atomically(path, result.text)
+            try:
+                _write_atomically(path, result.text)
+            except OSError as error:
+                print(f"gopc fmt: error[E0702]: cannot write {shown}: {error.strerror or error}", file=sys.stderr)
+                failed += 1
+                continue
             print(f"formatted {shown}", file=sys.stderr)
     if missing or failed:
         return EXIT_USAGE if missing else EXIT_ERRORS
@@ -347,8 +352,11 @@ def _gop_files(paths):
 
 
 def _write_atomically(path, text: str) -> None:
+    """Replace the file's text in one rename; a symlink stays a symlink (its target is replaced)."""
     import tempfile
+    from pathlib import Path
 
+    path = Path(os.path.realpath(path))
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
@@ -379,7 +387,7 @@ def _run_init(args) -> int:
         print(f"gopc init: {error} exists; not overwriting anything", file=sys.stderr)
         return EXIT_USAGE
     except OSError as error:
-        print(f"gopc init: cannot write {args.directory}: {error.strerror or error}", file=sys.stderr)
+        print(f"gopc init: error[E0702]: cannot write {args.directory}: {error.strerror or error}", file=sys.stderr)
         return EXIT_USAGE
     for path in written:
         print(f"wrote {path}")
