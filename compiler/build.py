@@ -51,4 +51,4 @@ def lowering_diagnostic(error: FluxLoweringError, analysis) -> Diagnostic:
     if span is None:
         first = next(iter(analysis.program.roots), next(iter(analysis.program.sources), "<program>"))
         span = Span(first, 0, 0)
-    return diagnostic("E0701", span, error.message)
+    return diagnostic(error.code, span, error.message)

@@ -293,19 +293,21 @@ def _run_fmt(args) -> int:
     import difflib
 
     from .fmt import format_source
-    from .loader import display_path
+    from .loader import MAX_SOURCE_BYTES, display_path
+    from .readfile import UnreadableFile, read_program_file
     from .span import SourceFile
 
     files, missing = _gop_files(args.paths)
     for path in missing:
         print(f"gopc fmt: no such file or directory: {path}", file=sys.stderr)
     unformatted = failed = 0
-    for path in files:
+    for path, inside in files:
         shown = display_path(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            print(f"gopc fmt: cannot read {shown}: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
+            text = read_program_file(path, f"`{shown}`", inside=inside, limit=MAX_SOURCE_BYTES).decode("utf-8")
+        except (UnreadableFile, UnicodeDecodeError) as error:
+            problem = error.message if isinstance(error, UnreadableFile) else f"`{shown}` is not UTF-8 text (byte {error.start})"
+            print(f"gopc fmt: error[E0901]: {problem}", file=sys.stderr)
             failed += 1
             continue
         result = format_source(shown, text)
@@ -335,6 +337,7 @@ def _run_fmt(args) -> int:
 
 
 def _gop_files(paths):
+    """(file, the directory it was found in or None), and the paths that name nothing."""
     from pathlib import Path
 
     from .loader import gop_files
@@ -343,9 +346,9 @@ def _gop_files(paths):
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            files.extend(gop_files(path))
-        elif path.is_file():
-            files.append(path)
+            files.extend((file, path) for file in gop_files(path))
+        elif os.path.lexists(path):
+            files.append((path, None))
         else:
             missing.append(name)
     return files, missing

@@ -82,7 +82,7 @@ def _lowering_checks(evaluation: Evaluation) -> list[Diagnostic]:
             cluster_sops_secrets(evaluation.fleet, cluster)
         except FluxLoweringError as error:
             span = error.span or Span(str(evaluation.fleet.root), 0, 0)
-            found.setdefault((span, error.message), diagnostic("E0701", span, error.message))
+            found.setdefault((span, error.message), diagnostic(error.code, span, error.message))
     return list(found.values())
 
 

@@ -2,8 +2,9 @@
 
 A checked `Fleet` can still be impossible to lower: a SOPS file that is missing or not
 encrypted, a fleet without a Git source, `charts = "oci"` without a registry. The
-lowering raises `FluxLoweringError` with a one-line message and, when the model knows
-it, the span of the declaration or value at fault; the driver turns it into a diagnostic.
+lowering raises `FluxLoweringError` with a one-line message, its code (E0701 unless a more
+precise one applies) and, when the model knows it, the span of the declaration or value at
+fault; the driver turns it into a diagnostic.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from ..span import Span
 
 
 class FluxLoweringError(Exception):
-    def __init__(self, message: str, span: Span | None = None):
+    def __init__(self, message: str, span: Span | None = None, code: str = "E0701"):
         super().__init__(message)
         self.message = message
         self.span = span
+        self.code = code
