@@ -42,6 +42,7 @@ import json
 import os
 import shutil
 import stat
+import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -416,7 +417,10 @@ def _remove_tree(path: Path) -> None:
             os.chmod(os.path.dirname(failed), 0o700)
             function(failed)
 
-    shutil.rmtree(path, onerror=allow_and_retry)
+    if sys.version_info >= (3, 12):  # `onerror` is deprecated there
+        shutil.rmtree(path, onexc=allow_and_retry)
+    else:
+        shutil.rmtree(path, onerror=allow_and_retry)
 
 
 @contextlib.contextmanager

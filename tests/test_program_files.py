@@ -112,7 +112,7 @@ def test_a_sops_path_naming_a_fifo_is_e0711_and_check_does_not_wait_on_it(tmp_pa
     assert f"fleet.gop:{SECRET_LINE}:{SECRET_COLUMN}: error[E0711]: SOPS file secrets/db.enc.yaml is a FIFO, not a regular file" in run.stderr
 
 
-def test_a_sops_path_naming_a_device_is_e0711(tmp_path):
+def test_a_sops_path_linked_to_a_device_is_e0710(tmp_path):
     root = program_with_secret(tmp_path / "fleet")
     (root / "secrets").mkdir()
     (root / "secrets" / "db.enc.yaml").symlink_to("/dev/null")
