@@ -411,10 +411,14 @@ def _holds_the_only_old_tree(staging: Path, out: Path) -> bool:
 
 
 def _remove_tree(path: Path) -> None:
-    """Remove a tree gopc made, also where a kept directory's permissions forbid it."""
+    """Remove a tree gopc made, also where a kept directory's permissions forbid it (what is
+    left, the next build removes)."""
     def allow_and_retry(function, failed, _error):
+        parent = os.path.dirname(failed)
+        if parent != str(path) and not parent.startswith(f"{path}/"):
+            return  # never change a directory outside the tree
         with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(failed), 0o700)
+            os.chmod(parent, 0o700)
             function(failed)
 
     if sys.version_info >= (3, 12):  # `onerror` is deprecated there
