@@ -293,19 +293,21 @@ def _run_fmt(args) -> int:
     import difflib
 
     from .fmt import format_source
-    from .loader import display_path
+    from .loader import MAX_SOURCE_BYTES, display_path
+    from .readfile import UnreadableFile, read_program_file
     from .span import SourceFile
 
     files, missing = _gop_files(args.paths)
     for path in missing:
         print(f"gopc fmt: no such file or directory: {path}", file=sys.stderr)
     unformatted = failed = 0
-    for path in files:
+    for path, inside in files:
         shown = display_path(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            print(f"gopc fmt: cannot read {shown}: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
+            text = read_program_file(path, f"`{shown}`", inside=inside, limit=MAX_SOURCE_BYTES).decode("utf-8")
+        except (UnreadableFile, UnicodeDecodeError) as error:
+            problem = error.message if isinstance(error, UnreadableFile) else f"`{shown}` is not UTF-8 text (byte {error.start})"
+            print(f"gopc fmt: error[E0901]: {problem}", file=sys.stderr)
             failed += 1
             continue
         result = format_source(shown, text)
@@ -322,7 +324,12 @@ def _run_fmt(args) -> int:
         if args.check:
             print(f"{shown}: not formatted", file=sys.stderr)
         elif not args.diff:
-            _write_atomically(path, result.text)
+            try:
+                _write_atomically(path, result.text)
+            except OSError as error:
+                print(f"gopc fmt: error[E0702]: cannot write {shown}: {error.strerror or error}", file=sys.stderr)
+                failed += 1
+                continue
             print(f"formatted {shown}", file=sys.stderr)
     if missing or failed:
         return EXIT_USAGE if missing else EXIT_ERRORS
@@ -330,6 +337,7 @@ def _run_fmt(args) -> int:
 
 
 def _gop_files(paths):
+    """(file, the directory it was found in or None), and the paths that name nothing."""
     from pathlib import Path
 
     from .loader import gop_files
@@ -338,17 +346,20 @@ def _gop_files(paths):
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            files.extend(gop_files(path))
-        elif path.is_file():
-            files.append(path)
+            files.extend((file, path) for file in gop_files(path))
+        elif os.path.lexists(path):
+            files.append((path, None))
         else:
             missing.append(name)
     return files, missing
 
 
 def _write_atomically(path, text: str) -> None:
+    """Replace the file's text in one rename; a symlink stays a symlink (its target is replaced)."""
     import tempfile
+    from pathlib import Path
 
+    path = Path(os.path.realpath(path))
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
@@ -379,7 +390,7 @@ def _run_init(args) -> int:
         print(f"gopc init: {error} exists; not overwriting anything", file=sys.stderr)
         return EXIT_USAGE
     except OSError as error:
-        print(f"gopc init: cannot write {args.directory}: {error.strerror or error}", file=sys.stderr)
+        print(f"gopc init: error[E0702]: cannot write {args.directory}: {error.strerror or error}", file=sys.stderr)
         return EXIT_USAGE
     for path in written:
         print(f"wrote {path}")

@@ -6,11 +6,16 @@ directories, empty ones included, are kept), and a manifest `.gopc-manifest.json
 the files gopc owns.
 
 Invariants:
-- Atomic: the new tree is assembled in a sibling staging directory and swapped in with
-  one rename (Linux `renameat2(RENAME_EXCHANGE)`; elsewhere two renames, and a later build
-  finishes a swap an interrupted one left half done). A failing or killed build leaves the
-  previous tree as it was; the next build removes the staging directory a killed one left
-  behind (a running build holds a lock on its own, so it is never taken for a leftover).
+- Atomic: the new tree is assembled in a staging directory and swapped in with one rename
+  (Linux `renameat2(RENAME_EXCHANGE)`; elsewhere two renames, and a later build finishes a
+  swap an interrupted one left half done). The staging directory lives in a sibling of the
+  output that this build creates under a fresh name (`.DIR.gopc-XXXXXXXX`, never one that
+  exists) and marks as gopc's; the old tree of a two-rename swap waits inside it too. A
+  failing or killed build leaves the previous tree as it was; the next build removes what a
+  killed one left behind, recognised by its mark (a running build holds a lock on its own,
+  so it is never taken for a leftover). A directory gopc did not make is never moved or removed.
+- Every I/O failure (a read-only parent, a path through a file, a full disk, an unreadable
+  directory in the old tree) is an `EmitError`, never an `OSError`.
 - Owned files only: a file removed from the program disappears; nothing gopc did not write
   is overwritten unless `force` is set. That includes a user file or symlink where gopc needs
   a directory, and a user directory where gopc needs a file: without `force` they are
@@ -35,16 +40,19 @@ import errno
 import functools
 import json
 import os
-import secrets
 import shutil
 import stat
+import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 MANIFEST = ".gopc-manifest.json"
-_OLD_SUFFIX = ".gopc-old"
-_STAGING_INFIX = ".gopc-"
+_STAGING_INFIX = ".gopc-"  # the staging sibling of DIR is `.DIR.gopc-XXXXXXXX`
+_STAGING_MARK = ".gopc-staging"  # a file in it that says it is gopc's, and for which output
+_STAGED_TREE = "tree"  # the new tree, inside the staging sibling
+_OLD_TREE = "old"  # the previous tree between the two renames of a swap without renameat2
 
 try:
     import fcntl
@@ -91,11 +99,17 @@ def safe_relative(path: str) -> str:
 
 def write_tree(files: dict[str, str | bytes], out: Path, *, force: bool = False) -> EmitReport:
     shown = Path(out)
-    out = _output_directory(shown)
     files = _normalised(files)
     directories = _parent_directories(files)
-    _finish_interrupted_swap(out)
-    _remove_leftover_staging(out)
+    try:
+        return _write(files, directories, shown, force)
+    except OSError as error:
+        raise EmitError(_io_failure(shown, error)) from error
+
+
+def _write(files: dict[str, bytes], directories: set[str], shown: Path, force: bool) -> EmitReport:
+    out = _output_directory(shown)
+    _remove_leftovers(out)
     owned_before, manifest_before = _read_manifest(out)
     existing = _scan(out, shown)
     in_the_way = _user_paths_in_the_way(files, directories, existing, owned_before)
@@ -110,27 +124,38 @@ def write_tree(files: dict[str, str | bytes], out: Path, *, force: bool = False)
         # The tree already is what this build would make: leaving it alone is the atomic write.
         return EmitReport(unchanged=list(files), kept=_kept(files, existing, owned_before, set()))
     report = EmitReport()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = _make_staging(out)
-    with _locked(staging):
-        try:
-            _stage(files, directories, manifest, str(out), str(staging), existing, owned_before, set(in_the_way), report)
-            _swap(staging, out)
-        except OSError as error:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise EmitError(f"cannot write {shown}: {error.strerror or error}") from error
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+    _make_parent(out)
+    with _staging(out) as staging:
+        tree = staging / _STAGED_TREE
+        _stage(files, directories, manifest, str(out), str(tree), existing, owned_before, set(in_the_way), report)
+        _swap(staging, out)
     return report
+
+
+def _make_parent(out: Path) -> None:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as error:  # what mkdir says for a path through a file
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), error.filename) from None
+
+
+def _io_failure(shown: Path, error: OSError) -> str:
+    """`cannot write OUT: <reason>`, naming the path the system refused when it is not OUT itself."""
+    reason = error.strerror or str(error)
+    where = error.filename2 if error.filename2 is not None else error.filename
+    if where is not None and os.fsdecode(where) not in (str(shown), os.path.abspath(shown)):
+        reason += f" ({os.fsdecode(where)})"
+    return f"cannot write {shown}: {reason}"
 
 
 def _output_directory(out: Path) -> Path:
     """The real directory to replace: absolute, with symlinks resolved (a symlink to the
     output is followed, not replaced by a directory)."""
-    resolved = out.resolve()
+    resolved = Path(os.path.realpath(out))
     if resolved.parent == resolved:
         raise EmitError(f"refusing to replace `{out}`: it is the file system's root")
+    if resolved.is_symlink():  # realpath stops at a loop
+        raise EmitError(f"cannot write {out}: a loop of symbolic links")
     return resolved
 
 
@@ -359,18 +384,47 @@ def _link_or_copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
-def _make_staging(out: Path) -> Path:
-    """An empty sibling of `out`, with the permissions `out` has (or the umask's for a new one)."""
-    while True:
-        staging = out.with_name(f".{out.name}{_STAGING_INFIX}{secrets.token_hex(4)}")
-        try:
-            os.mkdir(staging, 0o777)
-            break
-        except FileExistsError:
-            continue
-    if out.is_dir():
-        shutil.copymode(out, staging)
-    return staging
+@contextlib.contextmanager
+def _staging(out: Path):
+    """A new sibling of `out` that only this build uses, locked while it does, with an empty
+    `tree` in it that has the permissions `out` has (or the umask's for a new one); removed
+    afterwards, unless a failed swap left the previous tree in it (the next build restores it)."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{_STAGING_INFIX}", dir=out.parent))
+    try:
+        with _locked(staging):
+            _write_file(str(staging / _STAGING_MARK), _mark(out))  # after locking: see _remove_leftovers
+            os.mkdir(staging / _STAGED_TREE, 0o777)
+            if out.is_dir():
+                shutil.copymode(out, staging / _STAGED_TREE)
+            yield staging
+    finally:
+        if not _holds_the_only_old_tree(staging, out):
+            _remove_tree(staging)
+
+
+def _mark(out: Path) -> bytes:
+    return f"gopc staging directory of {out.name}\n".encode("utf-8", "surrogateescape")
+
+
+def _holds_the_only_old_tree(staging: Path, out: Path) -> bool:
+    return os.path.isdir(staging / _OLD_TREE) and not os.path.lexists(out)
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove a tree gopc made, also where a kept directory's permissions forbid it (what is
+    left, the next build removes)."""
+    def allow_and_retry(function, failed, _error):
+        parent = os.path.dirname(failed)
+        if parent != str(path) and not parent.startswith(f"{path}/"):
+            return  # never change a directory outside the tree
+        with contextlib.suppress(OSError):
+            os.chmod(parent, 0o700)
+            function(failed)
+
+    if sys.version_info >= (3, 12):  # `onerror` is deprecated there
+        shutil.rmtree(path, onexc=allow_and_retry)
+    else:
+        shutil.rmtree(path, onerror=allow_and_retry)
 
 
 @contextlib.contextmanager
@@ -387,16 +441,19 @@ def _locked(staging: Path):
         os.close(descriptor)
 
 
-def _remove_leftover_staging(out: Path) -> None:
-    """Remove staging directories of killed builds: those nobody holds a lock on."""
+def _remove_leftovers(out: Path) -> None:
+    """Finish or undo what killed builds left: staging siblings of `out` that carry gopc's
+    mark and that nobody holds a lock on. A swap killed between its two renames left the
+    previous tree in one: it goes back into place."""
     if fcntl is None or not out.parent.is_dir():
         return
-    prefix = f".{out.name}{_STAGING_INFIX}"
-    for candidate in out.parent.iterdir():
-        if not candidate.name.startswith(prefix) or candidate.is_symlink() or not candidate.is_dir():
-            continue
+    prefix, mark = f".{out.name}{_STAGING_INFIX}", _mark(out)
+    for name in sorted(os.listdir(out.parent)):
+        candidate = out.parent / name
+        if not name.startswith(prefix) or not _same_bytes(str(candidate / _STAGING_MARK), mark):
+            continue  # not gopc's (a symlink in place of the directory fails the check too)
         try:
-            descriptor = os.open(candidate, os.O_RDONLY)
+            descriptor = os.open(candidate, os.O_RDONLY | _O_NOFOLLOW | os.O_DIRECTORY)
         except OSError:
             continue
         try:
@@ -404,32 +461,27 @@ def _remove_leftover_staging(out: Path) -> None:
         except OSError:
             continue  # a running build's
         else:
-            shutil.rmtree(candidate, ignore_errors=True)
+            if _holds_the_only_old_tree(candidate, out):
+                os.rename(candidate / _OLD_TREE, out)
+            _remove_tree(candidate)
         finally:
             os.close(descriptor)
 
 
 def _swap(staging: Path, out: Path) -> None:
-    if not out.exists():
-        os.rename(staging, out)
+    """Put `staging`'s tree in place of `out`; the previous tree stays in `staging` (removed with it)."""
+    tree = staging / _STAGED_TREE
+    if not os.path.lexists(out):
+        os.rename(tree, out)
         return
-    if _exchange(staging, out):
-        shutil.rmtree(staging, ignore_errors=True)  # staging now holds the previous tree
+    if _exchange(tree, out):
         return
-    old = out.with_name(out.name + _OLD_SUFFIX)
-    shutil.rmtree(old, ignore_errors=True)
-    os.rename(out, old)
-    os.rename(staging, out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _finish_interrupted_swap(out: Path) -> None:
-    old = out.with_name(out.name + _OLD_SUFFIX)
-    if old.is_dir():
-        if not out.exists():
-            os.rename(old, out)  # the swap stopped between its two renames: restore the old tree
-        else:
-            shutil.rmtree(old, ignore_errors=True)
+    os.rename(out, staging / _OLD_TREE)
+    try:
+        os.rename(tree, out)
+    except BaseException:
+        os.rename(staging / _OLD_TREE, out)
+        raise
 
 
 _RENAME_EXCHANGE = 2

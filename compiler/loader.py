@@ -8,7 +8,11 @@ prelude module, and the load and syntax diagnostics.
 
 Invariants: each file is read and parsed once, whatever the number of routes to
 it; file keys are display paths (relative to the working directory when below
-it); unreadable or non-UTF-8 files give E0901, never an exception.
+it); unreadable or non-UTF-8 files give E0901, never an exception. Only regular
+files of at most `MAX_SOURCE_BYTES` are read (`readfile`: a FIFO or a link to a
+device is reported, never waited on), and a file found in a directory (one named
+on the command line, or an imported module's) must resolve inside that directory;
+the walk does not follow symlinked directories.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from pathlib import Path
 from . import ast
 from .diagnostics import Diagnostic, Fix, diagnostic
 from .parser import ParseResult, parse
+from .readfile import UnreadableFile, read_program_file
 from .span import SourceFile, Span
 
 PRELUDE_NAME = "<std>/prelude.gop"
 STD_PREFIX = "std/"
+MAX_SOURCE_BYTES = 16 << 20  # far above any hand-written or generated program's file
 
 
 @dataclass(slots=True)
@@ -57,7 +63,7 @@ class Program:
 
 
 def gop_files(directory: Path) -> list[Path]:
-    """The .gop files below `directory`, sorted, hidden directories skipped."""
+    """The .gop files below `directory`, sorted, hidden directories and symlinked ones skipped."""
     return sorted(p for p in directory.rglob("*.gop") if not any(part.startswith(".") for part in p.relative_to(directory).parts))
 
 
@@ -113,19 +119,20 @@ class _Loader:
             if not found:
                 self._io_error(display_path(path), f"no .gop files in directory `{display_path(path)}`")
             for file in found:
-                self._load_path(file, root=True)
-        elif path.is_file() or str(path.resolve()) in self.overlays:
+                self._load_path(file, root=True, inside=path)
+        elif os.path.lexists(path) or str(path.resolve()) in self.overlays:
             self._load_path(path, root=True)
         else:
             self._io_error(str(path), f"no such file or directory: `{path}`")
 
-    def _load_path(self, path: Path, root: bool = False) -> str | None:
+    def _load_path(self, path: Path, root: bool = False, inside: Path | None = None) -> str | None:
+        """`inside`: the directory `path` was found in, which it must not leave through a symlink."""
         display = display_path(path)
         if display in self.program.files:
             if root and display not in self.program.roots:
                 self.program.roots.append(display)
             return display
-        text = self._read(path, display)
+        text = self._read(path, display, inside)
         if text is None:
             return None
         module_key = display_path(path.parent)
@@ -135,15 +142,15 @@ class _Loader:
         self._load_imports(display, path.parent)
         return display
 
-    def _read(self, path: Path, display: str) -> str | None:
+    def _read(self, path: Path, display: str, inside: Path | None) -> str | None:
         if self.overlays:
             resolved = str(path.resolve())
             if resolved in self.overlays:
                 return self.overlays[resolved]
         try:
-            data = path.read_bytes()
-        except OSError as error:
-            self._io_error(display, f"cannot read `{display}`: {error.strerror or error}")
+            data = read_program_file(path, f"`{display}`", inside=inside, limit=MAX_SOURCE_BYTES)
+        except UnreadableFile as error:
+            self._io_error(display, error.message)
             return None
         try:
             return data.decode("utf-8")
@@ -175,9 +182,9 @@ class _Loader:
                     diagnostic("E0203", decl.path.span, f"module `{target}` has no .gop files")
                 )
                 continue
-            for file in files:
-                self._load_path(file)
-            self.program.imports[id(decl)] = display_path(module_dir)
+            loaded = [file for file in files if self._load_path(file, inside=module_dir) is not None]
+            if loaded:  # else every file of the module was reported unreadable
+                self.program.imports[id(decl)] = display_path(module_dir)
 
     def _missing_module(self, decl: ast.ImportDecl, target: str, module_dir: Path) -> None:
         """E0203 for an import of a directory that does not exist, with the closest sibling

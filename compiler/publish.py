@@ -9,7 +9,8 @@ chart on stdout.
 Invariants: a chart is packaged from exactly the files `gopc build` writes to
 charts/<app>/ (written to a temporary directory, removed afterwards); helm runs with the
 user's environment, so `helm registry login` credentials apply; every failure (no helm,
-a refused push) is a `PublishError` naming the chart, the registry and helm's message.
+a refused push, a temporary directory that cannot be written) is a `PublishError` naming
+the chart, the registry and helm's message.
 `find_tool` and `run_tool` are shared with `gopc diff`.
 """
 
@@ -87,6 +88,14 @@ def registry_url(fleet: Fleet, override: str | None) -> str:
 def publish_charts(fleet: Fleet, registry: str | None = None, *, plain_http: bool = False) -> list[Pushed]:
     url = registry_url(fleet, registry)
     helm = find_tool("helm", "GOPC_HELM")
+    try:
+        return _publish_charts(fleet, url, helm, plain_http)
+    except OSError as error:  # the temporary directory: full, read-only, or no TMPDIR
+        where = f" ({error.filename})" if error.filename else ""
+        raise PublishError(f"cannot write the charts to package: {error.strerror or error}{where}") from None
+
+
+def _publish_charts(fleet: Fleet, url: str, helm: str, plain_http: bool) -> list[Pushed]:
     with tempfile.TemporaryDirectory(prefix="gopc-publish-") as scratch:
         work = Path(scratch)
 

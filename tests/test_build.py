@@ -324,7 +324,7 @@ def test_a_user_file_where_gopc_writes_stops_the_build_unless_forced(built, tmp_
 # ---------------------------------------------------------------- killed builds
 
 # 0.3 s in (analysis), as the staging directory appears, mid-way (charts/), manifest staged (about to swap).
-KILL_POINTS = [("after", 0.3), ("staging", ""), ("staging", "charts"), ("staging", MANIFEST)]
+KILL_POINTS = [("after", 0.3), ("staging", ""), ("staging", "tree/charts"), ("staging", f"tree/{MANIFEST}")]  # the new tree is staged in `tree`
 
 
 def _staging_dirs(out: Path) -> list[Path]:

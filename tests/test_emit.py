@@ -19,7 +19,10 @@ import errno
 import fcntl
 import json
 import os
+import signal
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -150,7 +153,7 @@ def test_a_rebuild_that_changes_nothing_stages_nothing(tmp_path, monkeypatch):
     write_tree(V1, out)
     (out / "README.md").write_text("mine\n")
     before = {path: (out / path).lstat() for path in [".", MANIFEST, *V1]}
-    monkeypatch.setattr(emit, "_make_staging", lambda out: pytest.fail("staged a tree that was already there"))
+    monkeypatch.setattr(emit, "_staging", lambda out: pytest.fail("staged a tree that was already there"))
     report = write_tree(V1, out)
     assert report.unchanged == sorted(V1) and report.written == report.removed == [] and report.kept == ["README.md"]
     assert {path: (out / path).lstat() for path in before} == before
@@ -293,11 +296,22 @@ def test_without_an_atomic_exchange_two_renames_do(tmp_path, monkeypatch):
     assert siblings(out) == ["out"]
 
 
+def killed_staging(out: Path, then: str = "") -> Path:
+    """What a build killed (SIGKILL) while staging leaves behind: a process opens a staging
+    sibling of `out`, runs `then` (Python, with `staging` and `out` bound) and kills itself."""
+    program = ("import os, signal, sys\nfrom pathlib import Path\nfrom gop.compiler import emit\n"
+               "out = Path(sys.argv[1])\nopened = emit._staging(out)\nstaging = opened.__enter__()\n"
+               f"{then}\nprint(staging, flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    run = subprocess.run([sys.executable, "-c", program, str(out)], capture_output=True, text=True)
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    return Path(run.stdout.strip())
+
+
 def test_a_swap_killed_between_its_two_renames_is_finished_by_the_next_build(tmp_path):
     out = tmp_path / "out"
     write_tree(V1, out)
     (out / "README.md").write_text("mine\n")
-    os.rename(out, tmp_path / "out.gopc-old")  # the first rename happened, the second did not
+    killed_staging(out, then='os.rename(out, staging / "old")')  # the first rename happened, the second did not
     report = write_tree(V1, out)
     assert report.unchanged == sorted(V1) and report.kept == ["README.md"] and siblings(out) == ["out"]
 
@@ -305,16 +319,10 @@ def test_a_swap_killed_between_its_two_renames_is_finished_by_the_next_build(tmp
 def test_leftovers_of_killed_builds_go_but_a_running_builds_staging_stays(tmp_path):
     out = tmp_path / "out"
     write_tree(V1, out)
-    dead, running = tmp_path / ".out.gopc-dead0000", tmp_path / ".out.gopc-live0000"
-    for staging in (dead, running):
-        (staging / "charts").mkdir(parents=True)
-        (staging / "charts" / "half-written").write_text("...")
-    descriptor = os.open(running, os.O_RDONLY)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+    dead = killed_staging(out)
+    (dead / "tree" / "half-written").write_text("...")
+    with emit._staging(out) as running:
         write_tree(V1, out)
-        assert siblings(out) == [".out.gopc-live0000", "out"]
-    finally:
-        os.close(descriptor)
+        assert siblings(out) == [running.name, "out"]
     write_tree(V1, out)
     assert siblings(out) == ["out"]

@@ -6,6 +6,9 @@ Output: one `SopsSecret` per distinct file the cluster needs, sorted by path, ea
 the file's text verbatim and the directory of the repository it is copied to.
 
 Invariants:
+- A SOPS file is read only when it is a regular file of at most `MAX_SOPS_BYTES` inside the
+  program directory after resolving symlinks (`readfile`): E0710 for a path that leaves it,
+  E0711 for a FIFO, device, directory or an oversized file; never a hang or an exception.
 - Nothing that is not SOPS-encrypted leaves this module: the file must be a single
   `v1 Secret` with a `sops` block carrying a MAC, and every value under `data` and
   `stringData` must be an `ENC[...]` ciphertext; otherwise `FluxLoweringError`.
@@ -28,11 +31,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from ..model import Fleet, Instance
+from ..readfile import UnreadableFile, read_program_file
 from ..span import Span
 from ..types import SecretRef
 from .errors import FluxLoweringError
 
 SECRETS_DIR = "secrets"
+MAX_SOPS_BYTES = 4 << 20  # the API server takes Secrets up to 1 MiB; SOPS's ciphertext is larger
+_READ_CODES = {"outside": "E0710", "not-regular": "E0711", "too-large": "E0711", "unreadable": "E0701"}
 _CIPHERTEXT = re.compile(r"^ENC\[[A-Za-z0-9_]+,data:.*\]$", re.DOTALL)
 
 
@@ -103,11 +109,13 @@ def _span_of(instance: Instance, path: tuple[str, ...]) -> Span | None:
 def _load(fleet: Fleet, file: str | None, span: Span | None) -> SopsSecret:
     path = PurePosixPath(file or "")
     if not file or path.is_absolute() or ".." in path.parts:
-        raise FluxLoweringError(f"SOPS file {file!r} must be a relative path inside the program directory", span)
+        raise FluxLoweringError(f"SOPS file {file!r} must be a relative path inside the program directory", span, "E0710")
     try:
-        text = (fleet.root / path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise FluxLoweringError(f"cannot read SOPS file {file}: {getattr(error, 'strerror', None) or error}", span) from None
+        text = read_program_file(fleet.root / path, f"SOPS file {file}", inside=fleet.root, limit=MAX_SOPS_BYTES).decode("utf-8")
+    except UnreadableFile as error:
+        raise FluxLoweringError(error.message, span, _READ_CODES[error.reason]) from None
+    except UnicodeDecodeError as error:
+        raise FluxLoweringError(f"SOPS file {file} is not UTF-8 text (byte {error.start})", span) from None
     try:
         docs = _parse(text)
     except YAMLError as error:
