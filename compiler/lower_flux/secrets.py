@@ -109,11 +109,11 @@ def _span_of(instance: Instance, path: tuple[str, ...]) -> Span | None:
 def _load(fleet: Fleet, file: str | None, span: Span | None) -> SopsSecret:
     path = PurePosixPath(file or "")
     if not file or path.is_absolute() or ".." in path.parts:
-        raise FluxLoweringError(f"SOPS file {file!r} must be a relative path inside the program directory", span, "E0710")
+        raise FluxLoweringError(f"SOPS file {file!r} must be a relative path inside the program directory", span, code="E0710")
     try:
         text = read_program_file(fleet.root / path, f"SOPS file {file}", inside=fleet.root, limit=MAX_SOPS_BYTES).decode("utf-8")
     except UnreadableFile as error:
-        raise FluxLoweringError(error.message, span, _READ_CODES[error.reason]) from None
+        raise FluxLoweringError(error.message, span, code=_READ_CODES[error.reason]) from None
     except UnicodeDecodeError as error:
         raise FluxLoweringError(f"SOPS file {file} is not UTF-8 text (byte {error.start})", span) from None
     try:
