@@ -86,6 +86,8 @@ INGRESS = record(
     field("host", StringType(pattern="^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", min_length=1, max_length=253),
           'The host name, e.g. "shop.example.com".'),
     field("path", StringType(pattern="^/.*"), "The URL path prefix routed to the app.", default="/"),
+    field("port", PORT_NAME, 'The name of the port it routes to (a key of `ports`); defaults to the only port, '
+          'else to "http".', optional=True),
     field("className", StringType(), "The ingress class (controller) that serves it.", optional=True),
     field("tls", BoolType(), "Serve HTTPS with the certificate in `tlsSecret`.", default=False),
     field("tlsSecret", DNS_LABEL, 'The Secret holding the TLS certificate; defaults to "<app>-tls".', optional=True),
