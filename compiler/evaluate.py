@@ -39,6 +39,7 @@ SETTINGS_SCHEMAS = {
     "provider": "AlertProvider", "alert": "Alert", "automation": "ImageAutomation",
 }
 _TEMPLATE_FEATURES = ("ingress", "autoscaling", "serviceAccount")
+MAX_RELEASE_NAME = 53  # Helm's limit, and the Flux HelmRelease schema's for spec.releaseName
 
 
 @dataclass(slots=True)
@@ -126,6 +127,7 @@ class _Evaluator:
                       for name, d in decls["env"].items()}
         cluster_models = self._instances(apps, clusters, cluster_env, env_models)
         self._placement_warnings(apps, cluster_models)
+        self._object_names(apps)
         self._dependencies(apps, cluster_models)
         self._ports(apps, cluster_models)
         fleet = Fleet(
@@ -463,6 +465,16 @@ class _Evaluator:
         for name, model in clusters.items():
             if not model.instances and apps and model.env:
                 self.error("W0408", model.span, f"cluster `{name}` runs no app")
+
+    def _object_names(self, apps: dict[str, _App]) -> None:
+        """An app's name (a DNS-1035 label: E0207 and the grammar) is its Helm release name and the
+        name of its chart's objects; Helm and Flux's HelmRelease take release names of at most 53
+        characters (the suffixed names, `<app>-config` and `<app>-tls`, stay within 63 then)."""
+        for name, app in apps.items():
+            if MAX_RELEASE_NAME < len(name) <= 63:  # longer is not a name at all (E0207)
+                self.error("E0321", app.decl.name.span,
+                           f"app name `{name}` has {len(name)} characters; a Helm release name has at most {MAX_RELEASE_NAME}",
+                           notes=("the app's name is the release name of its HelmRelease; shorten it",))
 
     def _dependencies(self, apps: dict[str, _App], clusters: dict[str, ClusterModel]) -> None:
         """Flux waits for a HelmRelease's dependencies on the same cluster: one that is not deployed
