@@ -30,7 +30,7 @@ from .suggest import did_you_mean
 from .types import (
     AnyType, BoolType, Duration, DurationType, EnumType, Field, FloatType, IntType, ListType, MapType,
     Quantity, QuantityType, RecordType, ResourceRefType, ResourceRef, SecretRef, SecretType, StringType, Type,
-    describe_value,
+    DATA_KEY, SECRET_NAME, compile_pattern, describe_value,
 )
 
 INVALID = object()
@@ -53,6 +53,9 @@ BUILTIN_TYPES: dict[str, Type] = {
 }
 PRELUDE_MODULE = "std/prelude"
 SECRET_FUNCTIONS = ("sops", "secretRef", "external")
+# The types of the secret functions' arguments: the Secret's name and key are those the chart's schema
+# takes for a secret reference (lower_helm/schema.py builds it from the same types).
+SECRET_ARGUMENT_TYPES = {"secret": SECRET_NAME, "key": DATA_KEY}
 
 
 @frozen
@@ -260,7 +263,7 @@ class Checker:
             elif name == "pattern" and isinstance(arg.value, ast.StringLit) and arg.value.is_plain:
                 pattern = arg.value.plain_value
                 try:
-                    re.compile(pattern)
+                    compile_pattern(pattern)
                 except re.error as error:
                     self.error("E0307", arg.value.span, f"invalid pattern: {error}")
                     pattern = None
@@ -470,7 +473,7 @@ class Checker:
                     self._unknown_name(arg.name.span, name, f"argument of `{call.func.text}`", hint)
                     ok = False
                     continue
-            value = self.value(arg.value, StringType(min_length=1), scope)
+            value = self.value(arg.value, SECRET_ARGUMENT_TYPES.get(name, StringType(min_length=1)), scope)
             if value is INVALID:
                 ok = False
             values[name] = value
@@ -683,7 +686,7 @@ def _unit_value(text: str, quantity: bool) -> Quantity | Duration:
 
 @functools.lru_cache(maxsize=1024)
 def _compiled(pattern: str) -> re.Pattern:
-    return re.compile(pattern)
+    return compile_pattern(pattern)
 
 
 def build_tree(leaves: list[Leaf]) -> dict:

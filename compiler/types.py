@@ -66,6 +66,23 @@ class StringType(Type):
         return "string" + (f"({', '.join(args)})" if args else "")
 
 
+def compile_pattern(pattern: str) -> re.Pattern:
+    """A string type's pattern as the chart's values.schema.json applies it (Helm validates with Go's
+    RE2 syntax): `$` matches only at the very end (Python's also before a final newline), and
+    `\\d`, `\\w`, `\\s`, `\\b` match ASCII only. Raises re.error for an invalid pattern."""
+    return re.compile(_END_ANCHOR.sub(lambda match: match.group(0)[:-1] + r"\Z", pattern), re.ASCII)
+
+
+# An unescaped `$` outside a character class: skip escapes and classes, then a `$`.
+_END_ANCHOR = re.compile(r"(?:\\.|\[(?:\\.|[^\]\\])*\]?|[^$\\\[])*\$")
+
+# The name of a Kubernetes Secret (a DNS-1123 subdomain), as secret references name it.
+SECRET_NAME = StringType(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", 1, 253)
+# A key of a Secret or ConfigMap (Kubernetes' IsConfigMapKey: not `.` or `..`, nor starting with `..`);
+# the prelude's `config` keys have the same type (a test keeps them equal).
+DATA_KEY = StringType(r"^[.]?[-_a-zA-Z0-9][-._a-zA-Z0-9]*$", 1, 253)
+
+
 @dataclass(frozen=True, slots=True)
 class DurationType(Type):
     minimum: Duration | None = None

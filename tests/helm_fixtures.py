@@ -26,7 +26,7 @@ import yaml
 from gop.compiler.lower_helm import chart_files, helm_values
 from gop.compiler.model import AppModel, plain
 from gop.compiler.span import Span
-from gop.compiler.types import (AnyType, BoolType, Duration, DurationType, EnumType, Field, IntType, ListType,
+from gop.compiler.types import (DATA_KEY, AnyType, BoolType, Duration, DurationType, EnumType, Field, IntType, ListType,
                                 MapType, Quantity, QuantityType, RecordType, ResourceRefType, SecretRef, SecretType,
                                 StringType)
 
@@ -36,7 +36,7 @@ DNS_LABEL = StringType(pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", min_length=1, 
 PORT = IntType(1, 65535)
 PORT_NAME = StringType(pattern="^[a-z]([-a-z0-9]*[a-z0-9])?$", min_length=1, max_length=15)
 ENV_NAME = StringType(pattern="^[A-Za-z_][A-Za-z0-9_]*$")
-FILE_NAME = StringType(pattern="^[-._a-zA-Z0-9]+$")
+FILE_NAME = DATA_KEY  # the prelude's config keys are keys of a ConfigMap
 STRING_MAP = MapType(StringType(), StringType())
 
 
