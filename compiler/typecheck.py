@@ -30,7 +30,7 @@ from .suggest import did_you_mean
 from .types import (
     AnyType, BoolType, Duration, DurationType, EnumType, Field, FloatType, IntType, ListType, MapType,
     Quantity, QuantityType, RecordType, ResourceRefType, ResourceRef, SecretRef, SecretType, StringType, Type,
-    DATA_KEY, SECRET_NAME, compile_pattern, describe_value,
+    DATA_KEY, SECRET_NAME, compile_pattern, describe_value, go_unsupported,
 )
 
 INVALID = object()
@@ -264,9 +264,15 @@ class Checker:
                 pattern = arg.value.plain_value
                 try:
                     compile_pattern(pattern)
+                    unsupported = go_unsupported(pattern)
                 except re.error as error:
                     self.error("E0307", arg.value.span, f"invalid pattern: {error}")
                     pattern = None
+                else:
+                    if unsupported is not None:
+                        self.error("E0307", arg.value.span, f"the pattern uses {unsupported}, which Helm's "
+                                   "regular expressions (Go's RE2) do not have; the chart could not be installed")
+                        pattern = None
             else:
                 self.error("E0307", arg.span, 'a string takes `len: MIN..MAX` and `pattern: "regex"`')
         return StringType(pattern, low, high)

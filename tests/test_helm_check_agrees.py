@@ -27,7 +27,7 @@ from gop.compiler.lower_helm import render_app
 from gop.compiler.lower_helm.schema import chart_schema
 from gop.compiler.lower_helm.parts import helm_values
 from gop.compiler.model import plain
-from gop.compiler.types import StringType, compile_pattern
+from gop.compiler.types import StringType, compile_pattern, go_unsupported
 from test_helm_strings import HOSTILE
 
 IMAGE = 'image { repository = "ghcr.io/acme/web", tag = "1.0" }'
@@ -182,3 +182,13 @@ def test_patterns_match_as_helm_matches_them(field, text, tmp_path):
     values_file.write_text(fx.values_file_text({"values": {field: text}}), encoding="utf-8")
     with pytest.raises(realtools.ToolError, match="values"):
         realtools.helm_template(chart_dir, [values_file], release="codes", namespace="ns")
+
+
+@pytest.mark.parametrize("pattern", [r"^(?!admin$)[a-z]+$", r"^(a)\1$", r"^a\Z", "^a++$", r"^\u0061$", "(?#c)a"])
+def test_patterns_helm_cannot_read_are_refused(pattern, tmp_path):
+    """Check refuses (E0307) the patterns Python reads and Go does not: helm would refuse the chart."""
+    assert compile_pattern(pattern) and go_unsupported(pattern)
+    values = fx.record("Codes", "", fx.field("code", StringType(pattern), "", optional=True))
+    chart_dir = fx.write_chart(fx.make_app("codes", values_record=values, values={}), tmp_path)
+    with pytest.raises(realtools.ToolError, match="is not valid regex"):
+        realtools.helm_template(chart_dir, release="codes", namespace="ns")
