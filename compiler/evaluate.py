@@ -19,6 +19,7 @@ the same key share one computation.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,6 +30,7 @@ from .diagnostics import Fix, Related, diagnostic
 from .fleet_checks import fleet_diagnostics
 from .model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings
 from .resolve import Resolution
+from .span import Span
 from .suggest import did_you_mean
 from .typecheck import INVALID, PRESENT, Checker, Leaf, Scope, build_tree
 from .types import AnyType, Field, MapType, RecordType, StringType, Type, describe_value
@@ -38,6 +40,7 @@ SETTINGS_SCHEMAS = {
     "provider": "AlertProvider", "alert": "Alert", "automation": "ImageAutomation",
 }
 _TEMPLATE_FEATURES = ("ingress", "autoscaling", "serviceAccount")
+MAX_RELEASE_NAME = 53  # Helm's limit, and the Flux HelmRelease schema's for spec.releaseName
 
 
 @dataclass(slots=True)
@@ -125,6 +128,7 @@ class _Evaluator:
                       for name, d in decls["env"].items()}
         cluster_models = self._instances(apps, clusters, cluster_env, env_models)
         self._placement_warnings(apps, cluster_models)
+        self._object_names(apps)
         self._dependencies(apps, cluster_models)
         self._ports(apps, cluster_models)
         fleet = Fleet(
@@ -483,6 +487,16 @@ class _Evaluator:
             if not model.instances and apps and model.env:
                 self.error("W0408", model.span, f"cluster `{name}` runs no app")
 
+    def _object_names(self, apps: dict[str, _App]) -> None:
+        """An app's name (a DNS-1035 label: E0207 and the grammar) is its Helm release name and the
+        name of its chart's objects; Helm and Flux's HelmRelease take release names of at most 53
+        characters (the suffixed names, `<app>-config` and `<app>-tls`, stay within 63 then)."""
+        for name, app in apps.items():
+            if MAX_RELEASE_NAME < len(name) <= 63:  # longer is not a name at all (E0207)
+                self.error("E0321", app.decl.name.span,
+                           f"app name `{name}` has {len(name)} characters; a Helm release name has at most {MAX_RELEASE_NAME}",
+                           notes=("the app's name is the release name of its HelmRelease; shorten it",))
+
     def _dependencies(self, apps: dict[str, _App], clusters: dict[str, ClusterModel]) -> None:
         """Flux waits for a HelmRelease's dependencies on the same cluster: one that is not deployed
         there, or a cycle, would hold the release back forever."""
@@ -521,10 +535,47 @@ class _Evaluator:
                     self._port_error(reported, origin, "E0504",
                                      f"the {probe} probe of app `{name}` checks port `{port}`, which the app does not declare",
                                      f"declared ports: {', '.join(ports) or 'none'}; add `ports {{ {port} = ... }}` or set `{probe}.port`")
-            if "ingress" in values and not ports:
-                self._port_error(reported, _located(origins, ("ingress",)), "E0504",
-                                 f"app `{name}` has an ingress but no port for it to route to",
-                                 'add `ports { http = 8080 }` (the ingress routes to the port named "http", else the first)')
+            if "ingress" in values:
+                self._ingress_port(reported, name, values, origins)
+
+    def _ingress_port(self, reported: set, name: str, values: dict, origins: dict) -> None:
+        """The ingress routes to `ingress.port`, else to the port named "http", else to the only port."""
+        ports = values.get("ports") or {}
+        chosen = values["ingress"].get("port")
+        if not ports:
+            self._port_error(reported, _located(origins, ("ingress",)), "E0504",
+                             f"app `{name}` has an ingress but no port for it to route to",
+                             'add `ports { http = 8080 }` (the ingress routes to `ingress.port`, else to the port named "http")')
+        elif chosen is not None and chosen not in ports:
+            self._port_error(reported, _located(origins, ("ingress", "port"), ("ingress",)), "E0504",
+                             f"the ingress of app `{name}` routes to port `{chosen}`, which the app does not declare",
+                             f"declared ports: {', '.join(ports)}; add `ports {{ {chosen} = ... }}` or set `ingress.port`")
+        elif chosen is None and "http" not in ports and len(ports) > 1:
+            origin = _located(origins, ("ingress",))
+            if origin is None or origin.span is None or (origin.span, name) in reported:
+                return
+            reported.add((origin.span, name))
+            choices = sorted(ports)
+            self.error("E0320", origin.span,
+                       f"app `{name}` has several ports ({', '.join(choices)}) and none is named `http`: "
+                       "which one does the ingress route to?",
+                       notes=(f'set `ingress.port`, e.g. `port = "{choices[0]}"` in the ingress block',),
+                       fixes=self._ingress_port_fixes(origin.span, choices))
+
+    def _ingress_port_fixes(self, span, choices: list[str]) -> list[Fix]:
+        """`port = "<name>"` inserted as the first statement of the `ingress { ... }` block at `span`,
+        one fix per declared port (none when the ingress is not set by such a block)."""
+        source = self.program.sources.get(span.file)
+        text = source.text[span.start:span.end] if source is not None else ""
+        block = re.match(r"ingress\s*\{([ \t]*\n?)([ \t]*)", text)
+        if block is None:
+            return []
+        at = span.start + block.end()
+        separator = "\n" + block.group(2) if block.group(1).endswith("\n") else ", "
+        if text[block.end():].startswith("}"):
+            separator = " "
+        return [Fix(Span(span.file, at, at), f'port = "{port}"{separator}', f'route the ingress to port `{port}`')
+                for port in choices]
 
     def _port_error(self, reported: set, origin, code: str, message: str, note: str) -> None:
         if origin is None or origin.span is None or (origin.span, message) in reported:

@@ -714,6 +714,11 @@ class _DocIndex:
 # ---- tree -> AST -----------------------------------------------------------------------------
 
 
+def _is_surrogate(code: int) -> bool:
+    """A UTF-16 surrogate half: a code point that is no character, and that UTF-8 cannot encode."""
+    return 0xD800 <= code <= 0xDFFF
+
+
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t", "$": "$"}
 
 
@@ -1037,7 +1042,11 @@ class _StringParts:
             match = re.compile(r"u\{([0-9A-Fa-f]{1,6})\}").match(text, kept[index + 1])
             if match and int(match.group(1), 16) <= 0x10FFFF:
                 consumed = match.end() - offset
-                return chr(int(match.group(1), 16)), index + consumed
+                if not _is_surrogate(int(match.group(1), 16)):
+                    return chr(int(match.group(1), 16)), index + consumed
+                self._bad_escape(offset, match.end(), f"`\\{match.group(0)}` is not a character: D800 to DFFF are "
+                                 "surrogate halves, which UTF-8 cannot encode")
+                return "", index + consumed
         self._bad_escape(offset, kept[index + 1] + 1, f"`\\{code}` is not a valid escape")
         return code, index + 2
 

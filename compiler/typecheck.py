@@ -31,7 +31,7 @@ from .suggest import did_you_mean
 from .types import (
     AnyType, BoolType, Duration, DurationType, EnumType, Field, FloatType, IntType, ListType, MapType,
     Quantity, QuantityType, RecordType, ResourceRefType, ResourceRef, SecretRef, SecretType, StringType, Type,
-    describe_value,
+    DATA_KEY, SECRET_NAME, compile_pattern, describe_value, go_unsupported,
 )
 
 INVALID = object()
@@ -54,6 +54,9 @@ BUILTIN_TYPES: dict[str, Type] = {
 }
 PRELUDE_MODULE = "std/prelude"
 SECRET_FUNCTIONS = ("sops", "secretRef", "external")
+# The types of the secret functions' arguments: the Secret's name and key are those the chart's schema
+# takes for a secret reference (lower_helm/schema.py builds it from the same types).
+SECRET_ARGUMENT_TYPES = {"secret": SECRET_NAME, "key": DATA_KEY}
 
 
 @frozen
@@ -261,10 +264,16 @@ class Checker:
             elif name == "pattern" and isinstance(arg.value, ast.StringLit) and arg.value.is_plain:
                 pattern = arg.value.plain_value
                 try:
-                    re.compile(pattern)
+                    compile_pattern(pattern)
+                    unsupported = go_unsupported(pattern)
                 except re.error as error:
                     self.error("E0307", arg.value.span, f"invalid pattern: {error}")
                     pattern = None
+                else:
+                    if unsupported is not None:
+                        self.error("E0307", arg.value.span, f"the pattern uses {unsupported}, which Helm's "
+                                   "regular expressions (Go's RE2) do not have; the chart could not be installed")
+                        pattern = None
             elif name == "message" and isinstance(arg.value, ast.StringLit) and arg.value.is_plain:
                 message = arg.value.plain_value
             else:
@@ -501,7 +510,7 @@ class Checker:
                     self._unknown_name(arg.name.span, name, f"argument of `{call.func.text}`", hint)
                     ok = False
                     continue
-            value = self.value(arg.value, StringType(min_length=1), scope)
+            value = self.value(arg.value, SECRET_ARGUMENT_TYPES.get(name, StringType(min_length=1)), scope)
             if value is INVALID:
                 ok = False
             values[name] = value
@@ -721,7 +730,7 @@ def _unit_value(text: str, quantity: bool) -> Quantity | Duration:
 
 @functools.lru_cache(maxsize=1024)
 def _compiled(pattern: str) -> re.Pattern:
-    return re.compile(pattern)
+    return compile_pattern(pattern)
 
 
 def build_tree(leaves: list[Leaf]) -> dict:

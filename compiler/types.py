@@ -67,6 +67,58 @@ class StringType(Type):
         return "string" + (f"({', '.join(args)})" if args else "")
 
 
+def compile_pattern(pattern: str) -> re.Pattern:
+    """A string type's pattern as the chart's values.schema.json applies it (Helm validates with Go's
+    RE2 syntax): `$` matches only at the very end (Python's also before a final newline), and
+    `\\d`, `\\w`, `\\s`, `\\b` match ASCII only. Raises re.error for an invalid pattern."""
+    return re.compile(_END_ANCHOR.sub(lambda match: match.group(0)[:-1] + r"\Z", pattern), re.ASCII)
+
+
+def go_unsupported(pattern: str) -> str | None:
+    """What in a pattern Python's `re` reads but Go's RE2 (Helm's schema validation) refuses, or None:
+    such a pattern in values.schema.json would make Helm refuse the chart."""
+    in_class = False
+    index = 0
+    while index < len(pattern):
+        char, rest = pattern[index], pattern[index + 1:]
+        if char == "\\":
+            if rest[:1] in _PYTHON_ONLY_ESCAPES:
+                return f"the escape `\\{rest[:1]}`"
+            if not in_class and rest[:1].isdigit() and rest[:1] != "0":
+                return f"the backreference `\\{rest[:1]}`"
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            index += 2 if rest.startswith("^") else 1
+            if pattern[index:index + 1] == "]":  # a leading `]` is a literal
+                index += 1
+            continue
+        elif char == "(" and rest[:1] == "?" and not _GO_GROUP.match(rest[1:]):
+            return (f"`(?{rest[1:3]}` (Go has no lookahead, lookbehind, atomic groups, comments, "
+                    "named backreferences, nor flags other than i, m, s and U)")
+        elif char in "*+?}" and rest[:1] == "+":
+            return f"the possessive quantifier `{char}+`"
+        index += 1
+    return None
+
+
+_PYTHON_ONLY_ESCAPES = ("Z", "u", "U", "N")  # \\Z, \\uXXXX, \\UXXXXXXXX, \\N{name}
+# What may follow `(?` in Go: a non-capturing group, a named group, or flags (i, m, s, U).
+_GO_GROUP = re.compile(r"P?<[A-Za-z_][A-Za-z0-9_]*>|[imsU]*(-[imsU]*)?[:)]")
+
+# An unescaped `$` outside a character class: skip escapes and classes, then a `$`.
+_END_ANCHOR = re.compile(r"(?:\\.|\[(?:\\.|[^\]\\])*\]?|[^$\\\[])*\$")
+
+# The name of a Kubernetes Secret (a DNS-1123 subdomain), as secret references name it.
+SECRET_NAME = StringType(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", 1, 253)
+# A key of a Secret or ConfigMap (Kubernetes' IsConfigMapKey: not `.` or `..`, nor starting with `..`);
+# the prelude's `config` keys have the same type (a test keeps them equal).
+DATA_KEY = StringType(r"^[.]?[-_a-zA-Z0-9][-._a-zA-Z0-9]*$", 1, 253)
+
+
 @dataclass(frozen=True, slots=True)
 class DurationType(Type):
     minimum: Duration | None = None

@@ -26,7 +26,7 @@ import yaml
 from gop.compiler.lower_helm import chart_files, helm_values
 from gop.compiler.model import AppModel, plain
 from gop.compiler.span import Span
-from gop.compiler.types import (AnyType, BoolType, Duration, DurationType, EnumType, Field, IntType, ListType,
+from gop.compiler.types import (DATA_KEY, AnyType, BoolType, Duration, DurationType, EnumType, Field, IntType, ListType,
                                 MapType, Quantity, QuantityType, RecordType, ResourceRefType, SecretRef, SecretType,
                                 StringType)
 
@@ -36,7 +36,7 @@ DNS_LABEL = StringType(pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", min_length=1, 
 PORT = IntType(1, 65535)
 PORT_NAME = StringType(pattern="^[a-z]([-a-z0-9]*[a-z0-9])?$", min_length=1, max_length=15)
 ENV_NAME = StringType(pattern="^[A-Za-z_][A-Za-z0-9_]*$")
-FILE_NAME = StringType(pattern="^[-._a-zA-Z0-9]+$")
+FILE_NAME = DATA_KEY  # the prelude's config keys are keys of a ConfigMap
 STRING_MAP = MapType(StringType(), StringType())
 
 
@@ -86,6 +86,8 @@ INGRESS = record(
     field("host", StringType(pattern="^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", min_length=1, max_length=253),
           'The host name, e.g. "shop.example.com".'),
     field("path", StringType(pattern="^/.*"), "The URL path prefix routed to the app.", default="/"),
+    field("port", PORT_NAME, 'The name of the port it routes to (a key of `ports`); defaults to the only port, '
+          'else to "http".', optional=True),
     field("className", StringType(), "The ingress class (controller) that serves it.", optional=True),
     field("tls", BoolType(), "Serve HTTPS with the certificate in `tlsSecret`.", default=False),
     field("tlsSecret", DNS_LABEL, 'The Secret holding the TLS certificate; defaults to "<app>-tls".', optional=True),

@@ -159,7 +159,7 @@ class _Release:
             secret = ingress.get("tlsSecret") or f"{self.fullname}-tls"
             spec["tls"] = [{"hosts": [ingress["host"]], "secretName": secret}]
         ports = self.values["ports"]
-        port = "http" if "http" in ports else sorted(ports)[0]
+        port = ingress.get("port") or ("http" if "http" in ports else sorted(ports)[0])
         backend = {"service": {"name": self.fullname, "port": {"name": port}}}
         path = {"path": ingress["path"], "pathType": "Prefix", "backend": backend}
         spec["rules"] = [{"host": ingress["host"], "http": {"paths": [path]}}]

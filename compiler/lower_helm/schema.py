@@ -30,27 +30,26 @@ from typing import Any
 
 from ..model import AppModel, plain
 from ..types import (AnyType, BoolType, DurationType, EnumType, Field, FloatType, IntType, ListType, MapType,
-                     QuantityType, RecordType, ResourceRefType, SecretType, StringType, Type)
+                     QuantityType, RecordType, ResourceRefType, SecretType, StringType, Type, DATA_KEY, SECRET_NAME)
 from .parts import FLUX_ONLY_FIELDS, MAP_PART_FIELDS, OPTIONAL_PART_FIELDS, chart_parts
 
 SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"
 GO_DURATION_PATTERN = r"^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$"
 QUANTITY_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
-DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-CONFIG_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
 
-SECRET_REF_SCHEMA = {
-    "description": "A key of a Kubernetes Secret.",
-    "type": "object",
-    "properties": {
-        "secret": {"description": "The Secret's name.", "type": "string", "maxLength": 253,
-                   "pattern": DNS_SUBDOMAIN_PATTERN},
-        "key": {"description": "The key in the Secret.", "type": "string", "maxLength": 253,
-                "pattern": CONFIG_KEY_PATTERN},
-    },
-    "required": ["secret", "key"],
-    "additionalProperties": False,
-}
+
+def _secret_ref_schema() -> dict[str, Any]:
+    """A secret reference as the chart reads it: typed like the secret functions' arguments."""
+    return {
+        "description": "A key of a Kubernetes Secret.",
+        "type": "object",
+        "properties": {
+            "secret": {"description": "The Secret's name.", **_string(SECRET_NAME)},
+            "key": {"description": "The key in the Secret.", **_string(DATA_KEY)},
+        },
+        "required": ["secret", "key"],
+        "additionalProperties": False,
+    }
 
 
 def values_schema(record: RecordType) -> dict[str, Any]:
@@ -193,7 +192,7 @@ class _Builder:
             schema["additionalProperties"] = self.type(type_.value)
             return schema
         if isinstance(type_, SecretType):
-            return copy.deepcopy(SECRET_REF_SCHEMA)
+            return _secret_ref_schema()
         if isinstance(type_, ResourceRefType):
             return {"type": "string"}
         if isinstance(type_, AnyType):

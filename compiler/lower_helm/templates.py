@@ -90,9 +90,11 @@ SERVICE_ACCOUNT_HELPER = '''
 '''
 
 INGRESS_HELPER = '''
-{{/* The Service port an ingress routes to: the one named "http", else the first by name. */}}
+{{/* The Service port an ingress routes to: ingress.port, else the one named "http", else the first by name
+     (gopc check allows the last only when it is the only port). */}}
 {{- define "gop.ingressPort" -}}
-{{- if hasKey .Values.ports "http" }}http{{ else }}{{ keys .Values.ports | sortAlpha | first }}{{ end }}
+{{- $port := get .Values.ingress "port" }}
+{{- if $port }}{{ $port }}{{ else if hasKey .Values.ports "http" }}http{{ else }}{{ keys .Values.ports | sortAlpha | first }}{{ end }}
 {{- end }}
 '''
 
