@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import plaintext
 from .diagnostics import Diagnostic, diagnostic, has_errors
 from .span import Span
 from .evaluate import Evaluation, evaluate
@@ -45,7 +46,7 @@ def analyse(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = No
         for decl in module.values():
             _check_declaration(checker, decl)
     evaluation = evaluate(program, resolution, checker, program.root)
-    diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics
+    diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics + plaintext.check(program)
     if not has_errors(diagnostics):
         diagnostics += _lowering_checks(evaluation)
     return Analysis(program, _sorted(diagnostics), resolution, checker, evaluation)
@@ -69,25 +70,26 @@ def analyse_and_keep(paths: Iterable[str | Path]) -> Analysis:
 
 
 def _lowering_checks(evaluation: Evaluation) -> list[Diagnostic]:
-    """What only the lowering can see (SOPS files on disk), reported by `check` too."""
-    with_sops = [name for name, model in evaluation.fleet.clusters.items() if _uses_sops(model)]
-    if not with_sops:
+    """What only the lowering can see (SOPS files on disk, Secrets with two sources), reported by `check` too."""
+    with_secrets = [name for name, model in evaluation.fleet.clusters.items() if _uses_lowered_secrets(model)]
+    if not with_secrets:
         return []  # and the lowering need not be imported
     from .lower_flux import FluxLoweringError
-    from .lower_flux.secrets import cluster_sops_secrets
+    from .lower_flux.secrets import cluster_external_secrets, cluster_sops_secrets
 
     found: dict[tuple, Diagnostic] = {}
-    for cluster in with_sops:
+    for cluster in with_secrets:
         try:
             cluster_sops_secrets(evaluation.fleet, cluster)
+            cluster_external_secrets(evaluation.fleet, cluster)
         except FluxLoweringError as error:
             span = error.span or Span(str(evaluation.fleet.root), 0, 0)
             found.setdefault((span, error.message), diagnostic("E0701", span, error.message))
     return list(found.values())
 
 
-def _uses_sops(cluster: ClusterModel) -> bool:
-    return any(instance.sops_refs() for instance in cluster.instances.values())
+def _uses_lowered_secrets(cluster: ClusterModel) -> bool:
+    return any(instance.secret_refs("sops") or instance.secret_refs("external") for instance in cluster.instances.values())
 
 
 def _check_declaration(checker: Checker, decl) -> None:
