@@ -28,7 +28,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -115,28 +115,51 @@ EXTERNAL_REFRESH = "1h"  # the operator's own default, written out so the file s
 
 def cluster_external_secrets(fleet: Fleet, cluster: str) -> list[dict[str, Any]]:
     """The ExternalSecrets of the cluster's `external(...)` references (new dicts)."""
-    wanted: dict[tuple[str, str], dict[str, Any]] = {}  # (namespace, secret) -> {store, keys, span}
+    wanted: dict[tuple[str, str], _ExternalSecret] = {}  # by (namespace, Secret name)
     for instance in fleet.clusters[cluster].instances.values():
+        namespace = _namespace(fleet, instance)
         for variable, ref in instance.secret_refs("external"):
             span = _span_of(instance, ("secretEnv", variable))
-            _want(wanted, _namespace(fleet, instance), ref, span)
+            secret = wanted.setdefault((namespace, ref.secret), _ExternalSecret(
+                namespace, ref.secret, str(ref.store_kind), str(ref.store), span))
+            secret.add(ref, span)
     if wanted:
         _check_single_source(fleet, cluster, wanted)
-    return [_external_secret(namespace, name, entry) for (namespace, name), entry in sorted(wanted.items())]
+    return [secret.manifest() for _, secret in sorted(wanted.items())]
 
 
-def _want(wanted: dict[tuple[str, str], dict[str, Any]], namespace: str, ref: SecretRef, span: Span | None) -> None:
-    store = (ref.store_kind, ref.store)
-    entry = wanted.setdefault((namespace, ref.secret), {"store": store, "keys": {}, "span": span})
-    if entry["store"] != store:
-        raise FluxLoweringError(
-            f"Secret {namespace}/{ref.secret} is filled from two stores, {entry['store'][0]} {entry['store'][1]!r} "
-            f"and {store[0]} {store[1]!r}; one ExternalSecret reads one store: use one store or two Secrets", span)
-    remote = (ref.remote, ref.property)
-    other = entry["keys"].setdefault(ref.key, remote)
-    if other != remote:
-        raise FluxLoweringError(f"key {ref.key!r} of Secret {namespace}/{ref.secret} is read from two remote values, "
-                                f"{_remote_text(other)} and {_remote_text(remote)}", span)
+@dataclass(slots=True)
+class _ExternalSecret:
+    """One Secret the external-secrets operator fills from one store: its keys' remote values."""
+
+    namespace: str
+    name: str
+    store_kind: str
+    store: str
+    span: Span | None  # the first reference to it
+    remotes: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # key -> (remote, property)
+
+    def add(self, ref: SecretRef, span: Span | None) -> None:
+        if (ref.store_kind, ref.store) != (self.store_kind, self.store):
+            raise FluxLoweringError(
+                f"Secret {self.namespace}/{self.name} is filled from two stores, {self.store_kind} {self.store!r} and "
+                f"{ref.store_kind} {ref.store!r}; one ExternalSecret reads one store: use one store or two Secrets", span)
+        remote = (ref.remote, ref.property)
+        other = self.remotes.setdefault(ref.key, remote)
+        if other != remote:
+            raise FluxLoweringError(f"key {ref.key!r} of Secret {self.namespace}/{self.name} is read from two remote "
+                                    f"values, {_remote_text(other)} and {_remote_text(remote)}", span)
+
+    def manifest(self) -> dict[str, Any]:
+        data = []
+        for key, (remote, property_) in sorted(self.remotes.items()):
+            remote_ref = {"key": remote, **({"property": property_} if property_ else {})}
+            data.append({"secretKey": key, "remoteRef": remote_ref})
+        return {"apiVersion": EXTERNAL_SECRETS_API, "kind": "ExternalSecret",
+                "metadata": {"name": self.name, "namespace": self.namespace},
+                "spec": {"refreshInterval": EXTERNAL_REFRESH,
+                         "secretStoreRef": {"kind": self.store_kind, "name": self.store},
+                         "target": {"name": self.name, "creationPolicy": "Owner"}, "data": data}}
 
 
 def _remote_text(remote: tuple[str | None, str | None]) -> str:
@@ -144,33 +167,22 @@ def _remote_text(remote: tuple[str | None, str | None]) -> str:
     return repr(key) + (f" (property {property_!r})" if property_ else "")
 
 
-def _check_single_source(fleet: Fleet, cluster: str, wanted: dict[tuple[str, str], dict[str, Any]]) -> None:
-    for secret in cluster_sops_secrets(fleet, cluster):
-        entry = wanted.get((secret.namespace, secret.name))
-        if entry is not None:
-            raise FluxLoweringError(f"Secret {secret.namespace}/{secret.name} would come both from {secret.file} and "
-                                    f"from the external store {entry['store'][1]!r}; use one of them", entry["span"])
+def _check_single_source(fleet: Fleet, cluster: str, wanted: dict[tuple[str, str], _ExternalSecret]) -> None:
+    """No Secret comes from a SOPS file and a store; a secretRef to a filled Secret reads a key it has."""
+    for sops_secret in cluster_sops_secrets(fleet, cluster):
+        secret = wanted.get((sops_secret.namespace, sops_secret.name))
+        if secret is not None:
+            raise FluxLoweringError(f"Secret {secret.namespace}/{secret.name} would come both from {sops_secret.file} "
+                                    f"and from the external store {secret.store!r}; use one of them", secret.span)
     for instance in fleet.clusters[cluster].instances.values():
         namespace = _namespace(fleet, instance)
         for variable, ref in instance.secret_refs("secret"):
-            entry = wanted.get((namespace, ref.secret))
-            if entry is not None and ref.key not in entry["keys"]:
+            secret = wanted.get((namespace, ref.secret))
+            if secret is not None and ref.key not in secret.remotes:
                 raise FluxLoweringError(
-                    f"Secret {namespace}/{ref.secret} is created from the external store {entry['store'][1]!r} with "
-                    f"the keys {', '.join(sorted(entry['keys']))}, but secretRef(...) reads key {ref.key!r} of it",
+                    f"Secret {namespace}/{ref.secret} is created from the external store {secret.store!r} with the "
+                    f"keys {', '.join(sorted(secret.remotes))}, but secretRef(...) reads key {ref.key!r} of it",
                     _span_of(instance, ("secretEnv", variable)))
-
-
-def _external_secret(namespace: str, name: str, entry: dict[str, Any]) -> dict[str, Any]:
-    kind, store = entry["store"]
-    data = []
-    for key, (remote, property_) in sorted(entry["keys"].items()):
-        remote_ref = {"key": remote, **({"property": property_} if property_ else {})}
-        data.append({"secretKey": key, "remoteRef": remote_ref})
-    return {"apiVersion": EXTERNAL_SECRETS_API, "kind": "ExternalSecret",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"refreshInterval": EXTERNAL_REFRESH, "secretStoreRef": {"kind": kind, "name": store},
-                     "target": {"name": name, "creationPolicy": "Owner"}, "data": data}}
 
 
 def _span_of(instance: Instance, path: tuple[str, ...]) -> Span | None:
