@@ -50,6 +50,7 @@ _TOKEN_PREFIXES = re.compile(
     r"|(?:AKIA|ASIA)[0-9A-Z]{16}|glpat-[A-Za-z0-9_-]{20,}|sk_live_[0-9A-Za-z]{24,}|AIza[0-9A-Za-z_-]{35}"
     r"|sk-(?:proj-)?[A-Za-z0-9_-]{32,})")
 _URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:(?P<password>[^/\s@]+)@")
+_SECRET_CALL = re.compile(r"\b(?:" + "|".join(SECRET_FUNCTIONS) + r")\s*\(")
 _PLACEHOLDER = re.compile(r"^\$\{[^}]*\}$|^\$\([^)]*\)$|^\$[A-Za-z_][A-Za-z0-9_]*$")
 
 _SECRET_WORDS = frozenset({"password", "passwd", "pwd", "pass", "passphrase", "secret", "token", "credential",
@@ -63,6 +64,7 @@ _ABOUT_WORDS = frozenset({
     "store", "provider", "version", "strength", "complexity"})
 _NOT_SECRETS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "none", "nil", "n/a"})
 _ANNOTATIONS = (("ingress", "annotations"), ("serviceAccount", "annotations"))
+_CHECKED_FIELDS = frozenset({"env", "config", "values", "ingress", "serviceAccount"})  # the App fields looked into
 _PASSWORD_CHARS = re.compile(r"[^-._a-zA-Z0-9]")  # no Secret key has them (Kubernetes: [-._a-zA-Z0-9]+)
 
 
@@ -133,11 +135,12 @@ def check(program: Program) -> list[Diagnostic]:
     for file, tree in program.files.items():
         source = program.sources[file].text if file in program.sources else ""
         silenced = {_line_of(source, c.span.start) for c in tree.comments if SILENCE in c.text}
-        for node in tree.walk():
-            if isinstance(node, ast.StringLit):
-                found += _url_credentials(node)
-            elif isinstance(node, ast.Call) and node.func.text in SECRET_FUNCTIONS:
-                found += _secret_names(node, source, silenced)
+        if ("@" in source and _URL_PASSWORD.search(source)) or _SECRET_CALL.search(source):  # walking every node is slow
+            for node in tree.walk():
+                if isinstance(node, ast.StringLit):
+                    found += _url_credentials(node)
+                elif isinstance(node, ast.Call) and node.func.text in SECRET_FUNCTIONS:
+                    found += _secret_names(node, source, silenced)
         for decl in tree.decls:
             if isinstance(decl, ast.ResourceDecl) and decl.kind in ("app", "env", "overlay", "cluster"):
                 app = decl.name.text if decl.kind == "app" and decl.name else None
@@ -199,6 +202,8 @@ def _string_leaves(body: ast.Body, prefix: tuple[str, ...], block: ast.Block | N
         elif isinstance(stmt, ast.AllTarget):
             yield from _string_leaves(stmt.body, (), None, None, "app")
         elif body_kind != "app":
+            continue
+        elif not prefix and stmt.path.keys[0].text not in _CHECKED_FIELDS:
             continue
         elif isinstance(stmt, ast.Block):
             yield from _string_leaves(stmt.body, prefix + _keys(stmt.path), stmt, app, "app")
