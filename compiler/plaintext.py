@@ -203,7 +203,7 @@ def _string_leaves(body: ast.Body, prefix: tuple[str, ...], block: ast.Block | N
             yield from _string_leaves(stmt.body, (), None, None, "app")
         elif body_kind != "app":
             continue
-        elif not prefix and stmt.path.keys[0].text not in _CHECKED_FIELDS:
+        elif not prefix and (not stmt.path.keys or stmt.path.keys[0].text not in _CHECKED_FIELDS):
             continue
         elif isinstance(stmt, ast.Block):
             yield from _string_leaves(stmt.body, prefix + _keys(stmt.path), stmt, app, "app")
@@ -243,8 +243,8 @@ def _move_to_secret_env(leaf: _Leaf, source: str) -> Fix | None:
     """Replaces `env { VAR = "..." }` or `env.VAR = "..."` by a `secretEnv` entry that reads
     the variable from a Secret (named after the app) the user then creates."""
     variable = leaf.path[1]
-    secret = leaf.app or "-".join(key_words(variable)) or "app-secrets"
-    reference = f'secretRef(secret = "{secret}", key = "{"-".join(key_words(variable))}")'
+    key = "-".join(key_words(variable)) or "value"  # DB_PASSWORD -> db-password
+    reference = f'secretRef(secret = "{leaf.app or key}", key = "{key}")'
     title = f"read `{variable}` from a Secret through `secretEnv`"
     assign = leaf.assign
     if _keys(assign.path) == ("env", variable):
