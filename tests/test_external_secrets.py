@@ -11,9 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+from e2e import kustomize_all, write_bootstrap_stand_ins
 from fleet_fixtures import CHECKOUT_DB_SOPS
 
 import realtools as rt
+from gop.compiler import cli
 from gop.compiler.driver import analyse
 from gop.compiler.lower_flux import render_cluster, repository_files
 
@@ -75,11 +78,14 @@ def test_external_references_become_external_secrets_that_validate_build_and_ren
     assert not analysis.diagnostics
     fleet = analysis.fleet
     tree = tmp_path / "out"
-    for path, text in repository_files(fleet).items():
+    files = repository_files(fleet)
+    for path, text in files.items():
         (tree / path).parent.mkdir(parents=True, exist_ok=True)
         (tree / path).write_text(text, encoding="utf-8")
+    write_bootstrap_stand_ins(tree, fleet.clusters)
+    builds = kustomize_all(tree, files)  # every kustomization of the tree builds
     for cluster, expected in EXPECTED.items():
-        built = [d for d in rt.kubectl_kustomize(tree / "clusters" / cluster / "apps") if d["kind"] == "ExternalSecret"]
+        built = [d for d in builds[f"clusters/{cluster}/apps"] if d["kind"] == "ExternalSecret"]
         assert built == expected, cluster
         assert rt.external_secrets_validate(built) == 2
         rendered = render_cluster(fleet, cluster)
@@ -91,6 +97,14 @@ def test_external_references_become_external_secrets_that_validate_build_and_ren
                 for container in d["spec"]["template"]["spec"]["containers"] for env in container.get("env", [])
                 if "secretKeyRef" in env.get("valueFrom", {})}
         assert read == filled | {("api-db", "password")} and read >= filled, cluster
+
+
+def test_gopc_render_prints_the_external_secrets(tmp_path, capsys):
+    root = tmp_path / "program"
+    _analysed(root, FLEET)
+    assert cli.main(["render", str(root), "--cluster", "prod-1"]) == 0
+    printed = [d for d in yaml.safe_load_all(capsys.readouterr().out) if d and d["kind"] == "ExternalSecret"]
+    assert printed == EXPECTED["prod-1"]
 
 
 def test_the_schema_check_rejects_a_wrong_external_secret():
