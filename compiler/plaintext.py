@@ -40,9 +40,9 @@ from . import ast
 from .diagnostics import Diagnostic, Fix, diagnostic
 from .loader import Program
 from .span import Span
+from .typecheck import SECRET_FUNCTIONS
 
 SILENCE = "gopc:not-secret"
-SECRET_FUNCTIONS = ("sops", "secretRef", "external")  # typecheck.SECRET_FUNCTIONS
 
 _PEM_PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 _TOKEN_PREFIXES = re.compile(

@@ -3,10 +3,10 @@
 Input: a `Fleet`, a cluster name, and whether to include the Flux objects themselves.
 Output: a list of Kubernetes objects (plain dicts) sorted by (apiVersion, kind, namespace,
 name): the namespaces (and tenant RBAC), the SOPS-encrypted Secret manifests as they are
-in the repository, the ExternalSecrets of `external(...)` references, and the objects of every app's chart rendered with the values the
-cluster's HelmRelease ends up with (chart values.yaml = `AppModel.base`, then the env
-patch, then the cluster patch, merged as Helm and Kustomize merge them: maps key by key,
-lists whole). With `include_flux`, also the GitRepository and Kustomizations of the sync,
+in the repository, the ExternalSecrets of `external(...)` references, and the objects of
+every app's chart rendered with the values the cluster's HelmRelease ends up with
+(chart values.yaml = `AppModel.base`, then the env patch, then the cluster patch, merged
+as Helm and Kustomize merge them: maps key by key, lists whole). With `include_flux`, also the GitRepository and Kustomizations of the sync,
 the `infrastructure` and `apps` Kustomizations, each HelmRelease as the patches leave it,
 the chart sources, notifications and image automation.
 
