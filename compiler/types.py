@@ -326,6 +326,8 @@ class SecretRef:
     file: str | None = None  # sops: path of the encrypted manifest, relative to the program root
     store: str | None = None  # external: the store's name
     remote: str | None = None  # external: the key in the store
+    store_kind: str | None = None  # external: "ClusterSecretStore" or "SecretStore"
+    property: str | None = None  # external: the property of the remote value, if one is read
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,8 @@ SECRET_SIGNATURES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
         ("remote", "The key in the store."),
         ("secret", "Name of the Kubernetes Secret the workload reads."),
         ("key", "The key inside that Secret."),
+        ("storeKind", 'Optional: "ClusterSecretStore" (the default) or "SecretStore".'),
+        ("property", "Optional: the field of the remote value to read."),
     )),
 }
 RESOURCE_KINDS = ("app", "env", "cluster", "overlay", "source", "registry", "receiver", "provider", "alert", "automation", "delivery")

@@ -4,6 +4,9 @@
 - kubernetes-validate (PyPI) in strict mode for core Kubernetes objects
 - the Flux CRD JSON Schemas (tests/vendor/flux_schemas; override: GOP_FLUX_SCHEMAS)
 - Debian's `docker-registry` as a throwaway OCI registry (`start_oci_registry`)
+- the ExternalSecret schema of the npm package @kubernetes-models/external-secrets, installed
+  into `.tools/external-secrets` (`make external-secrets-schema`; override: GOP_EXTERNAL_SECRETS),
+  run with node (the package ships its schemas as compiled validator modules)
 
 A missing tool is an error, never a skip: CI must not go green without running these checks.
 Every helper raises `ToolError` (a failed command, with its stderr) or `ValidationFailed`
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -33,6 +37,9 @@ TOOLS_BIN = Path(os.environ.get("GOP_TOOLS_BIN") or REPO_ROOT / ".tools" / "bin"
 VENDORED_FLUX_SCHEMAS = Path(__file__).resolve().parent / "vendor" / "flux_schemas"
 SHARED_FLUX_SCHEMAS = REPO_ROOT.parent / "shared" / "schemas" / "flux"
 FLUX_SCHEMAS = Path(os.environ.get("GOP_FLUX_SCHEMAS") or VENDORED_FLUX_SCHEMAS)
+
+EXTERNAL_SECRETS = Path(os.environ.get("GOP_EXTERNAL_SECRETS") or REPO_ROOT / ".tools" / "external-secrets")
+EXTERNAL_SECRETS_VALIDATOR = Path(__file__).resolve().parent / "validate_external_secrets.mjs"
 
 # Kubernetes version the generated manifests target (kubectl/helm in .tools are 1.35 clients).
 K8S_VERSION = "1.35"
@@ -275,6 +282,24 @@ def flux_validate(docs: Iterable[Doc], *, allow_non_flux: bool = False) -> int:
     if errors:
         raise ValidationFailed(f"Flux schemas ({FLUX_SCHEMAS})", errors)
     return count
+
+
+def external_secrets_validate(docs: Iterable[Doc]) -> int:
+    """Validate external-secrets.io/v1 ExternalSecrets against the package's schema (node).
+    Returns the number validated; raises ValidationFailed listing every problem."""
+    docs = list(docs)
+    node = shutil.which("node")
+    if node is None or not (EXTERNAL_SECRETS / "node_modules").is_dir():
+        raise ToolMissing(f"node or {EXTERNAL_SECRETS} not found: run `make external-secrets-schema`")
+    proc = subprocess.run([node, str(EXTERNAL_SECRETS_VALIDATOR), str(EXTERNAL_SECRETS)], input=json.dumps(docs),
+                          capture_output=True, text=True, timeout=TIMEOUT, env=tool_env())
+    if proc.returncode != 0:
+        raise ToolError([node, str(EXTERNAL_SECRETS_VALIDATOR)], proc.returncode, proc.stdout, proc.stderr)
+    errors = [f"{_doc_name(doc)}: {problem}" for doc, problems in zip(docs, json.loads(proc.stdout)) if problems
+              for problem in problems]
+    if errors:
+        raise ValidationFailed(f"ExternalSecret schema ({EXTERNAL_SECRETS})", errors)
+    return len(docs)
 
 
 def validate_manifests(docs: Iterable[Doc], version: str = K8S_VERSION) -> None:

@@ -3,10 +3,10 @@
 Input: a `Fleet`, a cluster name, and whether to include the Flux objects themselves.
 Output: a list of Kubernetes objects (plain dicts) sorted by (apiVersion, kind, namespace,
 name): the namespaces (and tenant RBAC), the SOPS-encrypted Secret manifests as they are
-in the repository, and the objects of every app's chart rendered with the values the
-cluster's HelmRelease ends up with (chart values.yaml = `AppModel.base`, then the env
-patch, then the cluster patch, merged as Helm and Kustomize merge them: maps key by key,
-lists whole). With `include_flux`, also the GitRepository and Kustomizations of the sync,
+in the repository, the ExternalSecrets of `external(...)` references, and the objects of
+every app's chart rendered with the values the cluster's HelmRelease ends up with
+(chart values.yaml = `AppModel.base`, then the env patch, then the cluster patch, merged
+as Helm and Kustomize merge them: maps key by key, lists whole). With `include_flux`, also the GitRepository and Kustomizations of the sync,
 the `infrastructure` and `apps` Kustomizations, each HelmRelease as the patches leave it,
 the chart sources, notifications and image automation.
 
@@ -43,7 +43,7 @@ from ..lower_helm.render import chart_values, render_chart_values
 from ..model import AppModel, Fleet, merge, plain, plain_merge
 from . import objects, plan
 from .errors import FluxLoweringError
-from .secrets import cluster_sops_secrets
+from .secrets import cluster_external_secrets, cluster_sops_secrets
 from .yamltext import dump_yaml
 
 Key = tuple[str, str, str, str]
@@ -133,13 +133,14 @@ def release_values(release: plan.Release) -> dict[str, Any]:
 
 
 def infrastructure_objects(fleet: Fleet, cluster: str) -> list[dict[str, Any]]:
-    """The namespaces, tenant objects and encrypted Secrets on the cluster (new dicts)."""
+    """The namespaces, tenant objects, encrypted Secrets and ExternalSecrets on the cluster (new dicts)."""
     if cluster not in fleet.clusters:
         raise FluxLoweringError(f"no cluster named {cluster!r}; the clusters are {', '.join(sorted(fleet.clusters))}")
     docs = [doc for namespace in plan.namespaces(fleet, cluster)
             for files in [plan.namespace_files(fleet, namespace)] for file_docs in files.values() for doc in file_docs]
     docs += plan.tenant_objects(fleet)
     docs += [copy.deepcopy(secret.manifest) for secret in cluster_sops_secrets(fleet, cluster)]
+    docs += cluster_external_secrets(fleet, cluster)
     return docs
 
 

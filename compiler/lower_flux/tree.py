@@ -17,7 +17,8 @@ Layout (after fluxcd/flux2-kustomize-helm-example; docs/flux.md explains each fi
                                         sources.yaml, notifications.yaml, image-automation.yaml,
                                         infrastructure/ and apps/ (what those Kustomizations apply:
                                         the apps, the components of the overlays selecting the
-                                        cluster, and <app>-values.yaml patches with what it sets)
+                                        cluster, <app>-values.yaml patches with what it sets, and
+                                        external-secrets.yaml: the ExternalSecrets of its apps)
 
 Invariants:
 - Every directory with a kustomization.yaml builds with `kubectl kustomize`, and no build
@@ -37,13 +38,14 @@ from .errors import FluxLoweringError
 from .objects import (IMAGE_TAG_PATH, every_release_patch, helm_release, kustomize_component, kustomize_config,
                       release_patch, release_patch_target)
 from .overlays import Component, OverlayPlan, overlay_plan
-from .secrets import SopsSecret, cluster_sops_secrets
+from .secrets import SopsSecret, cluster_external_secrets, cluster_sops_secrets
 from .yamltext import dump_yaml
 
 BOOTSTRAP_COMPONENTS = "gotk-components.yaml"
 SYNC_HEADER = ("Flux syncs this cluster from here. `flux bootstrap` writes the same objects, and adds\n"
                f"{BOOTSTRAP_COMPONENTS} (the Flux controllers) beside this file.")
 COMPONENTS_DIR = "components"
+EXTERNAL_SECRETS_FILE = "external-secrets.yaml"  # never an app's patch file: those end in -values.yaml
 COMMON_PATCH = "values.yaml"  # never an app's patch file: those end in -values.yaml
 COMMON_PATCH_NAME = "every-release"  # kustomize puts each target's name in its place
 COMMON_PATCH_HEADER = ("Patched into every HelmRelease of each cluster that lists this component (the target in\n"
@@ -194,5 +196,9 @@ def _cluster_apps(fleet: Fleet, cluster: str, overlays: OverlayPlan, files: dict
         if patch:
             patches.append((f"{name}-values.yaml", patch, release_patch_target(fleet.apps[name])))
     resources += [f"../../../{secret.directory}" for secret in cluster_sops_secrets(fleet, cluster)]
+    external = cluster_external_secrets(fleet, cluster)
+    if external:
+        files[f"clusters/{cluster}/apps/{EXTERNAL_SECRETS_FILE}"] = dump_yaml(external)
+        resources.append(EXTERNAL_SECRETS_FILE)
     components = [f"../../../{COMPONENTS_DIR}/{name}" for name in overlays.cluster_components.get(cluster, ())]
     _patched(files, f"clusters/{cluster}/apps", resources, patches, components)

@@ -3,7 +3,7 @@
 Input: a `Fleet` from a program without errors. Output: `lowering_problems(fleet)`, the
 `FluxLoweringError`s that `repository_files` and `render_cluster` would raise for it (clusters
 may repeat one; the driver keeps one of each). It calls the very functions the lowering calls (the sync source, the chart registry,
-each cluster's SOPS files and the directories they are copied to), so `gopc check` reports
+each cluster's SOPS files and ExternalSecrets, the directories the SOPS files are copied to), so `gopc check` reports
 exactly what `gopc build` would stop on, and nothing the lowering accepts.
 
 The one other error of the lowering, a render asked for a cluster the fleet does not have
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from ..model import Fleet
 from . import objects
 from .errors import FluxLoweringError
-from .secrets import cluster_sops_secrets
+from .secrets import cluster_external_secrets, cluster_sops_secrets
 from .tree import sops_secrets
 
 
@@ -31,6 +31,9 @@ def lowering_problems(fleet: Fleet) -> list[FluxLoweringError]:
     with_sops = [name for name, model in fleet.clusters.items()
                  if any(instance.sops_refs() for instance in model.instances.values())]
     checks += [lambda cluster=cluster: cluster_sops_secrets(fleet, cluster) for cluster in with_sops]
+    with_external = [name for name, model in fleet.clusters.items()
+                     if any(instance.secret_refs("external") for instance in model.instances.values())]
+    checks += [lambda cluster=cluster: cluster_external_secrets(fleet, cluster) for cluster in with_external]
     problems: list[FluxLoweringError] = []
     for check in checks:
         try:
