@@ -25,7 +25,8 @@ What is reported (the heuristics are meant to have few false positives):
   and registry URLs, env values, lets. A `${...}` interpolation or `$(VAR)` in the password
   place is not a password.
 - E0605, the name of a Secret or key in `sops(...)`, `secretRef(...)` or `external(...)` that
-  reads like a secret value (its shape, or characters no key name has but passwords do).
+  reads like a secret value (its shape: a token, a private key). A name its type refuses (a
+  password's punctuation is no Secret name or key) is the type's error (E0303), not reported again.
 
 A comment `// gopc:not-secret` on the line where the string literal ends silences W0603
 and E0605 for it (a false positive); credentials in URLs cannot be silenced.
@@ -40,7 +41,8 @@ from . import ast
 from .diagnostics import Diagnostic, Fix, diagnostic
 from .loader import Program
 from .span import Span
-from .typecheck import SECRET_FUNCTIONS
+from .typecheck import SECRET_ARGUMENT_TYPES, SECRET_FUNCTIONS
+from .types import StringType, compile_pattern
 
 SILENCE = "gopc:not-secret"
 
@@ -65,7 +67,6 @@ _ABOUT_WORDS = frozenset({
 _NOT_SECRETS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "none", "nil", "n/a"})
 _ANNOTATIONS = (("ingress", "annotations"), ("serviceAccount", "annotations"))
 _CHECKED_FIELDS = frozenset({"env", "config", "values", "ingress", "serviceAccount"})  # the App fields looked into
-_PASSWORD_CHARS = re.compile(r"[^-._a-zA-Z0-9]")  # no Secret key has them (Kubernetes: [-._a-zA-Z0-9]+)
 
 
 def secret_shape(text: str) -> str | None:
@@ -174,12 +175,17 @@ def _secret_names(call: ast.Call, source: str, silenced: set[int]) -> list[Diagn
         if name not in ("secret", "key") or not isinstance(arg.value, ast.StringLit):
             continue
         text = _text_of(arg.value)
-        why = secret_shape(text) or ("characters of a password" if _PASSWORD_CHARS.search(text) else None)
+        why = secret_shape(text) if _fits(text, SECRET_ARGUMENT_TYPES[name]) else None
         if why and _line_of(source, arg.value.span.end) not in silenced:
             found.append(diagnostic(
                 "E0605", arg.value.span, f"the `{name}` of `{call.func.text}(...)` reads like a secret value ({why})",
                 notes=(f"`{name}` names where the secret is kept; the value itself never appears in the program",)))
     return found
+
+
+def _fits(text: str, type_: StringType) -> bool:
+    return (type_.min_length or 0) <= len(text) <= (type_.max_length or len(text)) and \
+        compile_pattern(type_.pattern).match(text) is not None
 
 
 class _Leaf:
