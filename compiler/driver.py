@@ -69,10 +69,18 @@ def analyse_and_keep(paths: Iterable[str | Path]) -> Analysis:
 
 
 def _lowering_checks(evaluation: Evaluation) -> list[Diagnostic]:
-    """What only the lowering can see (SOPS files on disk), reported by `check` too."""
+    """What only the lowering can see (SOPS files on disk, keys kustomize cannot carry), reported by `check` too."""
+    from .lower_flux.keys import overlong_keys
+
+    fallback = Span(str(evaluation.fleet.root), 0, 0)
+    found = [diagnostic("E0703", span or fallback, message) for span, message in overlong_keys(evaluation.fleet)]
+    return found + _sops_checks(evaluation)
+
+
+def _sops_checks(evaluation: Evaluation) -> list[Diagnostic]:
     with_sops = [name for name, model in evaluation.fleet.clusters.items() if _uses_sops(model)]
     if not with_sops:
-        return []  # and the lowering need not be imported
+        return []  # and the SOPS files need not be read
     from .lower_flux import FluxLoweringError
     from .lower_flux.secrets import cluster_sops_secrets
 
