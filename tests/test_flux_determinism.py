@@ -1,8 +1,8 @@
 """`gopc build` and `gopc render` write the same bytes under any PYTHONHASHSEED.
 
-The program is the compiled example plus every layer at once: an env that sets replicas and a
-namespace, selector overlays with `all` and `app` blocks, and cluster overrides that set several
-fields of one app (maps and records) on top of an overlay. The CLI runs in subprocesses with
+The program is the compiled example plus every layer at once: envs that set replicas, selector
+overlays with `all` and `app` blocks (one moves an app to another namespace), and cluster overrides
+that set several fields of one app (maps and records) on top of an overlay. The CLI runs in subprocesses with
 different hash seeds; the trees and the renders must be byte-identical.
 """
 
@@ -27,6 +27,7 @@ EVERY_LAYER = '''
 overlay gold where tier == "gold" {
   all { values.logLevel = "info", config { "a.conf" = "a", "b.conf" = "b" } }
   app cart { replicas = 4, env { Z = "z", A = "a", M = "m" } }
+  app web { namespace = "web-gold" }
 }
 
 cluster dev-cn-2 {

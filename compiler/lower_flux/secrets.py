@@ -81,7 +81,7 @@ def _cluster_sops_secrets(fleet: Fleet, cluster: str) -> list[SopsSecret]:
     for instance in fleet.clusters[cluster].instances.values():
         if not instance.values.get("secretEnv"):
             continue
-        namespace = fleet.apps[instance.app].namespace
+        namespace = instance.values.get("namespace", fleet.apps[instance.app].namespace)  # the app's on this cluster
         for variable, ref in instance.sops_refs():
             span = _span_of(instance, ("secretEnv", variable))
             secret = found.get(ref.file) or _load(fleet, ref.file, span)
