@@ -87,12 +87,17 @@ def _unit(files: dict[str, str], directory: str, contents: dict[str, list[dict[s
     files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(list(contents))])
 
 
+def base_release_file(app: str) -> str:
+    """The app's base HelmRelease: where image automation commits new tags (`IMAGE_TAG_PATH`)."""
+    return f"apps/base/{app}/release.yaml"
+
+
 def _app_base(fleet: Fleet, name: str, files: dict[str, str]) -> None:
     app = fleet.apps[name]
     directory = f"apps/base/{name}"
     release = helm_release(fleet, app)
     comments = {(0, IMAGE_TAG_PATH): objects.image_marker(app)} if "imagePolicy" in app.base else {}
-    files[f"{directory}/release.yaml"] = dump_yaml([release], line_comments=comments)
+    files[base_release_file(name)] = dump_yaml([release], line_comments=comments)
     resources = ["release.yaml"]
     source = objects.chart_source(fleet, app)
     if source is not None:
