@@ -83,7 +83,8 @@ def _build_parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="write the GitOps repository (charts, Kustomize trees, Flux objects)")
     build.add_argument("paths", nargs="+", metavar="PATH")
     build.add_argument("-o", "--out", required=True, help="output directory (replaced atomically)")
-    build.add_argument("--force", action="store_true", help="overwrite files in the output that gopc did not write")
+    build.add_argument("--force", action="store_true",
+                       help="overwrite files in the output that gopc did not write, and image tags automation committed")
     _add_format(build)
     build.set_defaults(run=_run_build)
 
@@ -202,16 +203,18 @@ def _checked(paths):
 
 
 def _run_build(args) -> int:
-    from .build import repository
+    from .build import automated_tags, image_tag_notes, repository
 
     analysis = _checked(args.paths)
     if analysis is None:
         return EXIT_ERRORS
     files, problems = repository(analysis)
+    if not problems and not args.force:
+        problems = automated_tags(analysis, args.out)
     if problems:
         print_diagnostics(problems, analysis.program.sources, args)
         return EXIT_ERRORS
-    return _write_output("build", files, f"{len(files)} files", args)
+    return _write_output("build", files, f"{len(files)} files", args, notes=image_tag_notes(analysis.fleet))
 
 
 def _run_render(args) -> int:
@@ -270,12 +273,12 @@ def _write_renders(texts: dict[str, str | bytes], args) -> int:
     return _write_output("render", files, f"{len(files)} cluster{'s' if len(files) != 1 else ''}", args)
 
 
-def _write_output(command: str, files: dict[str, str | bytes], what: str, args) -> int:
+def _write_output(command: str, files: dict[str, str | bytes], what: str, args, notes=None) -> int:
     """Write `files` to `args.out` as `emit.write_tree` does, and say what happened on stderr."""
     from .emit import EmitError, write_tree
 
     try:
-        report = write_tree(files, args.out, force=args.force)
+        report = write_tree(files, args.out, force=args.force, notes=notes)
     except EmitError as error:
         print(f"gopc {command}: error[E0702]: {error}", file=sys.stderr)
         return EXIT_ERRORS

@@ -3,7 +3,7 @@
 Input: the files to write and the output directory. Output: the directory holds exactly
 those files, plus everything gopc did not write there before (user files, symlinks and
 directories, empty ones included, are kept), and a manifest `.gopc-manifest.json` listing
-the files gopc owns.
+the files gopc owns (and the caller's notes for the next build).
 
 Invariants:
 - Atomic: the new tree is assembled in a staging directory and swapped in with one rename
@@ -97,7 +97,10 @@ def safe_relative(path: str) -> str:
     return "/".join(parts)
 
 
-def write_tree(files: dict[str, str | bytes], out: Path, *, force: bool = False) -> EmitReport:
+def write_tree(files: dict[str, str | bytes], out: Path, *, force: bool = False,
+               notes: dict[str, object] | None = None) -> EmitReport:
+    """`notes` (JSON data) are kept in the manifest beside the list of files, for the next build
+    to read with `manifest_notes`."""
     shown = Path(out)
     files = _normalised(files)
     directories = _parent_directories(files)
@@ -119,7 +122,7 @@ def _write(files: dict[str, bytes], directories: set[str], shown: Path, force: b
             + (f" (and {len(in_the_way) - 1} more)" if len(in_the_way) > 1 else "")
             + "; move it away or use --force to overwrite"
         )
-    manifest = _manifest_text(files)
+    manifest = _manifest_text(files, notes or {})
     if not in_the_way and manifest == manifest_before and _all_unchanged(files, out, existing):
         # The tree already is what this build would make: leaving it alone is the atomic write.
         return EmitReport(unchanged=list(files), kept=_kept(files, existing, owned_before, set()))
@@ -193,8 +196,17 @@ def _user_paths_in_the_way(files, directories: set[str], existing: _Existing, ow
     return sorted(clashes)
 
 
-def _manifest_text(files: dict[str, bytes]) -> bytes:
-    return (json.dumps({"generator": "gopc", "files": list(files)}, indent=2) + "\n").encode("utf-8")
+def _manifest_text(files: dict[str, bytes], notes: dict[str, object]) -> bytes:
+    return (json.dumps({"generator": "gopc", "files": list(files), **notes}, indent=2) + "\n").encode("utf-8")
+
+
+def manifest_notes(out: Path) -> dict[str, object]:
+    """The notes the previous build of `out` kept in its manifest ({} when there are none)."""
+    try:
+        data = json.loads((Path(out) / MANIFEST).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return {key: value for key, value in data.items() if key not in ("generator", "files")} if isinstance(data, dict) else {}
 
 
 def _all_unchanged(files: dict[str, bytes], out: Path, existing: _Existing) -> bool:

@@ -22,7 +22,7 @@ COMPILER_DIR = Path(gop.compiler.__file__).parent
 CODE_IN_SOURCE = re.compile(r'"([EW]\d{4})"')
 FIRST_GOP_EXAMPLE = re.compile(r"^```gop\n(.*?)^```", re.MULTILINE | re.DOTALL)
 # Codes no .gop text can produce: I/O failures and internal errors.
-CODES_WITHOUT_EXAMPLE = {"E0901", "E0902", "E0702"}
+CODES_WITHOUT_EXAMPLE = {"E0901", "E0902", "E0702", "E0704"}  # E0704: only a build over a tree
 
 CODES = sorted(registry())
 

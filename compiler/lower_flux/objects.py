@@ -10,13 +10,17 @@ Invariants:
   v1beta3 (Provider, Alert), image.toolkit.fluxcd.io/v1.
 - Every Flux object names its namespace. Sources, Kustomizations, notifications and
   image automation live in `flux-system`; an app's HelmRelease and its chart source live
-  in the app's namespace (so a tenant's service account can own them).
+  in the app's namespace (so a tenant's service account can own them): the app's own in
+  apps/base, moved by `namespace_moves` where an env, overlay or cluster sets another.
 - A field the program leaves at its schema default is taken from the fleet `delivery`
   declaration where that declaration has a default for it (interval, timeout, retries).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from ..lower_helm import chart_version, helm_values
@@ -43,6 +47,7 @@ TENANT_CLUSTER_ROLE = "cluster-admin"  # bound per namespace by a RoleBinding, a
 HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 IMAGE_UPDATE_PATH = "./apps/base"  # where the image-tag setter markers are
 IMAGE_TAG_PATH = ("spec", "values", "image", "tag")  # the marked line in a base HelmRelease
+EMPTY_NAMESPACES: Mapping[str, str] = MappingProxyType({})
 
 
 def _object(api_version: str, kind: str, name: str, namespace: str | None, spec: dict[str, Any] | None = None,
@@ -209,25 +214,37 @@ def _chart_reference(fleet: Fleet, app: AppModel) -> dict[str, Any]:
                                "sourceRef": {"kind": "HelmRepository", "name": app.name}}}}
 
 
-def _delivery_spec(fleet: Fleet, app: AppModel | None, delivery: dict[str, Any]) -> dict[str, Any]:
+Namespaces = Mapping[str, str]  # app -> its namespace on one cluster; an app not in it: its own (`AppModel.namespace`)
+
+
+def _delivery_spec(fleet: Fleet, app: AppModel | None, delivery: dict[str, Any],
+                   namespaces: Namespaces = EMPTY_NAMESPACES) -> dict[str, Any]:
     """HelmRelease spec fields for the `delivery` fields set in one layer's values."""
     spec: dict[str, Any] = {}
     for field in ("interval", "timeout"):
         if field in delivery:
             spec[field] = str(delivery[field])
     if "dependsOn" in delivery:
-        spec["dependsOn"] = [_dependency(fleet, app, ref) for ref in delivery["dependsOn"]]
+        spec["dependsOn"] = dependencies(fleet, app, delivery["dependsOn"], namespaces)
     if "retries" in delivery:
         for action in ("install", "upgrade"):
             spec[action] = {"remediation": {"retries": delivery["retries"]}}
     return spec
 
 
-def _dependency(fleet: Fleet, app: AppModel, ref: ResourceRef) -> dict[str, Any]:
-    dependency = {"name": ref.name}
-    if fleet.apps[ref.name].namespace != app.namespace:
-        dependency["namespace"] = fleet.apps[ref.name].namespace
-    return dependency
+def dependencies(fleet: Fleet, app: AppModel, refs: list[ResourceRef],
+                 namespaces: Namespaces = EMPTY_NAMESPACES) -> list[dict[str, Any]]:
+    """The HelmRelease `dependsOn` of `app` on the named apps; a dependency names its namespace
+    when it is not the app's own (`namespaces`: where the apps are on one cluster)."""
+    own = namespaces.get(app.name, app.namespace)
+    found = []
+    for ref in refs:
+        dependency = {"name": ref.name}
+        namespace = namespaces.get(ref.name, fleet.apps[ref.name].namespace)
+        if namespace != own:
+            dependency["namespace"] = namespace
+        found.append(dependency)
+    return found
 
 
 def _base_delivery(fleet: Fleet, app: AppModel) -> dict[str, Any]:
@@ -261,12 +278,28 @@ def helm_release(fleet: Fleet, app: AppModel) -> dict[str, Any]:
     return _object(HELM_API, "HelmRelease", app.name, app.namespace, spec)
 
 
-def release_patch(fleet: Fleet, app: AppModel, layer_values: dict[str, Any]) -> dict[str, Any] | None:
+def release_patch(fleet: Fleet, app: AppModel, layer_values: dict[str, Any],
+                  namespaces: Namespaces = EMPTY_NAMESPACES) -> dict[str, Any] | None:
     """A strategic-merge patch of the app's HelmRelease carrying what one layer (env, a
     selector overlay, the cluster) sets: delivery settings as spec fields, the rest as values.
-    None when the layer sets nothing the release sees."""
-    spec = _patch_spec(fleet, app, layer_values)
+    None when the layer sets nothing the release sees. (Kustomize keeps the name and namespace
+    of the object it patches: `namespace_moves` changes a namespace.)"""
+    spec = _patch_spec(fleet, app, layer_values, namespaces)
     return _object(HELM_API, "HelmRelease", app.name, app.namespace, spec) if spec else None
+
+
+def namespace_moves(fleet: Fleet, app: AppModel, namespace: str) -> list[dict[str, Any]]:
+    """Kustomize `patches` entries that move the app's HelmRelease and its chart source into
+    `namespace` (inline JSON patches: a strategic-merge patch cannot change a namespace). Their
+    targets name the app's own namespace, which kustomize matches however often it moved."""
+    move = json.dumps([{"op": "replace", "path": "/metadata/namespace", "value": namespace}])
+    targets = [release_patch_target(app)]
+    source = chart_source(fleet, app)
+    if source is not None:
+        group, version = source["apiVersion"].split("/")
+        targets.append({"group": group, "version": version, "kind": source["kind"], "name": app.name,
+                        "namespace": app.namespace})
+    return [{"patch": move, "target": target} for target in targets]
 
 
 def every_release_patch(fleet: Fleet, layer_values: dict[str, Any], placeholder: str) -> dict[str, Any] | None:
@@ -277,8 +310,9 @@ def every_release_patch(fleet: Fleet, layer_values: dict[str, Any], placeholder:
     return _object(HELM_API, "HelmRelease", placeholder, None, spec) if spec else None
 
 
-def _patch_spec(fleet: Fleet, app: AppModel | None, layer_values: dict[str, Any]) -> dict[str, Any]:
-    spec = _delivery_spec(fleet, app, layer_values.get("delivery", {}))
+def _patch_spec(fleet: Fleet, app: AppModel | None, layer_values: dict[str, Any],
+                namespaces: Namespaces = EMPTY_NAMESPACES) -> dict[str, Any]:
+    spec = _delivery_spec(fleet, app, layer_values.get("delivery", {}), namespaces)
     values = helm_values(plain(layer_values))
     if values:
         spec["values"] = values

@@ -283,7 +283,8 @@ def _residual(fleet: Fleet, instance: Instance, layers: list[dict]) -> dict:
     composed = _env_effective(fleet.apps[instance.app].base, env, keys)
     for layer in layers:
         composed = merge(composed, layer)
-    target = {key: instance.values[key] for key in keys if key in instance.values}
+    # In the order of the effective values, never the set's (which changes with the hash seed).
+    target = {key: value for key, value in instance.values.items() if key in keys}
     return _difference(target, composed)
 
 

@@ -13,6 +13,9 @@ Invariants:
   and the cluster's own patch (`overlays`); `release_patches` lists them as kustomize applies them.
 - Every namespace and every encrypted Secret appears once per cluster, however many apps
   share it, so no kustomize build holds a duplicate object.
+- An app's namespace on a cluster is the instance's (`instance_namespace`: whichever layer set
+  it); its HelmRelease, chart source, chart objects, Namespace and Secrets are there, and its
+  dependencies name the namespaces of that cluster.
 - `repository_files` and `render_cluster` both read this module, so the objects in the
   files and the objects rendered in-process cannot drift apart.
 """
@@ -22,11 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import AppModel, Fleet
+from ..model import AppModel, Fleet, merge
 from . import objects
 from .objects import FLUX_NAMESPACE
 from .overlays import overlay_plan
-from .secrets import cluster_sops_secrets
+from .secrets import cluster_sops_secrets, instance_namespace
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,25 +39,53 @@ class Release:
     app: AppModel
     env_values: dict[str, Any]  # apps/<env>/<app>/: what the env sets
     cluster_values: dict[str, Any]  # what selector overlays and the cluster set (components/, clusters/<cluster>/apps/)
+    namespace: str  # of the HelmRelease, its chart source and the chart's objects on this cluster
 
 
 def releases(fleet: Fleet, cluster: str) -> list[Release]:
     model = fleet.clusters[cluster]
     env = fleet.envs[model.env]
-    return [Release(fleet.apps[name], env.app_values.get(name, {}), instance.cluster_values)
+    return [Release(fleet.apps[name], env.app_values.get(name, {}), instance.cluster_values,
+                    instance_namespace(fleet, instance))
             for name, instance in sorted(model.instances.items())]
+
+
+def env_namespace(fleet: Fleet, env: str, app: str) -> str:
+    """The app's namespace in apps/<env>/<app>/: the env's, else the app's own."""
+    return fleet.envs[env].app_values.get(app, {}).get("namespace", fleet.apps[app].namespace)
+
+
+def cluster_namespaces(fleet: Fleet, cluster: str) -> dict[str, str]:
+    """App -> its namespace on the cluster."""
+    return {name: instance_namespace(fleet, instance) for name, instance in fleet.clusters[cluster].instances.items()}
 
 
 def release_patches(fleet: Fleet, cluster: str) -> dict[str, list[dict[str, Any]]]:
     """App -> the HelmRelease patches kustomize applies to the app's base release on the
     cluster, in order: the env's, the selector overlays' components', the cluster's own."""
     overlays = overlay_plan(fleet)
+    spaces = cluster_namespaces(fleet, cluster)
     patches = {}
     for release in releases(fleet, cluster):
         name = release.app.name
-        trees = [release.env_values, *overlays.layers(cluster, name), overlays.residual(cluster, name)]
-        patches[name] = [patch for tree in trees if (patch := objects.release_patch(fleet, release.app, tree))]
+        layers = [release.env_values, *overlays.layers(cluster, name)]
+        patches[name] = [patch for tree in layers if (patch := objects.release_patch(fleet, release.app, tree))]
+        own = own_patch(fleet, cluster, name, spaces)
+        if own:
+            patches[name].append(own)
     return patches
+
+
+def own_patch(fleet: Fleet, cluster: str, app: str, spaces: dict[str, str]) -> dict[str, Any] | None:
+    """The cluster's own patch of the app's HelmRelease: what the components do not give, and the
+    dependencies again when the namespaces on this cluster (`spaces`) make them read otherwise
+    than the layers before wrote them (with the apps' own namespaces)."""
+    tree = overlay_plan(fleet).residual(cluster, app)
+    model = fleet.apps[app]
+    refs = fleet.clusters[cluster].instances[app].values.get("delivery", {}).get("dependsOn") or []
+    if refs and objects.dependencies(fleet, model, refs, spaces) != objects.dependencies(fleet, model, refs):
+        tree = merge(tree, {"delivery": {"dependsOn": refs}})
+    return objects.release_patch(fleet, model, tree, spaces) if tree else None
 
 
 def env_apps(fleet: Fleet, env: str) -> list[str]:
@@ -63,7 +94,7 @@ def env_apps(fleet: Fleet, env: str) -> list[str]:
 
 
 def namespaces(fleet: Fleet, cluster: str) -> list[str]:
-    return sorted({fleet.apps[app].namespace for app in fleet.clusters[cluster].instances})
+    return sorted(set(cluster_namespaces(fleet, cluster).values()))
 
 
 def all_namespaces(fleet: Fleet) -> list[str]:

@@ -54,7 +54,7 @@ def render_cluster(fleet: Fleet, cluster: str, *, include_flux: bool = False) ->
     docs = infrastructure_objects(fleet, cluster)
     for release in plan.releases(fleet, cluster):
         docs += render_app(release.app, plain(release_values(release)), release_name=release.app.name,
-                           namespace=release.app.namespace)
+                           namespace=release.namespace)
     if include_flux:
         docs += flux_objects(fleet, cluster)
     return sorted(docs, key=object_key)
@@ -65,7 +65,7 @@ class ClusterRenderer:
 
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
-        self._releases: dict[tuple[str, str, str], list[Piece]] = {}  # (app, env patch, cluster patch) -> its objects
+        self._releases: dict[tuple[str, str, str, str], list[Piece]] = {}  # (app, namespace, env patch, cluster patch) -> its objects
         self._texts: dict[str, str] = {}  # repr(object) -> its YAML text
         self._patch_reprs: dict[int, tuple[dict[str, Any], str]] = {}  # id(patch) -> (patch, repr(patch))
         self._env_values: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}  # see _with_env
@@ -82,7 +82,8 @@ class ClusterRenderer:
         return "---\n" + "---\n".join(text for _, text in pieces) if pieces else ""
 
     def _release_pieces(self, release: plan.Release) -> list[Piece]:
-        key = (release.app.name, self._patch_repr(release.env_values), self._patch_repr(release.cluster_values))
+        key = (release.app.name, release.namespace, self._patch_repr(release.env_values),
+               self._patch_repr(release.cluster_values))
         pieces = self._releases.get(key)
         if pieces is None:
             pieces = self._releases[key] = [self._piece(doc) for doc in self._render(release)]
@@ -94,7 +95,7 @@ class ClusterRenderer:
         with_env, with_env_plain = self._with_env(release)
         values = plain_merge(with_env, with_env_plain, release.cluster_values)  # plain(release_values(release))
         effective = merge(self._chart_values_of(app), helm_values(values))
-        return render_chart_values(app, effective, release_name=app.name, namespace=app.namespace)
+        return render_chart_values(app, effective, release_name=app.name, namespace=release.namespace)
 
     def _with_env(self, release: plan.Release) -> tuple[dict[str, Any], dict[str, Any]]:
         """The app's values with the env patch merged in, and their plain form; read, never changed."""
@@ -153,10 +154,12 @@ def flux_objects(fleet: Fleet, cluster: str) -> list[dict[str, Any]]:
     for release in plan.releases(fleet, cluster):
         source = objects.chart_source(fleet, release.app)
         if source is not None:
+            source["metadata"]["namespace"] = release.namespace
             docs.append(source)
         helm_release = objects.helm_release(fleet, release.app)
         for patch in patches[release.app.name]:
             helm_release = merge(helm_release, patch)
+        helm_release["metadata"] = {**helm_release["metadata"], "namespace": release.namespace}  # kustomize's moves
         docs.append(helm_release)
     return docs
 

@@ -96,7 +96,7 @@ def _cluster_sops_secrets(fleet: Fleet, cluster: str) -> list[SopsSecret]:
     for instance in fleet.clusters[cluster].instances.values():
         if not instance.values.get("secretEnv"):
             continue
-        namespace = _namespace(fleet, instance)
+        namespace = instanceinstance_namespace(fleet, instance)
         for variable, ref in instance.sops_refs():
             span = _span_of(instance, ("secretEnv", variable))
             secret = found.get(ref.file) or _load(fleet, ref.file, span)
@@ -110,9 +110,10 @@ def _cluster_sops_secrets(fleet: Fleet, cluster: str) -> list[SopsSecret]:
     return [found[file] for file in sorted(found)]
 
 
-def _namespace(fleet: Fleet, instance: Instance) -> str:
-    """The namespace the instance's objects, and so the Secrets it reads, live in."""
-    return fleet.apps[instance.app].namespace
+def instance_namespace(fleet: Fleet, instance: Instance) -> str:
+    """The app's namespace on a cluster, whichever layer set it: where its objects, and so the
+    Secrets it reads, live."""
+    return instance.values.get("namespace", fleet.apps[instance.app].namespace)
 
 
 EXTERNAL_SECRETS_API = "external-secrets.io/v1"
@@ -123,7 +124,7 @@ def cluster_external_secrets(fleet: Fleet, cluster: str) -> list[dict[str, Any]]
     """The ExternalSecrets of the cluster's `external(...)` references (new dicts)."""
     wanted: dict[tuple[str, str], _ExternalSecret] = {}  # by (namespace, Secret name)
     for instance in fleet.clusters[cluster].instances.values():
-        namespace = _namespace(fleet, instance)
+        namespace = instance_namespace(fleet, instance)
         for variable, ref in instance.secret_refs("external"):
             span = _span_of(instance, ("secretEnv", variable))
             secret = wanted.setdefault((namespace, ref.secret), _ExternalSecret(
@@ -181,7 +182,7 @@ def _check_single_source(fleet: Fleet, cluster: str, wanted: dict[tuple[str, str
             raise FluxLoweringError(f"Secret {secret.namespace}/{secret.name} would come both from {sops_secret.file} "
                                     f"and from the external store {secret.store!r}; use one of them", secret.span)
     for instance in fleet.clusters[cluster].instances.values():
-        namespace = _namespace(fleet, instance)
+        namespace = instance_namespace(fleet, instance)
         for variable, ref in instance.secret_refs("secret"):
             secret = wanted.get((namespace, ref.secret))
             if secret is not None and ref.key not in secret.remotes:

@@ -36,7 +36,7 @@ from ..model import Fleet
 from . import objects, plan
 from .errors import FluxLoweringError
 from .objects import (IMAGE_TAG_PATH, every_release_patch, helm_release, kustomize_component, kustomize_config,
-                      release_patch, release_patch_target)
+                      namespace_moves, release_patch, release_patch_target)
 from .overlays import Component, OverlayPlan, overlay_plan
 from .secrets import SopsSecret, cluster_external_secrets, cluster_sops_secrets
 from .yamltext import dump_yaml
@@ -64,10 +64,9 @@ def repository_files(fleet: Fleet) -> dict[str, str]:
         _unit(files, "infrastructure/tenant", {"serviceaccount.yaml": plan.tenant_objects(fleet)})
     _secrets(fleet, files)
     overlays = overlay_plan(fleet)
-    for component in overlays.components.values():
-        _component(fleet, component, files)
+    patching = {component.name for component in overlays.components.values() if _component(fleet, component, files)}
     for cluster in sorted(fleet.clusters):
-        _cluster(fleet, cluster, overlays, files)
+        _cluster(fleet, cluster, overlays, patching, files)
     return dict(sorted(files.items()))
 
 
@@ -97,12 +96,17 @@ def _unit(files: dict[str, str], directory: str, contents: dict[str, list[dict[s
     files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(list(contents))])
 
 
+def base_release_file(app: str) -> str:
+    """The app's base HelmRelease: where image automation commits new tags (`IMAGE_TAG_PATH`)."""
+    return f"apps/base/{app}/release.yaml"
+
+
 def _app_base(fleet: Fleet, name: str, files: dict[str, str]) -> None:
     app = fleet.apps[name]
     directory = f"apps/base/{name}"
     release = helm_release(fleet, app)
     comments = {(0, IMAGE_TAG_PATH): objects.image_marker(app)} if "imagePolicy" in app.base else {}
-    files[f"{directory}/release.yaml"] = dump_yaml([release], line_comments=comments)
+    files[base_release_file(name)] = dump_yaml([release], line_comments=comments)
     resources = ["release.yaml"]
     source = objects.chart_source(fleet, app)
     if source is not None:
@@ -117,9 +121,11 @@ def _kustomization_of(resources: tuple[str, ...]) -> str:
 
 
 def _patched(files: dict[str, str], directory: str, resources: list[str],
-             patches: list[tuple[str, dict[str, Any], dict[str, Any]]], components: list[str] | None = None) -> None:
-    """A kustomization of `resources` and `components` with strategic-merge patches (file name, patch, target)."""
-    entries = _patch_files(files, directory, patches)
+             patches: list[tuple[str, dict[str, Any], dict[str, Any]]], components: list[str] | None = None,
+             moves: list[dict[str, Any]] | None = None) -> None:
+    """A kustomization of `resources` and `components` with strategic-merge patches (file name,
+    patch, target), then the inline `patches` entries that move releases to other namespaces."""
+    entries = _patch_files(files, directory, patches) + (moves or [])
     files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(resources, entries, components)])
 
 
@@ -133,8 +139,10 @@ def _patch_files(files: dict[str, str], directory: str,
     return entries
 
 
-def _component(fleet: Fleet, component: Component, files: dict[str, str]) -> None:
-    """components/<overlay>/: what a selector overlay sets, for every cluster it selects."""
+def _component(fleet: Fleet, component: Component, files: dict[str, str]) -> bool:
+    """components/<overlay>/: what a selector overlay sets, for every cluster it selects. Nothing,
+    and False, when no release sees it (an overlay that only moves namespaces: kustomize refuses
+    a component without patches, and the clusters move the releases themselves)."""
     directory = f"{COMPONENTS_DIR}/{component.name}"
     entries = []
     common = every_release_patch(fleet, component.common, COMMON_PATCH_NAME) if component.common else None
@@ -147,7 +155,10 @@ def _component(fleet: Fleet, component: Component, files: dict[str, str]) -> Non
         if patch:
             patches.append((f"{name}-values.yaml", patch, release_patch_target(fleet.apps[name])))
     entries += _patch_files(files, directory, patches)
+    if not entries:
+        return False
     files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_component(entries)])
+    return True
 
 
 def _env_overlay(fleet: Fleet, env: str, files: dict[str, str]) -> None:
@@ -156,11 +167,13 @@ def _env_overlay(fleet: Fleet, env: str, files: dict[str, str]) -> None:
         app = fleet.apps[name]
         patch = release_patch(fleet, app, fleet.envs[env].app_values.get(name, {}))
         patches = [(f"{name}-values.yaml", patch, release_patch_target(app))] if patch else []
-        _patched(files, f"apps/{env}/{name}", [f"../../base/{name}"], patches)
+        namespace = plan.env_namespace(fleet, env, name)
+        moves = namespace_moves(fleet, app, namespace) if namespace != app.namespace else []
+        _patched(files, f"apps/{env}/{name}", [f"../../base/{name}"], patches, moves=moves)
     files[f"apps/{env}/kustomization.yaml"] = dump_yaml([kustomize_config(apps)])
 
 
-def _cluster(fleet: Fleet, cluster: str, overlays: OverlayPlan, files: dict[str, str]) -> None:
+def _cluster(fleet: Fleet, cluster: str, overlays: OverlayPlan, patching: set[str], files: dict[str, str]) -> None:
     directory = f"clusters/{cluster}"
     resources = ["flux-system"]
     files[f"{directory}/flux-system/gotk-sync.yaml"] = dump_yaml(plan.sync_objects(fleet, cluster), header=SYNC_HEADER)
@@ -176,7 +189,7 @@ def _cluster(fleet: Fleet, cluster: str, overlays: OverlayPlan, files: dict[str,
             resources.append(name)
     files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
     _cluster_infrastructure(fleet, cluster, files)
-    _cluster_apps(fleet, cluster, overlays, files)
+    _cluster_apps(fleet, cluster, overlays, patching, files)
 
 
 def _cluster_infrastructure(fleet: Fleet, cluster: str, files: dict[str, str]) -> None:
@@ -186,19 +199,22 @@ def _cluster_infrastructure(fleet: Fleet, cluster: str, files: dict[str, str]) -
     files[f"clusters/{cluster}/infrastructure/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
 
 
-def _cluster_apps(fleet: Fleet, cluster: str, overlays: OverlayPlan, files: dict[str, str]) -> None:
+def _cluster_apps(fleet: Fleet, cluster: str, overlays: OverlayPlan, patching: set[str], files: dict[str, str]) -> None:
     model = fleet.clusters[cluster]
-    resources, patches = [], []
+    spaces = plan.cluster_namespaces(fleet, cluster)
+    resources, patches, moves = [], [], []
     for name in sorted(model.instances):
         resources.append(f"../../../apps/{model.env}/{name}")
-        residual = overlays.residual(cluster, name)
-        patch = release_patch(fleet, fleet.apps[name], residual) if residual else None
+        patch = plan.own_patch(fleet, cluster, name, spaces)
         if patch:
             patches.append((f"{name}-values.yaml", patch, release_patch_target(fleet.apps[name])))
+        if spaces[name] != plan.env_namespace(fleet, model.env, name):
+            moves += namespace_moves(fleet, fleet.apps[name], spaces[name])
     resources += [f"../../../{secret.directory}" for secret in cluster_sops_secrets(fleet, cluster)]
     external = cluster_external_secrets(fleet, cluster)
     if external:
         files[f"clusters/{cluster}/apps/{EXTERNAL_SECRETS_FILE}"] = dump_yaml(external)
         resources.append(EXTERNAL_SECRETS_FILE)
-    components = [f"../../../{COMPONENTS_DIR}/{name}" for name in overlays.cluster_components.get(cluster, ())]
-    _patched(files, f"clusters/{cluster}/apps", resources, patches, components)
+    components = [f"../../../{COMPONENTS_DIR}/{name}" for name in overlays.cluster_components.get(cluster, ())
+                  if name in patching]
+    _patched(files, f"clusters/{cluster}/apps", resources, patches, components, moves)

@@ -3,7 +3,8 @@
 Input: a `Fleet` from a program without errors. Output: `lowering_problems(fleet)`, the
 `FluxLoweringError`s that `repository_files` and `render_cluster` would raise for it (clusters
 may repeat one; the driver keeps one of each). It calls the very functions the lowering calls (the sync source, the chart registry,
-each cluster's SOPS files and ExternalSecrets, the directories the SOPS files are copied to), so `gopc check` reports
+each cluster's SOPS files and ExternalSecrets, the directories the SOPS files are copied to, the
+keys of env, overlay and cluster values that kustomize can carry), so `gopc check` reports
 exactly what `gopc build` would stop on, and nothing the lowering accepts.
 
 The one other error of the lowering, a render asked for a cluster the fleet does not have
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from ..model import Fleet
 from . import objects
 from .errors import FluxLoweringError
+from .keys import overlong_keys
 from .secrets import cluster_external_secrets, cluster_sops_secrets
 from .tree import sops_secrets
 
@@ -40,6 +42,7 @@ def lowering_problems(fleet: Fleet) -> list[FluxLoweringError]:
             check()
         except FluxLoweringError as error:
             problems.append(error)
+    problems += [FluxLoweringError(message, span, code="E0703") for span, message in overlong_keys(fleet)]
     if with_sops and not problems:  # the directories, once every file could be read
         try:
             sops_secrets(fleet)

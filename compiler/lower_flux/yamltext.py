@@ -7,6 +7,8 @@ Output: YAML text; several documents are separated by `---` lines.
 Invariants:
 - Same input -> same bytes: key order is the insertion order, no anchors or aliases
   (a shared sub-tree is written out in full each time), no line wrapping.
+- A key too long for YAML's implicit keys takes the explicit `? key` form (`key_head`, shared
+  with the chart writer).
 - A string never changes type on the way through any reader the tree meets: it is
   quoted whenever a YAML 1.1 reader (Helm, PyYAML: `yes`, `on`, `0755`, `12:30`) or a
   YAML 1.2 reader (kustomize, ruamel: `0o17`, `1e3`, `true`) would resolve it to
@@ -22,8 +24,9 @@ from typing import Any
 
 from ruamel.yaml.nodes import ScalarNode
 
-from ..lower_helm.yamltext import quoted, scalar
 from ruamel.yaml.resolver import VersionedResolver
+
+from ..lower_helm.yamltext import key_head, quoted, scalar
 
 ValuePath = tuple[str, ...]
 
@@ -111,7 +114,7 @@ class _Writer:
         pad = " " * indent
         prefix = pad if first_prefix is None else first_prefix
         for key, item in value.items():
-            self.entry(prefix + _key(key) + ":", item, indent, path + (key,) if self.track_paths else path)
+            self.entry(key_head(prefix, _key(key), indent), item, indent, path + (key,) if self.track_paths else path)
             prefix = pad
 
     def sequence(self, value: Sequence, indent: int, path: ValuePath) -> None:

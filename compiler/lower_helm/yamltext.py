@@ -75,6 +75,15 @@ def quoted(text: str) -> str:
     return "".join(chunks)
 
 
+def key_head(prefix: str, key: str, indent: int) -> str:
+    """`prefix`, the written `key` and its `:` (the value follows). YAML limits implicit keys to
+    1024 characters, so a longer key takes the explicit form: `? key` with `:` on the next line
+    at column `indent`. Both YAML writers use it."""
+    if len(key) <= MAX_IMPLICIT_KEY:
+        return f"{prefix}{key}:"
+    return f"{prefix}? {key}\n{' ' * indent}:"
+
+
 def _float(number: float) -> str:
     if not math.isfinite(number):
         raise ValueError(f"cannot write {number!r} as YAML")
@@ -132,10 +141,7 @@ def _mapping(value: dict[str, Any], path: tuple[str, ...], indent: int, comments
         before = comments.before.get(here)
         if before:
             lines += _comment_lines(tuple(before), indent)
-        text = scalar(key)
-        # YAML limits implicit keys to 1024 characters; longer keys take the explicit `? key` form.
-        head = f"{pad}{text}:" if len(text) <= MAX_IMPLICIT_KEY else f"{pad}? {text}\n{pad}:"
-        _entry(head, item, here, indent, comments, lines)
+        _entry(key_head(pad, scalar(key), indent), item, here, indent, comments, lines)
     after = comments.after.get(path)
     if after:
         lines += _comment_lines(tuple(after), indent)
