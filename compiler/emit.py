@@ -105,12 +105,13 @@ def write_tree(files: dict[str, str | bytes], out: Path, *, force: bool = False,
     files = _normalised(files)
     directories = _parent_directories(files)
     try:
-        return _write(files, directories, shown, force)
+        return _write(files, directories, shown, force, notes or {})
     except OSError as error:
         raise EmitError(_io_failure(shown, error)) from error
 
 
-def _write(files: dict[str, bytes], directories: set[str], shown: Path, force: bool) -> EmitReport:
+def _write(files: dict[str, bytes], directories: set[str], shown: Path, force: bool,
+           notes: dict[str, object]) -> EmitReport:
     out = _output_directory(shown)
     _remove_leftovers(out)
     owned_before, manifest_before = _read_manifest(out)
@@ -122,7 +123,7 @@ def _write(files: dict[str, bytes], directories: set[str], shown: Path, force: b
             + (f" (and {len(in_the_way) - 1} more)" if len(in_the_way) > 1 else "")
             + "; move it away or use --force to overwrite"
         )
-    manifest = _manifest_text(files, notes or {})
+    manifest = _manifest_text(files, notes)
     if not in_the_way and manifest == manifest_before and _all_unchanged(files, out, existing):
         # The tree already is what this build would make: leaving it alone is the atomic write.
         return EmitReport(unchanged=list(files), kept=_kept(files, existing, owned_before, set()))

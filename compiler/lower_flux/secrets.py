@@ -96,7 +96,7 @@ def _cluster_sops_secrets(fleet: Fleet, cluster: str) -> list[SopsSecret]:
     for instance in fleet.clusters[cluster].instances.values():
         if not instance.values.get("secretEnv"):
             continue
-        namespace = instanceinstance_namespace(fleet, instance)
+        namespace = instance_namespace(fleet, instance)
         for variable, ref in instance.sops_refs():
             span = _span_of(instance, ("secretEnv", variable))
             secret = found.get(ref.file) or _load(fleet, ref.file, span)
