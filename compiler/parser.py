@@ -39,6 +39,10 @@ from .diagnostics import Diagnostic, diagnostic
 from .span import Span
 
 MAX_ERRORS_PER_FILE = 50
+# Recoveries one declaration may take (reported or not: errors close together are reported
+# once). Each may cost as much as the declaration's text, so without a bound a long
+# declaration full of errors took quadratic time; past it the declaration is given up.
+MAX_RECOVERIES_PER_CHUNK = 200
 
 # Keywords that start a top-level declaration; at column 0 they start a chunk.
 TOP_LEVEL_KEYWORDS = frozenset(
@@ -446,9 +450,11 @@ class _Recovery:
     def __init__(self, state: _ChunkState, diagnostics: _Diagnostics) -> None:
         self.state = state
         self._diagnostics = diagnostics
+        self._recoveries = 0
 
     def on_error(self, error: UnexpectedInput) -> bool:
-        if self._diagnostics.count >= MAX_ERRORS_PER_FILE:
+        self._recoveries += 1
+        if self._diagnostics.count >= MAX_ERRORS_PER_FILE or self._recoveries > MAX_RECOVERIES_PER_CHUNK:
             return False
         if isinstance(error, UnexpectedCharacters):
             return self._bad_character(error)
@@ -592,7 +598,9 @@ def _fake(kind: str, at: Token) -> Token:
 
 
 def _would_accept(parser, *tokens: Token) -> bool:
-    trial = parser.copy()
+    # The values on the stack are shared, not deep-copied: reductions build new values from
+    # them and never change them, and a deep copy costs the whole chunk's tree per attempt.
+    trial = parser.copy(deepcopy_values=False)
     try:
         for token in tokens:
             trial.feed_token(token)
