@@ -19,8 +19,10 @@ no exception escapes `parse` for any input text.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
+import math
 import importlib.resources
 import os
 import re
@@ -43,6 +45,12 @@ MAX_ERRORS_PER_FILE = 50
 # once). Each may cost as much as the declaration's text, so without a bound a long
 # declaration full of errors took quadratic time; past it the declaration is given up.
 MAX_RECOVERIES_PER_CHUNK = 200
+# How deep a declaration's tree may be (E0330). Every later pass (checker, evaluator,
+# formatter, language server) walks trees recursively, a few frames per level; real
+# programs stay under 20 levels. Left-associative chains (`1 + 1 + ...`) count too.
+MAX_NESTING = 100
+# Number literals (E0331): ints are 64-bit, as in Kubernetes and Helm.
+INT_MAX = 2**63 - 1
 
 # Keywords that start a top-level declaration; at column 0 they start a chunk.
 TOP_LEVEL_KEYWORDS = frozenset(
@@ -368,6 +376,42 @@ class _Diagnostics:
 
 
 def _parse_chunk(path, text, start, end, docs, diagnostics: _Diagnostics) -> list[ast.Decl]:
+    return [_within_nesting_limit(decl, diagnostics) for decl in _parse_chunk_text(path, text, start, end, docs, diagnostics)]
+
+
+def _within_nesting_limit(decl: ast.Decl, diagnostics: _Diagnostics) -> ast.Decl:
+    """`decl`, or a `BadDecl` (with E0330) when its tree is deeper than MAX_NESTING."""
+    deepest = _node_below(decl, MAX_NESTING)
+    if deepest is None:
+        return decl
+    diagnostics.add("E0330", deepest.span.start, deepest.span.start,
+                    f"this declaration is nested more than {MAX_NESTING} levels deep",
+                    ("name the inner parts with `let` declarations",))
+    return ast.BadDecl(decl.span)
+
+
+def _node_below(root: ast.Node, depth_limit: int) -> ast.Node | None:
+    """The first node found deeper than `depth_limit` under `root` (iteratively: the tree may be too deep to recurse)."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > depth_limit:
+            return node
+        for name in _child_fields(node.__class__):
+            value = getattr(node, name)
+            if isinstance(value, ast.Node):
+                stack.append((value, depth + 1))
+            elif value.__class__ is tuple:
+                stack.extend((item, depth + 1) for item in value if isinstance(item, ast.Node))
+    return None
+
+
+@functools.cache
+def _child_fields(node_class: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(node_class) if f.name != "span")
+
+
+def _parse_chunk_text(path, text, start, end, docs, diagnostics: _Diagnostics) -> list[ast.Decl]:
     chunk_text = text[start:end]
     diagnostics.new_chunk()
     decls = _parse_without_errors(chunk_text, "chunk", _Builder(path, text, start, docs, diagnostics))
@@ -921,10 +965,23 @@ class _Builder:
         return ast.Missing(self._tok(children[0]))
 
     def int_lit(self, meta, children):
-        return ast.IntLit(self._tok(children[0]), int(children[0]))
+        token = children[0]
+        # Compared as text first: Python refuses to convert more than 4,300 digits.
+        digits = token.lstrip("0") or "0"
+        if len(digits) > len(str(INT_MAX)) or int(digits) > INT_MAX:
+            return self._out_of_range(token, f"an integer is at most {INT_MAX} (64 bits)")
+        return ast.IntLit(self._tok(token), int(digits))
 
     def float_lit(self, meta, children):
-        return ast.FloatLit(self._tok(children[0]), float(children[0]), str(children[0]))
+        value = float(children[0])
+        if not math.isfinite(value):
+            return self._out_of_range(children[0], "a decimal is at most about 1.8e308 (64-bit floating point)")
+        return ast.FloatLit(self._tok(children[0]), value, str(children[0]))
+
+    def _out_of_range(self, token: Token, limit: str) -> ast.Missing:
+        span = self._tok(token)
+        self._diagnostics.add("E0331", span.start, span.end, f"this number is out of range: {limit}")
+        return ast.Missing(span)
 
     def unit_lit(self, meta, children):
         return ast.UnitLit(self._tok(children[0]), str(children[0]))

@@ -23,3 +23,30 @@ def test_a_declaration_full_of_errors_is_given_up_after_a_bounded_number_of_reco
     assert [type(decl).__name__ for decl in result.file.decls] == ["BadDecl", "LetDecl"]
     first = result.diagnostics[0]
     assert (first.code, first.span.start, first.message) == ("E0101", 11, "expected `,` or `]`, found `)`")
+
+
+def _codes_at(text: str) -> list[tuple[str, int, int]]:
+    return [(d.code, d.span.start, d.span.end) for d in parse("a.gop", text).diagnostics]
+
+
+def test_an_integer_literal_beyond_64_bits_is_out_of_range_however_many_digits_it_has():
+    assert _codes_at("let a = 9223372036854775807\n") == []
+    assert _codes_at("let a = 9223372036854775808\n") == [("E0331", 8, 27)]
+    assert _codes_at("let a = " + "9" * 4301 + "\n") == [("E0331", 8, 8 + 4301)]
+
+
+def test_a_decimal_literal_beyond_floating_point_is_out_of_range():
+    assert _codes_at("let a = " + "9" * 400 + ".5\n") == [("E0331", 8, 410)]
+
+
+def test_a_declaration_nested_deeper_than_the_limit_is_reported_and_given_up():
+    limit = parser.MAX_NESTING
+    at_limit = "let a = " + "[" * (limit - 2) + "1" + "]" * (limit - 2) + "\n"
+    assert _codes_at(at_limit) == []
+    over = "let a = " + "[" * (limit - 1) + "1" + "]" * (limit - 1) + "\n"
+    one_at = 8 + limit - 1
+    assert _codes_at(over) == [("E0330", one_at, one_at)]
+    chain = "let a = 1" + " + 1" * 3000 + "\nlet b = 2\n"
+    result = parse("a.gop", chain)
+    assert [type(decl).__name__ for decl in result.file.decls] == ["BadDecl", "LetDecl"]
+    assert [d.code for d in result.diagnostics] == ["E0330"]
