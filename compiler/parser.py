@@ -448,7 +448,7 @@ def _parse_without_errors(text: str, start: str, builder: _Builder):
     previous = _enter(None, builder)
     try:
         result = lalr_loop.parse(_lark(), text, start, _reducer_for)
-    except RecursionError:
+    except Exception:  # the loop reads Lark's private tables: on any failure Lark's own loop parses
         result = None
     finally:
         _leave(previous)

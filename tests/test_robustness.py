@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from gop.compiler import parser
+from gop.compiler import lalr_loop, parser
 from gop.compiler.parser import parse
 
 
@@ -50,3 +50,38 @@ def test_a_declaration_nested_deeper_than_the_limit_is_reported_and_given_up():
     result = parse("a.gop", chain)
     assert [type(decl).__name__ for decl in result.file.decls] == ["BadDecl", "LetDecl"]
     assert [d.code for d in result.diagnostics] == ["E0330"]
+
+
+# ---- the fast loop reads Lark's private attributes: when they change, Lark's loop parses ----
+
+FALLBACK_TEXT = 'package shop\nlet a: int = 1 + 2\napp web {\n  replicas = a\n  values { x = "${a}" }\n}\nlet b = [\n'
+
+
+def _parse_normally():
+    result = parse("a.gop", FALLBACK_TEXT)
+    return result.file, [(d.code, d.span, d.message) for d in result.diagnostics]
+
+
+def test_lark_tables_that_cannot_be_read_leave_the_parsing_to_larks_loop(monkeypatch):
+    expected = _parse_normally()
+    lalr_loop._tables.cache_clear()
+
+    def changed_lark(*args):
+        raise AttributeError("'BasicLexer' object has no attribute '_mres'")
+
+    monkeypatch.setattr(lalr_loop, "_state_lexer", changed_lark)
+    try:
+        assert lalr_loop._tables(parser._lark(), parser._reducer_for) is None
+        assert _parse_normally() == expected
+    finally:
+        lalr_loop._tables.cache_clear()
+
+
+def test_a_fast_loop_that_fails_while_parsing_leaves_the_parsing_to_larks_loop(monkeypatch):
+    expected = _parse_normally()
+
+    def changed_token(*args):
+        raise TypeError("Token.__new__() missing 1 required positional argument")
+
+    monkeypatch.setattr(lalr_loop, "_reduce", changed_token)
+    assert _parse_normally() == expected
