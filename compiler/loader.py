@@ -187,6 +187,9 @@ class _Loader:
         import the same module, so each directory is looked at once."""
         key = (directory, target)
         if key not in self.modules_seen:
+            if "\0" in target:  # no file name holds one (the OS would refuse it: ValueError)
+                self.modules_seen[key] = (directory / target.replace("\0", "\\0"), None)
+                return self.modules_seen[key]
             module_dir = (directory / target).resolve()
             files = sorted(module_dir.glob("*.gop")) if module_dir.is_dir() else None
             self.modules_seen[key] = (module_dir, files)

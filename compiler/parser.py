@@ -290,6 +290,7 @@ _SCAN = re.compile(
 class _Scan:
     chunks: list[tuple[int, int]]
     comments: list[tuple[int, int]]
+    too_deep: list[int]  # offsets of brackets opened more than MAX_NESTING deep (the first of each run)
 
 
 def _scan(text: str) -> _Scan:
@@ -297,6 +298,7 @@ def _scan(text: str) -> _Scan:
     boundaries = [0]
     fallback: list[int] = []
     comments: list[tuple[int, int]] = []
+    too_deep: list[int] = []
     depth = 0
     for match in _SCAN.finditer(text):
         lexeme = match.group()
@@ -307,6 +309,8 @@ def _scan(text: str) -> _Scan:
                 (boundaries if depth == 0 else fallback).append(match.end())
         elif first in "{([":
             depth += 1
+            if depth == MAX_NESTING + 1:
+                too_deep.append(match.start())
         elif first in "})]":
             depth = max(depth - 1, 0)
         elif lexeme.startswith("//"):
@@ -315,7 +319,7 @@ def _scan(text: str) -> _Scan:
         boundaries = sorted(set(boundaries) | set(fallback))
     boundaries.append(len(text))
     chunks = [(a, b) for a, b in zip(boundaries, boundaries[1:]) if b > a]
-    return _Scan(chunks, comments)
+    return _Scan(chunks, comments, too_deep)
 
 
 # ---- the parser entry points ---------------------------------------------------------------
@@ -334,8 +338,17 @@ def parse(path: str, text: str) -> ParseResult:
     docs = _DocIndex(text, scan.comments)
     diagnostics = _Diagnostics(path)
     decls: list[ast.Decl] = []
+    too_deep = iter(scan.too_deep)
+    deep_at = next(too_deep, None)
     for start, end in scan.chunks:
+        while deep_at is not None and deep_at < start:
+            deep_at = next(too_deep, None)
         if diagnostics.count >= MAX_ERRORS_PER_FILE:
+            decls.append(ast.BadDecl(Span(path, start, end)))
+            continue
+        if deep_at is not None and deep_at < end:
+            # Not parsed at all: error recovery in a stack thousands of brackets deep is slow.
+            diagnostics.add("E0330", deep_at, deep_at, *_TOO_DEEP)
             decls.append(ast.BadDecl(Span(path, start, end)))
             continue
         decls.extend(_parse_chunk(path, text, start, end, docs, diagnostics))
@@ -384,10 +397,11 @@ def _within_nesting_limit(decl: ast.Decl, diagnostics: _Diagnostics) -> ast.Decl
     deepest = _node_below(decl, MAX_NESTING)
     if deepest is None:
         return decl
-    diagnostics.add("E0330", deepest.span.start, deepest.span.start,
-                    f"this declaration is nested more than {MAX_NESTING} levels deep",
-                    ("name the inner parts with `let` declarations",))
+    diagnostics.add("E0330", deepest.span.start, deepest.span.start, *_TOO_DEEP)
     return ast.BadDecl(decl.span)
+
+
+_TOO_DEEP = (f"this declaration is nested more than {MAX_NESTING} levels deep", ("name the inner parts with `let` declarations",))
 
 
 def _node_below(root: ast.Node, depth_limit: int) -> ast.Node | None:
@@ -702,7 +716,7 @@ def _describe_token(token: Token) -> str:
 
 def _previous_symbol(text: str, position: int) -> str | None:
     """The token-ish word just before `position` on the same logical line, for messages."""
-    head = text[:position].rstrip(" \t")
+    head = text[max(0, position - 256):position].rstrip(" \t")  # not all the text before each error
     match = re.search(r'(==|!=|[=:,(\[{.]|[A-Za-z_][A-Za-z0-9_-]*|"[^"\n]*")$', head)
     if match is None:
         return None

@@ -85,3 +85,21 @@ def test_a_fast_loop_that_fails_while_parsing_leaves_the_parsing_to_larks_loop(m
 
     monkeypatch.setattr(lalr_loop, "_reduce", changed_token)
     assert _parse_normally() == expected
+
+
+def test_brackets_opened_more_than_the_limit_deep_are_reported_where_the_limit_is_passed():
+    limit = parser.MAX_NESTING
+    text = "let a = 1\nlet b = " + "(" * 3000 + "1" + "\nlet c = 2\n"
+    result = parse("a.gop", text)
+    assert [type(decl).__name__ for decl in result.file.decls] == ["LetDecl", "BadDecl", "LetDecl"]
+    at = len("let a = 1\nlet b = ") + limit
+    assert [(d.code, d.span.start, d.span.end) for d in result.diagnostics] == [("E0330", at, at)]
+
+
+def test_an_import_path_with_a_nul_character_is_a_module_not_found(tmp_path):
+    from gop.compiler.driver import analyse
+
+    program = tmp_path / "a.gop"
+    program.write_text('import "a\0b"\nlet x = 1\n', encoding="utf-8")
+    diagnostics = analyse([program]).diagnostics
+    assert [(d.code, d.span.start, d.span.end) for d in diagnostics] == [("E0203", 7, 12)]
