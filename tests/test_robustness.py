@@ -9,6 +9,12 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from gop.compiler import lalr_loop, parser
 from gop.compiler.parser import parse
 
@@ -103,3 +109,26 @@ def test_an_import_path_with_a_nul_character_is_a_module_not_found(tmp_path):
     program.write_text('import "a\0b"\nlet x = 1\n', encoding="utf-8")
     diagnostics = analyse([program]).diagnostics
     assert [(d.code, d.span.start, d.span.end) for d in diagnostics] == [("E0203", 7, 12)]
+
+
+# ---- bench/fuzz.py's mutations, a bounded run (`make fuzz` runs 100,000) ----
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import fuzz  # noqa: E402
+
+SEEDS = fuzz.seeds()
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(base=st.sampled_from(SEEDS), rng=st.randoms(use_true_random=False))
+def test_mutated_programs_get_diagnostics_from_check_and_fmt_never_exceptions(base, rng):
+    """What `gopc check` and `gopc fmt` run (fmt's output must parse and be stable)."""
+    assert fuzz.run_one(base, fuzz.mutate(rng, base.text, SEEDS)) is None
+
+
+def test_the_inputs_each_fixed_class_came_from_get_diagnostics():
+    base = next(seed for seed in SEEDS if seed.path.name == "apps.gop")
+    doubling = 'let a0 = "xy"\n' + "".join(f"let a{i} = a{i - 1} + a{i - 1}\n" for i in range(1, 31))
+    for text in ("let a = " + "1" * 4301, "let a = 1" + " + 1" * 3000, "let a = " + "(" * 10000,
+                 "let a = " + "-" * 5000 + "1", doubling, "let d = " + "9" * 5000 + "h", "let a = [1" + " )" * 5000):
+        assert fuzz.run_one(base, base.text + "\n" + text + "\n") is None
