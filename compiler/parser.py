@@ -22,8 +22,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import math
 import importlib.resources
+import math
 import os
 import re
 import sys
@@ -300,6 +300,7 @@ def _scan(text: str) -> _Scan:
     comments: list[tuple[int, int]] = []
     too_deep: list[int] = []
     depth = 0
+    nesting = 0  # depth since the last declaration keyword at column 0 (brackets left open before it do not count)
     for match in _SCAN.finditer(text):
         lexeme = match.group()
         first = lexeme[0]
@@ -307,12 +308,15 @@ def _scan(text: str) -> _Scan:
             word = match.group(1)
             if word in TOP_LEVEL_KEYWORDS:
                 (boundaries if depth == 0 else fallback).append(match.end())
+                nesting = 0
         elif first in "{([":
             depth += 1
-            if depth == MAX_NESTING + 1:
+            nesting += 1
+            if nesting == MAX_NESTING + 1:
                 too_deep.append(match.start())
         elif first in "})]":
             depth = max(depth - 1, 0)
+            nesting = max(nesting - 1, 0)
         elif lexeme.startswith("//"):
             comments.append(match.span())
     if depth > 0:

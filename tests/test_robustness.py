@@ -132,3 +132,8 @@ def test_the_inputs_each_fixed_class_came_from_get_diagnostics():
     for text in ("let a = " + "1" * 4301, "let a = 1" + " + 1" * 3000, "let a = " + "(" * 10000,
                  "let a = " + "-" * 5000 + "1", doubling, "let d = " + "9" * 5000 + "h", "let a = [1" + " )" * 5000):
         assert fuzz.run_one(base, base.text + "\n" + text + "\n") is None
+
+
+def test_brackets_left_open_by_earlier_declarations_do_not_count_towards_the_limit():
+    text = "".join(f"let a{i} = [[[[[1\n" for i in range(parser.MAX_NESTING // 5 + 5))  # one error each
+    assert "E0330" not in {d.code for d in parse("a.gop", text).diagnostics}
