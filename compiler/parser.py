@@ -19,6 +19,7 @@ no exception escapes `parse` for any input text.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -45,6 +46,8 @@ MAX_ERRORS_PER_FILE = 50
 # once). Each may cost as much as the declaration's text, so without a bound a long
 # declaration full of errors took quadratic time; past it the declaration is given up.
 MAX_RECOVERIES_PER_CHUNK = 200
+# and a file: past it, as past MAX_ERRORS_PER_FILE, the rest of the file is not parsed.
+MAX_RECOVERIES_PER_FILE = 500
 # How deep a declaration's tree may be (E0330). Every later pass (checker, evaluator,
 # formatter, language server) walks trees recursively, a few frames per level; real
 # programs stay under 20 levels. Left-associative chains (`1 + 1 + ...`) count too.
@@ -347,7 +350,7 @@ def parse(path: str, text: str) -> ParseResult:
     for start, end in scan.chunks:
         while deep_at is not None and deep_at < start:
             deep_at = next(too_deep, None)
-        if diagnostics.count >= MAX_ERRORS_PER_FILE:
+        if diagnostics.count >= MAX_ERRORS_PER_FILE or diagnostics.recoveries >= MAX_RECOVERIES_PER_FILE:
             decls.append(ast.BadDecl(Span(path, start, end)))
             continue
         if deep_at is not None and deep_at < end:
@@ -365,6 +368,7 @@ class _Diagnostics:
         self._path = path
         self.items: list[Diagnostic] = []
         self._last_error_at = -1
+        self.recoveries = 0  # error recoveries in the file, reported or not
 
     @property
     def count(self) -> int:
@@ -516,7 +520,9 @@ class _Recovery:
 
     def on_error(self, error: UnexpectedInput) -> bool:
         self._recoveries += 1
-        if self._diagnostics.count >= MAX_ERRORS_PER_FILE or self._recoveries > MAX_RECOVERIES_PER_CHUNK:
+        self._diagnostics.recoveries += 1
+        if (self._diagnostics.count >= MAX_ERRORS_PER_FILE or self._recoveries > MAX_RECOVERIES_PER_CHUNK
+                or self._diagnostics.recoveries > MAX_RECOVERIES_PER_FILE):
             return False
         if isinstance(error, UnexpectedCharacters):
             return self._bad_character(error)
@@ -623,12 +629,12 @@ class _Recovery:
         else:
             self._report_unexpected(token, accepts)
         for _ in range(200):
-            accepts = parser.accepts()
-            if "$END" in accepts:
+            # One terminal at a time: `accepts()` tries them all, once per bracket left open.
+            if _accepts(parser, "$END"):
                 return True
-            choice = next((c for c in ("MISSING", "RPAR", "RSQB", "RBRACE", "_NL") if c in accepts), None)
+            choice = next((c for c in ("MISSING", "RPAR", "RSQB", "RBRACE", "_NL") if _accepts(parser, c)), None)
             if choice is None:
-                choice = next((c for c in _INSERTABLE if c in accepts), None)
+                choice = next((c for c in _INSERTABLE if _accepts(parser, c)), None)
             if choice is None:
                 return False
             if choice in _BRACKETS_CLOSE and self.state.open_brackets:
@@ -657,6 +663,25 @@ class _Recovery:
 def _fake(kind: str, at: Token) -> Token:
     value = {"NAME": "_", "MISSING": ""}.get(kind, _terminal_text(kind) or "")
     return Token(kind, value, start_pos=at.start_pos, end_pos=at.start_pos)
+
+
+def _accepts(parser, kind: str) -> bool:
+    """Whether `kind` is in `parser.accepts()`, found the way Lark finds it (a feed without callbacks)."""
+    if kind not in parser.choices():
+        return False
+    trial = parser.copy(deepcopy_values=False)
+    trial.parser_state.parse_conf = _without_callbacks(trial.parser_state.parse_conf)
+    try:
+        trial.feed_token(Token(kind, ""))
+    except UnexpectedToken:
+        return False
+    return True
+
+
+def _without_callbacks(parse_conf):
+    quiet = copy.copy(parse_conf)
+    quiet.callbacks = {}
+    return quiet
 
 
 def _would_accept(parser, *tokens: Token) -> bool:

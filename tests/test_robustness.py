@@ -137,3 +137,11 @@ def test_the_inputs_each_fixed_class_came_from_get_diagnostics():
 def test_brackets_left_open_by_earlier_declarations_do_not_count_towards_the_limit():
     text = "".join(f"let a{i} = [[[[[1\n" for i in range(parser.MAX_NESTING // 5 + 5))  # one error each
     assert "E0330" not in {d.code for d in parse("a.gop", text).diagnostics}
+
+
+def test_a_file_full_of_errors_is_given_up_after_a_bounded_number_of_recoveries():
+    chunk = "let a = [1" + " )" * 150 + "]\n"  # 150 recoveries, one error reported
+    result = parse("a.gop", chunk * 10 + "let b = 2\n")
+    decls = [type(decl).__name__ for decl in result.file.decls]
+    assert decls == ["LetDecl"] * 3 + ["BadDecl"] * 8
+    assert all(d.code == "E0101" for d in result.diagnostics) and len(result.diagnostics) == 4
