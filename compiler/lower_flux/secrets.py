@@ -106,7 +106,7 @@ def _load(fleet: Fleet, file: str | None, span: Span | None) -> SopsSecret:
         raise FluxLoweringError(f"SOPS file {file!r} must be a relative path inside the program directory", span)
     try:
         text = (fleet.root / path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, ValueError) as error:  # ValueError: not UTF-8, or a NUL in the name
         raise FluxLoweringError(f"cannot read SOPS file {file}: {getattr(error, 'strerror', None) or error}", span) from None
     try:
         docs = _parse(text)
