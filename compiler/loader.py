@@ -187,11 +187,11 @@ class _Loader:
         import the same module, so each directory is looked at once."""
         key = (directory, target)
         if key not in self.modules_seen:
-            if "\0" in target:  # no file name holds one (the OS would refuse it: ValueError)
-                self.modules_seen[key] = (directory / target.replace("\0", "\\0"), None)
-                return self.modules_seen[key]
-            module_dir = (directory / target).resolve()
-            files = sorted(module_dir.glob("*.gop")) if module_dir.is_dir() else None
+            try:
+                module_dir = (directory / target).resolve()
+                files = sorted(module_dir.glob("*.gop")) if module_dir.is_dir() else None
+            except (OSError, ValueError):  # a name the OS refuses: too long, or with a NUL
+                module_dir, files = directory / target.replace("\0", "\\0"), None
             self.modules_seen[key] = (module_dir, files)
         return self.modules_seen[key]
 

@@ -160,3 +160,12 @@ def test_a_sops_file_name_with_a_nul_character_cannot_be_read(tmp_path):
     diagnostics = analyse([program]).diagnostics
     assert [(d.code, d.span.start) for d in diagnostics] == [("E0701", program.read_text().index("TOKEN"))]
     assert "cannot read SOPS file" in diagnostics[0].message
+
+
+def test_an_import_path_too_long_for_the_system_is_a_module_not_found(tmp_path):
+    from gop.compiler.driver import analyse
+
+    program = tmp_path / "a.gop"
+    program.write_text(f'import "{"x" * 5000}"\nlet x = 1\n', encoding="utf-8")
+    diagnostics = analyse([program]).diagnostics
+    assert [(d.code, d.span.start, d.span.end) for d in diagnostics] == [("E0203", 7, 5009)]
