@@ -35,11 +35,12 @@ EXTERNAL_SECRETS_STAMP := $(EXTERNAL_SECRETS_DIR)/.installed-$(EXTERNAL_SECRETS_
 # Debian packages the tests need: neovim (headless LSP test), docker-registry (OCI registry).
 SYSTEM_PKGS ?= neovim docker-registry
 
-.PHONY: help venv .venv tools external-secrets-schema system-deps demo test wheel vendor-flux-schemas clean distclean
+.PHONY: help venv .venv tools external-secrets-schema system-deps demo test fuzz wheel vendor-flux-schemas clean distclean
 
 help:
 	@echo "make demo         build the bundled example fleet (installs what it needs)"
 	@echo "make test         run the whole test suite (installs what it needs)"
+	@echo "make fuzz         $(FUZZ_N) mutated programs through check and fmt (FUZZ_N=, FUZZ_TIMEOUT=; finds in out/fuzz)"
 	@echo "make venv         create .venv and install gopc[dev] in editable mode"
 	@echo "make tools        fetch helm v4 and kubectl into $(TOOLS_BIN)"
 	@echo "make external-secrets-schema  install the ExternalSecret schema into $(EXTERNAL_SECRETS_DIR)"
@@ -117,6 +118,13 @@ demo: $(VENV_STAMP)
 test: system-deps $(VENV_STAMP) $(TOOLS_STAMP) $(EXTERNAL_SECRETS_STAMP)
 	@rc=0; PATH="$(CURDIR)/$(TOOLS_BIN):$$PATH" $(VPY) -m pytest -q $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# bench/fuzz.py: mutated programs through `gopc check` and `gopc fmt`, in one worker process,
+# each with a time limit; what it finds is saved in out/fuzz/<class>/ for reproduction.
+FUZZ_N ?= 100000
+FUZZ_TIMEOUT ?= 5
+fuzz: $(VENV_STAMP)
+	$(VPY) bench/fuzz.py -n $(FUZZ_N) --timeout $(FUZZ_TIMEOUT) --out out/fuzz
 
 wheel: $(VENV_STAMP)
 	@mkdir -p dist && $(VPY) -m pip wheel --disable-pip-version-check --no-deps -w dist . > dist/pip-wheel.log 2>&1 \

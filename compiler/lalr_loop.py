@@ -17,6 +17,9 @@ every text it accepts it builds the same tree as `Lark.parse` with the same buil
 The post-lexer rules of grammar/gop.lark live here too: newlines inside ( ) and [ ] are
 dropped, as are leading and repeated ones.
 
+Lark's internals are private: pyproject.toml bounds lark to the minor versions this loop is
+tested with, and whatever fails in here, `parser.py` parses with Lark's loop instead.
+
 Invariants: no state survives between calls. A rule's extent is (start, end) of its first
 and last token that is not a newline, or None; tokens carry `type`, `value`, `start_pos`
 and `end_pos` (what the builders read).
@@ -76,7 +79,17 @@ class _Tables:
 
 @functools.cache
 def _tables(lark: Lark, reducer_for: Callable[[str], Reducer]) -> _Tables | None:
-    """Lark's tables in the shape the loop reads; None if this Lark build is not one we can drive."""
+    """Lark's tables in the shape the loop reads; None if this Lark build is not one we can drive.
+
+    They are read from Lark's private attributes: a Lark release that changes them makes
+    this fail in any way at all, and then Lark's own loop parses everything."""
+    try:
+        return _read_tables(lark, reducer_for)
+    except Exception:
+        return None
+
+
+def _read_tables(lark: Lark, reducer_for: Callable[[str], Reducer]) -> _Tables | None:
     if not lark.options.keep_all_tokens or lark.options.maybe_placeholders:
         return None
     contextual = getattr(lark.parser.lexer, "lexer", None)

@@ -208,8 +208,11 @@ class _Loader:
         import the same module, so each directory is looked at once."""
         key = (directory, target)
         if key not in self.modules_seen:
-            module_dir = (directory / target).resolve()
-            files = sorted(module_dir.glob("*.gop")) if module_dir.is_dir() else None
+            try:
+                module_dir = (directory / target).resolve()
+                files = sorted(module_dir.glob("*.gop")) if module_dir.is_dir() else None
+            except (OSError, ValueError):  # a name the OS refuses: too long, or with a NUL
+                module_dir, files = directory / target.replace("\0", "\\0"), None
             self.modules_seen[key] = (module_dir, files)
         return self.modules_seen[key]
 

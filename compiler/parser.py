@@ -19,9 +19,12 @@ no exception escapes `parse` for any input text.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
 import hashlib
 import importlib.resources
+import math
 import os
 import re
 import sys
@@ -39,6 +42,18 @@ from .diagnostics import Diagnostic, diagnostic
 from .span import Span
 
 MAX_ERRORS_PER_FILE = 50
+# Recoveries one declaration may take (reported or not: errors close together are reported
+# once). Each may cost as much as the declaration's text, so without a bound a long
+# declaration full of errors took quadratic time; past it the declaration is given up.
+MAX_RECOVERIES_PER_CHUNK = 200
+# and a file: past it, as past MAX_ERRORS_PER_FILE, the rest of the file is not parsed.
+MAX_RECOVERIES_PER_FILE = 500
+# How deep a declaration's tree may be (E0330). Every later pass (checker, evaluator,
+# formatter, language server) walks trees recursively, a few frames per level; real
+# programs stay under 20 levels. Left-associative chains (`1 + 1 + ...`) count too.
+MAX_NESTING = 100
+# Number literals (E0331): ints are 64-bit, as in Kubernetes and Helm.
+INT_MAX = 2**63 - 1
 
 # Keywords that start a top-level declaration; at column 0 they start a chunk.
 TOP_LEVEL_KEYWORDS = frozenset(
@@ -278,6 +293,7 @@ _SCAN = re.compile(
 class _Scan:
     chunks: list[tuple[int, int]]
     comments: list[tuple[int, int]]
+    too_deep: list[int]  # offsets of brackets opened more than MAX_NESTING deep (the first of each run)
 
 
 def _scan(text: str) -> _Scan:
@@ -285,7 +301,9 @@ def _scan(text: str) -> _Scan:
     boundaries = [0]
     fallback: list[int] = []
     comments: list[tuple[int, int]] = []
+    too_deep: list[int] = []
     depth = 0
+    nesting = 0  # depth since the last declaration keyword at column 0 (brackets left open before it do not count)
     for match in _SCAN.finditer(text):
         lexeme = match.group()
         first = lexeme[0]
@@ -293,17 +311,22 @@ def _scan(text: str) -> _Scan:
             word = match.group(1)
             if word in TOP_LEVEL_KEYWORDS:
                 (boundaries if depth == 0 else fallback).append(match.end())
+                nesting = 0
         elif first in "{([":
             depth += 1
+            nesting += 1
+            if nesting == MAX_NESTING + 1:
+                too_deep.append(match.start())
         elif first in "})]":
             depth = max(depth - 1, 0)
+            nesting = max(nesting - 1, 0)
         elif lexeme.startswith("//"):
             comments.append(match.span())
     if depth > 0:
         boundaries = sorted(set(boundaries) | set(fallback))
     boundaries.append(len(text))
     chunks = [(a, b) for a, b in zip(boundaries, boundaries[1:]) if b > a]
-    return _Scan(chunks, comments)
+    return _Scan(chunks, comments, too_deep)
 
 
 # ---- the parser entry points ---------------------------------------------------------------
@@ -322,8 +345,17 @@ def parse(path: str, text: str) -> ParseResult:
     docs = _DocIndex(text, scan.comments)
     diagnostics = _Diagnostics(path)
     decls: list[ast.Decl] = []
+    too_deep = iter(scan.too_deep)
+    deep_at = next(too_deep, None)
     for start, end in scan.chunks:
-        if diagnostics.count >= MAX_ERRORS_PER_FILE:
+        while deep_at is not None and deep_at < start:
+            deep_at = next(too_deep, None)
+        if diagnostics.count >= MAX_ERRORS_PER_FILE or diagnostics.recoveries >= MAX_RECOVERIES_PER_FILE:
+            decls.append(ast.BadDecl(Span(path, start, end)))
+            continue
+        if deep_at is not None and deep_at < end:
+            # Not parsed at all: error recovery in a stack thousands of brackets deep is slow.
+            diagnostics.add("E0330", deep_at, deep_at, *_TOO_DEEP)
             decls.append(ast.BadDecl(Span(path, start, end)))
             continue
         decls.extend(_parse_chunk(path, text, start, end, docs, diagnostics))
@@ -336,6 +368,7 @@ class _Diagnostics:
         self._path = path
         self.items: list[Diagnostic] = []
         self._last_error_at = -1
+        self.recoveries = 0  # error recoveries in the file, reported or not
 
     @property
     def count(self) -> int:
@@ -364,6 +397,43 @@ class _Diagnostics:
 
 
 def _parse_chunk(path, text, start, end, docs, diagnostics: _Diagnostics) -> list[ast.Decl]:
+    return [_within_nesting_limit(decl, diagnostics) for decl in _parse_chunk_text(path, text, start, end, docs, diagnostics)]
+
+
+def _within_nesting_limit(decl: ast.Decl, diagnostics: _Diagnostics) -> ast.Decl:
+    """`decl`, or a `BadDecl` (with E0330) when its tree is deeper than MAX_NESTING."""
+    deepest = _node_below(decl, MAX_NESTING)
+    if deepest is None:
+        return decl
+    diagnostics.add("E0330", deepest.span.start, deepest.span.start, *_TOO_DEEP)
+    return ast.BadDecl(decl.span)
+
+
+_TOO_DEEP = (f"this declaration is nested more than {MAX_NESTING} levels deep", ("name the inner parts with `let` declarations",))
+
+
+def _node_below(root: ast.Node, depth_limit: int) -> ast.Node | None:
+    """The first node found deeper than `depth_limit` under `root` (iteratively: the tree may be too deep to recurse)."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > depth_limit:
+            return node
+        for name in _child_fields(node.__class__):
+            value = getattr(node, name)
+            if isinstance(value, ast.Node):
+                stack.append((value, depth + 1))
+            elif value.__class__ is tuple:
+                stack.extend((item, depth + 1) for item in value if isinstance(item, ast.Node))
+    return None
+
+
+@functools.cache
+def _child_fields(node_class: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(node_class) if f.name != "span")
+
+
+def _parse_chunk_text(path, text, start, end, docs, diagnostics: _Diagnostics) -> list[ast.Decl]:
     chunk_text = text[start:end]
     diagnostics.new_chunk()
     decls = _parse_without_errors(chunk_text, "chunk", _Builder(path, text, start, docs, diagnostics))
@@ -400,7 +470,7 @@ def _parse_without_errors(text: str, start: str, builder: _Builder):
     previous = _enter(None, builder)
     try:
         result = lalr_loop.parse(_lark(), text, start, _reducer_for)
-    except RecursionError:
+    except Exception:  # the loop reads Lark's private tables: on any failure Lark's own loop parses
         result = None
     finally:
         _leave(previous)
@@ -446,9 +516,13 @@ class _Recovery:
     def __init__(self, state: _ChunkState, diagnostics: _Diagnostics) -> None:
         self.state = state
         self._diagnostics = diagnostics
+        self._recoveries = 0
 
     def on_error(self, error: UnexpectedInput) -> bool:
-        if self._diagnostics.count >= MAX_ERRORS_PER_FILE:
+        self._recoveries += 1
+        self._diagnostics.recoveries += 1
+        if (self._diagnostics.count >= MAX_ERRORS_PER_FILE or self._recoveries > MAX_RECOVERIES_PER_CHUNK
+                or self._diagnostics.recoveries > MAX_RECOVERIES_PER_FILE):
             return False
         if isinstance(error, UnexpectedCharacters):
             return self._bad_character(error)
@@ -555,12 +629,12 @@ class _Recovery:
         else:
             self._report_unexpected(token, accepts)
         for _ in range(200):
-            accepts = parser.accepts()
-            if "$END" in accepts:
+            # One terminal at a time: `accepts()` tries them all, once per bracket left open.
+            if _accepts(parser, "$END"):
                 return True
-            choice = next((c for c in ("MISSING", "RPAR", "RSQB", "RBRACE", "_NL") if c in accepts), None)
+            choice = next((c for c in ("MISSING", "RPAR", "RSQB", "RBRACE", "_NL") if _accepts(parser, c)), None)
             if choice is None:
-                choice = next((c for c in _INSERTABLE if c in accepts), None)
+                choice = next((c for c in _INSERTABLE if _accepts(parser, c)), None)
             if choice is None:
                 return False
             if choice in _BRACKETS_CLOSE and self.state.open_brackets:
@@ -591,8 +665,29 @@ def _fake(kind: str, at: Token) -> Token:
     return Token(kind, value, start_pos=at.start_pos, end_pos=at.start_pos)
 
 
+def _accepts(parser, kind: str) -> bool:
+    """Whether `kind` is in `parser.accepts()`, found the way Lark finds it (a feed without callbacks)."""
+    if kind not in parser.choices():
+        return False
+    trial = parser.copy(deepcopy_values=False)
+    trial.parser_state.parse_conf = _without_callbacks(trial.parser_state.parse_conf)
+    try:
+        trial.feed_token(Token(kind, ""))
+    except UnexpectedToken:
+        return False
+    return True
+
+
+def _without_callbacks(parse_conf):
+    quiet = copy.copy(parse_conf)
+    quiet.callbacks = {}
+    return quiet
+
+
 def _would_accept(parser, *tokens: Token) -> bool:
-    trial = parser.copy()
+    # The values on the stack are shared, not deep-copied: reductions build new values from
+    # them and never change them, and a deep copy costs the whole chunk's tree per attempt.
+    trial = parser.copy(deepcopy_values=False)
     try:
         for token in tokens:
             trial.feed_token(token)
@@ -650,7 +745,7 @@ def _describe_token(token: Token) -> str:
 
 def _previous_symbol(text: str, position: int) -> str | None:
     """The token-ish word just before `position` on the same logical line, for messages."""
-    head = text[:position].rstrip(" \t")
+    head = text[max(0, position - 256):position].rstrip(" \t")  # not all the text before each error
     match = re.search(r'(==|!=|[=:,(\[{.]|[A-Za-z_][A-Za-z0-9_-]*|"[^"\n]*")$', head)
     if match is None:
         return None
@@ -918,10 +1013,23 @@ class _Builder:
         return ast.Missing(self._tok(children[0]))
 
     def int_lit(self, meta, children):
-        return ast.IntLit(self._tok(children[0]), int(children[0]))
+        token = children[0]
+        # Compared as text first: Python refuses to convert more than 4,300 digits.
+        digits = token.lstrip("0") or "0"
+        if len(digits) > len(str(INT_MAX)) or int(digits) > INT_MAX:
+            return self._out_of_range(token, f"an integer is at most {INT_MAX} (64 bits)")
+        return ast.IntLit(self._tok(token), int(digits))
 
     def float_lit(self, meta, children):
-        return ast.FloatLit(self._tok(children[0]), float(children[0]), str(children[0]))
+        value = float(children[0])
+        if not math.isfinite(value):
+            return self._out_of_range(children[0], "a decimal is at most about 1.8e308 (64-bit floating point)")
+        return ast.FloatLit(self._tok(children[0]), value, str(children[0]))
+
+    def _out_of_range(self, token: Token, limit: str) -> ast.Missing:
+        span = self._tok(token)
+        self._diagnostics.add("E0331", span.start, span.end, f"this number is out of range: {limit}")
+        return ast.Missing(span)
 
     def unit_lit(self, meta, children):
         return ast.UnitLit(self._tok(children[0]), str(children[0]))

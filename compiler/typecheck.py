@@ -15,6 +15,7 @@ References record their target in `references` (for the language server).
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -35,6 +36,15 @@ from .types import (
 )
 
 INVALID = object()
+
+# The largest value a `let` or a field may hold (E0332), in characters of strings plus items of
+# lists and maps: a megabyte, what one Kubernetes object may hold at most. Without a bound,
+# thirty `let`s each doubling the last made a gigabyte, in the compiler and the language server.
+MAX_VALUE_SIZE = 1 << 20
+# How many `let`s and type declarations may be under evaluation inside one another (E0330):
+# each level is a few frames of recursion.
+MAX_REFERENCE_DEPTH = 100
+INT_MIN, INT_MAX = -(2**63 - 1), 2**63 - 1  # as the parser's literals (E0331)
 
 
 class _Present:
@@ -89,6 +99,7 @@ class Checker:
     _type_cache: dict[int, Type] = field(default_factory=dict)
     _in_progress: set[int] = field(default_factory=set)
     _let_values: dict[int, Any] = field(default_factory=dict)
+    _sizes: dict[int, tuple[Any, int]] = field(default_factory=dict)  # id(list or map) -> (it, its size)
 
     # ---- diagnostics ---------------------------------------------------------------
 
@@ -155,6 +166,8 @@ class Checker:
         if key in self._in_progress:
             self.error("E0311", decl.name.span, f"type `{decl.name.text}` is defined in terms of itself")
             return AnyType()
+        if self._too_deep(decl):
+            return AnyType()
         self._in_progress.add(key)
         try:
             resolved = self.type_of(decl.type, scope)
@@ -162,6 +175,15 @@ class Checker:
             self._in_progress.discard(key)
         self._type_cache[key] = resolved
         return resolved
+
+    def _too_deep(self, decl) -> bool:
+        """Report `decl` when evaluating it would go MAX_REFERENCE_DEPTH declarations deep."""
+        if len(self._in_progress) < MAX_REFERENCE_DEPTH:
+            return False
+        self.error("E0330", decl.name.span,
+                   f"`{decl.name.text}` is reached through more than {MAX_REFERENCE_DEPTH} declarations that refer to one another",
+                   notes=("shorten the chain: refer to the declaration at its start rather than through each link",))
+        return True
 
     def fields(self, decls: tuple[ast.FieldDecl, ...], scope: Scope) -> dict[str, Field]:
         fields: dict[str, Field] = {}
@@ -296,6 +318,8 @@ class Checker:
         if key in self._in_progress:
             self.error("E0311", decl.name.span, f"`{decl.name.text}` is defined in terms of itself")
             return INVALID
+        if self._too_deep(decl):
+            return INVALID
         self._in_progress.add(key)
         scope = self.scope_of(decl)
         try:
@@ -394,6 +418,8 @@ class Checker:
                 self.error("E0301", part.span, f"cannot interpolate {what} into a string")
                 return INVALID
             pieces.append(_interpolated(value))
+        if sum(map(len, pieces)) > MAX_VALUE_SIZE:
+            return self._too_large(expr.span, "this string")
         return "".join(pieces)
 
     def _ref(self, expr: ast.Ref, scope: Scope) -> Any:
@@ -441,11 +467,10 @@ class Checker:
         numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right))
         try:
             if numbers:
-                if op == "/":
-                    result = Fraction(left) / Fraction(right)
-                    return int(result) if result.denominator == 1 and all(isinstance(v, int) for v in (left, right)) else float(result)
-                return {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right, "%": lambda: left % right}[op]()
+                return self._in_range(self._arithmetic(op, left, right), expr)
             if op == "+" and isinstance(left, str) and isinstance(right, str):
+                if len(left) + len(right) > MAX_VALUE_SIZE:
+                    return self._too_large(expr.span, "this string")
                 return left + right
             if op in "+-" and isinstance(left, Duration) and isinstance(right, Duration):
                 return Duration(left.seconds + right.seconds if op == "+" else left.seconds - right.seconds)
@@ -454,6 +479,38 @@ class Checker:
             return INVALID
         self.error("E0301", expr.span, f"cannot apply `{op}` to {describe_value(left)} and {describe_value(right)}")
         return INVALID
+
+    @staticmethod
+    def _arithmetic(op: str, left, right):
+        if op == "/":
+            result = Fraction(left) / Fraction(right)
+            return int(result) if result.denominator == 1 and all(isinstance(v, int) for v in (left, right)) else float(result)
+        return {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right, "%": lambda: left % right}[op]()
+
+    def _in_range(self, result, expr: ast.Binary) -> Any:
+        """`result`, if a 64-bit int or a finite float (what the parser accepts as a literal)."""
+        if isinstance(result, int) and INT_MIN <= result <= INT_MAX or isinstance(result, float) and math.isfinite(result):
+            return result
+        self.error("E0331", expr.span, f"the result of `{expr.op}` is out of range: numbers are 64-bit integers or floating point")
+        return INVALID
+
+    def _too_large(self, span: Span, what: str) -> Any:
+        self.error("E0332", span, f"{what} would be larger than {MAX_VALUE_SIZE:,} characters and items",
+                   notes=("one Kubernetes object holds at most about a megabyte",))
+        return INVALID
+
+    def _sized(self, value, size: int, span: Span) -> Any:
+        """`value` (a list or map of `size`), remembered for the sizes of the values built from it."""
+        if size > MAX_VALUE_SIZE:
+            return self._too_large(span, "this value")
+        self._sizes[id(value)] = (value, size)
+        return value
+
+    def _size(self, value) -> int:
+        if isinstance(value, str):
+            return len(value)
+        known = self._sizes.get(id(value))
+        return known[1] if known is not None else 1
 
     def _resource_ref(self, expr, expected: ResourceRefType) -> Any:
         if isinstance(expr, ast.StringLit) and expr.is_plain:
@@ -554,14 +611,17 @@ class Checker:
             return INVALID
         if isinstance(expected, ListType):
             self._check_length(len(items), expected.min_length, expected.max_length, expr.span, "items")
-        return tuple(items)
+        return self._sized(tuple(items), 1 + sum(map(self._size, items)), expr.span)
 
     def _map_literal(self, expr: ast.MapLit, expected: Type, scope: Scope) -> Any:
         if not isinstance(expected, (RecordType, MapType, AnyType)):
             self.error("E0301", expr.span, f"expected {_a(expected)}, found a map")
             return INVALID
         leaves = self.body(expr.body, expected, scope)
-        return build_tree(leaves)
+        size = 1 + sum(len(leaf.path) + self._size(leaf.value) for leaf in leaves)
+        if size > MAX_VALUE_SIZE:
+            return self._too_large(expr.span, "this value")
+        return self._sized(build_tree(leaves), size, expr.span)
 
     # ---- conformance of computed values ----------------------------------------------------
 

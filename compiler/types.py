@@ -228,6 +228,13 @@ class AnyType(Type):
 
 _DURATION_UNITS = {"ns": Fraction(1, 10**9), "us": Fraction(1, 10**6), "ms": Fraction(1, 1000), "s": 1, "m": 60, "h": 3600}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)")
+_MAX_DURATION = Fraction(2**63 - 1, 10**9)  # Go's time.Duration: int64 nanoseconds
+_MAX_DIGITS = 40
+
+
+def _check_digits(number: str) -> None:
+    if len(number) > _MAX_DIGITS:
+        raise ValueError(f"out of range: a number of more than {_MAX_DIGITS} digits")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -241,9 +248,10 @@ class Duration:
         total = Fraction(0)
         last_rank = None
         order = list(_DURATION_UNITS)
-        for match in _DURATION_PART.finditer(text):
-            if match.start() != position:
-                raise ValueError(f"malformed duration {text!r}")
+        # Part after part from where the last ended (searching instead made a long run of
+        # digits quadratic); the number of a part is bounded before Fraction reads it.
+        while (match := _DURATION_PART.match(text, position)) is not None:
+            _check_digits(match.group(1))
             rank = order.index(match.group(2))
             if last_rank is not None and rank >= last_rank:
                 raise ValueError(f"units of {text!r} must go from larger to smaller, each once")
@@ -252,6 +260,8 @@ class Duration:
             position = match.end()
         if position != len(text) or position == 0:
             raise ValueError(f"malformed duration {text!r}")
+        if total > _MAX_DURATION:
+            raise ValueError("out of range: Go's durations, which Flux and Kubernetes read, end at 2562047h47m16.854775807s")
         return Duration(total)
 
     def __str__(self) -> str:
@@ -297,6 +307,7 @@ class Quantity:
         match = _QUANTITY.fullmatch(text)
         if match is None:
             raise ValueError(f"malformed quantity {text!r}")
+        _check_digits(match.group(1))
         return Quantity(Fraction(match.group(1)) * _QUANTITY_SUFFIXES[match.group(2) or ""], text)
 
     def __eq__(self, other: object) -> bool:
