@@ -147,21 +147,6 @@ def test_a_file_full_of_errors_is_given_up_after_a_bounded_number_of_recoveries(
     assert all(d.code == "E0101" for d in result.diagnostics) and len(result.diagnostics) == 4
 
 
-def test_a_sops_file_name_with_a_nul_character_cannot_be_read(tmp_path):
-    from gop.compiler.driver import analyse
-
-    program = tmp_path / "a.gop"
-    program.write_text(
-        'labels { environment: "dev" }\nenv dev where environment == "dev" { }\n'
-        'cluster dev-1 { labels { environment = "dev" } }\n'
-        'app web {\n  image { repository = "ghcr.io/acme/web", tag = "1.0.0" }\n'
-        '  secretEnv {\n    TOKEN = sops("secrets/a\\u{0}b.enc.yaml", secret = "web", key = "token")\n  }\n}\n',
-        encoding="utf-8")
-    diagnostics = analyse([program]).diagnostics
-    assert [(d.code, d.span.start) for d in diagnostics] == [("E0701", program.read_text().index("TOKEN"))]
-    assert "cannot read SOPS file" in diagnostics[0].message
-
-
 def test_an_import_path_too_long_for_the_system_is_a_module_not_found(tmp_path):
     from gop.compiler.driver import analyse
 
