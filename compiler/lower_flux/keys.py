@@ -52,7 +52,8 @@ def _overlong_paths(tree: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...
         return
     for key, value in tree.items():
         here = path + (key,)
-        if isinstance(key, str) and go_json_length(key) > IMPLICIT_KEY_LIMIT:
+        # Go writes a character in at most 6: a shorter key cannot be too long (most keys, cheaply).
+        if isinstance(key, str) and len(key) * 6 + 2 > IMPLICIT_KEY_LIMIT and go_json_length(key) > IMPLICIT_KEY_LIMIT:
             yield here
         else:
             yield from _overlong_paths(value, here)
