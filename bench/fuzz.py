@@ -282,16 +282,16 @@ def fuzz(count: int, seed: int, timeout: float, out: Path, first: int = 0) -> di
             result = worker.run(index, 3 * timeout)
             if result is None:
                 worker = _Worker(seed)
-                kind, detail = "slow", f"longer than {3 * timeout} s on the clock"
+                finding = "slow", f"longer than {3 * timeout} s on the clock"
             else:
                 problem, seconds = result
-                if problem is None and seconds <= timeout:
-                    continue
-                kind, detail = problem or ("slow", f"{seconds:.1f} s of CPU time")
-            found[kind].append(index)
-            _save(out, kind, index, case(pool, seed, index), detail)
+                finding = None if problem is None and seconds <= timeout else \
+                    problem or ("slow", f"{seconds:.1f} s of CPU time")
+            if finding is not None:
+                found[finding[0]].append(index)
+                _save(out, finding[0], index, case(pool, seed, index), finding[1])
             done = index - first + 1
-            if done % 1000 == 0 or len(found[kind]) <= 3:
+            if done % 1000 == 0 or (finding is not None and len(found[finding[0]]) <= 3):
                 _progress(done, count, found, started)
         _progress(count, count, found, started)
     finally:
