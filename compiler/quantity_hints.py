@@ -25,12 +25,12 @@ MANY_CORES = 100  # no container asks for a hundred cores; a hundred millicores 
 
 def unit_hint(number: int | float, expected: QuantityType, span: Span) -> Diagnostic | None:
     minimum = expected.minimum
-    if minimum is None or isinstance(number, bool):
+    if minimum is None or isinstance(number, bool) or not number > 0:  # a sign or NaN is no missing unit
         return None
     unit = minimum.text.lstrip("0123456789.")
     if unit in BINARY_UNITS and Fraction(number) < minimum.amount:
         suggestion = f"{number}{unit}"
-        if Quantity.parse(suggestion) >= minimum:
+        if _at_least(suggestion, minimum):
             return diagnostic("W0514", span, f"`{number}` has no unit, so it means {number} bytes; did you mean `{suggestion}`?",
                               fixes=(Fix(span, suggestion, f"change to `{suggestion}`"),))
     if unit == "m" and number >= MANY_CORES:
@@ -38,3 +38,11 @@ def unit_hint(number: int | float, expected: QuantityType, span: Span) -> Diagno
         return diagnostic("W0515", span, f"`{number}` means {number} CPU cores; did you mean `{suggestion}` ({number} millicores)?",
                           fixes=(Fix(span, suggestion, f"change to `{suggestion}`"),))
     return None
+
+
+def _at_least(text: str, minimum: Quantity) -> bool:
+    """Whether `text` is a quantity of at least `minimum` (a float Python writes as `1e+300` is none)."""
+    try:
+        return Quantity.parse(text) >= minimum
+    except ValueError:
+        return False
