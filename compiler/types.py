@@ -74,7 +74,36 @@ def compile_pattern(pattern: str) -> re.Pattern:
     `\\d`, `\\w`, `\\s`, `\\b` match ASCII only. Raises re.error for an invalid pattern."""
     with warnings.catch_warnings():  # "possible nested set": a user's pattern, read as Go reads it today
         warnings.simplefilter("ignore", FutureWarning)
-        return re.compile(_END_ANCHOR.sub(lambda match: match.group(0)[:-1] + r"\Z", pattern), re.ASCII)
+        return re.compile(_end_anchors_as_go_reads_them(pattern), re.ASCII)
+
+
+def _end_anchors_as_go_reads_them(pattern: str) -> str:
+    """`pattern` with every `$` anchor (unescaped, outside a character class) written `\\Z`, in one
+    pass (a regular expression that finds them backtracks exponentially on some patterns)."""
+    out: list[str] = []
+    in_class = False
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            out.append(pattern[index:index + 2])
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            opening = "[^" if pattern.startswith("^", index + 1) else "["
+            if pattern.startswith("]", index + len(opening)):  # a leading `]` is a literal
+                opening += "]"
+            out.append(opening)
+            index += len(opening)
+            continue
+        elif char == "$":
+            char = "\\Z"
+        out.append(char)
+        index += 1
+    return "".join(out)
 
 
 def go_unsupported(pattern: str) -> str | None:
@@ -111,9 +140,6 @@ def go_unsupported(pattern: str) -> str | None:
 _PYTHON_ONLY_ESCAPES = ("Z", "u", "U", "N")  # \\Z, \\uXXXX, \\UXXXXXXXX, \\N{name}
 # What may follow `(?` in Go: a non-capturing group, a named group, or flags (i, m, s, U).
 _GO_GROUP = re.compile(r"P?<[A-Za-z_][A-Za-z0-9_]*>|[imsU]*(-[imsU]*)?[:)]")
-
-# An unescaped `$` outside a character class: skip escapes and classes, then a `$`.
-_END_ANCHOR = re.compile(r"(?:\\.|\[(?:\\.|[^\]\\])*\]?|[^$\\\[])*\$")
 
 # The name of a Kubernetes Secret (a DNS-1123 subdomain), as secret references name it.
 SECRET_NAME = StringType(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", 1, 253)

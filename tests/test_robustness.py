@@ -10,12 +10,14 @@
 from __future__ import annotations
 
 import sys
+
+import pytest
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gop.compiler import lalr_loop, parser
+from gop.compiler import lalr_loop, parser, types
 from gop.compiler.parser import parse
 
 
@@ -130,7 +132,8 @@ def test_the_inputs_each_fixed_class_came_from_get_diagnostics():
     base = next(seed for seed in SEEDS if seed.path.name == "apps.gop")
     doubling = 'let a0 = "xy"\n' + "".join(f"let a{i} = a{i - 1} + a{i - 1}\n" for i in range(1, 31))
     for text in ("let a = " + "1" * 4301, "let a = 1" + " + 1" * 3000, "let a = " + "(" * 10000,
-                 "let a = " + "-" * 5000 + "1", doubling, "let d = " + "9" * 5000 + "h", "let a = [1" + " )" * 5000):
+                 "let a = " + "-" * 5000 + "1", doubling, "let d = " + "9" * 5000 + "h", "let a = [1" + " )" * 5000,
+                 'type T = string(pattern: "^[a-' + "1 + (" * 60 + '")'):
         assert fuzz.run_one(base, base.text + "\n" + text + "\n") is None
 
 
@@ -154,3 +157,12 @@ def test_an_import_path_too_long_for_the_system_is_a_module_not_found(tmp_path):
     program.write_text(f'import "{"x" * 5000}"\nlet x = 1\n', encoding="utf-8")
     diagnostics = analyse([program]).diagnostics
     assert [(d.code, d.span.start, d.span.end) for d in diagnostics] == [("E0203", 7, 5009)]
+
+
+@pytest.mark.parametrize("pattern, as_go_reads_it", [
+    (r"^[a-z]+$", r"^[a-z]+\Z"), (r"a$|b$", r"a\Z|b\Z"), (r"^a\$b$", r"^a\$b\Z"), (r"^[$]x$", r"^[$]x\Z"),
+    (r"^[^$]$", r"^[^$]\Z"), (r"^[]$]x$", r"^[]$]x\Z"), (r"^[^]$]$", r"^[^]$]\Z"), (r"^[\]$]$", r"^[\]$]\Z"),
+    ("^[a-" + "1 + (" * 60, "^[a-" + "1 + (" * 60),  # an unclosed class: no anchor, found in one pass
+])
+def test_only_end_anchors_become_go_s_end_of_text(pattern, as_go_reads_it):
+    assert types._end_anchors_as_go_reads_them(pattern) == as_go_reads_it
