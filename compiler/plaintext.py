@@ -41,8 +41,8 @@ from . import ast
 from .diagnostics import Diagnostic, Fix, diagnostic
 from .loader import Program
 from .span import Span
-from .typecheck import SECRET_ARGUMENT_TYPES, SECRET_FUNCTIONS
-from .types import StringType, compile_pattern
+from .typecheck import SECRET_ARGUMENT_TYPES, SECRET_FUNCTIONS, SECRET_PARAMETERS, string_fits
+from .types import StringType
 
 SILENCE = "gopc:not-secret"
 
@@ -171,21 +171,16 @@ def _url_credentials(literal: ast.StringLit) -> list[Diagnostic]:
 def _secret_names(call: ast.Call, source: str, silenced: set[int]) -> list[Diagnostic]:
     found = []
     for index, arg in enumerate(call.args):
-        name = arg.name.text if arg.name else ("file" if call.func.text == "sops" and index == 0 else None)
+        name = arg.name.text if arg.name else SECRET_PARAMETERS[call.func.text][index] if index == 0 else None
         if name not in ("secret", "key") or not isinstance(arg.value, ast.StringLit):
             continue
         text = _text_of(arg.value)
-        why = secret_shape(text) if _fits(text, SECRET_ARGUMENT_TYPES[name]) else None
+        why = secret_shape(text) if string_fits(text, SECRET_ARGUMENT_TYPES[name]) else None
         if why and _line_of(source, arg.value.span.end) not in silenced:
             found.append(diagnostic(
                 "E0605", arg.value.span, f"the `{name}` of `{call.func.text}(...)` reads like a secret value ({why})",
                 notes=(f"`{name}` names where the secret is kept; the value itself never appears in the program",)))
     return found
-
-
-def _fits(text: str, type_: StringType) -> bool:
-    return (type_.min_length or 0) <= len(text) <= (type_.max_length or len(text)) and \
-        compile_pattern(type_.pattern).match(text) is not None
 
 
 class _Leaf:

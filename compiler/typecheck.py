@@ -63,7 +63,10 @@ BUILTIN_TYPES: dict[str, Type] = {
     "registry": ResourceRefType("registry"), "provider": ResourceRefType("provider"),
 }
 PRELUDE_MODULE = "std/prelude"
-SECRET_FUNCTIONS = ("sops", "secretRef", "external")
+# The secret functions and their required parameters, in order (only the first may go unnamed).
+SECRET_PARAMETERS = {"sops": ("file", "secret", "key"), "secretRef": ("secret", "key"),
+                     "external": ("store", "remote", "secret", "key")}
+SECRET_FUNCTIONS = tuple(SECRET_PARAMETERS)
 # The types of the secret functions' arguments: the Secret's name and key are those the chart's schema
 # takes for a secret reference (lower_helm/schema.py builds it from the same types).
 SECRET_ARGUMENT_TYPES = {"secret": SECRET_NAME, "key": DATA_KEY}
@@ -294,7 +297,7 @@ class Checker:
                 try:
                     compile_pattern(pattern)
                     unsupported = go_unsupported(pattern)
-                except re.error as error:
+                except (re.error, OverflowError, RecursionError) as error:  # a repeat count or nesting re refuses
                     self.error("E0307", arg.value.span, f"invalid pattern: {error}")
                     pattern = None
                 else:
@@ -477,6 +480,8 @@ class Checker:
         except ZeroDivisionError:
             self.error("E0301", expr.span, "division by zero")
             return INVALID
+        except OverflowError:  # a quotient beyond floating point
+            return self._in_range(math.inf, expr)
         self.error("E0301", expr.span, f"cannot apply `{op}` to {describe_value(left)} and {describe_value(right)}")
         return INVALID
 
@@ -549,7 +554,7 @@ class Checker:
         return INVALID
 
     def _secret_call(self, call: ast.Call, scope: Scope) -> Any:
-        params = {"sops": ("file", "secret", "key"), "secretRef": ("secret", "key"), "external": ("store", "remote", "secret", "key")}[call.func.text]
+        params = SECRET_PARAMETERS[call.func.text]
         optional = EXTERNAL_OPTIONAL if call.func.text == "external" else {}
         args = self._call_args(call, params, scope, optional)
         if args is None:
@@ -798,6 +803,13 @@ class Checker:
 def _unit_value(text: str, quantity: bool) -> Quantity | Duration:
     """Fleets repeat a few literals (`100m`, `128Mi`, `5s`) thousands of times; the values are immutable."""
     return Quantity.parse(text) if quantity else Duration.parse(text)
+
+
+def string_fits(value: str, expected: StringType) -> bool:
+    """Whether `value` has the length and matches the pattern `expected` asks for."""
+    return ((expected.min_length is None or len(value) >= expected.min_length)
+            and (expected.max_length is None or len(value) <= expected.max_length)
+            and (expected.pattern is None or _compiled(expected.pattern).search(value) is not None))
 
 
 @functools.lru_cache(maxsize=1024)
