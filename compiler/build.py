@@ -43,7 +43,7 @@ def repository(analysis) -> tuple[dict[str, str], list[Diagnostic]]:
     try:
         files.update(repository_files(fleet))
     except FluxLoweringError as error:
-        return {}, [lowering_diagnostic(error, analysis)]
+        return {}, [program_lowering_diagnostic(error, analysis.program)]
     return dict(sorted(files.items())), []
 
 
@@ -51,7 +51,7 @@ def cluster_objects(analysis, cluster: str, *, include_flux: bool) -> tuple[list
     try:
         return render_cluster(analysis.fleet, cluster, include_flux=include_flux), []
     except FluxLoweringError as error:
-        return [], [lowering_diagnostic(error, analysis)]
+        return [], [program_lowering_diagnostic(error, analysis.program)]
 
 
 def cluster_text(analysis, cluster: str, *, include_flux: bool,
@@ -62,11 +62,7 @@ def cluster_text(analysis, cluster: str, *, include_flux: bool,
         renderer = renderer or ClusterRenderer(analysis.fleet)
         return renderer.text(cluster, include_flux=include_flux), []
     except FluxLoweringError as error:
-        return "", [lowering_diagnostic(error, analysis)]
-
-
-def lowering_diagnostic(error: FluxLoweringError, analysis) -> Diagnostic:
-    return program_lowering_diagnostic(error, analysis.program)
+        return "", [program_lowering_diagnostic(error, analysis.program)]
 
 
 def program_lowering_diagnostic(error: FluxLoweringError, program) -> Diagnostic:

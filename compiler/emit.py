@@ -203,11 +203,8 @@ def _manifest_text(files: dict[str, bytes], notes: dict[str, object]) -> bytes:
 
 def manifest_notes(out: Path) -> dict[str, object]:
     """The notes the previous build of `out` kept in its manifest ({} when there are none)."""
-    try:
-        data = json.loads((Path(out) / MANIFEST).read_bytes())
-    except (OSError, ValueError):
-        return {}
-    return {key: value for key, value in data.items() if key not in ("generator", "files")} if isinstance(data, dict) else {}
+    data = _manifest_data(_manifest_bytes(Path(out)))
+    return {key: value for key, value in data.items() if key not in ("generator", "files")}
 
 
 def _all_unchanged(files: dict[str, bytes], out: Path, existing: _Existing) -> bool:
@@ -330,14 +327,27 @@ def _under(relative: str, roots: set[str]) -> bool:
 
 def _read_manifest(out: Path) -> tuple[set[str], bytes | None]:
     """The files the previous build wrote, and the manifest's bytes."""
+    text = _manifest_bytes(out)
     try:
-        text = (out / MANIFEST).read_bytes()
-    except OSError:
-        return set(), None
-    try:
-        return {safe_relative(p) for p in json.loads(text).get("files", [])}, text
-    except (ValueError, EmitError, AttributeError, TypeError):
+        return {safe_relative(p) for p in _manifest_data(text).get("files", [])}, text
+    except (EmitError, TypeError):
         return set(), text
+
+
+def _manifest_bytes(out: Path) -> bytes | None:
+    try:
+        return (out / MANIFEST).read_bytes()
+    except OSError:
+        return None
+
+
+def _manifest_data(text: bytes | None) -> dict[str, object]:
+    """The manifest's JSON object; {} for none, or for one that is damaged (then nothing is owned)."""
+    try:
+        data = json.loads(text) if text is not None else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _scan(out: Path, shown: Path) -> _Existing:

@@ -42,10 +42,10 @@ def lowering_problems(fleet: Fleet) -> list[FluxLoweringError]:
             check()
         except FluxLoweringError as error:
             problems.append(error)
-    problems += [FluxLoweringError(message, span, code="E0703") for span, message in overlong_keys(fleet)]
     if with_sops and not problems:  # the directories, once every file could be read
         try:
             sops_secrets(fleet)
         except FluxLoweringError as error:
             problems.append(error)
+    problems += [FluxLoweringError(message, span, code="E0703") for span, message in overlong_keys(fleet)]
     return problems
