@@ -27,7 +27,7 @@ from typing import Any
 
 from . import ast
 from .diagnostics import Fix, Related, diagnostic
-from .fleet_checks import fleet_diagnostics
+from .fleet_checks import clusters_text, fleet_diagnostics
 from .model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings
 from .resolve import Resolution
 from .span import Span
@@ -280,7 +280,7 @@ class _Evaluator:
         if not clusters:
             return ""
         matched_by = " and ".join(f"{decl.kind} {decl.name.text}" for decl in decls)
-        return f", on {_clusters_text(clusters)} (matched by {matched_by})"
+        return f", on {clusters_text(clusters)} (matched by {matched_by})"
 
     def _bind_envs(self, clusters) -> dict[str, str]:
         cluster_env: dict[str, str] = {}
@@ -514,7 +514,7 @@ class _Evaluator:
                         absent.setdefault((name, str(dependency), origin.span), []).append(cluster)
         for (name, dependency, span), where in sorted(absent.items(), key=lambda item: (item[0][2].file, item[0][2].start, item[0][1])):
             self.error("E0502", span, f"app `{name}` depends on `{dependency}`, which does not run on "
-                       + _clusters_text(where),
+                       + clusters_text(where),
                        notes=("Flux would wait for it there forever; deploy it there too, or set `dependsOn` "
                               "for those clusters in an env, overlay or cluster block",))
         self._report_cycles(edges)
@@ -749,11 +749,6 @@ def _located(origins: dict, *paths: tuple) -> Origin | None:
         if origin is not None and origin.span is not None:
             return origin
     return None
-
-
-def _clusters_text(names: list[str]) -> str:
-    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-    return f"cluster{'s' if len(names) > 1 else ''} {shown}"
 
 
 def _position(leaf: Leaf) -> tuple[str, int]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .diagnostics import Diagnostic, Related, diagnostic
+from .resolve import DNS_LABEL
 from .model import Layer, Origin
 from .semver_range import range_problem
 from .span import Span
@@ -37,7 +38,6 @@ from .types import Quantity, describe_value
 # would define flux-system's impersonated ServiceAccount twice, or make a tenant cluster-admin
 # of kube-system.
 SYSTEM_NAMESPACES = ("flux-system", "kube-system", "kube-public", "kube-node-lease")
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 LABEL_VALUE_MAX = 63
 
@@ -111,7 +111,7 @@ def host_problem(host: str) -> str | None:
             return "it has an empty label (two dots in a row, or a dot at an end)"
         if len(label) > LABEL_VALUE_MAX:
             return f"its label {label[:20]!r}... has {len(label)} characters (at most {LABEL_VALUE_MAX})"
-        if not _DNS_LABEL.fullmatch(label):
+        if not DNS_LABEL.fullmatch(label):
             return f"its label {label!r} must start and end with a letter or digit"
     return None
 
@@ -184,7 +184,7 @@ class _Combinations:
         result = []
         for (code, span, message, related), (clusters, above_app) in self.found.items():
             if above_app and clusters:
-                message += f" (on {_clusters_text(sorted(clusters))})"
+                message += f" (on {clusters_text(sorted(clusters))})"
             result.append(diagnostic(code, span, message, related=related, notes=_NOTES[code]))
         return result
 
@@ -228,7 +228,7 @@ class _Combinations:
                             primary, other)
 
     def _system_namespace(self, version: _Version, account: str) -> None:
-        namespace = version.values.get("namespace") or version.app
+        namespace = version.values.get("namespace", self.fleet.apps[version.app].namespace)
         if namespace in SYSTEM_NAMESPACES:
             self.report(version, "E0513", f"app `{version.app}` is installed into the system namespace `{namespace}`, "
                         f"but Flux applies the apps as the tenant service account `{account}`",
@@ -254,6 +254,7 @@ def _later(first: Origin | None, second: Origin | None) -> tuple[Origin | None, 
     return (second, first) if rank(second) >= rank(first) else (first, second)
 
 
-def _clusters_text(names: list[str]) -> str:
+def clusters_text(names: list[str]) -> str:
+    """At most four cluster names, in words."""
     shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
     return f"cluster{'s' if len(names) > 1 else ''} {shown}"

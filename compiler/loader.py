@@ -27,7 +27,7 @@ from pathlib import Path
 from . import ast
 from .diagnostics import Diagnostic, Fix, diagnostic
 from .parser import ParseResult, parse
-from .readfile import UnreadableFile, read_program_file
+from .readfile import UnreadableFile, printable, read_program_file
 from .span import SourceFile, Span
 
 PRELUDE_NAME = "<std>/prelude.gop"
@@ -212,7 +212,7 @@ class _Loader:
                 module_dir = (directory / target).resolve()
                 files = sorted(module_dir.glob("*.gop")) if module_dir.is_dir() else None
             except (OSError, ValueError):  # a name the OS refuses: too long, or with a NUL
-                module_dir, files = directory / target.replace("\0", "\\0"), None
+                module_dir, files = directory / printable(target), None
             self.modules_seen[key] = (module_dir, files)
         return self.modules_seen[key]
 

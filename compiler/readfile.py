@@ -38,7 +38,7 @@ class UnreadableFile(Exception):
 def read_program_file(path: Path | str, shown: str, *, inside: Path | None, limit: int) -> bytes:
     """The bytes of the regular file `path`; messages call it `shown` (e.g. "`a.gop`", "SOPS file s.yaml")."""
     if "\x00" in str(path):
-        raise UnreadableFile(f"{_printable(shown)} is not a usable path: it contains a NUL character", "outside")
+        raise UnreadableFile(f"{printable(shown)} is not a usable path: it contains a NUL character", "outside")
     resolved = os.path.realpath(path)
     if inside is not None and not _within(resolved, os.path.realpath(inside)):
         raise UnreadableFile(f"{shown} leads to {resolved}, outside the directory {inside}", "outside")
@@ -84,5 +84,6 @@ def _size(limit: int) -> str:
     return f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit} bytes"
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
+    """A path as a message can show it (a NUL written `\\0`)."""
     return text.replace("\x00", "\\0")

@@ -26,7 +26,7 @@ from .loader import Program
 
 NAMED_KINDS = ("app", "env", "cluster", "overlay", "source", "registry", "receiver", "provider", "alert", "automation")
 SINGLETON_KINDS = ("delivery",)
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 @dataclass(slots=True)
@@ -151,7 +151,7 @@ class _Resolver:
                 diagnostic("E0206", decl.selector.span, f"`{decl.kind}` takes no `where` selector",
                            notes=("selectors place apps, envs and overlays on clusters",))
             )
-        if not _DNS_LABEL.match(decl.name.text) or len(decl.name.text) > 63:
+        if not DNS_LABEL.match(decl.name.text) or len(decl.name.text) > 63:
             self.diagnostics.append(
                 diagnostic(
                     "E0207", decl.name.span,
