@@ -1,9 +1,11 @@
 """The driver: runs the passes in order over explicit inputs.
 
-load+parse -> resolve -> typecheck -> evaluate. Each pass gets the outputs of
-the previous ones and returns new side tables; lowering runs only on a program
-without errors (see `gop.compiler.build`). The `Analysis` is what the CLI and
-the language server share.
+load+parse -> resolve -> typecheck -> evaluate (with its fleet checks), then the
+plaintext-secret pass over the syntax trees and, on a program without errors, what the
+lowering would refuse (`lower_flux.validate`), so check reports all that build would.
+Each pass gets the outputs of the previous ones and returns new side tables; lowering runs
+only on a program without errors (see `gop.compiler.build`). The `Analysis` is what the
+CLI and the language server share.
 """
 
 from __future__ import annotations

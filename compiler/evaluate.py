@@ -9,7 +9,8 @@ exactly one env; place apps; then, for every (cluster, app), merge the layers
 schema default < app < env < selector overlay < cluster override. Inside one
 layer an `app NAME { }` block beats an `all { }` block; two different values for
 one field at the same layer and specificity are an error naming both places.
-Every effective leaf keeps its `Origin`.
+Every effective leaf keeps its `Origin`. Last, `fleet_checks` reports what the API server
+or Flux would refuse in the effective values (its diagnostics join the checker's).
 
 Invariants: identical inputs give identical models (all maps sorted or in
 declaration order); evaluation of a (cluster, app) pair depends only on its env,

@@ -15,7 +15,9 @@ its `ClusterModel.instances` with exactly their effective values.
 
 Modules: `plan` (what each cluster gets), `overlays` (selector overlays as Kustomize
 Components, and each cluster's own patch), `objects` (object builders), `secrets` (SOPS
-files), `tree` (files), `render` (in-process render), `yamltext` (YAML emitter).
+files, ExternalSecrets, an app's namespace on a cluster), `tree` (files), `render`
+(in-process render), `yamltext` (YAML emitter), `validate` (everything the lowering would
+refuse, for `gopc check`), `keys` (map keys kustomize cannot carry, E0703).
 """
 
 from .errors import FluxLoweringError

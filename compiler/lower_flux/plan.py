@@ -1,7 +1,8 @@
 """What each cluster gets: the selection shared by the file tree and the in-process render.
 
 Input: a `Fleet` and a cluster name.
-Output: the cluster's releases (app, env patch, cluster patch), the HelmRelease patches
+Output: the cluster's releases (app, namespace, env patch, cluster patch: `own_patch`,
+`cluster_namespaces`), the HelmRelease patches
 that reach each release in the tree, namespaces, SOPS secrets and the Flux objects of
 `clusters/<cluster>/` grouped by the file that carries them.
 

@@ -14,7 +14,7 @@ Two forms: `render_cluster` returns the objects; `ClusterRenderer(fleet).text(cl
 returns their YAML stream, byte for byte `yamlstream.dump_all(render_cluster(...))`. A
 renderer shares work between the clusters it renders: most clusters run an app with the
 same env patch and cluster patch as other clusters (they share the env and the selector
-overlays), so it keeps the text of each release's objects per (app, patches), and the text
+overlays), so it keeps the text of each release's objects per (app, namespace, patches), and the text
 of every distinct object once (an app's Service is the same on every cluster).
 
 Invariants:

@@ -77,8 +77,8 @@ def quoted(text: str) -> str:
 
 def key_head(prefix: str, key: str, indent: int) -> str:
     """`prefix`, the written `key` and its `:` (the value follows). YAML limits implicit keys to
-    1024 characters, so a longer key takes the explicit form: `? key` with `:` on the next line
-    at column `indent`. Both YAML writers use it."""
+    1024 characters, so a key over MAX_IMPLICIT_KEY takes the explicit form: `? key` with `:` on
+    the next line at column `indent`. Both YAML writers use it."""
     if len(key) <= MAX_IMPLICIT_KEY:
         return f"{prefix}{key}:"
     return f"{prefix}? {key}\n{' ' * indent}:"
