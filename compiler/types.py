@@ -15,6 +15,7 @@ Runtime representation of values of each type (used in the evaluated model):
 from __future__ import annotations
 
 import re
+import threading
 import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -72,9 +73,14 @@ def compile_pattern(pattern: str) -> re.Pattern:
     """A string type's pattern as the chart's values.schema.json applies it (Helm validates with Go's
     RE2 syntax): `$` matches only at the very end (Python's also before a final newline), and
     `\\d`, `\\w`, `\\s`, `\\b` match ASCII only. Raises re.error for an invalid pattern."""
-    with warnings.catch_warnings():  # "possible nested set": a user's pattern, read as Go reads it today
+    # "Possible nested set" warns of a future reading of a user's pattern; Go reads it as today.
+    # warnings' filters are process-wide: one thread at a time (the server analyses roots in parallel).
+    with _QUIET_COMPILE, warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return re.compile(_end_anchors_as_go_reads_them(pattern), re.ASCII)
+
+
+_QUIET_COMPILE = threading.Lock()
 
 
 def _end_anchors_as_go_reads_them(pattern: str) -> str:

@@ -42,7 +42,7 @@ from ..model import Fleet, Instance
 from ..readfile import UnreadableFile, read_program_file
 from ..plaintext import comment_reads_secret, looks_secret
 from ..span import Span
-from ..types import SecretRef
+from ..types import SecretRef, compile_pattern
 from .errors import FluxLoweringError
 
 SECRETS_DIR = "secrets"
@@ -279,8 +279,8 @@ class _SopsRules:
             if not sops.get(name):
                 return None
             try:
-                return re.compile(str(sops[name]))
-            except re.error as error:
+                return compile_pattern(str(sops[name]))  # sops is written in Go: its regexes read as Go's
+            except (re.error, OverflowError, RecursionError) as error:
                 raise FluxLoweringError(f"{file}: sops.{name} is not a regular expression: {error}", span) from None
 
         suffixes = {name: str(sops[name]) if sops.get(name) else None
