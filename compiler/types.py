@@ -19,6 +19,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -86,61 +87,49 @@ _QUIET_COMPILE = threading.Lock()
 def _end_anchors_as_go_reads_them(pattern: str) -> str:
     """`pattern` with every `$` anchor (unescaped, outside a character class) written `\\Z`, in one
     pass (a regular expression that finds them backtracks exponentially on some patterns)."""
-    out: list[str] = []
-    in_class = False
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\":
-            out.append(pattern[index:index + 2])
-            index += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-            opening = "[^" if pattern.startswith("^", index + 1) else "["
-            if pattern.startswith("]", index + len(opening)):  # a leading `]` is a literal
-                opening += "]"
-            out.append(opening)
-            index += len(opening)
-            continue
-        elif char == "$":
-            char = "\\Z"
-        out.append(char)
-        index += 1
-    return "".join(out)
+    return "".join("\\Z" if piece == "$" and not in_class else piece for _, piece, in_class in _pieces(pattern))
 
 
 def go_unsupported(pattern: str) -> str | None:
     """What in a pattern Python's `re` reads but Go's RE2 (Helm's schema validation) refuses, or None:
     such a pattern in values.schema.json would make Helm refuse the chart."""
+    for index, piece, in_class in _pieces(pattern):
+        if piece.startswith("\\"):
+            escaped = piece[1:]
+            if escaped in _PYTHON_ONLY_ESCAPES:
+                return f"the escape `\\{escaped}`"
+            if not in_class and escaped.isdigit() and escaped != "0":
+                return f"the backreference `\\{escaped}`"
+        elif in_class:
+            continue
+        elif piece == "(" and pattern.startswith("?", index + 1) and not _GO_GROUP.match(pattern, index + 2):
+            return (f"`(?{pattern[index + 2:index + 4]}` (Go has no lookahead, lookbehind, atomic groups, comments, "
+                    "named backreferences, nor flags other than i, m, s and U)")
+        elif piece in ("*", "+", "?", "}") and pattern.startswith("+", index + 1):
+            return f"the possessive quantifier `{piece}+`"
+    return None
+
+
+def _pieces(pattern: str) -> Iterator[tuple[int, str, bool]]:
+    """The pattern as Go's RE2 reads it, piece by piece: (index, piece, inside a character class).
+    A piece is an escape (`\\x`), a class's opening (`[`, `[^`, with a leading `]`, which is a
+    literal) or one character."""
     in_class = False
     index = 0
     while index < len(pattern):
-        char, rest = pattern[index], pattern[index + 1:]
+        char = pattern[index]
+        opens_class = char == "[" and not in_class
         if char == "\\":
-            if rest[:1] in _PYTHON_ONLY_ESCAPES:
-                return f"the escape `\\{rest[:1]}`"
-            if not in_class and rest[:1].isdigit() and rest[:1] != "0":
-                return f"the backreference `\\{rest[:1]}`"
-            index += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-            index += 2 if rest.startswith("^") else 1
-            if pattern[index:index + 1] == "]":  # a leading `]` is a literal
-                index += 1
-            continue
-        elif char == "(" and rest[:1] == "?" and not _GO_GROUP.match(rest[1:]):
-            return (f"`(?{rest[1:3]}` (Go has no lookahead, lookbehind, atomic groups, comments, "
-                    "named backreferences, nor flags other than i, m, s and U)")
-        elif char in "*+?}" and rest[:1] == "+":
-            return f"the possessive quantifier `{char}+`"
-        index += 1
-    return None
+            piece = pattern[index:index + 2]
+        elif opens_class:
+            piece = "[^" if pattern.startswith("^", index + 1) else "["
+            if pattern.startswith("]", index + len(piece)):
+                piece += "]"
+        else:
+            piece = char
+        yield index, piece, in_class
+        in_class = opens_class or (in_class and char != "]")
+        index += len(piece)
 
 
 _PYTHON_ONLY_ESCAPES = ("Z", "u", "U", "N")  # \\Z, \\uXXXX, \\UXXXXXXXX, \\N{name}
