@@ -40,6 +40,7 @@ import errno
 import functools
 import json
 import os
+import re
 import shutil
 import stat
 import sys
@@ -473,7 +474,10 @@ def _remove_leftovers(out: Path) -> None:
     prefix, mark = f".{out.name}{_STAGING_INFIX}", _mark(out)
     for name in sorted(os.listdir(out.parent)):
         candidate = out.parent / name
-        if not name.startswith(prefix) or not _same_bytes(str(candidate / _STAGING_MARK), mark):
+        if not name.startswith(prefix):
+            continue
+        if not _same_bytes(str(candidate / _STAGING_MARK), mark):
+            _remove_if_unborn(candidate, name[len(prefix):])
             continue  # not gopc's (a symlink in place of the directory fails the check too)
         try:
             descriptor = os.open(candidate, os.O_RDONLY | _O_NOFOLLOW | os.O_DIRECTORY)
@@ -489,6 +493,28 @@ def _remove_leftovers(out: Path) -> None:
             _remove_tree(candidate)
         finally:
             os.close(descriptor)
+
+
+def _remove_if_unborn(candidate: Path, suffix: str) -> None:
+    """A build killed between making its staging directory and marking it left it empty: an empty
+    directory with mkdtemp's name that nobody holds a lock on goes (no data can be lost with it;
+    `rmdir` refuses anything else)."""
+    if not _MKDTEMP_SUFFIX.fullmatch(suffix) or os.path.islink(candidate):
+        return
+    try:
+        descriptor = os.open(candidate, os.O_RDONLY | _O_NOFOLLOW | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rmdir(candidate)
+    except OSError:
+        pass  # locked (a build starting now), or not empty
+    finally:
+        os.close(descriptor)
+
+
+_MKDTEMP_SUFFIX = re.compile(r"[a-z0-9_]{8}")  # tempfile's names: 8 of these characters
 
 
 def _swap(staging: Path, out: Path) -> None:

@@ -252,3 +252,16 @@ def test_a_kept_read_only_directory_does_not_leave_staging_behind_as_nobody(shar
         assert run.returncode == cli.EXIT_OK, run.stderr
     assert entries(shared_tmp) == ["out", "program"]
     assert stat.S_IMODE((out / "notes").stat().st_mode) == 0o555 and (out / "notes" / "todo.txt").read_text() == "mine\n"
+
+
+def test_an_empty_staging_directory_a_killed_build_left_unmarked_is_removed(tmp_path):
+    """Killed between making its staging directory and marking it, a build leaves it empty; an
+    empty directory of a user's with that name goes too (nothing is in it), a full one stays."""
+    out = tmp_path / "out"
+    write_tree(V1, out)
+    unborn, full = tmp_path / ".out.gopc-ab12_xyz", tmp_path / ".out.gopc-cd34_xyz"
+    unborn.mkdir()
+    (full / "sub").mkdir(parents=True)
+    write_tree(V1 | {"x": "1"}, out)
+    assert not unborn.exists() and (full / "sub").is_dir()
+    assert siblings(out) == sorted(["out", full.name])
