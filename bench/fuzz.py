@@ -192,7 +192,7 @@ def run_one(seed: Seed, text: str) -> tuple[str, str] | None:
 
 
 def _check(seed: Seed, text: str) -> tuple[str, str] | None:
-    from gop.compiler.driver import analyse
+    from gop.compiler.session import analyse
 
     analysis = analyse([seed.path], {str(seed.path): text}, parse=_cached_parse)
     return _internal_errors(analysis.diagnostics)
@@ -200,8 +200,8 @@ def _check(seed: Seed, text: str) -> tuple[str, str] | None:
 
 def _fmt(seed: Seed, text: str) -> tuple[str, str] | None:
     from gop.compiler.diagnostics import has_errors
-    from gop.compiler.fmt import format_source
-    from gop.compiler.parser import parse
+    from gop.compiler.syntax.formatter import format_source
+    from gop.compiler.syntax.parser import parse
 
     result = format_source(seed.path.name, text)
     if result.text is None:
@@ -225,7 +225,7 @@ _parsed: dict = {}
 
 def _cached_parse(path: str, text: str):
     """The standard library parsed once (as the language server's cache does); the rest every time."""
-    from gop.compiler.parser import parse
+    from gop.compiler.syntax.parser import parse
 
     if not path.startswith("<std>/"):
         return parse(path, text)

@@ -139,7 +139,7 @@ async def run(root: Path, samples: int, edits: int, debounce_ms: int) -> dict[st
 
 def profile(root: Path) -> None:
     """The analysis the server runs after an edit of one app file, with parses cached, under cProfile."""
-    from gop.compiler.driver import analyse
+    from gop.compiler.session import analyse
     from gop.lsp.project import ParseCache
 
     parse = ParseCache().parse

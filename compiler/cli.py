@@ -14,9 +14,9 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from . import render
-from .codes import lookup, registry
-from .diagnostics import Diagnostic, has_errors
+from gop.compiler.diagnostics import formats as render
+from gop.compiler.diagnostics.codes import lookup, registry
+from gop.compiler.diagnostics import Diagnostic, has_errors
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -165,7 +165,7 @@ def exit_code(diagnostics: list[Diagnostic]) -> int:
 
 
 def _run_check(args) -> int:
-    from .driver import analyse_and_keep
+    from gop.compiler.session import analyse_and_keep
 
     analysis = analyse_and_keep(args.paths)
     print_diagnostics(analysis.diagnostics, analysis.program.sources, args)
@@ -185,14 +185,14 @@ def _run_explain(args) -> int:
     analysis = _checked(args.paths)
     if analysis is None:
         return EXIT_ERRORS
-    from .explain import run_explain_value
+    from gop.compiler.commands.explain import run_explain_value
 
     return run_explain_value(analysis, args.cluster, args.what)
 
 
 def _checked(paths):
     """Analyse; print diagnostics; the analysis only when it has no errors."""
-    from .driver import analyse_and_keep
+    from gop.compiler.session import analyse_and_keep
 
     analysis = analyse_and_keep(paths)
     if analysis.diagnostics:
@@ -203,7 +203,7 @@ def _checked(paths):
 
 
 def _run_build(args) -> int:
-    from .build import automated_tags, image_tag_notes, repository
+    from gop.compiler.lower.repository import automated_tags, image_tag_notes, repository
 
     analysis = _checked(args.paths)
     if analysis is None:
@@ -218,9 +218,9 @@ def _run_build(args) -> int:
 
 
 def _run_render(args) -> int:
-    from .build import cluster_objects, cluster_text
-    from .explain import ExplainError, cluster_model
-    from .yamlstream import dump_all
+    from gop.compiler.lower.repository import cluster_objects, cluster_text
+    from gop.compiler.commands.explain import ExplainError, cluster_model
+    from gop.compiler.emit.yamlstream import dump_all
 
     if args.all_clusters and args.out is None:
         raise _UsageError("gopc render: --all-clusters writes one file per cluster: give the directory with -o DIR")
@@ -254,8 +254,8 @@ def _run_render(args) -> int:
 
 
 def _render_all_clusters(analysis, args) -> int:
-    from .build import cluster_text
-    from .lower_flux import ClusterRenderer
+    from gop.compiler.lower.repository import cluster_text
+    from gop.compiler.lower.flux import ClusterRenderer
 
     renderer = ClusterRenderer(analysis.fleet)  # clusters share most of their objects: render each once
     texts: dict[str, bytes] = {}
@@ -275,7 +275,7 @@ def _write_renders(texts: dict[str, str | bytes], args) -> int:
 
 def _write_output(command: str, files: dict[str, str | bytes], what: str, args, notes=None) -> int:
     """Write `files` to `args.out` as `emit.write_tree` does, and say what happened on stderr."""
-    from .emit import EmitError, write_tree
+    from gop.compiler.emit.tree import EmitError, write_tree
 
     try:
         report = write_tree(files, args.out, force=args.force, notes=notes)
@@ -295,10 +295,10 @@ def _belongs_to(obj: dict, app: str, instance) -> bool:
 def _run_fmt(args) -> int:
     import difflib
 
-    from .fmt import format_source
-    from .loader import MAX_SOURCE_BYTES, display_path
-    from .readfile import UnreadableFile, read_program_file
-    from .span import SourceFile
+    from gop.compiler.syntax.formatter import format_source
+    from gop.compiler.semantic.loader import MAX_SOURCE_BYTES, display_path
+    from gop.compiler.syntax.readfile import UnreadableFile, read_program_file
+    from gop.compiler.core.span import SourceFile
 
     files, missing = _gop_files(args.paths)
     for path in missing:
@@ -343,7 +343,7 @@ def _gop_files(paths):
     """(file, the directory it was found in or None), and the paths that name nothing."""
     from pathlib import Path
 
-    from .loader import gop_files
+    from gop.compiler.semantic.loader import gop_files
 
     files, missing = [], []
     for name in paths:
@@ -385,7 +385,7 @@ def _run_lsp(args) -> int:
 def _run_init(args) -> int:
     from pathlib import Path
 
-    from .init import init
+    from gop.compiler.commands.init import init
 
     try:
         written = init(Path(args.directory))
@@ -402,7 +402,7 @@ def _run_init(args) -> int:
 
 
 def _run_publish(args) -> int:
-    from .publish import PublishError, publish_charts
+    from gop.compiler.commands.publish import PublishError, publish_charts
 
     analysis = _checked(args.paths)
     if analysis is None:
@@ -418,7 +418,7 @@ def _run_publish(args) -> int:
 
 
 def _run_diff(args) -> int:
-    from .diff import run_diff
+    from gop.compiler.commands.diff import run_diff
 
     return run_diff(args.paths, against_rev=args.against_rev, against_build=args.against_build, against=args.against,
                     clusters=args.cluster)
@@ -428,7 +428,7 @@ def _run_show(args) -> int:
     analysis = _checked(args.paths)
     if analysis is None:
         return EXIT_ERRORS
-    from .explain import run_show
+    from gop.compiler.commands.explain import run_show
 
     return run_show(analysis, args.cluster, args.format)
 

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 
 from lsprotocol import types as lsp
 
-from gop.compiler import ast
-from gop.compiler.parser import TOP_LEVEL_KEYWORDS
-from gop.compiler.typecheck import BUILTIN_TYPES, PRELUDE_MODULE
-from gop.compiler.types import (
+from gop.compiler.syntax import ast
+from gop.compiler.syntax.parser import TOP_LEVEL_KEYWORDS
+from gop.compiler.semantic.check import BUILTIN_TYPES, PRELUDE_MODULE
+from gop.compiler.semantic.types import (
     AnyType, BoolType, EnumType, ListType, MapType, RecordType, ResourceRefType, SecretType, Type,
 )
 

@@ -25,10 +25,10 @@ from pathlib import Path
 from lsprotocol import types as lsp
 from pygls.uris import from_fs_path, to_fs_path
 
-from gop.compiler.cachedir import user_cache_dir
+from gop.compiler.core.cachedir import user_cache_dir
 from gop.compiler.diagnostics import Diagnostic
-from gop.compiler.loader import display_path, is_std_file
-from gop.compiler.span import SourceFile, Span
+from gop.compiler.semantic.loader import display_path, is_std_file
+from gop.compiler.core.span import SourceFile, Span
 
 STD_DISPLAY_PREFIX = "<std>/"
 SOURCE = "gopc"

@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from gop.compiler import ast
-from gop.compiler.model import Layer, Origin
-from gop.compiler.typecheck import INVALID
-from gop.compiler.types import RecordType, describe_value
+from gop.compiler.syntax import ast
+from gop.compiler.fleet.model import Layer, Origin
+from gop.compiler.semantic.check import INVALID
+from gop.compiler.semantic.types import RecordType, describe_value
 
 from .complete import BUILTIN_DOCS
 from .symbols import Model, Occurrence, Symbol

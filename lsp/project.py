@@ -34,10 +34,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from gop.compiler import ast
-from gop.compiler.driver import Analysis, analyse
-from gop.compiler.parser import ParseResult, parse
-from gop.compiler.span import SourceFile
+from gop.compiler.syntax import ast
+from gop.compiler.session import Analysis, analyse
+from gop.compiler.syntax.parser import ParseResult, parse
+from gop.compiler.core.span import SourceFile
 
 from .symbols import Model
 

@@ -36,12 +36,12 @@ from pygls.exceptions import JsonRpcException
 from pygls.server import LanguageServer, StdOutTransportAdapter
 from pygls.uris import to_fs_path
 
-from gop.compiler import ast
+from gop.compiler.syntax import ast
 from gop.compiler.cli import gopc_version
-from gop.compiler.fmt import format_source
-from gop.compiler.loader import is_std_file
-from gop.compiler.resolve import NAMED_KINDS
-from gop.compiler.span import SourceFile, Span
+from gop.compiler.syntax.formatter import format_source
+from gop.compiler.semantic.loader import is_std_file
+from gop.compiler.semantic.resolve import NAMED_KINDS
+from gop.compiler.core.span import SourceFile, Span
 
 from . import complete, convert, hover, tokens
 from .project import Buffer, Host, ParseCache, Project, Snapshot, project_root

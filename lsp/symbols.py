@@ -28,14 +28,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from gop.compiler import ast
-from gop.compiler.driver import Analysis
-from gop.compiler.evaluate import SETTINGS_SCHEMAS
-from gop.compiler.loader import STD_PREFIX, display_path, is_std_file
-from gop.compiler.resolve import NAMED_KINDS
-from gop.compiler.span import Span
-from gop.compiler.typecheck import BUILTIN_TYPES, PRELUDE_MODULE
-from gop.compiler.types import AnyType, Field, ListType, MapType, RecordType, ResourceRefType, Type
+from gop.compiler.syntax import ast
+from gop.compiler.session import Analysis
+from gop.compiler.fleet.evaluate import SETTINGS_SCHEMAS
+from gop.compiler.semantic.loader import STD_PREFIX, display_path, is_std_file
+from gop.compiler.semantic.resolve import NAMED_KINDS
+from gop.compiler.core.span import Span
+from gop.compiler.semantic.check import BUILTIN_TYPES, PRELUDE_MODULE
+from gop.compiler.semantic.types import AnyType, Field, ListType, MapType, RecordType, ResourceRefType, Type
 
 DECLARATION_KINDS = ("type", "schema", "let")
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from lsprotocol import types as lsp
 
-from gop.compiler import ast
-from gop.compiler.parser import TOP_LEVEL_KEYWORDS
-from gop.compiler.span import SourceFile
+from gop.compiler.syntax import ast
+from gop.compiler.syntax.parser import TOP_LEVEL_KEYWORDS
+from gop.compiler.core.span import SourceFile
 
 from .complete import SECRET_SIGNATURES, tokens
 from .convert import range_of, utf16_length

@@ -33,9 +33,11 @@ from typing import Any
 
 from helm_fixtures import CHECKOUT_VALUES, LOG_LEVEL, app_type, complete, features_of, field, record
 
-from gop.compiler.model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings, merge
-from gop.compiler.span import Span
-from gop.compiler.types import BoolType, Duration, MapType, Quantity, RecordType, ResourceRef, SecretRef, StringType
+from gop.compiler.fleet.model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings, merge
+from gop.compiler.core.span import Span
+from gop.compiler.semantic.types import (
+    BoolType, Duration, MapType, Quantity, RecordType, ResourceRef, SecretRef, StringType,
+)
 
 SHOP = Path(__file__).resolve().parents[1] / "examples" / "shop"
 SECRET_FILE = "secrets/checkout-db.enc.yaml"
@@ -340,7 +342,7 @@ cluster cn-3 {
 
 def overlays_fleet(root: Path) -> Fleet:
     """What evaluation gives for OVERLAYS_PROGRAM, written to root/fleet.gop."""
-    from gop.compiler.driver import analyse
+    from gop.compiler.session import analyse
 
     (root / "fleet.gop").write_text(OVERLAYS_PROGRAM, encoding="utf-8")
     analysis = analyse([root])

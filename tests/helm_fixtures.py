@@ -23,12 +23,13 @@ from typing import Any, Iterable
 import realtools
 import yaml
 
-from gop.compiler.lower_helm import chart_files, helm_values
-from gop.compiler.model import AppModel, plain
-from gop.compiler.span import Span
-from gop.compiler.types import (DATA_KEY, AnyType, BoolType, Duration, DurationType, EnumType, Field, IntType, ListType,
-                                MapType, Quantity, QuantityType, RecordType, ResourceRefType, SecretRef, SecretType,
-                                StringType)
+from gop.compiler.lower.helm import chart_files, helm_values
+from gop.compiler.fleet.model import AppModel, plain
+from gop.compiler.core.span import Span
+from gop.compiler.semantic.types import (
+    DATA_KEY, AnyType, BoolType, Duration, DurationType, EnumType, Field, IntType, ListType, MapType, Quantity,
+    QuantityType, RecordType, ResourceRefType, SecretRef, SecretType, StringType,
+)
 
 SPAN = Span("apps.gop", 0, 0)
 

@@ -41,8 +41,8 @@ from e2e import (BOOTSTRAP_STAND_IN, ClusterBuild, Written, build_cluster, canon
 from helm_fixtures import TemplateCase, helm_template_many
 
 import realtools as rt
-from gop.compiler.driver import analyse
-from gop.compiler.emit import MANIFEST
+from gop.compiler.session import analyse
+from gop.compiler.emit.tree import MANIFEST
 
 EXAMPLE = rt.REPO_ROOT / "examples" / "shop"
 GOPC = Path(sys.executable).with_name("gopc")

@@ -32,8 +32,8 @@ import pytest
 
 import txtar
 from gop.compiler.diagnostics import Diagnostic, Severity
-from gop.compiler.driver import analyse
-from gop.compiler.parser import parse
+from gop.compiler.session import analyse
+from gop.compiler.syntax.parser import parse
 
 GOLDEN_DIR = Path(__file__).parent / "golden" / "check"
 GOLDENS = sorted(GOLDEN_DIR.glob("*.txtar"))

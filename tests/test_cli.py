@@ -19,7 +19,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from gop.compiler.codes import lookup, registry
+from gop.compiler.diagnostics.codes import lookup, registry
 
 REPO = Path(__file__).resolve().parent.parent
 GOPC = Path(sys.executable).with_name("gopc")
@@ -202,7 +202,7 @@ def test_sarif_validates_against_the_oasis_schema(tmp_path):
 def test_explain_prints_the_page_of_a_code():
     result = gopc("explain", "E0101")
     assert (result.returncode, result.stderr) == (0, "")
-    page = (REPO / "compiler" / "codes" / "E0101.md").read_text(encoding="utf-8")
+    page = (REPO / "compiler" / "diagnostics" / "pages" / "E0101.md").read_text(encoding="utf-8")
     assert result.stdout == page
     assert result.stdout.startswith("# E0101: unexpected token\n")
     assert gopc("explain", "e0101").stdout == page
@@ -315,7 +315,7 @@ def test_machine_formats_survive_hostile_inputs(fmt, tmp_path):
 
 def test_an_internal_error_is_one_line_without_a_traceback(tmp_path, monkeypatch, capsys):
     """Exit 2 and one short line; GOPC_DEBUG=1 shows the traceback to whoever asks for it."""
-    from gop.compiler import cli, driver
+    from gop.compiler import cli, session as driver
 
     def broken_pass(*args, **kwargs):
         raise KeyError("a bug in a pass")

@@ -1,4 +1,4 @@
-"""The diagnostic code pages (compiler/codes/*.md) against the compiler that emits the codes.
+"""The diagnostic code pages (compiler/diagnostics/pages/*.md) against the compiler that emits the codes.
 
 Every page parses, every code the compiler source uses has a page, no page is a stub, each
 page's first ```gop example really produces its code when checked, and `gopc explain CODE`
@@ -14,9 +14,9 @@ import pytest
 
 import gop.compiler
 from gop.compiler import cli
-from gop.compiler.codes import registry
+from gop.compiler.diagnostics.codes import registry
 from gop.compiler.diagnostics import Severity
-from gop.compiler.driver import analyse
+from gop.compiler.session import analyse
 
 COMPILER_DIR = Path(gop.compiler.__file__).parent
 CODE_IN_SOURCE = re.compile(r'"([EW]\d{4})"')
@@ -40,7 +40,7 @@ def _codes_in_compiler_source() -> set[str]:
 
 
 def test_registry_loads_every_page():
-    pages = sorted(p.stem for p in (COMPILER_DIR / "codes").glob("*.md"))
+    pages = sorted(p.stem for p in (COMPILER_DIR / "diagnostics" / "pages").glob("*.md"))
     assert CODES == pages
     for code, info in registry().items():
         assert info.title.strip(), code

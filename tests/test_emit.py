@@ -1,4 +1,4 @@
-"""compiler/emit.py: the atomic writer with its ownership manifest.
+"""compiler/emit/tree.py: the atomic writer with its ownership manifest.
 
 - Unsafe paths (escaping, absolute, backslashes, the manifest's name, duplicates after
   normalisation, a file that is another's directory) are refused before anything is written.
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from gop.compiler import emit
-from gop.compiler.emit import MANIFEST, EmitError, write_tree
+from gop.compiler.emit import tree as emit
+from gop.compiler.emit.tree import MANIFEST, EmitError, write_tree
 
 V1 = {"charts/web/Chart.yaml": "name: web\n", "charts/web/values.yaml": "replicas: 2\n",
       "apps/base/web/release.yaml": "kind: HelmRelease\n", "apps/base/cart/release.yaml": "kind: HelmRelease\n"}
@@ -299,7 +299,7 @@ def test_without_an_atomic_exchange_two_renames_do(tmp_path, monkeypatch):
 def killed_staging(out: Path, then: str = "") -> Path:
     """What a build killed (SIGKILL) while staging leaves behind: a process opens a staging
     sibling of `out`, runs `then` (Python, with `staging` and `out` bound) and kills itself."""
-    program = ("import os, signal, sys\nfrom pathlib import Path\nfrom gop.compiler import emit\n"
+    program = ("import os, signal, sys\nfrom pathlib import Path\nfrom gop.compiler.emit import tree as emit\n"
                "out = Path(sys.argv[1])\nopened = emit._staging(out)\nstaging = opened.__enter__()\n"
                f"{then}\nprint(staging, flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n")
     run = subprocess.run([sys.executable, "-c", program, str(out)], capture_output=True, text=True)

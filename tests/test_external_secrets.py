@@ -17,8 +17,8 @@ from fleet_fixtures import CHECKOUT_DB_SOPS
 
 import realtools as rt
 from gop.compiler import cli
-from gop.compiler.driver import analyse
-from gop.compiler.lower_flux import render_cluster, repository_files
+from gop.compiler.session import analyse
+from gop.compiler.lower.flux import render_cluster, repository_files
 
 FLEET = """\
 labels { environment: "dev" | "prod" }

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from gop.compiler.build import repository
-from gop.compiler.driver import analyse
-from gop.compiler.fleet_checks import host_problem, label_value_problem
-from gop.compiler.semver_range import range_problem
+from gop.compiler.lower.repository import repository
+from gop.compiler.session import analyse
+from gop.compiler.fleet.checks import host_problem, label_value_problem
+from gop.compiler.semantic.semver_range import range_problem
 
 # From Masterminds/semver's README and constraints_test.go (TestParseConstraint,
 # TestNewConstraint, TestConstraintsCheck): ranges NewConstraint accepts ...

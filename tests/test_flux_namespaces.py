@@ -21,7 +21,7 @@ import pytest
 from e2e import Written, build_cluster, canonical, kustomize_all, object_id, write_bootstrap_stand_ins
 
 import realtools as rt
-from gop.compiler.driver import analyse
+from gop.compiler.session import analyse
 from test_build import EXAMPLE, gopc, owned_files
 
 MOVES = {  # file -> (text, replacement)

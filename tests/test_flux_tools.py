@@ -30,9 +30,9 @@ from fleet_fixtures import VARIANTS, overlays_fleet, shop_fleet, write_shop_root
 from helm_fixtures import write_chart
 
 import realtools as rt
-from gop.compiler.lower_flux import render_cluster, repository_files
-from gop.compiler.lower_flux.yamltext import dump_yaml
-from gop.compiler.lower_helm import chart_version
+from gop.compiler.lower.flux import render_cluster, repository_files
+from gop.compiler.emit.yaml import dump_yaml
+from gop.compiler.lower.helm import chart_version
 
 Doc = dict[str, Any]
 # (variant, cluster) pairs built end to end: every cluster of the example, and in each other

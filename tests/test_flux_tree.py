@@ -17,11 +17,11 @@ import yaml
 from fleet_fixtures import CHECKOUT_DB_SOPS, SECRET_FILE, SHOP, VARIANTS, overlays_fleet, shop_fleet, write_shop_root
 
 import txtar
-from gop.compiler.lower_flux import FluxLoweringError, render_cluster, repository_files
-from gop.compiler.lower_flux.objects import helm_release, release_patch
-from gop.compiler.lower_helm import chart_version, helm_values
-from gop.compiler.model import Settings, merge, plain
-from gop.compiler.types import Duration, ResourceRef
+from gop.compiler.lower.flux import FluxLoweringError, render_cluster, repository_files
+from gop.compiler.lower.flux.objects import helm_release, release_patch
+from gop.compiler.lower.helm import chart_version, helm_values
+from gop.compiler.fleet.model import Settings, merge, plain
+from gop.compiler.semantic.types import Duration, ResourceRef
 
 GOLDEN = Path(__file__).parent / "golden" / "flux"
 SERVED_FLUX_APIS = {"source.toolkit.fluxcd.io/v1", "kustomize.toolkit.fluxcd.io/v1", "helm.toolkit.fluxcd.io/v2",
@@ -412,7 +412,7 @@ def test_a_fleet_without_a_clear_sync_source_or_registry_is_an_error(program):
 def test_fixture_mirrors_the_compiled_example(program):
     """fleet_fixtures.shop_fleet is what evaluating examples/shop gives (values of every layer,
     placement, settings), so the lowering tests test the real example."""
-    from gop.compiler.driver import analyse
+    from gop.compiler.session import analyse
 
     analysis = analyse([SHOP])
     assert not [d for d in analysis.diagnostics if d.is_error]

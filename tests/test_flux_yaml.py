@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from gop.compiler.lower_flux.yamltext import dump_yaml
+from gop.compiler.emit.yaml import dump_yaml
 
 # Text YAML can carry at all: no surrogates, no C0/C1 controls other than tab and newline
 # (YAML has no escape-free form for them, and our values never contain them).

@@ -1,4 +1,4 @@
-"""Tests of the canonical formatter (gop.compiler.fmt).
+"""Tests of the canonical formatter (gop.compiler.syntax.formatter).
 
 Properties over generated programs (tests/strategies.py) and over the example and
 stdlib files: formatting keeps the program (parse trees equal) and every comment (same
@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import strategies
-from gop.compiler import ast
+from gop.compiler.syntax import ast
 from gop.compiler.diagnostics import has_errors
-from gop.compiler.fmt import WIDTH, format_ast, format_source
-from gop.compiler.parser import parse
+from gop.compiler.syntax.formatter import WIDTH, format_ast, format_source
+from gop.compiler.syntax.parser import parse
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_FILES = sorted(REPO_ROOT.glob("examples/**/*.gop")) + sorted(REPO_ROOT.glob("stdlib/**/*.gop"))

@@ -12,9 +12,9 @@ from ruamel.yaml import YAML
 
 import helm_fixtures as fx
 import realtools
-from gop.compiler.lower_helm import chart_files, chart_version, render_app
-from gop.compiler.lower_helm.gojson import go_json
-from gop.compiler.lower_helm import yamltext
+from gop.compiler.lower.helm import chart_files, chart_version, render_app
+from gop.compiler.emit.gojson import go_json
+from gop.compiler.emit import yaml_helm as yamltext
 
 # SemVer 2.0.0 (semver.org), without build metadata: OCI tags cannot hold `+`.
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"

@@ -22,12 +22,12 @@ import pytest
 
 import helm_fixtures as fx
 import realtools
-from gop.compiler.driver import analyse
-from gop.compiler.lower_helm import render_app
-from gop.compiler.lower_helm.schema import chart_schema
-from gop.compiler.lower_helm.parts import helm_values
-from gop.compiler.model import plain
-from gop.compiler.types import StringType, compile_pattern, go_unsupported
+from gop.compiler.session import analyse
+from gop.compiler.lower.helm import render_app
+from gop.compiler.lower.helm.schema import chart_schema
+from gop.compiler.lower.helm.parts import helm_values
+from gop.compiler.fleet.model import plain
+from gop.compiler.semantic.types import StringType, compile_pattern, go_unsupported
 from test_helm_strings import HOSTILE
 
 IMAGE = 'image { repository = "ghcr.io/acme/web", tag = "1.0" }'

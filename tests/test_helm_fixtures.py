@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import helm_fixtures as fx
-from gop.compiler import ast
-from gop.compiler.parser import parse
+from gop.compiler.syntax import ast
+from gop.compiler.syntax.parser import parse
 
 
 def _schemas(repo_root, relative: str) -> dict[str, ast.SchemaDecl]:

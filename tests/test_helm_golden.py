@@ -9,7 +9,7 @@ from pathlib import Path
 
 import helm_fixtures as fx
 import txtar
-from gop.compiler.lower_helm import chart_files
+from gop.compiler.lower.helm import chart_files
 
 GOLDEN = Path(__file__).parent / "golden" / "helm" / "web.txtar"
 COMMENT = ("The chart gopc writes for examples/shop's web app (tests/helm_fixtures.py: shop_web).\n"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 import helm_fixtures as fx
-from gop.compiler.driver import analyse
-from gop.compiler.lower_helm import render_app
-from gop.compiler.model import plain
+from gop.compiler.session import analyse
+from gop.compiler.lower.helm import render_app
+from gop.compiler.fleet.model import plain
 
 PROGRAM = '''\
 app web {

@@ -9,10 +9,10 @@ import pytest
 
 import helm_fixtures as fx
 import realtools
-from gop.compiler.driver import analyse
-from gop.compiler.lower_flux.objects import helm_release
-from gop.compiler.lower_helm import render_app
-from gop.compiler.model import plain
+from gop.compiler.session import analyse
+from gop.compiler.lower.flux.objects import helm_release
+from gop.compiler.lower.helm import render_app
+from gop.compiler.fleet.model import plain
 
 LONGEST = "a" + "-bcdefghij" * 5 + "kl"  # 53 characters
 PROGRAM = '''\

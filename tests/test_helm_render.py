@@ -11,10 +11,10 @@ import pytest
 
 import helm_fixtures as fx
 import realtools
-from gop.compiler.lower_helm import chart_parts, render_app
-from gop.compiler.lower_helm.parts import FEATURE_PARTS
-from gop.compiler.model import plain
-from gop.compiler.types import Duration, SecretRef
+from gop.compiler.lower.helm import chart_parts, render_app
+from gop.compiler.lower.helm.parts import FEATURE_PARTS
+from gop.compiler.fleet.model import plain
+from gop.compiler.semantic.types import Duration, SecretRef
 
 PART_VALUES = {  # base values that use each part
     "service": {"ports": {"http": 8080, "metrics": 9100}},

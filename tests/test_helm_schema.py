@@ -11,10 +11,11 @@ import pytest
 
 import helm_fixtures as fx
 import realtools
-from gop.compiler.lower_helm import FLUX_ONLY_FIELDS, values_schema
-from gop.compiler.lower_helm.schema import GO_DURATION_PATTERN, QUANTITY_PATTERN, chart_schema
-from gop.compiler.types import (AnyType, Duration, EnumType, Field, FloatType, IntType, ListType, MapType,
-                                RecordType, SecretRef, StringType)
+from gop.compiler.lower.helm import FLUX_ONLY_FIELDS, values_schema
+from gop.compiler.lower.helm.schema import GO_DURATION_PATTERN, QUANTITY_PATTERN, chart_schema
+from gop.compiler.semantic.types import (
+    AnyType, Duration, EnumType, Field, FloatType, IntType, ListType, MapType, RecordType, SecretRef, StringType,
+)
 
 RECORDS = [fx.app_type(fx.CHECKOUT_VALUES), fx.app_type(None), fx.IMAGE, fx.PROBE, fx.INGRESS, fx.AUTOSCALING,
            fx.SERVICE_ACCOUNT, fx.RESOURCES, fx.DELIVERY, fx.IMAGE_POLICY, fx.CHECKOUT_VALUES]

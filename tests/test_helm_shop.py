@@ -8,9 +8,9 @@ import pytest
 
 import helm_fixtures as fx
 import realtools
-from gop.compiler.driver import analyse
-from gop.compiler.lower_helm import chart_version, helm_values, render_app
-from gop.compiler.model import plain
+from gop.compiler.session import analyse
+from gop.compiler.lower.helm import chart_version, helm_values, render_app
+from gop.compiler.fleet.model import plain
 
 
 @pytest.fixture(scope="module")

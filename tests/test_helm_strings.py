@@ -10,8 +10,8 @@ import pytest
 
 import helm_fixtures as fx
 import realtools
-from gop.compiler.lower_helm import chart_files, render_app
-from gop.compiler.model import plain
+from gop.compiler.lower.helm import chart_files, render_app
+from gop.compiler.fleet.model import plain
 
 HOSTILE = [
     "{{ .Release.Name }}", '{{ fail "x" }}', "{{- /* c */ -}}", "{{ .Values | toYaml }}", "{{", "}}",

@@ -15,9 +15,9 @@ import json
 import re
 
 import realtools as rt
-from gop.compiler.build import automated_tags
-from gop.compiler.driver import analyse
-from gop.compiler.emit import MANIFEST
+from gop.compiler.lower.repository import automated_tags
+from gop.compiler.session import analyse
+from gop.compiler.emit.tree import MANIFEST
 from test_build import copy_example, edit, gopc, tree_state
 
 RELEASE = "apps/base/checkout/release.yaml"

@@ -24,8 +24,8 @@ from pygls.protocol import default_converter
 from pygls.uris import from_fs_path, to_fs_path
 from pytest_lsp import LanguageClient, client_capabilities
 
-from gop.compiler.fmt import format_source
-from gop.compiler.span import SourceFile
+from gop.compiler.syntax.formatter import format_source
+from gop.compiler.core.span import SourceFile
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER = [sys.executable, "-m", "gop.compiler.cli", "lsp"]  # `gopc lsp`

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lsprotocol import types as lsp
 
-from gop.compiler.span import SourceFile
+from gop.compiler.core.span import SourceFile
 from test_lsp import REPO, Session, comparable_check, comparable_lsp, wait_until
 
 FILES = ("apps.gop", "envs.gop")

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from gop.compiler import cli, emit, publish
-from gop.compiler.driver import analyse
-from gop.compiler.emit import EmitError, write_tree
-from gop.compiler.init import STARTER
+from gop.compiler import cli
+from gop.compiler.emit import tree as emit
+from gop.compiler.commands import publish
+from gop.compiler.session import analyse
+from gop.compiler.emit.tree import EmitError, write_tree
+from gop.compiler.commands.init import STARTER
 
 from test_emit import V1, siblings, snapshot
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 import txtar
-from gop.compiler import ast
-from gop.compiler.parser import parse
-from gop.compiler.span import SourceFile
+from gop.compiler.syntax import ast
+from gop.compiler.syntax.parser import parse
+from gop.compiler.core.span import SourceFile
 
 GOLDEN_DIR = Path(__file__).parent / "golden" / "parse"
 GOLDENS = sorted(GOLDEN_DIR.glob("*.txtar"))

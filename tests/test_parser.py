@@ -1,4 +1,4 @@
-"""The parser (compiler/parser.py -> compiler/ast.py) on valid and invalid text.
+"""The parser (compiler/syntax/parser.py -> compiler/syntax/ast.py) on valid and invalid text.
 
 - the examples and the standard library parse without diagnostics;
 - spans: every node lies inside the file, every child inside its parent, and a node of valid
@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import strategies
-from gop.compiler import ast
-from gop.compiler.parser import ParseResult, parse
+from gop.compiler.syntax import ast
+from gop.compiler.syntax.parser import ParseResult, parse
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_FILES = sorted((REPO / "examples").rglob("*.gop"))

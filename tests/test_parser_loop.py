@@ -1,4 +1,4 @@
-"""The fast LALR loop (compiler/lalr_loop.py) builds exactly what Lark's own loop builds.
+"""The fast LALR loop (compiler/syntax/fastloop.py) builds exactly what Lark's own loop builds.
 
 `parse` tries the fast loop on every chunk and falls back to Lark (with its error
 recovery) when the loop declines. Here every text is parsed both ways - normally, and
@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import strategies
 import txtar
-from gop.compiler import ast, lalr_loop, parser
-from gop.compiler.parser import parse
+from gop.compiler.syntax import ast, fastloop as lalr_loop, parser
+from gop.compiler.syntax.parser import parse
 from test_parser import EXAMPLE_TEXTS, STDLIB_FILES, mutated, stdlib_text
 
 REPO = Path(__file__).resolve().parent.parent

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from gop.compiler.driver import analyse
-from gop.compiler.types import SecretRef
+from gop.compiler.session import analyse
+from gop.compiler.semantic.types import SecretRef
 
 HEAD = 'app web {\n  image { repository = "ghcr.io/acme/web", tag = "1.0.0" }\n'
 CASES = {

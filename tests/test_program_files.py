@@ -1,4 +1,4 @@
-"""Reading the program's own files (compiler/readfile.py, used by the loader, `gopc fmt` and
+"""Reading the program's own files (compiler/syntax/readfile.py, used by the loader, `gopc fmt` and
 the SOPS lowering): only regular files, inside the program directory after resolving
 symlinks, of a bounded size; everything else is a diagnostic with a code at the place that
 names the file, and `check` never hangs (the cases that used to hang run in a subprocess
@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from fleet_fixtures import CHECKOUT_DB_SOPS
 
-from gop.compiler import loader
-from gop.compiler.build import repository
-from gop.compiler.driver import analyse
-from gop.compiler.lower_flux import secrets
+from gop.compiler.semantic import loader
+from gop.compiler.lower.repository import repository
+from gop.compiler.session import analyse
+from gop.compiler.lower.flux import secrets
 
 GOPC = Path(sys.executable).with_name("gopc")
 NEVER_HANGS = 60  # seconds: far above a check of these programs, far below forever

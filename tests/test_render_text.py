@@ -12,11 +12,11 @@ from fleet_fixtures import VARIANTS, shop_fleet, write_shop_root
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gop.compiler.lower_flux import ClusterRenderer, render_cluster
-from gop.compiler.lower_helm.gojson import go_string
-from gop.compiler.model import merge, plain, plain_merge
-from gop.compiler.types import Duration, Quantity, SecretRef
-from gop.compiler.yamlstream import dump_all
+from gop.compiler.lower.flux import ClusterRenderer, render_cluster
+from gop.compiler.emit.gojson import go_string
+from gop.compiler.fleet.model import merge, plain, plain_merge
+from gop.compiler.semantic.types import Duration, Quantity, SecretRef
+from gop.compiler.emit.yamlstream import dump_all
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Hostile inputs: the parser, the checker and the formatter stay bounded and answer with diagnostics.
 
 - error recovery: a declaration full of errors is given up after a bounded number of recoveries;
-- the fast parse loop (compiler/lalr_loop.py) falling over falls back to Lark's loop;
+- the fast parse loop (compiler/syntax/fastloop.py) falling over falls back to Lark's loop;
 - huge number literals, deep nesting and values that double in size are diagnostics, not
   exceptions, memory or time;
 - a bounded run of bench/fuzz.py's mutations through `gopc check`'s and `gopc fmt`'s code.
@@ -17,8 +17,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gop.compiler import lalr_loop, parser, types
-from gop.compiler.parser import parse
+from gop.compiler.syntax import fastloop as lalr_loop, parser
+from gop.compiler.semantic import types
+from gop.compiler.syntax.parser import parse
 
 
 def test_a_declaration_full_of_errors_is_given_up_after_a_bounded_number_of_recoveries(monkeypatch):
@@ -105,7 +106,7 @@ def test_brackets_opened_more_than_the_limit_deep_are_reported_where_the_limit_i
 
 
 def test_an_import_path_with_a_nul_character_is_a_module_not_found(tmp_path):
-    from gop.compiler.driver import analyse
+    from gop.compiler.session import analyse
 
     program = tmp_path / "a.gop"
     program.write_text('import "a\0b"\nlet x = 1\n', encoding="utf-8")
@@ -151,7 +152,7 @@ def test_a_file_full_of_errors_is_given_up_after_a_bounded_number_of_recoveries(
 
 
 def test_an_import_path_too_long_for_the_system_is_a_module_not_found(tmp_path):
-    from gop.compiler.driver import analyse
+    from gop.compiler.session import analyse
 
     program = tmp_path / "a.gop"
     program.write_text(f'import "{"x" * 5000}"\nlet x = 1\n', encoding="utf-8")

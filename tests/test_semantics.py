@@ -20,12 +20,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gop.compiler import ast
+from gop.compiler.syntax import ast
 from gop.compiler.diagnostics import Severity
-from gop.compiler.driver import analyse
-from gop.compiler.model import Layer, plain
-from gop.compiler.parser import parse
-from gop.compiler.render import render_text
+from gop.compiler.session import analyse
+from gop.compiler.fleet.model import Layer, plain
+from gop.compiler.syntax.parser import parse
+from gop.compiler.diagnostics.formats import render_text
 
 REPO = Path(__file__).resolve().parent.parent
 SHOP = REPO / "examples" / "shop"
@@ -462,7 +462,7 @@ def test_a_declaration_with_a_syntax_error_gets_no_missing_field_errors(tmp_path
 def test_a_delivery_setting_equal_to_the_schema_default_still_beats_the_fleet_default(tmp_path, layer):
     """The fleet's `delivery` declaration replaces the schema's defaults in the HelmReleases; a layer
     that sets the schema's value explicitly must still get it (not the fleet's)."""
-    from gop.compiler.lower_flux import render_cluster
+    from gop.compiler.lower.flux import render_cluster
 
     program = tmp_path / "shop"
     shutil.copytree(REPO / "examples" / "shop", program)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from fleet_fixtures import CHECKOUT_DB_SOPS, SECRET_FILE, shop_fleet, write_shop_root
 
-from gop.compiler.lower_flux import FluxLoweringError, render_cluster, repository_files
+from gop.compiler.lower.flux import FluxLoweringError, render_cluster, repository_files
 
 PLAINTEXT = "hunter2-plaintext"
 REGEX_RULE = "    encrypted_regex: ^(data|stringData)$\n"

@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 import realtools as rt
-from gop.compiler.driver import analyse
-from gop.compiler.lower_flux.keys import IMPLICIT_KEY_LIMIT, go_json_length
-from gop.compiler.lower_flux.yamltext import dump_yaml
-from gop.compiler.lower_helm import yamltext as chart_yaml
+from gop.compiler.session import analyse
+from gop.compiler.lower.flux.keys import IMPLICIT_KEY_LIMIT, go_json_length
+from gop.compiler.emit.yaml import dump_yaml
+from gop.compiler.emit import yaml_helm as chart_yaml
 from test_build import EXAMPLE, gopc
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\x85\u2028\u2029\ufeff",

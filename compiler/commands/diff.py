@@ -1,0 +1,393 @@
+"""`gopc diff`: what a change does to each cluster, object by object.
+
+Input: the program (PATHs) and what it is compared with - the same program at a git
+revision (`--against-rev`), another program (`--against`), or a tree `gopc build` wrote
+(`--against-build`) - and optionally the clusters to compare. Output on stdout: per cluster,
+the objects added, removed and changed, keyed by apiVersion, kind, namespace and name, each
+with the paths of the fields that changed and a unified diff of its YAML; a summary on
+stderr. The comparison is "before" = what it is compared with, "after" = the program.
+
+What is compared is everything Flux applies on a cluster: `gopc render --cluster C
+--include-flux` for a program. For a built tree it is computed as the controllers would,
+with the real tools (kubectl and helm on PATH, or GOPC_KUBECTL / GOPC_HELM):
+`kubectl kustomize clusters/<C>` (bootstrap's gotk-components.yaml left out), then the
+path of every Flux Kustomization found there (with its targetNamespace), then `helm
+template` of every HelmRelease with its values, the chart taken from charts/ of the tree.
+
+Invariants: objects are compared as data (both sides are read back from YAML text, so key
+order and quoting never show as a difference); the exit code is 0 when nothing differs, 1
+when something does, 2 on a usage error, an unreadable side or a program with errors (the
+usual 1 would read as "differs").
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from gop.compiler.commands.publish import PublishError, find_tool, run_tool
+from gop.compiler.emit.yamlstream import dump_all
+
+EXIT_SAME, EXIT_DIFFERENT, EXIT_TROUBLE = 0, 1, 2
+BOOTSTRAP_STAND_IN = {"apiVersion": "v1", "kind": "ConfigMap",
+                      "metadata": {"name": "gopc-diff-bootstrap-stand-in", "namespace": "flux-system"}}
+
+Doc = dict[str, Any]
+Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
+
+
+class DiffError(Exception):
+    """A side cannot be read: a bad revision, a program with errors, a missing tool."""
+
+
+@dataclass(slots=True)
+class Side:
+    label: str
+    clusters: set[str]
+    objects: Callable[[str], dict[Key, Doc]]  # everything Flux applies on a cluster
+
+
+# ---------------------------------------------------------------- entry point
+
+def run_diff(paths: Sequence[str], *, against_rev: str | None, against_build: str | None,
+             against: Sequence[str] | None, clusters: Sequence[str]) -> int:
+    try:
+        with _before_side(paths, against_rev, against_build, against) as before:
+            after = program_side(paths, " ".join(paths))
+            selected = _selected_clusters(before, after, clusters)
+            return _report(before, after, selected)
+    except DiffError as error:
+        print(f"gopc diff: {error}", file=sys.stderr)
+        return EXIT_TROUBLE
+
+
+@contextmanager
+def _before_side(paths, against_rev, against_build, against) -> Iterator[Side]:
+    if against_rev is not None:
+        with checkout(paths, against_rev) as (old_paths, scratch):
+            yield program_side(old_paths, against_rev, shown_as=(scratch, f"{against_rev}:"))
+    elif against_build is not None:
+        yield built_tree_side(Path(against_build))
+    else:
+        yield program_side(against, " ".join(against))
+
+
+def _selected_clusters(before: Side, after: Side, requested: Sequence[str]) -> list[str]:
+    known = before.clusters | after.clusters
+    unknown = [name for name in requested if name not in known]
+    if unknown:
+        raise DiffError(f"no cluster `{unknown[0]}` on either side (clusters: {', '.join(sorted(known))})")
+    return sorted(set(requested)) if requested else sorted(known)
+
+
+def _report(before: Side, after: Side, clusters: list[str]) -> int:
+    counts = {"changed": 0, "added": 0, "removed": 0}
+    differing = []
+    for cluster in clusters:
+        old = before.objects(cluster) if cluster in before.clusters else {}
+        new = after.objects(cluster) if cluster in after.clusters else {}
+        text, found = cluster_diff(cluster, old, new, before.label, after.label)
+        if text:
+            sys.stdout.write(text)
+            differing.append(cluster)
+            for kind, number in found.items():
+                counts[kind] += number
+    if not differing:
+        print(f"gopc diff: no differences on {len(clusters)} cluster(s)", file=sys.stderr)
+        return EXIT_SAME
+    print(f"gopc diff: {len(differing)} of {len(clusters)} cluster(s) differ ({', '.join(differing)}): "
+          f"{counts['changed']} changed, {counts['added']} added, {counts['removed']} removed object(s)", file=sys.stderr)
+    return EXIT_DIFFERENT
+
+
+# ---------------------------------------------------------------- comparing two object sets
+
+_MARKS = {"changed": "~", "added": "+", "removed": "-"}
+
+
+def cluster_diff(cluster: str, old: dict[Key, Doc], new: dict[Key, Doc], before: str, after: str) -> tuple[str, dict[str, int]]:
+    """The report of one cluster ('' when equal) and how many objects changed, were added, removed."""
+    parts = []
+    found = {"changed": 0, "added": 0, "removed": 0}
+    for key in sorted(old.keys() | new.keys()):
+        if old.get(key) == new.get(key):
+            continue
+        kind = "added" if key not in old else "removed" if key not in new else "changed"
+        found[kind] += 1
+        fields = ", ".join(changed_fields(old[key], new[key])) if kind == "changed" else ""
+        parts.append(f"{_MARKS[kind]} {kind} {object_name(key)}"
+                     + (f": {fields}" if fields else "") + "\n")
+        parts.extend(difflib.unified_diff(_yaml_lines(old.get(key)), _yaml_lines(new.get(key)),
+                                          f"{before}: {cluster}: {object_name(key)}", f"{after}: {cluster}: {object_name(key)}"))
+    if not parts:
+        return "", found
+    header = f"=== cluster {cluster}: {found['changed']} changed, {found['added']} added, {found['removed']} removed\n"
+    return header + "".join(parts), found
+
+
+def object_name(key: Key) -> str:
+    api_version, kind, namespace, name = key
+    return f"{api_version} {kind} {namespace + '/' if namespace else ''}{name}"
+
+
+def changed_fields(old: Any, new: Any, path: str = "") -> list[str]:
+    """Paths of the leaves (or of whole lists of another length) that differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [found for key in sorted(old.keys() | new.keys(), key=str) if old.get(key, _ABSENT) != new.get(key, _ABSENT)
+                for found in changed_fields(old.get(key, _ABSENT), new.get(key, _ABSENT), _child(path, key))]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [found for index, (a, b) in enumerate(zip(old, new)) if a != b
+                for found in changed_fields(a, b, f"{path}[{index}]")]
+    return [path or "."]
+
+
+_ABSENT = object()
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def _child(path: str, key: Any) -> str:
+    if _PLAIN_KEY.match(str(key)):
+        return f"{path}.{key}" if path else str(key)
+    return f"{path}[{json.dumps(str(key))}]"
+
+
+def _yaml_lines(doc: Doc | None) -> list[str]:
+    if doc is None:
+        return []
+    text = dump_all([_sorted(doc)])
+    return text.removeprefix("---\n").splitlines(keepends=True)
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
+
+
+def keyed(docs: list[Doc]) -> dict[Key, Doc]:
+    """Objects by key, read back from YAML text the way the other side is read."""
+    result = {}
+    for doc in docs:
+        metadata = doc.get("metadata") or {}
+        key = (str(doc.get("apiVersion", "")), str(doc.get("kind", "")), str(metadata.get("namespace") or ""),
+               str(metadata.get("name", "")))
+        result[key] = doc
+    return result
+
+
+def load_yaml_stream(text: str, what: str) -> list[Doc]:
+    """Documents of a YAML stream as JSON-like data (timestamps as the text that spelled them)."""
+    try:
+        docs = list(YAML(typ="safe", pure=True).load_all(text))
+    except YAMLError as error:
+        raise DiffError(f"{what} is not valid YAML: {error}") from None
+    return [json.loads(json.dumps(doc, default=str)) for doc in docs if doc is not None]
+
+
+# ---------------------------------------------------------------- a program (this one, another, a revision)
+
+def program_side(paths: Sequence[str], label: str, *, shown_as: tuple[Path, str] | None = None) -> Side:
+    from gop.compiler.diagnostics import formats as render
+    from gop.compiler.lower.repository import cluster_text
+    from gop.compiler.diagnostics import has_errors
+    from gop.compiler.session import analyse_and_keep
+    from gop.compiler.lower.flux import ClusterRenderer
+
+    analysis = analyse_and_keep(paths)
+    if has_errors(analysis.diagnostics):
+        text = render.render_text(analysis.diagnostics, analysis.program.sources, colour=False)
+        if shown_as is not None:
+            text = text.replace(f"{shown_as[0]}/", shown_as[1])
+        raise DiffError(f"{label} has errors:\n{text.rstrip()}")
+
+    renderer = ClusterRenderer(analysis.fleet)  # shared by the clusters: most run an app as others do
+
+    def objects(cluster: str) -> dict[Key, Doc]:
+        text, problems = cluster_text(analysis, cluster, include_flux=True, renderer=renderer)
+        if problems:
+            raise DiffError(f"{label}: cluster {cluster}: {problems[0].message}")
+        return keyed(load_yaml_stream(text, f"the render of {cluster}"))
+
+    return Side(label, set(analysis.fleet.clusters), objects)
+
+
+@contextmanager
+def checkout(paths: Sequence[str], revision: str) -> Iterator[tuple[list[str], Path]]:
+    """The program's directory (and any other PATH) as they were at a git revision, in a
+    temporary directory: the paths to load there, and the directory."""
+    git = shutil.which("git")
+    if git is None:
+        raise DiffError("--against-rev needs `git` on PATH")
+    resolved = [Path(path).resolve() for path in paths]
+    missing = [path for path, real in zip(paths, resolved) if not real.exists()]
+    if missing:
+        raise DiffError(f"no such file or directory: `{missing[0]}`")
+    root = resolved[0] if resolved[0].is_dir() else resolved[0].parent  # the loader's program root
+    top = Path(_git(git, root, ["rev-parse", "--show-toplevel"], "not in a git repository").strip()).resolve()
+    inside = []
+    for shown, real in [(paths[0], root), *zip(paths, resolved)]:
+        try:
+            inside.append(real.relative_to(top))
+        except ValueError:
+            raise DiffError(f"`{shown}` is outside the git repository {top}") from None
+    with tempfile.TemporaryDirectory(prefix="gopc-diff-") as scratch:
+        archive = _git_bytes(git, top, ["archive", "--format=tar", revision, "--", *sorted({p.as_posix() for p in inside})],
+                             f"cannot read {', '.join(paths)} at revision `{revision}`")
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            if hasattr(tarfile, "data_filter"):  # Python 3.11.4 and later
+                tar.extractall(scratch, filter="data")
+            else:
+                tar.extractall(scratch)
+        base = Path(scratch).resolve()
+        yield [str(base / real.relative_to(top)) for real in resolved], base
+
+
+def _git(git: str, cwd: Path, args: list[str], failure: str) -> str:
+    return _git_bytes(git, cwd, args, failure).decode("utf-8", "replace")
+
+
+def _git_bytes(git: str, cwd: Path, args: list[str], failure: str) -> bytes:
+    done = subprocess.run([git, "-C", str(cwd), *args], capture_output=True, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise DiffError(f"{failure}: {message[-1] if message else f'git exited {done.returncode}'}")
+    return done.stdout
+
+
+# ---------------------------------------------------------------- a tree `gopc build` wrote
+
+def built_tree_side(tree: Path) -> Side:
+    if not (tree / "clusters").is_dir():
+        raise DiffError(f"{tree} is not a tree written by `gopc build` (it has no clusters/ directory)")
+    try:
+        tools = _Tools(find_tool("kubectl", "GOPC_KUBECTL"), find_tool("helm", "GOPC_HELM"))
+    except PublishError as error:
+        raise DiffError(f"--against-build renders the tree with the real tools: {error}") from None
+    clusters = {path.parent.name for path in (tree / "clusters").glob("*/kustomization.yaml")}
+    return Side(str(tree), clusters, lambda cluster: keyed(tools.cluster(tree, cluster)))
+
+
+_CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PriorityClass",
+                   "StorageClass", "PersistentVolume", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}
+
+
+@dataclass(slots=True)
+class _Tools:
+    kubectl: str
+    helm: str
+
+    def cluster(self, tree: Path, cluster: str) -> list[Doc]:
+        with tempfile.TemporaryDirectory(prefix="gopc-diff-") as scratch:
+            work = Path(scratch)
+            root = [doc for doc in self.kustomize(_with_bootstrap_stand_in(tree, cluster, work / "tree"))
+                    if doc != BOOTSTRAP_STAND_IN]
+            applied = list(root)
+            for kustomization in root:
+                if kustomization.get("kind") != "Kustomization" or kustomization["metadata"]["name"] == "flux-system":
+                    continue
+                spec = kustomization.get("spec") or {}
+                docs = self.kustomize(tree / spec.get("path", "."))
+                if spec.get("targetNamespace"):
+                    for doc in docs:
+                        if doc.get("kind") not in _CLUSTER_SCOPED:
+                            doc.setdefault("metadata", {})["namespace"] = spec["targetNamespace"]
+                applied += docs
+            releases = [doc for doc in applied if doc.get("kind") == "HelmRelease"]
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                rendered = pool.map(lambda pair: self.template(tree, pair[1], applied, work / f"values-{pair[0]}.json"),
+                                    enumerate(releases))
+                return applied + [doc for docs in rendered for doc in docs]
+
+    def kustomize(self, directory: Path) -> list[Doc]:
+        text = self._run([self.kubectl, "kustomize", str(directory)], f"`kubectl kustomize {directory}` failed")
+        return load_yaml_stream(text, f"the build of {directory}")
+
+    def template(self, tree: Path, release: Doc, applied: list[Doc], values_file: Path) -> list[Doc]:
+        spec, metadata = release["spec"], release["metadata"]
+        chart = _chart_of(tree, release, applied)
+        values_file.write_text(json.dumps(spec.get("values") or {}), encoding="utf-8")
+        name = spec.get("releaseName", metadata["name"])
+        namespace = spec.get("targetNamespace", metadata.get("namespace", "default"))
+        text = self._run([self.helm, "template", name, str(chart), "--namespace", namespace, "--values", str(values_file)],
+                         f"`helm template` of HelmRelease {metadata.get('namespace')}/{metadata['name']} failed")
+        return load_yaml_stream(text, f"the chart of HelmRelease {metadata['name']}")
+
+    @staticmethod
+    def _run(argv: list[str], failure: str) -> str:
+        try:
+            return run_tool(argv, failure)
+        except PublishError as error:
+            raise DiffError(str(error)) from None
+
+
+def _with_bootstrap_stand_in(tree: Path, cluster: str, work: Path) -> Path:
+    """clusters/<cluster> as kustomize-controller builds it, without bootstrap's controllers:
+    a copy whose gotk-components.yaml is one stand-in object, beside links to the rest of the tree."""
+    work.mkdir(parents=True)
+    for entry in tree.iterdir():
+        if entry.name != "clusters":
+            (work / entry.name).symlink_to(entry.resolve())
+    copy = work / "clusters" / cluster
+    shutil.copytree(tree / "clusters" / cluster, copy, symlinks=True)
+    components = copy / "flux-system" / "gotk-components.yaml"
+    if components.parent.is_dir():
+        components.unlink(missing_ok=True)
+        components.write_text(dump_all([BOOTSTRAP_STAND_IN]), encoding="utf-8")
+    return copy
+
+
+def _chart_of(tree: Path, release: Doc, applied: list[Doc]) -> Path:
+    """The chart a HelmRelease installs, from charts/ of the tree (the charts `gopc publish`
+    pushes), checked against the version the release pins."""
+    spec, namespace = release["spec"], release["metadata"].get("namespace")
+    if "chartRef" in spec:
+        ref = spec["chartRef"]
+        source = _source(applied, ref, namespace)
+        if ref.get("kind") != "OCIRepository":
+            raise DiffError(f"HelmRelease {release['metadata']['name']}: charts from a {ref.get('kind')} are not rendered")
+        chart = tree / "charts" / source["spec"]["url"].rstrip("/").rsplit("/", 1)[-1]
+        version = source["spec"].get("ref", {}).get("tag")
+    else:
+        chart_spec = spec["chart"]["spec"]
+        source = _source(applied, chart_spec["sourceRef"], namespace)
+        if source["kind"] == "GitRepository":
+            return tree / chart_spec["chart"]
+        chart, version = tree / "charts" / chart_spec["chart"], chart_spec.get("version")
+    actual = _chart_version(chart)
+    if version is not None and actual != version:
+        raise DiffError(f"{chart} has version {actual} but HelmRelease {release['metadata']['name']} wants {version}: "
+                        "the tree was not written by one `gopc build`")
+    return chart
+
+
+def _source(applied: list[Doc], ref: Doc, namespace: str | None) -> Doc:
+    wanted = (ref.get("kind"), ref.get("name"), ref.get("namespace", namespace))
+    for doc in applied:
+        if (doc.get("kind"), doc["metadata"].get("name"), doc["metadata"].get("namespace")) == wanted:
+            return doc
+    raise DiffError(f"the cluster has no {wanted[0]} {wanted[2]}/{wanted[1]}")
+
+
+def _chart_version(chart: Path) -> str | None:
+    try:
+        return (YAML(typ="safe", pure=True).load((chart / "Chart.yaml").read_text(encoding="utf-8")) or {}).get("version")
+    except (OSError, YAMLError) as error:
+        raise DiffError(f"cannot read the chart {chart}: {error}") from None

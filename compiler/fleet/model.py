@@ -1,0 +1,178 @@
+"""The evaluated fleet model: the output of evaluation, the input of every lowering.
+
+For every cluster: which env it belongs to, which apps it runs, and each app's
+effective values with the origin (layer + span) of every leaf. Lowerings (Helm,
+Kustomize, Flux) and the language server read this model; nothing here refers
+back to the syntax tree except through spans.
+
+Value trees use the runtime representation of `gop.compiler.semantic.types`; `plain()`
+turns one into JSON/YAML-ready data (durations and quantities become strings,
+secret references become `{secret, key}` maps, resource references names).
+
+Layering is total: DEFAULT < APP < ENV < SELECTOR < CLUSTER. Maps and records
+merge key by key at every layer; lists are replaced whole (as Helm and Kustomize
+merge values): `merge()`, and `plain_merge()` for the plain form of a merge when
+that of the lower tree is known.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from gop.compiler.core.frozen import frozen
+from gop.compiler.core.span import Span
+from gop.compiler.semantic.types import Duration, Quantity, RecordType, ResourceRef, SecretRef
+
+ValuePath = tuple[str, ...]
+
+
+class Layer(enum.IntEnum):
+    DEFAULT = 0
+    APP = 1
+    ENV = 2
+    SELECTOR = 3
+    CLUSTER = 4
+
+    @property
+    def label(self) -> str:
+        return {0: "schema default", 1: "app", 2: "env overlay", 3: "selector overlay", 4: "cluster override"}[self]
+
+
+@frozen
+class Origin:
+    """Which layer and which line set a value. `source` names the declaration: "app web",
+    "env prod", "overlay cn-ingress", "cluster prod-eu-1", or "App.replicas" for a default."""
+
+    layer: Layer
+    span: Span | None
+    source: str
+
+
+@dataclass(slots=True)
+class AppModel:
+    name: str
+    span: Span
+    doc: str | None
+    namespace: str
+    values_type: RecordType  # the App schema with this app's `values` schema in place
+    base: dict[str, Any]  # defaults + app layer: the chart's values.yaml
+    base_origins: dict[ValuePath, Origin]
+    # Chart parts this app needs anywhere in the fleet (at any layer, on any cluster):
+    # "service", "ingress", "autoscaling", "serviceAccount", "config", "secretEnv", "values".
+    features: frozenset[str]
+    clusters: tuple[str, ...] = ()  # where it is deployed, sorted
+
+
+@dataclass(slots=True)
+class Instance:
+    """One app on a cluster; clusters whose layers give the app the same values share one."""
+
+    app: str
+    env: str
+    values: dict[str, Any]  # effective values, all layers merged
+    origins: dict[ValuePath, Origin]
+    env_values: dict[str, Any]  # what the env layer sets (a partial tree)
+    cluster_values: dict[str, Any]  # what selector overlays and the cluster set (a partial tree)
+
+    def sops_refs(self) -> list[tuple[str, SecretRef]]:
+        """(variable, reference) of every secret it reads from a SOPS-encrypted file in the repository."""
+        return self.secret_refs("sops")
+
+    def secret_refs(self, kind: str) -> list[tuple[str, SecretRef]]:
+        """(variable, reference) of every secret of a kind ("sops", "secret", "external") it reads."""
+        return [(variable, ref) for variable, ref in self.values.get("secretEnv", {}).items()
+                if isinstance(ref, SecretRef) and ref.kind == kind]
+
+
+@dataclass(slots=True)
+class ClusterModel:
+    name: str
+    span: Span
+    doc: str | None
+    labels: dict[str, Any]
+    env: str
+    instances: dict[str, Instance]  # by app name, sorted
+
+
+@dataclass(slots=True)
+class EnvModel:
+    name: str
+    span: Span
+    doc: str | None
+    clusters: tuple[str, ...]
+    # What the env layer sets for each app deployed in it (partial trees).
+    app_values: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Settings:
+    """A declared source, registry, receiver, provider, alert, automation or the delivery block."""
+
+    kind: str
+    name: str
+    span: Span
+    doc: str | None
+    values: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Fleet:
+    package: str
+    root: Path  # the directory the program was loaded from (relative paths in it resolve here)
+    apps: dict[str, AppModel]
+    envs: dict[str, EnvModel]
+    clusters: dict[str, ClusterModel]
+    sources: dict[str, Settings]
+    registries: dict[str, Settings]
+    delivery: Settings
+    receivers: dict[str, Settings]
+    providers: dict[str, Settings]
+    alerts: dict[str, Settings]
+    automations: dict[str, Settings]
+
+
+def plain(value: Any) -> Any:
+    """JSON/YAML-ready form of a runtime value."""
+    if type(value) in _PLAIN_LEAVES:  # the leaves, most of any tree, first
+        return value
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if isinstance(value, (Duration, Quantity, ResourceRef)):
+        return str(value)
+    if isinstance(value, SecretRef):
+        return {"secret": value.secret, "key": value.key}
+    if isinstance(value, Fraction):
+        return float(value)
+    return value
+
+
+_PLAIN_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
+def merge(lower: dict[str, Any], higher: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge `higher` over `lower`: maps merge, everything else is replaced."""
+    merged = dict(lower)
+    for key, value in higher.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def plain_merge(lower: dict[str, Any], lower_plain: dict[str, Any], higher: dict[str, Any]) -> dict[str, Any]:
+    """`plain(merge(lower, higher))` given `lower_plain == plain(lower)`, whose sub-trees that
+    `higher` leaves alone become part of the result as they are (shared, not copied)."""
+    merged = dict(lower_plain)
+    for key, value in higher.items():
+        if isinstance(value, dict) and isinstance(lower.get(key), dict):
+            merged[key] = plain_merge(lower[key], lower_plain[key], value)
+        else:
+            merged[key] = plain(value)
+    return merged

@@ -1,0 +1,68 @@
+"""Map keys that kustomize cannot carry through a HelmRelease patch (E0703).
+
+Input: a `Fleet`. Output: (span, message) for every key an env, a selector overlay or a cluster
+sets that kustomize would fail on, one per assignment.
+
+Kustomize (kyaml) re-reads every object it patches as YAML from its JSON form, where a key is an
+implicit key: YAML allows those up to 1024 characters, so a key whose JSON form (Go's escaping,
+quotes included) is longer fails `kubectl kustomize` whatever form the file wrote it in. The app
+layer's values go to the chart's values.yaml, which only Helm reads: no limit there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from gop.compiler.fleet.model import Fleet, Instance
+from gop.compiler.core.span import Span
+
+IMPLICIT_KEY_LIMIT = 1024  # characters of a YAML implicit key
+# Go's encoding/json escapes these (HTML-safe and line separators) as \u00XX / \u20XX.
+_GO_SIX = frozenset("<>&\u2028\u2029")
+_GO_SHORT = frozenset('"\\\n\r\t\b\f')
+
+
+def go_json_length(key: str) -> int:
+    """The length of `key` as Go's encoding/json writes it, quotes included."""
+    return 2 + sum(2 if char in _GO_SHORT else 6 if char in _GO_SIX or char < " " else 1 for char in key)
+
+
+def overlong_keys(fleet: Fleet) -> list[tuple[Span | None, str]]:
+    found: dict[tuple, tuple[Span | None, str]] = {}
+    seen: set[int] = set()
+    for cluster in fleet.clusters.values():
+        for instance in cluster.instances.values():
+            if id(instance) in seen:
+                continue
+            seen.add(id(instance))
+            for tree in (instance.env_values, instance.cluster_values):
+                for path in _overlong_paths(tree, ()):
+                    span = _span_of(instance, path)
+                    message = (f"the key `{path[-1][:40]}...` ({len(path[-1])} characters) is too long for "
+                               f"kustomize, which allows {IMPLICIT_KEY_LIMIT} characters for a key in JSON form "
+                               f"(quotes and escapes included); what an env, overlay or cluster sets goes into a "
+                               f"HelmRelease patch")
+                    found.setdefault((span, path), (span, message))
+    return list(found.values())
+
+
+def _overlong_paths(tree: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    if not isinstance(tree, dict):
+        return
+    for key, value in tree.items():
+        here = path + (key,)
+        # Go writes a character in at most 6: a shorter key cannot be too long (most keys, cheaply).
+        if isinstance(key, str) and len(key) * 6 + 2 > IMPLICIT_KEY_LIMIT and go_json_length(key) > IMPLICIT_KEY_LIMIT:
+            yield here
+        else:
+            yield from _overlong_paths(value, here)
+
+
+def _span_of(instance: Instance, path: tuple[str, ...]) -> Span | None:
+    """Where the value at `path` (or the nearest record around it) was set."""
+    for end in range(len(path), 0, -1):
+        origin = instance.origins.get(path[:end])
+        if origin is not None and origin.span is not None:
+            return origin.span
+    return None

@@ -1,0 +1,185 @@
+"""What each cluster gets: the selection shared by the file tree and the in-process render.
+
+Input: a `Fleet` and a cluster name.
+Output: the cluster's releases (app, namespace, env patch, cluster patch: `own_patch`,
+`cluster_namespaces`), the HelmRelease patches
+that reach each release in the tree, namespaces, SOPS secrets and the Flux objects of
+`clusters/<cluster>/` grouped by the file that carries them.
+
+Invariants:
+- A cluster gets exactly the apps of `ClusterModel.instances`, each with its env's patch
+  (`EnvModel.app_values`) and what selector overlays and the cluster set
+  (`Instance.cluster_values`); merged over the chart's values (`AppModel.base`) they give the
+  instance's effective values. The tree carries the second part as the overlays' components
+  and the cluster's own patch (`overlays`); `release_patches` lists them as kustomize applies them.
+- Every namespace and every encrypted Secret appears once per cluster, however many apps
+  share it, so no kustomize build holds a duplicate object.
+- An app's namespace on a cluster is the instance's (`instance_namespace`: whichever layer set
+  it); its HelmRelease, chart source, chart objects, Namespace and Secrets are there, and its
+  dependencies name the namespaces of that cluster.
+- `repository_files` and `render_cluster` both read this module, so the objects in the
+  files and the objects rendered in-process cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gop.compiler.fleet.model import AppModel, Fleet, merge
+from gop.compiler.lower.flux import objects
+from gop.compiler.lower.flux.objects import FLUX_NAMESPACE
+from gop.compiler.lower.flux.overlays import overlay_plan
+from gop.compiler.lower.flux.secrets import cluster_sops_secrets, instance_namespace
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """One app on one cluster, as its layers of the tree carry it."""
+
+    app: AppModel
+    env_values: dict[str, Any]  # apps/<env>/<app>/: what the env sets
+    cluster_values: dict[str, Any]  # what selector overlays and the cluster set (components/, clusters/<cluster>/apps/)
+    namespace: str  # of the HelmRelease, its chart source and the chart's objects on this cluster
+
+
+def releases(fleet: Fleet, cluster: str) -> list[Release]:
+    model = fleet.clusters[cluster]
+    env = fleet.envs[model.env]
+    return [Release(fleet.apps[name], env.app_values.get(name, {}), instance.cluster_values,
+                    instance_namespace(fleet, instance))
+            for name, instance in sorted(model.instances.items())]
+
+
+def env_namespace(fleet: Fleet, env: str, app: str) -> str:
+    """The app's namespace in apps/<env>/<app>/: the env's, else the app's own."""
+    return fleet.envs[env].app_values.get(app, {}).get("namespace", fleet.apps[app].namespace)
+
+
+def cluster_namespaces(fleet: Fleet, cluster: str) -> dict[str, str]:
+    """App -> its namespace on the cluster."""
+    return {name: instance_namespace(fleet, instance) for name, instance in fleet.clusters[cluster].instances.items()}
+
+
+def release_patches(fleet: Fleet, cluster: str) -> dict[str, list[dict[str, Any]]]:
+    """App -> the HelmRelease patches kustomize applies to the app's base release on the
+    cluster, in order: the env's, the selector overlays' components', the cluster's own."""
+    overlays = overlay_plan(fleet)
+    spaces = cluster_namespaces(fleet, cluster)
+    patches = {}
+    for release in releases(fleet, cluster):
+        name = release.app.name
+        layers = [release.env_values, *overlays.layers(cluster, name)]
+        patches[name] = [patch for tree in layers if (patch := objects.release_patch(fleet, release.app, tree))]
+        own = own_patch(fleet, cluster, name, spaces)
+        if own:
+            patches[name].append(own)
+    return patches
+
+
+def own_patch(fleet: Fleet, cluster: str, app: str, spaces: dict[str, str]) -> dict[str, Any] | None:
+    """The cluster's own patch of the app's HelmRelease: what the components do not give, and the
+    dependencies again when the namespaces on this cluster (`spaces`) make them read otherwise
+    than the layers before wrote them (with the apps' own namespaces)."""
+    tree = overlay_plan(fleet).residual(cluster, app)
+    model = fleet.apps[app]
+    refs = fleet.clusters[cluster].instances[app].values.get("delivery", {}).get("dependsOn") or []
+    if refs and objects.dependencies(fleet, model, refs, spaces) != objects.dependencies(fleet, model, refs):
+        tree = merge(tree, {"delivery": {"dependsOn": refs}})
+    return objects.release_patch(fleet, model, tree, spaces) if tree else None
+
+
+def env_apps(fleet: Fleet, env: str) -> list[str]:
+    """Apps deployed on at least one cluster of the env."""
+    return sorted({app for cluster in fleet.envs[env].clusters for app in fleet.clusters[cluster].instances})
+
+
+def namespaces(fleet: Fleet, cluster: str) -> list[str]:
+    return sorted(set(cluster_namespaces(fleet, cluster).values()))
+
+
+def all_namespaces(fleet: Fleet) -> list[str]:
+    return sorted({namespace for cluster in fleet.clusters for namespace in namespaces(fleet, cluster)})
+
+
+def tenant_target_namespace(fleet: Fleet, cluster: str) -> str | None:
+    """The apps Kustomization's targetNamespace: the one namespace of a tenant's apps."""
+    if not objects.tenant_service_account(fleet):
+        return None
+    spaces = namespaces(fleet, cluster)
+    return spaces[0] if len(spaces) == 1 else None
+
+
+def image_apps(fleet: Fleet, cluster: str) -> list[AppModel]:
+    """The cluster's apps whose image tags Flux updates (the policy of the app layer)."""
+    apps = (fleet.apps[name] for name in sorted(fleet.clusters[cluster].instances))
+    return [app for app in apps if "imagePolicy" in app.base]
+
+
+# ---------------------------------------------------------------- objects by file
+
+def namespace_files(fleet: Fleet, namespace: str) -> dict[str, list[dict[str, Any]]]:
+    """infrastructure/namespaces/<namespace>/: the namespace and, for tenants, its RBAC."""
+    files = {"namespace.yaml": [objects.namespace(namespace)]}
+    account = objects.tenant_service_account(fleet)
+    if account:
+        files["rbac.yaml"] = [objects.service_account(account, namespace), objects.tenant_role_binding(account, namespace)]
+    return files
+
+
+def tenant_objects(fleet: Fleet) -> list[dict[str, Any]]:
+    """infrastructure/tenant/: the service account the apps Kustomization impersonates."""
+    account = objects.tenant_service_account(fleet)
+    return [objects.service_account(account, FLUX_NAMESPACE)] if account else []
+
+
+def sync_objects(fleet: Fleet, cluster: str) -> list[dict[str, Any]]:
+    """clusters/<cluster>/flux-system/gotk-sync.yaml."""
+    return [objects.git_repository(fleet, objects.sync_source(fleet)), objects.sync_kustomization(fleet, cluster)]
+
+
+def source_objects(fleet: Fleet) -> list[dict[str, Any]]:
+    """clusters/<cluster>/sources.yaml: Git sources besides the one Flux syncs from."""
+    sync = objects.sync_source(fleet)
+    return [objects.git_repository(fleet, source) for name, source in sorted(fleet.sources.items()) if source is not sync]
+
+
+def kustomization_objects(fleet: Fleet, cluster: str) -> dict[str, dict[str, Any]]:
+    """clusters/<cluster>/infrastructure.yaml and apps.yaml."""
+    infrastructure = objects.flux_kustomization(fleet, "infrastructure", f"./clusters/{cluster}/infrastructure")
+    apps = objects.flux_kustomization(
+        fleet, "apps", f"./clusters/{cluster}/apps", depends_on=("infrastructure",),
+        decrypt=bool(cluster_sops_secrets(fleet, cluster)), service_account=objects.tenant_service_account(fleet),
+        target_namespace=tenant_target_namespace(fleet, cluster))
+    return {"infrastructure.yaml": infrastructure, "apps.yaml": apps}
+
+
+def _alert_sources(fleet: Fleet, cluster: str) -> dict[str, list[str]]:
+    """Kind -> namespaces where this cluster has Flux objects of that kind."""
+    app_namespaces = namespaces(fleet, cluster)
+    by_kind = {"Kustomization": [FLUX_NAMESPACE], "GitRepository": [FLUX_NAMESPACE], "HelmRelease": app_namespaces}
+    delivery = fleet.delivery.values
+    if delivery["charts"] == "oci":
+        by_kind[delivery["ociSource"]] = app_namespaces
+    return by_kind
+
+
+def notification_objects(fleet: Fleet, cluster: str) -> list[dict[str, Any]]:
+    """clusters/<cluster>/notifications.yaml: providers, alerts, receivers."""
+    docs = [objects.provider(declaration) for _, declaration in sorted(fleet.providers.items())]
+    sources = _alert_sources(fleet, cluster)
+    alerts = (objects.alert(declaration, sources) for _, declaration in sorted(fleet.alerts.items()))
+    docs += [doc for doc in alerts if doc is not None]
+    docs += [objects.receiver(fleet, declaration) for _, declaration in sorted(fleet.receivers.items())]
+    return docs
+
+
+def image_automation_objects(fleet: Fleet, cluster: str) -> list[dict[str, Any]]:
+    """clusters/<cluster>/image-automation.yaml: a repository and a policy per app with an
+    image policy on this cluster, and the update automations when there is any policy."""
+    apps = image_apps(fleet, cluster)
+    docs = [doc for app in apps for doc in (objects.image_repository(app), objects.image_policy(app))]
+    if apps:
+        docs += [objects.image_update_automation(fleet, declaration)
+                 for _, declaration in sorted(fleet.automations.items())]
+    return docs

@@ -1,0 +1,169 @@
+"""Everything Flux would apply on one cluster, computed in-process (`gopc render --cluster`).
+
+Input: a `Fleet`, a cluster name, and whether to include the Flux objects themselves.
+Output: a list of Kubernetes objects (plain dicts) sorted by (apiVersion, kind, namespace,
+name): the namespaces (and tenant RBAC), the SOPS-encrypted Secret manifests as they are
+in the repository, the ExternalSecrets of `external(...)` references, and the objects of
+every app's chart rendered with the values the cluster's HelmRelease ends up with
+(chart values.yaml = `AppModel.base`, then the env patch, then the cluster patch, merged
+as Helm and Kustomize merge them: maps key by key, lists whole). With `include_flux`, also the GitRepository and Kustomizations of the sync,
+the `infrastructure` and `apps` Kustomizations, each HelmRelease as the patches leave it,
+the chart sources, notifications and image automation.
+
+Two forms: `render_cluster` returns the objects; `ClusterRenderer(fleet).text(cluster)`
+returns their YAML stream, byte for byte `yamlstream.dump_all(render_cluster(...))`. A
+renderer shares work between the clusters it renders: most clusters run an app with the
+same env patch and cluster patch as other clusters (they share the env and the selector
+overlays), so it keeps the text of each release's objects per (app, namespace, patches), and the text
+of every distinct object once (an app's Service is the same on every cluster).
+
+Invariants:
+- Equal to building the repository as kustomize-controller does (`clusters/<cluster>`,
+  then each Flux Kustomization's path) and rendering every HelmRelease with `helm
+  template`, except for what Flux adds at run time (bootstrap's gotk-components.yaml,
+  the decryption of secrets, and the ownership labels the controllers set).
+- Reads the same selection (`plan`) and builders (`objects`) as the file tree.
+- The renderer's keys are exact: the `repr` of plain data or of the model's values tells
+  apart everything that prints differently (1, 1.0 and True; "100m" and "0.1" quantities,
+  which compare equal), where `==` would not. It keeps only text, so nothing it hands out
+  can be changed under it, and it keeps every patch it keyed by identity alive, so an id
+  is never reused for another patch. The fleet must not change while a renderer is in use
+  (no pass changes it after evaluation).
+"""
+
+from __future__ import annotations
+
+import copy
+from operator import itemgetter
+from typing import Any
+
+from gop.compiler.lower.helm import render_app
+from gop.compiler.lower.helm.parts import helm_values
+from gop.compiler.lower.helm.manifests import chart_values, render_chart_values
+from gop.compiler.fleet.model import AppModel, Fleet, merge, plain, plain_merge
+from gop.compiler.lower.flux import objects, plan
+from gop.compiler.lower.flux.errors import FluxLoweringError
+from gop.compiler.lower.flux.secrets import cluster_external_secrets, cluster_sops_secrets
+from gop.compiler.emit.yaml import dump_yaml
+
+Key = tuple[str, str, str, str]
+Piece = tuple[Key, str]  # an object's sort key and its YAML text
+
+
+def render_cluster(fleet: Fleet, cluster: str, *, include_flux: bool = False) -> list[dict[str, Any]]:
+    docs = infrastructure_objects(fleet, cluster)
+    for release in plan.releases(fleet, cluster):
+        docs += render_app(release.app, plain(release_values(release)), release_name=release.app.name,
+                           namespace=release.namespace)
+    if include_flux:
+        docs += flux_objects(fleet, cluster)
+    return sorted(docs, key=object_key)
+
+
+class ClusterRenderer:
+    """The YAML text of clusters of one fleet; render as many clusters as you like with one."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self._releases: dict[tuple[str, str, str, str], list[Piece]] = {}  # (app, namespace, env patch, cluster patch) -> its objects
+        self._texts: dict[str, str] = {}  # repr(object) -> its YAML text
+        self._patch_reprs: dict[int, tuple[dict[str, Any], str]] = {}  # id(patch) -> (patch, repr(patch))
+        self._env_values: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}  # see _with_env
+        self._chart_values: dict[str, dict[str, Any]] = {}  # app name -> chart_values(app); read, never changed
+
+    def text(self, cluster: str, *, include_flux: bool = False) -> str:
+        """`dump_all(render_cluster(fleet, cluster, include_flux=...))`, byte for byte."""
+        pieces = [self._piece(doc) for doc in infrastructure_objects(self.fleet, cluster)]
+        for release in plan.releases(self.fleet, cluster):
+            pieces += self._release_pieces(release)
+        if include_flux:
+            pieces += [self._piece(doc) for doc in flux_objects(self.fleet, cluster)]
+        pieces.sort(key=itemgetter(0))  # stable, on the key alone: the order render_cluster sorts into
+        return "---\n" + "---\n".join(text for _, text in pieces) if pieces else ""
+
+    def _release_pieces(self, release: plan.Release) -> list[Piece]:
+        key = (release.app.name, release.namespace, self._patch_repr(release.env_values),
+               self._patch_repr(release.cluster_values))
+        pieces = self._releases.get(key)
+        if pieces is None:
+            pieces = self._releases[key] = [self._piece(doc) for doc in self._render(release)]
+        return pieces
+
+    def _render(self, release: plan.Release) -> list[dict[str, Any]]:
+        """render_app of the release, with what the clusters of an env share made plain once."""
+        app = release.app
+        with_env, with_env_plain = self._with_env(release)
+        values = plain_merge(with_env, with_env_plain, release.cluster_values)  # plain(release_values(release))
+        effective = merge(self._chart_values_of(app), helm_values(values))
+        return render_chart_values(app, effective, release_name=app.name, namespace=release.namespace)
+
+    def _with_env(self, release: plan.Release) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The app's values with the env patch merged in, and their plain form; read, never changed."""
+        key = (release.app.name, self._patch_repr(release.env_values))
+        known = self._env_values.get(key)
+        if known is None:
+            values = merge(release.app.base, release.env_values)
+            known = self._env_values[key] = (values, plain(values))
+        return known
+
+    def _chart_values_of(self, app: AppModel) -> dict[str, Any]:
+        known = self._chart_values.get(app.name)
+        if known is None:
+            known = self._chart_values[app.name] = chart_values(app)
+        return known
+
+    def _patch_repr(self, patch: dict[str, Any]) -> str:
+        # Clusters share their patch objects, so the repr is worked out once per object; the
+        # entry keeps the patch alive, so no other object can take its id meanwhile.
+        known = self._patch_reprs.get(id(patch))
+        if known is None:
+            known = self._patch_reprs[id(patch)] = (patch, repr(patch))
+        return known[1]
+
+    def _piece(self, doc: dict[str, Any]) -> Piece:
+        shape = repr(doc)
+        text = self._texts.get(shape)
+        if text is None:
+            text = self._texts[shape] = dump_yaml([doc])
+        return object_key(doc), text
+
+
+def release_values(release: plan.Release) -> dict[str, Any]:
+    """The values the release's HelmRelease ends up with (runtime values, not yet plain)."""
+    return merge(merge(release.app.base, release.env_values), release.cluster_values)
+
+
+def infrastructure_objects(fleet: Fleet, cluster: str) -> list[dict[str, Any]]:
+    """The namespaces, tenant objects, encrypted Secrets and ExternalSecrets on the cluster (new dicts)."""
+    if cluster not in fleet.clusters:
+        raise FluxLoweringError(f"no cluster named {cluster!r}; the clusters are {', '.join(sorted(fleet.clusters))}")
+    docs = [doc for namespace in plan.namespaces(fleet, cluster)
+            for files in [plan.namespace_files(fleet, namespace)] for file_docs in files.values() for doc in file_docs]
+    docs += plan.tenant_objects(fleet)
+    docs += [copy.deepcopy(secret.manifest) for secret in cluster_sops_secrets(fleet, cluster)]
+    docs += cluster_external_secrets(fleet, cluster)
+    return docs
+
+
+def flux_objects(fleet: Fleet, cluster: str) -> list[dict[str, Any]]:
+    """The Flux objects on the cluster, each as the kustomize build of the repository leaves it."""
+    docs = plan.sync_objects(fleet, cluster) + plan.source_objects(fleet)
+    docs += plan.kustomization_objects(fleet, cluster).values()
+    docs += plan.notification_objects(fleet, cluster) + plan.image_automation_objects(fleet, cluster)
+    patches = plan.release_patches(fleet, cluster)
+    for release in plan.releases(fleet, cluster):
+        source = objects.chart_source(fleet, release.app)
+        if source is not None:
+            source["metadata"]["namespace"] = release.namespace
+            docs.append(source)
+        helm_release = objects.helm_release(fleet, release.app)
+        for patch in patches[release.app.name]:
+            helm_release = merge(helm_release, patch)
+        helm_release["metadata"] = {**helm_release["metadata"], "namespace": release.namespace}  # kustomize's moves
+        docs.append(helm_release)
+    return docs
+
+
+def object_key(doc: dict[str, Any]) -> Key:
+    metadata = doc.get("metadata") or {}
+    return (doc.get("apiVersion", ""), doc.get("kind", ""), metadata.get("namespace", ""), metadata.get("name", ""))

@@ -1,0 +1,222 @@
+"""The repository files of the Flux lowering (everything but charts/).
+
+Input: a `Fleet`. Output: relative path -> file text, sorted by path.
+
+Layout (after fluxcd/flux2-kustomize-helm-example; docs/flux.md explains each file):
+    apps/base/<app>/                    kustomization.yaml, release.yaml (HelmRelease),
+                                        repository.yaml (OCIRepository/HelmRepository, charts from OCI)
+    apps/<env>/kustomization.yaml       every app of the env (for inspection; clusters do not use it)
+    apps/<env>/<app>/                   kustomization.yaml (+ <app>-values.yaml: the env's patch)
+    infrastructure/namespaces/<ns>/     kustomization.yaml, namespace.yaml (+ tenant RBAC)
+    infrastructure/tenant/              the service account the apps Kustomization impersonates
+    secrets/<path without .yaml>/       kustomization.yaml + a SOPS-encrypted Secret, copied verbatim
+    components/<overlay>/               a Kustomize Component per selector overlay: kustomization.yaml,
+                                        values.yaml (every release) and <app>-values.yaml patches
+    clusters/<cluster>/                 kustomization.yaml, flux-system/ (bootstrap's sync),
+                                        infrastructure.yaml + apps.yaml (Flux Kustomizations),
+                                        sources.yaml, notifications.yaml, image-automation.yaml,
+                                        infrastructure/ and apps/ (what those Kustomizations apply:
+                                        the apps, the components of the overlays selecting the
+                                        cluster, <app>-values.yaml patches with what it sets, and
+                                        external-secrets.yaml: the ExternalSecrets of its apps)
+
+Invariants:
+- Every directory with a kustomization.yaml builds with `kubectl kustomize`, and no build
+  holds one object twice. clusters/<cluster>/ has an explicit kustomization.yaml, so its
+  `apps/` and `infrastructure/` sub-trees are applied only by their own Flux Kustomizations.
+- The output is a pure function of the fleet (and the SOPS files it names).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from gop.compiler.fleet.model import Fleet
+from gop.compiler.lower.flux import objects, plan
+from gop.compiler.lower.flux.errors import FluxLoweringError
+from gop.compiler.lower.flux.objects import (
+    IMAGE_TAG_PATH, every_release_patch, helm_release, kustomize_component, kustomize_config, namespace_moves,
+    release_patch, release_patch_target,
+)
+from gop.compiler.lower.flux.overlays import Component, OverlayPlan, overlay_plan
+from gop.compiler.lower.flux.secrets import SopsSecret, cluster_external_secrets, cluster_sops_secrets
+from gop.compiler.emit.yaml import dump_yaml
+
+BOOTSTRAP_COMPONENTS = "gotk-components.yaml"
+SYNC_HEADER = ("Flux syncs this cluster from here. `flux bootstrap` writes the same objects, and adds\n"
+               f"{BOOTSTRAP_COMPONENTS} (the Flux controllers) beside this file.")
+COMPONENTS_DIR = "components"
+EXTERNAL_SECRETS_FILE = "external-secrets.yaml"  # never an app's patch file: those end in -values.yaml
+COMMON_PATCH = "values.yaml"  # never an app's patch file: those end in -values.yaml
+COMMON_PATCH_NAME = "every-release"  # kustomize puts each target's name in its place
+COMMON_PATCH_HEADER = ("Patched into every HelmRelease of each cluster that lists this component (the target in\n"
+                       "kustomization.yaml names no release; kustomize puts each release's name in place of this one).")
+
+
+def repository_files(fleet: Fleet) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for app in sorted(fleet.apps):
+        _app_base(fleet, app, files)
+    for env in sorted(fleet.envs):
+        _env_overlay(fleet, env, files)
+    for namespace in plan.all_namespaces(fleet):
+        _unit(files, f"infrastructure/namespaces/{namespace}", plan.namespace_files(fleet, namespace))
+    if plan.tenant_objects(fleet):
+        _unit(files, "infrastructure/tenant", {"serviceaccount.yaml": plan.tenant_objects(fleet)})
+    _secrets(fleet, files)
+    overlays = overlay_plan(fleet)
+    patching = {component.name for component in overlays.components.values() if _component(fleet, component, files)}
+    for cluster in sorted(fleet.clusters):
+        _cluster(fleet, cluster, overlays, patching, files)
+    return dict(sorted(files.items()))
+
+
+def _secrets(fleet: Fleet, files: dict[str, str]) -> None:
+    for secret in sops_secrets(fleet):
+        files[f"{secret.directory}/{secret.file_name}"] = secret.text
+        files[f"{secret.directory}/kustomization.yaml"] = dump_yaml([kustomize_config([secret.file_name])])
+
+
+def sops_secrets(fleet: Fleet) -> list[SopsSecret]:
+    """Every cluster's SOPS files, each once, sorted by path; two that would be copied to one
+    directory of the repository are an error."""
+    secrets = {secret.file: secret for cluster in fleet.clusters for secret in cluster_sops_secrets(fleet, cluster)}
+    directories: dict[str, str] = {}
+    for _, secret in sorted(secrets.items()):
+        other = directories.setdefault(secret.directory, secret.file)
+        if other != secret.file:
+            raise FluxLoweringError(f"SOPS files {other} and {secret.file} would share the directory "
+                                    f"{secret.directory}/ of the repository; rename one")
+    return [secret for _, secret in sorted(secrets.items())]
+
+
+def _unit(files: dict[str, str], directory: str, contents: dict[str, list[dict[str, Any]]]) -> None:
+    """A kustomization directory whose resources are the given files."""
+    for name, docs in contents.items():
+        files[f"{directory}/{name}"] = dump_yaml(docs)
+    files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(list(contents))])
+
+
+def base_release_file(app: str) -> str:
+    """The app's base HelmRelease: where image automation commits new tags (`IMAGE_TAG_PATH`)."""
+    return f"apps/base/{app}/release.yaml"
+
+
+def _app_base(fleet: Fleet, name: str, files: dict[str, str]) -> None:
+    app = fleet.apps[name]
+    directory = f"apps/base/{name}"
+    release = helm_release(fleet, app)
+    comments = {(0, IMAGE_TAG_PATH): objects.image_marker(app)} if "imagePolicy" in app.base else {}
+    files[base_release_file(name)] = dump_yaml([release], line_comments=comments)
+    resources = ["release.yaml"]
+    source = objects.chart_source(fleet, app)
+    if source is not None:
+        files[f"{directory}/repository.yaml"] = dump_yaml([source])
+        resources.append("repository.yaml")
+    files[f"{directory}/kustomization.yaml"] = _kustomization_of(tuple(sorted(resources)))
+
+
+@functools.lru_cache(maxsize=64)  # every app's base has the same one
+def _kustomization_of(resources: tuple[str, ...]) -> str:
+    return dump_yaml([kustomize_config(list(resources))])
+
+
+def _patched(files: dict[str, str], directory: str, resources: list[str],
+             patches: list[tuple[str, dict[str, Any], dict[str, Any]]], components: list[str] | None = None,
+             moves: list[dict[str, Any]] | None = None) -> None:
+    """A kustomization of `resources` and `components` with strategic-merge patches (file name,
+    patch, target), then the inline `patches` entries that move releases to other namespaces."""
+    entries = _patch_files(files, directory, patches) + (moves or [])
+    files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(resources, entries, components)])
+
+
+def _patch_files(files: dict[str, str], directory: str,
+                 patches: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Writes the patch files; returns their `patches` entries."""
+    entries = []
+    for file_name, patch, target in patches:
+        files[f"{directory}/{file_name}"] = dump_yaml([patch])
+        entries.append({"path": file_name, "target": target})
+    return entries
+
+
+def _component(fleet: Fleet, component: Component, files: dict[str, str]) -> bool:
+    """components/<overlay>/: what a selector overlay sets, for every cluster it selects. Nothing,
+    and False, when no release sees it (an overlay that only moves namespaces: kustomize refuses
+    a component without patches, and the clusters move the releases themselves)."""
+    directory = f"{COMPONENTS_DIR}/{component.name}"
+    entries = []
+    common = every_release_patch(fleet, component.common, COMMON_PATCH_NAME) if component.common else None
+    if common:
+        files[f"{directory}/{COMMON_PATCH}"] = dump_yaml([common], header=COMMON_PATCH_HEADER)
+        entries.append({"path": COMMON_PATCH, "target": release_patch_target(None)})
+    patches = []
+    for name, tree in component.per_app.items():
+        patch = release_patch(fleet, fleet.apps[name], tree)
+        if patch:
+            patches.append((f"{name}-values.yaml", patch, release_patch_target(fleet.apps[name])))
+    entries += _patch_files(files, directory, patches)
+    if not entries:
+        return False
+    files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_component(entries)])
+    return True
+
+
+def _env_overlay(fleet: Fleet, env: str, files: dict[str, str]) -> None:
+    apps = plan.env_apps(fleet, env)
+    for name in apps:
+        app = fleet.apps[name]
+        patch = release_patch(fleet, app, fleet.envs[env].app_values.get(name, {}))
+        patches = [(f"{name}-values.yaml", patch, release_patch_target(app))] if patch else []
+        namespace = plan.env_namespace(fleet, env, name)
+        moves = namespace_moves(fleet, app, namespace) if namespace != app.namespace else []
+        _patched(files, f"apps/{env}/{name}", [f"../../base/{name}"], patches, moves=moves)
+    files[f"apps/{env}/kustomization.yaml"] = dump_yaml([kustomize_config(apps)])
+
+
+def _cluster(fleet: Fleet, cluster: str, overlays: OverlayPlan, patching: set[str], files: dict[str, str]) -> None:
+    directory = f"clusters/{cluster}"
+    resources = ["flux-system"]
+    files[f"{directory}/flux-system/gotk-sync.yaml"] = dump_yaml(plan.sync_objects(fleet, cluster), header=SYNC_HEADER)
+    files[f"{directory}/flux-system/kustomization.yaml"] = dump_yaml(
+        [kustomize_config([BOOTSTRAP_COMPONENTS, "gotk-sync.yaml"])])
+    groups = {"sources.yaml": plan.source_objects(fleet),
+              **{name: [doc] for name, doc in plan.kustomization_objects(fleet, cluster).items()},
+              "notifications.yaml": plan.notification_objects(fleet, cluster),
+              "image-automation.yaml": plan.image_automation_objects(fleet, cluster)}
+    for name, docs in groups.items():
+        if docs:
+            files[f"{directory}/{name}"] = dump_yaml(docs)
+            resources.append(name)
+    files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
+    _cluster_infrastructure(fleet, cluster, files)
+    _cluster_apps(fleet, cluster, overlays, patching, files)
+
+
+def _cluster_infrastructure(fleet: Fleet, cluster: str, files: dict[str, str]) -> None:
+    resources = [f"../../../infrastructure/namespaces/{namespace}" for namespace in plan.namespaces(fleet, cluster)]
+    if plan.tenant_objects(fleet):
+        resources.append("../../../infrastructure/tenant")
+    files[f"clusters/{cluster}/infrastructure/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
+
+
+def _cluster_apps(fleet: Fleet, cluster: str, overlays: OverlayPlan, patching: set[str], files: dict[str, str]) -> None:
+    model = fleet.clusters[cluster]
+    spaces = plan.cluster_namespaces(fleet, cluster)
+    resources, patches, moves = [], [], []
+    for name in sorted(model.instances):
+        resources.append(f"../../../apps/{model.env}/{name}")
+        patch = plan.own_patch(fleet, cluster, name, spaces)
+        if patch:
+            patches.append((f"{name}-values.yaml", patch, release_patch_target(fleet.apps[name])))
+        if spaces[name] != plan.env_namespace(fleet, model.env, name):
+            moves += namespace_moves(fleet, fleet.apps[name], spaces[name])
+    resources += [f"../../../{secret.directory}" for secret in cluster_sops_secrets(fleet, cluster)]
+    external = cluster_external_secrets(fleet, cluster)
+    if external:
+        files[f"clusters/{cluster}/apps/{EXTERNAL_SECRETS_FILE}"] = dump_yaml(external)
+        resources.append(EXTERNAL_SECRETS_FILE)
+    components = [f"../../../{COMPONENTS_DIR}/{name}" for name in overlays.cluster_components.get(cluster, ())
+                  if name in patching]
+    _patched(files, f"clusters/{cluster}/apps", resources, patches, components, moves)

@@ -1,0 +1,52 @@
+"""Everything the Flux lowering can refuse, asked before anything is lowered.
+
+Input: a `Fleet` from a program without errors. Output: `lowering_problems(fleet)`, the
+`FluxLoweringError`s that `repository_files` and `render_cluster` would raise for it (clusters
+may repeat one; the driver keeps one of each), and E0703 for keys kustomize cannot carry (the
+lowering writes them, `kubectl kustomize` would fail on them). It calls the very functions the lowering calls (the sync source, the chart registry,
+each cluster's SOPS files and ExternalSecrets, the directories the SOPS files are copied to, the
+keys of env, overlay and cluster values that kustomize can carry), so `gopc check` reports
+exactly what `gopc build` would stop on, and nothing the lowering accepts.
+
+The one other error of the lowering, a render asked for a cluster the fleet does not have
+(`render.infrastructure_objects`), is about the command line, not the program. A test
+(tests/test_fleet_checks.py) lists every place the lowering raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gop.compiler.fleet.model import Fleet
+from gop.compiler.lower.flux import objects
+from gop.compiler.lower.flux.errors import FluxLoweringError
+from gop.compiler.lower.flux.keys import overlong_keys
+from gop.compiler.lower.flux.secrets import cluster_external_secrets, cluster_sops_secrets
+from gop.compiler.lower.flux.tree import sops_secrets
+
+
+def lowering_problems(fleet: Fleet) -> list[FluxLoweringError]:
+    checks: list[Callable[[], object]] = []
+    if fleet.clusters:  # every cluster's sync objects name the source
+        checks.append(lambda: objects.sync_source(fleet))
+    if fleet.apps and fleet.delivery.values["charts"] == "oci":  # every app's chart source names the registry
+        checks.append(lambda: objects.chart_registry(fleet))
+    with_sops = [name for name, model in fleet.clusters.items()
+                 if any(instance.sops_refs() for instance in model.instances.values())]
+    checks += [lambda cluster=cluster: cluster_sops_secrets(fleet, cluster) for cluster in with_sops]
+    with_external = [name for name, model in fleet.clusters.items()
+                     if any(instance.secret_refs("external") for instance in model.instances.values())]
+    checks += [lambda cluster=cluster: cluster_external_secrets(fleet, cluster) for cluster in with_external]
+    problems: list[FluxLoweringError] = []
+    for check in checks:
+        try:
+            check()
+        except FluxLoweringError as error:
+            problems.append(error)
+    if with_sops and not problems:  # the directories, once every file could be read
+        try:
+            sops_secrets(fleet)
+        except FluxLoweringError as error:
+            problems.append(error)
+    problems += [FluxLoweringError(message, span, code="E0703") for span, message in overlong_keys(fleet)]
+    return problems

@@ -1,0 +1,50 @@
+"""Which parts a chart has, and which app fields are chart values at all.
+
+Input: an `AppModel` (its `features`, its values type and base values).
+Output: the set of chart parts, and value trees with the Flux-level fields removed.
+
+Invariants:
+- The Deployment is always a part. "service" is a part when the app has ports ("service")
+  or an ingress (which routes to the Service). "ingress", "autoscaling", "serviceAccount",
+  "config" and "secretEnv" follow `AppModel.features` one to one. "values" (the app's own
+  values, mounted as values.json) is a part when the feature says so, when the app's `values`
+  schema declares fields, or when the base values are not empty.
+- A part that is absent has no template, and the chart's values.schema.json rejects values for
+  it, so every value the chart accepts has an effect.
+- `delivery`, `imagePolicy` and `namespace` are read by the Flux lowering, never by the chart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gop.compiler.fleet.model import AppModel
+from gop.compiler.semantic.types import RecordType
+
+FLUX_ONLY_FIELDS = ("delivery", "imagePolicy", "namespace")
+FEATURE_PARTS = ("service", "ingress", "autoscaling", "serviceAccount", "config", "secretEnv", "values")
+# Optional top-level fields that only exist in the chart when their part does.
+OPTIONAL_PART_FIELDS = ("ingress", "autoscaling", "serviceAccount")
+# Map-valued fields (default {}) whose entries only have an effect when their part exists.
+MAP_PART_FIELDS = ("config", "secretEnv", "values")
+
+
+def chart_parts(app: AppModel) -> frozenset[str]:
+    """"deployment" and the FEATURE_PARTS this app's chart has (rules in the module doc)."""
+    parts = {"deployment"} | (set(app.features) & set(FEATURE_PARTS))
+    if "ingress" in parts:
+        parts.add("service")
+    if _has_own_values(app):
+        parts.add("values")
+    return frozenset(parts)
+
+
+def helm_values(values: dict[str, Any]) -> dict[str, Any]:
+    """An app's values tree (plain) as chart values: without the Flux-level fields."""
+    return {key: item for key, item in values.items() if key not in FLUX_ONLY_FIELDS}
+
+
+def _has_own_values(app: AppModel) -> bool:
+    field = app.values_type.fields.get("values")
+    declared = field is not None and isinstance(field.type, RecordType) and bool(field.type.fields)
+    return declared or bool(app.base.get("values"))

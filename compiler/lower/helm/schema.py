@@ -1,0 +1,287 @@
+"""JSON Schema (draft-07) of chart values, derived from the semantic types.
+
+Input: a `RecordType` (for a chart: the app's values type and its chart parts).
+Output: a JSON-ready dict; `values.schema.json` is `json.dumps(chart_schema(app), indent=2)`.
+
+Draft-07 because every Helm that Flux may embed reads it (Helm 3 before 3.18 reads nothing
+newer) and Helm 4 validates it; nothing here needs a later draft.
+
+Invariants:
+- Records are closed (`additionalProperties: false`) unless the type is open; every field
+  that is not optional is `required`, defaults included: Helm never fills in schema defaults,
+  so a values tree without them would render nulls (the default is still shown as `default`).
+- Constraints carry over: int/float ranges, string pattern and length, enums, list lengths,
+  map key patterns (`propertyNames`). Durations are strings in Go's duration syntax, quantities
+  strings in Kubernetes quantity syntax or numbers; their ranges are checked by gopc only.
+- Records are written inline; a record inside itself becomes a `$ref` into `definitions`.
+- `chart_schema_text` is `json.dumps(chart_schema(app), indent=2)` byte for byte. A field's
+  schema depends on its type, default and doc only, and every chart has the same fields (the
+  prelude's, and mostly the same `values` schemas), so it is built and printed once and kept,
+  with its text, for the newest few thousand; the schemas handed out are copies, so nobody can
+  change a kept one. A schema that refers to a recursive record depends on where it is: never kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import OrderedDict
+from typing import Any
+
+from gop.compiler.fleet.model import AppModel, plain
+from gop.compiler.semantic.types import (
+    AnyType, BoolType, DurationType, EnumType, Field, FloatType, IntType, ListType, MapType, QuantityType,
+    RecordType, ResourceRefType, SecretType, StringType, Type, DATA_KEY, SECRET_NAME,
+)
+from gop.compiler.lower.helm.parts import FLUX_ONLY_FIELDS, MAP_PART_FIELDS, OPTIONAL_PART_FIELDS, chart_parts
+
+SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"
+GO_DURATION_PATTERN = r"^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$"
+QUANTITY_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
+
+
+def _secret_ref_schema() -> dict[str, Any]:
+    """A secret reference as the chart reads it: typed like the secret functions' arguments."""
+    return {
+        "description": "A key of a Kubernetes Secret.",
+        "type": "object",
+        "properties": {
+            "secret": {"description": "The Secret's name.", **_string(SECRET_NAME)},
+            "key": {"description": "The key in the Secret.", **_string(DATA_KEY)},
+        },
+        "required": ["secret", "key"],
+        "additionalProperties": False,
+    }
+
+
+def values_schema(record: RecordType) -> dict[str, Any]:
+    """A standalone JSON Schema document for values of `record`."""
+    return copy.deepcopy(_values_schema(record))
+
+
+def chart_schema(app: AppModel) -> dict[str, Any]:
+    """values.schema.json of an app's chart: its values type without the Flux-level fields and
+    without the parts the chart does not have."""
+    return copy.deepcopy(_chart_schema(app))
+
+
+def chart_schema_text(app: AppModel) -> str:
+    """The text of values.schema.json: `json.dumps(chart_schema(app), indent=2, ensure_ascii=False)`."""
+    return _json(_chart_schema(app), 0) + "\n"
+
+
+def _values_schema(record: RecordType) -> dict[str, Any]:
+    builder = _Builder()
+    body = builder.record(record)
+    document: dict[str, Any] = {"$schema": SCHEMA_DRAFT, "title": record.name, **body}
+    if builder.definitions:
+        document["definitions"] = dict(sorted(builder.definitions.items()))
+    return document
+
+
+def _chart_schema(app: AppModel) -> dict[str, Any]:
+    """chart_schema, sharing the kept schemas of the fields (not to be changed)."""
+    document = _values_schema(app.values_type)
+    document["title"] = app.name
+    if app.doc:
+        document["description"] = app.doc
+    properties: dict[str, Any] = dict(document.get("properties", {}))
+    document["properties"] = properties
+    parts = chart_parts(app)
+    dropped = set(FLUX_ONLY_FIELDS) | {name for name in OPTIONAL_PART_FIELDS if name not in parts}
+    for name in dropped:
+        properties.pop(name, None)
+    for name in MAP_PART_FIELDS:
+        if name not in parts and name in properties:
+            properties[name] = {"description": f"Unused: this chart has no {name}.", "type": "object",
+                                "maxProperties": 0}
+    if "required" in document:
+        document["required"] = [name for name in document["required"] if name in properties]
+    return document
+
+
+_KEPT = 4096
+_json_string = json.encoder.encode_basestring  # what json.dumps(text, ensure_ascii=False) writes
+# (id(type), optional, default, doc) -> (type, schema): what a field's schema depends on (not its name:
+# every app has its own `values` field, of the same schema type)
+_FIELD_SCHEMAS: OrderedDict[tuple, tuple[Type, dict[str, Any]]] = OrderedDict()
+_TEXTS: OrderedDict[int, tuple[dict[str, Any], dict[int, str]]] = OrderedDict()  # id(schema) -> (schema, indent -> text)
+
+
+def _keep(cache: OrderedDict, key: int, entry: tuple) -> None:
+    cache[key] = entry
+    if len(cache) > _KEPT:
+        cache.popitem(last=False)
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.definitions: dict[str, Any] = {}
+        self._open_records: list[str] = []
+        self._referred: set[str] = set()  # open records referred to from inside themselves
+        self._refs = 0  # $refs written so far: a schema built without one does not depend on where it is
+
+    def record(self, record: RecordType) -> dict[str, Any]:
+        if record.name in self._open_records:  # recursion: refer to one shared definition
+            self._referred.add(record.name)
+            return self._ref(record.name)
+        self._open_records.append(record.name)
+        schema: dict[str, Any] = {"type": "object"}
+        if record.doc:
+            schema = {"description": record.doc, **schema}
+        schema["properties"] = {name: self.field(field) for name, field in record.fields.items()}
+        required = [name for name, field in record.fields.items() if not field.optional]
+        if required:
+            schema["required"] = required
+        if not record.open:
+            schema["additionalProperties"] = False
+        self._open_records.pop()
+        if record.name in self._referred:
+            self._referred.discard(record.name)
+            self.definitions[record.name] = schema
+            return self._ref(record.name)
+        return schema
+
+    def _ref(self, name: str) -> dict[str, Any]:
+        self._refs += 1
+        return {"$ref": "#/definitions/" + _pointer_escape(name)}
+
+    def field(self, field: Field) -> dict[str, Any]:
+        key = (id(field.type), field.optional, field.has_default, repr(field.default), field.doc)
+        kept = _FIELD_SCHEMAS.get(key)
+        if kept is not None and kept[0] is field.type:
+            return kept[1]
+        refs = self._refs
+        schema = dict(self.type(field.type))
+        if field.doc:
+            schema = {"description": field.doc, **{k: v for k, v in schema.items() if k != "description"}}
+        if field.has_default:
+            schema["default"] = plain(field.default)
+        if self._refs == refs:
+            _keep(_FIELD_SCHEMAS, key, (field.type, schema))
+            _keep(_TEXTS, id(schema), (schema, {}))
+        return schema
+
+    def type(self, type_: Type) -> dict[str, Any]:
+        if isinstance(type_, RecordType):
+            return self.record(type_)
+        if isinstance(type_, IntType):
+            return _bounded({"type": "integer"}, type_.minimum, type_.maximum)
+        if isinstance(type_, FloatType):
+            return _bounded({"type": "number"}, type_.minimum, type_.maximum)
+        if isinstance(type_, BoolType):
+            return {"type": "boolean"}
+        if isinstance(type_, StringType):
+            return _string(type_)
+        if isinstance(type_, EnumType):
+            return _enum(type_)
+        if isinstance(type_, DurationType):
+            return {"type": "string", "pattern": GO_DURATION_PATTERN}
+        if isinstance(type_, QuantityType):
+            return {"type": ["string", "number"], "pattern": QUANTITY_PATTERN}
+        if isinstance(type_, ListType):
+            schema: dict[str, Any] = {"type": "array", "items": self.type(type_.element)}
+            if type_.min_length is not None:
+                schema["minItems"] = type_.min_length
+            if type_.max_length is not None:
+                schema["maxItems"] = type_.max_length
+            return schema
+        if isinstance(type_, MapType):
+            schema = {"type": "object"}
+            names = _key_schema(type_.key)
+            if names:
+                schema["propertyNames"] = names
+            schema["additionalProperties"] = self.type(type_.value)
+            return schema
+        if isinstance(type_, SecretType):
+            return _secret_ref_schema()
+        if isinstance(type_, ResourceRefType):
+            return {"type": "string"}
+        if isinstance(type_, AnyType):
+            return {}
+        raise TypeError(f"no JSON Schema for {type_!r}")
+
+
+def _bounded(schema: dict[str, Any], minimum: Any, maximum: Any) -> dict[str, Any]:
+    if minimum is not None:
+        schema["minimum"] = minimum
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return schema
+
+
+def _string(type_: StringType) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if type_.min_length is not None:
+        schema["minLength"] = type_.min_length
+    if type_.max_length is not None:
+        schema["maxLength"] = type_.max_length
+    if type_.pattern is not None:
+        schema["pattern"] = type_.pattern
+    return schema
+
+
+def _enum(type_: EnumType) -> dict[str, Any]:
+    kinds = {_json_type(value) for value in type_.values}
+    schema: dict[str, Any] = {}
+    if len(kinds) == 1:
+        schema["type"] = kinds.pop()
+    elif kinds == {"integer", "number"}:
+        schema["type"] = "number"
+    schema["enum"] = list(type_.values)
+    return schema
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string"
+
+
+def _key_schema(key: Type) -> dict[str, Any]:
+    """propertyNames for a map key type (an unconstrained string needs none)."""
+    if isinstance(key, StringType):
+        schema = _string(key)
+        schema.pop("type")
+        return schema
+    if isinstance(key, EnumType):
+        return {"enum": [str(value) for value in key.values]}
+    return {}
+
+
+def _pointer_escape(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+# ---------------------------------------------------------------- the text
+
+def _json(value: Any, indent: int) -> str:
+    """`json.dumps(value, indent=2, ensure_ascii=False)` for a value that starts `indent` columns in."""
+    if type(value) is dict:
+        if not value:
+            return "{}"
+        kept = _TEXTS.get(id(value))
+        if kept is None or kept[0] is not value:
+            return _json_object(value, indent)
+        texts = kept[1]
+        if indent not in texts:
+            texts[indent] = _json_object(value, indent)
+        return texts[indent]
+    if type(value) in (list, tuple):
+        if not value:
+            return "[]"
+        inner = " " * (indent + 2)
+        return "[\n" + ",\n".join(inner + _json(item, indent + 2) for item in value) + "\n" + " " * indent + "]"
+    if type(value) is str:
+        return _json_string(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _json_object(value: dict[str, Any], indent: int) -> str:
+    inner = " " * (indent + 2)
+    entries = (f"{inner}{_json_string(key)}: {_json(item, indent + 2)}" for key, item in value.items())
+    return "{\n" + ",\n".join(entries) + "\n" + " " * indent + "}"

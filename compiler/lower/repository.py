@@ -1,0 +1,138 @@
+"""Lowering driver: a checked program -> every file of the GitOps repository.
+
+Input: an `Analysis` without errors. Output: relative path -> text for charts/<app>/
+(Helm lowering) and the Kustomize/Flux tree (Flux lowering), or diagnostics when the
+fleet cannot be lowered (E0701 and the codes `lower_flux.validate` names; `gopc check`
+reports the same ones first). `gopc build` writes the result with `emit.write_tree`;
+`gopc render` uses the same lowerings in-process (`cluster_objects`, or `cluster_text` for
+the YAML stream).
+
+Image automation commits new tags into the setter-marked line of apps/base/<app>/release.yaml
+(docs/flux.md). The tag gopc writes there is noted in the manifest (`image_tag_notes`); a
+rebuild whose tree holds another tag there, one the program does not say either, would undo the
+automation's commit: `automated_tags` reports it (E0704, at the program's tag, with the fix).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from gop.compiler.diagnostics import Diagnostic, Fix, diagnostic
+from gop.compiler.emit.tree import manifest_notes
+from gop.compiler.lower.flux import ClusterRenderer, FluxLoweringError, render_cluster, repository_files
+from gop.compiler.lower.flux.objects import IMAGE_TAG_PATH
+from gop.compiler.lower.flux.tree import base_release_file
+from gop.compiler.lower.helm import chart_files
+from gop.compiler.fleet.model import AppModel, Fleet, plain
+from gop.compiler.core.span import Span
+
+IMAGE_TAGS_NOTE = "imageTags"  # manifest note: release file -> the tag gopc wrote on its marked line
+_GOP_STRING_SAFE = re.compile(r"[A-Za-z0-9_.+-]+")  # a tag that is a .gop string as it stands
+
+
+def repository(analysis) -> tuple[dict[str, str], list[Diagnostic]]:
+    fleet = analysis.fleet
+    files: dict[str, str] = {}
+    for name, app in fleet.apps.items():
+        for relative, text in chart_files(app).items():
+            files[f"charts/{name}/{relative}"] = text
+    try:
+        files.update(repository_files(fleet))
+    except FluxLoweringError as error:
+        return {}, [program_lowering_diagnostic(error, analysis.program)]
+    return dict(sorted(files.items())), []
+
+
+def cluster_objects(analysis, cluster: str, *, include_flux: bool) -> tuple[list[dict], list[Diagnostic]]:
+    try:
+        return render_cluster(analysis.fleet, cluster, include_flux=include_flux), []
+    except FluxLoweringError as error:
+        return [], [program_lowering_diagnostic(error, analysis.program)]
+
+
+def cluster_text(analysis, cluster: str, *, include_flux: bool,
+                 renderer: ClusterRenderer | None = None) -> tuple[str, list[Diagnostic]]:
+    """The YAML stream of `cluster_objects`. Pass one `ClusterRenderer(analysis.fleet)` for
+    every cluster of the analysis to share the work between them."""
+    try:
+        renderer = renderer or ClusterRenderer(analysis.fleet)
+        return renderer.text(cluster, include_flux=include_flux), []
+    except FluxLoweringError as error:
+        return "", [program_lowering_diagnostic(error, analysis.program)]
+
+
+def program_lowering_diagnostic(error: FluxLoweringError, program) -> Diagnostic:
+    """The diagnostic for a lowering error, from `check` (see `driver`) as from `build` and `render`;
+    at the start of the first file of the program when the error knows no span."""
+    span = error.span
+    if span is None:
+        first = next(iter(program.roots), next(iter(program.sources), "<program>"))
+        span = Span(first, 0, 0)
+    return diagnostic(error.code, span, error.message, notes=error.notes)
+
+
+def image_tag_notes(fleet: Fleet) -> dict[str, object]:
+    """The manifest note of the tags this build writes on the setter-marked lines."""
+    tags = {base_release_file(name): tag for name, app in sorted(fleet.apps.items()) if (tag := _program_tag(app))}
+    return {IMAGE_TAGS_NOTE: tags} if tags else {}
+
+
+def automated_tags(analysis, out: Path) -> list[Diagnostic]:
+    """E0704 for each app whose marked tag in the tree at `out` is neither the one the last build
+    wrote (noted in the manifest) nor the one the program says: a commit this build would undo."""
+    written = manifest_notes(out).get(IMAGE_TAGS_NOTE)
+    if not isinstance(written, dict):
+        return []  # no tree, or one an older gopc built: nothing is known to have changed
+    problems = []
+    for name, app in sorted(analysis.fleet.apps.items()):
+        wanted, path = _program_tag(app), base_release_file(name)
+        before = written.get(path)
+        committed = _marked_tag(Path(out) / path) if wanted and before else None
+        if committed is not None and committed not in (before, wanted):
+            problems.append(_automated_tag_diagnostic(analysis, app, path, committed, wanted))
+    return problems
+
+
+def _program_tag(app: AppModel) -> str | None:
+    if "imagePolicy" not in app.base:
+        return None
+    return str(plain(app.base["image"]["tag"]))
+
+
+def _marked_tag(path: Path) -> str | None:
+    """The value at the marked line of a release file, as any YAML reader sees it (image
+    automation may have rewritten the whole file); None when it is not there."""
+    try:
+        node = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YAMLError):
+        return None
+    for key in IMAGE_TAG_PATH:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return None if isinstance(node, (dict, list)) or node is None else str(node)
+
+
+def _automated_tag_diagnostic(analysis, app: AppModel, path: str, committed: str, wanted: str) -> Diagnostic:
+    origin = app.base_origins.get(("image", "tag"))
+    span = origin.span if origin is not None and origin.span is not None else app.span
+    message = (f"{path} has image tag {committed} for app {app.name}, committed by image automation after gopc "
+               f"wrote it; the program says {wanted}, and building would write that back. Take the new tag into "
+               f"the program (image.tag = \"{committed}\"), or build with --force to write {wanted}")
+    value = _value_span(analysis, span)
+    fixes = [Fix(value, f'"{committed}"', f'change to "{committed}"')] if value and _GOP_STRING_SAFE.fullmatch(committed) else []
+    return diagnostic("E0704", span, message, fixes=fixes)
+
+
+def _value_span(analysis, span: Span) -> Span | None:
+    """The value of a `key = "..."` assignment."""
+    source = analysis.program.sources.get(span.file)
+    if source is None:
+        return None
+    text = source.text[span.start:span.end]
+    match = re.search(r'=\s*("(?:[^"\\]|\\.)*")\s*$', text)
+    return Span(span.file, span.start + match.start(1), span.start + match.end(1)) if match else None
