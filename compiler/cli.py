@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from gop.compiler.diagnostics import formats as render
 from gop.compiler.diagnostics.codes import lookup, registry
-from gop.compiler.diagnostics import Diagnostic, has_errors
+from gop.compiler.diagnostics import Diagnostic, codes, has_errors
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -280,7 +280,7 @@ def _write_output(command: str, files: dict[str, str | bytes], what: str, args, 
     try:
         report = write_tree(files, args.out, force=args.force, notes=notes)
     except EmitError as error:
-        print(f"gopc {command}: error[E0702]: {error}", file=sys.stderr)
+        print(f"gopc {command}: error[{codes.CANNOT_WRITE_OUTPUT}]: {error}", file=sys.stderr)
         return EXIT_ERRORS
     print(f"gopc {command}: {what} in {args.out} ({len(report.written)} written, {len(report.unchanged)} unchanged, "
           f"{len(report.removed)} removed, {len(report.kept)} of yours kept)", file=sys.stderr)
@@ -330,7 +330,7 @@ def _run_fmt(args) -> int:
             try:
                 _write_atomically(path, result.text)
             except OSError as error:
-                print(f"gopc fmt: error[E0702]: cannot write {shown}: {error.strerror or error}", file=sys.stderr)
+                print(f"gopc fmt: error[{codes.CANNOT_WRITE_OUTPUT}]: cannot write {shown}: {error.strerror or error}", file=sys.stderr)
                 failed += 1
                 continue
             print(f"formatted {shown}", file=sys.stderr)
@@ -393,7 +393,7 @@ def _run_init(args) -> int:
         print(f"gopc init: {error} exists; not overwriting anything", file=sys.stderr)
         return EXIT_USAGE
     except OSError as error:
-        print(f"gopc init: error[E0702]: cannot write {args.directory}: {error.strerror or error}", file=sys.stderr)
+        print(f"gopc init: error[{codes.CANNOT_WRITE_OUTPUT}]: cannot write {args.directory}: {error.strerror or error}", file=sys.stderr)
         return EXIT_USAGE
     for path in written:
         print(f"wrote {path}")

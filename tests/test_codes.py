@@ -1,6 +1,8 @@
 """The diagnostic code pages (compiler/diagnostics/pages/*.md) against the compiler that emits the codes.
 
-Every page parses, every code the compiler source uses has a page, no page is a stub, each
+Every page parses, every page has its named constant in `diagnostics.codes` and every constant
+its page, the compiler source writes codes only through those constants (and uses each one), no
+page is a stub, each
 page's first ```gop example really produces its code when checked, and `gopc explain CODE`
 prints the page.
 """
@@ -14,12 +16,15 @@ import pytest
 
 import gop.compiler
 from gop.compiler import cli
+from gop.compiler.diagnostics import codes
 from gop.compiler.diagnostics.codes import registry
 from gop.compiler.diagnostics import Severity
 from gop.compiler.session import analyse
 
 COMPILER_DIR = Path(gop.compiler.__file__).parent
-CODE_IN_SOURCE = re.compile(r'"([EW]\d{4})"')
+CODE_LITERAL = re.compile(r"""["']([EW]\d{4})["']""")
+CONSTANT_USE = re.compile(r"\bcodes\.([A-Z][A-Z0-9_]+)\b")
+SOURCE_DIRS = [COMPILER_DIR, COMPILER_DIR.parent / "lsp"]
 FIRST_GOP_EXAMPLE = re.compile(r"^```gop\n(.*?)^```", re.MULTILINE | re.DOTALL)
 # Codes no .gop text can produce: I/O failures and internal errors.
 CODES_WITHOUT_EXAMPLE = {"E0901", "E0902", "E0702", "E0704"}  # E0704: only a build over a tree
@@ -32,11 +37,16 @@ def _first_example(code: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _codes_in_compiler_source() -> set[str]:
-    found: set[str] = set()
-    for path in COMPILER_DIR.rglob("*.py"):
-        found.update(CODE_IN_SOURCE.findall(path.read_text(encoding="utf-8")))
-    return found
+def _sources():
+    for directory in SOURCE_DIRS:
+        for path in sorted(directory.rglob("*.py")):
+            if path != Path(codes.__file__):
+                yield path, path.read_text(encoding="utf-8")
+
+
+def _constants() -> dict[str, str]:
+    return {name: value for name, value in vars(codes).items()
+            if name.isupper() and isinstance(value, str) and CODE_LITERAL.fullmatch(f'"{value}"')}
 
 
 def test_registry_loads_every_page():
@@ -47,10 +57,20 @@ def test_registry_loads_every_page():
         assert info.severity is (Severity.WARNING if code.startswith("W") else Severity.ERROR), code
 
 
-def test_every_code_in_the_compiler_has_a_page():
-    used = _codes_in_compiler_source()
-    assert "E0101" in used  # the scan itself works
-    assert sorted(used - set(CODES)) == []
+def test_every_page_has_one_constant_and_every_constant_a_page():
+    constants = _constants()
+    assert "UNKNOWN_NAME" in constants  # the scan itself works
+    assert sorted(constants.values()) == CODES
+    assert len(set(constants.values())) == len(constants)
+
+
+def test_the_compiler_names_codes_only_through_the_constants():
+    literals = [(path.name, code) for path, text in _sources() for code in CODE_LITERAL.findall(text)]
+    assert literals == []
+    used = {name for _, text in _sources() for name in CONSTANT_USE.findall(text)}
+    assert "TYPE_MISMATCH" in used
+    assert sorted(used - set(_constants())) == []
+    assert sorted(set(_constants()) - used) == []
 
 
 @pytest.mark.parametrize("code", CODES)

@@ -33,6 +33,7 @@ from gop.compiler.semantic.semver_range import range_problem
 from gop.compiler.core.span import Span
 from gop.compiler.semantic.check import PRESENT, Leaf
 from gop.compiler.semantic.types import Quantity, describe_value
+from gop.compiler.diagnostics import codes
 
 # Namespaces of Kubernetes and of Flux itself: the tenant RBAC gopc writes per app namespace
 # would define flux-system's impersonated ServiceAccount twice, or make a tenant cluster-admin
@@ -87,14 +88,14 @@ def _flattened(path: tuple[str, ...], value: Any) -> Iterator[tuple[tuple[str, .
 def _semver_range(text: str, span: Span) -> Iterator[Diagnostic]:
     problem = range_problem(text)
     if problem is not None:
-        yield diagnostic("E0507", span, f"Flux cannot parse the semver range {describe_value(text)}: {problem}",
+        yield diagnostic(codes.UNPARSABLE_SEMVER_RANGE, span, f"Flux cannot parse the semver range {describe_value(text)}: {problem}",
                          notes=('write a range such as ">=1.4.0 <2.0.0", "^2.0.0", "~1.2" or "1.x"',))
 
 
 def _ingress_host(host: str, span: Span) -> Iterator[Diagnostic]:
     problem = host_problem(host)
     if problem is not None:
-        yield diagnostic("E0508", span, f"the ingress host {describe_value(host)} is not a DNS name: {problem}",
+        yield diagnostic(codes.INGRESS_HOST_NOT_DNS, span, f"the ingress host {describe_value(host)} is not a DNS name: {problem}",
                          notes=('a host is DNS labels joined by dots, each 1 to 63 lower-case letters, digits and "-", '
                                 'starting and ending with a letter or digit, e.g. "api.acme.io"',))
 
@@ -132,7 +133,7 @@ def _cluster_label_problems(evaluation, resolution) -> Iterator[Diagnostic]:
                 value = model.labels.get(stmt.path.dotted) if isinstance(stmt, ast.Assign) else None
                 problem = label_value_problem(value) if isinstance(value, str) else None
                 if problem is not None:
-                    yield diagnostic("E0509", stmt.value.span,
+                    yield diagnostic(codes.INVALID_KUBERNETES_LABEL_VALUE, stmt.value.span,
                                      f"the value of label `{stmt.path.dotted}` is not a Kubernetes label value: {problem}")
 
 
@@ -208,14 +209,14 @@ class _Combinations:
             if isinstance(request, Quantity) and isinstance(limit, Quantity) and request > limit:
                 primary, other = _later(version.origins.get(("resources", "requests", kind)),
                                         version.origins.get(("resources", "limits", kind)))
-                self.report(version, "E0510", f"app `{version.app}` requests {request} {kind} but is limited to {limit}",
+                self.report(version, codes.REQUEST_ABOVE_LIMIT, f"app `{version.app}` requests {request} {kind} but is limited to {limit}",
                             primary, other)
 
     def _autoscaling(self, version: _Version) -> None:
         scaling = version.values.get("autoscaling")
         if isinstance(scaling, dict) and scaling["min"] > scaling["max"]:  # both have defaults
             primary, other = _later(version.origins.get(("autoscaling", "min")), version.origins.get(("autoscaling", "max")))
-            self.report(version, "E0511", f"app `{version.app}` autoscales between min {scaling['min']} and max "
+            self.report(version, codes.AUTOSCALING_MIN_ABOVE_MAX, f"app `{version.app}` autoscales between min {scaling['min']} and max "
                         f"{scaling['max']}", primary, other)
 
     def _ports(self, version: _Version) -> None:
@@ -224,22 +225,22 @@ class _Combinations:
             first = by_number.setdefault(number, name)
             if first != name:
                 primary, other = _later(version.origins.get(("ports", first)), version.origins.get(("ports", name)))
-                self.report(version, "E0512", f"ports `{first}` and `{name}` of app `{version.app}` both use number {number}",
+                self.report(version, codes.DUPLICATE_PORT_NUMBER, f"ports `{first}` and `{name}` of app `{version.app}` both use number {number}",
                             primary, other)
 
     def _system_namespace(self, version: _Version, account: str) -> None:
         namespace = version.values.get("namespace", self.fleet.apps[version.app].namespace)
         if namespace in SYSTEM_NAMESPACES:
-            self.report(version, "E0513", f"app `{version.app}` is installed into the system namespace `{namespace}`, "
+            self.report(version, codes.SYSTEM_NAMESPACE_UNDER_TENANT, f"app `{version.app}` is installed into the system namespace `{namespace}`, "
                         f"but Flux applies the apps as the tenant service account `{account}`",
                         version.origins.get(("namespace",)), fallback=self.fleet.apps[version.app].span)
 
 
 _NOTES = {
-    "E0510": ("a container's request must not exceed its limit: the API server rejects the pod",),
-    "E0511": ("the API server rejects a HorizontalPodAutoscaler whose minReplicas is above maxReplicas",),
-    "E0512": ("the API server rejects a Service with two ports of one number; give each port its own number",),
-    "E0513": ("with `delivery.serviceAccountName`, each app namespace gets the tenant's ServiceAccount and a "
+    codes.REQUEST_ABOVE_LIMIT: ("a container's request must not exceed its limit: the API server rejects the pod",),
+    codes.AUTOSCALING_MIN_ABOVE_MAX: ("the API server rejects a HorizontalPodAutoscaler whose minReplicas is above maxReplicas",),
+    codes.DUPLICATE_PORT_NUMBER: ("the API server rejects a Service with two ports of one number; give each port its own number",),
+    codes.SYSTEM_NAMESPACE_UNDER_TENANT: ("with `delivery.serviceAccountName`, each app namespace gets the tenant's ServiceAccount and a "
               "cluster-admin RoleBinding: a second definition of flux-system's, or admin rights in a system "
               "namespace; install the app into a namespace of its own (`namespace = ...`)",),
 }

@@ -35,6 +35,7 @@ from gop.compiler.core.span import Span
 from gop.compiler.diagnostics.suggest import did_you_mean
 from gop.compiler.semantic.check import INVALID, PRESENT, Checker, Leaf, Scope, build_tree
 from gop.compiler.semantic.types import AnyType, Field, MapType, RecordType, StringType, Type, describe_value
+from gop.compiler.diagnostics import codes
 
 SETTINGS_SCHEMAS = {
     "source": "GitSource", "registry": "ChartRegistry", "delivery": "FleetDelivery", "receiver": "WebhookReceiver",
@@ -176,14 +177,14 @@ class _Evaluator:
                 leaves = self._label_leaves(block.body, labels_type, scope)
                 labels.update(build_tree([leaf for leaf in leaves if leaf.value is not PRESENT]))
             if not blocks:
-                self.error("E0403", decl.name.span, f"cluster `{name}` has no labels",
+                self.error(codes.MISSING_LABEL, decl.name.span, f"cluster `{name}` has no labels",
                            notes=("add `labels { ... }` with the labels the `labels` declaration lists",))
             elif isinstance(labels_type, RecordType):
                 written = {stmt.path.keys[0].text for block in blocks for stmt in block.body.stmts if isinstance(stmt, ast.Assign)}
                 missing = [f for f, info in labels_type.fields.items()
                            if f not in labels and f not in written and not info.optional and not info.has_default]
                 if missing:
-                    self.error("E0403", blocks[0].path.span, f"cluster `{name}` lacks the required label{'s' if len(missing) > 1 else ''} "
+                    self.error(codes.MISSING_LABEL, blocks[0].path.span, f"cluster `{name}` lacks the required label{'s' if len(missing) > 1 else ''} "
                                + ", ".join(f"`{m}`" for m in missing))
                 for key, info in labels_type.fields.items():
                     if key not in labels and info.has_default:
@@ -197,7 +198,7 @@ class _Evaluator:
         leaves = []
         for stmt in body.stmts:
             if not isinstance(stmt, ast.Assign) or len(stmt.path.keys) != 1:
-                self.error("E0401", stmt.span, "labels are set as `key = value`")
+                self.error(codes.UNKNOWN_LABEL, stmt.span, "labels are set as `key = value`")
                 continue
             key = stmt.path.keys[0]
             label_type = self._label_field(key.text, key.span, labels_type)
@@ -217,7 +218,7 @@ class _Evaluator:
             notes = [f"did you mean `{hint}`?"] if hint else []
             notes.append("declared labels: " + ", ".join(labels_type.fields))
             fixes = [Fix(span, hint, f"change to `{hint}`")] if hint else []
-            self.error("E0401", span, f"unknown label `{key}`", notes=notes, fixes=fixes)
+            self.error(codes.UNKNOWN_LABEL, span, f"unknown label `{key}`", notes=notes, fixes=fixes)
             return None
         return info.type
 
@@ -226,15 +227,15 @@ class _Evaluator:
         value = self.checker.value(expr, label_type, scope)
         for index in range(before, len(self.checker.diagnostics)):
             found = self.checker.diagnostics[index]
-            if found.code == "E0308":  # an enum miss on a label has its own code
-                self.checker.diagnostics[index] = replace(found, code="E0402", message=f"invalid value for label `{key}`: {found.message}",
+            if found.code == codes.VALUE_NOT_ALLOWED:  # an enum miss on a label has its own code
+                self.checker.diagnostics[index] = replace(found, code=codes.INVALID_LABEL_VALUE, message=f"invalid value for label `{key}`: {found.message}",
                                                           severity=found.severity)
         return value
 
     def _select(self, decl: ast.ResourceDecl, labels_type, clusters) -> tuple[str, ...]:
         if decl.selector is None:
             if decl.kind == "env":
-                self.error("E0409", decl.name.span, f"env `{decl.name.text}` needs a `where` selector to choose its clusters",
+                self.error(codes.ENV_WITHOUT_SELECTOR, decl.name.span, f"env `{decl.name.text}` needs a `where` selector to choose its clusters",
                            notes=(f'e.g. `env {decl.name.text} where environment == "{decl.name.text}" {{ ... }}`',))
                 return ()
             return tuple(clusters)
@@ -243,7 +244,7 @@ class _Evaluator:
             return ()
         matched = tuple(name for name, labels in clusters.items() if _matches(decl.selector, labels, self.selector_values))
         if not matched and clusters:
-            self.error("W0406", decl.selector.span, f"the selector of {decl.kind} `{decl.name.text}` matches no cluster")
+            self.error(codes.SELECTOR_MATCHES_NOTHING, decl.selector.span, f"the selector of {decl.kind} `{decl.name.text}` matches no cluster")
         return matched
 
     def _check_selector(self, selector, labels_type, scope: Scope) -> bool:
@@ -290,11 +291,11 @@ class _Evaluator:
             chosen = sorted(name for name, decl in envs.items() if cluster in self.matches.get(id(decl), ()))
             decl = self.resolution.resources["cluster"][cluster]
             if len(chosen) > 1:
-                self.error("E0404", decl.name.span, f"cluster `{cluster}` is chosen by several envs: {', '.join(chosen)}",
+                self.error(codes.CLUSTER_IN_SEVERAL_ENVS, decl.name.span, f"cluster `{cluster}` is chosen by several envs: {', '.join(chosen)}",
                            related=[Related(envs[e].selector.span, f"env `{e}` selects it") for e in chosen])
             elif not chosen:
                 if envs and cluster not in self.mislabelled:
-                    self.error("E0405", decl.name.span, f"no env selects cluster `{cluster}`",
+                    self.error(codes.CLUSTER_IN_NO_ENV, decl.name.span, f"no env selects cluster `{cluster}`",
                                notes=("every cluster belongs to exactly one env; check its labels against the envs' `where` selectors",))
                 continue
             cluster_env[cluster] = chosen[0] if chosen else ""
@@ -376,7 +377,7 @@ class _Evaluator:
                         by_schema[schema] = self._dedup(lambda app=app: self._checked_body(stmt.body, app.record, scope))
                     per_app[app.name].append(Targeted(source, False, by_schema[schema]))
             elif not (decl.kind == "cluster" and isinstance(stmt, ast.Block) and stmt.path.dotted == "labels"):
-                self.error("E0206", stmt.span, f"inside {decl.kind} `{decl.name.text}` values go in `app NAME {{ ... }}` or `all {{ ... }}`",
+                self.error(codes.MISPLACED_STATEMENT, stmt.span, f"inside {decl.kind} `{decl.name.text}` values go in `app NAME {{ ... }}` or `all {{ ... }}`",
                            notes=(f"e.g. `all {{ {stmt.path.dotted} = ... }}`",))
         return per_app
 
@@ -468,7 +469,7 @@ class _Evaluator:
         for path, span in missing:
             if (span, path) not in reported:
                 reported.add((span, path))
-                self.error("E0305", span, f"this makes `{'.'.join(path[:-1])}` of app `{app.name}` present, "
+                self.error(codes.MISSING_FIELD, span, f"this makes `{'.'.join(path[:-1])}` of app `{app.name}` present, "
                            f"but nothing sets its required field `{path[-1]}`")
 
     def _placement_warnings(self, apps, clusters: dict[str, ClusterModel]) -> None:
@@ -481,12 +482,12 @@ class _Evaluator:
         for name, app in apps.items():
             app.model.clusters = tuple(placed[name])
             if not placed[name] and clusters:
-                self.error("W0407", app.decl.name.span, f"app `{name}` is deployed on no cluster")
+                self.error(codes.APP_DEPLOYED_NOWHERE, app.decl.name.span, f"app `{name}` is deployed on no cluster")
             self._required(app)
             app.model.features = _features(app, list(versions[name].values()))
         for name, model in clusters.items():
             if not model.instances and apps and model.env:
-                self.error("W0408", model.span, f"cluster `{name}` runs no app")
+                self.error(codes.CLUSTER_RUNS_NO_APP, model.span, f"cluster `{name}` runs no app")
 
     def _object_names(self, apps: dict[str, _App]) -> None:
         """An app's name (a DNS-1035 label: E0207 and the grammar) is its Helm release name and the
@@ -494,7 +495,7 @@ class _Evaluator:
         characters (the suffixed names, `<app>-config` and `<app>-tls`, stay within 63 then)."""
         for name, app in apps.items():
             if MAX_RELEASE_NAME < len(name) <= 63:  # longer is not a name at all (E0207)
-                self.error("E0321", app.decl.name.span,
+                self.error(codes.APP_NAME_TOO_LONG, app.decl.name.span,
                            f"app name `{name}` has {len(name)} characters; a Helm release name has at most {MAX_RELEASE_NAME}",
                            notes=("the app's name is the release name of its HelmRelease; shorten it",))
 
@@ -514,7 +515,7 @@ class _Evaluator:
                     if str(dependency) not in model.instances and origin is not None:
                         absent.setdefault((name, str(dependency), origin.span), []).append(cluster)
         for (name, dependency, span), where in sorted(absent.items(), key=lambda item: (item[0][2].file, item[0][2].start, item[0][1])):
-            self.error("E0502", span, f"app `{name}` depends on `{dependency}`, which does not run on "
+            self.error(codes.DEPENDENCY_NOT_ON_CLUSTER, span, f"app `{name}` depends on `{dependency}`, which does not run on "
                        + clusters_text(where),
                        notes=("Flux would wait for it there forever; deploy it there too, or set `dependsOn` "
                               "for those clusters in an env, overlay or cluster block",))
@@ -533,7 +534,7 @@ class _Evaluator:
                 if probe in values and values[probe]["port"] not in ports:
                     port = values[probe]["port"]
                     origin = _located(origins, (probe, "port"), (probe,))
-                    self._port_error(reported, origin, "E0504",
+                    self._port_error(reported, origin, codes.PORT_NOT_DECLARED,
                                      f"the {probe} probe of app `{name}` checks port `{port}`, which the app does not declare",
                                      f"declared ports: {', '.join(ports) or 'none'}; add `ports {{ {port} = ... }}` or set `{probe}.port`")
             if "ingress" in values:
@@ -544,11 +545,11 @@ class _Evaluator:
         ports = values.get("ports") or {}
         chosen = values["ingress"].get("port")
         if not ports:
-            self._port_error(reported, _located(origins, ("ingress",)), "E0504",
+            self._port_error(reported, _located(origins, ("ingress",)), codes.PORT_NOT_DECLARED,
                              f"app `{name}` has an ingress but no port for it to route to",
                              'add `ports { http = 8080 }` (the ingress routes to `ingress.port`, else to the port named "http")')
         elif chosen is not None and chosen not in ports:
-            self._port_error(reported, _located(origins, ("ingress", "port"), ("ingress",)), "E0504",
+            self._port_error(reported, _located(origins, ("ingress", "port"), ("ingress",)), codes.PORT_NOT_DECLARED,
                              f"the ingress of app `{name}` routes to port `{chosen}`, which the app does not declare",
                              f"declared ports: {', '.join(ports)}; add `ports {{ {chosen} = ... }}` or set `ingress.port`")
         elif chosen is None and "http" not in ports and len(ports) > 1:
@@ -557,7 +558,7 @@ class _Evaluator:
                 return
             reported.add((origin.span, name))
             choices = sorted(ports)
-            self.error("E0320", origin.span,
+            self.error(codes.INGRESS_PORT_AMBIGUOUS, origin.span,
                        f"app `{name}` has several ports ({', '.join(choices)}) and none is named `http`: "
                        "which one does the ingress route to?",
                        notes=(f'set `ingress.port`, e.g. `port = "{choices[0]}"` in the ingress block',),
@@ -605,7 +606,7 @@ class _Evaluator:
                 cycle = trail[trail.index(dependency):] + [dependency]
                 if frozenset(cycle) not in reported:
                     reported.add(frozenset(cycle))
-                    self.error("E0503", edges[cycle[0]][cycle[1]], "dependency cycle: " + " -> ".join(cycle),
+                    self.error(codes.DEPENDENCY_CYCLE, edges[cycle[0]][cycle[1]], "dependency cycle: " + " -> ".join(cycle),
                                notes=("Flux would install none of these apps; remove one `dependsOn` entry",))
             elif len(trail) < 100:
                 self._walk(edges, dependency, trail + [dependency], reported)
@@ -617,7 +618,7 @@ class _Evaluator:
         for path in app.missing:
             if path in attempted:
                 continue  # assigned, but the value was wrong: that error is reported already
-            self.error("E0305", app.decl.name.span, f"app `{app.name}` does not set the required field `{'.'.join(path)}`")
+            self.error(codes.MISSING_FIELD, app.decl.name.span, f"app `{app.name}` does not set the required field `{'.'.join(path)}`")
 
     def _syntax_error_in(self, decl: ast.ResourceDecl) -> bool:
         """A declaration the parser had to repair may lack what the user did write: saying a field
@@ -649,7 +650,7 @@ class _Evaluator:
             if path in attempted or self._syntax_error_in(decl):
                 continue
             span = decl.name.span if decl.name else decl.span
-            self.error("E0305", span, f"{kind} does not set the required field `{'.'.join(path)}`")
+            self.error(codes.MISSING_FIELD, span, f"{kind} does not set the required field `{'.'.join(path)}`")
         name = decl.name.text if decl.name else kind
         return Settings(kind, name, decl.span, decl.doc, values)
 
@@ -733,7 +734,7 @@ def conflicts(evaluator: _Evaluator, targeted: list[Targeted], layer: Layer, rep
                 reported.add(key)
             first, second = sorted([other, leaf], key=lambda l: (l.span.file, l.span.start))
             evaluator.error(
-                "E0501", second.span,
+                codes.CONFLICTING_ASSIGNMENTS, second.span,
                 f"`{'.'.join(leaf.path)}` is set twice at the {layer.label} layer, to {_show(first.value)} and {_show(second.value)}"
                 + evaluator.where_both_apply(previous[1].source, origin.source),
                 related=[Related(first.span, "the other assignment")],

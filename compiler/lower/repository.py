@@ -29,6 +29,7 @@ from gop.compiler.lower.flux.tree import base_release_file
 from gop.compiler.lower.helm import chart_files
 from gop.compiler.fleet.model import AppModel, Fleet, plain
 from gop.compiler.core.span import Span
+from gop.compiler.diagnostics import codes
 
 IMAGE_TAGS_NOTE = "imageTags"  # manifest note: release file -> the tag gopc wrote on its marked line
 _GOP_STRING_SAFE = re.compile(r"[A-Za-z0-9_.+-]+")  # a tag that is a .gop string as it stands
@@ -125,7 +126,7 @@ def _automated_tag_diagnostic(analysis, app: AppModel, path: str, committed: str
                f"the program (image.tag = \"{committed}\"), or build with --force to write {wanted}")
     value = _value_span(analysis, span)
     fixes = [Fix(value, f'"{committed}"', f'change to "{committed}"')] if value and _GOP_STRING_SAFE.fullmatch(committed) else []
-    return diagnostic("E0704", span, message, fixes=fixes)
+    return diagnostic(codes.AUTOMATED_TAG_UNDONE, span, message, fixes=fixes)
 
 
 def _value_span(analysis, span: Span) -> Span | None:

@@ -34,6 +34,7 @@ from gop.compiler.semantic.types import (
     QuantityType, RecordType, ResourceRefType, ResourceRef, SecretRef, SecretType, StringType, Type, DATA_KEY,
     SECRET_NAME, compile_pattern, describe_value, go_unsupported,
 )
+from gop.compiler.diagnostics import codes
 
 INVALID = object()
 
@@ -152,7 +153,7 @@ class Checker:
         if hint:
             notes.append(f"did you mean `{hint}`?")
             fixes.append(Fix(span, hint, f"change to `{hint}`"))
-        self.error("E0201", span, f"unknown {what} `{name}`", notes=notes, fixes=fixes)
+        self.error(codes.UNKNOWN_NAME, span, f"unknown {what} `{name}`", notes=notes, fixes=fixes)
 
     # ---- types -----------------------------------------------------------------------------
 
@@ -167,7 +168,7 @@ class Checker:
             record.fields.update(self.fields(decl.fields, scope))
             return record
         if key in self._in_progress:
-            self.error("E0311", decl.name.span, f"type `{decl.name.text}` is defined in terms of itself")
+            self.error(codes.CIRCULAR_DEFINITION, decl.name.span, f"type `{decl.name.text}` is defined in terms of itself")
             return AnyType()
         if self._too_deep(decl):
             return AnyType()
@@ -183,7 +184,7 @@ class Checker:
         """Report `decl` when evaluating it would go MAX_REFERENCE_DEPTH declarations deep."""
         if len(self._in_progress) < MAX_REFERENCE_DEPTH:
             return False
-        self.error("E0330", decl.name.span,
+        self.error(codes.NESTED_TOO_DEEPLY, decl.name.span,
                    f"`{decl.name.text}` is reached through more than {MAX_REFERENCE_DEPTH} declarations that refer to one another",
                    notes=("shorten the chain: refer to the declaration at its start rather than through each link",))
         return True
@@ -192,7 +193,7 @@ class Checker:
         fields: dict[str, Field] = {}
         for decl in decls:
             if decl.name.text in fields:
-                self.error("E0202", decl.name.span, f"field `{decl.name.text}` is declared twice")
+                self.error(codes.DUPLICATE_DECLARATION, decl.name.span, f"field `{decl.name.text}` is declared twice")
                 continue
             type_ = self.type_of(decl.type, scope)
             default, has_default = None, False
@@ -203,7 +204,7 @@ class Checker:
                     default = None
                 if decl.optional:
                     self.error(
-                        "W0306", decl.name.span,
+                        codes.OPTIONAL_FIELD_WITH_DEFAULT, decl.name.span,
                         f"field `{decl.name.text}` is marked optional and has a default",
                         notes=("the default always applies, so the field is never absent; drop the `?` or the default",),
                     )
@@ -220,7 +221,7 @@ class Checker:
         if isinstance(node, ast.MapType):
             key = self.type_of(node.key, scope)
             if not isinstance(key, (StringType, EnumType)) or (isinstance(key, EnumType) and not all(isinstance(v, str) for v in key.values)):
-                self.error("E0301", node.key.span, f"map keys must be strings, not `{key.describe()}`")
+                self.error(codes.TYPE_MISMATCH, node.key.span, f"map keys must be strings, not `{key.describe()}`")
                 key = StringType()
             return MapType(key, self.type_of(node.value, scope))
         if isinstance(node, ast.LiteralType):
@@ -246,7 +247,7 @@ class Checker:
             member_type = self.type_of(member, scope)
             if not isinstance(member_type, EnumType):
                 self.error(
-                    "E0307", member.span, "a union may only combine literal values",
+                    codes.INVALID_TYPE, member.span, "a union may only combine literal values",
                     notes=('write the allowed values: `"dev" | "staging" | "prod"`',),
                 )
                 return AnyType()
@@ -259,7 +260,7 @@ class Checker:
             if arg.name is not None and arg.name.text == "len" and isinstance(arg.value, ast.Range):
                 low, high = self._bounds(arg.value, IntType())
             else:
-                self.error("E0307", arg.span, f"a {what} type takes only `len: MIN..MAX`")
+                self.error(codes.INVALID_TYPE, arg.span, f"a {what} type takes only `len: MIN..MAX`")
         return low, high
 
     def _bounds(self, range_: ast.Range, bound_type: Type, scope: Scope | None = None):
@@ -269,7 +270,7 @@ class Checker:
         low = None if low is INVALID else low
         high = None if high is INVALID else high
         if low is not None and high is not None and low > high:
-            self.error("E0307", range_.span, f"the range is empty: {low} is more than {high}")
+            self.error(codes.INVALID_TYPE, range_.span, f"the range is empty: {low} is more than {high}")
         return low, high
 
     def _refine(self, base: Type, refinements: tuple[ast.RefineArg, ...], node) -> Type:
@@ -277,13 +278,13 @@ class Checker:
             return base
         if isinstance(base, (IntType, FloatType, DurationType, QuantityType)):
             if len(refinements) != 1 or refinements[0].name is not None or not isinstance(refinements[0].value, ast.Range):
-                self.error("E0307", node.span, f"`{base.describe()}` takes one range, e.g. `{base.describe()}(1..10)`")
+                self.error(codes.INVALID_TYPE, node.span, f"`{base.describe()}` takes one range, e.g. `{base.describe()}(1..10)`")
                 return base
             low, high = self._bounds(refinements[0].value, type(base)())
             return type(base)(low, high)
         if isinstance(base, StringType):
             return self._refine_string(refinements)
-        self.error("E0307", node.span, f"`{base.describe()}` cannot be refined")
+        self.error(codes.INVALID_TYPE, node.span, f"`{base.describe()}` cannot be refined")
         return base
 
     def _refine_string(self, refinements) -> StringType:
@@ -298,17 +299,17 @@ class Checker:
                     compile_pattern(pattern)
                     unsupported = go_unsupported(pattern)
                 except (re.error, OverflowError, RecursionError) as error:  # a repeat count or nesting re refuses
-                    self.error("E0307", arg.value.span, f"invalid pattern: {error}")
+                    self.error(codes.INVALID_TYPE, arg.value.span, f"invalid pattern: {error}")
                     pattern = None
                 else:
                     if unsupported is not None:
-                        self.error("E0307", arg.value.span, f"the pattern uses {unsupported}, which Helm's "
+                        self.error(codes.INVALID_TYPE, arg.value.span, f"the pattern uses {unsupported}, which Helm's "
                                    "regular expressions (Go's RE2) do not have; the chart could not be installed")
                         pattern = None
             elif name == "message" and isinstance(arg.value, ast.StringLit) and arg.value.is_plain:
                 message = arg.value.plain_value
             else:
-                self.error("E0307", arg.span, 'a string takes `len: MIN..MAX`, `pattern: "regex"` and '
+                self.error(codes.INVALID_TYPE, arg.span, 'a string takes `len: MIN..MAX`, `pattern: "regex"` and '
                            '`message: "what the pattern expects, e.g. an example"`')
         return StringType(pattern, low, high, message)
 
@@ -319,7 +320,7 @@ class Checker:
         if key in self._let_values:
             return self._let_values[key]
         if key in self._in_progress:
-            self.error("E0311", decl.name.span, f"`{decl.name.text}` is defined in terms of itself")
+            self.error(codes.CIRCULAR_DEFINITION, decl.name.span, f"`{decl.name.text}` is defined in terms of itself")
             return INVALID
         if self._too_deep(decl):
             return INVALID
@@ -369,7 +370,7 @@ class Checker:
             if isinstance(operand, (int, float)) and not isinstance(operand, bool):
                 return -operand
             if operand is not INVALID:
-                self.error("E0301", expr.span, f"cannot negate {describe_value(operand)}")
+                self.error(codes.TYPE_MISMATCH, expr.span, f"cannot negate {describe_value(operand)}")
             return INVALID
         if isinstance(expr, ast.Binary):
             return self._binary(expr, expected, scope)
@@ -382,12 +383,12 @@ class Checker:
     def _literal(self, node) -> Any:
         if isinstance(node, ast.StringLit):
             if not node.is_plain:
-                self.error("E0307", node.span, "a literal type cannot hold an interpolation")
+                self.error(codes.INVALID_TYPE, node.span, "a literal type cannot hold an interpolation")
                 return INVALID
             return node.plain_value
         if isinstance(node, (ast.IntLit, ast.FloatLit, ast.BoolLit)):
             return node.value
-        self.error("E0307", node.span, "only strings, numbers and booleans can be literal types")
+        self.error(codes.INVALID_TYPE, node.span, "only strings, numbers and booleans can be literal types")
         return INVALID
 
     def _unit(self, expr: ast.UnitLit, expected: Type) -> Any:
@@ -404,7 +405,7 @@ class Checker:
         except ValueError as error:
             kind = "quantity" if wants_quantity else "duration"
             notes = ("durations use ms, s, m, h from larger to smaller (`1h30m`); quantities use m, k, M, G, Ki, Mi, Gi ... (`250m`, `1.5Gi`)",)
-            self.error("E0107", expr.span, f"`{text}` is not a valid {kind}: {error}", notes=notes)
+            self.error(codes.INVALID_LITERAL, expr.span, f"`{text}` is not a valid {kind}: {error}", notes=notes)
             return INVALID
 
     def _string(self, expr: ast.StringLit, scope: Scope) -> Any:
@@ -418,7 +419,7 @@ class Checker:
                 return INVALID
             if isinstance(value, (dict, list, tuple, SecretRef)):
                 what = "a secret reference" if isinstance(value, SecretRef) else "a list or map"
-                self.error("E0301", part.span, f"cannot interpolate {what} into a string")
+                self.error(codes.TYPE_MISMATCH, part.span, f"cannot interpolate {what} into a string")
                 return INVALID
             pieces.append(_interpolated(value))
         if sum(map(len, pieces)) > MAX_VALUE_SIZE:
@@ -429,7 +430,7 @@ class Checker:
         decl = self._lookup(expr.names, scope, "value")
         if decl is None or not isinstance(decl, ast.LetDecl):
             if decl is not None:
-                self.error("E0301", expr.span, f"`{expr.dotted}` is a type, not a value")
+                self.error(codes.TYPE_MISMATCH, expr.span, f"`{expr.dotted}` is a type, not a value")
             else:
                 self._unknown(expr.names, scope, "name")
             return INVALID
@@ -456,7 +457,7 @@ class Checker:
                 return False
         else:
             return False
-        self.error("E0201", expr.span, f"unknown name `{word}`",
+        self.error(codes.UNKNOWN_NAME, expr.span, f"unknown name `{word}`",
                    notes=(f'text is written in quotes: did you mean "{quoted}"?',),
                    fixes=(Fix(expr.span, f'"{quoted}"', f'change to "{quoted}"'),))
         return True
@@ -478,11 +479,11 @@ class Checker:
             if op in "+-" and isinstance(left, Duration) and isinstance(right, Duration):
                 return Duration(left.seconds + right.seconds if op == "+" else left.seconds - right.seconds)
         except ZeroDivisionError:
-            self.error("E0301", expr.span, "division by zero")
+            self.error(codes.TYPE_MISMATCH, expr.span, "division by zero")
             return INVALID
         except OverflowError:  # a quotient beyond floating point
             return self._in_range(math.inf, expr)
-        self.error("E0301", expr.span, f"cannot apply `{op}` to {describe_value(left)} and {describe_value(right)}")
+        self.error(codes.TYPE_MISMATCH, expr.span, f"cannot apply `{op}` to {describe_value(left)} and {describe_value(right)}")
         return INVALID
 
     @staticmethod
@@ -496,11 +497,11 @@ class Checker:
         """`result`, if a 64-bit int or a finite float (what the parser accepts as a literal)."""
         if isinstance(result, int) and INT_MIN <= result <= INT_MAX or isinstance(result, float) and math.isfinite(result):
             return result
-        self.error("E0331", expr.span, f"the result of `{expr.op}` is out of range: numbers are 64-bit integers or floating point")
+        self.error(codes.NUMBER_OUT_OF_RANGE, expr.span, f"the result of `{expr.op}` is out of range: numbers are 64-bit integers or floating point")
         return INVALID
 
     def _too_large(self, span: Span, what: str) -> Any:
-        self.error("E0332", span, f"{what} would be larger than {MAX_VALUE_SIZE:,} characters and items",
+        self.error(codes.VALUE_TOO_LARGE, span, f"{what} would be larger than {MAX_VALUE_SIZE:,} characters and items",
                    notes=("one Kubernetes object holds at most about a megabyte",))
         return INVALID
 
@@ -523,7 +524,7 @@ class Checker:
         elif isinstance(expr, ast.Ref) and len(expr.names) == 1:
             name, span = expr.names[0].text, expr.span
         else:
-            self.error("E0301", expr.span, f"expected the name of a declared {expected.kind}")
+            self.error(codes.TYPE_MISMATCH, expr.span, f"expected the name of a declared {expected.kind}")
             return INVALID
         declared = self.resolution.resources.get(expected.kind, {})
         decl = declared.get(name)
@@ -542,7 +543,7 @@ class Checker:
                 return value
         if isinstance(expr, (ast.StringLit, ast.Ref, ast.Binary, ast.IntLit)):
             self.error(
-                "E0601", expr.span, "a plaintext value where a secret reference is required",
+                codes.PLAINTEXT_SECRET, expr.span, "a plaintext value where a secret reference is required",
                 notes=('secrets never appear in the program; reference them: `sops("secrets/db.enc.yaml", secret = "db", key = "password")`, '
                        '`secretRef(secret = "db", key = "password")` or `external(store = "vault", remote = "shop/db", secret = "db", key = "password")`',),
             )
@@ -550,7 +551,7 @@ class Checker:
         if isinstance(expr, ast.Call):
             self._unknown_name(expr.func.span, expr.func.text, "function", did_you_mean(expr.func.text, SECRET_FUNCTIONS))
             return INVALID
-        self.error("E0301", expr.span, "expected a secret reference: sops(...), secretRef(...) or external(...)")
+        self.error(codes.TYPE_MISMATCH, expr.span, "expected a secret reference: sops(...), secretRef(...) or external(...)")
         return INVALID
 
     def _secret_call(self, call: ast.Call, scope: Scope) -> Any:
@@ -573,7 +574,7 @@ class Checker:
         for index, arg in enumerate(call.args):
             if arg.name is None:
                 if values or index >= len(params):
-                    self.error("E0301", arg.span, f"`{call.func.text}` takes named arguments after the first: {', '.join(params)}")
+                    self.error(codes.TYPE_MISMATCH, arg.span, f"`{call.func.text}` takes named arguments after the first: {', '.join(params)}")
                     ok = False
                     continue
                 name = params[index]
@@ -590,14 +591,14 @@ class Checker:
             values[name] = value
         missing = [p for p in params if p not in values]
         if missing and ok:
-            self.error("E0305", call.span, f"`{call.func.text}` is missing {', '.join(f'`{m}`' for m in missing)}",
+            self.error(codes.MISSING_FIELD, call.span, f"`{call.func.text}` is missing {', '.join(f'`{m}`' for m in missing)}",
                        notes=(f"`{call.func.text}({', '.join(f'{p} = ...' for p in params)})`",))
             return None
         return values if ok else None
 
     def _call_elsewhere(self, call: ast.Call) -> Any:
         if call.func.text in SECRET_FUNCTIONS:
-            self.error("E0301", call.span, f"`{call.func.text}(...)` makes a secret reference; it fits only where a `secret` is expected",
+            self.error(codes.TYPE_MISMATCH, call.span, f"`{call.func.text}(...)` makes a secret reference; it fits only where a `secret` is expected",
                        notes=("use it in `secretEnv`, e.g. `secretEnv { DB_PASSWORD = sops(...) }`",))
         else:
             self._unknown_name(call.func.span, call.func.text, "function", did_you_mean(call.func.text, SECRET_FUNCTIONS))
@@ -609,7 +610,7 @@ class Checker:
         elif isinstance(expected, ListType):
             element = expected.element
         else:
-            self.error("E0301", expr.span, f"expected {_a(expected)}, found a list")
+            self.error(codes.TYPE_MISMATCH, expr.span, f"expected {_a(expected)}, found a list")
             return INVALID
         items = [self.value(item, element, scope) for item in expr.items]
         if any(item is INVALID for item in items):
@@ -620,7 +621,7 @@ class Checker:
 
     def _map_literal(self, expr: ast.MapLit, expected: Type, scope: Scope) -> Any:
         if not isinstance(expected, (RecordType, MapType, AnyType)):
-            self.error("E0301", expr.span, f"expected {_a(expected)}, found a map")
+            self.error(codes.TYPE_MISMATCH, expr.span, f"expected {_a(expected)}, found a map")
             return INVALID
         leaves = self.body(expr.body, expected, scope)
         size = 1 + sum(len(leaf.path) + self._size(leaf.value) for leaf in leaves)
@@ -665,20 +666,20 @@ class Checker:
 
     def _mismatch(self, expected: Type, value: Any, span: Span, hint: str | None = None) -> Any:
         notes = (hint,) if hint else ()
-        self.error("E0301", span, f"expected {_a(expected)}, found {describe_value(value)}", notes=notes)
+        self.error(codes.TYPE_MISMATCH, span, f"expected {_a(expected)}, found {describe_value(value)}", notes=notes)
         return INVALID
 
     def _check_range(self, value, low, high, span: Span) -> Any:
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"{'' if low is None else low}..{'' if high is None else high}"
-            self.error("E0302", span, f"{describe_value(value)} is out of range {bounds}",
+            self.error(codes.OUT_OF_RANGE, span, f"{describe_value(value)} is out of range {bounds}",
                        notes=(f"allowed: {_range_words(low, high)}",))
             return INVALID
         return value
 
     def _check_length(self, length: int, low, high, span: Span, unit: str) -> bool:
         if (low is not None and length < low) or (high is not None and length > high):
-            self.error("E0303", span, f"has {length} {unit}; allowed: {_range_words(low, high)}")
+            self.error(codes.REFINEMENT_NOT_MET, span, f"has {length} {unit}; allowed: {_range_words(low, high)}")
             return False
         return True
 
@@ -687,10 +688,10 @@ class Checker:
             return INVALID
         if expected.pattern is not None and _compiled(expected.pattern).search(value) is None:
             if expected.message is not None:
-                self.error("E0303", span, f"{describe_value(value)} is not {expected.message}",
+                self.error(codes.REFINEMENT_NOT_MET, span, f"{describe_value(value)} is not {expected.message}",
                            notes=(f"the pattern is `{expected.pattern}`",))
             else:
-                self.error("E0303", span, f"{describe_value(value)} does not match the pattern `{expected.pattern}`")
+                self.error(codes.REFINEMENT_NOT_MET, span, f"{describe_value(value)} does not match the pattern `{expected.pattern}`")
             return INVALID
         return value
 
@@ -704,7 +705,7 @@ class Checker:
             if hint:
                 notes.insert(0, f'did you mean "{hint}"?')
                 fixes.append(Fix(span, f'"{hint}"', f'change to "{hint}"'))
-        self.error("E0308", span, f"{describe_value(value)} is not one of the allowed values", notes=notes, fixes=fixes)
+        self.error(codes.VALUE_NOT_ALLOWED, span, f"{describe_value(value)} is not one of the allowed values", notes=notes, fixes=fixes)
         return INVALID
 
     # ---- bodies ------------------------------------------------------------------------------
@@ -719,7 +720,7 @@ class Checker:
         for stmt in body.stmts:
             if isinstance(stmt, (ast.AppTarget, ast.AllTarget)):
                 what = "app NAME { ... }" if isinstance(stmt, ast.AppTarget) else "all { ... }"
-                self.error("E0206", stmt.span, f"`{what}` may appear only directly inside an env, overlay or cluster")
+                self.error(codes.MISPLACED_STATEMENT, stmt.span, f"`{what}` may appear only directly inside an env, overlay or cluster")
                 continue
             target = self._descend(stmt.path, expected, scope, annotations, prefix)
             if target is None:
@@ -730,7 +731,7 @@ class Checker:
                 if type_ is None:
                     continue
                 if not isinstance(type_, (RecordType, MapType, AnyType)):
-                    self.error("E0301", stmt.path.span, f"`{stmt.path.dotted}` is {_a(type_)}; a block `{{ ... }}` fits only a record or map",
+                    self.error(codes.TYPE_MISMATCH, stmt.path.span, f"`{stmt.path.dotted}` is {_a(type_)}; a block `{{ ... }}` fits only a record or map",
                                notes=(f"write `{stmt.path.dotted} = ...`",))
                     continue
                 leaves.append(Leaf(prefix + path, PRESENT, stmt.span))
@@ -753,14 +754,14 @@ class Checker:
         named = self._named(stmt.annotation, scope)
         if not isinstance(named, RecordType):
             if not isinstance(named, AnyType):
-                self.error("E0301", stmt.annotation.span, f"`{stmt.annotation.dotted}` is not a schema")
+                self.error(codes.TYPE_MISMATCH, stmt.annotation.span, f"`{stmt.annotation.dotted}` is not a schema")
             return None
         if isinstance(declared, AnyType):
             if annotations is not None:
                 annotations[path] = named
             return named
         if declared != named:
-            self.error("E0301", stmt.annotation.span, f"`{stmt.path.dotted}` is {_a(declared)}, not `{named.name}`")
+            self.error(codes.TYPE_MISMATCH, stmt.annotation.span, f"`{stmt.path.dotted}` is {_a(declared)}, not `{named.name}`")
             return None
         return named
 
@@ -783,7 +784,7 @@ class Checker:
             elif isinstance(current, AnyType) or (isinstance(current, RecordType) and current.open):
                 current = AnyType()
             else:
-                self.error("E0301", key.span, f"`{'.'.join(keys)}` is {_a(current)}; it has no field `{key.text}`")
+                self.error(codes.TYPE_MISMATCH, key.span, f"`{'.'.join(keys)}` is {_a(current)}; it has no field `{key.text}`")
                 return None
             keys.append(key.text)
         return tuple(keys), current
@@ -796,7 +797,7 @@ class Checker:
             fixes.append(Fix(key.span, hint, f"change to `{hint}`"))
         name = record.name.split("(")[0]  # `App(web)` is every app's `App`: one message for an `all` body
         notes.append(f"fields of {name}: {', '.join(record.fields)}")
-        self.error("E0304", key.span, f"`{name}` has no field `{key.text}`", notes=notes, fixes=fixes)
+        self.error(codes.UNKNOWN_FIELD, key.span, f"`{name}` has no field `{key.text}`", notes=notes, fixes=fixes)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -29,6 +29,7 @@ from gop.compiler.diagnostics import Diagnostic, Fix, diagnostic
 from gop.compiler.syntax.parser import ParseResult, parse
 from gop.compiler.syntax.readfile import UnreadableFile, printable, read_program_file
 from gop.compiler.core.span import SourceFile, Span
+from gop.compiler.diagnostics import codes
 
 PRELUDE_NAME = "<std>/prelude.gop"
 STD_PREFIX = "std/"
@@ -179,7 +180,7 @@ class _Loader:
                 continue
             if not files:
                 self.program.diagnostics.append(
-                    diagnostic("E0203", decl.path.span, f"module `{target}` has no .gop files")
+                    diagnostic(codes.MODULE_NOT_FOUND, decl.path.span, f"module `{target}` has no .gop files")
                 )
                 continue
             loaded = [file for file in files if self._load_path(file, inside=module_dir) is not None]
@@ -201,7 +202,7 @@ class _Loader:
             notes.insert(0, f"did you mean `{suggested}`?")
             fixes.append(Fix(decl.path.span, f'"{suggested}"', f"change to `{suggested}`"))
         self.program.diagnostics.append(
-            diagnostic("E0203", decl.path.span, f"cannot find module `{target}`", notes=notes, fixes=fixes))
+            diagnostic(codes.MODULE_NOT_FOUND, decl.path.span, f"cannot find module `{target}`", notes=notes, fixes=fixes))
 
     def _module_files(self, directory: Path, target: str) -> tuple[Path, list[Path] | None]:
         """The directory an import names and its .gop files (None: no such directory); many files
@@ -226,7 +227,7 @@ class _Loader:
 
             hint = did_you_mean(name, available)
             notes = (f"did you mean `std/{hint}`?",) if hint else (f"the standard library has: {', '.join('std/' + a for a in available)}",)
-            self.program.diagnostics.append(diagnostic("E0203", decl.path.span, f"cannot find module `{target}`", notes=notes))
+            self.program.diagnostics.append(diagnostic(codes.MODULE_NOT_FOUND, decl.path.span, f"cannot find module `{target}`", notes=notes))
             return
         key = f"std/{name}"
         if key not in self.program.modules:
@@ -236,7 +237,7 @@ class _Loader:
 
     def _io_error(self, display: str, message: str) -> None:
         self.program.sources.setdefault(display, SourceFile(display, ""))
-        self.program.diagnostics.append(diagnostic("E0901", Span(display, 0, 0), message))
+        self.program.diagnostics.append(diagnostic(codes.CANNOT_READ_FILE, Span(display, 0, 0), message))
 
 
 def _subdirectories(directory: Path) -> list[Path]:

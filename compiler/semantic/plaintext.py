@@ -45,6 +45,7 @@ from gop.compiler.semantic.loader import Program
 from gop.compiler.core.span import Span
 from gop.compiler.semantic.check import SECRET_ARGUMENT_TYPES, SECRET_FUNCTIONS, SECRET_PARAMETERS, string_fits
 from gop.compiler.semantic.types import StringType
+from gop.compiler.diagnostics import codes
 
 SILENCE = "gopc:not-secret"
 
@@ -165,7 +166,7 @@ def _text_of(literal: ast.StringLit) -> str:
 def _url_credentials(literal: ast.StringLit) -> list[Diagnostic]:
     if not url_password(_text_of(literal)):
         return []
-    return [diagnostic("E0604", literal.span, "a URL with a password would be committed to Git with the program",
+    return [diagnostic(codes.URL_WITH_PASSWORD, literal.span, "a URL with a password would be committed to Git with the program",
                        notes=("give the credentials to Flux or the app in a Secret instead: `secretName` for a "
                               "source or registry, `secretEnv` for an app",))]
 
@@ -180,7 +181,7 @@ def _secret_names(call: ast.Call, source: str, silenced: set[int]) -> list[Diagn
         why = secret_shape(text) if string_fits(text, SECRET_ARGUMENT_TYPES[name]) else None
         if why and _line_of(source, arg.value.span.end) not in silenced:
             found.append(diagnostic(
-                "E0605", arg.value.span, f"the `{name}` of `{call.func.text}(...)` reads like a secret value ({why})",
+                codes.SECRET_WHERE_NAME_EXPECTED, arg.value.span, f"the `{name}` of `{call.func.text}(...)` reads like a secret value ({why})",
                 notes=(f"`{name}` names where the secret is kept; the value itself never appears in the program",)))
     return found
 
@@ -236,7 +237,7 @@ def _plaintext_value(leaf: _Leaf, source: str, silenced: set[int]) -> list[Diagn
     where = ".".join(path)
     fix = _move_to_secret_env(leaf, source) if path[0] == "env" else None
     return [diagnostic(
-        "W0603", leaf.literal.span, f"`{where}` looks like a plaintext secret ({why}); it would be committed to Git",
+        codes.LOOKS_LIKE_SECRET, leaf.literal.span, f"`{where}` looks like a plaintext secret ({why}); it would be committed to Git",
         notes=("keep it in a Secret and read it through `secretEnv` (`secretRef`, `sops` or `external`); "
                f"if it is no secret, say so with a `// {SILENCE}` comment on the line",),
         fixes=[fix] if fix else [])]

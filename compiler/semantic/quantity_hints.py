@@ -18,6 +18,7 @@ from fractions import Fraction
 from gop.compiler.diagnostics import Diagnostic, Fix, diagnostic
 from gop.compiler.core.span import Span
 from gop.compiler.semantic.types import Quantity, QuantityType
+from gop.compiler.diagnostics import codes
 
 BINARY_UNITS = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
 MANY_CORES = 100  # no container asks for a hundred cores; a hundred millicores is common
@@ -31,11 +32,11 @@ def unit_hint(number: int | float, expected: QuantityType, span: Span) -> Diagno
     if unit in BINARY_UNITS and Fraction(number) < minimum.amount:
         suggestion = f"{number}{unit}"
         if _at_least(suggestion, minimum):
-            return diagnostic("W0514", span, f"`{number}` has no unit, so it means {number} bytes; did you mean `{suggestion}`?",
+            return diagnostic(codes.MEMORY_WITHOUT_UNIT, span, f"`{number}` has no unit, so it means {number} bytes; did you mean `{suggestion}`?",
                               fixes=(Fix(span, suggestion, f"change to `{suggestion}`"),))
     if unit == "m" and number >= MANY_CORES:
         suggestion = f"{number}m"
-        return diagnostic("W0515", span, f"`{number}` means {number} CPU cores; did you mean `{suggestion}` ({number} millicores)?",
+        return diagnostic(codes.HUNDRED_CPU_CORES, span, f"`{number}` means {number} CPU cores; did you mean `{suggestion}` ({number} millicores)?",
                           fixes=(Fix(span, suggestion, f"change to `{suggestion}`"),))
     return None
 

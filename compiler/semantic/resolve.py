@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from gop.compiler.syntax import ast
 from gop.compiler.diagnostics import Diagnostic, Related, diagnostic
 from gop.compiler.semantic.loader import Program
+from gop.compiler.diagnostics import codes
 
 NAMED_KINDS = ("app", "env", "cluster", "overlay", "source", "registry", "receiver", "provider", "alert", "automation")
 SINGLETON_KINDS = ("delivery",)
@@ -87,7 +88,7 @@ class _Resolver:
         if first is not None and first.name.text != decl.name.text:
             self.diagnostics.append(
                 diagnostic(
-                    "E0205", decl.name.span,
+                    codes.PACKAGE_NAME_DIFFERS, decl.name.span,
                     f"package `{decl.name.text}` differs from package `{first.name.text}` of the same directory",
                     related=[Related(first.name.span, "the other package clause")],
                     notes=("all .gop files in one directory form one module and must name the same package",),
@@ -102,7 +103,7 @@ class _Resolver:
             return  # the loader reported it
         alias = decl.alias.text if decl.alias else self.program.package_of(target)
         if alias in imports:
-            self.diagnostics.append(diagnostic("E0202", (decl.alias or decl.path).span, f"`{alias}` is imported twice in this file"))
+            self.diagnostics.append(diagnostic(codes.DUPLICATE_DECLARATION, (decl.alias or decl.path).span, f"`{alias}` is imported twice in this file"))
             return
         imports[alias] = target
 
@@ -111,7 +112,7 @@ class _Resolver:
         if previous is not None:
             self.diagnostics.append(
                 diagnostic(
-                    "E0202", name.span, f"`{name.text}` is declared twice",
+                    codes.DUPLICATE_DECLARATION, name.span, f"`{name.text}` is declared twice",
                     related=[Related(_name_span(previous), "first declared here")],
                 )
             )
@@ -122,7 +123,7 @@ class _Resolver:
     def _singleton_labels(self, decl: ast.LabelsDecl) -> None:
         if self.resolution.labels is not None:
             self.diagnostics.append(
-                diagnostic("E0202", decl.span, "the cluster labels are declared twice",
+                diagnostic(codes.DUPLICATE_DECLARATION, decl.span, "the cluster labels are declared twice",
                            related=[Related(self.resolution.labels.span, "first declared here")])
             )
             return
@@ -131,30 +132,30 @@ class _Resolver:
     def _resource(self, decl: ast.ResourceDecl) -> None:
         if decl.kind in SINGLETON_KINDS:
             if decl.name is not None:
-                self.diagnostics.append(diagnostic("E0206", decl.name.span, f"`{decl.kind}` takes no name"))
+                self.diagnostics.append(diagnostic(codes.MISPLACED_STATEMENT, decl.name.span, f"`{decl.kind}` takes no name"))
             if decl.selector is not None:
-                self.diagnostics.append(diagnostic("E0206", decl.selector.span, f"`{decl.kind}` takes no `where` selector"))
+                self.diagnostics.append(diagnostic(codes.MISPLACED_STATEMENT, decl.selector.span, f"`{decl.kind}` takes no `where` selector"))
             previous = self.resolution.singletons.get(decl.kind)
             if previous is not None:
                 self.diagnostics.append(
-                    diagnostic("E0202", decl.span, f"`{decl.kind}` is declared twice",
+                    diagnostic(codes.DUPLICATE_DECLARATION, decl.span, f"`{decl.kind}` is declared twice",
                                related=[Related(previous.span, "first declared here")])
                 )
                 return
             self.resolution.singletons[decl.kind] = decl
             return
         if decl.name is None:
-            self.diagnostics.append(diagnostic("E0206", decl.span, f"`{decl.kind}` needs a name, e.g. `{decl.kind} web {{ ... }}`"))
+            self.diagnostics.append(diagnostic(codes.MISPLACED_STATEMENT, decl.span, f"`{decl.kind}` needs a name, e.g. `{decl.kind} web {{ ... }}`"))
             return
         if decl.selector is not None and decl.kind not in ("app", "env", "overlay"):
             self.diagnostics.append(
-                diagnostic("E0206", decl.selector.span, f"`{decl.kind}` takes no `where` selector",
+                diagnostic(codes.MISPLACED_STATEMENT, decl.selector.span, f"`{decl.kind}` takes no `where` selector",
                            notes=("selectors place apps, envs and overlays on clusters",))
             )
         if not DNS_LABEL.match(decl.name.text) or len(decl.name.text) > 63:
             self.diagnostics.append(
                 diagnostic(
-                    "E0207", decl.name.span,
+                    codes.INVALID_RESOURCE_NAME, decl.name.span,
                     f"`{decl.name.text}` is not a valid Kubernetes name",
                     notes=("names of apps, clusters and other resources become Kubernetes object names: "
                            "lower-case letters, digits and `-`, starting and ending with a letter or digit, at most 63 characters",),
@@ -182,7 +183,7 @@ class _Resolver:
                 if key not in reported:
                     reported.add(key)
                     self.diagnostics.append(
-                        diagnostic("E0204", decl.span, "import cycle: " + " -> ".join(cycle),
+                        diagnostic(codes.IMPORT_CYCLE, decl.span, "import cycle: " + " -> ".join(cycle),
                                    notes=("move the shared declarations into a module that both can import",))
                     )
                 continue

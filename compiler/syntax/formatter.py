@@ -45,6 +45,7 @@ from gop.compiler.syntax import ast
 from gop.compiler.diagnostics import Diagnostic, diagnostic, has_errors
 from gop.compiler.syntax.parser import parse
 from gop.compiler.core.span import Span
+from gop.compiler.diagnostics import codes
 
 WIDTH = 100
 INDENT = 2
@@ -65,11 +66,11 @@ def format_source(path: str, text: str) -> FormatResult:
         return FormatResult(format_ast(parsed.file, text), parsed.diagnostics)
     except RecursionError:
         # The parser and this module recurse once per nesting level.
-        too_deep = diagnostic("E0101", Span(path, 0, 0), "this file is nested too deeply to format")
+        too_deep = diagnostic(codes.UNEXPECTED_TOKEN, Span(path, 0, 0), "this file is nested too deeply to format")
         return FormatResult(None, (too_deep,))
     except Exception as error:  # a bug must not cost the user a traceback or the file
         message = f"internal error while formatting this file: {type(error).__name__}: {error}"
-        return FormatResult(None, (diagnostic("E0902", Span(path, 0, 0), message),))
+        return FormatResult(None, (diagnostic(codes.INTERNAL_ERROR, Span(path, 0, 0), message),))
 
 
 def format_ast(file: ast.File, text: str) -> str:

@@ -40,6 +40,7 @@ from gop.compiler.syntax import ast, fastloop as lalr_loop
 from gop.compiler.core.cachedir import user_cache_dir
 from gop.compiler.diagnostics import Diagnostic, diagnostic
 from gop.compiler.core.span import Span
+from gop.compiler.diagnostics import codes
 
 MAX_ERRORS_PER_FILE = 50
 # Recoveries one declaration may take (reported or not: errors close together are reported
@@ -355,7 +356,7 @@ def parse(path: str, text: str) -> ParseResult:
             continue
         if deep_at is not None and deep_at < end:
             # Not parsed at all: error recovery in a stack thousands of brackets deep is slow.
-            diagnostics.add("E0330", deep_at, deep_at, *_TOO_DEEP)
+            diagnostics.add(codes.NESTED_TOO_DEEPLY, deep_at, deep_at, *_TOO_DEEP)
             decls.append(ast.BadDecl(Span(path, start, end)))
             continue
         decls.extend(_parse_chunk(path, text, start, end, docs, diagnostics))
@@ -405,7 +406,7 @@ def _within_nesting_limit(decl: ast.Decl, diagnostics: _Diagnostics) -> ast.Decl
     deepest = _node_below(decl, MAX_NESTING)
     if deepest is None:
         return decl
-    diagnostics.add("E0330", deepest.span.start, deepest.span.start, *_TOO_DEEP)
+    diagnostics.add(codes.NESTED_TOO_DEEPLY, deepest.span.start, deepest.span.start, *_TOO_DEEP)
     return ast.BadDecl(decl.span)
 
 
@@ -448,7 +449,7 @@ def _parse_chunk_text(path, text, start, end, docs, diagnostics: _Diagnostics) -
         recovery.report_fatal(error)
         return [ast.BadDecl(Span(path, start, end))]
     except RecursionError:
-        diagnostics.add("E0101", start, start, "this declaration is nested too deeply to parse")
+        diagnostics.add(codes.UNEXPECTED_TOKEN, start, start, "this declaration is nested too deeply to parse")
         return [ast.BadDecl(Span(path, start, end))]
     finally:
         _leave(previous)
@@ -459,7 +460,7 @@ def _report_glued(state: _ChunkState, diagnostics: _Diagnostics) -> None:
     for token in state.glued:
         at = state.base + token.start_pos
         word = re.match(r"[A-Za-z0-9_-]*", state.text[token.start_pos:]).group()
-        diagnostics.add("E0101", at, at + len(word),
+        diagnostics.add(codes.UNEXPECTED_TOKEN, at, at + len(word),
                         f"`{word}` is not a keyword; put a space after `{token.value}`", (f"`{token.value} {word[len(token.value):]}`",))
 
 
@@ -536,7 +537,7 @@ class _Recovery:
             position = len(self.state.text)
         if self._diagnostics.count == 0 or not self._reported_here():
             at = self.state.base + position
-            self._diagnostics.add("E0101", at, at, "cannot make sense of this declaration")
+            self._diagnostics.add(codes.UNEXPECTED_TOKEN, at, at, "cannot make sense of this declaration")
 
     def _reported_here(self) -> bool:
         last = self._diagnostics.items[-1].span if self._diagnostics.items else None
@@ -553,7 +554,7 @@ class _Recovery:
             line_end = text.find("\n", position)
             line_end = len(text) if line_end == -1 else line_end
             self._diagnostics.syntax(
-                self.state, "E0104", at, self.state.base + line_end, "this string is not closed before the end of the line",
+                self.state, codes.UNTERMINATED_STRING, at, self.state.base + line_end, "this string is not closed before the end of the line",
                 ("strings that span lines use triple quotes: \"\"\"...\"\"\"",),
             )
             lexer_state.line_ctr.feed(text[position:line_end])
@@ -564,7 +565,7 @@ class _Recovery:
         run = _bad_run(text, position)
         shown = text[position]
         self._diagnostics.syntax(
-            self.state, "E0100", at, at + run, f"unexpected character {_show_char(shown)}",
+            self.state, codes.UNEXPECTED_CHARACTER, at, at + run, f"unexpected character {_show_char(shown)}",
         )
         lexer_state.line_ctr.feed(text[position : position + run])
         return True
@@ -621,7 +622,7 @@ class _Recovery:
         if opener is not None and _BRACKETS_OPEN[opener.type] in accepts:
             start = self.state.base + opener.start_pos
             self._diagnostics.add(
-                "E0103", start, start + 1, f"this `{opener.value}` is never closed",
+                codes.UNCLOSED_BRACKET, start, start + 1, f"this `{opener.value}` is never closed",
                 (f"add `{_closing(opener.value)}` at the end of the declaration",),
             )
         elif "MISSING" in accepts:
@@ -646,7 +647,7 @@ class _Recovery:
         previous = _previous_symbol(self.state.text, token.start_pos)
         after = f" after `{previous}`" if previous else ""
         at = self.state.base + token.start_pos
-        self._diagnostics.syntax(self.state, "E0102", at, at, f"expected a value{after}")
+        self._diagnostics.syntax(self.state, codes.MISSING_VALUE, at, at, f"expected a value{after}")
 
     def _report_unexpected(self, token: Token, accepts: set[str]) -> None:
         expected = _describe_expected(accepts)
@@ -657,7 +658,7 @@ class _Recovery:
         end = self.state.base + max(token.end_pos or token.start_pos, token.start_pos)
         if token.type == "_NL":
             end = start
-        self._diagnostics.syntax(self.state, "E0101", start, end, f"expected {expected}{after}, found {found}")
+        self._diagnostics.syntax(self.state, codes.UNEXPECTED_TOKEN, start, end, f"expected {expected}{after}, found {found}")
 
 
 def _fake(kind: str, at: Token) -> Token:
@@ -1028,7 +1029,7 @@ class _Builder:
 
     def _out_of_range(self, token: Token, limit: str) -> ast.Missing:
         span = self._tok(token)
-        self._diagnostics.add("E0331", span.start, span.end, f"this number is out of range: {limit}")
+        self._diagnostics.add(codes.NUMBER_OUT_OF_RANGE, span.start, span.end, f"this number is out of range: {limit}")
         return ast.Missing(span)
 
     def unit_lit(self, meta, children):
@@ -1159,7 +1160,7 @@ class _StringParts:
         return code, index + 2
 
     def _bad_escape(self, start: int, end: int, message: str) -> None:
-        self.builder._diagnostics.add("E0105", start, end, message, ("valid escapes: \\\" \\\\ \\n \\r \\t \\$ \\u{...}",))
+        self.builder._diagnostics.add(codes.INVALID_ESCAPE, start, end, message, ("valid escapes: \\\" \\\\ \\n \\r \\t \\$ \\u{...}",))
 
     def _interpolation(self, index: int) -> tuple[ast.Interpolation, int]:
         kept, text = self.kept, self._text
@@ -1171,12 +1172,12 @@ class _StringParts:
         path = self.builder._path
         if close >= len(kept):
             end = kept[-1] + 1
-            self.builder._diagnostics.add("E0106", open_at, end, "`${` is not closed by `}`")
+            self.builder._diagnostics.add(codes.INVALID_INTERPOLATION, open_at, end, "`${` is not closed by `}`")
             return ast.Interpolation(Span(path, open_at, end), ast.Missing(Span(path, expr_start, end))), len(kept)
         expr_end = kept[close]
         span = Span(path, open_at, expr_end + 1)
         if text[expr_start:expr_end].strip() == "":
-            self.builder._diagnostics.add("E0106", open_at, expr_end + 1, "`${}` holds no expression")
+            self.builder._diagnostics.add(codes.INVALID_INTERPOLATION, open_at, expr_end + 1, "`${}` holds no expression")
             return ast.Interpolation(span, ast.Missing(Span(path, expr_start, expr_end))), close + 1
         expr = parse_expression(path, text, expr_start, expr_end, self.builder._diagnostics)
         return ast.Interpolation(span, expr), close + 1

@@ -11,10 +11,11 @@ one the lowering would raise, so `gopc check` reports them first.
 from __future__ import annotations
 
 from gop.compiler.core.span import Span
+from gop.compiler.diagnostics import codes
 
 
 class FluxLoweringError(Exception):
-    def __init__(self, message: str, span: Span | None = None, *, code: str = "E0701",
+    def __init__(self, message: str, span: Span | None = None, *, code: str = codes.CANNOT_LOWER,
                  notes: tuple[str, ...] = ()):
         super().__init__(message)
         self.message = message

@@ -27,6 +27,7 @@ from gop.compiler.lower.helm import chart_version, helm_values
 from gop.compiler.fleet.model import AppModel, Fleet, Layer, Settings, plain
 from gop.compiler.semantic.types import ResourceRef
 from gop.compiler.lower.flux.errors import FluxLoweringError
+from gop.compiler.diagnostics import codes
 
 FLUX_NAMESPACE = "flux-system"
 SYNC_NAME = "flux-system"  # `flux bootstrap` names the GitRepository and Kustomization after the namespace
@@ -101,11 +102,11 @@ def sync_source(fleet: Fleet) -> Settings:
         first = min(fleet.clusters.values(), key=lambda model: (model.span.file, model.span.start), default=None)
         raise FluxLoweringError(
             "no `source` is declared: Flux needs the Git repository it syncs the clusters from", 
-            first.span if first else fleet.delivery.span, code="E0505",
+            first.span if first else fleet.delivery.span, code=codes.NO_GIT_SOURCE,
             notes=(f'declare it, e.g. `source {SYNC_NAME} {{ url = "https://github.com/acme/fleet", branch = "main" }}`',))
     names = ", ".join(sorted(fleet.sources))
     last = max(fleet.sources.values(), key=lambda source: (source.span.file, source.span.start))
-    raise FluxLoweringError(f"cannot tell which source Flux syncs the fleet from ({names})", last.span, code="E0506",
+    raise FluxLoweringError(f"cannot tell which source Flux syncs the fleet from ({names})", last.span, code=codes.AMBIGUOUS_GIT_SOURCE,
                             notes=(f"name the one Flux syncs from `{SYNC_NAME}`, or declare only one source",))
 
 

@@ -44,10 +44,11 @@ from gop.compiler.semantic.plaintext import comment_reads_secret, looks_secret
 from gop.compiler.core.span import Span
 from gop.compiler.semantic.types import SecretRef, compile_pattern
 from gop.compiler.lower.flux.errors import FluxLoweringError
+from gop.compiler.diagnostics import codes
 
 SECRETS_DIR = "secrets"
 MAX_SOPS_BYTES = 4 << 20  # the API server takes Secrets up to 1 MiB; SOPS's ciphertext is larger
-_READ_CODES = {"outside": "E0710", "not-regular": "E0711", "too-large": "E0711", "unreadable": "E0701"}
+_READ_CODES = {"outside": codes.SOPS_FILE_OUTSIDE_PROGRAM, "not-regular": codes.SOPS_FILE_NOT_REGULAR, "too-large": codes.SOPS_FILE_NOT_REGULAR, "unreadable": codes.CANNOT_LOWER}
 _CIPHERTEXT = re.compile(r"^ENC\[[A-Za-z0-9_]+,data:.*\]$", re.DOTALL)
 
 
@@ -200,7 +201,7 @@ def _span_of(instance: Instance, path: tuple[str, ...]) -> Span | None:
 def _load(fleet: Fleet, file: str | None, span: Span | None) -> SopsSecret:
     path = PurePosixPath(file or "")
     if not file or path.is_absolute() or ".." in path.parts:
-        raise FluxLoweringError(f"SOPS file {file!r} must be a relative path inside the program directory", span, code="E0710")
+        raise FluxLoweringError(f"SOPS file {file!r} must be a relative path inside the program directory", span, code=codes.SOPS_FILE_OUTSIDE_PROGRAM)
     try:
         text = read_program_file(fleet.root / path, f"SOPS file {file}", inside=fleet.root, limit=MAX_SOPS_BYTES).decode("utf-8")
     except UnreadableFile as error:

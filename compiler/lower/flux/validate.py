@@ -23,6 +23,7 @@ from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.keys import overlong_keys
 from gop.compiler.lower.flux.secrets import cluster_external_secrets, cluster_sops_secrets
 from gop.compiler.lower.flux.tree import sops_secrets
+from gop.compiler.diagnostics import codes
 
 
 def lowering_problems(fleet: Fleet) -> list[FluxLoweringError]:
@@ -48,5 +49,5 @@ def lowering_problems(fleet: Fleet) -> list[FluxLoweringError]:
             sops_secrets(fleet)
         except FluxLoweringError as error:
             problems.append(error)
-    problems += [FluxLoweringError(message, span, code="E0703") for span, message in overlong_keys(fleet)]
+    problems += [FluxLoweringError(message, span, code=codes.KEY_TOO_LONG) for span, message in overlong_keys(fleet)]
     return problems
