@@ -36,11 +36,8 @@ from gop.compiler.diagnostics.suggest import did_you_mean
 from gop.compiler.semantic.check import INVALID, PRESENT, Checker, Leaf, Scope, build_tree
 from gop.compiler.semantic.types import AnyType, Field, MapType, RecordType, StringType, Type, describe_value
 from gop.compiler.diagnostics import codes
+from gop.compiler.language import SETTINGS_SCHEMAS
 
-SETTINGS_SCHEMAS = {
-    "source": "GitSource", "registry": "ChartRegistry", "delivery": "FleetDelivery", "receiver": "WebhookReceiver",
-    "provider": "AlertProvider", "alert": "Alert", "automation": "ImageAutomation",
-}
 _TEMPLATE_FEATURES = ("ingress", "autoscaling", "serviceAccount")
 MAX_RELEASE_NAME = 53  # Helm's limit, and the Flux HelmRelease schema's for spec.releaseName
 

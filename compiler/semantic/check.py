@@ -35,6 +35,7 @@ from gop.compiler.semantic.types import (
     SECRET_NAME, compile_pattern, describe_value, go_unsupported,
 )
 from gop.compiler.diagnostics import codes
+from gop.compiler.language import PRELUDE_MODULE, SECRET_FUNCTIONS, SECRET_PARAMETERS
 
 INVALID = object()
 
@@ -63,11 +64,6 @@ BUILTIN_TYPES: dict[str, Type] = {
     "app": ResourceRefType("app"), "source": ResourceRefType("source"),
     "registry": ResourceRefType("registry"), "provider": ResourceRefType("provider"),
 }
-PRELUDE_MODULE = "std/prelude"
-# The secret functions and their required parameters, in order (only the first may go unnamed).
-SECRET_PARAMETERS = {"sops": ("file", "secret", "key"), "secretRef": ("secret", "key"),
-                     "external": ("store", "remote", "secret", "key")}
-SECRET_FUNCTIONS = tuple(SECRET_PARAMETERS)
 # The types of the secret functions' arguments: the Secret's name and key are those the chart's schema
 # takes for a secret reference (lower_helm/schema.py builds it from the same types).
 SECRET_ARGUMENT_TYPES = {"secret": SECRET_NAME, "key": DATA_KEY}

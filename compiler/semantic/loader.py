@@ -30,9 +30,9 @@ from gop.compiler.syntax.parser import ParseResult, parse
 from gop.compiler.syntax.readfile import UnreadableFile, printable, read_program_file
 from gop.compiler.core.span import SourceFile, Span
 from gop.compiler.diagnostics import codes
+from gop.compiler.language import STD_PREFIX
 
 PRELUDE_NAME = "<std>/prelude.gop"
-STD_PREFIX = "std/"
 MAX_SOURCE_BYTES = 16 << 20  # far above any hand-written or generated program's file
 
 

@@ -24,9 +24,8 @@ from gop.compiler.syntax import ast
 from gop.compiler.diagnostics import Diagnostic, Related, diagnostic
 from gop.compiler.semantic.loader import Program
 from gop.compiler.diagnostics import codes
+from gop.compiler.language import NAMED_KINDS, SINGLETON_KINDS
 
-NAMED_KINDS = ("app", "env", "cluster", "overlay", "source", "registry", "receiver", "provider", "alert", "automation")
-SINGLETON_KINDS = ("delivery",)
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 

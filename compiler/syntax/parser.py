@@ -41,6 +41,7 @@ from gop.compiler.core.cachedir import user_cache_dir
 from gop.compiler.diagnostics import Diagnostic, diagnostic
 from gop.compiler.core.span import Span
 from gop.compiler.diagnostics import codes
+from gop.compiler.language import TOP_LEVEL_KEYWORDS
 
 MAX_ERRORS_PER_FILE = 50
 # Recoveries one declaration may take (reported or not: errors close together are reported
@@ -55,12 +56,6 @@ MAX_RECOVERIES_PER_FILE = 500
 MAX_NESTING = 100
 # Number literals (E0331): ints are 64-bit, as in Kubernetes and Helm.
 INT_MAX = 2**63 - 1
-
-# Keywords that start a top-level declaration; at column 0 they start a chunk.
-TOP_LEVEL_KEYWORDS = frozenset(
-    "package import type schema labels let app env cluster overlay source registry "
-    "receiver provider alert automation delivery".split()
-)
 
 _BRACKETS_OPEN = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _BRACKETS_CLOSE = {v: k for k, v in _BRACKETS_OPEN.items()}

@@ -1,0 +1,40 @@
+"""The vocabulary of the .gop language, in one place: declaration kinds, keywords, the secret
+functions and the prelude's schema names.
+
+Every pass and the language server read these names from here, so a new declaration kind or
+builtin is added once. Imports nothing: it sits below every other module.
+"""
+
+from __future__ import annotations
+
+# Keywords that start a top-level declaration; at column 0 they start a chunk.
+TOP_LEVEL_KEYWORDS = frozenset(
+    "package import type schema labels let app env cluster overlay source registry "
+    "receiver provider alert automation delivery".split()
+)
+# Keywords inside expressions, types and selectors.
+EXPRESSION_KEYWORDS = frozenset({"as", "where", "and", "or", "not", "in", "exists", "all", "true", "false", "list", "map"})
+
+# Fleet resources that have a name (`app web { ... }`), and those that occur once per fleet.
+NAMED_KINDS = ("app", "env", "cluster", "overlay", "source", "registry", "receiver", "provider", "alert", "automation")
+SINGLETON_KINDS = ("delivery",)
+RESOURCE_KINDS = NAMED_KINDS + SINGLETON_KINDS
+# Declarations of the language itself (module-scoped names).
+DECLARATION_KINDS = ("type", "schema", "let")
+# The layers a settings body can target, and the resources a selector can pick.
+TARGET_KINDS = ("env", "overlay", "cluster")
+SELECTOR_KINDS = ("app", "env", "overlay")
+
+PRELUDE_MODULE = "std/prelude"
+STD_PREFIX = "std/"
+
+# The secret functions and their required parameters, in order (only the first may go unnamed).
+SECRET_PARAMETERS = {"sops": ("file", "secret", "key"), "secretRef": ("secret", "key"),
+                     "external": ("store", "remote", "secret", "key")}
+SECRET_FUNCTIONS = tuple(SECRET_PARAMETERS)
+
+# The prelude schema that types each settings resource's body.
+SETTINGS_SCHEMAS = {
+    "source": "GitSource", "registry": "ChartRegistry", "delivery": "FleetDelivery", "receiver": "WebhookReceiver",
+    "provider": "AlertProvider", "alert": "Alert", "automation": "ImageAutomation",
+}
