@@ -16,18 +16,10 @@ from collections.abc import Sequence
 
 from gop.compiler.diagnostics import formats as render
 from gop.compiler.diagnostics.codes import lookup, registry
+from gop.compiler import gopc_version
 from gop.compiler.diagnostics import Diagnostic, codes, has_errors
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
-
-
-def gopc_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version  # slow to import; only --version needs it
-
-    try:
-        return version("gopc")
-    except PackageNotFoundError:
-        return "0.0.0"
 
 
 class _UsageError(Exception):

@@ -37,7 +37,7 @@ from pygls.server import LanguageServer, StdOutTransportAdapter
 from pygls.uris import to_fs_path
 
 from gop.compiler.syntax import ast
-from gop.compiler.cli import gopc_version
+from gop.compiler import gopc_version
 from gop.compiler.syntax.formatter import format_source
 from gop.compiler.semantic.loader import is_std_file
 from gop.compiler.semantic.resolve import NAMED_KINDS
