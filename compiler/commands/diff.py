@@ -47,7 +47,7 @@ from ruamel.yaml.error import YAMLError
 from gop.compiler.commands.publish import PublishError, find_tool, run_tool
 from gop.compiler.commands.report import Reporter
 from gop.compiler.core.span import Span
-from gop.compiler.diagnostics import Diagnostic, codes
+from gop.compiler.diagnostics import Diagnostic, codes, command_error
 from gop.compiler.emit.yamlstream import dump_all
 
 EXIT_SAME, EXIT_DIFFERENT, EXIT_TROUBLE = 0, 1, 2
@@ -94,8 +94,7 @@ def run_diff(paths: Sequence[str], reporter: Reporter, *, against_rev: str | Non
             selected = _selected_clusters(before, after, clusters)
             return _report(before, after, selected)
     except DiffError as error:
-        reporter.fail(error.code, str(error))
-        reporter.report(error.diagnostics, error.sources)
+        reporter.report([command_error(error.code, str(error)), *error.diagnostics], error.sources)
         return EXIT_TROUBLE
 
 
