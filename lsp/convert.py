@@ -12,6 +12,8 @@ in the user's cache directory, and URIs of that file map back to `<std>/NAME.gop
 Invariants: a diagnostic converts field by field (code, severity, message,
 related spans) from the one `gopc check` prints; notes become related
 information at the primary span (the fixes become code actions, see `server`).
+A span-less diagnostic (a command's error, about no place) lies at the start of
+whichever document it is published on, its notes appended to its message.
 """
 
 from __future__ import annotations
@@ -111,6 +113,9 @@ def location(paths: Paths, sources, span: Span) -> lsp.Location | None:
 
 
 def diagnostic(diag: Diagnostic, paths: Paths, sources) -> lsp.Diagnostic:
+    if diag.span is None:
+        return _lsp_diagnostic(diag, lsp.Range(start=lsp.Position(line=0, character=0), end=lsp.Position(line=0, character=0)),
+                               diag.message + "".join(f"\nnote: {note}" for note in diag.notes), [])
     source = sources.get(diag.span.file) or SourceFile(diag.span.file, "")
     related = []
     for item in diag.related:
@@ -119,12 +124,16 @@ def diagnostic(diag: Diagnostic, paths: Paths, sources) -> lsp.Diagnostic:
             related.append(lsp.DiagnosticRelatedInformation(location=where, message=item.message))
     here = lsp.Location(uri=paths.uri(diag.span.file), range=range_of(source, diag.span.start, diag.span.end))
     related.extend(lsp.DiagnosticRelatedInformation(location=here, message=f"note: {note}") for note in diag.notes)
+    return _lsp_diagnostic(diag, here.range, diag.message, related)
+
+
+def _lsp_diagnostic(diag: Diagnostic, where: lsp.Range, message: str, related: list) -> lsp.Diagnostic:
     return lsp.Diagnostic(
-        range=here.range,
+        range=where,
         severity=lsp.DiagnosticSeverity(int(diag.severity)),
         code=diag.code,
         source=SOURCE,
-        message=diag.message,
+        message=message,
         related_information=related or None,
     )
 

@@ -314,7 +314,7 @@ def test_machine_formats_survive_hostile_inputs(fmt, tmp_path):
 
 
 def test_an_internal_error_is_one_line_without_a_traceback(tmp_path, monkeypatch, capsys):
-    """Exit 2 and one short line; GOPC_DEBUG=1 shows the traceback to whoever asks for it."""
+    """Exit 2 and one short E0902 diagnostic; GOPC_DEBUG=1 shows the traceback to whoever asks for it."""
     from gop.compiler import cli, session as driver
 
     def broken_pass(*args, **kwargs):
@@ -325,7 +325,8 @@ def test_an_internal_error_is_one_line_without_a_traceback(tmp_path, monkeypatch
     monkeypatch.delenv("GOPC_DEBUG", raising=False)
     assert cli.main(["check", str(tmp_path / "x.gop")]) == 2
     err = capsys.readouterr().err
-    assert re.fullmatch(r"gopc: internal error: KeyError: .*\(GOPC_DEBUG=1 shows details; please report it\)\n", err, re.S)
+    assert re.fullmatch(r"gopc check: error\[E0902\]: internal error: KeyError: .*\(GOPC_DEBUG=1 shows details; please report it\)\n"
+                        r"1 error\n", err, re.S)
     assert "Traceback" not in err
     monkeypatch.setenv("GOPC_DEBUG", "1")
     assert cli.main(["check", str(tmp_path / "x.gop")]) == 2

@@ -138,7 +138,7 @@ def test_a_revision_with_errors_or_without_the_program(repo):
     git(repo, "commit", "-q", "-am", "broken")
     edit(repo / "fleet" / "envs.gop", "replicas = six", "replicas = 6")
     broken = gopc("diff", "fleet", "--against-rev", "HEAD", cwd=repo)
-    assert broken.returncode == 2 and "gopc diff: HEAD has errors" in broken.stderr
+    assert broken.returncode == 2 and "gopc diff: error[E0905]: HEAD has errors\n" in broken.stderr
     assert re.search(r"HEAD:fleet/envs\.gop:\d+:\d+: error", broken.stderr)
     bad = gopc("diff", "fleet", "--against-rev", "no-such-rev", cwd=repo)
     assert bad.returncode == 2 and "at revision `no-such-rev`" in bad.stderr

@@ -72,8 +72,8 @@ def test_without_helm_publish_says_so(tmp_path):
     env.pop("GOPC_HELM", None)
     done = gopc("publish", EXAMPLE, env=env)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1] == (
-        "gopc publish: `helm` not found on PATH; install it or set GOPC_HELM to its path")
+    assert done.stderr.strip().splitlines()[-2:] == [
+        "gopc publish: error[E0904]: `helm` not found on PATH; install it or set GOPC_HELM to its path", "1 error"]
     done = gopc("publish", EXAMPLE, env={**env, "GOPC_HELM": str(tmp_path / "no-helm")})
     assert done.returncode == 2 and "GOPC_HELM=" in done.stderr and "is not an executable" in done.stderr
 

@@ -17,11 +17,14 @@ template` of every HelmRelease with its values, the chart taken from charts/ of 
 Invariants: objects are compared as data (both sides are read back from YAML text, so key
 order and quoting never show as a difference); the exit code is 0 when nothing differs, 1
 when something does, 2 on a usage error, an unreadable side or a program with errors (the
-usual 1 would read as "differs").
+usual 1 would read as "differs"). Every trouble is a `DiffError` with its diagnostic code
+(E0903 an unknown --cluster, E0904 git/kubectl/helm, E0901 a missing PATH, else E0905),
+reported span-less; a side with errors brings its own diagnostics, reported after it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import io
 import json
@@ -42,6 +45,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from gop.compiler.commands.publish import PublishError, find_tool, run_tool
+from gop.compiler.commands.report import Reporter
+from gop.compiler.core.span import Span
+from gop.compiler.diagnostics import Diagnostic, codes, command_error
 from gop.compiler.emit.yamlstream import dump_all
 
 EXIT_SAME, EXIT_DIFFERENT, EXIT_TROUBLE = 0, 1, 2
@@ -53,7 +59,16 @@ Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
 
 
 class DiffError(Exception):
-    """A side cannot be read: a bad revision, a program with errors, a missing tool."""
+    """A side cannot be read: a bad revision, a program with errors, a missing tool. `code` is
+    the diagnostic code it is reported with; a program with errors brings its `diagnostics`
+    (and the `sources` they point into)."""
+
+    def __init__(self, message: str, code: str = codes.CANNOT_READ_DIFF_SIDE, *,
+                 diagnostics: Sequence[Diagnostic] = (), sources: dict | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.diagnostics = tuple(diagnostics)
+        self.sources = sources or {}
 
 
 @dataclass(slots=True)
@@ -65,7 +80,13 @@ class Side:
 
 # ---------------------------------------------------------------- entry point
 
-def run_diff(paths: Sequence[str], *, against_rev: str | None, against_build: str | None,
+def run(args, reporter: Reporter) -> int:
+    reporter.result_on_stdout = True
+    return run_diff(args.paths, reporter, against_rev=args.against_rev, against_build=args.against_build,
+                    against=args.against, clusters=args.cluster)
+
+
+def run_diff(paths: Sequence[str], reporter: Reporter, *, against_rev: str | None, against_build: str | None,
              against: Sequence[str] | None, clusters: Sequence[str]) -> int:
     try:
         with _before_side(paths, against_rev, against_build, against) as before:
@@ -73,7 +94,7 @@ def run_diff(paths: Sequence[str], *, against_rev: str | None, against_build: st
             selected = _selected_clusters(before, after, clusters)
             return _report(before, after, selected)
     except DiffError as error:
-        print(f"gopc diff: {error}", file=sys.stderr)
+        reporter.report([command_error(error.code, str(error)), *error.diagnostics], error.sources)
         return EXIT_TROUBLE
 
 
@@ -92,7 +113,8 @@ def _selected_clusters(before: Side, after: Side, requested: Sequence[str]) -> l
     known = before.clusters | after.clusters
     unknown = [name for name in requested if name not in known]
     if unknown:
-        raise DiffError(f"no cluster `{unknown[0]}` on either side (clusters: {', '.join(sorted(known))})")
+        raise DiffError(f"no cluster `{unknown[0]}` on either side (clusters: {', '.join(sorted(known))})",
+                        codes.BAD_COMMAND_ARGUMENT)
     return sorted(set(requested)) if requested else sorted(known)
 
 
@@ -205,7 +227,6 @@ def load_yaml_stream(text: str, what: str) -> list[Doc]:
 # ---------------------------------------------------------------- a program (this one, another, a revision)
 
 def program_side(paths: Sequence[str], label: str, *, shown_as: tuple[Path, str] | None = None) -> Side:
-    from gop.compiler.diagnostics import formats as render
     from gop.compiler.lower.repository import cluster_text
     from gop.compiler.diagnostics import has_errors
     from gop.compiler.session import analyse_and_keep
@@ -213,10 +234,10 @@ def program_side(paths: Sequence[str], label: str, *, shown_as: tuple[Path, str]
 
     analysis = analyse_and_keep(paths)
     if has_errors(analysis.diagnostics):
-        text = render.render_text(analysis.diagnostics, analysis.program.sources, colour=False)
+        diagnostics, sources = analysis.diagnostics, analysis.program.sources
         if shown_as is not None:
-            text = text.replace(f"{shown_as[0]}/", shown_as[1])
-        raise DiffError(f"{label} has errors:\n{text.rstrip()}")
+            diagnostics, sources = _shown_as(diagnostics, sources, f"{shown_as[0]}/", shown_as[1])
+        raise DiffError(f"{label} has errors", diagnostics=diagnostics, sources=sources)
 
     renderer = ClusterRenderer(analysis.fleet)  # shared by the clusters: most run an app as others do
 
@@ -229,17 +250,33 @@ def program_side(paths: Sequence[str], label: str, *, shown_as: tuple[Path, str]
     return Side(label, set(analysis.fleet.clusters), objects)
 
 
+def _shown_as(diagnostics: Sequence[Diagnostic], sources: dict, prefix: str, label: str) -> tuple[list[Diagnostic], dict]:
+    """The diagnostics and sources of a checked-out program with `prefix` (its temporary
+    directory) written as `label` (`REV:`) in file names and messages."""
+    def shown(text: str) -> str:
+        return text.replace(prefix, label)
+
+    def moved(span: Span | None) -> Span | None:
+        return None if span is None else dataclasses.replace(span, file=shown(span.file))
+
+    relabelled = [dataclasses.replace(
+        diag, span=moved(diag.span), message=shown(diag.message), notes=tuple(map(shown, diag.notes)),
+        related=tuple(dataclasses.replace(r, span=moved(r.span), message=shown(r.message)) for r in diag.related),
+        fixes=tuple(dataclasses.replace(f, span=moved(f.span)) for f in diag.fixes)) for diag in diagnostics]
+    return relabelled, {shown(key): source for key, source in sources.items()}
+
+
 @contextmanager
 def checkout(paths: Sequence[str], revision: str) -> Iterator[tuple[list[str], Path]]:
     """The program's directory (and any other PATH) as they were at a git revision, in a
     temporary directory: the paths to load there, and the directory."""
     git = shutil.which("git")
     if git is None:
-        raise DiffError("--against-rev needs `git` on PATH")
+        raise DiffError("--against-rev needs `git` on PATH", codes.TOOL_FAILED)
     resolved = [Path(path).resolve() for path in paths]
     missing = [path for path, real in zip(paths, resolved) if not real.exists()]
     if missing:
-        raise DiffError(f"no such file or directory: `{missing[0]}`")
+        raise DiffError(f"no such file or directory: `{missing[0]}`", codes.CANNOT_READ_FILE)
     root = resolved[0] if resolved[0].is_dir() else resolved[0].parent  # the loader's program root
     top = Path(_git(git, root, ["rev-parse", "--show-toplevel"], "not in a git repository").strip()).resolve()
     inside = []
@@ -268,7 +305,7 @@ def _git_bytes(git: str, cwd: Path, args: list[str], failure: str) -> bytes:
     done = subprocess.run([git, "-C", str(cwd), *args], capture_output=True, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise DiffError(f"{failure}: {message[-1] if message else f'git exited {done.returncode}'}")
+        raise DiffError(f"{failure}: {message[-1] if message else f'git exited {done.returncode}'}", codes.TOOL_FAILED)
     return done.stdout
 
 
@@ -280,7 +317,7 @@ def built_tree_side(tree: Path) -> Side:
     try:
         tools = _Tools(find_tool("kubectl", "GOPC_KUBECTL"), find_tool("helm", "GOPC_HELM"))
     except PublishError as error:
-        raise DiffError(f"--against-build renders the tree with the real tools: {error}") from None
+        raise DiffError(f"--against-build renders the tree with the real tools: {error}", error.code) from None
     clusters = {path.parent.name for path in (tree / "clusters").glob("*/kustomization.yaml")}
     return Side(str(tree), clusters, lambda cluster: keyed(tools.cluster(tree, cluster)))
 
@@ -335,7 +372,7 @@ class _Tools:
         try:
             return run_tool(argv, failure)
         except PublishError as error:
-            raise DiffError(str(error)) from None
+            raise DiffError(str(error), error.code) from None
 
 
 def _with_bootstrap_stand_in(tree: Path, cluster: str, work: Path) -> Path:

@@ -1,8 +1,10 @@
-"""`gopc explain --cluster C APP.FIELD.PATH` and `gopc show --cluster C`.
+"""`gopc explain CODE`, `gopc explain --cluster C APP.FIELD.PATH` and `gopc show --cluster C`.
 
-Input: the analysis of a program without errors. Output: text on stdout: the
-effective value and the chain of layers that assigned it (explain), or the
-effective model of one cluster as YAML or JSON (show).
+Input: a code, or the analysis of a program without errors. Output on stdout: the code's page;
+the effective value and the chain of layers that assigned it (explain); the effective model of
+one cluster as YAML, or as JSON made by `schemas.ShowDocument` (show). An unknown cluster, app
+or path is an `ExplainError`, reported as E0903 (span-less, exit 2); an unknown code is a usage
+error.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from __future__ import annotations
 import json
 import sys
 
+from gop.compiler.commands.report import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Reporter, UsageError, checked
+from gop.compiler.diagnostics import codes
+from gop.compiler.diagnostics.codes import lookup, registry
 from gop.compiler.emit.yaml import dump_yaml
 from gop.compiler.fleet.model import Layer, plain
 from gop.compiler.diagnostics.suggest import did_you_mean
@@ -95,22 +100,36 @@ def show_text(analysis, cluster: str, fmt: str) -> str:
         "apps": {name: plain(instance.values) for name, instance in model.instances.items()},
     }
     if fmt == "json":
-        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        from gop.compiler.commands.schemas import ShowDocument
+
+        return json.dumps(ShowDocument(**data).model_dump(), indent=2, ensure_ascii=False) + "\n"
     return dump_yaml([data])
 
 
-def run_explain_value(analysis, cluster: str, dotted: str) -> int:
-    return _print("explain", lambda: explain_text(analysis, cluster, dotted))
+def run(args, reporter: Reporter) -> int:
+    reporter.result_on_stdout = True
+    if args.cluster is None:
+        info = lookup(args.what)
+        if info is None:
+            raise UsageError(f"gopc explain: unknown code `{args.what}` (known: {', '.join(registry())})")
+        sys.stdout.write(info.doc if info.doc.endswith("\n") else info.doc + "\n")
+        return EXIT_OK
+    if not args.paths:
+        raise UsageError("gopc explain: --cluster needs the program's PATHs, e.g. `gopc explain --cluster prod-eu-1 web.replicas examples/shop`")
+    return _print(args, reporter, lambda analysis: explain_text(analysis, args.cluster, args.what))
 
 
-def run_show(analysis, cluster: str, fmt: str) -> int:
-    return _print("show", lambda: show_text(analysis, cluster, fmt))
+def run_show(args, reporter: Reporter) -> int:
+    reporter.result_on_stdout = True
+    return _print(args, reporter, lambda analysis: show_text(analysis, args.cluster, args.format))
 
 
-def _print(command: str, produce) -> int:
+def _print(args, reporter: Reporter, produce) -> int:
+    analysis = checked(args.paths, reporter)
+    if analysis is None:
+        return EXIT_ERRORS
     try:
-        sys.stdout.write(produce())
+        sys.stdout.write(produce(analysis))
     except ExplainError as error:
-        print(f"gopc {command}: {error}", file=sys.stderr)
-        return 2
-    return 0
+        return reporter.fail(codes.BAD_COMMAND_ARGUMENT, str(error), EXIT_USAGE)
+    return EXIT_OK

@@ -1,12 +1,16 @@
 """`gopc init DIR`: a small, valid starter program (labels, envs, clusters, one app).
 
 Input: a directory (created when missing). Output: the starter files, never overwriting
-an existing file. The starter checks clean and builds.
+an existing file, and `wrote F` per file on stdout. The starter checks clean and builds. A file
+that exists already, or a directory that cannot be written, is E0702 (span-less), exit 2.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from gop.compiler.commands.report import EXIT_OK, EXIT_USAGE, Reporter
+from gop.compiler.diagnostics import codes
 
 STARTER = {
     "fleet.gop": '''/// My fleet. `gopc check .` checks it, `gopc build . -o out` writes the Flux repository.
@@ -73,3 +77,17 @@ def init(directory: Path) -> list[Path]:
         (directory / name).write_text(text, encoding="utf-8")
         written.append(directory / name)
     return written
+
+
+def run(args, reporter: Reporter) -> int:
+    reporter.result_on_stdout = True
+    try:
+        written = init(Path(args.directory))
+    except FileExistsError as error:
+        return reporter.fail(codes.CANNOT_WRITE_OUTPUT, f"{error} exists; not overwriting anything", EXIT_USAGE)
+    except OSError as error:
+        return reporter.fail(codes.CANNOT_WRITE_OUTPUT, f"cannot write {args.directory}: {error.strerror or error}", EXIT_USAGE)
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: gopc check {args.directory} && gopc build {args.directory} -o out")
+    return EXIT_OK

@@ -10,7 +10,8 @@ Invariants: a chart is packaged from exactly the files `gopc build` writes to
 charts/<app>/ (written to a temporary directory, removed afterwards); helm runs with the
 user's environment, so `helm registry login` credentials apply; every failure (no helm,
 a refused push, a temporary directory that cannot be written) is a `PublishError` naming
-the chart, the registry and helm's message.
+the chart, the registry and helm's message, with its diagnostic code (E0903 no registry, E0904
+helm, E0702 the temporary directory); `run` reports it span-less, exit 2.
 `find_tool` and `run_tool` are shared with `gopc diff`.
 """
 
@@ -24,8 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from gop.compiler.lower.helm import chart_files, chart_version
+from gop.compiler.commands.report import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Reporter, checked
+from gop.compiler.diagnostics import codes
 from gop.compiler.fleet.model import Fleet
+from gop.compiler.lower.helm import chart_files, chart_version
 from gop.compiler.semantic.types import ResourceRef
 
 TOOL_TIMEOUT = 600  # seconds; a registry that never answers must not hang the command forever
@@ -33,7 +36,12 @@ PARALLEL_PUSHES = 4
 
 
 class PublishError(Exception):
-    """A chart could not be published (no registry, no helm, a failed package or push)."""
+    """A chart could not be published (no registry, no helm, a failed package or push); `code`
+    is the diagnostic code it is reported with (by default: a tool is missing or failed)."""
+
+    def __init__(self, message: str, code: str = codes.TOOL_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +86,11 @@ def registry_url(fleet: Fleet, override: str | None) -> str:
     if url is None:
         ref = fleet.delivery.values.get("registry")
         if not isinstance(ref, ResourceRef) or ref.name not in fleet.registries:
-            raise PublishError("the program's `delivery` names no `registry`; give one with --registry oci://HOST/PATH")
+            raise PublishError("the program's `delivery` names no `registry`; give one with --registry oci://HOST/PATH",
+                               codes.BAD_COMMAND_ARGUMENT)
         url = str(fleet.registries[ref.name].values["url"])
     if not url.startswith("oci://") or len(url) <= len("oci://"):
-        raise PublishError(f"registry `{url}` is not an OCI registry URL (oci://HOST/PATH)")
+        raise PublishError(f"registry `{url}` is not an OCI registry URL (oci://HOST/PATH)", codes.BAD_COMMAND_ARGUMENT)
     return url.rstrip("/")
 
 
@@ -92,7 +101,23 @@ def publish_charts(fleet: Fleet, registry: str | None = None, *, plain_http: boo
         return _publish_charts(fleet, url, helm, plain_http)
     except OSError as error:  # the temporary directory: full, read-only, or no TMPDIR
         where = f" ({error.filename})" if error.filename else ""
-        raise PublishError(f"cannot write the charts to package: {error.strerror or error}{where}") from None
+        raise PublishError(f"cannot write the charts to package: {error.strerror or error}{where}",
+                           codes.CANNOT_WRITE_OUTPUT) from None
+
+
+def run(args, reporter: Reporter) -> int:
+    """`gopc publish PATH... [--registry URL] [--plain-http]`: one pushed reference per line on stdout."""
+    reporter.result_on_stdout = True
+    analysis = checked(args.paths, reporter)
+    if analysis is None:
+        return EXIT_ERRORS
+    try:
+        pushed = publish_charts(analysis.fleet, args.registry, plain_http=args.plain_http)
+    except PublishError as error:
+        return reporter.fail(error.code, str(error), EXIT_USAGE)
+    for chart in pushed:
+        print(chart.reference)
+    return EXIT_OK
 
 
 def _publish_charts(fleet: Fleet, url: str, helm: str, plain_http: bool) -> list[Pushed]:

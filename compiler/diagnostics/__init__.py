@@ -4,6 +4,10 @@ A `Diagnostic` has a stable code (see `gop.compiler.diagnostics.codes`), a sever
 span, a one-line message, free-text notes, related spans (each with a message) and
 suggested replacements. Renderers (text, JSON, SARIF) and the LSP convert it; no
 pass formats messages for a particular output.
+
+A command's error that is about no place in the program (a missing tool, an unknown cluster
+named on the command line, an output it cannot write) is a span-less diagnostic: `span` is
+None, and it has no related spans or fixes. Every renderer handles it (see `formats`).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ class Fix:
 class Diagnostic:
     code: str
     severity: Severity
-    span: Span
+    span: Span | None  # None: about no place in the program (a command's error)
     message: str
     notes: tuple[str, ...] = ()
     related: tuple[Related, ...] = ()
@@ -44,7 +48,8 @@ class Diagnostic:
         return self.severity is Severity.ERROR
 
     def sort_key(self) -> tuple:
-        return (self.span.file, self.span.start, self.span.end, self.code, self.message)
+        where = ("", -1, -1) if self.span is None else (self.span.file, self.span.start, self.span.end)
+        return (*where, self.code, self.message)
 
 
 def diagnostic(
@@ -59,6 +64,12 @@ def diagnostic(
     """Build a diagnostic whose severity comes from the code registry."""
 
     return Diagnostic(code, severity_of(code), span, message, tuple(notes), tuple(related), tuple(fixes))
+
+
+def command_error(code: str, message: str, *, notes: tuple[str, ...] | list[str] = ()) -> Diagnostic:
+    """A span-less diagnostic: an error of a command that is about no place in the program."""
+
+    return Diagnostic(code, severity_of(code), None, message, tuple(notes))
 
 
 def has_errors(diagnostics: list[Diagnostic] | tuple[Diagnostic, ...]) -> bool:

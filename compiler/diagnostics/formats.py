@@ -4,6 +4,12 @@ Input: diagnostics plus the `SourceFile`s they point into. Output: a string.
 Text looks like `file:line:col: error[E0101]: message`, then the source line,
 a caret under the span, notes and suggested fixes. Columns are 1-based and
 count characters. Colour is used only when the caller asks (a terminal).
+
+A span-less diagnostic (a command's error about no place in the program) shows
+`origin` (e.g. `gopc build`) where the location would be, has null location
+fields in JSON, and a SARIF result without `locations`. The JSON document is
+produced by the pydantic models of `jsonmodel` (imported only here, lazily:
+pydantic's import time is paid by the JSON path alone).
 """
 
 from __future__ import annotations
@@ -31,16 +37,33 @@ def _region(span: Span, sources: Mapping[str, SourceFile]) -> tuple[int, int, in
     return (*_where(span, sources), *_where(Span(span.file, span.end, span.end), sources))
 
 
-def render_text(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceFile], *, colour: bool = False) -> str:
+FORMATS = ("text", "json", "sarif")
+
+
+def render(fmt: str, diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceFile], *,
+           colour: bool = False, origin: str = "gopc", version: str = "") -> str:
+    """The diagnostics in one of `FORMATS` (text: '' when there are none; json and sarif: always a document)."""
+    if fmt == "json":
+        return render_json(diagnostics, sources)
+    if fmt == "sarif":
+        return render_sarif(diagnostics, sources, version=version)
+    return render_text(diagnostics, sources, colour=colour, origin=origin)
+
+
+def render_text(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceFile], *, colour: bool = False,
+                origin: str = "gopc") -> str:
     def paint(code: str, text: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if colour else text
 
     out: list[str] = []
     for diag in diagnostics:
-        line, column = _where(diag.span, sources)
         head = paint("1;" + _COLOURS[diag.severity], f"{diag.severity.label}[{diag.code}]")
-        out.append(f"{diag.span.file}:{line}:{column}: {head}: {diag.message}")
-        out.extend(_excerpt(diag.span, sources, paint))
+        if diag.span is None:
+            out.append(f"{origin}: {head}: {diag.message}")
+        else:
+            line, column = _where(diag.span, sources)
+            out.append(f"{diag.span.file}:{line}:{column}: {head}: {diag.message}")
+            out.extend(_excerpt(diag.span, sources, paint))
         for note in diag.notes:
             out.append(f"  = note: {note}")
         for related in diag.related:
@@ -81,39 +104,29 @@ def _summary(diagnostics: Sequence[Diagnostic]) -> str:
     return ", ".join(parts)
 
 
-def to_json_data(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceFile]) -> list[dict]:
-    items = []
-    for diag in diagnostics:
-        line, column, end_line, end_column = _region(diag.span, sources)
-        items.append(
-            {
-                "code": diag.code,
-                "severity": diag.severity.label,
-                "message": diag.message,
-                "file": diag.span.file,
-                "start": diag.span.start,
-                "end": diag.span.end,
-                "line": line,
-                "column": column,
-                "endLine": end_line,
-                "endColumn": end_column,
-                "notes": list(diag.notes),
-                "related": [
-                    {"file": r.span.file, "start": r.span.start, "end": r.span.end, "message": r.message}
-                    for r in diag.related
-                ],
-                "fixes": [
-                    {"file": f.span.file, "start": f.span.start, "end": f.span.end, "replacement": f.replacement, "title": f.title}
-                    for f in diag.fixes
-                ],
-            }
-        )
-    return items
-
-
 def render_json(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceFile]) -> str:
-    data = {"diagnostics": to_json_data(diagnostics, sources), "errors": sum(d.is_error for d in diagnostics)}
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    from gop.compiler.diagnostics.jsonmodel import DiagnosticsDocument
+
+    document = DiagnosticsDocument(diagnostics=[_json_item(diag, sources) for diag in diagnostics],
+                                   errors=sum(d.is_error for d in diagnostics))
+    return json.dumps(document.model_dump(by_alias=True), indent=2, ensure_ascii=False) + "\n"
+
+
+def _json_item(diag: Diagnostic, sources: Mapping[str, SourceFile]):
+    from gop.compiler.diagnostics.jsonmodel import DiagnosticJSON, FixJSON, RelatedJSON
+
+    if diag.span is None:
+        where = dict.fromkeys(("file", "start", "end", "line", "column", "endLine", "endColumn"))
+    else:
+        line, column, end_line, end_column = _region(diag.span, sources)
+        where = {"file": diag.span.file, "start": diag.span.start, "end": diag.span.end,
+                 "line": line, "column": column, "endLine": end_line, "endColumn": end_column}
+    return DiagnosticJSON(
+        code=diag.code, severity=diag.severity.label, message=diag.message, **where, notes=list(diag.notes),
+        related=[RelatedJSON(file=r.span.file, start=r.span.start, end=r.span.end, message=r.message) for r in diag.related],
+        fixes=[FixJSON(file=f.span.file, start=f.span.start, end=f.span.end, replacement=f.replacement, title=f.title)
+               for f in diag.fixes],
+    )
 
 
 _SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note", Severity.HINT: "note"}
@@ -136,8 +149,9 @@ def render_sarif(diagnostics: Sequence[Diagnostic], sources: Mapping[str, Source
             "ruleIndex": codes.index(diag.code),
             "level": _SARIF_LEVEL[diag.severity],
             "message": {"text": diag.message + "".join(f"\n{note}" for note in diag.notes)},
-            "locations": [_sarif_location(diag.span, *_region(diag.span, sources))],
         }
+        if diag.span is not None:
+            result["locations"] = [_sarif_location(diag.span, *_region(diag.span, sources))]
         if diag.related:
             result["relatedLocations"] = [
                 {**_sarif_location(r.span, *_region(r.span, sources)),
