@@ -41,6 +41,10 @@ SETTINGS_SCHEMAS = {
 
 
 # ---- fleet --------------------------------------------------------------------------------------
+APP_SCHEMA = "App"  # the prelude schema of an app's body
+CLUSTER_LABELS = "labels"  # the block of a cluster's labels (`labels { region = "eu" }`)
+
+
 class AppField:
     """Names of the prelude `App` schema's fields that the compiler reads (not an enum: plain
     `str`s, the keys of value trees)."""

@@ -36,7 +36,8 @@ from gop.compiler.fleet.checks.placement import Placement, place
 from gop.compiler.fleet.checks.versions import clusters_text, instance_versions
 from gop.compiler.fleet.layers import Targeted, Winners, apply_leaves, fill_defaults, layer_patch, winning_leaves
 from gop.compiler.fleet.model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings
-from gop.compiler.language import MAP_PART_FIELDS, PRELUDE_MODULE, SETTINGS_SCHEMAS, TEMPLATE_FIELDS, AppField
+from gop.compiler.language import (APP_SCHEMA, CLUSTER_LABELS, MAP_PART_FIELDS, PRELUDE_MODULE, SETTINGS_SCHEMAS,
+                                   TEMPLATE_FIELDS, AppField)
 from gop.compiler.semantic.check import PRESENT, Checker, Leaf, Scope, build_tree
 from gop.compiler.semantic.resolve import Resolution
 from gop.compiler.semantic.types import Field, MapType, RecordType
@@ -89,7 +90,7 @@ class _Evaluator:
         self.checker = checker
         self.root = root
         self.prelude = resolution.module_symbols.get(PRELUDE_MODULE, {})
-        self.app_record = self._prelude_record("App")
+        self.app_record = self._prelude_record(APP_SCHEMA)
         self.placement: Placement | None = None
         self.layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = {}
         self._env_stages: dict[tuple[str, str], tuple[dict, dict, dict]] = {}
@@ -202,7 +203,7 @@ class _Evaluator:
         diagnostics_before, references_before = len(self.checker.diagnostics), len(self.checker.references)
         annotations: dict = {}
         leaves = self._checked_body(decl.body, self.app_record, scope, annotations)
-        values_type = annotations.get(("values",))
+        values_type = annotations.get((AppField.VALUES,))
         annotation = _values_annotation(decl.body) if values_type is not None else None
         _APP_CHECKS[id(decl)] = (decl, environment, leaves, annotation,
                                  self.checker.diagnostics[diagnostics_before:], self.checker.references[references_before:])
@@ -237,11 +238,11 @@ class _Evaluator:
                 # Apps differ only in their `values` schema: check the body once per schema.
                 by_schema: dict[int, list[Leaf]] = {}
                 for app in apps.values():
-                    schema = id(app.record.fields["values"].type)
+                    schema = id(app.record.fields[AppField.VALUES].type)
                     if schema not in by_schema:
                         by_schema[schema] = self._checked_body(stmt.body, app.record, scope)
                     per_app[app.name].append(Targeted(source, False, by_schema[schema]))
-            elif not (decl.kind == "cluster" and isinstance(stmt, ast.Block) and stmt.path.dotted == "labels"):
+            elif not (decl.kind == "cluster" and isinstance(stmt, ast.Block) and stmt.path.dotted == CLUSTER_LABELS):
                 self.error(codes.MISPLACED_STATEMENT, stmt.span, f"inside {decl.kind} `{decl.name.text}` values go in `app NAME {{ ... }}` or `all {{ ... }}`",
                            notes=(f"e.g. `all {{ {stmt.path.dotted} = ... }}`",))
         return per_app
@@ -407,7 +408,7 @@ def _environment(program, resolution: Resolution) -> tuple:
 def _values_annotation(body: ast.Body) -> ast.TypeName | None:
     """The schema named by the app's `values: Schema { ... }` block."""
     for stmt in body.stmts:
-        if isinstance(stmt, ast.Block) and stmt.path.dotted == "values" and stmt.annotation is not None:
+        if isinstance(stmt, ast.Block) and stmt.path.dotted == AppField.VALUES and stmt.annotation is not None:
             return stmt.annotation
     return None
 
@@ -451,8 +452,8 @@ def _app_record(app_record: RecordType, name: str, values_type: RecordType | Non
     """The App schema of one app: its `values` field typed by the app's own schema."""
     fields = dict(app_record.fields)
     if values_type is not None:
-        base = fields["values"]
-        fields["values"] = Field("values", values_type, base.optional, {}, True, values_type.doc or base.doc)
+        base = fields[AppField.VALUES]
+        fields[AppField.VALUES] = Field(AppField.VALUES, values_type, base.optional, {}, True, values_type.doc or base.doc)
     return RecordType(f"App({name})", fields, app_record.doc)
 
 

@@ -15,8 +15,6 @@ share it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from gop.compiler.diagnostics import Diagnostic
 from gop.compiler.fleet.checks import effective
 from gop.compiler.fleet.checks.assignments import assignment_diagnostics
@@ -36,10 +34,6 @@ def fleet_diagnostics(evaluation, resolution, sources: dict) -> list[Diagnostic]
     found: dict[tuple, Diagnostic] = {}
     for group in (assignment_diagnostics(evaluation), cluster_label_diagnostics(fleet, resolution), findings.diagnostics(),
                   ports.diagnostics, dependency_diagnostics(fleet), placement_warnings(fleet), name_diagnostics(fleet)):
-        _add(found, group)
+        for diag in group:
+            found.setdefault((diag.code, diag.span, diag.message), diag)
     return list(found.values())
-
-
-def _add(found: dict[tuple, Diagnostic], group: Iterable[Diagnostic]) -> None:
-    for diag in group:
-        found.setdefault((diag.code, diag.span, diag.message), diag)

@@ -26,6 +26,7 @@ from gop.compiler.diagnostics import Diagnostic, Fix, Related, codes, diagnostic
 from gop.compiler.diagnostics.suggest import did_you_mean
 from gop.compiler.fleet.checks.assignments import LABEL_VALUE_MAX
 from gop.compiler.fleet.model import Fleet
+from gop.compiler.language import CLUSTER_LABELS
 from gop.compiler.semantic.check import INVALID, PRESENT, Checker, Leaf, Scope, build_tree
 from gop.compiler.semantic.resolve import Resolution
 from gop.compiler.semantic.types import MapType, RecordType, StringType, Type
@@ -77,7 +78,7 @@ class _Placer:
         clusters: dict[str, dict[str, Any]] = {}
         for name, decl in sorted(self.resolution.resources["cluster"].items()):
             scope = self.checker.scope_of(decl)
-            blocks = [s for s in decl.body.stmts if isinstance(s, ast.Block) and s.path.dotted == "labels"]
+            blocks = [s for s in decl.body.stmts if isinstance(s, ast.Block) and s.path.dotted == CLUSTER_LABELS]
             labels: dict[str, Any] = {}
             before = len(self.checker.diagnostics)
             for block in blocks:
@@ -227,7 +228,7 @@ def cluster_label_diagnostics(fleet: Fleet, resolution: Resolution) -> Iterator[
     for name, decl in resolution.resources["cluster"].items():
         model = fleet.clusters.get(name)
         for block in decl.body.stmts:
-            if model is None or not (isinstance(block, ast.Block) and block.path.dotted == "labels"):
+            if model is None or not (isinstance(block, ast.Block) and block.path.dotted == CLUSTER_LABELS):
                 continue
             for stmt in block.body.stmts:
                 value = model.labels.get(stmt.path.dotted) if isinstance(stmt, ast.Assign) else None
