@@ -33,7 +33,7 @@ from gop.compiler.diagnostics import codes, diagnostic
 from gop.compiler.diagnostics.suggest import did_you_mean
 from gop.compiler.fleet.checks import fleet_diagnostics
 from gop.compiler.fleet.checks.placement import Placement, place
-from gop.compiler.fleet.checks.versions import clusters_text, instance_versions
+from gop.compiler.fleet.checks.versions import Version, clusters_text, instance_versions
 from gop.compiler.fleet.layers import Targeted, Winners, apply_leaves, fill_defaults, layer_patch, winning_leaves
 from gop.compiler.fleet.model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings
 from gop.compiler.language import (APP_SCHEMA, CLUSTER_LABELS, MAP_PART_FIELDS, PRELUDE_MODULE, SETTINGS_SCHEMAS,
@@ -108,11 +108,12 @@ class _Evaluator:
         self.placement = placement = place(self.checker, self.resolution)
         apps = self._apps()
         clusters, env_values = self._instances(apps)
+        instances = instance_versions(clusters)
         decls = self.resolution.resources
         fleet = Fleet(
             package=self.resolution.package,
             root=self.root,
-            apps=self._app_models(apps, clusters),
+            apps=self._app_models(apps, instances),
             envs={name: EnvModel(name, d.name.span, d.doc, tuple(sorted(c for c, e in placement.cluster_env.items() if e == name)),
                                  env_values.get(name, {}))
                   for name, d in sorted(decls["env"].items())},
@@ -131,14 +132,14 @@ class _Evaluator:
             layer_leaves=self.layer_leaves,
             overlay_clusters={name: placement.matches.get(id(d), ()) for name, d in decls["overlay"].items()},
         )
-        self.checker.diagnostics.extend(fleet_diagnostics(evaluation, self.resolution, self.program.sources))
+        self.checker.diagnostics.extend(fleet_diagnostics(evaluation, self.resolution, self.program.sources, instances))
         return evaluation
 
-    def _app_models(self, apps: dict[str, _App], clusters: dict[str, ClusterModel]) -> dict[str, AppModel]:
+    def _app_models(self, apps: dict[str, _App], instances: list[Version]) -> dict[str, AppModel]:
         """Each app complete: where it runs and the chart parts it needs on any of its clusters."""
         placed: dict[str, set[str]] = {name: set() for name in apps}
         trees: dict[str, list[dict]] = {name: [app.values] for name, app in apps.items()}
-        for version in instance_versions(clusters):
+        for version in instances:
             placed[version.app].update(version.clusters)
             trees[version.app].append(version.values)
         models = {}

@@ -21,13 +21,19 @@ from gop.compiler.values.lookup import MISSING
 
 def same(a: Any, b: Any) -> bool:
     """Equal and of the same type all the way down."""
-    if type(a) is not type(b):
+    kind = type(a)
+    if kind is not type(b):
         return False
+    if kind in _SCALARS:  # most of any tree, first
+        return a == b
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same(value, b[key]) for key, value in a.items())
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     return a == b
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def patch(upper: dict, lower: dict) -> dict:

@@ -1,9 +1,9 @@
 """The distinct effective values of every app, and one report per problem found in them.
 
-Input: a `Fleet` (or its clusters). Output: `versions(fleet)`: each app as written (defaults + app
-layer, on no cluster), then each distinct `Instance` (clusters whose layers give an app the same
-values share one) with the clusters that run it (`instance_versions`, which evaluation also uses
-to complete each `AppModel`). `Findings` collects problems found in versions and makes one
+Input: a `Fleet` (or its clusters). Output: `instance_versions(clusters)`: each distinct `Instance`
+(clusters whose layers give an app the same values share one) with the clusters that run it;
+evaluation finds them once, completes each `AppModel` with them and hands them to the checks.
+`versions(fleet, instances)`: each app as written (defaults + app layer, on no cluster), then those. `Findings` collects problems found in versions and makes one
 diagnostic of each, naming the clusters it concerns when a layer above the app caused it.
 
 Invariants: every check that looks at values after layering walks `versions` (one walk, each
@@ -32,11 +32,11 @@ class Version:
     clusters: list[str]
 
 
-def versions(fleet: Fleet) -> Iterator[Version]:
-    """Each app as written, then each distinct instance."""
+def versions(fleet: Fleet, instances: list[Version]) -> Iterator[Version]:
+    """Each app as written, then each distinct instance (`instance_versions(fleet.clusters)`)."""
     for name, app in fleet.apps.items():
         yield Version(name, app.base, app.base_origins, [])
-    yield from instance_versions(fleet.clusters)
+    yield from instances
 
 
 def instance_versions(clusters: dict[str, ClusterModel]) -> list[Version]:
