@@ -75,4 +75,4 @@ PROBE_FIELDS = (AppField.LIVENESS, AppField.READINESS)
 # Optional App fields that each add a template (a chart part of the same name) when set.
 TEMPLATE_FIELDS = (AppField.INGRESS, AppField.AUTOSCALING, AppField.SERVICE_ACCOUNT)
 # Map-valued App fields that add a chart part of the same name when not empty.
-MAP_PART_FIELDS = (AppField.CONFIG, AppField.VALUES, AppField.SECRET_ENV)
+MAP_PART_FIELDS = (AppField.CONFIG, AppField.SECRET_ENV, AppField.VALUES)
