@@ -145,7 +145,6 @@ class _Evaluator:
         models = {}
         for name in sorted(apps):
             app = apps[name]
-            self._required(app)
             models[name] = AppModel(name, app.decl.name.span, app.decl.doc, app.values.get(AppField.NAMESPACE, name), app.record,
                                     app.values, app.origins, _features(trees[name]), tuple(sorted(placed[name])))
         return models
@@ -183,6 +182,7 @@ class _Evaluator:
             base = known[1] if known is not None and known[0] is leaves else _written(name, record, leaves)
             _APP_BASES[id(leaves)] = (leaves, base)
             apps[name] = _App(name, decl, record, leaves, *base)
+            self._required(apps[name])
             if len(_APP_BASES) > _APP_CHECKS_KEPT:
                 _APP_BASES.popitem(last=False)
         return apps
