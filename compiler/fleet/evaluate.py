@@ -13,8 +13,7 @@ sets; nothing in the fleet changes afterwards. Last, `checks.fleet_diagnostics` 
 API server, Helm or Flux would refuse in the fleet (its diagnostics join the checker's).
 
 Diagnostics: the checker's are never removed. An `all { }` body is checked once per values schema,
-so its diagnostics can repeat; the analysis keeps each (code, span, message) once
-(`session._sorted`). The one diagnostic re-worded is a label value outside its enum
+so its diagnostics can repeat; the analysis (`session`) keeps each (code, span, message) once. The one diagnostic re-worded is a label value outside its enum
 (`checks.placement._as_label_diagnostic`).
 
 Invariants: identical inputs give identical models (all maps sorted or in declaration order);
