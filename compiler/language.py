@@ -38,3 +38,41 @@ SETTINGS_SCHEMAS = {
     "source": "GitSource", "registry": "ChartRegistry", "delivery": "FleetDelivery", "receiver": "WebhookReceiver",
     "provider": "AlertProvider", "alert": "Alert", "automation": "ImageAutomation",
 }
+
+
+# ---- fleet --------------------------------------------------------------------------------------
+APP_SCHEMA = "App"  # the prelude schema of an app's body
+CLUSTER_LABELS = "labels"  # the block of a cluster's labels (`labels { region = "eu" }`)
+
+
+class AppField:
+    """Names of the prelude `App` schema's fields that the compiler reads (not an enum: plain
+    `str`s, the keys of value trees)."""
+
+    NAMESPACE = "namespace"
+    IMAGE = "image"
+    REPLICAS = "replicas"
+    PORTS = "ports"
+    PORT = "port"  # of a probe and of `ingress`: the name of a declared port
+    LIVENESS = "liveness"
+    READINESS = "readiness"
+    INGRESS = "ingress"
+    HOST = "host"  # of `ingress`
+    AUTOSCALING = "autoscaling"
+    SERVICE_ACCOUNT = "serviceAccount"
+    RESOURCES = "resources"
+    CONFIG = "config"
+    SECRET_ENV = "secretEnv"
+    VALUES = "values"
+    DELIVERY = "delivery"
+    DEPENDS_ON = "dependsOn"  # of `delivery`
+    IMAGE_POLICY = "imagePolicy"
+    SEMVER = "semver"  # of `imagePolicy`
+
+
+# The probes of an app, each naming the port it checks.
+PROBE_FIELDS = (AppField.LIVENESS, AppField.READINESS)
+# Optional App fields that each add a template (a chart part of the same name) when set.
+TEMPLATE_FIELDS = (AppField.INGRESS, AppField.AUTOSCALING, AppField.SERVICE_ACCOUNT)
+# Map-valued App fields that add a chart part of the same name when not empty.
+MAP_PART_FIELDS = (AppField.CONFIG, AppField.SECRET_ENV, AppField.VALUES)

@@ -18,7 +18,8 @@ import pytest
 
 from gop.compiler.lower.repository import repository
 from gop.compiler.session import analyse
-from gop.compiler.fleet.checks import host_problem, label_value_problem
+from gop.compiler.fleet.checks.assignments import host_problem
+from gop.compiler.fleet.checks.placement import label_value_problem
 from gop.compiler.semantic.semver_range import range_problem
 
 # From Masterminds/semver's README and constraints_test.go (TestParseConstraint,

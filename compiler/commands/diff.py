@@ -49,6 +49,7 @@ from gop.compiler.commands.report import Reporter
 from gop.compiler.core.span import Span
 from gop.compiler.diagnostics import Diagnostic, codes, command_error
 from gop.compiler.emit.yamlstream import dump_all
+from gop.compiler.values.diff import Position, changed_paths
 
 EXIT_SAME, EXIT_DIFFERENT, EXIT_TROUBLE = 0, 1, 2
 BOOTSTRAP_STAND_IN = {"apiVersion": "v1", "kind": "ConfigMap",
@@ -168,25 +169,24 @@ def object_name(key: Key) -> str:
     return f"{api_version} {kind} {namespace + '/' if namespace else ''}{name}"
 
 
-def changed_fields(old: Any, new: Any, path: str = "") -> list[str]:
-    """Paths of the leaves (or of whole lists of another length) that differ."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        return [found for key in sorted(old.keys() | new.keys(), key=str) if old.get(key, _ABSENT) != new.get(key, _ABSENT)
-                for found in changed_fields(old.get(key, _ABSENT), new.get(key, _ABSENT), _child(path, key))]
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [found for index, (a, b) in enumerate(zip(old, new)) if a != b
-                for found in changed_fields(a, b, f"{path}[{index}]")]
-    return [path or "."]
+def changed_fields(old: Any, new: Any) -> list[str]:
+    """Paths of the leaves (or of whole lists of another length) that differ, as text."""
+    return [_path_text(path) for path in changed_paths(old, new)]
 
 
-_ABSENT = object()
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
-def _child(path: str, key: Any) -> str:
-    if _PLAIN_KEY.match(str(key)):
-        return f"{path}.{key}" if path else str(key)
-    return f"{path}[{json.dumps(str(key))}]"
+def _path_text(path: tuple) -> str:
+    text = ""
+    for step in path:
+        if isinstance(step, Position):
+            text += f"[{int(step)}]"
+        elif _PLAIN_KEY.match(str(step)):
+            text = f"{text}.{step}" if text else str(step)
+        else:
+            text += f"[{json.dumps(str(step))}]"
+    return text or "."
 
 
 def _yaml_lines(doc: Doc | None) -> list[str]:

@@ -16,7 +16,8 @@ from gop.compiler.commands.report import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Repor
 from gop.compiler.diagnostics import codes
 from gop.compiler.diagnostics.codes import lookup, registry
 from gop.compiler.emit.yaml import dump_yaml
-from gop.compiler.fleet.model import Layer, plain
+from gop.compiler.fleet.model import Layer
+from gop.compiler.values import lookup, plain
 from gop.compiler.diagnostics.suggest import did_you_mean
 
 
@@ -63,7 +64,7 @@ def explain_text(analysis, cluster: str, dotted: str) -> str:
     defaults = sorted((p, o.source) for p, o in instance.origins.items() if p[: len(path)] == path and o.layer is Layer.DEFAULT)
     for leaf_path, source in defaults:
         if not any(p[: len(leaf_path)] == leaf_path and p != leaf_path for p, _ in defaults):
-            lines.append(_row("schema default", source, "", _assignment(leaf_path, path, _lookup(instance.values, leaf_path)), True))
+            lines.append(_row("schema default", source, "", _assignment(leaf_path, path, lookup(instance.values, leaf_path)), True))
     for origin, leaf_path, leaf_value, effective in chain:
         lines.append(_row(origin.layer.label, origin.source, _where(analysis, origin.span), _assignment(leaf_path, path, leaf_value), effective))
     if len(lines) == 1:
@@ -74,12 +75,6 @@ def explain_text(analysis, cluster: str, dotted: str) -> str:
 def _assignment(leaf_path, path, value) -> str:
     below = leaf_path[len(path):]
     return (".".join(below) + " = " if below else "") + _inline(value)
-
-
-def _lookup(values, path):
-    for key in path:
-        values = values[key]
-    return values
 
 
 def _row(layer: str, source: str, where: str, value: str, effective: bool) -> str:

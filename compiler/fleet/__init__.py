@@ -1,3 +1,4 @@
-"""The evaluated fleet: the model (apps, envs, clusters, layers with provenance), the evaluation of a
-checked program into it, and the checks that need the whole fleet (placement, API and Flux rules).
-Imports the layers below (`core`, `diagnostics`, `syntax`, `semantic`)."""
+"""The evaluated fleet: `model` (apps, envs, clusters, layers with provenance), `evaluate` (a checked
+program into the model), `layers` (the layer-merge engine) and `checks` (placement, and what the API
+server, Helm or Flux would reject in the whole fleet). Imports the layers below (`core`, `language`,
+`diagnostics`, `syntax`, `semantic`, `values`)."""

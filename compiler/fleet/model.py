@@ -5,27 +5,31 @@ effective values with the origin (layer + span) of every leaf. Lowerings (Helm,
 Kustomize, Flux) and the language server read this model; nothing here refers
 back to the syntax tree except through spans.
 
-Value trees use the runtime representation of `gop.compiler.semantic.types`; `plain()`
-turns one into JSON/YAML-ready data (durations and quantities become strings,
-secret references become `{secret, key}` maps, resource references names).
+Value trees use the runtime representation of `gop.compiler.semantic.types`;
+`gop.compiler.values` looks them up, diffs, merges them and makes them plain
+(`merge`, `plain` and `plain_merge` are re-exported here for the modules that
+import them from the model).
 
 Layering is total: DEFAULT < APP < ENV < SELECTOR < CLUSTER. Maps and records
 merge key by key at every layer; lists are replaced whole (as Helm and Kustomize
-merge values): `merge()`, and `plain_merge()` for the plain form of a merge when
-that of the lower tree is known.
+merge values).
+
+Invariants: evaluation builds every object complete and nothing changes it
+afterwards (lowerings share the trees between clusters and key caches by them).
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from gop.compiler.core.frozen import frozen
 from gop.compiler.core.span import Span
-from gop.compiler.semantic.types import Duration, Quantity, RecordType, ResourceRef, SecretRef
+from gop.compiler.language import AppField
+from gop.compiler.semantic.types import RecordType, SecretRef
+from gop.compiler.values import merge, plain, plain_merge  # noqa: F401  (re-exported)
 
 ValuePath = tuple[str, ...]
 
@@ -84,7 +88,7 @@ class Instance:
 
     def secret_refs(self, kind: str) -> list[tuple[str, SecretRef]]:
         """(variable, reference) of every secret of a kind ("sops", "secret", "external") it reads."""
-        return [(variable, ref) for variable, ref in self.values.get("secretEnv", {}).items()
+        return [(variable, ref) for variable, ref in self.values.get(AppField.SECRET_ENV, {}).items()
                 if isinstance(ref, SecretRef) and ref.kind == kind]
 
 
@@ -133,46 +137,3 @@ class Fleet:
     providers: dict[str, Settings]
     alerts: dict[str, Settings]
     automations: dict[str, Settings]
-
-
-def plain(value: Any) -> Any:
-    """JSON/YAML-ready form of a runtime value."""
-    if type(value) in _PLAIN_LEAVES:  # the leaves, most of any tree, first
-        return value
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value]
-    if isinstance(value, (Duration, Quantity, ResourceRef)):
-        return str(value)
-    if isinstance(value, SecretRef):
-        return {"secret": value.secret, "key": value.key}
-    if isinstance(value, Fraction):
-        return float(value)
-    return value
-
-
-_PLAIN_LEAVES = frozenset({str, int, float, bool, type(None)})
-
-
-def merge(lower: dict[str, Any], higher: dict[str, Any]) -> dict[str, Any]:
-    """Deep-merge `higher` over `lower`: maps merge, everything else is replaced."""
-    merged = dict(lower)
-    for key, value in higher.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def plain_merge(lower: dict[str, Any], lower_plain: dict[str, Any], higher: dict[str, Any]) -> dict[str, Any]:
-    """`plain(merge(lower, higher))` given `lower_plain == plain(lower)`, whose sub-trees that
-    `higher` leaves alone become part of the result as they are (shared, not copied)."""
-    merged = dict(lower_plain)
-    for key, value in higher.items():
-        if isinstance(value, dict) and isinstance(lower.get(key), dict):
-            merged[key] = plain_merge(lower[key], lower_plain[key], value)
-        else:
-            merged[key] = plain(value)
-    return merged

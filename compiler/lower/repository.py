@@ -27,7 +27,8 @@ from gop.compiler.lower.flux import ClusterRenderer, FluxLoweringError, render_c
 from gop.compiler.lower.flux.objects import IMAGE_TAG_PATH
 from gop.compiler.lower.flux.tree import base_release_file
 from gop.compiler.lower.helm import chart_files
-from gop.compiler.fleet.model import AppModel, Fleet, plain
+from gop.compiler.fleet.model import AppModel, Fleet
+from gop.compiler.values import MISSING, lookup, plain
 from gop.compiler.core.span import Span
 from gop.compiler.diagnostics import codes
 
@@ -111,11 +112,8 @@ def _marked_tag(path: Path) -> str | None:
         node = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, YAMLError):
         return None
-    for key in IMAGE_TAG_PATH:
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return None if isinstance(node, (dict, list)) or node is None else str(node)
+    node = lookup(node, IMAGE_TAG_PATH)
+    return None if node is MISSING or isinstance(node, (dict, list)) or node is None else str(node)
 
 
 def _automated_tag_diagnostic(analysis, app: AppModel, path: str, committed: str, wanted: str) -> Diagnostic:

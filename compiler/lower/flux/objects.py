@@ -24,7 +24,8 @@ from types import MappingProxyType
 from typing import Any
 
 from gop.compiler.lower.helm import chart_version, helm_values
-from gop.compiler.fleet.model import AppModel, Fleet, Layer, Settings, plain
+from gop.compiler.fleet.model import AppModel, Fleet, Layer, Settings
+from gop.compiler.values import plain
 from gop.compiler.semantic.types import ResourceRef
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.diagnostics import codes

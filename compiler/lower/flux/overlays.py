@@ -33,11 +33,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from gop.compiler.fleet.model import Fleet, Instance, Layer, merge
+from gop.compiler.fleet.model import Fleet, Instance, Layer
+from gop.compiler.values import MISSING, lookup, merge, patch, same
 
 _OVERLAY_SOURCE = "overlay "  # Origin.source of a selector overlay: "overlay <name>"
 _CLUSTER = "\0cluster"  # owner of what the cluster layer sets (never an overlay name: those are DNS labels)
-_MISSING = object()
 
 
 @dataclass(slots=True)
@@ -212,8 +212,8 @@ def _fits_every_release(common: dict, trees: dict[str, dict], values: dict[str, 
             if not _holds_paths(effective, extra):
                 return False
             for path, value in _leaves(common):
-                actual = _lookup(effective, path)
-                if actual is _MISSING or not (_agrees(actual, value) or _lookup(own, path) is not _MISSING):
+                actual = lookup(effective, path)
+                if actual is MISSING or not (_agrees(actual, value) or lookup(own, path) is not MISSING):
                     return False
     return True
 
@@ -222,17 +222,17 @@ def _extra(tree: dict, common: dict) -> dict:
     """What `tree` sets beyond what `common` sets to the same value."""
     extra: dict = {}
     for path, value in _leaves(tree):
-        if not _same(_lookup(common, path), value):
+        if not same(lookup(common, path), value):
             _put(extra, path, value)
     return extra
 
 
 def _holds_paths(effective: dict, tree: dict) -> bool:
-    return all(_lookup(effective, path) is not _MISSING for path, _ in _leaves(tree))
+    return all(lookup(effective, path) is not MISSING for path, _ in _leaves(tree))
 
 
 def _agrees(actual: Any, value: Any) -> bool:
-    return _same(actual, value) or (value == {} and isinstance(actual, dict))
+    return same(actual, value) or (value == {} and isinstance(actual, dict))
 
 
 # ---------------------------------------------------------------- what each cluster patches itself
@@ -285,7 +285,7 @@ def _residual(fleet: Fleet, instance: Instance, layers: list[dict]) -> dict:
         composed = merge(composed, layer)
     # In the order of the effective values, never the set's (which changes with the hash seed).
     target = {key: value for key, value in instance.values.items() if key in keys}
-    return _difference(target, composed)
+    return patch(target, composed)
 
 
 def _env_effective(base: dict, env: dict, keys: set[str]) -> dict:
@@ -300,21 +300,6 @@ def _env_effective(base: dict, env: dict, keys: set[str]) -> dict:
     return out
 
 
-def _difference(upper: dict, lower: dict) -> dict:
-    """The tree that, merged over `lower`, changes it into `upper` where `upper` has keys."""
-    out: dict = {}
-    for key, value in upper.items():
-        if key not in lower:
-            out[key] = value
-        elif isinstance(value, dict) and isinstance(lower[key], dict) and value:
-            inner = _difference(value, lower[key])
-            if inner:
-                out[key] = inner
-        elif not _same(value, lower[key]):
-            out[key] = value
-    return out
-
-
 # ---------------------------------------------------------------- trees
 
 def _leaves(tree: dict, path: tuple = ()):
@@ -325,22 +310,3 @@ def _leaves(tree: dict, path: tuple = ()):
             yield from _leaves(value, here)
         else:
             yield here, value
-
-
-def _lookup(tree: Any, path: tuple) -> Any:
-    for key in path:
-        if not isinstance(tree, dict) or key not in tree:
-            return _MISSING
-        tree = tree[key]
-    return tree
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal and of the same type all the way down (1, 1.0 and True differ in the output)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(value, b[key]) for key, value in a.items())
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return a == b

@@ -26,7 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gop.compiler.fleet.model import AppModel, Fleet, merge
+from gop.compiler.fleet.model import AppModel, Fleet
+from gop.compiler.values import merge
 from gop.compiler.lower.flux import objects
 from gop.compiler.lower.flux.objects import FLUX_NAMESPACE
 from gop.compiler.lower.flux.overlays import overlay_plan

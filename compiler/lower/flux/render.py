@@ -40,7 +40,8 @@ from typing import Any
 from gop.compiler.lower.helm import render_app
 from gop.compiler.lower.helm.parts import helm_values
 from gop.compiler.lower.helm.manifests import chart_values, render_chart_values
-from gop.compiler.fleet.model import AppModel, Fleet, merge, plain, plain_merge
+from gop.compiler.fleet.model import AppModel, Fleet
+from gop.compiler.values import merge, plain, plain_merge
 from gop.compiler.lower.flux import objects, plan
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.secrets import cluster_external_secrets, cluster_sops_secrets

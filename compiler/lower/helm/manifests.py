@@ -22,7 +22,8 @@ import hashlib
 import re
 from typing import Any
 
-from gop.compiler.fleet.model import AppModel, merge, plain
+from gop.compiler.fleet.model import AppModel
+from gop.compiler.values import merge, plain
 from gop.compiler.lower.helm.chart import chart_version
 from gop.compiler.emit.gojson import go_json
 from gop.compiler.lower.helm.parts import chart_parts, helm_values

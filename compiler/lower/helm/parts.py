@@ -19,14 +19,14 @@ from __future__ import annotations
 from typing import Any
 
 from gop.compiler.fleet.model import AppModel
+from gop.compiler.language import MAP_PART_FIELDS, TEMPLATE_FIELDS, AppField
 from gop.compiler.semantic.types import RecordType
 
-FLUX_ONLY_FIELDS = ("delivery", "imagePolicy", "namespace")
+FLUX_ONLY_FIELDS = (AppField.DELIVERY, AppField.IMAGE_POLICY, AppField.NAMESPACE)
 FEATURE_PARTS = ("service", "ingress", "autoscaling", "serviceAccount", "config", "secretEnv", "values")
 # Optional top-level fields that only exist in the chart when their part does.
-OPTIONAL_PART_FIELDS = ("ingress", "autoscaling", "serviceAccount")
-# Map-valued fields (default {}) whose entries only have an effect when their part exists.
-MAP_PART_FIELDS = ("config", "secretEnv", "values")
+OPTIONAL_PART_FIELDS = TEMPLATE_FIELDS
+# Map-valued fields (default {}) whose entries only have an effect when their part exists: MAP_PART_FIELDS.
 
 
 def chart_parts(app: AppModel) -> frozenset[str]:

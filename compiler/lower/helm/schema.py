@@ -28,7 +28,8 @@ import json
 from collections import OrderedDict
 from typing import Any
 
-from gop.compiler.fleet.model import AppModel, plain
+from gop.compiler.fleet.model import AppModel
+from gop.compiler.values import plain
 from gop.compiler.semantic.types import (
     AnyType, BoolType, DurationType, EnumType, Field, FloatType, IntType, ListType, MapType, QuantityType,
     RecordType, ResourceRefType, SecretType, StringType, Type, DATA_KEY, SECRET_NAME,

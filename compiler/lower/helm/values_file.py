@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from gop.compiler.fleet.model import AppModel, plain
+from gop.compiler.fleet.model import AppModel
+from gop.compiler.values import plain
 from gop.compiler.semantic.types import Field, MapType, RecordType, Type
 from gop.compiler.emit import yaml_helm as yamltext
 from gop.compiler.lower.helm.parts import FLUX_ONLY_FIELDS, OPTIONAL_PART_FIELDS, chart_parts, helm_values

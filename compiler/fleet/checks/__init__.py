@@ -1,0 +1,41 @@
+"""Checks of the evaluated fleet: what the API server, Helm or Flux would reject later.
+
+Input: the `Evaluation` (the fleet, with every layer's checked leaves), the `Resolution` (cluster
+declarations, for the spans of their labels) and the program's sources (for fixes). Output:
+`fleet_diagnostics(...)`, a list of diagnostics, each problem once; nothing is changed.
+
+By topic: `placement` (labels, selectors, envs and clusters; its `place` runs during evaluation,
+as the model needs it), `assignments` (values wrong wherever they are written), `effective`
+(values wrong together after layering), `ports`, `dependencies`, `names`. Every check of values
+after layering walks `versions.versions(...)`, each distinct tree of an app once (the distinct
+instances are found once, by evaluation, which completes each `AppModel` with them too).
+
+Invariants: deterministic order (the driver sorts); each problem once, however many clusters
+share it.
+"""
+
+from __future__ import annotations
+
+from gop.compiler.diagnostics import Diagnostic
+from gop.compiler.fleet.checks import effective
+from gop.compiler.fleet.checks.assignments import assignment_diagnostics
+from gop.compiler.fleet.checks.dependencies import dependency_diagnostics
+from gop.compiler.fleet.checks.names import name_diagnostics
+from gop.compiler.fleet.checks.placement import cluster_label_diagnostics, placement_warnings
+from gop.compiler.fleet.checks.ports import PortProblems
+from gop.compiler.fleet.checks.versions import Findings, Version, versions
+
+
+def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Version]) -> list[Diagnostic]:
+    """`instances`: `versions.instance_versions(evaluation.fleet.clusters)`, which evaluation has made already."""
+    fleet = evaluation.fleet
+    findings, ports = Findings(), PortProblems(sources)
+    for version in versions(fleet, instances):
+        effective.check_version(fleet, version, findings)
+        ports.check_version(version, findings)
+    found: dict[tuple, Diagnostic] = {}
+    for group in (assignment_diagnostics(evaluation), cluster_label_diagnostics(fleet, resolution), findings.diagnostics(),
+                  ports.diagnostics, dependency_diagnostics(fleet), placement_warnings(fleet), name_diagnostics(fleet)):
+        for diag in group:
+            found.setdefault((diag.code, diag.span, diag.message), diag)
+    return list(found.values())

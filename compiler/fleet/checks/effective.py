@@ -1,0 +1,63 @@
+"""Values the API server rejects together, checked on every app's effective values.
+
+Input: one `versions.Version` (an app's distinct effective values) and a `Findings`; the fleet's
+delivery settings for the tenant rule. Output: reports into the `Findings`: requests above limits
+(REQUEST_ABOVE_LIMIT), autoscaling `min` above `max` (AUTOSCALING_MIN_ABOVE_MAX), an app in a
+system namespace while Flux impersonates a tenant (SYSTEM_NAMESPACE_UNDER_TENANT). Each is
+reported at the line that set the offending value (the higher layer of the two), with the other
+as a related span.
+"""
+
+from __future__ import annotations
+
+from gop.compiler.diagnostics import codes
+from gop.compiler.fleet.checks.versions import Findings, Version, later
+from gop.compiler.fleet.model import Fleet
+from gop.compiler.language import AppField
+from gop.compiler.semantic.types import Quantity
+
+# Namespaces of Kubernetes and of Flux itself: the tenant RBAC gopc writes per app namespace
+# would define flux-system's impersonated ServiceAccount twice, or make a tenant cluster-admin
+# of kube-system.
+SYSTEM_NAMESPACES = ("flux-system", "kube-system", "kube-public", "kube-node-lease")
+
+
+def check_version(fleet: Fleet, version: Version, findings: Findings) -> None:
+    _requests_and_limits(version, findings)
+    _autoscaling(version, findings)
+    account = fleet.delivery.values.get("serviceAccountName")
+    if account:
+        _system_namespace(fleet, version, findings, account)
+
+
+def _requests_and_limits(version: Version, findings: Findings) -> None:
+    resources = version.values.get(AppField.RESOURCES) or {}
+    for kind in ("cpu", "memory"):
+        request = (resources.get("requests") or {}).get(kind)
+        limit = (resources.get("limits") or {}).get(kind)
+        if isinstance(request, Quantity) and isinstance(limit, Quantity) and request > limit:
+            primary, other = later(version.origins.get((AppField.RESOURCES, "requests", kind)),
+                                   version.origins.get((AppField.RESOURCES, "limits", kind)))
+            findings.report(version, codes.REQUEST_ABOVE_LIMIT, f"app `{version.app}` requests {request} {kind} but is limited to {limit}",
+                            ("a container's request must not exceed its limit: the API server rejects the pod",), primary, other)
+
+
+def _autoscaling(version: Version, findings: Findings) -> None:
+    scaling = version.values.get(AppField.AUTOSCALING)
+    if isinstance(scaling, dict) and scaling["min"] > scaling["max"]:  # both have defaults
+        primary, other = later(version.origins.get((AppField.AUTOSCALING, "min")), version.origins.get((AppField.AUTOSCALING, "max")))
+        findings.report(version, codes.AUTOSCALING_MIN_ABOVE_MAX, f"app `{version.app}` autoscales between min {scaling['min']} and max "
+                        f"{scaling['max']}",
+                        ("the API server rejects a HorizontalPodAutoscaler whose minReplicas is above maxReplicas",), primary, other)
+
+
+def _system_namespace(fleet: Fleet, version: Version, findings: Findings, account: str) -> None:
+    app = fleet.apps[version.app]
+    namespace = version.values.get(AppField.NAMESPACE, app.namespace)
+    if namespace in SYSTEM_NAMESPACES:
+        findings.report(version, codes.SYSTEM_NAMESPACE_UNDER_TENANT, f"app `{version.app}` is installed into the system namespace "
+                        f"`{namespace}`, but Flux applies the apps as the tenant service account `{account}`",
+                        ("with `delivery.serviceAccountName`, each app namespace gets the tenant's ServiceAccount and a "
+                         "cluster-admin RoleBinding: a second definition of flux-system's, or admin rights in a system "
+                         "namespace; install the app into a namespace of its own (`namespace = ...`)",),
+                        version.origins.get((AppField.NAMESPACE,)), fallback=app.span)
