@@ -22,10 +22,10 @@ LSP_DIR = Path(gop.lsp.__file__).parent
 # Lowest first. A module's layer is that of the longest prefix of its name listed here.
 LAYERS = [
     ("gop.compiler.core", "gop.compiler.language", "gop.compiler"),
-    ("gop.compiler.values",),
     ("gop.compiler.diagnostics",),
     ("gop.compiler.syntax",),
     ("gop.compiler.semantic",),
+    ("gop.compiler.values",),  # plain() knows the semantic value types (Duration, Quantity, references)
     ("gop.compiler.fleet",),
     ("gop.compiler.emit",),
     ("gop.compiler.lower",),

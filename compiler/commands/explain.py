@@ -14,7 +14,7 @@ import sys
 
 from gop.compiler.commands.report import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Reporter, UsageError, checked
 from gop.compiler.diagnostics import codes
-from gop.compiler.diagnostics.codes import lookup, registry
+from gop.compiler.diagnostics.codes import lookup as code_page, registry
 from gop.compiler.emit.yaml import dump_yaml
 from gop.compiler.fleet.model import Layer
 from gop.compiler.values import lookup, plain
@@ -104,7 +104,7 @@ def show_text(analysis, cluster: str, fmt: str) -> str:
 def run(args, reporter: Reporter) -> int:
     reporter.result_on_stdout = True
     if args.cluster is None:
-        info = lookup(args.what)
+        info = code_page(args.what)
         if info is None:
             raise UsageError(f"gopc explain: unknown code `{args.what}` (known: {', '.join(registry())})")
         sys.stdout.write(info.doc if info.doc.endswith("\n") else info.doc + "\n")
