@@ -165,6 +165,7 @@ def _is_surrogate(code: int) -> bool:
     return 0xD800 <= code <= 0xDFFF
 
 
+_UNICODE_ESCAPE = re.compile(r"u\{([0-9A-Fa-f]{1,6})\}")
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t", "$": "$"}
 
 
@@ -501,7 +502,7 @@ class _StringParts:
         if code in _ESCAPES:
             return _ESCAPES[code], index + 2
         if code == "u":
-            match = re.compile(r"u\{([0-9A-Fa-f]{1,6})\}").match(text, kept[index + 1])
+            match = _UNICODE_ESCAPE.match(text, kept[index + 1])
             if match and int(match.group(1), 16) <= 0x10FFFF:
                 consumed = match.end() - offset
                 if not _is_surrogate(int(match.group(1), 16)):
