@@ -10,8 +10,10 @@ given), attaches doc comments (`///` lines right before a declaration or field),
 number literals out of range and bad escapes to the file's `SyntaxReport`.
 
 Two ways in, one builder: the fast loop calls `reducer_for(rule)(builder, extent, children)`
-and tracks extents itself; Lark's loop calls the methods of `LarkCallbacks(builder)`, which
-computes extents from the children (recovery's invented tokens may stand out of order).
+and tracks extents itself; Lark's loop calls the callbacks `LarkCallbacks(builder).bind(...)`
+makes of the ones Lark built once from `DeferredTransformer` (building Lark's callbacks per parse
+would cost more than most parses), computing extents from the children (recovery's invented
+tokens may stand out of order).
 
 Invariants: spans are file offsets (`base` + chunk offset) and lie inside the chunk; a builder
 belongs to one chunk (or one interpolation) of one parse; no state is shared between parses.
@@ -19,9 +21,11 @@ belongs to one chunk (or one interpolation) of one parse; no state is shared bet
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from lark import Token, Tree
 
@@ -46,6 +50,7 @@ _MEANINGFUL_TOKENS = frozenset(
 _TRANSPARENT_RULES = frozenset({"primary", "type_atom", "sel_atom"})
 
 
+@functools.cache
 def reducer_for(rule: str) -> Callable[[Builder, Extent, list], object]:
     """`rule`'s builder method, given the builder, the node's extent and all its children
     (punctuation is dropped here)."""
@@ -59,9 +64,54 @@ def reducer_for(rule: str) -> Callable[[Builder, Extent, list], object]:
     return reduce
 
 
+@dataclass(frozen=True, slots=True)
+class PendingReduction:
+    """A rule's children as Lark's tree builder hands them over (helper rules spliced, a `?rule`'s
+    lone child passed up): what `LarkCallbacks` builds the rule's value from."""
+
+    rule: str
+    children: list
+
+
+class DeferredTransformer:
+    """The transformer of the callbacks Lark builds once for its loop (`recovery`): a rule with
+    a builder method yields a `PendingReduction`, which each parse's `LarkCallbacks` builds."""
+
+    def __getattr__(self, rule: str):
+        if rule.startswith("_") or getattr(Builder, rule, None) is None:
+            raise AttributeError(rule)
+        return functools.partial(PendingReduction, rule)
+
+    def __default__(self, data, children, meta):
+        if data.startswith("_"):  # Lark's helper rules (`_seps`, repetitions): spliced into the parent
+            return Tree(data, children)
+        raise NotImplementedError(f"no AST builder for grammar rule {data!r}")
+
+
+class _BoundCallbacks(dict):
+    """rule -> callback building with one parse's `LarkCallbacks`, made on a rule's first reduction
+    (a chunk reduces few of the grammar's rules)."""
+
+    def __init__(self, deferred: dict, callbacks: LarkCallbacks) -> None:
+        super().__init__()
+        self._deferred = deferred
+        self._build = callbacks.build
+        self.__missing__(next(iter(deferred)))  # Lark calls no callback while the mapping is empty
+
+    def __missing__(self, rule):
+        deferred_callback, build = self._deferred[rule], self._build
+
+        def callback(children):
+            value = deferred_callback(children)
+            return build(value) if value.__class__ is PendingReduction else value
+
+        self[rule] = callback
+        return callback
+
+
 class LarkCallbacks:
-    """Lark's transformer for one parse: routes each reduction to `builder`'s method of the same
-    name, with the extent computed from the children."""
+    """The reductions of one parse by Lark's loop: `bind` turns the shared callbacks (built from
+    `DeferredTransformer`) into ones that build with `builder`, the extent computed from the children."""
 
     def __init__(self, builder: Builder) -> None:
         self._builder = builder
@@ -69,28 +119,16 @@ class LarkCallbacks:
         # their extent, so the parent's span covers `{ }` and `( )`.
         self._extents: dict[int, tuple[object, Extent]] = {}
 
-    def __getattr__(self, rule: str):
-        if rule.startswith("_") or getattr(Builder, rule, None) is None:
-            raise AttributeError(rule)
-        transparent = rule in _TRANSPARENT_RULES
-        build = reducer_for(rule)
-        builder = self._builder
-        extents = self._extents
+    def bind(self, deferred: dict) -> dict:
+        """Lark's callbacks (rule -> function(children)) that build this parse's values."""
+        return _BoundCallbacks(deferred, self)
 
-        def reduce(children):
-            extent = self._extent(children)
-            result = build(builder, extent, children)
-            if transparent or isinstance(result, (tuple, list)):
-                extents[id(result)] = (result, extent)
-            return result
-
-        reduce.__name__ = rule
-        return reduce
-
-    def __default__(self, data, children, meta):
-        if data.startswith("_"):  # Lark's helper rules (`_seps`, repetitions): spliced into the parent
-            return Tree(data, children)
-        raise NotImplementedError(f"no AST builder for grammar rule {data!r}")
+    def build(self, pending: PendingReduction):
+        extent = self._extent(pending.children)
+        result = reducer_for(pending.rule)(self._builder, extent, pending.children)
+        if pending.rule in _TRANSPARENT_RULES or isinstance(result, (tuple, list)):
+            self._extents[id(result)] = (result, extent)
+        return result
 
     def _extent(self, children) -> Extent:
         """From the leftmost to the rightmost child (recovery's invented tokens are empty and may

@@ -21,14 +21,15 @@ consumes input or inserts a token that lets the parser shift; the step counts ar
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from dataclasses import dataclass, field
 
-from lark import Token
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from gop.compiler.diagnostics import codes
-from gop.compiler.syntax.builder import Builder, LarkCallbacks
+from gop.compiler.syntax.builder import Builder, DeferredTransformer, LarkCallbacks
 from gop.compiler.syntax.grammar import lark_parser, terminal_literal
 from gop.compiler.syntax.limits import MAX_ERRORS_PER_FILE, MAX_RECOVERIES_PER_CHUNK, MAX_RECOVERIES_PER_FILE
 from gop.compiler.syntax.report import SyntaxReport
@@ -115,9 +116,7 @@ def _lark_loop(state: ChunkState, start: str, transformer: LarkCallbacks, on_err
     """What `Lark.parse(text, start, on_error)` does, with this parse's transformer and post-lexer."""
     lark = lark_parser()
     parser = lark.parse_interactive(state.text, start)
-    parser.parser_state.parse_conf = _with_callbacks(
-        parser.parser_state.parse_conf, lark._parse_tree_builder.create_callback(transformer)
-    )
+    parser.parser_state.parse_conf = _with_callbacks(parser.parser_state.parse_conf, transformer.bind(_deferred_callbacks(lark)))
     thread = parser.lexer_thread
     thread.lexer = PostLexer(thread.lexer.lexer, state)  # Lark's connector to its post-lexer, replaced
     try:
@@ -141,6 +140,13 @@ def _lark_loop(state: ChunkState, start: str, transformer: LarkCallbacks, on_err
             error = again
         except UnexpectedCharacters as again:
             error = again
+
+
+@functools.cache
+def _deferred_callbacks(lark: Lark) -> dict:
+    """Lark's reduction callbacks (its tree builder's splicing and `?rule` expansion) around
+    `DeferredTransformer`, built once."""
+    return lark._parse_tree_builder.create_callback(DeferredTransformer())
 
 
 def _with_callbacks(parse_conf, callbacks):
