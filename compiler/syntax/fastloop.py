@@ -15,8 +15,8 @@ every text it accepts it builds the same tree as `Lark.parse` with the same buil
 `tests/test_parser_loop.py` checks that both paths agree on trees, spans and diagnostics.
 
 The post-lexer rules of grammar/gop.lark (newlines inside ( ) and [ ] are dropped, as are
-leading and repeated ones; a keyword glued to a word is an error) are `scanner.Layout` and
-`scanner.runs_into_word`, which Lark's loop applies too.
+leading and repeated ones; a keyword glued to a word is an error) are `scanner.Layout`, which
+Lark's loop applies too.
 
 Lark's internals are private: pyproject.toml bounds lark to the minor versions this loop is
 tested with (tests/test_lark_version.py), and whatever fails in here, `parser.py` parses with
@@ -39,7 +39,7 @@ from lark import Lark, Token
 from lark.lexer import UnlessCallback
 from lark.parsers.lalr_analysis import Shift
 
-from gop.compiler.syntax.scanner import Layout, runs_into_word
+from gop.compiler.syntax.scanner import Layout
 
 Extent = tuple[int, int] | None
 # (builder, extent, children) -> the rule's value; the builder is opaque to the loop.
@@ -144,8 +144,8 @@ def parse(lark: Lark, text: str, start: str, reducer_for: Callable[[str], Reduce
     state_stack = [tables.start_states[start]]
     value_stack: list = []
     extent_stack: list[Extent] = []
-    layout = Layout()
-    admits = layout.admits
+    layout = Layout(text)
+    admits, glued = layout.admits, layout.glued
     position, end = 0, len(text)
     new_token = str.__new__
     while position < end:
@@ -165,7 +165,7 @@ def parse(lark: Lark, text: str, start: str, reducer_for: Callable[[str], Reduce
         token.type, token.value, token.start_pos, token.end_pos = kind, value, start_pos, position
         if not admits(token):
             continue
-        if runs_into_word(text, token):
+        if glued:
             return None  # a keyword run into the next word: Lark's path reports it
         while True:
             action = actions[state_stack[-1]].get(kind)

@@ -11,7 +11,7 @@ reported once), an unterminated string is reported and skipped to the end of its
 `limits.MAX_RECOVERIES_PER_CHUNK` (or the file's bounds) the chunk is given up.
 
 Lark's loop is driven through its interactive parser, with this parse's own transformer
-(`builder.LarkCallbacks`) and post-lexer (`PostLexer`, the `scanner.Layout` rules plus the
+(`builder.LarkCallbacks`) and post-lexer (`PostLexer`: the `scanner.Layout` rules plus the
 bookkeeping recovery reads), so no state is shared between parses.
 
 Invariants: reported spans lie inside the chunk; the loop ends for every text (each recovery
@@ -33,7 +33,7 @@ from gop.compiler.syntax.builder import Builder, DeferredTransformer, LarkCallba
 from gop.compiler.syntax.grammar import lark_parser, terminal_literal
 from gop.compiler.syntax.limits import MAX_ERRORS_PER_FILE, MAX_RECOVERIES_PER_CHUNK, MAX_RECOVERIES_PER_FILE
 from gop.compiler.syntax.report import SyntaxReport
-from gop.compiler.syntax.scanner import CLOSING, OPENING, Layout, runs_into_word
+from gop.compiler.syntax.scanner import CLOSING, OPENING, Layout
 
 # Tokens that can start an expression: when one of them is acceptable the parser
 # is waiting for a value, which we report as "a value" rather than a token list.
@@ -67,10 +67,12 @@ class ChunkState:
 
     text: str
     base: int  # the chunk's offset in the file
-    layout: Layout = field(default_factory=Layout)
+    layout: Layout = field(init=False)
     last_end: int = 0  # where the last token other than a newline ends
     tokens_seen: int = 0
-    glued: list[Token] = field(default_factory=list)  # keywords run into the next word (`letb`)
+
+    def __post_init__(self) -> None:
+        self.layout = Layout(self.text)
 
 
 class PostLexer:
@@ -88,8 +90,6 @@ class PostLexer:
                 continue
             if token.type != "_NL":
                 state.last_end = token.end_pos
-                if runs_into_word(state.text, token):
-                    state.glued.append(token)
             state.tokens_seen += 1
             yield token
 
@@ -105,7 +105,7 @@ def parse(state: ChunkState, start: str, builder: Builder, report: SyntaxReport)
 
 
 def report_glued(state: ChunkState, report: SyntaxReport) -> None:
-    for token in state.glued:
+    for token in state.layout.glued:
         at = state.base + token.start_pos
         word = re.match(r"[A-Za-z0-9_-]*", state.text[token.start_pos:]).group()
         report.add(codes.UNEXPECTED_TOKEN, at, at + len(word),

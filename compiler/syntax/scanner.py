@@ -8,10 +8,9 @@ every compiler-side reader:
 - `STRING_OR_COMMENT`: a string (triple-quoted first, possibly unterminated) or a comment,
   matched at an offset: what bracket counting skips. Used by `scan` and by the formatter.
 - `Layout`: the post-lexer rules of grammar/gop.lark, token by token: newlines inside ( ) and
-  [ ] are dropped, as are leading and repeated ones; brackets are tracked. Used by both parse
-  loops (`fastloop.parse` and Lark's loop in `recovery`), so they cannot disagree.
-- `runs_into_word`: a keyword glued to the word after it (`letb`), which both loops treat as
-  a syntax error.
+  [ ] are dropped, as are leading and repeated ones; brackets are tracked; a keyword glued to
+  the word after it (`letb`) is noted. Used by both parse loops (`fastloop.parse` and Lark's
+  loop in `recovery`), so they cannot disagree.
 
 Tokens here are Lark `Token`s (`type`, `value`, `start_pos`, `end_pos`) as Lark's contextual
 lexer produces them from grammar/gop.lark; the scanner adds no token kinds of its own.
@@ -50,13 +49,17 @@ _CHUNK_LEXEME = re.compile(
 
 
 class Layout:
-    """The newline and bracket rules of one parse, fed every token the lexer produces in order."""
+    """The newline and bracket rules of one parse of `text`, fed every token the lexer produces
+    in order. It also notes keywords glued to the word after them (`letb`, `truex`): a syntax
+    error in both parse loops."""
 
-    __slots__ = ("open_brackets", "previous")
+    __slots__ = ("text", "open_brackets", "previous", "glued")
 
-    def __init__(self) -> None:
+    def __init__(self, text: str) -> None:
+        self.text = text
         self.open_brackets: list[Token] = []  # opening brackets not closed yet, innermost last
         self.previous: str | None = None  # the type of the last token admitted
+        self.glued: list[Token] = []
 
     def admits(self, token: Token) -> bool:
         """Whether the parser sees `token`: False for a newline the grammar does not want."""
@@ -71,19 +74,14 @@ class Layout:
         elif kind in CLOSING:
             if self.open_brackets and self.open_brackets[-1].type == CLOSING[kind]:
                 self.open_brackets.pop()
+        elif kind != "NAME" and token.value.isalpha() and _word_char_at(self.text, token.end_pos):
+            self.glued.append(token)
         self.previous = kind
         return True
 
 
-def runs_into_word(text: str, token: Token) -> bool:
-    """A keyword or literal word directly followed by a word character (`letb`, `truex`)."""
-    end = token.end_pos
-    return (
-        token.type != "NAME"
-        and token.value.isalpha()
-        and end < len(text)
-        and (text[end].isalnum() or text[end] == "_")
-    )
+def _word_char_at(text: str, position: int) -> bool:
+    return position < len(text) and (text[position].isalnum() or text[position] == "_")
 
 
 @dataclass(frozen=True, slots=True)
