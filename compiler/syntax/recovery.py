@@ -76,7 +76,8 @@ class ChunkState:
 
 
 class PostLexer:
-    """The layout rules (`scanner.Layout`) on Lark's token stream, noting what recovery needs."""
+    """The lexer of one parse by Lark's loop: Lark's contextual lexer, then the layout rules
+    (`scanner.Layout`), noting what recovery reads (where the last token ends, how many came)."""
 
     def __init__(self, lexer, state: ChunkState) -> None:
         self._lexer = lexer  # Lark's contextual lexer
@@ -105,6 +106,7 @@ def parse(state: ChunkState, start: str, builder: Builder, report: SyntaxReport)
 
 
 def report_glued(state: ChunkState, report: SyntaxReport) -> None:
+    """One error per keyword the chunk's layout found glued to the next word (`letb`)."""
     for token in state.layout.glued:
         at = state.base + token.start_pos
         word = re.match(r"[A-Za-z0-9_-]*", state.text[token.start_pos:]).group()
@@ -159,6 +161,8 @@ def _with_callbacks(parse_conf, callbacks):
 
 
 class ErrorHandler:
+    """Lark's `on_error` for one chunk: reports the error and repairs the parse, or gives up."""
+
     def __init__(self, state: ChunkState, report: SyntaxReport) -> None:
         self.state = state
         self._report = report
