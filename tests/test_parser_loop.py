@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import strategies
 import txtar
-from gop.compiler.syntax import ast, fastloop as lalr_loop, parser
+from gop.compiler.syntax import ast, fastloop as lalr_loop, grammar, parser
 from gop.compiler.syntax.parser import parse
 from test_parser import EXAMPLE_TEXTS, STDLIB_FILES, mutated, stdlib_text
 
@@ -128,21 +128,21 @@ def test_mutated_examples(monkeypatch, text):
 
 def test_the_analysed_grammar_is_cached_where_xdg_says(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    cache = parser._parser_cache("grammar")
+    cache = grammar.parser_cache("grammar")
     assert cache is not None and cache.parent == tmp_path / "gopc"
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert parser._parser_cache("grammar").parent == tmp_path / "home" / ".cache" / "gopc"
+    assert grammar.parser_cache("grammar").parent == tmp_path / "home" / ".cache" / "gopc"
     monkeypatch.setenv("HOME", "not-absolute")
-    assert parser._parser_cache("grammar") is None
+    assert grammar.parser_cache("grammar") is None
 
 
 def test_a_damaged_cache_file_is_not_trusted(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    built = parser._lark.__wrapped__()  # writes the cache
+    built = grammar.lark_parser.__wrapped__()  # writes the cache
     cached = next((tmp_path / "gopc").glob("parser-*.lark"))
     cached.write_bytes(b"not a pickle")
-    rebuilt = parser._lark.__wrapped__()
+    rebuilt = grammar.lark_parser.__wrapped__()
     states = [lark.parser.parser.parser.parse_table.states for lark in (built, rebuilt)]
     assert states[0] and len(states[0]) == len(states[1])
     assert cached.read_bytes() != b"not a pickle"  # analysed again and written back

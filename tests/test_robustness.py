@@ -17,18 +17,18 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gop.compiler.syntax import fastloop as lalr_loop, parser
+from gop.compiler.syntax import builder, fastloop as lalr_loop, grammar, limits, recovery
 from gop.compiler.semantic import types
 from gop.compiler.syntax.parser import parse
 
 
 def test_a_declaration_full_of_errors_is_given_up_after_a_bounded_number_of_recoveries(monkeypatch):
     recoveries = []
-    on_error = parser._Recovery.on_error
-    monkeypatch.setattr(parser._Recovery, "on_error", lambda self, error: recoveries.append(1) or on_error(self, error))
+    on_error = recovery.ErrorHandler.on_error
+    monkeypatch.setattr(recovery.ErrorHandler, "on_error", lambda self, error: recoveries.append(1) or on_error(self, error))
     text = "let a = [1" + " )" * 5000 + "]\nlet b = 2\n"
     result = parse("a.gop", text)
-    assert len(recoveries) == parser.MAX_RECOVERIES_PER_CHUNK + 1
+    assert len(recoveries) == limits.MAX_RECOVERIES_PER_CHUNK + 1
     assert [type(decl).__name__ for decl in result.file.decls] == ["BadDecl", "LetDecl"]
     first = result.diagnostics[0]
     assert (first.code, first.span.start, first.message) == ("E0101", 11, "expected `,` or `]`, found `)`")
@@ -49,7 +49,7 @@ def test_a_decimal_literal_beyond_floating_point_is_out_of_range():
 
 
 def test_a_declaration_nested_deeper_than_the_limit_is_reported_and_given_up():
-    limit = parser.MAX_NESTING
+    limit = limits.MAX_NESTING
     at_limit = "let a = " + "[" * (limit - 2) + "1" + "]" * (limit - 2) + "\n"
     assert _codes_at(at_limit) == []
     over = "let a = " + "[" * (limit - 1) + "1" + "]" * (limit - 1) + "\n"
@@ -80,7 +80,7 @@ def test_lark_tables_that_cannot_be_read_leave_the_parsing_to_larks_loop(monkeyp
 
     monkeypatch.setattr(lalr_loop, "_state_lexer", changed_lark)
     try:
-        assert lalr_loop._tables(parser._lark(), parser._reducer_for) is None
+        assert lalr_loop._tables(grammar.lark_parser(), builder.reducer_for) is None
         assert _parse_normally() == expected
     finally:
         lalr_loop._tables.cache_clear()
@@ -97,7 +97,7 @@ def test_a_fast_loop_that_fails_while_parsing_leaves_the_parsing_to_larks_loop(m
 
 
 def test_brackets_opened_more_than_the_limit_deep_are_reported_where_the_limit_is_passed():
-    limit = parser.MAX_NESTING
+    limit = limits.MAX_NESTING
     text = "let a = 1\nlet b = " + "(" * 3000 + "1" + "\nlet c = 2\n"
     result = parse("a.gop", text)
     assert [type(decl).__name__ for decl in result.file.decls] == ["LetDecl", "BadDecl", "LetDecl"]
@@ -139,7 +139,7 @@ def test_the_inputs_each_fixed_class_came_from_get_diagnostics():
 
 
 def test_brackets_left_open_by_earlier_declarations_do_not_count_towards_the_limit():
-    text = "".join(f"let a{i} = [[[[[1\n" for i in range(parser.MAX_NESTING // 5 + 5))  # one error each
+    text = "".join(f"let a{i} = [[[[[1\n" for i in range(limits.MAX_NESTING // 5 + 5))  # one error each
     assert "E0330" not in {d.code for d in parse("a.gop", text).diagnostics}
 
 

@@ -1,8 +1,8 @@
 """A tight LALR loop over Lark's own tables, for text that has no syntax error.
 
 Input: the built `Lark` parser (its contextual lexer and parse table), a start symbol, a
-text, and `reducer_for`: rule name -> function(extent, children) building that rule's
-value. Output: the start rule's value, or `None` as soon as anything is off the happy
+text, `reducer_for`: rule name -> function(builder, extent, children) building that rule's
+value, and the builder of this parse, handed to every reduction. Output: the start rule's value, or `None` as soon as anything is off the happy
 path: a character no terminal of the state matches, a token the state has no action for,
 or a keyword glued to the word after it (`letb`).
 
@@ -14,11 +14,13 @@ every text it accepts it builds the same tree as `Lark.parse` with the same buil
 `None` the caller parses with Lark, whose error recovery reports the problem.
 `tests/test_parser_loop.py` checks that both paths agree on trees, spans and diagnostics.
 
-The post-lexer rules of grammar/gop.lark live here too: newlines inside ( ) and [ ] are
-dropped, as are leading and repeated ones.
+The post-lexer rules of grammar/gop.lark (newlines inside ( ) and [ ] are dropped, as are
+leading and repeated ones; a keyword glued to a word is an error) are `scanner.Layout`, which
+Lark's loop applies too.
 
 Lark's internals are private: pyproject.toml bounds lark to the minor versions this loop is
-tested with, and whatever fails in here, `parser.py` parses with Lark's loop instead.
+tested with (tests/test_lark_version.py), and whatever fails in here, `parser.py` parses with
+Lark's loop instead (tests/test_fastloop_fallback.py breaks this loop on purpose).
 
 Invariants: no state survives between calls. A rule's extent is (start, end) of its first
 and last token that is not a newline, or None; tokens carry `type`, `value`, `start_pos`
@@ -37,13 +39,12 @@ from lark import Lark, Token
 from lark.lexer import UnlessCallback
 from lark.parsers.lalr_analysis import Shift
 
-Extent = tuple[int, int] | None
-Reducer = Callable[[Extent, list], Any]
+from gop.compiler.syntax.scanner import Layout
 
-_OPENING = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
-_CLOSING = {closer: opener for opener, closer in _OPENING.items()}
-_NEWLINE_FREE = ("LPAR", "LSQB")
-_WORD_CHAR = re.compile(r"[A-Za-z0-9_]")
+Extent = tuple[int, int] | None
+# (builder, extent, children) -> the rule's value; the builder is opaque to the loop.
+Reducer = Callable[[Any, Extent, list], Any]
+
 # Skipped in front of every token, so a run of blanks costs no turn of the loop.
 _BLANKS = r"[\t \f]*"
 
@@ -134,7 +135,7 @@ def _state_lexer(basic) -> _StateLexer | None:
     return _StateLexer(pattern, keywords, frozenset(basic.ignore_types))
 
 
-def parse(lark: Lark, text: str, start: str, reducer_for: Callable[[str], Reducer]):
+def parse(lark: Lark, text: str, start: str, reducer_for: Callable[[str], Reducer], builder):
     """The value Lark would build for `text`, or None when the text needs Lark's error handling."""
     tables = _tables(lark, reducer_for)
     if tables is None:
@@ -143,8 +144,8 @@ def parse(lark: Lark, text: str, start: str, reducer_for: Callable[[str], Reduce
     state_stack = [tables.start_states[start]]
     value_stack: list = []
     extent_stack: list[Extent] = []
-    brackets: list[str] = []
-    previous = None  # the type of the last token fed
+    layout = Layout(text)
+    admits, glued = layout.admits, layout.glued
     position, end = 0, len(text)
     new_token = str.__new__
     while position < end:
@@ -160,19 +161,12 @@ def parse(lark: Lark, text: str, start: str, reducer_for: Callable[[str], Reduce
         keywords = lexer.keywords.get(kind)
         if keywords is not None:
             kind = keywords.get(value, kind)
-        if kind == "_NL":
-            if previous is None or previous == "_NL" or (brackets and brackets[-1] in _NEWLINE_FREE):
-                continue
-        elif kind in _OPENING:
-            brackets.append(kind)
-        elif kind in _CLOSING:
-            if brackets and brackets[-1] == _CLOSING[kind]:
-                brackets.pop()
-        elif kind != "NAME" and position < end and value.isalpha() and _WORD_CHAR.match(text, position):
-            return None  # a keyword run into the next word: Lark's path reports it
-        previous = kind
         token = new_token(Token, value)
         token.type, token.value, token.start_pos, token.end_pos = kind, value, start_pos, position
+        if not admits(token):
+            continue
+        if glued:
+            return None  # a keyword run into the next word: Lark's path reports it
         while True:
             action = actions[state_stack[-1]].get(kind)
             if action is None:
@@ -185,11 +179,11 @@ def parse(lark: Lark, text: str, start: str, reducer_for: Callable[[str], Reduce
             if action.passthrough:
                 state_stack[-1] = actions[state_stack[-2]][action.goto]
                 continue
-            _reduce(action, state_stack, value_stack, extent_stack, actions)
-    return _finish(tables.end_states[start], state_stack, value_stack, extent_stack, actions)
+            _reduce(action, state_stack, value_stack, extent_stack, actions, builder)
+    return _finish(tables.end_states[start], state_stack, value_stack, extent_stack, actions, builder)
 
 
-def _reduce(rule: _Reduction, state_stack: list, value_stack: list, extent_stack: list, actions) -> None:
+def _reduce(rule: _Reduction, state_stack: list, value_stack: list, extent_stack: list, actions, builder) -> None:
     size = rule.size
     if size:
         children = value_stack[-size:]
@@ -206,7 +200,7 @@ def _reduce(rule: _Reduction, state_stack: list, value_stack: list, extent_stack
     elif rule.build is None:
         value = children
     else:
-        value = rule.build(extent, children)
+        value = rule.build(builder, extent, children)
     value_stack.append(value)
     extent_stack.append(extent)
     state_stack.append(actions[state_stack[-1]][rule.goto])
@@ -235,11 +229,11 @@ def _splice(children: list, spliced: tuple[int, ...]) -> list:
     return result
 
 
-def _finish(end_state: int, state_stack: list, value_stack: list, extent_stack: list, actions):
+def _finish(end_state: int, state_stack: list, value_stack: list, extent_stack: list, actions, builder):
     while True:
         action = actions[state_stack[-1]].get("$END")
         if action is None or action.__class__ is int:
             return None
-        _reduce(action, state_stack, value_stack, extent_stack, actions)
+        _reduce(action, state_stack, value_stack, extent_stack, actions, builder)
         if state_stack[-1] == end_state:
             return value_stack[-1]

@@ -37,13 +37,13 @@ Layout rules:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable, Sequence, Union
 
 from gop.compiler.syntax import ast
 from gop.compiler.diagnostics import Diagnostic, diagnostic, has_errors
 from gop.compiler.syntax.parser import parse
+from gop.compiler.syntax.scanner import STRING_OR_COMMENT
 from gop.compiler.core.span import Span
 from gop.compiler.diagnostics import codes
 
@@ -323,9 +323,6 @@ def _shift(line: str, delta: int) -> str:
 
 # ---- the tree -> document builder -----------------------------------------------------------------
 
-# A string (triple-quoted first) or a comment: brackets inside do not count.
-_LITERAL_OR_COMMENT = re.compile(r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|//[^\n]*')
-
 # Binding strength of binary operators and selector connectives (higher binds tighter).
 _OPERATOR_LEVEL = {"+": 1, "-": 1, "*": 2, "/": 2, "%": 2}
 _SELECTOR_LEVEL = {ast.SelOr: 1, ast.SelAnd: 2, ast.SelNot: 3}
@@ -398,7 +395,7 @@ class _Builder:
         """The offset of the next `char` at or after `start`, skipping strings and comments."""
         i = start
         while i < len(self.text):
-            skipped = _LITERAL_OR_COMMENT.match(self.text, i)
+            skipped = STRING_OR_COMMENT.match(self.text, i)
             if skipped:
                 i = skipped.end()
             elif self.text[i] == char:
@@ -412,7 +409,7 @@ class _Builder:
         depth = 0
         i = open_at
         while i < len(self.text):
-            skipped = _LITERAL_OR_COMMENT.match(self.text, i)
+            skipped = STRING_OR_COMMENT.match(self.text, i)
             if skipped:
                 i = skipped.end()
                 continue
@@ -435,7 +432,7 @@ class _Builder:
             char = self.text[i]
             if depth == 0 and self.text.startswith("//", i):
                 return i
-            skipped = _LITERAL_OR_COMMENT.match(self.text, i)
+            skipped = STRING_OR_COMMENT.match(self.text, i)
             if skipped:
                 i = skipped.end()
                 continue
