@@ -113,19 +113,21 @@ class Checker:
         return Scope(self.program.module_of[file], file)
 
     def _lookup(self, names: tuple[ast.Name, ...], scope: Scope, what: str):
-        """Find a type/schema/let: `X` in the module or prelude, or `alias.X` in an imported module."""
-        first = names[0].text
+        return self.lookup(tuple(n.text for n in names), scope.module, self.resolution.file_imports.get(scope.file, {}))
+
+    def lookup(self, names: tuple[str, ...], module: str, imports: dict[str, str]):
+        """The type/schema/let `names` denotes: `X` in `module` or the prelude, or `alias.X` in the
+        module `imports[alias]`; None if there is none. (The symbol table asks the same question.)"""
         if len(names) == 1:
-            for module in (scope.module, PRELUDE_MODULE):
-                decl = self.resolution.module_symbols.get(module, {}).get(first)
+            for scope_module in (module, PRELUDE_MODULE):
+                decl = self.resolution.module_symbols.get(scope_module, {}).get(names[0])
                 if decl is not None:
                     return decl
             return None
-        imports = self.resolution.file_imports.get(scope.file, {})
-        module = imports.get(first)
-        if module is None:
+        target = imports.get(names[0])
+        if target is None:
             return None
-        return self.resolution.module_symbols.get(module, {}).get(names[1].text)
+        return self.resolution.module_symbols.get(target, {}).get(names[1])
 
     def _unknown(self, names: tuple[ast.Name, ...], scope: Scope, what: str, extra: list[str] = ()) -> None:
         dotted = ".".join(n.text for n in names)
