@@ -134,7 +134,6 @@ class SymbolTable:
         self.app_records = app_records or {}
         self.labels_type = labels_type
         self.cluster_labels = cluster_labels or {}  # cluster -> its labels' values
-        self._owners: dict[int, Symbol] | None = None
         self._occurrences: dict[str, tuple[ast.File, list[Occurrence]]] = {}
 
     # ---- scopes --------------------------------------------------------------------
@@ -254,28 +253,17 @@ class SymbolTable:
         return self.labels_type.fields.get(name) if isinstance(self.labels_type, RecordType) else None
 
     def field_symbol(self, record: RecordType, name: str) -> Symbol | None:
+        """The declaration of `record`'s field `name`, as the checker recorded it when it built the record."""
         field_ = record.fields.get(name)
         if field_ is None:
             return None
-        owner = self._field_owners().get(id(field_))
-        if owner is None and record.name.startswith("App("):
-            owner = Symbol("field", PRELUDE_MODULE, "App", name)
-        return owner
-
-    def _field_owners(self) -> dict[int, Symbol]:
-        if self._owners is None:
-            owners: dict[int, Symbol] = {}
-            for module, symbols in self.resolution.module_symbols.items():
-                for name, decl in symbols.items():
-                    if isinstance(decl, ast.SchemaDecl):
-                        record = self.checker.named_type(decl)
-                        for field_ in record.fields.values():
-                            owners[id(field_)] = Symbol("field", module, name, field_.name)
-            if isinstance(self.labels_type, RecordType) and self.resolution.labels is not None:
-                for field_ in self.labels_type.fields.values():
-                    owners[id(field_)] = Symbol("label", "", field_.name)
-            self._owners = owners
-        return self._owners
+        owner = self.checker.field_owners.get(id(field_))
+        if owner is None:
+            return Symbol("field", PRELUDE_MODULE, "App", name) if record.name.startswith("App(") else None
+        schema, _ = owner
+        if schema is None:
+            return self.label_symbol(name) if self.label_field(name) is field_ else None
+        return Symbol("field", self.resolution.symbol_module.get(id(schema), ""), schema.name.text, name)
 
     def label_symbol(self, name: str) -> Symbol | None:
         if self.label_field(name) is not None and self.resolution.labels is not None:
