@@ -5,9 +5,10 @@ Output: `Token`s in order, spaces left out, comments and newlines kept; each has
 coarse `kind`: name (identifiers and keywords alike), string, triple, number,
 comment, nl, op, other.
 
-The terminals are the grammar's (`grammar/gop.lark`), lexed by Lark's basic lexer
-over the parser's lexer configuration, so the language server reads a name, a
-string or a number exactly where the parser does. Where the lexer stops at a
+The terminals are the grammar's (`grammar/gop.lark`), matched by the scanner of
+Lark's basic lexer over the parser's lexer configuration (without Lark's line
+counting and token objects, which cost four times the matching), so the language
+server reads a name, a string or a number exactly where the parser does. Where the lexer stops at a
 character no terminal matches, lexing resumes after it: an opening triple quote makes a
 triple-quoted string to the end of the text, a `"` a string to the end of its
 line (what the user is typing), anything else one `other` character.
@@ -21,8 +22,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from lark.exceptions import UnexpectedCharacters
-from lark.lexer import BasicLexer, LexerThread
+from lark.lexer import BasicLexer
+from lark.utils import TextSlice
 
 from gop.compiler.syntax.parser import _lark
 
@@ -46,21 +47,23 @@ def _lexer() -> BasicLexer:
 
 def tokens(text: str) -> list[Token]:
     """All tokens of `text` but spaces (see the module doc)."""
+    lexer = _lexer()
+    whole = TextSlice(text, 0, len(text))
     out: list[Token] = []
     start = 0
     while start < len(text):
-        try:
-            for token in LexerThread.from_text(_lexer(), text[start:] if start else text).lex(None):
-                made = _token(token.type, token.value, start + token.start_pos)
-                if made is not None:
-                    out.append(made)
-            break
-        except UnexpectedCharacters as error:
-            stuck = start + error.pos_in_stream
-            if out and out[-1].text == '""' and out[-1].end == stuck and text.startswith('"', stuck):
-                stuck = out.pop().start  # an unterminated `"""`: the lexer took its first two quotes for `""`
-            out.append(_unlexable(text, stuck))
-            start = out[-1].end
+        found = lexer.match(whole, start)
+        if found is None:
+            if out and out[-1].text == '""' and out[-1].end == start and text.startswith('"', start):
+                start = out.pop().start  # an unterminated triple quote: the lexer took its first two quotes for `""`
+            token = _unlexable(text, start)
+        else:
+            token = _token(found[1], found[0], start)
+            if token is None:  # a space
+                start += len(found[0])
+                continue
+        out.append(token)
+        start = token.end
     return out
 
 
