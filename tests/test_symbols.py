@@ -222,3 +222,23 @@ def test_tokens_of_a_half_typed_text_cover_it_without_failing():
     assert found[5].kind == "string" and found[5].text == '"abc'
     assert found[-1].kind == "triple" and found[-1].end == len(text)
     assert [t.kind for t in tokens("a @ // note")] == ["name", "other", "comment"]
+
+
+# ---- types and visible names ------------------------------------------------------------------------------
+
+
+def test_the_type_at_a_key_a_label_and_a_schema_name(shop):
+    [duration] = shop.table.type_at(shop.key("apps.gop"), shop.tree("apps.gop"), shop.offset("apps.gop", "paymentTimeout = 20s"))
+    assert duration.describe() == "duration(1s..2m)"
+    [environment] = shop.table.type_at(shop.key("apps.gop"), shop.tree("apps.gop"), shop.offset("apps.gop", "where environment", 6))
+    assert set(environment.values) == {"dev", "staging", "prod"}
+    [record] = shop.table.type_at(shop.key("apps.gop"), shop.tree("apps.gop"), shop.offset("apps.gop", "lib.CheckoutValues", 4))
+    assert "paymentTimeout" in record.fields
+    assert shop.table.type_at(shop.key("apps.gop"), shop.tree("apps.gop"), 0) == ()  # `package`: no name there
+
+
+def test_the_names_visible_in_a_file_are_its_modules_the_preludes_and_its_imports(shop):
+    scope = shop.table.scope(shop.key("apps.gop"), shop.tree("apps.gop"))
+    visible = dict(shop.table.visible_declarations(scope))
+    assert "domain" in visible and "App" in visible and "CheckoutValues" not in visible  # that one needs `lib.`
+    assert list(scope.imports) == ["lib"]

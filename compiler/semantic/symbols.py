@@ -13,7 +13,8 @@ Output:
   expressions (through import aliases too), import paths, record keys in bodies, resource
   names (`dependsOn = [cart]`, `app web { }` in targets), selectors' label keys;
 - `definitions_at`, `references`, `rename` (the edits, or `RenameRefused` with the reason),
-  the facts hover shows (`decl`, `named_type`, `field`, `let_value`);
+  `type_at`, the names visible in a file (`scope`, `visible_declarations`), and the facts
+  hover shows (`decl`, `named_type`, `field`, `let_value`);
 - `completions_at` / `signature_at`: what may be typed at an offset of a text (the expected
   type there and the names visible there), read with the parser's lexer
   (`syntax.tokens`) since a half-typed line does not parse.
@@ -288,6 +289,16 @@ class SymbolTable:
             if span.start <= offset <= span.end and (best is None or span.end - span.start < best.span.end - best.span.start):
                 best = occurrence
         return best
+
+    def type_at(self, key: str, tree: ast.File, offset: int) -> tuple[Type, ...]:
+        """The type(s) of what the name at `offset` denotes: a key's or label's field type, a type or schema."""
+        occurrence = self.at(key, tree, offset)
+        if occurrence is None:
+            return ()
+        if occurrence.types:
+            return occurrence.types
+        found = [self.named_type(symbol) or getattr(self.field(symbol), "type", None) for symbol in occurrence.symbols]
+        return _unique(t for t in found if t is not None)
 
     def definitions_at(self, key: str, tree: ast.File, offset: int) -> list[Span]:
         """Where the names at `offset` are declared; a declaration in `tree` itself at its current position."""
