@@ -635,6 +635,7 @@ class Cursor:
 
 
 def scan(text: str, offset: int) -> Cursor:
+    """Where `offset` is in `text`: the open braces, the statement and brackets being typed, the partial word."""
     cursor = Cursor(word_start=offset)
     saved: list[tuple[list[Token], list]] = []
     last: Token | None = None
@@ -676,16 +677,13 @@ def scan(text: str, offset: int) -> Cursor:
     return cursor
 
 
-# ---- completion -----------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class Completion:
     label: str
     kind: str  # keyword, property, field, enum, function, variable, class, reference, struct, type, module
     detail: str | None = None
     doc: str | None = None  # Markdown
-    insert: str  = ""  # the text that replaces the partial word
+    insert: str = ""  # the text that replaces the partial word
     sort: str | None = None
 
 
