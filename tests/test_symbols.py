@@ -242,3 +242,22 @@ def test_the_names_visible_in_a_file_are_its_modules_the_preludes_and_its_import
     visible = dict(shop.table.visible_declarations(scope))
     assert "domain" in visible and "App" in visible and "CheckoutValues" not in visible  # that one needs `lib.`
     assert list(scope.imports) == ["lib"]
+
+
+# ---- the language server's imports ------------------------------------------------------------------------
+
+
+def test_the_language_server_uses_no_private_compiler_name_and_neither_the_cli_nor_the_commands():
+    import ast as pyast
+
+    offending = []
+    for path in sorted((REPO / "lsp").glob("*.py")):
+        for node in pyast.walk(pyast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, pyast.ImportFrom) and (node.module or "").startswith("gop.compiler"):
+                names = [a.name for a in node.names if a.name.startswith("_")]
+                if names or node.module.startswith(("gop.compiler.cli", "gop.compiler.commands")):
+                    offending.append(f"{path.name}: from {node.module} import {', '.join(a.name for a in node.names)}")
+            elif isinstance(node, pyast.Import):
+                offending += [f"{path.name}: import {a.name}" for a in node.names
+                              if a.name.startswith(("gop.compiler.cli", "gop.compiler.commands"))]
+    assert offending == []
