@@ -261,3 +261,13 @@ def test_the_language_server_uses_no_private_compiler_name_and_neither_the_cli_n
                 offending += [f"{path.name}: import {a.name}" for a in node.names
                               if a.name.startswith(("gop.compiler.cli", "gop.compiler.commands"))]
     assert offending == []
+
+
+def test_every_name_the_checker_resolved_is_an_occurrence_of_the_same_declaration(shop):
+    """`Checker.references` (what the checker resolved while checking) against the table's occurrences."""
+    references = shop.snapshot.analysis.checker.references
+    assert len(references) > 20
+    for span, decl in references:
+        inside = [o for o in shop.table.occurrences(span.file, shop.program.files[span.file])
+                  if span.start <= o.span.start and o.span.end <= span.end]
+        assert any(shop.table.decl(s) is decl for o in inside for s in o.symbols), (span, decl)
