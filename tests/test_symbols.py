@@ -17,7 +17,9 @@ from gop.compiler.session import analyse
 from gop.compiler.syntax.parser import parse
 from gop.compiler.syntax.tokens import tokens
 from gop.lsp import complete, hover
-from gop.lsp.project import Snapshot
+from gop.lsp.project import Snapshot, symbol_table
+
+import txtar
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -263,11 +265,30 @@ def test_the_language_server_uses_no_private_compiler_name_and_neither_the_cli_n
     assert offending == []
 
 
+def _unresolved_references(table, analysis) -> list:
+    """The (span, declaration) pairs of `Checker.references` that no occurrence in `table` names."""
+    missing = []
+    for span, decl in analysis.checker.references:
+        inside = [o for o in table.occurrences(span.file, analysis.program.files[span.file])
+                  if span.start <= o.span.start and o.span.end <= span.end]
+        if not any(table.decl(s) is decl for o in inside for s in o.symbols):
+            missing.append((span, decl))
+    return missing
+
+
 def test_every_name_the_checker_resolved_is_an_occurrence_of_the_same_declaration(shop):
     """`Checker.references` (what the checker resolved while checking) against the table's occurrences."""
-    references = shop.snapshot.analysis.checker.references
-    assert len(references) > 20
-    for span, decl in references:
-        inside = [o for o in shop.table.occurrences(span.file, shop.program.files[span.file])
-                  if span.start <= o.span.start and o.span.end <= span.end]
-        assert any(shop.table.decl(s) is decl for o in inside for s in o.symbols), (span, decl)
+    assert len(shop.snapshot.analysis.checker.references) > 20
+    assert _unresolved_references(shop.table, shop.snapshot.analysis) == []
+
+
+@pytest.mark.parametrize("archive", sorted((REPO / "tests" / "golden" / "check").glob("*.txtar")), ids=lambda p: p.stem)
+def test_the_checker_and_the_symbol_table_agree_on_every_check_golden(archive, tmp_path, monkeypatch):
+    for name, data in txtar.read(archive).sections:
+        if name.endswith(".gop"):
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_text(data, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    analysis = analyse(["."])
+    if analysis.checker is not None:
+        assert _unresolved_references(symbol_table(analysis), analysis) == []
