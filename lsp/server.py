@@ -340,12 +340,11 @@ def _current_files(view: View) -> tuple[dict[str, ast.File], dict[str, tuple]]:
 @server.guarded(lsp.TEXT_DOCUMENT_REFERENCES, empty=[])
 def references(params: lsp.ReferenceParams):
     view = View(server, params.text_document.uri)
-    occurrence = view.occurrence(params.position)
-    if occurrence is None:
+    if view.symbols is None:
         return []
     trees, files = _current_files(view)
     found = []
-    for key, other in view.symbols.references(occurrence.symbols, trees):
+    for key, other in view.symbols.references_at(view.key, view.tree, view.offset(params.position), trees):
         if other.definition and not params.context.include_declaration:
             continue
         uri, _, source = files[key]
@@ -356,13 +355,12 @@ def references(params: lsp.ReferenceParams):
 @server.guarded(lsp.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT, empty=[])
 def document_highlight(params: lsp.DocumentHighlightParams):
     view = View(server, params.text_document.uri)
-    occurrence = view.occurrence(params.position)
-    if occurrence is None:
+    if view.symbols is None:
         return []
     return [
         lsp.DocumentHighlight(range=view.range_of(o.span),
                               kind=lsp.DocumentHighlightKind.Write if o.definition else lsp.DocumentHighlightKind.Read)
-        for _, o in view.symbols.references(occurrence.symbols, {view.key: view.tree})
+        for _, o in view.symbols.references_at(view.key, view.tree, view.offset(params.position), {view.key: view.tree})
     ]
 
 

@@ -54,9 +54,8 @@ class Shop:
         return [(Path(s.file).name, self.program.sources[s.file].text[s.start:s.end]) for s in spans]
 
     def referenced(self, name: str, needle: str, delta: int = 0) -> list[tuple[str, str]]:
-        symbols = self.at(name, needle, delta).symbols
-        return sorted((Path(k).name, self.program.sources[k].text[o.span.start:o.span.end])
-                      for k, o in self.table.references(symbols, dict(self.program.files)))
+        found = self.table.references_at(self.key(name), self.tree(name), self.offset(name, needle, delta), dict(self.program.files))
+        return sorted((Path(k).name, self.program.sources[k].text[o.span.start:o.span.end]) for k, o in found)
 
     def completions(self, name: str, text: str, offset: int) -> dict[str, object]:
         tree = parse(self.key(name), text).file

@@ -12,7 +12,7 @@ Output:
   fleet's resources app/env/cluster/...); references are every use: names in types and
   expressions (through import aliases too), import paths, record keys in bodies, resource
   names (`dependsOn = [cart]`, `app web { }` in targets), selectors' label keys;
-- `definitions_at`, `references`, `rename` (the edits, or `RenameRefused` with the reason),
+- `definitions_at`, `references_at`, `rename` (the edits, or `RenameRefused` with the reason),
   `type_at`, the names visible in a file (`scope`, `visible_declarations`), and the facts
   hover shows (`decl`, `named_type`, `field`, `let_value`);
 - `completions_at` / `signature_at`: what may be typed at an offset of a text (the expected
@@ -316,6 +316,11 @@ class SymbolTable:
             for occurrence in self.occurrences(key, tree):
                 if wanted.intersection(occurrence.symbols):
                     yield key, occurrence
+
+    def references_at(self, key: str, tree: ast.File, offset: int, files: dict[str, ast.File]) -> list[tuple[str, Occurrence]]:
+        """(file, occurrence) of every occurrence in `files` of what the name at `offset` names, declarations included."""
+        occurrence = self.at(key, tree, offset)
+        return list(self.references(occurrence.symbols, files)) if occurrence is not None else []
 
     def renamable(self, key: str, tree: ast.File, offset: int) -> tuple[Occurrence, Symbol]:
         """The occurrence and the one symbol a rename at `offset` would rename (or RenameRefused)."""
