@@ -10,7 +10,7 @@ record can be switched on with its defaults (`serviceAccount {}`).
 Invariants: a value returned is of its expected type and satisfies every
 refinement; anything else yields a diagnostic and `INVALID`, never an exception.
 Side tables for the symbol table (`symbols`): `references` (use span -> declaration) and
-`field_owners` (each record field -> the schema and field declaration it comes from).
+`field_owners` (each record field -> the schema that declares it).
 """
 
 from __future__ import annotations
@@ -97,8 +97,8 @@ class Checker:
     resolution: Resolution
     diagnostics: list[Diagnostic] = field(default_factory=list)
     references: list[tuple[Span, Any]] = field(default_factory=list)  # (use span, declaration node)
-    # id(Field) -> (the SchemaDecl that declares it, or None for the labels' fields; its FieldDecl)
-    field_owners: dict[int, tuple[Any, ast.FieldDecl]] = field(default_factory=dict)
+    # id(Field) -> the SchemaDecl that declares it (None for the labels' fields)
+    field_owners: dict[int, ast.SchemaDecl | None] = field(default_factory=dict)
     _type_cache: dict[int, Type] = field(default_factory=dict)
     _in_progress: set[int] = field(default_factory=set)
     _let_values: dict[int, Any] = field(default_factory=dict)
@@ -211,7 +211,7 @@ class Checker:
                         notes=("the default always applies, so the field is never absent; drop the `?` or the default",),
                     )
             made = fields[decl.name.text] = Field(decl.name.text, type_, decl.optional, default, has_default, decl.doc)
-            self.field_owners[id(made)] = (owner, decl)
+            self.field_owners[id(made)] = owner
         return fields
 
     def type_of(self, node, scope: Scope) -> Type:

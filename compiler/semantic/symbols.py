@@ -258,10 +258,9 @@ class SymbolTable:
         field_ = record.fields.get(name)
         if field_ is None:
             return None
-        owner = self.checker.field_owners.get(id(field_))
-        if owner is None:
+        if id(field_) not in self.checker.field_owners:
             return Symbol("field", PRELUDE_MODULE, "App", name) if record.name.startswith("App(") else None
-        schema, _ = owner
+        schema = self.checker.field_owners[id(field_)]
         if schema is None:
             return self.label_symbol(name) if self.label_field(name) is field_ else None
         return Symbol("field", self.resolution.symbol_module.get(id(schema), ""), schema.name.text, name)
