@@ -76,3 +76,47 @@ PROBE_FIELDS = (AppField.LIVENESS, AppField.READINESS)
 TEMPLATE_FIELDS = (AppField.INGRESS, AppField.AUTOSCALING, AppField.SERVICE_ACCOUNT)
 # Map-valued App fields that add a chart part of the same name when not empty.
 MAP_PART_FIELDS = (AppField.CONFIG, AppField.SECRET_ENV, AppField.VALUES)
+
+# ---- symbols (the symbol table and the language server read these) ----------------------------
+
+# What each secret function and each of its parameters (required ones first, as SECRET_PARAMETERS,
+# then `external`'s optional ones) means.
+SECRET_DOCS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "sops": ("A secret in a SOPS-encrypted Secret manifest in the repository.", (
+        ("file", "Path of the encrypted manifest, relative to the program root."),
+        ("secret", "Name of the Kubernetes Secret the workload reads."),
+        ("key", "The key inside that Secret."),
+    )),
+    "secretRef": ("A Secret that already exists in the cluster.", (
+        ("secret", "Name of the Kubernetes Secret."),
+        ("key", "The key inside that Secret."),
+    )),
+    "external": ("A secret kept in an external store, synced into a Secret.", (
+        ("store", "The name of the external secret store."),
+        ("remote", "The key in the store."),
+        ("secret", "Name of the Kubernetes Secret the workload reads."),
+        ("key", "The key inside that Secret."),
+        ("storeKind", 'Optional: "ClusterSecretStore" (the default) or "SecretStore".'),
+        ("property", "Optional: the field of the remote value to read."),
+    )),
+}
+# What each built-in type means.
+BUILTIN_DOCS = {
+    "int": "A whole number; refine with a range: `int(1..10)`.",
+    "float": "A number with a fraction; refine with a range: `float(0..1)`.",
+    "bool": "`true` or `false`.",
+    "string": 'Text; refine with `string(len: 1..63, pattern: "^[a-z]+$")`.',
+    "duration": "A duration such as `30s`, `5m` or `1h30m`.",
+    "quantity": "A Kubernetes quantity such as `250m`, `1` or `512Mi`.",
+    "secret": "A reference to a secret: `sops(...)`, `secretRef(...)` or `external(...)`; never a plaintext value.",
+    "any": "Any value; not checked.",
+    "app": "The name of a declared app.",
+    "source": "The name of a declared source.",
+    "registry": "The name of a declared registry.",
+    "provider": "The name of a declared provider.",
+}
+# Type constructors written with brackets: `list[string]`, `map[string, int]`.
+TYPE_CONSTRUCTORS = ("list", "map")
+# Keywords inside a target's body (env, overlay, cluster) and inside a selector after a label key.
+TARGET_KEYWORDS = ("app", "all")
+SELECTOR_OPERATORS = ("in", "not", "exists")

@@ -1,7 +1,8 @@
 """Hover text and inlay hints: what a name means and what value a field ends up with.
 
-Input: a `Model`, an `Occurrence` (or a file's tree for inlay hints) and the
-project root (to show short file names). Output: Markdown for hovers; for inlay
+Input: a `Snapshot` (its symbol table's facts: declarations, types, docs, values;
+and its analysis's fleet: placement, provenance), an `Occurrence` (or a file's
+tree for inlay hints) and the project root (to show short file names). Output: Markdown for hovers; for inlay
 hints, the (offset, label) pairs of overridden fields.
 
 For a field of an app the hover lists its effective value per env and per
@@ -23,26 +24,28 @@ from gop.compiler.fleet.model import Layer, Origin
 from gop.compiler.semantic.check import INVALID
 from gop.compiler.semantic.types import RecordType, describe_value
 
-from .complete import BUILTIN_DOCS
-from .symbols import Model, Occurrence, Symbol
+from gop.compiler.language import BUILTIN_DOCS
+from gop.compiler.semantic.symbols import Occurrence, Symbol
+
+from .project import Snapshot
 
 NOT_SET = object()
 _MAX_VALUE = 60
 
 
-def hover_markdown(model: Model, occurrence: Occurrence, root: Path) -> str | None:
-    parts = [_describe(model, symbol, occurrence) for symbol in occurrence.symbols]
+def hover_markdown(snapshot: Snapshot, occurrence: Occurrence, root: Path) -> str | None:
+    parts = [_describe(snapshot, symbol, occurrence) for symbol in occurrence.symbols]
     parts = [p for p in dict.fromkeys(parts) if p]
     if occurrence.app is not None and occurrence.path and any(s.kind == "field" for s in occurrence.symbols):
-        values = effective_values(model, occurrence.app, occurrence.path, root)
+        values = effective_values(snapshot, occurrence.app, occurrence.path, root)
         if values:
             parts.append(values)
     return "\n\n---\n\n".join(parts) if parts else None
 
 
-def _describe(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
+def _describe(snapshot: Snapshot, symbol: Symbol, occurrence: Occurrence) -> str | None:
     describe = _DESCRIBERS.get(symbol.kind, _resource)
-    return describe(model, symbol, occurrence)
+    return describe(snapshot, symbol, occurrence)
 
 
 def _code(text: str) -> str:
@@ -53,8 +56,8 @@ def _with_doc(head: str, doc: str | None, *more: str) -> str:
     return "\n\n".join([_code(head)] + ([doc] if doc else []) + [m for m in more if m])
 
 
-def _field(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
-    info = model.field(symbol)
+def _field(snapshot: Snapshot, symbol: Symbol, occurrence: Occurrence) -> str | None:
+    info = snapshot.symbols.field(symbol)
     if info is None:
         return None
     head = f"{symbol.member}{'?' if info.optional else ''}: {info.type.describe()}"
@@ -63,12 +66,12 @@ def _field(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
     return _with_doc(head, info.doc, f"field of schema `{symbol.name}` ({_module_name(symbol.module)})")
 
 
-def _label(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
-    info = model.field(symbol)
+def _label(snapshot: Snapshot, symbol: Symbol, occurrence: Occurrence) -> str | None:
+    info = snapshot.symbols.field(symbol)
     if info is None:
         return None
     head = f"label {symbol.name}{'?' if info.optional else ''}: {info.type.describe()}"
-    fleet = model.analysis.fleet
+    fleet = snapshot.analysis.fleet
     by_value: dict[str, list[str]] = {}
     for name, cluster in (fleet.clusters.items() if fleet else ()):
         if symbol.name in cluster.labels:
@@ -77,48 +80,48 @@ def _label(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
     return _with_doc(head, info.doc, "Clusters:\n" + "\n".join(lines) if lines else "")
 
 
-def _schema(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
-    record = model.named_type(symbol)
+def _schema(snapshot: Snapshot, symbol: Symbol, occurrence: Occurrence) -> str | None:
+    record = snapshot.symbols.named_type(symbol)
     if not isinstance(record, RecordType):
         return None
     fields = "\n".join(f"  {f.name}{'?' if f.optional else ''}: {f.type.describe()}" for f in record.fields.values())
     return _with_doc(f"schema {symbol.name} {{\n{fields}\n}}", record.doc, _module_name(symbol.module))
 
 
-def _type(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
-    resolved = model.named_type(symbol)
-    decl = model.decl(symbol)
+def _type(snapshot: Snapshot, symbol: Symbol, occurrence: Occurrence) -> str | None:
+    resolved = snapshot.symbols.named_type(symbol)
+    decl = snapshot.symbols.decl(symbol)
     if resolved is None or decl is None:
         return None
     return _with_doc(f"type {symbol.name} = {resolved.describe()}", decl.doc, _module_name(symbol.module))
 
 
-def _let(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
-    decl = model.decl(symbol)
+def _let(snapshot: Snapshot, symbol: Symbol, occurrence: Occurrence) -> str | None:
+    decl = snapshot.symbols.decl(symbol)
     if not isinstance(decl, ast.LetDecl):
         return None
-    value = model.let_value(symbol)
+    value = snapshot.symbols.let_value(symbol)
     shown = "(invalid)" if value is INVALID else _show(value)
     return _with_doc(f"let {symbol.name} = {shown}", decl.doc, _module_name(symbol.module))
 
 
-def _builtin(model: Model, symbol: Symbol, occurrence: Occurrence) -> str:
+def _builtin(snapshot: Snapshot, symbol: Symbol, occurrence: Occurrence) -> str:
     return _with_doc(symbol.name, BUILTIN_DOCS.get(symbol.name), "built-in type")
 
 
-def _module(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
-    module = model.program.modules.get(symbol.module)
+def _module(snapshot: Snapshot, symbol: Symbol, occurrence: Occurrence) -> str | None:
+    module = snapshot.analysis.program.modules.get(symbol.module)
     if module is None:
         return None
     files = ", ".join(f"`{Path(f).name}`" for f in module.files)
     return _with_doc(f"module {symbol.module}", None, f"files: {files}")
 
 
-def _resource(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | None:
-    decl = model.decl(symbol)
+def _resource(snapshot: Snapshot, symbol: Symbol, occurrence: Occurrence) -> str | None:
+    decl = snapshot.symbols.decl(symbol)
     if not isinstance(decl, ast.ResourceDecl):
         return None
-    fleet = model.analysis.fleet
+    fleet = snapshot.analysis.fleet
     more = ""
     if fleet is not None and symbol.kind == "app" and symbol.name in fleet.apps:
         app = fleet.apps[symbol.name]
@@ -130,8 +133,8 @@ def _resource(model: Model, symbol: Symbol, occurrence: Occurrence) -> str | Non
         cluster = fleet.clusters[symbol.name]
         labels = ", ".join(f"{k} = {_show(v)}" for k, v in cluster.labels.items())
         more = f"env `{cluster.env or '-'}`; labels: {labels}; apps: {', '.join(cluster.instances) or 'none'}"
-    elif symbol.kind == "overlay" and model.evaluation is not None:
-        matched = model.evaluation.selector_matches.get(id(decl), ())
+    elif symbol.kind == "overlay" and snapshot.analysis.evaluation is not None:
+        matched = snapshot.analysis.evaluation.selector_matches.get(id(decl), ())
         more = "clusters: " + (", ".join(matched) or "none")
     return _with_doc(f"{symbol.kind} {symbol.name}", decl.doc, more)
 
@@ -164,12 +167,12 @@ def _show(value) -> str:
     return text if len(text) <= _MAX_VALUE else text[:_MAX_VALUE - 1] + "…"
 
 
-def _where(model: Model, origin: Origin | None, root: Path) -> str:
+def _where(snapshot: Snapshot, origin: Origin | None, root: Path) -> str:
     if origin is None:
         return ""
     if origin.span is None:
         return f"`{origin.source}` ({origin.layer.label})"
-    source = model.program.sources.get(origin.span.file)
+    source = snapshot.analysis.program.sources.get(origin.span.file)
     line = source.position(origin.span.start).line + 1 if source else 0
     return f"`{origin.source}` ({origin.layer.label}, {_short(origin.span.file, root)}:{line})"
 
@@ -181,25 +184,25 @@ def _short(key: str, root: Path) -> str:
         return key
 
 
-def _instances_by_env(model: Model, app: str):
+def _instances_by_env(snapshot: Snapshot, app: str):
     """{env: [(cluster, instance)]} for the clusters that run `app`, envs in declaration order."""
-    fleet = model.analysis.fleet
+    fleet = snapshot.analysis.fleet
     groups: dict[str, list] = {}
     for name, cluster in (fleet.clusters.items() if fleet else ()):
         instance = cluster.instances.get(app)
         if instance is not None:
             groups.setdefault(cluster.env or "(no env)", []).append((name, instance))
-    order = list(model.resources("env"))  # declaration order
+    order = list(snapshot.symbols.resources("env"))  # declaration order
     return dict(sorted(groups.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
 
 
-def effective_values(model: Model, app: str, path: tuple[str, ...], root: Path) -> str | None:
-    groups = _instances_by_env(model, app)
+def effective_values(snapshot: Snapshot, app: str, path: tuple[str, ...], root: Path) -> str | None:
+    groups = _instances_by_env(snapshot, app)
     if not groups:
         return None
     lines = [f"**Effective `{'.'.join(path)}` of app `{app}`:**", ""]
     for env, members in groups.items():
-        shown = [(name, _show(_value_at(inst.values, path)), _where(model, _origin(inst.origins, path), root)) for name, inst in members]
+        shown = [(name, _show(_value_at(inst.values, path)), _where(snapshot, _origin(inst.origins, path), root)) for name, inst in members]
         common, _ = Counter((value, origin) for _, value, origin in shown).most_common(1)[0]
         lines.append(f"- env `{env}`: `{common[0]}`" + (f" — {common[1]}" if common[1] else ""))
         for name, value, origin in shown:
@@ -220,12 +223,12 @@ def _origin(origins: dict, path: tuple[str, ...]) -> Origin | None:
 # ---- inlay hints ---------------------------------------------------------------------------------------
 
 
-def overridden_fields(model: Model, tree: ast.File) -> list[tuple[int, str]]:
+def overridden_fields(snapshot: Snapshot, tree: ast.File) -> list[tuple[int, str]]:
     """(offset, label) for each assignment in an app body that some env, overlay or cluster overrides."""
     hints: list[tuple[int, str]] = []
     for decl in tree.decls:
         if isinstance(decl, ast.ResourceDecl) and decl.kind == "app" and decl.name is not None:
-            groups = _instances_by_env(model, decl.name.text)
+            groups = _instances_by_env(snapshot, decl.name.text)
             if groups:
                 for path, assign in _assignments(decl.body, ()):
                     label = _override_label(groups, path)

@@ -39,7 +39,7 @@ from gop.compiler.session import Analysis, analyse
 from gop.compiler.syntax.parser import ParseResult, parse
 from gop.compiler.core.span import SourceFile
 
-from .symbols import Model
+from gop.compiler.semantic.symbols import SymbolTable
 
 SYNTAX_CODE_PREFIX = "E01"
 
@@ -82,16 +82,28 @@ class Snapshot:
     generation: int
     versions: dict[str, int | None]  # uri -> version of each open buffer the analysis saw
     seconds: float
-    _model: Model | None = None
+    _symbols: SymbolTable | None = None
 
     @property
-    def model(self) -> Model:
-        if self._model is None:
-            self._model = Model(self.analysis)
-        return self._model
+    def symbols(self) -> SymbolTable:
+        """The analysis's symbol table, built on first use."""
+        if self._symbols is None:
+            self._symbols = symbol_table(self.analysis)
+        return self._symbols
 
     def syntax_errors_in(self, key: str) -> bool:
         return any(d.span.file == key and d.code.startswith(SYNTAX_CODE_PREFIX) for d in self.analysis.diagnostics)
+
+
+def symbol_table(analysis: Analysis) -> SymbolTable:
+    """The symbol table of an analysis, with the fleet's app records and cluster labels."""
+    fleet = analysis.fleet
+    return SymbolTable(
+        analysis.program, analysis.resolution, analysis.checker,
+        app_records={name: app.values_type for name, app in fleet.apps.items()} if fleet is not None else {},
+        labels_type=analysis.evaluation.labels_type if analysis.evaluation is not None else None,
+        cluster_labels={name: cluster.labels for name, cluster in fleet.clusters.items()} if fleet is not None else {},
+    )
 
 
 def _has_gop_files(directory: Path) -> bool:

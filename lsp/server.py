@@ -6,8 +6,9 @@ its snapshots (`project`), a parse cache shared by all, and the materialised
 standard library (`convert.Paths`).
 
 Requests are answered from the buffer's current text (parsed through the cache)
-and the project's last good snapshot, by name (`symbols`), so completion and
-hover never wait for an analysis. Code actions wait (briefly) for the analysis
+and the project's last good snapshot, by the compiler's symbol table
+(`gop.compiler.semantic.symbols`), so completion and hover never wait for an
+analysis; this module only converts positions, spans and answers. Code actions wait (briefly) for the analysis
 of the current text of their file, because fixes carry offsets into it (not for
 one that only another file's edit started). The wire itself (framing, malformed
 messages, requests before `initialize`) is `transport`'s.
@@ -25,7 +26,6 @@ import functools
 import gc
 import importlib.resources
 import logging
-import re
 import sys
 import threading
 import traceback
@@ -40,18 +40,15 @@ from gop.compiler.syntax import ast
 from gop.compiler import gopc_version
 from gop.compiler.syntax.formatter import format_source
 from gop.compiler.semantic.loader import is_std_file
-from gop.compiler.semantic.resolve import NAMED_KINDS
+from gop.compiler.semantic.symbols import Occurrence, RenameRefused, SymbolTable, completions_at, signature_at
 from gop.compiler.core.span import SourceFile, Span
 
 from . import complete, convert, hover, tokens
 from .project import Buffer, Host, ParseCache, Project, Snapshot, project_root
-from .symbols import DECLARATION_KINDS, Model, Occurrence, Scope, Symbol
 from .transport import GopProtocol, read_stream
 
 DEBOUNCE_SECONDS = 0.05
 SETTLE_TIMEOUT_SECONDS = 5.0
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_RESOURCE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 class RequestFailed(JsonRpcException):
@@ -70,12 +67,12 @@ class View:
         self.project = server.project_for(uri)
         self.text = server.current_text(uri, self.key)
         self.snapshot: Snapshot | None = self.project.serving(uri) if self.project else None
-        self.model: Model | None = self.snapshot.model if self.snapshot else None
+        self.symbols: SymbolTable | None = self.snapshot.symbols if self.snapshot else None
         try:
             self.tree, self.source = server.parses.file(self.key, self.text)
         except Exception as error:  # a parser bug: answer from the last analysed tree of this file
             server.log_error(f"parsing {self.key}", error)
-            analysed = self.model.program.files.get(self.key) if self.model else None
+            analysed = self.symbols.program.files.get(self.key) if self.symbols else None
             self.tree = analysed or ast.File(Span(self.key, 0, 0), ())
             self.source = SourceFile(self.key, self.text)
 
@@ -83,7 +80,10 @@ class View:
         return convert.offset(self.source, position)
 
     def occurrence(self, position: lsp.Position) -> Occurrence | None:
-        return self.model.at(self.key, self.tree, self.offset(position)) if self.model else None
+        return self.symbols.at(self.key, self.tree, self.offset(position)) if self.symbols else None
+
+    def range_of(self, span: Span) -> lsp.Range:
+        return convert.range_of(self.source, span.start, span.end)
 
 
 class GopServer(LanguageServer):
@@ -216,9 +216,9 @@ class GopServer(LanguageServer):
         document = self.workspace.text_documents.get(uri)
         return document is None or snapshot.versions.get(uri) == document.version
 
-    def files_of(self, model: Model) -> dict[str, tuple]:
+    def files_of(self, symbols: SymbolTable) -> dict[str, tuple]:
         """Every file of a snapshot's program as it is now: key -> (uri, tree, source)."""
-        files = {key: (self.paths.uri(key), tree, model.program.sources[key]) for key, tree in model.program.files.items()}
+        files = {key: (self.paths.uri(key), tree, symbols.program.sources[key]) for key, tree in symbols.program.files.items()}
         for uri, document in list(self.workspace.text_documents.items()):
             key = self.paths.key(uri)
             if key in files and not is_std_file(key):
@@ -286,17 +286,16 @@ def did_change_watched_files(params: lsp.DidChangeWatchedFilesParams):
 def completion(params: lsp.CompletionParams):
     view = View(server, params.text_document.uri)
     offset = view.offset(params.position)
-    cursor = complete.scan(view.text, offset)
-    scope = view.model.scope(view.key, view.tree) if view.model else Scope(view.key, "", {})
-    word_range = convert.range_of(view.source, cursor.word_start, offset)
-    items = complete.Completer(view.model, scope, cursor, word_range).run()
-    return lsp.CompletionList(is_incomplete=False, items=items)
+    word_start, completions = completions_at(view.symbols, view.key, view.tree, view.text, offset)
+    word_range = convert.range_of(view.source, word_start, offset)
+    return lsp.CompletionList(is_incomplete=False, items=[complete.item(c, word_range) for c in completions])
 
 
 @server.guarded(lsp.TEXT_DOCUMENT_SIGNATURE_HELP, lsp.SignatureHelpOptions(trigger_characters=["(", ","]))
 def signature_help(params: lsp.SignatureHelpParams):
     view = View(server, params.text_document.uri)
-    return complete.signature_help(complete.scan(view.text, view.offset(params.position)))
+    signature = signature_at(view.text, view.offset(params.position))
+    return complete.signature_help(signature) if signature is not None else None
 
 
 @server.guarded(lsp.TEXT_DOCUMENT_HOVER)
@@ -305,7 +304,7 @@ def hover_request(params: lsp.HoverParams):
     occurrence = view.occurrence(params.position)
     if occurrence is None:
         return None
-    text = hover.hover_markdown(view.model, occurrence, view.project.root)
+    text = hover.hover_markdown(view.snapshot, occurrence, view.project.root)
     if text is None:
         return None
     return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text),
@@ -318,42 +317,37 @@ def hover_request(params: lsp.HoverParams):
 @server.guarded(lsp.TEXT_DOCUMENT_DEFINITION, empty=[])
 def definition(params: lsp.DefinitionParams):
     view = View(server, params.text_document.uri)
-    occurrence = view.occurrence(params.position)
-    if occurrence is None:
+    if view.symbols is None:
         return []
-    here = {s: o for o in view.model.occurrences(view.key, view.tree) if o.definition for s in o.symbols}
     locations = []
-    for symbol in occurrence.symbols:
-        if symbol in here:  # declared in this buffer: its current position, even before the next analysis
-            locations.append(lsp.Location(uri=view.uri, range=convert.range_of(view.source, here[symbol].span.start, here[symbol].span.end)))
+    for span in view.symbols.definitions_at(view.key, view.tree, view.offset(params.position)):
+        if span.file == view.key:  # this buffer: the position in its current text
+            locations.append(lsp.Location(uri=view.uri, range=view.range_of(span)))
             continue
-        span = view.model.definition(symbol)
-        where = convert.location(server.paths, view.model.program.sources, span) if span is not None else None
+        where = convert.location(server.paths, view.symbols.program.sources, span)
         if where is not None:
             locations.append(where)
     return locations
 
 
-def _occurrences_of(view: View, symbols: set[Symbol]):
-    """(uri, source, occurrence) of every occurrence naming one of `symbols`, in every file of the program."""
-    files = server.files_of(view.model)
+def _current_files(view: View) -> tuple[dict[str, ast.File], dict[str, tuple]]:
+    """The program's files as they are now: key -> tree (for the symbol table), key -> (uri, tree, source)."""
+    files = server.files_of(view.symbols)
     files[view.key] = (view.uri, view.tree, view.source)
-    for key, (uri, tree, source) in files.items():
-        for occurrence in view.model.occurrences(key, tree):
-            if symbols.intersection(occurrence.symbols):
-                yield uri, source, occurrence
+    return {key: tree for key, (_, tree, _) in files.items()}, files
 
 
 @server.guarded(lsp.TEXT_DOCUMENT_REFERENCES, empty=[])
 def references(params: lsp.ReferenceParams):
     view = View(server, params.text_document.uri)
-    occurrence = view.occurrence(params.position)
-    if occurrence is None:
+    if view.symbols is None:
         return []
+    trees, files = _current_files(view)
     found = []
-    for uri, source, other in _occurrences_of(view, set(occurrence.symbols)):
+    for key, other in view.symbols.references_at(view.key, view.tree, view.offset(params.position), trees):
         if other.definition and not params.context.include_declaration:
             continue
+        uri, _, source = files[key]
         found.append(lsp.Location(uri=uri, range=convert.range_of(source, other.span.start, other.span.end)))
     return found
 
@@ -361,72 +355,42 @@ def references(params: lsp.ReferenceParams):
 @server.guarded(lsp.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT, empty=[])
 def document_highlight(params: lsp.DocumentHighlightParams):
     view = View(server, params.text_document.uri)
-    occurrence = view.occurrence(params.position)
-    if occurrence is None:
+    if view.symbols is None:
         return []
-    symbols = set(occurrence.symbols)
     return [
-        lsp.DocumentHighlight(range=convert.range_of(view.source, o.span.start, o.span.end),
+        lsp.DocumentHighlight(range=view.range_of(o.span),
                               kind=lsp.DocumentHighlightKind.Write if o.definition else lsp.DocumentHighlightKind.Read)
-        for o in view.model.occurrences(view.key, view.tree) if symbols.intersection(o.symbols)
+        for _, o in view.symbols.references_at(view.key, view.tree, view.offset(params.position), {view.key: view.tree})
     ]
-
-
-def _renamable(view: View, position: lsp.Position) -> tuple[Occurrence, Symbol]:
-    occurrence = view.occurrence(position)
-    if occurrence is None:
-        raise RequestFailed("nothing to rename here")
-    if len(occurrence.symbols) > 1:
-        names = ", ".join(f"`{s.display}`" for s in occurrence.symbols)
-        raise RequestFailed(f"this name stands for several declarations ({names}); rename it at its declaration")
-    symbol = occurrence.symbols[0]
-    if symbol.is_std or symbol.kind in ("module", "builtin"):
-        raise RequestFailed(f"`{symbol.display}` belongs to the standard library and cannot be renamed")
-    return occurrence, symbol
 
 
 @server.guarded(lsp.TEXT_DOCUMENT_PREPARE_RENAME)
 def prepare_rename(params: lsp.PrepareRenameParams):
     view = View(server, params.text_document.uri)
-    occurrence, symbol = _renamable(view, params.position)
-    return lsp.PrepareRenameResult_Type1(
-        range=convert.range_of(view.source, occurrence.span.start, occurrence.span.end), placeholder=symbol.short_name)
+    if view.symbols is None:
+        raise RequestFailed("nothing to rename here")
+    try:
+        occurrence, symbol = view.symbols.renamable(view.key, view.tree, view.offset(params.position))
+    except RenameRefused as refused:
+        raise RequestFailed(str(refused)) from None
+    return lsp.PrepareRenameResult_Type1(range=view.range_of(occurrence.span), placeholder=symbol.short_name)
 
 
 @server.guarded(lsp.TEXT_DOCUMENT_RENAME, lsp.RenameOptions(prepare_provider=True))
 def rename(params: lsp.RenameParams):
     view = View(server, params.text_document.uri)
-    _, symbol = _renamable(view, params.position)
-    new_name = params.new_name
-    _check_new_name(view.model, symbol, new_name)
+    if view.symbols is None:
+        raise RequestFailed("nothing to rename here")
+    trees, files = _current_files(view)
+    try:
+        edits = view.symbols.rename(view.key, view.tree, view.offset(params.position), params.new_name, trees)
+    except RenameRefused as refused:
+        raise RequestFailed(str(refused)) from None
     changes: dict[str, list[lsp.TextEdit]] = {}
-    for uri, source, occurrence in _occurrences_of(view, {symbol}):
-        if len(occurrence.symbols) > 1:
-            line = source.position(occurrence.span.start).line + 1
-            raise RequestFailed(f"`{symbol.display}` cannot be renamed safely: {Path(source.path).name}:{line} names "
-                                + " and ".join(f"`{s.display}`" for s in occurrence.symbols) + " at once")
-        edit = lsp.TextEdit(range=convert.range_of(source, occurrence.span.start, occurrence.span.end), new_text=new_name)
-        changes.setdefault(uri, []).append(edit)
+    for key, spans in edits.items():
+        uri, _, source = files[key]
+        changes[uri] = [lsp.TextEdit(range=convert.range_of(source, span.start, span.end), new_text=params.new_name) for span in spans]
     return lsp.WorkspaceEdit(changes=changes)
-
-
-def _check_new_name(model: Model, symbol: Symbol, new_name: str) -> None:
-    if symbol.kind in NAMED_KINDS:
-        if not _RESOURCE_NAME.match(new_name) or len(new_name) > 63:
-            raise RequestFailed(f"`{new_name}` is not a valid name for {symbol.kind}: lower-case letters, digits and `-`")
-        taken = new_name in model.resources(symbol.kind)
-    else:
-        if not _IDENTIFIER.match(new_name):
-            raise RequestFailed(f"`{new_name}` is not a valid name: letters, digits and `_`, not starting with a digit")
-        if symbol.kind in DECLARATION_KINDS:
-            taken = new_name in model.resolution.module_symbols.get(symbol.module, {})
-        elif symbol.kind == "field":
-            schema = model.named_type(Symbol("schema", symbol.module, symbol.name))
-            taken = schema is not None and new_name in schema.fields
-        else:
-            taken = model.label_symbol(new_name) is not None
-    if taken and new_name != symbol.short_name:
-        raise RequestFailed(f"`{new_name}` is already declared")
 
 
 # ---- outline, tokens, hints -----------------------------------------------------------------------
@@ -445,8 +409,8 @@ def workspace_symbol(params: lsp.WorkspaceSymbolParams):
     for project in list(server.projects.values()):
         if project.latest is None:
             continue
-        for key, (uri, tree, source) in server.files_of(project.latest.model).items():
-            for name, word, kind, span, container in tokens.declarations(tree):
+        for key, (uri, tree, source) in server.files_of(project.latest.symbols).items():
+            for name, word, kind, span, container in tokens.declarations(project.latest.symbols.occurrences(key, tree)):
                 if (key, span.start) in seen or not tokens.matches_query(params.query, name):
                     continue
                 seen.add((key, span.start))
@@ -459,19 +423,19 @@ def workspace_symbol(params: lsp.WorkspaceSymbolParams):
 @server.guarded(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL, tokens.LEGEND, empty=lsp.SemanticTokens(data=[]))
 def semantic_tokens(params: lsp.SemanticTokensParams):
     view = View(server, params.text_document.uri)
-    occurrences = view.model.occurrences(view.key, view.tree) if view.model else []
+    occurrences = view.symbols.occurrences(view.key, view.tree) if view.symbols else []
     return lsp.SemanticTokens(data=tokens.semantic_tokens(view.text, view.source, occurrences))
 
 
 @server.guarded(lsp.TEXT_DOCUMENT_INLAY_HINT, empty=[])
 def inlay_hint(params: lsp.InlayHintParams):
     view = View(server, params.text_document.uri)
-    if view.model is None:
+    if view.snapshot is None:
         return []
     start, end = view.offset(params.range.start), view.offset(params.range.end)
     return [
         lsp.InlayHint(position=convert.position(view.source, offset), label=label, padding_left=True)
-        for offset, label in hover.overridden_fields(view.model, view.tree) if start <= offset <= end
+        for offset, label in hover.overridden_fields(view.snapshot, view.tree) if start <= offset <= end
     ]
 
 

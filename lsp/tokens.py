@@ -1,10 +1,10 @@
 """Semantic tokens (full document) and the outline (document and workspace symbols).
 
-Input: a buffer's text, its tree and its occurrences (`symbols`). Output: the
+Input: a buffer's text, its tree and its occurrences (the compiler's symbol table). Output: the
 LSP's relative-encoded token array, `DocumentSymbol` trees, and
 `SymbolInformation` for workspace-wide search.
 
-Tokens come from two layers: the lexer of `complete` gives comments, strings,
+Tokens come from two layers: the parser's lexer (`syntax.tokens`) gives comments, strings,
 numbers and keywords; occurrences classify names (fields, schemas, types,
 lets, labels, apps, modules), and win over the lexer where both speak (a field
 named `delivery` is not the keyword). Strings are split around the names of
@@ -17,19 +17,19 @@ from __future__ import annotations
 
 from lsprotocol import types as lsp
 
-from gop.compiler.syntax import ast
-from gop.compiler.syntax.parser import TOP_LEVEL_KEYWORDS
 from gop.compiler.core.span import SourceFile
+from gop.compiler.language import EXPRESSION_KEYWORDS, SECRET_FUNCTIONS, TOP_LEVEL_KEYWORDS
+from gop.compiler.semantic.symbols import Occurrence
+from gop.compiler.syntax import ast
+from gop.compiler.syntax.tokens import tokens
 
-from .complete import SECRET_SIGNATURES, tokens
 from .convert import range_of, utf16_length
-from .symbols import Occurrence
 
 TOKEN_TYPES = ["namespace", "type", "struct", "property", "variable", "function", "keyword", "string", "number",
                "comment", "class", "enumMember"]
 TOKEN_MODIFIERS = ["declaration", "documentation", "defaultLibrary", "readonly"]
 LEGEND = lsp.SemanticTokensLegend(token_types=TOKEN_TYPES, token_modifiers=TOKEN_MODIFIERS)
-KEYWORDS = TOP_LEVEL_KEYWORDS | {"as", "where", "and", "or", "not", "in", "exists", "all", "true", "false", "list", "map"}
+KEYWORDS = TOP_LEVEL_KEYWORDS | EXPRESSION_KEYWORDS
 _SYMBOL_TYPES = {
     "field": "property", "label": "property", "schema": "struct", "type": "type", "builtin": "type",
     "let": "variable", "module": "namespace", "app": "class",
@@ -43,7 +43,7 @@ def _modifiers(*names: str) -> int:
 def semantic_tokens(text: str, source: SourceFile, occurrences: list[Occurrence]) -> list[int]:
     named = {(o.span.start, o.span.end): o for o in occurrences}
     spans: list[tuple[int, int, str, int]] = []
-    lexed = list(tokens(text))
+    lexed = tokens(text)
     for index, token in enumerate(lexed):
         if token.kind == "comment":
             spans.append((token.start, token.end, "comment", _modifiers("documentation") if token.text.startswith("///") else 0))
@@ -53,7 +53,7 @@ def semantic_tokens(text: str, source: SourceFile, occurrences: list[Occurrence]
             spans.append((token.start, token.end, "number", 0))
         elif token.kind == "name" and (token.start, token.end) not in named:
             following = lexed[index + 1] if index + 1 < len(lexed) else None
-            if token.text in SECRET_SIGNATURES and following is not None and following.text == "(":
+            if token.text in SECRET_FUNCTIONS and following is not None and following.text == "(":
                 spans.append((token.start, token.end, "function", _modifiers("defaultLibrary")))
             elif token.text in KEYWORDS:
                 spans.append((token.start, token.end, "keyword", 0))
@@ -175,24 +175,18 @@ def _body_symbols(body: ast.Body, source: SourceFile) -> list[lsp.DocumentSymbol
     return out
 
 
-def declarations(tree: ast.File):
+_DEFINITION_KINDS = {"type": lsp.SymbolKind.TypeParameter, "schema": lsp.SymbolKind.Struct, "let": lsp.SymbolKind.Constant,
+                     "field": lsp.SymbolKind.Field, "label": lsp.SymbolKind.Field}
+
+
+def declarations(occurrences: list[Occurrence]):
     """(name, kind word, symbol kind, name span, container) of a file's declarations, for workspace search."""
-    for decl in tree.decls:
-        symbol = None
-        if isinstance(decl, (ast.TypeDecl, ast.SchemaDecl, ast.LetDecl)):
-            word = {"TypeDecl": "type", "SchemaDecl": "schema", "LetDecl": "let"}[type(decl).__name__]
-            kind = {"type": lsp.SymbolKind.TypeParameter, "schema": lsp.SymbolKind.Struct, "let": lsp.SymbolKind.Constant}[word]
-            symbol = (decl.name.text, word, kind, decl.name.span, None)
-        elif isinstance(decl, ast.ResourceDecl) and decl.name is not None:
-            symbol = (decl.name.text, decl.kind, _DECL_KINDS.get(decl.kind, lsp.SymbolKind.Object), decl.name.span, None)
-        elif isinstance(decl, ast.LabelsDecl):
-            for field in decl.fields:
-                yield field.name.text, "label", lsp.SymbolKind.Field, field.name.span, "labels"
-        if symbol is not None:
-            yield symbol
-        if isinstance(decl, ast.SchemaDecl):
-            for field in decl.fields:
-                yield field.name.text, "field", lsp.SymbolKind.Field, field.name.span, decl.name.text
+    for occurrence in occurrences:
+        if occurrence.definition:
+            symbol = occurrence.symbols[0]
+            kind = _DEFINITION_KINDS.get(symbol.kind) or _DECL_KINDS.get(symbol.kind, lsp.SymbolKind.Object)
+            container = symbol.name if symbol.kind == "field" else "labels" if symbol.kind == "label" else None
+            yield symbol.short_name, symbol.kind, kind, occurrence.span, container
 
 
 def matches_query(query: str, name: str) -> bool:

@@ -9,7 +9,8 @@ record can be switched on with its defaults (`serviceAccount {}`).
 
 Invariants: a value returned is of its expected type and satisfies every
 refinement; anything else yields a diagnostic and `INVALID`, never an exception.
-References record their target in `references` (for the language server).
+Side tables for the symbol table (`symbols`): `references` (use span -> declaration) and
+`field_owners` (each record field -> the schema that declares it).
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ class Checker:
     resolution: Resolution
     diagnostics: list[Diagnostic] = field(default_factory=list)
     references: list[tuple[Span, Any]] = field(default_factory=list)  # (use span, declaration node)
+    # id(Field) -> the SchemaDecl that declares it (None for the labels' fields)
+    field_owners: dict[int, ast.SchemaDecl | None] = field(default_factory=dict)
     _type_cache: dict[int, Type] = field(default_factory=dict)
     _in_progress: set[int] = field(default_factory=set)
     _let_values: dict[int, Any] = field(default_factory=dict)
@@ -113,19 +116,21 @@ class Checker:
         return Scope(self.program.module_of[file], file)
 
     def _lookup(self, names: tuple[ast.Name, ...], scope: Scope, what: str):
-        """Find a type/schema/let: `X` in the module or prelude, or `alias.X` in an imported module."""
-        first = names[0].text
+        return self.lookup(tuple(n.text for n in names), scope.module, self.resolution.file_imports.get(scope.file, {}))
+
+    def lookup(self, names: tuple[str, ...], module: str, imports: dict[str, str]):
+        """The type/schema/let `names` denotes: `X` in `module` or the prelude, or `alias.X` in the
+        module `imports[alias]`; None if there is none. (The symbol table asks the same question.)"""
         if len(names) == 1:
-            for module in (scope.module, PRELUDE_MODULE):
-                decl = self.resolution.module_symbols.get(module, {}).get(first)
+            for scope_module in (module, PRELUDE_MODULE):
+                decl = self.resolution.module_symbols.get(scope_module, {}).get(names[0])
                 if decl is not None:
                     return decl
             return None
-        imports = self.resolution.file_imports.get(scope.file, {})
-        module = imports.get(first)
-        if module is None:
+        target = imports.get(names[0])
+        if target is None:
             return None
-        return self.resolution.module_symbols.get(module, {}).get(names[1].text)
+        return self.resolution.module_symbols.get(target, {}).get(names[1])
 
     def _unknown(self, names: tuple[ast.Name, ...], scope: Scope, what: str, extra: list[str] = ()) -> None:
         dotted = ".".join(n.text for n in names)
@@ -161,7 +166,7 @@ class Checker:
         if isinstance(decl, ast.SchemaDecl):
             record = RecordType(decl.name.text, {}, decl.doc)
             self._type_cache[key] = record
-            record.fields.update(self.fields(decl.fields, scope))
+            record.fields.update(self.fields(decl.fields, scope, owner=decl))
             return record
         if key in self._in_progress:
             self.error(codes.CIRCULAR_DEFINITION, decl.name.span, f"type `{decl.name.text}` is defined in terms of itself")
@@ -185,7 +190,8 @@ class Checker:
                    notes=("shorten the chain: refer to the declaration at its start rather than through each link",))
         return True
 
-    def fields(self, decls: tuple[ast.FieldDecl, ...], scope: Scope) -> dict[str, Field]:
+    def fields(self, decls: tuple[ast.FieldDecl, ...], scope: Scope, owner: ast.SchemaDecl | None = None) -> dict[str, Field]:
+        """The fields of a schema (`owner`) or of the labels; each is recorded in `field_owners`."""
         fields: dict[str, Field] = {}
         for decl in decls:
             if decl.name.text in fields:
@@ -204,7 +210,8 @@ class Checker:
                         f"field `{decl.name.text}` is marked optional and has a default",
                         notes=("the default always applies, so the field is never absent; drop the `?` or the default",),
                     )
-            fields[decl.name.text] = Field(decl.name.text, type_, decl.optional, default, has_default, decl.doc)
+            made = fields[decl.name.text] = Field(decl.name.text, type_, decl.optional, default, has_default, decl.doc)
+            self.field_owners[id(made)] = owner
         return fields
 
     def type_of(self, node, scope: Scope) -> Type:

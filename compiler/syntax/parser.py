@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 from gop.compiler.core.span import Span
 from gop.compiler.diagnostics import Diagnostic, codes
-from gop.compiler.language import TOP_LEVEL_KEYWORDS  # noqa: F401  (lsp/ reads it from here)
 from gop.compiler.syntax import ast, fastloop, recovery
 from gop.compiler.syntax.builder import Builder, DocIndex, reducer_for
 from gop.compiler.syntax.grammar import lark_parser
