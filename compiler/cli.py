@@ -212,7 +212,7 @@ def _run_build(args) -> int:
 def _run_render(args) -> int:
     from gop.compiler.lower.repository import cluster_objects, cluster_text
     from gop.compiler.commands.explain import ExplainError, cluster_model
-    from gop.compiler.emit.yamlstream import dump_all
+    from gop.compiler.emit.yaml import dump_all
 
     if args.all_clusters and args.out is None:
         raise _UsageError("gopc render: --all-clusters writes one file per cluster: give the directory with -o DIR")

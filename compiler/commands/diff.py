@@ -42,7 +42,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from gop.compiler.commands.publish import PublishError, find_tool, run_tool
-from gop.compiler.emit.yamlstream import dump_all
+from gop.compiler.emit.yaml import dump_all
 
 EXIT_SAME, EXIT_DIFFERENT, EXIT_TROUBLE = 0, 1, 2
 BOOTSTRAP_STAND_IN = {"apiVersion": "v1", "kind": "ConfigMap",

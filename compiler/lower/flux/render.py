@@ -11,7 +11,7 @@ the `infrastructure` and `apps` Kustomizations, each HelmRelease as the patches 
 the chart sources, notifications and image automation.
 
 Two forms: `render_cluster` returns the objects; `ClusterRenderer(fleet).text(cluster)`
-returns their YAML stream, byte for byte `yamlstream.dump_all(render_cluster(...))`. A
+returns their YAML stream, byte for byte `emit.yaml.dump_all(render_cluster(...))`. A
 renderer shares work between the clusters it renders: most clusters run an app with the
 same env patch and cluster patch as other clusters (they share the env and the selector
 overlays), so it keeps the text of each release's objects per (app, namespace, patches), and the text
