@@ -45,9 +45,9 @@ from gop.compiler.lower.flux import objects, plan
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.secrets import cluster_external_secrets, cluster_sops_secrets
 from gop.compiler.emit.yaml import dump_yaml
+from gop.compiler.lower.kinds import ObjectKey, object_key
 
-Key = tuple[str, str, str, str]
-Piece = tuple[Key, str]  # an object's sort key and its YAML text
+Piece = tuple[ObjectKey, str]  # an object's sort key and its YAML text
 
 
 def render_cluster(fleet: Fleet, cluster: str, *, include_flux: bool = False) -> list[dict[str, Any]]:
@@ -163,7 +163,3 @@ def flux_objects(fleet: Fleet, cluster: str) -> list[dict[str, Any]]:
         docs.append(helm_release)
     return docs
 
-
-def object_key(doc: dict[str, Any]) -> Key:
-    metadata = doc.get("metadata") or {}
-    return (doc.get("apiVersion", ""), doc.get("kind", ""), metadata.get("namespace", ""), metadata.get("name", ""))
