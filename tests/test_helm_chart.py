@@ -11,7 +11,7 @@ from ruamel.yaml import YAML
 
 import helm_fixtures as fx
 import realtools
-from gop.compiler.lower.helm import chart_files, chart_version, render_app
+from gop.compiler.lower.helm import chart_files, chart_version, helm_template
 from gop.compiler.emit.gojson import go_json
 
 # SemVer 2.0.0 (semver.org), without build metadata: OCI tags cannot hold `+`.
@@ -49,7 +49,7 @@ def test_version_is_a_content_hash_valid_as_semver_and_oci_tag():
     assert chart_version(fx.shop_checkout()) == version  # an equal app, built again
     assert chart_version(fx.make_app(**{**_checkout_layer(), "replicas": 4})) != version
     assert chart_version(fx.make_app(**_checkout_layer(), doc="Another doc.")) != version
-    labels = {doc["metadata"]["labels"]["helm.sh/chart"] for doc in render_app(
+    labels = {doc["metadata"]["labels"]["helm.sh/chart"] for doc in helm_template(
         app, {}, release_name="checkout", namespace="shop")}
     assert labels == {f"checkout-{version}"}
 
@@ -105,4 +105,4 @@ def test_chart_version_is_a_pushable_oci_tag(oci_registry, tmp_path):
     assert f"charts/checkout:{version}" in realtools.helm_push(archive, oci_registry.url("charts"))
     docs = realtools.helm_template(oci_registry.url("charts/checkout"), release="checkout", namespace="shop",
                                    version=version, plain_http=True)
-    assert docs == render_app(app, {}, release_name="checkout", namespace="shop")
+    assert docs == helm_template(app, {}, release_name="checkout", namespace="shop")
