@@ -101,16 +101,24 @@ def test_a_long_key_takes_the_explicit_form(quoting):
     assert_reads_back(text, [document])
 
 
-def test_quotings_differ_only_in_how_one_line_strings_are_quoted():
-    document = {"tag": "3.1.0", "cpu": "1", "on": "on", "word": "nginx", "text": "a\nb\n"}
-    assert dump_yaml([document]) == "tag: 3.1.0\ncpu: '1'\n'on': 'on'\nword: nginx\ntext: |2\n  a\n  b\n"
+def test_quotings_differ_in_one_line_strings_and_in_stating_every_blocks_indentation():
+    document = {"tag": "3.1.0", "cpu": "1", "on": "on", "word": "nginx", "text": "a\nb\n", "lead": " a\nb"}
+    assert dump_yaml([document]) == (
+        "tag: 3.1.0\ncpu: '1'\n'on': 'on'\nword: nginx\ntext: |\n  a\n  b\nlead: |2-\n   a\n  b\n")
     assert dump_yaml([document], quoting=Quoting.WORDS) == (
-        'tag: "3.1.0"\ncpu: "1"\n"on": "on"\nword: nginx\ntext: |2\n  a\n  b\n')
+        'tag: "3.1.0"\ncpu: "1"\n"on": "on"\nword: nginx\ntext: |2\n  a\n  b\nlead: |2-\n   a\n  b\n')
 
 
-# The Flux writer before the two emitters became one wrote multi-line text as `|` blocks (a first
-# line that was empty and a second that started with a space read back wrong) and quoted what
-# Python does not print; the one emitter writes `|2` blocks and quotes what YAML cannot hold.
+@pytest.mark.parametrize("text", ["\n ", "\n  x\ny", "\n\n \n x", "\tx\ny", " \n"])
+def test_a_block_states_its_indentation_where_a_reader_could_not_infer_it(text):
+    written = dump_yaml([{"a": text}])
+    assert written.startswith("a: |2")
+    assert_reads_back(written, [{"a": text}])
+
+
+# Before the two emitters became one, the Flux writer double-quoted multi-line text with a tab
+# and one-line text with what Python does not print (no-break space, soft hyphen, joiners,
+# private use); the one emitter quotes only what YAML cannot hold, as the chart writer did.
 # No golden holds such text; the old and the new text read back as the same data.
 OLD_FLUX_TEXT = [
     'data:\n  nginx.conf: "server {\\n\\tlisten 80;\\n}\\n"\n  two: |-\n    a\n    b\n  kept: |+\n    a\n\n'
@@ -118,7 +126,7 @@ OLD_FLUX_TEXT = [
     'nbsp: "a\xa0b"\nshy: "co\xadop"\nzwj: "\U0001F469\u200d\U0001F4BB"\nprivate: "\ue000"\n',
 ]
 NEW_TEXT = [
-    "data:\n  nginx.conf: |2\n    server {\n    \tlisten 80;\n    }\n  two: |2-\n    a\n    b\n  kept: |2+\n    a\n\n"
+    "data:\n  nginx.conf: |\n    server {\n    \tlisten 80;\n    }\n  two: |-\n    a\n    b\n  kept: |+\n    a\n\n"
     "  lead: |2\n     x\n    y\n",
     "nbsp: a\xa0b\nshy: co\xadop\nzwj: \U0001F469\u200d\U0001F4BB\nprivate: \ue000\n",
 ]

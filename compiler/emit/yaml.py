@@ -12,20 +12,22 @@ Invariants:
 - Every string reads back as the same string in YAML 1.1 (Helm's go-yaml, kubectl, PyYAML) and
   YAML 1.2 (kustomize's kyaml, ruamel.yaml). tests/test_yaml_roundtrip.py checks this for any
   text, keys and nested values, with both readers. One rule, whatever the `Quoting`:
-  - multi-line text that YAML can hold unescaped is a literal block `|2` (explicit indentation,
-    so a first line that starts with a space is kept) with the chomping indicator that keeps
-    its trailing newlines;
+  - multi-line text that YAML can hold unescaped is a literal block (`|`) with the chomping
+    indicator that keeps its trailing newlines, and an indentation indicator (`|2`) whenever
+    a reader could not infer the indentation (the first line with content starts with a space
+    or a tab, or a line of spaces comes before it);
   - text with a line break, a tab or a character outside YAML's printable set (controls, line
     and paragraph separators, BOM, surrogates) is double-quoted with escapes (`quoted`);
   - other text is plain or quoted as the `Quoting` says.
-- `Quoting` is the only thing two kinds of file differ in:
+- `Quoting` is the only thing two kinds of file differ in (both kinds are in the goldens, so
+  neither can change):
   - `MINIMAL` (Kustomize, Flux and Kubernetes objects, `gopc render`/`diff` streams): plain
     unless a YAML 1.1 or 1.2 resolver would read it as something else (`yes`, `on`, `0755`,
     `12:30`, `0o17`, `1e3`, `~`) or it holds YAML syntax (`: `, ` #`, a leading indicator);
     then single-quoted.
   - `WORDS` (Helm chart files: Chart.yaml, values.yaml): plain only for word-like text (a
     letter first, no YAML 1.1 boolean or null word); everything else double-quoted, the way
-    chart authors write versions (`"3.1.0"`).
+    chart authors write versions (`"3.1.0"`); every block carries its indentation (`|2`).
 - A key is a one-line scalar of the same `Quoting` (a multi-line key is double-quoted); a key
   written longer than `MAX_IMPLICIT_KEY` takes the explicit `? key` form.
 - Floats always have a `.` in the mantissa (`1.0e-06`), so YAML 1.1 readers see floats.
@@ -50,7 +52,8 @@ ValuePath = tuple[str, ...]  # keys from the document root; a list item's positi
 
 
 class Quoting(enum.Enum):
-    """How a one-line string that needs no escapes is written (see the module docstring)."""
+    """How a one-line string that needs no escapes is written, and whether every block states
+    its indentation (see the module docstring)."""
 
     MINIMAL = "minimal"
     WORDS = "words"
@@ -130,19 +133,24 @@ def _words(text: str) -> str:
 
 
 _ONE_LINE = {Quoting.MINIMAL: _minimal, Quoting.WORDS: _words}
+_ALWAYS_INDENTED = {Quoting.MINIMAL: False, Quoting.WORDS: True}
 
 
 @functools.lru_cache(maxsize=65536)
-def _literal_block(text: str, indent: int) -> tuple[str, ...] | None:
-    """`|2` and the lines of a literal block whose content starts `indent` + 2 columns in, or None
-    when a block cannot hold `text` exactly (one line only, only newlines, or characters to escape)."""
+def _literal_block(text: str, indent: int, always_indented: bool) -> tuple[str, ...] | None:
+    """The header (`|`, `|2`, chomping) and the lines of a literal block whose content starts
+    `indent` + 2 columns in, or None when a block cannot hold `text` exactly (one line only,
+    only newlines, or characters to escape)."""
     if "\n" not in text or text.strip("\n") == "" or not _BLOCK_TEXT.fullmatch(text):
         return None
     body = text.rstrip("\n")
     trailing = len(text) - len(body)
     chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")
+    lines = body.split("\n")
+    first = next(line for line in lines if line)  # a reader infers the indentation from it
+    indicator = "2" if always_indented or first[0] in " \t" else ""
     pad = " " * (indent + 2)
-    return (f"|2{chomp}", *[pad + line if line else "" for line in body.split("\n")], *[""] * (trailing - 1))
+    return (f"|{indicator}{chomp}", *[pad + line if line else "" for line in lines], *[""] * (trailing - 1))
 
 
 def _scalar(value: Any) -> str:
@@ -198,6 +206,7 @@ class _Writer:
     def __init__(self, quoting: Quoting, comments: Comments) -> None:
         self.lines: list[str] = []
         self.one_line = _ONE_LINE[quoting]
+        self.always_indented = _ALWAYS_INDENTED[quoting]
         self.comments = comments
         self.track_paths = comments is not _NO_COMMENTS  # a value's path only serves to find its comments
 
@@ -245,7 +254,7 @@ class _Writer:
     def scalar(self, head: str, item: Any, indent: int, path: ValuePath) -> None:
         """`head` and the value `item` after it; `indent` is the column of the key it belongs to."""
         if isinstance(item, str):
-            text = ("\n" in item and _literal_block(item, indent)) or (self.one_line(item),)
+            text = ("\n" in item and _literal_block(item, indent, self.always_indented)) or (self.one_line(item),)
         elif isinstance(item, Mapping):
             text = ("{}",)
         elif isinstance(item, (list, tuple)):
