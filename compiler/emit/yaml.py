@@ -132,11 +132,13 @@ def _words(text: str) -> str:
     return quoted(text)
 
 
-_ONE_LINE = {Quoting.MINIMAL: _minimal, Quoting.WORDS: _words}
-_ALWAYS_INDENTED = {Quoting.MINIMAL: False, Quoting.WORDS: True}
-
-
 @functools.lru_cache(maxsize=65536)
+def _string(text: str, indent: int, words: bool) -> tuple[str, ...]:
+    """A string value: the text after `key: ` (first element) and any block lines after it."""
+    block = "\n" in text and _literal_block(text, indent, always_indented=words)
+    return block or ((_words if words else _minimal)(text),)
+
+
 def _literal_block(text: str, indent: int, always_indented: bool) -> tuple[str, ...] | None:
     """The header (`|`, `|2`, chomping) and the lines of a literal block whose content starts
     `indent` + 2 columns in, or None when a block cannot hold `text` exactly (one line only,
@@ -205,22 +207,27 @@ _NO_COMMENTS = Comments()
 class _Writer:
     def __init__(self, quoting: Quoting, comments: Comments) -> None:
         self.lines: list[str] = []
-        self.one_line = _ONE_LINE[quoting]
-        self.always_indented = _ALWAYS_INDENTED[quoting]
+        self.words = quoting is Quoting.WORDS
+        self.key = _words if self.words else _minimal
         self.comments = comments
         self.track_paths = comments is not _NO_COMMENTS  # a value's path only serves to find its comments
 
     def mapping(self, value: Mapping, indent: int, path: ValuePath, first_prefix: str | None = None) -> None:
         pad = " " * indent
         prefix = pad if first_prefix is None else first_prefix
+        if not self.track_paths:  # the common case, kept short: most of a document is keys
+            for key, item in value.items():
+                self.entry(_key_head(prefix, self.key(key) if type(key) is str else _scalar(key), indent), item, indent, path)
+                prefix = pad
+            return
         for key, item in value.items():
-            here = path + (key,) if self.track_paths else path
-            if self.track_paths and (before := self.comments.before.get(here)):
+            here = path + (key,)
+            if before := self.comments.before.get(here):
                 self.lines += _comment_lines(tuple(before), indent)
-            written = self.one_line(key) if isinstance(key, str) else _scalar(key)
-            self.entry(_key_head(prefix, written, indent), item, indent, here)
+            self.entry(_key_head(prefix, self.key(key) if isinstance(key, str) else _scalar(key), indent), item, indent,
+                       here)
             prefix = pad
-        if self.track_paths and (after := self.comments.after.get(path)):
+        if after := self.comments.after.get(path):
             self.lines += _comment_lines(tuple(after), indent)
 
     def sequence(self, value: Sequence, indent: int, path: ValuePath) -> None:
@@ -254,7 +261,7 @@ class _Writer:
     def scalar(self, head: str, item: Any, indent: int, path: ValuePath) -> None:
         """`head` and the value `item` after it; `indent` is the column of the key it belongs to."""
         if isinstance(item, str):
-            text = ("\n" in item and _literal_block(item, indent, self.always_indented)) or (self.one_line(item),)
+            text = _string(item, indent, self.words)
         elif isinstance(item, Mapping):
             text = ("{}",)
         elif isinstance(item, (list, tuple)):
