@@ -62,20 +62,20 @@ def assert_reads_back(text: str, documents: list) -> None:
         assert typed(read) == typed(documents), text
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(DOCUMENTS, min_size=1, max_size=3), QUOTINGS)
 def test_documents_read_back_as_written_in_yaml_1_1_and_1_2(documents, quoting):
     assert_reads_back(dump_yaml(documents, quoting=quoting), documents)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(STRINGS, STRINGS, QUOTINGS)
 def test_every_string_reads_back_as_key_value_and_list_item(key, value, quoting):
     document = {key: value, "list": [value, [value], {key: value}], "nested": {key: {key: [value]}}}
     assert_reads_back(dump_yaml([document], quoting=quoting), [document])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(DOCUMENTS.filter(bool), st.lists(TEXT, max_size=3), st.lists(TEXT, max_size=3), TEXT, QUOTINGS)
 def test_comments_of_any_text_leave_the_data_alone(document, before, after, line, quoting):
     first = next(iter(document))

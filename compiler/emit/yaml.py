@@ -132,11 +132,16 @@ def _words(text: str) -> str:
     return quoted(text)
 
 
+# A string value: the text after `key: ` (first element) and any block lines after it.
 @functools.lru_cache(maxsize=65536)
-def _string(text: str, indent: int, words: bool) -> tuple[str, ...]:
-    """A string value: the text after `key: ` (first element) and any block lines after it."""
-    block = "\n" in text and _literal_block(text, indent, always_indented=words)
-    return block or ((_words if words else _minimal)(text),)
+def _minimal_value(text: str, indent: int) -> tuple[str, ...]:
+    return ("\n" in text and _literal_block(text, indent, always_indented=False)) or (_minimal(text),)
+
+
+@functools.lru_cache(maxsize=65536)
+def _words_value(text: str, indent: int) -> tuple[str, ...]:
+    return ("\n" in text and _literal_block(text, indent, always_indented=True)) or (_words(text),)
+
 
 
 def _literal_block(text: str, indent: int, always_indented: bool) -> tuple[str, ...] | None:
@@ -205,27 +210,30 @@ _NO_COMMENTS = Comments()
 
 
 class _Writer:
+    __slots__ = ("lines", "key", "value", "comments", "track_paths")
+
     def __init__(self, quoting: Quoting, comments: Comments) -> None:
         self.lines: list[str] = []
-        self.words = quoting is Quoting.WORDS
-        self.key = _words if self.words else _minimal
+        self.key, self.value = (_words, _words_value) if quoting is Quoting.WORDS else (_minimal, _minimal_value)
         self.comments = comments
         self.track_paths = comments is not _NO_COMMENTS  # a value's path only serves to find its comments
 
     def mapping(self, value: Mapping, indent: int, path: ValuePath, first_prefix: str | None = None) -> None:
         pad = " " * indent
         prefix = pad if first_prefix is None else first_prefix
+        key_text, entry = self.key, self.entry
         if not self.track_paths:  # the common case, kept short: most of a document is keys
             for key, item in value.items():
-                self.entry(_key_head(prefix, self.key(key) if type(key) is str else _scalar(key), indent), item, indent, path)
+                entry(_key_head(prefix, key_text(key) if type(key) is str else _scalar(key), indent), item, indent,
+                      path)
                 prefix = pad
             return
         for key, item in value.items():
             here = path + (key,)
             if before := self.comments.before.get(here):
                 self.lines += _comment_lines(tuple(before), indent)
-            self.entry(_key_head(prefix, self.key(key) if isinstance(key, str) else _scalar(key), indent), item, indent,
-                       here)
+            entry(_key_head(prefix, key_text(key) if type(key) is str else _scalar(key), indent), item, indent,
+                  here)
             prefix = pad
         if after := self.comments.after.get(path):
             self.lines += _comment_lines(tuple(after), indent)
@@ -236,23 +244,23 @@ class _Writer:
             self.item(pad + "- ", item, indent + 4, path + (str(position),) if self.track_paths else path)
 
     def entry(self, head: str, item: Any, indent: int, path: ValuePath) -> None:
-        if isinstance(item, _LEAVES):
+        if isinstance(item, _LEAVES) or not item:
             self.scalar(head + " ", item, indent, path)
-        elif isinstance(item, Mapping) and item:
+        elif type(item) is dict or isinstance(item, Mapping):
             self.lines.append(head)
             self.mapping(item, indent + 2, path)
-        elif isinstance(item, (list, tuple)) and item:
+        elif isinstance(item, (list, tuple)):
             self.lines.append(head)
             self.sequence(item, indent, path)
         else:
             self.scalar(head + " ", item, indent, path)
 
     def item(self, head: str, item: Any, indent: int, path: ValuePath) -> None:
-        if isinstance(item, _LEAVES):
+        if isinstance(item, _LEAVES) or not item:
             self.scalar(head, item, indent - 2, path)
-        elif isinstance(item, Mapping) and item:
+        elif type(item) is dict or isinstance(item, Mapping):
             self.mapping(item, indent, path, first_prefix=head)
-        elif isinstance(item, (list, tuple)) and item:
+        elif isinstance(item, (list, tuple)):
             self.lines.append(head.rstrip())
             self.sequence(item, indent, path)
         else:
@@ -261,13 +269,15 @@ class _Writer:
     def scalar(self, head: str, item: Any, indent: int, path: ValuePath) -> None:
         """`head` and the value `item` after it; `indent` is the column of the key it belongs to."""
         if isinstance(item, str):
-            text = _string(item, indent, self.words)
-        elif isinstance(item, Mapping):
-            text = ("{}",)
+            text = self.value(item, indent)
+        elif isinstance(item, _LEAVES):
+            text = (_scalar(item),)
         elif isinstance(item, (list, tuple)):
             text = ("[]",)
+        elif isinstance(item, Mapping):
+            text = ("{}",)
         else:
-            text = (_scalar(item),)
+            text = (_scalar(item),)  # not a YAML value: raises
         comment = self.comments.line.get(path) if self.track_paths else None
         self.lines.append(head + text[0] + (f"  # {_comment_text(comment)}" if comment is not None else ""))
         self.lines.extend(text[1:])
