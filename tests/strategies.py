@@ -35,13 +35,9 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-KEYWORDS = frozenset(
-    "package import type schema labels let app env cluster overlay source registry receiver provider "
-    "alert automation delivery where all not in and or exists true false list map as".split()
-)
-RESOURCE_KINDS = (
-    "app", "env", "cluster", "overlay", "source", "registry", "receiver", "provider", "alert", "automation", "delivery",
-)
+from gop.compiler.language import EXPRESSION_KEYWORDS, RESOURCE_KINDS, TOP_LEVEL_KEYWORDS
+
+KEYWORDS = TOP_LEVEL_KEYWORDS | EXPRESSION_KEYWORDS
 
 
 @dataclass(frozen=True)

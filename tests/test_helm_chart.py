@@ -1,5 +1,5 @@
 """chart_files: the files of a chart, Chart.yaml and the version policy, values.yaml, determinism;
-the YAML and Go-JSON writers it relies on."""
+the Go-JSON writer it relies on (tests/test_yaml_emitter.py checks the YAML emitter)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ import json
 import re
 
 import yaml
-from hypothesis import given, settings, strategies as st
 from ruamel.yaml import YAML
 
 import helm_fixtures as fx
 import realtools
-from gop.compiler.lower.helm import chart_files, chart_version, render_app
+from gop.compiler.lower.helm import chart_files, chart_version, helm_template
 from gop.compiler.emit.gojson import go_json
-from gop.compiler.emit import yaml_helm as yamltext
 
 # SemVer 2.0.0 (semver.org), without build metadata: OCI tags cannot hold `+`.
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -51,7 +49,7 @@ def test_version_is_a_content_hash_valid_as_semver_and_oci_tag():
     assert chart_version(fx.shop_checkout()) == version  # an equal app, built again
     assert chart_version(fx.make_app(**{**_checkout_layer(), "replicas": 4})) != version
     assert chart_version(fx.make_app(**_checkout_layer(), doc="Another doc.")) != version
-    labels = {doc["metadata"]["labels"]["helm.sh/chart"] for doc in render_app(
+    labels = {doc["metadata"]["labels"]["helm.sh/chart"] for doc in helm_template(
         app, {}, release_name="checkout", namespace="shop")}
     assert labels == {f"checkout-{version}"}
 
@@ -99,21 +97,6 @@ def test_go_json_matches_values_observed_from_helm():
     assert go_json([1e21, 1e-6, -0.0, 1e-10]) == "[1e+21,0.000001,-0,1e-10]"
 
 
-PLAIN_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
-PLAIN_SCALARS = st.one_of(PLAIN_TEXT, st.integers(-10 ** 12, 10 ** 12), st.booleans(),
-                          st.floats(allow_nan=False, allow_infinity=False))
-PLAIN_VALUES = st.recursive(PLAIN_SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(PLAIN_TEXT, inner, max_size=4)), max_leaves=20)
-
-
-@settings(max_examples=60)
-@given(st.dictionaries(PLAIN_TEXT, PLAIN_VALUES, max_size=6))
-def test_yaml_writer_round_trips_through_yaml_1_1_and_1_2_readers(data):
-    text = yamltext.dump(data)
-    assert yaml.safe_load(text) == (data or None)
-    assert YAML(typ="safe", pure=True).load(text) == (data or None)
-
-
 def test_chart_version_is_a_pushable_oci_tag(oci_registry, tmp_path):
     app = fx.shop_checkout()
     version = chart_version(app)
@@ -122,4 +105,4 @@ def test_chart_version_is_a_pushable_oci_tag(oci_registry, tmp_path):
     assert f"charts/checkout:{version}" in realtools.helm_push(archive, oci_registry.url("charts"))
     docs = realtools.helm_template(oci_registry.url("charts/checkout"), release="checkout", namespace="shop",
                                    version=version, plain_http=True)
-    assert docs == render_app(app, {}, release_name="checkout", namespace="shop")
+    assert docs == helm_template(app, {}, release_name="checkout", namespace="shop")

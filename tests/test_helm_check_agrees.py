@@ -8,7 +8,7 @@ newline, padding, upper case, digits from other scripts, one character too many)
 string field, map keys included. Each (field, string) is one app of one program per field; an app
 check accepts is checked against the JSON Schema with `jsonschema`, and the accepted strings of
 every field are rendered by `helm template` (all of them where the field is constrained, a spread
-where it takes any text) and compared with render_app.
+where it takes any text) and compared with helm_template.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 import helm_fixtures as fx
 import realtools
 from gop.compiler.session import analyse
-from gop.compiler.lower.helm import render_app
+from gop.compiler.lower.helm import helm_template
 from gop.compiler.lower.helm.schema import chart_schema
 from gop.compiler.lower.helm.parts import helm_values
 from gop.compiler.fleet.model import plain
@@ -159,7 +159,7 @@ def test_what_check_accepts_helm_renders_literally(accepted, tmp_path):
                if isinstance(docs, realtools.ToolError)]
     assert not refused, f"check accepts, helm refuses: {refused}"
     for (field, text, app), helm_docs in zip(cases, rendered):
-        assert render_app(app, plain(app.base), release_name=app.name, namespace="ns") == helm_docs, (field, text)
+        assert helm_template(app, plain(app.base), release_name=app.name, namespace="ns") == helm_docs, (field, text)
 
 
 PATTERNS = {"digits": r"^\d+$", "word": r"^\w+$", "name": r"^[a-z]+$", "space": r"^a\sb$"}

@@ -1,6 +1,6 @@
 """The Ingress routes to the port the program chose: `ingress.port`, else `http`, else the only
 port. With several ports and no choice, check asks (E0320); each of its fixes makes a program
-whose chart, in real helm and in render_app, routes to the port the fix names."""
+whose chart, in real helm and in helm_template, routes to the port the fix names."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 import helm_fixtures as fx
 from gop.compiler.session import analyse
-from gop.compiler.lower.helm import render_app
+from gop.compiler.lower.helm import helm_template
 from gop.compiler.fleet.model import plain
 
 PROGRAM = '''\
@@ -49,18 +49,18 @@ def test_each_fix_of_an_unchosen_port_routes_to_that_port(body, tmp_path):
         analysis = analysed(workdir, fixed)
         assert not analysis.diagnostics, fixed
         app = analysis.evaluation.fleet.apps["web"]
-        assert render_app(app, {}, release_name="web", namespace="web") and app.base["ingress"]["port"] == port
+        assert helm_template(app, {}, release_name="web", namespace="web") and app.base["ingress"]["port"] == port
         cases.append((app, fx.write_chart(app, charts / port)))
     rendered = fx.helm_template_many([fx.TemplateCase(d, release="web", namespace="web") for _, d in cases], tmp_path)
     for (app, _), helm_docs, port in zip(cases, rendered, ["metrics", "web"]):
         assert backend_port(helm_docs) == port
-        assert render_app(app, plain(app.base), release_name="web", namespace="web") == helm_docs
+        assert helm_template(app, plain(app.base), release_name="web", namespace="web") == helm_docs
 
 
 @pytest.mark.parametrize("ports, chosen, expected", [
     ({"web": 8080}, None, "web"), ({"http": 8080, "admin": 8081}, None, "http"),
     ({"http": 8080, "admin": 8081}, "admin", "admin"), ({"web": 8080, "metrics": 9100}, "web", "web")])
-def test_render_app_routes_to_the_chosen_port(ports, chosen, expected):
+def test_helm_template_routes_to_the_chosen_port(ports, chosen, expected):
     ingress = {"host": "a.example.com"} | ({"port": chosen} if chosen else {})
     app = fx.make_app("shop", values_record=None, ports=ports, ingress=ingress)
-    assert backend_port(render_app(app, plain(app.base), release_name="shop", namespace="x")) == expected
+    assert backend_port(helm_template(app, plain(app.base), release_name="shop", namespace="x")) == expected

@@ -11,7 +11,7 @@ import helm_fixtures as fx
 import realtools
 from gop.compiler.session import analyse
 from gop.compiler.lower.flux.objects import helm_release
-from gop.compiler.lower.helm import render_app
+from gop.compiler.lower.helm import helm_template
 from gop.compiler.fleet.model import plain
 
 LONGEST = "a" + "-bcdefghij" * 5 + "kl"  # 53 characters
@@ -56,7 +56,7 @@ def test_the_longest_app_name_check_accepts_renders_and_validates(tmp_path):
     app = analysis.fleet.apps[LONGEST]
     (docs,) = fx.helm_template_many([fx.TemplateCase(fx.write_chart(app, tmp_path / "charts"), release=LONGEST,
                                                      namespace=app.namespace)], tmp_path)
-    assert docs == render_app(app, plain(app.base), release_name=LONGEST, namespace=app.namespace)
+    assert docs == helm_template(app, plain(app.base), release_name=LONGEST, namespace=app.namespace)
     assert {doc["metadata"]["name"] for doc in docs} >= {LONGEST, LONGEST + "-config", LONGEST + "-values"}
     realtools.kubernetes_validate_strict(docs)
     assert realtools.flux_validate([helm_release(analysis.fleet, app)]) == 1

@@ -1,4 +1,4 @@
-"""render_app equals real `helm template` on many value combinations, and every chart passes
+"""helm_template equals real `helm template` on many value combinations, and every chart passes
 `helm lint --strict` and kubernetes-validate (strict) for every combination of chart parts."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 import helm_fixtures as fx
 import realtools
-from gop.compiler.lower.helm import chart_parts, render_app
+from gop.compiler.lower.helm import chart_parts, helm_template
 from gop.compiler.lower.helm.parts import FEATURE_PARTS
 from gop.compiler.fleet.model import plain
 from gop.compiler.semantic.types import Duration, SecretRef
@@ -68,7 +68,7 @@ def test_every_part_combination_lints_strict_and_validates(tmp_path):
     realtools.kubernetes_validate_strict(fx.distinct_shapes(doc for docs in rendered for doc in docs))
     for chart_dir, docs in zip(sample, rendered):
         app = by_name[chart_dir.name]
-        assert docs == render_app(app, plain(app.base), release_name=app.name, namespace="ns")
+        assert docs == helm_template(app, plain(app.base), release_name=app.name, namespace="ns")
     assert {doc["kind"] for docs in rendered for doc in docs} == {
         "Deployment", "Service", "Ingress", "HorizontalPodAutoscaler", "ServiceAccount", "ConfigMap"}
 
@@ -127,13 +127,13 @@ def parity_cases() -> list[tuple[dict[str, Any], str, str]]:
     return cases + [(everything, "checkout", "shop"), (nothing, "checkout", "shop")]
 
 
-def test_render_app_equals_helm_template_on_value_combinations(tmp_path):
+def test_helm_template_equals_real_helm_on_value_combinations(tmp_path):
     chart_dir = fx.write_chart(FULL, tmp_path)
     cases = parity_cases()
     rendered = fx.helm_template_many([fx.TemplateCase(chart_dir, v, r, n) for v, r, n in cases], tmp_path)
     kinds_seen: set[tuple[str, ...]] = set()
     for (values, release, namespace), helm_docs in zip(cases, rendered):
-        ours = render_app(FULL, values, release_name=release, namespace=namespace)
+        ours = helm_template(FULL, values, release_name=release, namespace=namespace)
         assert ours == helm_docs, (values, release)
         kinds_seen.add(tuple(doc["kind"] for doc in ours))
     realtools.kubernetes_validate_strict(fx.distinct_shapes(doc for docs in rendered for doc in docs))
@@ -143,13 +143,13 @@ def test_render_app_equals_helm_template_on_value_combinations(tmp_path):
     assert len(kinds_seen) >= 8
 
 
-def test_render_app_ignores_flux_fields_and_merges_over_base():
+def test_helm_template_ignores_flux_fields_and_merges_over_base():
     app = fx.shop_checkout()
     with_flux = plain(app.base)
     with_flux["delivery"]["retries"] = 9
-    assert render_app(app, with_flux, release_name="checkout", namespace="shop") == render_app(
+    assert helm_template(app, with_flux, release_name="checkout", namespace="shop") == helm_template(
         app, {"replicas": 3}, release_name="checkout", namespace="shop")
-    (deployment,) = [d for d in render_app(app, {"replicas": 7, "env": {"B": "x"}}, release_name="checkout",
+    (deployment,) = [d for d in helm_template(app, {"replicas": 7, "env": {"B": "x"}}, release_name="checkout",
                                            namespace="shop") if d["kind"] == "Deployment"]
     assert deployment["spec"]["replicas"] == 7
     env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
@@ -166,12 +166,12 @@ def test_numbers_in_app_values_print_like_helm(tmp_path):
     cases = [{"values": numbers}, {"values": {"duration": str(Duration.parse("90s"))}}]
     rendered = fx.helm_template_many([fx.TemplateCase(chart_dir, v, "numbers", "x") for v in cases], tmp_path)
     for values, helm_docs in zip(cases, rendered):
-        assert render_app(app, values, release_name="numbers", namespace="x") == helm_docs
+        assert helm_template(app, values, release_name="numbers", namespace="x") == helm_docs
 
 
 @pytest.mark.parametrize("release, expected", [
     ("checkout", "checkout"), ("prod-checkout-eu", "prod-checkout-eu"), ("eu", "eu-checkout"),
     ("a" * 60, "a" * 60 + "-ch"), ("a" * 62, "a" * 62)])
 def test_object_names_follow_release_name(release, expected):
-    docs = render_app(fx.shop_checkout(), {}, release_name=release, namespace="shop")
+    docs = helm_template(fx.shop_checkout(), {}, release_name=release, namespace="shop")
     assert {doc["metadata"]["name"] for doc in docs} == {expected, expected + "-values"}

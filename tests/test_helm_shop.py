@@ -1,5 +1,5 @@
 """examples/shop through the real compiler: every app's chart passes `helm lint --strict`, and on
-every cluster `helm template` with that instance's values equals render_app and passes
+every cluster `helm template` with that instance's values equals helm_template and passes
 kubernetes-validate (strict)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 import helm_fixtures as fx
 import realtools
 from gop.compiler.session import analyse
-from gop.compiler.lower.helm import chart_version, helm_values, render_app
+from gop.compiler.lower.helm import chart_version, helm_values, helm_template
 from gop.compiler.fleet.model import plain
 
 
@@ -33,7 +33,7 @@ def test_shop_charts_lint_and_render_like_helm_on_every_cluster(fleet, tmp_path)
     rendered = fx.helm_template_many(cases, tmp_path)
     for (cluster, instance), helm_docs in zip(instances, rendered):
         app = fleet.apps[instance.app]
-        ours = render_app(app, plain(instance.values), release_name=app.name, namespace=app.namespace)
+        ours = helm_template(app, plain(instance.values), release_name=app.name, namespace=app.namespace)
         assert ours == helm_docs, (cluster.name, app.name)
     realtools.kubernetes_validate_strict(fx.distinct_shapes(doc for docs in rendered for doc in docs))
 

@@ -1,6 +1,6 @@
 """User strings are data, never template code: hostile strings reach the rendered objects
 unchanged, through values.yaml (base values) and through a user's values file, with real helm
-and with render_app, and every chart and output stays valid."""
+and with helm_template, and every chart and output stays valid."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 import helm_fixtures as fx
 import realtools
-from gop.compiler.lower.helm import chart_files, render_app
+from gop.compiler.lower.helm import chart_files, helm_template
 from gop.compiler.fleet.model import plain
 
 HOSTILE = [
@@ -56,7 +56,7 @@ def test_hostile_strings_in_base_values_render_literally(tmp_path):
     assert "[WARNING]" not in output and "0 chart(s) failed" in output
     (helm_docs,) = fx.helm_template_many([fx.TemplateCase(chart_dir, release="strings")], tmp_path)
     check_strings(helm_docs, app)
-    assert render_app(app, plain(app.base), release_name="strings", namespace="shop") == helm_docs
+    assert helm_template(app, plain(app.base), release_name="strings", namespace="shop") == helm_docs
     realtools.kubernetes_validate_strict(fx.distinct_shapes(helm_docs))
 
 
@@ -68,7 +68,7 @@ def test_hostile_strings_in_a_users_values_file_render_literally(tmp_path):
     values = fx.instance_values(app)
     (helm_docs,) = fx.helm_template_many([fx.TemplateCase(chart_dir, values, release="strings")], tmp_path)
     check_strings(helm_docs, app)
-    assert render_app(plain_app, values, release_name="strings", namespace="shop") == helm_docs
+    assert helm_template(plain_app, values, release_name="strings", namespace="shop") == helm_docs
 
 
 def test_no_user_text_in_templates():

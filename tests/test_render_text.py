@@ -16,7 +16,7 @@ from gop.compiler.lower.flux import ClusterRenderer, render_cluster
 from gop.compiler.emit.gojson import go_string
 from gop.compiler.fleet.model import merge, plain, plain_merge
 from gop.compiler.semantic.types import Duration, Quantity, SecretRef
-from gop.compiler.emit.yamlstream import dump_all
+from gop.compiler.emit.yaml import dump_all
 
 
 @pytest.fixture(scope="module")

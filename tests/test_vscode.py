@@ -24,13 +24,12 @@ from pathlib import Path
 
 import pytest
 
+from gop.compiler.language import RESOURCE_KINDS
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXTENSION = REPO_ROOT / "editors" / "vscode"
 GRAMMAR_TESTS = sorted((EXTENSION / "tests").glob("*.gop"))
-DECLARATION_KEYWORDS = (
-    "package", "import", "type", "schema", "labels", "let",
-    "app", "env", "cluster", "overlay", "source", "registry", "receiver", "provider", "alert", "automation", "delivery",
-)
+DECLARATION_KEYWORDS = ("package", "import", "type", "schema", "labels", "let") + RESOURCE_KINDS
 
 # Every token class the grammar promises, each asserted somewhere in the grammar tests.
 TOKEN_CLASSES = (

@@ -1,8 +1,7 @@
 """Long and odd mapping keys read back as written, from both YAML writers and from `gopc build`.
 
-YAML limits implicit keys to 1024 characters; the chart writer (lower_helm/yamltext.py) and the
-Flux writer (lower_flux/yamltext.py) both write longer keys in the explicit `? key` form through
-one function (`key_head`). PyYAML stands for the YAML 1.1 readers, ruamel.yaml for the 1.2 ones;
+YAML limits implicit keys to 1024 characters; the one YAML emitter (compiler/emit/yaml.py) writes
+longer keys in the explicit `? key` form, in chart files (`Quoting.WORDS`) and Flux files alike. PyYAML stands for the YAML 1.1 readers, ruamel.yaml for the 1.2 ones;
 kubectl kustomize reads a built patch that carries such a key; a key it cannot read back (over
 1024 characters in JSON form) is E0703 at `gopc check`.
 """
@@ -23,8 +22,7 @@ from ruamel.yaml import YAML
 import realtools as rt
 from gop.compiler.session import analyse
 from gop.compiler.lower.flux.keys import IMPLICIT_KEY_LIMIT, go_json_length
-from gop.compiler.emit.yaml import dump_yaml
-from gop.compiler.emit import yaml_helm as chart_yaml
+from gop.compiler.emit.yaml import Comments, Quoting, dump_yaml
 from test_build import EXAMPLE, gopc
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\x85\u2028\u2029\ufeff",
@@ -52,13 +50,13 @@ def test_flux_writer_reads_back_long_and_odd_keys(document):
 @settings(max_examples=150, deadline=None)
 @given(DOCUMENTS)
 def test_chart_writer_reads_back_long_and_odd_keys(document):
-    assert read_both(chart_yaml.dump(document)) == (document, document)
+    assert read_both(dump_yaml([document], quoting=Quoting.WORDS)) == (document, document)
 
 
 def test_a_long_key_in_a_list_item_and_under_a_line_comment():
     key = "k" * 1100
     document = {"spec": {"items": [{key: {"a": 1}, "b": [key]}], "values": {key: "x", "tag": "1.0"}}}
-    text = dump_yaml([document], line_comments={(0, ("spec", "values", "tag")): "marker"})
+    text = dump_yaml([document], comments={0: Comments(line={("spec", "values", "tag"): "marker"})})
     assert read_both(text) == (document, document)
     assert "tag: '1.0'  # marker" in text
 

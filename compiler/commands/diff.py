@@ -48,7 +48,10 @@ from gop.compiler.commands.publish import PublishError, find_tool, run_tool
 from gop.compiler.commands.report import Reporter
 from gop.compiler.core.span import Span
 from gop.compiler.diagnostics import Diagnostic, codes, command_error
-from gop.compiler.emit.yamlstream import dump_all
+from gop.compiler.emit.yaml import dump_all
+from gop.compiler.lower.kinds import (
+    CLUSTER_SCOPED, GIT_REPOSITORY, HELM_RELEASE, KUSTOMIZATION, OCI_REPOSITORY, ObjectKey, object_key,
+)
 from gop.compiler.values.diff import Position, changed_paths
 
 EXIT_SAME, EXIT_DIFFERENT, EXIT_TROUBLE = 0, 1, 2
@@ -56,7 +59,6 @@ BOOTSTRAP_STAND_IN = {"apiVersion": "v1", "kind": "ConfigMap",
                       "metadata": {"name": "gopc-diff-bootstrap-stand-in", "namespace": "flux-system"}}
 
 Doc = dict[str, Any]
-Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
 
 
 class DiffError(Exception):
@@ -76,7 +78,7 @@ class DiffError(Exception):
 class Side:
     label: str
     clusters: set[str]
-    objects: Callable[[str], dict[Key, Doc]]  # everything Flux applies on a cluster
+    objects: Callable[[str], dict[ObjectKey, Doc]]  # everything Flux applies on a cluster
 
 
 # ---------------------------------------------------------------- entry point
@@ -144,7 +146,8 @@ def _report(before: Side, after: Side, clusters: list[str]) -> int:
 _MARKS = {"changed": "~", "added": "+", "removed": "-"}
 
 
-def cluster_diff(cluster: str, old: dict[Key, Doc], new: dict[Key, Doc], before: str, after: str) -> tuple[str, dict[str, int]]:
+def cluster_diff(cluster: str, old: dict[ObjectKey, Doc], new: dict[ObjectKey, Doc], before: str,
+                 after: str) -> tuple[str, dict[str, int]]:
     """The report of one cluster ('' when equal) and how many objects changed, were added, removed."""
     parts = []
     found = {"changed": 0, "added": 0, "removed": 0}
@@ -164,7 +167,7 @@ def cluster_diff(cluster: str, old: dict[Key, Doc], new: dict[Key, Doc], before:
     return header + "".join(parts), found
 
 
-def object_name(key: Key) -> str:
+def object_name(key: ObjectKey) -> str:
     api_version, kind, namespace, name = key
     return f"{api_version} {kind} {namespace + '/' if namespace else ''}{name}"
 
@@ -204,14 +207,11 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def keyed(docs: list[Doc]) -> dict[Key, Doc]:
+def keyed(docs: list[Doc]) -> dict[ObjectKey, Doc]:
     """Objects by key, read back from YAML text the way the other side is read."""
     result = {}
     for doc in docs:
-        metadata = doc.get("metadata") or {}
-        key = (str(doc.get("apiVersion", "")), str(doc.get("kind", "")), str(metadata.get("namespace") or ""),
-               str(metadata.get("name", "")))
-        result[key] = doc
+        result[object_key(doc)] = doc
     return result
 
 
@@ -241,7 +241,7 @@ def program_side(paths: Sequence[str], label: str, *, shown_as: tuple[Path, str]
 
     renderer = ClusterRenderer(analysis.fleet)  # shared by the clusters: most run an app as others do
 
-    def objects(cluster: str) -> dict[Key, Doc]:
+    def objects(cluster: str) -> dict[ObjectKey, Doc]:
         text, problems = cluster_text(analysis, cluster, include_flux=True, renderer=renderer)
         if problems:
             raise DiffError(f"{label}: cluster {cluster}: {problems[0].message}")
@@ -322,10 +322,6 @@ def built_tree_side(tree: Path) -> Side:
     return Side(str(tree), clusters, lambda cluster: keyed(tools.cluster(tree, cluster)))
 
 
-_CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PriorityClass",
-                   "StorageClass", "PersistentVolume", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}
-
-
 @dataclass(slots=True)
 class _Tools:
     kubectl: str
@@ -338,16 +334,16 @@ class _Tools:
                     if doc != BOOTSTRAP_STAND_IN]
             applied = list(root)
             for kustomization in root:
-                if kustomization.get("kind") != "Kustomization" or kustomization["metadata"]["name"] == "flux-system":
+                if kustomization.get("kind") != KUSTOMIZATION or kustomization["metadata"]["name"] == "flux-system":
                     continue
                 spec = kustomization.get("spec") or {}
                 docs = self.kustomize(tree / spec.get("path", "."))
                 if spec.get("targetNamespace"):
                     for doc in docs:
-                        if doc.get("kind") not in _CLUSTER_SCOPED:
+                        if doc.get("kind") not in CLUSTER_SCOPED:
                             doc.setdefault("metadata", {})["namespace"] = spec["targetNamespace"]
                 applied += docs
-            releases = [doc for doc in applied if doc.get("kind") == "HelmRelease"]
+            releases = [doc for doc in applied if doc.get("kind") == HELM_RELEASE]
             with ThreadPoolExecutor(max_workers=4) as pool:
                 rendered = pool.map(lambda pair: self.template(tree, pair[1], applied, work / f"values-{pair[0]}.json"),
                                     enumerate(releases))
@@ -398,14 +394,14 @@ def _chart_of(tree: Path, release: Doc, applied: list[Doc]) -> Path:
     if "chartRef" in spec:
         ref = spec["chartRef"]
         source = _source(applied, ref, namespace)
-        if ref.get("kind") != "OCIRepository":
+        if ref.get("kind") != OCI_REPOSITORY:
             raise DiffError(f"HelmRelease {release['metadata']['name']}: charts from a {ref.get('kind')} are not rendered")
         chart = tree / "charts" / source["spec"]["url"].rstrip("/").rsplit("/", 1)[-1]
         version = source["spec"].get("ref", {}).get("tag")
     else:
         chart_spec = spec["chart"]["spec"]
         source = _source(applied, chart_spec["sourceRef"], namespace)
-        if source["kind"] == "GitRepository":
+        if source["kind"] == GIT_REPOSITORY:
             return tree / chart_spec["chart"]
         chart, version = tree / "charts" / chart_spec["chart"], chart_spec.get("version")
     actual = _chart_version(chart)

@@ -17,7 +17,7 @@ from gop.compiler.diagnostics import codes
 
 def run(args, reporter: Reporter) -> int:
     from gop.compiler.commands.explain import ExplainError, cluster_model
-    from gop.compiler.emit.yamlstream import dump_all
+    from gop.compiler.emit.yaml import dump_all
     from gop.compiler.lower.repository import cluster_objects, cluster_text
 
     if args.all_clusters and args.out is None:

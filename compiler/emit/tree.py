@@ -479,20 +479,12 @@ def _remove_leftovers(out: Path) -> None:
         if not _same_bytes(str(candidate / _STAGING_MARK), mark):
             _remove_if_unborn(candidate, name[len(prefix):])
             continue  # not gopc's (a symlink in place of the directory fails the check too)
-        try:
-            descriptor = os.open(candidate, os.O_RDONLY | _O_NOFOLLOW | os.O_DIRECTORY)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue  # a running build's
-        else:
+        with _locked_if_free(candidate) as free:
+            if not free:
+                continue  # a running build's
             if _holds_the_only_old_tree(candidate, out):
                 os.rename(candidate / _OLD_TREE, out)
             _remove_tree(candidate)
-        finally:
-            os.close(descriptor)
 
 
 def _remove_if_unborn(candidate: Path, suffix: str) -> None:
@@ -501,20 +493,32 @@ def _remove_if_unborn(candidate: Path, suffix: str) -> None:
     `rmdir` refuses anything else)."""
     if not _MKDTEMP_SUFFIX.fullmatch(suffix) or os.path.islink(candidate):
         return
-    try:
-        descriptor = os.open(candidate, os.O_RDONLY | _O_NOFOLLOW | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.rmdir(candidate)
-    except OSError:
-        pass  # locked (a build starting now), or not empty
-    finally:
-        os.close(descriptor)
+    with _locked_if_free(candidate) as free, contextlib.suppress(OSError):
+        if free:  # else a build starting now
+            os.rmdir(candidate)  # fails when not empty
 
 
 _MKDTEMP_SUFFIX = re.compile(r"[a-z0-9_]{8}")  # tempfile's names: 8 of these characters
+
+
+@contextlib.contextmanager
+def _locked_if_free(directory: Path):
+    """Yields True while this process holds the lock on `directory` (a real directory, not a
+    symlink, that no other process holds a lock on), else False."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY | _O_NOFOLLOW | os.O_DIRECTORY)
+    except OSError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+        else:
+            yield True
+    finally:
+        os.close(descriptor)
 
 
 def _swap(staging: Path, out: Path) -> None:

@@ -16,8 +16,8 @@ its `ClusterModel.instances` with exactly their effective values.
 Modules: `plan` (what each cluster gets), `overlays` (selector overlays as Kustomize
 Components, and each cluster's own patch), `objects` (object builders), `secrets` (SOPS
 files, ExternalSecrets, an app's namespace on a cluster), `tree` (files), `render`
-(in-process render), `yamltext` (YAML emitter), `validate` (everything the lowering would
-refuse, for `gopc check`), `keys` (map keys kustomize cannot carry, E0703).
+(in-process render), `validate` (everything the lowering would refuse, for `gopc check`),
+`keys` (map keys kustomize cannot carry, E0703). Text goes out through compiler/emit/yaml.py.
 """
 
 from gop.compiler.lower.flux.errors import FluxLoweringError

@@ -14,18 +14,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from gop.compiler.fleet.model import Fleet, Instance
 from gop.compiler.core.span import Span
+from gop.compiler.emit.gojson import go_string
+from gop.compiler.fleet.model import Fleet, Instance
 
 IMPLICIT_KEY_LIMIT = 1024  # characters of a YAML implicit key
-# Go's encoding/json escapes these (HTML-safe and line separators) as \u00XX / \u20XX.
-_GO_SIX = frozenset("<>&\u2028\u2029")
-_GO_SHORT = frozenset('"\\\n\r\t\b\f')
 
 
 def go_json_length(key: str) -> int:
     """The length of `key` as Go's encoding/json writes it, quotes included."""
-    return 2 + sum(2 if char in _GO_SHORT else 6 if char in _GO_SIX or char < " " else 1 for char in key)
+    return len(go_string(key))
 
 
 def overlong_keys(fleet: Fleet) -> list[tuple[Span | None, str]]:

@@ -29,6 +29,7 @@ from gop.compiler.values import plain
 from gop.compiler.semantic.types import ResourceRef
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.diagnostics import codes
+from gop.compiler.lower.kinds import GIT_REPOSITORY, HELM_RELEASE, HELM_REPOSITORY, KUSTOMIZATION, OCI_REPOSITORY
 
 FLUX_NAMESPACE = "flux-system"
 SYNC_NAME = "flux-system"  # `flux bootstrap` names the GitRepository and Kustomization after the namespace
@@ -74,7 +75,7 @@ def kustomize_config(resources: list[str], patches: list[dict[str, Any]] | None 
                      components: list[str] | None = None) -> dict[str, Any]:
     """A kustomization.yaml (kustomize's own Kustomization, not Flux's). Kustomize applies the
     resources' own patches, then the components in order, then `patches`."""
-    doc: dict[str, Any] = {"apiVersion": KUSTOMIZE_CONFIG_API, "kind": "Kustomization", "resources": resources}
+    doc: dict[str, Any] = {"apiVersion": KUSTOMIZE_CONFIG_API, "kind": KUSTOMIZATION, "resources": resources}
     if components:
         doc["components"] = components
     if patches:
@@ -120,18 +121,18 @@ def git_repository(fleet: Fleet, source: Settings) -> dict[str, Any]:
     spec = {"interval": values["interval"], "ref": {"branch": values["branch"]}}
     _secret_ref(values, spec)
     spec["url"] = values["url"]
-    return _object(SOURCE_API, "GitRepository", git_repository_name(fleet, source.name), FLUX_NAMESPACE, spec)
+    return _object(SOURCE_API, GIT_REPOSITORY, git_repository_name(fleet, source.name), FLUX_NAMESPACE, spec)
 
 
 def _source_ref() -> dict[str, Any]:
-    return {"kind": "GitRepository", "name": SYNC_NAME}
+    return {"kind": GIT_REPOSITORY, "name": SYNC_NAME}
 
 
 def sync_kustomization(fleet: Fleet, cluster: str) -> dict[str, Any]:
     """The Kustomization `flux bootstrap --path=clusters/<cluster>` writes (always pruning)."""
     spec = {"interval": str(fleet.delivery.values["interval"]), "path": f"./clusters/{cluster}", "prune": True,
             "sourceRef": _source_ref()}
-    return _object(KUSTOMIZE_API, "Kustomization", SYNC_NAME, FLUX_NAMESPACE, spec)
+    return _object(KUSTOMIZE_API, KUSTOMIZATION, SYNC_NAME, FLUX_NAMESPACE, spec)
 
 
 def flux_kustomization(fleet: Fleet, name: str, path: str, *, depends_on: tuple[str, ...] = (),
@@ -149,7 +150,7 @@ def flux_kustomization(fleet: Fleet, name: str, path: str, *, depends_on: tuple[
         spec["serviceAccountName"] = service_account
     if target_namespace:
         spec["targetNamespace"] = target_namespace
-    return _object(KUSTOMIZE_API, "Kustomization", name, FLUX_NAMESPACE, spec)
+    return _object(KUSTOMIZE_API, KUSTOMIZATION, name, FLUX_NAMESPACE, spec)
 
 
 def tenant_service_account(fleet: Fleet) -> str | None:
@@ -192,13 +193,13 @@ def chart_source(fleet: Fleet, app: AppModel) -> dict[str, Any] | None:
         return None
     registry = plain(chart_registry(fleet).values)
     spec: dict[str, Any] = {"interval": registry["interval"]}
-    if fleet.delivery.values["ociSource"] == "OCIRepository":
+    if fleet.delivery.values["ociSource"] == OCI_REPOSITORY:
         spec.update(url=f"{registry['url'].rstrip('/')}/{app.name}", ref={"tag": chart_version(app)},
                     layerSelector={"mediaType": HELM_CHART_LAYER, "operation": "copy"})
-        kind = "OCIRepository"
+        kind = OCI_REPOSITORY
     else:
         spec.update(type="oci", url=registry["url"])
-        kind = "HelmRepository"
+        kind = HELM_REPOSITORY
     if registry["provider"] != "generic":
         spec["provider"] = registry["provider"]
     _secret_ref(registry, spec)
@@ -208,12 +209,12 @@ def chart_source(fleet: Fleet, app: AppModel) -> dict[str, Any] | None:
 def _chart_reference(fleet: Fleet, app: AppModel) -> dict[str, Any]:
     source = chart_source(fleet, app)
     if source is None:
-        git = {"kind": "GitRepository", "name": SYNC_NAME, "namespace": FLUX_NAMESPACE}
+        git = {"kind": GIT_REPOSITORY, "name": SYNC_NAME, "namespace": FLUX_NAMESPACE}
         return {"chart": {"spec": {"chart": f"./charts/{app.name}", "sourceRef": git}}}
-    if source["kind"] == "OCIRepository":
-        return {"chartRef": {"kind": "OCIRepository", "name": app.name}}
+    if source["kind"] == OCI_REPOSITORY:
+        return {"chartRef": {"kind": OCI_REPOSITORY, "name": app.name}}
     return {"chart": {"spec": {"chart": app.name, "version": chart_version(app),
-                               "sourceRef": {"kind": "HelmRepository", "name": app.name}}}}
+                               "sourceRef": {"kind": HELM_REPOSITORY, "name": app.name}}}}
 
 
 Namespaces = Mapping[str, str]  # app -> its namespace on one cluster; an app not in it: its own (`AppModel.namespace`)
@@ -277,7 +278,7 @@ def helm_release(fleet: Fleet, app: AppModel) -> dict[str, Any]:
         spec["serviceAccountName"] = account
     if "imagePolicy" in app.base:
         spec["values"] = {"image": {"tag": app.base["image"]["tag"]}}
-    return _object(HELM_API, "HelmRelease", app.name, app.namespace, spec)
+    return _object(HELM_API, HELM_RELEASE, app.name, app.namespace, spec)
 
 
 def release_patch(fleet: Fleet, app: AppModel, layer_values: dict[str, Any],
@@ -287,7 +288,7 @@ def release_patch(fleet: Fleet, app: AppModel, layer_values: dict[str, Any],
     None when the layer sets nothing the release sees. (Kustomize keeps the name and namespace
     of the object it patches: `namespace_moves` changes a namespace.)"""
     spec = _patch_spec(fleet, app, layer_values, namespaces)
-    return _object(HELM_API, "HelmRelease", app.name, app.namespace, spec) if spec else None
+    return _object(HELM_API, HELM_RELEASE, app.name, app.namespace, spec) if spec else None
 
 
 def namespace_moves(fleet: Fleet, app: AppModel, namespace: str) -> list[dict[str, Any]]:
@@ -309,7 +310,7 @@ def every_release_patch(fleet: Fleet, layer_values: dict[str, Any], placeholder:
     place of `placeholder`). `layer_values` must set no dependencies: a dependency names its
     namespace only when it is not the app's own, so that patch differs from app to app."""
     spec = _patch_spec(fleet, None, layer_values)
-    return _object(HELM_API, "HelmRelease", placeholder, None, spec) if spec else None
+    return _object(HELM_API, HELM_RELEASE, placeholder, None, spec) if spec else None
 
 
 def _patch_spec(fleet: Fleet, app: AppModel | None, layer_values: dict[str, Any],
@@ -324,7 +325,7 @@ def _patch_spec(fleet: Fleet, app: AppModel | None, layer_values: dict[str, Any]
 def release_patch_target(app: AppModel | None) -> dict[str, Any]:
     """The patch target of the app's HelmRelease; with no app, of every HelmRelease."""
     group, version = HELM_API.split("/")
-    target = {"group": group, "version": version, "kind": "HelmRelease"}
+    target = {"group": group, "version": version, "kind": HELM_RELEASE}
     if app is not None:
         target.update(name=app.name, namespace=app.namespace)
     return target
@@ -360,7 +361,7 @@ def receiver(fleet: Fleet, declaration: Settings) -> dict[str, Any]:
     if values["events"]:
         spec["events"] = values["events"]
     spec["secretRef"] = {"name": values["secretName"]}
-    spec["resources"] = [{"apiVersion": SOURCE_API, "kind": "GitRepository", "name": git_repository_name(fleet, name)}
+    spec["resources"] = [{"apiVersion": SOURCE_API, "kind": GIT_REPOSITORY, "name": git_repository_name(fleet, name)}
                          for name in values["resources"]]
     return _object(NOTIFICATION_API, "Receiver", declaration.name, FLUX_NAMESPACE, spec)
 

@@ -32,6 +32,7 @@ from gop.compiler.lower.flux import objects
 from gop.compiler.lower.flux.objects import FLUX_NAMESPACE
 from gop.compiler.lower.flux.overlays import overlay_plan
 from gop.compiler.lower.flux.secrets import cluster_sops_secrets, instance_namespace
+from gop.compiler.lower.kinds import GIT_REPOSITORY, HELM_RELEASE, KUSTOMIZATION
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,7 @@ def kustomization_objects(fleet: Fleet, cluster: str) -> dict[str, dict[str, Any
 def _alert_sources(fleet: Fleet, cluster: str) -> dict[str, list[str]]:
     """Kind -> namespaces where this cluster has Flux objects of that kind."""
     app_namespaces = namespaces(fleet, cluster)
-    by_kind = {"Kustomization": [FLUX_NAMESPACE], "GitRepository": [FLUX_NAMESPACE], "HelmRelease": app_namespaces}
+    by_kind = {KUSTOMIZATION: [FLUX_NAMESPACE], GIT_REPOSITORY: [FLUX_NAMESPACE], HELM_RELEASE: app_namespaces}
     delivery = fleet.delivery.values
     if delivery["charts"] == "oci":
         by_kind[delivery["ociSource"]] = app_namespaces

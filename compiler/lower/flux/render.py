@@ -11,7 +11,7 @@ the `infrastructure` and `apps` Kustomizations, each HelmRelease as the patches 
 the chart sources, notifications and image automation.
 
 Two forms: `render_cluster` returns the objects; `ClusterRenderer(fleet).text(cluster)`
-returns their YAML stream, byte for byte `yamlstream.dump_all(render_cluster(...))`. A
+returns their YAML stream, byte for byte `emit.yaml.dump_all(render_cluster(...))`. A
 renderer shares work between the clusters it renders: most clusters run an app with the
 same env patch and cluster patch as other clusters (they share the env and the selector
 overlays), so it keeps the text of each release's objects per (app, namespace, patches), and the text
@@ -37,24 +37,24 @@ import copy
 from operator import itemgetter
 from typing import Any
 
-from gop.compiler.lower.helm import render_app
+from gop.compiler.lower.helm import helm_template
 from gop.compiler.lower.helm.parts import helm_values
-from gop.compiler.lower.helm.manifests import chart_values, render_chart_values
+from gop.compiler.lower.helm.manifests import chart_values, helm_template_merged
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import merge, plain, plain_merge
 from gop.compiler.lower.flux import objects, plan
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.secrets import cluster_external_secrets, cluster_sops_secrets
 from gop.compiler.emit.yaml import dump_yaml
+from gop.compiler.lower.kinds import ObjectKey, object_key
 
-Key = tuple[str, str, str, str]
-Piece = tuple[Key, str]  # an object's sort key and its YAML text
+Piece = tuple[ObjectKey, str]  # an object's sort key and its YAML text
 
 
 def render_cluster(fleet: Fleet, cluster: str, *, include_flux: bool = False) -> list[dict[str, Any]]:
     docs = infrastructure_objects(fleet, cluster)
     for release in plan.releases(fleet, cluster):
-        docs += render_app(release.app, plain(release_values(release)), release_name=release.app.name,
+        docs += helm_template(release.app, plain(release_values(release)), release_name=release.app.name,
                            namespace=release.namespace)
     if include_flux:
         docs += flux_objects(fleet, cluster)
@@ -87,16 +87,16 @@ class ClusterRenderer:
                self._patch_repr(release.cluster_values))
         pieces = self._releases.get(key)
         if pieces is None:
-            pieces = self._releases[key] = [self._piece(doc) for doc in self._render(release)]
+            pieces = self._releases[key] = [self._piece(doc) for doc in self._release_objects(release)]
         return pieces
 
-    def _render(self, release: plan.Release) -> list[dict[str, Any]]:
-        """render_app of the release, with what the clusters of an env share made plain once."""
+    def _release_objects(self, release: plan.Release) -> list[dict[str, Any]]:
+        """helm_template of the release, with what the clusters of an env share made plain once."""
         app = release.app
         with_env, with_env_plain = self._with_env(release)
         values = plain_merge(with_env, with_env_plain, release.cluster_values)  # plain(release_values(release))
         effective = merge(self._chart_values_of(app), helm_values(values))
-        return render_chart_values(app, effective, release_name=app.name, namespace=release.namespace)
+        return helm_template_merged(app, effective, release_name=app.name, namespace=release.namespace)
 
     def _with_env(self, release: plan.Release) -> tuple[dict[str, Any], dict[str, Any]]:
         """The app's values with the env patch merged in, and their plain form; read, never changed."""
@@ -164,7 +164,3 @@ def flux_objects(fleet: Fleet, cluster: str) -> list[dict[str, Any]]:
         docs.append(helm_release)
     return docs
 
-
-def object_key(doc: dict[str, Any]) -> Key:
-    metadata = doc.get("metadata") or {}
-    return (doc.get("apiVersion", ""), doc.get("kind", ""), metadata.get("namespace", ""), metadata.get("name", ""))

@@ -41,7 +41,7 @@ from gop.compiler.lower.flux.objects import (
 )
 from gop.compiler.lower.flux.overlays import Component, OverlayPlan, overlay_plan
 from gop.compiler.lower.flux.secrets import SopsSecret, cluster_external_secrets, cluster_sops_secrets
-from gop.compiler.emit.yaml import dump_yaml
+from gop.compiler.emit.yaml import Comments, dump_yaml
 
 BOOTSTRAP_COMPONENTS = "gotk-components.yaml"
 SYNC_HEADER = ("Flux syncs this cluster from here. `flux bootstrap` writes the same objects, and adds\n"
@@ -107,8 +107,8 @@ def _app_base(fleet: Fleet, name: str, files: dict[str, str]) -> None:
     app = fleet.apps[name]
     directory = f"apps/base/{name}"
     release = helm_release(fleet, app)
-    comments = {(0, IMAGE_TAG_PATH): objects.image_marker(app)} if "imagePolicy" in app.base else {}
-    files[base_release_file(name)] = dump_yaml([release], line_comments=comments)
+    comments = {0: Comments(line={IMAGE_TAG_PATH: objects.image_marker(app)})} if "imagePolicy" in app.base else None
+    files[base_release_file(name)] = dump_yaml([release], comments=comments)
     resources = ["release.yaml"]
     source = objects.chart_source(fleet, app)
     if source is not None:

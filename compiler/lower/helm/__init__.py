@@ -3,18 +3,19 @@
 Input: an `AppModel` of the evaluated fleet (compiler/fleet/model.py).
 Output: the chart's files (`chart_files`), its version (`chart_version`), the JSON Schema of
 values of a record type (`values_schema`) and, without helm, the Kubernetes objects
-`helm template` would print for given values (`render_app`).
+`helm template` would print for given values (`helm_template`).
 
-Modules: parts (which templates a chart has), schema (values.schema.json), values_file and
-yamltext (values.yaml), templates (Go templates), chart (assembly and version policy),
-render (the Python twin of the templates), gojson (Go's JSON text, for values.json and checksums).
+Modules: parts (which templates a chart has), schema (values.schema.json), values_file
+(values.yaml), templates (Go templates), chart (assembly and version policy), manifests (the
+Python twin of the templates). Text goes out through compiler/emit: yaml (Chart.yaml and
+values.yaml, `Quoting.WORDS`) and gojson (Go's JSON text, for values.json and checksums).
 See docs/helm.md for the chart layout and the version policy.
 """
 
 from gop.compiler.lower.helm.chart import chart_files, chart_version
 from gop.compiler.lower.helm.parts import FLUX_ONLY_FIELDS, chart_parts, helm_values
-from gop.compiler.lower.helm.manifests import render_app
+from gop.compiler.lower.helm.manifests import helm_template
 from gop.compiler.lower.helm.schema import values_schema
 
-__all__ = ["FLUX_ONLY_FIELDS", "chart_files", "chart_parts", "chart_version", "helm_values", "render_app",
+__all__ = ["FLUX_ONLY_FIELDS", "chart_files", "chart_parts", "chart_version", "helm_template", "helm_values",
            "values_schema"]

@@ -2,7 +2,7 @@
 
 Input: an `AppModel`, plain values (already merged; Flux-level fields may be present and are
 ignored), a release name and a namespace; or, for a caller that renders many releases of one
-app, the chart's effective values merged over `chart_values(app)` (`render_chart_values`).
+app, the chart's effective values merged over `chart_values(app)` (`helm_template_merged`).
 Output: the Kubernetes objects, in the order `helm template` prints them (Helm's install order
 by kind; within a kind, by template path and position in the file).
 
@@ -35,10 +35,10 @@ INSTALL_ORDER = ("ServiceAccount", "ConfigMap", "Service", "Deployment", "Horizo
 _LABEL_EDGES = re.compile(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$")
 
 
-def render_app(app: AppModel, values: dict[str, Any], *, release_name: str, namespace: str) -> list[Doc]:
+def helm_template(app: AppModel, values: dict[str, Any], *, release_name: str, namespace: str) -> list[Doc]:
     """The objects of `helm template <release_name> charts/<app> -n <namespace> -f <values>`."""
     effective = merge(chart_values(app), helm_values(plain(values)))
-    return render_chart_values(app, effective, release_name=release_name, namespace=namespace)
+    return helm_template_merged(app, effective, release_name=release_name, namespace=namespace)
 
 
 def chart_values(app: AppModel) -> dict[str, Any]:
@@ -46,8 +46,8 @@ def chart_values(app: AppModel) -> dict[str, Any]:
     return helm_values(plain(app.base))
 
 
-def render_chart_values(app: AppModel, effective: dict[str, Any], *, release_name: str, namespace: str) -> list[Doc]:
-    """`render_app` for values already merged over `chart_values(app)`. The objects hold
+def helm_template_merged(app: AppModel, effective: dict[str, Any], *, release_name: str, namespace: str) -> list[Doc]:
+    """`helm_template` for values already merged over `chart_values(app)`. The objects hold
     sub-trees of `effective` itself (a Deployment's `resources`), so neither may be changed
     while the other is in use."""
     release = _Release(app.name, chart_version(app), release_name, namespace, effective)
