@@ -7,7 +7,7 @@ saw) and the diagnostics to publish for them.
 - A project's root is the folder `gopc check` would be given: an opened
   workspace folder that holds `.gop` files, or else the highest directory above
   the file such that it and every directory on the way hold `.gop` files.
-- Unsaved buffers are passed to the driver as overlays. Each project's analyses
+- Unsaved buffers are passed to the session as overlays. Each project's analyses
   run one at a time on its own worker thread, so the server keeps answering
   while one runs and a slow root never holds up another; edits are debounced;
   a result that a newer edit has overtaken is not published.

@@ -31,7 +31,7 @@ def run(args, reporter: Reporter) -> int:
 
 
 def write_output(files: dict[str, str | bytes], what: str, args, reporter: Reporter, notes=None) -> int:
-    """Write `files` to `args.out` as `emit.write_tree` does, and say what happened on stderr."""
+    """Write `files` to `args.out` as `emit.tree.write_tree` does, and say what happened on stderr."""
     from gop.compiler.emit.tree import EmitError, write_tree
 
     try:

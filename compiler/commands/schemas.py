@@ -3,7 +3,7 @@
 Input: none (models). Output: `ShowDocument`, the model `gopc show --format json` prints (its
 `model_dump()` is the printed object, keys in field order), and `PUBLISHED`: the file name under
 docs/schemas/ of each model's JSON Schema. `python -m gop.compiler.commands.schemas DIR` writes
-them; tests/test_json_schemas.py checks the files are up to date and that real outputs validate.
+them; tests/test_reporting.py checks the files are up to date and that real outputs validate.
 
 Invariants: imported only on a JSON path (pydantic is not loaded by text-format runs).
 """

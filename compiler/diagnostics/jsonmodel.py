@@ -2,7 +2,7 @@
 
 Input: field values the JSON renderer (`formats.render_json`) computes from `Diagnostic`s.
 Output: the models, whose `model_dump(by_alias=True)` is the document `gopc` prints, and whose
-JSON Schema is published as docs/schemas/diagnostics.json (tests/test_json_schemas.py keeps the
+JSON Schema is published as docs/schemas/diagnostics.json (tests/test_reporting.py keeps the
 file equal to `DiagnosticsDocument.model_json_schema()`).
 
 Invariants: the field order of each model is the key order of the printed JSON; a span-less

@@ -10,7 +10,7 @@ Invariants:
 - Same input -> same bytes: key order is the insertion order, no anchors or aliases (a shared
   sub-tree is written out in full each time), no line wrapping, no flow collections but `{}`/`[]`.
 - Every string reads back as the same string in YAML 1.1 (Helm's go-yaml, kubectl, PyYAML) and
-  YAML 1.2 (kustomize's kyaml, ruamel.yaml). tests/test_yaml_roundtrip.py checks this for any
+  YAML 1.2 (kustomize's kyaml, ruamel.yaml). tests/test_yaml_emitter.py checks this for any
   text, keys and nested values, with both readers. One rule, whatever the `Quoting`:
   - multi-line text that YAML can hold unescaped is a literal block (`|`) with the chomping
     indicator that keeps its trailing newlines, and an indentation indicator (`|2`) whenever

@@ -2,8 +2,8 @@
 
 Input: an `Analysis` without errors. Output: relative path -> text for charts/<app>/
 (Helm lowering) and the Kustomize/Flux tree (Flux lowering), or diagnostics when the
-fleet cannot be lowered (E0701 and the codes `lower_flux.validate` names; `gopc check`
-reports the same ones first). `gopc build` writes the result with `emit.write_tree`;
+fleet cannot be lowered (E0701 and the codes `lower.flux.validate` names; `gopc check`
+reports the same ones first). `gopc build` writes the result with `emit.tree.write_tree`;
 `gopc render` uses the same lowerings in-process (`cluster_objects`, or `cluster_text` for
 the YAML stream).
 
@@ -68,7 +68,7 @@ def cluster_text(analysis, cluster: str, *, include_flux: bool,
 
 
 def program_lowering_diagnostic(error: FluxLoweringError, program) -> Diagnostic:
-    """The diagnostic for a lowering error, from `check` (see `driver`) as from `build` and `render`;
+    """The diagnostic for a lowering error, from `check` (see `session`) as from `build` and `render`;
     at the start of the first file of the program when the error knows no span."""
     span = error.span
     if span is None:

@@ -66,7 +66,7 @@ BUILTIN_TYPES: dict[str, Type] = {
     "registry": ResourceRefType("registry"), "provider": ResourceRefType("provider"),
 }
 # The types of the secret functions' arguments: the Secret's name and key are those the chart's schema
-# takes for a secret reference (lower_helm/schema.py builds it from the same types).
+# takes for a secret reference (lower/helm/schema.py builds it from the same types).
 SECRET_ARGUMENT_TYPES = {"secret": SECRET_NAME, "key": DATA_KEY}
 # `external(...)`'s optional arguments: the kind of the store `store` names (an ExternalSecret's
 # `secretStoreRef.kind`; one ClusterSecretStore serves every namespace of the fleet's apps) and

@@ -3,7 +3,7 @@
 Input: the parsed `Program` (its syntax trees and source texts). Output: diagnostics.
 Runs on the syntax, so every finding has the span of the string literal that holds it.
 Its tests of a value (`looks_secret`, `comment_reads_secret`) also judge what SOPS files leave
-in clear (`lower_flux.secrets`).
+in clear (`lower.flux.secrets`).
 
 What is reported (the heuristics are meant to have few false positives):
 - W0603, a value that reads like a secret in an app's `env`, `config`, `values` or

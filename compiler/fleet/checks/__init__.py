@@ -10,7 +10,7 @@ as the model needs it), `assignments` (values wrong wherever they are written), 
 after layering walks `versions.versions(...)`, each distinct tree of an app once (the distinct
 instances are found once, by evaluation, which completes each `AppModel` with them too).
 
-Invariants: deterministic order (the driver sorts); each problem once, however many clusters
+Invariants: deterministic order (the session sorts); each problem once, however many clusters
 share it.
 """
 

@@ -3,7 +3,7 @@
 A checked `Fleet` can still be impossible to lower: a SOPS file that is missing or not
 encrypted, a fleet without a Git source, `charts = "oci"` without a registry. The
 lowering raises `FluxLoweringError` with a one-line message and, when the model knows
-it, the span of the declaration or value at fault; the driver turns it into a diagnostic
+it, the span of the declaration or value at fault; `lower.repository` turns it into a diagnostic
 (E0701, or the more specific `code` it carries). `validate.lowering_problems` returns every
 one the lowering would raise, so `gopc check` reports them first.
 """

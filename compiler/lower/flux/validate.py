@@ -2,7 +2,7 @@
 
 Input: a `Fleet` from a program without errors. Output: `lowering_problems(fleet)`, the
 `FluxLoweringError`s that `repository_files` and `render_cluster` would raise for it (clusters
-may repeat one; the driver keeps one of each), and E0703 for keys kustomize cannot carry (the
+may repeat one; the session keeps one of each), and E0703 for keys kustomize cannot carry (the
 lowering writes them, `kubectl kustomize` would fail on them). It calls the very functions the lowering calls (the sync source, the chart registry,
 each cluster's SOPS files and ExternalSecrets, the directories the SOPS files are copied to, the
 keys of env, overlay and cluster values that kustomize can carry), so `gopc check` reports

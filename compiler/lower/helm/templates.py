@@ -10,7 +10,7 @@ Invariants:
   double-quoted scalar for any text) or `toJson` (numbers, numbers-or-strings). `toYaml` is
   never used: it silently prints nothing for text go-yaml cannot encode.
 - Optional values are read with `get`, so templates never touch a missing key.
-- render.py computes the same objects in Python; the parity tests compare both with real helm.
+- manifests.py computes the same objects in Python; the parity tests compare both with real helm.
 """
 
 from __future__ import annotations
