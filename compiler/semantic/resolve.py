@@ -6,7 +6,8 @@ Input: the loaded `Program`. Output: a `Resolution`:
 - `resources[kind][name]`: the fleet-wide declarations (app, env, cluster,
   overlay, source, registry, receiver, provider, alert, automation), and the
   singletons `labels` and `delivery`;
-- `definitions`: every declared name with its span (for the symbol index).
+- `symbol_module` and `decl_file`: the module and the file of each declaration (by
+  `id(decl)`); `package`: the package name of the root module.
 
 Diagnostics: duplicate declarations (E0202, naming both places), conflicting
 package names in one module (E0205), import cycles (E0204), resource names that
