@@ -1,6 +1,6 @@
 """What would pass `gopc check` and fail later (issue 10, items 7, 9, 10, 11).
 
-- `check` reports every error the Flux lowering can raise (`lower_flux.validate` calls the
+- `check` reports every error the Flux lowering can raise (`lower.flux.validate` calls the
   lowering's own functions), so `build` never fails on a program `check` passed; a fleet without
   a `source` gets E0505 from both, at a declaration, not at 1:1.
 - The semver ranges Flux accepts (Masterminds/semver v3: examples from its README and tests)
@@ -104,7 +104,7 @@ def test_no_impersonation_no_system_namespace_error(tmp_path):
     assert [d.code for d in analyse([tmp_path]).diagnostics] == []
 
 
-# Where the Flux lowering raises, and what `lower_flux.validate` calls to reach it. A new raise
+# Where the Flux lowering raises, and what `lower.flux.validate` calls to reach it. A new raise
 # elsewhere fails this test: make `lowering_problems` ask for it, then list it here.
 RAISES_CHECK_REACHES = {
     ("objects.py", "sync_source"), ("objects.py", "chart_registry"),  # called by lowering_problems
@@ -117,7 +117,7 @@ RAISES_CHECK_REACHES = {
 def test_every_raise_of_the_flux_lowering_is_one_check_asks_for():
     import ast as python_ast
 
-    lowering = Path(__file__).resolve().parent.parent / "compiler" / "lower_flux"
+    lowering = Path(__file__).resolve().parent.parent / "compiler" / "lower" / "flux"
     found = set()
     for source in sorted(lowering.glob("*.py")):
         tree = python_ast.parse(source.read_text(encoding="utf-8"))
@@ -129,4 +129,5 @@ def test_every_raise_of_the_flux_lowering_is_one_check_asks_for():
                         and getattr(node.exc.func, "id", None) == "FluxLoweringError"):
                     module_wide = (source.name, "*") in RAISES_CHECK_REACHES
                     found.add((source.name, "*" if module_wide else function.name))
+    assert found, f"no raise of FluxLoweringError found under {lowering}"
     assert found <= RAISES_CHECK_REACHES, f"raised where check does not ask: {sorted(found - RAISES_CHECK_REACHES)}"
