@@ -8,7 +8,6 @@ traceback; set GOPC_DEBUG=1 to see it).
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 import traceback
@@ -32,8 +31,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # A run allocates many small objects and few cycles: collect rarely (as mypy does).
-    gc.set_threshold(200_000, 30, 30)
+    from gop.compiler.session import collect_as
+
+    collect_as("command")
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
@@ -246,10 +246,9 @@ def _run_render(args) -> int:
 
 
 def _render_all_clusters(analysis, args) -> int:
-    from gop.compiler.lower.repository import cluster_text
-    from gop.compiler.lower.flux import ClusterRenderer
+    from gop.compiler.lower.repository import cluster_renderer, cluster_text
 
-    renderer = ClusterRenderer(analysis.fleet)  # clusters share most of their objects: render each once
+    renderer = cluster_renderer(analysis)  # clusters share most of their objects: render each once
     texts: dict[str, bytes] = {}
     for cluster in analysis.fleet.clusters:
         text, problems = cluster_text(analysis, cluster, include_flux=args.include_flux, renderer=renderer)
