@@ -40,7 +40,7 @@ def repository(analysis) -> tuple[dict[str, str], list[Diagnostic]]:
     fleet = analysis.fleet
     files: dict[str, str] = {}
     for name, app in fleet.apps.items():
-        for relative, text in chart_files(app).items():
+        for relative, text in chart_files(app, analysis.lowering.helm).items():
             files[f"charts/{name}/{relative}"] = text
     try:
         files.update(repository_files(fleet, analysis.lowering))

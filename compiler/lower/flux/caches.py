@@ -5,7 +5,8 @@ methods answer as the functions they stand for, each worked out at most once:
 - `overlay_plan()`: `overlays.overlay_plan(fleet)`, which the file tree and every cluster's
   patches and render read;
 - `sops_secrets(cluster)`: `secrets.cluster_sops_secrets(fleet, cluster, ...)`, which the check,
-  the file tree and every render ask for, every SOPS file read and checked once for all clusters.
+  the file tree and every render ask for, every SOPS file read and checked once for all clusters;
+- `helm`: the Helm lowering's `HelmCaches` for the fleet's apps (chart versions, field schemas).
 
 Invariants:
 - One object per fleet, made by whoever holds the fleet (the session puts one in each
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from gop.compiler.fleet.model import Fleet
 from gop.compiler.lower.flux import overlays, secrets
+from gop.compiler.lower.helm.caches import HelmCaches
 
 
 class LoweringCaches:
@@ -28,6 +30,7 @@ class LoweringCaches:
         self._plan: overlays.OverlayPlan | None = None
         self._sops: dict[str, list[secrets.SopsSecret]] = {}  # cluster -> its SOPS secrets
         self._sops_files: dict[str, secrets.SopsSecret] = {}  # file -> the secret it holds (read and checked)
+        self.helm = HelmCaches()  # the Helm lowering's, for the fleet's apps
 
     def overlay_plan(self) -> overlays.OverlayPlan:
         if self._plan is None:

@@ -57,7 +57,7 @@ def render_cluster(fleet: Fleet, cluster: str, *, include_flux: bool = False,
     docs = infrastructure_objects(fleet, cluster, caches)
     for release in plan.releases(fleet, cluster):
         docs += render_app(release.app, plain(release_values(release)), release_name=release.app.name,
-                           namespace=release.namespace)
+                           namespace=release.namespace, caches=caches.helm)
     if include_flux:
         docs += flux_objects(fleet, cluster, caches)
     return sorted(docs, key=object_key)
@@ -99,7 +99,8 @@ class ClusterRenderer:
         with_env, with_env_plain = self._with_env(release)
         values = plain_merge(with_env, with_env_plain, release.cluster_values)  # plain(release_values(release))
         effective = merge(self._chart_values_of(app), helm_values(values))
-        return render_chart_values(app, effective, release_name=app.name, namespace=release.namespace)
+        return render_chart_values(app, effective, release_name=app.name, namespace=release.namespace,
+                                   caches=self.caches.helm)
 
     def _with_env(self, release: plan.Release) -> tuple[dict[str, Any], dict[str, Any]]:
         """The app's values with the env patch merged in, and their plain form; read, never changed."""
@@ -156,11 +157,11 @@ def flux_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[dic
     docs += plan.notification_objects(fleet, cluster) + plan.image_automation_objects(fleet, cluster)
     patches = plan.release_patches(fleet, cluster, caches)
     for release in plan.releases(fleet, cluster):
-        source = objects.chart_source(fleet, release.app)
+        source = objects.chart_source(fleet, release.app, caches.helm)
         if source is not None:
             source["metadata"]["namespace"] = release.namespace
             docs.append(source)
-        helm_release = objects.helm_release(fleet, release.app)
+        helm_release = objects.helm_release(fleet, release.app, caches.helm)
         for patch in patches[release.app.name]:
             helm_release = merge(helm_release, patch)
         helm_release["metadata"] = {**helm_release["metadata"], "namespace": release.namespace}  # kustomize's moves

@@ -1,6 +1,7 @@
 """The Secrets the apps of one cluster read: SOPS-encrypted manifests and ExternalSecrets.
 
-Input: a `Fleet` and a cluster name. Every effective `secretEnv` value of kind "sops"
+Input: a `Fleet` and a cluster name (and the files already read for the fleet's other clusters,
+which `caches.LoweringCaches` keeps). Every effective `secretEnv` value of kind "sops"
 names an encrypted Secret manifest (a path relative to `fleet.root`); every value of kind
 "external" a key of an external secret store (external-secrets.io).
 Output: `cluster_sops_secrets`: one `SopsSecret` per distinct file the cluster needs, sorted

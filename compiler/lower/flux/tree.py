@@ -25,6 +25,9 @@ Invariants:
   holds one object twice. clusters/<cluster>/ has an explicit kustomization.yaml, so its
   `apps/` and `infrastructure/` sub-trees are applied only by their own Flux Kustomizations.
 - The output is a pure function of the fleet (and the SOPS files it names).
+- What the clusters share (the overlay plan, the SOPS secrets, the charts' versions) is read from
+  the fleet's `LoweringCaches`; the one process-wide cache here, `_kustomization_of`, is a pure
+  function of file names (no program object).
 """
 
 from __future__ import annotations
@@ -59,9 +62,9 @@ def repository_files(fleet: Fleet, caches: LoweringCaches | None = None) -> dict
     caches = caches_for(fleet, caches)
     files: dict[str, str] = {}
     for app in sorted(fleet.apps):
-        _app_base(fleet, app, files)
+        _app_base(fleet, app, caches, files)
     for env in sorted(fleet.envs):
-        _env_overlay(fleet, env, files)
+        _env_overlay(fleet, env, caches, files)
     for namespace in plan.all_namespaces(fleet):
         _unit(files, f"infrastructure/namespaces/{namespace}", plan.namespace_files(fleet, namespace))
     if plan.tenant_objects(fleet):
@@ -105,21 +108,23 @@ def base_release_file(app: str) -> str:
     return f"apps/base/{app}/release.yaml"
 
 
-def _app_base(fleet: Fleet, name: str, files: dict[str, str]) -> None:
+def _app_base(fleet: Fleet, name: str, caches: LoweringCaches, files: dict[str, str]) -> None:
     app = fleet.apps[name]
     directory = f"apps/base/{name}"
-    release = helm_release(fleet, app)
+    release = helm_release(fleet, app, caches.helm)
     comments = {(0, IMAGE_TAG_PATH): objects.image_marker(app)} if "imagePolicy" in app.base else {}
     files[base_release_file(name)] = dump_yaml([release], line_comments=comments)
     resources = ["release.yaml"]
-    source = objects.chart_source(fleet, app)
+    source = objects.chart_source(fleet, app, caches.helm)
     if source is not None:
         files[f"{directory}/repository.yaml"] = dump_yaml([source])
         resources.append("repository.yaml")
     files[f"{directory}/kustomization.yaml"] = _kustomization_of(tuple(sorted(resources)))
 
 
-@functools.lru_cache(maxsize=64)  # every app's base has the same one
+# Process-wide (see compiler/session.py): a pure function of file names, holding no program object;
+# every app's base has the same one.
+@functools.lru_cache(maxsize=64)
 def _kustomization_of(resources: tuple[str, ...]) -> str:
     return dump_yaml([kustomize_config(list(resources))])
 
@@ -165,14 +170,14 @@ def _component(fleet: Fleet, component: Component, files: dict[str, str]) -> boo
     return True
 
 
-def _env_overlay(fleet: Fleet, env: str, files: dict[str, str]) -> None:
+def _env_overlay(fleet: Fleet, env: str, caches: LoweringCaches, files: dict[str, str]) -> None:
     apps = plan.env_apps(fleet, env)
     for name in apps:
         app = fleet.apps[name]
         patch = release_patch(fleet, app, fleet.envs[env].app_values.get(name, {}))
         patches = [(f"{name}-values.yaml", patch, release_patch_target(app))] if patch else []
         namespace = plan.env_namespace(fleet, env, name)
-        moves = namespace_moves(fleet, app, namespace) if namespace != app.namespace else []
+        moves = namespace_moves(fleet, app, namespace, caches.helm) if namespace != app.namespace else []
         _patched(files, f"apps/{env}/{name}", [f"../../base/{name}"], patches, moves=moves)
     files[f"apps/{env}/kustomization.yaml"] = dump_yaml([kustomize_config(apps)])
 
@@ -213,7 +218,7 @@ def _cluster_apps(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: 
         if patch:
             patches.append((f"{name}-values.yaml", patch, release_patch_target(fleet.apps[name])))
         if spaces[name] != plan.env_namespace(fleet, model.env, name):
-            moves += namespace_moves(fleet, fleet.apps[name], spaces[name])
+            moves += namespace_moves(fleet, fleet.apps[name], spaces[name], caches.helm)
     resources += [f"../../../{secret.directory}" for secret in caches.sops_secrets(cluster)]
     external = cluster_external_secrets(fleet, cluster, caches.sops_secrets)
     if external:
