@@ -103,11 +103,11 @@ def _publish_charts(fleet: Fleet, url: str, helm: str, plain_http: bool) -> list
         def publish_one(name: str) -> Pushed:
             app = fleet.apps[name]
             chart = work / "charts" / name
-            helm = HelmCaches()  # the version is worked out with the files
-            for relative, text in chart_files(app, helm).items():
+            caches = HelmCaches()  # the version is worked out with the files
+            for relative, text in chart_files(app, caches).items():
                 (chart / relative).parent.mkdir(parents=True, exist_ok=True)
                 (chart / relative).write_text(text, encoding="utf-8")
-            version = chart_version(app, helm)
+            version = chart_version(app, caches)
             packages = work / "packages" / name
             packages.mkdir(parents=True)
             run_tool([helm, "package", str(chart), "--destination", str(packages)], f"helm package of chart `{name}` failed")
