@@ -658,7 +658,10 @@ def _environment(program, resolution: Resolution) -> tuple:
         return all(isinstance(d, (ast.PackageDecl, ast.ImportDecl)) or (isinstance(d, ast.ResourceDecl) and d.kind == "app")
                    for d in tree.decls)
 
-    shared = tuple(sorted((path, id(tree)) for path, tree in program.files.items() if not only_apps(tree)))
+    # (path, id, tree): compared by id, and the tree kept with it, so that while a memo holds this
+    # environment no other tree can take that id (equal ids then mean the very same tree).
+    shared = tuple((path, id(tree), tree) for path, tree in sorted(program.files.items(), key=lambda item: item[0])
+                   if not only_apps(tree))
     names = tuple((kind, tuple(sorted(declared))) for kind, declared in sorted(resolution.resources.items()))
     imports = tuple(sorted((path, tuple(sorted(aliases.items()))) for path, aliases in resolution.file_imports.items()))
     return shared, names, imports
