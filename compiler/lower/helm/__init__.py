@@ -5,7 +5,7 @@ Output: the chart's files (`chart_files`), its version (`chart_version`), the JS
 values of a record type (`values_schema`) and, without helm, the Kubernetes objects
 `helm template` would print for given values (`render_app`).
 
-Modules: parts (which templates a chart has), schema (values.schema.json), values_file and
+Modules: caches (chart versions and field schemas, once per program), parts (which templates a chart has), schema (values.schema.json), values_file and
 yamltext (values.yaml), templates (Go templates), chart (assembly and version policy),
 render (the Python twin of the templates), gojson (Go's JSON text, for values.json and checksums).
 See docs/helm.md for the chart layout and the version policy.
