@@ -12,9 +12,10 @@ is what the commands and the language server share.
 Where the caches live, and how long:
 - In the `Session`, across its analyses: the parses by (file, text) (`ParseCache`, when the
   session is given one: the language server's, shared with its open documents), and the checked
-  app bodies and app bases of the previous analysis (`EvaluationMemo`): the language server
+  app bodies and app bases of the previous analyses (`EvaluationMemo`): the language server
   analyses again after each edit and gets the same trees for unchanged files. They keep only what
-  the last analysis used, so a program's objects go with the analysis after the one that used them.
+  the last three analyses used (as many as the parse cache keeps texts of a file), so a program's
+  objects go three analyses after the last one that used them.
 - In the `Analysis`, for its program only: `lowering`, the fleet's `LoweringCaches` (the overlay
   plan, each cluster's SOPS secrets), used by `check` and then by `build`, `render`, `diff`.
   Dropping the analysis drops them; two programs (`gopc diff`) each keep their own.
@@ -170,38 +171,42 @@ _COLLECTOR_PAUSE = _CollectorPause()  # process-wide, as the collector is
 
 
 class RoundMemo:
-    """Values by the identity of an object, for the round (one analysis) that made or used them
-    and the next one. An entry keeps its object alive, so an id is never reused while it is here;
-    what a round did not use is gone after the next one."""
+    """Values by the identity of an object, for the last `rounds` rounds (analyses) that made or
+    used them. An entry keeps its object alive, so an id is never reused while it is here; what
+    none of those rounds used is gone."""
 
-    def __init__(self) -> None:
-        self._this_round: dict[int, tuple[object, Any]] = {}
-        self._last_round: dict[int, tuple[object, Any]] = {}
+    def __init__(self, rounds: int) -> None:
+        self._rounds: list[dict[int, tuple[object, Any]]] = [{} for _ in range(rounds)]  # newest first
 
     def get(self, key: object) -> Any | None:
-        entry = self._this_round.get(id(key)) or self._last_round.get(id(key))
-        if entry is None or entry[0] is not key:
-            return None
-        self._this_round[id(key)] = entry
-        return entry[1]
+        for kept in self._rounds:
+            entry = kept.get(id(key))
+            if entry is not None:
+                if entry[0] is not key:
+                    return None
+                self._rounds[0][id(key)] = entry
+                return entry[1]
+        return None
 
     def put(self, key: object, value: Any) -> None:
-        self._this_round[id(key)] = (key, value)
+        self._rounds[0][id(key)] = (key, value)
 
     def next_round(self) -> None:
-        self._last_round, self._this_round = self._this_round, {}
+        self._rounds = [{}] + self._rounds[:-1]
 
     def __len__(self) -> int:
-        return len(self._this_round.keys() | self._last_round.keys())
+        return len(set().union(*self._rounds))
 
 
 class EvaluationMemo:
-    """What `evaluate` may reuse from the previous analysis: each app body's check (by its
-    declaration) and each app's base (by its checked leaves); see `fleet.evaluate`."""
+    """What `evaluate` may reuse from the previous analyses: each app body's check (by its
+    declaration) and each app's base (by its checked leaves); see `fleet.evaluate`. Kept for as
+    many analyses as the parse cache keeps texts of a file: an edit undone, or toggled, finds its
+    trees (the parse cache's) checked already."""
 
     def __init__(self) -> None:
-        self.app_checks = RoundMemo()
-        self.app_bases = RoundMemo()
+        self.app_checks = RoundMemo(ParseCache.VERSIONS_PER_FILE)
+        self.app_bases = RoundMemo(ParseCache.VERSIONS_PER_FILE)
 
     def next_round(self) -> None:
         self.app_checks.next_round()
@@ -211,7 +216,9 @@ class EvaluationMemo:
 class ParseCache:
     """Parse results by (file key, text); keeps the last few texts of each file."""
 
-    def __init__(self, versions_per_file: int = 3) -> None:
+    VERSIONS_PER_FILE = 3
+
+    def __init__(self, versions_per_file: int = VERSIONS_PER_FILE) -> None:
         self._per_file = versions_per_file
         self._entries: dict[str, list[tuple[str, ParseResult, SourceFile]]] = {}
         self._lock = threading.Lock()
