@@ -17,8 +17,9 @@ Where the caches live, and how long:
   the last three analyses used (as many as the parse cache keeps texts of a file), so a program's
   objects go three analyses after the last one that used them.
 - In the `Analysis`, for its program only: `lowering`, the fleet's `LoweringCaches` (the overlay
-  plan, each cluster's SOPS secrets), used by `check` and then by `build`, `render`, `diff`.
-  Dropping the analysis drops them; two programs (`gopc diff`) each keep their own.
+  plan, each cluster's SOPS secrets, and `helm`: each app's chart version, each field's JSON
+  Schema and its texts), used by `check` and then by `build`, `render`, `diff`. Dropping the
+  analysis drops them; two programs (`gopc diff`) each keep their own.
 - Inside the objects of one run: the checker's and renderer's own tables (`Checker`,
   `ClusterRenderer`), which live as long as those objects.
 - Process-wide, holding no program object (a pure function of the grammar or of small strings):
@@ -29,9 +30,6 @@ Where the caches live, and how long:
   (`lower.flux.tree._kustomization_of`), the YAML emitters' scalar texts (`emit.yaml*`, the emit
   package's), libc's renameat2 (`emit.tree`). Also process-wide, because the collector is the
   process's: the collector policy below.
-- Not yet moved (they hold program objects, bounded to a few thousand entries, newest kept):
-  the Helm lowering's chart versions per app (`lower.helm.chart`) and field schemas and their
-  texts per type (`lower.helm.schema`).
 
 The collector policy (`collect_as`, `Session.analyse`): an analysis allocates about a million
 objects and makes almost no cycles; the cyclic collector, left on, would scan them several times
