@@ -10,7 +10,6 @@ every diagnostic - the program's and the command's own - in the run's `--format`
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import os
 import sys
@@ -31,8 +30,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # A run allocates many small objects and few cycles: collect rarely (as mypy does).
-    gc.set_threshold(200_000, 30, 30)
+    from gop.compiler.session import collect_as
+
+    collect_as("command")
     parser = _build_parser()
     reporter = Reporter()
     try:

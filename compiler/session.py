@@ -1,27 +1,63 @@
-"""The driver: runs the passes in order over explicit inputs.
+"""The session: runs the passes in order over explicit inputs, and owns every cache and the
+garbage-collector policy.
 
-load+parse -> resolve -> typecheck -> evaluate (with its fleet checks), then the
-plaintext-secret pass over the syntax trees and, on a program without errors, what the
-lowering would refuse (`lower_flux.validate`), so check reports all that build would.
-Each pass gets the outputs of the previous ones and returns new side tables; lowering runs
-only on a program without errors (see `gop.compiler.lower.repository`). The `Analysis` is what the
-CLI and the language server share.
+Input: paths (and, from an editor, unsaved buffers as overlays). Output: an `Analysis`:
+load+parse -> resolve -> typecheck -> evaluate (with its fleet checks), then the plaintext-secret
+pass over the syntax trees and, on a program without errors, what the lowering would refuse
+(`lower.flux.validate`), so check reports all that build would. Each pass gets the outputs of
+the previous ones and returns new side tables; lowering runs only on a program without errors
+(`gop.compiler.lower.repository`, which reads the analysis's `lowering` caches). The `Analysis`
+is what the commands and the language server share.
+
+Where the caches live, and how long:
+- In the `Session`, across its analyses: the parses by (file, text) (`ParseCache`, when the
+  session is given one: the language server's, shared with its open documents), and the checked
+  app bodies and app bases of the previous analyses (`EvaluationMemo`): the language server
+  analyses again after each edit and gets the same trees for unchanged files. They keep only what
+  the last three analyses used (as many as the parse cache keeps texts of a file), so a program's
+  objects go three analyses after the last one that used them.
+- In the `Analysis`, for its program only: `lowering`, the fleet's `LoweringCaches` (the overlay
+  plan, each cluster's SOPS secrets, and `helm`: each app's chart version, each field's JSON
+  Schema and its texts), used by `check` and then by `build`, `render`, `diff`. Dropping the
+  analysis drops them; two programs (`gopc diff`) each keep their own.
+- Inside the objects of one run: the checker's and renderer's own tables (`Checker`,
+  `ClusterRenderer`), which live as long as those objects.
+- Process-wide, holding no program object (a pure function of the grammar or of small strings):
+  the Lark parser and the fast loop's tables built from it (`syntax.parser._lark`,
+  `syntax.fastloop._tables`, `_terminal_text`, `_child_fields`), the code pages
+  (`diagnostics.codes.registry`), quantity/duration literals and compiled string patterns
+  (`semantic.check._unit_value`, `_compiled`), the kustomization of a list of file names
+  (`lower.flux.tree._kustomization_of`), the YAML emitters' scalar texts (`emit.yaml*`, the emit
+  package's), libc's renameat2 (`emit.tree`). Also process-wide, because the collector is the
+  process's: the collector policy below.
+
+The collector policy (`collect_as`, `Session.analyse`): an analysis allocates about a million
+objects and makes almost no cycles; the cyclic collector, left on, would scan them several times
+over (a tenth of `gopc check`). So it is off while any analysis runs (counted across threads: the
+language server analyses roots in parallel); a command-line session (`keep_analyses`) then
+freezes what it built, since the process keeps it until it exits, so the collections during
+lowering never scan it again; the language server lets it run after the analysis, once the
+diagnostics are out.
 """
 
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from gop.compiler.semantic import plaintext
+from gop.compiler.core.span import SourceFile
 from gop.compiler.diagnostics import Diagnostic, has_errors
 from gop.compiler.fleet.evaluate import Evaluation, evaluate
-from gop.compiler.semantic.loader import Program, load
-from gop.compiler.syntax.parser import ParseResult, parse
-from gop.compiler.semantic.resolve import Resolution, resolve
+from gop.compiler.semantic import plaintext
 from gop.compiler.semantic.check import Checker
+from gop.compiler.semantic.loader import Program, load
+from gop.compiler.semantic.resolve import Resolution, resolve
+from gop.compiler.syntax import ast
+from gop.compiler.syntax.parser import ParseResult, parse as parse_text
 
 
 @dataclass(slots=True)
@@ -31,55 +67,194 @@ class Analysis:
     resolution: Resolution | None = None
     checker: Checker | None = None
     evaluation: Evaluation | None = None
+    _lowering: Any = field(default=None, repr=False)
 
     @property
     def fleet(self):
         return self.evaluation.fleet if self.evaluation is not None else None
 
+    @property
+    def lowering(self):
+        """The fleet's `lower.flux.caches.LoweringCaches`: made on first use, kept with the analysis."""
+        if self._lowering is None and self.evaluation is not None:
+            from gop.compiler.lower.flux.caches import LoweringCaches
+
+            self._lowering = LoweringCaches(self.evaluation.fleet)
+        return self._lowering
+
+
+class Session:
+    """Analyses programs; owns the caches that outlive one analysis (see the module doc).
+
+    `parses`: a `ParseCache` to parse through (the language server's); `keep_analyses`: the
+    process keeps every analysis until it exits (the command line), so each is frozen out of
+    the collector's reach once built."""
+
+    def __init__(self, *, parses: ParseCache | None = None, keep_analyses: bool = False) -> None:
+        self.parses = parses
+        self.keep_analyses = keep_analyses
+        self.evaluation_memo = EvaluationMemo()
+
+    def analyse(self, paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None, *,
+                parse: Callable[[str, str], ParseResult] | None = None) -> Analysis:
+        parse = parse or (self.parses.parse if self.parses is not None else parse_text)
+        with _COLLECTOR_PAUSE:
+            try:
+                return self._analyse(paths, overlays, parse)
+            finally:
+                if self.keep_analyses:
+                    gc.freeze()
+
+    def _analyse(self, paths, overlays, parse) -> Analysis:
+        self.evaluation_memo.next_round()
+        program = load(paths, overlays, parse=parse)
+        resolution, resolve_diagnostics = resolve(program)
+        checker = Checker(program, resolution)
+        for module in resolution.module_symbols.values():
+            for decl in module.values():
+                _check_declaration(checker, decl)
+        evaluation = evaluate(program, resolution, checker, program.root, memo=self.evaluation_memo)
+        diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics + plaintext.check(program)
+        analysis = Analysis(program, [], resolution, checker, evaluation)
+        if not has_errors(diagnostics):
+            diagnostics += _lowering_checks(analysis)
+        analysis.diagnostics = _sorted(diagnostics)
+        return analysis
+
 
 def analyse(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None, *,
-            parse: Callable[[str, str], ParseResult] = parse) -> Analysis:
-    program = load(paths, overlays, parse=parse)
-    resolution, resolve_diagnostics = resolve(program)
-    checker = Checker(program, resolution)
-    for module in resolution.module_symbols.values():
-        for decl in module.values():
-            _check_declaration(checker, decl)
-    evaluation = evaluate(program, resolution, checker, program.root)
-    diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics + plaintext.check(program)
-    if not has_errors(diagnostics):
-        diagnostics += _lowering_checks(program, evaluation)
-    return Analysis(program, _sorted(diagnostics), resolution, checker, evaluation)
+            parse: Callable[[str, str], ParseResult] | None = None, session: Session | None = None) -> Analysis:
+    """`session.analyse(paths, overlays)`; without a session, in a new one (nothing is kept)."""
+    return (session or Session()).analyse(paths, overlays, parse=parse)
 
 
-def analyse_and_keep(paths: Iterable[str | Path]) -> Analysis:
-    """`analyse` for a process that keeps the analysis until it exits (the command line).
-
-    An analysis allocates about a million objects and makes almost no cycles: the cyclic
-    collector, left on, would scan them several times over (a tenth of `gopc check`). It is off
-    while they are built, and they are frozen afterwards, so the collections during lowering
-    never scan them again."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return analyse(paths)
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
+def analyse_and_keep(paths: Iterable[str | Path], *, session: Session | None = None) -> Analysis:
+    """`analyse` for a process that keeps the analysis until it exits (the command line)."""
+    return analyse(paths, session=session or Session(keep_analyses=True))
 
 
-def _lowering_checks(program: Program, evaluation: Evaluation) -> list[Diagnostic]:
+def collect_as(process: str) -> None:
+    """Set the collector's thresholds for the kind of process this is:
+    - "command": one run that allocates many small objects and few cycles: collect rarely (as mypy does);
+    - "server": the language server keeps hundreds of thousands of long-lived objects (trees,
+      analyses): collecting the young generation less often cuts analysis time by a fifth to a
+      third (measured on bench/lsp_bench.py's fleet)."""
+    thresholds = {"command": (200_000, 30, 30), "server": (50_000, 20, 100)}
+    gc.set_threshold(*thresholds[process])
+
+
+class _CollectorPause:
+    """Keeps the cyclic collector off while at least one analysis runs, in any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._was_enabled = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._running == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._running += 1
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._running -= 1
+            if self._running == 0 and self._was_enabled:
+                gc.enable()
+
+
+_COLLECTOR_PAUSE = _CollectorPause()  # process-wide, as the collector is
+
+
+class RoundMemo:
+    """Values by the identity of an object, for the last `rounds` rounds (analyses) that made or
+    used them. An entry keeps its object alive, so an id is never reused while it is here; what
+    none of those rounds used is gone."""
+
+    def __init__(self, rounds: int) -> None:
+        self._rounds: list[dict[int, tuple[object, Any]]] = [{} for _ in range(rounds)]  # newest first
+
+    def get(self, key: object) -> Any | None:
+        for kept in self._rounds:
+            entry = kept.get(id(key))
+            if entry is not None:
+                if entry[0] is not key:
+                    return None
+                self._rounds[0][id(key)] = entry
+                return entry[1]
+        return None
+
+    def put(self, key: object, value: Any) -> None:
+        self._rounds[0][id(key)] = (key, value)
+
+    def next_round(self) -> None:
+        self._rounds = [{}] + self._rounds[:-1]
+
+    def __len__(self) -> int:
+        return len(set().union(*self._rounds))
+
+
+class EvaluationMemo:
+    """What `evaluate` may reuse from the previous analyses: each app body's check (by its
+    declaration) and each app's base (by its checked leaves); see `fleet.evaluate`. Kept for as
+    many analyses as the parse cache keeps texts of a file: an edit undone, or toggled, finds its
+    trees (the parse cache's) checked already."""
+
+    def __init__(self) -> None:
+        self.app_checks = RoundMemo(ParseCache.VERSIONS_PER_FILE)
+        self.app_bases = RoundMemo(ParseCache.VERSIONS_PER_FILE)
+
+    def next_round(self) -> None:
+        self.app_checks.next_round()
+        self.app_bases.next_round()
+
+
+class ParseCache:
+    """Parse results by (file key, text); keeps the last few texts of each file."""
+
+    VERSIONS_PER_FILE = 3
+
+    def __init__(self, versions_per_file: int = VERSIONS_PER_FILE) -> None:
+        self._per_file = versions_per_file
+        self._entries: dict[str, list[tuple[str, ParseResult, SourceFile]]] = {}
+        self._lock = threading.Lock()
+
+    def parse(self, path: str, text: str) -> ParseResult:
+        return self._entry(path, text)[1]
+
+    def file(self, path: str, text: str) -> tuple[ast.File, SourceFile]:
+        """The tree and the line index of one text (the very objects an analysis of that text holds)."""
+        _, result, source = self._entry(path, text)
+        return result.file, source
+
+    def _entry(self, path: str, text: str) -> tuple[str, ParseResult, SourceFile]:
+        with self._lock:
+            entries = self._entries.setdefault(path, [])
+            for index, entry in enumerate(entries):
+                if entry[0] is text or entry[0] == text:
+                    if index:
+                        entries.insert(0, entries.pop(index))
+                    return entry
+        entry = (text, parse_text(path, text), SourceFile(path, text))
+        with self._lock:
+            entries = self._entries.setdefault(path, [])
+            entries.insert(0, entry)
+            del entries[self._per_file:]
+        return entry
+
+
+def _lowering_checks(analysis: Analysis) -> list[Diagnostic]:
     """What the lowering would refuse (no sync source, SOPS files, ExternalSecrets ...), reported by `check` too."""
     from gop.compiler.lower.repository import program_lowering_diagnostic
     from gop.compiler.lower.flux.validate import lowering_problems
 
-    return [program_lowering_diagnostic(error, program) for error in lowering_problems(evaluation.fleet)]
+    return [program_lowering_diagnostic(error, analysis.program)
+            for error in lowering_problems(analysis.fleet, analysis.lowering)]
 
 
 def _check_declaration(checker: Checker, decl) -> None:
-    from gop.compiler.syntax import ast
-
     if isinstance(decl, ast.LetDecl):
         checker.let_value(decl)
     else:

@@ -14,8 +14,11 @@ saw) and the diagnostics to publish for them.
 - `{uri: (version, snapshot)}` keeps, per document, the last snapshot in which
   that document had no syntax error, so requests on a half-typed file are
   answered from the last good state; `latest` always holds the newest.
-- Parses are cached by (file, text) and handed to the driver as its parse
-  function: an edit re-parses only the edited file.
+- Each project analyses in its own `Session` (compiler/session.py: the caches and the collector
+  policy are the session's). Parses are cached by (file, text) in the server's `ParseCache`,
+  which every project's session parses through: an edit re-parses only the edited file.
+- A project keeps only the snapshots above (`latest`, and the last good one per document): an
+  analysis they no longer hold, and its trees and fleet, can be collected.
 
 Invariants: diagnostics published for a snapshot are exactly `gopc check ROOT`
 on the same texts; a file that had diagnostics and has none now gets an empty
@@ -25,55 +28,18 @@ list; nothing here raises into the protocol layer (failures are logged).
 from __future__ import annotations
 
 import asyncio
-import gc
 import functools
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from gop.compiler.syntax import ast
-from gop.compiler.session import Analysis, analyse
-from gop.compiler.syntax.parser import ParseResult, parse
-from gop.compiler.core.span import SourceFile
+from gop.compiler.session import Analysis, ParseCache, Session, analyse
 
 from gop.compiler.semantic.symbols import SymbolTable
 
 SYNTAX_CODE_PREFIX = "E01"
-
-
-class ParseCache:
-    """Parse results by (file key, text); keeps the last few texts of each file."""
-
-    def __init__(self, versions_per_file: int = 3) -> None:
-        self._per_file = versions_per_file
-        self._entries: dict[str, list[tuple[str, ParseResult, SourceFile]]] = {}
-        self._lock = threading.Lock()
-
-    def parse(self, path: str, text: str) -> ParseResult:
-        return self._entry(path, text)[1]
-
-    def file(self, path: str, text: str) -> tuple[ast.File, SourceFile]:
-        """The tree and the line index of one text (the very objects an analysis of that text holds)."""
-        _, result, source = self._entry(path, text)
-        return result.file, source
-
-    def _entry(self, path: str, text: str) -> tuple[str, ParseResult, SourceFile]:
-        with self._lock:
-            entries = self._entries.setdefault(path, [])
-            for index, entry in enumerate(entries):
-                if entry[0] is text or entry[0] == text:
-                    if index:
-                        entries.insert(0, entries.pop(index))
-                    return entry
-        entry = (text, parse(path, text), SourceFile(path, text))
-        with self._lock:
-            entries = self._entries.setdefault(path, [])
-            entries.insert(0, entry)
-            del entries[self._per_file:]
-        return entry
 
 
 @dataclass(slots=True)
@@ -149,6 +115,7 @@ class Project:
         self._published: set[str] = set()
         self._settled: asyncio.Event = asyncio.Event()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"gop-analysis-{root.name}")
+        self.session = Session(parses=host.parses)  # used by the worker thread only
 
     # ---- scheduling ----------------------------------------------------------------
 
@@ -175,7 +142,7 @@ class Project:
         snapshot = None
         try:
             started = time.perf_counter()
-            job = functools.partial(_analyse_without_collecting, [str(self.root)], overlays, self.host.parse)
+            job = functools.partial(analyse, [str(self.root)], overlays, session=self.session)
             analysis = await asyncio.get_running_loop().run_in_executor(self._worker, job)
             snapshot = Snapshot(analysis, generation, versions, time.perf_counter() - started)
         except Exception as error:  # a compiler bug must not stop the server
@@ -240,45 +207,12 @@ class Project:
         return stale
 
 
-class _CollectorPause:
-    """Keeps the cyclic collector off while at least one analysis runs (projects analyse concurrently)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running = 0
-        self._was_enabled = False
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._running == 0:
-                self._was_enabled = gc.isenabled()
-                gc.disable()
-            self._running += 1
-
-    def __exit__(self, *exc) -> None:
-        with self._lock:
-            self._running -= 1
-            if self._running == 0 and self._was_enabled:
-                gc.enable()
-
-
-_COLLECTOR_PAUSE = _CollectorPause()
-
-
-def _analyse_without_collecting(paths, overlays, parse) -> Analysis:
-    """An analysis allocates about a million objects and makes almost no cycles: the cyclic
-    collector would scan the whole heap (the previous analyses too) several times during it,
-    which the user waits for. It runs afterwards instead, once the diagnostics are out."""
-    with _COLLECTOR_PAUSE:
-        return analyse(paths, overlays, parse=parse)
-
-
 @dataclass
 class Host:
-    """What projects need from the server: buffers, paths, publishing, error reports, the parser."""
+    """What projects need from the server: buffers, paths, publishing, error reports, the parses."""
 
     paths: object
     buffers_under: Callable[[Path], list[Buffer]]
     publish: Callable[[Project, Snapshot], None]
     analysis_failed: Callable[[Project, BaseException], None]
-    parse: Callable[[str, str], ParseResult]
+    parses: ParseCache

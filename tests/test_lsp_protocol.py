@@ -407,10 +407,10 @@ from pathlib import Path
 import gop.lsp.project as project
 from gop.lsp.server import main
 analyse = project.analyse
-def slow_analyse(paths, overlays, parse=None):
+def slow_analyse(paths, overlays, **options):
     if any(Path(p).name == "slow" for p in paths) or any("// SLOW" in text for text in overlays.values()):
         time.sleep(60)
-    return analyse(paths, overlays, parse=parse)
+    return analyse(paths, overlays, **options)
 project.analyse = slow_analyse
 sys.exit(main())
 """]

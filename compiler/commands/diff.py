@@ -227,10 +227,9 @@ def load_yaml_stream(text: str, what: str) -> list[Doc]:
 # ---------------------------------------------------------------- a program (this one, another, a revision)
 
 def program_side(paths: Sequence[str], label: str, *, shown_as: tuple[Path, str] | None = None) -> Side:
-    from gop.compiler.lower.repository import cluster_text
+    from gop.compiler.lower.repository import cluster_renderer, cluster_text
     from gop.compiler.diagnostics import has_errors
     from gop.compiler.session import analyse_and_keep
-    from gop.compiler.lower.flux import ClusterRenderer
 
     analysis = analyse_and_keep(paths)
     if has_errors(analysis.diagnostics):
@@ -239,7 +238,9 @@ def program_side(paths: Sequence[str], label: str, *, shown_as: tuple[Path, str]
             diagnostics, sources = _shown_as(diagnostics, sources, f"{shown_as[0]}/", shown_as[1])
         raise DiffError(f"{label} has errors", diagnostics=diagnostics, sources=sources)
 
-    renderer = ClusterRenderer(analysis.fleet)  # shared by the clusters: most run an app as others do
+    # Shared by the clusters (most run an app as others do), with the analysis's caches: the two
+    # sides each keep their own overlay plan while their clusters are compared in turn.
+    renderer = cluster_renderer(analysis)
 
     def objects(cluster: str) -> dict[ObjectKey, Doc]:
         text, problems = cluster_text(analysis, cluster, include_flux=True, renderer=renderer)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from gop.compiler.commands.report import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Reporter, checked
 from gop.compiler.diagnostics import codes
+from gop.compiler.lower.helm.caches import HelmCaches
 from gop.compiler.fleet.model import Fleet
 from gop.compiler.lower.helm import chart_files, chart_version
 from gop.compiler.semantic.types import ResourceRef
@@ -127,10 +128,11 @@ def _publish_charts(fleet: Fleet, url: str, helm: str, plain_http: bool) -> list
         def publish_one(name: str) -> Pushed:
             app = fleet.apps[name]
             chart = work / "charts" / name
-            for relative, text in chart_files(app).items():
+            caches = HelmCaches()  # the version is worked out with the files
+            for relative, text in chart_files(app, caches).items():
                 (chart / relative).parent.mkdir(parents=True, exist_ok=True)
                 (chart / relative).write_text(text, encoding="utf-8")
-            version = chart_version(app)
+            version = chart_version(app, caches)
             packages = work / "packages" / name
             packages.mkdir(parents=True)
             run_tool([helm, "package", str(chart), "--destination", str(packages)], f"helm package of chart `{name}` failed")

@@ -52,10 +52,9 @@ def run(args, reporter: Reporter) -> int:
 
 
 def _render_all_clusters(analysis, args, reporter: Reporter) -> int:
-    from gop.compiler.lower.flux import ClusterRenderer
-    from gop.compiler.lower.repository import cluster_text
+    from gop.compiler.lower.repository import cluster_renderer, cluster_text
 
-    renderer = ClusterRenderer(analysis.fleet)  # clusters share most of their objects: render each once
+    renderer = cluster_renderer(analysis)  # clusters share most of their objects: render each once
     texts: dict[str, bytes] = {}
     for cluster in analysis.fleet.clusters:
         text, problems = cluster_text(analysis, cluster, include_flux=args.include_flux, renderer=renderer)

@@ -23,7 +23,6 @@ the cluster's own overrides, so pairs with the same key share one computation (a
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,13 +77,15 @@ class Evaluation:
                 for origin, leaf in found if leaf.value is not PRESENT]
 
 
-def evaluate(program, resolution: Resolution, checker: Checker, root: Path) -> Evaluation:
-    return _Evaluator(program, resolution, checker, root).run()
+def evaluate(program, resolution: Resolution, checker: Checker, root: Path, *, memo=None) -> Evaluation:
+    """`memo`: the session's `EvaluationMemo` (what the previous analysis checked), or None."""
+    return _Evaluator(program, resolution, checker, root, memo).run()
 
 
 class _Evaluator:
-    def __init__(self, program, resolution: Resolution, checker: Checker, root: Path) -> None:
+    def __init__(self, program, resolution: Resolution, checker: Checker, root: Path, memo=None) -> None:
         self.program = program
+        self.memo = memo
         self.resolution = resolution
         self.checker = checker
         self.root = root
@@ -177,38 +178,37 @@ class _Evaluator:
             record = _app_record(self.app_record, name, values_type)
             self._winners([Targeted(f"app {name}", True, leaves)], Layer.APP)
             # The base (defaults + app layer) is a function of the leaves and the schema, both unchanged on reuse.
-            known = _APP_BASES.get(id(leaves))
-            base = known[1] if known is not None and known[0] is leaves else _written(name, record, leaves)
-            _APP_BASES[id(leaves)] = (leaves, base)
+            base = self.memo.app_bases.get(leaves) if self.memo is not None else None
+            if base is None:
+                base = _written(name, record, leaves)
+            if self.memo is not None:
+                self.memo.app_bases.put(leaves, base)
             apps[name] = _App(name, decl, record, leaves, *base)
             self._required(apps[name])
-            if len(_APP_BASES) > _APP_CHECKS_KEPT:
-                _APP_BASES.popitem(last=False)
         return apps
 
     def _checked_app_body(self, decl: ast.ResourceDecl, scope: Scope, environment: tuple):
         """An app body's leaves and values schema.
 
-        The language server analyses again after every edit, handing the driver the very same
+        The language server analyses again after every edit, handing the session the very same
         trees for unchanged files. An app body whose tree and whose environment (everything else it
         can depend on) are unchanged gives the same leaves, diagnostics and references as last
-        time, so they are reused; its values schema is looked up again in this analysis's types."""
-        cached = _APP_CHECKS.get(id(decl))
-        if cached is not None and cached[0] is decl and cached[1] == environment:
-            _, _, leaves, annotation, diagnostics, references = cached
+        time, so they are reused (from the session's `memo`); its values schema is looked up again
+        in this analysis's types."""
+        cached = self.memo.app_checks.get(decl) if self.memo is not None else None
+        if cached is not None and cached[0] == environment:
+            _, leaves, annotation, diagnostics, references = cached
             self.checker.diagnostics.extend(diagnostics)
             self.checker.references.extend(references)
-            _APP_CHECKS.move_to_end(id(decl))
             return leaves, self._schema_of(annotation, scope)
         diagnostics_before, references_before = len(self.checker.diagnostics), len(self.checker.references)
         annotations: dict = {}
         leaves = self._checked_body(decl.body, self.app_record, scope, annotations)
         values_type = annotations.get((AppField.VALUES,))
         annotation = _values_annotation(decl.body) if values_type is not None else None
-        _APP_CHECKS[id(decl)] = (decl, environment, leaves, annotation,
-                                 self.checker.diagnostics[diagnostics_before:], self.checker.references[references_before:])
-        if len(_APP_CHECKS) > _APP_CHECKS_KEPT:
-            _APP_CHECKS.popitem(last=False)
+        if self.memo is not None:
+            self.memo.app_checks.put(decl, (environment, leaves, annotation, self.checker.diagnostics[diagnostics_before:],
+                                            self.checker.references[references_before:]))
         return leaves, values_type
 
     def _schema_of(self, annotation: ast.TypeName | None, scope: Scope) -> RecordType | None:
@@ -386,11 +386,6 @@ class _Evaluator:
         return Settings(kind, name, decl.span, decl.doc, values)
 
 
-_APP_CHECKS: OrderedDict[int, tuple] = OrderedDict()
-_APP_CHECKS_KEPT = 20_000
-_APP_BASES: OrderedDict[int, tuple] = OrderedDict()  # id(leaves) -> (leaves, (values, origins, missing))
-
-
 def _environment(program, resolution: Resolution) -> tuple:
     """What an app body's check can depend on besides the body itself: every file that declares
     more than apps (types, schemas, lets, envs ...; by tree identity), the names of all resources,
@@ -399,7 +394,10 @@ def _environment(program, resolution: Resolution) -> tuple:
         return all(isinstance(d, (ast.PackageDecl, ast.ImportDecl)) or (isinstance(d, ast.ResourceDecl) and d.kind == "app")
                    for d in tree.decls)
 
-    shared = tuple(sorted((path, id(tree)) for path, tree in program.files.items() if not only_apps(tree)))
+    # (path, id, tree): compared by id, and the tree kept with it, so that while a memo holds this
+    # environment no other tree can take that id (equal ids then mean the very same tree).
+    shared = tuple((path, id(tree), tree) for path, tree in sorted(program.files.items(), key=lambda item: item[0])
+                   if not only_apps(tree))
     names = tuple((kind, tuple(sorted(declared))) for kind, declared in sorted(resolution.resources.items()))
     imports = tuple(sorted((path, tuple(sorted(aliases.items()))) for path, aliases in resolution.file_imports.items()))
     return shared, names, imports

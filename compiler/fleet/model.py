@@ -123,7 +123,7 @@ class Settings:
     values: dict[str, Any]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)  # weakly referable: tests prove an old fleet is collected
 class Fleet:
     package: str
     root: Path  # the directory the program was loaded from (relative paths in it resolve here)

@@ -37,13 +37,14 @@ _GOP_STRING_SAFE = re.compile(r"[A-Za-z0-9_.+-]+")  # a tag that is a .gop strin
 
 
 def repository(analysis) -> tuple[dict[str, str], list[Diagnostic]]:
+    """Every file of the repository, lowered with the analysis's `LoweringCaches` (see `session`)."""
     fleet = analysis.fleet
     files: dict[str, str] = {}
     for name, app in fleet.apps.items():
-        for relative, text in chart_files(app).items():
+        for relative, text in chart_files(app, analysis.lowering.helm).items():
             files[f"charts/{name}/{relative}"] = text
     try:
-        files.update(repository_files(fleet))
+        files.update(repository_files(fleet, analysis.lowering))
     except FluxLoweringError as error:
         return {}, [program_lowering_diagnostic(error, analysis.program)]
     return dict(sorted(files.items())), []
@@ -51,20 +52,25 @@ def repository(analysis) -> tuple[dict[str, str], list[Diagnostic]]:
 
 def cluster_objects(analysis, cluster: str, *, include_flux: bool) -> tuple[list[dict], list[Diagnostic]]:
     try:
-        return render_cluster(analysis.fleet, cluster, include_flux=include_flux), []
+        return render_cluster(analysis.fleet, cluster, include_flux=include_flux, caches=analysis.lowering), []
     except FluxLoweringError as error:
         return [], [program_lowering_diagnostic(error, analysis.program)]
 
 
 def cluster_text(analysis, cluster: str, *, include_flux: bool,
                  renderer: ClusterRenderer | None = None) -> tuple[str, list[Diagnostic]]:
-    """The YAML stream of `cluster_objects`. Pass one `ClusterRenderer(analysis.fleet)` for
+    """The YAML stream of `cluster_objects`. Pass one `cluster_renderer(analysis)` for
     every cluster of the analysis to share the work between them."""
     try:
-        renderer = renderer or ClusterRenderer(analysis.fleet)
+        renderer = renderer or cluster_renderer(analysis)
         return renderer.text(cluster, include_flux=include_flux), []
     except FluxLoweringError as error:
         return "", [program_lowering_diagnostic(error, analysis.program)]
+
+
+def cluster_renderer(analysis) -> ClusterRenderer:
+    """A renderer of the analysis's clusters, with the analysis's `LoweringCaches`."""
+    return ClusterRenderer(analysis.fleet, analysis.lowering)
 
 
 def program_lowering_diagnostic(error: FluxLoweringError, program) -> Diagnostic:

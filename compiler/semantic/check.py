@@ -11,6 +11,9 @@ Invariants: a value returned is of its expected type and satisfies every
 refinement; anything else yields a diagnostic and `INVALID`, never an exception.
 Side tables for the symbol table (`symbols`): `references` (use span -> declaration) and
 `field_owners` (each record field -> the schema that declares it).
+Caches: the checker's own tables live as long as the checker (one analysis); the two
+process-wide ones (`_unit_value`, `_compiled`) are pure functions of literal texts and hold no
+program object (the list of process-wide caches is in compiler/session.py).
 """
 
 from __future__ import annotations
@@ -803,6 +806,7 @@ class Checker:
         self.error(codes.UNKNOWN_FIELD, key.span, f"`{name}` has no field `{key.text}`", notes=notes, fixes=fixes)
 
 
+# Process-wide (see compiler/session.py): a pure function of a literal's text, holding no program object.
 @functools.lru_cache(maxsize=4096)
 def _unit_value(text: str, quantity: bool) -> Quantity | Duration:
     """Fleets repeat a few literals (`100m`, `128Mi`, `5s`) thousands of times; the values are immutable."""
@@ -816,6 +820,7 @@ def string_fits(value: str, expected: StringType) -> bool:
             and (expected.pattern is None or _compiled(expected.pattern).search(value) is not None))
 
 
+# Process-wide (see compiler/session.py): a pure function of a pattern's text, holding no program object.
 @functools.lru_cache(maxsize=1024)
 def _compiled(pattern: str) -> re.Pattern:
     return compile_pattern(pattern)

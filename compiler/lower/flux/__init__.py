@@ -13,8 +13,11 @@ Invariants: deterministic (same fleet -> same bytes, no timestamps); only served
 APIs; a plaintext secret never reaches the output; a cluster gets exactly the apps of
 its `ClusterModel.instances` with exactly their effective values.
 
-Modules: `plan` (what each cluster gets), `overlays` (selector overlays as Kustomize
-Components, and each cluster's own patch), `objects` (object builders), `secrets` (SOPS
+Every entry point takes the fleet's `caches.LoweringCaches` (the overlay plan, each cluster's SOPS
+secrets, the Helm caches), or makes its own for a bare fleet: an `Analysis` carries one.
+
+Modules: `plan` (what each cluster gets), `caches` (what is worked out once per fleet),
+`overlays` (selector overlays as Kustomize Components, and each cluster's own patch), `objects` (object builders), `secrets` (SOPS
 files, ExternalSecrets, an app's namespace on a cluster), `tree` (files), `render`
 (in-process render), `validate` (everything the lowering would refuse, for `gopc check`),
 `keys` (map keys kustomize cannot carry, E0703). Text goes out through compiler/emit/yaml.py.

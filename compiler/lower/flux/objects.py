@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from gop.compiler.lower.helm import chart_version, helm_values
+from gop.compiler.lower.helm.caches import HelmCaches
 from gop.compiler.fleet.model import AppModel, Fleet, Layer, Settings
 from gop.compiler.values import plain
 from gop.compiler.semantic.types import ResourceRef
@@ -187,14 +188,15 @@ def chart_registry(fleet: Fleet) -> Settings:
     return fleet.registries[ref.name]
 
 
-def chart_source(fleet: Fleet, app: AppModel) -> dict[str, Any] | None:
-    """The OCIRepository or HelmRepository the app's chart comes from; None for charts in Git."""
+def chart_source(fleet: Fleet, app: AppModel, helm: HelmCaches | None = None) -> dict[str, Any] | None:
+    """The OCIRepository or HelmRepository the app's chart comes from; None for charts in Git.
+    `helm`: the program's Helm caches (the chart's version)."""
     if fleet.delivery.values["charts"] != "oci":
         return None
     registry = plain(chart_registry(fleet).values)
     spec: dict[str, Any] = {"interval": registry["interval"]}
     if fleet.delivery.values["ociSource"] == OCI_REPOSITORY:
-        spec.update(url=f"{registry['url'].rstrip('/')}/{app.name}", ref={"tag": chart_version(app)},
+        spec.update(url=f"{registry['url'].rstrip('/')}/{app.name}", ref={"tag": chart_version(app, helm)},
                     layerSelector={"mediaType": HELM_CHART_LAYER, "operation": "copy"})
         kind = OCI_REPOSITORY
     else:
@@ -206,14 +208,14 @@ def chart_source(fleet: Fleet, app: AppModel) -> dict[str, Any] | None:
     return _object(SOURCE_API, kind, app.name, app.namespace, spec)
 
 
-def _chart_reference(fleet: Fleet, app: AppModel) -> dict[str, Any]:
-    source = chart_source(fleet, app)
+def _chart_reference(fleet: Fleet, app: AppModel, helm: HelmCaches | None) -> dict[str, Any]:
+    source = chart_source(fleet, app, helm)
     if source is None:
         git = {"kind": GIT_REPOSITORY, "name": SYNC_NAME, "namespace": FLUX_NAMESPACE}
         return {"chart": {"spec": {"chart": f"./charts/{app.name}", "sourceRef": git}}}
     if source["kind"] == OCI_REPOSITORY:
         return {"chartRef": {"kind": OCI_REPOSITORY, "name": app.name}}
-    return {"chart": {"spec": {"chart": app.name, "version": chart_version(app),
+    return {"chart": {"spec": {"chart": app.name, "version": chart_version(app, helm),
                                "sourceRef": {"kind": HELM_REPOSITORY, "name": app.name}}}}
 
 
@@ -267,11 +269,11 @@ def image_marker(app: AppModel) -> str:
     return f'{{"$imagepolicy": "{FLUX_NAMESPACE}:{app.name}:tag"}}'
 
 
-def helm_release(fleet: Fleet, app: AppModel) -> dict[str, Any]:
+def helm_release(fleet: Fleet, app: AppModel, helm: HelmCaches | None = None) -> dict[str, Any]:
     """The base HelmRelease: chart, delivery settings and, for apps with an image policy,
     the image tag (the line image automation rewrites; see `image_marker`)."""
     spec: dict[str, Any] = {"releaseName": app.name}
-    spec.update(_chart_reference(fleet, app))
+    spec.update(_chart_reference(fleet, app, helm))
     spec.update(_delivery_spec(fleet, app, _base_delivery(fleet, app)))
     account = tenant_service_account(fleet)
     if account:
@@ -291,13 +293,13 @@ def release_patch(fleet: Fleet, app: AppModel, layer_values: dict[str, Any],
     return _object(HELM_API, HELM_RELEASE, app.name, app.namespace, spec) if spec else None
 
 
-def namespace_moves(fleet: Fleet, app: AppModel, namespace: str) -> list[dict[str, Any]]:
+def namespace_moves(fleet: Fleet, app: AppModel, namespace: str, helm: HelmCaches | None = None) -> list[dict[str, Any]]:
     """Kustomize `patches` entries that move the app's HelmRelease and its chart source into
     `namespace` (inline JSON patches: a strategic-merge patch cannot change a namespace). Their
     targets name the app's own namespace, which kustomize matches however often it moved."""
     move = json.dumps([{"op": "replace", "path": "/metadata/namespace", "value": namespace}])
     targets = [release_patch_target(app)]
-    source = chart_source(fleet, app)
+    source = chart_source(fleet, app, helm)
     if source is not None:
         group, version = source["apiVersion"].split("/")
         targets.append({"group": group, "version": version, "kind": source["kind"], "name": app.name,

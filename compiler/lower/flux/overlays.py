@@ -23,8 +23,8 @@ Invariants:
   merges it to the same result.
 - Without overlays the residual is `Instance.cluster_values`, what the cluster itself sets.
 - Deterministic: overlays, clusters and apps in sorted order.
-- The plan of the last fleet asked for is kept (the file tree and every cluster's render need it);
-  the fleet must not change after evaluation.
+- Built anew at each call (no cache here): `caches.LoweringCaches.overlay_plan` keeps one
+  plan per fleet for the file tree and every cluster's render.
 """
 
 from __future__ import annotations
@@ -62,20 +62,7 @@ class OverlayPlan:
 
 
 def overlay_plan(fleet: Fleet) -> OverlayPlan:
-    """The plan of `fleet` (kept for the last fleet asked about)."""
-    global _LAST
-    last = _LAST
-    if last is not None and last[0] is fleet:
-        return last[1]
-    plan = _plan(fleet)
-    _LAST = (fleet, plan)
-    return plan
-
-
-_LAST: tuple[Fleet, OverlayPlan] | None = None
-
-
-def _plan(fleet: Fleet) -> OverlayPlan:
+    """The plan of `fleet`, built anew (ask `LoweringCaches.overlay_plan` for the fleet's one plan)."""
     trees, clusters = _overlay_trees(fleet)
     components = {name: _component(fleet, name, clusters[name], trees[name]) for name in sorted(trees)}
     listed: dict[str, list[str]] = {}

@@ -1,6 +1,7 @@
 """What each cluster gets: the selection shared by the file tree and the in-process render.
 
-Input: a `Fleet` and a cluster name.
+Input: a `Fleet`, a cluster name and the fleet's `LoweringCaches` (its overlay plan and SOPS
+secrets, worked out once for all clusters).
 Output: the cluster's releases (app, namespace, env patch, cluster patch: `own_patch`,
 `cluster_namespaces`), the HelmRelease patches
 that reach each release in the tree, namespaces, SOPS secrets and the Flux objects of
@@ -30,8 +31,8 @@ from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import merge
 from gop.compiler.lower.flux import objects
 from gop.compiler.lower.flux.objects import FLUX_NAMESPACE
-from gop.compiler.lower.flux.overlays import overlay_plan
-from gop.compiler.lower.flux.secrets import cluster_sops_secrets, instance_namespace
+from gop.compiler.lower.flux.caches import LoweringCaches
+from gop.compiler.lower.flux.secrets import instance_namespace
 from gop.compiler.lower.kinds import GIT_REPOSITORY, HELM_RELEASE, KUSTOMIZATION
 
 
@@ -63,27 +64,28 @@ def cluster_namespaces(fleet: Fleet, cluster: str) -> dict[str, str]:
     return {name: instance_namespace(fleet, instance) for name, instance in fleet.clusters[cluster].instances.items()}
 
 
-def release_patches(fleet: Fleet, cluster: str) -> dict[str, list[dict[str, Any]]]:
+def release_patches(fleet: Fleet, cluster: str, caches: LoweringCaches) -> dict[str, list[dict[str, Any]]]:
     """App -> the HelmRelease patches kustomize applies to the app's base release on the
     cluster, in order: the env's, the selector overlays' components', the cluster's own."""
-    overlays = overlay_plan(fleet)
+    overlays = caches.overlay_plan()
     spaces = cluster_namespaces(fleet, cluster)
     patches = {}
     for release in releases(fleet, cluster):
         name = release.app.name
         layers = [release.env_values, *overlays.layers(cluster, name)]
         patches[name] = [patch for tree in layers if (patch := objects.release_patch(fleet, release.app, tree))]
-        own = own_patch(fleet, cluster, name, spaces)
+        own = own_patch(fleet, cluster, name, spaces, caches)
         if own:
             patches[name].append(own)
     return patches
 
 
-def own_patch(fleet: Fleet, cluster: str, app: str, spaces: dict[str, str]) -> dict[str, Any] | None:
+def own_patch(fleet: Fleet, cluster: str, app: str, spaces: dict[str, str],
+              caches: LoweringCaches) -> dict[str, Any] | None:
     """The cluster's own patch of the app's HelmRelease: what the components do not give, and the
     dependencies again when the namespaces on this cluster (`spaces`) make them read otherwise
     than the layers before wrote them (with the apps' own namespaces)."""
-    tree = overlay_plan(fleet).residual(cluster, app)
+    tree = caches.overlay_plan().residual(cluster, app)
     model = fleet.apps[app]
     refs = fleet.clusters[cluster].instances[app].values.get("delivery", {}).get("dependsOn") or []
     if refs and objects.dependencies(fleet, model, refs, spaces) != objects.dependencies(fleet, model, refs):
@@ -146,12 +148,12 @@ def source_objects(fleet: Fleet) -> list[dict[str, Any]]:
     return [objects.git_repository(fleet, source) for name, source in sorted(fleet.sources.items()) if source is not sync]
 
 
-def kustomization_objects(fleet: Fleet, cluster: str) -> dict[str, dict[str, Any]]:
+def kustomization_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -> dict[str, dict[str, Any]]:
     """clusters/<cluster>/infrastructure.yaml and apps.yaml."""
     infrastructure = objects.flux_kustomization(fleet, "infrastructure", f"./clusters/{cluster}/infrastructure")
     apps = objects.flux_kustomization(
         fleet, "apps", f"./clusters/{cluster}/apps", depends_on=("infrastructure",),
-        decrypt=bool(cluster_sops_secrets(fleet, cluster)), service_account=objects.tenant_service_account(fleet),
+        decrypt=bool(caches.sops_secrets(cluster)), service_account=objects.tenant_service_account(fleet),
         target_namespace=tenant_target_namespace(fleet, cluster))
     return {"infrastructure.yaml": infrastructure, "apps.yaml": apps}
 

@@ -43,29 +43,33 @@ from gop.compiler.lower.helm.manifests import chart_values, helm_template_merged
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import merge, plain, plain_merge
 from gop.compiler.lower.flux import objects, plan
+from gop.compiler.lower.flux.caches import LoweringCaches, caches_for
 from gop.compiler.lower.flux.errors import FluxLoweringError
-from gop.compiler.lower.flux.secrets import cluster_external_secrets, cluster_sops_secrets
+from gop.compiler.lower.flux.secrets import cluster_external_secrets
 from gop.compiler.emit.yaml import dump_yaml
 from gop.compiler.lower.kinds import ObjectKey, object_key
 
 Piece = tuple[ObjectKey, str]  # an object's sort key and its YAML text
 
 
-def render_cluster(fleet: Fleet, cluster: str, *, include_flux: bool = False) -> list[dict[str, Any]]:
-    docs = infrastructure_objects(fleet, cluster)
+def render_cluster(fleet: Fleet, cluster: str, *, include_flux: bool = False,
+                   caches: LoweringCaches | None = None) -> list[dict[str, Any]]:
+    caches = caches_for(fleet, caches)
+    docs = infrastructure_objects(fleet, cluster, caches)
     for release in plan.releases(fleet, cluster):
         docs += helm_template(release.app, plain(release_values(release)), release_name=release.app.name,
-                           namespace=release.namespace)
+                              namespace=release.namespace, caches=caches.helm)
     if include_flux:
-        docs += flux_objects(fleet, cluster)
+        docs += flux_objects(fleet, cluster, caches)
     return sorted(docs, key=object_key)
 
 
 class ClusterRenderer:
     """The YAML text of clusters of one fleet; render as many clusters as you like with one."""
 
-    def __init__(self, fleet: Fleet) -> None:
+    def __init__(self, fleet: Fleet, caches: LoweringCaches | None = None) -> None:
         self.fleet = fleet
+        self.caches = caches_for(fleet, caches)
         self._releases: dict[tuple[str, str, str, str], list[Piece]] = {}  # (app, namespace, env patch, cluster patch) -> its objects
         self._texts: dict[str, str] = {}  # repr(object) -> its YAML text
         self._patch_reprs: dict[int, tuple[dict[str, Any], str]] = {}  # id(patch) -> (patch, repr(patch))
@@ -74,11 +78,11 @@ class ClusterRenderer:
 
     def text(self, cluster: str, *, include_flux: bool = False) -> str:
         """`dump_all(render_cluster(fleet, cluster, include_flux=...))`, byte for byte."""
-        pieces = [self._piece(doc) for doc in infrastructure_objects(self.fleet, cluster)]
+        pieces = [self._piece(doc) for doc in infrastructure_objects(self.fleet, cluster, self.caches)]
         for release in plan.releases(self.fleet, cluster):
             pieces += self._release_pieces(release)
         if include_flux:
-            pieces += [self._piece(doc) for doc in flux_objects(self.fleet, cluster)]
+            pieces += [self._piece(doc) for doc in flux_objects(self.fleet, cluster, self.caches)]
         pieces.sort(key=itemgetter(0))  # stable, on the key alone: the order render_cluster sorts into
         return "---\n" + "---\n".join(text for _, text in pieces) if pieces else ""
 
@@ -96,7 +100,8 @@ class ClusterRenderer:
         with_env, with_env_plain = self._with_env(release)
         values = plain_merge(with_env, with_env_plain, release.cluster_values)  # plain(release_values(release))
         effective = merge(self._chart_values_of(app), helm_values(values))
-        return helm_template_merged(app, effective, release_name=app.name, namespace=release.namespace)
+        return helm_template_merged(app, effective, release_name=app.name, namespace=release.namespace,
+                                    caches=self.caches.helm)
 
     def _with_env(self, release: plan.Release) -> tuple[dict[str, Any], dict[str, Any]]:
         """The app's values with the env patch merged in, and their plain form; read, never changed."""
@@ -134,30 +139,30 @@ def release_values(release: plan.Release) -> dict[str, Any]:
     return merge(merge(release.app.base, release.env_values), release.cluster_values)
 
 
-def infrastructure_objects(fleet: Fleet, cluster: str) -> list[dict[str, Any]]:
+def infrastructure_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[dict[str, Any]]:
     """The namespaces, tenant objects, encrypted Secrets and ExternalSecrets on the cluster (new dicts)."""
     if cluster not in fleet.clusters:
         raise FluxLoweringError(f"no cluster named {cluster!r}; the clusters are {', '.join(sorted(fleet.clusters))}")
     docs = [doc for namespace in plan.namespaces(fleet, cluster)
             for files in [plan.namespace_files(fleet, namespace)] for file_docs in files.values() for doc in file_docs]
     docs += plan.tenant_objects(fleet)
-    docs += [copy.deepcopy(secret.manifest) for secret in cluster_sops_secrets(fleet, cluster)]
-    docs += cluster_external_secrets(fleet, cluster)
+    docs += [copy.deepcopy(secret.manifest) for secret in caches.sops_secrets(cluster)]
+    docs += cluster_external_secrets(fleet, cluster, caches.sops_secrets)
     return docs
 
 
-def flux_objects(fleet: Fleet, cluster: str) -> list[dict[str, Any]]:
+def flux_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[dict[str, Any]]:
     """The Flux objects on the cluster, each as the kustomize build of the repository leaves it."""
     docs = plan.sync_objects(fleet, cluster) + plan.source_objects(fleet)
-    docs += plan.kustomization_objects(fleet, cluster).values()
+    docs += plan.kustomization_objects(fleet, cluster, caches).values()
     docs += plan.notification_objects(fleet, cluster) + plan.image_automation_objects(fleet, cluster)
-    patches = plan.release_patches(fleet, cluster)
+    patches = plan.release_patches(fleet, cluster, caches)
     for release in plan.releases(fleet, cluster):
-        source = objects.chart_source(fleet, release.app)
+        source = objects.chart_source(fleet, release.app, caches.helm)
         if source is not None:
             source["metadata"]["namespace"] = release.namespace
             docs.append(source)
-        helm_release = objects.helm_release(fleet, release.app)
+        helm_release = objects.helm_release(fleet, release.app, caches.helm)
         for patch in patches[release.app.name]:
             helm_release = merge(helm_release, patch)
         helm_release["metadata"] = {**helm_release["metadata"], "namespace": release.namespace}  # kustomize's moves

@@ -1,6 +1,7 @@
 """The Secrets the apps of one cluster read: SOPS-encrypted manifests and ExternalSecrets.
 
-Input: a `Fleet` and a cluster name. Every effective `secretEnv` value of kind "sops"
+Input: a `Fleet` and a cluster name (and the files already read for the fleet's other clusters,
+which `caches.LoweringCaches` keeps). Every effective `secretEnv` value of kind "sops"
 names an encrypted Secret manifest (a path relative to `fleet.root`); every value of kind
 "external" a key of an external secret store (external-secrets.io).
 Output: `cluster_sops_secrets`: one `SopsSecret` per distinct file the cluster needs, sorted
@@ -29,8 +30,8 @@ Invariants:
 from __future__ import annotations
 
 import copy
-import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -73,25 +74,11 @@ class SopsSecret:
         return PurePosixPath(self.file).name
 
 
-def cluster_sops_secrets(fleet: Fleet, cluster: str) -> list[SopsSecret]:
-    """The cluster's encrypted Secrets. The check, the file tree and every render ask for each
-    cluster, so the answers for the last fleet asked about are kept (it does not change)."""
-    global _KNOWN
-    last = _KNOWN
-    if last is not None and last[0] is fleet:
-        known = last[1]
-    else:
-        known = {}
-        _KNOWN = (fleet, known)
-    if cluster not in known:
-        known[cluster] = _cluster_sops_secrets(fleet, cluster)
-    return list(known[cluster])
-
-
-_KNOWN: tuple[Fleet, dict[str, list[SopsSecret]]] | None = None
-
-
-def _cluster_sops_secrets(fleet: Fleet, cluster: str) -> list[SopsSecret]:
+def cluster_sops_secrets(fleet: Fleet, cluster: str, read: dict[str, SopsSecret] | None = None) -> list[SopsSecret]:
+    """The cluster's encrypted Secrets. `read` (file -> its secret) holds the files read and checked
+    for other clusters of the fleet, and gets the ones read here: pass one dict for every cluster
+    of a fleet (as `LoweringCaches.sops_secrets` does) to read each file once."""
+    read = {} if read is None else read
     found: dict[str, SopsSecret] = {}
     declared: dict[tuple[str, str], SopsSecret] = {}
     for instance in fleet.clusters[cluster].instances.values():
@@ -100,7 +87,8 @@ def _cluster_sops_secrets(fleet: Fleet, cluster: str) -> list[SopsSecret]:
         namespace = instance_namespace(fleet, instance)
         for variable, ref in instance.sops_refs():
             span = _span_of(instance, ("secretEnv", variable))
-            secret = found.get(ref.file) or _load(fleet, ref.file, span)
+            secret = found.get(ref.file) or read.get(ref.file) or _load(fleet, ref.file, span)
+            read[ref.file] = secret
             _check_reference(secret, ref, namespace, span)
             other = declared.setdefault((secret.namespace, secret.name), secret)
             if other.file != secret.file:
@@ -121,8 +109,11 @@ EXTERNAL_SECRETS_API = "external-secrets.io/v1"
 EXTERNAL_REFRESH = "1h"  # the operator's own default, written out so the file says it
 
 
-def cluster_external_secrets(fleet: Fleet, cluster: str) -> list[dict[str, Any]]:
-    """The ExternalSecrets of the cluster's `external(...)` references (new dicts)."""
+def cluster_external_secrets(fleet: Fleet, cluster: str,
+                             sops_secrets: Callable[[str], list[SopsSecret]]) -> list[dict[str, Any]]:
+    """The ExternalSecrets of the cluster's `external(...)` references (new dicts); `sops_secrets`
+    is `cluster_sops_secrets` of the fleet (`LoweringCaches.sops_secrets`), asked only when the
+    cluster has any."""
     wanted: dict[tuple[str, str], _ExternalSecret] = {}  # by (namespace, Secret name)
     for instance in fleet.clusters[cluster].instances.values():
         namespace = instance_namespace(fleet, instance)
@@ -132,7 +123,7 @@ def cluster_external_secrets(fleet: Fleet, cluster: str) -> list[dict[str, Any]]
                 namespace, ref.secret, str(ref.store_kind), str(ref.store), span))
             secret.add(ref, span)
     if wanted:
-        _check_single_source(fleet, cluster, wanted)
+        _check_single_source(fleet, cluster, wanted, sops_secrets(cluster))
     return [secret.manifest() for _, secret in sorted(wanted.items())]
 
 
@@ -175,9 +166,10 @@ def _remote_text(remote: tuple[str | None, str | None]) -> str:
     return repr(key) + (f" (property {property_!r})" if property_ else "")
 
 
-def _check_single_source(fleet: Fleet, cluster: str, wanted: dict[tuple[str, str], _ExternalSecret]) -> None:
+def _check_single_source(fleet: Fleet, cluster: str, wanted: dict[tuple[str, str], _ExternalSecret],
+                         sops: list[SopsSecret]) -> None:
     """No Secret comes from a SOPS file and a store; a secretRef to a filled Secret reads a key it has."""
-    for sops_secret in cluster_sops_secrets(fleet, cluster):
+    for sops_secret in sops:
         secret = wanted.get((sops_secret.namespace, sops_secret.name))
         if secret is not None:
             raise FluxLoweringError(f"Secret {secret.namespace}/{secret.name} would come both from {sops_secret.file} "
@@ -222,9 +214,8 @@ def _load(fleet: Fleet, file: str | None, span: Span | None) -> SopsSecret:
     return SopsSecret(file, text, manifest, str(metadata.get("namespace", "")), str(metadata.get("name", "")))
 
 
-@functools.lru_cache(maxsize=64)
 def _parse(text: str) -> tuple[Any, ...]:
-    """The documents of a file (cached: every cluster that uses a file reads it)."""
+    """The documents of a file."""
     return tuple(doc for doc in YAML(typ="safe", pure=True).load_all(text) if doc is not None)
 
 

@@ -25,6 +25,9 @@ Invariants:
   holds one object twice. clusters/<cluster>/ has an explicit kustomization.yaml, so its
   `apps/` and `infrastructure/` sub-trees are applied only by their own Flux Kustomizations.
 - The output is a pure function of the fleet (and the SOPS files it names).
+- What the clusters share (the overlay plan, the SOPS secrets, the charts' versions) is read from
+  the fleet's `LoweringCaches`; the one process-wide cache here, `_kustomization_of`, is a pure
+  function of file names (no program object).
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ from gop.compiler.lower.flux.objects import (
     IMAGE_TAG_PATH, every_release_patch, helm_release, kustomize_component, kustomize_config, namespace_moves,
     release_patch, release_patch_target,
 )
-from gop.compiler.lower.flux.overlays import Component, OverlayPlan, overlay_plan
-from gop.compiler.lower.flux.secrets import SopsSecret, cluster_external_secrets, cluster_sops_secrets
+from gop.compiler.lower.flux.caches import LoweringCaches, caches_for
+from gop.compiler.lower.flux.overlays import Component
+from gop.compiler.lower.flux.secrets import SopsSecret, cluster_external_secrets
 from gop.compiler.emit.yaml import Comments, dump_yaml
 
 BOOTSTRAP_COMPONENTS = "gotk-components.yaml"
@@ -54,34 +58,35 @@ COMMON_PATCH_HEADER = ("Patched into every HelmRelease of each cluster that list
                        "kustomization.yaml names no release; kustomize puts each release's name in place of this one).")
 
 
-def repository_files(fleet: Fleet) -> dict[str, str]:
+def repository_files(fleet: Fleet, caches: LoweringCaches | None = None) -> dict[str, str]:
+    caches = caches_for(fleet, caches)
     files: dict[str, str] = {}
     for app in sorted(fleet.apps):
-        _app_base(fleet, app, files)
+        _app_base(fleet, app, caches, files)
     for env in sorted(fleet.envs):
-        _env_overlay(fleet, env, files)
+        _env_overlay(fleet, env, caches, files)
     for namespace in plan.all_namespaces(fleet):
         _unit(files, f"infrastructure/namespaces/{namespace}", plan.namespace_files(fleet, namespace))
     if plan.tenant_objects(fleet):
         _unit(files, "infrastructure/tenant", {"serviceaccount.yaml": plan.tenant_objects(fleet)})
-    _secrets(fleet, files)
-    overlays = overlay_plan(fleet)
+    _secrets(fleet, caches, files)
+    overlays = caches.overlay_plan()
     patching = {component.name for component in overlays.components.values() if _component(fleet, component, files)}
     for cluster in sorted(fleet.clusters):
-        _cluster(fleet, cluster, overlays, patching, files)
+        _cluster(fleet, cluster, caches, patching, files)
     return dict(sorted(files.items()))
 
 
-def _secrets(fleet: Fleet, files: dict[str, str]) -> None:
-    for secret in sops_secrets(fleet):
+def _secrets(fleet: Fleet, caches: LoweringCaches, files: dict[str, str]) -> None:
+    for secret in sops_secrets(fleet, caches):
         files[f"{secret.directory}/{secret.file_name}"] = secret.text
         files[f"{secret.directory}/kustomization.yaml"] = dump_yaml([kustomize_config([secret.file_name])])
 
 
-def sops_secrets(fleet: Fleet) -> list[SopsSecret]:
+def sops_secrets(fleet: Fleet, caches: LoweringCaches) -> list[SopsSecret]:
     """Every cluster's SOPS files, each once, sorted by path; two that would be copied to one
     directory of the repository are an error."""
-    secrets = {secret.file: secret for cluster in fleet.clusters for secret in cluster_sops_secrets(fleet, cluster)}
+    secrets = {secret.file: secret for cluster in fleet.clusters for secret in caches.sops_secrets(cluster)}
     directories: dict[str, str] = {}
     for _, secret in sorted(secrets.items()):
         other = directories.setdefault(secret.directory, secret.file)
@@ -103,21 +108,23 @@ def base_release_file(app: str) -> str:
     return f"apps/base/{app}/release.yaml"
 
 
-def _app_base(fleet: Fleet, name: str, files: dict[str, str]) -> None:
+def _app_base(fleet: Fleet, name: str, caches: LoweringCaches, files: dict[str, str]) -> None:
     app = fleet.apps[name]
     directory = f"apps/base/{name}"
-    release = helm_release(fleet, app)
+    release = helm_release(fleet, app, caches.helm)
     comments = {0: Comments(line={IMAGE_TAG_PATH: objects.image_marker(app)})} if "imagePolicy" in app.base else None
     files[base_release_file(name)] = dump_yaml([release], comments=comments)
     resources = ["release.yaml"]
-    source = objects.chart_source(fleet, app)
+    source = objects.chart_source(fleet, app, caches.helm)
     if source is not None:
         files[f"{directory}/repository.yaml"] = dump_yaml([source])
         resources.append("repository.yaml")
     files[f"{directory}/kustomization.yaml"] = _kustomization_of(tuple(sorted(resources)))
 
 
-@functools.lru_cache(maxsize=64)  # every app's base has the same one
+# Process-wide (see compiler/session.py): a pure function of file names, holding no program object;
+# every app's base has the same one.
+@functools.lru_cache(maxsize=64)
 def _kustomization_of(resources: tuple[str, ...]) -> str:
     return dump_yaml([kustomize_config(list(resources))])
 
@@ -163,26 +170,26 @@ def _component(fleet: Fleet, component: Component, files: dict[str, str]) -> boo
     return True
 
 
-def _env_overlay(fleet: Fleet, env: str, files: dict[str, str]) -> None:
+def _env_overlay(fleet: Fleet, env: str, caches: LoweringCaches, files: dict[str, str]) -> None:
     apps = plan.env_apps(fleet, env)
     for name in apps:
         app = fleet.apps[name]
         patch = release_patch(fleet, app, fleet.envs[env].app_values.get(name, {}))
         patches = [(f"{name}-values.yaml", patch, release_patch_target(app))] if patch else []
         namespace = plan.env_namespace(fleet, env, name)
-        moves = namespace_moves(fleet, app, namespace) if namespace != app.namespace else []
+        moves = namespace_moves(fleet, app, namespace, caches.helm) if namespace != app.namespace else []
         _patched(files, f"apps/{env}/{name}", [f"../../base/{name}"], patches, moves=moves)
     files[f"apps/{env}/kustomization.yaml"] = dump_yaml([kustomize_config(apps)])
 
 
-def _cluster(fleet: Fleet, cluster: str, overlays: OverlayPlan, patching: set[str], files: dict[str, str]) -> None:
+def _cluster(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[str], files: dict[str, str]) -> None:
     directory = f"clusters/{cluster}"
     resources = ["flux-system"]
     files[f"{directory}/flux-system/gotk-sync.yaml"] = dump_yaml(plan.sync_objects(fleet, cluster), header=SYNC_HEADER)
     files[f"{directory}/flux-system/kustomization.yaml"] = dump_yaml(
         [kustomize_config([BOOTSTRAP_COMPONENTS, "gotk-sync.yaml"])])
     groups = {"sources.yaml": plan.source_objects(fleet),
-              **{name: [doc] for name, doc in plan.kustomization_objects(fleet, cluster).items()},
+              **{name: [doc] for name, doc in plan.kustomization_objects(fleet, cluster, caches).items()},
               "notifications.yaml": plan.notification_objects(fleet, cluster),
               "image-automation.yaml": plan.image_automation_objects(fleet, cluster)}
     for name, docs in groups.items():
@@ -191,7 +198,7 @@ def _cluster(fleet: Fleet, cluster: str, overlays: OverlayPlan, patching: set[st
             resources.append(name)
     files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
     _cluster_infrastructure(fleet, cluster, files)
-    _cluster_apps(fleet, cluster, overlays, patching, files)
+    _cluster_apps(fleet, cluster, caches, patching, files)
 
 
 def _cluster_infrastructure(fleet: Fleet, cluster: str, files: dict[str, str]) -> None:
@@ -201,22 +208,22 @@ def _cluster_infrastructure(fleet: Fleet, cluster: str, files: dict[str, str]) -
     files[f"clusters/{cluster}/infrastructure/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
 
 
-def _cluster_apps(fleet: Fleet, cluster: str, overlays: OverlayPlan, patching: set[str], files: dict[str, str]) -> None:
+def _cluster_apps(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[str], files: dict[str, str]) -> None:
     model = fleet.clusters[cluster]
     spaces = plan.cluster_namespaces(fleet, cluster)
     resources, patches, moves = [], [], []
     for name in sorted(model.instances):
         resources.append(f"../../../apps/{model.env}/{name}")
-        patch = plan.own_patch(fleet, cluster, name, spaces)
+        patch = plan.own_patch(fleet, cluster, name, spaces, caches)
         if patch:
             patches.append((f"{name}-values.yaml", patch, release_patch_target(fleet.apps[name])))
         if spaces[name] != plan.env_namespace(fleet, model.env, name):
-            moves += namespace_moves(fleet, fleet.apps[name], spaces[name])
-    resources += [f"../../../{secret.directory}" for secret in cluster_sops_secrets(fleet, cluster)]
-    external = cluster_external_secrets(fleet, cluster)
+            moves += namespace_moves(fleet, fleet.apps[name], spaces[name], caches.helm)
+    resources += [f"../../../{secret.directory}" for secret in caches.sops_secrets(cluster)]
+    external = cluster_external_secrets(fleet, cluster, caches.sops_secrets)
     if external:
         files[f"clusters/{cluster}/apps/{EXTERNAL_SECRETS_FILE}"] = dump_yaml(external)
         resources.append(EXTERNAL_SECRETS_FILE)
-    components = [f"../../../{COMPONENTS_DIR}/{name}" for name in overlays.cluster_components.get(cluster, ())
+    components = [f"../../../{COMPONENTS_DIR}/{name}" for name in caches.overlay_plan().cluster_components.get(cluster, ())
                   if name in patching]
     _patched(files, f"clusters/{cluster}/apps", resources, patches, components, moves)

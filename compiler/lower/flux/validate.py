@@ -21,12 +21,14 @@ from gop.compiler.fleet.model import Fleet
 from gop.compiler.lower.flux import objects
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.keys import overlong_keys
-from gop.compiler.lower.flux.secrets import cluster_external_secrets, cluster_sops_secrets
+from gop.compiler.lower.flux.caches import LoweringCaches, caches_for
+from gop.compiler.lower.flux.secrets import cluster_external_secrets
 from gop.compiler.lower.flux.tree import sops_secrets
 from gop.compiler.diagnostics import codes
 
 
-def lowering_problems(fleet: Fleet) -> list[FluxLoweringError]:
+def lowering_problems(fleet: Fleet, caches: LoweringCaches | None = None) -> list[FluxLoweringError]:
+    caches = caches_for(fleet, caches)
     checks: list[Callable[[], object]] = []
     if fleet.clusters:  # every cluster's sync objects name the source
         checks.append(lambda: objects.sync_source(fleet))
@@ -34,10 +36,10 @@ def lowering_problems(fleet: Fleet) -> list[FluxLoweringError]:
         checks.append(lambda: objects.chart_registry(fleet))
     with_sops = [name for name, model in fleet.clusters.items()
                  if any(instance.sops_refs() for instance in model.instances.values())]
-    checks += [lambda cluster=cluster: cluster_sops_secrets(fleet, cluster) for cluster in with_sops]
+    checks += [lambda cluster=cluster: caches.sops_secrets(cluster) for cluster in with_sops]
     with_external = [name for name, model in fleet.clusters.items()
                      if any(instance.secret_refs("external") for instance in model.instances.values())]
-    checks += [lambda cluster=cluster: cluster_external_secrets(fleet, cluster) for cluster in with_external]
+    checks += [lambda cluster=cluster: cluster_external_secrets(fleet, cluster, caches.sops_secrets) for cluster in with_external]
     problems: list[FluxLoweringError] = []
     for check in checks:
         try:
@@ -46,7 +48,7 @@ def lowering_problems(fleet: Fleet) -> list[FluxLoweringError]:
             problems.append(error)
     if with_sops and not problems:  # the directories, once every file could be read
         try:
-            sops_secrets(fleet)
+            sops_secrets(fleet, caches)
         except FluxLoweringError as error:
             problems.append(error)
     problems += [FluxLoweringError(message, span, code=codes.KEY_TOO_LONG) for span, message in overlong_keys(fleet)]

@@ -5,10 +5,11 @@ Output: the chart's files (`chart_files`), its version (`chart_version`), the JS
 values of a record type (`values_schema`) and, without helm, the Kubernetes objects
 `helm template` would print for given values (`helm_template`).
 
-Modules: parts (which templates a chart has), schema (values.schema.json), values_file
-(values.yaml), templates (Go templates), chart (assembly and version policy), manifests (the
-Python twin of the templates). Text goes out through compiler/emit: yaml (Chart.yaml and
-values.yaml, `Quoting.WORDS`) and gojson (Go's JSON text, for values.json and checksums).
+Modules: caches (chart versions and field schemas, once per program), parts (which templates a
+chart has), schema (values.schema.json), values_file (values.yaml), templates (Go templates), chart
+(assembly and version policy), manifests (the Python twin of the templates). Text goes out through
+compiler/emit: yaml (Chart.yaml and values.yaml, `Quoting.WORDS`) and gojson (Go's JSON text, for
+values.json and checksums).
 See docs/helm.md for the chart layout and the version policy.
 """
 

@@ -17,10 +17,10 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 
 from gop.compiler.fleet.model import AppModel
 from gop.compiler.emit.yaml import Quoting, dump_yaml
+from gop.compiler.lower.helm.caches import HelmCaches
 from gop.compiler.lower.helm.parts import chart_parts
 from gop.compiler.lower.helm.schema import chart_schema_text
 from gop.compiler.lower.helm.templates import templates
@@ -44,46 +44,36 @@ HELMIGNORE = """\
 """
 
 
-def chart_files(app: AppModel) -> dict[str, str]:
-    """Every file of charts/<app>/, by path relative to it, in path order."""
+def chart_files(app: AppModel, caches: HelmCaches | None = None) -> dict[str, str]:
+    """Every file of charts/<app>/, by path relative to it, in path order. `caches`: the program's
+    (see `chart_version`), which then know the chart's version too."""
+    caches = caches or HelmCaches()
     chart_yaml = _chart_yaml_parts(app)
-    files = _files_without_version(app, chart_yaml)
+    files = _files_without_version(app, chart_yaml, caches)
     version = _version(files)
-    _remember(app, version)
+    caches.remember_chart_version(app, version)
     files["Chart.yaml"] = _chart_yaml(chart_yaml, version)
     return dict(sorted(files.items()))
 
 
-def chart_version(app: AppModel) -> str:
+def chart_version(app: AppModel, caches: HelmCaches | None = None) -> str:
     """The chart's version (see the module doc); the HelmRelease and OCI tag use exactly this.
 
-    Every HelmRelease and render of the app asks, so the answer is kept per app object (the model
-    is not changed after evaluation); the newest few thousand apps are remembered."""
-    known = _VERSIONS.get(id(app))
-    if known is not None and known[0] is app:
-        _VERSIONS.move_to_end(id(app))
-        return known[1]
-    version = _version(_files_without_version(app, _chart_yaml_parts(app)))
-    _remember(app, version)
+    Every HelmRelease and render of the app asks: pass the program's `caches` to work it out once."""
+    caches = caches or HelmCaches()
+    version = caches.chart_version(app)
+    if version is None:
+        version = _version(_files_without_version(app, _chart_yaml_parts(app), caches))
+        caches.remember_chart_version(app, version)
     return version
 
 
-def _remember(app: AppModel, version: str) -> None:
-    _VERSIONS[id(app)] = (app, version)
-    if len(_VERSIONS) > _VERSIONS_KEPT:
-        _VERSIONS.popitem(last=False)
-
-
-_VERSIONS: OrderedDict[int, tuple[AppModel, str]] = OrderedDict()
-_VERSIONS_KEPT = 4096
-
-
-def _files_without_version(app: AppModel, chart_yaml: tuple[str, str]) -> dict[str, str]:
+def _files_without_version(app: AppModel, chart_yaml: tuple[str, str], caches: HelmCaches) -> dict[str, str]:
     files = {
         "Chart.yaml": _chart_yaml(chart_yaml, None),
         ".helmignore": HELMIGNORE,
         "values.yaml": values_yaml(app),
-        "values.schema.json": chart_schema_text(app),
+        "values.schema.json": chart_schema_text(app, caches),
     }
     files.update(templates(chart_parts(app)))
     return files

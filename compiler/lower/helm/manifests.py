@@ -23,6 +23,7 @@ import re
 from typing import Any
 
 from gop.compiler.fleet.model import AppModel
+from gop.compiler.lower.helm.caches import HelmCaches
 from gop.compiler.values import merge, plain
 from gop.compiler.lower.helm.chart import chart_version
 from gop.compiler.emit.gojson import go_json
@@ -35,10 +36,12 @@ INSTALL_ORDER = ("ServiceAccount", "ConfigMap", "Service", "Deployment", "Horizo
 _LABEL_EDGES = re.compile(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$")
 
 
-def helm_template(app: AppModel, values: dict[str, Any], *, release_name: str, namespace: str) -> list[Doc]:
-    """The objects of `helm template <release_name> charts/<app> -n <namespace> -f <values>`."""
+def helm_template(app: AppModel, values: dict[str, Any], *, release_name: str, namespace: str,
+                  caches: HelmCaches | None = None) -> list[Doc]:
+    """The objects of `helm template <release_name> charts/<app> -n <namespace> -f <values>`.
+    `caches`: the program's Helm caches (the chart's version, in the labels)."""
     effective = merge(chart_values(app), helm_values(plain(values)))
-    return helm_template_merged(app, effective, release_name=release_name, namespace=namespace)
+    return helm_template_merged(app, effective, release_name=release_name, namespace=namespace, caches=caches)
 
 
 def chart_values(app: AppModel) -> dict[str, Any]:
@@ -46,11 +49,12 @@ def chart_values(app: AppModel) -> dict[str, Any]:
     return helm_values(plain(app.base))
 
 
-def helm_template_merged(app: AppModel, effective: dict[str, Any], *, release_name: str, namespace: str) -> list[Doc]:
+def helm_template_merged(app: AppModel, effective: dict[str, Any], *, release_name: str, namespace: str,
+                         caches: HelmCaches | None = None) -> list[Doc]:
     """`helm_template` for values already merged over `chart_values(app)`. The objects hold
     sub-trees of `effective` itself (a Deployment's `resources`), so neither may be changed
     while the other is in use."""
-    release = _Release(app.name, chart_version(app), release_name, namespace, effective)
+    release = _Release(app.name, chart_version(app, caches), release_name, namespace, effective)
     parts = chart_parts(app)
     docs: list[tuple[str, Doc]] = []  # (template path, object), in template path order
     if "config" in parts:

@@ -17,7 +17,7 @@ Invariants:
 - `chart_schema_text` is `json.dumps(chart_schema(app), indent=2)` byte for byte. A field's
   schema depends on its type, default and doc only, and every chart has the same fields (the
   prelude's, and mostly the same `values` schemas), so it is built and printed once and kept,
-  with its text, for the newest few thousand; the schemas handed out are copies, so nobody can
+  with its text, in the program's `HelmCaches`; the schemas handed out are copies, so nobody can
   change a kept one. A schema that refers to a recursive record depends on where it is: never kept.
 """
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections import OrderedDict
 from typing import Any
 
 from gop.compiler.fleet.model import AppModel
@@ -34,6 +33,7 @@ from gop.compiler.semantic.types import (
     AnyType, BoolType, DurationType, EnumType, Field, FloatType, IntType, ListType, MapType, QuantityType,
     RecordType, ResourceRefType, SecretType, StringType, Type, DATA_KEY, SECRET_NAME,
 )
+from gop.compiler.lower.helm.caches import HelmCaches
 from gop.compiler.lower.helm.parts import FLUX_ONLY_FIELDS, MAP_PART_FIELDS, OPTIONAL_PART_FIELDS, chart_parts
 
 SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"
@@ -57,22 +57,24 @@ def _secret_ref_schema() -> dict[str, Any]:
 
 def values_schema(record: RecordType) -> dict[str, Any]:
     """A standalone JSON Schema document for values of `record`."""
-    return copy.deepcopy(_values_schema(record))
+    return copy.deepcopy(_values_schema(record, HelmCaches()))
 
 
 def chart_schema(app: AppModel) -> dict[str, Any]:
     """values.schema.json of an app's chart: its values type without the Flux-level fields and
     without the parts the chart does not have."""
-    return copy.deepcopy(_chart_schema(app))
+    return copy.deepcopy(_chart_schema(app, HelmCaches()))
 
 
-def chart_schema_text(app: AppModel) -> str:
-    """The text of values.schema.json: `json.dumps(chart_schema(app), indent=2, ensure_ascii=False)`."""
-    return _json(_chart_schema(app), 0) + "\n"
+def chart_schema_text(app: AppModel, caches: HelmCaches | None = None) -> str:
+    """The text of values.schema.json: `json.dumps(chart_schema(app), indent=2, ensure_ascii=False)`.
+    `caches`: the program's, to build and print each field's schema once for all its charts."""
+    caches = caches or HelmCaches()
+    return _json(_chart_schema(app, caches), 0, caches.schema_texts) + "\n"
 
 
-def _values_schema(record: RecordType) -> dict[str, Any]:
-    builder = _Builder()
+def _values_schema(record: RecordType, caches: HelmCaches) -> dict[str, Any]:
+    builder = _Builder(caches)
     body = builder.record(record)
     document: dict[str, Any] = {"$schema": SCHEMA_DRAFT, "title": record.name, **body}
     if builder.definitions:
@@ -80,9 +82,9 @@ def _values_schema(record: RecordType) -> dict[str, Any]:
     return document
 
 
-def _chart_schema(app: AppModel) -> dict[str, Any]:
+def _chart_schema(app: AppModel, caches: HelmCaches) -> dict[str, Any]:
     """chart_schema, sharing the kept schemas of the fields (not to be changed)."""
-    document = _values_schema(app.values_type)
+    document = _values_schema(app.values_type, caches)
     document["title"] = app.name
     if app.doc:
         document["description"] = app.doc
@@ -101,22 +103,12 @@ def _chart_schema(app: AppModel) -> dict[str, Any]:
     return document
 
 
-_KEPT = 4096
 _json_string = json.encoder.encode_basestring  # what json.dumps(text, ensure_ascii=False) writes
-# (id(type), optional, default, doc) -> (type, schema): what a field's schema depends on (not its name:
-# every app has its own `values` field, of the same schema type)
-_FIELD_SCHEMAS: OrderedDict[tuple, tuple[Type, dict[str, Any]]] = OrderedDict()
-_TEXTS: OrderedDict[int, tuple[dict[str, Any], dict[int, str]]] = OrderedDict()  # id(schema) -> (schema, indent -> text)
-
-
-def _keep(cache: OrderedDict, key: int, entry: tuple) -> None:
-    cache[key] = entry
-    if len(cache) > _KEPT:
-        cache.popitem(last=False)
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, caches: HelmCaches) -> None:
+        self.caches = caches
         self.definitions: dict[str, Any] = {}
         self._open_records: list[str] = []
         self._referred: set[str] = set()  # open records referred to from inside themselves
@@ -149,7 +141,7 @@ class _Builder:
 
     def field(self, field: Field) -> dict[str, Any]:
         key = (id(field.type), field.optional, field.has_default, repr(field.default), field.doc)
-        kept = _FIELD_SCHEMAS.get(key)
+        kept = self.caches.field_schemas.get(key)
         if kept is not None and kept[0] is field.type:
             return kept[1]
         refs = self._refs
@@ -159,8 +151,8 @@ class _Builder:
         if field.has_default:
             schema["default"] = plain(field.default)
         if self._refs == refs:
-            _keep(_FIELD_SCHEMAS, key, (field.type, schema))
-            _keep(_TEXTS, id(schema), (schema, {}))
+            self.caches.field_schemas[key] = (field.type, schema)
+            self.caches.schema_texts[id(schema)] = (schema, {})
         return schema
 
     def type(self, type_: Type) -> dict[str, Any]:
@@ -260,29 +252,30 @@ def _pointer_escape(name: str) -> str:
 
 # ---------------------------------------------------------------- the text
 
-def _json(value: Any, indent: int) -> str:
-    """`json.dumps(value, indent=2, ensure_ascii=False)` for a value that starts `indent` columns in."""
+def _json(value: Any, indent: int, kept_texts: dict[int, tuple[dict[str, Any], dict[int, str]]]) -> str:
+    """`json.dumps(value, indent=2, ensure_ascii=False)` for a value that starts `indent` columns in;
+    the texts of a kept field schema (`HelmCaches.schema_texts`) are printed once per indent."""
     if type(value) is dict:
         if not value:
             return "{}"
-        kept = _TEXTS.get(id(value))
+        kept = kept_texts.get(id(value))
         if kept is None or kept[0] is not value:
-            return _json_object(value, indent)
+            return _json_object(value, indent, kept_texts)
         texts = kept[1]
         if indent not in texts:
-            texts[indent] = _json_object(value, indent)
+            texts[indent] = _json_object(value, indent, kept_texts)
         return texts[indent]
     if type(value) in (list, tuple):
         if not value:
             return "[]"
         inner = " " * (indent + 2)
-        return "[\n" + ",\n".join(inner + _json(item, indent + 2) for item in value) + "\n" + " " * indent + "]"
+        return "[\n" + ",\n".join(inner + _json(item, indent + 2, kept_texts) for item in value) + "\n" + " " * indent + "]"
     if type(value) is str:
         return _json_string(value)
     return json.dumps(value, ensure_ascii=False)
 
 
-def _json_object(value: dict[str, Any], indent: int) -> str:
+def _json_object(value: dict[str, Any], indent: int, kept_texts: dict[int, tuple[dict[str, Any], dict[int, str]]]) -> str:
     inner = " " * (indent + 2)
-    entries = (f"{inner}{_json_string(key)}: {_json(item, indent + 2)}" for key, item in value.items())
+    entries = (f"{inner}{_json_string(key)}: {_json(item, indent + 2, kept_texts)}" for key, item in value.items())
     return "{\n" + ",\n".join(entries) + "\n" + " " * indent + "}"

@@ -1,0 +1,52 @@
+"""What lowering one fleet works out once and reads many times.
+
+Input: one `Fleet` (evaluated, never changed afterwards). Output: a `LoweringCaches` whose
+methods answer as the functions they stand for, each worked out at most once:
+- `overlay_plan()`: `overlays.overlay_plan(fleet)`, which the file tree and every cluster's
+  patches and render read;
+- `sops_secrets(cluster)`: `secrets.cluster_sops_secrets(fleet, cluster, ...)`, which the check,
+  the file tree and every render ask for, every SOPS file read and checked once for all clusters;
+- `helm`: the Helm lowering's `HelmCaches` for the fleet's apps (chart versions, field schemas).
+
+Invariants:
+- One object per fleet, made by whoever holds the fleet (the session puts one in each
+  `Analysis`; a lowering called with a bare fleet makes its own): it lives exactly as long
+  as that holder, so nothing here outlives the program it came from, and two programs
+  lowered side by side (`gopc diff`) never evict each other's answers.
+- Answers are shared, never changed by their readers; lists are handed out as copies.
+- A question that fails (`FluxLoweringError`) is not remembered: asked again, it fails again.
+"""
+
+from __future__ import annotations
+
+from gop.compiler.fleet.model import Fleet
+from gop.compiler.lower.flux import overlays, secrets
+from gop.compiler.lower.helm.caches import HelmCaches
+
+
+class LoweringCaches:
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self._plan: overlays.OverlayPlan | None = None
+        self._sops: dict[str, list[secrets.SopsSecret]] = {}  # cluster -> its SOPS secrets
+        self._sops_files: dict[str, secrets.SopsSecret] = {}  # file -> the secret it holds (read and checked)
+        self.helm = HelmCaches()  # the Helm lowering's, for the fleet's apps
+
+    def overlay_plan(self) -> overlays.OverlayPlan:
+        if self._plan is None:
+            self._plan = overlays.overlay_plan(self.fleet)
+        return self._plan
+
+    def sops_secrets(self, cluster: str) -> list[secrets.SopsSecret]:
+        known = self._sops.get(cluster)
+        if known is None:
+            known = self._sops[cluster] = secrets.cluster_sops_secrets(self.fleet, cluster, self._sops_files)
+        return list(known)
+
+
+def caches_for(fleet: Fleet, caches: LoweringCaches | None) -> LoweringCaches:
+    """`caches` when given (they must be the fleet's), else new ones for a lowering of a bare fleet."""
+    if caches is None:
+        return LoweringCaches(fleet)
+    assert caches.fleet is fleet, "lowering caches of another fleet"
+    return caches
