@@ -23,12 +23,12 @@ Where the caches live, and how long:
 - Inside the objects of one run: the checker's and renderer's own tables (`Checker`,
   `ClusterRenderer`), which live as long as those objects.
 - Process-wide, holding no program object (a pure function of the grammar or of small strings):
-  the Lark parser and the fast loop's tables built from it (`syntax.parser._lark`,
-  `syntax.fastloop._tables`, `_terminal_text`, `_child_fields`), the code pages
+  the Lark parser and what is built from its grammar (`syntax.grammar.lark_parser`,
+  `terminal_literal`, `syntax.builder.reducer_for`, `syntax.recovery._deferred_callbacks`,
+  `syntax.fastloop._tables`, `syntax.limits._child_fields`, `syntax.tokens._lexer`), the code pages
   (`diagnostics.codes.registry`), quantity/duration literals and compiled string patterns
   (`semantic.check._unit_value`, `_compiled`), the kustomization of a list of file names
-  (`lower.flux.tree._kustomization_of`), the YAML emitters' scalar texts (`emit.yaml*`, the emit
-  package's), libc's renameat2 (`emit.tree`). Also process-wide, because the collector is the
+  (`lower.flux.tree._kustomization_of`), the YAML emitter's scalar and comment texts (`emit.yaml`), libc's renameat2 (`emit.tree`). Also process-wide, because the collector is the
   process's: the collector policy below.
 
 The collector policy (`collect_as`, `Session.analyse`): an analysis allocates about a million
