@@ -26,10 +26,10 @@ from gop.compiler.semantic.types import RecordType, describe_value
 
 from gop.compiler.language import BUILTIN_DOCS
 from gop.compiler.semantic.symbols import Occurrence, Symbol
+from gop.compiler.values import MISSING, lookup
 
 from .project import Snapshot
 
-NOT_SET = object()
 _MAX_VALUE = 60
 
 
@@ -152,16 +152,8 @@ def _module_name(module: str) -> str:
 # ---- effective values -------------------------------------------------------------------------------
 
 
-def _value_at(values, path: tuple[str, ...]):
-    for key in path:
-        if not isinstance(values, dict) or key not in values:
-            return NOT_SET
-        values = values[key]
-    return values
-
-
 def _show(value) -> str:
-    if value is NOT_SET:
+    if value is MISSING:
         return "not set"
     text = describe_value(value)
     return text if len(text) <= _MAX_VALUE else text[:_MAX_VALUE - 1] + "…"
@@ -202,7 +194,7 @@ def effective_values(snapshot: Snapshot, app: str, path: tuple[str, ...], root: 
         return None
     lines = [f"**Effective `{'.'.join(path)}` of app `{app}`:**", ""]
     for env, members in groups.items():
-        shown = [(name, _show(_value_at(inst.values, path)), _where(snapshot, _origin(inst.origins, path), root)) for name, inst in members]
+        shown = [(name, _show(lookup(inst.values, path)), _where(snapshot, _origin(inst.origins, path), root)) for name, inst in members]
         common, _ = Counter((value, origin) for _, value, origin in shown).most_common(1)[0]
         lines.append(f"- env `{env}`: `{common[0]}`" + (f" — {common[1]}" if common[1] else ""))
         for name, value, origin in shown:
@@ -254,7 +246,7 @@ def _override_label(groups, path: tuple[str, ...]) -> str | None:
         return None
     parts = []
     for env, members in groups.items():
-        values = [(name, _show(_value_at(inst.values, path))) for name, inst in members]
+        values = [(name, _show(lookup(inst.values, path))) for name, inst in members]
         common, _ = Counter(value for _, value in values).most_common(1)[0]
         odd = ", ".join(f"{name}: {value}" for name, value in values if value != common)
         parts.append(f"{env}: {common}" + (f" ({odd})" if odd else ""))
