@@ -50,8 +50,6 @@ class AppField:
     `str`s, the keys of value trees)."""
 
     NAMESPACE = "namespace"
-    IMAGE = "image"
-    REPLICAS = "replicas"
     PORTS = "ports"
     PORT = "port"  # of a probe and of `ingress`: the name of a declared port
     LIVENESS = "liveness"

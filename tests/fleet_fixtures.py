@@ -33,7 +33,8 @@ from typing import Any
 
 from helm_fixtures import CHECKOUT_VALUES, LOG_LEVEL, app_type, complete, features_of, field, record
 
-from gop.compiler.fleet.model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings, merge
+from gop.compiler.fleet.model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings
+from gop.compiler.values import merge
 from gop.compiler.core.span import Span
 from gop.compiler.semantic.types import (
     BoolType, Duration, MapType, Quantity, RecordType, ResourceRef, SecretRef, StringType,

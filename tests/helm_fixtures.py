@@ -24,7 +24,8 @@ import realtools
 import yaml
 
 from gop.compiler.lower.helm import chart_files, helm_values
-from gop.compiler.fleet.model import AppModel, plain
+from gop.compiler.fleet.model import AppModel
+from gop.compiler.values import plain
 from gop.compiler.core.span import Span
 from gop.compiler.semantic.types import (
     DATA_KEY, AnyType, BoolType, Duration, DurationType, EnumType, Field, IntType, ListType, MapType, Quantity,

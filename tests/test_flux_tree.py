@@ -20,7 +20,8 @@ import txtar
 from gop.compiler.lower.flux import FluxLoweringError, render_cluster, repository_files
 from gop.compiler.lower.flux.objects import helm_release, release_patch
 from gop.compiler.lower.helm import chart_version, helm_values
-from gop.compiler.fleet.model import Settings, merge, plain
+from gop.compiler.fleet.model import Settings
+from gop.compiler.values import merge, plain
 from gop.compiler.semantic.types import Duration, ResourceRef
 
 GOLDEN = Path(__file__).parent / "golden" / "flux"

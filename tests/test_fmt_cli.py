@@ -50,7 +50,7 @@ def test_a_missing_path_is_a_usage_error(tmp_path):
 
 def test_formatting_keeps_the_meaning_of_the_example(tmp_path):
     from gop.compiler.session import analyse
-    from gop.compiler.fleet.model import plain
+    from gop.compiler.values import plain
 
     copy = tmp_path / "shop"
     shutil.copytree(REPO / "examples" / "shop", copy)

@@ -26,7 +26,7 @@ from gop.compiler.session import analyse
 from gop.compiler.lower.helm import helm_template
 from gop.compiler.lower.helm.schema import chart_schema
 from gop.compiler.lower.helm.parts import helm_values
-from gop.compiler.fleet.model import plain
+from gop.compiler.values import plain
 from gop.compiler.semantic.types import StringType, compile_pattern, go_unsupported
 from test_helm_strings import HOSTILE
 

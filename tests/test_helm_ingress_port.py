@@ -9,7 +9,7 @@ import pytest
 import helm_fixtures as fx
 from gop.compiler.session import analyse
 from gop.compiler.lower.helm import helm_template
-from gop.compiler.fleet.model import plain
+from gop.compiler.values import plain
 
 PROGRAM = '''\
 app web {

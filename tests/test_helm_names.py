@@ -12,7 +12,7 @@ import realtools
 from gop.compiler.session import analyse
 from gop.compiler.lower.flux.objects import helm_release
 from gop.compiler.lower.helm import helm_template
-from gop.compiler.fleet.model import plain
+from gop.compiler.values import plain
 
 LONGEST = "a" + "-bcdefghij" * 5 + "kl"  # 53 characters
 PROGRAM = '''\

@@ -13,7 +13,7 @@ import helm_fixtures as fx
 import realtools
 from gop.compiler.lower.helm import chart_parts, helm_template
 from gop.compiler.lower.helm.parts import FEATURE_PARTS
-from gop.compiler.fleet.model import plain
+from gop.compiler.values import plain
 from gop.compiler.semantic.types import Duration, SecretRef
 
 PART_VALUES = {  # base values that use each part

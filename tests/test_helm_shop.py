@@ -10,7 +10,7 @@ import helm_fixtures as fx
 import realtools
 from gop.compiler.session import analyse
 from gop.compiler.lower.helm import chart_version, helm_values, helm_template
-from gop.compiler.fleet.model import plain
+from gop.compiler.values import plain
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 import helm_fixtures as fx
 import realtools
 from gop.compiler.lower.helm import chart_files, helm_template
-from gop.compiler.fleet.model import plain
+from gop.compiler.values import plain
 
 HOSTILE = [
     "{{ .Release.Name }}", '{{ fail "x" }}', "{{- /* c */ -}}", "{{ .Values | toYaml }}", "{{", "}}",

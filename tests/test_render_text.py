@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from gop.compiler.lower.flux import ClusterRenderer, render_cluster
 from gop.compiler.emit.gojson import go_string
-from gop.compiler.fleet.model import merge, plain, plain_merge
+from gop.compiler.values import merge, plain, plain_merge
 from gop.compiler.semantic.types import Duration, Quantity, SecretRef
 from gop.compiler.emit.yaml import dump_all
 

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from gop.compiler.syntax import ast
 from gop.compiler.diagnostics import Severity
 from gop.compiler.session import analyse
-from gop.compiler.fleet.model import Layer, plain
+from gop.compiler.fleet.model import Layer
+from gop.compiler.values import plain
 from gop.compiler.syntax.parser import parse
 from gop.compiler.diagnostics.formats import render_text
 

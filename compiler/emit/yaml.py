@@ -48,8 +48,6 @@ from typing import Any
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
-from gop.compiler.values.lookup import MISSING, lookup
-
 ValuePath = tuple[str, ...]  # keys from the document root; a list item's position is str(position)
 
 
@@ -315,5 +313,9 @@ def dump_all(objects: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _has_scalar_at(doc: Mapping[str, Any], path: ValuePath) -> bool:
-    node = lookup(doc, path)
-    return node is not MISSING and not isinstance(node, (Mapping, list, tuple))
+    node: Any = doc
+    for key in path:  # not values.lookup: a document may hold any Mapping, not only dicts
+        if not isinstance(node, Mapping) or key not in node:
+            return False
+        node = node[key]
+    return not isinstance(node, (Mapping, list, tuple))

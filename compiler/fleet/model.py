@@ -6,9 +6,7 @@ Kustomize, Flux) and the language server read this model; nothing here refers
 back to the syntax tree except through spans.
 
 Value trees use the runtime representation of `gop.compiler.semantic.types`;
-`gop.compiler.values` looks them up, diffs, merges them and makes them plain
-(`merge`, `plain` and `plain_merge` are re-exported here for the modules that
-import them from the model).
+`gop.compiler.values` looks them up, diffs, merges them and makes them plain.
 
 Layering is total: DEFAULT < APP < ENV < SELECTOR < CLUSTER. Maps and records
 merge key by key at every layer; lists are replaced whole (as Helm and Kustomize
@@ -29,7 +27,6 @@ from gop.compiler.core.frozen import frozen
 from gop.compiler.core.span import Span
 from gop.compiler.language import AppField
 from gop.compiler.semantic.types import RecordType, SecretRef
-from gop.compiler.values import merge, plain, plain_merge  # noqa: F401  (re-exported)
 
 ValuePath = tuple[str, ...]
 

@@ -44,7 +44,6 @@ from gop.compiler.diagnostics import Diagnostic, Fix, diagnostic
 from gop.compiler.semantic.loader import Program
 from gop.compiler.core.span import Span
 from gop.compiler.semantic.check import SECRET_ARGUMENT_TYPES, SECRET_FUNCTIONS, SECRET_PARAMETERS, string_fits
-from gop.compiler.semantic.types import StringType
 from gop.compiler.diagnostics import codes
 
 SILENCE = "gopc:not-secret"

@@ -4,8 +4,8 @@ Input: the loaded `Program`. Output: a `Resolution`:
 - `module_symbols[module][name]`: the types, schemas and lets a module declares;
 - `file_imports[file][alias]`: the module an import alias names, per file;
 - `resources[kind][name]`: the fleet-wide declarations (app, env, cluster,
-  overlay, source, registry, receiver, provider, alert, automation), and the
-  singletons `labels` and `delivery`;
+  overlay, source, registry, receiver, provider, alert, automation);
+- `singletons[kind]` (`delivery`) and `labels`: the declarations a fleet has at most once;
 - `symbol_module` and `decl_file`: the module and the file of each declaration (by
   `id(decl)`); `package`: the package name of the root module.
 

@@ -209,7 +209,7 @@ _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t", "$": "$"}
 
 class Builder:
     """Builds `ast` nodes, one method per grammar rule (a rule without one fails loudly:
-    `LarkCallbacks.__default__` raises). Methods get the node's extent and its meaningful children.
+    `DeferredTransformer.__default__` and the fast loop's `reducer_for` raise). Methods get the node's extent and its meaningful children.
 
     `text` is the whole file and `base` the chunk's offset in it; `parse_expression` parses the
     `${...}` of strings."""

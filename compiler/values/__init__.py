@@ -2,11 +2,11 @@
 
 A value tree is what evaluation produces and lowering reads: nested `dict`s keyed by field
 name, with runtime leaves (`gop.compiler.semantic.types`: durations, quantities, secret and
-resource references) or plain data (after `plain`). Every pass that walks such a tree by path,
-compares two of them or layers one over another calls these functions; none keeps a copy.
+resource references) or plain data (after `plain`). Passes that look a value up by path, compare
+two trees or layer one over another call these functions (explain's own walk also names the
+step that failed, for its did-you-mean).
 
-Imports only `core`, `language` and `semantic.types` (for the runtime leaf classes); sits below
-`fleet`.
+Imports only `semantic.types` (for the runtime leaf classes); sits below `fleet`.
 """
 
 from gop.compiler.values.diff import changed_paths, patch, same

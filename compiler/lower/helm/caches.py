@@ -25,7 +25,7 @@ from gop.compiler.semantic.types import Type
 class HelmCaches:
     def __init__(self) -> None:
         self._versions: dict[int, tuple[AppModel, str]] = {}  # id(app) -> (app, its chart version)
-        # (id(type), optional, default, doc) -> (type, schema): what a field's schema depends on (not its name:
+        # (id(type), optional, has a default, repr(default), doc) -> (type, schema): what a field's schema depends on (not its name:
         # every app has its own `values` field, of the same schema type)
         self.field_schemas: dict[tuple, tuple[Type, dict[str, Any]]] = {}
         self.schema_texts: dict[int, tuple[dict[str, Any], dict[int, str]]] = {}  # id(schema) -> (schema, indent -> text)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from gop.compiler.fleet.model import AppModel
-from gop.compiler.language import MAP_PART_FIELDS, TEMPLATE_FIELDS, AppField
+from gop.compiler.language import TEMPLATE_FIELDS, AppField
 from gop.compiler.semantic.types import RecordType
 
 FLUX_ONLY_FIELDS = (AppField.DELIVERY, AppField.IMAGE_POLICY, AppField.NAMESPACE)

@@ -34,7 +34,8 @@ from gop.compiler.semantic.types import (
     RecordType, ResourceRefType, SecretType, StringType, Type, DATA_KEY, SECRET_NAME,
 )
 from gop.compiler.lower.helm.caches import HelmCaches
-from gop.compiler.lower.helm.parts import FLUX_ONLY_FIELDS, MAP_PART_FIELDS, OPTIONAL_PART_FIELDS, chart_parts
+from gop.compiler.language import MAP_PART_FIELDS
+from gop.compiler.lower.helm.parts import FLUX_ONLY_FIELDS, OPTIONAL_PART_FIELDS, chart_parts
 
 SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"
 GO_DURATION_PATTERN = r"^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$"
