@@ -214,7 +214,7 @@ class _Evaluator:
     def _schema_of(self, annotation: ast.TypeName | None, scope: Scope) -> RecordType | None:
         if annotation is None:
             return None
-        declared = self.checker._lookup(annotation.names, scope, "type")
+        declared = self.checker.declaration_named(annotation.names, scope)
         schema = self.checker.named_type(declared) if declared is not None else None
         return schema if isinstance(schema, RecordType) else None
 

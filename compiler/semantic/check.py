@@ -118,7 +118,8 @@ class Checker:
         file = self.resolution.decl_file[id(decl)]
         return Scope(self.program.module_of[file], file)
 
-    def _lookup(self, names: tuple[ast.Name, ...], scope: Scope, what: str):
+    def declaration_named(self, names: tuple[ast.Name, ...], scope: Scope):
+        """`lookup` of a (possibly qualified) name as written in `scope`."""
         return self.lookup(tuple(n.text for n in names), scope.module, self.resolution.file_imports.get(scope.file, {}))
 
     def lookup(self, names: tuple[str, ...], module: str, imports: dict[str, str]):
@@ -240,7 +241,7 @@ class Checker:
     def _named(self, name: ast.TypeName, scope: Scope) -> Type:
         if len(name.names) == 1 and name.names[0].text in BUILTIN_TYPES:
             return BUILTIN_TYPES[name.names[0].text]
-        decl = self._lookup(name.names, scope, "type")
+        decl = self.declaration_named(name.names, scope)
         if decl is None or isinstance(decl, ast.LetDecl):
             self._unknown(name.names, scope, "type", extra=list(BUILTIN_TYPES))
             return AnyType()
@@ -433,7 +434,7 @@ class Checker:
         return "".join(pieces)
 
     def _ref(self, expr: ast.Ref, scope: Scope) -> Any:
-        decl = self._lookup(expr.names, scope, "value")
+        decl = self.declaration_named(expr.names, scope)
         if decl is None or not isinstance(decl, ast.LetDecl):
             if decl is not None:
                 self.error(codes.TYPE_MISMATCH, expr.span, f"`{expr.dotted}` is a type, not a value")
@@ -449,7 +450,7 @@ class Checker:
         quoted word (or the closest allowed value) as the fix. False when the name is known, does
         not look like text for `expected`, or looks like a misspelt name."""
         word = expr.dotted
-        if self._lookup(expr.names, scope, "value") is not None or expr.names[0].text in self.resolution.file_imports.get(scope.file, {}):
+        if self.declaration_named(expr.names, scope) is not None or expr.names[0].text in self.resolution.file_imports.get(scope.file, {}):
             return False
         if isinstance(expected, StringType):
             declared = [*self.resolution.module_symbols.get(scope.module, {}), *self.resolution.module_symbols.get(PRELUDE_MODULE, {})]
