@@ -48,6 +48,13 @@ def test_explain_mistakes_are_usage_errors_with_a_suggestion(capsys):
     assert code == 2 and "does not run on cluster `prod-cn-1`" in err
     code, _, err = run(capsys, "explain", "--cluster", "prod-cn-1", "web.ingres", SHOP)
     assert code == 2 and "did you mean `ingress`" in err
+
+
+def test_render_names_an_app_as_explain_does(capsys):
+    code, out, err = run(capsys, "render", "--cluster", "prod-eu-1", "--app", "webb", SHOP)
+    assert code == 2 and out == "" and "app `webb` does not run on cluster `prod-eu-1`; did you mean `web`?" in err
+    code, _, err = run(capsys, "render", "--cluster", "prod-cn-1", "--app", "recommendations", SHOP)
+    assert code == 2 and "does not run on cluster `prod-cn-1` (it runs: " in err
     code, _, err = run(capsys, "explain", "--cluster", "prod-cn-1", "web.replicas")
     assert code == 2
 

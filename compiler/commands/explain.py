@@ -43,14 +43,19 @@ def cluster_model(analysis, name: str):
     return clusters[name]
 
 
-def explain_text(analysis, cluster: str, dotted: str) -> str:
+def instance_on(analysis, cluster: str, app: str):
+    """The app's instance on the cluster; ExplainError (with a did-you-mean) when it does not run there."""
     model = cluster_model(analysis, cluster)
-    app, _, rest = dotted.partition(".")
     if app not in model.instances:
         hint = did_you_mean(app, model.instances)
         raise ExplainError(f"app `{app}` does not run on cluster `{cluster}`" + (f"; did you mean `{hint}`?" if hint else
                            f" (it runs: {', '.join(model.instances) or 'nothing'})"))
-    instance = model.instances[app]
+    return model.instances[app]
+
+
+def explain_text(analysis, cluster: str, dotted: str) -> str:
+    app, _, rest = dotted.partition(".")
+    instance = instance_on(analysis, cluster, app)
     path = tuple(rest.split(".")) if rest else ()
     value = instance.values
     for key in path:

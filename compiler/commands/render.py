@@ -16,7 +16,7 @@ from gop.compiler.diagnostics import codes
 
 
 def run(args, reporter: Reporter) -> int:
-    from gop.compiler.commands.explain import ExplainError, cluster_model
+    from gop.compiler.commands.explain import ExplainError, cluster_model, instance_on
     from gop.compiler.emit.yaml import dump_all
     from gop.compiler.lower.repository import cluster_objects, cluster_text
 
@@ -31,12 +31,11 @@ def run(args, reporter: Reporter) -> int:
     if args.all_clusters:
         return _render_all_clusters(analysis, args, reporter)
     try:
-        model = cluster_model(analysis, args.cluster)
+        cluster_model(analysis, args.cluster)
+        if args.app is not None:
+            instance_on(analysis, args.cluster, args.app)
     except ExplainError as error:
         return reporter.fail(codes.BAD_COMMAND_ARGUMENT, str(error))
-    if args.app is not None and args.app not in model.instances:
-        return reporter.fail(codes.BAD_COMMAND_ARGUMENT, f"app `{args.app}` does not run on cluster `{args.cluster}` "
-                                                         f"(it runs: {', '.join(model.instances) or 'nothing'})")
     if args.app is None:
         text, problems = cluster_text(analysis, args.cluster, include_flux=args.include_flux)
     else:
