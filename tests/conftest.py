@@ -10,6 +10,7 @@ Fixtures:
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.enviro
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return realtools.REPO_ROOT
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    """A writable copy of examples/shop (modules that need another shape define their own `shop`)."""
+    root = tmp_path / "shop"
+    shutil.copytree(realtools.REPO_ROOT / "examples" / "shop", root)
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -182,13 +181,6 @@ def comparable_lsp(published: dict[str, tuple], texts: dict[str, str]) -> set[tu
             items.add((str(Path(to_fs_path(uri)).resolve()), d.code, _SEVERITIES[d.severity], d.message, start, end,
                        tuple(sorted(related)), tuple(sorted(notes))))
     return items
-
-
-@pytest.fixture
-def shop(tmp_path: Path) -> Path:
-    root = tmp_path / "shop"
-    shutil.copytree(REPO / "examples" / "shop", root)
-    return root
 
 
 @pytest_asyncio.fixture

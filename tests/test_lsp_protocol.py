@@ -142,13 +142,6 @@ def error_code(response: dict) -> int | None:
 
 
 @pytest.fixture
-def shop(tmp_path: Path) -> Path:
-    root = tmp_path / "shop"
-    shutil.copytree(REPO / "examples" / "shop", root)
-    return root
-
-
-@pytest.fixture
 def raw(shop: Path):
     server = RawServer(SERVER, shop)
     yield server
