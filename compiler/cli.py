@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Sequence
 
 from gop.compiler import gopc_version
+from gop.compiler.core.collector import collect_as
 from gop.compiler.commands.report import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Reporter, UsageError
 from gop.compiler.diagnostics import codes
 from gop.compiler.diagnostics.formats import FORMATS
@@ -30,8 +31,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from gop.compiler.session import collect_as
-
     collect_as("command")
     parser = _build_parser()
     reporter = Reporter()

@@ -31,7 +31,7 @@ Where the caches live, and how long:
   (`lower.flux.tree._kustomization_of`), the YAML emitter's scalar and comment texts (`emit.yaml`), libc's renameat2 (`emit.tree`). Also process-wide, because the collector is the
   process's: the collector policy below.
 
-The collector policy (`collect_as`, `Session.analyse`): an analysis allocates about a million
+The collector policy (`core.collector`: `collect_as`, `ANALYSIS_PAUSE`; applied by `Session.analyse`): an analysis allocates about a million
 objects and makes almost no cycles; the cyclic collector, left on, would scan them several times
 over (a tenth of `gopc check`). So it is off while any analysis runs (counted across threads: the
 language server analyses roots in parallel); a command-line session (`keep_analyses`) then
@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gop.compiler.core.collector import ANALYSIS_PAUSE
 from gop.compiler.core.span import SourceFile
 from gop.compiler.diagnostics import Diagnostic, has_errors
 from gop.compiler.fleet.evaluate import Evaluation, evaluate
@@ -98,7 +99,7 @@ class Session:
     def analyse(self, paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None, *,
                 parse: Callable[[str, str], ParseResult] | None = None) -> Analysis:
         parse = parse or (self.parses.parse if self.parses is not None else parse_text)
-        with _COLLECTOR_PAUSE:
+        with ANALYSIS_PAUSE:
             try:
                 return self._analyse(paths, overlays, parse)
             finally:
@@ -131,41 +132,6 @@ def analyse(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = No
 def analyse_and_keep(paths: Iterable[str | Path], *, session: Session | None = None) -> Analysis:
     """`analyse` for a process that keeps the analysis until it exits (the command line)."""
     return analyse(paths, session=session or Session(keep_analyses=True))
-
-
-def collect_as(process: str) -> None:
-    """Set the collector's thresholds for the kind of process this is:
-    - "command": one run that allocates many small objects and few cycles: collect rarely (as mypy does);
-    - "server": the language server keeps hundreds of thousands of long-lived objects (trees,
-      analyses): collecting the young generation less often cuts analysis time by a fifth to a
-      third (measured on bench/lsp_bench.py's fleet)."""
-    thresholds = {"command": (200_000, 30, 30), "server": (50_000, 20, 100)}
-    gc.set_threshold(*thresholds[process])
-
-
-class _CollectorPause:
-    """Keeps the cyclic collector off while at least one analysis runs, in any thread."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running = 0
-        self._was_enabled = False
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._running == 0:
-                self._was_enabled = gc.isenabled()
-                gc.disable()
-            self._running += 1
-
-    def __exit__(self, *exc) -> None:
-        with self._lock:
-            self._running -= 1
-            if self._running == 0 and self._was_enabled:
-                gc.enable()
-
-
-_COLLECTOR_PAUSE = _CollectorPause()  # process-wide, as the collector is
 
 
 class RoundMemo:

@@ -40,7 +40,7 @@ from gop.compiler import gopc_version
 from gop.compiler.syntax.formatter import format_source
 from gop.compiler.semantic.loader import is_std_file
 from gop.compiler.semantic.symbols import Occurrence, RenameRefused, SymbolTable, completions_at, signature_at
-from gop.compiler.session import collect_as
+from gop.compiler.core.collector import collect_as
 from gop.compiler.core.span import SourceFile, Span
 
 from . import complete, convert, hover, tokens

@@ -1,0 +1,48 @@
+"""The garbage-collector policy of a gopc process (the session applies it; see compiler/session.py).
+
+`collect_as(kind)` sets the thresholds for a command-line run or the language server, and
+`ANALYSIS_PAUSE` keeps the cyclic collector off while at least one analysis runs, in any thread.
+Here, not in session.py, because the CLI sets the thresholds before it knows whether the command
+needs the compiler at all (`gopc --version` must not import it). Process-wide, as the collector is.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+_THRESHOLDS = {"command": (200_000, 30, 30), "server": (50_000, 20, 100)}
+
+
+def collect_as(process: str) -> None:
+    """Set the collector's thresholds for the kind of process this is:
+    - "command": one run that allocates many small objects and few cycles: collect rarely (as mypy does);
+    - "server": the language server keeps hundreds of thousands of long-lived objects (trees,
+      analyses): collecting the young generation less often cuts analysis time by a fifth to a
+      third (measured on bench/lsp_bench.py's fleet)."""
+    gc.set_threshold(*_THRESHOLDS[process])
+
+
+class _CollectorPause:
+    """Keeps the cyclic collector off while at least one analysis runs, in any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._was_enabled = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._running == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._running += 1
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._running -= 1
+            if self._running == 0 and self._was_enabled:
+                gc.enable()
+
+
+ANALYSIS_PAUSE = _CollectorPause()
