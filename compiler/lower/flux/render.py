@@ -154,7 +154,7 @@ def infrastructure_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -
 def flux_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[dict[str, Any]]:
     """The Flux objects on the cluster, each as the kustomize build of the repository leaves it."""
     docs = plan.sync_objects(fleet, cluster) + plan.source_objects(fleet)
-    docs += plan.kustomization_objects(fleet, cluster, caches).values()
+    docs += plan.kustomization_objects(fleet, cluster, plan.cluster_stages(fleet, cluster, caches)).values()
     docs += plan.notification_objects(fleet, cluster) + plan.image_automation_objects(fleet, cluster)
     patches = plan.release_patches(fleet, cluster, caches)
     for release in plan.releases(fleet, cluster):

@@ -44,7 +44,7 @@ from gop.compiler.lower.flux.objects import (
 )
 from gop.compiler.lower.flux.caches import LoweringCaches, caches_for
 from gop.compiler.lower.flux.overlays import Component
-from gop.compiler.lower.flux.secrets import SopsSecret, cluster_external_secrets
+from gop.compiler.lower.flux.secrets import SopsSecret
 from gop.compiler.emit.yaml import Comments, dump_yaml
 
 BOOTSTRAP_COMPONENTS = "gotk-components.yaml"
@@ -185,11 +185,12 @@ def _env_overlay(fleet: Fleet, env: str, caches: LoweringCaches, files: dict[str
 def _cluster(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[str], files: dict[str, str]) -> None:
     directory = f"clusters/{cluster}"
     resources = ["flux-system"]
+    stages = plan.cluster_stages(fleet, cluster, caches)
     files[f"{directory}/flux-system/gotk-sync.yaml"] = dump_yaml(plan.sync_objects(fleet, cluster), header=SYNC_HEADER)
     files[f"{directory}/flux-system/kustomization.yaml"] = dump_yaml(
         [kustomize_config([BOOTSTRAP_COMPONENTS, "gotk-sync.yaml"])])
     groups = {"sources.yaml": plan.source_objects(fleet),
-              **{name: [doc] for name, doc in plan.kustomization_objects(fleet, cluster, caches).items()},
+              **{name: [doc] for name, doc in plan.kustomization_objects(fleet, cluster, stages).items()},
               "notifications.yaml": plan.notification_objects(fleet, cluster),
               "image-automation.yaml": plan.image_automation_objects(fleet, cluster)}
     for name, docs in groups.items():
@@ -197,33 +198,33 @@ def _cluster(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[s
             files[f"{directory}/{name}"] = dump_yaml(docs)
             resources.append(name)
     files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
-    _cluster_infrastructure(fleet, cluster, files)
-    _cluster_apps(fleet, cluster, caches, patching, files)
+    for stage in stages:
+        _cluster_stage(fleet, cluster, stage, caches, patching, files)
 
 
-def _cluster_infrastructure(fleet: Fleet, cluster: str, files: dict[str, str]) -> None:
-    resources = [f"../../../infrastructure/namespaces/{namespace}" for namespace in plan.namespaces(fleet, cluster)]
-    if plan.tenant_objects(fleet):
-        resources.append("../../../infrastructure/tenant")
-    files[f"clusters/{cluster}/infrastructure/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
-
-
-def _cluster_apps(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[str], files: dict[str, str]) -> None:
+def _cluster_stage(fleet: Fleet, cluster: str, stage: plan.ClusterStage, caches: LoweringCaches, patching: set[str],
+                   files: dict[str, str]) -> None:
+    """clusters/<cluster>/<stage>/: what the stage applies there (its namespaces, the tenant's
+    account, its apps with what the cluster patches, their Secrets, and the components of the
+    selector overlays selecting the cluster when it holds apps)."""
+    directory = f"clusters/{cluster}/{stage.name}"
     model = fleet.clusters[cluster]
     spaces = plan.cluster_namespaces(fleet, cluster)
-    resources, patches, moves = [], [], []
-    for name in sorted(model.instances):
+    resources = [f"../../../infrastructure/namespaces/{namespace}" for namespace in stage.namespaces]
+    if stage.tenant:
+        resources.append("../../../infrastructure/tenant")
+    patches, moves = [], []
+    for name in stage.apps:
         resources.append(f"../../../apps/{model.env}/{name}")
         patch = plan.own_patch(fleet, cluster, name, spaces, caches)
         if patch:
             patches.append((f"{name}-values.yaml", patch, release_patch_target(fleet.apps[name])))
         if spaces[name] != plan.env_namespace(fleet, model.env, name):
             moves += namespace_moves(fleet, fleet.apps[name], spaces[name], caches.helm)
-    resources += [f"../../../{secret.directory}" for secret in caches.sops_secrets(cluster)]
-    external = cluster_external_secrets(fleet, cluster, caches.sops_secrets)
-    if external:
-        files[f"clusters/{cluster}/apps/{EXTERNAL_SECRETS_FILE}"] = dump_yaml(external)
+    resources += [f"../../../{secret.directory}" for secret in stage.sops]
+    if stage.external:
+        files[f"{directory}/{EXTERNAL_SECRETS_FILE}"] = dump_yaml(stage.external)
         resources.append(EXTERNAL_SECRETS_FILE)
     components = [f"../../../{COMPONENTS_DIR}/{name}" for name in caches.overlay_plan().cluster_components.get(cluster, ())
-                  if name in patching]
-    _patched(files, f"clusters/{cluster}/apps", resources, patches, components, moves)
+                  if name in patching] if stage.apps else []
+    _patched(files, directory, resources, patches, components, moves)
