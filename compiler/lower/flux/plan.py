@@ -4,8 +4,9 @@ Input: a `Fleet`, a cluster name and the fleet's `LoweringCaches` (its overlay p
 secrets, worked out once for all clusters).
 Output: the cluster's releases (app, namespace, env patch, cluster patch: `own_patch`,
 `cluster_namespaces`), the HelmRelease patches
-that reach each release in the tree, namespaces, SOPS secrets and the Flux objects of
-`clusters/<cluster>/` grouped by the file that carries them.
+that reach each release in the tree, namespaces, SOPS secrets, what each delivery stage applies
+(`cluster_stages`) and the Flux objects of `clusters/<cluster>/` grouped by the file that
+carries them.
 
 Invariants:
 - A cluster gets exactly the apps of `ClusterModel.instances`, each with its env's patch
@@ -18,6 +19,7 @@ Invariants:
 - An app's namespace on a cluster is the instance's (`instance_namespace`: whichever layer set
   it); its HelmRelease, chart source, chart objects, Namespace and Secrets are there, and its
   dependencies name the namespaces of that cluster.
+- Every object is in exactly one stage per cluster, the one `fleet.stages.stage_of` names.
 - `repository_files` and `render_cluster` both read this module, so the objects in the
   files and the objects rendered in-process cannot drift apart.
 """

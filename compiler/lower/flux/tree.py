@@ -13,17 +13,18 @@ Layout (after fluxcd/flux2-kustomize-helm-example; docs/flux.md explains each fi
     components/<overlay>/               a Kustomize Component per selector overlay: kustomization.yaml,
                                         values.yaml (every release) and <app>-values.yaml patches
     clusters/<cluster>/                 kustomization.yaml, flux-system/ (bootstrap's sync),
-                                        infrastructure.yaml + apps.yaml (Flux Kustomizations),
+                                        <stage>.yaml per delivery stage (Flux Kustomizations;
+                                        infrastructure.yaml + apps.yaml when none is declared),
                                         sources.yaml, notifications.yaml, image-automation.yaml,
-                                        infrastructure/ and apps/ (what those Kustomizations apply:
-                                        the apps, the components of the overlays selecting the
+                                        <stage>/ (what each Kustomization applies: its namespaces,
+                                        its apps, the components of the overlays selecting the
                                         cluster, <app>-values.yaml patches with what it sets, and
                                         external-secrets.yaml: the ExternalSecrets of its apps)
 
 Invariants:
 - Every directory with a kustomization.yaml builds with `kubectl kustomize`, and no build
   holds one object twice. clusters/<cluster>/ has an explicit kustomization.yaml, so its
-  `apps/` and `infrastructure/` sub-trees are applied only by their own Flux Kustomizations.
+  stage sub-trees are applied only by their own Flux Kustomizations.
 - The output is a pure function of the fleet (and the SOPS files it names).
 - What the clusters share (the overlay plan, the SOPS secrets, the charts' versions) is read from
   the fleet's `LoweringCaches`; the one process-wide cache here, `_kustomization_of`, is a pure
