@@ -9,13 +9,15 @@ apps in both stages. `gopc build` writes it; then:
 - `kubectl kustomize` builds every stage's path; each app is applied by its stage and a namespace
   by the earliest stage of its apps; built as kustomize-controller builds it, each cluster equals
   `render_cluster(include_flux=True)`;
-- the tree is byte-identical under two PYTHONHASHSEEDs.
+- the tree is byte-identical under two PYTHONHASHSEEDs;
+- under tenant isolation a stage impersonates the tenant only when it applies apps alone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,10 +25,11 @@ from pathlib import Path
 import pytest
 import yaml
 from e2e import Written, build_cluster, canonical, kustomize_all, write_bootstrap_stand_ins
+from fleet_fixtures import CHECKOUT_DB_SOPS
 
 import realtools as rt
 from gop.compiler.fleet.stages import stage_names, stage_of
-from gop.compiler.lower.flux import render_cluster
+from gop.compiler.lower.flux import render_cluster, repository_files
 from gop.compiler.session import analyse
 
 GOPC = Path(sys.executable).with_name("gopc")
@@ -58,11 +61,13 @@ app metrics {
   image { repository = "ghcr.io/acme/metrics", tag = "2.0.0" }
   namespace = "shop"
   delivery.stage = infra-controllers
+  secretEnv { DB_PASSWORD = sops("secrets/db.enc.yaml", secret = "checkout-db", key = "password") }
 }
 app web {
   image { repository = "ghcr.io/acme/web", tag = "3.0.0" }
   namespace = "shop"
   delivery.dependsOn = [ingress]
+  secretEnv { DB_PASSWORD = sops("secrets/db.enc.yaml", secret = "checkout-db", key = "password") }
 }
 app api {
   image { repository = "ghcr.io/acme/api", tag = "4.0.0" }
@@ -97,6 +102,8 @@ def program(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("stages") / "program"
     root.mkdir()
     (root / "main.gop").write_text(PROGRAM, encoding="utf-8")
+    (root / "secrets").mkdir()
+    (root / "secrets" / "db.enc.yaml").write_text(CHECKOUT_DB_SOPS, encoding="utf-8")
     return root
 
 
@@ -140,6 +147,9 @@ def test_each_stage_is_a_flux_kustomization_per_cluster(built):
             "infra-controllers": ("1h", "1m", "10m", True, False),  # health checks instead of waiting for all
             "infra-configs": ("5m", "1m", "3m", False, True),
             "apps": ("5m", "2m", "3m", True, True)}
+        # the Secret both stages' apps read is applied (and decrypted) by the earlier one
+        assert {stage: "decryption" in spec for stage, spec in specs.items()} == {
+            "infra-controllers": True, "infra-configs": False, "apps": False}
         assert specs["infra-controllers"]["healthChecks"] == [
             {"apiVersion": "apps/v1", "kind": "Deployment", "name": "ingress", "namespace": "edge"}]
         assert all("healthChecks" not in specs[stage] for stage in STAGES[1:])
@@ -153,12 +163,13 @@ def test_every_stage_path_builds_with_its_apps_and_namespaces(built):
     applied = {(cluster, stage): sorted((doc["kind"], doc["metadata"]["name"]) for doc in built.build(f"clusters/{cluster}/{stage}"))
                for cluster in CLUSTERS for stage in STAGES}
     assert applied["prod-eu", "infra-controllers"] == [
-        ("HelmRelease", "ingress"), ("HelmRelease", "metrics"), ("Namespace", "edge"), ("Namespace", "shop")]
+        ("HelmRelease", "ingress"), ("HelmRelease", "metrics"), ("Namespace", "edge"), ("Namespace", "shop"),
+        ("Secret", "checkout-db")]
     assert applied["prod-eu", "infra-configs"] == []
     assert applied["prod-eu", "apps"] == [("HelmRelease", "api"), ("HelmRelease", "web")]
     assert applied["staging-eu", "infra-controllers"] == [
         ("HelmRelease", "api"), ("HelmRelease", "ingress"), ("HelmRelease", "metrics"), ("Namespace", "edge"),
-        ("Namespace", "shop")]
+        ("Namespace", "shop"), ("Secret", "checkout-db")]
     assert applied["staging-eu", "apps"] == [("HelmRelease", "web")]
 
 
@@ -176,7 +187,8 @@ def test_cluster_build_equals_render_and_validates(built, fleet, cluster, tmp_pa
     assert canonical(build.everything) == canonical(render_cluster(fleet, cluster, include_flux=True))
     flux = [doc for doc in build.everything if rt.is_flux_doc(doc)]
     assert rt.flux_validate(flux) == len(flux)
-    core = [doc for doc in build.everything if not rt.is_flux_doc(doc)]
+    # kustomize-controller decrypts and drops the SOPS metadata
+    core = [{key: value for key, value in doc.items() if key != "sops"} for doc in build.everything if not rt.is_flux_doc(doc)]
     assert rt.kubernetes_validate_strict(core) == len(core)
 
 
@@ -188,3 +200,19 @@ def test_output_is_byte_identical_under_two_hash_seeds(program, tmp_path):
         digests.append(json.dumps({path.relative_to(out).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
                                    for path in sorted(out.rglob("*")) if path.is_file()}))
     assert digests[0] == digests[1]
+
+
+def test_under_tenant_isolation_only_stages_of_apps_alone_impersonate(program, tmp_path):
+    tenant = tmp_path / "tenant"
+    shutil.copytree(program, tenant)
+    main = tenant / "main.gop"
+    main.write_text(main.read_text().replace("delivery { interval = 5m, timeout = 3m }",
+                                             'delivery { interval = 5m, timeout = 3m, serviceAccountName = "tenant" }'))
+    analysis = analyse([tenant])
+    assert [d.message for d in analysis.diagnostics] == []
+    files = repository_files(analysis.fleet)
+    specs = {stage: yaml.safe_load(files[f"clusters/prod-eu/{stage}.yaml"])["spec"] for stage in STAGES}
+    # infra-controllers creates the namespaces and the tenant's account: Flux's own rights
+    assert {stage: (spec.get("serviceAccountName"), spec.get("targetNamespace")) for stage, spec in specs.items()} == {
+        "infra-controllers": (None, None), "infra-configs": ("tenant", None), "apps": ("tenant", "shop")}
+    assert "../../../infrastructure/tenant" in yaml.safe_load(files["clusters/prod-eu/infra-controllers/kustomization.yaml"])["resources"]
