@@ -29,7 +29,8 @@ from fleet_fixtures import CHECKOUT_DB_SOPS
 
 import realtools as rt
 from gop.compiler.fleet.stages import stage_names, stage_of
-from gop.compiler.lower.flux import render_cluster, repository_files
+from gop.compiler.lower.flux import plan, render_cluster, repository_files
+from gop.compiler.lower.flux.caches import LoweringCaches
 from gop.compiler.session import analyse
 
 GOPC = Path(sys.executable).with_name("gopc")
@@ -216,3 +217,30 @@ def test_under_tenant_isolation_only_stages_of_apps_alone_impersonate(program, t
     assert {stage: (spec.get("serviceAccountName"), spec.get("targetNamespace")) for stage, spec in specs.items()} == {
         "infra-controllers": (None, None), "infra-configs": ("tenant", None), "apps": ("tenant", "shop")}
     assert "../../../infrastructure/tenant" in yaml.safe_load(files["clusters/prod-eu/infra-controllers/kustomization.yaml"])["resources"]
+
+
+def test_releases_and_resources_go_to_their_stage_or_infrastructure(tmp_path):
+    (tmp_path / "main.gop").write_text('''package demo
+source flux-system { url = "https://github.com/acme/fleet" }
+stage infrastructure {}
+stage infra-configs { dependsOn = [infrastructure] }
+stage apps { dependsOn = [infra-configs] }
+release podinfo {
+  chart { repository = "https://stefanprodan.github.io/podinfo", name = "podinfo", version = "6.x" }
+}
+resource quota {
+  apiVersion = "v1"
+  kind = "ResourceQuota"
+  namespace = "podinfo"
+  stage = infra-configs
+  spec { hard { cpu = "4" } }
+}
+env prod where environment == "prod" {}
+cluster p1 { labels { environment = "prod" } }
+''', encoding="utf-8")
+    analysis = analyse([tmp_path])
+    assert not [d for d in analysis.diagnostics if d.code.startswith("E084")]
+    placed = {stage.name: (stage.releases, stage.resources, stage.needs_flux_rights())
+              for stage in plan.cluster_stages(analysis.fleet, "p1", LoweringCaches(analysis.fleet))}
+    assert placed == {"infrastructure": (["podinfo"], [], True), "infra-configs": ([], ["quota"], True),
+                      "apps": ([], [], False)}

@@ -112,34 +112,42 @@ def all_namespaces(fleet: Fleet) -> list[str]:
 @dataclass(slots=True)
 class ClusterStage:
     """What one delivery stage applies on one cluster (`clusters/<cluster>/<stage>/`), each list
-    sorted: the namespaces gopc creates there, the tenant's service account, the apps, and the
-    Secrets (SOPS files, ExternalSecrets) of the apps that read them."""
+    sorted: the namespaces gopc creates there, the tenant's service account, the apps, releases
+    and resources (by name), and the Secrets (SOPS files, ExternalSecrets) of the apps that read
+    them."""
 
     name: str
     depends_on: tuple[str, ...]
     namespaces: list[str] = field(default_factory=list)
     tenant: bool = False
     apps: list[str] = field(default_factory=list)
+    releases: list[str] = field(default_factory=list)
+    resources: list[str] = field(default_factory=list)
     sops: list[SopsSecret] = field(default_factory=list)
     external: list[dict[str, Any]] = field(default_factory=list)
 
     def needs_flux_rights(self) -> bool:
-        """Whether it applies what a tenant may not (namespaces, the tenant's own account): such a
-        stage never impersonates the tenant."""
-        return bool(self.namespaces) or self.tenant
+        """Whether it applies what a tenant may not (namespaces, the tenant's own account, charts
+        and objects of the platform): such a stage never impersonates the tenant."""
+        return bool(self.namespaces or self.releases or self.resources) or self.tenant
 
 
 def cluster_stages(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[ClusterStage]:
     """Every stage on the cluster, each after the stages it depends on, with what it applies.
-    Each object's stage is `fleet.stages.stage_of`'s answer: an app's own (`delivery.stage`); a
-    namespace's, from its declaration or, for one gopc creates, the earliest of its apps'
-    stages; the tenant's account goes with the first namespace; a Secret to the earliest
-    stage of the apps reading it."""
+    Each object's stage is `fleet.stages.stage_of`'s answer: an app's own (`delivery.stage`), a
+    release's or resource's own (`stage`); a namespace's, from its declaration or, for one gopc
+    creates, the earliest of its apps' stages. The tenant's account goes with the first
+    namespace, a Secret to the earliest stage of the apps reading it."""
     stages = {name: ClusterStage(name, direct_dependencies(fleet, name)) for name in stage_names(fleet)}
-    instances = fleet.clusters[cluster].instances
+    model = fleet.clusters[cluster]
+    instances = model.instances
     app_stages = {name: stage_of(fleet, "app", instance.values) for name, instance in sorted(instances.items())}
     for name, stage in app_stages.items():
         stages[stage].apps.append(name)
+    for name, instance in model.releases.items():
+        stages[stage_of(fleet, "release", instance.values)].releases.append(name)
+    for name, instance in model.resources.items():
+        stages[stage_of(fleet, "resource", instance.values)].resources.append(name)
     spaces = cluster_namespaces(fleet, cluster)
     for namespace in namespaces(fleet, cluster):
         declared = fleet.namespaces.get(namespace)
