@@ -48,7 +48,8 @@ def direct_dependencies(fleet: Fleet, stage: str) -> tuple[str, ...]:
     """The stages `stage` names in its `dependsOn` (the implicit `apps`: `infrastructure`), in order."""
     if not fleet.stages:
         return (INFRASTRUCTURE,) if stage == APPS else ()
-    return tuple(str(ref) for ref in fleet.stages[stage].values["dependsOn"])
+    # A program with errors may name an undeclared stage (reported where it is named): not followed.
+    return tuple(str(ref) for ref in fleet.stages[stage].values["dependsOn"] if str(ref) in fleet.stages)
 
 
 def stage_dependencies(fleet: Fleet) -> dict[str, frozenset[str]]:

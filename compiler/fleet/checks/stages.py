@@ -87,7 +87,7 @@ def _later_dependencies(fleet: Fleet) -> list[Diagnostic]:
             for ref in instance.values[AppField.DELIVERY][AppField.DEPENDS_ON]:
                 other = model.instances.get(str(ref))
                 later = None if other is None else stage_of(fleet, "app", other.values)
-                if origin is not None and origin.span is not None and stage in waits_for.get(later, ()):
+                if origin is not None and origin.span is not None and later != stage and stage in waits_for.get(later, ()):
                     found.setdefault((name, stage, str(ref), later, origin.span), []).append(cluster)
     return [diagnostic(codes.DEPENDENCY_IN_LATER_STAGE, span,
                        f"app `{name}` (stage `{stage}`) depends on `{dependency}`, which is in the later stage `{later}` "

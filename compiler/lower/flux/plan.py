@@ -31,6 +31,7 @@ from typing import Any
 
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.fleet.stages import direct_dependencies, earliest_stage, stage_names, stage_of
+from gop.compiler.language import AppField
 from gop.compiler.values import merge
 from gop.compiler.lower.flux import objects
 from gop.compiler.lower.flux.objects import FLUX_NAMESPACE
@@ -149,16 +150,18 @@ def cluster_stages(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[C
     for name, instance in model.resources.items():
         stages[stage_of(fleet, "resource", instance.values)].resources.append(name)
     spaces = cluster_namespaces(fleet, cluster)
-    for namespace in namespaces(fleet, cluster):
+    users: dict[str, list[str]] = {}  # namespace -> the stages of its apps
+    for app, space in spaces.items():
+        users.setdefault(space, []).append(app_stages[app])
+    for namespace, used_in in sorted(users.items()):
         declared = fleet.namespaces.get(namespace)
-        users = [app_stages[app] for app, space in spaces.items() if space == namespace]
-        stages[stage_of(fleet, "namespace", declared.values if declared else None, users)].namespaces.append(namespace)
+        stages[stage_of(fleet, "namespace", declared.values if declared else None, used_in)].namespaces.append(namespace)
     if tenant_objects(fleet):
         stages[earliest_stage(fleet, [stage.name for stage in stages.values() if stage.namespaces] or stages)].tenant = True
     readers: dict[tuple[str, str], list[str]] = {}  # (namespace, Secret) -> the stages of the apps reading it
     for name, instance in instances.items():
-        for kind in ("sops", "external"):
-            for _, ref in instance.secret_refs(kind):
+        if instance.values.get(AppField.SECRET_ENV):
+            for _, ref in instance.sops_refs() + instance.secret_refs("external"):
                 readers.setdefault((spaces[name], ref.secret), []).append(app_stages[name])
     for secret in caches.sops_secrets(cluster):
         stages[earliest_stage(fleet, readers[secret.namespace, secret.name])].sops.append(secret)

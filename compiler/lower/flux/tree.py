@@ -210,7 +210,7 @@ def _cluster_stage(fleet: Fleet, cluster: str, stage: plan.ClusterStage, caches:
     selector overlays selecting the cluster when it holds apps)."""
     directory = f"clusters/{cluster}/{stage.name}"
     model = fleet.clusters[cluster]
-    spaces = plan.cluster_namespaces(fleet, cluster)
+    spaces = plan.cluster_namespaces(fleet, cluster) if stage.apps else {}
     resources = [f"../../../infrastructure/namespaces/{namespace}" for namespace in stage.namespaces]
     if stage.tenant:
         resources.append("../../../infrastructure/tenant")
