@@ -157,7 +157,7 @@ def cluster_stages(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[C
         declared = fleet.namespaces.get(namespace)
         stages[stage_of(fleet, "namespace", declared.values if declared else None, used_in)].namespaces.append(namespace)
     if tenant_objects(fleet):
-        stages[earliest_stage(fleet, [stage.name for stage in stages.values() if stage.namespaces] or stages)].tenant = True
+        stages[earliest_stage(fleet, [stage.name for stage in stages.values() if stage.namespaces] or list(stages))].tenant = True
     readers: dict[tuple[str, str], list[str]] = {}  # (namespace, Secret) -> the stages of the apps reading it
     for name, instance in instances.items():
         if instance.values.get(AppField.SECRET_ENV):
@@ -172,9 +172,7 @@ def cluster_stages(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[C
 
 
 def tenant_target_namespace(fleet: Fleet, cluster: str, stage: ClusterStage) -> str | None:
-    """A tenant stage's targetNamespace: the one namespace of its apps."""
-    if not objects.tenant_service_account(fleet):
-        return None
+    """The targetNamespace of a stage that impersonates the tenant: the one namespace of its apps."""
     spaces = cluster_namespaces(fleet, cluster)
     used = {spaces[app] for app in stage.apps}
     return used.pop() if len(used) == 1 else None
