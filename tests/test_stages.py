@@ -244,3 +244,42 @@ cluster p1 { labels { environment = "prod" } }
               for stage in plan.cluster_stages(analysis.fleet, "p1", LoweringCaches(analysis.fleet))}
     assert placed == {"infrastructure": (["podinfo"], [], True), "infra-configs": ([], ["quota"], True),
                       "apps": ([], [], False)}
+
+
+def test_in_a_stage_that_also_applies_releases_the_overlays_patch_only_the_apps(tmp_path):
+    program = tmp_path / "program"
+    program.mkdir()
+    (program / "main.gop").write_text('''package demo
+source flux-system { url = "https://github.com/acme/fleet" }
+stage infrastructure {}
+stage apps { dependsOn = [infrastructure] }
+release podinfo {
+  chart { repository = "https://stefanprodan.github.io/podinfo", name = "podinfo", version = "6.x" }
+}
+app ingress {
+  image { repository = "ghcr.io/acme/ingress", tag = "1.0.0" }
+  delivery.stage = infrastructure
+}
+app web {
+  image { repository = "ghcr.io/acme/web", tag = "1.0.0" }
+}
+env prod where environment == "prod" {}
+overlay big where size == "big" {
+  all { replicas = 3 }
+}
+cluster p1 { labels { environment = "prod", size = "big" } }
+''', encoding="utf-8")
+    analysis = analyse([program])
+    assert not [d for d in analysis.diagnostics if d.code.startswith("E084")]
+    files = repository_files(analysis.fleet)
+    tree = tmp_path / "tree"
+    for path, text in files.items():
+        (tree / path).parent.mkdir(parents=True, exist_ok=True)
+        (tree / path).write_text(text, encoding="utf-8")
+    stage = yaml.safe_load(files["clusters/p1/infrastructure/kustomization.yaml"])
+    assert "components" not in stage and "apps" in stage["resources"]
+    assert yaml.safe_load(files["clusters/p1/infrastructure/apps/kustomization.yaml"])["components"] == ["../../../../components/big"]
+    assert "apps" not in yaml.safe_load(files["clusters/p1/apps/kustomization.yaml"])["resources"]  # no release there
+    built = {doc["metadata"]["name"]: doc["spec"]["values"] for directory in ("infrastructure", "apps")
+             for doc in rt.kubectl_kustomize(tree / "clusters" / "p1" / directory) if doc["kind"] == "HelmRelease"}
+    assert built == {"ingress": {"replicas": 3}, "web": {"replicas": 3}}

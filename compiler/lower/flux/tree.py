@@ -52,6 +52,7 @@ BOOTSTRAP_COMPONENTS = "gotk-components.yaml"
 SYNC_HEADER = ("Flux syncs this cluster from here. `flux bootstrap` writes the same objects, and adds\n"
                f"{BOOTSTRAP_COMPONENTS} (the Flux controllers) beside this file.")
 COMPONENTS_DIR = "components"
+STAGE_APPS_DIR = "apps"  # clusters/<cluster>/<stage>/apps/: the apps of a stage that also applies releases
 EXTERNAL_SECRETS_FILE = "external-secrets.yaml"  # never an app's patch file: those end in -values.yaml
 COMMON_PATCH = "values.yaml"  # never an app's patch file: those end in -values.yaml
 COMMON_PATCH_NAME = "every-release"  # kustomize puts each target's name in its place
@@ -206,26 +207,43 @@ def _cluster(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[s
 def _cluster_stage(fleet: Fleet, cluster: str, stage: plan.ClusterStage, caches: LoweringCaches, patching: set[str],
                    files: dict[str, str]) -> None:
     """clusters/<cluster>/<stage>/: what the stage applies there (its namespaces, the tenant's
-    account, its apps with what the cluster patches, their Secrets, and the components of the
-    selector overlays selecting the cluster when it holds apps)."""
+    account, its apps with what the cluster patches and the components of the selector overlays
+    selecting the cluster, and their Secrets). The components patch every HelmRelease of the
+    kustomization that lists them, so in a stage that also applies releases the apps' part is a
+    kustomization of its own, `<stage>/apps/`, that the stage lists."""
     directory = f"clusters/{cluster}/{stage.name}"
-    model = fleet.clusters[cluster]
-    spaces = plan.cluster_namespaces(fleet, cluster) if stage.apps else {}
     resources = [f"../../../infrastructure/namespaces/{namespace}" for namespace in stage.namespaces]
     if stage.tenant:
         resources.append("../../../infrastructure/tenant")
-    patches, moves = [], []
+    if stage.apps and stage.releases:
+        _patched(files, f"{directory}/{STAGE_APPS_DIR}", *_stage_apps(fleet, cluster, stage, caches, patching, "../../../../"))
+        resources.append(STAGE_APPS_DIR)
+        apps, patches, components, moves = [], [], [], []
+    else:
+        apps, patches, components, moves = _stage_apps(fleet, cluster, stage, caches, patching, "../../../")
+    resources += apps + [f"../../../{secret.directory}" for secret in stage.sops]
+    if stage.external:
+        files[f"{directory}/{EXTERNAL_SECRETS_FILE}"] = dump_yaml(stage.external)
+        resources.append(EXTERNAL_SECRETS_FILE)
+    _patched(files, directory, resources, patches, components, moves)
+
+
+def _stage_apps(fleet: Fleet, cluster: str, stage: plan.ClusterStage, caches: LoweringCaches, patching: set[str],
+                root: str) -> tuple[list[str], list, list[str], list[dict[str, Any]]]:
+    """The resources, cluster patches, components and namespace moves of the stage's apps, for a
+    kustomization at `root` (the relative path up to the repository's root)."""
+    if not stage.apps:
+        return [], [], [], []
+    model = fleet.clusters[cluster]
+    spaces = plan.cluster_namespaces(fleet, cluster)
+    resources, patches, moves = [], [], []
     for name in stage.apps:
-        resources.append(f"../../../apps/{model.env}/{name}")
+        resources.append(f"{root}apps/{model.env}/{name}")
         patch = plan.own_patch(fleet, cluster, name, spaces, caches)
         if patch:
             patches.append((f"{name}-values.yaml", patch, release_patch_target(fleet.apps[name])))
         if spaces[name] != plan.env_namespace(fleet, model.env, name):
             moves += namespace_moves(fleet, fleet.apps[name], spaces[name], caches.helm)
-    resources += [f"../../../{secret.directory}" for secret in stage.sops]
-    if stage.external:
-        files[f"{directory}/{EXTERNAL_SECRETS_FILE}"] = dump_yaml(stage.external)
-        resources.append(EXTERNAL_SECRETS_FILE)
-    components = [f"../../../{COMPONENTS_DIR}/{name}" for name in caches.overlay_plan().cluster_components.get(cluster, ())
-                  if name in patching] if stage.apps else []
-    _patched(files, directory, resources, patches, components, moves)
+    components = [f"{root}{COMPONENTS_DIR}/{name}" for name in caches.overlay_plan().cluster_components.get(cluster, ())
+                  if name in patching]
+    return resources, patches, components, moves
