@@ -19,7 +19,8 @@ Layout (after fluxcd/flux2-kustomize-helm-example; docs/flux.md explains each fi
                                         <stage>/ (what each Kustomization applies: its namespaces,
                                         its apps, the components of the overlays selecting the
                                         cluster, <app>-values.yaml patches with what it sets, and
-                                        external-secrets.yaml: the ExternalSecrets of its apps)
+                                        external-secrets.yaml: the ExternalSecrets of its apps;
+                                        the apps' part in <stage>/apps/ when releases share the stage)
 
 Invariants:
 - Every directory with a kustomization.yaml builds with `kubectl kustomize`, and no build
