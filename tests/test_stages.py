@@ -283,3 +283,18 @@ cluster p1 { labels { environment = "prod", size = "big" } }
     built = {doc["metadata"]["name"]: doc["spec"]["values"] for directory in ("infrastructure", "apps")
              for doc in rt.kubectl_kustomize(tree / "clusters" / "p1" / directory) if doc["kind"] == "HelmRelease"}
     assert built == {"ingress": {"replicas": 3}, "web": {"replicas": 3}}
+
+
+def test_stage_order_is_dependencies_first_then_names_and_survives_cycles(tmp_path):
+    (tmp_path / "main.gop").write_text('''stage z {}
+stage b { dependsOn = [z] }
+stage a {}
+stage y { dependsOn = [x] }
+stage x { dependsOn = [y] }
+''', encoding="utf-8")
+    analysis = analyse([tmp_path])
+    assert [(d.code, d.message) for d in analysis.diagnostics] == [("E0840", "stage cycle: x -> y -> x")]
+    fleet = analysis.fleet
+    assert stage_names(fleet) == ("a", "z", "b", "x", "y")
+    assert stage_of(fleet, "namespace", None, ["b", "z"]) == "z"
+    assert stage_of(fleet, "release", {"stage": None}) is None  # no stage `infrastructure` declared
