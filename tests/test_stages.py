@@ -298,3 +298,26 @@ stage x { dependsOn = [y] }
     assert stage_names(fleet) == ("a", "z", "b", "x", "y")
     assert stage_of(fleet, "namespace", None, ["b", "z"]) == "z"
     assert stage_of(fleet, "release", {"stage": None}) is None  # no stage `infrastructure` declared
+
+
+def test_a_release_depending_on_a_release_of_a_later_stage_is_an_error(tmp_path):
+    (tmp_path / "main.gop").write_text('''source flux-system { url = "https://github.com/acme/fleet" }
+stage infrastructure {}
+stage configs { dependsOn = [infrastructure] }
+stage apps { dependsOn = [configs] }
+release cert-manager {
+  chart { repository = "https://charts.jetstack.io", name = "cert-manager", version = "1.16.x" }
+  dependsOn = [issuers]
+}
+release issuers {
+  chart { repository = "https://charts.example.com", name = "issuers", version = "1.x" }
+  stage = configs
+  dependsOn = [cert-manager]
+}
+env prod where environment == "prod" {}
+cluster p1 { labels { environment = "prod" } }
+''', encoding="utf-8")
+    found = [(d.code, d.message) for d in analyse([tmp_path]).diagnostics if d.code.startswith("E084")]
+    assert found == [
+        ("E0842", "release `cert-manager` (stage `infrastructure`) depends on `issuers`, which is in the later stage "
+                  "`configs` on cluster p1")]

@@ -7,8 +7,9 @@ their names). Output: `stage_diagnostics(fleet, resolution)`:
 - HEALTH_CHECKS_IGNORED: `healthChecks` on a stage that says `wait = true` (Flux ignores them);
 - NO_STAGE: stages are declared, and an app, release, resource or namespace names none while its
   default stage (`fleet.stages.DEFAULT_STAGES`) is not declared (at its name, once);
-- DEPENDENCY_IN_LATER_STAGE: an app depending on an app that its cluster applies in a stage that
-  waits for the first app's stage (a deadlock), at the line that set `delivery.dependsOn`.
+- DEPENDENCY_IN_LATER_STAGE: an app (a release) depending on an app (a release) that its cluster
+  applies in a stage that waits for the first one's stage (a deadlock), at the line that set
+  `dependsOn`.
 
 Invariants: deterministic order (stages by name, then objects by name, then spans); each
 problem once, however many clusters share it. Every stage question goes to `fleet.stages`.
@@ -22,6 +23,7 @@ from gop.compiler.fleet.checks.versions import clusters_text
 from gop.compiler.fleet.model import Fleet
 from gop.compiler.fleet.stages import DEFAULT_STAGES, direct_dependencies, stage_dependencies, stage_names, stage_of
 from gop.compiler.language import AppField
+from gop.compiler.values import lookup
 
 # Files and objects gopc writes beside the stages of clusters/<cluster>/ (and bootstrap's Kustomization).
 RESERVED_STAGE_NAMES = ("flux-system", "image-automation", "kustomization", "notifications", "sources")
@@ -78,22 +80,28 @@ def _without_stage(fleet: Fleet, resolution) -> list[Diagnostic]:
 
 
 def _later_dependencies(fleet: Fleet) -> list[Diagnostic]:
+    """Apps (`delivery.dependsOn`) and releases (`dependsOn`) depending on one of their kind that
+    the cluster applies in a stage waiting for theirs."""
     waits_for = stage_dependencies(fleet)
-    found: dict[tuple, list[str]] = {}  # (app, its stage, dependency, its stage, span) -> clusters
+    found: dict[tuple, list[str]] = {}  # (kind, name, its stage, dependency, its stage, span) -> clusters
     for cluster, model in sorted(fleet.clusters.items()):
-        for name, instance in model.instances.items():
-            origin = instance.origins.get(_DEPENDS_ON)
-            stage = stage_of(fleet, "app", instance.values)
-            for ref in instance.values[AppField.DELIVERY][AppField.DEPENDS_ON]:
-                other = model.instances.get(str(ref))
-                later = None if other is None else stage_of(fleet, "app", other.values)
-                if origin is not None and origin.span is not None and later != stage and stage in waits_for.get(later, ()):
-                    found.setdefault((name, stage, str(ref), later, origin.span), []).append(cluster)
+        for kind, instances, path in (("app", model.instances, _DEPENDS_ON), ("release", model.releases, ("dependsOn",))):
+            for name, instance in instances.items():
+                origin = instance.origins.get(path)
+                if origin is None or origin.span is None:
+                    continue
+                stage = stage_of(fleet, kind, instance.values)
+                for ref in lookup(instance.values, path):
+                    other = instances.get(str(ref))
+                    later = None if other is None else stage_of(fleet, kind, other.values)
+                    if later != stage and stage in waits_for.get(later, ()):
+                        found.setdefault((kind, name, stage, str(ref), later, origin.span), []).append(cluster)
     return [diagnostic(codes.DEPENDENCY_IN_LATER_STAGE, span,
-                       f"app `{name}` (stage `{stage}`) depends on `{dependency}`, which is in the later stage `{later}` "
+                       f"{kind} `{name}` (stage `{stage}`) depends on `{dependency}`, which is in the later stage `{later}` "
                        f"on {clusters_text(clusters)}",
                        notes=(f"stage `{later}` waits for `{stage}`, which waits for `{name}`, which waits for "
                               f"`{dependency}`: Flux would deadlock; put `{dependency}` in `{stage}` or an earlier stage, "
                               "or drop the dependency",))
-            for (name, stage, dependency, later, span), clusters in sorted(found.items(),
-                                                                           key=lambda item: (item[0][4].file, item[0][4].start, item[0][2]))]
+            for (kind, name, stage, dependency, later, span), clusters in sorted(
+                found.items(), key=lambda item: (item[0][5].file, item[0][5].start, item[0][3]))]
+
