@@ -53,20 +53,28 @@ def _add_edges(edges: dict, name: str, values: dict, origins: dict):
 
 
 def _cycles(edges: dict[str, dict[str, Any]]) -> list[Diagnostic]:
-    found: list[Diagnostic] = []
+    return [diagnostic(codes.DEPENDENCY_CYCLE, span, "dependency cycle: " + " -> ".join(cycle),
+                       notes=("Flux would install none of these apps; remove one `dependsOn` entry",))
+            for cycle, span in cycles(edges)]
+
+
+def cycles(edges: dict[str, dict[str, Any]]) -> list[tuple[list[str], Any]]:
+    """Each cycle of a dependency graph once (node -> dependency -> the span that set the edge):
+    its nodes from the first back to it (`[a, b, a]`) and the span of its first edge; from the
+    sorted nodes, dependencies in sorted order."""
+    found: list[tuple[list[str], Any]] = []
     reported: set[frozenset] = set()
     for start in sorted(edges):
         _walk(edges, start, [start], reported, found)
     return found
 
 
-def _walk(edges, node: str, trail: list[str], reported: set, found: list[Diagnostic]) -> None:
-    for dependency, span in sorted(edges.get(node, {}).items()):
+def _walk(edges, node: str, trail: list[str], reported: set, found: list) -> None:
+    for dependency, _ in sorted(edges.get(node, {}).items()):
         if dependency in trail:
             cycle = trail[trail.index(dependency):] + [dependency]
             if frozenset(cycle) not in reported:
                 reported.add(frozenset(cycle))
-                found.append(diagnostic(codes.DEPENDENCY_CYCLE, edges[cycle[0]][cycle[1]], "dependency cycle: " + " -> ".join(cycle),
-                                        notes=("Flux would install none of these apps; remove one `dependsOn` entry",)))
+                found.append((cycle, edges[cycle[0]][cycle[1]]))
         elif len(trail) < _LONGEST_TRAIL:
             _walk(edges, dependency, trail + [dependency], reported, found)

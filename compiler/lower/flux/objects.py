@@ -44,8 +44,7 @@ KUSTOMIZE_CONFIG_API = "kustomize.config.k8s.io/v1beta1"
 KUSTOMIZE_COMPONENT_API = "kustomize.config.k8s.io/v1alpha1"
 
 # Settings the program has no field for (yet): see docs/flux.md.
-RETRY_INTERVAL = "1m"
-WAIT_FOR_READY = True
+RETRY_INTERVAL = "1m"  # of the implicit stages; a declared stage has its own (`Stage.retryInterval`)
 SOPS_KEY_SECRET = "sops-age"
 TENANT_CLUSTER_ROLE = "cluster-admin"  # bound per namespace by a RoleBinding, as in fluxcd/flux2-multi-tenancy
 HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
@@ -139,12 +138,20 @@ def sync_kustomization(fleet: Fleet, cluster: str) -> dict[str, Any]:
 def flux_kustomization(fleet: Fleet, name: str, path: str, *, depends_on: tuple[str, ...] = (),
                        decrypt: bool = False, service_account: str | None = None,
                        target_namespace: str | None = None) -> dict[str, Any]:
+    """The Flux Kustomization of the stage `name`: its declaration's settings (none for the
+    implicit stages), else the `delivery` block's interval, timeout and prune, retrying every
+    `RETRY_INTERVAL`, and waiting for every object unless it has health checks."""
     delivery = plain(fleet.delivery.values)
+    stage = plain(fleet.stages[name].values) if name in fleet.stages else {}
+    health_checks = stage.get("healthChecks")
     spec: dict[str, Any] = {}
     if depends_on:
         spec["dependsOn"] = [{"name": dependency} for dependency in depends_on]
-    spec.update(interval=delivery["interval"], retryInterval=RETRY_INTERVAL, timeout=delivery["timeout"],
-                sourceRef=_source_ref(), path=path, prune=delivery["prune"], wait=WAIT_FOR_READY)
+    spec.update(interval=stage.get("interval", delivery["interval"]), retryInterval=stage.get("retryInterval", RETRY_INTERVAL),
+                timeout=stage.get("timeout", delivery["timeout"]), sourceRef=_source_ref(), path=path,
+                prune=stage.get("prune", delivery["prune"]), wait=stage.get("wait", not health_checks))
+    if health_checks:
+        spec["healthChecks"] = health_checks
     if decrypt:
         spec["decryption"] = {"provider": "sops", "secretRef": {"name": SOPS_KEY_SECRET}}
     if service_account:

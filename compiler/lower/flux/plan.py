@@ -4,8 +4,9 @@ Input: a `Fleet`, a cluster name and the fleet's `LoweringCaches` (its overlay p
 secrets, worked out once for all clusters).
 Output: the cluster's releases (app, namespace, env patch, cluster patch: `own_patch`,
 `cluster_namespaces`), the HelmRelease patches
-that reach each release in the tree, namespaces, SOPS secrets and the Flux objects of
-`clusters/<cluster>/` grouped by the file that carries them.
+that reach each release in the tree, namespaces, SOPS secrets, what each delivery stage applies
+(`cluster_stages`) and the Flux objects of `clusters/<cluster>/` grouped by the file that
+carries them.
 
 Invariants:
 - A cluster gets exactly the apps of `ClusterModel.instances`, each with its env's patch
@@ -18,21 +19,24 @@ Invariants:
 - An app's namespace on a cluster is the instance's (`instance_namespace`: whichever layer set
   it); its HelmRelease, chart source, chart objects, Namespace and Secrets are there, and its
   dependencies name the namespaces of that cluster.
+- Every object is in exactly one stage per cluster, the one `fleet.stages.stage_of` names.
 - `repository_files` and `render_cluster` both read this module, so the objects in the
   files and the objects rendered in-process cannot drift apart.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gop.compiler.fleet.model import AppModel, Fleet
+from gop.compiler.fleet.stages import direct_dependencies, earliest_stage, stage_names, stage_of
+from gop.compiler.language import AppField
 from gop.compiler.values import merge
 from gop.compiler.lower.flux import objects
 from gop.compiler.lower.flux.objects import FLUX_NAMESPACE
 from gop.compiler.lower.flux.caches import LoweringCaches
-from gop.compiler.lower.flux.secrets import instance_namespace
+from gop.compiler.lower.flux.secrets import SopsSecret, cluster_external_secrets, instance_namespace
 from gop.compiler.lower.kinds import GIT_REPOSITORY, HELM_RELEASE, KUSTOMIZATION
 
 
@@ -106,12 +110,72 @@ def all_namespaces(fleet: Fleet) -> list[str]:
     return sorted({namespace for cluster in fleet.clusters for namespace in namespaces(fleet, cluster)})
 
 
-def tenant_target_namespace(fleet: Fleet, cluster: str) -> str | None:
-    """The apps Kustomization's targetNamespace: the one namespace of a tenant's apps."""
-    if not objects.tenant_service_account(fleet):
-        return None
-    spaces = namespaces(fleet, cluster)
-    return spaces[0] if len(spaces) == 1 else None
+@dataclass(slots=True)
+class ClusterStage:
+    """What one delivery stage applies on one cluster (`clusters/<cluster>/<stage>/`), each list
+    sorted: the namespaces gopc creates there, the tenant's service account, the apps, releases
+    and resources (by name), and the Secrets (SOPS files, ExternalSecrets) of the apps that read
+    them."""
+
+    name: str
+    depends_on: tuple[str, ...]
+    namespaces: list[str] = field(default_factory=list)
+    tenant: bool = False
+    apps: list[str] = field(default_factory=list)
+    releases: list[str] = field(default_factory=list)
+    resources: list[str] = field(default_factory=list)
+    sops: list[SopsSecret] = field(default_factory=list)
+    external: list[dict[str, Any]] = field(default_factory=list)
+
+    def needs_flux_rights(self) -> bool:
+        """Whether it applies what a tenant may not (namespaces, the tenant's own account, charts
+        and objects of the platform): such a stage never impersonates the tenant."""
+        return bool(self.namespaces or self.releases or self.resources) or self.tenant
+
+
+def cluster_stages(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[ClusterStage]:
+    """Every stage on the cluster, each after the stages it depends on, with what it applies.
+    Each object's stage is `fleet.stages.stage_of`'s answer: an app's own (`delivery.stage`), a
+    release's or resource's own (`stage`); a namespace's, from its declaration or, for one gopc
+    creates, the earliest of its apps' stages. The tenant's account goes with the first
+    namespace, a Secret to the earliest stage of the apps reading it."""
+    stages = {name: ClusterStage(name, direct_dependencies(fleet, name)) for name in stage_names(fleet)}
+    model = fleet.clusters[cluster]
+    instances = model.instances
+    app_stages = {name: stage_of(fleet, "app", instance.values) for name, instance in sorted(instances.items())}
+    for name, stage in app_stages.items():
+        stages[stage].apps.append(name)
+    for name, instance in model.releases.items():
+        stages[stage_of(fleet, "release", instance.values)].releases.append(name)
+    for name, instance in model.resources.items():
+        stages[stage_of(fleet, "resource", instance.values)].resources.append(name)
+    spaces = cluster_namespaces(fleet, cluster)
+    users: dict[str, list[str]] = {}  # namespace -> the stages of its apps
+    for app, space in spaces.items():
+        users.setdefault(space, []).append(app_stages[app])
+    for namespace, used_in in sorted(users.items()):
+        declared = fleet.namespaces.get(namespace)
+        stages[stage_of(fleet, "namespace", declared.values if declared else None, used_in)].namespaces.append(namespace)
+    if tenant_objects(fleet):
+        stages[earliest_stage(fleet, [stage.name for stage in stages.values() if stage.namespaces] or list(stages))].tenant = True
+    readers: dict[tuple[str, str], list[str]] = {}  # (namespace, Secret) -> the stages of the apps reading it
+    for name, instance in instances.items():
+        if instance.values.get(AppField.SECRET_ENV):
+            for _, ref in instance.sops_refs() + instance.secret_refs("external"):
+                readers.setdefault((spaces[name], ref.secret), []).append(app_stages[name])
+    for secret in caches.sops_secrets(cluster):
+        stages[earliest_stage(fleet, readers[secret.namespace, secret.name])].sops.append(secret)
+    for doc in cluster_external_secrets(fleet, cluster, caches.sops_secrets):
+        metadata = doc["metadata"]
+        stages[earliest_stage(fleet, readers[metadata["namespace"], metadata["name"]])].external.append(doc)
+    return list(stages.values())
+
+
+def tenant_target_namespace(fleet: Fleet, cluster: str, stage: ClusterStage) -> str | None:
+    """The targetNamespace of a stage that impersonates the tenant: the one namespace of its apps."""
+    spaces = cluster_namespaces(fleet, cluster)
+    used = {spaces[app] for app in stage.apps}
+    return used.pop() if len(used) == 1 else None
 
 
 def image_apps(fleet: Fleet, cluster: str) -> list[AppModel]:
@@ -148,14 +212,18 @@ def source_objects(fleet: Fleet) -> list[dict[str, Any]]:
     return [objects.git_repository(fleet, source) for name, source in sorted(fleet.sources.items()) if source is not sync]
 
 
-def kustomization_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -> dict[str, dict[str, Any]]:
-    """clusters/<cluster>/infrastructure.yaml and apps.yaml."""
-    infrastructure = objects.flux_kustomization(fleet, "infrastructure", f"./clusters/{cluster}/infrastructure")
-    apps = objects.flux_kustomization(
-        fleet, "apps", f"./clusters/{cluster}/apps", depends_on=("infrastructure",),
-        decrypt=bool(caches.sops_secrets(cluster)), service_account=objects.tenant_service_account(fleet),
-        target_namespace=tenant_target_namespace(fleet, cluster))
-    return {"infrastructure.yaml": infrastructure, "apps.yaml": apps}
+def kustomization_objects(fleet: Fleet, cluster: str, stages: list[ClusterStage]) -> dict[str, dict[str, Any]]:
+    """clusters/<cluster>/<stage>.yaml for every stage of `cluster_stages` (`infrastructure.yaml`
+    and `apps.yaml` when the program declares none): a stage decrypts when it applies SOPS files,
+    and impersonates a tenant when it needs no rights of Flux's own."""
+    found = {}
+    for stage in stages:
+        tenant = None if stage.needs_flux_rights() else objects.tenant_service_account(fleet)
+        found[f"{stage.name}.yaml"] = objects.flux_kustomization(
+            fleet, stage.name, f"./clusters/{cluster}/{stage.name}", depends_on=stage.depends_on,
+            decrypt=bool(stage.sops), service_account=tenant,
+            target_namespace=tenant_target_namespace(fleet, cluster, stage) if tenant else None)
+    return found
 
 
 def _alert_sources(fleet: Fleet, cluster: str) -> dict[str, list[str]]:

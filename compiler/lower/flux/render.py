@@ -7,7 +7,7 @@ in the repository, the ExternalSecrets of `external(...)` references, and the ob
 every app's chart rendered with the values the cluster's HelmRelease ends up with
 (chart values.yaml = `AppModel.base`, then the env patch, then the cluster patch, merged
 as Helm and Kustomize merge them: maps key by key, lists whole). With `include_flux`, also the GitRepository and Kustomizations of the sync,
-the `infrastructure` and `apps` Kustomizations, each HelmRelease as the patches leave it,
+the Kustomization of every delivery stage, each HelmRelease as the patches leave it,
 the chart sources, notifications and image automation.
 
 Two forms: `render_cluster` returns the objects; `ClusterRenderer(fleet).text(cluster)`
@@ -154,7 +154,7 @@ def infrastructure_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -
 def flux_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[dict[str, Any]]:
     """The Flux objects on the cluster, each as the kustomize build of the repository leaves it."""
     docs = plan.sync_objects(fleet, cluster) + plan.source_objects(fleet)
-    docs += plan.kustomization_objects(fleet, cluster, caches).values()
+    docs += plan.kustomization_objects(fleet, cluster, plan.cluster_stages(fleet, cluster, caches)).values()
     docs += plan.notification_objects(fleet, cluster) + plan.image_automation_objects(fleet, cluster)
     patches = plan.release_patches(fleet, cluster, caches)
     for release in plan.releases(fleet, cluster):

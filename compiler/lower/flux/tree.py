@@ -13,17 +13,19 @@ Layout (after fluxcd/flux2-kustomize-helm-example; docs/flux.md explains each fi
     components/<overlay>/               a Kustomize Component per selector overlay: kustomization.yaml,
                                         values.yaml (every release) and <app>-values.yaml patches
     clusters/<cluster>/                 kustomization.yaml, flux-system/ (bootstrap's sync),
-                                        infrastructure.yaml + apps.yaml (Flux Kustomizations),
+                                        <stage>.yaml per delivery stage (Flux Kustomizations;
+                                        infrastructure.yaml + apps.yaml when none is declared),
                                         sources.yaml, notifications.yaml, image-automation.yaml,
-                                        infrastructure/ and apps/ (what those Kustomizations apply:
-                                        the apps, the components of the overlays selecting the
+                                        <stage>/ (what each Kustomization applies: its namespaces,
+                                        its apps, the components of the overlays selecting the
                                         cluster, <app>-values.yaml patches with what it sets, and
-                                        external-secrets.yaml: the ExternalSecrets of its apps)
+                                        external-secrets.yaml: the ExternalSecrets of its apps;
+                                        the apps' part in <stage>/apps/ when releases share the stage)
 
 Invariants:
 - Every directory with a kustomization.yaml builds with `kubectl kustomize`, and no build
   holds one object twice. clusters/<cluster>/ has an explicit kustomization.yaml, so its
-  `apps/` and `infrastructure/` sub-trees are applied only by their own Flux Kustomizations.
+  stage sub-trees are applied only by their own Flux Kustomizations.
 - The output is a pure function of the fleet (and the SOPS files it names).
 - What the clusters share (the overlay plan, the SOPS secrets, the charts' versions) is read from
   the fleet's `LoweringCaches`; the one process-wide cache here, `_kustomization_of`, is a pure
@@ -44,13 +46,14 @@ from gop.compiler.lower.flux.objects import (
 )
 from gop.compiler.lower.flux.caches import LoweringCaches, caches_for
 from gop.compiler.lower.flux.overlays import Component
-from gop.compiler.lower.flux.secrets import SopsSecret, cluster_external_secrets
+from gop.compiler.lower.flux.secrets import SopsSecret
 from gop.compiler.emit.yaml import Comments, dump_yaml
 
 BOOTSTRAP_COMPONENTS = "gotk-components.yaml"
 SYNC_HEADER = ("Flux syncs this cluster from here. `flux bootstrap` writes the same objects, and adds\n"
                f"{BOOTSTRAP_COMPONENTS} (the Flux controllers) beside this file.")
 COMPONENTS_DIR = "components"
+STAGE_APPS_DIR = "apps"  # clusters/<cluster>/<stage>/apps/: the apps of a stage that also applies releases
 EXTERNAL_SECRETS_FILE = "external-secrets.yaml"  # never an app's patch file: those end in -values.yaml
 COMMON_PATCH = "values.yaml"  # never an app's patch file: those end in -values.yaml
 COMMON_PATCH_NAME = "every-release"  # kustomize puts each target's name in its place
@@ -185,11 +188,12 @@ def _env_overlay(fleet: Fleet, env: str, caches: LoweringCaches, files: dict[str
 def _cluster(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[str], files: dict[str, str]) -> None:
     directory = f"clusters/{cluster}"
     resources = ["flux-system"]
+    stages = plan.cluster_stages(fleet, cluster, caches)
     files[f"{directory}/flux-system/gotk-sync.yaml"] = dump_yaml(plan.sync_objects(fleet, cluster), header=SYNC_HEADER)
     files[f"{directory}/flux-system/kustomization.yaml"] = dump_yaml(
         [kustomize_config([BOOTSTRAP_COMPONENTS, "gotk-sync.yaml"])])
     groups = {"sources.yaml": plan.source_objects(fleet),
-              **{name: [doc] for name, doc in plan.kustomization_objects(fleet, cluster, caches).items()},
+              **{name: [doc] for name, doc in plan.kustomization_objects(fleet, cluster, stages).items()},
               "notifications.yaml": plan.notification_objects(fleet, cluster),
               "image-automation.yaml": plan.image_automation_objects(fleet, cluster)}
     for name, docs in groups.items():
@@ -197,33 +201,50 @@ def _cluster(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[s
             files[f"{directory}/{name}"] = dump_yaml(docs)
             resources.append(name)
     files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
-    _cluster_infrastructure(fleet, cluster, files)
-    _cluster_apps(fleet, cluster, caches, patching, files)
+    for stage in stages:
+        _cluster_stage(fleet, cluster, stage, caches, patching, files)
 
 
-def _cluster_infrastructure(fleet: Fleet, cluster: str, files: dict[str, str]) -> None:
-    resources = [f"../../../infrastructure/namespaces/{namespace}" for namespace in plan.namespaces(fleet, cluster)]
-    if plan.tenant_objects(fleet):
+def _cluster_stage(fleet: Fleet, cluster: str, stage: plan.ClusterStage, caches: LoweringCaches, patching: set[str],
+                   files: dict[str, str]) -> None:
+    """clusters/<cluster>/<stage>/: what the stage applies there (its namespaces, the tenant's
+    account, its apps with what the cluster patches and the components of the selector overlays
+    selecting the cluster, and their Secrets). The components patch every HelmRelease of the
+    kustomization that lists them, so in a stage that also applies releases the apps' part is a
+    kustomization of its own, `<stage>/apps/`, that the stage lists."""
+    directory = f"clusters/{cluster}/{stage.name}"
+    resources = [f"../../../infrastructure/namespaces/{namespace}" for namespace in stage.namespaces]
+    if stage.tenant:
         resources.append("../../../infrastructure/tenant")
-    files[f"clusters/{cluster}/infrastructure/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
+    if stage.apps and stage.releases:
+        _patched(files, f"{directory}/{STAGE_APPS_DIR}", *_stage_apps(fleet, cluster, stage, caches, patching, "../../../../"))
+        resources.append(STAGE_APPS_DIR)
+        apps, patches, components, moves = [], [], [], []
+    else:
+        apps, patches, components, moves = _stage_apps(fleet, cluster, stage, caches, patching, "../../../")
+    resources += apps + [f"../../../{secret.directory}" for secret in stage.sops]
+    if stage.external:
+        files[f"{directory}/{EXTERNAL_SECRETS_FILE}"] = dump_yaml(stage.external)
+        resources.append(EXTERNAL_SECRETS_FILE)
+    _patched(files, directory, resources, patches, components, moves)
 
 
-def _cluster_apps(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[str], files: dict[str, str]) -> None:
+def _stage_apps(fleet: Fleet, cluster: str, stage: plan.ClusterStage, caches: LoweringCaches, patching: set[str],
+                root: str) -> tuple[list[str], list, list[str], list[dict[str, Any]]]:
+    """The resources, cluster patches, components and namespace moves of the stage's apps, for a
+    kustomization at `root` (the relative path up to the repository's root)."""
+    if not stage.apps:
+        return [], [], [], []
     model = fleet.clusters[cluster]
     spaces = plan.cluster_namespaces(fleet, cluster)
     resources, patches, moves = [], [], []
-    for name in sorted(model.instances):
-        resources.append(f"../../../apps/{model.env}/{name}")
+    for name in stage.apps:
+        resources.append(f"{root}apps/{model.env}/{name}")
         patch = plan.own_patch(fleet, cluster, name, spaces, caches)
         if patch:
             patches.append((f"{name}-values.yaml", patch, release_patch_target(fleet.apps[name])))
         if spaces[name] != plan.env_namespace(fleet, model.env, name):
             moves += namespace_moves(fleet, fleet.apps[name], spaces[name], caches.helm)
-    resources += [f"../../../{secret.directory}" for secret in caches.sops_secrets(cluster)]
-    external = cluster_external_secrets(fleet, cluster, caches.sops_secrets)
-    if external:
-        files[f"clusters/{cluster}/apps/{EXTERNAL_SECRETS_FILE}"] = dump_yaml(external)
-        resources.append(EXTERNAL_SECRETS_FILE)
-    components = [f"../../../{COMPONENTS_DIR}/{name}" for name in caches.overlay_plan().cluster_components.get(cluster, ())
+    components = [f"{root}{COMPONENTS_DIR}/{name}" for name in caches.overlay_plan().cluster_components.get(cluster, ())
                   if name in patching]
-    _patched(files, f"clusters/{cluster}/apps", resources, patches, components, moves)
+    return resources, patches, components, moves
