@@ -782,8 +782,9 @@ class Checker:
                 field_ = current.fields.get(key.text)
                 if field_ is None:
                     self._unknown_field(key, current)
-                    return None
-                current = field_.type
+                    if not current.warn_unknown:
+                        return None
+                current = AnyType() if field_ is None else field_.type
             elif isinstance(current, MapType):
                 if self.conform(key.text, current.key, key.span) is INVALID:
                     return None
@@ -804,6 +805,10 @@ class Checker:
             fixes.append(Fix(key.span, hint, f"change to `{hint}`"))
         name = record.name.split("(")[0]  # `App(web)` is every app's `App`: one message for an `all` body
         notes.append(f"fields of {name}: {', '.join(record.fields)}")
+        if record.warn_unknown:  # the keys of a chart's values.yaml: its templates may read more
+            notes.append("the chart has no values.schema.json: this key is not in its values.yaml")
+            self.error(codes.UNKNOWN_CHART_VALUE, key.span, f"`{name}` has no field `{key.text}`", notes=notes, fixes=fixes)
+            return
         self.error(codes.UNKNOWN_FIELD, key.span, f"`{name}` has no field `{key.text}`", notes=notes, fixes=fixes)
 
 

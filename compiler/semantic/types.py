@@ -207,12 +207,15 @@ class Field:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class RecordType(Type):
-    """A schema. `open` records (the `values` of an app without annotation) take any fields."""
+    """A schema. `open` records (the `values` of an app without annotation) take any fields;
+    `warn_unknown` records (a chart's values inferred from its values.yaml) take a field they do
+    not list with a warning, typed `any`."""
 
     name: str
     fields: dict[str, Field] = field(default_factory=dict)
     doc: str | None = None
     open: bool = False
+    warn_unknown: bool = False
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RecordType) and other.name == self.name
