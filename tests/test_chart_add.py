@@ -356,3 +356,15 @@ def test_a_broken_lock_is_reported(tmp_path, text, problem):
     with pytest.raises(charts.ChartStoreError) as broken:
         charts.read_lock(tmp_path)
     assert broken.value.code == codes.CHART_LOCK_INVALID and problem in broken.value.message
+
+
+def test_a_chart_with_a_schema_is_typed_by_it_other_keys_warned_where_helm_takes_them(vendored):
+    entries = charts.read_lock(vendored)
+    chart = charts.vendored_chart(vendored, charts.locked_chart(entries, entries[0].repository, "typed", "1.0.0"))
+    values = charts.values_type(chart)
+    assert isinstance(values, RecordType) and values.name == "typed 1.0.0 values"
+    assert not values.open and not values.warn_unknown  # additionalProperties: false
+    assert values.fields["replicaCount"].type == IntType(1, None)
+    assert values.fields["replicaCount"].doc == "How many pods run the app."
+    image = values.fields["image"].type
+    assert image.warn_unknown and not image.open and image.fields["tag"].type == StringType()

@@ -21,10 +21,12 @@ another exception. Pure functions of the files: the session decides what to cach
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gzip
 import hashlib
 import io
+import json
 import re
 import tarfile
 import zlib
@@ -38,9 +40,10 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from gop.compiler.diagnostics import codes
+from gop.compiler.semantic.jsonschema import SchemaConverter
 from gop.compiler.semantic.semver_range import highest_matching
 from gop.compiler.semantic.types import (AnyType, BoolType, Field, FloatType, IntType, ListType, MapType, RecordType,
-                                         StringType, Type)
+                                         StringType, Type, UnionType)
 from gop.compiler.syntax.readfile import UnreadableFile, read_program_file
 
 LOCK_FILE = "charts.lock"
@@ -307,13 +310,74 @@ def _one_line(error: Exception) -> str:
 
 # ---- the values type --------------------------------------------------------------------------
 
-def values_type(chart: VendoredChart) -> RecordType:
+def values_type(chart: VendoredChart) -> Type:
     """The type of a release's `values`: the chart's values.schema.json, or, for a chart without
-    one, the keys and types of its values.yaml (`warn_unknown`: a key it does not list is W0807,
-    since values.yaml need not list every key the templates read)."""
+    one, the keys and types of its values.yaml. Either way a key the chart does not list is a
+    warning (W0807, `warn_unknown`), not an error, unless the schema closes its object with
+    `additionalProperties: false`: Helm passes such keys to the templates, which may read them."""
     entry = chart.entry
+    name = f"{entry.chart} {entry.version} values"
+    schema = chart.files.get("values.schema.json")
+    if schema is not None:
+        shown = entry.directory / "values.schema.json"
+        try:
+            document = json.loads(_text(schema, shown))
+        except ValueError as error:
+            raise ChartStoreError(codes.CHART_PACKAGE_INVALID, f"{shown} is not JSON: {_one_line(error)}") from None
+        return schema_values_type(document, name)
     text = _text(chart.files.get("values.yaml", b""), entry.directory / "values.yaml")
-    return inferred_values_type(f"{entry.chart} {entry.version} values", text, str(entry.directory / "values.yaml"))
+    return inferred_values_type(name, text, str(entry.directory / "values.yaml"))
+
+
+def schema_values_type(document: Any, name: str) -> Type:
+    """A values.schema.json as a type: read as Helm reads it (an object without
+    `additionalProperties` takes other keys), except that those other keys are warned about."""
+    loose = SchemaConverter(document, name, strict=False).root()
+    closed = _closed_names(SchemaConverter(document, name, strict=True).root(), set(), set())
+    return _warning_on_unknown(loose, closed, {})
+
+
+def _closed_names(type_: Type, visited: set[str], closed: set[str]) -> set[str]:
+    """The names of the records of `type_` that take no other keys."""
+    if isinstance(type_, RecordType):
+        if type_.name in visited:
+            return closed
+        visited.add(type_.name)
+        if not type_.open:
+            closed.add(type_.name)
+    for child in _children(type_):
+        _closed_names(child, visited, closed)
+    return closed
+
+
+def _children(type_: Type) -> list[Type]:
+    if isinstance(type_, RecordType):
+        return [field_.type for field_ in type_.fields.values()]
+    if isinstance(type_, ListType):
+        return [type_.element]
+    if isinstance(type_, MapType):
+        return [type_.value]
+    if isinstance(type_, UnionType):
+        return list(type_.members)
+    return []
+
+
+def _warning_on_unknown(type_: Type, closed: set[str], done: dict[str, RecordType]) -> Type:
+    """`type_` with each open record whose strict reading is closed made `warn_unknown`."""
+    if isinstance(type_, RecordType):
+        if type_.name in done:
+            return done[type_.name]
+        warn = type_.open and type_.name in closed
+        record = RecordType(type_.name, {}, type_.doc, open=type_.open and not warn, warn_unknown=warn)
+        done[type_.name] = record  # before the fields: a recursive schema refers back to it
+        for key, field_ in type_.fields.items():
+            record.fields[key] = dataclasses.replace(field_, type=_warning_on_unknown(field_.type, closed, done))
+        return record
+    if isinstance(type_, ListType):
+        return dataclasses.replace(type_, element=_warning_on_unknown(type_.element, closed, done))
+    if isinstance(type_, MapType):
+        return dataclasses.replace(type_, value=_warning_on_unknown(type_.value, closed, done))
+    return type_
 
 
 def inferred_values_type(name: str, text: str, shown: str) -> RecordType:

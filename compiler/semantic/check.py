@@ -830,8 +830,8 @@ class Checker:
             fixes.append(Fix(key.span, hint, f"change to `{hint}`"))
         name = record.name.split("(")[0]  # `App(web)` is every app's `App`: one message for an `all` body
         notes.append(f"fields of {name}: {', '.join(record.fields)}")
-        if record.warn_unknown:  # the keys of a chart's values.yaml: its templates may read more
-            notes.append("the chart has no values.schema.json: this key is not in its values.yaml")
+        if record.warn_unknown:  # a chart's values: Helm passes other keys on, its templates may read them
+            notes.append("the chart does not list this key; Helm passes it on as written")
             self.error(codes.UNKNOWN_CHART_VALUE, key.span, f"`{name}` has no field `{key.text}`", notes=notes, fixes=fixes)
             return
         self.error(codes.UNKNOWN_FIELD, key.span, f"`{name}` has no field `{key.text}`", notes=notes, fixes=fixes)
