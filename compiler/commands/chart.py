@@ -32,12 +32,6 @@ from gop.compiler.semantic.charts import (LOCK_FILE, LOCK_HEADER, MAX_PACKAGE_BY
                                           vendored_chart)
 
 
-class ChartAddError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 def run(args, reporter: Reporter) -> int:
     """`gopc chart add ...`: one line on stdout naming the chart locked."""
     reporter.result_on_stdout = True
@@ -45,9 +39,7 @@ def run(args, reporter: Reporter) -> int:
         entry, added = add_chart(Path(args.root), args.repository, args.chart, args.version, plain_http=args.plain_http)
     except ChartStoreError as error:
         return reporter.fail(error.code, error.message)
-    except PublishError as error:  # find_tool / run_tool: no helm
-        return reporter.fail(error.code, str(error))
-    except ChartAddError as error:
+    except PublishError as error:  # find_tool: no helm
         return reporter.fail(error.code, str(error))
     state = "locked" if added else "already locked"
     print(f"{state}: {entry.chart} {entry.version} from {entry.repository} ({entry.digest}) in {entry.directory}")
@@ -60,9 +52,9 @@ def add_chart(root: Path, repository: str, chart: str, version: str | None, *,
     repository = normal_repository(repository)
     problem = repository_problem(repository) or chart_name_problem(chart)
     if problem:
-        raise ChartAddError(codes.BAD_COMMAND_ARGUMENT, problem)
+        raise ChartStoreError(codes.BAD_COMMAND_ARGUMENT, problem)
     if not root.is_dir():
-        raise ChartAddError(codes.BAD_COMMAND_ARGUMENT, f"the program's root directory `{root}` does not exist")
+        raise ChartStoreError(codes.BAD_COMMAND_ARGUMENT, f"the program's root directory `{root}` does not exist")
     entries = read_lock(root)
     helm = find_tool("helm", "GOPC_HELM")
     data = _pull(helm, repository, chart, version, plain_http)
@@ -81,7 +73,7 @@ def add_chart(root: Path, repository: str, chart: str, version: str | None, *,
             _write_lock(root, lock_text)
     except OSError as error:
         where = f" ({error.filename})" if error.filename else ""
-        raise ChartAddError(codes.CANNOT_WRITE_OUTPUT, f"cannot vendor {chart} {pulled_version}: "
+        raise ChartStoreError(codes.CANNOT_WRITE_OUTPUT, f"cannot vendor {chart} {pulled_version}: "
                                                        f"{error.strerror or error}{where}") from None
     vendored_chart(root, entry)  # what check will read: the package and its files, as locked
     return entry, added
@@ -97,10 +89,10 @@ def _pull(helm: str, repository: str, chart: str, version: str | None, plain_htt
         try:
             run_tool(argv, f"cannot pull chart `{chart}` from {repository}")
         except PublishError as error:  # helm's own "Error: " prefix would follow ours
-            raise ChartAddError(codes.CHART_PULL_FAILED, str(error).replace(": Error: ", ": ", 1)) from None
+            raise ChartStoreError(codes.CHART_PULL_FAILED, str(error).replace(": Error: ", ": ", 1)) from None
         packages = sorted(Path(scratch).glob("*.tgz"))
         if len(packages) != 1:
-            raise ChartAddError(codes.CHART_PULL_FAILED, f"helm pull of chart `{chart}` from {repository} wrote "
+            raise ChartStoreError(codes.CHART_PULL_FAILED, f"helm pull of chart `{chart}` from {repository} wrote "
                                                          f"{len(packages)} packages, not one")
         if packages[0].stat().st_size > MAX_PACKAGE_BYTES:
             raise ChartStoreError(codes.CHART_PACKAGE_INVALID, f"the package of chart `{chart}` is larger than 16 MiB")
