@@ -29,6 +29,7 @@ import pytest
 import yaml
 
 import realtools as rt
+from chart_fixtures import make_chart
 from gop.compiler.diagnostics import codes
 from gop.compiler.semantic import charts
 from gop.compiler.semantic.types import BoolType, IntType, ListType, MapType, RecordType, StringType
@@ -69,24 +70,6 @@ def gopc(*args, env: dict[str, str] | None = None) -> subprocess.CompletedProces
                           env=env or {**rt.tool_env(), "GOPC_HELM": str(rt.helm_bin())}, timeout=300)
     assert "Traceback" not in done.stderr
     return done
-
-
-def make_chart(parent: Path, name: str, version: str, *, schema: dict | None = None, crd: str | None = None,
-               replicas: int = 1) -> Path:
-    """`helm create` a chart, set its version (and default replicas), add a schema or a CRD."""
-    directory = parent / f"{name}-{version}-{replicas}"
-    directory.mkdir(parents=True)
-    chart = rt.helm_create(name, directory)
-    chart_yaml = chart / "Chart.yaml"
-    chart_yaml.write_text(chart_yaml.read_text().replace("version: 0.1.0", f"version: {version}"))
-    values = chart / "values.yaml"
-    values.write_text(values.read_text().replace("replicaCount: 1", f"replicaCount: {replicas}"))
-    if schema is not None:
-        (chart / "values.schema.json").write_text(json.dumps(schema, indent=2))
-    if crd is not None:
-        (chart / "crds").mkdir()
-        (chart / "crds" / "widgets.yaml").write_text(crd)
-    return chart
 
 
 class ChartServer:

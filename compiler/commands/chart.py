@@ -48,18 +48,24 @@ def run(args, reporter: Reporter) -> int:
 
 def add_chart(root: Path, repository: str, chart: str, version: str | None, *,
               plain_http: bool = False) -> tuple[LockEntry, bool]:
-    """Pull, check against the lock, vendor and lock; the entry, and whether the lock changed."""
+    """Pull, then `vendor_package`."""
     repository = normal_repository(repository)
     problem = repository_problem(repository) or chart_name_problem(chart)
     if problem:
         raise ChartStoreError(codes.BAD_COMMAND_ARGUMENT, problem)
     if not root.is_dir():
         raise ChartStoreError(codes.BAD_COMMAND_ARGUMENT, f"the program's root directory `{root}` does not exist")
-    entries = read_lock(root)
+    entries = read_lock(root)  # a broken lock stops the command before the network is asked
     helm = find_tool("helm", "GOPC_HELM")
-    data = _pull(helm, repository, chart, version, plain_http)
+    return vendor_package(root, repository, chart, _pull(helm, repository, chart, version, plain_http), entries)
+
+
+def vendor_package(root: Path, repository: str, chart: str, data: bytes,
+                   entries: list[LockEntry]) -> tuple[LockEntry, bool]:
+    """Check a pulled package against the lock's `entries`, vendor and lock it; the entry, and
+    whether the lock changed."""
     what = f"the package of chart `{chart}` from {repository}"
-    _, files = package_files(data, what)
+    files = package_files(data, what)
     name, pulled_version = chart_metadata(files, what)
     if name != chart:
         raise ChartStoreError(codes.CHART_PACKAGE_INVALID, f"{what} is chart `{name}`, not `{chart}`")

@@ -201,10 +201,9 @@ def package_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def package_files(data: bytes, what: str) -> tuple[str, dict[str, bytes]]:
-    """The chart's name (its directory in the archive) and the files kept beside the package
-    (STORED_FILES and crds/...), by name relative to the chart's directory. `what` names the
-    package in messages."""
+def package_files(data: bytes, what: str) -> dict[str, bytes]:
+    """The files of a chart package kept beside it (STORED_FILES and crds/...), by name relative
+    to the chart's directory in the archive. `what` names the package in messages."""
     files: dict[str, bytes] = {}
     top: str | None = None
     try:
@@ -226,7 +225,7 @@ def package_files(data: bytes, what: str) -> tuple[str, dict[str, bytes]]:
     if top is None:
         raise ChartStoreError(codes.CHART_PACKAGE_INVALID, f"{what} is not a chart package: it has no Chart.yaml")
     prefix = top + "/"
-    return top, {name[len(prefix):]: content for name, content in sorted(files.items()) if name.startswith(prefix)}
+    return {name[len(prefix):]: content for name, content in sorted(files.items()) if name.startswith(prefix)}
 
 
 def chart_metadata(files: dict[str, bytes], what: str) -> tuple[str, str]:
@@ -258,7 +257,7 @@ def vendored_chart(root: Path, entry: LockEntry) -> VendoredChart:
     if digest != entry.digest:
         raise ChartStoreError(codes.VENDORED_CHART_CHANGED, f"{entry.package} has digest {digest}, not the {entry.digest} "
                                                             f"{LOCK_FILE} locks", fix)
-    _, files = package_files(data, str(entry.package))
+    files = package_files(data, str(entry.package))
     on_disk = vendored_files(root, entry)
     for name in sorted(set(files) | set(on_disk)):
         shown = entry.directory / name
@@ -330,11 +329,13 @@ def values_type(chart: VendoredChart) -> Type:
 
 
 def schema_values_type(document: Any, name: str) -> Type:
-    """A values.schema.json as a type: read as Helm reads it (an object without
-    `additionalProperties` takes other keys), except that those other keys are warned about."""
+    """A values.schema.json as the type of what a release writes: read as Helm reads it (an object
+    without `additionalProperties` takes other keys), except that those other keys are warned
+    about; and nothing is required, since Helm checks the schema against the chart's values.yaml
+    merged with the release's values, and values.yaml gives most required keys."""
     loose = SchemaConverter(document, name, strict=False).root()
     closed = _closed_names(SchemaConverter(document, name, strict=True).root(), set(), set())
-    return _warning_on_unknown(loose, closed, {})
+    return _as_release_values(loose, closed, {})
 
 
 def _closed_names(type_: Type, visited: set[str], closed: set[str]) -> set[str]:
@@ -362,8 +363,9 @@ def _children(type_: Type) -> list[Type]:
     return []
 
 
-def _warning_on_unknown(type_: Type, closed: set[str], done: dict[str, RecordType]) -> Type:
-    """`type_` with each open record whose strict reading is closed made `warn_unknown`."""
+def _as_release_values(type_: Type, closed: set[str], done: dict[str, RecordType]) -> Type:
+    """`type_` with each open record whose strict reading is closed made `warn_unknown`, and every
+    field optional."""
     if isinstance(type_, RecordType):
         if type_.name in done:
             return done[type_.name]
@@ -371,12 +373,12 @@ def _warning_on_unknown(type_: Type, closed: set[str], done: dict[str, RecordTyp
         record = RecordType(type_.name, {}, type_.doc, open=type_.open and not warn, warn_unknown=warn)
         done[type_.name] = record  # before the fields: a recursive schema refers back to it
         for key, field_ in type_.fields.items():
-            record.fields[key] = dataclasses.replace(field_, type=_warning_on_unknown(field_.type, closed, done))
+            record.fields[key] = dataclasses.replace(field_, type=_as_release_values(field_.type, closed, done), optional=True)
         return record
     if isinstance(type_, ListType):
-        return dataclasses.replace(type_, element=_warning_on_unknown(type_.element, closed, done))
+        return dataclasses.replace(type_, element=_as_release_values(type_.element, closed, done))
     if isinstance(type_, MapType):
-        return dataclasses.replace(type_, value=_warning_on_unknown(type_.value, closed, done))
+        return dataclasses.replace(type_, value=_as_release_values(type_.value, closed, done))
     return type_
 
 
