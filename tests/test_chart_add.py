@@ -351,3 +351,15 @@ def test_a_chart_with_a_schema_is_typed_by_it_other_keys_warned_where_helm_takes
     assert values.fields["replicaCount"].doc == "How many pods run the app."
     image = values.fields["image"].type
     assert image.warn_unknown and not image.open and image.fields["tag"].type == StringType()
+
+
+def test_the_schema_inferred_from_values_yaml_is_kept_in_the_user_cache(vendored, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    entries = charts.read_lock(vendored)
+    chart = charts.vendored_chart(vendored, charts.locked_chart(entries, entries[0].repository, "plain", None))
+    first = charts.values_type(chart)
+    [kept] = (tmp_path / "cache" / "gopc" / "values-schemas").glob("*.json")
+    assert json.loads(kept.read_text()) == charts.inferred_schema(chart.files["values.yaml"].decode(), "values.yaml")
+    kept.write_text("[damaged")
+    again = charts.values_type(chart)
+    assert again.fields.keys() == first.fields.keys() and json.loads(kept.read_text())["type"] == "object"

@@ -8,13 +8,14 @@ resolves to in charts.lock (semantic/charts.py) - so a misspelt key is E0304 (or
 Helm takes keys the chart does not list), a wrong type E0301, and the chart's descriptions are
 the fields' docs in hover and completion.
 
-Invariants: reads only the program's own files, never the network; a chart that is not locked
+Invariants: reads only the program's own files (and the user cache, see semantic/charts.py),
+never the network; a chart that is not locked
 (E0801), a vendored chart that does not match the lock (E0802), a broken lock (E0803) or an
 unreadable package (E0806) is one error at the release's `chart`, with the command that fixes it,
 and leaves its values untyped (`any`), so nothing else is reported twice. A chart from a Git
 source (`chart.git`), or a chart block whose repository or name is not a string written there
-or in a `let`, leaves `values` untyped. The lock is read once per evaluation and each locked
-chart's type is made once, however many releases use it.
+or in a `let`, leaves `values` untyped. The lock and each vendored chart are read and checked once
+per evaluation, however many releases use them; a chart's type is made once per session (`kept`).
 """
 
 from __future__ import annotations
@@ -35,11 +36,12 @@ VALUES_FIELD = "values"
 class ChartValues:
     """The values types of one evaluation's releases."""
 
-    def __init__(self, checker: Checker, root: Path) -> None:
+    def __init__(self, checker: Checker, root: Path, kept: dict[LockEntry, Type]) -> None:
         self.checker = checker
         self.root = root
+        self.kept = kept  # the session's values types by lock entry (see session.EvaluationMemo)
         self._lock: list[LockEntry] | ChartStoreError | None = None
-        self._types: dict[LockEntry, Type | ChartStoreError] = {}
+        self._checked: dict[LockEntry, ChartStoreError | None] = {}  # this evaluation's checks of the vendored files
 
     def release_record(self, decl: ast.ResourceDecl, base: RecordType) -> RecordType:
         """`base` (the prelude's `Release`) with `values` typed by the release's chart."""
@@ -69,15 +71,17 @@ class ChartValues:
         if isinstance(self._lock, ChartStoreError):
             raise self._lock
         entry = locked_chart(self._lock, repository, name, version)
-        if entry not in self._types:
+        if entry not in self._checked:
             try:
-                self._types[entry] = values_type(vendored_chart(self.root, entry))
+                chart = vendored_chart(self.root, entry)
+                if entry not in self.kept:
+                    self.kept[entry] = values_type(chart)
+                self._checked[entry] = None
             except ChartStoreError as error:
-                self._types[entry] = error
-        found = self._types[entry]
-        if isinstance(found, ChartStoreError):
-            raise found
-        return found
+                self._checked[entry] = error
+        if self._checked[entry] is not None:
+            raise self._checked[entry]
+        return self.kept[entry]
 
     def _text(self, expr, scope: Scope) -> str | None:
         """A string written as a literal or named by a `let`; None for anything else."""

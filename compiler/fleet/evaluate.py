@@ -100,7 +100,7 @@ class _Evaluator:
         self.root = root
         self.prelude = resolution.module_symbols.get(PRELUDE_MODULE, {})
         self.app_record = self._prelude_record(APP_SCHEMA)
-        self.chart_values = ChartValues(checker, root)
+        self.chart_values = ChartValues(checker, root, memo.chart_types if memo is not None else {})
         self.placement: Placement | None = None
         self.layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = {}
         self._env_stages: dict[tuple[str, str], tuple[dict, dict, dict]] = {}

@@ -14,9 +14,11 @@ ships CRDs).
 
 Invariants: nothing here touches the network; a vendored chart is used only when its package has
 the locked digest and every vendored file equals the package's copy (so a hand-edited
-values.schema.json cannot loosen the check); only files inside `vendor/charts/` are read, regular
-files of bounded size; every problem is a `ChartStoreError` (code and one-line message), never
-another exception. Pure functions of the files: the session decides what to cache.
+values.schema.json cannot loosen the check); only charts.lock and files inside `vendor/charts/`
+are read, regular files of bounded size; every problem is a `ChartStoreError` (code and one-line message), never
+another exception. Functions of the files; the one thing kept is the schema inferred from a
+values.yaml, in the user cache directory by the text's digest (a large values.yaml takes a second
+to read); the session keeps the values types.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import re
 import tarfile
+import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -39,11 +43,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from gop.compiler.core.cachedir import user_cache_dir
 from gop.compiler.diagnostics import codes
 from gop.compiler.semantic.jsonschema import SchemaConverter
 from gop.compiler.semantic.semver_range import highest_matching
-from gop.compiler.semantic.types import (AnyType, BoolType, Field, FloatType, IntType, ListType, MapType, RecordType,
-                                         StringType, Type, UnionType)
+from gop.compiler.semantic.types import ListType, MapType, RecordType, Type, UnionType
 from gop.compiler.syntax.readfile import UnreadableFile, read_program_file
 
 LOCK_FILE = "charts.lock"
@@ -53,6 +57,7 @@ LOCK_HEADER = ("Charts vendored in vendor/charts/, written by `gopc chart add`; 
 MAX_PACKAGE_BYTES = 16 << 20  # cert-manager's package is ~100 KiB; a bound against a hostile archive
 MAX_MEMBER_BYTES = 16 << 20
 MAX_LOCK_BYTES = 4 << 20
+INFERENCE_VERSION = "1"  # of `inferred_schema`: a change of what it infers must not read old cached schemas
 # The files of a package kept beside it (relative to the chart's directory in the archive).
 STORED_FILES = ("Chart.yaml", "values.yaml", "values.schema.json")
 CRDS_DIR = "crds"
@@ -311,11 +316,11 @@ def _one_line(error: Exception) -> str:
 
 def values_type(chart: VendoredChart) -> Type:
     """The type of a release's `values`: the chart's values.schema.json, or, for a chart without
-    one, the keys and types of its values.yaml. Either way a key the chart does not list is a
-    warning (W0807, `warn_unknown`), not an error, unless the schema closes its object with
-    `additionalProperties: false`: Helm passes such keys to the templates, which may read them."""
+    one, a schema inferred from its values.yaml (`inferred_schema`). Either way a key the chart
+    does not list is a warning (W0807, `warn_unknown`), not an error, unless the schema closes its
+    object with `additionalProperties: false`: Helm passes such keys to the templates, which may
+    read them."""
     entry = chart.entry
-    name = f"{entry.chart} {entry.version} values"
     schema = chart.files.get("values.schema.json")
     if schema is not None:
         shown = entry.directory / "values.schema.json"
@@ -323,9 +328,10 @@ def values_type(chart: VendoredChart) -> Type:
             document = json.loads(_text(schema, shown))
         except ValueError as error:
             raise ChartStoreError(codes.CHART_PACKAGE_INVALID, f"{shown} is not JSON: {_one_line(error)}") from None
-        return schema_values_type(document, name)
-    text = _text(chart.files.get("values.yaml", b""), entry.directory / "values.yaml")
-    return inferred_values_type(name, text, str(entry.directory / "values.yaml"))
+    else:
+        shown = entry.directory / "values.yaml"
+        document = _inferred_schema_kept(_text(chart.files.get("values.yaml", b""), shown), str(shown))
+    return schema_values_type(document, f"{entry.chart} {entry.version} values")
 
 
 def schema_values_type(document: Any, name: str) -> Type:
@@ -382,42 +388,64 @@ def _as_release_values(type_: Type, closed: set[str], done: dict[str, RecordType
     return type_
 
 
-def inferred_values_type(name: str, text: str, shown: str) -> RecordType:
-    """A record of the keys of a values.yaml, typed by their values there; each key's doc is the
-    comment block just above it (helm-docs' `# --` marker dropped). Nothing is required."""
+def inferred_schema(text: str, shown: str) -> dict[str, Any]:
+    """The JSON Schema of a values.yaml: its keys, each typed by its value there (a string, an
+    integer, a number, a bool; `{}` an object of anything, a list an array of anything, null
+    anything) and described by the comment block just above it (helm-docs' `# --` dropped).
+    Nothing is required and no object is closed."""
     try:
         document = YAML(typ="rt", pure=True).load(text)
     except YAMLError as error:
         raise ChartStoreError(codes.CHART_PACKAGE_INVALID, f"{shown} cannot be read: {_one_line(error)}") from None
     if document is not None and not isinstance(document, CommentedMap):
         raise ChartStoreError(codes.CHART_PACKAGE_INVALID, f"{shown} is not a mapping of values")
-    return _inferred_record(name, document or CommentedMap(), text.splitlines())
+    return _object_schema(document or CommentedMap(), text.splitlines())
 
 
-def _inferred_record(name: str, mapping: CommentedMap, lines: list[str]) -> RecordType:
-    fields = {}
+def _object_schema(mapping: CommentedMap, lines: list[str]) -> dict[str, Any]:
+    properties = {}
     for key, value in mapping.items():
         line, column = mapping.lc.key(key)
-        text = str(key)
-        fields[text] = Field(text, _inferred_type(f"{name}.{text}", value, lines), optional=True,
-                             doc=_comment_above(lines, line, column))
-    return RecordType(name, fields, warn_unknown=True)
+        described = _value_schema(value, lines)
+        doc = _comment_above(lines, line, column)
+        properties[str(key)] = {**described, "description": doc} if doc else described
+    return {"type": "object", "properties": properties}
 
 
-def _inferred_type(name: str, value: Any, lines: list[str]) -> Type:
+def _value_schema(value: Any, lines: list[str]) -> dict[str, Any]:
     if isinstance(value, CommentedMap):
-        return _inferred_record(name, value, lines) if value else MapType(StringType(), AnyType())
+        return _object_schema(value, lines) if value else {"type": "object"}
     if isinstance(value, (CommentedSeq, list)):
-        return ListType(AnyType())
-    if isinstance(value, bool):
-        return BoolType()
-    if isinstance(value, int):
-        return IntType()
-    if isinstance(value, float):
-        return FloatType()
-    if isinstance(value, str):
-        return StringType()
-    return AnyType()  # null: the chart leaves the type open
+        return {"type": "array"}
+    for kind, name in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string")):
+        if isinstance(value, kind):
+            return {"type": name}
+    return {}  # null: the chart leaves the type open
+
+
+def _inferred_schema_kept(text: str, shown: str) -> dict[str, Any]:
+    """`inferred_schema`, kept in the user cache directory by the text's digest: reading a large
+    values.yaml with comments (a pure-Python YAML parser) takes a second, reading JSON does not."""
+    directory = user_cache_dir()
+    digest = hashlib.sha256(f"{INFERENCE_VERSION}\0{text}".encode()).hexdigest()[:32]
+    kept = directory / "values-schemas" / f"{digest}.json" if directory is not None else None
+    if kept is not None:
+        try:
+            document = json.loads(kept.read_text(encoding="utf-8"))
+            if isinstance(document, dict):
+                return document
+        except (OSError, ValueError):
+            pass
+    document = inferred_schema(text, shown)
+    if kept is not None:
+        partial = kept.with_name(f"{kept.name}.{os.getpid()}.{threading.get_ident()}")
+        try:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps(document, sort_keys=True), encoding="utf-8")
+            os.replace(partial, kept)
+        except OSError:
+            partial.unlink(missing_ok=True)
+    return document
 
 
 def _comment_above(lines: list[str], line: int, column: int) -> str | None:
