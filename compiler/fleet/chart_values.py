@@ -23,8 +23,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from gop.compiler.semantic.charts import (ChartStoreError, LockEntry, locked_chart, read_lock, values_type,
-                                          vendored_chart)
+from gop.compiler.semantic.charts import (ChartStoreError, LockEntry, locked_chart, normal_repository, read_lock,
+                                          repository_problem, values_type, vendored_chart)
 from gop.compiler.semantic.check import Checker, Scope
 from gop.compiler.semantic.types import RecordType, Type
 from gop.compiler.syntax import ast
@@ -51,8 +51,9 @@ class ChartValues:
         scope = self.checker.scope_of(decl)
         repository, name = (self._text(fields.get(key), scope) for key in ("repository", "name"))
         version = self._text(fields.get("version"), scope) if "version" in fields else None
-        if "git" in fields or repository is None or name is None or ("version" in fields and version is None):
-            return base
+        if "git" in fields or repository is None or name is None or ("version" in fields and version is None) \
+                or repository_problem(normal_repository(repository)):
+            return base  # not vendored, or not a repository URL (the body's check says so)
         try:
             type_ = self._values_type(repository, name, version)
         except ChartStoreError as error:
