@@ -31,7 +31,7 @@ import yaml
 import realtools as rt
 from chart_fixtures import make_chart
 from gop.compiler.diagnostics import codes
-from gop.compiler.semantic import charts
+from gop.compiler.semantic import charts, semver_range
 from gop.compiler.semantic.types import BoolType, IntType, ListType, MapType, RecordType, StringType
 
 GOPC = Path(sys.executable).with_name("gopc")
@@ -363,3 +363,27 @@ def test_the_schema_inferred_from_values_yaml_is_kept_in_the_user_cache(vendored
     kept.write_text("[damaged")
     again = charts.values_type(chart)
     assert again.fields.keys() == first.fields.keys() and json.loads(kept.read_text())["type"] == "object"
+
+
+RANGE_VERSIONS = ["0.9.0", "1.0.0", "1.2.0", "1.2.5", "1.10.0", "2.0.0-rc.1", "2.0.0", "2.1.3"]
+
+
+@pytest.fixture(scope="module")
+def many_versions(tmp_path_factory, sources):
+    server = ChartServer(tmp_path_factory.mktemp("range-repository"))
+    for version in RANGE_VERSIONS:
+        server.publish(make_chart(sources / "ranges", "ranges", version))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("wanted", ["1.x", "~1.2", "^1.2.0", ">=1.0.0 <1.10.0", "!=1.10.0, 1.x", "1.2 - 1.9", "*",
+                                    "2.0.0-rc.1", ">=2.0.0-0 <2.0.0", "<1.0.0", "1.2.5 || 0.9.0", "9.x"])
+def test_a_release_s_range_picks_the_version_helm_picks(many_versions, wanted):
+    """What check resolves a release's range to among locked versions is what `helm pull` pulls."""
+    done = subprocess.run([str(rt.helm_bin()), "show", "chart", "ranges", "--repo", many_versions.url, "--version", wanted],
+                          capture_output=True, text=True, env=rt.tool_env(), stdin=subprocess.DEVNULL, timeout=120)
+    helm_picks = yaml.safe_load(done.stdout)["version"] if done.returncode == 0 else None
+    assert semver_range.highest_matching(RANGE_VERSIONS, wanted) == helm_picks, done.stderr

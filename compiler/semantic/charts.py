@@ -53,7 +53,7 @@ from gop.compiler.syntax.readfile import UnreadableFile, read_program_file
 LOCK_FILE = "charts.lock"
 VENDOR_DIR = PurePosixPath("vendor", "charts")
 LOCK_HEADER = ("Charts vendored in vendor/charts/, written by `gopc chart add`; check reads them offline.\n"
-               "digest: the sha256 of the chart's package. Do not edit: run `gopc chart add` again.")
+               "digest: the sha256 of the chart's package. To drop a chart, delete its entry and its directory.")
 MAX_PACKAGE_BYTES = 16 << 20  # cert-manager's package is ~100 KiB; a bound against a hostile archive
 MAX_MEMBER_BYTES = 16 << 20
 MAX_LOCK_BYTES = 4 << 20
