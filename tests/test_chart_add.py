@@ -387,3 +387,11 @@ def test_a_release_s_range_picks_the_version_helm_picks(many_versions, wanted):
                           capture_output=True, text=True, env=rt.tool_env(), stdin=subprocess.DEVNULL, timeout=120)
     helm_picks = yaml.safe_load(done.stdout)["version"] if done.returncode == 0 else None
     assert semver_range.highest_matching(RANGE_VERSIONS, wanted) == helm_picks, done.stderr
+
+
+def test_the_crds_of_a_chart_that_does_not_match_the_lock_are_left_out(vendored):
+    assert [crd.path.name for crd in charts.locked_crds(vendored)] == ["widgets.yaml"]
+    (vendored / "vendor/charts/typed/1.0.0/values.yaml").write_text("changed: true\n")
+    assert charts.locked_crds(vendored) == []
+    (vendored / "charts.lock").write_text("charts: [\n")
+    assert charts.locked_crds(vendored) == []

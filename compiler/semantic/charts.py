@@ -285,12 +285,21 @@ def vendored_files(root: Path, entry: LockEntry) -> set[str]:
 
 
 def locked_crds(root: Path) -> list[CrdFile]:
-    """The CRD files of every chart charts.lock holds, checked against the lock, sorted by path."""
+    """The CRD files of every chart charts.lock holds, sorted by path. A broken lock, or a chart
+    whose vendored files do not match it, adds none: the releases of that chart report why
+    (E0803, E0802), and a resource of a kind only it defines is then of an unknown kind."""
     found = []
-    for entry in read_lock(root):
-        chart = vendored_chart(root, entry)
-        for name, data in chart.crds.items():
-            found.append(CrdFile(entry, entry.directory / name, _text(data, entry.directory / name)))
+    try:
+        entries = read_lock(root)
+    except ChartStoreError:
+        return []
+    for entry in entries:
+        try:
+            crds = [(entry.directory / name, _text(data, entry.directory / name))
+                    for name, data in vendored_chart(root, entry).crds.items()]
+        except ChartStoreError:
+            continue
+        found.extend(CrdFile(entry, path, text) for path, text in crds)
     return sorted(found, key=lambda crd: crd.path)
 
 
