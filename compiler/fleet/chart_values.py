@@ -101,7 +101,7 @@ def _chart_fields(body: ast.Body) -> tuple[ast.Path | None, dict[str, object]]:
     from `chart { ... }`, `chart = { ... }` and `chart.name = ...` alike."""
     where, fields = None, {}
     for stmt in body.stmts:
-        if not isinstance(stmt, (ast.Block, ast.Assign)) or stmt.path.keys[0].text != CHART_FIELD:
+        if not isinstance(stmt, (ast.Block, ast.Assign)) or not stmt.path.keys or stmt.path.keys[0].text != CHART_FIELD:
             continue
         where = where or stmt.path
         if len(stmt.path.keys) == 2 and isinstance(stmt, ast.Assign):
