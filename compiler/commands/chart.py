@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 from gop.compiler.commands.publish import PublishError, find_tool, run_tool
-from gop.compiler.commands.report import EXIT_OK, EXIT_USAGE, Reporter
+from gop.compiler.commands.report import EXIT_OK, Reporter
 from gop.compiler.diagnostics import codes
 from gop.compiler.emit.yaml import dump_yaml
 from gop.compiler.semantic.charts import (LOCK_FILE, LOCK_HEADER, MAX_PACKAGE_BYTES, ChartStoreError, LockEntry,
