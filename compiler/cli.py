@@ -131,6 +131,18 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_format(diff)
     diff.set_defaults(run="diff:run")
 
+    chart = commands.add_parser("chart", help="vendor charts gopc did not write (charts.lock, vendor/charts/)")
+    chart_commands = chart.add_subparsers(title="chart commands", metavar="COMMAND", parser_class=_Parser,
+                                          dest="chart_command", required=True)
+    chart_add = chart_commands.add_parser("add", help="pull a chart into vendor/charts/ and lock it in charts.lock")
+    chart_add.add_argument("repository", metavar="REPOSITORY", help="https://... (a Helm repository) or oci://HOST/PATH")
+    chart_add.add_argument("chart", metavar="CHART", help="the chart's name in the repository")
+    chart_add.add_argument("--version", help="a version or semver range (default: the latest); the highest match is pulled")
+    chart_add.add_argument("--root", default=".", help="the program's root directory (default: .)")
+    chart_add.add_argument("--plain-http", action="store_true", help="talk to an OCI registry over HTTP (a local test registry)")
+    _add_format(chart_add)
+    chart_add.set_defaults(run="chart:run", command="chart add")
+
     show = commands.add_parser("show", help="print the effective model of one cluster")
     show.add_argument("paths", nargs="+", metavar="PATH")
     show.add_argument("--cluster", required=True)

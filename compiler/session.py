@@ -164,13 +164,17 @@ class RoundMemo:
 
 class EvaluationMemo:
     """What `evaluate` may reuse from the previous analyses: each app body's check (by its
-    declaration) and each app's base (by its checked leaves); see `fleet.evaluate`. Kept for as
+    declaration), each app's base (by its checked leaves) and each vendored chart's values type;
+    see `fleet.evaluate`. Kept for as
     many analyses as the parse cache keeps texts of a file: an edit undone, or toggled, finds its
     trees (the parse cache's) checked already."""
 
     def __init__(self) -> None:
         self.app_checks = RoundMemo(ParseCache.VERSIONS_PER_FILE)
         self.app_bases = RoundMemo(ParseCache.VERSIONS_PER_FILE)
+        # The values type of each vendored chart by its lock entry (its package's digest), made
+        # once per session: a function of the package, which each analysis checks against the lock.
+        self.chart_types: dict = {}
 
     def next_round(self) -> None:
         self.app_checks.next_round()

@@ -63,6 +63,8 @@ def _field(snapshot: Snapshot, symbol: Symbol, occurrence: Occurrence) -> str | 
     head = f"{symbol.member}{'?' if info.optional else ''}: {info.type.describe()}"
     if info.has_default:
         head += f" = {_show(info.default)}"
+    if not symbol.module:  # a record no .gop schema declares: a release's values typed by its chart
+        return _with_doc(head, info.doc, f"field of `{symbol.name}`")
     return _with_doc(head, info.doc, f"field of schema `{symbol.name}` ({_module_name(symbol.module)})")
 
 

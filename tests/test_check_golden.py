@@ -2,7 +2,9 @@
 
 Each archive is a small program: its `PATH.gop` sections are written to a temporary
 directory (sub-directories allowed, e.g. `lib/types.gop`), which is checked with
-`analyse(["."])` from inside it. The comment header says what the case is about.
+`analyse(["."])` from inside it. The comment header says what the case is about. A program
+that vendors charts also has its `charts.lock` and `vendor/charts/...` files; a binary one (a
+chart's package) is the section `PATH.base64`, written decoded to PATH.
 
 Expected diagnostics are comments in the sources, mypy-style, on the line where the
 diagnostic starts:
@@ -24,6 +26,7 @@ nothing are dropped, unexpected diagnostics are added as `// E: CODE col N`.
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,17 +175,25 @@ def compare(expected: list[Expectation], actual: list[Actual]) -> list[str]:
 
 def run_golden(path: Path, tmp_path: Path, monkeypatch) -> tuple[txtar.Archive, list[Expectation], list[Actual]]:
     archive = txtar.read(path)
-    txtar.check_sections(archive, lambda name: name.endswith(".gop"), "only `PATH.gop` program files")
-    assert archive.sections, f"{path.name} holds no .gop file"
+    txtar.check_sections(archive, _program_file, "`PATH.gop` program files, charts.lock and vendor/charts/ files")
+    assert any(name.endswith(".gop") for name in archive.names()), f"{path.name} holds no .gop file"
     assert archive.comment.strip(), f"{path.name} needs a comment header saying what it tests"
     expected = []
     for name, text in archive.sections:
-        target = tmp_path / name
+        target = tmp_path / name.removesuffix(".base64")
         target.parent.mkdir(parents=True, exist_ok=True)
+        if name.endswith(".base64"):
+            target.write_bytes(base64.b64decode(text))
+            continue
         target.write_text(text, encoding="utf-8")
-        expected += expectations_in(name, text)
+        if name.endswith(".gop"):
+            expected += expectations_in(name, text)
     monkeypatch.chdir(tmp_path)
     return archive, expected, actual_diagnostics(analyse(["."]))
+
+
+def _program_file(name: str) -> bool:
+    return name.endswith(".gop") or name == "charts.lock" or name.startswith("vendor/charts/")
 
 
 @pytest.mark.parametrize("path", GOLDENS, ids=lambda p: p.stem)
@@ -230,6 +241,7 @@ def codes_the_compiler_emits() -> set[str]:
 SYNTAX_CODES = {f"E010{i}" for i in range(7)}  # E0100-E0106: tests/golden/parse
 IO_CODES = {"E0901", "E0902", "E0903", "E0904", "E0905", "E0702"}  # unreadable input, internal errors, command errors, unwritable output: test_cli.py, test_output_io.py
 BUILD_CODES = {"E0704"}  # only a build over a previous tree: tests/test_image_automation.py
+CHART_ADD_CODES = {"E0804", "E0805", "E0806"}  # `gopc chart add` and what it pulls: tests/test_chart_add.py
 
 
 def test_every_semantic_code_has_a_golden():
@@ -237,7 +249,7 @@ def test_every_semantic_code_has_a_golden():
     for path in GOLDENS:
         for name, text in txtar.read(path).sections:
             expected_codes |= {e.code for e in expectations_in(name, text)}
-    missing = codes_the_compiler_emits() - SYNTAX_CODES - IO_CODES - BUILD_CODES - expected_codes
+    missing = codes_the_compiler_emits() - SYNTAX_CODES - IO_CODES - BUILD_CODES - CHART_ADD_CODES - expected_codes
     assert not missing, f"no check golden expects {sorted(missing)}"
 
 

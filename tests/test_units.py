@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from chart_fixtures import make_chart, vendor_chart
 from gop.compiler.fleet.model import Layer
 from gop.compiler.session import analyse
 from gop.compiler.values import plain
@@ -58,10 +59,17 @@ cluster d1 { labels { environment = "dev" } }
 '''
 
 
+def vendor_podinfo(root: Path) -> None:
+    """The release's chart, vendored as `gopc chart add` does (its values.yaml has a key `release`)."""
+    chart = make_chart(root / "charts-src", "podinfo", "6.7.1", extra_values='release: ""\n')
+    vendor_chart(root, "https://stefanprodan.github.io/podinfo", chart)
+
+
 @pytest.fixture(scope="module")
 def analysis(tmp_path_factory):
     root = tmp_path_factory.mktemp("units")
     (root / "main.gop").write_text(PROGRAM)
+    vendor_podinfo(root)
     return analyse([root])
 
 
@@ -96,5 +104,6 @@ def test_the_chain_of_a_release_value_names_each_layer(analysis):
 def test_a_target_naming_no_release_suggests_one(tmp_path):
     (tmp_path / "main.gop").write_text(PROGRAM.replace("release podinfo { values.replicaCount = 3 }",
                                                        "release podinfx { values.replicaCount = 3 }"))
+    vendor_podinfo(tmp_path)
     errors = [(d.code, d.message, d.notes) for d in analyse([tmp_path]).diagnostics]
     assert errors == [("E0201", "unknown release `podinfx`", ("did you mean `podinfo`?",))]

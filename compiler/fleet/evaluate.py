@@ -29,6 +29,7 @@ from typing import Any
 
 from gop.compiler.diagnostics import codes, diagnostic
 from gop.compiler.diagnostics.suggest import did_you_mean
+from gop.compiler.fleet.chart_values import ChartValues
 from gop.compiler.fleet.checks import fleet_diagnostics
 from gop.compiler.fleet.checks.placement import Placement, place
 from gop.compiler.fleet.checks.versions import Version, clusters_text, instance_versions
@@ -99,6 +100,7 @@ class _Evaluator:
         self.root = root
         self.prelude = resolution.module_symbols.get(PRELUDE_MODULE, {})
         self.app_record = self._prelude_record(APP_SCHEMA)
+        self.chart_values = ChartValues(checker, root, memo.chart_types if memo is not None else {})
         self.placement: Placement | None = None
         self.layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = {}
         self._env_stages: dict[tuple[str, str], tuple[dict, dict, dict]] = {}
@@ -224,9 +226,12 @@ class _Evaluator:
 
     def _unit_record(self, kind: str, decl: ast.ResourceDecl) -> RecordType:
         """The schema a release's or resource's body is checked against: the prelude's `Release`
-        or `Resource`. (A release's `values` take the type of its vendored chart's schema; a
-        resource's object fields the schema of its kind.)"""
-        return self._prelude_record(UNIT_SCHEMAS[kind])
+        (its `values` typed by the release's vendored chart) or `Resource`. (A resource's object
+        fields take the schema of its kind.)"""
+        record = self._prelude_record(UNIT_SCHEMAS[kind])
+        if kind == "release":
+            return self.chart_values.release_record(decl, record)
+        return record
 
     def _checked_app_body(self, decl: ast.ResourceDecl, scope: Scope, environment: tuple):
         """An app body's leaves and values schema.

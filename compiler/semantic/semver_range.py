@@ -1,7 +1,9 @@
-"""Does Flux accept this semver range? (the `range` of an ImagePolicy's semver policy)
+"""Does Flux accept this semver range? (the `range` of an ImagePolicy's semver policy) Which
+versions does it match? (the `version` of a release's chart, against the versions charts.lock holds)
 
-Input: the text of `imagePolicy.semver`. Output: `range_problem(text)`, None when Flux's
-image-reflector-controller parses it, else a short reason.
+Input: the text of `imagePolicy.semver` or of a chart's version. Output: `range_problem(text)`,
+None when Flux's image-reflector-controller parses it, else a short reason; `highest_matching(
+versions, text)`, the highest of the versions the range matches (as Helm picks a chart), or None.
 
 Flux parses the range with Go's Masterminds/semver v3 (`semver.NewConstraint`). Its syntax is
 npm's range syntax with a few additions, so the text goes through `nodesemver` (a port of npm's
@@ -11,7 +13,9 @@ to keep the answer to "does it parse", not the meaning of the range.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Iterable
 
 import nodesemver
 
@@ -34,6 +38,37 @@ def range_problem(text: str) -> str | None:
     except (ValueError, TypeError) as error:
         return str(error)
     return None
+
+
+def highest_matching(versions: Iterable[str], text: str) -> str | None:
+    """The highest version that the range matches, as Masterminds/semver reads it (pre-releases
+    only when the range names one); None when none does or the range does not parse."""
+    matching = [version for version in versions if _matches(version, text)]
+    return max(matching, key=functools.cmp_to_key(lambda a, b: nodesemver.compare(a, b, False))) if matching else None
+
+
+def _matches(version: str, text: str) -> bool:
+    if range_problem(text) is not None or nodesemver.valid(version, False) is None:
+        return False
+    return any(_matches_alternative(version, alternative) for alternative in text.split("||"))
+
+
+def _matches_alternative(version: str, alternative: str) -> bool:
+    # `!=V` has no npm spelling that keeps its meaning: taken out and checked by itself.
+    excluded = [_completed_version(match[1]) for match in _EXCLUDED.finditer(alternative)]
+    rest = _EXCLUDED.sub(" ", alternative).strip(" ,") or "*"
+    if any(nodesemver.eq(version, other, False) for other in excluded):
+        return False
+    return nodesemver.satisfies(version, _as_npm_range(rest), False)
+
+
+_EXCLUDED = re.compile(r"!=\s*v?([0-9][0-9A-Za-z.+-]*)")
+
+
+def _completed_version(text: str) -> str:
+    numbers, suffix = re.match(r"([0-9.]*)(.*)", text).groups()
+    parts = [part for part in numbers.split(".") if part][:3]
+    return ".".join(parts + ["0"] * (3 - len(parts))) + suffix
 
 
 def _as_npm_range(text: str) -> str:

@@ -109,7 +109,7 @@ def descend(types: tuple[Type, ...], key: str) -> tuple[Type, ...]:
     """The types under `key` of each of `types`, as the checker descends a body."""
     out: list[Type] = []
     for type_ in types:
-        if isinstance(type_, RecordType) and not type_.open:
+        if isinstance(type_, RecordType) and (not type_.open or key in type_.fields):
             if key in type_.fields:
                 out.append(type_.fields[key].type)
         elif isinstance(type_, MapType):
@@ -136,6 +136,7 @@ class SymbolTable:
         self.labels_type = labels_type
         self.cluster_labels = cluster_labels or {}  # cluster -> its labels' values
         self._occurrences: dict[str, tuple[ast.File, list[Occurrence]]] = {}
+        self._records_without_schema: dict[str, RecordType] | None = None
 
     # ---- scopes --------------------------------------------------------------------
 
@@ -217,6 +218,9 @@ class SymbolTable:
             return self.labels_type.fields.get(symbol.name) if isinstance(self.labels_type, RecordType) else None
         if symbol.kind != "field":
             return None
+        if not symbol.module:
+            record = self.records_without_schema().get(symbol.name)
+            return record.fields.get(symbol.member) if record is not None else None
         record = self.named_type(Symbol("schema", symbol.module, symbol.name))
         return record.fields.get(symbol.member) if isinstance(record, RecordType) else None
 
@@ -266,11 +270,35 @@ class SymbolTable:
         if field_ is None:
             return None
         if id(field_) not in self.checker.field_owners:
-            return Symbol("field", PRELUDE_MODULE, "App", name) if record.name.startswith("App(") else None
+            if record.name.startswith("App("):
+                return Symbol("field", PRELUDE_MODULE, "App", name)
+            if self.records_without_schema().get(record.name) is record:
+                return Symbol("field", "", record.name, name)
+            return None
         schema = self.checker.field_owners[id(field_)]
         if schema is None:
             return self.label_symbol(name) if self.label_field(name) is field_ else None
         return Symbol("field", self.resolution.symbol_module.get(id(schema), ""), schema.name.text, name)
+
+    def records_without_schema(self) -> dict[str, RecordType]:
+        """The records of the fleet's bodies that no `schema` declares (a release's values typed by
+        its chart), by name: their fields are symbols of module "" (no .gop declaration to go to
+        or rename)."""
+        if self._records_without_schema is None:
+            found: dict[str, RecordType] = {}
+            pending = [field_.type for record in self.app_records.values() for field_ in record.fields.values()]
+            while pending:
+                type_ = pending.pop()
+                if isinstance(type_, RecordType) and type_.name not in found and not type_.name.startswith("App("):
+                    if not any(id(field_) in self.checker.field_owners for field_ in type_.fields.values()):
+                        found[type_.name] = type_
+                    pending.extend(field_.type for field_ in type_.fields.values())
+                elif isinstance(type_, ListType):
+                    pending.append(type_.element)
+                elif isinstance(type_, MapType):
+                    pending.append(type_.value)
+            self._records_without_schema = found
+        return self._records_without_schema
 
     def label_symbol(self, name: str) -> Symbol | None:
         if self.label_field(name) is not None and self.resolution.labels is not None:
@@ -339,6 +367,8 @@ class SymbolTable:
         symbol = occurrence.symbols[0]
         if symbol.is_std or symbol.kind in ("module", "builtin"):
             raise RenameRefused(f"`{symbol.display}` belongs to the standard library and cannot be renamed")
+        if symbol.kind == "field" and not symbol.module:
+            raise RenameRefused(f"`{symbol.member}` is a key of `{symbol.name}`, which no .gop schema declares; it cannot be renamed")
         return occurrence, symbol
 
     def rename(self, key: str, tree: ast.File, offset: int, new_name: str, files: dict[str, ast.File]) -> dict[str, list[Span]]:
@@ -874,7 +904,7 @@ class _Completer:
     def fields(self, types: tuple[Type, ...]) -> None:
         seen: set[str] = set()
         for type_ in types:
-            if isinstance(type_, RecordType) and not type_.open:
+            if isinstance(type_, RecordType):  # an open record's known fields too
                 for index, (name, info) in enumerate(type_.fields.items()):
                     if name in seen:
                         continue

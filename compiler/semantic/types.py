@@ -172,6 +172,17 @@ class EnumType(Type):
 
 
 @dataclass(frozen=True, slots=True)
+class UnionType(Type):
+    """A value of one of several scalar types (`int | string`), from a JSON Schema's `oneOf`,
+    `anyOf` or `type` list; a value is checked against each in turn and takes the first it fits."""
+
+    members: tuple[Type, ...]
+
+    def describe(self) -> str:
+        return " | ".join(member.describe() for member in self.members)
+
+
+@dataclass(frozen=True, slots=True)
 class ListType(Type):
     element: Type
     min_length: int | None = None
@@ -207,12 +218,15 @@ class Field:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class RecordType(Type):
-    """A schema. `open` records (the `values` of an app without annotation) take any fields."""
+    """A schema. `open` records (the `values` of an app without annotation) take any fields;
+    `warn_unknown` records (a chart's values inferred from its values.yaml) take a field they do
+    not list with a warning, typed `any`."""
 
     name: str
     fields: dict[str, Field] = field(default_factory=dict)
     doc: str | None = None
     open: bool = False
+    warn_unknown: bool = False
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RecordType) and other.name == self.name
