@@ -35,7 +35,7 @@ from gop.compiler.core.span import Span
 from gop.compiler.diagnostics.suggest import did_you_mean
 from gop.compiler.semantic.types import (
     AnyType, BoolType, Duration, DurationType, EnumType, Field, FloatType, IntType, ListType, MapType, Quantity,
-    QuantityType, RecordType, ResourceRefType, ResourceRef, SecretRef, SecretType, StringType, Type, DATA_KEY,
+    QuantityType, RecordType, ResourceRefType, ResourceRef, SecretRef, SecretType, StringType, Type, UnionType, DATA_KEY,
     SECRET_NAME, compile_pattern, describe_value, go_unsupported,
 )
 from gop.compiler.diagnostics import codes
@@ -347,6 +347,8 @@ class Checker:
             return INVALID  # the parser reported it
         if isinstance(expected, ResourceRefType):
             return self._resource_ref(expr, expected)
+        if isinstance(expected, UnionType):
+            return self._union_value(expr, expected, scope)
         if isinstance(expected, SecretType):
             return self._secret(expr, scope)
         if isinstance(expr, ast.Call):
@@ -361,6 +363,29 @@ class Checker:
         if raw is INVALID:
             return INVALID
         return self.conform(raw, expected, expr.span)
+
+    def _union_value(self, expr, expected: UnionType, scope: Scope) -> Any:
+        """The value of `expr` as the first member of the union it fits; when it fits none, the
+        diagnostics of the member of its own kind (a string's pattern), or a mismatch."""
+        for member in expected.members:
+            value = self._quietly(lambda: self.value(expr, member, scope))
+            if value is not INVALID:
+                return value
+        found = self._quietly(lambda: self.value(expr, AnyType(), scope))
+        if found is INVALID:
+            return self.value(expr, AnyType(), scope)  # reports why it has no value
+        for member in expected.members:
+            if _of_kind(found, member):
+                return self.value(expr, member, scope)
+        return self._mismatch(expected, found, expr.span)
+
+    def _quietly(self, attempt) -> Any:
+        """The result of `attempt()`; when INVALID, without the diagnostics and references it made."""
+        diagnostics, references = len(self.diagnostics), len(self.references)
+        value = attempt()
+        if value is INVALID:
+            del self.diagnostics[diagnostics:], self.references[references:]
+        return value
 
     def _compute(self, expr, expected: Type, scope: Scope) -> Any:
         """The value of a scalar expression, before checking it against the expected type."""
@@ -778,7 +803,7 @@ class Checker:
         for key in path.keys:
             if annotations is not None and (prefix + tuple(keys)) in annotations:
                 current = annotations[prefix + tuple(keys)]
-            if isinstance(current, RecordType) and not current.open:
+            if isinstance(current, RecordType) and (not current.open or key.text in current.fields):
                 field_ = current.fields.get(key.text)
                 if field_ is None:
                     self._unknown_field(key, current)
@@ -845,6 +870,19 @@ def build_tree(leaves: list[Leaf]) -> dict:
         else:
             node[last] = leaf.value
     return tree
+
+
+_KINDS: tuple[tuple[type | tuple[type, ...], type], ...] = (
+    (bool, BoolType), (str, StringType), (str, EnumType), (int, IntType), ((int, float), FloatType),
+    (Duration, DurationType), (Quantity, QuantityType))
+
+
+def _of_kind(value: Any, type_: Type) -> bool:
+    """Whether `value` is of the kind of values `type_` holds (a string for a string type...),
+    whatever its refinements."""
+    if isinstance(value, bool):
+        return isinstance(type_, BoolType)
+    return any(isinstance(value, kind) and isinstance(type_, holder) for kind, holder in _KINDS)
 
 
 def _interpolated(value: Any) -> str:

@@ -109,7 +109,7 @@ def descend(types: tuple[Type, ...], key: str) -> tuple[Type, ...]:
     """The types under `key` of each of `types`, as the checker descends a body."""
     out: list[Type] = []
     for type_ in types:
-        if isinstance(type_, RecordType) and not type_.open:
+        if isinstance(type_, RecordType) and (not type_.open or key in type_.fields):
             if key in type_.fields:
                 out.append(type_.fields[key].type)
         elif isinstance(type_, MapType):
@@ -860,7 +860,7 @@ class _Completer:
     def fields(self, types: tuple[Type, ...]) -> None:
         seen: set[str] = set()
         for type_ in types:
-            if isinstance(type_, RecordType) and not type_.open:
+            if isinstance(type_, RecordType):  # an open record's known fields too
                 for index, (name, info) in enumerate(type_.fields.items()):
                     if name in seen:
                         continue

@@ -172,6 +172,17 @@ class EnumType(Type):
 
 
 @dataclass(frozen=True, slots=True)
+class UnionType(Type):
+    """A value of one of several scalar types (`int | string`), from a JSON Schema's `oneOf`,
+    `anyOf` or `type` list; a value is checked against each in turn and takes the first it fits."""
+
+    members: tuple[Type, ...]
+
+    def describe(self) -> str:
+        return " | ".join(member.describe() for member in self.members)
+
+
+@dataclass(frozen=True, slots=True)
 class ListType(Type):
     element: Type
     min_length: int | None = None
