@@ -10,20 +10,30 @@ from __future__ import annotations
 # Keywords that start a top-level declaration; at column 0 they start a chunk.
 TOP_LEVEL_KEYWORDS = frozenset(
     "package import type schema labels let app env cluster overlay source registry "
-    "receiver provider alert automation delivery".split()
+    "receiver provider alert automation delivery release resource stage namespace".split()
 )
 # Keywords inside expressions, types and selectors.
 EXPRESSION_KEYWORDS = frozenset({"as", "where", "and", "or", "not", "in", "exists", "all", "true", "false", "list", "map"})
 
 # Fleet resources that have a name (`app web { ... }`), and those that occur once per fleet.
-NAMED_KINDS = ("app", "env", "cluster", "overlay", "source", "registry", "receiver", "provider", "alert", "automation")
+NAMED_KINDS = ("app", "env", "cluster", "overlay", "source", "registry", "receiver", "provider", "alert", "automation",
+               "release", "resource", "stage", "namespace")
 SINGLETON_KINDS = ("delivery",)
 RESOURCE_KINDS = NAMED_KINDS + SINGLETON_KINDS
 # Declarations of the language itself (module-scoped names).
 DECLARATION_KINDS = ("type", "schema", "let")
 # The layers a settings body can target, and the resources a selector can pick.
 TARGET_KINDS = ("env", "overlay", "cluster")
-SELECTOR_KINDS = ("app", "env", "overlay")
+SELECTOR_KINDS = ("app", "env", "overlay", "release", "resource", "namespace")
+# Declarations whose fields layer like an app's (env, overlay and cluster bodies target them by name).
+UNIT_KINDS = ("app", "release", "resource")
+
+
+def unit_key(kind: str, name: str) -> str:
+    """The key of an app, release or resource in per-declaration tables (the evaluation's leaves
+    and chains, the symbol table's records): an app's bare name ("web"), else "release podinfo",
+    "resource quota" — kind and name, as `gopc explain` and hover name it (names hold no spaces)."""
+    return name if kind == "app" else f"{kind} {name}"
 
 PRELUDE_MODULE = "std/prelude"
 STD_PREFIX = "std/"
@@ -37,7 +47,10 @@ SECRET_FUNCTIONS = tuple(SECRET_PARAMETERS)
 SETTINGS_SCHEMAS = {
     "source": "GitSource", "registry": "ChartRegistry", "delivery": "FleetDelivery", "receiver": "WebhookReceiver",
     "provider": "AlertProvider", "alert": "Alert", "automation": "ImageAutomation",
+    "stage": "Stage", "namespace": "Namespace",
 }
+# The prelude schema that types each layered declaration's body (apps, releases, resources).
+UNIT_SCHEMAS = {"app": "App", "release": "Release", "resource": "Resource"}
 
 
 # ---- fleet --------------------------------------------------------------------------------------
@@ -112,9 +125,13 @@ BUILTIN_DOCS = {
     "source": "The name of a declared source.",
     "registry": "The name of a declared registry.",
     "provider": "The name of a declared provider.",
+    "release": "The name of a declared release.",
+    "stage": "The name of a declared stage.",
+    "namespace": "The name of a declared namespace.",
+    "resource": "The name of a declared resource.",
 }
 # Type constructors written with brackets: `list[string]`, `map[string, int]`.
 TYPE_CONSTRUCTORS = ("list", "map")
 # Keywords inside a target's body (env, overlay, cluster) and inside a selector after a label key.
-TARGET_KEYWORDS = ("app", "all")
+TARGET_KEYWORDS = ("app", "all", "release", "resource")
 SELECTOR_OPERATORS = ("in", "not", "exists")

@@ -66,7 +66,7 @@ def symbol_table(analysis: Analysis) -> SymbolTable:
     fleet = analysis.fleet
     return SymbolTable(
         analysis.program, analysis.resolution, analysis.checker,
-        app_records={name: app.values_type for name, app in fleet.apps.items()} if fleet is not None else {},
+        app_records=fleet.unit_records() if fleet is not None else {},
         labels_type=analysis.evaluation.labels_type if analysis.evaluation is not None else None,
         cluster_labels={name: cluster.labels for name, cluster in fleet.clusters.items()} if fleet is not None else {},
     )

@@ -168,7 +168,7 @@ def _body_symbols(body: ast.Body, source: SourceFile) -> list[lsp.DocumentSymbol
             out.append(_symbol(stmt.path.dotted, lsp.SymbolKind.Object, stmt, stmt.path.span, source,
                                stmt.annotation.dotted if stmt.annotation else None, _body_symbols(stmt.body, source)))
         elif isinstance(stmt, ast.AppTarget):
-            out.append(_symbol(f"app {stmt.name.text}", lsp.SymbolKind.Class, stmt, stmt.name.span, source, None,
+            out.append(_symbol(f"{stmt.kind} {stmt.name.text}", lsp.SymbolKind.Class, stmt, stmt.name.span, source, None,
                                _body_symbols(stmt.body, source)))
         elif isinstance(stmt, ast.AllTarget):
             out.append(_symbol("all", lsp.SymbolKind.Namespace, stmt, None, source, None, _body_symbols(stmt.body, source)))

@@ -116,6 +116,8 @@ DELIVERY = record(
     field("retries", IntType(0, 100), "How often a failed install or upgrade is retried.", default=3),
     field("dependsOn", ListType(ResourceRefType("app")), "Apps that must be ready before this one is installed.",
           default=()),
+    field("stage", ResourceRefType("stage"), "The delivery stage the app is applied in; defaults to the stage `apps`.",
+          optional=True),
 )
 IMAGE_POLICY = record(
     "ImagePolicy", "Which new image tags Flux may roll out automatically.",

@@ -33,9 +33,9 @@ from gop.compiler.fleet.checks import fleet_diagnostics
 from gop.compiler.fleet.checks.placement import Placement, place
 from gop.compiler.fleet.checks.versions import Version, clusters_text, instance_versions
 from gop.compiler.fleet.layers import Targeted, Winners, apply_leaves, fill_defaults, layer_patch, winning_leaves
-from gop.compiler.fleet.model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings
-from gop.compiler.language import (APP_SCHEMA, CLUSTER_LABELS, MAP_PART_FIELDS, PRELUDE_MODULE, SETTINGS_SCHEMAS,
-                                   TEMPLATE_FIELDS, AppField)
+from gop.compiler.fleet.model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings, UnitModel
+from gop.compiler.language import (APP_SCHEMA, CLUSTER_LABELS, MAP_PART_FIELDS, PRELUDE_MODULE, SELECTOR_KINDS,
+                                   SETTINGS_SCHEMAS, TEMPLATE_FIELDS, UNIT_KINDS, UNIT_SCHEMAS, AppField, unit_key)
 from gop.compiler.semantic.check import PRESENT, Checker, Leaf, Scope, build_tree
 from gop.compiler.semantic.resolve import Resolution
 from gop.compiler.semantic.types import Field, MapType, RecordType
@@ -47,19 +47,21 @@ class Evaluation:
     fleet: Fleet
     labels_type: RecordType | MapType
     selector_matches: dict[int, tuple[str, ...]] = field(default_factory=dict)  # id(decl) -> clusters
-    # Every layer's checked leaves, kept so `gopc explain` and hover can show the whole chain of a value.
+    # Every layer's checked leaves, kept so `gopc explain` and hover can show the whole chain of a value;
+    # by `unit_key` (apps by name, then "release NAME", "resource NAME").
     app_leaves: dict[str, list[Leaf]] = field(default_factory=dict)
     layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = field(default_factory=dict)
     overlay_clusters: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def chain(self, cluster: str, app: str, path: tuple[str, ...]) -> list[tuple[Origin, tuple[str, ...], Any, bool]]:
-        """Every assignment to `path` (or below it) for `app` on `cluster`, lowest layer first,
-        each with its value and whether it is the effective one."""
-        instance = self.fleet.clusters[cluster].instances[app]
+        """Every assignment to `path` (or below it) for `app` (a `unit_key`: an app's name, or
+        "release NAME", "resource NAME") on `cluster`, lowest layer first, each with its value and
+        whether it is the effective one."""
+        instance = cluster_instance(self.fleet.clusters[cluster], app)
         found: list[tuple[Origin, Any]] = []
         for leaf in self.app_leaves.get(app, []):
             if leaf.path[: len(path)] == path:
-                found.append((Origin(Layer.APP, leaf.span, f"app {app}"), leaf))
+                found.append((Origin(Layer.APP, leaf.span, _declared_in(app)), leaf))
         sources = {
             Layer.ENV: [instance.env],
             Layer.SELECTOR: [name for name, per_app in self.layer_leaves.get(Layer.SELECTOR, {}).items()
@@ -75,6 +77,12 @@ class Evaluation:
         effective = {(p, origin.span) for p, origin in instance.origins.items() if p[: len(path)] == path}
         return [(origin, leaf.path, leaf.value, (leaf.path, origin.span) in effective)
                 for origin, leaf in found if leaf.value is not PRESENT]
+
+
+def cluster_instance(cluster: ClusterModel, key: str) -> Instance:
+    """The instance of an app, release or resource (by `unit_key`) on a cluster."""
+    kind, _, name = key.rpartition(" ")
+    return {"": cluster.instances, "release": cluster.releases, "resource": cluster.resources}[kind][name]
 
 
 def evaluate(program, resolution: Resolution, checker: Checker, root: Path, *, memo=None) -> Evaluation:
@@ -106,17 +114,16 @@ class _Evaluator:
 
     def run(self) -> Evaluation:
         self.placement = placement = place(self.checker, self.resolution)
-        apps = self._apps()
-        clusters, env_values = self._instances(apps)
+        units = self._units()
+        apps = {key: unit for key, unit in units.items() if unit.kind == "app"}
+        clusters, env_values = self._instances(units)
         instances = instance_versions(clusters)
         decls = self.resolution.resources
         fleet = Fleet(
             package=self.resolution.package,
             root=self.root,
             apps=self._app_models(apps, instances),
-            envs={name: EnvModel(name, d.name.span, d.doc, tuple(sorted(c for c, e in placement.cluster_env.items() if e == name)),
-                                 env_values.get(name, {}))
-                  for name, d in sorted(decls["env"].items())},
+            envs={name: self._env_model(name, decl, env_values.get(name, {}), units) for name, decl in sorted(decls["env"].items())},
             clusters=clusters,
             sources=self._settings("source"),
             registries=self._settings("registry"),
@@ -125,17 +132,37 @@ class _Evaluator:
             providers=self._settings("provider"),
             alerts=self._settings("alert"),
             automations=self._settings("automation"),
+            releases=self._unit_models(units, "release", clusters),
+            resources=self._unit_models(units, "resource", clusters),
+            stages=self._settings("stage"),
+            namespaces=self._settings("namespace"),
         )
         evaluation = Evaluation(
             fleet, placement.labels_type, placement.matches,
-            app_leaves={name: app.leaves for name, app in apps.items()},
+            app_leaves={key: unit.leaves for key, unit in units.items()},
             layer_leaves=self.layer_leaves,
             overlay_clusters={name: placement.matches.get(id(d), ()) for name, d in decls["overlay"].items()},
         )
         self.checker.diagnostics.extend(fleet_diagnostics(evaluation, self.resolution, self.program.sources, instances))
         return evaluation
 
-    def _app_models(self, apps: dict[str, _App], instances: list[Version]) -> dict[str, AppModel]:
+    def _env_model(self, name: str, decl: ast.ResourceDecl, values: dict[str, dict], units: dict[str, _Unit]) -> EnvModel:
+        clusters = tuple(sorted(c for c, e in self.placement.cluster_env.items() if e == name))
+        app_values = {key: tree for key, tree in values.items() if units[key].kind == "app"}
+        unit_values = {key: tree for key, tree in values.items() if units[key].kind != "app"}
+        return EnvModel(name, decl.name.span, decl.doc, clusters, app_values, unit_values)
+
+    def _unit_models(self, units: dict[str, _Unit], kind: str, clusters: dict[str, ClusterModel]) -> dict[str, UnitModel]:
+        """The releases (or resources), each with the clusters it is deployed to."""
+        placed: dict[str, list[str]] = {}
+        for cluster in clusters.values():
+            for name in (cluster.releases if kind == "release" else cluster.resources):
+                placed.setdefault(name, []).append(cluster.name)
+        return {unit.name: UnitModel(unit.name, kind, unit.decl.name.span, unit.decl.doc, unit.record, unit.values,
+                                     unit.origins, tuple(sorted(placed.get(unit.name, ()))))
+                for unit in sorted(units.values(), key=lambda unit: unit.name) if unit.kind == kind}
+
+    def _app_models(self, apps: dict[str, _Unit], instances: list[Version]) -> dict[str, AppModel]:
         """Each app complete: where it runs and the chart parts it needs on any of its clusters."""
         placed: dict[str, set[str]] = {name: set() for name in apps}
         trees: dict[str, list[dict]] = {name: [app.values] for name, app in apps.items()}
@@ -167,10 +194,11 @@ class _Evaluator:
         matched_by = " and ".join(f"{decl.kind} {decl.name.text}" for decl in decls)
         return f", on {clusters_text(clusters)} (matched by {matched_by})"
 
-    # ---- apps ---------------------------------------------------------------------------------
+    # ---- apps, releases and resources -----------------------------------------------------------
 
-    def _apps(self) -> dict[str, _App]:
-        apps: dict[str, _App] = {}
+    def _units(self) -> dict[str, _Unit]:
+        """Every app, release and resource as written, by `unit_key`."""
+        units: dict[str, _Unit] = {}
         environment = _environment(self.program, self.resolution)
         for name, decl in self.resolution.resources["app"].items():
             scope = self.checker.scope_of(decl)
@@ -180,12 +208,25 @@ class _Evaluator:
             # The base (defaults + app layer) is a function of the leaves and the schema, both unchanged on reuse.
             base = self.memo.app_bases.get(leaves) if self.memo is not None else None
             if base is None:
-                base = _written(name, record, leaves)
+                base = _written("app", name, record, leaves)
             if self.memo is not None:
                 self.memo.app_bases.put(leaves, base)
-            apps[name] = _App(name, decl, record, leaves, *base)
-            self._required(apps[name])
-        return apps
+            units[name] = _Unit("app", name, decl, record, leaves, *base)
+            self._required(units[name])
+        for kind in UNIT_KINDS[1:]:
+            for name, decl in self.resolution.resources[kind].items():
+                record = self._unit_record(kind, decl)
+                leaves = self._checked_body(decl.body, record, self.checker.scope_of(decl))
+                self._winners([Targeted(f"{kind} {name}", True, leaves)], Layer.APP)
+                unit = units[unit_key(kind, name)] = _Unit(kind, name, decl, record, leaves, *_written(kind, name, record, leaves))
+                self._required(unit)
+        return units
+
+    def _unit_record(self, kind: str, decl: ast.ResourceDecl) -> RecordType:
+        """The schema a release's or resource's body is checked against: the prelude's `Release`
+        or `Resource`. (A release's `values` take the type of its vendored chart's schema; a
+        resource's object fields the schema of its kind.)"""
+        return self._prelude_record(UNIT_SCHEMAS[kind])
 
     def _checked_app_body(self, decl: ast.ResourceDecl, scope: Scope, environment: tuple):
         """An app body's leaves and values schema.
@@ -221,23 +262,26 @@ class _Evaluator:
     def _checked_body(self, body, record, scope, annotations=None) -> list[Leaf]:
         return self.checker.body(body, record, scope, annotations=annotations)
 
-    def _targeted(self, decl: ast.ResourceDecl, apps: dict[str, _App], source: str) -> dict[str, list[Targeted]]:
-        """Leaves of an env, overlay or cluster body, checked per app they apply to."""
-        per_app: dict[str, list[Targeted]] = {name: [] for name in apps}
+    def _targeted(self, decl: ast.ResourceDecl, units: dict[str, _Unit], source: str) -> dict[str, list[Targeted]]:
+        """Leaves of an env, overlay or cluster body, checked per app, release or resource they
+        apply to (by `unit_key`)."""
+        per_app: dict[str, list[Targeted]] = {key: [] for key in units}
         scope = self.checker.scope_of(decl)
         for stmt in decl.body.stmts:
             if isinstance(stmt, ast.AppTarget):
-                app = apps.get(stmt.name.text)
-                if app is None:
-                    self.checker._unknown_name(stmt.name.span, stmt.name.text, "app", did_you_mean(stmt.name.text, apps))
+                key = unit_key(stmt.kind, stmt.name.text)
+                unit = units.get(key)
+                if unit is None:
+                    declared = [other.name for other in units.values() if other.kind == stmt.kind]
+                    self.checker._unknown_name(stmt.name.span, stmt.name.text, stmt.kind, did_you_mean(stmt.name.text, declared))
                     continue
-                self.checker.references.append((stmt.name.span, app.decl))
-                leaves = self._checked_body(stmt.body, app.record, scope)
-                per_app[app.name].append(Targeted(source, True, leaves))
+                self.checker.references.append((stmt.name.span, unit.decl))
+                leaves = self._checked_body(stmt.body, unit.record, scope)
+                per_app[key].append(Targeted(source, True, leaves))
             elif isinstance(stmt, ast.AllTarget):
                 # Apps differ only in their `values` schema: check the body once per schema.
                 by_schema: dict[int, list[Leaf]] = {}
-                for app in apps.values():
+                for app in (unit for unit in units.values() if unit.kind == "app"):
                     schema = id(app.record.fields[AppField.VALUES].type)
                     if schema not in by_schema:
                         by_schema[schema] = self._checked_body(stmt.body, app.record, scope)
@@ -249,8 +293,9 @@ class _Evaluator:
 
     # ---- instances -----------------------------------------------------------------------------
 
-    def _instances(self, apps: dict[str, _App]) -> tuple[dict[str, ClusterModel], dict[str, dict[str, dict]]]:
-        """Every cluster with its instances, and what each env's layer sets for each of its apps."""
+    def _instances(self, apps: dict[str, _Unit]) -> tuple[dict[str, ClusterModel], dict[str, dict[str, dict]]]:
+        """Every cluster with its instances of apps, releases and resources, and what each env's
+        layer sets for each of them (by `unit_key`)."""
         decls = self.resolution.resources
         matches, cluster_env = self.placement.matches, self.placement.cluster_env
         env_leaves = {name: self._targeted(d, apps, f"env {name}") for name, d in decls["env"].items()}
@@ -291,10 +336,10 @@ class _Evaluator:
                         if env:
                             env_values.setdefault(env, {}).setdefault(app_name, cache[key].env_values)
                     instances[app_name] = cache[key]
-            models[cluster] = ClusterModel(cluster, decl.name.span, decl.doc, labels, env or "", instances)
+            models[cluster] = _cluster_model(cluster, decl, labels, env or "", instances, apps)
         return models, env_values
 
-    def _instance(self, app: _App, env: str, layers: dict[Layer, list[Targeted]], reported: set) -> Instance:
+    def _instance(self, app: _Unit, env: str, layers: dict[Layer, list[Targeted]], reported: set) -> Instance:
         env_values, env_origins, env_patch = self._env_stage(app, env, layers[Layer.ENV], reported)
         winners = self._selector_stage(layers[Layer.SELECTOR], reported) + self._winners(layers[Layer.CLUSTER], Layer.CLUSTER, reported)
         if not winners:
@@ -312,7 +357,7 @@ class _Evaluator:
             self._selector_winners[key] = self._winners(targeted, Layer.SELECTOR, reported)
         return self._selector_winners[key]
 
-    def _env_stage(self, app: _App, env: str, targeted: list[Targeted], reported: set) -> tuple[dict, dict, dict]:
+    def _env_stage(self, app: _Unit, env: str, targeted: list[Targeted], reported: set) -> tuple[dict, dict, dict]:
         """The app's values after the env layer, their origins, and what the env changed;
         the same for every cluster of the env, so computed once."""
         key = (app.name, env)
@@ -324,11 +369,11 @@ class _Evaluator:
             self._env_stages[key] = (values, origins, layer_patch(values, app.values, winners))
         return self._env_stages[key]
 
-    def _report_missing(self, app: _App, missing: list, reported: set) -> None:
+    def _report_missing(self, app: _Unit, missing: list, reported: set) -> None:
         for path, span in missing:
             if (span, path) not in reported:
                 reported.add((span, path))
-                self.error(codes.MISSING_FIELD, span, f"this makes `{'.'.join(path[:-1])}` of app `{app.name}` present, "
+                self.error(codes.MISSING_FIELD, span, f"this makes `{'.'.join(path[:-1])}` of {app.kind} `{app.name}` present, "
                            f"but nothing sets its required field `{path[-1]}`")
 
     def _winners(self, targeted: list[Targeted], layer: Layer, reported: set | None = None) -> Winners:
@@ -342,14 +387,14 @@ class _Evaluator:
             self.checker.diagnostics.append(conflict.diagnostic(self.where_both_apply(conflict.kept_source, conflict.other_source)))
         return winners
 
-    def _required(self, app: _App) -> None:
+    def _required(self, app: _Unit) -> None:
         if not app.missing or self._syntax_error_in(app.decl):
             return
         attempted = _attempted(app.decl.body)
         for path in app.missing:
             if path in attempted:
                 continue  # assigned, but the value was wrong: that error is reported already
-            self.error(codes.MISSING_FIELD, app.decl.name.span, f"app `{app.name}` does not set the required field `{'.'.join(path)}`")
+            self.error(codes.MISSING_FIELD, app.decl.name.span, f"{app.kind} `{app.name}` does not set the required field `{'.'.join(path)}`")
 
     def _syntax_error_in(self, decl: ast.ResourceDecl) -> bool:
         """A declaration the parser had to repair may lack what the user did write: saying a field
@@ -383,7 +428,8 @@ class _Evaluator:
             span = decl.name.span if decl.name else decl.span
             self.error(codes.MISSING_FIELD, span, f"{kind} does not set the required field `{'.'.join(path)}`")
         name = decl.name.text if decl.name else kind
-        return Settings(kind, name, decl.span, decl.doc, values)
+        clusters = tuple(sorted(self.placement.matches.get(id(decl), ()))) if kind in SELECTOR_KINDS else ()
+        return Settings(kind, name, decl.span, decl.doc, values, clusters)
 
 
 def _environment(program, resolution: Resolution) -> tuple:
@@ -412,9 +458,11 @@ def _values_annotation(body: ast.Body) -> ast.TypeName | None:
 
 
 @dataclass(slots=True)
-class _App:
-    """An app's checked body and its values as written (defaults + app layer, the chart's values.yaml)."""
+class _Unit:
+    """An app's (release's, resource's) checked body and its values as written (defaults + its
+    own layer; for an app, the chart's values.yaml)."""
 
+    kind: str
     name: str
     decl: ast.ResourceDecl
     record: RecordType
@@ -424,12 +472,27 @@ class _App:
     missing: list  # paths of the required fields it does not set
 
 
-def _written(name: str, record: RecordType, leaves: list[Leaf]) -> tuple[dict, dict, list]:
-    """(values, origins, missing) of an app as written: its leaves over the schema's defaults."""
-    origins = {leaf.path: Origin(Layer.APP, leaf.span, f"app {name}") for leaf in leaves}
+def _written(kind: str, name: str, record: RecordType, leaves: list[Leaf]) -> tuple[dict, dict, list]:
+    """(values, origins, missing) of an app (release, resource) as written: its leaves over the schema's defaults."""
+    origins = {leaf.path: Origin(Layer.APP, leaf.span, f"{kind} {name}") for leaf in leaves}
     missing: list = []
     values, origins = fill_defaults(record, build_tree(leaves), origins, (), missing)
     return values, origins, missing
+
+
+def _declared_in(key: str) -> str:
+    """The source of a declaration's own layer (`Origin.source`) from its `unit_key`."""
+    return key if " " in key else f"app {key}"
+
+
+def _cluster_model(name: str, decl: ast.ResourceDecl, labels: dict, env: str, instances: dict[str, Instance],
+                   units: dict[str, _Unit]) -> ClusterModel:
+    """A cluster with its instances split by kind (each by declaration name, sorted)."""
+    by_kind: dict[str, dict[str, Instance]] = {kind: {} for kind in UNIT_KINDS}
+    for key in sorted(instances, key=lambda key: units[key].name):
+        by_kind[units[key].kind][units[key].name] = instances[key]
+    return ClusterModel(name, decl.name.span, decl.doc, labels, env, by_kind["app"],
+                        by_kind["release"], by_kind["resource"])
 
 
 def _attempted(body: ast.Body, prefix: tuple = ()) -> set[tuple]:

@@ -8,6 +8,9 @@ back to the syntax tree except through spans.
 Value trees use the runtime representation of `gop.compiler.semantic.types`;
 `gop.compiler.values` looks them up, diffs, merges them and makes them plain.
 
+Releases and resources layer exactly like apps (the APP layer is then the release's or
+resource's own body); clusters hold their instances beside the apps'.
+
 Layering is total: DEFAULT < APP < ENV < SELECTOR < CLUSTER. Maps and records
 merge key by key at every layer; lists are replaced whole (as Helm and Kustomize
 merge values).
@@ -25,7 +28,7 @@ from typing import Any
 
 from gop.compiler.core.frozen import frozen
 from gop.compiler.core.span import Span
-from gop.compiler.language import AppField
+from gop.compiler.language import AppField, unit_key
 from gop.compiler.semantic.types import RecordType, SecretRef
 
 ValuePath = tuple[str, ...]
@@ -69,6 +72,20 @@ class AppModel:
 
 
 @dataclass(slots=True)
+class UnitModel:
+    """A release or a resource: a declaration whose fields layer like an app's."""
+
+    name: str
+    kind: str  # "release" | "resource"
+    span: Span
+    doc: str | None
+    record: RecordType  # the schema its body is checked against (per declaration)
+    base: dict[str, Any]  # defaults + the declaration's own body
+    base_origins: dict[ValuePath, Origin]
+    clusters: tuple[str, ...] = ()  # where it is deployed, sorted
+
+
+@dataclass(slots=True)
 class Instance:
     """One app on a cluster; clusters whose layers give the app the same values share one."""
 
@@ -97,6 +114,8 @@ class ClusterModel:
     labels: dict[str, Any]
     env: str
     instances: dict[str, Instance]  # by app name, sorted
+    releases: dict[str, Instance] = field(default_factory=dict)  # by release name, sorted
+    resources: dict[str, Instance] = field(default_factory=dict)  # by resource name, sorted
 
 
 @dataclass(slots=True)
@@ -107,17 +126,21 @@ class EnvModel:
     clusters: tuple[str, ...]
     # What the env layer sets for each app deployed in it (partial trees).
     app_values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The same for each release and resource, by `unit_key` ("release podinfo").
+    unit_values: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class Settings:
-    """A declared source, registry, receiver, provider, alert, automation or the delivery block."""
+    """A declared source, registry, receiver, provider, alert, automation, stage, namespace or the
+    delivery block."""
 
     kind: str
     name: str
     span: Span
     doc: str | None
     values: dict[str, Any]
+    clusters: tuple[str, ...] = ()  # for a namespace: the clusters it is placed on, sorted
 
 
 @dataclass(slots=True, weakref_slot=True)  # weakly referable: tests prove an old fleet is collected
@@ -134,3 +157,14 @@ class Fleet:
     providers: dict[str, Settings]
     alerts: dict[str, Settings]
     automations: dict[str, Settings]
+    releases: dict[str, UnitModel] = field(default_factory=dict)
+    resources: dict[str, UnitModel] = field(default_factory=dict)
+    stages: dict[str, Settings] = field(default_factory=dict)  # declared stages (none: the implicit two)
+    namespaces: dict[str, Settings] = field(default_factory=dict)
+
+    def unit_records(self) -> dict[str, RecordType]:
+        """The record each app, release and resource body is checked against, by `unit_key`."""
+        records = {name: app.values_type for name, app in self.apps.items()}
+        for unit in (*self.releases.values(), *self.resources.values()):
+            records[unit_key(unit.kind, unit.name)] = unit.record
+        return records

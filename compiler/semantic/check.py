@@ -67,6 +67,8 @@ BUILTIN_TYPES: dict[str, Type] = {
     "duration": DurationType(), "quantity": QuantityType(), "secret": SecretType(), "any": AnyType(),
     "app": ResourceRefType("app"), "source": ResourceRefType("source"),
     "registry": ResourceRefType("registry"), "provider": ResourceRefType("provider"),
+    "release": ResourceRefType("release"), "stage": ResourceRefType("stage"),
+    "namespace": ResourceRefType("namespace"), "resource": ResourceRefType("resource"),
 }
 # The types of the secret functions' arguments: the Secret's name and key are those the chart's schema
 # takes for a secret reference (lower/helm/schema.py builds it from the same types).
@@ -751,7 +753,7 @@ class Checker:
         leaves: list[Leaf] = []
         for stmt in body.stmts:
             if isinstance(stmt, (ast.AppTarget, ast.AllTarget)):
-                what = "app NAME { ... }" if isinstance(stmt, ast.AppTarget) else "all { ... }"
+                what = f"{stmt.kind} NAME {{ ... }}" if isinstance(stmt, ast.AppTarget) else "all { ... }"
                 self.error(codes.MISPLACED_STATEMENT, stmt.span, f"`{what}` may appear only directly inside an env, overlay or cluster")
                 continue
             target = self._descend(stmt.path, expected, scope, annotations, prefix)

@@ -25,7 +25,7 @@ from gop.compiler.syntax import ast
 from gop.compiler.diagnostics import Diagnostic, Related, diagnostic
 from gop.compiler.semantic.loader import Program
 from gop.compiler.diagnostics import codes
-from gop.compiler.language import NAMED_KINDS, SINGLETON_KINDS
+from gop.compiler.language import NAMED_KINDS, SELECTOR_KINDS, SINGLETON_KINDS
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -147,10 +147,10 @@ class _Resolver:
         if decl.name is None:
             self.diagnostics.append(diagnostic(codes.MISPLACED_STATEMENT, decl.span, f"`{decl.kind}` needs a name, e.g. `{decl.kind} web {{ ... }}`"))
             return
-        if decl.selector is not None and decl.kind not in ("app", "env", "overlay"):
+        if decl.selector is not None and decl.kind not in SELECTOR_KINDS:
             self.diagnostics.append(
                 diagnostic(codes.MISPLACED_STATEMENT, decl.selector.span, f"`{decl.kind}` takes no `where` selector",
-                           notes=("selectors place apps, envs and overlays on clusters",))
+                           notes=(f"selectors place {', '.join(k + 's' for k in SELECTOR_KINDS[:-1])} and {SELECTOR_KINDS[-1]}s on clusters",))
             )
         if not DNS_LABEL.match(decl.name.text) or len(decl.name.text) > 63:
             self.diagnostics.append(

@@ -45,7 +45,7 @@ from gop.compiler.core.span import Span
 from gop.compiler.language import (
     BUILTIN_DOCS, DECLARATION_KINDS, NAMED_KINDS, PRELUDE_MODULE, RESOURCE_KINDS, SECRET_DOCS, SELECTOR_KINDS,
     SELECTOR_OPERATORS, SETTINGS_SCHEMAS, STD_PREFIX, TARGET_KEYWORDS, TARGET_KINDS, TOP_LEVEL_KEYWORDS,
-    TYPE_CONSTRUCTORS,
+    TYPE_CONSTRUCTORS, UNIT_KINDS, UNIT_SCHEMAS, unit_key,
 )
 from gop.compiler.semantic.check import BUILTIN_TYPES, Checker
 from gop.compiler.semantic.loader import Program, display_path, is_std_file
@@ -132,7 +132,7 @@ class SymbolTable:
         self.program = program
         self.resolution = resolution if resolution is not None else Resolution()
         self.checker = checker if checker is not None else Checker(program, self.resolution)
-        self.app_records = app_records or {}
+        self.app_records = app_records or {}  # by `unit_key`: apps by name, "release NAME", "resource NAME"
         self.labels_type = labels_type
         self.cluster_labels = cluster_labels or {}  # cluster -> its labels' values
         self._occurrences: dict[str, tuple[ast.File, list[Occurrence]]] = {}
@@ -241,6 +241,13 @@ class SymbolTable:
 
     def app_record(self, app: str) -> RecordType:
         return self.app_records.get(app) or self.generic_app
+
+    def unit_record(self, kind: str, name: str) -> RecordType | None:
+        """The record of an app's, release's or resource's body (the prelude's when the fleet has none)."""
+        if kind == "app":
+            return self.app_record(name)
+        found = self.app_records.get(unit_key(kind, name))
+        return found or self.named_type(Symbol("schema", PRELUDE_MODULE, UNIT_SCHEMAS[kind]))
 
     def all_app_records(self) -> tuple[RecordType, ...]:
         return tuple(self.app_records.values()) or (self.generic_app,)
@@ -443,6 +450,8 @@ class _Indexer:
             self.selector(decl.selector)
         if decl.kind == "app" and decl.name is not None:
             self.body(decl.body, (self.table.app_record(decl.name.text),), (), app=decl.name.text)
+        elif decl.kind in UNIT_KINDS and decl.name is not None:
+            self.body(decl.body, (self.table.unit_record(decl.kind, decl.name.text),), ())
         elif decl.kind in ("env", "overlay", "cluster"):
             self._targets(decl)
         else:
@@ -452,11 +461,16 @@ class _Indexer:
 
     def _targets(self, decl: ast.ResourceDecl) -> None:
         for stmt in decl.body.stmts:
-            if isinstance(stmt, ast.AppTarget):
+            if isinstance(stmt, ast.AppTarget) and stmt.kind == "app":
                 name = stmt.name.text
                 if name in self.table.resources("app"):
                     self.add(stmt.name.span, [Symbol("app", "", name)])
                 self.body(stmt.body, (self.table.app_record(name),), (), app=name)
+            elif isinstance(stmt, ast.AppTarget):
+                name = stmt.name.text
+                if name in self.table.resources(stmt.kind):
+                    self.add(stmt.name.span, [Symbol(stmt.kind, "", name)])
+                self.body(stmt.body, (self.table.unit_record(stmt.kind, name),), ())
             elif isinstance(stmt, ast.AllTarget):
                 self.body(stmt.body, self.table.all_app_records(), ())
             elif decl.kind == "cluster" and isinstance(stmt, ast.Block) and stmt.path.dotted == "labels":
@@ -803,8 +817,8 @@ class _Completer:
                 return
             target = frames[0].header
             frames = frames[1:]
-            if target and target[0].text == "app" and len(target) > 1:
-                types: tuple[Type, ...] = (self.table.app_record(target[1].text),)
+            if target and target[0].text in UNIT_KINDS and len(target) > 1:
+                types: tuple[Type, ...] = (self.table.unit_record(target[0].text, target[1].text),)
             elif target and target[0].text == "all":
                 types = self.table.all_app_records()
             elif kind == "cluster" and [t.text for t in target] == ["labels"] and not frames:
@@ -812,8 +826,8 @@ class _Completer:
                 return
             else:
                 return
-        elif kind == "app" and name is not None:
-            types = (self.table.app_record(name),)
+        elif kind in UNIT_KINDS and name is not None:
+            types = (self.table.unit_record(kind, name),)
         else:
             record = self.table.settings_record(kind)
             if record is None:
@@ -827,8 +841,8 @@ class _Completer:
         texts = [t.text for t in self.cursor.statement]
         if not texts:
             self.keywords([*TARGET_KEYWORDS] + (["labels"] if kind == "cluster" else []))
-        elif texts == ["app"]:
-            self.resource_names("app")
+        elif len(texts) == 1 and texts[0] in UNIT_KINDS:
+            self.resource_names(texts[0])
 
     def header_types(self, types: tuple[Type, ...], header: list[Token]) -> tuple[Type, ...]:
         """The types inside `PATH {`, `PATH: Schema {` or `PATH = {`."""

@@ -297,10 +297,12 @@ class Block(Node):
 
 @frozen
 class AppTarget(Node):
-    """`app NAME { ... }` inside an env, overlay or cluster: values for one app."""
+    """`app NAME { ... }` (or `release NAME`, `resource NAME`) inside an env, overlay or cluster:
+    values for one declaration of that kind."""
 
     name: Name
     body: Body
+    kind: str = "app"
 
 
 @frozen

@@ -45,6 +45,7 @@ ExpressionParser = Callable[[str, str, int, int, SyntaxReport], ast.Expr]
 # only contributes to the span of the node being built.
 _MEANINGFUL_TOKENS = frozenset(
     "NAME STRING TRIPLE_STRING INT FLOAT UNIT RESOURCE_KIND OPTIONAL RANGE CMP_OP ADD_OP MUL_OP MISSING".split()
+    + ["APP", "RELEASE", "RESOURCE"]  # the keywords of `target_kind`, which tell the targets apart
 )
 # Rules whose value is their inner node (`( ... )`): its span leaves the parentheses out.
 _TRANSPARENT_RULES = frozenset({"primary", "type_atom", "sel_atom"})
@@ -313,7 +314,10 @@ class Builder:
         return ast.Block(self._span(meta), path, annotation, children[-1])
 
     def app_target(self, meta, children):
-        return ast.AppTarget(self._span(meta), self._name(children[0]), children[1])
+        return ast.AppTarget(self._span(meta), self._name(children[1]), children[2], str(children[0]))
+
+    def target_kind(self, meta, children):
+        return children[0]
 
     def all_target(self, meta, children):
         return ast.AllTarget(self._span(meta), children[0])
@@ -323,6 +327,8 @@ class Builder:
 
     def name_key(self, meta, children):
         return ast.Key(self._tok(children[0]), str(children[0]))
+
+    keyword_key = name_key
 
     def string_key(self, meta, children):
         string = self._string(children[0])

@@ -637,7 +637,7 @@ class _Builder:
             annotation = [": ", self.dotted(stmt.annotation.names)] if stmt.annotation else []
             return [self.path(stmt.path), *annotation, " ", self.body(stmt.body)]
         if isinstance(stmt, ast.AppTarget):
-            return ["app ", self.name(stmt.name), " ", self.body(stmt.body)]
+            return [stmt.kind, " ", self.name(stmt.name), " ", self.body(stmt.body)]
         if isinstance(stmt, ast.AllTarget):
             return ["all ", self.body(stmt.body)]
         raise ValueError(f"cannot format {type(stmt).__name__}")

@@ -26,21 +26,20 @@ from gop.compiler.diagnostics import Diagnostic, Fix, Related, codes, diagnostic
 from gop.compiler.diagnostics.suggest import did_you_mean
 from gop.compiler.fleet.checks.assignments import LABEL_VALUE_MAX
 from gop.compiler.fleet.model import Fleet
-from gop.compiler.language import CLUSTER_LABELS
+from gop.compiler.language import CLUSTER_LABELS, SELECTOR_KINDS
 from gop.compiler.semantic.check import INVALID, PRESENT, Checker, Leaf, Scope, build_tree
 from gop.compiler.semantic.resolve import Resolution
 from gop.compiler.semantic.types import MapType, RecordType, StringType, Type
 from gop.compiler.syntax import ast
 
 _LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
-_SELECTING_KINDS = ("env", "overlay", "app")
 
 
 @dataclass(slots=True)
 class Placement:
     labels_type: RecordType | MapType
     cluster_labels: dict[str, dict[str, Any]]  # by cluster, sorted
-    matches: dict[int, tuple[str, ...]]  # id(env, overlay or app declaration) -> the clusters it selects
+    matches: dict[int, tuple[str, ...]]  # id(declaration of a SELECTOR_KINDS kind) -> the clusters it selects
     cluster_env: dict[str, str]  # clusters bound to an env ("" when there are no envs at all)
 
 
@@ -62,7 +61,7 @@ class _Placer:
         labels_type = self._labels_type()
         clusters = self._cluster_labels(labels_type)
         matches = {id(decl): self._select(decl, labels_type, clusters)
-                   for kind in _SELECTING_KINDS for decl in self.resolution.resources[kind].values()}
+                   for kind in SELECTOR_KINDS for decl in self.resolution.resources[kind].values()}
         return Placement(labels_type, clusters, matches, self._bind_envs(clusters, matches))
 
     # ---- labels ----------------------------------------------------------------------------
