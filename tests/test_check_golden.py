@@ -1,6 +1,7 @@
 """Semantic golden tests with inline expectations: tests/golden/check/*.txtar.
 
-Each archive is a small program: its `PATH.gop` sections are written to a temporary
+Each archive is a small program: its `PATH.gop` sections (and `PATH.yaml` files its resources
+read, whose expectations are `# E: ...` comments) are written to a temporary
 directory (sub-directories allowed, e.g. `lib/types.gop`), which is checked with
 `analyse(["."])` from inside it. The comment header says what the case is about.
 
@@ -40,6 +41,7 @@ GOLDENS = sorted(GOLDEN_DIR.glob("*.txtar"))
 COMPILER_DIR = Path(__file__).resolve().parent.parent / "compiler"
 
 _CLAUSE = re.compile(r"//\s*(?P<letter>[EW]):\s*(?P<body>.*?)\s*(?=//\s*[EW]:|$)")
+_YAML_CLAUSE = re.compile(r"#\s*(?P<letter>[EW]):\s*(?P<body>.*?)\s*(?=#\s*[EW]:|$)")
 _WORD = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|\S+')
 _RELATED = re.compile(r"^(?:(?P<file>[^:]+\.gop):)?(?P<line>\d+)(?::(?P<col>\d+))?$")
 _LETTER = {Severity.ERROR: "E", Severity.WARNING: "W"}
@@ -129,6 +131,9 @@ def parse_clause(file: str, line: int, letter: str, body: str) -> Expectation:
 
 
 def expectations_in(file: str, text: str) -> list[Expectation]:
+    if file.endswith(".yaml"):  # a resource's objects: expectations in `# E: ...` comments
+        return [parse_clause(file, number, clause["letter"], clause["body"])
+                for number, line in enumerate(text.split("\n"), 1) for clause in _YAML_CLAUSE.finditer(line)]
     found = []
     lines_start = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
     for comment in parse(file, text).file.comments:
@@ -172,7 +177,8 @@ def compare(expected: list[Expectation], actual: list[Actual]) -> list[str]:
 
 def run_golden(path: Path, tmp_path: Path, monkeypatch) -> tuple[txtar.Archive, list[Expectation], list[Actual]]:
     archive = txtar.read(path)
-    txtar.check_sections(archive, lambda name: name.endswith(".gop"), "only `PATH.gop` program files")
+    txtar.check_sections(archive, lambda name: name.endswith((".gop", ".yaml")),
+                         "only `PATH.gop` program files and `PATH.yaml` files of resources")
     assert archive.sections, f"{path.name} holds no .gop file"
     assert archive.comment.strip(), f"{path.name} needs a comment header saying what it tests"
     expected = []

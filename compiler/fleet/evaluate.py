@@ -33,6 +33,7 @@ from gop.compiler.fleet.checks import fleet_diagnostics
 from gop.compiler.fleet.checks.placement import Placement, place
 from gop.compiler.fleet.checks.versions import Version, clusters_text, instance_versions
 from gop.compiler.fleet.layers import Targeted, Winners, apply_leaves, fill_defaults, layer_patch, winning_leaves
+from gop.compiler.fleet.resources import ResourceKinds
 from gop.compiler.fleet.model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings, UnitModel
 from gop.compiler.language import (APP_SCHEMA, CLUSTER_LABELS, MAP_PART_FIELDS, PRELUDE_MODULE, SELECTOR_KINDS,
                                    SETTINGS_SCHEMAS, TEMPLATE_FIELDS, UNIT_KINDS, UNIT_SCHEMAS, AppField, unit_key)
@@ -103,6 +104,8 @@ class _Evaluator:
         self.layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = {}
         self._env_stages: dict[tuple[str, str], tuple[dict, dict, dict]] = {}
         self._selector_winners: dict[tuple, Winners] = {}  # apps of one values schema share overlay leaves
+        self.resource_kinds = ResourceKinds(program, resolution, root, self._prelude_record(UNIT_SCHEMAS["resource"]),
+                                            self.checker.diagnostics.append)
 
     def _prelude_record(self, name: str) -> RecordType:
         return self.checker.named_type(self.prelude[name])
@@ -117,6 +120,7 @@ class _Evaluator:
         units = self._units()
         apps = {key: unit for key, unit in units.items() if unit.kind == "app"}
         clusters, env_values = self._instances(units)
+        self.resource_kinds.check_instances(clusters)
         instances = instance_versions(clusters)
         decls = self.resolution.resources
         fleet = Fleet(
@@ -137,6 +141,8 @@ class _Evaluator:
             stages=self._settings("stage"),
             namespaces=self._settings("namespace"),
         )
+        for name, unit in fleet.resources.items():
+            unit.objects = tuple(found.value for found in self.resource_kinds.file_objects(name))
         evaluation = Evaluation(
             fleet, placement.labels_type, placement.matches,
             app_leaves={key: unit.leaves for key, unit in units.items()},
@@ -226,6 +232,8 @@ class _Evaluator:
         """The schema a release's or resource's body is checked against: the prelude's `Release`
         or `Resource`. (A release's `values` take the type of its vendored chart's schema; a
         resource's object fields the schema of its kind.)"""
+        if kind == "resource":
+            return self.resource_kinds.record(decl)
         return self._prelude_record(UNIT_SCHEMAS[kind])
 
     def _checked_app_body(self, decl: ast.ResourceDecl, scope: Scope, environment: tuple):

@@ -83,6 +83,7 @@ class UnitModel:
     base: dict[str, Any]  # defaults + the declaration's own body
     base_origins: dict[ValuePath, Origin]
     clusters: tuple[str, ...] = ()  # where it is deployed, sorted
+    objects: tuple[dict[str, Any], ...] = ()  # a resource read from a file: its objects (plain), in file order
 
 
 @dataclass(slots=True)

@@ -29,7 +29,7 @@ from gop.compiler.diagnostics.suggest import did_you_mean
 from gop.compiler.semantic.check import string_fits
 from gop.compiler.semantic.jsonschema import SchemaConverter
 from gop.compiler.semantic.types import (
-    AnyType, BoolType, Duration, DurationType, EnumType, FloatType, IntType, ListType, MapType, Quantity,
+    AnyType, BoolType, Duration, DurationType, EnumType, Field, FloatType, IntType, ListType, MapType, Quantity,
     QuantityType, RecordType, StringType, Type, UnionType, describe_value,
 )
 
@@ -145,8 +145,14 @@ class SchemaIndex:
             converted = RecordType(key[1], {}, None, open=True)
         with self._core.lock:
             meta = self._core.converter.definition(OBJECT_META)
-        if "metadata" in converted.fields and converted.fields["metadata"].type != meta:
-            converted.fields["metadata"] = replace(converted.fields["metadata"], type=meta)
+        # Every object has these, whether or not a CRD's schema lists them.
+        own = {"apiVersion": Field("apiVersion", StringType(), True), "kind": Field("kind", StringType(), True),
+               "metadata": Field("metadata", meta, True)}
+        for name, field_ in own.items():
+            if name not in converted.fields:
+                converted.fields[name] = field_
+            elif name == "metadata" and converted.fields[name].type != meta:
+                converted.fields[name] = replace(converted.fields[name], type=meta)
         return converted
 
 
