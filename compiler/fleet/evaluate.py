@@ -142,7 +142,7 @@ class _Evaluator:
             namespaces=self._settings("namespace"),
         )
         for name, unit in fleet.resources.items():
-            unit.objects = tuple(found.value for found in self.resource_kinds.file_objects(name))
+            unit.objects = tuple((found.value, found.kind.namespaced) for found in self.resource_kinds.file_objects(name))
         evaluation = Evaluation(
             fleet, placement.labels_type, placement.matches,
             app_leaves={key: unit.leaves for key, unit in units.items()},

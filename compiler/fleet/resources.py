@@ -215,20 +215,24 @@ class ResourceKinds:
 
     def _namespace_problems(self, name: str, decl: ast.ResourceDecl, instance: Instance) -> list[tuple]:
         namespace = object_namespace(instance.values)
-        kinds = [self._kinds[name]] if name in self._kinds else [found.kind for found in self.file_objects(name)
-                                                                  if not found.value.get("metadata", {}).get("namespace")]
-        problems = []
-        for kind in kinds:
-            if kind.namespaced and namespace is None:
-                problems.append((codes.NAMESPACE_REQUIRED, decl.name.span,
-                                 f"resource `{name}` is a `{kind.kind}`, which lives in a namespace, and has none",
-                                 (f'add `namespace = "..."` to the resource (or to its env\'s `resource {name} {{ }}`)',)))
-            elif not kind.namespaced and namespace is not None:
-                origin = instance.origins.get(("namespace",)) or instance.origins.get(("metadata", "namespace"))
-                problems.append((codes.NAMESPACE_NOT_ALLOWED, origin.span if origin and origin.span else decl.name.span,
-                                 f"`{kind.kind}` is cluster-scoped: resource `{name}` cannot have a namespace",
-                                 ("remove `namespace`",)))
-        return problems
+        if name not in self._kinds:  # a file's objects: the resource's namespace goes to the namespaced ones naming none
+            unnamed = [found.kind for found in self.file_objects(name)
+                       if found.kind.namespaced and not found.value.get("metadata", {}).get("namespace")]
+            if not unnamed or namespace is not None:
+                return []
+            return [(codes.NAMESPACE_REQUIRED, decl.name.span,
+                     f"resource `{name}` reads a `{unnamed[0].kind}` that names no namespace, and the resource has none",
+                     ('add `namespace = "..."` to the resource, or `metadata.namespace` to the object',))]
+        kind = self._kinds[name]
+        if kind.namespaced and namespace is None:
+            return [(codes.NAMESPACE_REQUIRED, decl.name.span,
+                     f"resource `{name}` is a `{kind.kind}`, which lives in a namespace, and has none",
+                     (f'add `namespace = "..."` to the resource (or to its env\'s `resource {name} {{ }}`)',))]
+        if not kind.namespaced and namespace is not None:
+            origin = instance.origins.get(("namespace",)) or instance.origins.get(("metadata", "namespace"))
+            return [(codes.NAMESPACE_NOT_ALLOWED, origin.span if origin and origin.span else decl.name.span,
+                     f"`{kind.kind}` is cluster-scoped: resource `{name}` cannot have a namespace", ("remove `namespace`",))]
+        return []
 
 
 def object_namespace(values: dict[str, Any]) -> str | None:

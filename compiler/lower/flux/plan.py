@@ -29,7 +29,7 @@ from typing import Any
 
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import merge
-from gop.compiler.lower.flux import objects
+from gop.compiler.lower.flux import objects, resources
 from gop.compiler.lower.flux.objects import FLUX_NAMESPACE
 from gop.compiler.lower.flux.caches import LoweringCaches
 from gop.compiler.lower.flux.secrets import instance_namespace
@@ -102,8 +102,24 @@ def namespaces(fleet: Fleet, cluster: str) -> list[str]:
     return sorted(set(cluster_namespaces(fleet, cluster).values()))
 
 
-def all_namespaces(fleet: Fleet) -> list[str]:
-    return sorted({namespace for cluster in fleet.clusters for namespace in namespaces(fleet, cluster)})
+def infrastructure_namespaces(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[str]:
+    """The Namespace objects the cluster gets: its apps', its `namespace` declarations' and those
+    its resources live in (but those every cluster has)."""
+    return sorted({*namespaces(fleet, cluster), *resources.declared_namespaces(fleet, cluster),
+                   *caches.resource_plan().namespaces[cluster]})
+
+
+def all_namespaces(fleet: Fleet, caches: LoweringCaches) -> list[str]:
+    return sorted({namespace for cluster in fleet.clusters for namespace in infrastructure_namespaces(fleet, cluster, caches)})
+
+
+def stage_resources(fleet: Fleet, cluster: str, caches: LoweringCaches) -> dict[str, list[str]]:
+    """Stage -> the resource directories (relative to the repository's root) its kustomization on
+    the cluster lists."""
+    by_stage: dict[str, list[str]] = {}
+    for placed in caches.resource_plan().clusters[cluster]:
+        by_stage.setdefault(placed.stage, []).append(placed.directory)
+    return by_stage
 
 
 def tenant_target_namespace(fleet: Fleet, cluster: str) -> str | None:
@@ -123,8 +139,9 @@ def image_apps(fleet: Fleet, cluster: str) -> list[AppModel]:
 # ---------------------------------------------------------------- objects by file
 
 def namespace_files(fleet: Fleet, namespace: str) -> dict[str, list[dict[str, Any]]]:
-    """infrastructure/namespaces/<namespace>/: the namespace and, for tenants, its RBAC."""
-    files = {"namespace.yaml": [objects.namespace(namespace)]}
+    """infrastructure/namespaces/<namespace>/: the namespace (with its declaration's labels and
+    annotations) and, for tenants, its RBAC."""
+    files = {"namespace.yaml": [objects.namespace(namespace, resources.namespace_object_fields(fleet, namespace))]}
     account = objects.tenant_service_account(fleet)
     if account:
         files["rbac.yaml"] = [objects.service_account(account, namespace), objects.tenant_role_binding(account, namespace)]

@@ -7,7 +7,10 @@ Layout (after fluxcd/flux2-kustomize-helm-example; docs/flux.md explains each fi
                                         repository.yaml (OCIRepository/HelmRepository, charts from OCI)
     apps/<env>/kustomization.yaml       every app of the env (for inspection; clusters do not use it)
     apps/<env>/<app>/                   kustomization.yaml (+ <app>-values.yaml: the env's patch)
-    infrastructure/namespaces/<ns>/     kustomization.yaml, namespace.yaml (+ tenant RBAC)
+    infrastructure/namespaces/<ns>/     kustomization.yaml, namespace.yaml (+ tenant RBAC): the namespaces of
+                                        apps, of `namespace` declarations and of resources
+    infrastructure/resources/<name>/    kustomization.yaml, objects.yaml: a `resource`'s objects (one
+                                        directory per form: .../<env>/, .../<env>/<cluster>/ when they differ)
     infrastructure/tenant/              the service account the apps Kustomization impersonates
     secrets/<path without .yaml>/       kustomization.yaml + a SOPS-encrypted Secret, copied verbatim
     components/<overlay>/               a Kustomize Component per selector overlay: kustomization.yaml,
@@ -44,6 +47,7 @@ from gop.compiler.lower.flux.objects import (
 )
 from gop.compiler.lower.flux.caches import LoweringCaches, caches_for
 from gop.compiler.lower.flux.overlays import Component
+from gop.compiler.lower.flux.resources import DEFAULT_STAGE, OBJECTS_FILE
 from gop.compiler.lower.flux.secrets import SopsSecret, cluster_external_secrets
 from gop.compiler.emit.yaml import Comments, dump_yaml
 
@@ -65,8 +69,10 @@ def repository_files(fleet: Fleet, caches: LoweringCaches | None = None) -> dict
         _app_base(fleet, app, caches, files)
     for env in sorted(fleet.envs):
         _env_overlay(fleet, env, caches, files)
-    for namespace in plan.all_namespaces(fleet):
+    for namespace in plan.all_namespaces(fleet, caches):
         _unit(files, f"infrastructure/namespaces/{namespace}", plan.namespace_files(fleet, namespace))
+    for directory, docs in caches.resource_plan().directories().items():
+        _unit(files, directory, {OBJECTS_FILE: list(docs)})
     if plan.tenant_objects(fleet):
         _unit(files, "infrastructure/tenant", {"serviceaccount.yaml": plan.tenant_objects(fleet)})
     _secrets(fleet, caches, files)
@@ -197,14 +203,16 @@ def _cluster(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[s
             files[f"{directory}/{name}"] = dump_yaml(docs)
             resources.append(name)
     files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
-    _cluster_infrastructure(fleet, cluster, files)
+    _cluster_infrastructure(fleet, cluster, caches, files)
     _cluster_apps(fleet, cluster, caches, patching, files)
 
 
-def _cluster_infrastructure(fleet: Fleet, cluster: str, files: dict[str, str]) -> None:
-    resources = [f"../../../infrastructure/namespaces/{namespace}" for namespace in plan.namespaces(fleet, cluster)]
+def _cluster_infrastructure(fleet: Fleet, cluster: str, caches: LoweringCaches, files: dict[str, str]) -> None:
+    resources = [f"../../../infrastructure/namespaces/{namespace}"
+                 for namespace in plan.infrastructure_namespaces(fleet, cluster, caches)]
     if plan.tenant_objects(fleet):
         resources.append("../../../infrastructure/tenant")
+    resources += [f"../../../{directory}" for directory in plan.stage_resources(fleet, cluster, caches).get(DEFAULT_STAGE, ())]
     files[f"clusters/{cluster}/infrastructure/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
 
 
