@@ -231,3 +231,21 @@ def test_explain_names_every_layer_of_a_resource_value(program, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == 'resource/quota.spec.hard.pods on cluster prod-2 (env prod) = "100"'
     assert [line.split()[0:3] for line in lines[1:]] == [["app", "resource", "quota"], ["*", "cluster", "override"]]
+
+
+def test_the_crds_of_vendored_charts_make_their_kinds_known(tmp_path):
+    """What evaluation passes as `chart_crds` (the charts' crds/ files): their kinds type resources."""
+    from gop.compiler.fleet.resources import ResourceKinds
+
+    (tmp_path / "main.gop").write_text(
+        'resource le {\n  apiVersion = "cert-manager.io/v1"\n  kind = "ClusterIssuer"\n  spec.acme.sever = "x"\n}\n', encoding="utf-8")
+    analysis = analyse([tmp_path])
+    assert [d.code for d in analysis.diagnostics] == ["E0820"]
+    decl = analysis.resolution.resources["resource"]["le"]
+    loose = analysis.fleet.resources["le"].record
+    reported = []
+    kinds = ResourceKinds(analysis.program, analysis.resolution, tmp_path, loose, reported.append,
+                          chart_crds=[("vendor/charts/cert-manager/1.16.2/crds/issuers.yaml", CRDS), ("broken.yaml", "a: [")])
+    record = kinds.record(decl)
+    assert record.name == "ClusterIssuer(cert-manager.io/v1)" and reported == []
+    assert "server" in record.fields["spec"].type.fields["acme"].type.fields

@@ -9,8 +9,9 @@ checked against its kind's schema with file:line:col inside the YAML; and `check
 the namespace of each object on each cluster (a namespaced kind needs one, a cluster-scoped kind
 refuses one). Diagnostics go to the checker's list.
 
-Where a kind's schema comes from (`semantic.kubeschema.SchemaIndex`): Kubernetes 1.35, Flux, and
-the CustomResourceDefinitions in the program's resource files (read before any resource is typed,
+Where a kind's schema comes from (`semantic.kubeschema.SchemaIndex`): Kubernetes 1.35, Flux, the
+CRD files of the vendored charts (`chart_crds`), and the CustomResourceDefinitions in the program's
+resource files (read before any resource is typed,
 so a file's custom objects may come before or after their CRD). A kind with no schema is E0820,
 never a guess; the body is then checked loosely (the prelude's `Resource`), so one mistake makes
 one error.
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from gop.compiler.core.span import SourceFile, Span
 from gop.compiler.diagnostics import Diagnostic, codes, diagnostic
@@ -56,8 +57,11 @@ class FileObject:
 
 
 class ResourceKinds:
-    def __init__(self, program, resolution: Resolution, root: Path, loose: RecordType, report: Callable[[Diagnostic], None]):
+    def __init__(self, program, resolution: Resolution, root: Path, loose: RecordType, report: Callable[[Diagnostic], None],
+                 chart_crds: Iterable[tuple[str, str]] = ()):
+        """`chart_crds`: (path from the root, text) of the CRD files of the vendored charts."""
         self.program = program
+        self.chart_crds = chart_crds
         self.resolution = resolution
         self.root = root
         self.loose = loose  # the prelude's `Resource`: a body whose kind is unknown
@@ -88,10 +92,6 @@ class ResourceKinds:
             return self.loose
         self._kinds[name] = found
         return self._typed(found)
-
-    def kind_of(self, resource: str) -> KindSchema | None:
-        """The kind of a resource written in .gop (None for a file's, or an unknown kind)."""
-        return self._kinds.get(resource)
 
     def file_objects(self, resource: str) -> tuple[FileObject, ...]:
         return self._objects.get(resource, ())
@@ -132,6 +132,9 @@ class ResourceKinds:
         """The index, once every resource file is read and its CRDs added; the files' objects checked."""
         if self._index is None:
             self._index = SchemaIndex()
+            for path, text in self.chart_crds:
+                for found in _documents(text):
+                    self._index.add_crd(found, path)
             declared = sorted(self.resolution.resources.get("resource", {}).items())
             files = [(name, decl, path) for name, decl in declared if (path := _literal(decl.body, "file")) is not None]
             for _, decl, path in files:
@@ -248,6 +251,14 @@ def _literal(body: ast.Body, key: str) -> tuple[str, Span] | None:
                 and isinstance(stmt.value, ast.StringLit) and stmt.value.is_plain):
             return stmt.value.plain_value, stmt.value.span
     return None
+
+
+def _documents(text: str) -> list[dict[str, Any]]:
+    """The objects of a chart's CRD file (one that is no YAML is the chart's own problem: none)."""
+    try:
+        return [found.value for found in yaml_objects(text)]
+    except YamlFileError:
+        return []
 
 
 def _at(source: SourceFile, key: str, line: int, column: int) -> Span:
