@@ -17,7 +17,9 @@ then the other fields of the body as layered on the cluster. A resource read fro
 file's objects, each namespaced one that names no namespace given the resource's.
 
 Invariants: a pure function of the fleet; every directory holds one form of the objects; the
-objects' plain values are what render shows and kustomize builds.
+objects' plain values are what render shows and kustomize builds; no object twice on a cluster
+(two resources making one, or a resource making a Namespace gopc makes, is a `FluxLoweringError`,
+E0826, which `validate` asks for).
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from gop.compiler.diagnostics import codes
 from gop.compiler.fleet.model import Fleet, Instance
 from gop.compiler.fleet.resources import BUILTIN_NAMESPACES, OWN_FIELDS, object_namespace
+from gop.compiler.lower.flux.errors import FluxLoweringError
+from gop.compiler.lower.flux.secrets import instance_namespace
+from gop.compiler.lower.kinds import object_key
 from gop.compiler.values import plain
 
 RESOURCES_DIR = "infrastructure/resources"
@@ -55,6 +61,15 @@ class ResourcePlan:
 
 
 def resource_plan(fleet: Fleet) -> ResourcePlan:
+    """Raises the first of `duplicate_objects` (validate reports them all)."""
+    result = placed_resources(fleet)
+    duplicates = duplicate_objects(fleet, result)
+    if duplicates:
+        raise duplicates[0]
+    return result
+
+
+def placed_resources(fleet: Fleet) -> ResourcePlan:
     result = ResourcePlan({cluster: [] for cluster in fleet.clusters}, {cluster: [] for cluster in fleet.clusters})
     for name in sorted(fleet.resources):
         forms = {cluster: objects_of(fleet, name, fleet.clusters[cluster].resources[name])
@@ -67,6 +82,31 @@ def resource_plan(fleet: Fleet) -> ResourcePlan:
             spaces = {doc["metadata"].get("namespace") for doc in docs} - {None} - BUILTIN_NAMESPACES
             result.namespaces[cluster] = sorted(set(result.namespaces[cluster]) | spaces)
     return result
+
+
+def duplicate_objects(fleet: Fleet, placed: ResourcePlan) -> list[FluxLoweringError]:
+    """Every object made twice on a cluster (kustomize refuses to build it), once: by two resources,
+    or a Namespace that gopc makes for the cluster's apps, namespace declarations and resources."""
+    problems: dict[tuple, FluxLoweringError] = {}
+    for cluster, placed_list in sorted(placed.clusters.items()):
+        made = {*placed.namespaces[cluster], *declared_namespaces(fleet, cluster),
+                *(instance_namespace(fleet, instance) for instance in fleet.clusters[cluster].instances.values())}
+        seen: dict[tuple, str] = {}
+        for resource in placed_list:
+            span = fleet.resources[resource.name].span
+            for doc in resource.docs:
+                key = object_key(doc)
+                shown = f"{doc['kind']} `{'/'.join(part for part in key[2:] if part)}`"
+                other = seen.setdefault(key, resource.name)
+                if other != resource.name and (other, resource.name, key) not in problems:
+                    problems[(other, resource.name, key)] = FluxLoweringError(
+                        f"resources `{other}` and `{resource.name}` both make {shown} on cluster {cluster}", span,
+                        code=codes.DUPLICATE_OBJECT)
+                if key[:2] == ("v1", "Namespace") and key[3] in made and (resource.name, key) not in problems:
+                    problems[(resource.name, key)] = FluxLoweringError(
+                        f"resource `{resource.name}` makes {shown}, which gopc makes already on cluster {cluster}", span,
+                        code=codes.DUPLICATE_OBJECT, notes=(f"declare it with `namespace {key[3]} {{ labels {{ ... }} }}` instead",))
+    return list(problems.values())
 
 
 def objects_of(fleet: Fleet, name: str, instance: Instance) -> list[dict[str, Any]]:
