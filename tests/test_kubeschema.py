@@ -76,13 +76,13 @@ def test_unknown_kinds_have_no_entry_and_a_hint(index):
     assert index.hint("cert-manager.io/v1", "ClusterIssuer") is None
 
 
-CRD = yaml.safe_load("""
+CRD_TEXT = """\
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata: {name: clusterissuers.cert-manager.io}
 spec:
   group: cert-manager.io
-  names: {kind: ClusterIssuer, plural: clusterissuers}
+  names: {kind: ClusterIssuer, listKind: ClusterIssuerList, plural: clusterissuers, singular: clusterissuer}
   scope: Cluster
   versions:
   - name: v1
@@ -91,7 +91,6 @@ spec:
     schema:
       openAPIV3Schema:
         type: object
-        required: [spec]
         properties:
           apiVersion: {type: string}
           kind: {type: string}
@@ -104,10 +103,12 @@ spec:
                 required: [server]
                 properties:
                   server: {type: string, description: The ACME server URL.}
+                  email: {type: string}
   - name: v1alpha1
     served: false
     storage: false
-""")
+"""
+CRD = yaml.safe_load(CRD_TEXT)
 
 
 def test_a_crd_adds_its_served_versions_to_one_index_only():

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 import realtools as rt
+from test_kubeschema import CRD_TEXT
 from gop.compiler import cli
 from gop.compiler.lower.flux import repository_files
 from gop.compiler.lower.flux.caches import LoweringCaches
@@ -97,34 +98,7 @@ cluster prod-3 { labels { environment = "prod" } }
 cluster dev-1 { labels { environment = "dev" } }
 '''
 
-CRDS = '''apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: clusterissuers.cert-manager.io}
-spec:
-  group: cert-manager.io
-  names: {kind: ClusterIssuer, listKind: ClusterIssuerList, plural: clusterissuers, singular: clusterissuer}
-  scope: Cluster
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          apiVersion: {type: string}
-          kind: {type: string}
-          metadata: {type: object}
-          spec:
-            type: object
-            properties:
-              acme:
-                type: object
-                required: [server]
-                properties:
-                  server: {type: string}
-                  email: {type: string}
-'''
+CRDS = CRD_TEXT  # a ClusterIssuer's CRD (cert-manager's, cut down)
 
 POLICIES = '''apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
