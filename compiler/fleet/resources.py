@@ -53,7 +53,6 @@ class FileObject:
 
     value: dict[str, Any]
     kind: KindSchema
-    span: Span  # where the object starts in its file
 
 
 class ResourceKinds:
@@ -199,7 +198,7 @@ class ResourceKinds:
         for path, message in problems:
             self.report(diagnostic(codes.OBJECT_NOT_VALID, _at(source, key, *found.position(path)),
                                    f"{message} ({kind.kind} {kind.api_version}, schema of {kind.origin})"))
-        return FileObject(found.value, kind, _at(source, key, *found.position(())))
+        return FileObject(found.value, kind)
 
     # ---- namespaces on each cluster ---------------------------------------------------------------
 
