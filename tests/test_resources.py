@@ -223,3 +223,18 @@ def test_the_crds_of_vendored_charts_make_their_kinds_known(tmp_path):
     record = kinds.record(decl)
     assert record.name == "ClusterIssuer(cert-manager.io/v1)" and reported == []
     assert "server" in record.fields["spec"].type.fields["acme"].type.fields
+
+
+def test_completion_offers_the_kind_schema_fields_with_their_descriptions(program):
+    from gop.compiler.semantic.symbols import completions_at
+    from gop.compiler.syntax.parser import parse
+    from gop.lsp.project import Snapshot
+
+    table = Snapshot(analyse([str(program)]), 0, {}, 0.0).symbols
+    key = next(k for k in table.program.files if k.endswith("main.gop"))
+    text = table.program.sources[key].text.replace('  spec.hard { cpu = "10"', '  spec.\n  spec.hard { cpu = "10"')
+    offset = text.index("  spec.\n") + len("  spec.")
+    _, items = completions_at(table, key, parse(key, text).file, text, offset)
+    labels = {item.label: item for item in items}
+    assert {"hard", "scopeSelector", "scopes"} == set(labels)
+    assert "hard is the set of desired hard limits" in labels["hard"].doc
