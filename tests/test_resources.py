@@ -219,7 +219,7 @@ def test_the_crds_of_vendored_charts_make_their_kinds_known(tmp_path):
     loose = analysis.fleet.resources["le"].record
     reported = []
     kinds = ResourceKinds(analysis.program, analysis.resolution, tmp_path, loose, reported.append,
-                          chart_crds=[("vendor/charts/cert-manager/1.16.2/crds/issuers.yaml", CRDS), ("broken.yaml", "a: [")])
+                          chart_crds=lambda: [("vendor/charts/cert-manager/1.16.2/crds/issuers.yaml", CRDS), ("broken.yaml", "a: [")])
     record = kinds.record(decl)
     assert record.name == "ClusterIssuer(cert-manager.io/v1)" and reported == []
     assert "server" in record.fields["spec"].type.fields["acme"].type.fields

@@ -57,8 +57,9 @@ class FileObject:
 
 class ResourceKinds:
     def __init__(self, program, resolution: Resolution, root: Path, loose: RecordType, report: Callable[[Diagnostic], None],
-                 chart_crds: Iterable[tuple[str, str]] = ()):
-        """`chart_crds`: (path from the root, text) of the CRD files of the vendored charts."""
+                 chart_crds: Callable[[], Iterable[tuple[str, str]]] | None = None):
+        """`chart_crds()`: (path from the root, text) of the CRD files of the vendored charts, asked
+        for only when the program declares a resource."""
         self.program = program
         self.chart_crds = chart_crds
         self.resolution = resolution
@@ -131,7 +132,7 @@ class ResourceKinds:
         """The index, once every resource file is read and its CRDs added; the files' objects checked."""
         if self._index is None:
             self._index = SchemaIndex()
-            for path, text in self.chart_crds:
+            for path, text in self.chart_crds() if self.chart_crds else ():
                 for found in _documents(text):
                     self._index.add_crd(found, path)
             declared = sorted(self.resolution.resources.get("resource", {}).items())
