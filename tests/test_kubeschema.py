@@ -71,8 +71,8 @@ def test_unknown_kinds_have_no_entry_and_a_hint(index):
     assert index.find("cert-manager.io/v1", "ClusterIssuer") is None
     assert index.find("v1", "Status") is None and index.find("v1", "Binding") is None  # not applied objects
     assert index.find("extensions/v1beta1", "Ingress") is None
-    assert index.hint("extensions/v1beta1", "Ingress") == "`Ingress` is served as `networking.k8s.io/v1`"
-    assert index.hint("v1", "ResourceQuotta") == "did you mean `ResourceQuota` (`v1`)?"
+    assert index.hint("extensions/v1beta1", "Ingress") == ("`Ingress` is served as `networking.k8s.io/v1`", None)
+    assert index.hint("v1", "ResourceQuotta") == ("did you mean `ResourceQuota` (`v1`)?", "ResourceQuota")
     assert index.hint("cert-manager.io/v1", "ClusterIssuer") is None
 
 

@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable
 
 from gop.compiler.core.span import SourceFile, Span
-from gop.compiler.diagnostics import Diagnostic, codes, diagnostic
+from gop.compiler.diagnostics import Diagnostic, Fix, codes, diagnostic
 from gop.compiler.fleet.model import ClusterModel, Instance
 from gop.compiler.semantic.kubeschema import KindSchema, SchemaIndex, plain_problems
 from gop.compiler.semantic.loader import MAX_SOURCE_BYTES
@@ -88,7 +88,7 @@ class ResourceKinds:
             return self.loose
         found = index.find(api_version[0], kind[0])
         if found is None:
-            self._unknown_kind(api_version[0], kind[0], kind[1])
+            self._unknown_kind(api_version[0], kind[0], kind[1], literal=True)
             return self.loose
         self._kinds[name] = found
         return self._typed(found)
@@ -119,12 +119,14 @@ class ResourceKinds:
             self._records[key] = RecordType("Resource(file)", fields, self.loose.doc)
         return self._records[key]
 
-    def _unknown_kind(self, api_version: str, kind: str, span: Span) -> None:
+    def _unknown_kind(self, api_version: str, kind: str, span: Span, literal: bool) -> None:
+        """`literal`: `span` is the kind's string in .gop (a misspelt one gets a fix)."""
         hint = self._prepared().hint(api_version, kind)
-        notes = [hint] if hint else []
+        notes = [hint[0]] if hint else []
         notes.append(f"gopc knows the kinds of Kubernetes 1.35, of Flux, and of the CRDs it is given; {CRD_HINT}")
+        fixes = [Fix(span, f'"{hint[1]}"', f'change to "{hint[1]}"')] if hint and hint[1] and literal else []
         self.report(diagnostic(codes.UNKNOWN_KIND, span, f"no schema for `{kind}` of `{api_version}`: an object of a kind "
-                                                       "gopc does not know cannot be checked", notes=notes))
+                                                       "gopc does not know cannot be checked", notes=notes, fixes=fixes))
 
     # ---- files --------------------------------------------------------------------------------
 
@@ -183,7 +185,7 @@ class ResourceKinds:
                                    "this object does not say what it is: it needs `apiVersion` and `kind`"))
             return False
         if self._index.find(api_version, kind) is None:
-            self._unknown_kind(api_version, kind, _at(source, key, *found.position(("kind",))))
+            self._unknown_kind(api_version, kind, _at(source, key, *found.position(("kind",))), literal=False)
             return False
         return True
 

@@ -115,16 +115,17 @@ class SchemaIndex:
     def find(self, api_version: str, kind: str) -> KindSchema | None:
         return self._kinds.get((api_version, kind))
 
-    def hint(self, api_version: str, kind: str) -> str | None:
-        """What the user probably meant by an unknown (apiVersion, kind), in words, or None."""
+    def hint(self, api_version: str, kind: str) -> tuple[str, str | None] | None:
+        """What the user probably meant by an unknown (apiVersion, kind): in words, with the kind to
+        write instead when it is misspelt; or None."""
         served = sorted(version for version, known in self._kinds if known == kind)
         if served:
-            return f"`{kind}` is served as {', '.join(f'`{version}`' for version in served)}"
+            return f"`{kind}` is served as {', '.join(f'`{version}`' for version in served)}", None
         group = api_version.rpartition("/")[0]
         guess = did_you_mean(kind, sorted({known for version, known in self._kinds if version.rpartition("/")[0] == group}))
         if guess is not None:
             versions = sorted(version for version, known in self._kinds if known == guess)
-            return f"did you mean `{guess}` ({', '.join(f'`{version}`' for version in versions)})?"
+            return f"did you mean `{guess}` ({', '.join(f'`{version}`' for version in versions)})?", guess
         return None
 
     def record(self, schema: KindSchema) -> RecordType:
