@@ -36,6 +36,7 @@ def test_scalars_and_their_refinements():
     assert convert({"type": "integer", "minimum": 1, "exclusiveMaximum": 10}) == IntType(1, 9)
     assert convert({"type": "integer", "format": "int32"}) == IntType(-(2**31), 2**31 - 1)
     assert convert({"type": "integer", "minimum": 0, "exclusiveMinimum": True}) == IntType(1, None)
+    assert convert({"type": "integer", "minimum": 1.0, "maximum": 9.5}) == IntType(1, 9)  # a CRD's bounds are numbers
     assert convert({"type": "number", "maximum": 1.5}) == FloatType(None, 1.5)
     assert convert({"type": "boolean"}) == BoolType()
     assert convert({"type": "string", "pattern": "^a", "minLength": 1, "maxLength": 3}) == StringType("^a", 1, 3)

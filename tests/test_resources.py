@@ -217,11 +217,11 @@ def test_the_crds_of_vendored_charts_make_their_kinds_known(tmp_path):
     assert [d.code for d in analysis.diagnostics] == ["E0820"]
     decl = analysis.resolution.resources["resource"]["le"]
     loose = analysis.fleet.resources["le"].record
-    reported = []
-    kinds = ResourceKinds(analysis.program, analysis.resolution, tmp_path, loose, reported.append,
+    analysis.checker.diagnostics.clear()
+    kinds = ResourceKinds(analysis.program, analysis.resolution, analysis.checker, tmp_path, loose,
                           chart_crds=lambda: [("vendor/charts/cert-manager/1.16.2/crds/issuers.yaml", CRDS), ("broken.yaml", "a: [")])
     record = kinds.record(decl)
-    assert record.name == "ClusterIssuer(cert-manager.io/v1)" and reported == []
+    assert record.name == "ClusterIssuer(cert-manager.io/v1)" and analysis.checker.diagnostics == []
     assert "server" in record.fields["spec"].type.fields["acme"].type.fields
 
 
@@ -238,3 +238,42 @@ def test_completion_offers_the_kind_schema_fields_with_their_descriptions(progra
     labels = {item.label: item for item in items}
     assert {"hard", "scopeSelector", "scopes"} == set(labels)
     assert "hard is the set of desired hard limits" in labels["hard"].doc
+
+
+def test_a_crd_written_in_gop_makes_its_kind_known(tmp_path):
+    (tmp_path / "main.gop").write_text('''
+resource widgets {
+  apiVersion = "apiextensions.k8s.io/v1"
+  kind = "CustomResourceDefinition"
+  metadata.name = "widgets.acme.example"
+  spec {
+    group = "acme.example"
+    names { kind = "Widget", plural = "widgets" }
+    scope = "Namespaced"
+    versions = [
+      {
+        name = "v1"
+        served = true
+        storage = true
+        schema.openAPIV3Schema {
+          type = "object"
+          properties.spec {
+            type = "object"
+            properties.size { type = "integer", minimum = 1 }
+          }
+        }
+      },
+    ]
+  }
+}
+
+resource big {
+  apiVersion = "acme.example/v1"
+  kind = "Widget"
+  namespace = "shop"
+  spec.size = 0
+  spec.colour = "red"
+}
+''', encoding="utf-8")
+    assert sorted((d.code, d.message) for d in analyse([tmp_path]).diagnostics) == [
+        ("E0302", "0 is out of range 1.."), ("E0304", "`Widget.spec` has no field `colour`")]

@@ -104,8 +104,7 @@ class _Evaluator:
         self.layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = {}
         self._env_stages: dict[tuple[str, str], tuple[dict, dict, dict]] = {}
         self._selector_winners: dict[tuple, Winners] = {}  # apps of one values schema share overlay leaves
-        self.resource_kinds = ResourceKinds(program, resolution, root, self._prelude_record(UNIT_SCHEMAS["resource"]),
-                                            self.checker.diagnostics.append)
+        self.resource_kinds = ResourceKinds(program, resolution, checker, root, self._prelude_record(UNIT_SCHEMAS["resource"]))
 
     def _prelude_record(self, name: str) -> RecordType:
         return self.checker.named_type(self.prelude[name])

@@ -10,8 +10,8 @@ the namespace of each object on each cluster (a namespaced kind needs one, a clu
 refuses one). Diagnostics go to the checker's list.
 
 Where a kind's schema comes from (`semantic.kubeschema.SchemaIndex`): Kubernetes 1.35, Flux, the
-CRD files of the vendored charts (`chart_crds`), and the CustomResourceDefinitions in the program's
-resource files (read before any resource is typed,
+CRD files of the vendored charts (`chart_crds`), the CustomResourceDefinitions the program writes as
+resources, and those in the program's resource files (read before any resource is typed,
 so a file's custom objects may come before or after their CRD). A kind with no schema is E0820,
 never a guess; the body is then checked loosely (the prelude's `Resource`), so one mistake makes
 one error.
@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable
 from gop.compiler.core.span import SourceFile, Span
 from gop.compiler.diagnostics import Diagnostic, Fix, codes, diagnostic
 from gop.compiler.fleet.model import ClusterModel, Instance
+from gop.compiler.semantic.check import Checker, build_tree
 from gop.compiler.semantic.kubeschema import KindSchema, SchemaIndex, plain_problems
 from gop.compiler.semantic.loader import MAX_SOURCE_BYTES
 from gop.compiler.semantic.objectfile import YamlFileError, YamlObject, yaml_objects
@@ -36,6 +37,7 @@ from gop.compiler.semantic.resolve import Resolution
 from gop.compiler.semantic.types import EnumType, Field, RecordType
 from gop.compiler.syntax import ast
 from gop.compiler.syntax.readfile import UnreadableFile, read_program_file
+from gop.compiler.values import plain
 
 # The declaration's own fields; the others are the object's.
 OWN_FIELDS = ("apiVersion", "kind", "namespace", "stage", "file")
@@ -56,7 +58,7 @@ class FileObject:
 
 
 class ResourceKinds:
-    def __init__(self, program, resolution: Resolution, root: Path, loose: RecordType, report: Callable[[Diagnostic], None],
+    def __init__(self, program, resolution: Resolution, checker: Checker, root: Path, loose: RecordType,
                  chart_crds: Callable[[], Iterable[tuple[str, str]]] | None = None):
         """`chart_crds()`: (path from the root, text) of the CRD files of the vendored charts, asked
         for only when the program declares a resource."""
@@ -65,7 +67,8 @@ class ResourceKinds:
         self.resolution = resolution
         self.root = root
         self.loose = loose  # the prelude's `Resource`: a body whose kind is unknown
-        self.report = report
+        self.checker = checker
+        self.report: Callable[[Diagnostic], None] = checker.diagnostics.append
         self._index: SchemaIndex | None = None
         self._records: dict[tuple[str, str], RecordType] = {}
         self._files: dict[str, list[tuple[YamlObject, str]] | None] = {}  # path -> (object, file key) or unreadable
@@ -138,6 +141,9 @@ class ResourceKinds:
                 for found in _documents(text):
                     self._index.add_crd(found, path)
             declared = sorted(self.resolution.resources.get("resource", {}).items())
+            for name, decl in declared:
+                if (_literal(decl.body, "kind") or ("",))[0] == "CustomResourceDefinition":
+                    self._add_written_crd(name, decl)
             files = [(name, decl, path) for name, decl in declared if (path := _literal(decl.body, "file")) is not None]
             for _, decl, path in files:
                 for found, key in self._read(path) or ():
@@ -146,6 +152,18 @@ class ResourceKinds:
                 self._objects[name] = tuple(self._checked(found, key) for found, key in self._read(path) or ()
                                             if self._known(found, key))
         return self._index
+
+    def _add_written_crd(self, name: str, decl: ast.ResourceDecl) -> None:
+        """The kinds of a CRD written in .gop (its own body; env layers do not change what kinds
+        exist), known to every resource."""
+        api_version = _literal(decl.body, "apiVersion")
+        kind = self._index.find(api_version[0], "CustomResourceDefinition") if api_version else None
+        if kind is None:
+            return  # reported when the resource itself is typed
+        diagnostics, references = len(self.checker.diagnostics), len(self.checker.references)
+        leaves = self.checker.body(decl.body, self._typed(kind), self.checker.scope_of(decl))
+        del self.checker.diagnostics[diagnostics:], self.checker.references[references:]  # the body is checked again as a resource
+        self._index.add_crd(plain(build_tree(leaves)), f"resource {name}")
 
     def _read(self, path: tuple[str, Span]) -> list[tuple[YamlObject, str]] | None:
         written, span = path

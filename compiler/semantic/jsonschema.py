@@ -34,6 +34,7 @@ document (a definition's shortest unique dotted suffix; inline objects `Parent.f
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -304,8 +305,9 @@ def _string(schema: dict) -> Type:
 
 
 def _bounds(schema: dict, low, high, *, integer: bool) -> tuple:
-    """(minimum, maximum) of a number schema, the exclusive bounds made inclusive for integers."""
-    number = (int,) if integer else (int, float)
+    """(minimum, maximum) of a number schema, the exclusive bounds made inclusive for integers (and
+    whole: `minimum: 1.5` of an integer is 2)."""
+    number = (int, float)
     minimum, maximum = schema.get("minimum"), schema.get("maximum")
     step = 1 if integer else 0
     exclusive_min, exclusive_max = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
@@ -318,8 +320,10 @@ def _bounds(schema: dict, low, high, *, integer: bool) -> tuple:
     elif exclusive_max is True and _is_number(maximum, number):
         maximum -= step
     if _is_number(minimum, number):
+        minimum = math.ceil(minimum) if integer else minimum
         low = minimum if low is None else max(low, minimum)
     if _is_number(maximum, number):
+        maximum = math.floor(maximum) if integer else maximum
         high = maximum if high is None else min(high, maximum)
     return low, high
 
