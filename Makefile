@@ -35,7 +35,7 @@ EXTERNAL_SECRETS_STAMP := $(EXTERNAL_SECRETS_DIR)/.installed-$(EXTERNAL_SECRETS_
 # Debian packages the tests need: neovim (headless LSP test), docker-registry (OCI registry).
 SYSTEM_PKGS ?= neovim docker-registry
 
-.PHONY: help venv .venv tools external-secrets-schema system-deps demo test fuzz wheel vendor-flux-schemas clean distclean
+.PHONY: help venv .venv tools external-secrets-schema system-deps demo test fuzz wheel vendor-flux-schemas vendor-kube-schemas clean distclean
 
 help:
 	@echo "make demo         build the bundled example fleet (installs what it needs)"
@@ -47,6 +47,7 @@ help:
 	@echo "make system-deps  apt-get install: $(SYSTEM_PKGS) (only when missing)"
 	@echo "make wheel        build dist/gopc-*.whl"
 	@echo "make vendor-flux-schemas  refresh tests/vendor/flux_schemas from $(FLUX_SHARED)"
+	@echo "make vendor-kube-schemas  regenerate compiler/semantic/kubernetes/ (Kubernetes 1.35 and Flux kinds)"
 	@echo "make clean        remove build outputs and caches (keeps .venv and .tools)"
 	@echo "make distclean    clean + remove .venv and .tools"
 
@@ -143,6 +144,11 @@ vendor-flux-schemas:
 	cp -r $(FLUX_SHARED)/samples/valid $(FLUX_SHARED)/samples/invalid $(FLUX_VENDOR)/samples/
 	chmod -R u+w $(FLUX_VENDOR)
 	@echo "vendored; update the snapshot note in $(FLUX_VENDOR)/README.md (sha256 of index.json: $$(sha256sum $(FLUX_VENDOR)/jsonschema/index.json | cut -c1-64))"
+
+# Regenerate the Kubernetes 1.35 and Flux schemas the compiler checks resources against
+# (compiler/semantic/kubernetes/; from kubernetes-validate in the venv and FLUX_SHARED/crds).
+vendor-kube-schemas:
+	FLUX_CRDS=$(FLUX_SHARED)/crds $(VPY) bench/vendor_kube_schemas.py
 
 clean:
 	rm -rf build dist out .pytest_cache .hypothesis .gop-cache *.egg-info

@@ -27,7 +27,8 @@ Where the caches live, and how long:
   `terminal_literal`, `syntax.builder.reducer_for`, `syntax.recovery._deferred_callbacks`,
   `syntax.fastloop._tables`, `syntax.limits._child_fields`, `syntax.tokens._lexer`), the code pages
   (`diagnostics.codes.registry`), quantity/duration literals and compiled string patterns
-  (`semantic.check._unit_value`, `_compiled`), the kustomization of a list of file names
+  (`semantic.check._unit_value`, `_compiled`), the vendored Kubernetes and Flux schemas and the
+  types converted from them (`semantic.kubeschema._vendored`), the kustomization of a list of file names
   (`lower.flux.tree._kustomization_of`), the YAML emitter's scalar and comment texts (`emit.yaml`), libc's renameat2 (`emit.tree`). Also process-wide, because the collector is the
   process's: the collector policy below.
 

@@ -1,6 +1,7 @@
 """Semantic golden tests with inline expectations: tests/golden/check/*.txtar.
 
-Each archive is a small program: its `PATH.gop` sections are written to a temporary
+Each archive is a small program: its `PATH.gop` sections (and `PATH.yaml` files its resources
+read, whose expectations are `# E: ...` comments) are written to a temporary
 directory (sub-directories allowed, e.g. `lib/types.gop`), which is checked with
 `analyse(["."])` from inside it. The comment header says what the case is about. A program
 that vendors charts also has its `charts.lock` and `vendor/charts/...` files; a binary one (a
@@ -43,6 +44,7 @@ GOLDENS = sorted(GOLDEN_DIR.glob("*.txtar"))
 COMPILER_DIR = Path(__file__).resolve().parent.parent / "compiler"
 
 _CLAUSE = re.compile(r"//\s*(?P<letter>[EW]):\s*(?P<body>.*?)\s*(?=//\s*[EW]:|$)")
+_YAML_CLAUSE = re.compile(r"#\s*(?P<letter>[EW]):\s*(?P<body>.*?)\s*(?=#\s*[EW]:|$)")
 _WORD = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|\S+')
 _RELATED = re.compile(r"^(?:(?P<file>[^:]+\.gop):)?(?P<line>\d+)(?::(?P<col>\d+))?$")
 _LETTER = {Severity.ERROR: "E", Severity.WARNING: "W"}
@@ -132,6 +134,9 @@ def parse_clause(file: str, line: int, letter: str, body: str) -> Expectation:
 
 
 def expectations_in(file: str, text: str) -> list[Expectation]:
+    if file.endswith(".yaml"):  # a resource's objects: expectations in `# E: ...` comments
+        return [parse_clause(file, number, clause["letter"], clause["body"])
+                for number, line in enumerate(text.split("\n"), 1) for clause in _YAML_CLAUSE.finditer(line)]
     found = []
     lines_start = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
     for comment in parse(file, text).file.comments:
@@ -175,7 +180,7 @@ def compare(expected: list[Expectation], actual: list[Actual]) -> list[str]:
 
 def run_golden(path: Path, tmp_path: Path, monkeypatch) -> tuple[txtar.Archive, list[Expectation], list[Actual]]:
     archive = txtar.read(path)
-    txtar.check_sections(archive, _program_file, "`PATH.gop` program files, charts.lock and vendor/charts/ files")
+    txtar.check_sections(archive, _program_file, "`PATH.gop` program files, `PATH.yaml` files of resources, charts.lock and vendor/charts/ files")
     assert any(name.endswith(".gop") for name in archive.names()), f"{path.name} holds no .gop file"
     assert archive.comment.strip(), f"{path.name} needs a comment header saying what it tests"
     expected = []
@@ -186,14 +191,14 @@ def run_golden(path: Path, tmp_path: Path, monkeypatch) -> tuple[txtar.Archive, 
             target.write_bytes(base64.b64decode(text))
             continue
         target.write_text(text, encoding="utf-8")
-        if name.endswith(".gop"):
+        if name.endswith((".gop", ".yaml")):
             expected += expectations_in(name, text)
     monkeypatch.chdir(tmp_path)
     return archive, expected, actual_diagnostics(analyse(["."]))
 
 
 def _program_file(name: str) -> bool:
-    return name.endswith(".gop") or name == "charts.lock" or name.startswith("vendor/charts/")
+    return name.endswith((".gop", ".yaml")) or name == "charts.lock" or name.startswith("vendor/charts/")
 
 
 @pytest.mark.parametrize("path", GOLDENS, ids=lambda p: p.stem)

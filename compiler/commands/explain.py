@@ -1,4 +1,5 @@
-"""`gopc explain CODE`, `gopc explain --cluster C APP.FIELD.PATH` and `gopc show --cluster C`.
+"""`gopc explain CODE`, `gopc explain --cluster C APP.FIELD.PATH` (or `resource/NAME.FIELD.PATH`,
+`release/NAME.FIELD.PATH`) and `gopc show --cluster C`.
 
 Input: a code, or the analysis of a program without errors. Output on stdout: the code's page;
 the effective value and the chain of layers that assigned it (explain); the effective model of
@@ -17,6 +18,7 @@ from gop.compiler.diagnostics import codes
 from gop.compiler.diagnostics.codes import lookup as code_page, registry
 from gop.compiler.emit.yaml import dump_yaml
 from gop.compiler.fleet.model import Layer
+from gop.compiler.language import UNIT_KINDS, unit_key
 from gop.compiler.values import lookup, plain
 from gop.compiler.diagnostics.suggest import did_you_mean
 
@@ -53,9 +55,22 @@ def instance_on(analysis, cluster: str, app: str):
     return model.instances[app]
 
 
+def unit_on(analysis, cluster: str, head: str):
+    """(`unit_key`, instance) of `head` on the cluster: an app's name, or `release/NAME`, `resource/NAME`."""
+    kind, slash, name = head.partition("/")
+    if not slash or kind not in UNIT_KINDS[1:]:
+        return head, instance_on(analysis, cluster, head)
+    placed = getattr(cluster_model(analysis, cluster), kind + "s")
+    if name not in placed:
+        hint = did_you_mean(name, placed)
+        raise ExplainError(f"{kind} `{name}` is not on cluster `{cluster}`" + (f"; did you mean `{kind}/{hint}`?" if hint else
+                           f" ({kind}s there: {', '.join(placed) or 'none'})"))
+    return unit_key(kind, name), placed[name]
+
+
 def explain_text(analysis, cluster: str, dotted: str) -> str:
-    app, _, rest = dotted.partition(".")
-    instance = instance_on(analysis, cluster, app)
+    head, _, rest = dotted.partition(".")
+    app, instance = unit_on(analysis, cluster, head)
     path = tuple(rest.split(".")) if rest else ()
     value = instance.values
     for key in path:

@@ -34,9 +34,11 @@ from gop.compiler.fleet.checks import fleet_diagnostics
 from gop.compiler.fleet.checks.placement import Placement, place
 from gop.compiler.fleet.checks.versions import Version, clusters_text, instance_versions
 from gop.compiler.fleet.layers import Targeted, Winners, apply_leaves, fill_defaults, layer_patch, winning_leaves
+from gop.compiler.fleet.resources import ResourceKinds
 from gop.compiler.fleet.model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings, UnitModel
 from gop.compiler.language import (APP_SCHEMA, CLUSTER_LABELS, MAP_PART_FIELDS, PRELUDE_MODULE, SELECTOR_KINDS,
                                    SETTINGS_SCHEMAS, TEMPLATE_FIELDS, UNIT_KINDS, UNIT_SCHEMAS, AppField, unit_key)
+from gop.compiler.semantic.charts import locked_crds
 from gop.compiler.semantic.check import PRESENT, Checker, Leaf, Scope, build_tree
 from gop.compiler.semantic.resolve import Resolution
 from gop.compiler.semantic.types import Field, MapType, RecordType
@@ -105,6 +107,8 @@ class _Evaluator:
         self.layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = {}
         self._env_stages: dict[tuple[str, str], tuple[dict, dict, dict]] = {}
         self._selector_winners: dict[tuple, Winners] = {}  # apps of one values schema share overlay leaves
+        self.resource_kinds = ResourceKinds(program, resolution, checker, root, self._prelude_record(UNIT_SCHEMAS["resource"]),
+                                            chart_crds=lambda: [(crd.path.as_posix(), crd.text) for crd in locked_crds(root)])
 
     def _prelude_record(self, name: str) -> RecordType:
         return self.checker.named_type(self.prelude[name])
@@ -119,6 +123,7 @@ class _Evaluator:
         units = self._units()
         apps = {key: unit for key, unit in units.items() if unit.kind == "app"}
         clusters, env_values = self._instances(units)
+        self.resource_kinds.check_instances(clusters)
         instances = instance_versions(clusters)
         decls = self.resolution.resources
         fleet = Fleet(
@@ -139,6 +144,8 @@ class _Evaluator:
             stages=self._settings("stage"),
             namespaces=self._settings("namespace"),
         )
+        for name, unit in fleet.resources.items():
+            unit.objects = tuple((found.value, found.kind.namespaced) for found in self.resource_kinds.file_objects(name))
         evaluation = Evaluation(
             fleet, placement.labels_type, placement.matches,
             app_leaves={key: unit.leaves for key, unit in units.items()},
@@ -226,12 +233,10 @@ class _Evaluator:
 
     def _unit_record(self, kind: str, decl: ast.ResourceDecl) -> RecordType:
         """The schema a release's or resource's body is checked against: the prelude's `Release`
-        (its `values` typed by the release's vendored chart) or `Resource`. (A resource's object
-        fields take the schema of its kind.)"""
-        record = self._prelude_record(UNIT_SCHEMAS[kind])
-        if kind == "release":
-            return self.chart_values.release_record(decl, record)
-        return record
+        (its `values` typed by the release's vendored chart) or its kind's schema (a resource)."""
+        if kind == "resource":
+            return self.resource_kinds.record(decl)
+        return self.chart_values.release_record(decl, self._prelude_record(UNIT_SCHEMAS[kind]))
 
     def _checked_app_body(self, decl: ast.ResourceDecl, scope: Scope, environment: tuple):
         """An app body's leaves and values schema.

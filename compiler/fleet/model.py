@@ -83,6 +83,9 @@ class UnitModel:
     base: dict[str, Any]  # defaults + the declaration's own body
     base_origins: dict[ValuePath, Origin]
     clusters: tuple[str, ...] = ()  # where it is deployed, sorted
+    # A resource read from a file: its objects (plain), in file order, each with whether its kind is
+    # namespaced (the resource's `namespace` is given to those that name none).
+    objects: tuple[tuple[dict[str, Any], bool], ...] = ()
 
 
 @dataclass(slots=True)

@@ -34,6 +34,7 @@ document (a definition's shortest unique dotted suffix; inline objects `Parent.f
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -47,7 +48,7 @@ MAX_DEPTH = 64  # inline objects inside one another; deeper is `any`
 QUANTITY_PATTERN = (r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+"
                     r"(\.[0-9]*)?)|(\.[0-9]+))))?$")
 QUANTITY_DEFINITION = "io.k8s.apimachinery.pkg.api.resource.Quantity"
-_QUANTITY = UnionType((QuantityType(), StringType(QUANTITY_PATTERN)))
+_QUANTITY = UnionType((QuantityType(), StringType(QUANTITY_PATTERN, message="a quantity, e.g. `500m`, `2` or `1Gi`")), "quantity")
 _INT_OR_STRING = UnionType((IntType(), StringType()))
 _INT_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 # Durations a pattern must read (and a word it must refuse) to be taken for Go durations.
@@ -295,16 +296,18 @@ def _string(schema: dict) -> Type:
             compiled = compile_pattern(pattern)
         except (re.error, OverflowError, RecursionError):  # a pattern Python cannot read is not checked
             pattern, compiled = None, None
-    string = StringType(pattern, _int(schema.get("minLength")), _int(schema.get("maxLength")))
     reads_durations = pattern is not None and all(compiled.search(sample) for sample in _DURATION_SAMPLES) and not compiled.search("x")
+    message = "a duration, e.g. `30s`, `5m` or `1h30m`" if reads_durations else None
+    string = StringType(pattern, _int(schema.get("minLength")), _int(schema.get("maxLength")), message)
     if schema.get("format") == "duration" or reads_durations:
-        return UnionType((DurationType(), string))
+        return UnionType((DurationType(), string), "duration")
     return string
 
 
 def _bounds(schema: dict, low, high, *, integer: bool) -> tuple:
-    """(minimum, maximum) of a number schema, the exclusive bounds made inclusive for integers."""
-    number = (int,) if integer else (int, float)
+    """(minimum, maximum) of a number schema, the exclusive bounds made inclusive for integers (and
+    whole: `minimum: 1.5` of an integer is 2)."""
+    number = (int, float)
     minimum, maximum = schema.get("minimum"), schema.get("maximum")
     step = 1 if integer else 0
     exclusive_min, exclusive_max = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
@@ -317,8 +320,10 @@ def _bounds(schema: dict, low, high, *, integer: bool) -> tuple:
     elif exclusive_max is True and _is_number(maximum, number):
         maximum -= step
     if _is_number(minimum, number):
+        minimum = math.ceil(minimum) if integer else minimum
         low = minimum if low is None else max(low, minimum)
     if _is_number(maximum, number):
+        maximum = math.floor(maximum) if integer else maximum
         high = maximum if high is None else min(high, maximum)
     return low, high
 

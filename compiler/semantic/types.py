@@ -177,9 +177,10 @@ class UnionType(Type):
     `anyOf` or `type` list; a value is checked against each in turn and takes the first it fits."""
 
     members: tuple[Type, ...]
+    name: str | None = None  # what it is in words when it has a name ("quantity" for `quantity | string`)
 
     def describe(self) -> str:
-        return " | ".join(member.describe() for member in self.members)
+        return self.name or " | ".join(member.describe() for member in self.members)
 
 
 @dataclass(frozen=True, slots=True)

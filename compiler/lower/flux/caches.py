@@ -6,7 +6,8 @@ methods answer as the functions they stand for, each worked out at most once:
   patches and render read;
 - `sops_secrets(cluster)`: `secrets.cluster_sops_secrets(fleet, cluster, ...)`, which the check,
   the file tree and every render ask for, every SOPS file read and checked once for all clusters;
-- `helm`: the Helm lowering's `HelmCaches` for the fleet's apps (chart versions, field schemas).
+- `helm`: the Helm lowering's `HelmCaches` for the fleet's apps (chart versions, field schemas);
+- `resource_plan()`: `resources.resource_plan(fleet)`, where each resource's objects go.
 
 Invariants:
 - One object per fleet, made by whoever holds the fleet (the session puts one in each
@@ -20,7 +21,7 @@ Invariants:
 from __future__ import annotations
 
 from gop.compiler.fleet.model import Fleet
-from gop.compiler.lower.flux import overlays, secrets
+from gop.compiler.lower.flux import overlays, resources, secrets
 from gop.compiler.lower.helm.caches import HelmCaches
 
 
@@ -31,11 +32,17 @@ class LoweringCaches:
         self._sops: dict[str, list[secrets.SopsSecret]] = {}  # cluster -> its SOPS secrets
         self._sops_files: dict[str, secrets.SopsSecret] = {}  # file -> the secret it holds (read and checked)
         self.helm = HelmCaches()  # the Helm lowering's, for the fleet's apps
+        self._resources: resources.ResourcePlan | None = None
 
     def overlay_plan(self) -> overlays.OverlayPlan:
         if self._plan is None:
             self._plan = overlays.overlay_plan(self.fleet)
         return self._plan
+
+    def resource_plan(self) -> resources.ResourcePlan:
+        if self._resources is None:
+            self._resources = resources.resource_plan(self.fleet)
+        return self._resources
 
     def sops_secrets(self, cluster: str) -> list[secrets.SopsSecret]:
         known = self._sops.get(cluster)

@@ -167,8 +167,11 @@ def tenant_service_account(fleet: Fleet) -> str | None:
 
 # ---------------------------------------------------------------- namespaces and tenancy
 
-def namespace(name: str) -> dict[str, Any]:
-    return _object("v1", "Namespace", name, None)
+def namespace(name: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`fields`: the labels and annotations of its `namespace` declaration, if any."""
+    doc = _object("v1", "Namespace", name, None)
+    doc["metadata"].update(fields or {})
+    return doc
 
 
 def service_account(name: str, namespace_: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.fleet.stages import direct_dependencies, earliest_stage, stage_names, stage_of
 from gop.compiler.language import AppField
 from gop.compiler.values import merge
-from gop.compiler.lower.flux import objects
+from gop.compiler.lower.flux import objects, resources
 from gop.compiler.lower.flux.objects import FLUX_NAMESPACE
 from gop.compiler.lower.flux.caches import LoweringCaches
 from gop.compiler.lower.flux.secrets import SopsSecret, cluster_external_secrets, instance_namespace
@@ -106,8 +106,24 @@ def namespaces(fleet: Fleet, cluster: str) -> list[str]:
     return sorted(set(cluster_namespaces(fleet, cluster).values()))
 
 
-def all_namespaces(fleet: Fleet) -> list[str]:
-    return sorted({namespace for cluster in fleet.clusters for namespace in namespaces(fleet, cluster)})
+def infrastructure_namespaces(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[str]:
+    """The Namespace objects the cluster gets: its apps', its `namespace` declarations' and those
+    its resources live in (but those every cluster has)."""
+    return sorted({*namespaces(fleet, cluster), *resources.declared_namespaces(fleet, cluster),
+                   *caches.resource_plan().namespaces[cluster]})
+
+
+def all_namespaces(fleet: Fleet, caches: LoweringCaches) -> list[str]:
+    return sorted({namespace for cluster in fleet.clusters for namespace in infrastructure_namespaces(fleet, cluster, caches)})
+
+
+def stage_resources(fleet: Fleet, cluster: str, caches: LoweringCaches) -> dict[str, list[str]]:
+    """Stage -> the resource directories (relative to the repository's root) its kustomization on
+    the cluster lists."""
+    by_stage: dict[str, list[str]] = {}
+    for placed in caches.resource_plan().clusters[cluster]:
+        by_stage.setdefault(placed.stage, []).append(placed.directory)
+    return by_stage
 
 
 @dataclass(slots=True)
@@ -150,9 +166,14 @@ def cluster_stages(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[C
     for name, instance in model.resources.items():
         stages[stage_of(fleet, "resource", instance.values)].resources.append(name)
     spaces = cluster_namespaces(fleet, cluster)
-    users: dict[str, list[str]] = {}  # namespace -> the stages of its apps
+    users: dict[str, list[str]] = {}  # namespace -> the stages of the apps and resources in it
     for app, space in spaces.items():
         users.setdefault(space, []).append(app_stages[app])
+    for placed in caches.resource_plan().clusters[cluster]:
+        for space in {doc["metadata"].get("namespace") for doc in placed.docs} & set(caches.resource_plan().namespaces[cluster]):
+            users.setdefault(space, []).append(placed.stage)
+    for declared in resources.declared_namespaces(fleet, cluster):
+        users.setdefault(declared, [])
     for namespace, used_in in sorted(users.items()):
         declared = fleet.namespaces.get(namespace)
         stages[stage_of(fleet, "namespace", declared.values if declared else None, used_in)].namespaces.append(namespace)
@@ -187,8 +208,9 @@ def image_apps(fleet: Fleet, cluster: str) -> list[AppModel]:
 # ---------------------------------------------------------------- objects by file
 
 def namespace_files(fleet: Fleet, namespace: str) -> dict[str, list[dict[str, Any]]]:
-    """infrastructure/namespaces/<namespace>/: the namespace and, for tenants, its RBAC."""
-    files = {"namespace.yaml": [objects.namespace(namespace)]}
+    """infrastructure/namespaces/<namespace>/: the namespace (with its declaration's labels and
+    annotations) and, for tenants, its RBAC."""
+    files = {"namespace.yaml": [objects.namespace(namespace, resources.namespace_object_fields(fleet, namespace))]}
     account = objects.tenant_service_account(fleet)
     if account:
         files["rbac.yaml"] = [objects.service_account(account, namespace), objects.tenant_role_binding(account, namespace)]

@@ -2,7 +2,7 @@
 
 Input: a `Fleet`, a cluster name, and whether to include the Flux objects themselves.
 Output: a list of Kubernetes objects (plain dicts) sorted by (apiVersion, kind, namespace,
-name): the namespaces (and tenant RBAC), the SOPS-encrypted Secret manifests as they are
+name): the namespaces (and tenant RBAC), the objects of `resource` declarations, the SOPS-encrypted Secret manifests as they are
 in the repository, the ExternalSecrets of `external(...)` references, and the objects of
 every app's chart rendered with the values the cluster's HelmRelease ends up with
 (chart values.yaml = `AppModel.base`, then the env patch, then the cluster patch, merged
@@ -140,12 +140,14 @@ def release_values(release: plan.Release) -> dict[str, Any]:
 
 
 def infrastructure_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[dict[str, Any]]:
-    """The namespaces, tenant objects, encrypted Secrets and ExternalSecrets on the cluster (new dicts)."""
+    """The namespaces, tenant objects, resources' objects, encrypted Secrets and ExternalSecrets on the
+    cluster (new dicts)."""
     if cluster not in fleet.clusters:
         raise FluxLoweringError(f"no cluster named {cluster!r}; the clusters are {', '.join(sorted(fleet.clusters))}")
-    docs = [doc for namespace in plan.namespaces(fleet, cluster)
+    docs = [doc for namespace in plan.infrastructure_namespaces(fleet, cluster, caches)
             for files in [plan.namespace_files(fleet, namespace)] for file_docs in files.values() for doc in file_docs]
     docs += plan.tenant_objects(fleet)
+    docs += [copy.deepcopy(doc) for placed in caches.resource_plan().clusters[cluster] for doc in placed.docs]
     docs += [copy.deepcopy(secret.manifest) for secret in caches.sops_secrets(cluster)]
     docs += cluster_external_secrets(fleet, cluster, caches.sops_secrets)
     return docs

@@ -7,7 +7,10 @@ Layout (after fluxcd/flux2-kustomize-helm-example; docs/flux.md explains each fi
                                         repository.yaml (OCIRepository/HelmRepository, charts from OCI)
     apps/<env>/kustomization.yaml       every app of the env (for inspection; clusters do not use it)
     apps/<env>/<app>/                   kustomization.yaml (+ <app>-values.yaml: the env's patch)
-    infrastructure/namespaces/<ns>/     kustomization.yaml, namespace.yaml (+ tenant RBAC)
+    infrastructure/namespaces/<ns>/     kustomization.yaml, namespace.yaml (+ tenant RBAC): the namespaces of
+                                        apps, of `namespace` declarations and of resources
+    infrastructure/resources/<name>/    kustomization.yaml, objects.yaml: a `resource`'s objects (one
+                                        directory per form: .../<env>/, .../<env>/<cluster>/ when they differ)
     infrastructure/tenant/              the service account the apps Kustomization impersonates
     secrets/<path without .yaml>/       kustomization.yaml + a SOPS-encrypted Secret, copied verbatim
     components/<overlay>/               a Kustomize Component per selector overlay: kustomization.yaml,
@@ -46,6 +49,7 @@ from gop.compiler.lower.flux.objects import (
 )
 from gop.compiler.lower.flux.caches import LoweringCaches, caches_for
 from gop.compiler.lower.flux.overlays import Component
+from gop.compiler.lower.flux.resources import OBJECTS_FILE
 from gop.compiler.lower.flux.secrets import SopsSecret
 from gop.compiler.emit.yaml import Comments, dump_yaml
 
@@ -68,8 +72,10 @@ def repository_files(fleet: Fleet, caches: LoweringCaches | None = None) -> dict
         _app_base(fleet, app, caches, files)
     for env in sorted(fleet.envs):
         _env_overlay(fleet, env, caches, files)
-    for namespace in plan.all_namespaces(fleet):
+    for namespace in plan.all_namespaces(fleet, caches):
         _unit(files, f"infrastructure/namespaces/{namespace}", plan.namespace_files(fleet, namespace))
+    for directory, docs in caches.resource_plan().directories().items():
+        _unit(files, directory, {OBJECTS_FILE: list(docs)})
     if plan.tenant_objects(fleet):
         _unit(files, "infrastructure/tenant", {"serviceaccount.yaml": plan.tenant_objects(fleet)})
     _secrets(fleet, caches, files)
@@ -222,6 +228,7 @@ def _cluster_stage(fleet: Fleet, cluster: str, stage: plan.ClusterStage, caches:
         apps, patches, components, moves = [], [], [], []
     else:
         apps, patches, components, moves = _stage_apps(fleet, cluster, stage, caches, patching, "../../../")
+    resources += [f"../../../{directory}" for directory in plan.stage_resources(fleet, cluster, caches).get(stage.name, ())]
     resources += apps + [f"../../../{secret.directory}" for secret in stage.sops]
     if stage.external:
         files[f"{directory}/{EXTERNAL_SECRETS_FILE}"] = dump_yaml(stage.external)

@@ -4,7 +4,7 @@ Input: a `Fleet` from a program without errors. Output: `lowering_problems(fleet
 `FluxLoweringError`s that `repository_files` and `render_cluster` would raise for it (clusters
 may repeat one; the session keeps one of each), and E0703 for keys kustomize cannot carry (the
 lowering writes them, `kubectl kustomize` would fail on them). It calls the very functions the lowering calls (the sync source, the chart registry,
-each cluster's SOPS files and ExternalSecrets, the directories the SOPS files are copied to, the
+each cluster's SOPS files and ExternalSecrets, the resources' objects, the directories the SOPS files are copied to, the
 keys of env, overlay and cluster values that kustomize can carry), so `gopc check` reports
 exactly what `gopc build` would stop on, and nothing the lowering accepts.
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gop.compiler.fleet.model import Fleet
-from gop.compiler.lower.flux import objects
+from gop.compiler.lower.flux import objects, resources
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.keys import overlong_keys
 from gop.compiler.lower.flux.caches import LoweringCaches, caches_for
@@ -52,4 +52,6 @@ def lowering_problems(fleet: Fleet, caches: LoweringCaches | None = None) -> lis
         except FluxLoweringError as error:
             problems.append(error)
     problems += [FluxLoweringError(message, span, code=codes.KEY_TOO_LONG) for span, message in overlong_keys(fleet)]
+    if fleet.resources:  # no object twice on a cluster (what `caches.resource_plan` raises the first of)
+        problems += resources.duplicate_objects(fleet, resources.placed_resources(fleet))
     return problems
