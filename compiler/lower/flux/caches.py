@@ -6,7 +6,9 @@ methods answer as the functions they stand for, each worked out at most once:
   patches and render read;
 - `sops_secrets(cluster)`: `secrets.cluster_sops_secrets(fleet, cluster, ...)`, which the check,
   the file tree and every render ask for, every SOPS file read and checked once for all clusters;
-- `helm`: the Helm lowering's `HelmCaches` for the fleet's apps (chart versions, field schemas).
+- `helm`: the Helm lowering's `HelmCaches` for the fleet's apps (chart versions, field schemas);
+- `chart_sources()`: `releases.ChartSources(fleet)`, the named chart sources of the releases;
+- `rendered_charts`: what `helm template` printed for a vendored chart with given values (render).
 
 Invariants:
 - One object per fleet, made by whoever holds the fleet (the session puts one in each
@@ -20,7 +22,7 @@ Invariants:
 from __future__ import annotations
 
 from gop.compiler.fleet.model import Fleet
-from gop.compiler.lower.flux import overlays, secrets
+from gop.compiler.lower.flux import overlays, releases, secrets
 from gop.compiler.lower.helm.caches import HelmCaches
 
 
@@ -31,6 +33,13 @@ class LoweringCaches:
         self._sops: dict[str, list[secrets.SopsSecret]] = {}  # cluster -> its SOPS secrets
         self._sops_files: dict[str, secrets.SopsSecret] = {}  # file -> the secret it holds (read and checked)
         self.helm = HelmCaches()  # the Helm lowering's, for the fleet's apps
+        self._chart_sources: releases.ChartSources | None = None
+        self.rendered_charts: dict[tuple, str] = {}  # (chart package, release, namespace, values, crds) -> helm's output
+
+    def chart_sources(self) -> releases.ChartSources:
+        if self._chart_sources is None:
+            self._chart_sources = releases.ChartSources(self.fleet)
+        return self._chart_sources
 
     def overlay_plan(self) -> overlays.OverlayPlan:
         if self._plan is None:

@@ -30,6 +30,7 @@ from typing import Any
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import merge
 from gop.compiler.lower.flux import objects
+from gop.compiler.lower.flux.releases import cluster_sources, created_namespaces
 from gop.compiler.lower.flux.objects import FLUX_NAMESPACE
 from gop.compiler.lower.flux.caches import LoweringCaches
 from gop.compiler.lower.flux.secrets import instance_namespace
@@ -98,12 +99,17 @@ def env_apps(fleet: Fleet, env: str) -> list[str]:
     return sorted({app for cluster in fleet.envs[env].clusters for app in fleet.clusters[cluster].instances})
 
 
-def namespaces(fleet: Fleet, cluster: str) -> list[str]:
-    return sorted(set(cluster_namespaces(fleet, cluster).values()))
+def namespaces(fleet: Fleet, cluster: str, *, with_releases: bool = False) -> list[str]:
+    """The namespaces of the cluster's apps; `with_releases`: and those gopc creates for its releases."""
+    spaces = set(cluster_namespaces(fleet, cluster).values())
+    if with_releases:
+        spaces.update(created_namespaces(fleet, cluster))
+    return sorted(spaces)
 
 
-def all_namespaces(fleet: Fleet) -> list[str]:
-    return sorted({namespace for cluster in fleet.clusters for namespace in namespaces(fleet, cluster)})
+def all_namespaces(fleet: Fleet, *, with_releases: bool = False) -> list[str]:
+    return sorted({namespace for cluster in fleet.clusters
+                   for namespace in namespaces(fleet, cluster, with_releases=with_releases)})
 
 
 def tenant_target_namespace(fleet: Fleet, cluster: str) -> str | None:
@@ -126,7 +132,7 @@ def namespace_files(fleet: Fleet, namespace: str) -> dict[str, list[dict[str, An
     """infrastructure/namespaces/<namespace>/: the namespace and, for tenants, its RBAC."""
     files = {"namespace.yaml": [objects.namespace(namespace)]}
     account = objects.tenant_service_account(fleet)
-    if account:
+    if account and (not fleet.releases or namespace in all_namespaces(fleet)):  # an app's, not only a release's
         files["rbac.yaml"] = [objects.service_account(account, namespace), objects.tenant_role_binding(account, namespace)]
     return files
 
@@ -146,6 +152,11 @@ def source_objects(fleet: Fleet) -> list[dict[str, Any]]:
     """clusters/<cluster>/sources.yaml: Git sources besides the one Flux syncs from."""
     sync = objects.sync_source(fleet)
     return [objects.git_repository(fleet, source) for name, source in sorted(fleet.sources.items()) if source is not sync]
+
+
+def cluster_source_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[dict[str, Any]]:
+    """clusters/<cluster>/sources.yaml: the Git sources, then the chart sources of its releases."""
+    return source_objects(fleet) + cluster_sources(fleet, caches.chart_sources(), cluster)
 
 
 def kustomization_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -> dict[str, dict[str, Any]]:

@@ -33,10 +33,11 @@ Invariants:
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 from gop.compiler.fleet.model import Fleet
-from gop.compiler.lower.flux import objects, plan
+from gop.compiler.lower.flux import objects, plan, releases
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.objects import (
     IMAGE_TAG_PATH, every_release_patch, helm_release, kustomize_component, kustomize_config, namespace_moves,
@@ -51,6 +52,7 @@ BOOTSTRAP_COMPONENTS = "gotk-components.yaml"
 SYNC_HEADER = ("Flux syncs this cluster from here. `flux bootstrap` writes the same objects, and adds\n"
                f"{BOOTSTRAP_COMPONENTS} (the Flux controllers) beside this file.")
 COMPONENTS_DIR = "components"
+RELEASES_DIR = "releases"
 EXTERNAL_SECRETS_FILE = "external-secrets.yaml"  # never an app's patch file: those end in -values.yaml
 COMMON_PATCH = "values.yaml"  # never an app's patch file: those end in -values.yaml
 COMMON_PATCH_NAME = "every-release"  # kustomize puts each target's name in its place
@@ -65,7 +67,11 @@ def repository_files(fleet: Fleet, caches: LoweringCaches | None = None) -> dict
         _app_base(fleet, app, caches, files)
     for env in sorted(fleet.envs):
         _env_overlay(fleet, env, caches, files)
-    for namespace in plan.all_namespaces(fleet):
+    for name in sorted(fleet.releases):
+        _release_base(fleet, name, caches, files)
+    for env in sorted(fleet.envs):
+        _env_releases(fleet, env, caches, files)
+    for namespace in plan.all_namespaces(fleet, with_releases=True):
         _unit(files, f"infrastructure/namespaces/{namespace}", plan.namespace_files(fleet, namespace))
     if plan.tenant_objects(fleet):
         _unit(files, "infrastructure/tenant", {"serviceaccount.yaml": plan.tenant_objects(fleet)})
@@ -188,7 +194,7 @@ def _cluster(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[s
     files[f"{directory}/flux-system/gotk-sync.yaml"] = dump_yaml(plan.sync_objects(fleet, cluster), header=SYNC_HEADER)
     files[f"{directory}/flux-system/kustomization.yaml"] = dump_yaml(
         [kustomize_config([BOOTSTRAP_COMPONENTS, "gotk-sync.yaml"])])
-    groups = {"sources.yaml": plan.source_objects(fleet),
+    groups = {"sources.yaml": plan.cluster_source_objects(fleet, cluster, caches),
               **{name: [doc] for name, doc in plan.kustomization_objects(fleet, cluster, caches).items()},
               "notifications.yaml": plan.notification_objects(fleet, cluster),
               "image-automation.yaml": plan.image_automation_objects(fleet, cluster)}
@@ -197,15 +203,61 @@ def _cluster(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[s
             files[f"{directory}/{name}"] = dump_yaml(docs)
             resources.append(name)
     files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
-    _cluster_infrastructure(fleet, cluster, files)
+    _cluster_infrastructure(fleet, cluster, caches, files)
     _cluster_apps(fleet, cluster, caches, patching, files)
 
 
-def _cluster_infrastructure(fleet: Fleet, cluster: str, files: dict[str, str]) -> None:
-    resources = [f"../../../infrastructure/namespaces/{namespace}" for namespace in plan.namespaces(fleet, cluster)]
+def _cluster_infrastructure(fleet: Fleet, cluster: str, caches: LoweringCaches, files: dict[str, str]) -> None:
+    resources = [f"../../../infrastructure/namespaces/{namespace}"
+                 for namespace in plan.namespaces(fleet, cluster, with_releases=True)]
     if plan.tenant_objects(fleet):
         resources.append("../../../infrastructure/tenant")
-    files[f"clusters/{cluster}/infrastructure/kustomization.yaml"] = dump_yaml([kustomize_config(resources)])
+    directory = f"clusters/{cluster}/infrastructure"
+    stage = _stage_releases(fleet, cluster, "infrastructure", caches)
+    patches = _patch_files(files, directory, stage.patches)
+    files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(resources + stage.resources, patches)])
+
+
+# ---------------------------------------------------------------- releases (docs/flux.md)
+
+@dataclass(frozen=True, slots=True)
+class StageEntries:
+    """What a stage's kustomization (clusters/<cluster>/<stage>/) lists for the cluster's releases."""
+
+    resources: list[str]  # ../../../releases/<env>/<release>
+    patches: list[tuple[str, dict[str, Any], dict[str, Any]]]  # (file, patch, target): what overlays and the cluster set
+
+
+def _stage_releases(fleet: Fleet, cluster: str, stage: str, caches: LoweringCaches) -> StageEntries:
+    """The entries of the cluster's releases applied in `stage` (`releases.stage_of`)."""
+    env = fleet.clusters[cluster].env
+    sources = caches.chart_sources()
+    entries = StageEntries([], [])
+    for release in releases.cluster_releases(fleet, cluster):
+        if releases.stage_of(fleet, release.name) != stage:
+            continue
+        entries.resources.append(f"../../../{RELEASES_DIR}/{env}/{release.name}")
+        patch = releases.cluster_patch(fleet, sources, release)
+        if patch:
+            entries.patches.append((f"{RELEASES_DIR}/{release.name}-values.yaml", patch, releases.patch_target(release.name)))
+    return entries
+
+
+def _release_base(fleet: Fleet, name: str, caches: LoweringCaches, files: dict[str, str]) -> None:
+    """releases/base/<release>/: the HelmRelease as the declaration writes it."""
+    files[f"{RELEASES_DIR}/base/{name}/release.yaml"] = dump_yaml([releases.helm_release(fleet, caches.chart_sources(), name)])
+    files[f"{RELEASES_DIR}/base/{name}/kustomization.yaml"] = _kustomization_of(("release.yaml",))
+
+
+def _env_releases(fleet: Fleet, env: str, caches: LoweringCaches, files: dict[str, str]) -> None:
+    """releases/<env>/<release>/: the base with what the env sets, for each release the env runs."""
+    names = releases.env_releases(fleet, env)
+    for name in names:
+        patch = releases.env_patch(fleet, caches.chart_sources(), env, name)
+        patches = [(f"{name}-values.yaml", patch, releases.patch_target(name))] if patch else []
+        _patched(files, f"{RELEASES_DIR}/{env}/{name}", [f"../../base/{name}"], patches)
+    if names:
+        files[f"{RELEASES_DIR}/{env}/kustomization.yaml"] = dump_yaml([kustomize_config(names)])
 
 
 def _cluster_apps(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[str], files: dict[str, str]) -> None:
