@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 from gop.compiler.syntax import ast
+from gop.compiler.fleet.evaluate import cluster_instance
 from gop.compiler.fleet.model import Layer, Origin
 from gop.compiler.semantic.check import INVALID
 from gop.compiler.semantic.types import RecordType, describe_value
@@ -181,9 +182,11 @@ def _instances_by_env(snapshot: Snapshot, app: str):
     fleet = snapshot.analysis.fleet
     groups: dict[str, list] = {}
     for name, cluster in (fleet.clusters.items() if fleet else ()):
-        instance = cluster.instances.get(app)
-        if instance is not None:
-            groups.setdefault(cluster.env or "(no env)", []).append((name, instance))
+        try:
+            instance = cluster_instance(cluster, app)  # `app`: a `unit_key` ("web", "release podinfo")
+        except KeyError:
+            continue
+        groups.setdefault(cluster.env or "(no env)", []).append((name, instance))
     order = list(snapshot.symbols.resources("env"))  # declaration order
     return dict(sorted(groups.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
 
@@ -192,7 +195,8 @@ def effective_values(snapshot: Snapshot, app: str, path: tuple[str, ...], root: 
     groups = _instances_by_env(snapshot, app)
     if not groups:
         return None
-    lines = [f"**Effective `{'.'.join(path)}` of app `{app}`:**", ""]
+    kind, _, unit = app.rpartition(" ")
+    lines = [f"**Effective `{'.'.join(path)}` of {kind or 'app'} `{unit}`:**", ""]
     for env, members in groups.items():
         shown = [(name, _show(lookup(inst.values, path)), _where(snapshot, _origin(inst.origins, path), root)) for name, inst in members]
         common, _ = Counter((value, origin) for _, value, origin in shown).most_common(1)[0]

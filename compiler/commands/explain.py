@@ -1,9 +1,10 @@
-"""`gopc explain CODE`, `gopc explain --cluster C APP.FIELD.PATH` and `gopc show --cluster C`.
+"""`gopc explain CODE`, `gopc explain --cluster C APP.FIELD.PATH` (a release's value:
+`release/NAME.FIELD.PATH`) and `gopc show --cluster C`.
 
 Input: a code, or the analysis of a program without errors. Output on stdout: the code's page;
 the effective value and the chain of layers that assigned it (explain); the effective model of
-one cluster as YAML, or as JSON made by `schemas.ShowDocument` (show). An unknown cluster, app
-or path is an `ExplainError`, reported as E0903 (span-less, exit 2); an unknown code is a usage
+one cluster as YAML, or as JSON made by `schemas.ShowDocument` (show). An unknown cluster, app,
+release or path is an `ExplainError`, reported as E0903 (span-less, exit 2); an unknown code is a usage
 error.
 """
 
@@ -17,6 +18,7 @@ from gop.compiler.diagnostics import codes
 from gop.compiler.diagnostics.codes import lookup as code_page, registry
 from gop.compiler.emit.yaml import dump_yaml
 from gop.compiler.fleet.model import Layer
+from gop.compiler.language import unit_key
 from gop.compiler.values import lookup, plain
 from gop.compiler.diagnostics.suggest import did_you_mean
 
@@ -53,9 +55,26 @@ def instance_on(analysis, cluster: str, app: str):
     return model.instances[app]
 
 
+def release_on(analysis, cluster: str, release: str):
+    """The release's instance on the cluster; ExplainError (with a did-you-mean) when it is not there."""
+    model = cluster_model(analysis, cluster)
+    if release not in model.releases:
+        hint = did_you_mean(release, model.releases)
+        raise ExplainError(f"release `{release}` is not on cluster `{cluster}`" + (f"; did you mean `{hint}`?" if hint else
+                           f" (its releases: {', '.join(model.releases) or 'none'})"))
+    return model.releases[release]
+
+
 def explain_text(analysis, cluster: str, dotted: str) -> str:
-    app, _, rest = dotted.partition(".")
-    instance = instance_on(analysis, cluster, app)
+    """`dotted`: APP.FIELD.PATH, or release/NAME.FIELD.PATH for a `release`."""
+    unit, _, rest = dotted.partition(".")
+    kind, _, name = unit.rpartition("/")
+    if kind == "release":
+        instance, app = release_on(analysis, cluster, name), unit_key("release", name)
+    elif kind:
+        raise ExplainError(f"`{unit}`: name an app (`web.replicas`) or a release (`release/podinfo.values.replicaCount`)")
+    else:
+        instance, app = instance_on(analysis, cluster, name), name
     path = tuple(rest.split(".")) if rest else ()
     value = instance.values
     for key in path:
@@ -71,7 +90,9 @@ def explain_text(analysis, cluster: str, dotted: str) -> str:
         if not any(p[: len(leaf_path)] == leaf_path and p != leaf_path for p, _ in defaults):
             lines.append(_row("schema default", source, "", _assignment(leaf_path, path, lookup(instance.values, leaf_path)), True))
     for origin, leaf_path, leaf_value, effective in chain:
-        lines.append(_row(origin.layer.label, origin.source, _where(analysis, origin.span), _assignment(leaf_path, path, leaf_value), effective))
+        # The declaration's own layer is named by its kind ("app", "release"); the others by layer.
+        layer = origin.source.split(" ", 1)[0] if origin.layer is Layer.APP else origin.layer.label
+        lines.append(_row(layer, origin.source, _where(analysis, origin.span), _assignment(leaf_path, path, leaf_value), effective))
     if len(lines) == 1:
         lines.append("  (no assignment; the value is empty)")
     return "\n".join(lines) + "\n"
