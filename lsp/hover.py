@@ -164,10 +164,10 @@ def _where(snapshot: Snapshot, origin: Origin | None, root: Path) -> str:
     if origin is None:
         return ""
     if origin.span is None:
-        return f"`{origin.source}` ({origin.layer.label})"
+        return f"`{origin.source}` ({origin.label})"
     source = snapshot.analysis.program.sources.get(origin.span.file)
     line = source.position(origin.span.start).line + 1 if source else 0
-    return f"`{origin.source}` ({origin.layer.label}, {_short(origin.span.file, root)}:{line})"
+    return f"`{origin.source}` ({origin.label}, {_short(origin.span.file, root)}:{line})"
 
 
 def _short(key: str, root: Path) -> str:

@@ -308,3 +308,24 @@ def test_a_chart_that_is_not_vendored_stops_the_render_not_the_build(program, tm
     assert cli.main(["render", str(bare), "--cluster", "prod-1"]) == cli.EXIT_ERRORS
     err = capsys.readouterr().err
     assert f"error[{codes.RELEASE_CHART_NOT_VENDORED}]" in err and "gopc chart add" in err
+
+
+@pytest.mark.asyncio
+async def test_hover_on_a_release_field_shows_its_doc_and_effective_values(tmp_path):
+    from test_lsp import Session, hover_at
+
+    (tmp_path / "main.gop").write_text(PROGRAM, encoding="utf-8")
+    session = await Session.start(tmp_path)
+    try:
+        uri = session.open("main.gop")
+        await session.diagnostics(uri, what="analysis")
+        text = await hover_at(session, uri, 'remediation = "uninstall"', 3)
+        assert "What a failed upgrade is undone by." in text
+        assert "**Effective `upgrade.remediation` of release `podinfo`:**" in text
+        assert '- env `staging`: `"rollback"`' in text
+        assert '- env `prod`: `"uninstall"` — `env prod` (env overlay, main.gop:41)' in text
+        text = await hover_at(session, uri, "  install.crds", 11)
+        assert "What to do with the chart's CustomResourceDefinitions." in text
+        assert '- env `prod`: `"CreateReplace"` — `release redis` (release, main.gop:24)' in text
+    finally:
+        await session.stop()

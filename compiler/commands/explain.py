@@ -90,9 +90,7 @@ def explain_text(analysis, cluster: str, dotted: str) -> str:
         if not any(p[: len(leaf_path)] == leaf_path and p != leaf_path for p, _ in defaults):
             lines.append(_row("schema default", source, "", _assignment(leaf_path, path, lookup(instance.values, leaf_path)), True))
     for origin, leaf_path, leaf_value, effective in chain:
-        # The declaration's own layer is named by its kind ("app", "release"); the others by layer.
-        layer = origin.source.split(" ", 1)[0] if origin.layer is Layer.APP else origin.layer.label
-        lines.append(_row(layer, origin.source, _where(analysis, origin.span), _assignment(leaf_path, path, leaf_value), effective))
+        lines.append(_row(origin.label, origin.source, _where(analysis, origin.span), _assignment(leaf_path, path, leaf_value), effective))
     if len(lines) == 1:
         lines.append("  (no assignment; the value is empty)")
     return "\n".join(lines) + "\n"
