@@ -9,13 +9,17 @@ Layout (after fluxcd/flux2-kustomize-helm-example; docs/flux.md explains each fi
     apps/<env>/<app>/                   kustomization.yaml (+ <app>-values.yaml: the env's patch)
     infrastructure/namespaces/<ns>/     kustomization.yaml, namespace.yaml (+ tenant RBAC)
     infrastructure/tenant/              the service account the apps Kustomization impersonates
+    releases/base/<release>/            kustomization.yaml, release.yaml (a `release`'s HelmRelease)
+    releases/<env>/<release>/           kustomization.yaml (+ <release>-values.yaml: the env's patch)
     secrets/<path without .yaml>/       kustomization.yaml + a SOPS-encrypted Secret, copied verbatim
     components/<overlay>/               a Kustomize Component per selector overlay: kustomization.yaml,
                                         values.yaml (every release) and <app>-values.yaml patches
     clusters/<cluster>/                 kustomization.yaml, flux-system/ (bootstrap's sync),
                                         infrastructure.yaml + apps.yaml (Flux Kustomizations),
-                                        sources.yaml, notifications.yaml, image-automation.yaml,
-                                        infrastructure/ and apps/ (what those Kustomizations apply:
+                                        sources.yaml (+ the releases' chart sources), notifications.yaml,
+                                        image-automation.yaml, infrastructure/ (+ the releases and
+                                        releases/<release>-values.yaml, what overlays and the cluster
+                                        set) and apps/ (what those Kustomizations apply:
                                         the apps, the components of the overlays selecting the
                                         cluster, <app>-values.yaml patches with what it sets, and
                                         external-secrets.yaml: the ExternalSecrets of its apps)
