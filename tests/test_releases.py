@@ -329,3 +329,16 @@ async def test_hover_on_a_release_field_shows_its_doc_and_effective_values(tmp_p
         assert '- env `prod`: `"CreateReplace"` — `release redis` (release, main.gop:24)' in text
     finally:
         await session.stop()
+
+
+def test_alerts_watch_the_releases_and_their_sources_in_flux_system(tmp_path):
+    (tmp_path / "main.gop").write_text(PROGRAM + 'provider slack { type = "slack" }\n'
+                                       'alert failures { provider = slack, kinds = ["HelmRelease", "OCIRepository"] }\n',
+                                       encoding="utf-8")
+    files, _ = repository(analyse([tmp_path]))
+    alert = rt.parse_docs(files["clusters/prod-1/notifications.yaml"])[1]
+    assert alert["spec"]["eventSources"] == [
+        {"kind": "HelmRelease", "name": "*", "namespace": "flux-system"},
+        {"kind": "HelmRelease", "name": "*", "namespace": "web"},
+        {"kind": "OCIRepository", "name": "*", "namespace": "flux-system"}]
+    rt.flux_validate([alert])

@@ -30,7 +30,7 @@ from typing import Any
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import merge
 from gop.compiler.lower.flux import objects
-from gop.compiler.lower.flux.releases import cluster_sources, created_namespaces
+from gop.compiler.lower.flux.releases import cluster_sources, created_namespaces, source_key
 from gop.compiler.lower.flux.objects import FLUX_NAMESPACE
 from gop.compiler.lower.flux.caches import LoweringCaches
 from gop.compiler.lower.flux.secrets import instance_namespace
@@ -176,6 +176,12 @@ def _alert_sources(fleet: Fleet, cluster: str) -> dict[str, list[str]]:
     delivery = fleet.delivery.values
     if delivery["charts"] == "oci":
         by_kind[delivery["ociSource"]] = app_namespaces
+    model = fleet.clusters[cluster]
+    if model.releases:  # a release's HelmRelease and chart source are in flux-system
+        kinds = {HELM_RELEASE} | {key.kind for release in model.releases.values()
+                                  if (key := source_key(fleet, release.values["chart"])) is not None}
+        for kind in kinds:
+            by_kind[kind] = sorted({*by_kind.get(kind, ()), FLUX_NAMESPACE})
     return by_kind
 
 
