@@ -284,7 +284,7 @@ def test_explain_names_each_layer_of_a_release_value(program, capsys):
         ("release", "release podinfo", "main.gop:15:5", "1"), ("env overlay", "env prod", "main.gop:41:21", "2"),
         ("* selector overlay", "overlay big", "main.gop:46:21", "3")]
     assert cli.main(["explain", "--cluster", "prod-2", "release/podinf.values", str(program)]) == cli.EXIT_USAGE
-    assert "release `podinf` is not on cluster `prod-2`; did you mean `podinfo`?" in capsys.readouterr().err
+    assert "release `podinf` does not run on cluster `prod-2`; did you mean `podinfo`?" in capsys.readouterr().err
 
 
 def test_render_one_release(program, capsys, monkeypatch):
@@ -295,7 +295,7 @@ def test_render_one_release(program, capsys, monkeypatch):
         ("Deployment", "cache-redis"), ("Service", "cache-redis"), ("ServiceAccount", "cache-redis"),
         ("HelmRelease", "redis")}
     assert cli.main(["render", str(program), "--cluster", "staging-1", "--release", "tools"]) == cli.EXIT_USAGE
-    assert "release `tools` is not on cluster `staging-1`" in capsys.readouterr().err
+    assert "release `tools` does not run on cluster `staging-1`" in capsys.readouterr().err
 
 
 def test_a_chart_that_is_not_vendored_stops_the_render_not_the_build(program, tmp_path, capsys, monkeypatch):

@@ -47,22 +47,22 @@ def cluster_model(analysis, name: str):
 
 def instance_on(analysis, cluster: str, app: str):
     """The app's instance on the cluster; ExplainError (with a did-you-mean) when it does not run there."""
-    model = cluster_model(analysis, cluster)
-    if app not in model.instances:
-        hint = did_you_mean(app, model.instances)
-        raise ExplainError(f"app `{app}` does not run on cluster `{cluster}`" + (f"; did you mean `{hint}`?" if hint else
-                           f" (it runs: {', '.join(model.instances) or 'nothing'})"))
-    return model.instances[app]
+    return _unit_on(analysis, cluster, "app", app)
 
 
 def release_on(analysis, cluster: str, release: str):
-    """The release's instance on the cluster; ExplainError (with a did-you-mean) when it is not there."""
+    """The release's instance on the cluster; ExplainError (with a did-you-mean) when it does not run there."""
+    return _unit_on(analysis, cluster, "release", release)
+
+
+def _unit_on(analysis, cluster: str, kind: str, name: str):
     model = cluster_model(analysis, cluster)
-    if release not in model.releases:
-        hint = did_you_mean(release, model.releases)
-        raise ExplainError(f"release `{release}` is not on cluster `{cluster}`" + (f"; did you mean `{hint}`?" if hint else
-                           f" (its releases: {', '.join(model.releases) or 'none'})"))
-    return model.releases[release]
+    units = model.instances if kind == "app" else model.releases
+    if name not in units:
+        hint = did_you_mean(name, units)
+        raise ExplainError(f"{kind} `{name}` does not run on cluster `{cluster}`" + (f"; did you mean `{hint}`?" if hint else
+                           f" (it runs: {', '.join(units) or 'nothing'})"))
+    return units[name]
 
 
 def explain_text(analysis, cluster: str, dotted: str) -> str:
