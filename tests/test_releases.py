@@ -342,3 +342,21 @@ def test_alerts_watch_the_releases_and_their_sources_in_flux_system(tmp_path):
         {"kind": "HelmRelease", "name": "*", "namespace": "web"},
         {"kind": "OCIRepository", "name": "*", "namespace": "flux-system"}]
     rt.flux_validate([alert])
+
+
+def test_an_app_and_a_release_of_one_name_layer_apart(tmp_path):
+    (tmp_path / "main.gop").write_text('''
+source flux-system { url = "https://github.com/acme/fleet" }
+app cache { image { repository = "ghcr.io/acme/cache", tag = "1.0.0" } }
+release cache { chart { repository = "https://charts.example.com", name = "cache" } }
+env prod where environment == "prod" {
+  app cache { replicas = 3 }
+  release cache { values.replicaCount = 5 }
+}
+cluster prod-1 { labels { environment = "prod" } }
+''', encoding="utf-8")
+    analysis = analyse([tmp_path])
+    assert [d.message for d in analysis.diagnostics] == []
+    cluster = analysis.fleet.clusters["prod-1"]
+    assert cluster.instances["cache"].values["replicas"] == 3
+    assert cluster.releases["cache"].values["values"] == {"replicaCount": 5}

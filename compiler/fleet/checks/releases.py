@@ -9,7 +9,8 @@ share it, at the line of the layer that set the value at fault (the declaration 
 - RELEASE_VERSION_RANGE: a `chart.version` Flux cannot parse as a semver range (HelmChart's
   `version`, OCIRepository's `ref.semver`: both Masterminds/semver constraints);
 - RELEASE_DUPLICATE: two releases with one Helm release name in one namespace on one cluster
-  (Helm keeps one release per name and namespace: the two would overwrite each other).
+  (Helm keeps one release per name and namespace: the two would overwrite each other), or an app
+  in `flux-system` named as a release (one HelmRelease object for both).
 Dependencies between releases (not on the cluster, cycles) are `dependencies`' like apps'.
 
 Invariants: deterministic order (releases and clusters sorted); a release deployed nowhere is
@@ -28,6 +29,7 @@ from gop.compiler.fleet.model import Fleet, Origin, UnitModel
 from gop.compiler.semantic.semver_range import range_problem
 
 HELM_NAME_LIMIT = 53
+FLUX_NAMESPACE = "flux-system"  # where a release's HelmRelease lives (lower/flux/releases.py)
 _HELM_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
@@ -115,7 +117,7 @@ def _duplicates(fleet: Fleet) -> list[Diagnostic]:
             if first != name:
                 clashes.setdefault((first, name), []).append(cluster)
                 helm_names[first, name] = key
-    found = []
+    found = _app_clashes(fleet)
     for (first, second), clusters in sorted(clashes.items()):
         helm_name, namespace = helm_names[first, second]
         found.append(diagnostic(
@@ -125,3 +127,19 @@ def _duplicates(fleet: Fleet) -> list[Diagnostic]:
             notes=("Helm keeps one release per name and namespace: give one a `releaseName` or another `namespace`",),
             related=(Related(fleet.releases[first].span, f"release `{first}` is declared here"),)))
     return found
+
+
+def _app_clashes(fleet: Fleet) -> list[Diagnostic]:
+    """An app in `flux-system` named as a release: both would be the HelmRelease flux-system/NAME."""
+    clashes: dict[str, list[str]] = {}
+    for cluster, model in sorted(fleet.clusters.items()):
+        for name, instance in model.instances.items():
+            if name in model.releases and instance.values.get("namespace", fleet.apps[name].namespace) == FLUX_NAMESPACE:
+                clashes.setdefault(name, []).append(cluster)
+    return [diagnostic(codes.RELEASE_DUPLICATE, fleet.releases[name].span,
+                       f"release `{name}` and app `{name}` would both be the HelmRelease {FLUX_NAMESPACE}/{name} on "
+                       + clusters_text(clusters),
+                       notes=(f"a release's HelmRelease lives in {FLUX_NAMESPACE}; rename one, or install the app "
+                              "into another namespace",),
+                       related=(Related(fleet.apps[name].span, f"app `{name}` is declared here"),))
+            for name, clusters in sorted(clashes.items())]

@@ -54,10 +54,11 @@ class SourceKey:
     version: str  # an OCIRepository's ref (its tag or range); "" otherwise
 
 
-def stage_of(fleet: Fleet, release: str) -> str:
-    """The delivery stage a release is applied in. The implicit stages put every release in
-    `infrastructure` (a program without `stage` declarations cannot name another)."""
-    return DEFAULT_STAGE
+def stage_of(values: dict[str, Any]) -> str:
+    """The delivery stage that applies a release with these (effective) values: its `stage`, else
+    `infrastructure` (with the implicit stages, a program cannot name another)."""
+    stage = values.get("stage")
+    return stage.name if stage is not None else DEFAULT_STAGE
 
 
 def source_key(fleet: Fleet, chart: dict[str, Any]) -> SourceKey | None:
@@ -108,7 +109,6 @@ class ChartSources:
 
     def chart_reference(self, chart: dict[str, Any]) -> dict[str, Any]:
         """The HelmRelease `chart` or `chartRef` of an effective `chart` block."""
-        chart = dict(chart)
         key = source_key(self.fleet, chart)
         if key is not None and key.kind == OCI_REPOSITORY:
             return {"chartRef": {"kind": OCI_REPOSITORY, "name": self.names[key], "namespace": FLUX_NAMESPACE}}

@@ -238,7 +238,7 @@ def _stage_releases(fleet: Fleet, cluster: str, stage: str, caches: LoweringCach
     sources = caches.chart_sources()
     entries = StageEntries([], [])
     for release in releases.cluster_releases(fleet, cluster):
-        if releases.stage_of(fleet, release.name) != stage:
+        if releases.stage_of(release.values) != stage:
             continue
         entries.resources.append(f"../../../{RELEASES_DIR}/{env}/{release.name}")
         patch = releases.cluster_patch(fleet, sources, release)
