@@ -34,6 +34,8 @@ _HELM_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-
 
 
 def release_diagnostics(fleet: Fleet) -> list[Diagnostic]:
+    if not fleet.releases:
+        return []  # a fleet of apps only costs nothing here
     found: dict[tuple, Diagnostic] = {}
     for name, release in sorted(fleet.releases.items()):
         seen: set[int] = set()
