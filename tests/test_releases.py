@@ -91,6 +91,10 @@ cluster prod-2 {
   release podinfo { values.podAnnotations { tier = "gold" } }
   release redis { values.service.port = 6380, releaseName = "cache" }
 }
+cluster prod-3 {
+  labels { environment = "prod", size = "big" }
+  release podinfo { values.replicaCount = 4 }
+}
 '''
 
 CHARTS = {"podinfo": ("6.4.0", "6.5.0", "7.0.0"), "redis": ("1.2.3",), "tools": ("0.1.0",), "switch": ("0.1.0",)}
@@ -150,7 +154,19 @@ def test_the_tree_has_a_base_per_release_an_overlay_per_env_and_the_cluster_patc
     files = set(json.loads((tree / "files.json").read_text()))
     assert {"releases/base/podinfo/release.yaml", "releases/prod/podinfo/podinfo-values.yaml",
             "releases/prod/kustomization.yaml", "clusters/prod-2/infrastructure/releases/podinfo-values.yaml",
-            "clusters/prod-2/infrastructure/releases/redis-values.yaml"} <= files
+            "clusters/prod-2/infrastructure/releases/redis-values.yaml", "components/big/releases/kustomization.yaml",
+            "components/big/releases/podinfo-values.yaml"} <= files
+    # the overlay's value once, in its component; each cluster's patch has only what the cluster sets
+    component = yaml.safe_load((tree / "components/big/releases/podinfo-values.yaml").read_text())
+    assert component["spec"] == {"values": {"replicaCount": 3}}
+    own = {cluster: yaml.safe_load((tree / f"clusters/{cluster}/infrastructure/releases/podinfo-values.yaml").read_text())
+           for cluster in ("prod-2", "prod-3")}
+    assert own["prod-2"]["spec"] == {"values": {"podAnnotations": {"tier": "gold"}}}
+    assert own["prod-3"]["spec"] == {"values": {"replicaCount": 4}}
+    listing = {cluster: yaml.safe_load((tree / f"clusters/{cluster}/infrastructure/kustomization.yaml").read_text())
+               for cluster in ("prod-2", "prod-3")}
+    assert listing["prod-2"]["components"] == ["../../../components/big/releases"]
+    assert "components" not in listing["prod-3"]  # its own value overrides all the overlay sets there
     assert "releases/staging/tools/kustomization.yaml" not in files  # tools runs in prod only
     assert "releases/staging/podinfo/podinfo-values.yaml" not in files  # staging sets nothing
     infrastructure = yaml.safe_load((tree / "clusters/prod-1/infrastructure/kustomization.yaml").read_text())
@@ -176,20 +192,20 @@ def test_every_object_passes_the_flux_schemas_and_kubernetes_validate(tree):
              and not path.startswith("charts/")
              for doc in rt.parse_docs((tree / path).read_text())]
     assert rt.flux_validate(whole, allow_non_flux=True) >= 20
-    for cluster in ("staging-1", "prod-1", "prod-2"):
+    for cluster in ("staging-1", "prod-1", "prod-2", "prod-3"):
         built = kustomize_stages(tree, cluster)
         rt.flux_validate(built, allow_non_flux=True)
         rt.kubernetes_validate_strict([doc for doc in built if not rt.is_flux_doc(doc)])
 
 
-@pytest.mark.parametrize("cluster", ["staging-1", "prod-1", "prod-2"])
+@pytest.mark.parametrize("cluster", ["staging-1", "prod-1", "prod-2", "prod-3"])
 def test_kustomize_builds_the_helm_releases_render_shows(tree, analysis, cluster):
     built = releases_of(kustomize_stages(tree, cluster))
     rendered = releases_of(render_cluster(analysis.fleet, cluster, include_flux=True, caches=analysis.lowering))
     assert built == json.loads(json.dumps(rendered))
     assert set(built) == ({"podinfo", "redis", "switch", "tools"} if cluster != "staging-1" else {"podinfo", "redis", "switch"})
     podinfo = built["podinfo"]["spec"]
-    assert podinfo["values"] == {"replicaCount": {"staging-1": 1, "prod-1": 2, "prod-2": 3}[cluster],
+    assert podinfo["values"] == {"replicaCount": {"staging-1": 1, "prod-1": 2, "prod-2": 3, "prod-3": 4}[cluster],
                                  "podAnnotations": {"team": "web", **({"tier": "gold"} if cluster == "prod-2" else {})}}
     if cluster != "staging-1":
         assert podinfo["upgrade"] == {"crds": "Skip", "remediation": {"retries": 5, "strategy": "uninstall"}}

@@ -24,8 +24,9 @@ def run(args, reporter: Reporter) -> int:
 
     if args.all_clusters and args.out is None:
         raise UsageError("gopc render: --all-clusters writes one file per cluster: give the directory with -o DIR")
-    if args.all_clusters and (args.app is not None or args.release is not None):
-        raise UsageError("gopc render: --app and --release go with --cluster")
+    for option, value in (("--app", args.app), ("--release", args.release)):
+        if args.all_clusters and value is not None:
+            raise UsageError(f"gopc render: {option} goes with --cluster")
     if args.app is not None and args.release is not None:
         raise UsageError("gopc render: give --app or --release, not both")
     reporter.result_on_stdout = args.out is None

@@ -33,6 +33,8 @@ from gop.compiler.fleet.model import Fleet, Instance, UnitModel
 from gop.compiler.fleet.checks.effective import SYSTEM_NAMESPACES
 from gop.compiler.language import unit_key
 from gop.compiler.values import merge, plain
+from gop.compiler.values import patch as diff_patch
+from gop.compiler.lower.flux.overlays import holds_paths, owned_parts
 from gop.compiler.lower.flux import objects
 from gop.compiler.lower.flux.objects import FLUX_NAMESPACE, HELM_API, HELM_CHART_LAYER, SOURCE_API
 from gop.compiler.lower.kinds import GIT_REPOSITORY, HELM_RELEASE, HELM_REPOSITORY, OCI_REPOSITORY
@@ -263,21 +265,85 @@ def env_releases(fleet: Fleet, env: str) -> list[str]:
     return sorted({name for cluster in fleet.envs[env].clusters for name in fleet.clusters[cluster].releases})
 
 
+@dataclass(frozen=True, slots=True)
+class ReleaseComponents:
+    """What selector overlays set for releases, written once per overlay as a Kustomize Component
+    (components/<overlay>/releases/) that the infrastructure stage of each cluster it selects lists."""
+
+    trees: dict[str, dict[str, dict[str, Any]]]  # overlay -> release -> what its component patches in
+    listed: dict[str, tuple[str, ...]]  # cluster -> the overlays whose component it lists, by name
+
+    def layers(self, cluster: str, release: str) -> list[dict[str, Any]]:
+        """The component trees that reach the release on the cluster, in the order kustomize applies them."""
+        return [self.trees[overlay][release] for overlay in self.listed.get(cluster, ()) if release in self.trees[overlay]]
+
+
+def release_components(fleet: Fleet) -> ReleaseComponents:
+    """Each overlay's part of its releases' values (read off the instances' origins, as for apps),
+    but never the `chart` (its reference depends on the env's chart too: the cluster's own patch
+    carries it). A tree goes into the component only if every release it reaches on every cluster
+    listing the component holds each path it sets, so the cluster's patch never has to take
+    anything away; otherwise the cluster's own patch carries that overlay's part."""
+    gathered: dict[tuple[str, str], dict[str, Any]] = {}
+    for cluster in sorted(fleet.clusters):
+        for name, instance in fleet.clusters[cluster].releases.items():
+            for overlay, tree in owned_parts(instance).items():
+                tree = {key: value for key, value in tree.items() if key != "chart"}
+                if tree:
+                    gathered[overlay, name] = merge(gathered.get((overlay, name), {}), tree)
+    listed = _listing(fleet, gathered)
+    kept = {(overlay, name): tree for (overlay, name), tree in gathered.items()
+            if all(holds_paths(fleet.clusters[cluster].releases[name].values, tree) for cluster, overlays in listed.items()
+                   if overlay in overlays and name in fleet.clusters[cluster].releases)}
+    trees: dict[str, dict[str, dict[str, Any]]] = {}
+    for (overlay, name), tree in sorted(kept.items()):
+        trees.setdefault(overlay, {})[name] = tree
+    return ReleaseComponents(trees, _listing(fleet, kept))
+
+
+def _listing(fleet: Fleet, trees: dict[tuple[str, str], dict[str, Any]]) -> dict[str, tuple[str, ...]]:
+    """cluster -> the overlays with a tree for a release it runs, among those that set anything on it."""
+    listed: dict[str, set[str]] = {}
+    for cluster in sorted(fleet.clusters):
+        for name, instance in fleet.clusters[cluster].releases.items():
+            for overlay in owned_parts(instance):
+                if (overlay, name) in trees:
+                    listed.setdefault(cluster, set()).add(overlay)
+    return {cluster: tuple(sorted(overlays)) for cluster, overlays in sorted(listed.items())}
+
+
 def env_patch(fleet: Fleet, sources: ChartSources, env: str, name: str) -> dict[str, Any] | None:
     base = fleet.releases[name].base
     tree = fleet.envs[env].unit_values.get(unit_key("release", name), {})
     return release_patch(sources, name, tree, merge(base, tree)["chart"], base["chart"])
 
 
-def cluster_patch(fleet: Fleet, sources: ChartSources, release: ClusterRelease) -> dict[str, Any] | None:
-    with_env = merge(fleet.releases[release.name].base, release.env_values)
-    return release_patch(sources, release.name, release.cluster_values, release.values["chart"], with_env["chart"])
+def component_patches(sources: ChartSources, components: ReleaseComponents, overlay: str) -> dict[str, dict[str, Any]]:
+    """release -> the HelmRelease patch of the overlay's component (which never sets the chart)."""
+    return {name: patch for name, tree in components.trees[overlay].items()
+            if (patch := release_patch(sources, name, tree, {}, {})) is not None}
 
 
-def effective_release(fleet: Fleet, sources: ChartSources, release: ClusterRelease) -> dict[str, Any]:
-    """The HelmRelease as kustomize leaves it on the cluster: the base with both patches."""
+def cluster_patch(fleet: Fleet, sources: ChartSources, components: ReleaseComponents, cluster: str,
+                  release: ClusterRelease) -> dict[str, Any] | None:
+    """The cluster's own patch: whatever the env and the components leave to do, so that all of
+    them give the release's effective values on the cluster."""
+    composed = merge(fleet.releases[release.name].base, release.env_values)
+    for layer in components.layers(cluster, release.name):
+        composed = merge(composed, layer)
+    return release_patch(sources, release.name, diff_patch(release.values, composed), release.values["chart"],
+                         composed["chart"])
+
+
+def effective_release(fleet: Fleet, sources: ChartSources, components: ReleaseComponents, cluster: str,
+                      release: ClusterRelease) -> dict[str, Any]:
+    """The HelmRelease as kustomize leaves it on the cluster: the base, the env's patch, the
+    components' patches, the cluster's own."""
+    patches = [env_patch(fleet, sources, release.instance.env, release.name)]
+    patches += [release_patch(sources, release.name, tree, {}, {}) for tree in components.layers(cluster, release.name)]
+    patches.append(cluster_patch(fleet, sources, components, cluster, release))
     doc = helm_release(fleet, sources, release.name)
-    for patch in (env_patch(fleet, sources, release.instance.env, release.name), cluster_patch(fleet, sources, release)):
+    for patch in patches:
         if patch:
             doc = _apply_patch(doc, patch)
     return doc

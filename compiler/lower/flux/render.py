@@ -173,8 +173,9 @@ def flux_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[dic
             helm_release = merge(helm_release, patch)
         helm_release["metadata"] = {**helm_release["metadata"], "namespace": release.namespace}  # kustomize's moves
         docs.append(helm_release)
-    sources = caches.chart_sources()
-    docs += [releases.effective_release(fleet, sources, release) for release in releases.cluster_releases(fleet, cluster)]
+    sources, components = caches.chart_sources(), caches.release_components()
+    docs += [releases.effective_release(fleet, sources, components, cluster, release)
+             for release in releases.cluster_releases(fleet, cluster)]
     return docs
 
 
@@ -186,6 +187,6 @@ def release_objects(fleet: Fleet, cluster: str, name: str, *, include_flux: bool
     release = next(release for release in releases.cluster_releases(fleet, cluster) if release.name == name)
     docs = chart_objects(fleet, release, caches.rendered_charts)
     if include_flux:
-        docs.append(releases.effective_release(fleet, caches.chart_sources(), release))
+        docs.append(releases.effective_release(fleet, caches.chart_sources(), caches.release_components(), cluster, release))
     return sorted(docs, key=object_key)
 

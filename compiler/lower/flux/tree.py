@@ -75,6 +75,8 @@ def repository_files(fleet: Fleet, caches: LoweringCaches | None = None) -> dict
         _release_base(fleet, name, caches, files)
     for env in sorted(fleet.envs):
         _env_releases(fleet, env, caches, files)
+    for overlay in caches.release_components().trees:
+        _release_component(fleet, overlay, caches, files)
     for namespace in plan.all_namespaces(fleet, with_releases=True):
         _unit(files, f"infrastructure/namespaces/{namespace}", plan.namespace_files(fleet, namespace))
     if plan.tenant_objects(fleet):
@@ -219,7 +221,8 @@ def _cluster_infrastructure(fleet: Fleet, cluster: str, caches: LoweringCaches, 
     directory = f"clusters/{cluster}/infrastructure"
     stage = _stage_releases(fleet, cluster, "infrastructure", caches)
     patches = _patch_files(files, directory, stage.patches)
-    files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(resources + stage.resources, patches)])
+    files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_config(resources + stage.resources, patches,
+                                                                           stage.components)])
 
 
 # ---------------------------------------------------------------- releases (docs/flux.md)
@@ -229,22 +232,36 @@ class StageEntries:
     """What a stage's kustomization (clusters/<cluster>/<stage>/) lists for the cluster's releases."""
 
     resources: list[str]  # ../../../releases/<env>/<release>
-    patches: list[tuple[str, dict[str, Any], dict[str, Any]]]  # (file, patch, target): what overlays and the cluster set
+    components: list[str]  # ../../../components/<overlay>/releases: what selector overlays set
+    patches: list[tuple[str, dict[str, Any], dict[str, Any]]]  # (file, patch, target): the rest, what the cluster sets
 
 
 def _stage_releases(fleet: Fleet, cluster: str, stage: str, caches: LoweringCaches) -> StageEntries:
     """The entries of the cluster's releases applied in `stage` (`releases.stage_of`)."""
     env = fleet.clusters[cluster].env
-    sources = caches.chart_sources()
-    entries = StageEntries([], [])
+    sources, components = caches.chart_sources(), caches.release_components()
+    entries = StageEntries([], [], [])
+    overlays: set[str] = set()
     for release in releases.cluster_releases(fleet, cluster):
         if releases.stage_of(release.values) != stage:
             continue
         entries.resources.append(f"../../../{RELEASES_DIR}/{env}/{release.name}")
-        patch = releases.cluster_patch(fleet, sources, release)
+        overlays.update(overlay for overlay in components.listed.get(cluster, ())
+                        if release.name in components.trees[overlay])
+        patch = releases.cluster_patch(fleet, sources, components, cluster, release)
         if patch:
             entries.patches.append((f"{RELEASES_DIR}/{release.name}-values.yaml", patch, releases.patch_target(release.name)))
+    entries.components.extend(f"../../../{COMPONENTS_DIR}/{overlay}/{RELEASES_DIR}" for overlay in sorted(overlays))
     return entries
+
+
+def _release_component(fleet: Fleet, overlay: str, caches: LoweringCaches, files: dict[str, str]) -> None:
+    """components/<overlay>/releases/: what a selector overlay sets for releases, for every cluster it selects."""
+    directory = f"{COMPONENTS_DIR}/{overlay}/{RELEASES_DIR}"
+    patches = releases.component_patches(caches.chart_sources(), caches.release_components(), overlay)
+    entries = _patch_files(files, directory, [(f"{name}-values.yaml", patch, releases.patch_target(name))
+                                              for name, patch in patches.items()])
+    files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_component(entries)])
 
 
 def _release_base(fleet: Fleet, name: str, caches: LoweringCaches, files: dict[str, str]) -> None:
