@@ -3,8 +3,9 @@
 Input: a `Fleet` (its `releases`, each cluster's release `Instance`s, each env's `unit_values`).
 Output: the chart sources (`ChartSources`: one HelmRepository, OCIRepository or Git reference per
 distinct repository, named once for the fleet), a release's base HelmRelease (`helm_release`), the
-patch of one layer (`release_patch`), and per cluster the releases it runs (`cluster_releases`)
-with the namespaces gopc creates for them.
+patch of one layer (`release_patch`), what selector overlays set as Kustomize Components
+(`release_components`), and per cluster the releases it runs (`cluster_releases`), its own patch
+of each (`cluster_patch`) and the namespaces gopc creates for them.
 
 Where the objects live (docs/flux.md): a release's HelmRelease is in `flux-system`, named after the
 declaration, installing into `targetNamespace` (= `storageNamespace`, so `helm ls -n NS` finds it);
@@ -15,9 +16,10 @@ patches one field, and no reference crosses namespaces (a cluster running the co
 applied with Flux's own rights, never impersonating `delivery.serviceAccountName`.
 
 Invariants:
-- Layer by layer, the base HelmRelease < the env's patch < the cluster's patch, merged as kustomize
-  merges strategic-merge patches (maps key by key, lists whole, null deletes), give exactly the
-  HelmRelease of the release's effective values on the cluster (`effective_release`).
+- Layer by layer, the base HelmRelease < the env's patch < the overlays' components < the
+  cluster's patch, merged as kustomize merges strategic-merge patches (maps key by key, lists
+  whole, null deletes), give exactly the HelmRelease of the release's effective values on the
+  cluster (`effective_release`; tests/test_releases.py holds kustomize to it).
 - Source names are a function of the source's own settings, never of which clusters exist or of
   the hash seed: a name two different sources would share gets a hash of each one's settings.
 """
