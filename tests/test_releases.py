@@ -9,7 +9,8 @@ cluster. Its vendored charts are `helm create` + `helm package` packages under v
 - `kubectl kustomize` builds each cluster's stage paths, and the HelmReleases it builds are the
   ones `gopc render --include-flux` shows (the patches carry exactly the layers);
 - a release's render is `helm template` of its vendored package with the values of the
-  HelmRelease kustomize built;
+  HelmRelease kustomize built, and of the chart pulled from a Helm repository (index.yaml over
+  HTTP) and from an OCI registry (Debian's docker-registry) on loopback, as Flux would pull it;
 - build and render are byte-identical under two hash seeds;
 - `gopc explain` names a release's layers, `gopc render --release` renders one, hover on a
   release field shows its effective value per env and cluster.
@@ -232,6 +233,7 @@ def test_render_is_helm_template_of_the_vendored_chart_with_the_built_values(tre
         objects = release_objects(analysis.fleet, cluster, name, caches=analysis.lowering)
         key = lambda doc: (doc["kind"], doc["metadata"]["name"])  # noqa: E731
         assert sorted(objects, key=key) == sorted(expected, key=key), name
+        rt.kubernetes_validate_strict(objects)
     assert vendored_package(program, "podinfo", "6.x").name == "podinfo-6.5.0.tgz"  # the highest that satisfies
 
 
@@ -376,3 +378,51 @@ cluster prod-1 { labels { environment = "prod" } }
     cluster = analysis.fleet.clusters["prod-1"]
     assert cluster.instances["cache"].values["replicas"] == 3
     assert cluster.releases["cache"].values["values"] == {"replicaCount": 5}
+
+
+@pytest.fixture
+def chart_repository(program, tmp_path):
+    """The vendored podinfo packages served as a Helm repository (index.yaml) on 127.0.0.1."""
+    import functools
+    import http.server
+    import shutil
+    import threading
+
+    served = tmp_path / "repository"
+    served.mkdir()
+    for package in sorted((program / "vendor" / "charts" / "podinfo").glob("*/*.tgz")):
+        shutil.copy(package, served)
+    port = rt.free_port()
+    rt.run_tool([rt.helm_bin(), "repo", "index", served, "--url", f"http://127.0.0.1:{port}"])
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_render_equals_helm_template_of_the_charts_pulled_from_a_repository_and_a_registry(
+        tree, analysis, program, chart_repository, oci_registry, tmp_path):
+    """What Flux would pull (the newest podinfo matching 6.x from a Helm repository; redis 1.2.x
+    from an OCI registry) templated with the HelmRelease's values is what render shows."""
+    package = next((program / "vendor" / "charts" / "redis").glob("*/*.tgz"))
+    rt.helm_push(package, oci_registry.url("charts"))
+    built = releases_of(kustomize_stages(tree, "prod-2"))
+    pulled = {"podinfo": ("podinfo", ["--repo", chart_repository, "--version", "6.x"]),
+              "redis": (f"{oci_registry.url('charts')}/redis", ["--version", "1.2.x", "--plain-http"])}
+    for name, (chart, flags) in pulled.items():
+        spec = built[name]["spec"]
+        values = tmp_path / f"{name}.json"
+        values.write_text(json.dumps(spec.get("values", {})))
+        expected = rt.helm_template(chart, [values], release=spec["releaseName"], namespace=spec["targetNamespace"],
+                                    extra_args=["--skip-tests", "--include-crds", *flags])
+        key = lambda doc: (doc["kind"], doc["metadata"]["name"])  # noqa: E731
+        rendered = release_objects(analysis.fleet, "prod-2", name, caches=analysis.lowering)
+        assert sorted(rendered, key=key) == sorted(expected, key=key), name
+        assert any(doc["metadata"].get("labels", {}).get("helm.sh/chart") == {"podinfo": "podinfo-6.5.0",
+                                                                              "redis": "redis-1.2.3"}[name]
+                   for doc in rendered)
