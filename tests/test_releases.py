@@ -426,3 +426,13 @@ def test_render_equals_helm_template_of_the_charts_pulled_from_a_repository_and_
         assert any(doc["metadata"].get("labels", {}).get("helm.sh/chart") == {"podinfo": "podinfo-6.5.0",
                                                                               "redis": "redis-1.2.3"}[name]
                    for doc in rendered)
+
+
+def test_a_key_kustomize_cannot_read_in_a_release_own_values_is_e0703(tmp_path):
+    key = "flag-<&>" + "x" * 1000  # 1025 characters in Go's JSON: kustomize reads at most 1024
+    (tmp_path / "main.gop").write_text(PROGRAM.replace("podAnnotations { team = \"web\" }",
+                                                       f'podAnnotations {{ team = "web", "{key}" = "x" }}'), encoding="utf-8")
+    diagnostics = analyse([tmp_path]).diagnostics
+    assert [d.code for d in diagnostics] == [codes.KEY_TOO_LONG]
+    assert "a release's own values go into its HelmRelease" in diagnostics[0].message
+    assert (tmp_path / "main.gop").read_text()[diagnostics[0].span.start:].startswith(f'"{key}"')
