@@ -77,7 +77,11 @@ release switch {
 env staging where environment == "staging" {}
 
 env prod where environment == "prod" {
-  release podinfo { values.replicaCount = 2, upgrade { remediation = "uninstall", retries = 5 } }
+  release podinfo {
+    values.replicaCount = 2
+    upgrade { remediation = "uninstall", retries = 5, strategy = "RetryOnFailure" }
+    test.enable = true
+  }
   release switch { chart.repository = "oci://registry.example.com/charts", chart.version = "0.1.0" }
 }
 
@@ -99,6 +103,11 @@ cluster prod-3 {
 '''
 
 CHARTS = {"podinfo": ("6.4.0", "6.5.0", "7.0.0"), "redis": ("1.2.3",), "tools": ("0.1.0",), "switch": ("0.1.0",)}
+
+
+def line_of(needle: str) -> int:
+    """The 1-based line of PROGRAM where `needle` first occurs."""
+    return PROGRAM[:PROGRAM.index(needle)].count("\n") + 1
 
 
 def vendor_charts(program: Path, scratch: Path) -> None:
@@ -209,7 +218,9 @@ def test_kustomize_builds_the_helm_releases_render_shows(tree, analysis, cluster
     assert podinfo["values"] == {"replicaCount": {"staging-1": 1, "prod-1": 2, "prod-2": 3, "prod-3": 4}[cluster],
                                  "podAnnotations": {"team": "web", **({"tier": "gold"} if cluster == "prod-2" else {})}}
     if cluster != "staging-1":
-        assert podinfo["upgrade"] == {"crds": "Skip", "remediation": {"retries": 5, "strategy": "uninstall"}}
+        assert podinfo["upgrade"] == {"crds": "Skip", "strategy": {"name": "RetryOnFailure"},
+                                      "remediation": {"retries": 5, "strategy": "uninstall"}}
+        assert podinfo["test"] == {"enable": True}
         assert built["switch"]["spec"]["chartRef"]["kind"] == "OCIRepository" and "chart" not in built["switch"]["spec"]
         assert built["tools"]["spec"]["chart"]["spec"]["sourceRef"] == {
             "kind": "GitRepository", "name": "charts", "namespace": "flux-system"}
@@ -299,8 +310,9 @@ def test_explain_names_each_layer_of_a_release_value(program, capsys):
     assert out[0] == "release/podinfo.values.replicaCount on cluster prod-2 (env prod) = 3"
     assert [(line[:22].strip(), line[22:50].strip(), line[50:].split()[0].rsplit("/", 1)[1], line.split()[-1])
             for line in out[1:]] == [
-        ("release", "release podinfo", "main.gop:15:5", "1"), ("env overlay", "env prod", "main.gop:41:21", "2"),
-        ("* selector overlay", "overlay big", "main.gop:46:21", "3")]
+        ("release", "release podinfo", f"main.gop:{line_of('replicaCount = 1')}:5", "1"),
+        ("env overlay", "env prod", f"main.gop:{line_of('replicaCount = 2')}:5", "2"),
+        ("* selector overlay", "overlay big", f"main.gop:{line_of('replicaCount = 3')}:21", "3")]
     assert cli.main(["explain", "--cluster", "prod-2", "release/podinf.values", str(program)]) == cli.EXIT_USAGE
     assert "release `podinf` does not run on cluster `prod-2`; did you mean `podinfo`?" in capsys.readouterr().err
 
@@ -341,10 +353,10 @@ async def test_hover_on_a_release_field_shows_its_doc_and_effective_values(tmp_p
         assert "What a failed upgrade is undone by." in text
         assert "**Effective `upgrade.remediation` of release `podinfo`:**" in text
         assert '- env `staging`: `"rollback"`' in text
-        assert '- env `prod`: `"uninstall"` — `env prod` (env overlay, main.gop:41)' in text
+        assert f'- env `prod`: `"uninstall"` — `env prod` (env overlay, main.gop:{line_of("uninstall")})' in text
         text = await hover_at(session, uri, "  install.crds", 11)
         assert "What to do with the chart's CustomResourceDefinitions." in text
-        assert '- env `prod`: `"CreateReplace"` — `release redis` (release, main.gop:24)' in text
+        assert f'- env `prod`: `"CreateReplace"` — `release redis` (release, main.gop:{line_of("CreateReplace")})' in text
     finally:
         await session.stop()
 

@@ -219,6 +219,8 @@ def _spec(sources: ChartSources, tree: dict[str, Any], chart: dict[str, Any],
         spec["install"] = _action(tree["install"], {"crds": "crds", "createNamespace": "createNamespace"}, {})
     if "upgrade" in tree:
         spec["upgrade"] = _action(tree["upgrade"], {"crds": "crds"}, {"remediation": "strategy"})
+    if "test" in tree:
+        spec["test"] = {"enable": tree["test"]["enable"]} if "enable" in tree["test"] else {}
     if "dependsOn" in tree and (tree["dependsOn"] or chart_before is not None):  # the base leaves out none
         spec["dependsOn"] = [{"name": ref.name} for ref in tree["dependsOn"]]
     if tree.get("values"):
@@ -229,6 +231,8 @@ def _spec(sources: ChartSources, tree: dict[str, Any], chart: dict[str, Any],
 def _action(settings: dict[str, Any], fields: dict[str, str], remediation: dict[str, str]) -> dict[str, Any]:
     """`install` or `upgrade` of a HelmRelease from the release's settings of that name."""
     out: dict[str, Any] = {target: settings[field] for field, target in fields.items() if field in settings}
+    if "strategy" in settings:
+        out["strategy"] = {"name": settings["strategy"]}
     fix = {target: settings[field] for field, target in (("retries", "retries"), *remediation.items()) if field in settings}
     if fix:
         out["remediation"] = fix
