@@ -448,3 +448,14 @@ def test_a_key_kustomize_cannot_read_in_a_release_own_values_is_e0703(tmp_path):
     assert [d.code for d in diagnostics] == [codes.KEY_TOO_LONG]
     assert "a release's own values go into its HelmRelease" in diagnostics[0].message
     assert (tmp_path / "main.gop").read_text()[diagnostics[0].span.start:].startswith(f'"{key}"')
+
+
+def test_under_tenant_isolation_a_release_namespace_gets_no_tenant_rbac(tmp_path):
+    (tmp_path / "main.gop").write_text(PROGRAM + 'delivery { serviceAccountName = "tenant" }\n', encoding="utf-8")
+    analysis = analyse([tmp_path])
+    assert [d.message for d in analysis.diagnostics] == []
+    files, _ = repository(analysis)
+    assert "infrastructure/namespaces/web/rbac.yaml" in files  # the app's
+    assert "infrastructure/namespaces/cache/namespace.yaml" in files and "infrastructure/namespaces/cache/rbac.yaml" not in files
+    release = yaml.safe_load(files["releases/base/redis/release.yaml"])
+    assert "serviceAccountName" not in release["spec"]  # applied with Flux's own rights, not the tenant's
