@@ -109,7 +109,7 @@ class ChartSources:
             spec["url"] = key.url
         if key.secret:
             spec["secretRef"] = {"name": key.secret}
-        return objects._object(SOURCE_API, key.kind, self.names[key], FLUX_NAMESPACE, spec)
+        return objects.kube_object(SOURCE_API, key.kind, self.names[key], FLUX_NAMESPACE, spec)
 
     def chart_reference(self, chart: dict[str, Any]) -> dict[str, Any]:
         """The HelmRelease `chart` or `chartRef` of an effective `chart` block."""
@@ -177,15 +177,15 @@ def _with_defaults(fleet: Fleet, release: UnitModel) -> dict[str, Any]:
 def helm_release(fleet: Fleet, sources: ChartSources, name: str) -> dict[str, Any]:
     """The base HelmRelease: releases/base/<release>/release.yaml."""
     tree = _with_defaults(fleet, fleet.releases[name])
-    return _helm_release(name, _spec(sources, tree, tree["chart"], None))
+    return _helm_release(name, _spec(sources, tree, base=True, chart=tree["chart"]))
 
 
-def release_patch(sources: ChartSources, name: str, tree: dict[str, Any], chart: dict[str, Any],
-                  chart_before: dict[str, Any]) -> dict[str, Any] | None:
-    """A strategic-merge patch of the release's HelmRelease with what one layer sets (`tree`);
-    `chart` and `chart_before`: the effective chart with and without that layer. None when the
-    layer sets nothing."""
-    spec = _spec(sources, tree, chart, chart_before)
+def release_patch(sources: ChartSources, name: str, tree: dict[str, Any], chart: dict[str, Any] | None = None,
+                  chart_before: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """A strategic-merge patch of the release's HelmRelease with what one layer sets (`tree`); when
+    it sets the `chart`: `chart` and `chart_before`, the effective chart with and without that
+    layer. None when the layer sets nothing."""
+    spec = _spec(sources, tree, base=False, chart=chart, chart_before=chart_before)
     return _helm_release(name, spec) if spec else None
 
 
@@ -195,12 +195,13 @@ def patch_target(name: str) -> dict[str, Any]:
 
 
 def _helm_release(name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return objects._object(HELM_API, HELM_RELEASE, name, FLUX_NAMESPACE, spec)
+    return objects.kube_object(HELM_API, HELM_RELEASE, name, FLUX_NAMESPACE, spec)
 
 
-def _spec(sources: ChartSources, tree: dict[str, Any], chart: dict[str, Any],
-          chart_before: dict[str, Any] | None) -> dict[str, Any]:
-    """HelmRelease spec fields for what `tree` (a release's values, whole or one layer's) sets."""
+def _spec(sources: ChartSources, tree: dict[str, Any], *, base: bool, chart: dict[str, Any] | None,
+          chart_before: dict[str, Any] | None = None) -> dict[str, Any]:
+    """HelmRelease spec fields for what `tree` (a release's values: the base's whole, or what one
+    layer sets) sets."""
     spec: dict[str, Any] = {}
     if "releaseName" in tree:
         spec["releaseName"] = tree["releaseName"]
@@ -208,7 +209,7 @@ def _spec(sources: ChartSources, tree: dict[str, Any], chart: dict[str, Any],
         spec["targetNamespace"] = spec["storageNamespace"] = tree["namespace"]
     if "chart" in tree:
         reference = sources.chart_reference(chart)
-        if chart_before is not None:
+        if not base and chart_before is not None:
             for other in set(sources.chart_reference(chart_before)) - set(reference):
                 reference[other] = None  # a strategic-merge patch deletes what it sets to null
         spec.update(reference)
@@ -221,7 +222,7 @@ def _spec(sources: ChartSources, tree: dict[str, Any], chart: dict[str, Any],
         spec["upgrade"] = _action(tree["upgrade"], {"crds": "crds"}, {"remediation": "strategy"})
     if "test" in tree:
         spec["test"] = {"enable": tree["test"]["enable"]} if "enable" in tree["test"] else {}
-    if "dependsOn" in tree and (tree["dependsOn"] or chart_before is not None):  # the base leaves out none
+    if "dependsOn" in tree and (tree["dependsOn"] or not base):  # the base leaves out none
         spec["dependsOn"] = [{"name": ref.name} for ref in tree["dependsOn"]]
     if tree.get("values"):
         spec["values"] = plain(tree["values"])
@@ -248,7 +249,6 @@ class ClusterRelease:
     name: str
     instance: Instance
     env_values: dict[str, Any]  # releases/<env>/<release>/: what the env sets
-    cluster_values: dict[str, Any]  # clusters/<cluster>/<stage>/releases/: what overlays and the cluster set
 
     @property
     def values(self) -> dict[str, Any]:
@@ -262,7 +262,7 @@ class ClusterRelease:
 def cluster_releases(fleet: Fleet, cluster: str) -> list[ClusterRelease]:
     model = fleet.clusters[cluster]
     env = fleet.envs[model.env].unit_values if model.env in fleet.envs else {}
-    return [ClusterRelease(name, instance, env.get(unit_key("release", name), {}), instance.cluster_values)
+    return [ClusterRelease(name, instance, env.get(unit_key("release", name), {}))
             for name, instance in sorted(model.releases.items())]
 
 
@@ -327,7 +327,7 @@ def env_patch(fleet: Fleet, sources: ChartSources, env: str, name: str) -> dict[
 def component_patches(sources: ChartSources, components: ReleaseComponents, overlay: str) -> dict[str, dict[str, Any]]:
     """release -> the HelmRelease patch of the overlay's component (which never sets the chart)."""
     return {name: patch for name, tree in components.trees[overlay].items()
-            if (patch := release_patch(sources, name, tree, {}, {})) is not None}
+            if (patch := release_patch(sources, name, tree)) is not None}
 
 
 def cluster_patch(fleet: Fleet, sources: ChartSources, components: ReleaseComponents, cluster: str,
@@ -346,7 +346,7 @@ def effective_release(fleet: Fleet, sources: ChartSources, components: ReleaseCo
     """The HelmRelease as kustomize leaves it on the cluster: the base, the env's patch, the
     components' patches, the cluster's own."""
     patches = [env_patch(fleet, sources, release.instance.env, release.name)]
-    patches += [release_patch(sources, release.name, tree, {}, {}) for tree in components.layers(cluster, release.name)]
+    patches += [release_patch(sources, release.name, tree) for tree in components.layers(cluster, release.name)]
     patches.append(cluster_patch(fleet, sources, components, cluster, release))
     doc = helm_release(fleet, sources, release.name)
     for patch in patches:
