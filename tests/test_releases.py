@@ -459,3 +459,14 @@ def test_under_tenant_isolation_a_release_namespace_gets_no_tenant_rbac(tmp_path
     assert "infrastructure/namespaces/cache/namespace.yaml" in files and "infrastructure/namespaces/cache/rbac.yaml" not in files
     release = yaml.safe_load(files["releases/base/redis/release.yaml"])
     assert "serviceAccountName" not in release["spec"]  # applied with Flux's own rights, not the tenant's
+
+
+def test_the_renderer_text_is_the_yaml_of_render_cluster(analysis):
+    from gop.compiler.emit.yaml import dump_all
+    from gop.compiler.lower.flux import ClusterRenderer
+
+    renderer = ClusterRenderer(analysis.fleet, analysis.lowering)
+    for cluster in sorted(analysis.fleet.clusters):
+        objects = render_cluster(analysis.fleet, cluster, include_flux=True, caches=analysis.lowering)
+        assert renderer.text(cluster, include_flux=True) == dump_all(objects)
+        assert sum(doc["kind"] == "Deployment" for doc in objects) == len(analysis.fleet.clusters[cluster].releases) + 1
