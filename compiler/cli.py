@@ -73,7 +73,8 @@ def _build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run="check:run")
 
     explain = commands.add_parser("explain", help="explain a diagnostic code, or where a value came from")
-    explain.add_argument("what", metavar="CODE|APP.FIELD.PATH", help="an error code like E0101, or APP.FIELD.PATH with --cluster")
+    explain.add_argument("what", metavar="CODE|APP.FIELD.PATH",
+                         help="an error code like E0101, or APP.FIELD.PATH (release/NAME.FIELD.PATH) with --cluster")
     explain.add_argument("paths", nargs="*", metavar="PATH", help="the program (with --cluster)")
     explain.add_argument("--cluster", help="explain a value's layers on this cluster")
     _add_format(explain)
@@ -94,6 +95,7 @@ def _build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all-clusters", action="store_true", help="every cluster, one file each: OUT/<cluster>.yaml (needs -o)")
     render_cmd.add_argument("-o", "--out", help="write OUT/<cluster>.yaml instead of printing (replaced atomically, as `build` does)")
     render_cmd.add_argument("--app", help="only this app's objects (with --cluster)")
+    render_cmd.add_argument("--release", help="only this release's objects (with --cluster)")
     render_cmd.add_argument("--include-flux", action="store_true", help="also Flux's own objects (sources, Kustomizations, HelmReleases ...)")
     render_cmd.add_argument("--force", action="store_true", help="with -o: overwrite files in OUT that gopc did not write")
     _add_format(render_cmd)

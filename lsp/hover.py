@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 from gop.compiler.syntax import ast
+from gop.compiler.fleet.evaluate import cluster_instance
 from gop.compiler.fleet.model import Layer, Origin
 from gop.compiler.semantic.check import INVALID
 from gop.compiler.semantic.types import RecordType, describe_value
@@ -165,10 +166,10 @@ def _where(snapshot: Snapshot, origin: Origin | None, root: Path) -> str:
     if origin is None:
         return ""
     if origin.span is None:
-        return f"`{origin.source}` ({origin.layer.label})"
+        return f"`{origin.source}` ({origin.label})"
     source = snapshot.analysis.program.sources.get(origin.span.file)
     line = source.position(origin.span.start).line + 1 if source else 0
-    return f"`{origin.source}` ({origin.layer.label}, {_short(origin.span.file, root)}:{line})"
+    return f"`{origin.source}` ({origin.label}, {_short(origin.span.file, root)}:{line})"
 
 
 def _short(key: str, root: Path) -> str:
@@ -183,9 +184,11 @@ def _instances_by_env(snapshot: Snapshot, app: str):
     fleet = snapshot.analysis.fleet
     groups: dict[str, list] = {}
     for name, cluster in (fleet.clusters.items() if fleet else ()):
-        instance = cluster.instances.get(app)
-        if instance is not None:
-            groups.setdefault(cluster.env or "(no env)", []).append((name, instance))
+        try:
+            instance = cluster_instance(cluster, app)  # `app`: a `unit_key` ("web", "release podinfo")
+        except KeyError:
+            continue
+        groups.setdefault(cluster.env or "(no env)", []).append((name, instance))
     order = list(snapshot.symbols.resources("env"))  # declaration order
     return dict(sorted(groups.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
 
@@ -194,7 +197,8 @@ def effective_values(snapshot: Snapshot, app: str, path: tuple[str, ...], root: 
     groups = _instances_by_env(snapshot, app)
     if not groups:
         return None
-    lines = [f"**Effective `{'.'.join(path)}` of app `{app}`:**", ""]
+    kind, _, unit = app.rpartition(" ")
+    lines = [f"**Effective `{'.'.join(path)}` of {kind or 'app'} `{unit}`:**", ""]
     for env, members in groups.items():
         shown = [(name, _show(lookup(inst.values, path)), _where(snapshot, _origin(inst.origins, path), root)) for name, inst in members]
         common, _ = Counter((value, origin) for _, value, origin in shown).most_common(1)[0]

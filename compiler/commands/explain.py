@@ -3,8 +3,8 @@
 
 Input: a code, or the analysis of a program without errors. Output on stdout: the code's page;
 the effective value and the chain of layers that assigned it (explain); the effective model of
-one cluster as YAML, or as JSON made by `schemas.ShowDocument` (show). An unknown cluster, app
-or path is an `ExplainError`, reported as E0903 (span-less, exit 2); an unknown code is a usage
+one cluster as YAML, or as JSON made by `schemas.ShowDocument` (show). An unknown cluster, app,
+release or path is an `ExplainError`, reported as E0903 (span-less, exit 2); an unknown code is a usage
 error.
 """
 
@@ -47,12 +47,22 @@ def cluster_model(analysis, name: str):
 
 def instance_on(analysis, cluster: str, app: str):
     """The app's instance on the cluster; ExplainError (with a did-you-mean) when it does not run there."""
+    return _unit_on(analysis, cluster, "app", app)
+
+
+def release_on(analysis, cluster: str, release: str):
+    """The release's instance on the cluster; ExplainError (with a did-you-mean) when it does not run there."""
+    return _unit_on(analysis, cluster, "release", release)
+
+
+def _unit_on(analysis, cluster: str, kind: str, name: str):
     model = cluster_model(analysis, cluster)
-    if app not in model.instances:
-        hint = did_you_mean(app, model.instances)
-        raise ExplainError(f"app `{app}` does not run on cluster `{cluster}`" + (f"; did you mean `{hint}`?" if hint else
-                           f" (it runs: {', '.join(model.instances) or 'nothing'})"))
-    return model.instances[app]
+    units = model.instances if kind == "app" else model.releases
+    if name not in units:
+        hint = did_you_mean(name, units)
+        raise ExplainError(f"{kind} `{name}` does not run on cluster `{cluster}`" + (f"; did you mean `{hint}`?" if hint else
+                           f" (it runs: {', '.join(units) or 'nothing'})"))
+    return units[name]
 
 
 def unit_on(analysis, cluster: str, head: str):
@@ -86,7 +96,7 @@ def explain_text(analysis, cluster: str, dotted: str) -> str:
         if not any(p[: len(leaf_path)] == leaf_path and p != leaf_path for p, _ in defaults):
             lines.append(_row("schema default", source, "", _assignment(leaf_path, path, lookup(instance.values, leaf_path)), True))
     for origin, leaf_path, leaf_value, effective in chain:
-        lines.append(_row(origin.layer.label, origin.source, _where(analysis, origin.span), _assignment(leaf_path, path, leaf_value), effective))
+        lines.append(_row(origin.label, origin.source, _where(analysis, origin.span), _assignment(leaf_path, path, leaf_value), effective))
     if len(lines) == 1:
         lines.append("  (no assignment; the value is empty)")
     return "\n".join(lines) + "\n"

@@ -1,8 +1,10 @@
-"""`gopc render PATH... (--cluster C | --all-clusters) [-o DIR]`: what Flux applies on a cluster.
+"""`gopc render PATH... (--cluster C [--app APP | --release NAME] | --all-clusters) [-o DIR]`: what
+Flux applies on a cluster (with --release: one release's chart objects, templated by helm from the
+vendored chart).
 
 Input: the PATHs and the options. Output: one cluster's objects as a YAML stream on stdout, or
 `DIR/<cluster>.yaml` for one or every cluster (written as `build` writes its tree). An unknown
-cluster, or an `--app` that does not run there, is E0903 (span-less, exit 2); the program's
+cluster, or an `--app` or `--release` that is not there, is E0903 (span-less, exit 2); the program's
 diagnostics and lowering problems exit 1.
 """
 
@@ -16,14 +18,17 @@ from gop.compiler.diagnostics import codes
 
 
 def run(args, reporter: Reporter) -> int:
-    from gop.compiler.commands.explain import ExplainError, cluster_model, instance_on
+    from gop.compiler.commands.explain import ExplainError, cluster_model, instance_on, release_on
     from gop.compiler.emit.yaml import dump_all
-    from gop.compiler.lower.repository import cluster_objects, cluster_text
+    from gop.compiler.lower.repository import cluster_objects, cluster_text, release_objects
 
     if args.all_clusters and args.out is None:
         raise UsageError("gopc render: --all-clusters writes one file per cluster: give the directory with -o DIR")
-    if args.all_clusters and args.app is not None:
-        raise UsageError("gopc render: --app goes with --cluster")
+    for option, value in (("--app", args.app), ("--release", args.release)):
+        if args.all_clusters and value is not None:
+            raise UsageError(f"gopc render: {option} goes with --cluster")
+    if args.app is not None and args.release is not None:
+        raise UsageError("gopc render: give --app or --release, not both")
     reporter.result_on_stdout = args.out is None
     analysis = checked(args.paths, reporter)
     if analysis is None:
@@ -34,9 +39,14 @@ def run(args, reporter: Reporter) -> int:
         cluster_model(analysis, args.cluster)
         if args.app is not None:
             instance_on(analysis, args.cluster, args.app)
+        if args.release is not None:
+            release_on(analysis, args.cluster, args.release)
     except ExplainError as error:
         return reporter.fail(codes.BAD_COMMAND_ARGUMENT, str(error))
-    if args.app is None:
+    if args.release is not None:
+        objects, problems = release_objects(analysis, args.cluster, args.release, include_flux=args.include_flux)
+        text = dump_all(objects)
+    elif args.app is None:
         text, problems = cluster_text(analysis, args.cluster, include_flux=args.include_flux)
     else:
         objects, problems = cluster_objects(analysis, args.cluster, include_flux=args.include_flux)

@@ -370,7 +370,7 @@ class _Evaluator:
     def _env_stage(self, app: _Unit, env: str, targeted: list[Targeted], reported: set) -> tuple[dict, dict, dict]:
         """The app's values after the env layer, their origins, and what the env changed;
         the same for every cluster of the env, so computed once."""
-        key = (app.name, env)
+        key = (app.kind, app.name, env)  # an app and a release may share a name
         if key not in self._env_stages:
             winners = self._winners(targeted, Layer.ENV, reported)
             missing: list = []

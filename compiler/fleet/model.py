@@ -55,6 +55,11 @@ class Origin:
     span: Span | None
     source: str
 
+    @property
+    def label(self) -> str:
+        """The layer's name; a declaration's own layer by its kind ("app", "release", "resource")."""
+        return self.source.split(" ", 1)[0] if self.layer is Layer.APP else self.layer.label
+
 
 @dataclass(slots=True)
 class AppModel:

@@ -25,6 +25,7 @@ from gop.compiler.diagnostics import Diagnostic, Fix, diagnostic
 from gop.compiler.emit.tree import manifest_notes
 from gop.compiler.lower.flux import ClusterRenderer, FluxLoweringError, render_cluster, repository_files
 from gop.compiler.lower.flux.objects import IMAGE_TAG_PATH
+from gop.compiler.lower.flux.render import release_objects as flux_release_objects
 from gop.compiler.lower.flux.tree import base_release_file
 from gop.compiler.lower.helm import chart_files
 from gop.compiler.fleet.model import AppModel, Fleet
@@ -53,6 +54,15 @@ def repository(analysis) -> tuple[dict[str, str], list[Diagnostic]]:
 def cluster_objects(analysis, cluster: str, *, include_flux: bool) -> tuple[list[dict], list[Diagnostic]]:
     try:
         return render_cluster(analysis.fleet, cluster, include_flux=include_flux, caches=analysis.lowering), []
+    except FluxLoweringError as error:
+        return [], [program_lowering_diagnostic(error, analysis.program)]
+
+
+def release_objects(analysis, cluster: str, release: str, *, include_flux: bool) -> tuple[list[dict], list[Diagnostic]]:
+    """One release's objects on the cluster (`gopc render --release`)."""
+    try:
+        return flux_release_objects(analysis.fleet, cluster, release, include_flux=include_flux,
+                                    caches=analysis.lowering), []
     except FluxLoweringError as error:
         return [], [program_lowering_diagnostic(error, analysis.program)]
 

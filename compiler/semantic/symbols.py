@@ -481,7 +481,8 @@ class _Indexer:
         if decl.kind == "app" and decl.name is not None:
             self.body(decl.body, (self.table.app_record(decl.name.text),), (), app=decl.name.text)
         elif decl.kind in UNIT_KINDS and decl.name is not None:
-            self.body(decl.body, (self.table.unit_record(decl.kind, decl.name.text),), ())
+            self.body(decl.body, (self.table.unit_record(decl.kind, decl.name.text),), (),
+                      app=unit_key(decl.kind, decl.name.text))
         elif decl.kind in ("env", "overlay", "cluster"):
             self._targets(decl)
         else:
@@ -500,7 +501,7 @@ class _Indexer:
                 name = stmt.name.text
                 if name in self.table.resources(stmt.kind):
                     self.add(stmt.name.span, [Symbol(stmt.kind, "", name)])
-                self.body(stmt.body, (self.table.unit_record(stmt.kind, name),), ())
+                self.body(stmt.body, (self.table.unit_record(stmt.kind, name),), (), app=unit_key(stmt.kind, name))
             elif isinstance(stmt, ast.AllTarget):
                 self.body(stmt.body, self.table.all_app_records(), ())
             elif decl.kind == "cluster" and isinstance(stmt, ast.Block) and stmt.path.dotted == "labels":

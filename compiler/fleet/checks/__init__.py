@@ -6,7 +6,8 @@ declarations, for the spans of their labels) and the program's sources (for fixe
 
 By topic: `placement` (labels, selectors, envs and clusters; its `place` runs during evaluation,
 as the model needs it), `assignments` (values wrong wherever they are written), `effective`
-(values wrong together after layering), `ports`, `dependencies`, `names`, `stages`. Every check of values
+(values wrong together after layering), `ports`, `dependencies`, `names`, `stages`, `releases` (what Flux
+or Helm would refuse of a `release`). Every check of values
 after layering walks `versions.versions(...)`, each distinct tree of an app once (the distinct
 instances are found once, by evaluation, which completes each `AppModel` with them too).
 
@@ -24,6 +25,7 @@ from gop.compiler.fleet.checks.names import name_diagnostics
 from gop.compiler.fleet.checks.placement import cluster_label_diagnostics, placement_warnings
 from gop.compiler.fleet.checks.ports import PortProblems
 from gop.compiler.fleet.checks.stages import stage_diagnostics
+from gop.compiler.fleet.checks.releases import release_diagnostics
 from gop.compiler.fleet.checks.versions import Findings, Version, versions
 
 
@@ -37,7 +39,8 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
     found: dict[tuple, Diagnostic] = {}
     for group in (assignment_diagnostics(evaluation), cluster_label_diagnostics(fleet, resolution), findings.diagnostics(),
                   ports.diagnostics, dependency_diagnostics(fleet), placement_warnings(fleet), name_diagnostics(fleet),
-                  stage_diagnostics(fleet, resolution)):
+                  stage_diagnostics(fleet, resolution),
+                  release_diagnostics(fleet)):
         for diag in group:
             found.setdefault((diag.code, diag.span, diag.message), diag)
     return list(found.values())

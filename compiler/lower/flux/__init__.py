@@ -17,7 +17,9 @@ Every entry point takes the fleet's `caches.LoweringCaches` (the overlay plan, e
 secrets, the Helm caches), or makes its own for a bare fleet: an `Analysis` carries one.
 
 Modules: `plan` (what each cluster gets), `caches` (what is worked out once per fleet),
-`overlays` (selector overlays as Kustomize Components, and each cluster's own patch), `objects` (object builders), `secrets` (SOPS
+`overlays` (selector overlays as Kustomize Components, and each cluster's own patch), `objects` (object builders),
+`releases` (a `release`'s HelmRelease, patches and chart sources), `charts` (a release's vendored chart
+templated by helm, for render), `secrets` (SOPS
 files, ExternalSecrets, an app's namespace on a cluster), `tree` (files), `render`
 (in-process render), `validate` (everything the lowering would refuse, for `gopc check`),
 `keys` (map keys kustomize cannot carry, E0703). Text goes out through compiler/emit/yaml.py.

@@ -8,6 +8,9 @@ methods answer as the functions they stand for, each worked out at most once:
   the file tree and every render ask for, every SOPS file read and checked once for all clusters;
 - `helm`: the Helm lowering's `HelmCaches` for the fleet's apps (chart versions, field schemas);
 - `resource_plan()`: `resources.resource_plan(fleet)`, where each resource's objects go.
+- `chart_sources()`: `releases.ChartSources(fleet)`, the named chart sources of the releases;
+- `release_components()`: `releases.release_components(fleet)`, what overlays set for releases;
+- `rendered_charts`: what `helm template` printed for a vendored chart with given values (render).
 
 Invariants:
 - One object per fleet, made by whoever holds the fleet (the session puts one in each
@@ -21,7 +24,7 @@ Invariants:
 from __future__ import annotations
 
 from gop.compiler.fleet.model import Fleet
-from gop.compiler.lower.flux import overlays, resources, secrets
+from gop.compiler.lower.flux import overlays, releases, resources, secrets
 from gop.compiler.lower.helm.caches import HelmCaches
 
 
@@ -33,6 +36,19 @@ class LoweringCaches:
         self._sops_files: dict[str, secrets.SopsSecret] = {}  # file -> the secret it holds (read and checked)
         self.helm = HelmCaches()  # the Helm lowering's, for the fleet's apps
         self._resources: resources.ResourcePlan | None = None
+        self._chart_sources: releases.ChartSources | None = None
+        self._release_components: releases.ReleaseComponents | None = None
+        self.rendered_charts: dict[tuple, str] = {}  # (chart package, release, namespace, values, crds) -> helm's output
+
+    def chart_sources(self) -> releases.ChartSources:
+        if self._chart_sources is None:
+            self._chart_sources = releases.ChartSources(self.fleet)
+        return self._chart_sources
+
+    def release_components(self) -> releases.ReleaseComponents:
+        if self._release_components is None:
+            self._release_components = releases.release_components(self.fleet)
+        return self._release_components
 
     def overlay_plan(self) -> overlays.OverlayPlan:
         if self._plan is None:

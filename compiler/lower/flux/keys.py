@@ -1,7 +1,8 @@
 """Map keys that kustomize cannot carry through a HelmRelease patch (E0703).
 
 Input: a `Fleet`. Output: (span, message) for every key an env, a selector overlay or a cluster
-sets that kustomize would fail on, one per assignment.
+sets that kustomize would fail on, and every key of a release's own values (its base HelmRelease
+carries them), one per assignment.
 
 Kustomize (kyaml) re-reads every object it patches as YAML from its JSON form, where a key is an
 implicit key: YAML allows those up to 1024 characters, so a key whose JSON form (Go's escaping,
@@ -16,7 +17,7 @@ from typing import Any
 
 from gop.compiler.core.span import Span
 from gop.compiler.emit.gojson import go_string
-from gop.compiler.fleet.model import Fleet, Instance
+from gop.compiler.fleet.model import Fleet
 
 IMPLICIT_KEY_LIMIT = 1024  # characters of a YAML implicit key
 
@@ -29,19 +30,21 @@ def go_json_length(key: str) -> int:
 def overlong_keys(fleet: Fleet) -> list[tuple[Span | None, str]]:
     found: dict[tuple, tuple[Span | None, str]] = {}
     seen: set[int] = set()
+    trees = [(release.base, release.base_origins, "a release's own values go into its HelmRelease")
+             for release in fleet.releases.values()]
     for cluster in fleet.clusters.values():
-        for instance in cluster.instances.values():
-            if id(instance) in seen:
-                continue
-            seen.add(id(instance))
-            for tree in (instance.env_values, instance.cluster_values):
-                for path in _overlong_paths(tree, ()):
-                    span = _span_of(instance, path)
-                    message = (f"the key `{path[-1][:40]}...` ({len(path[-1])} characters) is too long for "
-                               f"kustomize, which allows {IMPLICIT_KEY_LIMIT} characters for a key in JSON form "
-                               f"(quotes and escapes included); what an env, overlay or cluster sets goes into a "
-                               f"HelmRelease patch")
-                    found.setdefault((span, path), (span, message))
+        for instance in (*cluster.instances.values(), *cluster.releases.values()):
+            if id(instance) not in seen:
+                seen.add(id(instance))
+                trees += [(tree, instance.origins, "what an env, overlay or cluster sets goes into a HelmRelease patch")
+                          for tree in (instance.env_values, instance.cluster_values)]
+    for tree, origins, why in trees:
+        for path in _overlong_paths(tree, ()):
+            span = _span_of(origins, path)
+            message = (f"the key `{path[-1][:40]}...` ({len(path[-1])} characters) is too long for "
+                       f"kustomize, which allows {IMPLICIT_KEY_LIMIT} characters for a key in JSON form "
+                       f"(quotes and escapes included); {why}")
+            found.setdefault((span, path), (span, message))
     return list(found.values())
 
 
@@ -57,10 +60,10 @@ def _overlong_paths(tree: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...
             yield from _overlong_paths(value, here)
 
 
-def _span_of(instance: Instance, path: tuple[str, ...]) -> Span | None:
+def _span_of(origins: dict, path: tuple[str, ...]) -> Span | None:
     """Where the value at `path` (or the nearest record around it) was set."""
     for end in range(len(path), 0, -1):
-        origin = instance.origins.get(path[:end])
+        origin = origins.get(path[:end])
         if origin is not None and origin.span is not None:
             return origin.span
     return None

@@ -53,8 +53,9 @@ IMAGE_TAG_PATH = ("spec", "values", "image", "tag")  # the marked line in a base
 EMPTY_NAMESPACES: Mapping[str, str] = MappingProxyType({})
 
 
-def _object(api_version: str, kind: str, name: str, namespace: str | None, spec: dict[str, Any] | None = None,
-            **top: Any) -> dict[str, Any]:
+def kube_object(api_version: str, kind: str, name: str, namespace: str | None, spec: dict[str, Any] | None = None,
+                **top: Any) -> dict[str, Any]:
+    """An object: apiVersion, kind, metadata (name, namespace unless None), spec, then `top` fields."""
     metadata: dict[str, Any] = {"name": name}
     if namespace is not None:
         metadata["namespace"] = namespace
@@ -121,7 +122,7 @@ def git_repository(fleet: Fleet, source: Settings) -> dict[str, Any]:
     spec = {"interval": values["interval"], "ref": {"branch": values["branch"]}}
     _secret_ref(values, spec)
     spec["url"] = values["url"]
-    return _object(SOURCE_API, GIT_REPOSITORY, git_repository_name(fleet, source.name), FLUX_NAMESPACE, spec)
+    return kube_object(SOURCE_API, GIT_REPOSITORY, git_repository_name(fleet, source.name), FLUX_NAMESPACE, spec)
 
 
 def _source_ref() -> dict[str, Any]:
@@ -132,7 +133,7 @@ def sync_kustomization(fleet: Fleet, cluster: str) -> dict[str, Any]:
     """The Kustomization `flux bootstrap --path=clusters/<cluster>` writes (always pruning)."""
     spec = {"interval": str(fleet.delivery.values["interval"]), "path": f"./clusters/{cluster}", "prune": True,
             "sourceRef": _source_ref()}
-    return _object(KUSTOMIZE_API, KUSTOMIZATION, SYNC_NAME, FLUX_NAMESPACE, spec)
+    return kube_object(KUSTOMIZE_API, KUSTOMIZATION, SYNC_NAME, FLUX_NAMESPACE, spec)
 
 
 def flux_kustomization(fleet: Fleet, name: str, path: str, *, depends_on: tuple[str, ...] = (),
@@ -158,7 +159,7 @@ def flux_kustomization(fleet: Fleet, name: str, path: str, *, depends_on: tuple[
         spec["serviceAccountName"] = service_account
     if target_namespace:
         spec["targetNamespace"] = target_namespace
-    return _object(KUSTOMIZE_API, KUSTOMIZATION, name, FLUX_NAMESPACE, spec)
+    return kube_object(KUSTOMIZE_API, KUSTOMIZATION, name, FLUX_NAMESPACE, spec)
 
 
 def tenant_service_account(fleet: Fleet) -> str | None:
@@ -169,13 +170,13 @@ def tenant_service_account(fleet: Fleet) -> str | None:
 
 def namespace(name: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
     """`fields`: the labels and annotations of its `namespace` declaration, if any."""
-    doc = _object("v1", "Namespace", name, None)
+    doc = kube_object("v1", "Namespace", name, None)
     doc["metadata"].update(fields or {})
     return doc
 
 
 def service_account(name: str, namespace_: str) -> dict[str, Any]:
-    return _object("v1", "ServiceAccount", name, namespace_)
+    return kube_object("v1", "ServiceAccount", name, namespace_)
 
 
 def tenant_role_binding(account: str, namespace_: str) -> dict[str, Any]:
@@ -184,7 +185,7 @@ def tenant_role_binding(account: str, namespace_: str) -> dict[str, Any]:
     subjects = [{"kind": "ServiceAccount", "name": account, "namespace": FLUX_NAMESPACE},
                 {"kind": "ServiceAccount", "name": account, "namespace": namespace_}]
     role = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": TENANT_CLUSTER_ROLE}
-    return _object("rbac.authorization.k8s.io/v1", "RoleBinding", f"{account}-reconciler", namespace_,
+    return kube_object("rbac.authorization.k8s.io/v1", "RoleBinding", f"{account}-reconciler", namespace_,
                    roleRef=role, subjects=subjects)
 
 
@@ -215,7 +216,7 @@ def chart_source(fleet: Fleet, app: AppModel, helm: HelmCaches | None = None) ->
     if registry["provider"] != "generic":
         spec["provider"] = registry["provider"]
     _secret_ref(registry, spec)
-    return _object(SOURCE_API, kind, app.name, app.namespace, spec)
+    return kube_object(SOURCE_API, kind, app.name, app.namespace, spec)
 
 
 def _chart_reference(fleet: Fleet, app: AppModel, helm: HelmCaches | None) -> dict[str, Any]:
@@ -290,7 +291,7 @@ def helm_release(fleet: Fleet, app: AppModel, helm: HelmCaches | None = None) ->
         spec["serviceAccountName"] = account
     if "imagePolicy" in app.base:
         spec["values"] = {"image": {"tag": app.base["image"]["tag"]}}
-    return _object(HELM_API, HELM_RELEASE, app.name, app.namespace, spec)
+    return kube_object(HELM_API, HELM_RELEASE, app.name, app.namespace, spec)
 
 
 def release_patch(fleet: Fleet, app: AppModel, layer_values: dict[str, Any],
@@ -300,7 +301,7 @@ def release_patch(fleet: Fleet, app: AppModel, layer_values: dict[str, Any],
     None when the layer sets nothing the release sees. (Kustomize keeps the name and namespace
     of the object it patches: `namespace_moves` changes a namespace.)"""
     spec = _patch_spec(fleet, app, layer_values, namespaces)
-    return _object(HELM_API, HELM_RELEASE, app.name, app.namespace, spec) if spec else None
+    return kube_object(HELM_API, HELM_RELEASE, app.name, app.namespace, spec) if spec else None
 
 
 def namespace_moves(fleet: Fleet, app: AppModel, namespace: str, helm: HelmCaches | None = None) -> list[dict[str, Any]]:
@@ -322,7 +323,7 @@ def every_release_patch(fleet: Fleet, layer_values: dict[str, Any], placeholder:
     place of `placeholder`). `layer_values` must set no dependencies: a dependency names its
     namespace only when it is not the app's own, so that patch differs from app to app."""
     spec = _patch_spec(fleet, None, layer_values)
-    return _object(HELM_API, HELM_RELEASE, placeholder, None, spec) if spec else None
+    return kube_object(HELM_API, HELM_RELEASE, placeholder, None, spec) if spec else None
 
 
 def _patch_spec(fleet: Fleet, app: AppModel | None, layer_values: dict[str, Any],
@@ -351,7 +352,7 @@ def provider(declaration: Settings) -> dict[str, Any]:
     if values.get("channel"):
         spec["channel"] = values["channel"]
     _secret_ref(values, spec)
-    return _object(NOTIFICATION_BETA_API, "Provider", declaration.name, FLUX_NAMESPACE, spec)
+    return kube_object(NOTIFICATION_BETA_API, "Provider", declaration.name, FLUX_NAMESPACE, spec)
 
 
 def alert(declaration: Settings, sources_by_kind: dict[str, list[str]]) -> dict[str, Any] | None:
@@ -364,7 +365,7 @@ def alert(declaration: Settings, sources_by_kind: dict[str, list[str]]) -> dict[
         return None
     spec = {"providerRef": {"name": values["provider"]}, "eventSeverity": values["severity"],
             "eventSources": event_sources}
-    return _object(NOTIFICATION_BETA_API, "Alert", declaration.name, FLUX_NAMESPACE, spec)
+    return kube_object(NOTIFICATION_BETA_API, "Alert", declaration.name, FLUX_NAMESPACE, spec)
 
 
 def receiver(fleet: Fleet, declaration: Settings) -> dict[str, Any]:
@@ -375,19 +376,19 @@ def receiver(fleet: Fleet, declaration: Settings) -> dict[str, Any]:
     spec["secretRef"] = {"name": values["secretName"]}
     spec["resources"] = [{"apiVersion": SOURCE_API, "kind": GIT_REPOSITORY, "name": git_repository_name(fleet, name)}
                          for name in values["resources"]]
-    return _object(NOTIFICATION_API, "Receiver", declaration.name, FLUX_NAMESPACE, spec)
+    return kube_object(NOTIFICATION_API, "Receiver", declaration.name, FLUX_NAMESPACE, spec)
 
 
 # ---------------------------------------------------------------- image automation
 
 def image_repository(app: AppModel) -> dict[str, Any]:
     spec = {"image": app.base["image"]["repository"], "interval": str(app.base["imagePolicy"]["interval"])}
-    return _object(IMAGE_API, "ImageRepository", app.name, FLUX_NAMESPACE, spec)
+    return kube_object(IMAGE_API, "ImageRepository", app.name, FLUX_NAMESPACE, spec)
 
 
 def image_policy(app: AppModel) -> dict[str, Any]:
     spec = {"imageRepositoryRef": {"name": app.name}, "policy": {"semver": {"range": app.base["imagePolicy"]["semver"]}}}
-    return _object(IMAGE_API, "ImagePolicy", app.name, FLUX_NAMESPACE, spec)
+    return kube_object(IMAGE_API, "ImagePolicy", app.name, FLUX_NAMESPACE, spec)
 
 
 def image_update_automation(fleet: Fleet, declaration: Settings) -> dict[str, Any]:
@@ -401,4 +402,4 @@ def image_update_automation(fleet: Fleet, declaration: Settings) -> dict[str, An
                 "push": {"branch": values["branch"]}},
         "update": {"path": IMAGE_UPDATE_PATH, "strategy": "Setters"},
     }
-    return _object(IMAGE_API, "ImageUpdateAutomation", declaration.name, FLUX_NAMESPACE, spec)
+    return kube_object(IMAGE_API, "ImageUpdateAutomation", declaration.name, FLUX_NAMESPACE, spec)

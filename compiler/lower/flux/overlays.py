@@ -87,7 +87,7 @@ def _overlay_trees(fleet: Fleet) -> tuple[dict[str, dict[str, dict]], dict[str, 
                 continue
             key = (id(instance.cluster_values), id(instance.origins))
             if key not in parts_by_patch:
-                parts_by_patch[key] = _owned_parts(instance)
+                parts_by_patch[key] = owned_parts(instance)
             for name, tree in parts_by_patch[key].items():
                 if not clusters.setdefault(name, []) or clusters[name][-1] != cluster:
                     clusters[name].append(cluster)
@@ -98,7 +98,7 @@ def _overlay_trees(fleet: Fleet) -> tuple[dict[str, dict[str, dict]], dict[str, 
     return trees, clusters
 
 
-def _owned_parts(instance: Instance) -> dict[str, dict]:
+def owned_parts(instance: Instance) -> dict[str, dict]:
     """`cluster_values` split by the overlay that set each value (what the cluster set is left out)."""
     parts: dict[str, dict] = {}
     _split(instance.cluster_values, instance.origins, (), None, parts)
@@ -158,7 +158,7 @@ def _component(fleet: Fleet, name: str, clusters: list[str], trees: dict[str, di
         extras = {app: _extra(tree, common) for app, tree in sorted(trees.items())}
         return Component(name, tuple(clusters), common, {app: tree for app, tree in extras.items() if tree})
     per_app = {app: tree for app, tree in sorted(trees.items())
-               if all(_holds_paths(values_of, tree) for values_of in values.get(app, []))}
+               if all(holds_paths(values_of, tree) for values_of in values.get(app, []))}
     return Component(name, tuple(clusters), None, per_app)
 
 
@@ -196,7 +196,7 @@ def _fits_every_release(common: dict, trees: dict[str, dict], values: dict[str, 
         own = trees.get(app, {})
         extra = _extra(own, common)
         for effective in versions:
-            if not _holds_paths(effective, extra):
+            if not holds_paths(effective, extra):
                 return False
             for path, value in _leaves(common):
                 actual = lookup(effective, path)
@@ -214,7 +214,7 @@ def _extra(tree: dict, common: dict) -> dict:
     return extra
 
 
-def _holds_paths(effective: dict, tree: dict) -> bool:
+def holds_paths(effective: dict, tree: dict) -> bool:
     return all(lookup(effective, path) is not MISSING for path, _ in _leaves(tree))
 
 

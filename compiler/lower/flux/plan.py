@@ -34,6 +34,7 @@ from gop.compiler.fleet.stages import direct_dependencies, earliest_stage, stage
 from gop.compiler.language import AppField
 from gop.compiler.values import merge
 from gop.compiler.lower.flux import objects, resources
+from gop.compiler.lower.flux.releases import cluster_sources, created_namespaces, release_namespace, source_key
 from gop.compiler.lower.flux.objects import FLUX_NAMESPACE
 from gop.compiler.lower.flux.caches import LoweringCaches
 from gop.compiler.lower.flux.secrets import SopsSecret, cluster_external_secrets, instance_namespace
@@ -103,14 +104,15 @@ def env_apps(fleet: Fleet, env: str) -> list[str]:
 
 
 def namespaces(fleet: Fleet, cluster: str) -> list[str]:
+    """The namespaces of the cluster's apps."""
     return sorted(set(cluster_namespaces(fleet, cluster).values()))
 
 
 def infrastructure_namespaces(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[str]:
-    """The Namespace objects the cluster gets: its apps', its `namespace` declarations' and those
-    its resources live in (but those every cluster has)."""
+    """The Namespace objects the cluster gets: its apps', its releases' (those gopc creates), its `namespace`
+    declarations' and those its resources live in (but those every cluster has)."""
     return sorted({*namespaces(fleet, cluster), *resources.declared_namespaces(fleet, cluster),
-                   *caches.resource_plan().namespaces[cluster]})
+                   *caches.resource_plan().namespaces[cluster], *created_namespaces(fleet, cluster)})
 
 
 def all_namespaces(fleet: Fleet, caches: LoweringCaches) -> list[str]:
@@ -166,12 +168,17 @@ def cluster_stages(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[C
     for name, instance in model.resources.items():
         stages[stage_of(fleet, "resource", instance.values)].resources.append(name)
     spaces = cluster_namespaces(fleet, cluster)
-    users: dict[str, list[str]] = {}  # namespace -> the stages of the apps and resources in it
+    users: dict[str, list[str]] = {}  # namespace -> the stages of the apps, releases and resources in it
     for app, space in spaces.items():
         users.setdefault(space, []).append(app_stages[app])
     for placed in caches.resource_plan().clusters[cluster]:
         for space in {doc["metadata"].get("namespace") for doc in placed.docs} & set(caches.resource_plan().namespaces[cluster]):
             users.setdefault(space, []).append(placed.stage)
+    created = set(created_namespaces(fleet, cluster))
+    for name, instance in model.releases.items():
+        space = release_namespace(name, instance.values)
+        if space in created:
+            users.setdefault(space, []).append(stage_of(fleet, "release", instance.values))
     for declared in resources.declared_namespaces(fleet, cluster):
         users.setdefault(declared, [])
     for namespace, used_in in sorted(users.items()):
@@ -212,7 +219,7 @@ def namespace_files(fleet: Fleet, namespace: str) -> dict[str, list[dict[str, An
     annotations) and, for tenants, its RBAC."""
     files = {"namespace.yaml": [objects.namespace(namespace, resources.namespace_object_fields(fleet, namespace))]}
     account = objects.tenant_service_account(fleet)
-    if account:
+    if account and (not fleet.releases or namespace in all_namespaces(fleet)):  # an app's, not only a release's
         files["rbac.yaml"] = [objects.service_account(account, namespace), objects.tenant_role_binding(account, namespace)]
     return files
 
@@ -232,6 +239,11 @@ def source_objects(fleet: Fleet) -> list[dict[str, Any]]:
     """clusters/<cluster>/sources.yaml: Git sources besides the one Flux syncs from."""
     sync = objects.sync_source(fleet)
     return [objects.git_repository(fleet, source) for name, source in sorted(fleet.sources.items()) if source is not sync]
+
+
+def cluster_source_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[dict[str, Any]]:
+    """clusters/<cluster>/sources.yaml: the Git sources, then the chart sources of its releases."""
+    return source_objects(fleet) + cluster_sources(fleet, caches.chart_sources(), cluster)
 
 
 def kustomization_objects(fleet: Fleet, cluster: str, stages: list[ClusterStage]) -> dict[str, dict[str, Any]]:
@@ -255,6 +267,12 @@ def _alert_sources(fleet: Fleet, cluster: str) -> dict[str, list[str]]:
     delivery = fleet.delivery.values
     if delivery["charts"] == "oci":
         by_kind[delivery["ociSource"]] = app_namespaces
+    model = fleet.clusters[cluster]
+    if model.releases:  # a release's HelmRelease and chart source are in flux-system
+        kinds = {HELM_RELEASE} | {key.kind for release in model.releases.values()
+                                  if (key := source_key(fleet, release.values["chart"])) is not None}
+        for kind in kinds:
+            by_kind[kind] = sorted({*by_kind.get(kind, ()), FLUX_NAMESPACE})
     return by_kind
 
 

@@ -6,9 +6,10 @@ name): the namespaces (and tenant RBAC), the objects of `resource` declarations,
 in the repository, the ExternalSecrets of `external(...)` references, and the objects of
 every app's chart rendered with the values the cluster's HelmRelease ends up with
 (chart values.yaml = `AppModel.base`, then the env patch, then the cluster patch, merged
-as Helm and Kustomize merge them: maps key by key, lists whole). With `include_flux`, also the GitRepository and Kustomizations of the sync,
-the Kustomization of every delivery stage, each HelmRelease as the patches leave it,
-the chart sources, notifications and image automation.
+as Helm and Kustomize merge them: maps key by key, lists whole), and every `release`'s vendored
+chart templated by helm with the release's effective values (`charts`). With `include_flux`, also the GitRepository and Kustomizations of the sync,
+the Kustomization of every delivery stage, each HelmRelease as the patches leave it (the
+apps' and the releases'), the chart sources, notifications and image automation.
 
 Two forms: `render_cluster` returns the objects; `ClusterRenderer(fleet).text(cluster)`
 returns their YAML stream, byte for byte `emit.yaml.dump_all(render_cluster(...))`. A
@@ -42,7 +43,8 @@ from gop.compiler.lower.helm.parts import helm_values
 from gop.compiler.lower.helm.manifests import chart_values, helm_template_merged
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import merge, plain, plain_merge
-from gop.compiler.lower.flux import objects, plan
+from gop.compiler.lower.flux import objects, plan, releases
+from gop.compiler.lower.flux.charts import chart_objects
 from gop.compiler.lower.flux.caches import LoweringCaches, caches_for
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.secrets import cluster_external_secrets
@@ -59,6 +61,8 @@ def render_cluster(fleet: Fleet, cluster: str, *, include_flux: bool = False,
     for release in plan.releases(fleet, cluster):
         docs += helm_template(release.app, plain(release_values(release)), release_name=release.app.name,
                               namespace=release.namespace, caches=caches.helm)
+    for chart_release in releases.cluster_releases(fleet, cluster):
+        docs += chart_objects(fleet, chart_release, caches.rendered_charts)
     if include_flux:
         docs += flux_objects(fleet, cluster, caches)
     return sorted(docs, key=object_key)
@@ -81,6 +85,8 @@ class ClusterRenderer:
         pieces = [self._piece(doc) for doc in infrastructure_objects(self.fleet, cluster, self.caches)]
         for release in plan.releases(self.fleet, cluster):
             pieces += self._release_pieces(release)
+        for chart_release in releases.cluster_releases(self.fleet, cluster):
+            pieces += [self._piece(doc) for doc in chart_objects(self.fleet, chart_release, self.caches.rendered_charts)]
         if include_flux:
             pieces += [self._piece(doc) for doc in flux_objects(self.fleet, cluster, self.caches)]
         pieces.sort(key=itemgetter(0))  # stable, on the key alone: the order render_cluster sorts into
@@ -155,7 +161,7 @@ def infrastructure_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -
 
 def flux_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[dict[str, Any]]:
     """The Flux objects on the cluster, each as the kustomize build of the repository leaves it."""
-    docs = plan.sync_objects(fleet, cluster) + plan.source_objects(fleet)
+    docs = plan.sync_objects(fleet, cluster) + plan.cluster_source_objects(fleet, cluster, caches)
     docs += plan.kustomization_objects(fleet, cluster, plan.cluster_stages(fleet, cluster, caches)).values()
     docs += plan.notification_objects(fleet, cluster) + plan.image_automation_objects(fleet, cluster)
     patches = plan.release_patches(fleet, cluster, caches)
@@ -169,5 +175,20 @@ def flux_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[dic
             helm_release = merge(helm_release, patch)
         helm_release["metadata"] = {**helm_release["metadata"], "namespace": release.namespace}  # kustomize's moves
         docs.append(helm_release)
+    sources, components = caches.chart_sources(), caches.release_components()
+    docs += [releases.effective_release(fleet, sources, components, cluster, release)
+             for release in releases.cluster_releases(fleet, cluster)]
     return docs
+
+
+def release_objects(fleet: Fleet, cluster: str, name: str, *, include_flux: bool = False,
+                    caches: LoweringCaches | None = None) -> list[dict[str, Any]]:
+    """One release's chart objects on the cluster (`gopc render --release`), with its HelmRelease
+    as kustomize leaves it when `include_flux`; sorted as `render_cluster` sorts."""
+    caches = caches_for(fleet, caches)
+    release = next(release for release in releases.cluster_releases(fleet, cluster) if release.name == name)
+    docs = chart_objects(fleet, release, caches.rendered_charts)
+    if include_flux:
+        docs.append(releases.effective_release(fleet, caches.chart_sources(), caches.release_components(), cluster, release))
+    return sorted(docs, key=object_key)
 

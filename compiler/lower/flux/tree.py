@@ -12,15 +12,19 @@ Layout (after fluxcd/flux2-kustomize-helm-example; docs/flux.md explains each fi
     infrastructure/resources/<name>/    kustomization.yaml, objects.yaml: a `resource`'s objects (one
                                         directory per form: .../<env>/, .../<env>/<cluster>/ when they differ)
     infrastructure/tenant/              the service account the apps Kustomization impersonates
+    releases/base/<release>/            kustomization.yaml, release.yaml (a `release`'s HelmRelease)
+    releases/<env>/<release>/           kustomization.yaml (+ <release>-values.yaml: the env's patch)
     secrets/<path without .yaml>/       kustomization.yaml + a SOPS-encrypted Secret, copied verbatim
     components/<overlay>/               a Kustomize Component per selector overlay: kustomization.yaml,
                                         values.yaml (every release) and <app>-values.yaml patches
     clusters/<cluster>/                 kustomization.yaml, flux-system/ (bootstrap's sync),
                                         <stage>.yaml per delivery stage (Flux Kustomizations;
                                         infrastructure.yaml + apps.yaml when none is declared),
-                                        sources.yaml, notifications.yaml, image-automation.yaml,
-                                        <stage>/ (what each Kustomization applies: its namespaces,
-                                        its apps, the components of the overlays selecting the
+                                        sources.yaml (+ the releases' chart sources), notifications.yaml,
+                                        image-automation.yaml, <stage>/ (what each Kustomization
+                                        applies: its namespaces, its releases with
+                                        releases/<release>-values.yaml, what overlays and the cluster
+                                        set, its resources, its apps, the components of the overlays selecting the
                                         cluster, <app>-values.yaml patches with what it sets, and
                                         external-secrets.yaml: the ExternalSecrets of its apps;
                                         the apps' part in <stage>/apps/ when releases share the stage)
@@ -38,10 +42,12 @@ Invariants:
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 from gop.compiler.fleet.model import Fleet
-from gop.compiler.lower.flux import objects, plan
+from gop.compiler.fleet.stages import stage_of
+from gop.compiler.lower.flux import objects, plan, releases
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.objects import (
     IMAGE_TAG_PATH, every_release_patch, helm_release, kustomize_component, kustomize_config, namespace_moves,
@@ -58,6 +64,7 @@ SYNC_HEADER = ("Flux syncs this cluster from here. `flux bootstrap` writes the s
                f"{BOOTSTRAP_COMPONENTS} (the Flux controllers) beside this file.")
 COMPONENTS_DIR = "components"
 STAGE_APPS_DIR = "apps"  # clusters/<cluster>/<stage>/apps/: the apps of a stage that also applies releases
+RELEASES_DIR = "releases"
 EXTERNAL_SECRETS_FILE = "external-secrets.yaml"  # never an app's patch file: those end in -values.yaml
 COMMON_PATCH = "values.yaml"  # never an app's patch file: those end in -values.yaml
 COMMON_PATCH_NAME = "every-release"  # kustomize puts each target's name in its place
@@ -72,6 +79,12 @@ def repository_files(fleet: Fleet, caches: LoweringCaches | None = None) -> dict
         _app_base(fleet, app, caches, files)
     for env in sorted(fleet.envs):
         _env_overlay(fleet, env, caches, files)
+    for name in sorted(fleet.releases):
+        _release_base(fleet, name, caches, files)
+    for env in sorted(fleet.envs):
+        _env_releases(fleet, env, caches, files)
+    for overlay in caches.release_components().trees:
+        _release_component(fleet, overlay, caches, files)
     for namespace in plan.all_namespaces(fleet, caches):
         _unit(files, f"infrastructure/namespaces/{namespace}", plan.namespace_files(fleet, namespace))
     for directory, docs in caches.resource_plan().directories().items():
@@ -198,7 +211,7 @@ def _cluster(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[s
     files[f"{directory}/flux-system/gotk-sync.yaml"] = dump_yaml(plan.sync_objects(fleet, cluster), header=SYNC_HEADER)
     files[f"{directory}/flux-system/kustomization.yaml"] = dump_yaml(
         [kustomize_config([BOOTSTRAP_COMPONENTS, "gotk-sync.yaml"])])
-    groups = {"sources.yaml": plan.source_objects(fleet),
+    groups = {"sources.yaml": plan.cluster_source_objects(fleet, cluster, caches),
               **{name: [doc] for name, doc in plan.kustomization_objects(fleet, cluster, stages).items()},
               "notifications.yaml": plan.notification_objects(fleet, cluster),
               "image-automation.yaml": plan.image_automation_objects(fleet, cluster)}
@@ -229,11 +242,68 @@ def _cluster_stage(fleet: Fleet, cluster: str, stage: plan.ClusterStage, caches:
     else:
         apps, patches, components, moves = _stage_apps(fleet, cluster, stage, caches, patching, "../../../")
     resources += [f"../../../{directory}" for directory in plan.stage_resources(fleet, cluster, caches).get(stage.name, ())]
-    resources += apps + [f"../../../{secret.directory}" for secret in stage.sops]
+    released = _stage_releases(fleet, cluster, stage.name, caches)
+    resources += released.resources + apps + [f"../../../{secret.directory}" for secret in stage.sops]
     if stage.external:
         files[f"{directory}/{EXTERNAL_SECRETS_FILE}"] = dump_yaml(stage.external)
         resources.append(EXTERNAL_SECRETS_FILE)
-    _patched(files, directory, resources, patches, components, moves)
+    _patched(files, directory, resources, released.patches + patches, released.components + components, moves)
+
+
+# ---------------------------------------------------------------- releases (docs/flux.md)
+
+@dataclass(frozen=True, slots=True)
+class StageEntries:
+    """What a stage's kustomization (clusters/<cluster>/<stage>/) lists for the cluster's releases."""
+
+    resources: list[str]  # ../../../releases/<env>/<release>
+    components: list[str]  # ../../../components/<overlay>/releases: what selector overlays set
+    patches: list[tuple[str, dict[str, Any], dict[str, Any]]]  # (file, patch, target): the rest, what the cluster sets
+
+
+def _stage_releases(fleet: Fleet, cluster: str, stage: str, caches: LoweringCaches) -> StageEntries:
+    """The entries of the cluster's releases applied in `stage` (`fleet.stages.stage_of`)."""
+    env = fleet.clusters[cluster].env
+    sources, components = caches.chart_sources(), caches.release_components()
+    entries = StageEntries([], [], [])
+    overlays: set[str] = set()
+    for release in releases.cluster_releases(fleet, cluster):
+        if stage_of(fleet, "release", release.values) != stage:
+            continue
+        entries.resources.append(f"../../../{RELEASES_DIR}/{env}/{release.name}")
+        overlays.update(overlay for overlay in components.listed.get(cluster, ())
+                        if release.name in components.trees[overlay])
+        patch = releases.cluster_patch(fleet, sources, components, cluster, release)
+        if patch:
+            entries.patches.append((f"{RELEASES_DIR}/{release.name}-values.yaml", patch, releases.patch_target(release.name)))
+    entries.components.extend(f"../../../{COMPONENTS_DIR}/{overlay}/{RELEASES_DIR}" for overlay in sorted(overlays))
+    return entries
+
+
+def _release_component(fleet: Fleet, overlay: str, caches: LoweringCaches, files: dict[str, str]) -> None:
+    """components/<overlay>/releases/: what a selector overlay sets for releases, for every cluster it selects."""
+    directory = f"{COMPONENTS_DIR}/{overlay}/{RELEASES_DIR}"
+    patches = releases.component_patches(caches.chart_sources(), caches.release_components(), overlay)
+    entries = _patch_files(files, directory, [(f"{name}-values.yaml", patch, releases.patch_target(name))
+                                              for name, patch in patches.items()])
+    files[f"{directory}/kustomization.yaml"] = dump_yaml([kustomize_component(entries)])
+
+
+def _release_base(fleet: Fleet, name: str, caches: LoweringCaches, files: dict[str, str]) -> None:
+    """releases/base/<release>/: the HelmRelease as the declaration writes it."""
+    files[f"{RELEASES_DIR}/base/{name}/release.yaml"] = dump_yaml([releases.helm_release(fleet, caches.chart_sources(), name)])
+    files[f"{RELEASES_DIR}/base/{name}/kustomization.yaml"] = _kustomization_of(("release.yaml",))
+
+
+def _env_releases(fleet: Fleet, env: str, caches: LoweringCaches, files: dict[str, str]) -> None:
+    """releases/<env>/<release>/: the base with what the env sets, for each release the env runs."""
+    names = releases.env_releases(fleet, env)
+    for name in names:
+        patch = releases.env_patch(fleet, caches.chart_sources(), env, name)
+        patches = [(f"{name}-values.yaml", patch, releases.patch_target(name))] if patch else []
+        _patched(files, f"{RELEASES_DIR}/{env}/{name}", [f"../../base/{name}"], patches)
+    if names:
+        files[f"{RELEASES_DIR}/{env}/kustomization.yaml"] = dump_yaml([kustomize_config(names)])
 
 
 def _stage_apps(fleet: Fleet, cluster: str, stage: plan.ClusterStage, caches: LoweringCaches, patching: set[str],
