@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,9 @@ import yaml
 import realtools as rt
 from gop.compiler import cli
 from gop.compiler.diagnostics import codes
+from chart_fixtures import make_chart
+from gop.compiler.commands.chart import vendor_package
+from gop.compiler.semantic.charts import read_lock
 from gop.compiler.lower.flux.charts import vendored_package
 from gop.compiler.lower.flux.render import release_objects, render_cluster
 from gop.compiler.lower.repository import repository
@@ -110,16 +114,31 @@ def line_of(needle: str) -> int:
     return PROGRAM[:PROGRAM.index(needle)].count("\n") + 1
 
 
+# Where each chart is pulled from (`gopc chart add` locks it per repository); `tools` comes from Git.
+REPOSITORIES = {"podinfo": ("https://stefanprodan.github.io/podinfo",), "redis": ("oci://registry.example.com/charts",),
+                "switch": ("https://charts.example.com", "oci://registry.example.com/charts"), "tools": ()}
+
+
 def vendor_charts(program: Path, scratch: Path) -> None:
+    """Vendors every chart as `gopc chart add` does (the chart from Git under vendor/charts/ by hand)."""
     for chart, versions in CHARTS.items():
-        source = rt.helm_create(chart, scratch)
         for version in versions:
-            text = (source / "Chart.yaml").read_text()
-            (source / "Chart.yaml").write_text("\n".join(f"version: {version}" if line.startswith("version:") else line
-                                                         for line in text.splitlines()) + "\n")
-            target = program / "vendor" / "charts" / chart / version
-            target.mkdir(parents=True)
-            rt.helm_package(source, target)
+            package = rt.helm_package(make_chart(scratch, chart, version), scratch / f"{chart}-{version}")
+            for repository in REPOSITORIES[chart]:
+                vendor_package(program, repository, chart, package.read_bytes(), read_lock(program))
+            if not REPOSITORIES[chart]:
+                target = program / "vendor" / "charts" / chart / version
+                target.mkdir(parents=True)
+                shutil.copy(package, target)
+
+
+def with_charts(program: Path, target: Path, text: str) -> Path:
+    """A program of `text` at `target` with the charts (charts.lock and vendor/) of `program`."""
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "main.gop").write_text(text, encoding="utf-8")
+    shutil.copy(program / "charts.lock", target / "charts.lock")
+    shutil.copytree(program / "vendor", target / "vendor")
+    return target
 
 
 @pytest.fixture(scope="module")
@@ -238,14 +257,15 @@ def test_render_is_helm_template_of_the_vendored_chart_with_the_built_values(tre
         values = tmp_path / f"{name}.json"
         values.write_text(json.dumps(spec.get("values", {})))
         chart = analysis.fleet.clusters[cluster].releases[name].values["chart"]
-        package = vendored_package(program, chart["name"], chart.get("version"))
+        package = vendored_package(program, chart)
         expected = rt.helm_template(package, [values], release=spec["releaseName"], namespace=spec["targetNamespace"],
                                     extra_args=["--skip-tests", "--include-crds"])
         objects = release_objects(analysis.fleet, cluster, name, caches=analysis.lowering)
         key = lambda doc: (doc["kind"], doc["metadata"]["name"])  # noqa: E731
         assert sorted(objects, key=key) == sorted(expected, key=key), name
         rt.kubernetes_validate_strict(objects)
-    assert vendored_package(program, "podinfo", "6.x").name == "podinfo-6.5.0.tgz"  # the highest that satisfies
+    podinfo = {"repository": "https://stefanprodan.github.io/podinfo", "name": "podinfo", "version": "6.x"}
+    assert vendored_package(program, podinfo).name == "podinfo-6.5.0.tgz"  # the highest that satisfies
 
 
 def test_build_and_render_are_byte_identical_under_two_hash_seeds(program, tmp_path):
@@ -262,11 +282,8 @@ def test_build_and_render_are_byte_identical_under_two_hash_seeds(program, tmp_p
     assert digests[0] == digests[1] and len(digests[0]) > 40
 
 
-def test_oci_charts_through_a_helm_repository_of_type_oci(tmp_path):
-    program = tmp_path / "fleet"
-    program.mkdir()
-    (program / "main.gop").write_text(PROGRAM + 'delivery { ociSource = "HelmRepository" }\n', encoding="utf-8")
-    analysis = analyse([program])
+def test_oci_charts_through_a_helm_repository_of_type_oci(program, tmp_path):
+    analysis = analyse([with_charts(program, tmp_path / "fleet", PROGRAM + 'delivery { ociSource = "HelmRepository" }\n')])
     assert [d.message for d in analysis.diagnostics] == []
     files, _ = repository(analysis)
     sources = rt.parse_docs(files["clusters/prod-1/sources.yaml"])
@@ -288,11 +305,13 @@ def test_oci_charts_through_a_helm_repository_of_type_oci(tmp_path):
     assert built["switch"]["spec"]["chart"]["spec"]["sourceRef"]["name"] == by_secret["charts-auth"]
 
 
-def test_sources_sharing_a_name_get_a_hash_of_their_settings(tmp_path):
-    (tmp_path / "main.gop").write_text(PROGRAM.replace('name = "switch", secretName = "charts-auth"', 'name = "switch"')
-                                       + 'release other {\n  chart { repository = "https://charts.example.com", '
-                                         'name = "other", secretName = "other-auth" }\n}\n', encoding="utf-8")
-    analysis = analyse([tmp_path])
+def test_sources_sharing_a_name_get_a_hash_of_their_settings(program, tmp_path):
+    root = with_charts(program, tmp_path / "fleet", PROGRAM.replace('name = "switch", secretName = "charts-auth"', 'name = "switch"')
+                       + 'release other {\n  chart { repository = "https://charts.example.com", '
+                         'name = "other", secretName = "other-auth" }\n}\n')
+    other = rt.helm_package(make_chart(tmp_path, "other", "0.1.0"), tmp_path)
+    vendor_package(root, "https://charts.example.com", "other", other.read_bytes(), read_lock(root))
+    analysis = analyse([root])
     assert [d.message for d in analysis.diagnostics] == []
     files, _ = repository(analysis)
     sources = {doc["spec"].get("secretRef", {}).get("name"): doc["metadata"]["name"]
@@ -314,7 +333,7 @@ def test_explain_names_each_layer_of_a_release_value(program, capsys):
         ("env overlay", "env prod", f"main.gop:{line_of('replicaCount = 2')}:5", "2"),
         ("* selector overlay", "overlay big", f"main.gop:{line_of('replicaCount = 3')}:21", "3")]
     assert cli.main(["explain", "--cluster", "prod-2", "release/podinf.values", str(program)]) == cli.EXIT_USAGE
-    assert "release `podinf` does not run on cluster `prod-2`; did you mean `podinfo`?" in capsys.readouterr().err
+    assert "release `podinf` is not on cluster `prod-2`; did you mean `release/podinfo`?" in capsys.readouterr().err
 
 
 def test_render_one_release(program, capsys, monkeypatch):
@@ -329,10 +348,10 @@ def test_render_one_release(program, capsys, monkeypatch):
 
 
 def test_a_chart_that_is_not_vendored_stops_the_render_not_the_build(program, tmp_path, capsys, monkeypatch):
+    """A chart from Git has no lock entry (check cannot ask for one): only render needs its package."""
     monkeypatch.setenv("GOPC_HELM", str(rt.helm_bin()))
-    bare = tmp_path / "bare"
-    bare.mkdir()
-    (bare / "main.gop").write_text(PROGRAM, encoding="utf-8")
+    bare = with_charts(program, tmp_path / "bare", PROGRAM)
+    shutil.rmtree(bare / "vendor" / "charts" / "tools")
     assert cli.main(["build", str(bare), "-o", str(tmp_path / "out")]) == 0
     capsys.readouterr()
     assert cli.main(["render", str(bare), "--cluster", "prod-1"]) == cli.EXIT_ERRORS
@@ -375,6 +394,8 @@ def test_alerts_watch_the_releases_and_their_sources_in_flux_system(tmp_path):
 
 
 def test_an_app_and_a_release_of_one_name_layer_apart(tmp_path):
+    cache = rt.helm_package(make_chart(tmp_path / "charts", "cache", "0.1.0"), tmp_path)
+    vendor_package(tmp_path, "https://charts.example.com", "cache", cache.read_bytes(), [])
     (tmp_path / "main.gop").write_text('''
 source flux-system { url = "https://github.com/acme/fleet" }
 app cache { image { repository = "ghcr.io/acme/cache", tag = "1.0.0" } }
@@ -440,19 +461,18 @@ def test_render_equals_helm_template_of_the_charts_pulled_from_a_repository_and_
                    for doc in rendered)
 
 
-def test_a_key_kustomize_cannot_read_in_a_release_own_values_is_e0703(tmp_path):
+def test_a_key_kustomize_cannot_read_in_a_release_own_values_is_e0703(program, tmp_path):
     key = "flag-<&>" + "x" * 1000  # 1025 characters in Go's JSON: kustomize reads at most 1024
-    (tmp_path / "main.gop").write_text(PROGRAM.replace("podAnnotations { team = \"web\" }",
-                                                       f'podAnnotations {{ team = "web", "{key}" = "x" }}'), encoding="utf-8")
-    diagnostics = analyse([tmp_path]).diagnostics
+    root = with_charts(program, tmp_path / "fleet", PROGRAM.replace("podAnnotations { team = \"web\" }",
+                                                                    f'podAnnotations {{ team = "web", "{key}" = "x" }}'))
+    diagnostics = analyse([root]).diagnostics
     assert [d.code for d in diagnostics] == [codes.KEY_TOO_LONG]
     assert "a release's own values go into its HelmRelease" in diagnostics[0].message
-    assert (tmp_path / "main.gop").read_text()[diagnostics[0].span.start:].startswith(f'"{key}"')
+    assert (root / "main.gop").read_text()[diagnostics[0].span.start:].startswith(f'"{key}"')
 
 
-def test_under_tenant_isolation_a_release_namespace_gets_no_tenant_rbac(tmp_path):
-    (tmp_path / "main.gop").write_text(PROGRAM + 'delivery { serviceAccountName = "tenant" }\n', encoding="utf-8")
-    analysis = analyse([tmp_path])
+def test_under_tenant_isolation_a_release_namespace_gets_no_tenant_rbac(program, tmp_path):
+    analysis = analyse([with_charts(program, tmp_path / "fleet", PROGRAM + 'delivery { serviceAccountName = "tenant" }\n')])
     assert [d.message for d in analysis.diagnostics] == []
     files, _ = repository(analysis)
     assert "infrastructure/namespaces/web/rbac.yaml" in files  # the app's

@@ -204,7 +204,7 @@ def test_explain_names_every_layer_of_a_resource_value(program, capsys):
     assert cli.main(["explain", "--cluster", "prod-2", "resource/quota.spec.hard.pods", str(program)]) == cli.EXIT_OK
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == 'resource/quota.spec.hard.pods on cluster prod-2 (env prod) = "100"'
-    assert [line.split()[0:3] for line in lines[1:]] == [["app", "resource", "quota"], ["*", "cluster", "override"]]
+    assert [line.split()[0:3] for line in lines[1:]] == [["resource", "resource", "quota"], ["*", "cluster", "override"]]
 
 
 def test_the_crds_of_vendored_charts_make_their_kinds_known(tmp_path):

@@ -4,7 +4,8 @@ Input: the fleet's root, one release on one cluster (`releases.ClusterRelease`) 
 `LoweringCaches` (which keep each distinct rendering). Output: the objects `helm template` prints
 for the vendored chart package with the release's effective `values`, its Helm release name and
 namespace: `vendor/charts/<chart>/<version>/<chart>-<version>.tgz` (what `gopc chart add` stores),
-the highest vendored version that satisfies the release's `chart.version` (any, without one).
+the version charts.lock resolves the release's `chart.version` to (a chart from Git: the highest
+vendored version that satisfies it).
 
 Flags as helm-controller installs: CRDs unless `install.crds = "Skip"` (`--include-crds`); no
 test hooks (`--skip-tests`: Flux runs tests only when asked). helm is `GOPC_HELM`, else `helm` on
@@ -31,21 +32,31 @@ from gop.compiler.diagnostics import codes
 from gop.compiler.fleet.model import Fleet
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.releases import ClusterRelease, release_name
+from gop.compiler.semantic.charts import ChartStoreError, locked_chart, read_lock
 from gop.compiler.values import plain
 
 VENDOR_CHARTS = Path("vendor") / "charts"
 HELM_TIMEOUT = 120  # seconds
 
 
-def vendored_package(root: Path, chart: str, version: str | None) -> Path | None:
-    """The package of the highest vendored version of `chart` satisfying `version`, or None."""
-    directory = Path(root) / VENDOR_CHARTS / chart
+def vendored_package(root: Path, chart: dict[str, Any]) -> Path | None:
+    """The package of a release's chart: for a chart from a repository, the one charts.lock
+    resolves its version range to (`gopc chart add` stores it); for a chart from Git, the highest
+    version in vendor/charts/<chart>/ satisfying the range. None when there is none."""
+    if chart.get("repository"):
+        try:
+            entry = locked_chart(read_lock(root), chart["repository"], chart["name"], chart.get("version"))
+        except ChartStoreError:
+            return None
+        package = Path(root) / entry.package
+        return package if package.is_file() else None
+    directory = Path(root) / VENDOR_CHARTS / chart["name"]
     versions = sorted(entry.name for entry in directory.iterdir()) if directory.is_dir() else []
     try:
-        best = nodesemver.max_satisfying(versions, version or "*", loose=True)
+        best = nodesemver.max_satisfying(versions, chart.get("version") or "*", loose=True)
     except (ValueError, TypeError):
         best = None
-    package = directory / str(best) / f"{chart}-{best}.tgz"
+    package = directory / str(best) / f"{chart['name']}-{best}.tgz"
     return package if best is not None and package.is_file() else None
 
 
@@ -54,7 +65,7 @@ def chart_objects(fleet: Fleet, release: ClusterRelease, rendered: dict[tuple, l
     renderings (`LoweringCaches.rendered_charts`), which get this one."""
     values = release.values
     chart = plain(values["chart"])
-    package = vendored_package(fleet.root, chart["name"], chart.get("version"))
+    package = vendored_package(fleet.root, chart)
     if package is None:
         wanted = f" {chart['version']}" if chart.get("version") else ""
         raise FluxLoweringError(

@@ -216,10 +216,11 @@ def image_apps(fleet: Fleet, cluster: str) -> list[AppModel]:
 
 def namespace_files(fleet: Fleet, namespace: str) -> dict[str, list[dict[str, Any]]]:
     """infrastructure/namespaces/<namespace>/: the namespace (with its declaration's labels and
-    annotations) and, for tenants, its RBAC."""
+    annotations) and, for tenants, its RBAC where apps live (not in a namespace only releases,
+    resources or a declaration ask for)."""
     files = {"namespace.yaml": [objects.namespace(namespace, resources.namespace_object_fields(fleet, namespace))]}
     account = objects.tenant_service_account(fleet)
-    if account and (not fleet.releases or namespace in all_namespaces(fleet)):  # an app's, not only a release's
+    if account and any(namespace in namespaces(fleet, cluster) for cluster in fleet.clusters):  # an app's only
         files["rbac.yaml"] = [objects.service_account(account, namespace), objects.tenant_role_binding(account, namespace)]
     return files
 
