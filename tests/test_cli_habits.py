@@ -204,3 +204,28 @@ def test_every_command_has_help_with_examples_that_parse(name):
         words = words[:next((i for i, w in enumerate(words) if w in ("<", ">")), len(words))]
         args = cli._build_parser().parse_args(words[1:])
         assert args.command == name, example
+
+
+# ---- the docs ---------------------------------------------------------------------------------------
+
+def test_docs_cli_names_every_command_and_option():
+    text = (rt.REPO_ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    for name, parser in commands().items():
+        assert f"gopc {name}" in text, name
+        for action in parser._actions:
+            for option in action.option_strings:
+                assert f"`{option}" in text or f" {option}" in text, f"gopc {name} {option}"
+
+
+def test_docs_ci_covers_every_hook_and_every_input_and_output_of_the_action():
+    import yaml
+
+    text = (rt.REPO_ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    hooks = yaml.safe_load((rt.REPO_ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    action = yaml.safe_load((rt.REPO_ROOT / "action.yml").read_text(encoding="utf-8"))
+    for hook in hooks:
+        assert f"`{hook['id']}`" in text
+    for name in [*action["inputs"], *action["outputs"]]:
+        assert f"`{name}`" in text, name
+    config = yaml.safe_load(text.split("```yaml\n", 1)[1].split("```", 1)[0])
+    assert {hook["id"] for hook in config["repos"][0]["hooks"]} <= {hook["id"] for hook in hooks}
