@@ -30,8 +30,6 @@ import yaml
 
 import realtools as rt
 
-SOURCES = ["pyproject.toml", "setup.py", "README.md", ".pre-commit-hooks.yaml", "action.yml",
-           "compiler", "lsp", "grammar", "stdlib"]
 VENV_BIN = Path(sys.executable).parent
 SITE_PACKAGES = os.pathsep.join(p for p in sys.path if p.endswith("site-packages"))  # also those a .pth chains in
 
@@ -52,13 +50,7 @@ def new_repo(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def hook_repo(tmp_path_factory) -> tuple[Path, str]:
     """This project's sources as a Git repository of their own: (path, commit)."""
-    repo = new_repo(tmp_path_factory.mktemp("hooks") / "gopc")
-    for name in SOURCES:
-        source = rt.REPO_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, repo / name)
+    repo = rt.copy_package_sources(new_repo(tmp_path_factory.mktemp("hooks") / "gopc"), [".pre-commit-hooks.yaml", "action.yml"])
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "gopc")
     return repo, git(repo, "rev-parse", "HEAD").strip()

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -20,18 +19,9 @@ import pytest
 
 import realtools as rt
 
-SOURCES = ["pyproject.toml", "setup.py", "README.md", "compiler", "lsp", "grammar", "stdlib"]
-
-
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> zipfile.ZipFile:
-    tree = tmp_path_factory.mktemp("tree")
-    for name in SOURCES:
-        source = rt.REPO_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, tree / name)
+    tree = rt.copy_package_sources(tmp_path_factory.mktemp("tree"))
     out = tmp_path_factory.mktemp("dist")
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "--no-index",
                            "--disable-pip-version-check", "-q", "-w", str(out), str(tree)],
