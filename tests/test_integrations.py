@@ -60,7 +60,7 @@ def offline_env(home: Path) -> dict[str, str]:
     """pre-commit's own virtualenv installs gopc without the network: no index, no dependencies, no
     build isolation (setuptools and gopc's dependencies come from this environment, on PYTHONPATH)."""
     return {**os.environ, "PRE_COMMIT_HOME": str(home), "PIP_NO_INDEX": "1", "PIP_NO_DEPS": "1", "PIP_NO_BUILD_ISOLATION": "0",
-            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONPATH": SITE_PACKAGES, "VIRTUALENV_OFFLINE": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONPATH": SITE_PACKAGES,
             "PATH": f"{VENV_BIN}:{os.environ['PATH']}", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
             "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
 
