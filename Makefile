@@ -32,8 +32,9 @@ EXTERNAL_SECRETS_VERSION ?= 2.0.0
 EXTERNAL_SECRETS_DIR := $(TOOLS)/external-secrets
 EXTERNAL_SECRETS_STAMP := $(EXTERNAL_SECRETS_DIR)/.installed-$(EXTERNAL_SECRETS_VERSION)
 
-# Debian packages the tests need: neovim (headless LSP test), docker-registry (OCI registry).
-SYSTEM_PKGS ?= neovim docker-registry
+# Debian packages the tests need: neovim (headless LSP test), docker-registry (OCI registry),
+# zsh and fish (the completion scripts of `gopc completion`, loaded by the real shells).
+SYSTEM_PKGS ?= neovim docker-registry zsh fish
 
 .PHONY: help venv .venv tools external-secrets-schema system-deps demo test fuzz wheel vendor-flux-schemas vendor-kube-schemas clean distclean
 

@@ -39,7 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not hasattr(args, "run"):
             parser.print_help(sys.stderr)
             return EXIT_USAGE
-        reporter = Reporter(args.command, getattr(args, "format", "text"), getattr(args, "color", "auto"))
+        reporter = Reporter(args.command, getattr(args, "format", "text"), getattr(args, "color", "auto"),
+                            getattr(args, "verbosity", 0))
         module, function = args.run.split(":")
         code = getattr(importlib.import_module(f"gop.compiler.commands.{module}"), function)(args, reporter)
     except UsageError as error:
@@ -68,7 +69,11 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser, dest="command")
 
     check = commands.add_parser("check", help="check types, constraints and selectors")
-    check.add_argument("paths", nargs="+", metavar="PATH", help=".gop files or directories (searched recursively)")
+    check.add_argument("paths", nargs="+", metavar="PATH",
+                       help=".gop files or directories (searched recursively); a file alone is checked within its "
+                            "whole program (its package directory); - reads one file from standard input")
+    check.add_argument("--stdin-filename", metavar="FILE",
+                       help="with -: the text read is FILE's, checked within FILE's program (an editor's unsaved buffer)")
     _add_format(check)
     check.set_defaults(run="check:run")
 
@@ -85,6 +90,8 @@ def _build_parser() -> argparse.ArgumentParser:
     build.add_argument("-o", "--out", required=True, help="output directory (replaced atomically)")
     build.add_argument("--force", action="store_true",
                        help="overwrite files in the output that gopc did not write, and image tags automation committed")
+    build.add_argument("--check", action="store_true",
+                       help="write nothing; list what differs between DIR and what the program builds (exit 1 when anything does)")
     _add_format(build)
     build.set_defaults(run="build:run")
 
@@ -102,7 +109,8 @@ def _build_parser() -> argparse.ArgumentParser:
     render_cmd.set_defaults(run="render:run")
 
     fmt = commands.add_parser("fmt", help="format .gop files in the canonical layout")
-    fmt.add_argument("paths", nargs="+", metavar="PATH", help=".gop files or directories (searched recursively)")
+    fmt.add_argument("paths", nargs="+", metavar="PATH",
+                     help=".gop files or directories (searched recursively); - formats standard input to standard output")
     fmt.add_argument("--check", action="store_true", help="change nothing; exit 1 when a file is not formatted")
     fmt.add_argument("--diff", action="store_true", help="print what would change as a unified diff")
     _add_format(fmt)
@@ -130,7 +138,9 @@ def _build_parser() -> argparse.ArgumentParser:
     against.add_argument("--against-build", metavar="DIR", help="a tree written by `gopc build` (rendered with kubectl and helm)")
     against.add_argument("--against", nargs="+", metavar="PATH2", help="another program")
     diff.add_argument("--cluster", action="append", default=[], help="only this cluster (repeatable)")
-    _add_format(diff)
+    _add_format(diff, ("text", "markdown", "json", "sarif"),
+                "the report: text, markdown (a pull-request comment) or json (docs/schemas/diff.json); "
+                "diagnostics go to stderr (as JSON with json, as SARIF with sarif, else as text)")
     diff.set_defaults(run="diff:run")
 
     chart = commands.add_parser("chart", help="vendor charts gopc did not write (charts.lock, vendor/charts/)")
@@ -151,12 +161,58 @@ def _build_parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=("yaml", "json"), default="yaml",
                       help="the model as YAML or JSON (docs/schemas/show.json); with json, diagnostics are JSON too")
     show.set_defaults(run="explain:run_show")
+
+    # ---- #16 (CI kit): completion, -q/-v and examples on every command
+    completion = commands.add_parser("completion", help="print a shell completion script (bash, zsh or fish)")
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
+    completion.set_defaults(run="completion:run", parser=parser)
+    for name, command in commands.choices.items():
+        if name not in ("lsp", "completion"):
+            _add_verbosity(command)
+        if name in EXAMPLES:  # a command without examples fails tests/test_cli_habits.py, not every run
+            command.formatter_class = argparse.RawDescriptionHelpFormatter
+            command.epilog = "examples:\n" + "".join(f"  {line}\n" for line in EXAMPLES[name])
     return parser
 
 
-def _add_format(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=FORMATS, default="text", help="diagnostic output format")
-    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour text output")
+EXAMPLES = {  # `gopc COMMAND --help` ends with these (tests/test_cli_habits.py parses each one)
+    "check": ["gopc check examples/shop", "gopc check examples/shop/envs.gop      # that file's diagnostics, in its program",
+              "gopc check - --stdin-filename envs.gop < buffer.gop",
+              "gopc check examples/shop --format sarif > gopc.sarif"],
+    "explain": ["gopc explain E0301", "gopc explain web.replicas examples/shop --cluster prod-eu-1"],
+    "build": ["gopc build examples/shop -o out/shop", "gopc build examples/shop -o out/shop --check   # CI: is out/shop up to date?",
+              "gopc build examples/shop -o out/shop -v        # also list each file written"],
+    "render": ["gopc render examples/shop --cluster prod-eu-1", "gopc render examples/shop --cluster prod-eu-1 --app web",
+               "gopc render examples/shop --all-clusters -o rendered"],
+    "fmt": ["gopc fmt examples/shop", "gopc fmt --check examples/shop        # CI: exit 1 when a file is not formatted",
+            "gopc fmt --diff examples/shop/envs.gop", "gopc fmt - < envs.gop > formatted.gop"],
+    "lsp": ["gopc lsp          # started by an editor, speaks LSP on stdin/stdout"],
+    "init": ["gopc init fleet", "gopc init"],
+    "publish": ["gopc publish examples/shop", "gopc publish examples/shop --registry oci://127.0.0.1:5000/charts --plain-http"],
+    "diff": ["gopc diff examples/shop --against-rev origin/main",
+             "gopc diff examples/shop --against-rev origin/main --format markdown > comment.md",
+             "gopc diff examples/shop --against-build out/shop --format json",
+             "gopc diff examples/shop --against ../old/shop --cluster prod-eu-1"],
+    "show": ["gopc show examples/shop --cluster prod-eu-1", "gopc show examples/shop --cluster prod-eu-1 --format json"],
+    "completion": ["gopc completion bash > ~/.local/share/bash-completion/completions/gopc",
+                   "gopc completion zsh > \"${fpath[1]}/_gopc\"", "gopc completion fish > ~/.config/fish/completions/gopc.fish"],
+}
+
+
+def _add_verbosity(parser: argparse.ArgumentParser) -> None:
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=-1, default=0,
+                          help="no progress or summary lines (diagnostics are still reported)")
+    loudness.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=1,
+                          help="say more: the files written, the diffs of files that differ")
+# ---- end #16
+
+
+def _add_format(parser: argparse.ArgumentParser, choices: Sequence[str] = FORMATS,
+                description: str = "diagnostic output format") -> None:
+    parser.add_argument("--format", choices=choices, default="text", help=description)
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                        help="colour text output (auto: on a terminal, unless NO_COLOR is set; FORCE_COLOR forces it)")
 
 
 def run() -> None:

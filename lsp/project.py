@@ -38,6 +38,7 @@ from pathlib import Path
 from gop.compiler.session import Analysis, ParseCache, Session, analyse
 
 from gop.compiler.semantic.symbols import SymbolTable
+from gop.compiler.semantic.loader import enclosing_program, has_gop_files
 
 SYNTAX_CODE_PREFIX = "E01"
 
@@ -72,24 +73,13 @@ def symbol_table(analysis: Analysis) -> SymbolTable:
     )
 
 
-def _has_gop_files(directory: Path) -> bool:
-    try:
-        return any(p.suffix == ".gop" and p.is_file() for p in directory.iterdir())
-    except OSError:
-        return False
-
-
 def project_root(file: Path, folders: list[Path]) -> Path:
     """The directory `gopc check` would be given for `file` (see the module doc)."""
     containing = [f for f in folders if f == file or f in file.parents]
     for folder in sorted(containing, key=lambda f: len(f.parts), reverse=True):
-        if _has_gop_files(folder):
+        if has_gop_files(folder):
             return folder
-    limit = max(containing, key=lambda f: len(f.parts)) if containing else None
-    directory = file.parent
-    while directory != limit and directory.parent != directory and _has_gop_files(directory.parent):
-        directory = directory.parent
-    return directory
+    return enclosing_program(file, max(containing, key=lambda f: len(f.parts)) if containing else None)
 
 
 @dataclass(slots=True)

@@ -410,3 +410,19 @@ def start_oci_registry(workdir: str | os.PathLike, *, timeout: float = 20.0, att
         reg.stop()
         last = log_path.read_text(errors="replace")[-2000:]
     raise RuntimeError(f"docker-registry did not come up after {attempts} attempts:\n{last}")
+
+
+# ------------------------------------------------------------------ the project as a package source
+
+PACKAGE_SOURCES = ("pyproject.toml", "setup.py", "README.md", "compiler", "lsp", "grammar", "stdlib")
+
+
+def copy_package_sources(target: Path, extra: Sequence[str] = ()) -> Path:
+    """What pip needs to build gopc (and `extra` files of the repository), copied into `target`."""
+    for name in (*PACKAGE_SOURCES, *extra):
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target / name)
+    return target

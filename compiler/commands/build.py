@@ -1,15 +1,20 @@
-"""`gopc build PATH... -o DIR`: write the GitOps repository, and the atomic output writing
-`gopc render -o` shares.
+"""`gopc build PATH... -o DIR [--check]`: write the GitOps repository (or check that DIR holds it),
+and the atomic output writing `gopc render -o` shares.
 
-Input: the PATHs, `-o DIR`, `--force`. Output: the tree in DIR (`emit.tree.write_tree`: replaced
+Input: the PATHs, `-o DIR`, `--force`, `--check`, `-v`. Output: the tree in DIR (`emit.tree.write_tree`: replaced
 atomically, files of the user's kept) and a one-line summary on stderr; the program's
 diagnostics, a lowering problem or an image tag automation committed (E0704), and a tree that
-cannot be written (E0702, span-less) through the reporter, exit 1.
+cannot be written (E0702, span-less) through the reporter, exit 1. With `--check` nothing is
+written (`emit.tree.compare_tree`): each path that differs from what the build would write is
+listed on stdout (`differs`, `missing`, `stale`; with -v a unified diff of each text file that
+differs), exit 1 when any does, 0 when DIR is up to date.
 """
 
 from __future__ import annotations
 
+import difflib
 import sys
+from pathlib import Path
 
 from gop.compiler.commands.report import EXIT_ERRORS, EXIT_OK, Reporter, checked
 from gop.compiler.diagnostics import codes
@@ -27,7 +32,47 @@ def run(args, reporter: Reporter) -> int:
     if problems:
         reporter.report(problems, analysis.program.sources)
         return EXIT_ERRORS
-    return write_output(files, f"{len(files)} files", args, reporter, notes=image_tag_notes(analysis.fleet))
+    notes = image_tag_notes(analysis.fleet)
+    if args.check:
+        return check_output(files, args, reporter, notes=notes)
+    return write_output(files, f"{len(files)} files", args, reporter, notes=notes)
+
+
+def check_output(files: dict[str, str | bytes], args, reporter: Reporter, notes=None) -> int:
+    """List on stdout what `write_output` would change in `args.out`; exit 1 when anything would."""
+    from gop.compiler.emit.tree import MANIFEST, EmitError, compare_tree
+
+    reporter.result_on_stdout = True
+    try:
+        differences = compare_tree(files, args.out, notes=notes)
+    except EmitError as error:
+        return reporter.fail(codes.CANNOT_WRITE_OUTPUT, str(error), EXIT_ERRORS)
+    if not differences:
+        reporter.say(f"{reporter.origin}: {args.out} is up to date ({len(files)} files)")
+        return EXIT_OK
+    listed = [("differs", p) for p in differences.differs] + [("missing", p) for p in differences.missing] \
+        + [("stale", p) for p in differences.stale] + ([("differs", MANIFEST)] if differences.manifest else [])
+    for what, path in sorted(listed, key=lambda pair: pair[1]):
+        print(f"{what:8} {path}")
+    if reporter.verbose:
+        for path in differences.differs:
+            _print_file_diff(Path(args.out) / path, files[path])
+    reporter.say(f"{reporter.origin}: {args.out} is not what the program builds: {len(differences.differs)} differ, "
+                 f"{len(differences.missing)} missing, {len(differences.stale)} stale"
+                 f"{', the manifest differs' if differences.manifest else ''}; "
+                 f"run `gopc build {' '.join(args.paths)} -o {args.out}`")
+    return EXIT_ERRORS
+
+
+def _print_file_diff(path: Path, wanted: str | bytes) -> None:
+    """A unified diff from the file in the tree to what the build writes (text files only)."""
+    try:
+        old = path.read_text(encoding="utf-8")
+        new = wanted.decode("utf-8") if isinstance(wanted, bytes) else wanted
+    except (OSError, UnicodeDecodeError):
+        print(f"Binary or unreadable: {path}")
+        return
+    sys.stdout.writelines(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"{path}", f"{path} (built)"))
 
 
 def write_output(files: dict[str, str | bytes], what: str, args, reporter: Reporter, notes=None) -> int:
@@ -38,6 +83,11 @@ def write_output(files: dict[str, str | bytes], what: str, args, reporter: Repor
         report = write_tree(files, args.out, force=args.force, notes=notes)
     except EmitError as error:
         return reporter.fail(codes.CANNOT_WRITE_OUTPUT, str(error), EXIT_ERRORS)
-    print(f"{reporter.origin}: {what} in {args.out} ({len(report.written)} written, {len(report.unchanged)} unchanged, "
-          f"{len(report.removed)} removed, {len(report.kept)} of yours kept)", file=sys.stderr)
+    if reporter.verbose:
+        for path in report.written:
+            print(f"wrote {Path(args.out) / path}", file=sys.stderr)
+        for path in report.removed:
+            print(f"removed {Path(args.out) / path}", file=sys.stderr)
+    reporter.say(f"{reporter.origin}: {what} in {args.out} ({len(report.written)} written, {len(report.unchanged)} unchanged, "
+                 f"{len(report.removed)} removed, {len(report.kept)} of yours kept)")
     return EXIT_OK

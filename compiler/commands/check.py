@@ -1,17 +1,74 @@
 """`gopc check PATH...`: analyse a program and report its diagnostics.
 
-Input: the PATHs. Output: the diagnostics through the run's reporter (nothing else); exit 0
-clean or warnings only, 1 errors, 2 a file that cannot be read (E09xx).
+Input: the PATHs, or `-` (one file's text on standard input, with `--stdin-filename FILE` the text
+of FILE). Output: the diagnostics through the run's reporter (nothing else); exit 0 clean or
+warnings only, 1 errors, 2 a file that cannot be read (E09xx).
+
+- Directories (or a mix, or a path that names nothing) are one program, as every command reads PATHs.
+- Existing files only (what pre-commit and editors pass): each file is checked within the whole program it
+  belongs to (`loader.enclosing_program`: its package directory and those above it that hold .gop
+  files), and only the named files' diagnostics (and span-less ones) are reported - a file alone
+  would lack its program's labels, schemas and lets, and give false errors.
+- `-`: standard input is one file, `<stdin>`, a program of its own; with `--stdin-filename FILE`
+  it stands for FILE (which need not exist yet) within FILE's program, as an unsaved buffer does.
 """
 
 from __future__ import annotations
 
-from gop.compiler.commands.report import Reporter, exit_code
+import os
+import sys
+from pathlib import Path
+
+from gop.compiler.commands.report import Reporter, UsageError, exit_code
+
+STDIN_NAME = "<stdin>"
 
 
 def run(args, reporter: Reporter) -> int:
-    from gop.compiler.session import analyse_and_keep
+    if "-" in args.paths:
+        if len(args.paths) != 1:
+            raise UsageError("gopc check: - reads one file from standard input: give it alone")
+        return _check_stdin(args.stdin_filename, reporter)
+    if args.stdin_filename is not None:
+        raise UsageError("gopc check: --stdin-filename goes with - (the file's text on standard input)")
+    if all(os.path.isfile(path) for path in args.paths):
+        return _check_files(args.paths, reporter)
+    return _report(reporter, [(args.paths, {}, None)])
 
-    analysis = analyse_and_keep(args.paths)
-    reporter.report(analysis.diagnostics, analysis.program.sources)
-    return exit_code(analysis.diagnostics)
+
+def _check_stdin(filename: str | None, reporter: Reporter) -> int:
+    from gop.compiler.semantic.loader import enclosing_program
+
+    text = sys.stdin.read()
+    if filename is None:
+        file = Path.cwd() / STDIN_NAME
+        return _report(reporter, [([file], {str(file): text}, {file})])
+    file = Path(filename).resolve()
+    return _report(reporter, [([enclosing_program(file), file], {str(file): text}, {file})])
+
+
+def _check_files(paths: list[str], reporter: Reporter) -> int:
+    from gop.compiler.semantic.loader import enclosing_program
+
+    by_program: dict[Path, set[Path]] = {}
+    for path in paths:
+        file = Path(path).resolve()
+        by_program.setdefault(enclosing_program(file), set()).add(file)
+    return _report(reporter, [([program, *sorted(files)], {}, files) for program, files in sorted(by_program.items())])
+
+
+def _report(reporter: Reporter, runs: list[tuple[list, dict[str, str], set[Path] | None]]) -> int:
+    """Analyse each (paths, overlays, files) in one session and report the diagnostics of `files`
+    (all of them when None), and the span-less ones; the exit code of what was reported."""
+    from gop.compiler.semantic.loader import display_path
+    from gop.compiler.session import Session, analyse
+
+    session = Session(keep_analyses=True)
+    reported = []
+    for paths, overlays, files in runs:
+        analysis = analyse(paths, overlays, session=session)
+        shown = None if files is None else {display_path(file) for file in files}
+        diagnostics = [d for d in analysis.diagnostics if shown is None or d.span is None or d.span.file in shown]
+        reporter.report(diagnostics, analysis.program.sources)
+        reported += diagnostics
+    return exit_code(reported)

@@ -25,10 +25,8 @@ reported span-less; a side with errors brings its own diagnostics, reported afte
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import io
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -44,6 +42,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from gop.compiler.commands.diff_report import (
+    MARKS, ClusterDelta, compare_objects, json_report, markdown_report, text_report,
+)
 from gop.compiler.commands.publish import PublishError, find_tool, run_tool
 from gop.compiler.commands.report import Reporter
 from gop.compiler.core.span import Span
@@ -52,7 +53,6 @@ from gop.compiler.emit.yaml import dump_all
 from gop.compiler.lower.kinds import (
     CLUSTER_SCOPED, GIT_REPOSITORY, HELM_RELEASE, KUSTOMIZATION, OCI_REPOSITORY, ObjectKey, object_key,
 )
-from gop.compiler.values.diff import Position, changed_paths
 
 EXIT_SAME, EXIT_DIFFERENT, EXIT_TROUBLE = 0, 1, 2
 BOOTSTRAP_STAND_IN = {"apiVersion": "v1", "kind": "ConfigMap",
@@ -86,16 +86,17 @@ class Side:
 def run(args, reporter: Reporter) -> int:
     reporter.result_on_stdout = True
     return run_diff(args.paths, reporter, against_rev=args.against_rev, against_build=args.against_build,
-                    against=args.against, clusters=args.cluster)
+                    against=args.against, clusters=args.cluster, output=args.format)
 
 
 def run_diff(paths: Sequence[str], reporter: Reporter, *, against_rev: str | None, against_build: str | None,
-             against: Sequence[str] | None, clusters: Sequence[str]) -> int:
+             against: Sequence[str] | None, clusters: Sequence[str], output: str = "text") -> int:
+    """`output`: the report's format - text (also with --format sarif, whose log goes to stderr), markdown or json."""
     try:
         with _before_side(paths, against_rev, against_build, against) as before:
             after = program_side(paths, " ".join(paths))
             selected = _selected_clusters(before, after, clusters)
-            return _report(before, after, selected)
+            return _report(before, after, selected, output, reporter)
     except DiffError as error:
         reporter.report([command_error(error.code, str(error)), *error.diagnostics], error.sources)
         return EXIT_TROUBLE
@@ -121,90 +122,25 @@ def _selected_clusters(before: Side, after: Side, requested: Sequence[str]) -> l
     return sorted(set(requested)) if requested else sorted(known)
 
 
-def _report(before: Side, after: Side, clusters: list[str]) -> int:
-    counts = {"changed": 0, "added": 0, "removed": 0}
-    differing = []
-    for cluster in clusters:
-        old = before.objects(cluster) if cluster in before.clusters else {}
-        new = after.objects(cluster) if cluster in after.clusters else {}
-        text, found = cluster_diff(cluster, old, new, before.label, after.label)
-        if text:
-            sys.stdout.write(text)
-            differing.append(cluster)
-            for kind, number in found.items():
-                counts[kind] += number
+def _report(before: Side, after: Side, clusters: list[str], output: str, reporter: Reporter) -> int:
+    deltas = [ClusterDelta(cluster, compare_objects(before.objects(cluster) if cluster in before.clusters else {},
+                                                    after.objects(cluster) if cluster in after.clusters else {}))
+              for cluster in clusters]
+    if output == "markdown":
+        sys.stdout.write(markdown_report(deltas, before.label, after.label))
+    elif output == "json":
+        sys.stdout.write(json_report(deltas, before.label, after.label))
+    else:
+        sys.stdout.writelines(text_report(delta, before.label, after.label) for delta in deltas)
+    differing = [delta for delta in deltas if delta.objects]
     if not differing:
-        print(f"gopc diff: no differences on {len(clusters)} cluster(s)", file=sys.stderr)
+        reporter.say(f"gopc diff: no differences on {len(clusters)} cluster(s)")
         return EXIT_SAME
-    print(f"gopc diff: {len(differing)} of {len(clusters)} cluster(s) differ ({', '.join(differing)}): "
-          f"{counts['changed']} changed, {counts['added']} added, {counts['removed']} removed object(s)", file=sys.stderr)
+    counts = {kind: sum(delta.count(kind) for delta in differing) for kind in MARKS}
+    reporter.say(f"gopc diff: {len(differing)} of {len(clusters)} cluster(s) differ "
+                 f"({', '.join(delta.cluster for delta in differing)}): "
+                 f"{counts['changed']} changed, {counts['added']} added, {counts['removed']} removed object(s)")
     return EXIT_DIFFERENT
-
-
-# ---------------------------------------------------------------- comparing two object sets
-
-_MARKS = {"changed": "~", "added": "+", "removed": "-"}
-
-
-def cluster_diff(cluster: str, old: dict[ObjectKey, Doc], new: dict[ObjectKey, Doc], before: str,
-                 after: str) -> tuple[str, dict[str, int]]:
-    """The report of one cluster ('' when equal) and how many objects changed, were added, removed."""
-    parts = []
-    found = {"changed": 0, "added": 0, "removed": 0}
-    for key in sorted(old.keys() | new.keys()):
-        if old.get(key) == new.get(key):
-            continue
-        kind = "added" if key not in old else "removed" if key not in new else "changed"
-        found[kind] += 1
-        fields = ", ".join(changed_fields(old[key], new[key])) if kind == "changed" else ""
-        parts.append(f"{_MARKS[kind]} {kind} {object_name(key)}"
-                     + (f": {fields}" if fields else "") + "\n")
-        parts.extend(difflib.unified_diff(_yaml_lines(old.get(key)), _yaml_lines(new.get(key)),
-                                          f"{before}: {cluster}: {object_name(key)}", f"{after}: {cluster}: {object_name(key)}"))
-    if not parts:
-        return "", found
-    header = f"=== cluster {cluster}: {found['changed']} changed, {found['added']} added, {found['removed']} removed\n"
-    return header + "".join(parts), found
-
-
-def object_name(key: ObjectKey) -> str:
-    api_version, kind, namespace, name = key
-    return f"{api_version} {kind} {namespace + '/' if namespace else ''}{name}"
-
-
-def changed_fields(old: Any, new: Any) -> list[str]:
-    """Paths of the leaves (or of whole lists of another length) that differ, as text."""
-    return [_path_text(path) for path in changed_paths(old, new)]
-
-
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-
-
-def _path_text(path: tuple) -> str:
-    text = ""
-    for step in path:
-        if isinstance(step, Position):
-            text += f"[{int(step)}]"
-        elif _PLAIN_KEY.match(str(step)):
-            text = f"{text}.{step}" if text else str(step)
-        else:
-            text += f"[{json.dumps(str(step))}]"
-    return text or "."
-
-
-def _yaml_lines(doc: Doc | None) -> list[str]:
-    if doc is None:
-        return []
-    text = dump_all([_sorted(doc)])
-    return text.removeprefix("---\n").splitlines(keepends=True)
-
-
-def _sorted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _sorted(value[key]) for key in sorted(value, key=str)}
-    if isinstance(value, list):
-        return [_sorted(item) for item in value]
-    return value
 
 
 def keyed(docs: list[Doc]) -> dict[ObjectKey, Doc]:

@@ -2,7 +2,8 @@
 
 Input: files and directories (searched recursively). Output: each file that changes replaced
 atomically (a symlink stays one), `formatted F` on stderr; `--check` changes nothing and says
-`F: not formatted`; `--diff` prints unified diffs on stdout. A path that names nothing or a
+`F: not formatted`; `--diff` prints unified diffs on stdout. `-` (alone) formats standard input,
+named `<stdin>`, to standard output (with --check or --diff it prints only what they print). A path that names nothing or a
 file that cannot be read is E0901, a file that cannot be written E0702 (both span-less), a
 file with syntax errors is reported with them and left alone. Exit 2 for a missing path, else
 1 for any failure (or, with --check, any unformatted file), else 0.
@@ -27,6 +28,8 @@ def run(args, reporter: Reporter) -> int:
 
     if args.diff and reporter.format != "text":
         raise UsageError(f"gopc fmt: --diff prints the diffs on stdout: it goes with --format text, not {args.format}")
+    if "-" in args.paths:
+        return _format_stdin(args, reporter)
     reporter.result_on_stdout = args.diff
     files, missing = _gop_files(args.paths)
     for path in missing:
@@ -60,10 +63,35 @@ def run(args, reporter: Reporter) -> int:
                 reporter.fail(codes.CANNOT_WRITE_OUTPUT, f"cannot write {shown}: {error.strerror or error}")
                 failed += 1
                 continue
-            print(f"formatted {shown}", file=sys.stderr)
+            reporter.say(f"formatted {shown}")
     if missing or failed:
         return EXIT_USAGE if missing else EXIT_ERRORS
     return EXIT_ERRORS if (args.check and unformatted) else EXIT_OK
+
+
+def _format_stdin(args, reporter: Reporter) -> int:
+    import difflib
+
+    from gop.compiler.commands.check import STDIN_NAME
+    from gop.compiler.core.span import SourceFile
+    from gop.compiler.syntax.formatter import format_source
+
+    if len(args.paths) != 1:
+        raise UsageError("gopc fmt: - formats standard input: give it alone")
+    reporter.result_on_stdout = not args.check or args.diff
+    text = sys.stdin.read()
+    result = format_source(STDIN_NAME, text)
+    if result.text is None:
+        reporter.report(list(result.diagnostics), {STDIN_NAME: SourceFile(STDIN_NAME, text)})
+        return EXIT_ERRORS
+    if args.diff:
+        sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), result.text.splitlines(True), STDIN_NAME, STDIN_NAME))
+    elif not args.check:
+        sys.stdout.write(result.text)
+    if args.check and result.text != text:
+        print(f"{STDIN_NAME}: not formatted", file=sys.stderr)
+        return EXIT_ERRORS
+    return EXIT_OK
 
 
 def _gop_files(paths):

@@ -8,6 +8,9 @@ run, written by `finish` when the run ends: on stdout, or on stderr when stdout 
 command's result (`result_on_stdout`: render without -o, show, explain, publish, init, diff,
 fmt --diff), so the two never mix.
 
+Progress and summary lines (`say`) go to stderr unless the run is quiet (`-q`); details a
+command prints only when asked (`-v`) check `verbose`. Diagnostics are never silenced.
+
 Invariants: every error a command reports goes through `formats.render`; nothing here prints a
 diagnostic by hand. Usage errors (a mistake in the command line itself) are `UsageError`s:
 one line on stderr, exit 2, never a diagnostic.
@@ -35,10 +38,11 @@ class UsageError(Exception):
 class Reporter:
     """Collects and renders the diagnostics of one `gopc` run."""
 
-    def __init__(self, command: str | None = None, fmt: str = "text", colour: str = "auto") -> None:
+    def __init__(self, command: str | None = None, fmt: str = "text", colour: str = "auto", verbosity: int = 0) -> None:
         self.origin = f"gopc {command}" if command else "gopc"
         self.format = fmt if fmt in FORMATS else "text"  # `show --format yaml` reports text
         self.colour = colour
+        self.quiet, self.verbose = verbosity < 0, verbosity > 0
         self.result_on_stdout = False
         self._diagnostics: list[Diagnostic] = []
         self._sources: dict[str, SourceFile] = {}
@@ -56,6 +60,11 @@ class Reporter:
         self.report([command_error(code, message)])
         return exit_code
 
+    def say(self, line: str) -> None:
+        """A progress or summary line on stderr (not with -q)."""
+        if not self.quiet:
+            print(line, file=sys.stderr)
+
     def finish(self) -> None:
         """Write the JSON or SARIF document of the run (text was written as it came)."""
         if self.format != "text":
@@ -64,9 +73,15 @@ class Reporter:
 
 
 def use_colour(choice: str, stream) -> bool:
+    """`--color always|never` decides; with `auto`, a non-empty NO_COLOR turns colour off, else a
+    non-empty FORCE_COLOR turns it on (a CI log is no terminal), else a terminal that is not dumb."""
     if choice != "auto":
         return choice == "always"
-    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return stream.isatty() and os.environ.get("TERM") != "dumb"
 
 
 def exit_code(diagnostics: Sequence[Diagnostic]) -> int:

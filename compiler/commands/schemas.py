@@ -1,7 +1,8 @@
 """Pydantic models of the JSON `gopc` prints besides diagnostics, and the list of published schemas.
 
-Input: none (models). Output: `ShowDocument`, the model `gopc show --format json` prints (its
-`model_dump()` is the printed object, keys in field order), and `PUBLISHED`: the file name under
+Input: none (models). Output: `ShowDocument`, the model `gopc show --format json` prints, and
+`DiffDocument`, the one `gopc diff --format json` prints (their `model_dump(by_alias=True)` is the
+printed object, keys in field order), and `PUBLISHED`: the file name under
 docs/schemas/ of each model's JSON Schema. `python -m gop.compiler.commands.schemas DIR` writes
 them; tests/test_reporting.py checks the files are up to date and that real outputs validate.
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,7 +32,55 @@ class ShowDocument(BaseModel):
     apps: dict[str, dict[str, Any]] = Field(description="each app running on the cluster: its effective values, every layer merged")
 
 
-PUBLISHED: dict[str, type[BaseModel]] = {"diagnostics.json": DiagnosticsDocument, "show.json": ShowDocument}
+class FieldChangeJSON(BaseModel):
+    """A field of an object that differs: a leaf, or a whole list whose length changed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = Field(description="the field's path, e.g. spec.template.spec.containers[0].image")
+    change: Literal["changed", "added", "removed"] = Field(description="added: absent before; removed: absent after")
+    before: Any = Field(description="the value before (null when the change is `added`)")
+    after: Any = Field(description="the value after (null when the change is `removed`)")
+
+
+class ObjectChangeJSON(BaseModel):
+    """An object of a cluster that is added, removed or changed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    change: Literal["changed", "added", "removed"]
+    api_version: str = Field(alias="apiVersion")
+    kind: str
+    namespace: str | None = Field(description="null for a cluster-scoped object")
+    name: str
+    fields: list[FieldChangeJSON] = Field(description="the fields that differ; empty for an added or removed object")
+
+
+class ClusterDiffJSON(BaseModel):
+    """One compared cluster: how many objects change, and which."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cluster: str
+    changed: int = Field(ge=0)
+    added: int = Field(ge=0)
+    removed: int = Field(ge=0)
+    objects: list[ObjectChangeJSON] = Field(description="in apiVersion, kind, namespace, name order; empty: no change")
+
+
+class DiffDocument(BaseModel):
+    """What `gopc diff --format json` prints on stdout (exit 0: no difference, 1: differences)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="gopc diff")
+
+    before: str = Field(description="what the program is compared with: a revision, a program's paths or a built tree")
+    after: str = Field(description="the program's paths")
+    differs: bool = Field(description="true when any cluster changes (the exit code is then 1)")
+    clusters: list[ClusterDiffJSON] = Field(description="every compared cluster, in name order")
+
+
+PUBLISHED: dict[str, type[BaseModel]] = {"diagnostics.json": DiagnosticsDocument, "show.json": ShowDocument,
+                                         "diff.json": DiffDocument}
 
 
 def schema_text(model: type[BaseModel]) -> str:

@@ -26,6 +26,8 @@ Invariants:
   same bytes, same manifest, nothing in the way) nothing is staged or swapped at all.
   Directories keep their permissions; a new output directory gets the usual ones (0777 minus
   the umask).
+- `compare_tree` reads the same inputs and writes nothing: what `write_tree` would change, as
+  lists of paths (`gopc build --check`).
 - New files with the same bytes share one inode (hard links: every chart has the same
   templates, and a link costs a fraction of a new inode). Tools that replace a file (git,
   editors, `sed -i`) never see the difference; writing into one in place changes its twins.
@@ -109,6 +111,44 @@ def write_tree(files: dict[str, str | bytes], out: Path, *, force: bool = False,
         return _write(files, directories, shown, force, notes or {})
     except OSError as error:
         raise EmitError(_io_failure(shown, error)) from error
+
+
+@dataclass(slots=True)
+class TreeDifferences:
+    """How an output directory differs from the files a build would write there."""
+
+    differs: list[str] = field(default_factory=list)  # written by the build, other bytes (or not a file) in the tree
+    missing: list[str] = field(default_factory=list)  # written by the build, absent from the tree
+    stale: list[str] = field(default_factory=list)  # gopc wrote them before; the build would remove them
+    manifest: bool = False  # the manifest (files owned, notes) would change
+
+    def __bool__(self) -> bool:
+        return bool(self.differs or self.missing or self.stale or self.manifest)
+
+    def count(self) -> int:
+        return len(self.differs) + len(self.missing) + len(self.stale) + self.manifest
+
+
+def compare_tree(files: dict[str, str | bytes], out: Path, *, notes: dict[str, object] | None = None) -> TreeDifferences:
+    """What `write_tree(files, out, notes=notes)` would change in `out`, without writing anything."""
+    shown = Path(out)
+    files = _normalised(files)
+    _parent_directories(files)  # the same refusals as a build
+    try:
+        out = _output_directory(shown)
+        existing = _scan(out, shown)
+        owned_before, manifest_before = _read_manifest(out)
+    except OSError as error:
+        raise EmitError(_io_failure(shown, error).replace("cannot write", "cannot read", 1)) from error
+    differences = TreeDifferences(manifest=_manifest_text(files, notes or {}) != manifest_before)
+    for relative, data in files.items():
+        if relative in existing.entries or relative in existing.directories:
+            if not _same_bytes(f"{out}/{relative}", data):
+                differences.differs.append(relative)
+        else:
+            differences.missing.append(relative)
+    differences.stale = sorted(p for p in owned_before if p not in files and p in existing.entries)
+    return differences
 
 
 def _write(files: dict[str, bytes], directories: set[str], shown: Path, force: bool,

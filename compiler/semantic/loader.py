@@ -68,6 +68,24 @@ def gop_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*.gop") if not any(part.startswith(".") for part in p.relative_to(directory).parts))
 
 
+def has_gop_files(directory: Path) -> bool:
+    """`directory` directly holds a `.gop` file."""
+    try:
+        return any(p.suffix == ".gop" and p.is_file() for p in directory.iterdir())
+    except OSError:
+        return False
+
+
+def enclosing_program(file: Path, limit: Path | None = None) -> Path:
+    """The directory of the program `file` belongs to: the highest directory above it such that it
+    and every directory on the way hold `.gop` files, not above `limit` (`gopc check FILE`, and
+    the language server's project root)."""
+    directory = file.parent
+    while directory != limit and directory.parent != directory and has_gop_files(directory.parent):
+        directory = directory.parent
+    return directory
+
+
 def display_path(path: Path) -> str:
     absolute = os.path.abspath(path)
     cwd = _cwd()
