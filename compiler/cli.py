@@ -193,6 +193,8 @@ EXAMPLES = {  # `gopc COMMAND --help` ends with these (tests/test_cli_habits.py 
              "gopc diff examples/shop --against-rev origin/main --format markdown > comment.md",
              "gopc diff examples/shop --against-build out/shop --format json",
              "gopc diff examples/shop --against ../old/shop --cluster prod-eu-1"],
+    "chart": ["gopc chart add https://charts.jetstack.io cert-manager --version 1.16.x",
+              "gopc chart add oci://ghcr.io/stefanprodan/charts podinfo --version '6.x' --root fleet"],
     "show": ["gopc show examples/shop --cluster prod-eu-1", "gopc show examples/shop --cluster prod-eu-1 --format json"],
     "completion": ["gopc completion bash > ~/.local/share/bash-completion/completions/gopc",
                    "gopc completion zsh > \"${fpath[1]}/_gopc\"", "gopc completion fish > ~/.config/fish/completions/gopc.fish"],
