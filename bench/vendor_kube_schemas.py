@@ -106,9 +106,12 @@ def _refs(node) -> list[str]:
     return []
 
 
-def _compact(node):
+def _compact(node, names: bool = False):
+    """`node` without the DROPPED annotations; `names`: the node maps property names to schemas
+    (a field may be called like an annotation: a CRD's schema has a field `x-kubernetes-list-type`)."""
     if isinstance(node, dict):
-        return {key: _compact(value) for key, value in node.items() if key not in DROPPED}
+        return {key: _compact(value, not names and key == "properties") for key, value in node.items()
+                if names or key not in DROPPED}
     if isinstance(node, list):
         return [_compact(value) for value in node]
     return node

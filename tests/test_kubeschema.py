@@ -205,3 +205,22 @@ def test_every_valid_flux_sample_passes(index):
         for doc in yaml.safe_load_all(sample.read_text(encoding="utf-8")):
             found = index.find(doc["apiVersion"], doc["kind"])
             assert plain_problems(doc, index.record(found)) == [], sample.name
+
+
+def test_a_crd_using_the_list_and_map_annotations_passes_here_and_in_kubernetes_validate(index):
+    """`x-kubernetes-list-type` and friends are fields of a CRD's schema (JSONSchemaProps), not
+    annotations of the vendored schemas to drop (cert-manager's CRDs use them)."""
+    schema = {"type": "object", "properties": {
+        "hosts": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "atomic"},
+        "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+                  "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}},
+        "selector": {"type": "object", "x-kubernetes-map-type": "atomic"}}}
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "widgets.example.com"},
+           "spec": {"group": "example.com", "scope": "Namespaced",
+                    "names": {"kind": "Widget", "plural": "widgets", "singular": "widget", "listKind": "WidgetList"},
+                    "versions": [{"name": "v1", "served": True, "storage": True,
+                                  "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": schema}}}}]}}
+    rt.kubernetes_validate_strict([crd])
+    found = index.find(crd["apiVersion"], crd["kind"])
+    assert plain_problems(crd, index.record(found)) == []

@@ -61,6 +61,14 @@ INFERENCE_VERSION = "1"  # of `inferred_schema`: a change of what it infers must
 # The files of a package kept beside it (relative to the chart's directory in the archive).
 STORED_FILES = ("Chart.yaml", "values.yaml", "values.schema.json")
 CRDS_DIR = "crds"
+SUBCHARTS_DIR = "charts"  # a dependency's CRDs (charts/<dependency>/crds/...) are installed with the chart's
+
+
+def is_crd_file(parts: tuple[str, ...]) -> bool:
+    """Whether a file (path parts relative to the chart's directory) is one of the CRDs Helm installs
+    with the chart: under its crds/ or a bundled dependency's."""
+    return (len(parts) > 1 and parts[0] == CRDS_DIR) or (
+        len(parts) > 3 and parts[0] == SUBCHARTS_DIR and parts[2] == CRDS_DIR)
 
 _SEMVER_ORDER = functools.cmp_to_key(lambda a, b: nodesemver.compare(a, b, False))
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -104,11 +112,11 @@ class VendoredChart:
     """A locked chart whose package and vendored files were checked against the lock."""
 
     entry: LockEntry
-    files: dict[str, bytes]  # STORED_FILES and crds/... present in the package, by relative name
+    files: dict[str, bytes]  # STORED_FILES and the CRD files present in the package, by relative name
 
     @property
     def crds(self) -> dict[str, bytes]:
-        return {name: data for name, data in sorted(self.files.items()) if name.startswith(CRDS_DIR + "/")}
+        return {name: data for name, data in sorted(self.files.items()) if is_crd_file(PurePosixPath(name).parts)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +215,7 @@ def package_digest(data: bytes) -> str:
 
 
 def package_files(data: bytes, what: str) -> dict[str, bytes]:
-    """The files of a chart package kept beside it (STORED_FILES and crds/...), by name relative
+    """The files of a chart package kept beside it (STORED_FILES and its CRD files), by name relative
     to the chart's directory in the archive. `what` names the package in messages."""
     files: dict[str, bytes] = {}
     top: str | None = None
@@ -220,7 +228,7 @@ def package_files(data: bytes, what: str) -> dict[str, bytes]:
                 if top is None and parts[1:] == ("Chart.yaml",):
                     top = parts[0]
                 relative = "/".join(parts[1:])
-                if relative in STORED_FILES or (parts[1] == CRDS_DIR and len(parts) > 2):
+                if relative in STORED_FILES or is_crd_file(parts[1:]):
                     if member.size > MAX_MEMBER_BYTES:
                         raise ChartStoreError(codes.CHART_PACKAGE_INVALID, f"{what}: {member.name} is larger than 16 MiB")
                     extracted = archive.extractfile(member)
@@ -278,9 +286,9 @@ def vendored_files(root: Path, entry: LockEntry) -> set[str]:
     """The names, relative to the chart's vendored directory, of the files kept beside the package."""
     directory = root / entry.directory
     names = {name for name in STORED_FILES if (directory / name).is_file()}
-    crds = directory / CRDS_DIR
-    if crds.is_dir() and not crds.is_symlink():
-        names |= {path.relative_to(directory).as_posix() for path in crds.rglob("*") if not path.is_dir()}
+    for crds in [directory / CRDS_DIR, *(directory / SUBCHARTS_DIR).glob(f"*/{CRDS_DIR}")]:
+        if crds.is_dir() and not crds.is_symlink():
+            names |= {path.relative_to(directory).as_posix() for path in crds.rglob("*") if not path.is_dir()}
     return names
 
 
