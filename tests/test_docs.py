@@ -35,7 +35,11 @@ BROKEN = 'app web {\n  image { repository = "ghcr.io/acme/web", tag = "1.0" }\n 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 EXAMPLE_FILE = "example.gop"
 
-_FENCE = re.compile(r"^```(?P<info>\S*)[^\n]*\n(?P<body>.*?)^```[ \t]*$", re.M | re.S)
+_FENCE = re.compile(r"^```(?P<info>\S*)(?P<rest>[^\n]*)\n(?P<body>.*?)^```[ \t]*$", re.M | re.S)
+# A ```gop excerpt block shows lines of a bundled example (which its own tests check), not a
+# program of its own: the page names the example's directory, and every line is one of its lines.
+_EXCERPT = "excerpt"
+_EXAMPLE_LINK = re.compile(r"\]\((?:\.\./)*(examples/[\w-]+)/?\)")
 _DIAGNOSTIC = re.compile(r"^\S+\.gop:\d+:\d+: (?:error|warning)\[[EW]\d{4}\]: .*$", re.M)
 _FILE_HEADER = re.compile(r"^// file: (?P<path>\S+)\n")
 
@@ -62,7 +66,7 @@ def examples(page: Path) -> list[Example]:
     fences = list(_FENCE.finditer(text))
     found = []
     for index, fence in enumerate(fences):
-        if fence["info"] != "gop":
+        if fence["info"] != "gop" or fence["rest"].strip() == _EXCERPT:
             continue
         following = fences[index + 1] if index + 1 < len(fences) else None
         shown: tuple[str, ...] = ()
@@ -73,6 +77,21 @@ def examples(page: Path) -> list[Example]:
 
 
 EXAMPLES = [example for page in PAGES for example in examples(page)]
+EXCERPT_PAGES = [page for page in PAGES if f"```gop {_EXCERPT}" in page.read_text(encoding="utf-8")]
+
+
+@pytest.mark.parametrize("page", EXCERPT_PAGES, ids=lambda page: page.name)
+def test_excerpts_are_lines_of_the_example_the_page_names(page):
+    text = page.read_text(encoding="utf-8")
+    directories = set(_EXAMPLE_LINK.findall(text))
+    assert len(directories) == 1, f"{page.name} must link the one example its excerpts come from: {directories}"
+    source = {line.strip() for path in (REPO / directories.pop()).rglob("*.gop")
+              for line in path.read_text(encoding="utf-8").splitlines()}
+    excerpts = [fence["body"] for fence in _FENCE.finditer(text) if fence["info"] == "gop" and fence["rest"].strip() == _EXCERPT]
+    assert excerpts
+    for body in excerpts:
+        missing = [line for line in body.splitlines() if line.strip() and line.strip() not in source]
+        assert not missing, f"{page.name}: not lines of the example: {missing}"
 SINGLE = [example for example in EXAMPLES if example.file is None]
 MULTI_FILE = sorted({example.page for example in EXAMPLES if example.file is not None})
 
