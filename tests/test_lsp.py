@@ -470,7 +470,7 @@ async def test_references_across_files(session: Session):
         text_document=session.doc(fleet), position=session.position(fleet, "environment: lib", 2),
         context=lsp.ReferenceContext(include_declaration=False)))
     names = sorted(Path(to_fs_path(l.uri)).name for l in found)
-    assert names == ["apps.gop"] + ["clusters.gop"] * 6 + ["envs.gop"] * 3
+    assert names == ["apps.gop"] + ["clusters.gop"] * 6 + ["envs.gop"] * 3 + ["namespaces.gop"] * 2
 
 
 async def rename(session: Session, uri: str, needle: str, delta: int, new_name: str) -> lsp.WorkspaceEdit:
