@@ -8,12 +8,16 @@ document is no mapping) with its position.
 
 Invariants: pure; plain values only (a YAML timestamp becomes its text, as Kubernetes reads a
 time); the position of a path is that of its deepest key or item the file writes.
+
+Speed: files of CRDs run to megabytes, so the values come from the safe loader (C, with
+ruamel.yaml.clib) and the positions from a round-trip parse (pure Python, ten times slower),
+made only when a position is asked for (a problem to report), once per file.
 """
 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -27,14 +31,28 @@ class YamlFileError(Exception):
         self.message, self.line, self.column = message, line, column
 
 
+@dataclass(slots=True, eq=False)
+class _Positions:
+    """The round-trip parse of a file's text, made the first time one of its objects is asked for a position."""
+
+    text: str
+    documents: list[CommentedMap] | None = field(default=None)
+
+    def node(self, index: int) -> CommentedMap:
+        if self.documents is None:
+            self.documents = [document for document in YAML(typ="rt").load_all(self.text) if document is not None]
+        return self.documents[index]
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class YamlObject:
     value: dict[str, Any]
-    _node: CommentedMap
+    _positions: _Positions
+    _index: int  # of the object among the file's non-empty documents
 
     def position(self, path: tuple) -> tuple[int, int]:
         """(line, column) of the deepest key or list item of `path` the file writes."""
-        node: Any = self._node
+        node: Any = self._positions.node(self._index)
         where = (node.lc.line, node.lc.col)
         for key in path:
             if isinstance(node, CommentedMap) and key in node:
@@ -49,7 +67,7 @@ class YamlObject:
 
 def yaml_objects(text: str) -> list[YamlObject]:
     """The objects of a YAML file, in order; raises YamlFileError."""
-    reader = YAML(typ="rt")
+    reader = YAML(typ="safe")
     try:
         documents = list(reader.load_all(text))
     except MarkedYAMLError as error:
@@ -58,13 +76,12 @@ def yaml_objects(text: str) -> list[YamlObject]:
                             mark.line if mark else 0, mark.column if mark else 0) from None
     except YAMLError as error:
         raise YamlFileError(f"not valid YAML: {error}") from None
+    positions = _Positions(text)
     objects = []
-    for document in documents:
-        if document is None:
-            continue
-        if not isinstance(document, CommentedMap):
+    for document in (document for document in documents if document is not None):
+        if not isinstance(document, dict):
             raise YamlFileError("a document is not a Kubernetes object (a mapping with apiVersion, kind and metadata)")
-        objects.append(YamlObject(_plain(document), document))
+        objects.append(YamlObject(_plain(document), positions, len(objects)))
     return objects
 
 
