@@ -400,7 +400,7 @@ class _Evaluator:
     def _required(self, app: _Unit) -> None:
         if not app.missing or self._syntax_error_in(app.decl):
             return
-        attempted = _attempted(app.decl.body)
+        attempted = ast.assigned_paths(app.decl.body)
         for path in app.missing:
             if path in attempted:
                 continue  # assigned, but the value was wrong: that error is reported already
@@ -431,7 +431,7 @@ class _Evaluator:
         self._winners([Targeted(kind, True, leaves)], Layer.APP)
         missing: list = []
         values, _ = fill_defaults(record, build_tree(leaves), {}, (), missing)
-        attempted = _attempted(decl.body)
+        attempted = ast.assigned_paths(decl.body)
         for path in missing:
             if path in attempted or self._syntax_error_in(decl):
                 continue
@@ -503,20 +503,6 @@ def _cluster_model(name: str, decl: ast.ResourceDecl, labels: dict, env: str, in
         by_kind[units[key].kind][units[key].name] = instances[key]
     return ClusterModel(name, decl.name.span, decl.doc, labels, env, by_kind["app"],
                         by_kind["release"], by_kind["resource"])
-
-
-def _attempted(body: ast.Body, prefix: tuple = ()) -> set[tuple]:
-    """Every path a body assigns, whether or not the value type-checked."""
-    paths: set[tuple] = set()
-    for stmt in body.stmts:
-        if isinstance(stmt, (ast.Assign, ast.Block)):
-            path = prefix + tuple(key.text for key in stmt.path.keys)
-            paths.add(path)
-            if isinstance(stmt, ast.Block):
-                paths |= _attempted(stmt.body, path)
-            elif isinstance(stmt.value, ast.MapLit):
-                paths |= _attempted(stmt.value.body, path)
-    return paths
 
 
 def _app_record(app_record: RecordType, name: str, values_type: RecordType | None) -> RecordType:

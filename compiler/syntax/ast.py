@@ -402,3 +402,17 @@ class File(Node):
     @property
     def imports(self) -> tuple[ImportDecl, ...]:
         return tuple(d for d in self.decls if isinstance(d, ImportDecl))
+
+
+def assigned_paths(body: Body, prefix: tuple = ()) -> set[tuple]:
+    """Every path a body assigns, whether or not the value type-checked."""
+    paths: set[tuple] = set()
+    for stmt in body.stmts:
+        if isinstance(stmt, (Assign, Block)):
+            path = prefix + tuple(key.text for key in stmt.path.keys)
+            paths.add(path)
+            if isinstance(stmt, Block):
+                paths |= assigned_paths(stmt.body, path)
+            elif isinstance(stmt.value, MapLit):
+                paths |= assigned_paths(stmt.value.body, path)
+    return paths

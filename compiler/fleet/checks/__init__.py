@@ -40,7 +40,7 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
     for group in (assignment_diagnostics(evaluation), cluster_label_diagnostics(fleet, resolution), findings.diagnostics(),
                   ports.diagnostics, dependency_diagnostics(fleet), placement_warnings(fleet), name_diagnostics(fleet),
                   stage_diagnostics(fleet, resolution),
-                  release_diagnostics(fleet)):
+                  release_diagnostics(fleet, resolution)):
         for diag in group:
             found.setdefault((diag.code, diag.span, diag.message), diag)
     return list(found.values())

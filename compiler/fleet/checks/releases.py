@@ -1,8 +1,9 @@
 """Releases Flux or Helm would refuse: checked on each release's effective values on each cluster.
 
-Input: a `Fleet`. Output: `release_diagnostics(fleet)`, each problem once however many clusters
+Input: a `Fleet` and the `Resolution` (each release's declaration, to tell a source not written
+from one written but refused). Output: `release_diagnostics(fleet, resolution)`, each problem once however many clusters
 share it, at the line of the layer that set the value at fault (the declaration when no layer did):
-- RELEASE_CHART_SOURCE: a `chart` with both `repository` and `git`, or neither;
+- RELEASE_CHART_SOURCE: a `chart` with both `repository` and `git`, or neither written;
 - RELEASE_CHART_PATH: `path` without `git`, or `git` without `path` (a chart in Git is a directory);
 - RELEASE_NAME_INVALID: a Helm release name (`releaseName`, else the declaration's name) longer
   than Helm's 53 characters or not a DNS subdomain, which `helm install` refuses;
@@ -27,13 +28,14 @@ from gop.compiler.diagnostics import Diagnostic, Related, codes, diagnostic
 from gop.compiler.fleet.checks.versions import clusters_text
 from gop.compiler.fleet.model import Fleet, Origin, UnitModel
 from gop.compiler.semantic.semver_range import range_problem
+from gop.compiler.syntax import ast
 
 HELM_NAME_LIMIT = 53
 FLUX_NAMESPACE = "flux-system"  # where a release's HelmRelease lives (lower/flux/releases.py)
 _HELM_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
-def release_diagnostics(fleet: Fleet) -> list[Diagnostic]:
+def release_diagnostics(fleet: Fleet, resolution) -> list[Diagnostic]:
     if not fleet.releases:
         return []  # a fleet of apps only costs nothing here
     found: dict[tuple, Diagnostic] = {}
@@ -46,14 +48,14 @@ def release_diagnostics(fleet: Fleet) -> list[Diagnostic]:
                 seen.add(id(instance))
                 versions.append((instance.values, instance.origins))
         for values, origins in versions:
-            for diag in _version_problems(release, values, origins):
+            for diag in _version_problems(release, values, origins, resolution.resources["release"][name]):
                 found.setdefault((diag.code, diag.span, diag.message), diag)
     for diag in _duplicates(fleet):
         found.setdefault((diag.code, diag.span, diag.message), diag)
     return list(found.values())
 
 
-def _version_problems(release: UnitModel, values: dict[str, Any], origins: dict) -> list[Diagnostic]:
+def _version_problems(release: UnitModel, values: dict[str, Any], origins: dict, decl: ast.ResourceDecl) -> list[Diagnostic]:
     chart = values["chart"]
     problems = []
 
@@ -66,7 +68,8 @@ def _version_problems(release: UnitModel, values: dict[str, Any], origins: dict)
                                    f"release `{release.name}`: the chart comes from `repository` {repository} and from "
                                    f"`git` {git.name}; Flux reads a chart from one source",
                                    notes=("keep `repository` (a Helm repository or OCI registry) or `git` + `path`",)))
-    elif not repository and not git:
+    elif not repository and not git and not {("chart", "repository"), ("chart", "git")} & ast.assigned_paths(decl.body):
+        # (a source written but refused, e.g. an ftp:// URL, is reported where it is written)
         problems.append(diagnostic(codes.RELEASE_CHART_SOURCE, at(("chart",)),
                                    f"release `{release.name}`: the chart names no source",
                                    notes=('set `repository = "https://..."` (or "oci://..."), or `git = SOURCE` and '

@@ -23,6 +23,7 @@ from gop.compiler.fleet.checks.versions import clusters_text
 from gop.compiler.fleet.model import Fleet
 from gop.compiler.fleet.stages import DEFAULT_STAGES, direct_dependencies, stage_dependencies, stage_names, stage_of
 from gop.compiler.language import AppField
+from gop.compiler.syntax import ast
 from gop.compiler.values import lookup
 
 # Files and objects gopc writes beside the stages of clusters/<cluster>/ (and bootstrap's Kustomization).
@@ -72,6 +73,8 @@ def _without_stage(fleet: Fleet, resolution) -> list[Diagnostic]:
     found = []
     for (kind, name), span in sorted(spans.items()):
         field = "delivery.stage" if kind == "app" else "stage"
+        if tuple(field.split(".")) in ast.assigned_paths(resolution.resources[kind][name].body):
+            continue  # it names a stage that is not declared: E0201 says so, with the stage meant
         found.append(diagnostic(codes.NO_STAGE, span, f"{kind} `{name}` names no stage, and there is no stage "
                                 f"`{DEFAULT_STAGES[kind]}` to put it in",
                                 notes=(f"set `{field}` to one of the declared stages ({declared}), "
