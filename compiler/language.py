@@ -140,3 +140,8 @@ TYPE_CONSTRUCTORS = ("list", "map")
 # Keywords inside a target's body (env, overlay, cluster) and inside a selector after a label key.
 TARGET_KEYWORDS = ("app", "all", "release", "resource")
 SELECTOR_OPERATORS = ("in", "not", "exists")
+
+
+# ---- fleetkit (issue 14): what editors need of templates and comprehensions ----
+# Keywords of declaration headers that are neither top-level nor expression keywords: `app web uses base { }`.
+HEADER_KEYWORDS = frozenset({"uses"})

@@ -142,9 +142,32 @@ def _resource(snapshot: Snapshot, symbol: Symbol, occurrence: Occurrence) -> str
     return _with_doc(f"{symbol.kind} {symbol.name}", decl.doc, more)
 
 
+def _template(snapshot: Snapshot, symbol: Symbol, occurrence: Occurrence) -> str | None:
+    decl = snapshot.symbols.decl(symbol)
+    if not isinstance(decl, ast.TemplateDecl):
+        return None
+    uses = f" uses {', '.join(n.text for n in decl.uses)}" if decl.uses else ""
+    users = ", ".join(f"{kind} `{name}`" for kind, name in snapshot.symbols.users_of(symbol.name))
+    return _with_doc(f"template {symbol.name} for {decl.kind}{uses}", decl.doc, f"used by: {users or 'nothing yet'}")
+
+
+def _loop(snapshot: Snapshot, symbol: Symbol, occurrence: Occurrence) -> str | None:
+    decl = snapshot.symbols.decl(symbol)
+    if not isinstance(decl, ast.ForDecl):
+        return None
+    names = [n.text for n in decl.names]
+    if len(names) == 2:
+        meaning = "the key of each entry" if symbol.name == names[0] else "the value of each entry"
+    else:
+        meaning = "each item"
+    source = snapshot.analysis.program.sources.get(symbol.module)
+    line = source.position(decl.span.start).line + 1 if source else 0
+    return _with_doc(f"for {', '.join(names)} in ...", decl.doc, f"loop variable `{symbol.name}`: {meaning} (line {line})")
+
+
 _DESCRIBERS = {
     "field": _field, "label": _label, "schema": _schema, "type": _type, "let": _let,
-    "builtin": _builtin, "module": _module,
+    "builtin": _builtin, "module": _module, "template": _template, "loop": _loop,
 }
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from lsprotocol import types as lsp
 
 from gop.compiler.core.span import SourceFile
-from gop.compiler.language import EXPRESSION_KEYWORDS, SECRET_FUNCTIONS, TOP_LEVEL_KEYWORDS
+from gop.compiler.language import EXPRESSION_KEYWORDS, HEADER_KEYWORDS, SECRET_FUNCTIONS, TOP_LEVEL_KEYWORDS
 from gop.compiler.semantic.symbols import Occurrence
 from gop.compiler.syntax import ast
 from gop.compiler.syntax.tokens import tokens
@@ -29,10 +29,10 @@ TOKEN_TYPES = ["namespace", "type", "struct", "property", "variable", "function"
                "comment", "class", "enumMember"]
 TOKEN_MODIFIERS = ["declaration", "documentation", "defaultLibrary", "readonly"]
 LEGEND = lsp.SemanticTokensLegend(token_types=TOKEN_TYPES, token_modifiers=TOKEN_MODIFIERS)
-KEYWORDS = TOP_LEVEL_KEYWORDS | EXPRESSION_KEYWORDS
+KEYWORDS = TOP_LEVEL_KEYWORDS | EXPRESSION_KEYWORDS | HEADER_KEYWORDS
 _SYMBOL_TYPES = {
     "field": "property", "label": "property", "schema": "struct", "type": "type", "builtin": "type",
-    "let": "variable", "module": "namespace", "app": "class",
+    "let": "variable", "module": "namespace", "app": "class", "template": "class", "loop": "variable",
 }
 
 
@@ -153,10 +153,29 @@ def _decl_symbol(decl, source: SourceFile) -> lsp.DocumentSymbol | None:
     if isinstance(decl, ast.LetDecl):
         return _symbol(decl.name.text, lsp.SymbolKind.Constant, decl, decl.name.span, source, "let")
     if isinstance(decl, ast.ResourceDecl):
-        name = decl.name.text if decl.name else decl.kind
+        name = decl.name.text if isinstance(decl.name, ast.Name) else _written(decl.name, source) if decl.name else decl.kind
         return _symbol(name, _DECL_KINDS.get(decl.kind, lsp.SymbolKind.Object), decl, decl.name.span if decl.name else None,
                        source, decl.kind, _body_symbols(decl.body, source))
+    if isinstance(decl, ast.TemplateDecl):
+        return _symbol(decl.name.text, lsp.SymbolKind.Interface, decl, decl.name.span, source, f"template for {decl.kind}",
+                       _body_symbols(decl.body, source))
+    if isinstance(decl, ast.DefaultsDecl):
+        return _symbol(f"defaults for {decl.kind}", lsp.SymbolKind.Namespace, decl, None, source, "defaults",
+                       _body_symbols(decl.body, source))
+    if isinstance(decl, ast.NarrowDecl):
+        return _symbol(f"narrow {decl.target.dotted}", lsp.SymbolKind.Struct, decl, decl.target.span, source, "narrow",
+                       [_symbol(f.name.text, lsp.SymbolKind.Field, f, f.name.span, source) for f in decl.fields])
+    if isinstance(decl, ast.ForDecl):
+        names = ", ".join(n.text for n in decl.names)
+        return _symbol(f"for {names} in {_written(decl.iterable, source)}", lsp.SymbolKind.Array, decl, None, source, "for",
+                       [member for member in (_decl_symbol(d, source) for d in decl.decls) if member is not None])
     return None
+
+
+def _written(node, source: SourceFile, limit: int = 40) -> str:
+    """A node's text as written, on one line and cut at `limit` (a `for` member's name string, a `for`'s iterable)."""
+    text = " ".join(source.text[node.span.start:node.span.end].split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _body_symbols(body: ast.Body, source: SourceFile) -> list[lsp.DocumentSymbol]:

@@ -45,7 +45,7 @@ from gop.compiler.core.span import Span
 from gop.compiler.language import (
     BUILTIN_DOCS, DECLARATION_KINDS, NAMED_KINDS, PRELUDE_MODULE, RESOURCE_KINDS, SECRET_DOCS, SELECTOR_KINDS,
     SELECTOR_OPERATORS, SETTINGS_SCHEMAS, STD_PREFIX, TARGET_KEYWORDS, TARGET_KINDS, TOP_LEVEL_KEYWORDS,
-    TYPE_CONSTRUCTORS, UNIT_KINDS, UNIT_SCHEMAS, unit_key,
+    TYPE_CONSTRUCTORS, UNIT_KINDS, UNIT_SCHEMAS, CONTEXT_ROOTS, unit_key,
 )
 from gop.compiler.semantic.check import BUILTIN_TYPES, Checker
 from gop.compiler.semantic.loader import Program, display_path, is_std_file
@@ -57,14 +57,15 @@ from gop.compiler.syntax import ast
 from gop.compiler.syntax.tokens import Token, tokens
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(-+[A-Za-z0-9_]+)*$")  # the grammar's NAME: template names
 
 
 @dataclass(frozen=True, slots=True)
 class Symbol:
-    kind: str  # "type" | "schema" | "let" | "field" | "label" | "builtin" | "module" | a resource kind
-    module: str = ""  # module key of types, schemas, lets and fields; "" for fleet-wide names
+    kind: str  # "type" | "schema" | "let" | "field" | "label" | "builtin" | "module" | "template" | "loop" | a resource kind
+    module: str = ""  # module key of types, schemas, lets and fields; a loop variable's file; "" for fleet-wide names
     name: str = ""  # the declared name; for a field, its schema's name
-    member: str = ""  # for a field, the field's name
+    member: str = ""  # for a field, the field's name; for a loop variable, the offset of its `for`
 
     @property
     def is_std(self) -> bool:
@@ -193,6 +194,10 @@ class SymbolTable:
         if symbol.kind == "label":
             labels = self.resolution.labels
             return next((f for f in labels.fields if f.name.text == symbol.name), None) if labels else None
+        if symbol.kind == "template":
+            return self.resolution.templates.get(symbol.name)
+        if symbol.kind == "loop":
+            return self.comprehension(symbol)
         if symbol.kind in NAMED_KINDS:
             return self.resolution.resources.get(symbol.kind, {}).get(symbol.name)
         return self.resolution.singletons.get(symbol.kind)
@@ -204,8 +209,32 @@ class SymbolTable:
         node = self.decl(symbol)
         if node is None:
             return None
+        if isinstance(node, ast.ForDecl):
+            return next((n.span for n in node.names if n.text == symbol.name), node.span)
         name = getattr(node, "name", None)
         return name.span if isinstance(name, ast.Name) else node.span
+
+    def comprehension(self, symbol: Symbol) -> ast.ForDecl | None:
+        """The `for` that declares the loop variable `symbol` (its module is the file, its member the `for`'s offset)."""
+        tree = self.program.files.get(symbol.module)
+        decls = tree.decls if tree is not None else ()
+        return next((d for d in decls if isinstance(d, ast.ForDecl) and str(d.span.start) == symbol.member), None)
+
+    def kind_record(self, kind: str) -> RecordType | None:
+        """The record a template's or defaults block's body is written against: the prelude's for its kind."""
+        found = self.named_type(Symbol("schema", PRELUDE_MODULE, UNIT_SCHEMAS.get(kind, "")))
+        return found if isinstance(found, RecordType) else None
+
+    def templates(self) -> dict[str, ast.TemplateDecl]:
+        return self.resolution.templates
+
+    def users_of(self, template: str) -> list[tuple[str, str]]:
+        """(kind, name) of the declarations and templates that build on `template` directly, sorted."""
+        users = [(decl.kind, decl.name.text) for kind in UNIT_KINDS for decl in self.resources(kind).values()
+                 if isinstance(decl.name, ast.Name) and any(u.text == template for u in decl.uses)]
+        users += [("template", name) for name, decl in self.resolution.templates.items()
+                  if any(u.text == template for u in decl.uses)]
+        return sorted(users)
 
     def named_type(self, symbol: Symbol) -> Type | None:
         decl = self.decl(symbol)
@@ -389,7 +418,17 @@ class SymbolTable:
         return source.position(offset).line + 1 if source is not None else 0
 
     def _check_new_name(self, symbol: Symbol, new_name: str) -> None:
-        if symbol.kind in NAMED_KINDS:
+        if symbol.kind == "template":
+            if not NAME.match(new_name):
+                raise RenameRefused(f"`{new_name}` is not a valid template name: letters, digits, `_` and inner `-`")
+            taken = new_name in self.resolution.templates
+        elif symbol.kind == "loop":
+            if not IDENTIFIER.match(new_name) or new_name in CONTEXT_ROOTS:
+                raise RenameRefused(f"`{new_name}` is not a valid loop variable: letters, digits and `_`, "
+                                    f"not {', '.join(CONTEXT_ROOTS)}")
+            comprehension = self.comprehension(symbol)
+            taken = comprehension is not None and new_name in (n.text for n in comprehension.names)
+        elif symbol.kind in NAMED_KINDS:
             if not DNS_LABEL.match(new_name) or len(new_name) > 63:
                 raise RenameRefused(f"`{new_name}` is not a valid name for {symbol.kind}: lower-case letters, digits and `-`")
             taken = new_name in self.resources(symbol.kind)
@@ -419,6 +458,7 @@ class _Indexer:
         self.table = table
         self.scope = scope
         self.out: list[Occurrence] = []
+        self.loop_variables: dict[str, Symbol] = {}  # inside a `for`: its variables by name
 
     def add(self, span: Span, symbols, **context) -> None:
         symbols = _unique(symbols)
@@ -474,21 +514,65 @@ class _Indexer:
         self.expr(decl.value, ())
 
     def _ResourceDecl(self, decl: ast.ResourceDecl) -> None:
-        if decl.name is not None:
+        if isinstance(decl.name, ast.Name):
             self.add(decl.name.span, [Symbol(decl.kind, "", decl.name.text)], definition=True)
+        elif decl.name is not None:  # a `for` member's name: a string with the loop's variables in it
+            self.expr(decl.name, ())
+        self.uses(decl.uses)
         if decl.selector is not None:
             self.selector(decl.selector)
-        if decl.kind == "app" and decl.name is not None:
-            self.body(decl.body, (self.table.app_record(decl.name.text),), (), app=decl.name.text)
-        elif decl.kind in UNIT_KINDS and decl.name is not None:
+        if decl.kind in UNIT_KINDS and isinstance(decl.name, ast.Name):
             self.body(decl.body, (self.table.unit_record(decl.kind, decl.name.text),), (),
                       app=unit_key(decl.kind, decl.name.text))
+        elif decl.kind in UNIT_KINDS and decl.name is not None:  # generated: the kind's record, no one app
+            self.body(decl.body, (self.table.unit_record(decl.kind, ""),), ())
         elif decl.kind in ("env", "overlay", "cluster"):
             self._targets(decl)
         else:
             record = self.table.settings_record(decl.kind)
             if record is not None:
                 self.body(decl.body, (record,), ())
+
+    def _TemplateDecl(self, decl: ast.TemplateDecl) -> None:
+        self.add(decl.name.span, [Symbol("template", "", decl.name.text)], definition=True)
+        self.uses(decl.uses)
+        self.kind_body(decl.kind, decl.body)
+
+    def _DefaultsDecl(self, decl: ast.DefaultsDecl) -> None:
+        self.kind_body(decl.kind, decl.body)
+
+    def kind_body(self, kind: str, body: ast.Body) -> None:
+        record = self.table.kind_record(kind)
+        if record is not None:
+            self.body(body, (record,), ())
+
+    def _NarrowDecl(self, decl: ast.NarrowDecl) -> None:
+        """The schema's name, each narrowed field as that schema's field, and the narrower types."""
+        self.type_name(decl.target)
+        schema = self.table.lookup(tuple(n.text for n in decl.target.names), self.scope)
+        record = self.table.named_type(schema) if schema is not None and schema.kind == "schema" else None
+        for field in decl.fields:
+            info = record.fields.get(field.name.text) if isinstance(record, RecordType) else None
+            if info is not None:
+                self.add(field.name.span, [Symbol("field", schema.module, schema.name, field.name.text)], types=(info.type,))
+            self.type_expr(field.type)
+
+    def _ForDecl(self, decl: ast.ForDecl) -> None:
+        """The loop variables (declared here, used in the members) and the members, as written declarations."""
+        self.expr(decl.iterable, ())
+        outer = self.loop_variables
+        self.loop_variables = {**outer, **{n.text: Symbol("loop", self.scope.file, n.text, str(decl.span.start))
+                                           for n in decl.names}}
+        for name in decl.names:
+            self.add(name.span, [self.loop_variables[name.text]], definition=True)
+        for member in decl.decls:
+            self._ResourceDecl(member)
+        self.loop_variables = outer
+
+    def uses(self, names: tuple[ast.Name, ...]) -> None:
+        for name in names:
+            if name.text in self.table.templates():
+                self.add(name.span, [Symbol("template", "", name.text)])
 
     def _targets(self, decl: ast.ResourceDecl) -> None:
         for stmt in decl.body.stmts:
@@ -528,15 +612,18 @@ class _Indexer:
         if isinstance(selector, ast.SelNot):
             self.selector(selector.operand)
             return
-        symbol = self.table.label_symbol(selector.label.text)
-        info = self.table.label_field(selector.label.text)
-        if symbol is not None:
-            self.add(selector.label.span, [symbol], types=(info.type,) if info else ())
+        self.cluster_label(selector.label)
         if isinstance(selector, ast.SelCompare):
             self.expr(selector.value, ())
         elif isinstance(selector, ast.SelIn):
             for item in selector.values.items:
                 self.expr(item, ())
+
+    def cluster_label(self, name: ast.Name) -> None:
+        symbol = self.table.label_symbol(name.text)
+        if symbol is not None:
+            info = self.table.label_field(name.text)
+            self.add(name.span, [symbol], types=(info.type,) if info else ())
 
     # ---- bodies -------------------------------------------------------------------------------
 
@@ -589,12 +676,21 @@ class _Indexer:
             self.expr(expr.right, types)
         elif isinstance(expr, ast.Negate):
             self.expr(expr.operand, types)
+        elif isinstance(expr, ast.Fallback):
+            self.expr(expr.value, types)
+            self.expr(expr.fallback, types)
         elif isinstance(expr, ast.Call):
             for arg in expr.args:
                 self.expr(arg.value, ())
 
     def ref(self, expr: ast.Ref, types: tuple[Type, ...]) -> None:
         names = tuple(n.text for n in expr.names)
+        if names[0] in self.loop_variables:  # shadows lets and resources
+            self.add(expr.names[0].span, [self.loop_variables[names[0]]])
+            return
+        if names[:2] == ("cluster", "labels") and len(names) == 3:  # `${cluster.labels.region}`
+            self.cluster_label(expr.names[2])
+            return
         kinds = [t.kind for t in types if isinstance(t, ResourceRefType)]
         if kinds and len(names) == 1:
             found = [Symbol(k, "", names[0]) for k in kinds if names[0] in self.table.resources(k)]
@@ -663,7 +759,8 @@ def completions_at(table: SymbolTable | None, key: str, tree: ast.File, text: st
     """The offset where the partial word at `offset` starts, and what may replace it."""
     cursor = scan(text, offset)
     scope = table.scope(key, tree) if table is not None else Scope(key, "", {})
-    return cursor.word_start, _Completer(table, scope, cursor).run()
+    items = _Completer(table, scope, cursor, tree).run()
+    return cursor.word_start, items  # inside `${ }` the completer moves the word's start
 
 
 @dataclass(slots=True)
@@ -705,7 +802,7 @@ def scan(text: str, offset: int) -> Cursor:
             if cursor.frames:
                 cursor.frames.pop()
                 cursor.statement, cursor.brackets = saved.pop()
-        elif value == "," and kind == "op" and not cursor.brackets:
+        elif value == "," and kind == "op" and not cursor.brackets and not _header_list(cursor.statement):
             cursor.statement = []
         else:
             if value in ("(", "[") and kind == "op":
@@ -741,13 +838,17 @@ class _Completer:
     table: SymbolTable | None
     scope: Scope
     cursor: Cursor
+    tree: ast.File
     items: list[Completion] = field(default_factory=list)
 
     def run(self) -> list[Completion]:
         statement = self.cursor.statement
         if statement and statement[-1].kind in ("comment", "triple"):
             return []
-        if not self.cursor.frames:
+        opened = self.cursor.word.rfind("${")
+        if self.cursor.in_string and opened >= 0 and "}" not in self.cursor.word[opened:]:
+            self.interpolation(self.cursor.word[opened + 2:])
+        elif not self.cursor.frames:
             self.top_level()
         else:
             self.inside_declaration()
@@ -772,14 +873,36 @@ class _Completer:
             return
         head = statement[0].text
         texts = [t.text for t in statement]
+        if self.header(statement):
+            return
         if head in SELECTOR_KINDS and "where" in texts:
             self.selector(statement[texts.index("where") + 1:])
         elif head in ("let", "type") and _typing_type(statement):
             self.types()
         elif head == "let" and "=" in texts:
             self.value((AnyType(),), statement[texts.index("=") + 1:])
-        elif head in SELECTOR_KINDS and len(statement) == 2 and statement[1].kind == "name":
-            self.keywords(["where"])
+        elif head in SELECTOR_KINDS and len(statement) == 2 and statement[1].kind in ("name", "string"):
+            self.keywords(["uses", "where"] if head in UNIT_KINDS else ["where"])
+
+    def header(self, statement: list[Token]) -> bool:
+        """`uses |` and `uses a, |` (templates of the declaration's kind), `template t for |` and
+        `defaults for |` (unit kinds), `template t |` (`for`, `uses`); True when the cursor is there."""
+        texts = [t.text for t in statement]
+        if texts[-1] in ("uses", ","):
+            if "uses" not in texts:
+                return False
+            kind = _header_kind(texts)
+            for name, decl in sorted(self.table.templates().items() if self.table else ()):
+                if decl.kind == kind and name not in texts:
+                    self.add(name, "interface", f"template for {kind}", decl.doc)
+            return True
+        if texts[0] in ("template", "defaults") and texts[-1] == "for":
+            self.keywords(UNIT_KINDS)
+            return True
+        if texts[0] == "template" and len(texts) == 2:
+            self.keywords(["for", "uses"])
+            return True
+        return False
 
     # ---- selectors ----
 
@@ -830,8 +953,46 @@ class _Completer:
         head = header[0].text
         if head in ("schema", "labels"):
             self.schema_body()
-        elif head in RESOURCE_KINDS and self.table is not None:
-            self.resource_body(head, header)
+        elif self.table is None:
+            return
+        elif head in RESOURCE_KINDS:
+            self.resource_body(head, header, frames[1:])
+        elif head in ("template", "defaults"):
+            record = self.table.kind_record(_header_kind([t.text for t in header]))
+            if record is not None:
+                self.nested_body((record,), frames[1:])
+        elif head == "narrow":
+            self.narrow_body(header)
+        elif head == "for":
+            self.for_body(frames[1:])
+
+    def narrow_body(self, header: list[Token]) -> None:
+        """A narrowed field's name (the schema's fields), then its type."""
+        if len(self.cursor.frames) > 1:
+            return
+        texts = [t.text for t in self.cursor.statement]
+        if ":" in texts:
+            self.types()
+            return
+        if texts:
+            return
+        symbol = self.table.lookup(tuple(t.text for t in header[1:] if t.kind == "name"), self.scope)
+        record = self.table.named_type(symbol) if symbol is not None else None
+        if isinstance(record, RecordType):
+            self.fields((record,))
+
+    def for_body(self, frames: list[Frame]) -> None:
+        """The members of a `for` (declarations whose names are strings), and their bodies."""
+        if not frames:
+            statement = self.cursor.statement
+            if not statement:
+                self.keywords(RESOURCE_KINDS)
+            elif not self.header(statement) and len(statement) == 2 and statement[0].text in SELECTOR_KINDS:
+                self.keywords(["uses", "where"] if statement[0].text in UNIT_KINDS else ["where"])
+            return
+        header = frames[0].header
+        if header and header[0].text in RESOURCE_KINDS:
+            self.resource_body(header[0].text, header, frames[1:])
 
     def schema_body(self) -> None:
         statement = self.cursor.statement
@@ -839,9 +1000,10 @@ class _Completer:
         if len(self.cursor.frames) == 1 and ":" in texts and "=" not in texts:
             self.types()
 
-    def resource_body(self, kind: str, header: list[Token]) -> None:
-        name = header[1].text if len(header) > 1 and header[1].kind == "name" and header[1].text != "where" else None
-        frames = self.cursor.frames[1:]
+    def resource_body(self, kind: str, header: list[Token], frames: list[Frame]) -> None:
+        """The body of `kind NAME { }` (NAME a string in a `for`: the kind's record, no one unit's) under `frames`."""
+        named = len(header) > 1 and header[1].kind in ("name", "string") and header[1].text not in ("where", "uses")
+        name = (header[1].text if header[1].kind == "name" else "") if named else None
         if kind in TARGET_KINDS:
             if not frames:
                 self.target_level(kind)
@@ -864,6 +1026,9 @@ class _Completer:
             if record is None:
                 return
             types = (record,)
+        self.nested_body(types, frames)
+
+    def nested_body(self, types: tuple[Type, ...], frames: list[Frame]) -> None:
         for frame in frames:
             types = self.header_types(types, frame.header)
         self.statement_in_body(types)
@@ -937,6 +1102,9 @@ class _Completer:
             if function in SECRET_DOCS:
                 self.call_arguments(function, statement[index + 1:])
             return
+        if len(after) >= 2 and after[-1].text == "." and after[-2].text in self.loop_variables():
+            self.row_keys(after[-2].text)
+            return
         depth = sum(1 for b in brackets if b[0].text == "[")
         for _ in range(depth):
             types = tuple(t.element for t in types if isinstance(t, ListType)) or (AnyType(),)
@@ -970,9 +1138,82 @@ class _Completer:
     def lets(self) -> None:
         if self.table is None:
             return
+        loop = self.loop_variables()
+        for name in loop:
+            self.add(name, "variable", "loop variable")
         for name, decl in self.table.visible_declarations(self.scope):
-            if isinstance(decl, ast.LetDecl):
+            if isinstance(decl, ast.LetDecl) and name not in loop:
                 self.add(name, "variable", None, decl.doc)
+
+    # ---- comprehensions and interpolations ----
+
+    def loop_variables(self) -> dict[str, tuple | None]:
+        """The variables of the `for` the cursor is in, each with the rows it takes (None: not known here)."""
+        frames = self.cursor.frames
+        header = [t.text for t in frames[0].header] if frames else []
+        if not header or header[0] != "for" or "in" not in header:
+            return {}
+        names = [n for n in header[1:header.index("in")] if n != ","]
+        rows = self.rows(names, frames[0].header[header.index("in") + 1:])
+        if len(names) == 1:
+            return {names[0]: rows.items if isinstance(rows, ast.ListLit) else None}
+        values = tuple(s.value for s in rows.body.stmts if isinstance(s, ast.Assign)) if isinstance(rows, ast.MapLit) else None
+        items = rows.items if isinstance(rows, ast.ListLit) else values
+        return {names[0]: None, names[-1]: items}
+
+    def rows(self, names: list[str], iterable: list[Token]):
+        """The list or map literal a `for` iterates over: a let's value (`services`, `inv.clusters`), or the
+        literal written in the header: in the buffer's tree if it parses, else the last `for` over the same
+        names before the cursor in the analysed one."""
+        texts = [t.text for t in iterable if t.text != "."]
+        if texts and all(t.kind == "name" for t in iterable if t.text != "."):
+            return self._let_value_syntax(texts)
+        analysed = self.table.program.files.get(self.scope.file) if self.table else None
+        for tree in (self.tree, analysed):
+            loops = [d for d in (tree.decls if tree else ()) if isinstance(d, ast.ForDecl)
+                     and [n.text for n in d.names] == names and d.span.start <= self.cursor.word_start]
+            if loops and isinstance(loops[-1].iterable, (ast.ListLit, ast.MapLit)):
+                return loops[-1].iterable
+        return None
+
+    def _let_value_syntax(self, names: list[str]):
+        """`let` NAME's value, descending map literals by the remaining names (`inv.clusters`)."""
+        for split in (1, 2):
+            symbol = self.table.lookup(tuple(names[:split]), self.scope) if self.table else None
+            decl = self.table.decl(symbol) if symbol is not None else None
+            if isinstance(decl, ast.LetDecl):
+                value = decl.value
+                for key in names[split:]:
+                    value = _entry(value, key)
+                return value
+        return None
+
+    def row_keys(self, variable: str) -> None:
+        rows = self.loop_variables().get(variable) or ()
+        keys = dict.fromkeys(key for row in rows if isinstance(row, ast.MapLit)
+                             for key in (s.path.keys[0].text for s in row.body.stmts if isinstance(s, (ast.Assign, ast.Block))))
+        for index, key in enumerate(keys):
+            self.add(key, "field", "row key", sort=f"{index:03d}")
+
+    def interpolation(self, expression: str) -> None:
+        """Inside `${ }`: context values (`app.name`, `cluster.labels.KEY`), loop variables and their rows' keys, lets."""
+        dotted = re.fullmatch(r"\s*([A-Za-z_][\w-]*(?:\s*\.\s*[A-Za-z_][\w-]*)*)?\s*\.\s*([A-Za-z_][\w-]*)?", expression)
+        partial = re.search(r"[A-Za-z_][\w-]*$", expression)
+        self.cursor.word_start = self.cursor.word_start + 1 + len(self.cursor.word) - (len(partial.group()) if partial else 0)
+        if dotted is None:
+            if re.fullmatch(r"\s*[A-Za-z_]?[\w-]*", expression):
+                self.keywords(CONTEXT_ROOTS)
+                self.lets()
+            return
+        path = [p.strip() for p in (dotted.group(1) or "").split(".")]
+        if path == ["cluster", "labels"]:
+            self.label_keys()
+        elif path == ["cluster"]:
+            self.keywords(["name", "labels"])
+        elif path in (["app"], ["env"]):
+            self.keywords(["name"])
+        elif len(path) == 1 and path[0] in self.loop_variables():
+            self.row_keys(path[0])
 
     def resource_names(self, kind: str) -> None:
         if self.table is None:
@@ -1019,6 +1260,27 @@ class _Completer:
                 self.add(name, "struct", "schema", decl.doc)
             elif isinstance(decl, ast.TypeDecl) and not records_only:
                 self.add(name, "type", "type", decl.doc)
+
+
+def _header_list(statement: list[Token]) -> bool:
+    """A statement whose commas separate names, not statements: `uses a, b` and `for key, value in`."""
+    return bool(statement) and (statement[0].text == "for" or any(t.text == "uses" for t in statement))
+
+
+def _header_kind(texts: list[str]) -> str:
+    """The unit kind a header is about: `app web uses`, `template t for release uses`, `defaults for resource`."""
+    if texts[0] in UNIT_KINDS:
+        return texts[0]
+    if "for" in texts and texts.index("for") + 1 < len(texts) and texts[texts.index("for") + 1] in UNIT_KINDS:
+        return texts[texts.index("for") + 1]
+    return "app"
+
+
+def _entry(value, key: str):
+    """The value of `key` in a map literal (None if there is none)."""
+    if not isinstance(value, ast.MapLit):
+        return None
+    return next((s.value for s in value.body.stmts if isinstance(s, ast.Assign) and s.path.dotted == key), None)
 
 
 def _typing_type(statement: list[Token]) -> bool:
