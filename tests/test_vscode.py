@@ -29,7 +29,7 @@ from gop.compiler.language import RESOURCE_KINDS
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXTENSION = REPO_ROOT / "editors" / "vscode"
 GRAMMAR_TESTS = sorted((EXTENSION / "tests").glob("*.gop"))
-DECLARATION_KEYWORDS = ("package", "import", "type", "schema", "labels", "let") + RESOURCE_KINDS
+DECLARATION_KEYWORDS = ("package", "import", "type", "schema", "labels", "let", "template", "defaults", "narrow", "for") + RESOURCE_KINDS
 
 # Every token class the grammar promises, each asserted somewhere in the grammar tests.
 TOKEN_CLASSES = (
@@ -46,6 +46,9 @@ TOKEN_CLASSES = (
     "support.type.builtin.gop", "entity.name.type.gop", "entity.name.namespace.gop", "entity.name.variable.gop",
     "entity.name.variable.resource.gop", "variable.other.property.gop", "variable.other.label.gop",
     "support.function.builtin.gop", "entity.name.function.gop", "variable.parameter.gop",
+    "storage.type.template.gop", "storage.type.defaults.gop", "storage.type.narrow.gop", "entity.name.type.template.gop",
+    "keyword.other.for.gop", "keyword.other.uses.gop", "keyword.control.for.gop", "keyword.control.in.gop",
+    "variable.parameter.loop.gop", "keyword.operator.fallback.gop",
 )
 BUILTIN_TYPES = ("int", "float", "bool", "string", "duration", "quantity", "secret", "any", "list", "map")
 
