@@ -9,13 +9,15 @@ declarations, fields and statements and after `{`.
 Public strategies (all generate `str`):
   names()                  a NAME that is no keyword (dashes allowed: `dev-us-1`)
   comments()               `// text` or `/// text`
-  strings()                a one-line string: escapes, `${...}` interpolations, non-ASCII
+  strings()                a one-line string: escapes, `${...}` interpolations (holding `??` and one
+                           level of plain string), non-ASCII
   triple_strings()         a triple-quoted string spanning lines, indented at random
   literals()               numbers, units, booleans, strings
-  expressions(depth=2)     literals, refs, lists, maps, calls, binary, negation, parentheses
+  expressions(depth=2)     literals, refs, lists, maps, calls, binary, `??`, negation, parentheses
   types(depth=2)           named types with refinements, list[...], map[...], literals, unions
   selectors(depth=2)       ==, !=, in, not in, exists, and, or, not, parentheses
-  declarations(depth=2)    one top-level declaration of any kind
+  declarations(depth=2)    one top-level declaration of any kind (templates, defaults, narrowings,
+                           `for` comprehensions and `uses` lists included)
   programs(max_decls=4, depth=2)  a whole file: optional package, imports, then declarations
 
 Layout inside brackets may span lines; inside `{ }` newlines separate statements, so
@@ -35,9 +37,9 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from gop.compiler.language import EXPRESSION_KEYWORDS, RESOURCE_KINDS, TOP_LEVEL_KEYWORDS
+from gop.compiler.language import EXPRESSION_KEYWORDS, HEADER_KEYWORDS, RESOURCE_KINDS, TOP_LEVEL_KEYWORDS, UNIT_KINDS
 
-KEYWORDS = TOP_LEVEL_KEYWORDS | EXPRESSION_KEYWORDS
+KEYWORDS = TOP_LEVEL_KEYWORDS | EXPRESSION_KEYWORDS | HEADER_KEYWORDS
 
 
 @dataclass(frozen=True)
@@ -104,10 +106,13 @@ def _ws(ctx: _Ctx, required: bool = False) -> st.SearchStrategy[str]:
 # ---- literals --------------------------------------------------------------------------------
 
 _ESCAPES = st.sampled_from(["\\\"", "\\\\", "\\n", "\\t", "\\r", "\\$", "\\u{41}", "\\u{1F600}", "\\u{e9}"])
+# Inside `${ }` a string may nest one plain string (no escapes, no interpolation; `}` is text there).
+_NESTED_STRINGS = st.text(_TEXT_CHARS.replace("$", ""), max_size=6).map(lambda text: '"' + text + '"')
 _INTERPOLATION = st.builds(
-    lambda ref, shape: "${" + shape.format(ref) + "}",
+    lambda ref, shape, nested: "${" + shape.format(ref, nested) + "}",
     _REFS,
-    st.sampled_from(["{}", "{} + 1", " {} ", "f({})", "-{}", "({} * 2)"]),
+    st.sampled_from(["{0}", "{0} + 1", " {0} ", "f({0})", "-{0}", "({0} * 2)", "{0} ?? {1}", "{0}??{1}", "f({1})"]),
+    _NESTED_STRINGS,
 )
 _STRINGS = st.lists(st.one_of(st.text(_TEXT_CHARS, max_size=8), _ESCAPES, _INTERPOLATION), max_size=4).map(
     lambda parts: '"' + "".join(parts) + '"'
@@ -202,6 +207,7 @@ def _expr(ctx: _Ctx, depth: int) -> st.SearchStrategy[str]:
         _body(ctx, depth - 1, _stmt),
         st.tuples(_NAMES, _sequence(ctx, "(", ")", _arg, depth - 1)).map("".join),
         _spaced(ctx, smaller, operator, smaller, required=True),  # spaces keep `a - b` from being one name
+        _spaced(ctx, smaller, "??", smaller),
         smaller.map(lambda operand: "-" + operand),
         _wrapped(ctx, "(", ")", lambda inner: _expr(inner, depth - 1)),
     )
@@ -359,18 +365,55 @@ def _field(ctx: _Ctx, depth: int) -> st.SearchStrategy[str]:
 # ---- declarations and programs ----------------------------------------------------------------------
 
 
+_UNIT_KINDS = st.sampled_from(UNIT_KINDS)
+# `uses a, b` (a list of template names; its commas take spaces but no line break).
+_USES = st.one_of(st.just(""), st.lists(_NAMES, min_size=1, max_size=3).map(lambda names: " uses " + ", ".join(names)))
+_FOR_KIND = st.one_of(st.just(""), _UNIT_KINDS.map(lambda kind: " for " + kind))
+_MEMBER_NAMES = st.one_of(_NAMES, _STRINGS).map(lambda name: " " + name)  # in a `for`, a name may be a string
+
+
+@functools.cache
+def _where(ctx: _Ctx, depth: int) -> st.SearchStrategy[str]:
+    return st.one_of(st.just(""), _spaced(ctx, "", "where", _selector(ctx, depth), required=True))
+
+
+@functools.cache
+def _resource(ctx: _Ctx, depth: int, name) -> st.SearchStrategy[str]:
+    """`KIND NAME uses a, b where SELECTOR { ... }`; `uses` only after a name (`name` may draw none)."""
+    named = st.tuples(name, _USES).map(lambda parts: parts[0] + parts[1] if parts[0] else "")
+    return st.tuples(st.sampled_from(RESOURCE_KINDS), named, _where(ctx, depth), _ws(ctx),
+                     _body(ctx, depth, _stmt)).map("".join)
+
+
+@st.composite
+def _for(draw, depth: int) -> str:
+    """`for a, b in EXPR { MEMBERS }`: members one per line, named by a name or an interpolated string."""
+    ctx = _TOP
+    variables = ", ".join(draw(st.lists(_NAMES, min_size=1, max_size=2)))
+    inner = ctx.body()
+    smaller = max(depth - 1, 0)
+    members = draw(st.lists(_resource(inner, smaller, _MEMBER_NAMES), max_size=3))
+    lines = [inner.indent + m for m in members]
+    body = "{\n" + "\n".join(lines) + "\n}" if members else draw(st.sampled_from(["{}", "{ }", "{\n}"]))
+    return f"for {variables} in " + draw(_expr(ctx, smaller)) + " " + body
+
+
 @functools.cache
 def _decl(depth: int) -> st.SearchStrategy[str]:
     ctx = _TOP
     annotation = st.one_of(st.just(""), _spaced(ctx, "", ":", _type(ctx, depth)))
     name = st.one_of(st.just(""), _NAMES.map(lambda n: " " + n))
-    where = st.one_of(st.just(""), _spaced(ctx, "", "where", _selector(ctx, depth), required=True))
+    stmts = _body(ctx, depth, _stmt)
     return st.one_of(
         _spaced(ctx, _spaced(ctx, "type", _NAMES, required=True), "=", _type(ctx, depth)),
         _spaced(ctx, _spaced(ctx, "schema", _NAMES, required=True), _body(ctx, depth, _field)),
         _spaced(ctx, "labels", _body(ctx, depth, _field)),
         _spaced(ctx, st.tuples(_spaced(ctx, "let", _NAMES, required=True), annotation).map("".join), "=", _expr(ctx, depth)),
-        st.tuples(st.sampled_from(RESOURCE_KINDS), name, where, _ws(ctx), _body(ctx, depth, _stmt)).map("".join),
+        _resource(ctx, depth, name),
+        st.tuples(st.just("template "), _NAMES, _FOR_KIND, _USES, _ws(ctx), stmts).map("".join),
+        st.tuples(st.just("defaults"), _FOR_KIND, _ws(ctx), stmts).map("".join),
+        st.tuples(_spaced(ctx, "narrow", _REFS, required=True), _ws(ctx), _body(ctx, depth, _field)).map("".join),
+        _for(depth),
     )
 
 
