@@ -5,7 +5,12 @@ app under apps/ (each importing lib and annotating its values), envs with `all`
 and per-app overlays, two selector overlays, and clusters spread over envs and
 three regions, some with their own overrides. Deterministic for given sizes.
 
-    python bench/fleetgen.py OUT_DIR --apps 100 --envs 3 --clusters 30
+With `--templated` the apps are the same apps written the way a large fleet is: one template holds
+what they share (image repository, ports, env, resources, probes, ingress; `${app.name}` where the
+name goes), and `for` comprehensions generate them from tables with one row per app (tag, team,
+capacity, timeout, dependencies); only their doc comments are missing. Envs and clusters are the same.
+
+    python bench/fleetgen.py OUT_DIR --apps 100 --envs 3 --clusters 30 [--templated]
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ def env_names(count: int) -> list[str]:
     return base[:count] if count <= 3 else base + [f"env{i}" for i in range(3, count)]
 
 
-def generate(out: Path, apps: int, envs: int, clusters: int) -> list[Path]:
+def generate(out: Path, apps: int, envs: int, clusters: int, templated: bool = False) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     names = env_names(envs)
     written = [
@@ -30,6 +35,8 @@ def generate(out: Path, apps: int, envs: int, clusters: int) -> list[Path]:
         _write(out / "envs.gop", _envs(names, apps)),
         _write(out / "clusters.gop", _clusters(names, clusters, apps)),
     ]
+    if templated:
+        return written + [_write(out / "apps.gop", _templated_apps(apps))]
     for index in range(apps):
         written.append(_write(out / "apps" / f"app{index:04d}.gop", _app(index, apps)))
     return written
@@ -135,9 +142,17 @@ def _clusters(names: list[str], count: int, apps: int) -> str:
     return "\n".join(parts)
 
 
+def _outside_cn(index: int) -> bool:
+    return index % 4 == 3
+
+
+def _depends_on(index: int) -> str | None:
+    return f"app{index - 1:04d}" if index % 10 == 9 else None
+
+
 def _app(index: int, apps: int) -> str:
-    depends = f"\n  delivery {{ dependsOn = [app{index - 1:04d}] }}" if index % 10 == 9 else ""
-    placement = ' where region != "cn-north-1"' if index % 4 == 3 else ""
+    depends = f"\n  delivery {{ dependsOn = [{_depends_on(index)}] }}" if _depends_on(index) else ""
+    placement = ' where region != "cn-north-1"' if _outside_cn(index) else ""
     return f'''package fleet
 
 import "../lib"
@@ -169,14 +184,64 @@ app app{index:04d}{placement} {{
 '''
 
 
+_TEMPLATE = '''package fleet
+
+import "./lib"
+
+/// What every service of the fleet shares; `${app.name}` is the name of the app it is used by.
+template service for app {
+  image.repository = "ghcr.io/acme/${app.name}"
+  replicas = 1
+  ports { http = 8080 }
+  env {
+    SERVICE_NAME = "${app.name}"
+    PUBLIC_URL = "https://${app.name}.${lib.domain}"
+  }
+  resources {
+    requests { cpu = 100m, memory = 128Mi }
+    limits { memory = 256Mi }
+  }
+  liveness { path = "/healthz" }
+  ingress { host = "${app.name}.example.com", className = "nginx" }
+}
+'''
+
+
+def _templated_apps(apps: int) -> str:
+    """The template, then per kind of app (placed everywhere or outside China, with or without a
+    dependency) a table with one row per app and the `for` that generates them."""
+    tables: dict[tuple[bool, bool], list[str]] = {}
+    for index in range(apps):
+        after = f', after = ["{_depends_on(index)}"]' if _depends_on(index) else ""
+        row = (f'  app{index:04d} = {{ tag = "1.{index % 50}.0", team = "team{index % 20:02d}", '
+               f"capacity = {100 + index % 900}, timeout = {5 + index % 20}s{after} }}")
+        tables.setdefault((_outside_cn(index), bool(after)), []).append(row)
+    parts = [_TEMPLATE]
+    for (outside_cn, depends), rows in sorted(tables.items()):
+        table = "services" + ("_outside_cn" if outside_cn else "") + ("_after" if depends else "")
+        placement = ' where region != "cn-north-1"' if outside_cn else ""
+        delivery = "\n    delivery { dependsOn = svc.after }" if depends else ""
+        parts.append(f"let {table} = {{\n" + "\n".join(rows) + "\n}\n")
+        parts.append(f'''for name, svc in {table} {{
+  app "${{name}}" uses service{placement} {{
+    image.tag = svc.tag
+    namespace = svc.team
+    values: lib.ServiceValues {{ capacity = svc.capacity, upstreamTimeout = svc.timeout }}{delivery}
+  }}
+}}
+''')
+    return "\n".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--apps", type=int, default=10)
     parser.add_argument("--envs", type=int, default=3)
     parser.add_argument("--clusters", type=int, default=6)
+    parser.add_argument("--templated", action="store_true", help="write the apps with a template and comprehensions")
     args = parser.parse_args()
-    files = generate(args.out, args.apps, args.envs, args.clusters)
+    files = generate(args.out, args.apps, args.envs, args.clusters, args.templated)
     print(f"wrote {len(files)} files to {args.out}")
 
 

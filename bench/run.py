@@ -1,11 +1,17 @@
 """Benchmark runner: wall time and peak memory of `gopc` commands on generated fleets.
 
     python bench/run.py [--sizes 10,3,6 100,3,30 1000,3,60] [--repeat 3] [--commands check build rebuild render]
+                        [--templated]
 
 Each size (apps, envs, clusters) is generated with bench/fleetgen.py into a temp
 dir; each command runs as a subprocess, `build` and `render` into a new directory
 each time, `rebuild` over a tree built before it is timed (a build that changes nothing); the
 table shows the best wall time of the repeats and the peak RSS (from wait4).
+
+With `--templated` each size is also generated with a template and comprehensions
+(`fleetgen.py --templated`), measured in the same run, and a line per command gives the
+templated fleet's best time against the hand-written one's; the goal is within 10% (`> 10%` marks
+a line over it, and the exit status is 1).
 """
 
 from __future__ import annotations
@@ -39,25 +45,51 @@ def measure(argv: list[str]) -> tuple[float, float, int]:
     return elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
 
-def main() -> None:
+TOLERANCE = 0.10  # the templated fleet's best time may exceed the hand-written one's by this much
+
+
+def measure_fleet(fleet: Path, work: Path, commands: list[str], repeat: int, label: str) -> dict[str, tuple[float, int]]:
+    """Print a row per command and return its best wall time and exit status."""
+    best_times = {}
+    for name in commands:
+        if name == "rebuild":
+            subprocess.run(GOPC + COMMANDS[name](fleet, work / name), check=True, capture_output=True)
+        runs = [measure(GOPC + COMMANDS[name](fleet, work / f"{name}-{run}")) for run in range(repeat)]
+        best = min(runs)
+        best_times[name] = best[0], best[2]
+        print(f"{label:>30} {name:>8} {best[0]:>8.2f} {max(r[1] for r in runs):>8.0f} {best[2]:>5}")
+    return best_times
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["10,3,6", "100,3,30", "1000,3,60"])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--commands", nargs="+", default=["check"], choices=list(COMMANDS))
+    parser.add_argument("--templated", action="store_true", help="also measure the fleet written with templates and compare")
     args = parser.parse_args()
-    print(f"{'apps,envs,clusters':>20} {'command':>8} {'best s':>8} {'peak MB':>8} {'exit':>5}")
+    print(f"{'apps,envs,clusters':>30} {'command':>8} {'best s':>8} {'peak MB':>8} {'exit':>5}")
+    over = False
     for size in args.sizes:
         apps, envs, clusters = (int(part) for part in size.split(","))
         with tempfile.TemporaryDirectory() as tmp:
-            fleet = Path(tmp) / "fleet"
-            generate(fleet, apps, envs, clusters)
-            for name in args.commands:
-                if name == "rebuild":
-                    subprocess.run(GOPC + COMMANDS[name](fleet, Path(tmp) / name), check=True, capture_output=True)
-                runs = [measure(GOPC + COMMANDS[name](fleet, Path(tmp) / f"{name}-{run}")) for run in range(args.repeat)]
-                best = min(runs)
-                print(f"{size:>20} {name:>8} {best[0]:>8.2f} {max(r[1] for r in runs):>8.0f} {best[2]:>5}")
+            variants = {"": False, " templated": True} if args.templated else {"": False}
+            times = {}
+            for suffix, templated in variants.items():
+                fleet = Path(tmp) / f"fleet{suffix.strip()}"
+                generate(fleet, apps, envs, clusters, templated)
+                work = Path(tmp) / f"out{suffix.strip()}"
+                work.mkdir()
+                times[suffix] = measure_fleet(fleet, work, args.commands, args.repeat, size + suffix)
+            if args.templated:
+                for name in args.commands:
+                    (templated, failed), (written, failed_too) = times[" templated"][name], times[""][name]
+                    ratio = templated / written - 1
+                    over |= ratio > TOLERANCE or bool(failed or failed_too)
+                    mark = "  failed" if failed or failed_too else f"  > {TOLERANCE:.0%}" if ratio > TOLERANCE else ""
+                    print(f"{size + ' templated vs written':>30} {name:>8} {ratio:>+8.1%}{mark}")
+    return 1 if over else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
