@@ -13,11 +13,11 @@ import pytest
 
 from gop.compiler.core.span import SourceFile
 from gop.compiler.semantic.symbols import RenameRefused, completions_at
-from gop.compiler.session import analyse
 from gop.compiler.syntax.parser import parse
 from gop.lsp import hover
-from gop.lsp.project import Snapshot
 from gop.lsp.tokens import LEGEND, document_symbols, semantic_tokens
+
+from test_symbols import Shop
 
 TEMPLATES = '''package fleet
 
@@ -70,27 +70,11 @@ cluster prod-eu {
 '''
 
 
-class Fleet:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.snapshot = Snapshot(analyse([str(root)]), 0, {}, 0.0)
-        self.table = self.snapshot.symbols
-        self.program = self.table.program
-
-    def key(self, name: str) -> str:
-        return next(k for k in self.program.files if k.endswith("/" + name))
-
-    def text(self, name: str) -> str:
-        return self.program.sources[self.key(name)].text
-
-    def offset(self, name: str, needle: str, delta: int = 0) -> int:
-        return self.text(name).index(needle) + delta
+class Fleet(Shop):
+    """The fleet analysed; positions are also shown with their lines."""
 
     def args(self, name: str, needle: str, delta: int = 0):
         return self.key(name), self.program.files[self.key(name)], self.offset(name, needle, delta)
-
-    def at(self, name: str, needle: str, delta: int = 0):
-        return self.table.at(*self.args(name, needle, delta))
 
     def shown(self, spans) -> list[tuple[str, int, str]]:
         """(file name, line, text) of spans, sorted."""
