@@ -203,6 +203,8 @@ def test_completion_in_a_for_offers_loop_variables_and_their_rows_keys(fleet):
     assert {"key", "row", "services"} <= set(values)
     _, fields = fleet.complete("apps.gop", body + "image.")
     assert fields == ["pullPolicy", "repository", "tag"]
+    inventory = '\nlet inventory = [{ name = "a", region = "eu-west-1" }]\nfor c in inventory {\n  cluster "${c.name}" {\n'
+    assert fleet.complete("apps.gop", inventory + "    labels { region = c.") == ("", ["name", "region"])
 
 
 def test_completion_in_an_interpolation_offers_context_values_and_label_keys(fleet):

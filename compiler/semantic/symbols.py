@@ -848,6 +848,8 @@ class _Completer:
         opened = self.cursor.word.rfind("${")
         if self.cursor.in_string and opened >= 0 and "}" not in self.cursor.word[opened:]:
             self.interpolation(self.cursor.word[opened + 2:])
+        elif len(statement) >= 2 and statement[-1].text == "." and statement[-2].text in self.loop_variables():
+            self.row_keys(statement[-2].text)  # `svc.` wherever a value goes: a body, a label, a selector
         elif not self.cursor.frames:
             self.top_level()
         else:
@@ -1102,9 +1104,6 @@ class _Completer:
             if function in SECRET_DOCS:
                 self.call_arguments(function, statement[index + 1:])
             return
-        if len(after) >= 2 and after[-1].text == "." and after[-2].text in self.loop_variables():
-            self.row_keys(after[-2].text)
-            return
         depth = sum(1 for b in brackets if b[0].text == "[")
         for _ in range(depth):
             types = tuple(t.element for t in types if isinstance(t, ListType)) or (AnyType(),)
@@ -1177,10 +1176,13 @@ class _Completer:
         return None
 
     def _let_value_syntax(self, names: list[str]):
-        """`let` NAME's value, descending map literals by the remaining names (`inv.clusters`)."""
+        """`let` NAME's value, descending map literals by the remaining names (`inv.clusters`): the
+        buffer's own `let` if it has one, else the analysis's (through imports too)."""
         for split in (1, 2):
             symbol = self.table.lookup(tuple(names[:split]), self.scope) if self.table else None
             decl = self.table.decl(symbol) if symbol is not None else None
+            if split == 1:
+                decl = next((d for d in self.tree.decls if isinstance(d, ast.LetDecl) and d.name.text == names[0]), decl)
             if isinstance(decl, ast.LetDecl):
                 value = decl.value
                 for key in names[split:]:
