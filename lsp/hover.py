@@ -32,6 +32,7 @@ from gop.compiler.values import MISSING, lookup
 from .project import Snapshot
 
 _MAX_VALUE = 60
+_MAX_USERS = 10  # a template's hover names this many of the declarations using it
 
 
 def hover_markdown(snapshot: Snapshot, occurrence: Occurrence, root: Path) -> str | None:
@@ -147,8 +148,9 @@ def _template(snapshot: Snapshot, symbol: Symbol, occurrence: Occurrence) -> str
     if not isinstance(decl, ast.TemplateDecl):
         return None
     uses = f" uses {', '.join(n.text for n in decl.uses)}" if decl.uses else ""
-    users = ", ".join(f"{kind} `{name}`" for kind, name in snapshot.symbols.users_of(symbol.name))
-    return _with_doc(f"template {symbol.name} for {decl.kind}{uses}", decl.doc, f"used by: {users or 'nothing yet'}")
+    users = [f"{kind} `{name}`" for kind, name in snapshot.symbols.users_of(symbol.name)]
+    shown = ", ".join(users[:_MAX_USERS]) + (f" and {len(users) - _MAX_USERS} more" if len(users) > _MAX_USERS else "")
+    return _with_doc(f"template {symbol.name} for {decl.kind}{uses}", decl.doc, f"used by: {shown or 'nothing yet'}")
 
 
 def _loop(snapshot: Snapshot, symbol: Symbol, occurrence: Occurrence) -> str | None:
