@@ -40,11 +40,14 @@ SECRET_STORE = "SecretStore"  # the namespaced store kind; a ClusterSecretStore 
 
 
 def tenancy_diagnostics(fleet: Fleet, resolution) -> list[Diagnostic]:
-    if not fleet.tenants and not fleet.delivery.values["lockdown"]:
+    if not fleet.tenants and not fleet.delivery.values.get("lockdown"):
         return []
     decls = resolution.resources["tenant"]
     found: dict[tuple, Diagnostic] = {}
-    groups = [_claims(fleet, decls), _fleet_account(fleet), _lockdown(fleet)]
+    delivery = resolution.singletons.get("delivery")
+    groups = [_claims(fleet, decls), _lockdown(fleet, resolution, delivery)]
+    if delivery is not None and fleet.tenants:
+        groups.append(_fleet_account(fleet, delivery, decls))
     for name, tenant in fleet.tenants.items():
         groups += [_declaration(fleet, tenant, decls[name]), _on_clusters(_placed_units(fleet, tenant, decls[name]))]
     for group in groups:
@@ -102,27 +105,35 @@ def _claims(fleet: Fleet, decls: dict[str, ast.ResourceDecl]) -> Iterator[Diagno
                              notes=("an account is a tenant's identity: Flux impersonates it; give each tenant its own",))
 
 
-def _fleet_account(fleet: Fleet) -> Iterator[Diagnostic]:
+def _fleet_account(fleet: Fleet, delivery: ast.ResourceDecl, decls: dict[str, ast.ResourceDecl]) -> Iterator[Diagnostic]:
     account = fleet.delivery.values.get("serviceAccountName")
-    if account and fleet.tenants:
-        first = next(iter(fleet.tenants.values()))
-        yield diagnostic(codes.TENANT_WITH_FLEET_ACCOUNT, first.span,
+    if account:
+        first = next(iter(fleet.tenants))
+        yield diagnostic(codes.TENANT_WITH_FLEET_ACCOUNT, _field_span(delivery, ("serviceAccountName",)),
                          f"the program declares tenants and `delivery.serviceAccountName = \"{account}\"`",
-                         related=[Related(fleet.delivery.span, "the fleet-wide account")] if fleet.delivery.span else [],
+                         related=[Related(decls[first].name.span, f"tenant `{first}`")],
                          notes=("`delivery.serviceAccountName` makes every app one tenant's; with `tenant` declarations each "
                                 "tenant has its own account: remove `serviceAccountName` and list the apps in tenants",))
 
 
-def _lockdown(fleet: Fleet) -> Iterator[Diagnostic]:
+def _lockdown(fleet: Fleet, resolution, decl: ast.ResourceDecl | None) -> Iterator[Diagnostic]:
     """What controllers run with --no-cross-namespace-refs and --default-service-account would refuse."""
     delivery = fleet.delivery
-    if not delivery.values["lockdown"] or delivery.span is None:
+    if not delivery.values.get("lockdown") or decl is None:
         return
     if delivery.values["charts"] == "git" and fleet.apps:
-        yield diagnostic(codes.LOCKDOWN_REFUSES, delivery.span,
+        yield diagnostic(codes.LOCKDOWN_REFUSES, _field_span(decl, ("lockdown",)),
                          'under `lockdown`, apps cannot read their charts from Git (`charts = "git"`)',
                          notes=("each HelmRelease would read flux-system's GitRepository from its own namespace, which "
                                 '--no-cross-namespace-refs refuses; push the charts to a registry: `charts = "oci"`',))
+    in_app_namespaces = {"HelmRelease"} | ({delivery.values["ociSource"]} if delivery.values["charts"] == "oci" else set())
+    for name, alert in fleet.alerts.items():
+        watched = sorted(in_app_namespaces & set(alert.values["kinds"]))
+        if watched and fleet.apps:
+            yield diagnostic(codes.LOCKDOWN_REFUSES, resolution.resources["alert"][name].name.span,
+                             f"under `lockdown`, alert `{name}` would watch {' and '.join(watched)} objects in the apps' namespaces",
+                             notes=("an Alert in flux-system may name event sources of flux-system only "
+                                    "(--no-cross-namespace-refs); keep `kinds` to Kustomization and GitRepository",))
     if delivery.values.get("serviceAccountName"):
         return
     for name, app in fleet.apps.items():
@@ -246,7 +257,9 @@ def _statement(body: ast.Body, path: tuple[str, ...]) -> ast.Assign | ast.Block 
 
 def _field_span(decl: ast.ResourceDecl, path: tuple[str, ...]) -> Span:
     stmt = _statement(decl.body, path)
-    return stmt.span if stmt is not None else decl.name.span
+    if stmt is not None:
+        return stmt.span
+    return decl.name.span if decl.name is not None else decl.span
 
 
 def _listed(decl: ast.ResourceDecl, field: str) -> list[tuple[str, Span]]:
