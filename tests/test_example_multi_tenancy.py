@@ -18,20 +18,17 @@ For every cluster of the example (staging, production):
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from e2e import BOOTSTRAP_STAND_IN, canonical, kustomize_all, write_bootstrap_stand_ins
+from test_example_kustomize_helm import digests, gopc
 
 import realtools as rt
 from gop.compiler.lower.flux.render import render_cluster
 from gop.compiler.session import analyse
 
-GOPC = Path(sys.executable).with_name("gopc")
 EXAMPLE = rt.REPO_ROOT / "examples" / "multi-tenancy"
 CLUSTERS = ("production", "staging")
 STAGES = ("infrastructure", "apps")
@@ -51,23 +48,11 @@ FLUX_GROUPS = ("helm.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "source.
 READ, WRITE = ("get", "list", "watch"), ("create", "update", "patch", "delete", "deletecollection")
 
 
-def gopc(*args, seed: str = "0") -> subprocess.CompletedProcess:
-    done = subprocess.run([str(GOPC), *map(str, args)], capture_output=True, text=True, timeout=300,
-                          env={**rt.tool_env(), "PYTHONHASHSEED": seed, "GOPC_HELM": str(rt.helm_bin())},
-                          stdin=subprocess.DEVNULL)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done
-
-
-def digests(tree: Path) -> dict[str, str]:
-    return {path.relative_to(tree).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(tree.rglob("*")) if path.is_file()}
-
-
 @pytest.fixture(scope="module")
 def analysis():
+    """`gopc check`: no diagnostic, and the two tenants."""
     analysis = analyse([EXAMPLE])
-    assert [d.message for d in analysis.diagnostics] == []
+    assert ([d.message for d in analysis.diagnostics], sorted(analysis.fleet.tenants)) == ([], sorted(TENANTS))
     return analysis
 
 
@@ -108,9 +93,7 @@ def rendered(analysis) -> dict[str, list[dict]]:
 
 
 def test_check_and_fmt_are_clean(analysis):
-    assert analysis.fleet.tenants  # and no diagnostic (the fixture)
-    done = subprocess.run([str(GOPC), "fmt", "--check", EXAMPLE], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
+    gopc("fmt", "--check", EXAMPLE)
 
 
 def test_the_build_is_the_same_under_another_hash_seed(tree, tmp_path):
