@@ -229,8 +229,9 @@ def namespace_files(fleet: Fleet, namespace: str) -> dict[str, list[dict[str, An
     if labels:
         fields = {**fields, "labels": dict(sorted({**fields.get("labels", {}), **labels}.items()))}
     files = {"namespace.yaml": [objects.namespace(namespace, fields)]}
-    if tenants.namespace_rbac(fleet, namespace):
-        files["rbac.yaml"] = tenants.namespace_rbac(fleet, namespace)
+    rbac = tenants.namespace_rbac(fleet, namespace)
+    if rbac:
+        files["rbac.yaml"] = rbac
     account = objects.tenant_service_account(fleet)
     if account and any(namespace in namespaces(fleet, cluster) for cluster in fleet.clusters):  # an app's only
         files["rbac.yaml"] = [objects.service_account(account, namespace), objects.tenant_role_binding(account, namespace)]
