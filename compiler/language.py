@@ -140,3 +140,14 @@ TYPE_CONSTRUCTORS = ("list", "map")
 # Keywords inside a target's body (env, overlay, cluster) and inside a selector after a label key.
 TARGET_KEYWORDS = ("app", "all", "release", "resource")
 SELECTOR_OPERATORS = ("in", "not", "exists")
+
+
+# ---- tenancy (docs/tenancy.md) ------------------------------------------------------------------
+# `tenant NAME where SELECTOR { ... }`: a named declaration placed on clusters by a selector, its body
+# typed by the prelude's `Tenant`.
+TENANT_KIND = "tenant"
+TOP_LEVEL_KEYWORDS = TOP_LEVEL_KEYWORDS | {TENANT_KIND}
+NAMED_KINDS = NAMED_KINDS + (TENANT_KIND,)
+RESOURCE_KINDS = NAMED_KINDS + SINGLETON_KINDS
+SELECTOR_KINDS = SELECTOR_KINDS + (TENANT_KIND,)
+SETTINGS_SCHEMAS = {**SETTINGS_SCHEMAS, TENANT_KIND: "Tenant"}
