@@ -142,6 +142,16 @@ TARGET_KEYWORDS = ("app", "all", "release", "resource")
 SELECTOR_OPERATORS = ("in", "not", "exists")
 
 
+# ---- tenancy (docs/tenancy.md) ------------------------------------------------------------------
+# `tenant NAME where SELECTOR { ... }`: a named declaration placed on clusters by a selector, its body
+# typed by the prelude's `Tenant`.
+TENANT_KIND = "tenant"
+TOP_LEVEL_KEYWORDS = TOP_LEVEL_KEYWORDS | {TENANT_KIND}
+NAMED_KINDS = NAMED_KINDS + (TENANT_KIND,)
+RESOURCE_KINDS = NAMED_KINDS + SINGLETON_KINDS
+SELECTOR_KINDS = SELECTOR_KINDS + (TENANT_KIND,)
+SETTINGS_SCHEMAS = {**SETTINGS_SCHEMAS, TENANT_KIND: "Tenant"}
+
 # ---- fleetkit (issue 14): what editors need of templates and comprehensions ----
 # Keywords of declaration headers that are neither top-level nor expression keywords: `app web uses base { }`.
 HEADER_KEYWORDS = frozenset({"uses"})

@@ -143,6 +143,7 @@ class _Evaluator:
             resources=self._unit_models(units, "resource", clusters),
             stages=self._settings("stage"),
             namespaces=self._settings("namespace"),
+            tenants=self._settings("tenant"),
         )
         for name, unit in fleet.resources.items():
             unit.objects = tuple((found.value, found.kind.namespaced) for found in self.resource_kinds.file_objects(name))

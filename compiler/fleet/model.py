@@ -140,15 +140,15 @@ class EnvModel:
 
 @dataclass(slots=True)
 class Settings:
-    """A declared source, registry, receiver, provider, alert, automation, stage, namespace or the
-    delivery block."""
+    """A declared source, registry, receiver, provider, alert, automation, stage, namespace, tenant
+    or the delivery block."""
 
     kind: str
     name: str
     span: Span
     doc: str | None
     values: dict[str, Any]
-    clusters: tuple[str, ...] = ()  # for a namespace: the clusters it is placed on, sorted
+    clusters: tuple[str, ...] = ()  # for a namespace or a tenant: the clusters it is placed on, sorted
 
 
 @dataclass(slots=True, weakref_slot=True)  # weakly referable: tests prove an old fleet is collected
@@ -169,6 +169,7 @@ class Fleet:
     resources: dict[str, UnitModel] = field(default_factory=dict)
     stages: dict[str, Settings] = field(default_factory=dict)  # declared stages (none: the implicit two)
     namespaces: dict[str, Settings] = field(default_factory=dict)
+    tenants: dict[str, Settings] = field(default_factory=dict)  # each placed on `Settings.clusters` (docs/tenancy.md)
 
     def unit_records(self) -> dict[str, RecordType]:
         """The record each app, release and resource body is checked against, by `unit_key`."""
