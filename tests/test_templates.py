@@ -153,3 +153,31 @@ def test_a_template_edit_never_serves_a_stale_base(tmp_path):
     defaults = session.analyse([str(root)], {str(root / "t.gop"): "template t { replicas = 3 }\ndefaults { ports.metrics = 9100 }\n"})
     assert defaults.fleet.apps["web"].base["ports"] == {"http": 8080, "metrics": 9100}
     assert defaults.fleet.apps["web"].base["image"]["tag"] == "2.0"
+
+
+def test_a_map_a_template_holds_is_not_changed_by_the_apps_using_it(tmp_path):
+    """`values = { a = 1 }` is one leaf holding a map, shared by every app using the template."""
+    apps = TEMPLATES.replace('  ports { http = 8080 }\n', '  ports { http = 8080 }\n  values = { a = 1 }\n')
+    apps = apps.replace('  image.tag = "2.0"\n', '  image.tag = "2.0"\n  values.b = 2\n')
+    analysis = analyse([str(_program(tmp_path, **{"fleet.gop": FLEET, "apps.gop": apps}))])
+    assert analysis.diagnostics == []
+    assert (analysis.fleet.apps["web"].base["values"], analysis.fleet.apps["api"].base["values"]) == ({"a": 1, "b": 2}, {"a": 1})
+
+
+def test_resource_templates_are_checked_against_each_resources_kind(tmp_path):
+    resources = """\
+template quota-shop for resource {
+  namespace = "shop"
+  spec.hard.pods = "lots"
+}
+defaults for resource { namespace = "ops" }
+resource quota uses quota-shop {
+  apiVersion = "v1"
+  kind = "ResourceQuota"
+}
+"""
+    analysis = analyse([str(_program(tmp_path, **{"fleet.gop": FLEET, "apps.gop": TEMPLATES, "resources.gop": resources}))])
+    assert [(d.code, analysis.program.sources[d.span.file].position(d.span.start).line + 1) for d in analysis.diagnostics] == [
+        ("E0303", 3)]
+    quota = analysis.fleet.resources["quota"]
+    assert (quota.base["namespace"], quota.base_origins[("namespace",)].source) == ("shop", "template quota-shop")

@@ -925,20 +925,25 @@ def _compiled(pattern: str) -> re.Pattern:
 
 
 def build_tree(leaves: list[Leaf]) -> dict:
-    """Nest leaves into a dict tree; later leaves win; PRESENT makes an empty map."""
+    """Nest leaves into a dict tree; later leaves win; PRESENT makes an empty map. A map a leaf
+    holds as its value (`values = { a = 1 }`) is copied before a later leaf adds to it: leaves
+    are shared (by the apps using one template, and across analyses), never changed."""
     tree: dict = {}
+    made = {id(tree)}  # the dicts made here, which may be filled in place
     for leaf in leaves:
         node = tree
         for key in leaf.path[:-1]:
             child = node.get(key)
-            if not isinstance(child, dict):
-                child = {}
+            if not isinstance(child, dict) or id(child) not in made:
+                child = dict(child) if isinstance(child, dict) else {}
+                made.add(id(child))
                 node[key] = child
             node = child
         last = leaf.path[-1]
         if leaf.value is PRESENT:
             if not isinstance(node.get(last), dict):
                 node[last] = {}
+                made.add(id(node[last]))
         else:
             node[last] = leaf.value
     return tree
