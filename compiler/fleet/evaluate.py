@@ -253,7 +253,7 @@ class _Evaluator:
 
     def _base(self, kind: str, name: str, decl: ast.ResourceDecl, record: RecordType, leaves: list[Leaf]) -> Base | None:
         """The defaults and templates below a declaration; their leaves are kept for explain and hover."""
-        below = self.base_layers.base(kind, decl, record, leaves)
+        below = self.base_layers.base(kind, name, decl, record, leaves)
         if below is not None:
             self.base_leaves[unit_key(kind, name)] = below.chain
         return below

@@ -170,15 +170,16 @@ class BaseLayers:
 
     # ---- the base of one declaration -------------------------------------------------------
 
-    def base(self, kind: str, decl: ast.ResourceDecl, record: RecordType, own: list[Leaf]) -> Base | None:
+    def base(self, kind: str, name: str, decl: ast.ResourceDecl, record: RecordType, own: list[Leaf]) -> Base | None:
+        """`name`: the declaration's (as the resolution registered it: a generated one's too)."""
         blocks = self.resolution.defaults.get(kind, [])
         if not blocks and not decl.uses:
             return None
-        templates = self._linear(self._resolved(decl, kind, f"{kind} `{decl.name.text}`"))
+        templates = self._linear(self._resolved(decl, kind, f"{kind} `{name}`"))
         defaults = [self.check_body(block, kind, record) for block in blocks]
         checked = [self.check_body(template, kind, record) for template in templates]
         winners = self._report(winning_leaves([Targeted(DEFAULTS_SOURCE, True, leaves) for leaves in defaults], Layer.DEFAULTS))
-        winners += self._template_winners(decl, kind, templates, checked, own)
+        winners += self._template_winners(decl, f"{kind} `{name}`", templates, checked, own)
         chain = [(Origin(Layer.DEFAULTS, leaf.span, DEFAULTS_SOURCE), leaf) for leaves in defaults for leaf in leaves]
         chain += [(Origin(Layer.TEMPLATE, leaf.span, template_source(template)), leaf)
                   for template, leaves in zip(templates, checked) for leaf in leaves]
@@ -186,7 +187,7 @@ class BaseLayers:
         complete = not any(id(user) in self._refused for user in (decl, *templates))
         return Base(winners, chain, (*defaults, *checked), assigned, complete)
 
-    def _template_winners(self, decl: ast.ResourceDecl, kind: str, templates: list[ast.TemplateDecl],
+    def _template_winners(self, decl: ast.ResourceDecl, user: str, templates: list[ast.TemplateDecl],
                           checked: list[list[Leaf]], own: list[Leaf]) -> Winners:
         setters: dict[tuple, list[tuple[int, ast.TemplateDecl, Leaf, Origin]]] = {}
         for index, (template, leaves) in enumerate(zip(templates, checked)):
@@ -203,12 +204,12 @@ class BaseLayers:
                 continue
             for other in top[1:]:
                 if not same(kept[2].value, other[2].value):
-                    self._template_conflict(decl, kind, kept, other)
+                    self._template_conflict(decl, user, kept, other)
                     break
         chosen.sort(key=lambda entry: (entry[0], entry[2].span.start))
         return [(leaf, origin) for _, _, leaf, origin in chosen]
 
-    def _template_conflict(self, decl: ast.ResourceDecl, kind: str, kept, other) -> None:
+    def _template_conflict(self, decl: ast.ResourceDecl, user: str, kept, other) -> None:
         span = decl.uses[0].span.cover(decl.uses[-1].span)
         (_, first, first_leaf, _), (_, second, second_leaf, _) = kept, other
         key = (span, first_leaf.path)
@@ -218,11 +219,11 @@ class BaseLayers:
         dotted = ".".join(first_leaf.path)
         self.checker.diagnostics.append(diagnostic(
             codes.TEMPLATE_CONFLICT, span,
-            f"`{dotted}` of {kind} `{decl.name.text}` is set by template `{first.name.text}` to {describe_value(first_leaf.value)} "
+            f"`{dotted}` of {user} is set by template `{first.name.text}` to {describe_value(first_leaf.value)} "
             f"and by template `{second.name.text}` to {describe_value(second_leaf.value)}, and neither builds on the other",
             related=[Related(first_leaf.span, f"set by template `{first.name.text}`"),
                      Related(second_leaf.span, f"set by template `{second.name.text}`")],
-            notes=(f"set `{dotted}` in {kind} `{decl.name.text}` itself, or in a template that uses both",),
+            notes=(f"set `{dotted}` in {user} itself, or in a template that uses both",),
         ))
 
     def _report(self, found) -> Winners:
