@@ -280,12 +280,15 @@ class _Evaluator:
 
     def _check_unused_sources(self) -> None:
         """Check the templates and defaults blocks no declaration used, against their kind's
-        prelude schema, so a mistake in one shows before anything uses it."""
+        prelude schema, so a mistake in one (a field set twice in a template too) shows before
+        anything uses it."""
         checked = {key[0] for key in self._base_checks} | set(self._generic_checks)
         sources = [*self.resolution.templates.values(), *(block for blocks in self.resolution.defaults.values() for block in blocks)]
         for source in sources:
             if id(source) not in checked:
-                self._base_body(source, source.kind, self._prelude_record(UNIT_SCHEMAS[source.kind]))
+                leaves = self._base_body(source, source.kind, self._prelude_record(UNIT_SCHEMAS[source.kind]))
+                if isinstance(source, ast.TemplateDecl):
+                    self.base_layers.report_conflicts(source, leaves)
 
     def _unit_record(self, kind: str, decl: ast.ResourceDecl) -> RecordType:
         """The schema a release's or resource's body is checked against: the prelude's `Release`

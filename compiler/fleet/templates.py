@@ -191,7 +191,7 @@ class BaseLayers:
                           checked: list[list[Leaf]], own: list[Leaf]) -> Winners:
         setters: dict[tuple, list[tuple[int, ast.TemplateDecl, Leaf, Origin]]] = {}
         for index, (template, leaves) in enumerate(zip(templates, checked)):
-            for leaf, origin in self._report(winning_leaves([Targeted(template_source(template), True, leaves)], Layer.TEMPLATE)):
+            for leaf, origin in self.report_conflicts(template, leaves):
                 setters.setdefault(leaf.path, []).append((index, template, leaf, origin))
         own_paths = {leaf.path for leaf in own if leaf.value is not PRESENT}
         chosen = []
@@ -208,6 +208,10 @@ class BaseLayers:
                     break
         chosen.sort(key=lambda entry: (entry[0], entry[2].span.start))
         return [(leaf, origin) for _, _, leaf, origin in chosen]
+
+    def report_conflicts(self, template: ast.TemplateDecl, leaves: list[Leaf]) -> Winners:
+        """The winning leaves of one template's body, a field it sets twice differently reported (once)."""
+        return self._report(winning_leaves([Targeted(template_source(template), True, leaves)], Layer.TEMPLATE))
 
     def _template_conflict(self, decl: ast.ResourceDecl, user: str, kept, other) -> None:
         span = decl.uses[0].span.cover(decl.uses[-1].span)
