@@ -164,8 +164,10 @@ class RoundMemo:
 
 
 class EvaluationMemo:
-    """What `evaluate` may reuse from the previous analyses: each app body's check (by its
-    declaration), each app's base (by its checked leaves) and each vendored chart's values type;
+    """What `evaluate` may reuse from the previous analyses: each app body's (and app template's
+    and defaults block's) check (by its declaration), each app's base (by its checked leaves, kept
+    with the template and defaults leaves under it, which must be the very same objects for the
+    base to be reused) and each vendored chart's values type;
     see `fleet.evaluate`. Kept for as
     many analyses as the parse cache keeps texts of a file: an edit undone, or toggled, finds its
     trees (the parse cache's) checked already."""
