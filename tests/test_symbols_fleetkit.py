@@ -7,6 +7,7 @@ them, and to the server's conversions (hover, semantic tokens, outline).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -261,3 +262,13 @@ def test_the_outline_lists_templates_defaults_narrowings_and_for_members(fleet):
         ("service", ["namespace", "image.repository", "ports"]), ("observed", ["liveness"]),
         ("defaults for app", ["replicas"]), ("narrow App", ["replicas"])]
     assert outline("apps.gop")[1] == ("for name, svc in services", ['"${name}"'])
+
+
+def test_hover_of_an_apps_field_names_the_template_or_defaults_block_that_set_it(fleet):
+    """What hover shows for a field of app `admin` the app leaves to its template and to the fleet defaults."""
+    written = fleet.at("templates.gop", 'namespace = "shop"')
+    as_in_admin = dataclasses.replace(written, app="admin", path=("namespace",))
+    text = hover.hover_markdown(fleet.snapshot, as_in_admin, fleet.root)
+    assert 'env `prod`: `"shop"` — `template service` (template, templates.gop:11)' in text
+    replicas = hover.effective_values(fleet.snapshot, "admin", ("replicas",), fleet.root)
+    assert "env `prod`: `2` — `defaults` (defaults, templates.gop:21)" in replicas
