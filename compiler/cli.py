@@ -169,11 +169,16 @@ def _build_parser() -> argparse.ArgumentParser:
     for name, command in commands.choices.items():
         if name not in ("lsp", "completion"):
             _add_verbosity(command)
+        if name in ANALYSING:  # ---- #17 (speed)
+            command.add_argument("--no-cache", action="store_true",
+                                 help="neither read nor write the parsed files kept in gopc's cache directory (~/.cache/gopc)")
         if name in EXAMPLES:  # a command without examples fails tests/test_cli_habits.py, not every run
             command.formatter_class = argparse.RawDescriptionHelpFormatter
             command.epilog = "examples:\n" + "".join(f"  {line}\n" for line in EXAMPLES[name])
     return parser
 
+
+ANALYSING = ("check", "explain", "build", "render", "publish", "show")  # the commands that use the disk cache
 
 EXAMPLES = {  # `gopc COMMAND --help` ends with these (tests/test_cli_habits.py parses each one)
     "check": ["gopc check examples/shop", "gopc check examples/shop/envs.gop      # that file's diagnostics, in its program",

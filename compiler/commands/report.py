@@ -90,10 +90,11 @@ def exit_code(diagnostics: Sequence[Diagnostic]) -> int:
     return EXIT_ERRORS if has_errors(diagnostics) else EXIT_OK
 
 
-def checked(paths: Sequence[str], reporter: Reporter):
-    """Analyse and report the diagnostics; the analysis, or None when it has errors."""
+def checked(paths: Sequence[str], reporter: Reporter, *, cache: bool = True):
+    """Analyse (through the disk cache unless `cache` is false) and report the diagnostics; the
+    analysis, or None when it has errors."""
     from gop.compiler.session import analyse_and_keep
 
-    analysis = analyse_and_keep(paths)
+    analysis = analyse_and_keep(paths, cache=cache)
     reporter.report(analysis.diagnostics, analysis.program.sources)
     return None if has_errors(analysis.diagnostics) else analysis
