@@ -115,14 +115,7 @@ class Session:
 
     def parse(self, path: str, text: str) -> ParseResult:
         """`parse_text`, through the disk cache when the session has one."""
-        if self.disk is None:
-            return parse_text(path, text)
-        key = self.disk.key("parse", path.encode("utf-8", "surrogateescape"), text.encode("utf-8", "surrogateescape"))
-        result = self.disk.get("parse", key)
-        if not isinstance(result, ParseResult):
-            result = parse_text(path, text)
-            self.disk.put("parse", key, result)
-        return result
+        return parse_through(self.disk, path, text)
 
     def _analyse(self, paths, overlays, parse) -> Analysis:
         self.evaluation_memo.next_round()
@@ -206,13 +199,30 @@ class EvaluationMemo:
         self.app_bases.next_round()
 
 
+def parse_through(disk: DiskCache | None, path: str, text: str) -> ParseResult:
+    """`parse_text`, kept in and read from `disk` (when there is one)."""
+    if disk is None:
+        return parse_text(path, text)
+    key = disk.key("parse", path.encode("utf-8", "surrogateescape"), text.encode("utf-8", "surrogateescape"))
+    result = disk.get("parse", key)
+    if not isinstance(result, ParseResult):
+        result = parse_text(path, text)
+        disk.put("parse", key, result)
+    return result
+
+
 class ParseCache:
-    """Parse results by (file key, text); keeps the last few texts of each file."""
+    """Parse results by (file key, text); keeps the last few texts of each file.
+
+    `disk`: the first text of each file (a workspace as it is opened) is parsed through it, so a
+    server started again reads its trees rather than parsing them; later texts (edits) are not
+    kept there, so typing does not fill the cache directory."""
 
     VERSIONS_PER_FILE = 3
 
-    def __init__(self, versions_per_file: int = VERSIONS_PER_FILE) -> None:
+    def __init__(self, versions_per_file: int = VERSIONS_PER_FILE, *, disk: DiskCache | None = None) -> None:
         self._per_file = versions_per_file
+        self._disk = disk
         self._entries: dict[str, list[tuple[str, ParseResult, SourceFile]]] = {}
         self._lock = threading.Lock()
 
@@ -226,13 +236,14 @@ class ParseCache:
 
     def _entry(self, path: str, text: str) -> tuple[str, ParseResult, SourceFile]:
         with self._lock:
+            first = path not in self._entries
             entries = self._entries.setdefault(path, [])
             for index, entry in enumerate(entries):
                 if entry[0] is text or entry[0] == text:
                     if index:
                         entries.insert(0, entries.pop(index))
                     return entry
-        entry = (text, parse_text(path, text), SourceFile(path, text))
+        entry = (text, parse_through(self._disk if first else None, path, text), SourceFile(path, text))
         with self._lock:
             entries = self._entries.setdefault(path, [])
             entries.insert(0, entry)

@@ -197,3 +197,18 @@ def test_a_warm_run_reads_the_parses_it_kept(tmp_path):
     env = rt.tool_env() | {"XDG_CACHE_HOME": str(cache)}
     done = subprocess.run([sys.executable, "-c", probe, str(EXAMPLE)], capture_output=True, text=True, env=env, timeout=120)
     assert done.stdout.strip().splitlines()[-1] == "[]"  # every parse from the cache: Lark is never loaded
+
+
+def test_the_language_servers_parse_cache_keeps_first_texts_only(tmp_path, monkeypatch):
+    from gop.compiler import session
+    from gop.compiler.session import ParseCache
+
+    disk = DiskCache(tmp_path, b"gopc")
+    parses = ParseCache(disk=disk)
+    first = parses.parse("a.gop", TEXT)
+    assert first == parse("a.gop", TEXT) and len(entries(tmp_path)) == 1  # the workspace as opened
+    edited = TEXT.replace("1.0.0", "1.0.1")
+    assert parses.parse("a.gop", edited) == parse("a.gop", edited)
+    assert len(entries(tmp_path)) == 1  # an edit stays in memory
+    monkeypatch.setattr(session, "parse_text", None)  # a new server parses nothing: it reads the tree back
+    assert ParseCache(disk=disk).parse("a.gop", TEXT) == first
