@@ -212,3 +212,29 @@ def test_the_language_servers_parse_cache_keeps_first_texts_only(tmp_path, monke
     assert len(entries(tmp_path)) == 1  # an edit stays in memory
     monkeypatch.setattr(session, "parse_text", None)  # a new server parses nothing: it reads the tree back
     assert ParseCache(disk=disk).parse("a.gop", TEXT) == first
+
+
+def test_entries_unused_for_a_month_are_pruned_once_a_day(tmp_path):
+    from gop.compiler.core import diskcache
+
+    cache = DiskCache(tmp_path, b"gopc")
+    keys = {name: cache.key("parse", name.encode()) for name in ("fresh", "old", "old-but-read")}
+    for name, key in keys.items():
+        cache.put("parse", key, name)
+    month_ago = time.time() - (diskcache.UNUSED_DAYS + 1) * 24 * 3600
+    for name in ("old", "old-but-read"):
+        os.utime(cache._path("parse", keys[name]), (month_ago, month_ago))
+    partial = tmp_path / "parse" / "ab" / "cd.123-4-5.partial"  # what a killed run left
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"half")
+    os.utime(partial, (time.time() - 2 * 24 * 3600,) * 2)
+    assert cache.get("parse", keys["old-but-read"]) == "old-but-read"  # a read marks it used
+    diskcache.prune_daily(tmp_path)
+    assert [cache.get("parse", key) for key in keys.values()] == ["fresh", None, "old-but-read"]
+    assert not partial.exists()
+    cache.put("parse", keys["old"], "old")
+    os.utime(cache._path("parse", keys["old"]), (month_ago, month_ago))
+    diskcache.prune_daily(tmp_path)  # pruned less than a day ago: nothing is walked
+    assert cache._path("parse", keys["old"]).exists()
+    diskcache.prune_daily(tmp_path, now=time.time() + 2 * 24 * 3600)
+    assert cache.get("parse", keys["old"]) is None and cache.get("parse", keys["fresh"]) == "fresh"

@@ -15,22 +15,30 @@ Invariants:
   a payload that cannot be unpickled. Nothing here raises for a broken or unwritable directory:
   the value is computed again.
 - Only gopc's own values are stored (the cache directory is the user's own, as trusted as their
-  code); nothing is ever evicted by a run (`gopc` keeps a few bytes per file version).
+  code).
+- Bounded by use: an entry read is marked used (its modification time, at most once a day), and
+  once a day the first run removes the entries nobody used for `UNUSED_DAYS` days and what killed
+  runs left half written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
 import sys
 import threading
+import time
 from pathlib import Path
 
 from gop.compiler.core.cachedir import user_cache_dir
 
 _MAGIC = b"gopc-cache 1\n"
 _DIGEST_SIZE = 16
+_DAY = 24 * 3600
+UNUSED_DAYS = 30
+_PRUNED = "pruned"  # its modification time: when the entries were last pruned
 
 
 class DiskCache:
@@ -49,11 +57,16 @@ class DiskCache:
         return digest.hexdigest()
 
     def get(self, kind: str, key: str):
+        path = self._path(kind, key)
         try:
-            with open(self._path(kind, key), "rb") as entry:
+            with open(path, "rb") as entry:
                 data = entry.read()
+                used = os.fstat(entry.fileno()).st_mtime
         except OSError:
             return None
+        if time.time() - used > _DAY:
+            with contextlib.suppress(OSError):  # marked used (a file pruned meanwhile is simply gone)
+                os.utime(path)
         header = _MAGIC + key.encode()
         payload = memoryview(data)[len(header) + _DIGEST_SIZE:]
         if not data.startswith(header) or data[len(header):len(header) + _DIGEST_SIZE] != _digest(payload):
@@ -95,7 +108,36 @@ def open_disk_cache() -> DiskCache | None:
         return None
     if not os.access(directory, os.W_OK):
         return None
+    prune_daily(directory)
     return DiskCache(directory, gopc_fingerprint())
+
+
+def prune_daily(directory: Path, now: float | None = None) -> None:
+    """Once a day (by the stamp's modification time): remove the entries unused for `UNUSED_DAYS`
+    days, and the partial files of runs killed a day ago or more. The stamp is renewed first, so
+    runs starting together do not all walk the directory."""
+    now = time.time() if now is None else now
+    stamp = directory / _PRUNED
+    try:
+        if now - stamp.stat().st_mtime < _DAY:
+            return
+    except OSError:
+        pass
+    try:
+        stamp.touch()
+        os.utime(stamp, (now, now))
+    except OSError:
+        return
+    for root, _, files in os.walk(directory):
+        for name in files:
+            path = os.path.join(root, name)
+            limit = _DAY if name.endswith(".partial") else UNUSED_DAYS * _DAY
+            try:
+                if name != _PRUNED and now - os.stat(path).st_mtime > limit:
+                    os.unlink(path)
+            except OSError:
+                pass
+
 
 
 def gopc_fingerprint() -> bytes:
