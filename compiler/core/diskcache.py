@@ -32,7 +32,7 @@ import threading
 import time
 from pathlib import Path
 
-from gop.compiler.core.cachedir import user_cache_dir
+from gop.compiler.core.cachedir import writable_cache_dir
 
 _MAGIC = b"gopc-cache 1\n"
 _DIGEST_SIZE = 16
@@ -98,15 +98,8 @@ class DiskCache:
 
 def open_disk_cache() -> DiskCache | None:
     """The store in the user's cache directory, or None where there is no writable one."""
-    directory = user_cache_dir()
+    directory = writable_cache_dir("objects")
     if directory is None:
-        return None
-    directory = directory / "objects"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    if not os.access(directory, os.W_OK):
         return None
     prune_daily(directory)
     return DiskCache(directory, gopc_fingerprint())
