@@ -238,3 +238,19 @@ def test_entries_unused_for_a_month_are_pruned_once_a_day(tmp_path):
     assert cache._path("parse", keys["old"]).exists()
     diskcache.prune_daily(tmp_path, now=time.time() + 2 * 24 * 3600)
     assert cache.get("parse", keys["old"]) is None and cache.get("parse", keys["fresh"]) == "fresh"
+
+
+def test_every_kind_of_declaration_reads_back_as_parsed():
+    """A kept tree is the parsed one: same nodes, spans, docs and diagnostics (every example
+    program, the standard library and each newer declaration)."""
+    texts = {str(path): path.read_text(encoding="utf-8")
+             for path in sorted([*rt.REPO_ROOT.glob("examples/**/*.gop"), *rt.REPO_ROOT.glob("stdlib/*.gop")])}
+    texts["new.gop"] = ('package fleet\n\n/// A base.\ntemplate web-service for app uses base { replicas = 2 }\n'
+                        'defaults for release { namespace = "x" }\nnarrow App { replicas: int(1..10) }\n'
+                        'for name, svc in services {\n  app "${name}" uses web { port = svc.port }\n}\n'
+                        'let s = "${zone ?? "a"}"\nlet broken = (1 +\n')
+    for path, text in texts.items():
+        parsed = parse(path, text)
+        kept = pickle.loads(pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL))
+        assert kept == parsed and repr(kept) == repr(parsed), path
+    assert len(texts) > 10 and parse("new.gop", texts["new.gop"]).diagnostics  # the broken let is reported
