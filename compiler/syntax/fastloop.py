@@ -117,6 +117,8 @@ def _read_tables(lark: Lark, reducer_for: Callable[[str], Reducer]) -> _Tables |
     contextual = getattr(lark.parser.lexer, "lexer", None)
     lexers = _Lexers(dict(getattr(contextual, "lexers", {})))
     table = lark.parser.parser.parser.parse_table
+    if any(lexers[state] is None for state in table.start_states.values()):
+        return None  # the lexers are not what this loop reads (the others are read when reached)
     reductions: dict = {}
     actions = {}
     for state, row in table.states.items():
