@@ -77,7 +77,7 @@ def main() -> int:
             times = {}
             for suffix, templated in variants.items():
                 fleet = Path(tmp) / f"fleet{suffix.strip()}"
-                generate(fleet, apps, envs, clusters, templated)
+                generate(fleet, apps, envs, clusters, templated=templated)
                 work = Path(tmp) / f"out{suffix.strip()}"
                 work.mkdir()
                 times[suffix] = measure_fleet(fleet, work, args.commands, args.repeat, size + suffix)
