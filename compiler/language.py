@@ -135,3 +135,10 @@ TYPE_CONSTRUCTORS = ("list", "map")
 # Keywords inside a target's body (env, overlay, cluster) and inside a selector after a label key.
 TARGET_KEYWORDS = ("app", "all", "release", "resource")
 SELECTOR_OPERATORS = ("in", "not", "exists")
+
+
+# ---- tests (`gopc test`, issue 16) ----------------------------------------------------------------
+TEST_KEYWORD = "test"  # starts a top-level `test "name" { ... }` declaration
+TOP_LEVEL_KEYWORDS = TOP_LEVEL_KEYWORDS | {TEST_KEYWORD}
+# Keywords inside a test body (contextual: ordinary names elsewhere).
+TEST_KEYWORDS = ("expect", "every", "no", "cluster", "object", "where")

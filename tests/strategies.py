@@ -15,6 +15,8 @@ Public strategies (all generate `str`):
   expressions(depth=2)     literals, refs, lists, maps, calls, binary, negation, parentheses
   types(depth=2)           named types with refinements, list[...], map[...], literals, unions
   selectors(depth=2)       ==, !=, in, not in, exists, and, or, not, parentheses
+  conditions(depth=2)      a test's conditions: the selectors' operators on paths, and <, <=, >, >=
+  tests(depth=2)           a `test "name" { }` declaration: expect, every/no cluster/object/PATH
   declarations(depth=2)    one top-level declaration of any kind
   programs(max_decls=4, depth=2)  a whole file: optional package, imports, then declarations
 
@@ -35,7 +37,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from gop.compiler.language import EXPRESSION_KEYWORDS, RESOURCE_KINDS, TOP_LEVEL_KEYWORDS
+from gop.compiler.language import EXPRESSION_KEYWORDS, RESOURCE_KINDS, TEST_KEYWORDS, TOP_LEVEL_KEYWORDS
 
 KEYWORDS = TOP_LEVEL_KEYWORDS | EXPRESSION_KEYWORDS
 
@@ -295,6 +297,63 @@ def selectors(depth: int = 2) -> st.SearchStrategy[str]:
     return _selector(_TOP, depth)
 
 
+# ---- tests: conditions and test bodies ----------------------------------------------------------
+
+# A test's paths: no key is a keyword of test bodies (`every object` is the quantifier, not a path).
+_TEST_PATHS = st.lists(st.one_of(_NAMES.filter(lambda n: n not in TEST_KEYWORDS), _NAMES.map(lambda n: f'"{n}.txt"')),
+                       min_size=1, max_size=3).map(".".join)
+
+
+@functools.cache
+def _condition(ctx: _Ctx, depth: int) -> st.SearchStrategy[str]:
+    values = _sequence(ctx, "[", "]", _in_value, 0)
+    operators = st.sampled_from(["==", "!=", "<", "<=", ">", ">="])
+    atoms = [
+        _spaced(ctx, _TEST_PATHS, operators, _expr(ctx, 0)),
+        st.tuples(_spaced(ctx, _TEST_PATHS, "in", required=True), _ws(ctx), values).map("".join),
+        st.tuples(_spaced(ctx, _TEST_PATHS, "not", "in", required=True), _ws(ctx), values).map("".join),
+        _spaced(ctx, _TEST_PATHS, "exists", required=True),
+    ]
+    if depth == 0:
+        return st.one_of(*atoms)
+    smaller = _condition(ctx, depth - 1)
+    return st.one_of(
+        *atoms,
+        _spaced(ctx, smaller, st.sampled_from(["and", "or"]), smaller, required=True),
+        _spaced(ctx, "not", smaller, required=True),
+        _wrapped(ctx, "(", ")", lambda inner: _condition(inner, depth - 1)),
+    )
+
+
+def conditions(depth: int = 2) -> st.SearchStrategy[str]:
+    return _condition(_TOP, depth)
+
+
+@functools.cache
+def _test_stmt(ctx: _Ctx, depth: int) -> st.SearchStrategy[str]:
+    expect = _spaced(ctx, "expect", _condition(ctx, depth), required=True)
+    if depth == 0:
+        return expect
+    body = _body(ctx, depth - 1, _test_stmt)
+    quantifier = st.sampled_from(["every", "no"])
+    selector = st.one_of(st.just(""), _spaced(ctx, "", "where", _selector(ctx, depth - 1), required=True))
+    condition = st.one_of(st.just(""), _spaced(ctx, "", "where", _condition(ctx, depth - 1), required=True))
+    return st.one_of(
+        expect,
+        st.tuples(_spaced(ctx, quantifier, "cluster", required=True), selector, _ws(ctx), body).map("".join),
+        st.tuples(_spaced(ctx, quantifier, "object", required=True), condition, _ws(ctx), body).map("".join),
+        st.tuples(_spaced(ctx, quantifier, _TEST_PATHS, required=True), condition, _ws(ctx), body).map("".join),
+    )
+
+
+def _test(depth: int) -> st.SearchStrategy[str]:
+    return st.tuples(_spaced(_TOP, "test", _STRINGS, required=True), _ws(_TOP), _body(_TOP, depth, _test_stmt)).map("".join)
+
+
+def tests(depth: int = 2) -> st.SearchStrategy[str]:
+    return _test(depth)
+
+
 # ---- bodies: statements and fields ----------------------------------------------------------------
 
 
@@ -371,6 +430,7 @@ def _decl(depth: int) -> st.SearchStrategy[str]:
         _spaced(ctx, "labels", _body(ctx, depth, _field)),
         _spaced(ctx, st.tuples(_spaced(ctx, "let", _NAMES, required=True), annotation).map("".join), "=", _expr(ctx, depth)),
         st.tuples(st.sampled_from(RESOURCE_KINDS), name, where, _ws(ctx), _body(ctx, depth, _stmt)).map("".join),
+        _test(depth),
     )
 
 

@@ -451,7 +451,7 @@ class _Builder:
         """Where a declaration, field or statement ends, closing punctuation included."""
         if isinstance(item, (ast.SchemaDecl, ast.LabelsDecl)):
             return self.closing(self.fields_open(item)) + 1
-        if isinstance(item, (ast.ResourceDecl, ast.Block, ast.AppTarget, ast.AllTarget)):
+        if isinstance(item, (ast.ResourceDecl, ast.Block, ast.AppTarget, ast.AllTarget, ast.TestDecl, ast.Quantifier)):
             return self.closing(item.body.span.start) + 1
         if isinstance(item, ast.TypeDecl):
             return self.value_end(self.after("=", item.name))
@@ -535,6 +535,8 @@ class _Builder:
             return self.let(decl)
         if isinstance(decl, ast.ResourceDecl):
             return self.resource(decl)
+        if isinstance(decl, ast.TestDecl):
+            return ["test ", self.expr(decl.name), " ", self.test_body(decl.body)]
         raise ValueError(f"cannot format {type(decl).__name__}: the file has syntax errors")
 
     def let(self, decl: ast.LetDecl) -> Doc:
@@ -580,6 +582,18 @@ class _Builder:
         open_at = body.span.start
         return [*self.gap(open_at), self.block(body.stmts, open_at, self.closing(open_at), self.stmt)]
 
+    def test_body(self, body: ast.TestBody) -> Doc:
+        open_at = body.span.start
+        return [*self.gap(open_at), self.block(body.stmts, open_at, self.closing(open_at), self.test_stmt)]
+
+    def test_stmt(self, stmt: ast.Expect | ast.Quantifier) -> Doc:
+        if isinstance(stmt, ast.Expect):
+            return ["expect ", self.value(stmt.condition, self.selector, stmt.span.end)]
+        docs: list = [stmt.quantifier, " ", stmt.subject if stmt.path is None else self.path(stmt.path)]
+        if stmt.where is not None:
+            docs += [" where ", self.value(stmt.where, self.selector, stmt.body.span.start)]
+        return docs + [" ", self.test_body(stmt.body)]
+
     def fields(self, decl: ast.SchemaDecl | ast.LabelsDecl) -> Doc:
         open_at = self.fields_open(decl)
         return self.block(decl.fields, open_at, self.closing(open_at), self.field)
@@ -599,7 +613,7 @@ class _Builder:
         if not items or "\n" in self.text[open_at:close_at]:
             return False
         return not any(
-            isinstance(node, ast.Body) and node.stmts for item in items for node in item.walk()
+            isinstance(node, (ast.Body, ast.TestBody)) and node.stmts for item in items for node in item.walk()
         )
 
     def expanded_block(self, items: Sequence[ast.Node], open_at: int, close_at: int, item_doc) -> Doc:
@@ -788,7 +802,15 @@ class _Builder:
     def selector(self, selector: ast.Selector) -> Doc:
         return [*self.gap(selector.span.start), self.selector_body(selector)]
 
-    def selector_body(self, selector: ast.Selector) -> Doc:
+    def selector_body(self, selector: ast.Selector | ast.Condition) -> Doc:
+        """A selector, or a test's condition (the same operators on a path instead of a label)."""
+        if isinstance(selector, ast.CondCompare):
+            return [self.path(selector.path), f" {selector.op} ", self.expr(selector.value)]
+        if isinstance(selector, ast.CondIn):
+            keyword = " not in " if selector.negated else " in "
+            return [self.path(selector.path), keyword, self.expr(selector.values)]
+        if isinstance(selector, ast.CondExists):
+            return [self.path(selector.path), " exists"]
         if isinstance(selector, ast.SelCompare):
             return [self.name(selector.label), f" {selector.op} ", self.expr(selector.value)]
         if isinstance(selector, ast.SelIn):
