@@ -273,24 +273,34 @@ def _in_value(ctx: _Ctx, depth: int) -> st.SearchStrategy[str]:
     return st.one_of(_STRINGS, _INTS)
 
 
+def _label_value(ctx: _Ctx) -> st.SearchStrategy[str]:
+    return st.one_of(_ONE_LINE_LITERALS, _REFS)
+
+
 @functools.cache
-def _selector(ctx: _Ctx, depth: int) -> st.SearchStrategy[str]:
+def _predicate(ctx: _Ctx, depth: int, subject, operators: tuple[str, ...], value) -> st.SearchStrategy[str]:
+    """A selector (`subject` a label name) or a test's condition (a path): comparisons with
+    `value(ctx)`, `in`, `not in`, `exists`, combined by `and`, `or`, `not` and parentheses."""
     values = _sequence(ctx, "[", "]", _in_value, 0)
     atoms = [
-        _spaced(ctx, _NAMES, st.sampled_from(["==", "!="]), st.one_of(_ONE_LINE_LITERALS, _REFS)),
-        st.tuples(_spaced(ctx, _NAMES, "in", required=True), _ws(ctx), values).map("".join),
-        st.tuples(_spaced(ctx, _NAMES, "not", "in", required=True), _ws(ctx), values).map("".join),
-        _spaced(ctx, _NAMES, "exists", required=True),
+        _spaced(ctx, subject, st.sampled_from(operators), value(ctx)),
+        st.tuples(_spaced(ctx, subject, "in", required=True), _ws(ctx), values).map("".join),
+        st.tuples(_spaced(ctx, subject, "not", "in", required=True), _ws(ctx), values).map("".join),
+        _spaced(ctx, subject, "exists", required=True),
     ]
     if depth == 0:
         return st.one_of(*atoms)
-    smaller = _selector(ctx, depth - 1)
+    smaller = _predicate(ctx, depth - 1, subject, operators, value)
     return st.one_of(
         *atoms,
         _spaced(ctx, smaller, st.sampled_from(["and", "or"]), smaller, required=True),
         _spaced(ctx, "not", smaller, required=True),
-        _wrapped(ctx, "(", ")", lambda inner: _selector(inner, depth - 1)),
+        _wrapped(ctx, "(", ")", lambda inner: _predicate(inner, depth - 1, subject, operators, value)),
     )
+
+
+def _selector(ctx: _Ctx, depth: int) -> st.SearchStrategy[str]:
+    return _predicate(ctx, depth, _NAMES, ("==", "!="), _label_value)
 
 
 def selectors(depth: int = 2) -> st.SearchStrategy[str]:
@@ -304,25 +314,12 @@ _TEST_PATHS = st.lists(st.one_of(_NAMES.filter(lambda n: n not in TEST_KEYWORDS)
                        min_size=1, max_size=3).map(".".join)
 
 
-@functools.cache
+def _condition_value(ctx: _Ctx) -> st.SearchStrategy[str]:
+    return _expr(ctx, 0)
+
+
 def _condition(ctx: _Ctx, depth: int) -> st.SearchStrategy[str]:
-    values = _sequence(ctx, "[", "]", _in_value, 0)
-    operators = st.sampled_from(["==", "!=", "<", "<=", ">", ">="])
-    atoms = [
-        _spaced(ctx, _TEST_PATHS, operators, _expr(ctx, 0)),
-        st.tuples(_spaced(ctx, _TEST_PATHS, "in", required=True), _ws(ctx), values).map("".join),
-        st.tuples(_spaced(ctx, _TEST_PATHS, "not", "in", required=True), _ws(ctx), values).map("".join),
-        _spaced(ctx, _TEST_PATHS, "exists", required=True),
-    ]
-    if depth == 0:
-        return st.one_of(*atoms)
-    smaller = _condition(ctx, depth - 1)
-    return st.one_of(
-        *atoms,
-        _spaced(ctx, smaller, st.sampled_from(["and", "or"]), smaller, required=True),
-        _spaced(ctx, "not", smaller, required=True),
-        _wrapped(ctx, "(", ")", lambda inner: _condition(inner, depth - 1)),
-    )
+    return _predicate(ctx, depth, _TEST_PATHS, ("==", "!=", "<", "<=", ">", ">="), _condition_value)
 
 
 def conditions(depth: int = 2) -> st.SearchStrategy[str]:

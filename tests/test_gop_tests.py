@@ -56,7 +56,8 @@ cluster dev-us-1 {
 }
 '''
 
-TESTS = '''\
+# Two tests the CI integrations run too (tests/test_integrations.py).
+PROD_WEB_TESTS = '''\
 test "prod web pulls Always" {
   every cluster where environment == "prod" {
     expect web.image.pullPolicy == "Always"
@@ -68,7 +69,9 @@ test "prod web has 6 replicas" {
     expect web.replicas == 6
   }
 }
+'''
 
+TESTS = PROD_WEB_TESTS + '''
 test "no cluster in cn-north-1 runs recommendations" {
   no cluster where region == "cn-north-1" {
     expect recommendations exists

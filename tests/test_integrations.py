@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 import realtools as rt
+from test_gop_tests import PROD_WEB_TESTS
 
 VENV_BIN = Path(sys.executable).parent
 SITE_PACKAGES = os.pathsep.join(p for p in sys.path if p.endswith("site-packages"))  # also those a .pth chains in
@@ -73,20 +74,7 @@ def pre_commit(repo: Path, home: Path, *args: str) -> subprocess.CompletedProces
                           text=True, env=offline_env(home), timeout=600)
 
 
-PROD_TESTS = """package shop
-
-test "prod web pulls Always" {
-  every cluster where environment == "prod" {
-    expect web.image.pullPolicy == "Always"
-  }
-}
-
-test "prod web has 6 replicas" {
-  every cluster where environment == "prod" {
-    expect web.replicas == 6
-  }
-}
-"""
+PROD_TESTS = "package shop\n\n" + PROD_WEB_TESTS
 
 
 def test_the_hooks_run_by_pre_commit(hook_repo, tmp_path):

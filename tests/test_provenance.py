@@ -9,7 +9,6 @@ renders to nothing; the README lists the directories and clusters there are.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest

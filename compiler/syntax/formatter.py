@@ -804,26 +804,23 @@ class _Builder:
 
     def selector_body(self, selector: ast.Selector | ast.Condition) -> Doc:
         """A selector, or a test's condition (the same operators on a path instead of a label)."""
-        if isinstance(selector, ast.CondCompare):
-            return [self.path(selector.path), f" {selector.op} ", self.expr(selector.value)]
-        if isinstance(selector, ast.CondIn):
+        if isinstance(selector, (ast.SelCompare, ast.CondCompare)):
+            return [self.subject(selector), f" {selector.op} ", self.expr(selector.value)]
+        if isinstance(selector, (ast.SelIn, ast.CondIn)):
             keyword = " not in " if selector.negated else " in "
-            return [self.path(selector.path), keyword, self.expr(selector.values)]
-        if isinstance(selector, ast.CondExists):
-            return [self.path(selector.path), " exists"]
-        if isinstance(selector, ast.SelCompare):
-            return [self.name(selector.label), f" {selector.op} ", self.expr(selector.value)]
-        if isinstance(selector, ast.SelIn):
-            keyword = " not in " if selector.negated else " in "
-            return [self.name(selector.label), keyword, self.expr(selector.values)]
-        if isinstance(selector, ast.SelExists):
-            return [self.name(selector.label), " exists"]
+            return [self.subject(selector), keyword, self.expr(selector.values)]
+        if isinstance(selector, (ast.SelExists, ast.CondExists)):
+            return [self.subject(selector), " exists"]
         if isinstance(selector, ast.SelNot):
             return ["not ", self.selector_operand(selector.operand, _SELECTOR_LEVEL[ast.SelNot] - 1)]
         level = _SELECTOR_LEVEL[type(selector)]
         word = " or " if isinstance(selector, ast.SelOr) else " and "
         left = self.selector_operand(selector.left, level - 1)
         return [left, word, self.selector_operand(selector.right, level)]
+
+    def subject(self, atom) -> Doc:
+        """What a selector's atom tests (a label) or a condition's (a path)."""
+        return self.path(atom.path) if isinstance(atom, (ast.CondCompare, ast.CondIn, ast.CondExists)) else self.name(atom.label)
 
     def selector_operand(self, selector: ast.Selector, at_most: int) -> Doc:
         """Parenthesised when it binds no tighter than `at_most`."""
