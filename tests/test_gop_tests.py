@@ -167,6 +167,14 @@ def test_run_filters_by_name_and_says_when_nothing_matches(tmp_path, capsys):
     assert code == cli.EXIT_OK and "no tests match --run 'nothing like it'" in err
 
 
+def test_a_file_alone_runs_its_tests_within_its_program(tmp_path, capsys):
+    root = _program(tmp_path)
+    code, _, err = _run(capsys, root / "tests.gop")
+    assert code == cli.EXIT_ERRORS and "6 tests: 4 passed, 2 failed" in err  # the fleet's labels and apps are known
+    code, _, err = _run(capsys, root / "fleet.gop")
+    assert code == cli.EXIT_OK and "no tests in the files named" in err
+
+
 def test_junit_report(tmp_path, capsys):
     report = tmp_path / "out" / "junit.xml"
     report.parent.mkdir()

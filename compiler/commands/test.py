@@ -1,6 +1,7 @@
 """`gopc test PATH... [--run TEXT] [--junit FILE]`: run the program's `test` declarations.
 
-Input: the PATHs (the program), `--run` (only the tests whose name contains TEXT), `--junit FILE`.
+Input: the PATHs (the program; .gop files alone: the tests in them, each run within its whole
+program as `gopc check FILE` does), `--run` (only the tests whose name contains TEXT), `--junit FILE`.
 Output: one line per test on stderr (`ok` or `FAIL`, then a summary; `-q` keeps only failures),
 each failure an E1310 diagnostic through the reporter (text, or one JSON/SARIF document on
 stdout), and with `--junit` a JUnit XML report (one `testcase` per test, its failures as
@@ -14,6 +15,7 @@ Flux's own, as `render --include-flux` prints them) once, only for tests that re
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -26,10 +28,12 @@ def run(args, reporter: Reporter) -> int:
     from gop.compiler.fleet.assertions import run_test
     from gop.compiler.lower.repository import cluster_objects
 
-    analysis = checked(args.paths, reporter)
+    paths, files = _program_of(args.paths)
+    analysis = checked(paths, reporter)
     if analysis is None:
         return EXIT_ERRORS
-    tests = [t for t in analysis.tests.tests if args.only is None or args.only in t.name.plain_value]
+    tests = [t for t in analysis.tests.tests
+             if (args.only is None or args.only in t.name.plain_value) and (files is None or t.span.file in files)]
     problems: list[Diagnostic] = []
 
     @functools.cache
@@ -52,14 +56,27 @@ def run(args, reporter: Reporter) -> int:
         else:
             reporter.say(f"ok    {test.name.plain_value}")
     failed = sum(1 for _, failures in results if failures)
+    where = " in the files named" if files is not None else " in the program"
     reporter.say(_summary(len(results), failed) if results else
-                 "no tests" + (f" match --run {args.only!r}" if args.only is not None else " in the program"))
+                 "no tests" + (f" match --run {args.only!r}" if args.only is not None else where))
     if args.junit is not None:
         try:
             _write_junit(Path(args.junit), results, analysis)
         except OSError as error:
             return reporter.fail(codes.CANNOT_WRITE_OUTPUT, f"cannot write the JUnit report {args.junit}: {error.strerror or error}")
     return EXIT_ERRORS if failed else EXIT_OK
+
+
+def _program_of(paths: list[str]) -> tuple[list, set[str] | None]:
+    """What to analyse, and whose tests to run: files alone (what an editor or a hook passes) are
+    run within the whole program each belongs to, as `gopc check FILE` checks them; else every test."""
+    from gop.compiler.semantic.loader import display_path, enclosing_program
+
+    if not all(os.path.isfile(path) for path in paths):
+        return list(paths), None
+    files = [Path(path).resolve() for path in paths]
+    programs = sorted({enclosing_program(file) for file in files})
+    return [*programs, *files], {display_path(file) for file in files}
 
 
 def _summary(total: int, failed: int) -> str:
