@@ -13,7 +13,7 @@ comment where its format has comments, plus `README.md`:
 
 The .gop file is the one declaring what the file is made from, by its place in the tree
 (`charts/web/...` and `apps/base/web/...`: app `web`; `apps/prod/...`: env `prod`;
-`components/cn-ingress/...`: overlay `cn-ingress`; `clusters/prod-eu-1/...`: cluster `prod-eu-1`;
+`components/cn-ingress/...`: overlay `cn-ingress`; `clusters/prod-eu-1/...`: cluster `prod-eu-1`; `tenants/team-a/...`: tenant `team-a`;
 `releases/base/podinfo/...`, `infrastructure/resources/quota/...`, `infrastructure/namespaces/shop/...`),
 else the program as a whole. Paths are relative to the program's root, so the text depends on the
 program alone (not on the working directory); chart versions are computed before the headers.
@@ -63,6 +63,7 @@ def source_of(path: str, fleet: Fleet, overlays: Mapping[str, Span]) -> tuple[st
         "releases": [("release", second)] if first == "base" else [("env", first)],
         "components": [("overlay", first)],
         "clusters": [("cluster", first)],
+        "tenants": [("tenant", first)],
         "infrastructure": [("resource", second)] if first == "resources" else [("namespace", second)],
     }.get(top, [])
     for kind, name in candidates:
@@ -76,7 +77,7 @@ def _declared(fleet: Fleet, overlays: Mapping[str, Span], kind: str, name: str) 
     if kind == "overlay":
         return overlays.get(name)
     declarations = {"app": fleet.apps, "env": fleet.envs, "cluster": fleet.clusters, "release": fleet.releases,
-                    "resource": fleet.resources, "namespace": fleet.namespaces}[kind]
+                    "resource": fleet.resources, "namespace": fleet.namespaces, "tenant": fleet.tenants}[kind]
     declared = declarations.get(name)
     return None if declared is None else declared.span
 
@@ -122,4 +123,5 @@ _TOPS = {
     "infrastructure": "namespaces, and the objects of `resource` declarations, shared by the clusters that run them",
     "releases": "charts gopc did not write: per release its HelmRelease (`base/NAME/`), per env its patches",
     "secrets": "SOPS-encrypted Secret manifests, copied from the program byte for byte",
+    "tenants": "per tenant and env, the tenant's own Git sync and its releases' account (docs/tenancy.md)",
 }
