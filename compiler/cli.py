@@ -168,6 +168,12 @@ def _build_parser() -> argparse.ArgumentParser:
     show.set_defaults(run="explain:run_show")
 
     # ---- #16 (CI kit): completion, -q/-v and examples on every command
+    test = commands.add_parser("test", help="run the program's `test` declarations (assertions on values and rendered objects)")
+    test.add_argument("paths", nargs="+", metavar="PATH")
+    test.add_argument("--run", dest="only", metavar="TEXT", help="only the tests whose name contains TEXT")
+    test.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report to FILE (for CI test reports)")
+    _add_format(test)
+    test.set_defaults(run="test:run")
     completion = commands.add_parser("completion", help="print a shell completion script (bash, zsh or fish)")
     completion.add_argument("shell", choices=("bash", "zsh", "fish"))
     completion.set_defaults(run="completion:run", parser=parser)
@@ -206,6 +212,8 @@ EXAMPLES = {  # `gopc COMMAND --help` ends with these (tests/test_cli_habits.py 
     "chart": ["gopc chart add https://charts.jetstack.io cert-manager --version 1.16.x",
               "gopc chart add oci://ghcr.io/stefanprodan/charts podinfo --version '6.x' --root fleet"],
     "show": ["gopc show examples/shop --cluster prod-eu-1", "gopc show examples/shop --cluster prod-eu-1 --format json"],
+    "test": ["gopc test examples/shop", "gopc test examples/shop --run prod      # only tests whose name contains `prod`",
+             "gopc test examples/shop --junit gopc-tests.xml   # CI: a JUnit report too"],
     "completion": ["gopc completion bash > ~/.local/share/bash-completion/completions/gopc",
                    "gopc completion zsh > \"${fpath[1]}/_gopc\"", "gopc completion fish > ~/.config/fish/completions/gopc.fish"],
 }

@@ -152,6 +152,12 @@ RESOURCE_KINDS = NAMED_KINDS + SINGLETON_KINDS
 SELECTOR_KINDS = SELECTOR_KINDS + (TENANT_KIND,)
 SETTINGS_SCHEMAS = {**SETTINGS_SCHEMAS, TENANT_KIND: "Tenant"}
 
+# ---- tests (`gopc test`, issue 16) ----------------------------------------------------------------
+TEST_KEYWORD = "test"  # starts a top-level `test "name" { ... }` declaration
+TOP_LEVEL_KEYWORDS = TOP_LEVEL_KEYWORDS | {TEST_KEYWORD}
+# Keywords inside a test body (contextual: ordinary names elsewhere).
+TEST_KEYWORDS = ("expect", "every", "no", "cluster", "object", "where")
+
 # ---- fleetkit (issue 14): what editors need of templates and comprehensions ----
 # Keywords of declaration headers that are neither top-level nor expression keywords: `app web uses base { }`.
 HEADER_KEYWORDS = frozenset({"uses"})

@@ -2,7 +2,8 @@
 garbage-collector policy.
 
 Input: paths (and, from an editor, unsaved buffers as overlays). Output: an `Analysis`:
-load+parse -> resolve -> typecheck -> evaluate (with its fleet checks), then the plaintext-secret
+load+parse -> resolve -> typecheck -> evaluate (with its fleet checks) -> the tests' check
+(`fleet.assertions`: tests are checked, never part of the fleet), then the plaintext-secret
 pass over the syntax trees and, on a program without errors, what the lowering would refuse
 (`lower.flux.validate`), so check reports all that build would. Each pass gets the outputs of
 the previous ones and returns new side tables; lowering runs only on a program without errors
@@ -57,6 +58,7 @@ from gop.compiler.core.collector import ANALYSIS_PAUSE
 from gop.compiler.core.diskcache import DiskCache, open_disk_cache
 from gop.compiler.core.span import SourceFile
 from gop.compiler.diagnostics import Diagnostic, has_errors
+from gop.compiler.fleet.assertions import TestSuite, check_tests
 from gop.compiler.fleet.evaluate import Evaluation, evaluate
 from gop.compiler.semantic import plaintext
 from gop.compiler.semantic.check import Checker
@@ -73,6 +75,7 @@ class Analysis:
     resolution: Resolution | None = None
     checker: Checker | None = None
     evaluation: Evaluation | None = None
+    tests: TestSuite | None = None  # the program's `test` declarations, checked (`gopc test` runs them)
     _lowering: Any = field(default=None, repr=False)
 
     @property
@@ -126,8 +129,9 @@ class Session:
             for decl in module.values():
                 _check_declaration(checker, decl)
         evaluation = evaluate(program, resolution, checker, program.root, memo=self.evaluation_memo)
+        tests = check_tests(checker, resolution, evaluation)
         diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics + plaintext.check(program)
-        analysis = Analysis(program, [], resolution, checker, evaluation)
+        analysis = Analysis(program, [], resolution, checker, evaluation, tests)
         if not has_errors(diagnostics):
             diagnostics += _lowering_checks(analysis)
         analysis.diagnostics = _sorted(diagnostics)

@@ -414,7 +414,7 @@ def start_oci_registry(workdir: str | os.PathLike, *, timeout: float = 20.0, att
 
 # ------------------------------------------------------------------ the project as a package source
 
-PACKAGE_SOURCES = ("pyproject.toml", "setup.py", "README.md", "compiler", "lsp", "grammar", "stdlib")
+PACKAGE_SOURCES = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "compiler", "lsp", "grammar", "stdlib")
 
 
 def copy_package_sources(target: Path, extra: Sequence[str] = ()) -> Path:

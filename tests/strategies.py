@@ -16,6 +16,8 @@ Public strategies (all generate `str`):
   expressions(depth=2)     literals, refs, lists, maps, calls, binary, `??`, negation, parentheses
   types(depth=2)           named types with refinements, list[...], map[...], literals, unions
   selectors(depth=2)       ==, !=, in, not in, exists, and, or, not, parentheses
+  conditions(depth=2)      a test's conditions: the selectors' operators on paths, and <, <=, >, >=
+  tests(depth=2)           a `test "name" { }` declaration: expect, every/no cluster/object/PATH
   declarations(depth=2)    one top-level declaration of any kind (templates, defaults, narrowings,
                            `for` comprehensions and `uses` lists included)
   programs(max_decls=4, depth=2)  a whole file: optional package, imports, then declarations
@@ -37,7 +39,9 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from gop.compiler.language import EXPRESSION_KEYWORDS, HEADER_KEYWORDS, RESOURCE_KINDS, TOP_LEVEL_KEYWORDS, UNIT_KINDS
+from gop.compiler.language import (
+    EXPRESSION_KEYWORDS, HEADER_KEYWORDS, RESOURCE_KINDS, TEST_KEYWORDS, TOP_LEVEL_KEYWORDS, UNIT_KINDS,
+)
 
 KEYWORDS = TOP_LEVEL_KEYWORDS | EXPRESSION_KEYWORDS | HEADER_KEYWORDS
 
@@ -277,28 +281,82 @@ def _in_value(ctx: _Ctx, depth: int) -> st.SearchStrategy[str]:
     return st.one_of(_STRINGS, _INTS)
 
 
+def _label_value(ctx: _Ctx) -> st.SearchStrategy[str]:
+    return st.one_of(_ONE_LINE_LITERALS, _REFS)
+
+
 @functools.cache
-def _selector(ctx: _Ctx, depth: int) -> st.SearchStrategy[str]:
+def _predicate(ctx: _Ctx, depth: int, subject, operators: tuple[str, ...], value) -> st.SearchStrategy[str]:
+    """A selector (`subject` a label name) or a test's condition (a path): comparisons with
+    `value(ctx)`, `in`, `not in`, `exists`, combined by `and`, `or`, `not` and parentheses."""
     values = _sequence(ctx, "[", "]", _in_value, 0)
     atoms = [
-        _spaced(ctx, _NAMES, st.sampled_from(["==", "!="]), st.one_of(_ONE_LINE_LITERALS, _REFS)),
-        st.tuples(_spaced(ctx, _NAMES, "in", required=True), _ws(ctx), values).map("".join),
-        st.tuples(_spaced(ctx, _NAMES, "not", "in", required=True), _ws(ctx), values).map("".join),
-        _spaced(ctx, _NAMES, "exists", required=True),
+        _spaced(ctx, subject, st.sampled_from(operators), value(ctx)),
+        st.tuples(_spaced(ctx, subject, "in", required=True), _ws(ctx), values).map("".join),
+        st.tuples(_spaced(ctx, subject, "not", "in", required=True), _ws(ctx), values).map("".join),
+        _spaced(ctx, subject, "exists", required=True),
     ]
     if depth == 0:
         return st.one_of(*atoms)
-    smaller = _selector(ctx, depth - 1)
+    smaller = _predicate(ctx, depth - 1, subject, operators, value)
     return st.one_of(
         *atoms,
         _spaced(ctx, smaller, st.sampled_from(["and", "or"]), smaller, required=True),
         _spaced(ctx, "not", smaller, required=True),
-        _wrapped(ctx, "(", ")", lambda inner: _selector(inner, depth - 1)),
+        _wrapped(ctx, "(", ")", lambda inner: _predicate(inner, depth - 1, subject, operators, value)),
     )
+
+
+def _selector(ctx: _Ctx, depth: int) -> st.SearchStrategy[str]:
+    return _predicate(ctx, depth, _NAMES, ("==", "!="), _label_value)
 
 
 def selectors(depth: int = 2) -> st.SearchStrategy[str]:
     return _selector(_TOP, depth)
+
+
+# ---- tests: conditions and test bodies ----------------------------------------------------------
+
+# A test's paths: no key is a keyword of test bodies (`every object` is the quantifier, not a path).
+_TEST_PATHS = st.lists(st.one_of(_NAMES.filter(lambda n: n not in TEST_KEYWORDS), _NAMES.map(lambda n: f'"{n}.txt"')),
+                       min_size=1, max_size=3).map(".".join)
+
+
+def _condition_value(ctx: _Ctx) -> st.SearchStrategy[str]:
+    return _expr(ctx, 0)
+
+
+def _condition(ctx: _Ctx, depth: int) -> st.SearchStrategy[str]:
+    return _predicate(ctx, depth, _TEST_PATHS, ("==", "!=", "<", "<=", ">", ">="), _condition_value)
+
+
+def conditions(depth: int = 2) -> st.SearchStrategy[str]:
+    return _condition(_TOP, depth)
+
+
+@functools.cache
+def _test_stmt(ctx: _Ctx, depth: int) -> st.SearchStrategy[str]:
+    expect = _spaced(ctx, "expect", _condition(ctx, depth), required=True)
+    if depth == 0:
+        return expect
+    body = _body(ctx, depth - 1, _test_stmt)
+    quantifier = st.sampled_from(["every", "no"])
+    selector = st.one_of(st.just(""), _spaced(ctx, "", "where", _selector(ctx, depth - 1), required=True))
+    condition = st.one_of(st.just(""), _spaced(ctx, "", "where", _condition(ctx, depth - 1), required=True))
+    return st.one_of(
+        expect,
+        st.tuples(_spaced(ctx, quantifier, "cluster", required=True), selector, _ws(ctx), body).map("".join),
+        st.tuples(_spaced(ctx, quantifier, "object", required=True), condition, _ws(ctx), body).map("".join),
+        st.tuples(_spaced(ctx, quantifier, _TEST_PATHS, required=True), condition, _ws(ctx), body).map("".join),
+    )
+
+
+def _test(depth: int) -> st.SearchStrategy[str]:
+    return st.tuples(_spaced(_TOP, "test", _STRINGS, required=True), _ws(_TOP), _body(_TOP, depth, _test_stmt)).map("".join)
+
+
+def tests(depth: int = 2) -> st.SearchStrategy[str]:
+    return _test(depth)
 
 
 # ---- bodies: statements and fields ----------------------------------------------------------------
@@ -414,6 +472,7 @@ def _decl(depth: int) -> st.SearchStrategy[str]:
         st.tuples(st.just("defaults"), _FOR_KIND, _ws(ctx), stmts).map("".join),
         st.tuples(_spaced(ctx, "narrow", _REFS, required=True), _ws(ctx), _body(ctx, depth, _field)).map("".join),
         _for(depth),
+        _test(depth),
     )
 
 

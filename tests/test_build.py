@@ -294,7 +294,7 @@ def test_removing_an_app_removes_its_files(tmp_path):
 def test_user_files_survive_a_rebuild(tmp_path):
     program, tree = copy_example(tmp_path), tmp_path / "tree"
     gopc("build", program, "-o", tree)
-    mine = {"README.md": "# our fleet\n", "clusters/prod-eu-1/flux-system/gotk-components.yaml": "# bootstrap's\n",
+    mine = {"OWNERS.md": "# our fleet\n", "clusters/prod-eu-1/flux-system/gotk-components.yaml": "# bootstrap's\n",
             "charts/web/NOTES-of-ours.txt": "keep me\n"}
     for path, text in mine.items():
         (tree / path).write_text(text)

@@ -6,11 +6,13 @@
   offline here (no index; gopc's dependencies come from this test's environment on PYTHONPATH).
   gopc-fmt rewrites a badly laid out file and fails the run, gopc-check reports the staged
   file's errors within its program (and not a whole-program error of another file), and
-  gopc-build-check fails on a stale tree and passes once it is rebuilt.
+  gopc-build-check fails on a stale tree and passes once it is rebuilt, gopc-test fails when a
+  test of the program does.
 - `action.yml`: a composite GitHub Action whose `run:` steps are run locally, in order, in a
   temporary repository with the environment GitHub would give them (inputs as INPUT_*, the
   action's `env:`, GITHUB_OUTPUT/GITHUB_STEP_SUMMARY files): it checks with SARIF output, runs
-  build --check and writes the diff as a comment body, and reports their outcomes as outputs.
+  build --check, writes the diff as a comment body and runs the tests with a JUnit report, and
+  reports their outcomes as outputs.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import jsonschema
 import pytest
 import yaml
 
 import realtools as rt
+from test_gop_tests import PROD_WEB_TESTS
 
 VENV_BIN = Path(sys.executable).parent
 SITE_PACKAGES = os.pathsep.join(p for p in sys.path if p.endswith("site-packages"))  # also those a .pth chains in
@@ -70,6 +74,9 @@ def pre_commit(repo: Path, home: Path, *args: str) -> subprocess.CompletedProces
                           text=True, env=offline_env(home), timeout=600)
 
 
+PROD_TESTS = "package shop\n\n" + PROD_WEB_TESTS
+
+
 def test_the_hooks_run_by_pre_commit(hook_repo, tmp_path):
     hooks, rev = hook_repo
     repo = new_repo(tmp_path / "fleet-repo")
@@ -77,8 +84,10 @@ def test_the_hooks_run_by_pre_commit(hook_repo, tmp_path):
     subprocess.run([str(VENV_BIN / "gopc"), "build", "fleet", "-o", "deploy", "-q"], cwd=repo, check=True)
     (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump({"repos": [{
         "repo": str(hooks), "rev": rev,
-        "hooks": [{"id": "gopc-fmt"}, {"id": "gopc-check"}, {"id": "gopc-build-check", "args": ["fleet", "-o", "deploy"]}],
+        "hooks": [{"id": "gopc-fmt"}, {"id": "gopc-check"}, {"id": "gopc-build-check", "args": ["fleet", "-o", "deploy"]},
+                  {"id": "gopc-test", "args": ["fleet"]}],
     }]}), encoding="utf-8")
+    (repo / "fleet" / "tests.gop").write_text(PROD_TESTS, encoding="utf-8")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "fleet")
     home = tmp_path / "pre-commit-home"
@@ -88,6 +97,7 @@ def test_the_hooks_run_by_pre_commit(hook_repo, tmp_path):
     assert re.search(r"^gopc fmt\.+Passed$", clean.stdout, re.M)
     assert re.search(r"^gopc check\.+Passed$", clean.stdout, re.M)
     assert re.search(r"^gopc build --check\.+Passed$", clean.stdout, re.M)
+    assert re.search(r"^gopc test\.+Passed$", clean.stdout, re.M)
 
     envs = repo / "fleet" / "envs.gop"
     envs.write_text(envs.read_text(encoding="utf-8").replace("replicas = 6", "replicas   =  7", 1), encoding="utf-8")
@@ -99,6 +109,8 @@ def test_the_hooks_run_by_pre_commit(hook_repo, tmp_path):
     assert re.search(r"^gopc check\.+Passed$", changed.stdout, re.M)
     assert re.search(r"^gopc build --check\.+Failed$", changed.stdout, re.M)
     assert "differs  apps/prod/web/web-values.yaml" in changed.stdout
+    assert re.search(r"^gopc test\.+Failed$", changed.stdout, re.M)
+    assert "FAIL  prod web has 6 replicas" in changed.stdout
 
     subprocess.run([str(VENV_BIN / "gopc"), "build", "fleet", "-o", "deploy", "-q"], cwd=repo, check=True)
     (repo / "fleet" / "apps.gop").write_text((repo / "fleet" / "apps.gop").read_text(encoding="utf-8") + "\nlet wrong: int = true\n",
@@ -220,7 +232,15 @@ def test_the_action_checks_builds_and_diffs_a_pull_request(hook_repo, runner_pyt
     subprocess.run([str(VENV_BIN / "gopc"), "build", "fleet", "-o", "deploy", "-q"], cwd=repo, check=True)
     fresh = action_run(hook_repo, runner_python, repo, tmp_path / "t2", paths="fleet", out="deploy")
     assert fresh.code == 0, [d.stdout + d.stderr for d in fresh.log]
-    assert "diff" not in fresh.outputs  # no base-ref: no diff step
+    assert "diff" not in fresh.outputs and "test" not in fresh.outputs  # no base-ref, test false: no such steps
+
+    (repo / "fleet" / "tests.gop").write_text(PROD_TESTS, encoding="utf-8")  # replicas are 7 now: one test fails
+    tested = action_run(hook_repo, runner_python, repo, tmp_path / "t4", paths="fleet", test="true")
+    assert tested.code == 1 and tested.outputs["test"]["exit-code"] == "1"
+    junit = ElementTree.parse(tested.outputs["test"]["junit-file"]).getroot()
+    assert (junit.get("tests"), junit.get("failures")) == ("2", "1")
+    assert "::error title=gopc test::" in tested.log[-1].stdout
+    (repo / "fleet" / "tests.gop").unlink()
 
     (repo / "fleet" / "bad.gop").write_text("let x: int = true\n", encoding="utf-8")
     broken = action_run(hook_repo, runner_python, repo, tmp_path / "t3", paths="fleet")

@@ -2,8 +2,8 @@
 
 - gop.compiler and gop.lsp ship `py.typed` (PEP 561), and the metadata says `Typing :: Typed`.
 - The metadata carries the classifiers, keywords and dependencies users check before adopting
-  (shtab for `gopc completion`), the console script `gopc`, and no license field (the repository
-  has no LICENSE file to name).
+  (shtab for `gopc completion`), the console script `gopc`, the license (Apache-2.0, as an SPDX
+  expression, with the LICENSE file in the wheel) and the project's URLs.
 - `gop.compiler`'s docstring describes the compiler, not only `gopc_version`.
 """
 
@@ -41,7 +41,7 @@ def test_both_packages_ship_py_typed(wheel):
     assert {"gop/compiler/py.typed", "gop/lsp/py.typed"} <= names
 
 
-def test_metadata_has_classifiers_keywords_and_no_invented_license(wheel):
+def test_metadata_has_classifiers_and_keywords(wheel):
     meta = metadata(wheel)
     classifiers = meta.get_all("Classifier")
     assert "Typing :: Typed" in classifiers
@@ -51,10 +51,22 @@ def test_metadata_has_classifiers_keywords_and_no_invented_license(wheel):
     assert "gitops" in meta["Keywords"]
     assert meta["Requires-Python"] == ">=3.11"
     assert any(r.startswith("shtab") for r in meta.get_all("Requires-Dist"))
-    # No LICENSE file in the repository: nothing may claim one.
-    assert not (rt.REPO_ROOT / "LICENSE").exists()
-    assert meta["License"] is None and meta["License-Expression"] is None
-    assert not any(c.startswith("License ::") for c in classifiers)
+
+
+def test_the_license_is_apache_2_and_ships_with_the_wheel(wheel):
+    meta = metadata(wheel)
+    assert meta["License-Expression"] == "Apache-2.0" and meta.get_all("License-File") == ["LICENSE"]
+    assert not any(c.startswith("License ::") for c in meta.get_all("Classifier"))  # PEP 639: the expression says it
+    [name] = [n for n in wheel.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+    text = wheel.read(name).decode("utf-8")
+    assert text == (rt.REPO_ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+
+
+def test_metadata_names_the_project_urls(wheel):
+    urls = dict(entry.split(", ", 1) for entry in metadata(wheel).get_all("Project-URL"))
+    assert sorted(urls) == ["Changelog", "Documentation", "Homepage", "Issues", "Repository"]
+    assert all(url.startswith("https://github.com/gopc/gopc") for url in urls.values())
 
 
 def test_the_console_script_is_gopc(wheel):

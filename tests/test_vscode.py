@@ -100,6 +100,13 @@ def test_grammar_tests_pass(npm_packages: Path) -> None:
         assert f"✓ tests/{test_file.name} run successfuly" in output, output
 
 
+def test_the_extension_finds_gopc_in_the_workspace_venv_and_on_path() -> None:
+    """`make test-unit`: locate.js, which resolves gop.server.command's program (tests/locate.test.js)."""
+    result = _make("test-unit", timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "# pass 5" in result.stdout and "# fail 0" in result.stdout
+
+
 def test_grammar_tests_fail_on_a_wrong_scope(npm_packages: Path, tmp_path: Path) -> None:
     source = (EXTENSION / "tests" / "numbers.gop").read_text()
     broken = tmp_path / "broken.gop"
@@ -163,7 +170,7 @@ def test_package_contains_the_extension_and_its_runtime_dependencies(npm_package
     manifest = json.loads((extension / "package.json").read_text())
     contributed = [manifest["main"], *(grammar["path"] for grammar in manifest["contributes"]["grammars"]),
                    *(language["configuration"] for language in manifest["contributes"]["languages"])]
-    for relative in ["extension.js", "syntaxes/gop.tmLanguage.json", "package.json",
+    for relative in ["extension.js", "locate.js", "syntaxes/gop.tmLanguage.json", "package.json",
                      "node_modules/vscode-languageclient/package.json", *contributed]:
         assert "extension/" + str(Path(relative)) in names, relative
     for excluded in ("node_modules/@vscode/vsce/", "node_modules/vscode-tmgrammar-test/", "tests/", "Makefile"):

@@ -2,7 +2,8 @@
 `release/NAME.FIELD.PATH`) and `gopc show --cluster C`.
 
 Input: a code, or the analysis of a program without errors. Output on stdout: the code's page;
-the effective value and the chain of layers that assigned it (explain); the effective model of
+the effective value and the chain of layers that assigned it (explain); with `--format json`
+either as a document (`schemas.ExplainCodeDocument`, `schemas.ExplainValueDocument`); the effective model of
 one cluster as YAML, or as JSON made by `schemas.ShowDocument` (show). An unknown cluster, app,
 release or path is an `ExplainError`, reported as E0903 (span-less, exit 2); an unknown code is a usage
 error.
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
+from typing import Any
 
 from gop.compiler.commands.report import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Reporter, UsageError, checked
 from gop.compiler.diagnostics import codes
@@ -78,7 +81,20 @@ def unit_on(analysis, cluster: str, head: str):
     return unit_key(kind, name), placed[name]
 
 
-def explain_text(analysis, cluster: str, dotted: str) -> str:
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """One layer's assignment to a value or below it; `span` None for a schema default."""
+
+    layer: str
+    source: str
+    span: Any
+    below: tuple[str, ...]  # the path assigned, below the value explained
+    value: Any
+    effective: bool
+
+
+def explanation(analysis, cluster: str, dotted: str) -> tuple[Any, Any, list[Assignment]]:
+    """(the instance, the effective value, every assignment lowest layer first) of `dotted` on `cluster`."""
     head, _, rest = dotted.partition(".")
     app, instance = unit_on(analysis, cluster, head)
     path = tuple(rest.split(".")) if rest else ()
@@ -89,21 +105,49 @@ def explain_text(analysis, cluster: str, dotted: str) -> str:
             hint = did_you_mean(key, options)
             raise ExplainError(f"`{dotted}` has no value on cluster `{cluster}`" + (f"; did you mean `{hint}`?" if hint else ""))
         value = value[key]
-    lines = [f"{dotted} on cluster {cluster} (env {instance.env}) = {_inline(value)}"]
-    chain = analysis.evaluation.chain(cluster, app, path)
+    assignments = []
     defaults = sorted((p, o.source) for p, o in instance.origins.items() if p[: len(path)] == path and o.layer is Layer.DEFAULT)
     for leaf_path, source in defaults:
         if not any(p[: len(leaf_path)] == leaf_path and p != leaf_path for p, _ in defaults):
-            lines.append(_row("schema default", source, "", _assignment(leaf_path, path, lookup(instance.values, leaf_path)), True))
-    for origin, leaf_path, leaf_value, effective in chain:
-        lines.append(_row(origin.label, origin.source, _where(analysis, origin.span), _assignment(leaf_path, path, leaf_value), effective))
+            assignments.append(Assignment("schema default", source, None, leaf_path[len(path):], lookup(instance.values, leaf_path), True))
+    for origin, leaf_path, leaf_value, effective in analysis.evaluation.chain(cluster, app, path):
+        assignments.append(Assignment(origin.label, origin.source, origin.span, leaf_path[len(path):], leaf_value, effective))
+    return instance, value, assignments
+
+
+def explain_text(analysis, cluster: str, dotted: str) -> str:
+    instance, value, assignments = explanation(analysis, cluster, dotted)
+    lines = [f"{dotted} on cluster {cluster} (env {instance.env}) = {_inline(value)}"]
+    for row in assignments:
+        lines.append(_row(row.layer, row.source, _where(analysis, row.span), _assignment(row.below, row.value), row.effective))
     if len(lines) == 1:
         lines.append("  (no assignment; the value is empty)")
     return "\n".join(lines) + "\n"
 
 
-def _assignment(leaf_path, path, value) -> str:
-    below = leaf_path[len(path):]
+def explain_json(analysis, cluster: str, dotted: str) -> str:
+    from gop.compiler.commands.schemas import ExplainValueDocument
+
+    instance, value, assignments = explanation(analysis, cluster, dotted)
+    layers = []
+    for row in assignments:
+        position = None if row.span is None else analysis.program.sources[row.span.file].position(row.span.start)
+        layers.append({"layer": row.layer, "source": row.source, "file": None if row.span is None else row.span.file,
+                       "line": None if position is None else position.line + 1,
+                       "column": None if position is None else position.column + 1,
+                       "path": ".".join(row.below), "value": plain(row.value), "effective": row.effective})
+    document = ExplainValueDocument(cluster=cluster, env=instance.env, path=dotted, value=plain(value), layers=layers)
+    return json.dumps(document.model_dump(), indent=2, ensure_ascii=False) + "\n"
+
+
+def code_json(info) -> str:
+    from gop.compiler.commands.schemas import ExplainCodeDocument
+
+    document = ExplainCodeDocument(code=info.code, title=info.title, severity=info.severity.label, page=info.doc)
+    return json.dumps(document.model_dump(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _assignment(below, value) -> str:
     return (".".join(below) + " = " if below else "") + _inline(value)
 
 
@@ -137,11 +181,12 @@ def run(args, reporter: Reporter) -> int:
         info = code_page(args.what)
         if info is None:
             raise UsageError(f"gopc explain: unknown code `{args.what}` (known: {', '.join(registry())})")
-        sys.stdout.write(info.doc if info.doc.endswith("\n") else info.doc + "\n")
+        sys.stdout.write(code_json(info) if args.format == "json" else info.doc if info.doc.endswith("\n") else info.doc + "\n")
         return EXIT_OK
     if not args.paths:
         raise UsageError("gopc explain: --cluster needs the program's PATHs, e.g. `gopc explain --cluster prod-eu-1 web.replicas examples/shop`")
-    return _print(args, reporter, lambda analysis: explain_text(analysis, args.cluster, args.what))
+    explain = explain_json if args.format == "json" else explain_text
+    return _print(args, reporter, lambda analysis: explain(analysis, args.cluster, args.what))
 
 
 def run_show(args, reporter: Reporter) -> int:

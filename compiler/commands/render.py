@@ -3,13 +3,16 @@ Flux applies on a cluster (with --release: one release's chart objects, template
 vendored chart).
 
 Input: the PATHs and the options. Output: one cluster's objects as a YAML stream on stdout, or
-`DIR/<cluster>.yaml` for one or every cluster (written as `build` writes its tree). An unknown
+`DIR/<cluster>.yaml` for one or every cluster (written as `build` writes its tree); with
+`--format json`, a `schemas.RenderDocument` instead (`DIR/<cluster>.json`), the diagnostics as JSON
+on stderr. Objects are in the order Helm installs them (`lower.kinds.install_key`). An unknown
 cluster, or an `--app` or `--release` that is not there, is E0903 (span-less, exit 2); the program's
 diagnostics and lowering problems exit 1.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 
 from gop.compiler.commands.build import write_output
@@ -19,7 +22,6 @@ from gop.compiler.diagnostics import codes
 
 def run(args, reporter: Reporter) -> int:
     from gop.compiler.commands.explain import ExplainError, cluster_model, instance_on, release_on
-    from gop.compiler.emit.yaml import dump_all
     from gop.compiler.lower.repository import cluster_objects, cluster_text, release_objects
 
     if args.all_clusters and args.out is None:
@@ -45,12 +47,12 @@ def run(args, reporter: Reporter) -> int:
         return reporter.fail(codes.BAD_COMMAND_ARGUMENT, str(error))
     if args.release is not None:
         objects, problems = release_objects(analysis, args.cluster, args.release, include_flux=args.include_flux)
-        text = dump_all(objects)
-    elif args.app is None:
+        text = _document(args.cluster, objects, args.format)
+    elif args.app is None and args.format != "json":
         text, problems = cluster_text(analysis, args.cluster, include_flux=args.include_flux)
     else:
         objects, problems = cluster_objects(analysis, args.cluster, include_flux=args.include_flux)
-        text = dump_all([o for o in objects if _belongs_to(o, args.app)])
+        text = _document(args.cluster, [o for o in objects if args.app is None or _belongs_to(o, args.app)], args.format)
     if problems:
         reporter.report(problems, analysis.program.sources)
         return EXIT_ERRORS
@@ -61,12 +63,16 @@ def run(args, reporter: Reporter) -> int:
 
 
 def _render_all_clusters(analysis, args, reporter: Reporter) -> int:
-    from gop.compiler.lower.repository import cluster_renderer, cluster_text
+    from gop.compiler.lower.repository import cluster_objects, cluster_renderer, cluster_text
 
     renderer = cluster_renderer(analysis)  # clusters share most of their objects: render each once
     texts: dict[str, bytes] = {}
     for cluster in analysis.fleet.clusters:
-        text, problems = cluster_text(analysis, cluster, include_flux=args.include_flux, renderer=renderer)
+        if args.format == "json":
+            objects, problems = cluster_objects(analysis, cluster, include_flux=args.include_flux)
+            text = _document(cluster, objects, args.format)
+        else:
+            text, problems = cluster_text(analysis, cluster, include_flux=args.include_flux, renderer=renderer)
         if problems:
             reporter.report(problems, analysis.program.sources)
             return EXIT_ERRORS
@@ -75,8 +81,20 @@ def _render_all_clusters(analysis, args, reporter: Reporter) -> int:
 
 
 def _write_renders(texts: dict[str, str | bytes], args, reporter: Reporter) -> int:
-    files = {f"{cluster}.yaml": text for cluster, text in sorted(texts.items())}
+    suffix = "json" if args.format == "json" else "yaml"
+    files = {f"{cluster}.{suffix}": text for cluster, text in sorted(texts.items())}
     return write_output(files, f"{len(files)} cluster{'s' if len(files) != 1 else ''}", args, reporter)
+
+
+def _document(cluster: str, objects: list[dict], fmt: str) -> str:
+    """The objects as a YAML stream, or with `--format json` as a `schemas.RenderDocument`."""
+    if fmt != "json":
+        from gop.compiler.emit.yaml import dump_all
+
+        return dump_all(objects)
+    from gop.compiler.commands.schemas import RenderDocument
+
+    return json.dumps(RenderDocument(cluster=cluster, objects=objects).model_dump(), indent=2, ensure_ascii=False) + "\n"
 
 
 def _belongs_to(obj: dict, app: str) -> bool:

@@ -1,7 +1,8 @@
 """Pydantic models of the JSON `gopc` prints besides diagnostics, and the list of published schemas.
 
-Input: none (models). Output: `ShowDocument`, the model `gopc show --format json` prints, and
-`DiffDocument`, the one `gopc diff --format json` prints (their `model_dump(by_alias=True)` is the
+Input: none (models). Output: `ShowDocument`, the model `gopc show --format json` prints,
+`RenderDocument` (`gopc render --format json`), `ExplainValueDocument` and `ExplainCodeDocument`
+(`gopc explain --format json`), and `DiffDocument`, the one `gopc diff --format json` prints (their `model_dump(by_alias=True)` is the
 printed object, keys in field order), and `PUBLISHED`: the file name under
 docs/schemas/ of each model's JSON Schema. `python -m gop.compiler.commands.schemas DIR` writes
 them; tests/test_reporting.py checks the files are up to date and that real outputs validate.
@@ -79,8 +80,60 @@ class DiffDocument(BaseModel):
     clusters: list[ClusterDiffJSON] = Field(description="every compared cluster, in name order")
 
 
+class RenderDocument(BaseModel):
+    """What `gopc render --cluster C --format json` prints (and `-o DIR` writes as DIR/<cluster>.json)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="gopc render")
+
+    cluster: str = Field(description="the cluster's name")
+    objects: list[dict[str, Any]] = Field(
+        description="the objects Flux applies on the cluster, in the order Helm installs them: by kind as Helm's "
+                    "InstallOrder lists kinds (PriorityClass, Namespace, ... CustomResourceDefinition, ... Deployment, ...), "
+                    "unlisted kinds after by name, then by apiVersion, namespace and name")
+
+
+class ExplainLayerJSON(BaseModel):
+    """One assignment to the value explained (or below it), lowest layer first."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    layer: str = Field(description='"schema default", "app" (or "release", "resource"), "env overlay", "selector overlay" or "cluster override"')
+    source: str = Field(description='the declaration: "env prod", "overlay cn-ingress", "cluster prod-eu-1", "App.replicas" for a default')
+    file: str | None = Field(description="the file of the assignment (null for a schema default)")
+    line: int | None = Field(ge=1, description="1-based")
+    column: int | None = Field(ge=1, description="1-based, in characters")
+    path: str = Field(description="the path assigned below the value explained, dotted; empty: the value itself")
+    value: Any = Field(description="the value assigned")
+    effective: bool = Field(description="whether this assignment is the one in effect")
+
+
+class ExplainValueDocument(BaseModel):
+    """What `gopc explain --cluster C APP.FIELD.PATH --format json` prints."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="gopc explain --cluster")
+
+    cluster: str
+    env: str
+    path: str = Field(description="the value explained, as given: APP.FIELD.PATH or release/NAME.FIELD.PATH")
+    value: Any = Field(description="its effective value")
+    layers: list[ExplainLayerJSON]
+
+
+class ExplainCodeDocument(BaseModel):
+    """What `gopc explain CODE --format json` prints."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="gopc explain CODE")
+
+    code: str = Field(pattern=r"^[EW]\d{4}$")
+    title: str
+    severity: Literal["error", "warning"]
+    page: str = Field(description="the code's page, Markdown")
+
+
 PUBLISHED: dict[str, type[BaseModel]] = {"diagnostics.json": DiagnosticsDocument, "show.json": ShowDocument,
-                                         "diff.json": DiffDocument}
+                                         "diff.json": DiffDocument, "render.json": RenderDocument,
+                                         "explain-value.json": ExplainValueDocument,
+                                         "explain-code.json": ExplainCodeDocument}
 
 
 def schema_text(model: type[BaseModel]) -> str:

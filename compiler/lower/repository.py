@@ -1,7 +1,8 @@
 """Lowering driver: a checked program -> every file of the GitOps repository.
 
 Input: an `Analysis` without errors. Output: relative path -> text for charts/<app>/
-(Helm lowering) and the Kustomize/Flux tree (Flux lowering), or diagnostics when the
+(Helm lowering) and the Kustomize/Flux tree (Flux lowering), each file headed by where it comes
+from and the tree's README.md (`provenance`), or diagnostics when the
 fleet cannot be lowered (E0701 and the codes `lower.flux.validate` names; `gopc check`
 reports the same ones first). `gopc build` writes the result with `emit.tree.write_tree`;
 `gopc render` uses the same lowerings in-process (`cluster_objects`, or `cluster_text` for
@@ -26,8 +27,9 @@ from gop.compiler.emit.tree import manifest_notes
 from gop.compiler.lower.flux import ClusterRenderer, FluxLoweringError, render_cluster, repository_files
 from gop.compiler.lower.flux.objects import IMAGE_TAG_PATH
 from gop.compiler.lower.flux.render import release_objects as flux_release_objects
-from gop.compiler.lower.flux.tree import base_release_file
+from gop.compiler.lower.flux.tree import base_release_file, sops_secrets
 from gop.compiler.lower.helm import chart_files
+from gop.compiler.lower.provenance import with_provenance
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import MISSING, lookup, plain
 from gop.compiler.core.span import Span
@@ -48,7 +50,9 @@ def repository(analysis) -> tuple[dict[str, str], list[Diagnostic]]:
         files.update(repository_files(fleet, analysis.lowering))
     except FluxLoweringError as error:
         return {}, [program_lowering_diagnostic(error, analysis.program)]
-    return dict(sorted(files.items())), []
+    overlays = {name: decl.span for name, decl in analysis.resolution.resources["overlay"].items()}
+    verbatim = {f"{secret.directory}/{secret.file_name}" for secret in sops_secrets(fleet, analysis.lowering)}
+    return with_provenance(files, fleet, overlays, verbatim), []
 
 
 def cluster_objects(analysis, cluster: str, *, include_flux: bool) -> tuple[list[dict], list[Diagnostic]]:

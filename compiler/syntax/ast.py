@@ -444,8 +444,65 @@ class BadDecl(Node):
     """Text the parser could not make into a declaration."""
 
 
+# ---- tests (`gopc test`) ---------------------------------------------------------------
+
+
+@frozen
+class CondCompare(Node):
+    """`path OP value` in a test: OP is `==`, `!=`, `<`, `<=`, `>` or `>=`."""
+
+    path: Path
+    op: str
+    value: Expr
+
+
+@frozen
+class CondIn(Node):
+    path: Path
+    values: ListLit
+    negated: bool = False
+
+
+@frozen
+class CondExists(Node):
+    path: Path
+
+
+# A test's condition: these atoms, combined by the selectors' SelAnd, SelOr and SelNot.
+Condition = Union[CondCompare, CondIn, CondExists, SelAnd, SelOr, SelNot]
+
+
+@frozen
+class Expect(Node):
+    condition: Condition
+
+
+@frozen
+class Quantifier(Node):
+    """`every|no cluster [where SELECTOR] { }`, `every|no object [where CONDITION] { }`,
+    `every|no PATH [where CONDITION] { }` (the items of the list at PATH)."""
+
+    quantifier: str  # "every" | "no"
+    subject: str  # "cluster" | "object" | "item"
+    path: Path | None  # the list, for "item"
+    where: Selector | Condition | None
+    body: TestBody
+
+
+@frozen
+class TestBody(Node):
+    stmts: tuple[Expect | Quantifier, ...]
+
+
+@frozen
+class TestDecl(Node):
+    name: StringLit
+    body: TestBody
+    doc: str | None = field(default=None, compare=False)
+
+
 Decl = Union[PackageDecl, ImportDecl, TypeDecl, SchemaDecl, LabelsDecl, LetDecl, ResourceDecl, TemplateDecl,
-             DefaultsDecl, NarrowDecl, ForDecl, BadDecl]
+             DefaultsDecl, NarrowDecl, ForDecl, TestDecl, BadDecl]
 
 
 @frozen

@@ -44,15 +44,16 @@ ExpressionParser = Callable[[str, str, int, int, SyntaxReport], ast.Expr]
 # Terminals a builder method receives; every other token (keywords, punctuation, newlines)
 # only contributes to the span of the node being built.
 _MEANINGFUL_TOKENS = frozenset(
-    "NAME STRING TRIPLE_STRING INT FLOAT UNIT RESOURCE_KIND OPTIONAL RANGE CMP_OP ADD_OP MUL_OP MISSING".split()
+    "NAME STRING TRIPLE_STRING INT FLOAT UNIT RESOURCE_KIND OPTIONAL RANGE CMP_OP ORDER_OP ADD_OP MUL_OP MISSING".split()
     + ["APP", "RELEASE", "RESOURCE"]  # the keywords of `target_kind`, which tell the targets apart
+    + ["EVERY", "NO"]  # the keywords of a test's `quantifier_word`
 )
 class _Uses(list):
     """The names after `uses`, told apart from the other children of a declaration."""
 
 
 # Rules whose value is their inner node (`( ... )`): its span leaves the parentheses out.
-_TRANSPARENT_RULES = frozenset({"primary", "type_atom", "sel_atom"})
+_TRANSPARENT_RULES = frozenset({"primary", "type_atom", "sel_atom", "cond_atom"})
 
 
 @functools.cache
@@ -251,7 +252,7 @@ class Builder:
     def primary(self, meta, children):
         return children[0]
 
-    type_atom = sel_atom = primary
+    type_atom = sel_atom = cond_atom = primary
 
     # -- declarations --
 
@@ -434,6 +435,48 @@ class Builder:
 
     def sel_exists(self, meta, children):
         return ast.SelExists(self._span(meta), self._name(children[0]))
+
+    # -- tests --
+
+    def test_decl(self, meta, children):
+        return ast.TestDecl(self._span(meta), children[0], children[1], self._doc(meta))
+
+    def test_body(self, meta, children):
+        return ast.TestBody(self._span(meta), tuple(children))
+
+    def expect_stmt(self, meta, children):
+        return ast.Expect(self._span(meta), children[0])
+
+    def cluster_quantifier(self, meta, children):
+        where = children[1] if len(children) == 3 else None
+        return ast.Quantifier(self._span(meta), str(children[0]), "cluster", None, where, children[-1])
+
+    def object_quantifier(self, meta, children):
+        where = children[1] if len(children) == 3 else None
+        return ast.Quantifier(self._span(meta), str(children[0]), "object", None, where, children[-1])
+
+    def item_quantifier(self, meta, children):
+        where = children[2] if len(children) == 4 else None
+        return ast.Quantifier(self._span(meta), str(children[0]), "item", children[1], where, children[-1])
+
+    def quantifier_word(self, meta, children):
+        return children[0]  # the token, so that Lark's loop finds the quantifier's start (as `target_kind`)
+
+    def test_filter(self, meta, children):
+        return children[0]
+
+    def cond_compare(self, meta, children):
+        path, op, value = children
+        return ast.CondCompare(self._span(meta), path, str(op), value)
+
+    def cond_in(self, meta, children):
+        return ast.CondIn(self._span(meta), children[0], children[1])
+
+    def cond_not_in(self, meta, children):
+        return ast.CondIn(self._span(meta), children[0], children[1], negated=True)
+
+    def cond_exists(self, meta, children):
+        return ast.CondExists(self._span(meta), children[0])
 
     # -- expressions --
 

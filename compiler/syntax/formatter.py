@@ -451,7 +451,8 @@ class _Builder:
         """Where a declaration, field or statement ends, closing punctuation included."""
         if isinstance(item, (ast.SchemaDecl, ast.LabelsDecl, ast.NarrowDecl)):
             return self.closing(self.fields_open(item)) + 1
-        if isinstance(item, (ast.ResourceDecl, ast.Block, ast.AppTarget, ast.AllTarget, ast.TemplateDecl, ast.DefaultsDecl)):
+        if isinstance(item, (ast.ResourceDecl, ast.Block, ast.AppTarget, ast.AllTarget, ast.TemplateDecl, ast.DefaultsDecl,
+                             ast.TestDecl, ast.Quantifier)):
             return self.closing(item.body.span.start) + 1
         if isinstance(item, ast.ForDecl):
             return self.closing(self.members_open(item)) + 1
@@ -552,6 +553,8 @@ class _Builder:
             return ["narrow ", self.dotted(decl.target.names), " ", self.fields(decl)]
         if isinstance(decl, ast.ForDecl):
             return self.comprehension(decl)
+        if isinstance(decl, ast.TestDecl):
+            return ["test ", self.expr(decl.name), " ", self.test_body(decl.body)]
         raise ValueError(f"cannot format {type(decl).__name__}: the file has syntax errors")
 
     def let(self, decl: ast.LetDecl) -> Doc:
@@ -614,6 +617,18 @@ class _Builder:
         open_at = body.span.start
         return [*self.gap(open_at), self.block(body.stmts, open_at, self.closing(open_at), self.stmt)]
 
+    def test_body(self, body: ast.TestBody) -> Doc:
+        open_at = body.span.start
+        return [*self.gap(open_at), self.block(body.stmts, open_at, self.closing(open_at), self.test_stmt)]
+
+    def test_stmt(self, stmt: ast.Expect | ast.Quantifier) -> Doc:
+        if isinstance(stmt, ast.Expect):
+            return ["expect ", self.value(stmt.condition, self.selector, stmt.span.end)]
+        docs: list = [stmt.quantifier, " ", stmt.subject if stmt.path is None else self.path(stmt.path)]
+        if stmt.where is not None:
+            docs += [" where ", self.value(stmt.where, self.selector, stmt.body.span.start)]
+        return docs + [" ", self.test_body(stmt.body)]
+
     def fields(self, decl: ast.SchemaDecl | ast.LabelsDecl) -> Doc:
         open_at = self.fields_open(decl)
         return self.block(decl.fields, open_at, self.closing(open_at), self.field)
@@ -633,7 +648,7 @@ class _Builder:
         if not items or "\n" in self.text[open_at:close_at]:
             return False
         return not any(
-            isinstance(node, ast.Body) and node.stmts for item in items for node in item.walk()
+            isinstance(node, (ast.Body, ast.TestBody)) and node.stmts for item in items for node in item.walk()
         )
 
     def expanded_block(self, items: Sequence[ast.Node], open_at: int, close_at: int, item_doc) -> Doc:
@@ -826,20 +841,25 @@ class _Builder:
     def selector(self, selector: ast.Selector) -> Doc:
         return [*self.gap(selector.span.start), self.selector_body(selector)]
 
-    def selector_body(self, selector: ast.Selector) -> Doc:
-        if isinstance(selector, ast.SelCompare):
-            return [self.name(selector.label), f" {selector.op} ", self.expr(selector.value)]
-        if isinstance(selector, ast.SelIn):
+    def selector_body(self, selector: ast.Selector | ast.Condition) -> Doc:
+        """A selector, or a test's condition (the same operators on a path instead of a label)."""
+        if isinstance(selector, (ast.SelCompare, ast.CondCompare)):
+            return [self.subject(selector), f" {selector.op} ", self.expr(selector.value)]
+        if isinstance(selector, (ast.SelIn, ast.CondIn)):
             keyword = " not in " if selector.negated else " in "
-            return [self.name(selector.label), keyword, self.expr(selector.values)]
-        if isinstance(selector, ast.SelExists):
-            return [self.name(selector.label), " exists"]
+            return [self.subject(selector), keyword, self.expr(selector.values)]
+        if isinstance(selector, (ast.SelExists, ast.CondExists)):
+            return [self.subject(selector), " exists"]
         if isinstance(selector, ast.SelNot):
             return ["not ", self.selector_operand(selector.operand, _SELECTOR_LEVEL[ast.SelNot] - 1)]
         level = _SELECTOR_LEVEL[type(selector)]
         word = " or " if isinstance(selector, ast.SelOr) else " and "
         left = self.selector_operand(selector.left, level - 1)
         return [left, word, self.selector_operand(selector.right, level)]
+
+    def subject(self, atom) -> Doc:
+        """What a selector's atom tests (a label) or a condition's (a path)."""
+        return self.path(atom.path) if isinstance(atom, (ast.CondCompare, ast.CondIn, ast.CondExists)) else self.name(atom.label)
 
     def selector_operand(self, selector: ast.Selector, at_most: int) -> Doc:
         """Parenthesised when it binds no tighter than `at_most`."""

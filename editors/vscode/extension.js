@@ -2,9 +2,9 @@
 // Plain JavaScript that VS Code loads as it is; highlighting comes from syntaxes/gop.tmLanguage.json.
 'use strict';
 
-const path = require('path');
 const vscode = require('vscode');
 const { LanguageClient } = require('vscode-languageclient/node');
+const { resolveProgram } = require('./locate');
 
 const CLIENT_ID = 'gop'; // the client reads `gop.trace.server` by this id
 const CLIENT_NAME = 'gop Language Server';
@@ -70,7 +70,9 @@ async function start() {
   }
   const folder = firstWorkspaceFolder();
   const [program, ...args] = argv.map((part) => expandVariables(part, folder));
-  const command = resolveProgram(program, folder);
+  // A bare `gopc` is found in the workspace's .venv (trusted workspaces only), else on PATH: VS Code
+  // started from a desktop or code-server does not have the venv on its PATH (spawn gopc ENOENT).
+  const command = resolveProgram(program, folder, { trusted: vscode.workspace.isTrusted });
   // No `transport`: the client would append `--stdio`; the command runs exactly as configured.
   const serverOptions = { command, args, options: folder ? { cwd: folder } : {} };
   const clientOptions = {
@@ -114,12 +116,6 @@ function expandVariables(part, folder) {
   const home = process.env.HOME || process.env.USERPROFILE || '';
   const expanded = part.replace(/\$\{userHome\}/g, home).replace(/^~(?=$|[\\/])/, home);
   return folder ? expanded.replace(/\$\{workspaceFolder\}/g, folder) : expanded;
-}
-
-// A bare name (`gopc`) is looked up on PATH; a relative path (`.venv/bin/gopc`) is taken from the workspace.
-function resolveProgram(program, folder) {
-  const isRelativePath = !path.isAbsolute(program) && /[\\/]/.test(program);
-  return isRelativePath && folder ? path.join(folder, program) : program;
 }
 
 // Not awaited: the next start or stop must not wait for the user to close the notification.

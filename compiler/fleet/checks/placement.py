@@ -194,6 +194,16 @@ class _Placer:
         return cluster_env
 
 
+def select_clusters(checker: Checker, resolution: Resolution, selector, scope: Scope, labels_type,
+                    cluster_labels: dict[str, dict[str, Any]]) -> tuple[str, ...] | None:
+    """The clusters a selector written outside a declaration (a test's `every cluster where ...`)
+    matches, typed and matched as a declaration's are; None after reporting its errors."""
+    placer = _Placer(checker, resolution)
+    if not placer._check_selector(selector, labels_type, scope):
+        return None
+    return tuple(name for name, labels in cluster_labels.items() if _matches(selector, labels, placer.selector_values))
+
+
 def _as_label_diagnostic(found: Diagnostic, key: str) -> Diagnostic:
     """The one rule by which the fleet re-words a checker diagnostic: a label value outside its
     enum is INVALID_LABEL_VALUE naming the label, where a field's would be VALUE_NOT_ALLOWED."""

@@ -1,9 +1,10 @@
 """Everything Flux would apply on one cluster, computed in-process (`gopc render --cluster`).
 
 Input: a `Fleet`, a cluster name, and whether to include the Flux objects themselves.
-Output: a list of Kubernetes objects (plain dicts) sorted by (apiVersion, kind, namespace,
-name): the namespaces (and tenant RBAC), the objects of `resource` declarations, the SOPS-encrypted Secret manifests as they are
-in the repository, the ExternalSecrets of `external(...)` references, and the objects of
+Output: a list of Kubernetes objects (plain dicts) in the order Helm installs them
+(`kinds.install_key`: Namespaces before what goes in them, Deployments after their ConfigMaps):
+the namespaces (and tenant RBAC), the objects of `resource` declarations, the SOPS-encrypted
+Secret manifests as they are in the repository, the ExternalSecrets of `external(...)` references, and the objects of
 every app's chart rendered with the values the cluster's HelmRelease ends up with
 (chart values.yaml = `AppModel.base`, then the env patch, then the cluster patch, merged
 as Helm and Kustomize merge them: maps key by key, lists whole), and every `release`'s vendored
@@ -49,9 +50,9 @@ from gop.compiler.lower.flux.caches import LoweringCaches, caches_for
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.secrets import cluster_external_secrets
 from gop.compiler.emit.yaml import dump_yaml
-from gop.compiler.lower.kinds import ObjectKey, object_key
+from gop.compiler.lower.kinds import InstallKey, install_key
 
-Piece = tuple[ObjectKey, str]  # an object's sort key and its YAML text
+Piece = tuple[InstallKey, str]  # an object's sort key and its YAML text
 
 
 def render_cluster(fleet: Fleet, cluster: str, *, include_flux: bool = False,
@@ -65,7 +66,7 @@ def render_cluster(fleet: Fleet, cluster: str, *, include_flux: bool = False,
         docs += chart_objects(fleet, chart_release, caches.rendered_charts)
     if include_flux:
         docs += flux_objects(fleet, cluster, caches)
-    return sorted(docs, key=object_key)
+    return sorted(docs, key=install_key)
 
 
 class ClusterRenderer:
@@ -137,7 +138,7 @@ class ClusterRenderer:
         text = self._texts.get(shape)
         if text is None:
             text = self._texts[shape] = dump_yaml([doc])
-        return object_key(doc), text
+        return install_key(doc), text
 
 
 def release_values(release: plan.Release) -> dict[str, Any]:
@@ -198,5 +199,5 @@ def release_objects(fleet: Fleet, cluster: str, name: str, *, include_flux: bool
     docs = chart_objects(fleet, release, caches.rendered_charts)
     if include_flux:
         docs.append(releases.effective_release(fleet, caches.chart_sources(), caches.release_components(), cluster, release))
-    return sorted(docs, key=object_key)
+    return sorted(docs, key=install_key)
 
