@@ -112,6 +112,12 @@ CHART_PULL_FAILED = "E0804"
 CHART_LOCK_CONFLICT = "E0805"
 CHART_PACKAGE_INVALID = "E0806"
 UNKNOWN_CHART_VALUE = "W0807"
+# Comprehensions (`for`) and context interpolation (`${app.name}`, `${cluster.labels.KEY}`, `??`).
+DUPLICATE_GENERATED_NAME = "E1020"
+INVALID_ITERABLE = "E1021"
+ROW_LACKS_FIELD = "E1022"
+GENERATED_NAME_NOT_TEXT = "E1023"
+INVALID_LOOP_VARIABLE = "E1024"
 
 
 class Severity(enum.IntEnum):
