@@ -140,3 +140,9 @@ TYPE_CONSTRUCTORS = ("list", "map")
 # Keywords inside a target's body (env, overlay, cluster) and inside a selector after a label key.
 TARGET_KEYWORDS = ("app", "all", "release", "resource")
 SELECTOR_OPERATORS = ("in", "not", "exists")
+
+
+# ---- comprehensions and context interpolation ----
+# Every name a context interpolation may start with: the roots, and the own name of a release or
+# resource (`${release.name}`); none of them may name a loop variable.
+CONTEXT_NAMES = CONTEXT_ROOTS + ("release", "resource")

@@ -23,6 +23,7 @@ the cluster's own overrides, so pairs with the same key share one computation (a
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 from gop.compiler.diagnostics import codes, diagnostic
 from gop.compiler.diagnostics.suggest import did_you_mean
 from gop.compiler.fleet.chart_values import ChartValues
+from gop.compiler.fleet.context import Contexts
 from gop.compiler.fleet.checks import fleet_diagnostics
 from gop.compiler.fleet.checks.placement import Placement, place
 from gop.compiler.fleet.checks.versions import Version, clusters_text, instance_versions
@@ -40,8 +42,10 @@ from gop.compiler.language import (APP_SCHEMA, CLUSTER_LABELS, MAP_PART_FIELDS, 
                                    SETTINGS_SCHEMAS, TEMPLATE_FIELDS, UNIT_KINDS, UNIT_SCHEMAS, AppField, unit_key)
 from gop.compiler.semantic.charts import locked_crds
 from gop.compiler.semantic.check import PRESENT, Checker, Leaf, Scope, build_tree
+from gop.compiler.semantic.context import UnitContext, reads_of
 from gop.compiler.semantic.resolve import Resolution
 from gop.compiler.semantic.types import Field, MapType, RecordType
+from gop.compiler.values import merge, patch
 from gop.compiler.syntax import ast
 
 
@@ -104,6 +108,7 @@ class _Evaluator:
         self.app_record = self._prelude_record(APP_SCHEMA)
         self.chart_values = ChartValues(checker, root, memo.chart_types if memo is not None else {})
         self.placement: Placement | None = None
+        self.contexts: Contexts | None = None  # once the placement is known
         self.layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = {}
         self._env_stages: dict[tuple[str, str], tuple[dict, dict, dict]] = {}
         self._selector_winners: dict[tuple, Winners] = {}  # apps of one values schema share overlay leaves
@@ -120,9 +125,11 @@ class _Evaluator:
 
     def run(self) -> Evaluation:
         self.placement = placement = place(self.checker, self.resolution)
+        self.contexts = Contexts(placement, self.checker)
         units = self._units()
         apps = {key: unit for key, unit in units.items() if unit.kind == "app"}
         clusters, env_values = self._instances(units)
+        self.contexts.report()
         self.resource_kinds.check_instances(clusters)
         instances = instance_versions(clusters)
         decls = self.resolution.resources
@@ -211,25 +218,49 @@ class _Evaluator:
         environment = _environment(self.program, self.resolution)
         for name, decl in self.resolution.resources["app"].items():
             scope = self.checker.scope_of(decl)
-            leaves, values_type = self._checked_app_body(decl, scope, environment)
+            with self._unit_context("app"):
+                leaves, values_type = self._checked_app_body(decl, scope, environment)
             record = _app_record(self.app_record, name, values_type)
             self._winners([Targeted(f"app {name}", True, leaves)], Layer.APP)
-            # The base (defaults + app layer) is a function of the leaves and the schema, both unchanged on reuse.
-            base = self.memo.app_bases.get(leaves) if self.memo is not None else None
-            if base is None:
-                base = _written("app", name, record, leaves)
-            if self.memo is not None:
-                self.memo.app_bases.put(leaves, base)
+            if self.checker.reads_context and self.contexts.reads(leaves):
+                base = _written("app", name, record, self._first_resolution("app", name, decl, leaves))
+            else:
+                # The base (defaults + app layer) is a function of the leaves and the schema, both unchanged on reuse.
+                base = self.memo.app_bases.get(leaves) if self.memo is not None else None
+                if base is None:
+                    base = _written("app", name, record, leaves)
+                if self.memo is not None:
+                    self.memo.app_bases.put(leaves, base)
             units[name] = _Unit("app", name, decl, record, leaves, *base)
             self._required(units[name])
         for kind in UNIT_KINDS[1:]:
             for name, decl in self.resolution.resources[kind].items():
                 record = self._unit_record(kind, decl)
-                leaves = self._checked_body(decl.body, record, self.checker.scope_of(decl))
+                with self._unit_context(kind):
+                    leaves = self._checked_body(decl.body, record, self.checker.scope_of(decl))
                 self._winners([Targeted(f"{kind} {name}", True, leaves)], Layer.APP)
-                unit = units[unit_key(kind, name)] = _Unit(kind, name, decl, record, leaves, *_written(kind, name, record, leaves))
+                written = self._first_resolution(kind, name, decl, leaves) if self.checker.reads_context else leaves
+                unit = units[unit_key(kind, name)] = _Unit(kind, name, decl, record, leaves, *_written(kind, name, record, written))
                 self._required(unit)
         return units
+
+    @contextmanager
+    def _unit_context(self, kind: str):
+        """Strings checked inside may read the context of a unit of `kind` (`${app.name}` ...)."""
+        self.checker.unit_context = UnitContext(kind, self.placement.labels_type)
+        try:
+            yield
+        finally:
+            self.checker.unit_context = None
+
+    def _first_resolution(self, kind: str, name: str, decl: ast.ResourceDecl, leaves: list[Leaf]) -> list[Leaf]:
+        """A unit's own leaves resolved for the first cluster (by name) it is placed on: its base
+        (an app's chart values.yaml); the clusters where they resolve otherwise patch the difference."""
+        clusters = sorted(self.placement.matches.get(id(decl), ()))
+        cluster = clusters[0] if clusters else None
+        env = self.placement.cluster_env.get(cluster) if cluster else None
+        where = f"{kind} `{name}` on cluster `{cluster}`" if cluster else f"{kind} `{name}`"
+        return self.contexts.resolve(leaves, self.contexts.context(kind, name, env, cluster), where)
 
     def _unit_record(self, kind: str, decl: ast.ResourceDecl) -> RecordType:
         """The schema a release's or resource's body is checked against: the prelude's `Release`
@@ -249,6 +280,7 @@ class _Evaluator:
         cached = self.memo.app_checks.get(decl) if self.memo is not None else None
         if cached is not None and cached[0] == environment:
             _, leaves, annotation, diagnostics, references = cached
+            self.checker.reads_context |= any(reads_of(leaf.value) for leaf in leaves)
             self.checker.diagnostics.extend(diagnostics)
             self.checker.references.extend(references)
             return leaves, self._schema_of(annotation, scope)
@@ -286,7 +318,8 @@ class _Evaluator:
                     self.checker._unknown_name(stmt.name.span, stmt.name.text, stmt.kind, did_you_mean(stmt.name.text, declared))
                     continue
                 self.checker.references.append((stmt.name.span, unit.decl))
-                leaves = self._checked_body(stmt.body, unit.record, scope)
+                with self._unit_context(stmt.kind):
+                    leaves = self._checked_body(stmt.body, unit.record, scope)
                 per_app[key].append(Targeted(source, True, leaves))
             elif isinstance(stmt, ast.AllTarget):
                 # Apps differ only in their `values` schema: check the body once per schema.
@@ -294,7 +327,8 @@ class _Evaluator:
                 for app in (unit for unit in units.values() if unit.kind == "app"):
                     schema = id(app.record.fields[AppField.VALUES].type)
                     if schema not in by_schema:
-                        by_schema[schema] = self._checked_body(stmt.body, app.record, scope)
+                        with self._unit_context("app"):
+                            by_schema[schema] = self._checked_body(stmt.body, app.record, scope)
                     per_app[app.name].append(Targeted(source, False, by_schema[schema]))
             elif not (decl.kind == "cluster" and isinstance(stmt, ast.Block) and stmt.path.dotted == CLUSTER_LABELS):
                 self.error(codes.MISPLACED_STATEMENT, stmt.span, f"inside {decl.kind} `{decl.name.text}` values go in `app NAME {{ ... }}` or `all {{ ... }}`",
@@ -336,21 +370,53 @@ class _Evaluator:
                     own = own_leaves[app_name]
                     touching = touching_of[app_name]
                     key = (app_name, env, touching, cluster if own else None)
+                    layers = {
+                        Layer.ENV: env_leaves[env][app_name] if env else [],
+                        Layer.SELECTOR: [t for o in touching for t in overlay_leaves[o][app_name]],
+                        Layer.CLUSTER: own,
+                    }
+                    read = self._context_read(apps[app_name], layers) if self.checker.reads_context else None
+                    if read:
+                        context = self.contexts.context(apps[app_name].kind, apps[app_name].name, env, cluster)
+                        key += (self.contexts.key(read, context),)
                     if key not in cache:
-                        layers = {
-                            Layer.ENV: env_leaves[env][app_name] if env else [],
-                            Layer.SELECTOR: [t for o in touching for t in overlay_leaves[o][app_name]],
-                            Layer.CLUSTER: own,
-                        }
-                        cache[key] = self._instance(apps[app_name], env, layers, reported)
+                        if read:
+                            cache[key] = self._context_instance(apps[app_name], env, layers, context, key[-1], reported, env_values)
+                        else:
+                            cache[key] = self._instance(apps[app_name], env, layers, reported)
                         if env:
                             env_values.setdefault(env, {}).setdefault(app_name, cache[key].env_values)
                     instances[app_name] = cache[key]
             models[cluster] = _cluster_model(cluster, decl, labels, env or "", instances, apps)
         return models, env_values
 
-    def _instance(self, app: _Unit, env: str, layers: dict[Layer, list[Targeted]], reported: set) -> Instance:
-        env_values, env_origins, env_patch = self._env_stage(app, env, layers[Layer.ENV], reported)
+    def _context_read(self, unit: _Unit, layers: dict[Layer, list[Targeted]]) -> frozenset:
+        """The context values a unit's leaves read on a cluster, at every layer."""
+        groups = [unit.leaves] + [group.leaves for targeted in layers.values() for group in targeted]
+        return frozenset().union(*(self.contexts.reads(leaves) for leaves in groups))
+
+    def _context_instance(self, unit: _Unit, env: str, layers: dict[Layer, list[Targeted]], context: dict, variant: tuple,
+                          reported: set, env_values: dict) -> Instance:
+        """The instance of a unit whose leaves read the context, resolved for one cluster. Its
+        `cluster_values` also patch what the app and env layers resolve to here unlike in the
+        shared base and env values (those of the first cluster by name), so that base < env <
+        cluster values stay its effective values on every cluster."""
+        where = f"{unit.kind} `{unit.name}` on cluster `{context['cluster', 'name']}`"
+        shared_base = unit.values
+        leaves = self.contexts.resolve(unit.leaves, context, where)
+        if leaves is not unit.leaves:
+            unit = _Unit(unit.kind, unit.name, unit.decl, unit.record, leaves, *_written(unit.kind, unit.name, unit.record, leaves))
+        layers = {layer: [Targeted(group.source, group.specific, self.contexts.resolve(group.leaves, context, where))
+                          for group in targeted] for layer, targeted in layers.items()}
+        instance = self._instance(unit, env, layers, reported, variant)
+        shared_env = env_values.get(env, {}).get(unit_key(unit.kind, unit.name), instance.env_values)
+        shared = merge(merge(shared_base, shared_env), instance.cluster_values)
+        correction = patch(instance.values, shared)
+        cluster_values = merge(instance.cluster_values, correction) if correction else instance.cluster_values
+        return Instance(instance.app, env, instance.values, instance.origins, shared_env, cluster_values)
+
+    def _instance(self, app: _Unit, env: str, layers: dict[Layer, list[Targeted]], reported: set, variant: tuple = ()) -> Instance:
+        env_values, env_origins, env_patch = self._env_stage(app, env, layers[Layer.ENV], reported, variant)
         winners = self._selector_stage(layers[Layer.SELECTOR], reported) + self._winners(layers[Layer.CLUSTER], Layer.CLUSTER, reported)
         if not winners:
             return Instance(app.name, env, env_values, env_origins, env_patch, {})
@@ -367,10 +433,10 @@ class _Evaluator:
             self._selector_winners[key] = self._winners(targeted, Layer.SELECTOR, reported)
         return self._selector_winners[key]
 
-    def _env_stage(self, app: _Unit, env: str, targeted: list[Targeted], reported: set) -> tuple[dict, dict, dict]:
+    def _env_stage(self, app: _Unit, env: str, targeted: list[Targeted], reported: set, variant: tuple = ()) -> tuple[dict, dict, dict]:
         """The app's values after the env layer, their origins, and what the env changed;
-        the same for every cluster of the env, so computed once."""
-        key = (app.kind, app.name, env)  # an app and a release may share a name
+        the same for every cluster of the env (with the same context values, `variant`), so computed once."""
+        key = (app.kind, app.name, env, variant)  # an app and a release may share a name
         if key not in self._env_stages:
             winners = self._winners(targeted, Layer.ENV, reported)
             missing: list = []

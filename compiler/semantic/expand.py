@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 from gop.compiler.core.span import Span
 from gop.compiler.diagnostics import Diagnostic, Related, codes, diagnostic
-from gop.compiler.language import CONTEXT_ROOTS
+from gop.compiler.language import CONTEXT_NAMES
 from gop.compiler.syntax import ast
 
 # How many `let`s a reference may go through to reach a literal (a cycle is the checker's error).
@@ -104,7 +104,7 @@ class _Expander:
     def _names_ok(self, decl: ast.ForDecl) -> bool:
         ok = True
         for index, name in enumerate(decl.names):
-            if name.text in CONTEXT_ROOTS:
+            if name.text in CONTEXT_NAMES:
                 self.error(codes.INVALID_LOOP_VARIABLE, name.span, f"a loop variable cannot be named `{name.text}`",
                            notes=(f"`{name.text}` names the {name.text} a value is resolved for (`${{{name.text}.name}}`); "
                                   "choose another name",))
