@@ -370,16 +370,15 @@ class _Evaluator:
                     own = own_leaves[app_name]
                     touching = touching_of[app_name]
                     key = (app_name, env, touching, cluster if own else None)
-                    layers = {
-                        Layer.ENV: env_leaves[env][app_name] if env else [],
-                        Layer.SELECTOR: [t for o in touching for t in overlay_leaves[o][app_name]],
-                        Layer.CLUSTER: own,
-                    }
-                    read = self._context_read(apps[app_name], layers) if self.checker.reads_context else None
+                    layers = read = None
+                    if self.checker.reads_context:
+                        layers = self._layers(env_leaves, overlay_leaves, app_name, env, touching, own)
+                        read = self._context_read(apps[app_name], layers)
                     if read:
                         context = self.contexts.context(apps[app_name].kind, apps[app_name].name, env, cluster)
                         key += (self.contexts.key(read, context),)
                     if key not in cache:
+                        layers = layers or self._layers(env_leaves, overlay_leaves, app_name, env, touching, own)
                         if read:
                             cache[key] = self._context_instance(apps[app_name], env, layers, context, key[-1], reported, env_values)
                         else:
@@ -389,6 +388,15 @@ class _Evaluator:
                     instances[app_name] = cache[key]
             models[cluster] = _cluster_model(cluster, decl, labels, env or "", instances, apps)
         return models, env_values
+
+    @staticmethod
+    def _layers(env_leaves, overlay_leaves, app_name: str, env: str, touching: tuple, own: list) -> dict[Layer, list[Targeted]]:
+        """The leaves of the env, the overlays and the cluster aimed at one app on one cluster."""
+        return {
+            Layer.ENV: env_leaves[env][app_name] if env else [],
+            Layer.SELECTOR: [t for o in touching for t in overlay_leaves[o][app_name]],
+            Layer.CLUSTER: own,
+        }
 
     def _context_read(self, unit: _Unit, layers: dict[Layer, list[Targeted]]) -> frozenset:
         """The context values a unit's leaves read on a cluster, at every layer."""

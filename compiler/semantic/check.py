@@ -28,7 +28,7 @@ from typing import Any
 from gop.compiler.syntax import ast
 from gop.compiler.diagnostics import Diagnostic, Fix, diagnostic
 from gop.compiler.core.frozen import frozen
-from gop.compiler.semantic.context import ContextRef, ContextText, UnitContext, is_text_type, label_may_be_absent
+from gop.compiler.semantic.context import ContextRef, ContextText, UnitContext, label_may_be_absent
 from gop.compiler.semantic.loader import Program
 from gop.compiler.semantic.quantity_hints import unit_hint
 from gop.compiler.semantic.resolve import Resolution
@@ -460,6 +460,7 @@ class Checker:
 
     def _string(self, expr: ast.StringLit, scope: Scope) -> Any:
         pieces = []
+        deferred = False
         for part in expr.parts:
             if isinstance(part, str):
                 pieces.append(part)
@@ -469,6 +470,7 @@ class Checker:
                 if ref is INVALID:
                     return INVALID
                 pieces.append(ref)
+                deferred = True
                 continue
             value = self._compute(part.expr, AnyType(), scope)
             if value is INVALID:
@@ -478,7 +480,7 @@ class Checker:
                 self.error(codes.TYPE_MISMATCH, part.span, f"cannot interpolate {what} into a string")
                 return INVALID
             pieces.append(interpolated_text(value))
-        if any(isinstance(piece, ContextRef) for piece in pieces):
+        if deferred:
             self.reads_context = True
             return ContextText(_joined(pieces), AnyType(), expr.span)
         if sum(map(len, pieces)) > MAX_VALUE_SIZE:
@@ -753,10 +755,6 @@ class Checker:
         """Check a computed scalar against a type; convert where the language allows (int -> float, quantity)."""
         if isinstance(expected, AnyType):
             return value
-        if isinstance(value, ContextText):
-            if not is_text_type(expected):
-                return self._mismatch(expected, value, span)
-            return ContextText(value.parts, expected, value.span)  # checked once resolved
         if isinstance(expected, BoolType):
             return value if isinstance(value, bool) else self._mismatch(expected, value, span)
         if isinstance(expected, IntType):
@@ -768,7 +766,9 @@ class Checker:
                 return self._mismatch(expected, value, span)
             return self._check_range(float(value), expected.minimum, expected.maximum, span)
         if isinstance(expected, StringType):
-            return self._check_string(value, expected, span) if isinstance(value, str) else self._mismatch(expected, value, span)
+            if isinstance(value, str):
+                return self._check_string(value, expected, span)
+            return self._deferred(value, expected, span)
         if isinstance(expected, DurationType):
             if not isinstance(value, Duration):
                 return self._mismatch(expected, value, span, hint="write a duration such as `30s`, `5m` or `1h30m`")
@@ -783,7 +783,13 @@ class Checker:
                 return self._mismatch(expected, value, span, hint="write a quantity such as `250m`, `1` or `512Mi`")
             return self._check_range(value, expected.minimum, expected.maximum, span)
         if isinstance(expected, EnumType):
-            return self._check_enum(value, expected, span)
+            return self._check_enum(value, expected, span) if not isinstance(value, ContextText) else self._deferred(value, expected, span)
+        return self._mismatch(expected, value, span)
+
+    def _deferred(self, value: Any, expected: StringType | EnumType, span: Span) -> Any:
+        """A string that reads the context, to be checked against `expected` once resolved."""
+        if isinstance(value, ContextText):
+            return ContextText(value.parts, expected, value.span)
         return self._mismatch(expected, value, span)
 
     def _mismatch(self, expected: Type, value: Any, span: Span, hint: str | None = None) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 
 from gop.compiler.core.frozen import frozen
 from gop.compiler.core.span import Span
-from gop.compiler.semantic.types import AnyType, EnumType, MapType, RecordType, StringType, Type
+from gop.compiler.semantic.types import MapType, RecordType, Type
 
 ContextPath = tuple[str, ...]  # ("app", "name"), ("cluster", "labels", "region")
 Context = dict[ContextPath, "str | None"]
@@ -84,7 +84,3 @@ def label_may_be_absent(labels: RecordType | MapType, key: str) -> bool:
     field = labels.fields[key]
     return field.optional and not field.has_default
 
-
-def is_text_type(type_: Type) -> bool:
-    """Whether a string that reads the context may stand for a value of `type_`."""
-    return isinstance(type_, (StringType, EnumType, AnyType))
