@@ -17,8 +17,8 @@ import re
 from pathlib import Path
 
 import pytest
-from e2e import Written, build_cluster, canonical, find, kustomize_all, write_bootstrap_stand_ins
-from helm_fixtures import write_chart
+from e2e import Written, build_cluster, canonical, find, kustomize_all
+from test_flux_tools import write_repository
 
 from gop.compiler.commands.explain import explain_text
 from gop.compiler.lower.flux import plan, render_cluster, repository_files
@@ -130,13 +130,7 @@ def test_instances_are_shared_only_where_the_context_agrees(analysis):
 
 def test_the_tree_builds_to_the_rendered_objects_on_every_cluster(analysis, tmp_path):
     fleet = analysis.fleet
-    files = repository_files(fleet)
-    for path, text in files.items():
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_text(text, encoding="utf-8")
-    for app in fleet.apps.values():
-        write_chart(app, tmp_path / "charts")
-    write_bootstrap_stand_ins(tmp_path, fleet.clusters)
+    files = write_repository(fleet, tmp_path)
     written = Written(fleet, tmp_path, files, kustomize_all(tmp_path, files))
     for cluster, model in sorted(fleet.clusters.items()):
         workdir = tmp_path / f"work-{cluster}"
