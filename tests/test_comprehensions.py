@@ -3,7 +3,7 @@
 - A `for` over a table builds the same repository as the declarations written out by hand.
 - Context values (`${app.name}`, `${env.name}`, `${cluster.name}`, `${cluster.labels.KEY}`, `??`)
   at every layer (the app's own body, an env's `all` and `app` blocks, a selector overlay, a
-  cluster's `app` block) resolve per cluster: each instance's effective values are what the
+  cluster's `app` block), and in a resource, resolve per cluster: each instance's effective values are what the
   labels say (an oracle written here, not the evaluator's), the values the lowering gives each
   HelmRelease (chart values < env < components < cluster patch) are exactly those, and with the
   real tools (`kubectl kustomize` of the tree, `helm template` of its charts) every cluster builds
@@ -61,6 +61,12 @@ for name, svc in services {
 app api {
   image { repository = "ghcr.io/acme/api", tag = "2.0" }
   env.REGION = "${cluster.labels.region}"
+}
+resource cfg {
+  apiVersion = "v1"
+  kind = "ConfigMap"
+  namespace = "default"
+  data.WHERE = "${resource.name}@${cluster.name}"
 }
 """
 
@@ -141,6 +147,7 @@ def test_the_tree_builds_to_the_rendered_objects_on_every_cluster(analysis, tmp_
             deployment = find(build.rendered, "Deployment", app, app)
             variables = {item["name"]: item["value"] for item in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
             assert variables == expected_env(app, cluster, model.labels, model.env), (cluster, app)
+        assert find(build.everything, "ConfigMap", "cfg", "default")["data"] == {"WHERE": f"cfg@{cluster}"}
 
 
 def test_explain_names_the_for_and_row_and_resolves_context(analysis):
