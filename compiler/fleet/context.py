@@ -37,6 +37,7 @@ class Contexts:
         self._resolved: dict[tuple, list[Leaf]] = {}
         self._checked: set[tuple] = set()  # (span, text) of resolved strings checked
         self._absent: dict[ContextRef, set[str]] = {}  # a label read without `??` -> clusters that lack it
+        self._clusters: dict[str, Context] = {}  # the context values of each cluster
 
     def reads(self, leaves: list[Leaf]) -> frozenset[ContextPath]:
         known = self._reads.get(id(leaves))
@@ -45,21 +46,29 @@ class Contexts:
         return known[1]
 
     def context(self, kind: str, name: str, env: str | None, cluster: str | None) -> Context:
-        """Every context value of a unit on a cluster (None: an optional label it lacks); only the
-        unit's name when there is no cluster."""
-        context: Context = {(kind, "name"): name}
+        """Every context value of a unit on a cluster (a label it lacks: absent, read as None);
+        only the unit's name when there is no cluster."""
         if cluster is None:
-            return context
-        context["env", "name"] = env or ""
-        context["cluster", "name"] = cluster
-        for key, value in self.placement.cluster_labels.get(cluster, {}).items():
-            context["cluster", "labels", key] = interpolated_text(value)
-        return context
+            return {(kind, "name"): name}
+        return self._cluster_context(env, cluster) | {(kind, "name"): name}
+
+    def _cluster_context(self, env: str | None, cluster: str) -> Context:
+        shared = self._clusters.get(cluster)
+        if shared is None:
+            shared = self._clusters[cluster] = {("env", "name"): env or "", ("cluster", "name"): cluster} | {
+                ("cluster", "labels", key): interpolated_text(value)
+                for key, value in self.placement.cluster_labels.get(cluster, {}).items()}
+        return shared
 
     @staticmethod
     def key(reads: frozenset[ContextPath], context: Context) -> tuple:
         """The values of `context` that `reads` reads (those that tell instances apart)."""
         return tuple(sorted((path, context.get(path, "\0")) for path in reads))
+
+    def key_on(self, reads: frozenset[ContextPath], kind: str, name: str, env: str, cluster: str) -> tuple:
+        """`key(reads, context(kind, name, env, cluster))`, without making the context."""
+        shared = self._cluster_context(env, cluster)
+        return tuple(sorted((path, name if path == (kind, "name") else shared.get(path, "\0")) for path in reads))
 
     def resolve(self, leaves: list[Leaf], context: Context, where: str) -> list[Leaf]:
         """`leaves` with each string that reads the context resolved in `context` (`where`: the

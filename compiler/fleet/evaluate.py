@@ -109,6 +109,13 @@ class _Evaluator:
         self.chart_values = ChartValues(checker, root, memo.chart_types if memo is not None else {})
         self.placement: Placement | None = None
         self.contexts: Contexts | None = None  # once the placement is known
+        # Units that read the context: the leaves their base was made of, by `unit_key`; the
+        # units made of other resolutions of their leaves, by the resolved list's id; for each
+        # (env, unit_key), whether the instance that made the env's values had the shared base and
+        # what the app and env layers read there.
+        self._base_leaves: dict[str, list[Leaf]] = {}
+        self._resolved_units: dict[int, _Unit] = {}
+        self._env_made_by: dict[tuple[str, str], tuple[bool, tuple]] = {}
         self.layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = {}
         self._env_stages: dict[tuple[str, str], tuple[dict, dict, dict]] = {}
         self._selector_winners: dict[tuple, Winners] = {}  # apps of one values schema share overlay leaves
@@ -260,7 +267,9 @@ class _Evaluator:
         cluster = clusters[0] if clusters else None
         env = self.placement.cluster_env.get(cluster) if cluster else None
         where = f"{kind} `{name}` on cluster `{cluster}`" if cluster else f"{kind} `{name}`"
-        return self.contexts.resolve(leaves, self.contexts.context(kind, name, env, cluster), where)
+        resolved = self._base_leaves[unit_key(kind, name)] = self.contexts.resolve(
+            leaves, self.contexts.context(kind, name, env, cluster), where)
+        return resolved
 
     def _unit_record(self, kind: str, decl: ast.ResourceDecl) -> RecordType:
         """The schema a release's or resource's body is checked against: the prelude's `Release`
@@ -353,6 +362,7 @@ class _Evaluator:
         placed = {name: frozenset(matches.get(id(app.decl), ())) for name, app in apps.items()}
         app_names = sorted(apps)
         touching_by_overlays: dict[tuple, dict[str, tuple]] = {}  # clusters share overlay combinations
+        reads_by_key: dict[tuple, frozenset] = {}  # what the leaves of a pair read of the context
         for cluster, labels in self.placement.cluster_labels.items():
             decl = decls["cluster"][cluster]
             env = cluster_env.get(cluster)
@@ -370,17 +380,19 @@ class _Evaluator:
                     own = own_leaves[app_name]
                     touching = touching_of[app_name]
                     key = (app_name, env, touching, cluster if own else None)
-                    layers = read = None
+                    read = None
                     if self.checker.reads_context:
-                        layers = self._layers(env_leaves, overlay_leaves, app_name, env, touching, own)
-                        read = self._context_read(apps[app_name], layers)
+                        read = reads_by_key.get(key)  # pairs of one key read the same leaves
+                        if read is None:
+                            read = reads_by_key[key] = self._context_read(
+                                apps[app_name], self._layers(env_leaves, overlay_leaves, app_name, env, touching, own))
                     if read:
-                        context = self.contexts.context(apps[app_name].kind, apps[app_name].name, env, cluster)
-                        key += (self.contexts.key(read, context),)
+                        key += (self.contexts.key_on(read, apps[app_name].kind, apps[app_name].name, env, cluster),)
                     if key not in cache:
-                        layers = layers or self._layers(env_leaves, overlay_leaves, app_name, env, touching, own)
+                        layers = self._layers(env_leaves, overlay_leaves, app_name, env, touching, own)
                         if read:
-                            cache[key] = self._context_instance(apps[app_name], env, layers, context, key[-1], reported, env_values)
+                            context = self.contexts.context(apps[app_name].kind, apps[app_name].name, env, cluster)
+                            cache[key] = self._context_instance(apps[app_name], env, layers, context, reported, env_values)
                         else:
                             cache[key] = self._instance(apps[app_name], env, layers, reported)
                         if env:
@@ -403,21 +415,30 @@ class _Evaluator:
         groups = [unit.leaves] + [group.leaves for targeted in layers.values() for group in targeted]
         return frozenset().union(*(self.contexts.reads(leaves) for leaves in groups))
 
-    def _context_instance(self, unit: _Unit, env: str, layers: dict[Layer, list[Targeted]], context: dict, variant: tuple,
+    def _context_instance(self, unit: _Unit, env: str, layers: dict[Layer, list[Targeted]], context: dict,
                           reported: set, env_values: dict) -> Instance:
         """The instance of a unit whose leaves read the context, resolved for one cluster. Its
         `cluster_values` also patch what the app and env layers resolve to here unlike in the
         shared base and env values (those of the first cluster by name), so that base < env <
         cluster values stay its effective values on every cluster."""
         where = f"{unit.kind} `{unit.name}` on cluster `{context['cluster', 'name']}`"
-        shared_base = unit.values
+        key, shared_base = unit_key(unit.kind, unit.name), unit.values
+        # What the app and env layers read tells the env stages apart (not what the overlays or the cluster read).
+        env_key = self.contexts.key(self._context_read(unit, {Layer.ENV: layers[Layer.ENV]}), context)
         leaves = self.contexts.resolve(unit.leaves, context, where)
-        if leaves is not unit.leaves:
-            unit = _Unit(unit.kind, unit.name, unit.decl, unit.record, leaves, *_written(unit.kind, unit.name, unit.record, leaves))
+        same_base = leaves is self._base_leaves.get(key, unit.leaves)
+        if not same_base:
+            if id(leaves) not in self._resolved_units:
+                self._resolved_units[id(leaves)] = _Unit(unit.kind, unit.name, unit.decl, unit.record, leaves,
+                                                         *_written(unit.kind, unit.name, unit.record, leaves))
+            unit = self._resolved_units[id(leaves)]
         layers = {layer: [Targeted(group.source, group.specific, self.contexts.resolve(group.leaves, context, where))
                           for group in targeted] for layer, targeted in layers.items()}
-        instance = self._instance(unit, env, layers, reported, variant)
-        shared_env = env_values.get(env, {}).get(unit_key(unit.kind, unit.name), instance.env_values)
+        instance = self._instance(unit, env, layers, reported, env_key)
+        shared_env = env_values.get(env, {}).get(key, instance.env_values)
+        made_by = self._env_made_by.setdefault((env, key), (same_base, env_key))
+        if made_by == (True, env_key) and same_base:  # its base and env values are the shared ones
+            return Instance(instance.app, env, instance.values, instance.origins, shared_env, instance.cluster_values)
         shared = merge(merge(shared_base, shared_env), instance.cluster_values)
         correction = patch(instance.values, shared)
         cluster_values = merge(instance.cluster_values, correction) if correction else instance.cluster_values
