@@ -12,6 +12,13 @@ an `AppModel` knows its clusters and chart features when it is made, an `EnvMode
 sets; nothing in the fleet changes afterwards. Last, `checks.fleet_diagnostics` reports what the
 API server, Helm or Flux would refuse in the fleet (its diagnostics join the checker's).
 
+Context interpolation (`${cluster.labels.region}`, see fleet/context.py): unit bodies are checked
+with the checker's `unit_context` set, so their strings may read the context; a pair whose leaves
+read it is evaluated with them resolved for its cluster, the values it reads in its key. The base
+(chart values) and each env's values hold the values resolved for the first cluster (by name)
+they reach; a pair that resolves its app or env layer otherwise adds the difference to its
+`cluster_values`, so base < env < cluster values are its effective values on every cluster.
+
 Diagnostics: the checker's are never removed. An `all { }` body is checked once per values schema,
 so its diagnostics can repeat; the analysis (`session`) keeps each (code, span, message) once. The one diagnostic re-worded is a label value outside its enum
 (`checks.placement._as_label_diagnostic`).

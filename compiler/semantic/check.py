@@ -9,6 +9,9 @@ record can be switched on with its defaults (`serviceAccount {}`).
 
 Invariants: a value returned is of its expected type and satisfies every
 refinement; anything else yields a diagnostic and `INVALID`, never an exception.
+While `unit_context` is set (the evaluator checks a unit body), a string that reads the context
+(`"${cluster.labels.region}"`) is a `context.ContextText` typed by where it stands (E1025 an
+unknown context value, E1027 a `??` with nothing to fall back from), resolved per cluster later.
 Side tables for the symbol table (`symbols`): `references` (use span -> declaration) and
 `field_owners` (each record field -> the schema that declares it).
 Caches: the checker's own tables live as long as the checker (one analysis); the two
