@@ -42,7 +42,10 @@ class Contexts:
     def reads(self, leaves: list[Leaf]) -> frozenset[ContextPath]:
         known = self._reads.get(id(leaves))
         if known is None:
-            known = self._reads[id(leaves)] = (leaves, frozenset().union(*(reads_of(leaf.value) for leaf in leaves)))
+            found: set[ContextPath] = set()
+            for leaf in leaves:
+                found.update(reads_of(leaf.value))
+            known = self._reads[id(leaves)] = (leaves, frozenset(found))
         return known[1]
 
     def context(self, kind: str, name: str, env: str | None, cluster: str | None) -> Context:

@@ -65,15 +65,28 @@ class UnitContext:
     labels: RecordType | MapType
 
 
-def reads_of(value: Any) -> set[ContextPath]:
+def reads_of(value: Any) -> frozenset[ContextPath]:
     """Every context path a checked value (a string, list, map) reads."""
+    if type(value) in _PLAIN:  # most values: nothing to look into
+        return _NOTHING
+    found: set[ContextPath] = set()
+    _collect(value, found)
+    return frozenset(found)
+
+
+def _collect(value: Any, found: set[ContextPath]) -> None:
     if isinstance(value, ContextText):
-        return set(value.reads)
-    if isinstance(value, dict):
-        return set().union(*map(reads_of, value.values())) if value else set()
-    if isinstance(value, (list, tuple)):
-        return set().union(*map(reads_of, value)) if value else set()
-    return set()
+        found.update(value.reads)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect(item, found)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _collect(item, found)
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_NOTHING: frozenset[ContextPath] = frozenset()
 
 
 def label_may_be_absent(labels: RecordType | MapType, key: str) -> bool:
