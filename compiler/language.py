@@ -146,3 +146,12 @@ SELECTOR_OPERATORS = ("in", "not", "exists")
 # Every name a context interpolation may start with: the roots, and the own name of a release or
 # resource (`${release.name}`); none of them may name a loop variable.
 CONTEXT_NAMES = CONTEXT_ROOTS + ("release", "resource")
+# ---- tenancy (docs/tenancy.md) ------------------------------------------------------------------
+# `tenant NAME where SELECTOR { ... }`: a named declaration placed on clusters by a selector, its body
+# typed by the prelude's `Tenant`.
+TENANT_KIND = "tenant"
+TOP_LEVEL_KEYWORDS = TOP_LEVEL_KEYWORDS | {TENANT_KIND}
+NAMED_KINDS = NAMED_KINDS + (TENANT_KIND,)
+RESOURCE_KINDS = NAMED_KINDS + SINGLETON_KINDS
+SELECTOR_KINDS = SELECTOR_KINDS + (TENANT_KIND,)
+SETTINGS_SCHEMAS = {**SETTINGS_SCHEMAS, TENANT_KIND: "Tenant"}

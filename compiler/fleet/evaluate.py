@@ -5,9 +5,10 @@ Input: `Program`, `Resolution`, and a `Checker` (which keeps collecting diagnost
 checked leaves (for `gopc explain` and hover).
 
 Steps: place the clusters (`checks.placement`: typed labels, selectors, one env per cluster);
-check every app body, and every env, overlay and cluster body per app it targets; then, for every
-(cluster, app), merge the layers schema default < app < env < selector overlay < cluster override
-(`layers`: provenance of every leaf, conflicts inside one layer). The model is built complete:
+check every app body, and every env, overlay and cluster body per app it targets; build each
+declaration's base from the fleet's defaults and the templates it uses (`templates`); then, for
+every (cluster, app), merge the layers schema default < defaults < template < app < env < selector
+overlay < cluster override (`layers`: provenance of every leaf, conflicts inside one layer). The model is built complete:
 an `AppModel` knows its clusters and chart features when it is made, an `EnvModel` what its layer
 sets; nothing in the fleet changes afterwards. Last, `checks.fleet_diagnostics` reports what the
 API server, Helm or Flux would refuse in the fleet (its diagnostics join the checker's).
@@ -30,6 +31,7 @@ the cluster's own overrides, so pairs with the same key share one computation (a
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,7 @@ from gop.compiler.fleet.checks.placement import Placement, place
 from gop.compiler.fleet.checks.versions import Version, clusters_text, instance_versions
 from gop.compiler.fleet.layers import Targeted, Winners, apply_leaves, fill_defaults, layer_patch, winning_leaves
 from gop.compiler.fleet.resources import ResourceKinds
+from gop.compiler.fleet.templates import Base, BaseLayers, BaseSource, touches_values
 from gop.compiler.fleet.model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings, UnitModel
 from gop.compiler.language import (APP_SCHEMA, CLUSTER_LABELS, MAP_PART_FIELDS, PRELUDE_MODULE, SELECTOR_KINDS,
                                    SETTINGS_SCHEMAS, TEMPLATE_FIELDS, UNIT_KINDS, UNIT_SCHEMAS, AppField, unit_key)
@@ -64,6 +67,8 @@ class Evaluation:
     # Every layer's checked leaves, kept so `gopc explain` and hover can show the whole chain of a value;
     # by `unit_key` (apps by name, then "release NAME", "resource NAME").
     app_leaves: dict[str, list[Leaf]] = field(default_factory=dict)
+    # The leaves of the defaults and templates below each declaration (by `unit_key`), lowest first.
+    base_leaves: dict[str, list[tuple[Origin, Leaf]]] = field(default_factory=dict)
     layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = field(default_factory=dict)
     overlay_clusters: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -72,7 +77,8 @@ class Evaluation:
         "release NAME", "resource NAME") on `cluster`, lowest layer first, each with its value and
         whether it is the effective one."""
         instance = cluster_instance(self.fleet.clusters[cluster], app)
-        found: list[tuple[Origin, Any]] = []
+        found: list[tuple[Origin, Any]] = [(origin, leaf) for origin, leaf in self.base_leaves.get(app, [])
+                                           if leaf.path[: len(path)] == path]
         for leaf in self.app_leaves.get(app, []):
             if leaf.path[: len(path)] == path:
                 found.append((Origin(Layer.APP, leaf.span, _declared_in(app)), leaf))
@@ -116,16 +122,24 @@ class _Evaluator:
         self.chart_values = ChartValues(checker, root, memo.chart_types if memo is not None else {})
         self.placement: Placement | None = None
         self.contexts: Contexts | None = None  # once the placement is known
-        # Units that read the context: the leaves their base was made of, by `unit_key`; the
-        # units made of other resolutions of their leaves, by the resolved list's id; for each
+        # Units that read the context: the leaves their base was made of (own, below), by `unit_key`;
+        # the units made of other resolutions of their leaves, by the resolved lists' ids; for each
         # (env, unit_key), whether the instance that made the env's values had the shared base and
         # what the app and env layers read there.
-        self._base_leaves: dict[str, list[Leaf]] = {}
-        self._resolved_units: dict[int, _Unit] = {}
+        self._context_base: dict[str, tuple[list[Leaf], list[Leaf]]] = {}
+        self._resolved_units: dict[tuple[int, int], _Unit] = {}
+        self._below: dict[str, tuple[Base, list[Leaf]]] = {}  # by unit_key: its base, and the leaves of its winners
         self._env_made_by: dict[tuple[str, str], tuple[bool, tuple]] = {}
         self.layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = {}
         self._env_stages: dict[tuple[str, str], tuple[dict, dict, dict]] = {}
         self._selector_winners: dict[tuple, Winners] = {}  # apps of one values schema share overlay leaves
+        self._environment: tuple = ()
+        # A template's or defaults block's leaves: checked against App (and whether it names its
+        # values schema), and per values schema (an app's) or declaration schema (a release's, a resource's).
+        self._generic_checks: dict[int, tuple[list[Leaf], bool]] = {}
+        self._base_checks: dict[tuple[int, int], list[Leaf]] = {}
+        self.base_layers = BaseLayers(resolution, checker, self._base_body)
+        self.base_leaves: dict[str, list[tuple[Origin, Leaf]]] = {}
         self.resource_kinds = ResourceKinds(program, resolution, checker, root, self._prelude_record(UNIT_SCHEMAS["resource"]),
                                             chart_crds=lambda: [(crd.path.as_posix(), crd.text) for crd in locked_crds(root)])
 
@@ -141,6 +155,7 @@ class _Evaluator:
         self.placement = placement = place(self.checker, self.resolution)
         self.contexts = Contexts(placement, self.checker)
         units = self._units()
+        self._check_unused_sources()
         apps = {key: unit for key, unit in units.items() if unit.kind == "app"}
         clusters, env_values = self._instances(units)
         self.contexts.report()
@@ -164,12 +179,14 @@ class _Evaluator:
             resources=self._unit_models(units, "resource", clusters),
             stages=self._settings("stage"),
             namespaces=self._settings("namespace"),
+            tenants=self._settings("tenant"),
         )
         for name, unit in fleet.resources.items():
             unit.objects = tuple((found.value, found.kind.namespaced) for found in self.resource_kinds.file_objects(name))
         evaluation = Evaluation(
             fleet, placement.labels_type, placement.matches,
             app_leaves={key: unit.leaves for key, unit in units.items()},
+            base_leaves=self.base_leaves,
             layer_leaves=self.layer_leaves,
             overlay_clusters={name: placement.matches.get(id(d), ()) for name, d in decls["overlay"].items()},
         )
@@ -229,54 +246,113 @@ class _Evaluator:
     def _units(self) -> dict[str, _Unit]:
         """Every app, release and resource as written, by `unit_key`."""
         units: dict[str, _Unit] = {}
-        environment = _environment(self.program, self.resolution)
+        environment = self._environment = _environment(self.program, self.resolution)
         for name, decl in self.resolution.resources["app"].items():
             scope = self.checker.scope_of(decl)
             with self._unit_context("app"):
                 leaves, values_type = self._checked_app_body(decl, scope, environment)
             record = _app_record(self.app_record, name, values_type)
             self._winners([Targeted(f"app {name}", True, leaves)], Layer.APP)
-            if self.checker.reads_context and self.contexts.reads(leaves):
-                base = _written("app", name, record, self._first_resolution("app", name, decl, leaves))
+            below = self._base("app", name, decl, record, leaves)
+            if self.checker.reads_context and self._context_read_of(name, leaves, below):
+                base = _written("app", name, record, *self._first_resolution("app", name, decl, leaves, below))
             else:
-                # The base (defaults + app layer) is a function of the leaves and the schema, both unchanged on reuse.
-                base = self.memo.app_bases.get(leaves) if self.memo is not None else None
-                if base is None:
-                    base = _written("app", name, record, leaves)
+                # The base (schema defaults + defaults + templates + app layer) is a function of the
+                # leaves of those layers and of the schema, all unchanged on reuse.
+                inputs = below.inputs if below is not None else ()
+                cached = self.memo.app_bases.get(leaves) if self.memo is not None else None
+                if cached is not None and len(cached[0]) == len(inputs) and all(a is b for a, b in zip(cached[0], inputs)):
+                    base = cached[1]
+                else:
+                    base = _written("app", name, record, leaves, below)
                 if self.memo is not None:
-                    self.memo.app_bases.put(leaves, base)
+                    self.memo.app_bases.put(leaves, (inputs, base))
             units[name] = _Unit("app", name, decl, record, leaves, *base)
-            self._required(units[name])
+            self._required(units[name], below)
         for kind in UNIT_KINDS[1:]:
             for name, decl in self.resolution.resources[kind].items():
                 record = self._unit_record(kind, decl)
                 with self._unit_context(kind):
                     leaves = self._checked_body(decl.body, record, self.checker.scope_of(decl))
                 self._winners([Targeted(f"{kind} {name}", True, leaves)], Layer.APP)
-                written = self._first_resolution(kind, name, decl, leaves) if self.checker.reads_context else leaves
-                unit = units[unit_key(kind, name)] = _Unit(kind, name, decl, record, leaves, *_written(kind, name, record, written))
-                self._required(unit)
+                below = self._base(kind, name, decl, record, leaves)
+                own, own_below = leaves, below
+                if self.checker.reads_context:
+                    own, own_below = self._first_resolution(kind, name, decl, leaves, below)
+                unit = units[unit_key(kind, name)] = _Unit(kind, name, decl, record, leaves, *_written(kind, name, record, own, own_below))
+                self._required(unit, below)
         return units
 
     @contextmanager
     def _unit_context(self, kind: str):
         """Strings checked inside may read the context of a unit of `kind` (`${app.name}` ...)."""
-        self.checker.unit_context = UnitContext(kind, self.placement.labels_type)
+        outer, self.checker.unit_context = self.checker.unit_context, UnitContext(kind, self.placement.labels_type)
         try:
             yield
         finally:
-            self.checker.unit_context = None
+            self.checker.unit_context = outer
 
-    def _first_resolution(self, kind: str, name: str, decl: ast.ResourceDecl, leaves: list[Leaf]) -> list[Leaf]:
-        """A unit's own leaves resolved for the first cluster (by name) it is placed on: its base
-        (an app's chart values.yaml); the clusters where they resolve otherwise patch the difference."""
+    def _first_resolution(self, kind: str, name: str, decl: ast.ResourceDecl, leaves: list[Leaf],
+                          below: Base | None) -> tuple[list[Leaf], Base | None]:
+        """A unit's own leaves and the defaults and templates below it, resolved for the first
+        cluster (by name) it is placed on: its base (an app's chart values.yaml); the clusters where
+        they resolve otherwise patch the difference."""
         clusters = sorted(self.placement.matches.get(id(decl), ()))
         cluster = clusters[0] if clusters else None
         env = self.placement.cluster_env.get(cluster) if cluster else None
         where = f"{kind} `{name}` on cluster `{cluster}`" if cluster else f"{kind} `{name}`"
-        resolved = self._base_leaves[unit_key(kind, name)] = self.contexts.resolve(
-            leaves, self.contexts.context(kind, name, env, cluster), where)
-        return resolved
+        context = self.contexts.context(kind, name, env, cluster)
+        key = unit_key(kind, name)
+        below_leaves = self._below.get(key, (None, _NO_LEAVES))[1]
+        own, under = self.contexts.resolve(leaves, context, where), self.contexts.resolve(below_leaves, context, where)
+        self._context_base[key] = (own, under)
+        return own, _resolved_below(below, below_leaves, under)
+
+    def _context_read_of(self, key: str, leaves: list[Leaf], below: Base | None) -> frozenset:
+        """What a unit's own leaves and the defaults and templates below it read of the context."""
+        return self.contexts.reads(leaves) | self.contexts.reads(self._below.get(key, (None, _NO_LEAVES))[1])
+
+    def _base(self, kind: str, name: str, decl: ast.ResourceDecl, record: RecordType, leaves: list[Leaf]) -> Base | None:
+        """The defaults and templates below a declaration; their leaves are kept for explain and hover."""
+        below = self.base_layers.base(kind, name, decl, record, leaves)
+        if below is not None:
+            self._below[unit_key(kind, name)] = (below, [leaf for leaf, _ in below.winners])
+            self.base_leaves[unit_key(kind, name)] = below.chain
+        return below
+
+    def _base_body(self, source: BaseSource, kind: str, record: RecordType) -> list[Leaf]:
+        """The leaves of a template's or defaults block's body for a unit of `record`. An app's
+        are checked once against the prelude's App (reused across analyses like an app body's),
+        and again per values schema only when the body sets `values` without naming its schema
+        (as an `all { }` body is); a release's or resource's per declaration schema."""
+        if kind == "app":
+            if id(source) not in self._generic_checks:
+                with self._unit_context(kind):
+                    leaves, annotated = self._checked_app_body(source, self.checker.scope_of(source), self._environment)
+                self._generic_checks[id(source)] = (leaves, annotated is not None)
+            leaves, annotated = self._generic_checks[id(source)]
+            values = record.fields[AppField.VALUES].type
+            if annotated or values is self.app_record.fields[AppField.VALUES].type or not touches_values(source.body, AppField.VALUES):
+                return leaves
+            key = (id(source), id(values))
+        else:
+            key = (id(source), id(record))
+        if key not in self._base_checks:
+            with self._unit_context(kind):
+                self._base_checks[key] = self._checked_body(source.body, record, self.checker.scope_of(source))
+        return self._base_checks[key]
+
+    def _check_unused_sources(self) -> None:
+        """Check the templates and defaults blocks no declaration used, against their kind's
+        prelude schema, so a mistake in one (a field set twice in a template too) shows before
+        anything uses it."""
+        checked = {key[0] for key in self._base_checks} | set(self._generic_checks)
+        sources = [*self.resolution.templates.values(), *(block for blocks in self.resolution.defaults.values() for block in blocks)]
+        for source in sources:
+            if id(source) not in checked:
+                leaves = self._base_body(source, source.kind, self._prelude_record(UNIT_SCHEMAS[source.kind]))
+                if isinstance(source, ast.TemplateDecl):
+                    self.base_layers.report_conflicts(source, leaves)
 
     def _unit_record(self, kind: str, decl: ast.ResourceDecl) -> RecordType:
         """The schema a release's or resource's body is checked against: the prelude's `Release`
@@ -419,7 +495,8 @@ class _Evaluator:
 
     def _context_read(self, unit: _Unit, layers: dict[Layer, list[Targeted]]) -> frozenset:
         """The context values a unit's leaves read on a cluster, at every layer."""
-        groups = [unit.leaves] + [group.leaves for targeted in layers.values() for group in targeted]
+        below_leaves = self._below.get(unit_key(unit.kind, unit.name), (None, _NO_LEAVES))[1]
+        groups = [unit.leaves, below_leaves] + [group.leaves for targeted in layers.values() for group in targeted]
         return frozenset().union(*(self.contexts.reads(leaves) for leaves in groups))
 
     def _context_instance(self, unit: _Unit, env: str, layers: dict[Layer, list[Targeted]], context: dict,
@@ -432,13 +509,15 @@ class _Evaluator:
         key, shared_base = unit_key(unit.kind, unit.name), unit.values
         # What the app and env layers read tells the env stages apart (not what the overlays or the cluster read).
         env_key = self.contexts.key(self._context_read(unit, {Layer.ENV: layers[Layer.ENV]}), context)
-        leaves = self.contexts.resolve(unit.leaves, context, where)
-        same_base = leaves is self._base_leaves.get(key, unit.leaves)
+        below, below_leaves = self._below.get(key, (None, _NO_LEAVES))
+        leaves, under = self.contexts.resolve(unit.leaves, context, where), self.contexts.resolve(below_leaves, context, where)
+        base_own, base_under = self._context_base.get(key, (unit.leaves, below_leaves))
+        same_base = leaves is base_own and under is base_under
         if not same_base:
-            if id(leaves) not in self._resolved_units:
-                self._resolved_units[id(leaves)] = _Unit(unit.kind, unit.name, unit.decl, unit.record, leaves,
-                                                         *_written(unit.kind, unit.name, unit.record, leaves))
-            unit = self._resolved_units[id(leaves)]
+            if (id(leaves), id(under)) not in self._resolved_units:
+                self._resolved_units[id(leaves), id(under)] = _Unit(unit.kind, unit.name, unit.decl, unit.record, leaves, *_written(
+                    unit.kind, unit.name, unit.record, leaves, _resolved_below(below, below_leaves, under)))
+            unit = self._resolved_units[id(leaves), id(under)]
         layers = {layer: [Targeted(group.source, group.specific, self.contexts.resolve(group.leaves, context, where))
                           for group in targeted] for layer, targeted in layers.items()}
         instance = self._instance(unit, env, layers, reported, env_key)
@@ -499,10 +578,10 @@ class _Evaluator:
             self.checker.diagnostics.append(conflict.diagnostic(self.where_both_apply(conflict.kept_source, conflict.other_source)))
         return winners
 
-    def _required(self, app: _Unit) -> None:
-        if not app.missing or self._syntax_error_in(app.decl):
+    def _required(self, app: _Unit, below: Base | None) -> None:
+        if not app.missing or self._syntax_error_in(app.decl) or (below is not None and not below.complete):
             return
-        attempted = ast.assigned_paths(app.decl.body)
+        attempted = ast.assigned_paths(app.decl.body) | (below.assigned if below is not None else frozenset())
         for path in app.missing:
             if path in attempted:
                 continue  # assigned, but the value was wrong: that error is reported already
@@ -584,11 +663,25 @@ class _Unit:
     missing: list  # paths of the required fields it does not set
 
 
-def _written(kind: str, name: str, record: RecordType, leaves: list[Leaf]) -> tuple[dict, dict, list]:
-    """(values, origins, missing) of an app (release, resource) as written: its leaves over the schema's defaults."""
-    origins = {leaf.path: Origin(Layer.APP, leaf.span, f"{kind} {name}") for leaf in leaves}
+_NO_LEAVES: list[Leaf] = []  # the leaves below a unit without defaults or templates (never changed)
+
+
+def _resolved_below(below: Base | None, leaves: list[Leaf], resolved: list[Leaf]) -> Base | None:
+    """`below` with the leaves of its winners resolved (`resolved`, made from `leaves`)."""
+    if below is None or resolved is leaves:
+        return below
+    return dataclasses.replace(below, winners=[(leaf, origin) for leaf, (_, origin) in zip(resolved, below.winners)])
+
+
+def _written(kind: str, name: str, record: RecordType, leaves: list[Leaf], below: Base | None = None) -> tuple[dict, dict, list]:
+    """(values, origins, missing) of an app (release, resource) as written: its leaves over those of
+    the defaults and templates below it, over the schema's defaults. Required fields are missing
+    only when no layer of the base sets them."""
+    own = [(leaf, Origin(Layer.APP, leaf.span, f"{kind} {name}")) for leaf in leaves]
+    layered = [*below.winners, *own] if below is not None else own
+    origins = {leaf.path: origin for leaf, origin in layered}
     missing: list = []
-    values, origins = fill_defaults(record, build_tree(leaves), origins, (), missing)
+    values, origins = fill_defaults(record, build_tree([leaf for leaf, _ in layered]), origins, (), missing)
     return values, origins, missing
 
 
