@@ -203,3 +203,35 @@ def test_a_generated_declaration_records_its_for_member_and_row(analysis):
     assert CONTEXT[row.start:row.end] == "cart = { port = 8080 }"
     assert id(resolution.resources["app"]["api"]) not in resolution.generated
     assert list(resolution.resources["app"]) == ["solo", "cart", "web", "api"]  # where the `for` stands
+
+
+TEMPLATED = HEADER + """\
+defaults for app {
+  env.REGION = "${cluster.labels.region}"
+}
+template web-service for app {
+  image { repository = "ghcr.io/acme/${app.name}", tag = "1.0" }
+  env.WHERE = "${cluster.name}/${env.name}"
+}
+let services = { cart = { port = 8080 }, web = { port = 8081 } }
+for name, svc in services {
+  app "${name}" uses web-service {
+    ports { http = svc.port }
+  }
+}
+"""
+
+
+def test_templates_and_defaults_read_the_context_of_each_app_and_cluster(tmp_path):
+    fleet = analysed(tmp_path / "templated", TEMPLATED).fleet
+    assert plain(fleet.apps["web"].base)["image"]["repository"] == "ghcr.io/acme/web"
+    for cluster, model in fleet.clusters.items():
+        for release in plan.releases(fleet, cluster):
+            app, instance = release.app.name, model.instances[release.app.name]
+            values = plain(instance.values)
+            assert plain(release_values(release)) == values, (cluster, app)
+            if app in ("cart", "web"):
+                mirrored = model.labels["region"] == "us"
+                assert values["image"]["repository"] == ("mirror.example.com/" if mirrored else "ghcr.io/acme/") + app
+                assert values["env"]["REGION"] == model.labels["region"]
+                assert values["env"]["WHERE"] == f"{cluster}/{model.env}"
