@@ -142,6 +142,10 @@ TARGET_KEYWORDS = ("app", "all", "release", "resource")
 SELECTOR_OPERATORS = ("in", "not", "exists")
 
 
+# ---- comprehensions and context interpolation ----
+# Every name a context interpolation may start with: the roots, and the own name of a release or
+# resource (`${release.name}`); none of them may name a loop variable.
+CONTEXT_NAMES = CONTEXT_ROOTS + ("release", "resource")
 # ---- tenancy (docs/tenancy.md) ------------------------------------------------------------------
 # `tenant NAME where SELECTOR { ... }`: a named declaration placed on clusters by a selector, its body
 # typed by the prelude's `Tenant`.
