@@ -158,8 +158,8 @@ def code_json(info) -> str:
 
 
 def _written(value) -> Any:
-    """A value as JSON data; a string that reads the context as written (`"${cluster.name}"`)."""
-    return str(value) if isinstance(value, ContextText) else plain(value)
+    """A value as JSON data; a string that reads the context as written (`${cluster.name}`)."""
+    return str(value)[1:-1] if isinstance(value, ContextText) else plain(value)
 
 
 def _assignment(below, value) -> str:
@@ -175,7 +175,7 @@ def _inline(value) -> str:
     """A value as JSON; a string that reads the context as written (`"${cluster.name}"`)."""
     if isinstance(value, ContextText):
         return str(value)
-    return json.dumps(_written(value), ensure_ascii=False, default=str)
+    return json.dumps(plain(value), ensure_ascii=False, default=str)
 
 
 def _generated_by(analysis, key: str) -> str:
