@@ -15,6 +15,8 @@ Invariants:
 
 from __future__ import annotations
 
+from gop.compiler.language import WORKLOAD_PARTS
+
 HELPERS = '''\
 {{/* Names and labels shared by every gopc chart; helpers are named gop.* and identical in every chart. */}}
 
@@ -85,7 +87,7 @@ failureThreshold: {{ .failureThreshold | toJson }}
 SERVICE_ACCOUNT_HELPER = '''
 {{/* The service account the pods run as: serviceAccount.name, else the object name. */}}
 {{- define "gop.serviceAccountName" -}}
-{{- get (get .Values "serviceAccount") "name" | default (include "gop.fullname" .) }}
+{{- get (get .Values "serviceAccount" | default dict) "name" | default (include "gop.fullname" .) }}
 {{- end }}
 '''
 
@@ -99,116 +101,518 @@ INGRESS_HELPER = '''
 '''
 
 
-def _deployment(parts: frozenset[str]) -> str:
-    mounts = [("config", "/etc/%s", "-config"), ("values", "/etc/%s-values", "-values")]
-    mounts = [mount for mount in mounts if mount[0] in parts]
-    text = '''\
-apiVersion: apps/v1
-kind: Deployment
+_FILE_MOUNTS = (("config", "/etc/%s", "-config"), ("values", "/etc/%s-values", "-values"))
+# The API group of each workload kind's part.
+_KIND_API = {"deployment": "apps/v1", "statefulSet": "apps/v1", "daemonSet": "apps/v1", "job": "batch/v1",
+             "cronJob": "batch/v1"}
+
+
+def _pod(parts: frozenset[str]) -> str:
+    """The `gop.pod` helper: the pod template every workload kind shares."""
+    files = [(name, path, suffix) for name, path, suffix in _FILE_MOUNTS if name in parts]
+    text = '''
+{{/* The pod template of the workload: its labels, the checksums of its files, the pod spec. */}}
+{{- define "gop.pod" -}}
 metadata:
-  {{- include "gop.metadata" (list . "") | nindent 2 }}
-spec:
+  labels:
+    {{- include "gop.podLabels" . | nindent 4 }}
 '''
-    if "autoscaling" in parts:
+    if files:  # a changed file restarts the pods, which read their files at start
+        text += "  annotations:\n"
+        for name, _, _ in files:
+            text += f'    checksum/{name}: {{{{ .Values.{name} | toJson | sha256sum | quote }}}}\n'
+    text += '''\
+spec:
+  {{- $account := get .Values "serviceAccount" }}
+  serviceAccountName: {{ include "gop.serviceAccountName" . | quote }}
+  automountServiceAccountToken: {{ if $account }}{{ $account.automountToken | toJson }}{{ else }}false{{ end }}
+'''
+    if parts & {"job", "cronJob"}:
         text += '''\
+  {{- if has .Values.workload (list "Job" "CronJob") }}
+  restartPolicy: {{ (get .Values "job" | default (dict "restartPolicy" "OnFailure")).restartPolicy | quote }}
+  {{- end }}
+'''
+    text += '''\
+  {{- with .Values.security }}
+  securityContext:
+    runAsNonRoot: {{ .runAsNonRoot | toJson }}
+    {{- range $key := list "runAsUser" "runAsGroup" "fsGroup" }}
+    {{- if hasKey $.Values.security $key }}
+    {{ $key }}: {{ get $.Values.security $key | toJson }}
+    {{- end }}
+    {{- end }}
+    seccompProfile:
+      type: {{ .seccompProfile | quote }}
+  {{- end }}
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- range . }}
+    - name: {{ . | quote }}
+    {{- end }}
+  {{- end }}
+  {{- if hasKey .Values "terminationGracePeriodSeconds" }}
+  terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds | toJson }}
+  {{- end }}
+  {{- with get .Values "priorityClassName" }}
+  priorityClassName: {{ . | quote }}
+  {{- end }}
+  {{- with .Values.nodeSelector }}
+  nodeSelector:
+    {{- range $key, $value := . }}
+    {{ $key | quote }}: {{ $value | quote }}
+    {{- end }}
+  {{- end }}
+  {{- with .Values.tolerations }}
+  tolerations: {{ toJson . }}
+  {{- end }}
+  {{- with get .Values "affinity" }}
+  {{- if or .zones (ne .spreadPods "off") }}
+  affinity:
+    {{- with .zones }}
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+          - matchExpressions:
+              - key: topology.kubernetes.io/zone
+                operator: In
+                values: {{ toJson . }}
+    {{- end }}
+    {{- if eq .spreadPods "required" }}
+    podAntiAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        - topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "gop.selectorLabels" $ | nindent 14 }}
+    {{- else if eq .spreadPods "preferred" }}
+    podAntiAffinity:
+      preferredDuringSchedulingIgnoredDuringExecution:
+        - weight: 100
+          podAffinityTerm:
+            topologyKey: kubernetes.io/hostname
+            labelSelector:
+              matchLabels:
+                {{- include "gop.selectorLabels" $ | nindent 16 }}
+    {{- end }}
+  {{- end }}
+  {{- end }}
+  {{- $spread := .Values.topologySpread }}
+'''
+    spread_condition = '(or (ne $spread.zones "off") (ne $spread.nodes "off"))'
+    if "daemonSet" in parts:  # one pod per node: nothing to spread
+        spread_condition = f'(and (ne .Values.workload "DaemonSet") {spread_condition})'
+    text += f"  {{{{- if {spread_condition} }}}}\n"
+    text += '''\
+  topologySpreadConstraints:
+    {{- range $key := list "zones" "nodes" }}
+    {{- $when := get $spread $key }}
+    {{- if ne $when "off" }}
+    - maxSkew: {{ $spread.maxSkew | toJson }}
+      topologyKey: {{ get (dict "zones" "topology.kubernetes.io/zone" "nodes" "kubernetes.io/hostname") $key }}
+      whenUnsatisfiable: {{ $when }}
+      labelSelector:
+        matchLabels:
+          {{- include "gop.selectorLabels" $ | nindent 10 }}
+    {{- end }}
+    {{- end }}
+  {{- end }}
+  {{- if or .Values.sidecars .Values.initContainers }}
+  initContainers:
+    {{- range $name, $container := .Values.sidecars }}
+    - {{- include "gop.container" (list $ $name $container) | nindent 6 }}
+      restartPolicy: Always
+    {{- end }}
+    {{- range $name, $container := .Values.initContainers }}
+    - {{- include "gop.container" (list $ $name $container) | nindent 6 }}
+    {{- end }}
+  {{- end }}
+  containers:
+    - name: {{ .Chart.Name | quote }}
+      image: {{ printf "%s:%s" .Values.image.repository .Values.image.tag | quote }}
+      imagePullPolicy: {{ .Values.image.pullPolicy | quote }}
+      {{- with .Values.command }}
+      command: {{ toJson . }}
+      {{- end }}
+      {{- with .Values.args }}
+      args: {{ toJson . }}
+      {{- end }}
+      {{- with .Values.ports }}
+      ports:
+        {{- range $name, $port := . }}
+        - name: {{ $name | quote }}
+          containerPort: {{ $port | toJson }}
+          protocol: TCP
+        {{- end }}
+      {{- end }}
+'''
+    text += _env("secretEnv" in parts)
+    text += '''\
+      {{- if or .Values.envFrom.configMaps .Values.envFrom.secrets }}
+      envFrom:
+        {{- range .Values.envFrom.configMaps }}
+        - configMapRef:
+            name: {{ . | quote }}
+        {{- end }}
+        {{- range .Values.envFrom.secrets }}
+        - secretRef:
+            name: {{ . | quote }}
+        {{- end }}
+      {{- end }}
+      {{- range $field := list "liveness" "readiness" "startup" }}
+      {{- with get $.Values $field }}
+      {{ $field }}Probe:
+        {{- include "gop.probe" . | nindent 8 }}
+      {{- end }}
+      {{- end }}
+      {{- with get .Values "lifecycle" }}
+      {{- if or .postStart .preStop }}
+      lifecycle:
+        {{- range $hook := list "postStart" "preStop" }}
+        {{- with get $.Values.lifecycle $hook }}
+        {{ $hook }}:
+          exec:
+            command: {{ toJson . }}
+        {{- end }}
+        {{- end }}
+      {{- end }}
+      {{- end }}
+      {{- with get .Values "resources" }}
+      resources: {{ toJson . }}
+      {{- end }}
+      securityContext:
+        {{- include "gop.containerSecurity" .Values.security | nindent 8 }}
+'''
+    guarded = not files  # the chart's own files are always mounted
+    if guarded:
+        text += "      {{- if or .Values.security.tmpVolume .Values.mounts }}\n"
+    text += "      volumeMounts:\n"
+    for name, path, _ in files:
+        text += f'''\
+        - name: {name}
+          mountPath: {{{{ printf "{path}" .Chart.Name | quote }}}}
+          readOnly: true
+'''
+    text += '''\
+        {{- if .Values.security.tmpVolume }}
+        - name: tmp
+          mountPath: /tmp
+        {{- end }}
+        {{- with .Values.mounts }}
+        {{- include "gop.mounts" . | nindent 8 }}
+        {{- end }}
+'''
+    if guarded:
+        text += "      {{- end }}\n  {{- if or .Values.security.tmpVolume .Values.volumes }}\n"
+    text += "  volumes:\n"
+    for name, _, suffix in files:
+        text += f'''\
+    - name: {name}
+      configMap:
+        name: {{{{ printf "%s{suffix}" (include "gop.fullname" .) | quote }}}}
+'''
+    text += '''\
+    {{- if .Values.security.tmpVolume }}
+    - name: tmp
+      emptyDir: {}
+    {{- end }}
+    {{- range $name, $volume := .Values.volumes }}
+    - name: {{ $name | quote }}
+      {{- if hasKey $volume "configMap" }}
+      configMap:
+        name: {{ $volume.configMap | quote }}
+      {{- else if hasKey $volume "secret" }}
+      secret:
+        secretName: {{ $volume.secret | quote }}
+      {{- else if hasKey $volume "persistentVolumeClaim" }}
+      persistentVolumeClaim:
+        claimName: {{ $volume.persistentVolumeClaim | quote }}
+      {{- else if hasKey $volume "projected" }}
+      projected:
+        sources:
+          {{- range $volume.projected.configMaps }}
+          - configMap:
+              name: {{ . | quote }}
+          {{- end }}
+          {{- range $volume.projected.secrets }}
+          - secret:
+              name: {{ . | quote }}
+          {{- end }}
+      {{- else }}
+      {{- $dir := $volume.emptyDir }}
+      {{- if or $dir.inMemory (hasKey $dir "sizeLimit") }}
+      emptyDir:
+        {{- if $dir.inMemory }}
+        medium: Memory
+        {{- end }}
+        {{- if hasKey $dir "sizeLimit" }}
+        sizeLimit: {{ $dir.sizeLimit | toJson }}
+        {{- end }}
+      {{- else }}
+      emptyDir: {}
+      {{- end }}
+      {{- end }}
+    {{- end }}
+'''
+    if guarded:
+        text += "  {{- end }}\n"
+    return text + "{{- end }}\n"
+
+
+CONTAINER_HELPERS = '''
+{{/* An init container or sidecar; call with (list $ name container). */}}
+{{- define "gop.container" -}}
+{{- $root := index . 0 }}
+{{- $container := index . 2 }}
+name: {{ index . 1 | quote }}
+image: {{ printf "%s:%s" $container.image.repository $container.image.tag | quote }}
+imagePullPolicy: {{ $container.image.pullPolicy | quote }}
+{{- with $container.command }}
+command: {{ toJson . }}
+{{- end }}
+{{- with $container.args }}
+args: {{ toJson . }}
+{{- end }}
+{{- with $container.env }}
+env:
+  {{- range $name, $value := . }}
+  - name: {{ $name | quote }}
+    value: {{ $value | quote }}
+  {{- end }}
+{{- end }}
+{{- with get $container "resources" }}
+resources: {{ toJson . }}
+{{- end }}
+securityContext:
+  {{- include "gop.containerSecurity" $root.Values.security | nindent 2 }}
+{{- if or $root.Values.security.tmpVolume $container.mounts }}
+volumeMounts:
+  {{- if $root.Values.security.tmpVolume }}
+  - name: tmp
+    mountPath: /tmp
+  {{- end }}
+  {{- with $container.mounts }}
+  {{- include "gop.mounts" . | nindent 2 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* A container's security context from the `security` values. */}}
+{{- define "gop.containerSecurity" -}}
+allowPrivilegeEscalation: {{ .allowPrivilegeEscalation | toJson }}
+readOnlyRootFilesystem: {{ .readOnlyRootFilesystem | toJson }}
+{{- if or .dropAllCapabilities .addCapabilities }}
+capabilities:
+  {{- if .dropAllCapabilities }}
+  drop:
+    - ALL
+  {{- end }}
+  {{- with .addCapabilities }}
+  add: {{ toJson . }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* volumeMounts entries from a `mounts` map (by mount path). */}}
+{{- define "gop.mounts" -}}
+{{- range $path, $mount := . }}
+- name: {{ $mount.volume | quote }}
+  mountPath: {{ $path | quote }}
+  readOnly: {{ $mount.readOnly | toJson }}
+  {{- with get $mount "subPath" }}
+  subPath: {{ . | quote }}
+  {{- end }}
+{{- end }}
+{{- end }}
+'''
+
+JOB_HELPER = '''
+{{/* The spec of a Job, or of each run of a CronJob. */}}
+{{- define "gop.jobSpec" -}}
+{{- with get .Values "job" }}
+backoffLimit: {{ .backoffLimit | toJson }}
+{{- range $key := list "completions" "parallelism" "activeDeadlineSeconds" "ttlSecondsAfterFinished" }}
+{{- if hasKey $.Values.job $key }}
+{{ $key }}: {{ get $.Values.job $key | toJson }}
+{{- end }}
+{{- end }}
+{{- end }}
+template:
+  {{- include "gop.pod" . | nindent 2 }}
+{{- end }}
+'''
+
+HEADLESS_HELPER = '''
+{{/* The headless Service of a StatefulSet: the object name with "-headless", within 63 characters. */}}
+{{- define "gop.headlessName" -}}
+{{- printf "%s-headless" (include "gop.fullname" . | trunc 54 | trimSuffix "-") }}
+{{- end }}
+'''
+
+
+def _workload(kind: str, parts: frozenset[str]) -> str:
+    """The template of one workload kind; guarded by `workload` when the chart has several."""
+    several = len([part for part in parts if part in _KIND_API]) > 1
+    text = f'{{{{- if eq .Values.workload "{kind}" }}}}\n' if several else ""
+    if kind == "StatefulSet":
+        text += '{{- $settings := get .Values "statefulSet" | default dict }}\n'
+    text += f'''\
+apiVersion: {_KIND_API[WORKLOAD_PARTS[kind]]}
+kind: {kind}
+metadata:
+  {{{{- include "gop.metadata" (list . "") | nindent 2 }}}}
+'''
+    if kind == "Job":  # a Job's pod template is immutable: each install and upgrade runs a new one
+        text += '''\
+  annotations:
+    helm.sh/hook: post-install,post-upgrade
+    helm.sh/hook-delete-policy: before-hook-creation
+'''
+    text += "spec:\n"
+    if kind in ("Deployment", "StatefulSet"):
+        if "autoscaling" in parts:
+            text += '''\
   {{- if not (get .Values "autoscaling") }}
   replicas: {{ .Values.replicas | toJson }}
   {{- end }}
 '''
-    else:
-        text += "  replicas: {{ .Values.replicas | toJson }}\n"
-    text += '''\
+        else:
+            text += "  replicas: {{ .Values.replicas | toJson }}\n"
+    if kind == "StatefulSet":
+        text += '''\
+  serviceName: {{ get $settings "serviceName" | default (include "gop.headlessName" .) | quote }}
+  {{- with get $settings "podManagementPolicy" }}
+  podManagementPolicy: {{ . | quote }}
+  {{- end }}
+'''
+    if kind in ("Deployment", "StatefulSet", "DaemonSet"):
+        text += '''\
   selector:
     matchLabels:
       {{- include "gop.selectorLabels" . | nindent 6 }}
   template:
-    metadata:
-      labels:
-        {{- include "gop.podLabels" . | nindent 8 }}
+    {{- include "gop.pod" . | nindent 4 }}
 '''
-    if mounts:  # a changed file restarts the pods, which read their files at start
-        text += "      annotations:\n"
-        for name, _, _ in mounts:
-            text += f'        checksum/{name}: {{{{ .Values.{name} | toJson | sha256sum | quote }}}}\n'
-    text += "    spec:\n"
-    if "serviceAccount" in parts:
-        text += '''\
-      {{- if get .Values "serviceAccount" }}
-      serviceAccountName: {{ include "gop.serviceAccountName" . | quote }}
-      {{- end }}
-'''
-    text += '''\
-      containers:
-        - name: {{ .Chart.Name | quote }}
-          image: {{ printf "%s:%s" .Values.image.repository .Values.image.tag | quote }}
-          imagePullPolicy: {{ .Values.image.pullPolicy | quote }}
-          {{- with .Values.ports }}
-          ports:
-            {{- range $name, $port := . }}
-            - name: {{ $name | quote }}
-              containerPort: {{ $port | toJson }}
-              protocol: TCP
-            {{- end }}
-          {{- end }}
-'''
-    text += _env("secretEnv" in parts)
-    text += '''\
-          {{- with get .Values "liveness" }}
-          livenessProbe:
-            {{- include "gop.probe" . | nindent 12 }}
-          {{- end }}
-          {{- with get .Values "readiness" }}
-          readinessProbe:
-            {{- include "gop.probe" . | nindent 12 }}
-          {{- end }}
-          {{- with get .Values "resources" }}
-          resources: {{ toJson . }}
-          {{- end }}
-'''
-    if mounts:
-        text += "          volumeMounts:\n"
-        for name, path, _ in mounts:
-            text += f'''\
-            - name: {name}
-              mountPath: {{{{ printf "{path}" .Chart.Name | quote }}}}
-              readOnly: true
-'''
-        text += "      volumes:\n"
-        for name, _, suffix in mounts:
-            text += f'''\
-        - name: {name}
-          configMap:
-            name: {{{{ printf "%s{suffix}" (include "gop.fullname" .) | quote }}}}
-'''
+    if kind == "StatefulSet":
+        text += STATEFUL_SET_TAIL
+    if kind == "Job":
+        text += '  {{- include "gop.jobSpec" . | nindent 2 }}\n'
+    if kind == "CronJob":
+        text += CRON_JOB_TAIL
+    if several:
+        text += "{{- end }}\n"
     return text
+
+
+STATEFUL_SET_TAIL = '''\
+  {{- with get $settings "volumeClaimTemplates" }}
+  volumeClaimTemplates:
+    {{- range $name, $claim := . }}
+    - metadata:
+        name: {{ $name | quote }}
+      spec:
+        accessModes: {{ toJson $claim.accessModes }}
+        {{- with get $claim "storageClassName" }}
+        storageClassName: {{ . | quote }}
+        {{- end }}
+        resources:
+          requests:
+            storage: {{ $claim.size | toJson }}
+    {{- end }}
+  {{- end }}
+{{- if not (get $settings "serviceName") }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "gop.headlessName" . | quote }}
+  namespace: {{ .Release.Namespace | quote }}
+  labels:
+    {{- include "gop.labels" . | nindent 4 }}
+spec:
+  clusterIP: None
+  publishNotReadyAddresses: true
+  selector:
+    {{- include "gop.selectorLabels" . | nindent 4 }}
+  {{- with .Values.ports }}
+  ports:
+    {{- range $name, $port := . }}
+    - name: {{ $name | quote }}
+      port: {{ $port | toJson }}
+      targetPort: {{ $name | quote }}
+      protocol: TCP
+    {{- end }}
+  {{- end }}
+{{- end }}
+'''
+
+CRON_JOB_TAIL = '''\
+  {{- with .Values.cronJob }}
+  schedule: {{ .schedule | quote }}
+  {{- with get . "timeZone" }}
+  timeZone: {{ . | quote }}
+  {{- end }}
+  concurrencyPolicy: {{ .concurrencyPolicy | quote }}
+  successfulJobsHistoryLimit: {{ .successfulJobsHistoryLimit | toJson }}
+  failedJobsHistoryLimit: {{ .failedJobsHistoryLimit | toJson }}
+  {{- with get . "startingDeadlineSeconds" }}
+  startingDeadlineSeconds: {{ . | toJson }}
+  {{- end }}
+  suspend: {{ .suspend | toJson }}
+  {{- end }}
+  jobTemplate:
+    spec:
+      {{- include "gop.jobSpec" . | nindent 6 }}
+'''
+
+DISRUPTION_BUDGET = '''\
+{{- $budget := .Values.disruptionBudget }}
+{{- $replicas := .Values.replicas }}
+{{- with get .Values "autoscaling" }}{{ $replicas = .min }}{{ end }}
+{{- if and $budget.enabled (has .Values.workload (list "Deployment" "StatefulSet")) (gt (int $replicas) 1) }}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  {{- include "gop.metadata" (list . "") | nindent 2 }}
+spec:
+  {{- if hasKey $budget "minAvailable" }}
+  minAvailable: {{ $budget.minAvailable | toJson }}
+  {{- else }}
+  maxUnavailable: {{ get $budget "maxUnavailable" | default 1 | toJson }}
+  {{- end }}
+  selector:
+    matchLabels:
+      {{- include "gop.selectorLabels" . | nindent 6 }}
+{{- end }}
+'''
 
 
 def _env(secret_env: bool) -> str:
     if not secret_env:
         return '''\
-          {{- with .Values.env }}
-          env:
-            {{- range $name, $value := . }}
-            - name: {{ $name | quote }}
-              value: {{ $value | quote }}
-            {{- end }}
-          {{- end }}
+      {{- with .Values.env }}
+      env:
+        {{- range $name, $value := . }}
+        - name: {{ $name | quote }}
+          value: {{ $value | quote }}
+        {{- end }}
+      {{- end }}
 '''
     return '''\
-          {{- if or .Values.env .Values.secretEnv }}
-          env:
-            {{- range $name, $value := .Values.env }}
-            - name: {{ $name | quote }}
-              value: {{ $value | quote }}
-            {{- end }}
-            {{- range $name, $ref := .Values.secretEnv }}
-            - name: {{ $name | quote }}
-              valueFrom:
-                secretKeyRef:
-                  name: {{ $ref.secret | quote }}
-                  key: {{ $ref.key | quote }}
-            {{- end }}
-          {{- end }}
+      {{- if or .Values.env .Values.secretEnv }}
+      env:
+        {{- range $name, $value := .Values.env }}
+        - name: {{ $name | quote }}
+          value: {{ $value | quote }}
+        {{- end }}
+        {{- range $name, $ref := .Values.secretEnv }}
+        - name: {{ $name | quote }}
+          valueFrom:
+            secretKeyRef:
+              name: {{ $ref.secret | quote }}
+              key: {{ $ref.key | quote }}
+        {{- end }}
+      {{- end }}
 '''
 
 
@@ -293,8 +697,7 @@ spec:
 '''
 
 SERVICE_ACCOUNT = '''\
-{{- $account := get .Values "serviceAccount" }}
-{{- if $account }}
+{{- $account := get .Values "serviceAccount" | default (dict "create" true "automountToken" false) }}
 {{- if $account.create }}
 apiVersion: v1
 kind: ServiceAccount
@@ -303,13 +706,13 @@ metadata:
   namespace: {{ .Release.Namespace | quote }}
   labels:
     {{- include "gop.labels" . | nindent 4 }}
-  {{- with $account.annotations }}
+  {{- with get $account "annotations" }}
   annotations:
     {{- range $key, $value := . }}
     {{ $key | quote }}: {{ $value | quote }}
     {{- end }}
   {{- end }}
-{{- end }}
+automountServiceAccountToken: {{ $account.automountToken | toJson }}
 {{- end }}
 '''
 
@@ -360,8 +763,17 @@ def templates(parts: frozenset[str]) -> dict[str, str]:
         helpers += SERVICE_ACCOUNT_HELPER
     if "ingress" in parts:
         helpers += INGRESS_HELPER
-    files = {"templates/_helpers.tpl": helpers, "templates/deployment.yaml": _deployment(parts),
-             "templates/NOTES.txt": _notes(parts)}
+    helpers += _pod(parts) + CONTAINER_HELPERS
+    if parts & {"job", "cronJob"}:
+        helpers += JOB_HELPER
+    if "statefulSet" in parts:
+        helpers += HEADLESS_HELPER
+    files = {"templates/_helpers.tpl": helpers, "templates/NOTES.txt": _notes(parts)}
+    for kind, part in WORKLOAD_PARTS.items():
+        if part in parts:
+            files[f"templates/{kind.lower()}.yaml"] = _workload(kind, parts)
+    if "disruptionBudget" in parts:
+        files["templates/pdb.yaml"] = DISRUPTION_BUDGET
     if "service" in parts:
         files["templates/service.yaml"] = SERVICE
     if "ingress" in parts:
