@@ -4,7 +4,7 @@ Input: an `AppModel`, plain values (already merged; Flux-level fields may be pre
 ignored), a release name and a namespace; or, for a caller that renders many releases of one
 app, the chart's effective values merged over `chart_values(app)` (`helm_template_merged`).
 Output: the Kubernetes objects, in the order `helm template` prints them (Helm's install order
-by kind; within a kind, by template path and position in the file).
+by kind; within a kind, by template path and position in the file; the hooks, a Job, last).
 
 Invariants:
 - Mirrors templates.py line by line: same objects, same fields, same conditions, same string
@@ -77,7 +77,9 @@ def helm_template_merged(app: AppModel, effective: dict[str, Any], *, release_na
         docs.append(("service.yaml", release.service()))
     if release.account()["create"]:
         docs.append(("serviceaccount.yaml", release.service_account()))
-    ordered = sorted(enumerate(docs), key=lambda item: (INSTALL_ORDER.index(item[1][1]["kind"]), item[1][0], item[0]))
+    # helm template prints the hooks (a Job) after every other object
+    ordered = sorted(enumerate(docs), key=lambda item: (item[1][1]["kind"] == "Job",
+                                                        INSTALL_ORDER.index(item[1][1]["kind"]), item[1][0], item[0]))
     return [doc for _, (_, doc) in ordered]
 
 
