@@ -83,7 +83,10 @@ PROD_RESOURCES = {"requests": {"cpu": Quantity.parse("250m"), "memory": Quantity
                   "limits": {"cpu": Quantity.parse("1"), "memory": Quantity.parse("512Mi")}}
 SMALL_RESOURCES = {"requests": {"cpu": Quantity.parse("100m"), "memory": Quantity.parse("128Mi")},
                    "limits": {"cpu": Quantity.parse("500m"), "memory": Quantity.parse("256Mi")}}
-SHOP_USER = {"runAsUser": 10001, "runAsGroup": 10001}  # every env's `all { security { ... } }`
+# every env's `all { security { ... } }`: the record is absent below, so the env gives all of it, defaults included
+SHOP_USER = {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "readOnlyRootFilesystem": True,
+             "tmpVolume": True, "allowPrivilegeEscalation": False, "dropAllCapabilities": True, "addCapabilities": (),
+             "seccompProfile": "RuntimeDefault"}
 PROBES = {"liveness": {"path": "/healthz"}, "readiness": {"path": "/ready"}}
 
 APPS: dict[str, dict[str, Any]] = {

@@ -13,6 +13,8 @@ import helm_fixtures as fx
 import realtools
 from gop.compiler.lower.helm import chart_files, chart_version, helm_template
 from gop.compiler.emit.gojson import go_json
+from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS
+from gop.compiler.values import plain
 
 # SemVer 2.0.0 (semver.org), without build metadata: OCI tags cannot hold `+`.
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -87,10 +89,8 @@ def test_values_yaml_is_the_base_without_flux_fields_with_docs():
     text = chart_files(app)["values.yaml"]
     data = YAML(typ="safe", pure=True).load(text)
     assert data == json.loads(json.dumps(fx.instance_values(app)))
-    workload = ["workload", "command", "args", "envFrom", "volumes", "mounts", "initContainers", "sidecars",
-                "nodeSelector", "tolerations", "topologySpread", "imagePullSecrets", "security", "disruptionBudget"]
-    assert list(data) == [*workload, "image", "replicas", "ports", "env", "secretEnv", "liveness", "readiness",
-                          "config", "values"]
+    assert list(data) == ["image", "replicas", "ports", "env", "secretEnv", "liveness", "readiness", "config",
+                          "values"]  # the workload fields are optional: absent, they cost nothing
     assert "delivery" not in text and "imagePolicy" not in text and "namespace" not in text
     lines = text.splitlines()
     assert lines[lines.index("replicas: 3") - 1] == ("# How many pods run (ignored while autoscaling is on); Deployment "
@@ -99,6 +99,13 @@ def test_values_yaml_is_the_base_without_flux_fields_with_docs():
     assert "# resources: optional, not set" in lines
     assert "# ingress: optional, not set" not in lines  # the chart has no ingress part
     assert "# cronJob: optional, not set" not in lines  # nor a CronJob
+    assert "# security: optional, not set" in lines
+
+
+def test_defaults_the_chart_applies_to_absent_pod_records_are_the_preludes():
+    fields = fx.workload_fields()
+    for name, defaults in ABSENT_DEFAULTS.items():
+        assert json.loads(json.dumps(plain(fx.complete(fields[name].type, {})))) == defaults, name
 
 
 def test_values_yaml_writes_files_as_literal_blocks():

@@ -306,6 +306,6 @@ def test_workload_fields_complete_and_hover_from_the_prelude(shop):
     workloads = Shop(REPO / "examples" / "workloads")
     occurrence = workloads.at("apps.gop", 'workload = "StatefulSet"')
     info = workloads.table.field(occurrence.symbols[0])
-    assert info.type.describe().startswith('"Deployment" | "StatefulSet"') and info.has_default
+    assert info.type.describe().startswith('"Deployment" | "StatefulSet"') and not info.has_default
     markdown = hover.hover_markdown(workloads.snapshot, occurrence, workloads.root)
-    assert "The workload kind that runs the pods." in markdown and "Effective `workload` of app `ledger`" in markdown
+    assert "The workload kind that runs the pods; absent: a Deployment." in markdown and "Effective `workload` of app `ledger`" in markdown

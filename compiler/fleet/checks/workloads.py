@@ -47,7 +47,7 @@ def check_version(version: Version, findings: Findings) -> None:
 def _fields_for_kind(version: Version, findings: Findings, kind: str) -> None:
     workload = version.origins.get((WorkloadField.WORKLOAD,))
     for field, kinds in KIND_FIELDS.items():
-        if kind in kinds:
+        if kind in kinds or field not in version.values:  # (an optional field that is absent was set nowhere)
             continue
         origin = _first_written(version, field)
         if origin is not None:
@@ -120,7 +120,7 @@ def _volumes(version: Version, findings: Findings, kind: str) -> None:
     volumes = values.get(WorkloadField.VOLUMES) or {}
     claims = ((values.get(WorkloadField.STATEFUL_SET) or {}).get(WorkloadField.VOLUME_CLAIM_TEMPLATES) or {}
               if kind == "StatefulSet" else {})
-    tmp = values[WorkloadField.SECURITY][WorkloadField.TMP_VOLUME]
+    tmp = (values.get(WorkloadField.SECURITY) or {}).get(WorkloadField.TMP_VOLUME, True)  # on by default
     for name, volume in volumes.items():
         sources = [source for source in VOLUME_SOURCES if source in volume]
         if len(sources) != 1:
@@ -184,7 +184,7 @@ def _container_names(version: Version, findings: Findings) -> None:
 
 def _disruption_budget(version: Version, findings: Findings) -> None:
     values, origins = version.values, version.origins
-    budget = values[WorkloadField.DISRUPTION_BUDGET]
+    budget = values.get(WorkloadField.DISRUPTION_BUDGET) or {"enabled": True}
     path = (WorkloadField.DISRUPTION_BUDGET,)
     if "minAvailable" in budget and "maxUnavailable" in budget:
         primary, other = later(origins.get((*path, "minAvailable")), origins.get((*path, "maxUnavailable")))

@@ -27,7 +27,7 @@ from gop.compiler.lower.helm.caches import HelmCaches
 from gop.compiler.values import merge, plain
 from gop.compiler.lower.helm.chart import chart_version
 from gop.compiler.emit.gojson import go_json
-from gop.compiler.lower.helm.parts import chart_parts, helm_values, kinds_of
+from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS, chart_parts, helm_values, kinds_of
 from gop.compiler.language import DEFAULT_WORKLOAD, WORKLOAD_PARTS, WorkloadField
 
 Doc = dict[str, Any]
@@ -102,6 +102,9 @@ class _Release:
     def __init__(self, chart: str, version: str, release_name: str, namespace: str, values: dict[str, Any]):
         self.chart, self.release_name, self.namespace, self.values = chart, release_name, namespace, values
         self.fullname = fullname(chart, release_name)
+        # the pod records a chart applies its defaults to when no layer sets them
+        self.security = values.get(WorkloadField.SECURITY) or ABSENT_DEFAULTS["security"]
+        self.budget = values.get(WorkloadField.DISRUPTION_BUDGET) or ABSENT_DEFAULTS["disruptionBudget"]
         self.selector_labels = {"app.kubernetes.io/name": _trim_dash(chart[:63]),
                                 "app.kubernetes.io/instance": release_name}
         self.pod_labels = {**self.selector_labels, "app.kubernetes.io/version": label_value(values["image"]["tag"])}
@@ -142,15 +145,12 @@ class _Release:
         return docs
 
     def headless_name(self) -> str:
-        return _trim_dash(self.fullname[:54]) + "-headless"
+        return self.fullname + "-headless"
 
     def headless_service(self) -> Doc:
+        """The governing Service of a StatefulSet: DNS names for its pods, no ports needed."""
         spec: Doc = {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": dict(self.selector_labels)}
-        if self.values["ports"]:
-            spec["ports"] = [{"name": name, "port": port, "targetPort": name, "protocol": "TCP"}
-                             for name, port in sorted(self.values["ports"].items())]
-        metadata = {"name": self.headless_name(), "namespace": self.namespace, "labels": dict(self.labels)}
-        return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+        return {"apiVersion": "v1", "kind": "Service", "metadata": self.metadata("-headless"), "spec": spec}
 
     def job_spec(self, parts: frozenset[str]) -> Doc:
         spec: Doc = {}
@@ -173,20 +173,20 @@ class _Release:
                     "automountServiceAccountToken": account["automountToken"] if account else False}
         if values.get(WorkloadField.WORKLOAD) in ("Job", "CronJob"):
             pod["restartPolicy"] = (values.get(WorkloadField.JOB) or {"restartPolicy": "OnFailure"})["restartPolicy"]
-        security = values[WorkloadField.SECURITY]
+        security = self.security
         context: Doc = {"runAsNonRoot": security["runAsNonRoot"]}
         context.update({key: security[key] for key in ("runAsUser", "runAsGroup", "fsGroup") if key in security})
         context["seccompProfile"] = {"type": security["seccompProfile"]}
         pod["securityContext"] = context
-        if values["imagePullSecrets"]:
+        if values.get("imagePullSecrets"):
             pod["imagePullSecrets"] = [{"name": name} for name in values["imagePullSecrets"]]
         if "terminationGracePeriodSeconds" in values:
             pod["terminationGracePeriodSeconds"] = values["terminationGracePeriodSeconds"]
         if values.get("priorityClassName"):
             pod["priorityClassName"] = values["priorityClassName"]
-        if values["nodeSelector"]:
+        if values.get("nodeSelector"):
             pod["nodeSelector"] = dict(sorted(values["nodeSelector"].items()))
-        if values["tolerations"]:
+        if values.get("tolerations"):
             pod["tolerations"] = [dict(sorted(toleration.items())) for toleration in values["tolerations"]]
         affinity = self.affinity()
         if affinity:
@@ -195,16 +195,17 @@ class _Release:
         if spread:
             pod["topologySpreadConstraints"] = spread
         init = [{**self.extra_container(name, container), "restartPolicy": "Always"}
-                for name, container in sorted(values[WorkloadField.SIDECARS].items())]
+                for name, container in sorted((values.get(WorkloadField.SIDECARS) or {}).items())]
         init += [self.extra_container(name, container)
-                 for name, container in sorted(values[WorkloadField.INIT_CONTAINERS].items())]
+                 for name, container in sorted((values.get(WorkloadField.INIT_CONTAINERS) or {}).items())]
         if init:
             pod["initContainers"] = init
         pod["containers"] = [self.container(parts, files)]
         volumes = [{"name": name, "configMap": {"name": f"{self.fullname}-{name}"}} for name in files]
         if security[WorkloadField.TMP_VOLUME]:
             volumes.append({"name": "tmp", "emptyDir": {}})
-        volumes += [{"name": name, **_volume_source(volume)} for name, volume in sorted(values["volumes"].items())]
+        volumes += [{"name": name, **_volume_source(volume)}
+                    for name, volume in sorted((values.get("volumes") or {}).items())]
         if volumes:
             pod["volumes"] = volumes
         return {"metadata": pod_metadata, "spec": pod}
@@ -227,7 +228,7 @@ class _Release:
         return affinity
 
     def topology_spread(self, parts: frozenset[str]) -> list[Doc]:
-        spread = self.values["topologySpread"]
+        spread = self.values.get("topologySpread") or ABSENT_DEFAULTS["topologySpread"]
         if "daemonSet" in parts and self.values.get(WorkloadField.WORKLOAD) == "DaemonSet":
             return []
         return [{"maxSkew": spread["maxSkew"], "topologyKey": topology, "whenUnsatisfiable": spread[key],
@@ -240,7 +241,7 @@ class _Release:
         container: Doc = {"name": self.chart, "image": f"{image['repository']}:{image['tag']}",
                           "imagePullPolicy": image["pullPolicy"]}
         for key in ("command", "args"):
-            if values[key]:
+            if values.get(key):
                 container[key] = list(values[key])
         if values["ports"]:
             container["ports"] = [{"name": name, "containerPort": port, "protocol": "TCP"}
@@ -251,7 +252,7 @@ class _Release:
                     for name, ref in sorted(values["secretEnv"].items())]
         if env:
             container["env"] = env
-        sources = values["envFrom"]
+        sources = values.get("envFrom") or {"configMaps": [], "secrets": []}
         env_from = [{"configMapRef": {"name": name}} for name in sources["configMaps"]]
         env_from += [{"secretRef": {"name": name}} for name in sources["secrets"]]
         if env_from:
@@ -266,10 +267,10 @@ class _Release:
             container["lifecycle"] = hooks
         if values.get("resources"):
             container["resources"] = values["resources"]
-        container["securityContext"] = _container_security(values[WorkloadField.SECURITY])
+        container["securityContext"] = _container_security(self.security)
         mounts = [{"name": name, "mountPath": path % self.chart, "readOnly": True}
                   for name, path in (("config", "/etc/%s"), ("values", "/etc/%s-values")) if name in files]
-        mounts += self.mounts(values[WorkloadField.MOUNTS])
+        mounts += self.mounts(values.get(WorkloadField.MOUNTS) or {})
         if mounts:
             container["volumeMounts"] = mounts
         return container
@@ -286,7 +287,7 @@ class _Release:
             container["env"] = [{"name": key, "value": text} for key, text in sorted(settings["env"].items())]
         if settings.get("resources"):
             container["resources"] = settings["resources"]
-        container["securityContext"] = _container_security(self.values[WorkloadField.SECURITY])
+        container["securityContext"] = _container_security(self.security)
         mounts = self.mounts(settings[WorkloadField.MOUNTS])
         if mounts:
             container["volumeMounts"] = mounts
@@ -294,7 +295,7 @@ class _Release:
 
     def mounts(self, mounts: Doc) -> list[Doc]:
         """The /tmp mount (when on) and gop.mounts."""
-        result = [{"name": "tmp", "mountPath": "/tmp"}] if self.values[WorkloadField.SECURITY][WorkloadField.TMP_VOLUME] else []
+        result = [{"name": "tmp", "mountPath": "/tmp"}] if self.security[WorkloadField.TMP_VOLUME] else []
         for path, mount in sorted(mounts.items()):
             entry = {"name": mount["volume"], "mountPath": path, "readOnly": mount["readOnly"]}
             if mount.get("subPath"):
@@ -306,11 +307,11 @@ class _Release:
         values = self.values
         scaling = values.get("autoscaling")
         replicas = scaling["min"] if scaling else values["replicas"]
-        return (values[WorkloadField.DISRUPTION_BUDGET]["enabled"] and int(replicas) > 1
-                and values.get(WorkloadField.WORKLOAD) in ("Deployment", "StatefulSet"))
+        return (self.budget["enabled"] and int(replicas) > 1
+                and values.get(WorkloadField.WORKLOAD, DEFAULT_WORKLOAD) in ("Deployment", "StatefulSet"))
 
     def disruption_budget(self) -> Doc:
-        budget = self.values[WorkloadField.DISRUPTION_BUDGET]
+        budget = self.budget
         spec: Doc = ({"minAvailable": budget["minAvailable"]} if "minAvailable" in budget
                      else {"maxUnavailable": budget.get("maxUnavailable") or 1})
         spec["selector"] = {"matchLabels": dict(self.selector_labels)}

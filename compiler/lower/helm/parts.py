@@ -28,6 +28,16 @@ from gop.compiler.semantic.types import RecordType
 FLUX_ONLY_FIELDS = (AppField.DELIVERY, AppField.IMAGE_POLICY, AppField.NAMESPACE)
 FEATURE_PARTS = ("service", "ingress", "autoscaling", "serviceAccount", "config", "secretEnv", "values")
 KIND_PARTS = tuple(WORKLOAD_PARTS.values())
+# The defaults of the optional pod records (the prelude's `Security`, `TopologySpread` and
+# `DisruptionBudget`), which the chart applies when no layer sets the field: an absent field costs
+# nothing per app and cluster. tests/test_helm_chart.py holds them equal to the prelude's.
+ABSENT_DEFAULTS = {
+    "security": {"runAsNonRoot": True, "readOnlyRootFilesystem": True, "tmpVolume": True,
+                 "allowPrivilegeEscalation": False, "dropAllCapabilities": True, "addCapabilities": [],
+                 "seccompProfile": "RuntimeDefault"},
+    "topologySpread": {"zones": "ScheduleAnyway", "nodes": "ScheduleAnyway", "maxSkew": 1},
+    "disruptionBudget": {"enabled": True},
+}
 REPLICATED_PARTS = (WORKLOAD_PARTS["Deployment"], WORKLOAD_PARTS["StatefulSet"])
 # Optional top-level fields that only exist in the chart when their part does.
 OPTIONAL_PART_FIELDS = TEMPLATE_FIELDS

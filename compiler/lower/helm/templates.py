@@ -15,7 +15,11 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
+import json
+
 from gop.compiler.language import WORKLOAD_PARTS
+from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS
 
 HELPERS = '''\
 {{/* Names and labels shared by every gopc chart; helpers are named gop.* and identical in every chart. */}}
@@ -72,6 +76,11 @@ labels:
   {{- include "gop.labels" $root | nindent 2 }}
 {{- end }}
 
+{{/* The workload kind: `workload`, else a Deployment. */}}
+{{- define "gop.workload" -}}
+{{- get .Values "workload" | default "Deployment" }}
+{{- end }}
+
 {{/* An HTTP probe from a Probe value. */}}
 {{- define "gop.probe" -}}
 httpGet:
@@ -124,28 +133,27 @@ metadata:
     text += '''\
 spec:
   {{- $account := get .Values "serviceAccount" }}
+  {{- $security := get .Values "security" | default ''' + _go_dict(ABSENT_DEFAULTS["security"]) + ''' }}
   serviceAccountName: {{ include "gop.serviceAccountName" . | quote }}
   automountServiceAccountToken: {{ if $account }}{{ $account.automountToken | toJson }}{{ else }}false{{ end }}
 '''
     if parts & {"job", "cronJob"}:
         text += '''\
-  {{- if has .Values.workload (list "Job" "CronJob") }}
+  {{- if has (include "gop.workload" .) (list "Job" "CronJob") }}
   restartPolicy: {{ (get .Values "job" | default (dict "restartPolicy" "OnFailure")).restartPolicy | quote }}
   {{- end }}
 '''
     text += '''\
-  {{- with .Values.security }}
   securityContext:
-    runAsNonRoot: {{ .runAsNonRoot | toJson }}
+    runAsNonRoot: {{ $security.runAsNonRoot | toJson }}
     {{- range $key := list "runAsUser" "runAsGroup" "fsGroup" }}
-    {{- if hasKey $.Values.security $key }}
-    {{ $key }}: {{ get $.Values.security $key | toJson }}
+    {{- if hasKey $security $key }}
+    {{ $key }}: {{ get $security $key | toJson }}
     {{- end }}
     {{- end }}
     seccompProfile:
-      type: {{ .seccompProfile | quote }}
-  {{- end }}
-  {{- with .Values.imagePullSecrets }}
+      type: {{ $security.seccompProfile | quote }}
+  {{- with get .Values "imagePullSecrets" }}
   imagePullSecrets:
     {{- range . }}
     - name: {{ . | quote }}
@@ -157,14 +165,10 @@ spec:
   {{- with get .Values "priorityClassName" }}
   priorityClassName: {{ . | quote }}
   {{- end }}
-  {{- with .Values.nodeSelector }}
-  nodeSelector:
-    {{- range $key, $value := . }}
-    {{ $key | quote }}: {{ $value | quote }}
-    {{- end }}
+  {{- range $key := list "nodeSelector" "tolerations" }}
+  {{- with get $.Values $key }}
+  {{ $key }}: {{ toJson . }}
   {{- end }}
-  {{- with .Values.tolerations }}
-  tolerations: {{ toJson . }}
   {{- end }}
   {{- with get .Values "affinity" }}
   {{- if or .zones (ne .spreadPods "off") }}
@@ -197,11 +201,11 @@ spec:
     {{- end }}
   {{- end }}
   {{- end }}
-  {{- $spread := .Values.topologySpread }}
+  {{- $spread := get .Values "topologySpread" | default ''' + _go_dict(ABSENT_DEFAULTS["topologySpread"]) + ''' }}
 '''
     spread_condition = '(or (ne $spread.zones "off") (ne $spread.nodes "off"))'
     if "daemonSet" in parts:  # one pod per node: nothing to spread
-        spread_condition = f'(and (ne .Values.workload "DaemonSet") {spread_condition})'
+        spread_condition = f'(and (ne (include "gop.workload" .) "DaemonSet") {spread_condition})'
     text += f"  {{{{- if {spread_condition} }}}}\n"
     text += '''\
   topologySpreadConstraints:
@@ -217,25 +221,24 @@ spec:
     {{- end }}
     {{- end }}
   {{- end }}
-  {{- if or .Values.sidecars .Values.initContainers }}
+  {{- if or (get .Values "sidecars") (get .Values "initContainers") }}
   initContainers:
-    {{- range $name, $container := .Values.sidecars }}
-    - {{- include "gop.container" (list $ $name $container) | nindent 6 }}
+    {{- range $name, $container := get .Values "sidecars" | default dict }}
+    - {{- include "gop.container" (list $name $container $security) | nindent 6 }}
       restartPolicy: Always
     {{- end }}
-    {{- range $name, $container := .Values.initContainers }}
-    - {{- include "gop.container" (list $ $name $container) | nindent 6 }}
+    {{- range $name, $container := get .Values "initContainers" | default dict }}
+    - {{- include "gop.container" (list $name $container $security) | nindent 6 }}
     {{- end }}
   {{- end }}
   containers:
     - name: {{ .Chart.Name | quote }}
       image: {{ printf "%s:%s" .Values.image.repository .Values.image.tag | quote }}
       imagePullPolicy: {{ .Values.image.pullPolicy | quote }}
-      {{- with .Values.command }}
-      command: {{ toJson . }}
+      {{- range $key := list "command" "args" }}
+      {{- with get $.Values $key }}
+      {{ $key }}: {{ toJson . }}
       {{- end }}
-      {{- with .Values.args }}
-      args: {{ toJson . }}
       {{- end }}
       {{- with .Values.ports }}
       ports:
@@ -248,16 +251,18 @@ spec:
 '''
     text += _env("secretEnv" in parts)
     text += '''\
-      {{- if or .Values.envFrom.configMaps .Values.envFrom.secrets }}
+      {{- with get .Values "envFrom" }}
+      {{- if or .configMaps .secrets }}
       envFrom:
-        {{- range .Values.envFrom.configMaps }}
+        {{- range .configMaps }}
         - configMapRef:
             name: {{ . | quote }}
         {{- end }}
-        {{- range .Values.envFrom.secrets }}
+        {{- range .secrets }}
         - secretRef:
             name: {{ . | quote }}
         {{- end }}
+      {{- end }}
       {{- end }}
       {{- range $field := list "liveness" "readiness" "startup" }}
       {{- with get $.Values $field }}
@@ -281,42 +286,59 @@ spec:
       resources: {{ toJson . }}
       {{- end }}
       securityContext:
-        {{- include "gop.containerSecurity" .Values.security | nindent 8 }}
+        {{- include "gop.containerSecurity" $security | nindent 8 }}
 '''
-    guarded = not files  # the chart's own files are always mounted
-    if guarded:
-        text += "      {{- if or .Values.security.tmpVolume .Values.mounts }}\n"
-    text += "      volumeMounts:\n"
-    for name, path, _ in files:
-        text += f'''\
+    mounts = "".join(f'''\
         - name: {name}
           mountPath: {{{{ printf "{path}" .Chart.Name | quote }}}}
           readOnly: true
-'''
-    text += '''\
-        {{- if .Values.security.tmpVolume }}
-        - name: tmp
-          mountPath: /tmp
-        {{- end }}
-        {{- with .Values.mounts }}
-        {{- include "gop.mounts" . | nindent 8 }}
-        {{- end }}
-'''
-    if guarded:
-        text += "      {{- end }}\n  {{- if or .Values.security.tmpVolume .Values.volumes }}\n"
-    text += "  volumes:\n"
-    for name, _, suffix in files:
-        text += f'''\
+''' for name, path, _ in files)
+    volumes = "".join(f'''\
     - name: {name}
       configMap:
         name: {{{{ printf "%s{suffix}" (include "gop.fullname" .) | quote }}}}
+''' for name, _, suffix in files)
+    # the chart's own files are always mounted; without them, the lists may be empty
+    text += _listed("      ", "volumeMounts", mounts + MOUNT_ENTRIES, None if files else '(get .Values "mounts")')
+    text += _listed("  ", "volumes", volumes + VOLUME_ENTRIES, None if files else '(get .Values "volumes")')
+    return text + "{{- end }}\n"
+
+
+def _go_dict(values: dict) -> str:
+    """A Go template expression that makes `values` (flat: strings, booleans, numbers, lists of strings)."""
+    def literal(value) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (list, tuple)):
+            return "(list" + "".join(" " + literal(item) for item in value) + ")"
+        return json.dumps(value)
+    return "(dict" + "".join(f' "{key}" {literal(item)}' for key, item in values.items()) + ")"
+
+
+def _listed(indent: str, key: str, entries: str, values: str | None) -> str:
+    """`key:` and its entries; inside an `if` when they are only the /tmp mount and `values`."""
+    if values is None:
+        return f"{indent}{key}:\n{entries}"
+    guard = f"{indent}{{{{- if or $security.tmpVolume {values} }}}}\n"
+    return f"{guard}{indent}{key}:\n{entries}{indent}{{{{- end }}}}\n"
+
+
+MOUNT_ENTRIES = '''\
+        {{- if $security.tmpVolume }}
+        - name: tmp
+          mountPath: /tmp
+        {{- end }}
+        {{- with get .Values "mounts" }}
+        {{- include "gop.mounts" . | nindent 8 }}
+        {{- end }}
 '''
-    text += '''\
-    {{- if .Values.security.tmpVolume }}
+
+VOLUME_ENTRIES = '''\
+    {{- if $security.tmpVolume }}
     - name: tmp
       emptyDir: {}
     {{- end }}
-    {{- range $name, $volume := .Values.volumes }}
+    {{- range $name, $volume := get .Values "volumes" | default dict }}
     - name: {{ $name | quote }}
       {{- if hasKey $volume "configMap" }}
       configMap:
@@ -354,24 +376,20 @@ spec:
       {{- end }}
     {{- end }}
 '''
-    if guarded:
-        text += "  {{- end }}\n"
-    return text + "{{- end }}\n"
 
 
 CONTAINER_HELPERS = '''
-{{/* An init container or sidecar; call with (list $ name container). */}}
+{{/* An init container or sidecar; call with (list name container security). */}}
 {{- define "gop.container" -}}
-{{- $root := index . 0 }}
-{{- $container := index . 2 }}
-name: {{ index . 1 | quote }}
+{{- $container := index . 1 }}
+{{- $security := index . 2 }}
+name: {{ index . 0 | quote }}
 image: {{ printf "%s:%s" $container.image.repository $container.image.tag | quote }}
 imagePullPolicy: {{ $container.image.pullPolicy | quote }}
-{{- with $container.command }}
-command: {{ toJson . }}
+{{- range $key := list "command" "args" }}
+{{- with get $container $key }}
+{{ $key }}: {{ toJson . }}
 {{- end }}
-{{- with $container.args }}
-args: {{ toJson . }}
 {{- end }}
 {{- with $container.env }}
 env:
@@ -384,10 +402,10 @@ env:
 resources: {{ toJson . }}
 {{- end }}
 securityContext:
-  {{- include "gop.containerSecurity" $root.Values.security | nindent 2 }}
-{{- if or $root.Values.security.tmpVolume $container.mounts }}
+  {{- include "gop.containerSecurity" $security | nindent 2 }}
+{{- if or $security.tmpVolume $container.mounts }}
 volumeMounts:
-  {{- if $root.Values.security.tmpVolume }}
+  {{- if $security.tmpVolume }}
   - name: tmp
     mountPath: /tmp
   {{- end }}
@@ -442,18 +460,10 @@ template:
 {{- end }}
 '''
 
-HEADLESS_HELPER = '''
-{{/* The headless Service of a StatefulSet: the object name with "-headless", within 63 characters. */}}
-{{- define "gop.headlessName" -}}
-{{- printf "%s-headless" (include "gop.fullname" . | trunc 54 | trimSuffix "-") }}
-{{- end }}
-'''
-
-
 def _workload(kind: str, parts: frozenset[str]) -> str:
     """The template of one workload kind; guarded by `workload` when the chart has several."""
     several = len([part for part in parts if part in _KIND_API]) > 1
-    text = f'{{{{- if eq .Values.workload "{kind}" }}}}\n' if several else ""
+    text = f'{{{{- if eq (include "gop.workload" .) "{kind}" }}}}\n' if several else ""
     if kind == "StatefulSet":
         text += '{{- $settings := get .Values "statefulSet" | default dict }}\n'
     text += f'''\
@@ -480,7 +490,7 @@ metadata:
             text += "  replicas: {{ .Values.replicas | toJson }}\n"
     if kind == "StatefulSet":
         text += '''\
-  serviceName: {{ get $settings "serviceName" | default (include "gop.headlessName" .) | quote }}
+  serviceName: {{ get $settings "serviceName" | default (printf "%s-headless" (include "gop.fullname" .)) | quote }}
   {{- with get $settings "podManagementPolicy" }}
   podManagementPolicy: {{ . | quote }}
   {{- end }}
@@ -525,24 +535,12 @@ STATEFUL_SET_TAIL = '''\
 apiVersion: v1
 kind: Service
 metadata:
-  name: {{ include "gop.headlessName" . | quote }}
-  namespace: {{ .Release.Namespace | quote }}
-  labels:
-    {{- include "gop.labels" . | nindent 4 }}
+  {{- include "gop.metadata" (list . "-headless") | nindent 2 }}
 spec:
   clusterIP: None
   publishNotReadyAddresses: true
   selector:
     {{- include "gop.selectorLabels" . | nindent 4 }}
-  {{- with .Values.ports }}
-  ports:
-    {{- range $name, $port := . }}
-    - name: {{ $name | quote }}
-      port: {{ $port | toJson }}
-      targetPort: {{ $name | quote }}
-      protocol: TCP
-    {{- end }}
-  {{- end }}
 {{- end }}
 '''
 
@@ -566,10 +564,10 @@ CRON_JOB_TAIL = '''\
 '''
 
 DISRUPTION_BUDGET = '''\
-{{- $budget := .Values.disruptionBudget }}
+{{- $budget := get .Values "disruptionBudget" | default ''' + _go_dict(ABSENT_DEFAULTS["disruptionBudget"]) + ''' }}
 {{- $replicas := .Values.replicas }}
 {{- with get .Values "autoscaling" }}{{ $replicas = .min }}{{ end }}
-{{- if and $budget.enabled (has .Values.workload (list "Deployment" "StatefulSet")) (gt (int $replicas) 1) }}
+{{- if and $budget.enabled (has (include "gop.workload" .) (list "Deployment" "StatefulSet")) (gt (int $replicas) 1) }}
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
@@ -758,6 +756,12 @@ From outside: http{{ if .tls }}s{{ end }}://{{ .host }}{{ .path }}
 
 def templates(parts: frozenset[str]) -> dict[str, str]:
     """The files under templates/ for a chart with these parts."""
+    return dict(_templates(parts))
+
+
+@functools.lru_cache(maxsize=256)
+def _templates(parts: frozenset[str]) -> dict[str, str]:
+    """`templates`, made once per set of parts (a pure function of them; charts share the texts)."""
     helpers = HELPERS
     if "serviceAccount" in parts:
         helpers += SERVICE_ACCOUNT_HELPER
@@ -766,8 +770,6 @@ def templates(parts: frozenset[str]) -> dict[str, str]:
     helpers += _pod(parts) + CONTAINER_HELPERS
     if parts & {"job", "cronJob"}:
         helpers += JOB_HELPER
-    if "statefulSet" in parts:
-        helpers += HEADLESS_HELPER
     files = {"templates/_helpers.tpl": helpers, "templates/NOTES.txt": _notes(parts)}
     for kind, part in WORKLOAD_PARTS.items():
         if part in parts:
