@@ -224,11 +224,11 @@ spec:
   {{- if or (get .Values "sidecars") (get .Values "initContainers") }}
   initContainers:
     {{- range $name, $container := get .Values "sidecars" | default dict }}
-    - {{- include "gop.container" (list $name $container $security) | nindent 6 }}
+    - {{ include "gop.container" (list $name $container $security) | indent 6 | trim }}
       restartPolicy: Always
     {{- end }}
     {{- range $name, $container := get .Values "initContainers" | default dict }}
-    - {{- include "gop.container" (list $name $container $security) | nindent 6 }}
+    - {{ include "gop.container" (list $name $container $security) | indent 6 | trim }}
     {{- end }}
   {{- end }}
   containers:
@@ -329,7 +329,7 @@ MOUNT_ENTRIES = '''\
           mountPath: /tmp
         {{- end }}
         {{- with get .Values "mounts" }}
-        {{- include "gop.mounts" . | nindent 8 }}
+        {{- include "gop.mounts" . | trim | nindent 8 }}
         {{- end }}
 '''
 
@@ -382,7 +382,7 @@ CONTAINER_HELPERS = '''
 {{/* An init container or sidecar; call with (list name container security). */}}
 {{- define "gop.container" -}}
 {{- $container := index . 1 }}
-{{- $security := index . 2 }}
+{{- $security := index . 2 -}}
 name: {{ index . 0 | quote }}
 image: {{ printf "%s:%s" $container.image.repository $container.image.tag | quote }}
 imagePullPolicy: {{ $container.image.pullPolicy | quote }}
@@ -393,10 +393,7 @@ imagePullPolicy: {{ $container.image.pullPolicy | quote }}
 {{- end }}
 {{- with $container.env }}
 env:
-  {{- range $name, $value := . }}
-  - name: {{ $name | quote }}
-    value: {{ $value | quote }}
-  {{- end }}
+  {{- include "gop.env" . | trim | nindent 2 }}
 {{- end }}
 {{- with get $container "resources" }}
 resources: {{ toJson . }}
@@ -410,7 +407,7 @@ volumeMounts:
     mountPath: /tmp
   {{- end }}
   {{- with $container.mounts }}
-  {{- include "gop.mounts" . | nindent 2 }}
+  {{- include "gop.mounts" . | trim | nindent 2 }}
   {{- end }}
 {{- end }}
 {{- end }}
@@ -428,6 +425,14 @@ capabilities:
   {{- with .addCapabilities }}
   add: {{ toJson . }}
   {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* env entries from a map of plain variables. */}}
+{{- define "gop.env" -}}
+{{- range $name, $value := . }}
+- name: {{ $name | quote }}
+  value: {{ $value | quote }}
 {{- end }}
 {{- end }}
 
@@ -590,18 +595,14 @@ def _env(secret_env: bool) -> str:
         return '''\
       {{- with .Values.env }}
       env:
-        {{- range $name, $value := . }}
-        - name: {{ $name | quote }}
-          value: {{ $value | quote }}
-        {{- end }}
+        {{- include "gop.env" . | trim | nindent 8 }}
       {{- end }}
 '''
     return '''\
       {{- if or .Values.env .Values.secretEnv }}
       env:
-        {{- range $name, $value := .Values.env }}
-        - name: {{ $name | quote }}
-          value: {{ $value | quote }}
+        {{- with .Values.env }}
+        {{- include "gop.env" . | trim | nindent 8 }}
         {{- end }}
         {{- range $name, $ref := .Values.secretEnv }}
         - name: {{ $name | quote }}
