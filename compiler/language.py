@@ -155,7 +155,6 @@ class WorkloadField:
     VOLUME = "volume"  # of a mount
     INIT_CONTAINERS = "initContainers"
     SIDECARS = "sidecars"
-    STARTUP = "startup"
     SECURITY = "security"
     TMP_VOLUME = "tmpVolume"  # of `security`
     DISRUPTION_BUDGET = "disruptionBudget"

@@ -28,7 +28,7 @@ from gop.compiler.values import merge, plain
 from gop.compiler.lower.helm.chart import chart_version
 from gop.compiler.emit.gojson import go_json
 from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS, chart_parts, helm_values, kinds_of
-from gop.compiler.language import DEFAULT_WORKLOAD, WORKLOAD_PARTS, WorkloadField
+from gop.compiler.language import DEFAULT_WORKLOAD, PROBE_FIELDS, WORKLOAD_PARTS, WorkloadField
 
 Doc = dict[str, Any]
 
@@ -257,7 +257,7 @@ class _Release:
         env_from += [{"secretRef": {"name": name}} for name in sources["secrets"]]
         if env_from:
             container["envFrom"] = env_from
-        for field in ("liveness", "readiness", "startup"):
+        for field in PROBE_FIELDS:
             if values.get(field):
                 container[f"{field}Probe"] = _probe(values[field])
         lifecycle = values.get("lifecycle") or {}
