@@ -50,6 +50,7 @@ from gop.compiler.fleet.templates import Base, BaseLayers, BaseSource, touches_v
 from gop.compiler.fleet.model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings, UnitModel
 from gop.compiler.language import (APP_SCHEMA, CLUSTER_LABELS, MAP_PART_FIELDS, PRELUDE_MODULE, SELECTOR_KINDS,
                                    SETTINGS_SCHEMAS, TEMPLATE_FIELDS, UNIT_KINDS, UNIT_SCHEMAS, AppField, unit_key)
+from gop.compiler.language import DEFAULT_WORKLOAD, WORKLOAD_PARTS, WorkloadField
 from gop.compiler.semantic.charts import locked_crds
 from gop.compiler.semantic.check import PRESENT, Checker, Leaf, Scope, build_tree
 from gop.compiler.semantic.context import UnitContext, reads_of
@@ -717,4 +718,5 @@ def _features(trees: list[dict]) -> frozenset[str]:
         features.update(part for part in MAP_PART_FIELDS if values.get(part))
         if values.get(AppField.PORTS):
             features.add("service")
+        features.add(WORKLOAD_PARTS[values.get(WorkloadField.WORKLOAD, DEFAULT_WORKLOAD)])
     return frozenset(features)
