@@ -32,11 +32,17 @@ EXTERNAL_SECRETS_VERSION ?= 2.0.0
 EXTERNAL_SECRETS_DIR := $(TOOLS)/external-secrets
 EXTERNAL_SECRETS_STAMP := $(EXTERNAL_SECRETS_DIR)/.installed-$(EXTERNAL_SECRETS_VERSION)
 
+# checkov (PyPI), the policy tool tests/test_policy.py runs on every example's charts, in a virtual
+# environment of its own: it pins libraries (packaging<24, ...) that gopc's venv must not be downgraded to.
+CHECKOV_VERSION ?= 3.3.30
+CHECKOV_DIR := $(TOOLS)/checkov
+CHECKOV_STAMP := $(CHECKOV_DIR)/.installed-$(CHECKOV_VERSION)
+
 # Debian packages the tests need: neovim (headless LSP test), docker-registry (OCI registry),
 # zsh and fish (the completion scripts of `gopc completion`, loaded by the real shells).
 SYSTEM_PKGS ?= neovim docker-registry zsh fish
 
-.PHONY: help venv .venv tools external-secrets-schema system-deps demo test fuzz wheel vendor-flux-schemas vendor-kube-schemas clean distclean
+.PHONY: help venv .venv tools external-secrets-schema checkov system-deps demo test fuzz wheel vendor-flux-schemas vendor-kube-schemas clean distclean
 
 help:
 	@echo "make demo         build the bundled example fleet (installs what it needs)"
@@ -45,6 +51,7 @@ help:
 	@echo "make venv         create .venv and install gopc[dev] in editable mode"
 	@echo "make tools        fetch helm v4 and kubectl into $(TOOLS_BIN)"
 	@echo "make external-secrets-schema  install the ExternalSecret schema into $(EXTERNAL_SECRETS_DIR)"
+	@echo "make checkov      install checkov $(CHECKOV_VERSION) (the policy tool of the tests) into $(CHECKOV_DIR)"
 	@echo "make system-deps  apt-get install: $(SYSTEM_PKGS) (only when missing)"
 	@echo "make wheel        build dist/gopc-*.whl"
 	@echo "make vendor-flux-schemas  refresh tests/vendor/flux_schemas from $(FLUX_SHARED)"
@@ -98,6 +105,18 @@ $(EXTERNAL_SECRETS_STAMP): | $(TOOLS_STAMP)
 	  | node tests/validate_external_secrets.mjs $(EXTERNAL_SECRETS_DIR) >/dev/null
 	@touch $@
 
+checkov: $(CHECKOV_STAMP)
+
+# After the tools stamp: that recipe empties $(TOOLS).
+$(CHECKOV_STAMP): | $(TOOLS_STAMP)
+	@echo "checkov: pip install checkov==$(CHECKOV_VERSION) into $(CHECKOV_DIR) (log: $(TOOLS)/checkov-install.log)"
+	@rm -rf $(CHECKOV_DIR) && $(PYTHON) -m venv $(CHECKOV_DIR)
+	@$(CHECKOV_DIR)/bin/python -m pip install --disable-pip-version-check "checkov==$(CHECKOV_VERSION)" \
+	  > $(TOOLS)/checkov-install.log 2>&1 \
+	  || { grep -v "^WARNING: Location" $(TOOLS)/checkov-install.log | tail -40; exit 1; }
+	@$(CHECKOV_DIR)/bin/checkov --version | sed 's/^/checkov: /'
+	@touch $@
+
 # ---------------------------------------------------------------- Debian packages
 system-deps:
 	@missing=""; \
@@ -117,7 +136,7 @@ demo: $(VENV_STAMP)
 	$(DEMO_CMD)
 
 # pytest exit 5 ("no tests collected") counts as a failure.
-test: system-deps $(VENV_STAMP) $(TOOLS_STAMP) $(EXTERNAL_SECRETS_STAMP)
+test: system-deps $(VENV_STAMP) $(TOOLS_STAMP) $(EXTERNAL_SECRETS_STAMP) $(CHECKOV_STAMP)
 	@rc=0; PATH="$(CURDIR)/$(TOOLS_BIN):$$PATH" $(VPY) -m pytest -q $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 

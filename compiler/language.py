@@ -87,7 +87,7 @@ class AppField:
 
 
 # The probes of an app, each naming the port it checks.
-PROBE_FIELDS = (AppField.LIVENESS, AppField.READINESS)
+PROBE_FIELDS = (AppField.LIVENESS, AppField.READINESS, "startup")
 # Optional App fields that each add a template (a chart part of the same name) when set.
 TEMPLATE_FIELDS = (AppField.INGRESS, AppField.AUTOSCALING, AppField.SERVICE_ACCOUNT)
 # Map-valued App fields that add a chart part of the same name when not empty.
@@ -142,6 +142,10 @@ TARGET_KEYWORDS = ("app", "all", "release", "resource")
 SELECTOR_OPERATORS = ("in", "not", "exists")
 
 
+# ---- comprehensions and context interpolation ----
+# Every name a context interpolation may start with: the roots, and the own name of a release or
+# resource (`${release.name}`); none of them may name a loop variable.
+CONTEXT_NAMES = CONTEXT_ROOTS + ("release", "resource")
 # ---- tenancy (docs/tenancy.md) ------------------------------------------------------------------
 # `tenant NAME where SELECTOR { ... }`: a named declaration placed on clusters by a selector, its body
 # typed by the prelude's `Tenant`.
@@ -157,6 +161,46 @@ TEST_KEYWORD = "test"  # starts a top-level `test "name" { ... }` declaration
 TOP_LEVEL_KEYWORDS = TOP_LEVEL_KEYWORDS | {TEST_KEYWORD}
 # Keywords inside a test body (contextual: ordinary names elsewhere).
 TEST_KEYWORDS = ("expect", "every", "no", "cluster", "object", "where")
+
+# ---- workloads (issue 13) -----------------------------------------------------------------------
+
+
+class WorkloadField:
+    """Names of the prelude `App` fields of the workload, its pod and containers (issue 13)."""
+
+    WORKLOAD = "workload"
+    REPLICAS = "replicas"
+    STATEFUL_SET = "statefulSet"
+    JOB = "job"
+    CRON_JOB = "cronJob"
+    SCHEDULE = "schedule"  # of `cronJob`
+    TIME_ZONE = "timeZone"  # of `cronJob`
+    VOLUME_CLAIM_TEMPLATES = "volumeClaimTemplates"  # of `statefulSet`
+    VOLUMES = "volumes"
+    MOUNTS = "mounts"  # of the app and of each init container and sidecar
+    VOLUME = "volume"  # of a mount
+    INIT_CONTAINERS = "initContainers"
+    SIDECARS = "sidecars"
+    SECURITY = "security"
+    TMP_VOLUME = "tmpVolume"  # of `security`
+    DISRUPTION_BUDGET = "disruptionBudget"
+
+
+DEFAULT_WORKLOAD = "Deployment"
+# The chart part (and template) of each workload kind.
+WORKLOAD_PARTS = {"Deployment": "deployment", "StatefulSet": "statefulSet", "DaemonSet": "daemonSet",
+                  "CronJob": "cronJob", "Job": "job"}
+# The kinds each kind-specific App field applies to; a line setting it for another kind is an error.
+KIND_FIELDS = {
+    WorkloadField.REPLICAS: ("Deployment", "StatefulSet"),
+    AppField.AUTOSCALING: ("Deployment",),
+    WorkloadField.DISRUPTION_BUDGET: ("Deployment", "StatefulSet"),
+    WorkloadField.STATEFUL_SET: ("StatefulSet",),
+    WorkloadField.JOB: ("Job", "CronJob"),
+    WorkloadField.CRON_JOB: ("CronJob",),
+}
+# The volume and mount names gopc gives its own volumes (the app's files, its values, /tmp).
+RESERVED_VOLUMES = ("config", "values", "tmp")
 
 # ---- fleetkit (issue 14): what editors need of templates and comprehensions ----
 # Keywords of declaration headers that are neither top-level nor expression keywords: `app web uses base { }`.

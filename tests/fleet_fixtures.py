@@ -81,6 +81,13 @@ SERVICE_VALUES = record(
 
 PROD_RESOURCES = {"requests": {"cpu": Quantity.parse("250m"), "memory": Quantity.parse("256Mi")},
                   "limits": {"cpu": Quantity.parse("1"), "memory": Quantity.parse("512Mi")}}
+SMALL_RESOURCES = {"requests": {"cpu": Quantity.parse("100m"), "memory": Quantity.parse("128Mi")},
+                   "limits": {"cpu": Quantity.parse("500m"), "memory": Quantity.parse("256Mi")}}
+# every env's `all { security { ... } }`: the record is absent below, so the env gives all of it, defaults included
+SHOP_USER = {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "readOnlyRootFilesystem": True,
+             "tmpVolume": True, "allowPrivilegeEscalation": False, "dropAllCapabilities": True, "addCapabilities": (),
+             "seccompProfile": "RuntimeDefault"}
+PROBES = {"liveness": {"path": "/healthz"}, "readiness": {"path": "/ready"}}
 
 APPS: dict[str, dict[str, Any]] = {
     "checkout": dict(
@@ -95,20 +102,20 @@ APPS: dict[str, dict[str, Any]] = {
     "cart": dict(
         doc="Keeps shopping carts in memory.", values_type=SERVICE_VALUES,
         layer=dict(image={"repository": "ghcr.io/acme/cart", "tag": "2.0.1"}, namespace="shop", replicas=2,
-                   ports={"http": 8081}, liveness={"path": "/healthz"}, values={},
+                   ports={"http": 8081}, **PROBES, values={},
                    imagePolicy={"semver": "^2.0.0"})),
     "web": dict(
         doc="The storefront web UI.", values_type=SERVICE_VALUES,
         layer=dict(image={"repository": "ghcr.io/acme/web", "tag": "3.1.0"}, namespace="shop", replicas=2,
                    ports={"http": 3000}, env={"API_BASE": "https://api.shop.example.com"},
                    ingress={"host": "shop.example.com", "className": "nginx"},
-                   config={"robots.txt": "User-agent: *\nDisallow: /checkout"}, values={})),
+                   config={"robots.txt": "User-agent: *\nDisallow: /checkout"}, **PROBES, values={})),
     "recommendations": dict(
         doc="Product recommendations; only in production, and not in China.", values_type=SERVICE_VALUES,
         layer=dict(image={"repository": "ghcr.io/acme/recommendations", "tag": "0.9.3"}, namespace="shop",
                    replicas=1, ports={"http": 9000, "metrics": 9100},
                    serviceAccount={"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/recs"}},
-                   values={"features": {"ml-ranking": True}})),
+                   **PROBES, values={"features": {"ml-ranking": True}})),
 }
 
 CLUSTERS: dict[str, tuple[str, dict[str, str], tuple[str, ...]]] = {
@@ -129,7 +136,7 @@ ENV_DOCS = {"dev": "Developers' playground: small, chatty, no TLS.",
 
 def _prod_layer() -> dict[str, Any]:
     return {"image": {"pullPolicy": "Always"}, "replicas": 6, "resources": copy.deepcopy(PROD_RESOURCES),
-            "values": {"logLevel": "warn"}}
+            "values": {"logLevel": "warn"}, "security": dict(SHOP_USER)}
 
 
 def _env_layers() -> dict[str, dict[str, dict[str, Any]]]:
@@ -138,11 +145,15 @@ def _env_layers() -> dict[str, dict[str, dict[str, Any]]]:
     prod_web = _prod_layer()
     prod_web = {"image": prod_web["image"], "replicas": 6, "resources": prod_web["resources"],
                 "ingress": {"tls": True, "tlsSecret": "web-tls"}, "autoscaling": {"min": 6, "max": 20, "cpu": 70},
-                "values": prod_web["values"]}
+                "values": prod_web["values"], "security": prod_web["security"]}
+    def small() -> dict[str, Any]:
+        return {"resources": copy.deepcopy(SMALL_RESOURCES), "security": dict(SHOP_USER)}
+
     return {
-        "dev": {"cart": {"values": {"logLevel": "debug"}}, "checkout": {"replicas": 2, "values": {"logLevel": "debug"}},
-                "web": {"values": {"logLevel": "debug"}}},
-        "staging": {"cart": {}, "checkout": {"replicas": 2}, "web": {}},
+        "dev": {"cart": {"values": {"logLevel": "debug"}, **small()},
+                "checkout": {"replicas": 2, "values": {"logLevel": "debug"}, **small()},
+                "web": {"values": {"logLevel": "debug"}, **small()}},
+        "staging": {"cart": small(), "checkout": {"replicas": 2, **small()}, "web": small()},
         "prod": {"cart": _prod_layer(), "checkout": _prod_layer(), "recommendations": _prod_layer(), "web": prod_web},
     }
 

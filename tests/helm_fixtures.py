@@ -13,8 +13,10 @@ filled in at every level (`complete`), features computed from every layer's valu
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,8 @@ import realtools
 import yaml
 
 from gop.compiler.lower.helm import chart_files, helm_values
+from gop.compiler.language import WORKLOAD_PARTS
+from gop.compiler.session import analyse
 from gop.compiler.fleet.model import AppModel
 from gop.compiler.values import plain
 from gop.compiler.core.span import Span
@@ -106,6 +110,8 @@ SERVICE_ACCOUNT = record(
     field("create", BoolType(), "Create the service account with the app.", default=True),
     field("name", DNS_LABEL, "Its name; defaults to the app's name.", optional=True),
     field("annotations", STRING_MAP, "Annotations, e.g. a cloud IAM role.", default={}),
+    field("automountToken", BoolType(), "Mount the service account's API token in the pods (off: most apps never "
+          "call the API server).", default=False),
 )
 DELIVERY = record(
     "Delivery", "How Flux reconciles the app's HelmRelease.",
@@ -148,11 +154,14 @@ def app_type(values_record: RecordType | None = None) -> RecordType:
     """The App schema with an app's `values` schema in place (None: `values: any`)."""
     values_type = values_record or AnyType()
     return record(
-        "App", "An application: one Deployment with its Service, and what else it needs.",
+        "App", "An application: its workload (a Deployment unless `workload` says otherwise), its Service,\n"
+        "and what else it needs.",
+        *workload_fields().items(),
         field("image", IMAGE, "The container image."),
         field("namespace", DNS_LABEL, "The namespace the app is installed into; defaults to the app's name.",
               optional=True),
-        field("replicas", IntType(0, 1000), "How many pods run (ignored while autoscaling is on).", default=1),
+        field("replicas", IntType(0, 1000), "How many pods run (ignored while autoscaling is on); Deployment and "
+              "StatefulSet only.", default=1),
         field("ports", MapType(PORT_NAME, PORT), "Named container ports; a Service exposes them all.", default={}),
         field("env", MapType(ENV_NAME, StringType()), "Plain environment variables.", default={}),
         field("secretEnv", MapType(ENV_NAME, SecretType()),
@@ -162,13 +171,31 @@ def app_type(values_record: RecordType | None = None) -> RecordType:
         field("readiness", PROBE, "Send traffic only while this check passes.", optional=True),
         field("ingress", INGRESS, "Expose the app outside the cluster.", optional=True),
         field("autoscaling", AUTOSCALING, "Scale on CPU usage.", optional=True),
-        field("serviceAccount", SERVICE_ACCOUNT, "The service account the pods run as.", optional=True),
+        field("serviceAccount", SERVICE_ACCOUNT, "The service account the pods run as; each app gets its own "
+              "unless `create = false`.", optional=True),
         field("config", MapType(FILE_NAME, StringType()), "Files mounted at /etc/<app>/, by file name.", default={}),
         field("values", values_type, "The app's own values, typed by the schema named in `values: Schema { ... }`.",
               default={}),
         field("delivery", DELIVERY, "How Flux reconciles the app.", default={}),
         field("imagePolicy", IMAGE_POLICY, "Roll out new image tags automatically.", optional=True),
     )
+
+
+@functools.cache
+def workload_fields() -> dict[str, Field]:
+    """The App fields of the workload, its pod and containers (issue 13), as the prelude types them:
+    too many nested schemas to mirror by hand, so they are read from an analysed one-app program."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory, "app.gop")
+        path.write_text('app x {\n  image { repository = "r", tag = "1" }\n}\n', encoding="utf-8")
+        fields = analyse([path]).evaluation.fleet.apps["x"].values_type.fields
+    names = list(fields)
+    return {name: fields[name] for name in names[:names.index("image")]}
+
+
+def workload_defaults() -> dict[str, Any]:
+    """The plain values of the workload fields that have defaults, as evaluation fills them in."""
+    return plain(complete(RecordType("Workload", workload_fields(), None), {}))
 
 
 def complete(rec: RecordType, partial: dict[str, Any]) -> dict[str, Any]:
@@ -188,6 +215,10 @@ def complete(rec: RecordType, partial: dict[str, Any]) -> dict[str, Any]:
 def _complete_value(type_, value):
     if isinstance(type_, RecordType) and isinstance(value, dict):
         return complete(type_, value)
+    if isinstance(type_, MapType) and isinstance(value, dict):
+        return {key: _complete_value(type_.value, item) for key, item in value.items()}
+    if isinstance(type_, ListType) and isinstance(value, (list, tuple)):
+        return [_complete_value(type_.element, item) for item in value]
     return value
 
 
@@ -196,8 +227,10 @@ PART_FEATURES = {"ports": "service", "ingress": "ingress", "autoscaling": "autos
 
 
 def features_of(trees: Iterable[dict[str, Any]]) -> frozenset[str]:
-    """The chart parts any of these value trees (app, env, cluster layers) uses."""
-    return frozenset(feature for tree in trees for key, feature in PART_FEATURES.items() if tree.get(key))
+    """The chart parts any of these value trees (app, env, cluster layers) uses, its workload kinds included."""
+    trees = list(trees)
+    kinds = {WORKLOAD_PARTS[tree["workload"]] for tree in trees if "workload" in tree}
+    return frozenset(feature for tree in trees for key, feature in PART_FEATURES.items() if tree.get(key)) | kinds
 
 
 def make_app(name: str = "checkout", *, doc: str | None = "Takes payments and places orders.",

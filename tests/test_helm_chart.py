@@ -13,13 +13,15 @@ import helm_fixtures as fx
 import realtools
 from gop.compiler.lower.helm import chart_files, chart_version, helm_template
 from gop.compiler.emit.gojson import go_json
+from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS
+from gop.compiler.values import plain
 
 # SemVer 2.0.0 (semver.org), without build metadata: OCI tags cannot hold `+`.
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
                     r"(-((0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?$")
 OCI_TAG = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
 BASE_FILES = {".helmignore", "Chart.yaml", "values.yaml", "values.schema.json", "templates/_helpers.tpl",
-              "templates/deployment.yaml", "templates/NOTES.txt"}
+              "templates/deployment.yaml", "templates/NOTES.txt", "templates/serviceaccount.yaml", "templates/pdb.yaml"}
 
 
 def test_files_follow_the_parts():
@@ -29,6 +31,22 @@ def test_files_follow_the_parts():
         "templates/service.yaml", "templates/configmap.yaml", "templates/ingress.yaml", "templates/hpa.yaml"}
     everything = fx.make_app(also=[{"ingress": 1, "autoscaling": 1, "serviceAccount": 1}])
     assert "templates/serviceaccount.yaml" in chart_files(everything)
+
+
+
+def test_each_workload_kind_has_its_template_and_only_the_kinds_used():
+    """A kind's template exists when some layer runs the app as that kind; the PDB only with replicas."""
+    daemon = set(chart_files(fx.make_app("agent", workload="DaemonSet")))
+    assert {"templates/daemonset.yaml", "templates/serviceaccount.yaml"} <= daemon
+    assert not daemon & {"templates/deployment.yaml", "templates/pdb.yaml"}
+    both = fx.make_app("ledger", workload="StatefulSet", also=[{"workload": "CronJob"}])
+    files = chart_files(both)
+    assert {"templates/statefulset.yaml", "templates/cronjob.yaml", "templates/pdb.yaml"} <= set(files)
+    assert "templates/deployment.yaml" not in files
+    schema = json.loads(files["values.schema.json"])
+    assert schema["properties"]["workload"]["enum"] == ["StatefulSet", "CronJob"]
+    assert {"statefulSet", "cronJob", "job"} <= set(schema["properties"])
+    assert "cronJob" not in json.loads(chart_files(fx.make_app("web"))["values.schema.json"])["properties"]
 
 
 def test_chart_yaml():
@@ -72,13 +90,22 @@ def test_values_yaml_is_the_base_without_flux_fields_with_docs():
     data = YAML(typ="safe", pure=True).load(text)
     assert data == json.loads(json.dumps(fx.instance_values(app)))
     assert list(data) == ["image", "replicas", "ports", "env", "secretEnv", "liveness", "readiness", "config",
-                          "values"]
+                          "values"]  # the workload fields are optional: absent, they cost nothing
     assert "delivery" not in text and "imagePolicy" not in text and "namespace" not in text
     lines = text.splitlines()
-    assert lines[lines.index("replicas: 3") - 1] == "# How many pods run (ignored while autoscaling is on)."
+    assert lines[lines.index("replicas: 3") - 1] == ("# How many pods run (ignored while autoscaling is on); Deployment "
+                                                     "and StatefulSet only.")
     assert lines[lines.index("  paymentTimeout: \"20s\"") - 1] == "  # Give up on a payment after this long."
     assert "# resources: optional, not set" in lines
     assert "# ingress: optional, not set" not in lines  # the chart has no ingress part
+    assert "# cronJob: optional, not set" not in lines  # nor a CronJob
+    assert "# security: optional, not set" in lines
+
+
+def test_defaults_the_chart_applies_to_absent_pod_records_are_the_preludes():
+    fields = fx.workload_fields()
+    for name, defaults in ABSENT_DEFAULTS.items():
+        assert json.loads(json.dumps(plain(fx.complete(fields[name].type, {})))) == defaults, name
 
 
 def test_values_yaml_writes_files_as_literal_blocks():

@@ -14,7 +14,7 @@ import realtools
 from gop.compiler.lower.helm import chart_parts, helm_template
 from gop.compiler.lower.helm.parts import FEATURE_PARTS
 from gop.compiler.values import plain
-from gop.compiler.semantic.types import Duration, SecretRef
+from gop.compiler.semantic.types import Duration, RecordType, SecretRef
 
 PART_VALUES = {  # base values that use each part
     "service": {"ports": {"http": 8080, "metrics": 9100}},
@@ -30,7 +30,38 @@ PART_LETTERS = {"service": "s", "ingress": "i", "autoscaling": "a", "serviceAcco
 # An app with every part, all of them set by other layers than the app: its base uses none.
 ALL_PARTS_LAYER = {"ports": {"http": 1}, "ingress": {"host": "x"}, "autoscaling": {"min": 1},
                    "serviceAccount": {"create": True}, "config": {"a": ""}, "secretEnv": {"A": ""}, "values": {"a": 1}}
-FULL = fx.make_app("checkout", also=[ALL_PARTS_LAYER])
+KINDS = ("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job")
+FULL = fx.make_app("checkout", also=[ALL_PARTS_LAYER, *({"workload": kind} for kind in KINDS)])
+# Apps of each workload kind, with the pod and container fields set (issue 13).
+POD_LAYER = {
+    "command": ["/app/run"], "args": ["--port=8080"], "envFrom": {"configMaps": ["settings"], "secrets": ["creds"]},
+    "volumes": {"tls": {"secret": "tls"}, "cache": {"emptyDir": {"inMemory": True, "sizeLimit": "1Gi"}},
+                "scratch": {"emptyDir": {}}, "claim": {"persistentVolumeClaim": "shared"},
+                "bundle": {"projected": {"configMaps": ["a"], "secrets": ["b"]}}},
+    "mounts": {"/etc/tls": {"volume": "tls"}, "/var/cache": {"volume": "cache", "readOnly": False, "subPath": "x"}},
+    "initContainers": {"migrate": {"image": {"repository": "ghcr.io/acme/migrate", "tag": "1"}, "command": ["m"],
+                                   "env": {"A": "1"}, "resources": {"limits": {"memory": "64Mi"}}}},
+    "sidecars": {"proxy": {"image": {"repository": "ghcr.io/acme/proxy", "tag": "2"},
+                           "mounts": {"/etc/tls": {"volume": "tls"}}}},
+    "startup": {"failureThreshold": 30}, "lifecycle": {"preStop": ["sleep", "5"]},
+    "terminationGracePeriodSeconds": 45, "priorityClassName": "high", "nodeSelector": {"disk": "ssd"},
+    "tolerations": [{"key": "dedicated", "value": "batch", "effect": "NoSchedule"}],
+    "affinity": {"zones": ["eu-1a"], "spreadPods": "required"}, "imagePullSecrets": ["registry"],
+    "security": {"runAsUser": 10001, "fsGroup": 10001, "addCapabilities": ["NET_BIND_SERVICE"]},
+}
+KIND_APPS = [
+    fx.make_app("deploy", replicas=3, disruptionBudget={"minAvailable": 2}, ports={"http": 8080}, **POD_LAYER),
+    fx.make_app("stateful", workload="StatefulSet", replicas=2, ports={"sql": 5432},
+                statefulSet={"podManagementPolicy": "Parallel",
+                             "volumeClaimTemplates": {"data": {"size": "10Gi", "storageClassName": "ssd"}}}),
+    fx.make_app("governed", workload="StatefulSet", statefulSet={"serviceName": "db"}, topologySpread={"zones": "off"}),
+    fx.make_app("daemon", workload="DaemonSet", tolerations=[{"operator": "Exists"}], security={"tmpVolume": False}),
+    fx.make_app("cron", workload="CronJob", cronJob={"schedule": "*/5 * * * *", "timeZone": "Europe/Paris",
+                                                     "startingDeadlineSeconds": 60},
+                job={"backoffLimit": 1, "ttlSecondsAfterFinished": 600}),
+    fx.make_app("batch", workload="Job", job={"restartPolicy": "Never", "completions": 3, "parallelism": 2},
+                **POD_LAYER),
+]
 
 
 def parts_app(parts: tuple[str, ...]):
@@ -51,10 +82,13 @@ def test_every_part_combination_lints_strict_and_validates(tmp_path):
     apps = [parts_app(subset) for subset in ALL_SUBSETS]
     assert len({app.name for app in apps}) == len(apps) == 2 ** len(FEATURE_PARTS)
     for app, subset in zip(apps, ALL_SUBSETS):
-        assert chart_parts(app) == {"deployment", *subset} | ({"service"} if "ingress" in subset else set())
+        assert chart_parts(app) == {"deployment", "serviceAccount", "disruptionBudget", *subset} | (
+            {"service"} if "ingress" in subset else set())
     dirs = [fx.write_chart(app, tmp_path / "charts") for app in apps]
     # Charts whose parts come from other layers: their values.yaml leaves those parts unset.
     dirs += [fx.write_chart(app, tmp_path / "other") for app in (FULL, fx.shop_web())]
+    kind_dirs = [fx.write_chart(app, tmp_path / "kinds") for app in KIND_APPS]
+    dirs += kind_dirs
 
     output = fx.helm_lint_many(dirs)
     assert output.count("==> Linting") == len(dirs)
@@ -62,15 +96,17 @@ def test_every_part_combination_lints_strict_and_validates(tmp_path):
     assert "[WARNING]" not in output and "[ERROR]" not in output
 
     sample = dirs[:len(apps):len(apps) // 16] + [dirs[len(apps) - 1]]  # helm template is slow: a spread of 17
+    sample += kind_dirs
     rendered = fx.helm_template_many([fx.TemplateCase(d, release=d.name, namespace="ns") for d in sample],
                                      tmp_path)
-    by_name = {app.name: app for app in apps}
+    by_name = {app.name: app for app in [*apps, *KIND_APPS]}
     realtools.kubernetes_validate_strict(fx.distinct_shapes(doc for docs in rendered for doc in docs))
     for chart_dir, docs in zip(sample, rendered):
         app = by_name[chart_dir.name]
         assert docs == helm_template(app, plain(app.base), release_name=app.name, namespace="ns")
     assert {doc["kind"] for docs in rendered for doc in docs} == {
-        "Deployment", "Service", "Ingress", "HorizontalPodAutoscaler", "ServiceAccount", "ConfigMap"}
+        "Deployment", "Service", "Ingress", "HorizontalPodAutoscaler", "ServiceAccount", "ConfigMap",
+        "PodDisruptionBudget", "StatefulSet", "DaemonSet", "CronJob", "Job"}
 
 
 # ---------------------------------------------------------------- parity on value combinations
@@ -108,11 +144,46 @@ def random_values(rng: random.Random) -> dict[str, Any]:
     if rng.random() < 0.5:
         values["autoscaling"] = fx.complete(fx.AUTOSCALING, {"min": 2, "max": rng.randint(2, 10)})
     if rng.random() < 0.6:
-        account: dict[str, Any] = {"create": rng.random() < 0.6, "annotations": rng.choice([{}, {"k": "v"}])}
+        account: dict[str, Any] = {"create": rng.random() < 0.6, "annotations": rng.choice([{}, {"k": "v"}]),
+                                   "automountToken": rng.random() < 0.3}
         if rng.random() < 0.5:
             account["name"] = "runner"
         values["serviceAccount"] = fx.complete(fx.SERVICE_ACCOUNT, account)
+    values.update(random_workload(rng))
     return values
+
+
+def random_workload(rng: random.Random) -> dict[str, Any]:
+    """The workload kind, its settings and the pod fields, each in one of its shapes (complete)."""
+    kind = rng.choice(KINDS)
+    values: dict[str, Any] = {"workload": kind}
+    if kind == "StatefulSet" and rng.random() < 0.8:
+        values["statefulSet"] = rng.choice([
+            {"podManagementPolicy": "Parallel"}, {"serviceName": "db"},
+            {"volumeClaimTemplates": {"data": {"size": "1Gi", "accessModes": ["ReadWriteOncePod"]}}}])
+    if kind == "CronJob":
+        values["cronJob"] = rng.choice([{"schedule": "@hourly"}, {
+            "schedule": "0 3 * * *", "timeZone": "Etc/UTC", "concurrencyPolicy": "Allow", "suspend": True}])
+    if kind in ("Job", "CronJob") and rng.random() < 0.7:
+        values["job"] = rng.choice([{}, {"restartPolicy": "Never", "activeDeadlineSeconds": 30}])
+    for name, shapes in (("command", [[], ["/bin/x", "-v"]]), ("args", [[], ["a b", "--x=1"]]),
+                         ("nodeSelector", [{}, {"b": "2", "a": "1"}]), ("imagePullSecrets", [[], ["r1", "r2"]]),
+                         ("tolerations", [[], [{"operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}]]),
+                         ("volumes", [{}, POD_LAYER["volumes"]]), ("mounts", [{}, POD_LAYER["mounts"]]),
+                         ("sidecars", [{}, POD_LAYER["sidecars"]]), ("initContainers", [{}, POD_LAYER["initContainers"]]),
+                         ("envFrom", [{}, {"secrets": ["s"]}]),
+                         ("topologySpread", [{}, {"zones": "off"}, {"zones": "off", "nodes": "off"},
+                                             {"nodes": "DoNotSchedule", "maxSkew": 2}]),
+                         ("security", [{}, {"tmpVolume": False, "dropAllCapabilities": False},
+                                       {"runAsGroup": 5, "seccompProfile": "Unconfined", "readOnlyRootFilesystem": False}]),
+                         ("disruptionBudget", [{}, {"enabled": False}, {"minAvailable": 1}, {"maxUnavailable": 2}])):
+        values[name] = rng.choice(shapes)
+    for name, shapes in (("startup", [{}, {"path": "/started"}]), ("lifecycle", [{}, {"postStart": ["x"]}]),
+                         ("affinity", [{}, {"spreadPods": "preferred"}]),
+                         ("terminationGracePeriodSeconds", [0, 60]), ("priorityClassName", ["high"])):
+        if rng.random() < 0.5:
+            values[name] = rng.choice(shapes)
+    return fx.complete(RecordType("Workload", fx.workload_fields(), None), values)
 
 
 def parity_cases() -> list[tuple[dict[str, Any], str, str]]:
@@ -139,7 +210,8 @@ def test_helm_template_equals_real_helm_on_value_combinations(tmp_path):
     realtools.kubernetes_validate_strict(fx.distinct_shapes(doc for docs in rendered for doc in docs))
     assert ("ServiceAccount", "ConfigMap", "ConfigMap", "Service", "Deployment", "HorizontalPodAutoscaler",
             "Ingress") in kinds_seen  # helm's install order, everything on
-    assert ("ConfigMap", "ConfigMap", "Deployment") in kinds_seen  # everything off
+    assert ("ServiceAccount", "ConfigMap", "ConfigMap", "Deployment") in kinds_seen  # everything off: still its own account
+    assert {kind for kinds in kinds_seen for kind in kinds} >= {*KINDS, "PodDisruptionBudget"}
     assert len(kinds_seen) >= 8
 
 

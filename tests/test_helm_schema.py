@@ -63,7 +63,8 @@ def test_constraints_carry_over():
 def test_open_values_and_any_accept_anything():
     open_app = values_schema(fx.app_type(fx.OPEN_VALUES))
     assert open_app["properties"]["values"].get("additionalProperties", True) is True
-    validator(open_app).validate({"image": {"repository": "r", "tag": "t", "pullPolicy": "Always"}, "replicas": 1,
+    validator(open_app).validate({**fx.workload_defaults(),
+                                  "image": {"repository": "r", "tag": "t", "pullPolicy": "Always"}, "replicas": 1,
                                   "ports": {}, "env": {}, "secretEnv": {}, "config": {}, "delivery": {
                                       "interval": "5m", "timeout": "5m", "retries": 1, "dependsOn": []},
                                   "values": {"anything": [1, {"x": None}]}})
@@ -118,11 +119,13 @@ def test_chart_schema_leaves_out_flux_fields_and_absent_parts():
     app = fx.make_app("bare", values_record=None)
     schema = chart_schema(app)
     assert schema["title"] == "bare" and schema["description"] == app.doc
-    for name in (*FLUX_ONLY_FIELDS, "ingress", "autoscaling", "serviceAccount"):
+    for name in (*FLUX_ONLY_FIELDS, "ingress", "autoscaling", "statefulSet", "job", "cronJob"):
         assert name not in schema["properties"]
+    assert "serviceAccount" in schema["properties"]  # every app runs as its own service account
     for name in ("config", "secretEnv", "values"):
         assert schema["properties"][name]["maxProperties"] == 0
-    assert set(schema["required"]) == {"image", "replicas", "ports", "env", "secretEnv", "config", "values"}
+    assert set(schema["required"]) == {"image", "replicas", "ports", "env", "secretEnv", "config", "values",
+                                       *fx.workload_defaults()}
     full = chart_schema(fx.make_app(also=[{"ingress": 1, "autoscaling": 1, "serviceAccount": 1, "config": 1,
                                            "secretEnv": 1}]))
     assert {"ingress", "autoscaling", "serviceAccount"} <= set(full["properties"])

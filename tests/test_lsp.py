@@ -465,7 +465,7 @@ async def test_references_across_files(session: Session):
         text_document=session.doc(fleet), position=session.position(fleet, "let domain", 5),
         context=lsp.ReferenceContext(include_declaration=True)))
     by_file = sorted((Path(to_fs_path(l.uri)).name, l.range.start.line) for l in found)
-    assert by_file == [("apps.gop", 14), ("apps.gop", 52), ("apps.gop", 55), ("fleet.gop", 16)]
+    assert by_file == [("apps.gop", 14), ("apps.gop", 53), ("apps.gop", 56), ("fleet.gop", 16)]
     found = await session.client.text_document_references_async(lsp.ReferenceParams(
         text_document=session.doc(fleet), position=session.position(fleet, "environment: lib", 2),
         context=lsp.ReferenceContext(include_declaration=False)))

@@ -291,3 +291,21 @@ def test_the_checker_and_the_symbol_table_agree_on_every_check_golden(archive, t
     analysis = analyse(["."])
     if analysis.checker is not None:
         assert _unresolved_references(symbol_table(analysis), analysis) == []
+
+
+def test_workload_fields_complete_and_hover_from_the_prelude(shop):
+    """The fields of issue 13 come from the prelude: completion offers them, nested ones too, and hover shows
+    their type, default and effective values."""
+    text = shop.text("apps.gop").replace('  namespace = "shop"\n  replicas = 3', '  namespace = "shop"\n  wor\n  replicas = 3', 1)
+    items = shop.completions("apps.gop", text, text.index("\n  wor\n") + 6)
+    assert "workload" in items and items["workload"].kind == "field"
+    text = shop.text("apps.gop").replace('  namespace = "shop"\n  replicas = 3',
+                                         '  namespace = "shop"\n  cronJob {\n    ti\n  }\n  replicas = 3', 1)
+    items = shop.completions("apps.gop", text, text.index("    ti\n") + 6)
+    assert {"timeZone", "schedule", "concurrencyPolicy"} <= set(items) and "replicas" not in items
+    workloads = Shop(REPO / "examples" / "workloads")
+    occurrence = workloads.at("apps.gop", 'workload = "StatefulSet"')
+    info = workloads.table.field(occurrence.symbols[0])
+    assert info.type.describe().startswith('"Deployment" | "StatefulSet"') and not info.has_default
+    markdown = hover.hover_markdown(workloads.snapshot, occurrence, workloads.root)
+    assert "The workload kind that runs the pods; absent: a Deployment." in markdown and "Effective `workload` of app `ledger`" in markdown

@@ -13,6 +13,13 @@ an `AppModel` knows its clusters and chart features when it is made, an `EnvMode
 sets; nothing in the fleet changes afterwards. Last, `checks.fleet_diagnostics` reports what the
 API server, Helm or Flux would refuse in the fleet (its diagnostics join the checker's).
 
+Context interpolation (`${cluster.labels.region}`, see fleet/context.py): unit bodies are checked
+with the checker's `unit_context` set, so their strings may read the context; a pair whose leaves
+read it is evaluated with them resolved for its cluster, the values it reads in its key. The base
+(chart values) and each env's values hold the values resolved for the first cluster (by name)
+they reach; a pair that resolves its app or env layer otherwise adds the difference to its
+`cluster_values`, so base < env < cluster values are its effective values on every cluster.
+
 Diagnostics: the checker's are never removed. An `all { }` body is checked once per values schema,
 so its diagnostics can repeat; the analysis (`session`) keeps each (code, span, message) once. The one diagnostic re-worded is a label value outside its enum
 (`checks.placement._as_label_diagnostic`).
@@ -24,6 +31,8 @@ the cluster's own overrides, so pairs with the same key share one computation (a
 
 from __future__ import annotations
 
+import dataclasses
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +40,7 @@ from typing import Any
 from gop.compiler.diagnostics import codes, diagnostic
 from gop.compiler.diagnostics.suggest import did_you_mean
 from gop.compiler.fleet.chart_values import ChartValues
+from gop.compiler.fleet.context import Contexts
 from gop.compiler.fleet.checks import fleet_diagnostics
 from gop.compiler.fleet.checks.placement import Placement, place
 from gop.compiler.fleet.checks.versions import Version, clusters_text, instance_versions
@@ -40,10 +50,13 @@ from gop.compiler.fleet.templates import Base, BaseLayers, BaseSource, touches_v
 from gop.compiler.fleet.model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings, UnitModel
 from gop.compiler.language import (APP_SCHEMA, CLUSTER_LABELS, MAP_PART_FIELDS, PRELUDE_MODULE, SELECTOR_KINDS,
                                    SETTINGS_SCHEMAS, TEMPLATE_FIELDS, UNIT_KINDS, UNIT_SCHEMAS, AppField, unit_key)
+from gop.compiler.language import DEFAULT_WORKLOAD, WORKLOAD_PARTS, WorkloadField
 from gop.compiler.semantic.charts import locked_crds
 from gop.compiler.semantic.check import PRESENT, Checker, Leaf, Scope, build_tree
+from gop.compiler.semantic.context import UnitContext, reads_of
 from gop.compiler.semantic.resolve import Resolution
 from gop.compiler.semantic.types import Field, MapType, RecordType
+from gop.compiler.values import merge, patch
 from gop.compiler.syntax import ast
 
 
@@ -109,6 +122,15 @@ class _Evaluator:
         self.app_record = self._prelude_record(APP_SCHEMA)
         self.chart_values = ChartValues(checker, root, memo.chart_types if memo is not None else {})
         self.placement: Placement | None = None
+        self.contexts: Contexts | None = None  # once the placement is known
+        # Units that read the context: the leaves their base was made of (own, below), by `unit_key`;
+        # the units made of other resolutions of their leaves, by the resolved lists' ids; for each
+        # (env, unit_key), whether the instance that made the env's values had the shared base and
+        # what the app and env layers read there.
+        self._context_base: dict[str, tuple[list[Leaf], list[Leaf]]] = {}
+        self._resolved_units: dict[tuple[int, int], _Unit] = {}
+        self._below: dict[str, tuple[Base, list[Leaf]]] = {}  # by unit_key: its base, and the leaves of its winners
+        self._env_made_by: dict[tuple[str, str], tuple[bool, tuple]] = {}
         self.layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = {}
         self._env_stages: dict[tuple[str, str], tuple[dict, dict, dict]] = {}
         self._selector_winners: dict[tuple, Winners] = {}  # apps of one values schema share overlay leaves
@@ -132,10 +154,12 @@ class _Evaluator:
 
     def run(self) -> Evaluation:
         self.placement = placement = place(self.checker, self.resolution)
+        self.contexts = Contexts(placement, self.checker)
         units = self._units()
         self._check_unused_sources()
         apps = {key: unit for key, unit in units.items() if unit.kind == "app"}
         clusters, env_values = self._instances(units)
+        self.contexts.report()
         self.resource_kinds.check_instances(clusters)
         instances = instance_versions(clusters)
         decls = self.resolution.resources
@@ -226,36 +250,74 @@ class _Evaluator:
         environment = self._environment = _environment(self.program, self.resolution)
         for name, decl in self.resolution.resources["app"].items():
             scope = self.checker.scope_of(decl)
-            leaves, values_type = self._checked_app_body(decl, scope, environment)
+            with self._unit_context("app"):
+                leaves, values_type = self._checked_app_body(decl, scope, environment)
             record = _app_record(self.app_record, name, values_type)
             self._winners([Targeted(f"app {name}", True, leaves)], Layer.APP)
             below = self._base("app", name, decl, record, leaves)
-            # The base (schema defaults + defaults + templates + app layer) is a function of the
-            # leaves of those layers and of the schema, all unchanged on reuse.
-            inputs = below.inputs if below is not None else ()
-            cached = self.memo.app_bases.get(leaves) if self.memo is not None else None
-            if cached is not None and len(cached[0]) == len(inputs) and all(a is b for a, b in zip(cached[0], inputs)):
-                base = cached[1]
+            if self.checker.reads_context and self._context_read_of(name, leaves, below):
+                base = _written("app", name, record, *self._first_resolution("app", name, decl, leaves, below))
             else:
-                base = _written("app", name, record, leaves, below)
-            if self.memo is not None:
-                self.memo.app_bases.put(leaves, (inputs, base))
+                # The base (schema defaults + defaults + templates + app layer) is a function of the
+                # leaves of those layers and of the schema, all unchanged on reuse.
+                inputs = below.inputs if below is not None else ()
+                cached = self.memo.app_bases.get(leaves) if self.memo is not None else None
+                if cached is not None and len(cached[0]) == len(inputs) and all(a is b for a, b in zip(cached[0], inputs)):
+                    base = cached[1]
+                else:
+                    base = _written("app", name, record, leaves, below)
+                if self.memo is not None:
+                    self.memo.app_bases.put(leaves, (inputs, base))
             units[name] = _Unit("app", name, decl, record, leaves, *base)
             self._required(units[name], below)
         for kind in UNIT_KINDS[1:]:
             for name, decl in self.resolution.resources[kind].items():
                 record = self._unit_record(kind, decl)
-                leaves = self._checked_body(decl.body, record, self.checker.scope_of(decl))
+                with self._unit_context(kind):
+                    leaves = self._checked_body(decl.body, record, self.checker.scope_of(decl))
                 self._winners([Targeted(f"{kind} {name}", True, leaves)], Layer.APP)
                 below = self._base(kind, name, decl, record, leaves)
-                unit = units[unit_key(kind, name)] = _Unit(kind, name, decl, record, leaves, *_written(kind, name, record, leaves, below))
+                own, own_below = leaves, below
+                if self.checker.reads_context:
+                    own, own_below = self._first_resolution(kind, name, decl, leaves, below)
+                unit = units[unit_key(kind, name)] = _Unit(kind, name, decl, record, leaves, *_written(kind, name, record, own, own_below))
                 self._required(unit, below)
         return units
+
+    @contextmanager
+    def _unit_context(self, kind: str):
+        """Strings checked inside may read the context of a unit of `kind` (`${app.name}` ...)."""
+        outer, self.checker.unit_context = self.checker.unit_context, UnitContext(kind, self.placement.labels_type)
+        try:
+            yield
+        finally:
+            self.checker.unit_context = outer
+
+    def _first_resolution(self, kind: str, name: str, decl: ast.ResourceDecl, leaves: list[Leaf],
+                          below: Base | None) -> tuple[list[Leaf], Base | None]:
+        """A unit's own leaves and the defaults and templates below it, resolved for the first
+        cluster (by name) it is placed on: its base (an app's chart values.yaml); the clusters where
+        they resolve otherwise patch the difference."""
+        clusters = sorted(self.placement.matches.get(id(decl), ()))
+        cluster = clusters[0] if clusters else None
+        env = self.placement.cluster_env.get(cluster) if cluster else None
+        where = f"{kind} `{name}` on cluster `{cluster}`" if cluster else f"{kind} `{name}`"
+        context = self.contexts.context(kind, name, env, cluster)
+        key = unit_key(kind, name)
+        below_leaves = self._below.get(key, (None, _NO_LEAVES))[1]
+        own, under = self.contexts.resolve(leaves, context, where), self.contexts.resolve(below_leaves, context, where)
+        self._context_base[key] = (own, under)
+        return own, _resolved_below(below, below_leaves, under)
+
+    def _context_read_of(self, key: str, leaves: list[Leaf], below: Base | None) -> frozenset:
+        """What a unit's own leaves and the defaults and templates below it read of the context."""
+        return self.contexts.reads(leaves) | self.contexts.reads(self._below.get(key, (None, _NO_LEAVES))[1])
 
     def _base(self, kind: str, name: str, decl: ast.ResourceDecl, record: RecordType, leaves: list[Leaf]) -> Base | None:
         """The defaults and templates below a declaration; their leaves are kept for explain and hover."""
         below = self.base_layers.base(kind, name, decl, record, leaves)
         if below is not None:
+            self._below[unit_key(kind, name)] = (below, [leaf for leaf, _ in below.winners])
             self.base_leaves[unit_key(kind, name)] = below.chain
         return below
 
@@ -266,7 +328,8 @@ class _Evaluator:
         (as an `all { }` body is); a release's or resource's per declaration schema."""
         if kind == "app":
             if id(source) not in self._generic_checks:
-                leaves, annotated = self._checked_app_body(source, self.checker.scope_of(source), self._environment)
+                with self._unit_context(kind):
+                    leaves, annotated = self._checked_app_body(source, self.checker.scope_of(source), self._environment)
                 self._generic_checks[id(source)] = (leaves, annotated is not None)
             leaves, annotated = self._generic_checks[id(source)]
             values = record.fields[AppField.VALUES].type
@@ -276,7 +339,8 @@ class _Evaluator:
         else:
             key = (id(source), id(record))
         if key not in self._base_checks:
-            self._base_checks[key] = self._checked_body(source.body, record, self.checker.scope_of(source))
+            with self._unit_context(kind):
+                self._base_checks[key] = self._checked_body(source.body, record, self.checker.scope_of(source))
         return self._base_checks[key]
 
     def _check_unused_sources(self) -> None:
@@ -309,6 +373,7 @@ class _Evaluator:
         cached = self.memo.app_checks.get(decl) if self.memo is not None else None
         if cached is not None and cached[0] == environment:
             _, leaves, annotation, diagnostics, references = cached
+            self.checker.reads_context |= any(reads_of(leaf.value) for leaf in leaves)
             self.checker.diagnostics.extend(diagnostics)
             self.checker.references.extend(references)
             return leaves, self._schema_of(annotation, scope)
@@ -346,7 +411,8 @@ class _Evaluator:
                     self.checker._unknown_name(stmt.name.span, stmt.name.text, stmt.kind, did_you_mean(stmt.name.text, declared))
                     continue
                 self.checker.references.append((stmt.name.span, unit.decl))
-                leaves = self._checked_body(stmt.body, unit.record, scope)
+                with self._unit_context(stmt.kind):
+                    leaves = self._checked_body(stmt.body, unit.record, scope)
                 per_app[key].append(Targeted(source, True, leaves))
             elif isinstance(stmt, ast.AllTarget):
                 # Apps differ only in their `values` schema: check the body once per schema.
@@ -354,7 +420,8 @@ class _Evaluator:
                 for app in (unit for unit in units.values() if unit.kind == "app"):
                     schema = id(app.record.fields[AppField.VALUES].type)
                     if schema not in by_schema:
-                        by_schema[schema] = self._checked_body(stmt.body, app.record, scope)
+                        with self._unit_context("app"):
+                            by_schema[schema] = self._checked_body(stmt.body, app.record, scope)
                     per_app[app.name].append(Targeted(source, False, by_schema[schema]))
             elif not (decl.kind == "cluster" and isinstance(stmt, ast.Block) and stmt.path.dotted == CLUSTER_LABELS):
                 self.error(codes.MISPLACED_STATEMENT, stmt.span, f"inside {decl.kind} `{decl.name.text}` values go in `app NAME {{ ... }}` or `all {{ ... }}`",
@@ -379,6 +446,7 @@ class _Evaluator:
         placed = {name: frozenset(matches.get(id(app.decl), ())) for name, app in apps.items()}
         app_names = sorted(apps)
         touching_by_overlays: dict[tuple, dict[str, tuple]] = {}  # clusters share overlay combinations
+        reads_by_key: dict[tuple, frozenset] = {}  # what the leaves of a pair read of the context
         for cluster, labels in self.placement.cluster_labels.items():
             decl = decls["cluster"][cluster]
             env = cluster_env.get(cluster)
@@ -396,21 +464,75 @@ class _Evaluator:
                     own = own_leaves[app_name]
                     touching = touching_of[app_name]
                     key = (app_name, env, touching, cluster if own else None)
+                    read = None
+                    if self.checker.reads_context:
+                        read = reads_by_key.get(key)  # pairs of one key read the same leaves
+                        if read is None:
+                            read = reads_by_key[key] = self._context_read(
+                                apps[app_name], self._layers(env_leaves, overlay_leaves, app_name, env, touching, own))
+                    if read:
+                        key += (self.contexts.key_on(read, apps[app_name].kind, apps[app_name].name, env, cluster),)
                     if key not in cache:
-                        layers = {
-                            Layer.ENV: env_leaves[env][app_name] if env else [],
-                            Layer.SELECTOR: [t for o in touching for t in overlay_leaves[o][app_name]],
-                            Layer.CLUSTER: own,
-                        }
-                        cache[key] = self._instance(apps[app_name], env, layers, reported)
+                        layers = self._layers(env_leaves, overlay_leaves, app_name, env, touching, own)
+                        if read:
+                            context = self.contexts.context(apps[app_name].kind, apps[app_name].name, env, cluster)
+                            cache[key] = self._context_instance(apps[app_name], env, layers, context, reported, env_values)
+                        else:
+                            cache[key] = self._instance(apps[app_name], env, layers, reported)
                         if env:
                             env_values.setdefault(env, {}).setdefault(app_name, cache[key].env_values)
                     instances[app_name] = cache[key]
             models[cluster] = _cluster_model(cluster, decl, labels, env or "", instances, apps)
         return models, env_values
 
-    def _instance(self, app: _Unit, env: str, layers: dict[Layer, list[Targeted]], reported: set) -> Instance:
-        env_values, env_origins, env_patch = self._env_stage(app, env, layers[Layer.ENV], reported)
+    @staticmethod
+    def _layers(env_leaves, overlay_leaves, app_name: str, env: str, touching: tuple, own: list) -> dict[Layer, list[Targeted]]:
+        """The leaves of the env, the overlays and the cluster aimed at one app on one cluster."""
+        return {
+            Layer.ENV: env_leaves[env][app_name] if env else [],
+            Layer.SELECTOR: [t for o in touching for t in overlay_leaves[o][app_name]],
+            Layer.CLUSTER: own,
+        }
+
+    def _context_read(self, unit: _Unit, layers: dict[Layer, list[Targeted]]) -> frozenset:
+        """The context values a unit's leaves read on a cluster, at every layer."""
+        below_leaves = self._below.get(unit_key(unit.kind, unit.name), (None, _NO_LEAVES))[1]
+        groups = [unit.leaves, below_leaves] + [group.leaves for targeted in layers.values() for group in targeted]
+        return frozenset().union(*(self.contexts.reads(leaves) for leaves in groups))
+
+    def _context_instance(self, unit: _Unit, env: str, layers: dict[Layer, list[Targeted]], context: dict,
+                          reported: set, env_values: dict) -> Instance:
+        """The instance of a unit whose leaves read the context, resolved for one cluster. Its
+        `cluster_values` also patch what the app and env layers resolve to here unlike in the
+        shared base and env values (those of the first cluster by name), so that base < env <
+        cluster values stay its effective values on every cluster."""
+        where = f"{unit.kind} `{unit.name}` on cluster `{context['cluster', 'name']}`"
+        key, shared_base = unit_key(unit.kind, unit.name), unit.values
+        # What the app and env layers read tells the env stages apart (not what the overlays or the cluster read).
+        env_key = self.contexts.key(self._context_read(unit, {Layer.ENV: layers[Layer.ENV]}), context)
+        below, below_leaves = self._below.get(key, (None, _NO_LEAVES))
+        leaves, under = self.contexts.resolve(unit.leaves, context, where), self.contexts.resolve(below_leaves, context, where)
+        base_own, base_under = self._context_base.get(key, (unit.leaves, below_leaves))
+        same_base = leaves is base_own and under is base_under
+        if not same_base:
+            if (id(leaves), id(under)) not in self._resolved_units:
+                self._resolved_units[id(leaves), id(under)] = _Unit(unit.kind, unit.name, unit.decl, unit.record, leaves, *_written(
+                    unit.kind, unit.name, unit.record, leaves, _resolved_below(below, below_leaves, under)))
+            unit = self._resolved_units[id(leaves), id(under)]
+        layers = {layer: [Targeted(group.source, group.specific, self.contexts.resolve(group.leaves, context, where))
+                          for group in targeted] for layer, targeted in layers.items()}
+        instance = self._instance(unit, env, layers, reported, env_key)
+        shared_env = env_values.get(env, {}).get(key, instance.env_values)
+        made_by = self._env_made_by.setdefault((env, key), (same_base, env_key))
+        if made_by == (True, env_key) and same_base:  # its base and env values are the shared ones
+            return Instance(instance.app, env, instance.values, instance.origins, shared_env, instance.cluster_values)
+        shared = merge(merge(shared_base, shared_env), instance.cluster_values)
+        correction = patch(instance.values, shared)
+        cluster_values = merge(instance.cluster_values, correction) if correction else instance.cluster_values
+        return Instance(instance.app, env, instance.values, instance.origins, shared_env, cluster_values)
+
+    def _instance(self, app: _Unit, env: str, layers: dict[Layer, list[Targeted]], reported: set, variant: tuple = ()) -> Instance:
+        env_values, env_origins, env_patch = self._env_stage(app, env, layers[Layer.ENV], reported, variant)
         winners = self._selector_stage(layers[Layer.SELECTOR], reported) + self._winners(layers[Layer.CLUSTER], Layer.CLUSTER, reported)
         if not winners:
             return Instance(app.name, env, env_values, env_origins, env_patch, {})
@@ -427,10 +549,10 @@ class _Evaluator:
             self._selector_winners[key] = self._winners(targeted, Layer.SELECTOR, reported)
         return self._selector_winners[key]
 
-    def _env_stage(self, app: _Unit, env: str, targeted: list[Targeted], reported: set) -> tuple[dict, dict, dict]:
+    def _env_stage(self, app: _Unit, env: str, targeted: list[Targeted], reported: set, variant: tuple = ()) -> tuple[dict, dict, dict]:
         """The app's values after the env layer, their origins, and what the env changed;
-        the same for every cluster of the env, so computed once."""
-        key = (app.kind, app.name, env)  # an app and a release may share a name
+        the same for every cluster of the env (with the same context values, `variant`), so computed once."""
+        key = (app.kind, app.name, env, variant)  # an app and a release may share a name
         if key not in self._env_stages:
             winners = self._winners(targeted, Layer.ENV, reported)
             missing: list = []
@@ -542,6 +664,16 @@ class _Unit:
     missing: list  # paths of the required fields it does not set
 
 
+_NO_LEAVES: list[Leaf] = []  # the leaves below a unit without defaults or templates (never changed)
+
+
+def _resolved_below(below: Base | None, leaves: list[Leaf], resolved: list[Leaf]) -> Base | None:
+    """`below` with the leaves of its winners resolved (`resolved`, made from `leaves`)."""
+    if below is None or resolved is leaves:
+        return below
+    return dataclasses.replace(below, winners=[(leaf, origin) for leaf, (_, origin) in zip(resolved, below.winners)])
+
+
 def _written(kind: str, name: str, record: RecordType, leaves: list[Leaf], below: Base | None = None) -> tuple[dict, dict, list]:
     """(values, origins, missing) of an app (release, resource) as written: its leaves over those of
     the defaults and templates below it, over the schema's defaults. Required fields are missing
@@ -586,4 +718,5 @@ def _features(trees: list[dict]) -> frozenset[str]:
         features.update(part for part in MAP_PART_FIELDS if values.get(part))
         if values.get(AppField.PORTS):
             features.add("service")
+        features.add(WORKLOAD_PARTS[values.get(WorkloadField.WORKLOAD, DEFAULT_WORKLOAD)])
     return frozenset(features)

@@ -20,6 +20,7 @@ sub-tree is shared with the layer below); deterministic; no diagnostics are made
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from gop.compiler.core.frozen import frozen
@@ -173,13 +174,20 @@ def fill_defaults(record: RecordType, tree: dict, origins: dict, prefix: tuple, 
             result[name] = _fill_value(info.type, tree[name], origins, path, missing)
         elif info.has_default:
             result[name] = _fill_value(info.type, _copy(info.default), origins, path, missing)
-            origins.setdefault(path, Origin(Layer.DEFAULT, None, f"{record.name}.{name}"))
+            origins.setdefault(path, default_origin(record.name, name))
         elif not info.optional and missing is not None:
             missing.append(path)
     if record.open:
         for name, value in tree.items():
             result.setdefault(name, value)
     return result, origins
+
+
+@functools.cache
+def default_origin(record: str, field: str) -> Origin:
+    """The origin of a schema default, one object per field (Origins are immutable): every app's
+    defaults share them."""
+    return Origin(Layer.DEFAULT, None, f"{record}.{field}")
 
 
 def _fill_value(type_: Type, value, origins, path, missing):

@@ -28,13 +28,14 @@ def account(tenant: Settings) -> str:
 
 
 def namespaces(tenant: Settings) -> tuple[str, ...]:
-    """The namespaces it owns, as listed (the first holds its Git sync)."""
-    return tuple(tenant.values["namespaces"])
+    """The namespaces it owns, as listed (the first holds its Git sync); none when the list did not
+    type-check (its error is reported)."""
+    return tuple(tenant.values.get("namespaces", ()))
 
 
 def units(tenant: Settings, kind: str) -> list[str]:
-    """The names of its apps, releases or resources, as listed."""
-    return [ref.name for ref in tenant.values[UNIT_FIELDS[kind]]]
+    """The names of its apps, releases or resources, as listed (none when the list did not type-check)."""
+    return [ref.name for ref in tenant.values.get(UNIT_FIELDS[kind], ())]
 
 
 def owner(fleet: Fleet, kind: str, name: str) -> Settings | None:

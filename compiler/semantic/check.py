@@ -9,6 +9,9 @@ record can be switched on with its defaults (`serviceAccount {}`).
 
 Invariants: a value returned is of its expected type and satisfies every
 refinement; anything else yields a diagnostic and `INVALID`, never an exception.
+While `unit_context` is set (the evaluator checks a unit body), a string that reads the context
+(`"${cluster.labels.region}"`) is a `context.ContextText` typed by where it stands (E1025 an
+unknown context value, E1027 a `??` with nothing to fall back from), resolved per cluster later.
 Side tables for the symbol table (`symbols`): `references` (use span -> declaration) and
 `field_owners` (each record field -> the schema that declares it).
 Caches: the checker's own tables live as long as the checker (one analysis); the two
@@ -28,6 +31,7 @@ from typing import Any
 from gop.compiler.syntax import ast
 from gop.compiler.diagnostics import Diagnostic, Fix, Related, diagnostic
 from gop.compiler.core.frozen import frozen
+from gop.compiler.semantic.context import ContextRef, ContextText, UnitContext, label_may_be_absent
 from gop.compiler.semantic.loader import Program
 from gop.compiler.semantic.narrowing import widening
 from gop.compiler.semantic.quantity_hints import unit_hint
@@ -40,7 +44,7 @@ from gop.compiler.semantic.types import (
     SECRET_NAME, compile_pattern, describe_value, go_unsupported,
 )
 from gop.compiler.diagnostics import codes
-from gop.compiler.language import PRELUDE_MODULE, SECRET_FUNCTIONS, SECRET_PARAMETERS
+from gop.compiler.language import CONTEXT_NAMES, PRELUDE_MODULE, SECRET_FUNCTIONS, SECRET_PARAMETERS
 
 INVALID = object()
 
@@ -109,6 +113,10 @@ class Checker:
     _in_progress: set[int] = field(default_factory=set)
     _let_values: dict[int, Any] = field(default_factory=dict)
     _sizes: dict[int, tuple[Any, int]] = field(default_factory=dict)  # id(list or map) -> (it, its size)
+    # The unit whose body is being checked (set by the evaluator): strings may then read the
+    # context (`${app.name}`, `${cluster.labels.region}`) and are `ContextText`s.
+    unit_context: UnitContext | None = None
+    reads_context: bool = False  # whether any checked string read the context
     _narrowed: dict[int, list] | None = None  # id(SchemaDecl) -> [(NarrowDecl, FieldDecl)]; see `_narrowings`
 
     # ---- diagnostics ---------------------------------------------------------------
@@ -400,11 +408,13 @@ class Checker:
             return INVALID
         self._in_progress.add(key)
         scope = self.scope_of(decl)
+        unit_context, self.unit_context = self.unit_context, None  # a let has one value, whatever reads it
         try:
             expected = self.type_of(decl.type, scope) if decl.type is not None else AnyType()
             value = self.value(decl.value, expected, scope)
         finally:
             self._in_progress.discard(key)
+            self.unit_context = unit_context
         self._let_values[key] = value
         return value
 
@@ -477,7 +487,16 @@ class Checker:
             return self.value(expr, AnyType(), scope)
         if isinstance(expr, ast.Call):
             return self._call_elsewhere(expr)
+        if isinstance(expr, ast.Fallback):
+            self.error(codes.FALLBACK_OUTSIDE_CONTEXT, expr.span, "nothing here can be absent: `??` gives a fallback for an optional cluster label",
+                       notes=('e.g. `"${cluster.labels.zone ?? "a"}"`; here drop `?? ...`',),
+                       fixes=(Fix(expr.span, self._text(expr.value), "drop the fallback"),))
+            return INVALID
         return INVALID
+
+    def _text(self, node) -> str:
+        source = self.program.sources.get(node.span.file)
+        return source.text[node.span.start:node.span.end] if source is not None else ""
 
     def _literal(self, node) -> Any:
         if isinstance(node, ast.StringLit):
@@ -509,9 +528,17 @@ class Checker:
 
     def _string(self, expr: ast.StringLit, scope: Scope) -> Any:
         pieces = []
+        deferred = False
         for part in expr.parts:
             if isinstance(part, str):
                 pieces.append(part)
+                continue
+            if self._reads_context(part.expr, scope):
+                ref = self._context_ref(part, scope)
+                if ref is INVALID:
+                    return INVALID
+                pieces.append(ref)
+                deferred = True
                 continue
             value = self._compute(part.expr, AnyType(), scope)
             if value is INVALID:
@@ -520,10 +547,72 @@ class Checker:
                 what = "a secret reference" if isinstance(value, SecretRef) else "a list or map"
                 self.error(codes.TYPE_MISMATCH, part.span, f"cannot interpolate {what} into a string")
                 return INVALID
-            pieces.append(_interpolated(value))
+            pieces.append(interpolated_text(value))
+        if deferred:
+            self.reads_context = True
+            return ContextText(_joined(pieces), AnyType(), expr.span)
         if sum(map(len, pieces)) > MAX_VALUE_SIZE:
             return self._too_large(expr.span, "this string")
         return "".join(pieces)
+
+    # ---- context interpolation ------------------------------------------------------------
+
+    def _reads_context(self, expr, scope: Scope) -> bool:
+        """`${cluster.name}`, `${cluster.labels.zone ?? "a"}`: a dotted name whose first name is a
+        context root and not an import alias."""
+        ref = expr.value if isinstance(expr, ast.Fallback) else expr
+        return (isinstance(ref, ast.Ref) and len(ref.names) > 1 and ref.names[0].text in CONTEXT_NAMES
+                and ref.names[0].text not in self.resolution.file_imports.get(scope.file, {}))
+
+    def _context_ref(self, part: ast.Interpolation, scope: Scope) -> Any:
+        """The typed reference of a context interpolation, or INVALID after E1025."""
+        fallback_expr = part.expr.fallback if isinstance(part.expr, ast.Fallback) else None
+        ref: ast.Ref = part.expr.value if fallback_expr is not None else part.expr
+        path = tuple(name.text for name in ref.names)
+        context = self.unit_context
+        if context is None:
+            self.error(codes.UNKNOWN_CONTEXT_VALUE, ref.span, f"`{ref.dotted}` has no value here",
+                       notes=("context values exist in the bodies of apps, releases and resources (at any layer), "
+                              "where a value is resolved per cluster: not in a `let`, labels or settings",))
+            return INVALID
+        known = {(context.kind, "name"), ("env", "name"), ("cluster", "name")}
+        if path[:2] == ("cluster", "labels") and len(path) == 3:
+            labels = context.labels
+            if isinstance(labels, RecordType) and path[2] not in labels.fields:
+                hint = did_you_mean(path[2], labels.fields)
+                notes = ([f"did you mean `{hint}`?"] if hint else []) + [f"declared labels: {', '.join(labels.fields) or 'none'}"]
+                fixes = (Fix(ref.names[2].span, hint, f"change to `{hint}`"),) if hint else ()
+                self.error(codes.UNKNOWN_CONTEXT_VALUE, ref.names[2].span, f"`{path[2]}` is not a declared cluster label",
+                           notes=notes, fixes=fixes)
+                return INVALID
+            absent = label_may_be_absent(labels, path[2])
+        elif path in known:
+            absent = False
+        else:
+            written = ".".join(path)
+            choices = sorted(".".join(p) for p in known) + ["cluster.labels.KEY"]
+            hint = did_you_mean(written, choices[:-1])
+            notes = [f"did you mean `{hint}`?"] if hint else []
+            if path[0] in ("app", "release", "resource") and path[0] != context.kind and path[1:] == ("name",):
+                notes = [f"this body is {'an' if context.kind == 'app' else 'a'} {context.kind}'s: `${{{context.kind}.name}}`"]
+            self.error(codes.UNKNOWN_CONTEXT_VALUE, ref.span, f"`{written}` is not a context value",
+                       notes=(*notes, "context values: " + ", ".join(f"`{c}`" for c in choices)))
+            return INVALID
+        fallback = None
+        if fallback_expr is not None:
+            if not absent:
+                what = f"the label `{path[2]}` is required" if path[1] == "labels" else f"`{ref.dotted}` always has a value"
+                self.error(codes.FALLBACK_OUTSIDE_CONTEXT, part.expr.span, f"{what}: the fallback is never used",
+                           fixes=(Fix(part.expr.span, self._text(ref), "drop the fallback"),))
+                return INVALID
+            value = self._compute(fallback_expr, AnyType(), scope)
+            if value is INVALID:
+                return INVALID
+            if isinstance(value, (dict, list, tuple, SecretRef, ContextText)):
+                self.error(codes.TYPE_MISMATCH, fallback_expr.span, "a fallback is text, a number or a boolean")
+                return INVALID
+            fallback = interpolated_text(value)
+        return ContextRef(path, fallback, part.span)
 
     def _ref(self, expr: ast.Ref, scope: Scope) -> Any:
         decl = self.declaration_named(expr.names, scope)
@@ -745,7 +834,9 @@ class Checker:
                 return self._mismatch(expected, value, span)
             return self._check_range(float(value), expected.minimum, expected.maximum, span)
         if isinstance(expected, StringType):
-            return self._check_string(value, expected, span) if isinstance(value, str) else self._mismatch(expected, value, span)
+            if isinstance(value, str):
+                return self._check_string(value, expected, span)
+            return self._deferred(value, expected, span)
         if isinstance(expected, DurationType):
             if not isinstance(value, Duration):
                 return self._mismatch(expected, value, span, hint="write a duration such as `30s`, `5m` or `1h30m`")
@@ -760,7 +851,13 @@ class Checker:
                 return self._mismatch(expected, value, span, hint="write a quantity such as `250m`, `1` or `512Mi`")
             return self._check_range(value, expected.minimum, expected.maximum, span)
         if isinstance(expected, EnumType):
-            return self._check_enum(value, expected, span)
+            return self._check_enum(value, expected, span) if not isinstance(value, ContextText) else self._deferred(value, expected, span)
+        return self._mismatch(expected, value, span)
+
+    def _deferred(self, value: Any, expected: StringType | EnumType, span: Span) -> Any:
+        """A string that reads the context, to be checked against `expected` once resolved."""
+        if isinstance(value, ContextText):
+            return ContextText(value.parts, expected, value.span)
         return self._mismatch(expected, value, span)
 
     def _mismatch(self, expected: Type, value: Any, span: Span, hint: str | None = None) -> Any:
@@ -962,7 +1059,18 @@ def _of_kind(value: Any, type_: Type) -> bool:
     return any(isinstance(value, kind) and isinstance(type_, holder) for kind, holder in _KINDS)
 
 
-def _interpolated(value: Any) -> str:
+def _joined(pieces: list) -> tuple:
+    """Pieces of a string with adjacent texts joined."""
+    joined: list = []
+    for piece in pieces:
+        if isinstance(piece, str) and joined and isinstance(joined[-1], str):
+            joined[-1] += piece
+        elif piece != "":
+            joined.append(piece)
+    return tuple(joined)
+
+
+def interpolated_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

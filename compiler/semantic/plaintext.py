@@ -144,9 +144,10 @@ def check(program: Program) -> list[Diagnostic]:
                     found += _url_credentials(node)
                 elif isinstance(node, ast.Call) and node.func.text in SECRET_FUNCTIONS:
                     found += _secret_names(node, source, silenced)
-        for decl in tree.decls:
+        for decl in (member for top in tree.decls for member in (top.decls if isinstance(top, ast.ForDecl) else (top,))):
             if isinstance(decl, ast.ResourceDecl) and decl.kind in ("app", "env", "overlay", "cluster"):
-                app = decl.name.text if decl.kind == "app" and decl.name else None
+                # the members of a `for` are checked as written (their names are strings: `app "${name}"`)
+                app = decl.name.text if decl.kind == "app" and isinstance(decl.name, ast.Name) else None
                 body_kind = "app" if decl.kind == "app" else "target"
                 for leaf in _string_leaves(decl.body, (), None, app, body_kind):
                     found += _plaintext_value(leaf, source, silenced)

@@ -8,10 +8,14 @@ Input: the loaded `Program`. Output: a `Resolution`:
 - `singletons[kind]` (`delivery`) and `labels`: the declarations a fleet has at most once;
 - `templates[name]`, `defaults[kind]` (in file order), `narrowings` and `comprehensions` (the
   `for` declarations, in file order): the abstraction declarations, fleet-wide;
+- the declarations each `for` generates (`semantic/expand.py`), registered in `resources` like
+  written ones, where the `for` stands in file order; `generated[id(decl)]` says which `for`,
+  member and row made each;
 - `symbol_module` and `decl_file`: the module and the file of each declaration (by
   `id(decl)`); `package`: the package name of the root module.
 
-Diagnostics: duplicate declarations (E0202, naming both places), conflicting
+Diagnostics: duplicate declarations (E0202, naming both places; E1020 for a generated name, at
+the comprehension naming both rows or the row and the written declaration), conflicting
 package names in one module (E0205), import cycles (E0204), resource names that
 are not DNS labels (E0207), and declarations missing or having a name (E0206).
 Names used inside expressions and types are resolved by the type checker,
@@ -25,6 +29,7 @@ from dataclasses import dataclass, field
 
 from gop.compiler.syntax import ast
 from gop.compiler.diagnostics import Diagnostic, Related, diagnostic
+from gop.compiler.semantic.expand import Generated, expand
 from gop.compiler.semantic.loader import Program
 from gop.compiler.diagnostics import codes
 from gop.compiler.language import NAMED_KINDS, SELECTOR_KINDS, SINGLETON_KINDS
@@ -46,6 +51,7 @@ class Resolution:
     comprehensions: list[ast.ForDecl] = field(default_factory=list)
     package: str = "main"
     decl_file: dict[int, str] = field(default_factory=dict)  # id(decl) -> file
+    generated: dict[int, Generated] = field(default_factory=dict)  # id(generated decl) -> its `for`, member, row
 
 
 def resolve(program: Program) -> tuple[Resolution, list[Diagnostic]]:
@@ -64,6 +70,8 @@ class _Resolver:
         for module in self.program.modules.values():
             self._module(module.key, module.files)
         self._import_cycles()
+        if self.resolution.comprehensions:
+            self._expand()
         root_packages = [
             self.program.files[f].package.name.text for f in self.program.roots if self.program.files[f].package
         ]
@@ -97,6 +105,45 @@ class _Resolver:
                     self.resolution.narrowings.append(decl)
                 elif isinstance(decl, ast.ForDecl):
                     self.resolution.comprehensions.append(decl)
+
+    def _expand(self) -> None:
+        """Register the generated declarations, then order every kind's declarations as written:
+        a `for`'s where the `for` stands."""
+        resolution = self.resolution
+        expansion = expand(resolution.comprehensions, resolution.decl_file, self.program.module_of,
+                           resolution.module_symbols, resolution.file_imports)
+        self.diagnostics += expansion.diagnostics
+        for decl, origin, file in expansion.decls:
+            resolution.decl_file[id(decl)] = file
+            if decl.kind not in SINGLETON_KINDS and self._generated_twice(decl, origin):
+                continue
+            resolution.generated[id(decl)] = origin
+            self._resource(decl)
+        position = {id(decl): index for index, decl in enumerate(  # the order `run` registers written ones in
+            d for module in self.program.modules.values() for path in module.files for d in self.program.files[path].decls)}
+        def written_at(decl) -> tuple[int, int]:
+            origin = resolution.generated.get(id(decl))
+            return (position[id(origin.comprehension)], 1) if origin else (position[id(decl)], 0)
+        for kind, declared in resolution.resources.items():
+            resolution.resources[kind] = dict(sorted(declared.items(), key=lambda item: written_at(item[1])))
+
+    def _generated_twice(self, decl: ast.ResourceDecl, origin: Generated) -> bool:
+        """A generated name taken already: E1020 at the comprehension, naming both rows (or the row
+        and the written declaration)."""
+        previous = self.resolution.resources.get(decl.kind, {}).get(decl.name.text)
+        if previous is None:
+            return False
+        earlier = self.resolution.generated.get(id(previous))
+        what = f"{decl.kind} `{decl.name.text}`"
+        if earlier is None:
+            message, related = f"this `for` generates {what}, which is declared already", [
+                Related(previous.name.span, "declared here"), Related(origin.row, "generated from this row")]
+        else:
+            message, related = f"{what} is generated twice", [
+                Related(earlier.row, "first generated from this row"), Related(origin.row, "and again from this row")]
+        self.diagnostics.append(diagnostic(codes.DUPLICATE_GENERATED_NAME, origin.member.name.span, message, related=related,
+                                           notes=("each generated name must be unique among the declarations of its kind",)))
+        return True
 
     def _package(self, decl: ast.PackageDecl, first: ast.PackageDecl | None) -> ast.PackageDecl:
         if first is not None and first.name.text != decl.name.text:

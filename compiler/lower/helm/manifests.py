@@ -4,7 +4,7 @@ Input: an `AppModel`, plain values (already merged; Flux-level fields may be pre
 ignored), a release name and a namespace; or, for a caller that renders many releases of one
 app, the chart's effective values merged over `chart_values(app)` (`helm_template_merged`).
 Output: the Kubernetes objects, in the order `helm template` prints them (Helm's install order
-by kind; within a kind, by template path and position in the file).
+by kind; within a kind, by template path and position in the file; the hooks, a Job, last).
 
 Invariants:
 - Mirrors templates.py line by line: same objects, same fields, same conditions, same string
@@ -27,12 +27,14 @@ from gop.compiler.lower.helm.caches import HelmCaches
 from gop.compiler.values import merge, plain
 from gop.compiler.lower.helm.chart import chart_version
 from gop.compiler.emit.gojson import go_json
-from gop.compiler.lower.helm.parts import chart_parts, helm_values
+from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS, chart_parts, helm_values, kinds_of
+from gop.compiler.language import DEFAULT_WORKLOAD, PROBE_FIELDS, WORKLOAD_PARTS, WorkloadField
 
 Doc = dict[str, Any]
 
 # Helm's install order of the kinds a chart can contain (pkg/release/util/kind_sorter.go).
-INSTALL_ORDER = ("ServiceAccount", "ConfigMap", "Service", "Deployment", "HorizontalPodAutoscaler", "Ingress")
+INSTALL_ORDER = ("PodDisruptionBudget", "ServiceAccount", "ConfigMap", "Service", "DaemonSet", "Deployment",
+                 "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "Ingress")
 _LABEL_EDGES = re.compile(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$")
 
 
@@ -61,17 +63,23 @@ def helm_template_merged(app: AppModel, effective: dict[str, Any], *, release_na
         docs.append(("configmap.yaml", release.config_map()))
     if "values" in parts:
         docs.append(("configmap.yaml", release.values_map()))
-    docs.append(("deployment.yaml", release.deployment(parts)))
+    kind = effective.get(WorkloadField.WORKLOAD, DEFAULT_WORKLOAD)
+    if WORKLOAD_PARTS.get(kind) not in parts:  # a kind the chart has no template for
+        kind = kinds_of(parts)[0]
+    docs += [(f"{kind.lower()}.yaml", doc) for doc in release.workload(kind, parts)]
+    if "disruptionBudget" in parts and release.needs_budget():
+        docs.append(("pdb.yaml", release.disruption_budget()))
     if "autoscaling" in parts and effective.get("autoscaling"):
         docs.append(("hpa.yaml", release.hpa()))
     if "ingress" in parts and effective.get("ingress") and effective["ports"]:
         docs.append(("ingress.yaml", release.ingress()))
     if "service" in parts and effective["ports"]:
         docs.append(("service.yaml", release.service()))
-    account = effective.get("serviceAccount")
-    if "serviceAccount" in parts and account and account["create"]:
+    if release.account()["create"]:
         docs.append(("serviceaccount.yaml", release.service_account()))
-    ordered = sorted(enumerate(docs), key=lambda item: (INSTALL_ORDER.index(item[1][1]["kind"]), item[1][0], item[0]))
+    # helm template prints the hooks (a Job) after every other object
+    ordered = sorted(enumerate(docs), key=lambda item: (item[1][1]["kind"] == "Job",
+                                                        INSTALL_ORDER.index(item[1][1]["kind"]), item[1][0], item[0]))
     return [doc for _, (_, doc) in ordered]
 
 
@@ -94,6 +102,9 @@ class _Release:
     def __init__(self, chart: str, version: str, release_name: str, namespace: str, values: dict[str, Any]):
         self.chart, self.release_name, self.namespace, self.values = chart, release_name, namespace, values
         self.fullname = fullname(chart, release_name)
+        # the pod records a chart applies its defaults to when no layer sets them
+        self.security = values.get(WorkloadField.SECURITY) or ABSENT_DEFAULTS["security"]
+        self.budget = values.get(WorkloadField.DISRUPTION_BUDGET) or ABSENT_DEFAULTS["disruptionBudget"]
         self.selector_labels = {"app.kubernetes.io/name": _trim_dash(chart[:63]),
                                 "app.kubernetes.io/instance": release_name}
         self.pod_labels = {**self.selector_labels, "app.kubernetes.io/version": label_value(values["image"]["tag"])}
@@ -103,30 +114,135 @@ class _Release:
     def metadata(self, suffix: str = "") -> Doc:
         return {"name": self.fullname + suffix, "namespace": self.namespace, "labels": dict(self.labels)}
 
-    def deployment(self, parts: frozenset[str]) -> Doc:
+    def workload(self, kind: str, parts: frozenset[str]) -> list[Doc]:
+        """The workload object of `kind` (templates/<kind>.yaml), and a StatefulSet's headless Service."""
         values = self.values
+        metadata = self.metadata()
+        if kind == "Job":
+            metadata["annotations"] = dict(JOB_HOOK)
         spec: Doc = {}
-        if not ("autoscaling" in parts and values.get("autoscaling")):
+        if kind in ("Deployment", "StatefulSet") and not ("autoscaling" in parts and values.get("autoscaling")):
             spec["replicas"] = values["replicas"]
-        spec["selector"] = {"matchLabels": dict(self.selector_labels)}
-        pod_metadata: Doc = {"labels": dict(self.pod_labels)}
-        mounts = [name for name in ("config", "values") if name in parts]
-        if mounts:
-            pod_metadata["annotations"] = {f"checksum/{name}": _sha256(go_json(values[name])) for name in mounts}
-        pod: Doc = {}
-        if "serviceAccount" in parts and values.get("serviceAccount"):
-            pod["serviceAccountName"] = self.service_account_name()
-        pod["containers"] = [self.container(parts, mounts)]
-        if mounts:
-            pod["volumes"] = [{"name": name, "configMap": {"name": f"{self.fullname}-{name}"}} for name in mounts]
-        spec["template"] = {"metadata": pod_metadata, "spec": pod}
-        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": self.metadata(), "spec": spec}
+        settings = values.get(WorkloadField.STATEFUL_SET) or {}
+        if kind == "StatefulSet":
+            spec["serviceName"] = settings.get("serviceName") or self.headless_name()
+            if settings.get("podManagementPolicy"):
+                spec["podManagementPolicy"] = settings["podManagementPolicy"]
+        if kind in ("Deployment", "StatefulSet", "DaemonSet"):
+            spec["selector"] = {"matchLabels": dict(self.selector_labels)}
+            spec["template"] = self.pod(parts)
+        if kind == "StatefulSet" and settings.get("volumeClaimTemplates"):
+            spec["volumeClaimTemplates"] = [_claim(name, claim)
+                                            for name, claim in sorted(settings["volumeClaimTemplates"].items())]
+        if kind == "Job":
+            spec.update(self.job_spec(parts))
+        if kind == "CronJob":
+            spec.update(_cron_spec(values[WorkloadField.CRON_JOB]))
+            spec["jobTemplate"] = {"spec": self.job_spec(parts)}
+        docs = [{"apiVersion": _API[kind], "kind": kind, "metadata": metadata, "spec": spec}]
+        if kind == "StatefulSet" and not settings.get("serviceName"):
+            docs.append(self.headless_service())
+        return docs
 
-    def container(self, parts: frozenset[str], mounts: list[str]) -> Doc:
+    def headless_name(self) -> str:
+        return self.fullname + "-headless"
+
+    def headless_service(self) -> Doc:
+        """The governing Service of a StatefulSet: DNS names for its pods, no ports needed."""
+        spec: Doc = {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": dict(self.selector_labels)}
+        return {"apiVersion": "v1", "kind": "Service", "metadata": self.metadata("-headless"), "spec": spec}
+
+    def job_spec(self, parts: frozenset[str]) -> Doc:
+        spec: Doc = {}
+        job = self.values.get(WorkloadField.JOB)
+        if job:
+            spec["backoffLimit"] = job["backoffLimit"]
+            spec.update({key: job[key] for key in JOB_OPTIONAL if key in job})
+        spec["template"] = self.pod(parts)
+        return spec
+
+    def pod(self, parts: frozenset[str]) -> Doc:
+        """gop.pod: the pod template of every workload kind."""
+        values = self.values
+        pod_metadata: Doc = {"labels": dict(self.pod_labels)}
+        files = [name for name in ("config", "values") if name in parts]
+        if files:
+            pod_metadata["annotations"] = {f"checksum/{name}": _sha256(go_json(values[name])) for name in files}
+        account = values.get("serviceAccount")
+        pod: Doc = {"serviceAccountName": self.service_account_name(),
+                    "automountServiceAccountToken": account["automountToken"] if account else False}
+        if values.get(WorkloadField.WORKLOAD) in ("Job", "CronJob"):
+            pod["restartPolicy"] = (values.get(WorkloadField.JOB) or {"restartPolicy": "OnFailure"})["restartPolicy"]
+        security = self.security
+        context: Doc = {"runAsNonRoot": security["runAsNonRoot"]}
+        context.update({key: security[key] for key in ("runAsUser", "runAsGroup", "fsGroup") if key in security})
+        context["seccompProfile"] = {"type": security["seccompProfile"]}
+        pod["securityContext"] = context
+        if values.get("imagePullSecrets"):
+            pod["imagePullSecrets"] = [{"name": name} for name in values["imagePullSecrets"]]
+        if "terminationGracePeriodSeconds" in values:
+            pod["terminationGracePeriodSeconds"] = values["terminationGracePeriodSeconds"]
+        if values.get("priorityClassName"):
+            pod["priorityClassName"] = values["priorityClassName"]
+        if values.get("nodeSelector"):
+            pod["nodeSelector"] = dict(sorted(values["nodeSelector"].items()))
+        if values.get("tolerations"):
+            pod["tolerations"] = [dict(sorted(toleration.items())) for toleration in values["tolerations"]]
+        affinity = self.affinity()
+        if affinity:
+            pod["affinity"] = affinity
+        spread = self.topology_spread(parts)
+        if spread:
+            pod["topologySpreadConstraints"] = spread
+        init = [{**self.extra_container(name, container), "restartPolicy": "Always"}
+                for name, container in sorted((values.get(WorkloadField.SIDECARS) or {}).items())]
+        init += [self.extra_container(name, container)
+                 for name, container in sorted((values.get(WorkloadField.INIT_CONTAINERS) or {}).items())]
+        if init:
+            pod["initContainers"] = init
+        pod["containers"] = [self.container(parts, files)]
+        volumes = [{"name": name, "configMap": {"name": f"{self.fullname}-{name}"}} for name in files]
+        if security[WorkloadField.TMP_VOLUME]:
+            volumes.append({"name": "tmp", "emptyDir": {}})
+        volumes += [{"name": name, **_volume_source(volume)}
+                    for name, volume in sorted((values.get("volumes") or {}).items())]
+        if volumes:
+            pod["volumes"] = volumes
+        return {"metadata": pod_metadata, "spec": pod}
+
+    def affinity(self) -> Doc:
+        settings = self.values.get("affinity")
+        if not settings:
+            return {}
+        affinity: Doc = {}
+        if settings["zones"]:
+            expression = {"key": "topology.kubernetes.io/zone", "operator": "In", "values": list(settings["zones"])}
+            affinity["nodeAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [expression]}]}}
+        term = {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": dict(self.selector_labels)}}
+        if settings["spreadPods"] == "required":
+            affinity["podAntiAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
+        elif settings["spreadPods"] == "preferred":
+            affinity["podAntiAffinity"] = {"preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 100, "podAffinityTerm": term}]}
+        return affinity
+
+    def topology_spread(self, parts: frozenset[str]) -> list[Doc]:
+        spread = self.values.get("topologySpread") or ABSENT_DEFAULTS["topologySpread"]
+        if "daemonSet" in parts and self.values.get(WorkloadField.WORKLOAD) == "DaemonSet":
+            return []
+        return [{"maxSkew": spread["maxSkew"], "topologyKey": topology, "whenUnsatisfiable": spread[key],
+                 "labelSelector": {"matchLabels": dict(self.selector_labels)}}
+                for key, topology in SPREAD_TOPOLOGIES if spread[key] != "off"]
+
+    def container(self, parts: frozenset[str], files: list[str]) -> Doc:
         values = self.values
         image = values["image"]
         container: Doc = {"name": self.chart, "image": f"{image['repository']}:{image['tag']}",
                           "imagePullPolicy": image["pullPolicy"]}
+        for key in ("command", "args"):
+            if values.get(key):
+                container[key] = list(values[key])
         if values["ports"]:
             container["ports"] = [{"name": name, "containerPort": port, "protocol": "TCP"}
                                   for name, port in sorted(values["ports"].items())]
@@ -136,15 +252,70 @@ class _Release:
                     for name, ref in sorted(values["secretEnv"].items())]
         if env:
             container["env"] = env
-        for field, key in (("liveness", "livenessProbe"), ("readiness", "readinessProbe")):
+        sources = values.get("envFrom") or {"configMaps": [], "secrets": []}
+        env_from = [{"configMapRef": {"name": name}} for name in sources["configMaps"]]
+        env_from += [{"secretRef": {"name": name}} for name in sources["secrets"]]
+        if env_from:
+            container["envFrom"] = env_from
+        for field in PROBE_FIELDS:
             if values.get(field):
-                container[key] = _probe(values[field])
+                container[f"{field}Probe"] = _probe(values[field])
+        lifecycle = values.get("lifecycle") or {}
+        hooks = {hook: {"exec": {"command": list(lifecycle[hook])}} for hook in ("postStart", "preStop")
+                 if lifecycle.get(hook)}
+        if hooks:
+            container["lifecycle"] = hooks
         if values.get("resources"):
             container["resources"] = values["resources"]
+        container["securityContext"] = _container_security(self.security)
+        mounts = [{"name": name, "mountPath": path % self.chart, "readOnly": True}
+                  for name, path in (("config", "/etc/%s"), ("values", "/etc/%s-values")) if name in files]
+        mounts += self.mounts(values.get(WorkloadField.MOUNTS) or {})
         if mounts:
-            paths = {"config": f"/etc/{self.chart}", "values": f"/etc/{self.chart}-values"}
-            container["volumeMounts"] = [{"name": name, "mountPath": paths[name], "readOnly": True} for name in mounts]
+            container["volumeMounts"] = mounts
         return container
+
+    def extra_container(self, name: str, settings: Doc) -> Doc:
+        """gop.container: an init container or a sidecar."""
+        image = settings["image"]
+        container: Doc = {"name": name, "image": f"{image['repository']}:{image['tag']}",
+                          "imagePullPolicy": image["pullPolicy"]}
+        for key in ("command", "args"):
+            if settings[key]:
+                container[key] = list(settings[key])
+        if settings["env"]:
+            container["env"] = [{"name": key, "value": text} for key, text in sorted(settings["env"].items())]
+        if settings.get("resources"):
+            container["resources"] = settings["resources"]
+        container["securityContext"] = _container_security(self.security)
+        mounts = self.mounts(settings[WorkloadField.MOUNTS])
+        if mounts:
+            container["volumeMounts"] = mounts
+        return container
+
+    def mounts(self, mounts: Doc) -> list[Doc]:
+        """The /tmp mount (when on) and gop.mounts."""
+        result = [{"name": "tmp", "mountPath": "/tmp"}] if self.security[WorkloadField.TMP_VOLUME] else []
+        for path, mount in sorted(mounts.items()):
+            entry = {"name": mount["volume"], "mountPath": path, "readOnly": mount["readOnly"]}
+            if mount.get("subPath"):
+                entry["subPath"] = mount["subPath"]
+            result.append(entry)
+        return result
+
+    def needs_budget(self) -> bool:
+        values = self.values
+        scaling = values.get("autoscaling")
+        replicas = scaling["min"] if scaling else values["replicas"]
+        return (self.budget["enabled"] and int(replicas) > 1
+                and values.get(WorkloadField.WORKLOAD, DEFAULT_WORKLOAD) in ("Deployment", "StatefulSet"))
+
+    def disruption_budget(self) -> Doc:
+        budget = self.budget
+        spec: Doc = ({"minAvailable": budget["minAvailable"]} if "minAvailable" in budget
+                     else {"maxUnavailable": budget.get("maxUnavailable") or 1})
+        spec["selector"] = {"matchLabels": dict(self.selector_labels)}
+        return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": self.metadata(), "spec": spec}
 
     def service(self) -> Doc:
         ports = [{"name": name, "port": port, "targetPort": name, "protocol": "TCP"}
@@ -179,15 +350,20 @@ class _Release:
         return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": self.metadata(),
                 "spec": spec}
 
+    def account(self) -> Doc:
+        """serviceAccount, or the one every app gets when it sets none."""
+        return self.values.get("serviceAccount") or {"create": True, "automountToken": False}
+
     def service_account_name(self) -> str:
-        return self.values["serviceAccount"].get("name") or self.fullname
+        return self.account().get("name") or self.fullname
 
     def service_account(self) -> Doc:
-        account = self.values["serviceAccount"]
+        account = self.account()
         metadata = {"name": self.service_account_name(), "namespace": self.namespace, "labels": dict(self.labels)}
-        if account["annotations"]:
+        if account.get("annotations"):
             metadata["annotations"] = dict(account["annotations"])
-        return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata}
+        return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata,
+                "automountServiceAccountToken": account["automountToken"]}
 
     def config_map(self) -> Doc:
         doc: Doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": self.metadata("-config")}
@@ -198,6 +374,68 @@ class _Release:
     def values_map(self) -> Doc:
         data = {"values.json": go_json(self.values["values"], pretty=True)}
         return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": self.metadata("-values"), "data": data}
+
+
+_API = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "Job": "batch/v1",
+        "CronJob": "batch/v1"}
+# A Job's pod template is immutable: the chart makes it a hook, run anew by each install and upgrade.
+JOB_HOOK = {"helm.sh/hook": "post-install,post-upgrade", "helm.sh/hook-delete-policy": "before-hook-creation"}
+JOB_OPTIONAL = ("completions", "parallelism", "activeDeadlineSeconds", "ttlSecondsAfterFinished")
+SPREAD_TOPOLOGIES = (("zones", "topology.kubernetes.io/zone"), ("nodes", "kubernetes.io/hostname"))
+
+
+def _claim(name: str, claim: dict[str, Any]) -> Doc:
+    spec: Doc = {"accessModes": list(claim["accessModes"])}
+    if claim.get("storageClassName"):
+        spec["storageClassName"] = claim["storageClassName"]
+    spec["resources"] = {"requests": {"storage": claim["size"]}}
+    return {"metadata": {"name": name}, "spec": spec}
+
+
+def _cron_spec(cron: dict[str, Any]) -> Doc:
+    spec: Doc = {"schedule": cron["schedule"]}
+    if cron.get("timeZone"):
+        spec["timeZone"] = cron["timeZone"]
+    spec.update({key: cron[key] for key in ("concurrencyPolicy", "successfulJobsHistoryLimit", "failedJobsHistoryLimit")})
+    if cron.get("startingDeadlineSeconds"):
+        spec["startingDeadlineSeconds"] = cron["startingDeadlineSeconds"]
+    spec["suspend"] = cron["suspend"]
+    return spec
+
+
+def _volume_source(volume: dict[str, Any]) -> Doc:
+    """A volume's source (the first one set, as the template's if/else chain reads them)."""
+    if "configMap" in volume:
+        return {"configMap": {"name": volume["configMap"]}}
+    if "secret" in volume:
+        return {"secret": {"secretName": volume["secret"]}}
+    if "persistentVolumeClaim" in volume:
+        return {"persistentVolumeClaim": {"claimName": volume["persistentVolumeClaim"]}}
+    if "projected" in volume:
+        projected = volume["projected"]
+        sources = [{"configMap": {"name": name}} for name in projected["configMaps"]]
+        sources += [{"secret": {"name": name}} for name in projected["secrets"]]
+        return {"projected": {"sources": sources or None}}
+    directory = volume["emptyDir"]
+    empty_dir: Doc = {}
+    if directory["inMemory"]:
+        empty_dir["medium"] = "Memory"
+    if "sizeLimit" in directory:
+        empty_dir["sizeLimit"] = directory["sizeLimit"]
+    return {"emptyDir": empty_dir}
+
+
+def _container_security(security: dict[str, Any]) -> Doc:
+    context: Doc = {"allowPrivilegeEscalation": security["allowPrivilegeEscalation"],
+                    "readOnlyRootFilesystem": security["readOnlyRootFilesystem"]}
+    capabilities: Doc = {}
+    if security["dropAllCapabilities"]:
+        capabilities["drop"] = ["ALL"]
+    if security["addCapabilities"]:
+        capabilities["add"] = list(security["addCapabilities"])
+    if capabilities:
+        context["capabilities"] = capabilities
+    return context
 
 
 def _probe(probe: dict[str, Any]) -> Doc:

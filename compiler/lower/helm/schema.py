@@ -34,8 +34,8 @@ from gop.compiler.semantic.types import (
     RecordType, ResourceRefType, SecretType, StringType, Type, DATA_KEY, SECRET_NAME,
 )
 from gop.compiler.lower.helm.caches import HelmCaches
-from gop.compiler.language import MAP_PART_FIELDS
-from gop.compiler.lower.helm.parts import FLUX_ONLY_FIELDS, OPTIONAL_PART_FIELDS, chart_parts
+from gop.compiler.language import MAP_PART_FIELDS, WorkloadField
+from gop.compiler.lower.helm.parts import chart_parts, hidden_fields, kinds_of
 
 SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"
 GO_DURATION_PATTERN = r"^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$"
@@ -92,9 +92,10 @@ def _chart_schema(app: AppModel, caches: HelmCaches) -> dict[str, Any]:
     properties: dict[str, Any] = dict(document.get("properties", {}))
     document["properties"] = properties
     parts = chart_parts(app)
-    dropped = set(FLUX_ONLY_FIELDS) | {name for name in OPTIONAL_PART_FIELDS if name not in parts}
-    for name in dropped:
+    for name in hidden_fields(parts):
         properties.pop(name, None)
+    if WorkloadField.WORKLOAD in properties:  # only the kinds the chart has templates for
+        properties[WorkloadField.WORKLOAD] = {**properties[WorkloadField.WORKLOAD], "enum": kinds_of(parts)}
     for name in MAP_PART_FIELDS:
         if name not in parts and name in properties:
             properties[name] = {"description": f"Unused: this chart has no {name}.", "type": "object",

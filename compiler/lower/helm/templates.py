@@ -15,6 +15,12 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
+import json
+
+from gop.compiler.language import WORKLOAD_PARTS
+from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS
+
 HELPERS = '''\
 {{/* Names and labels shared by every gopc chart; helpers are named gop.* and identical in every chart. */}}
 
@@ -70,6 +76,11 @@ labels:
   {{- include "gop.labels" $root | nindent 2 }}
 {{- end }}
 
+{{/* The workload kind: `workload`, else a Deployment. */}}
+{{- define "gop.workload" -}}
+{{- get .Values "workload" | default "Deployment" }}
+{{- end }}
+
 {{/* An HTTP probe from a Probe value. */}}
 {{- define "gop.probe" -}}
 httpGet:
@@ -85,7 +96,7 @@ failureThreshold: {{ .failureThreshold | toJson }}
 SERVICE_ACCOUNT_HELPER = '''
 {{/* The service account the pods run as: serviceAccount.name, else the object name. */}}
 {{- define "gop.serviceAccountName" -}}
-{{- get (get .Values "serviceAccount") "name" | default (include "gop.fullname" .) }}
+{{- get (get .Values "serviceAccount" | default dict) "name" | default (include "gop.fullname" .) }}
 {{- end }}
 '''
 
@@ -99,116 +110,508 @@ INGRESS_HELPER = '''
 '''
 
 
-def _deployment(parts: frozenset[str]) -> str:
-    mounts = [("config", "/etc/%s", "-config"), ("values", "/etc/%s-values", "-values")]
-    mounts = [mount for mount in mounts if mount[0] in parts]
-    text = '''\
-apiVersion: apps/v1
-kind: Deployment
+_FILE_MOUNTS = (("config", "/etc/%s", "-config"), ("values", "/etc/%s-values", "-values"))
+# The API group of each workload kind's part.
+_KIND_API = {"deployment": "apps/v1", "statefulSet": "apps/v1", "daemonSet": "apps/v1", "job": "batch/v1",
+             "cronJob": "batch/v1"}
+
+
+def _pod(parts: frozenset[str]) -> str:
+    """The `gop.pod` helper: the pod template every workload kind shares."""
+    files = [(name, path, suffix) for name, path, suffix in _FILE_MOUNTS if name in parts]
+    text = '''
+{{/* The pod template of the workload: its labels, the checksums of its files, the pod spec. */}}
+{{- define "gop.pod" -}}
 metadata:
-  {{- include "gop.metadata" (list . "") | nindent 2 }}
-spec:
+  labels:
+    {{- include "gop.podLabels" . | nindent 4 }}
 '''
-    if "autoscaling" in parts:
+    if files:  # a changed file restarts the pods, which read their files at start
+        text += "  annotations:\n"
+        for name, _, _ in files:
+            text += f'    checksum/{name}: {{{{ .Values.{name} | toJson | sha256sum | quote }}}}\n'
+    text += '''\
+spec:
+  {{- $account := get .Values "serviceAccount" }}
+  {{- $security := get .Values "security" | default ''' + _go_dict(ABSENT_DEFAULTS["security"]) + ''' }}
+  serviceAccountName: {{ include "gop.serviceAccountName" . | quote }}
+  automountServiceAccountToken: {{ if $account }}{{ $account.automountToken | toJson }}{{ else }}false{{ end }}
+'''
+    if parts & {"job", "cronJob"}:
         text += '''\
+  {{- if has (include "gop.workload" .) (list "Job" "CronJob") }}
+  restartPolicy: {{ (get .Values "job" | default (dict "restartPolicy" "OnFailure")).restartPolicy | quote }}
+  {{- end }}
+'''
+    text += '''\
+  securityContext:
+    runAsNonRoot: {{ $security.runAsNonRoot | toJson }}
+    {{- range $key := list "runAsUser" "runAsGroup" "fsGroup" }}
+    {{- if hasKey $security $key }}
+    {{ $key }}: {{ get $security $key | toJson }}
+    {{- end }}
+    {{- end }}
+    seccompProfile:
+      type: {{ $security.seccompProfile | quote }}
+  {{- with get .Values "imagePullSecrets" }}
+  imagePullSecrets:
+    {{- range . }}
+    - name: {{ . | quote }}
+    {{- end }}
+  {{- end }}
+  {{- if hasKey .Values "terminationGracePeriodSeconds" }}
+  terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds | toJson }}
+  {{- end }}
+  {{- with get .Values "priorityClassName" }}
+  priorityClassName: {{ . | quote }}
+  {{- end }}
+  {{- range $key := list "nodeSelector" "tolerations" }}
+  {{- with get $.Values $key }}
+  {{ $key }}: {{ toJson . }}
+  {{- end }}
+  {{- end }}
+  {{- with get .Values "affinity" }}
+  {{- if or .zones (ne .spreadPods "off") }}
+  affinity:
+    {{- with .zones }}
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+          - matchExpressions:
+              - key: topology.kubernetes.io/zone
+                operator: In
+                values: {{ toJson . }}
+    {{- end }}
+    {{- if eq .spreadPods "required" }}
+    podAntiAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        - topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "gop.selectorLabels" $ | nindent 14 }}
+    {{- else if eq .spreadPods "preferred" }}
+    podAntiAffinity:
+      preferredDuringSchedulingIgnoredDuringExecution:
+        - weight: 100
+          podAffinityTerm:
+            topologyKey: kubernetes.io/hostname
+            labelSelector:
+              matchLabels:
+                {{- include "gop.selectorLabels" $ | nindent 16 }}
+    {{- end }}
+  {{- end }}
+  {{- end }}
+  {{- $spread := get .Values "topologySpread" | default ''' + _go_dict(ABSENT_DEFAULTS["topologySpread"]) + ''' }}
+'''
+    spread_condition = '(or (ne $spread.zones "off") (ne $spread.nodes "off"))'
+    if "daemonSet" in parts:  # one pod per node: nothing to spread
+        spread_condition = f'(and (ne (include "gop.workload" .) "DaemonSet") {spread_condition})'
+    text += f"  {{{{- if {spread_condition} }}}}\n"
+    text += '''\
+  topologySpreadConstraints:
+    {{- range $key := list "zones" "nodes" }}
+    {{- $when := get $spread $key }}
+    {{- if ne $when "off" }}
+    - maxSkew: {{ $spread.maxSkew | toJson }}
+      topologyKey: {{ get (dict "zones" "topology.kubernetes.io/zone" "nodes" "kubernetes.io/hostname") $key }}
+      whenUnsatisfiable: {{ $when }}
+      labelSelector:
+        matchLabels:
+          {{- include "gop.selectorLabels" $ | nindent 10 }}
+    {{- end }}
+    {{- end }}
+  {{- end }}
+  {{- if or (get .Values "sidecars") (get .Values "initContainers") }}
+  initContainers:
+    {{- range $name, $container := get .Values "sidecars" | default dict }}
+    - {{ include "gop.container" (list $name $container $security) | indent 6 | trim }}
+      restartPolicy: Always
+    {{- end }}
+    {{- range $name, $container := get .Values "initContainers" | default dict }}
+    - {{ include "gop.container" (list $name $container $security) | indent 6 | trim }}
+    {{- end }}
+  {{- end }}
+  containers:
+    - name: {{ .Chart.Name | quote }}
+      image: {{ printf "%s:%s" .Values.image.repository .Values.image.tag | quote }}
+      imagePullPolicy: {{ .Values.image.pullPolicy | quote }}
+      {{- range $key := list "command" "args" }}
+      {{- with get $.Values $key }}
+      {{ $key }}: {{ toJson . }}
+      {{- end }}
+      {{- end }}
+      {{- with .Values.ports }}
+      ports:
+        {{- range $name, $port := . }}
+        - name: {{ $name | quote }}
+          containerPort: {{ $port | toJson }}
+          protocol: TCP
+        {{- end }}
+      {{- end }}
+'''
+    text += _env("secretEnv" in parts)
+    text += '''\
+      {{- with get .Values "envFrom" }}
+      {{- if or .configMaps .secrets }}
+      envFrom:
+        {{- range .configMaps }}
+        - configMapRef:
+            name: {{ . | quote }}
+        {{- end }}
+        {{- range .secrets }}
+        - secretRef:
+            name: {{ . | quote }}
+        {{- end }}
+      {{- end }}
+      {{- end }}
+      {{- range $field := list "liveness" "readiness" "startup" }}
+      {{- with get $.Values $field }}
+      {{ $field }}Probe:
+        {{- include "gop.probe" . | nindent 8 }}
+      {{- end }}
+      {{- end }}
+      {{- with get .Values "lifecycle" }}
+      {{- if or .postStart .preStop }}
+      lifecycle:
+        {{- range $hook := list "postStart" "preStop" }}
+        {{- with get $.Values.lifecycle $hook }}
+        {{ $hook }}:
+          exec:
+            command: {{ toJson . }}
+        {{- end }}
+        {{- end }}
+      {{- end }}
+      {{- end }}
+      {{- with get .Values "resources" }}
+      resources: {{ toJson . }}
+      {{- end }}
+      securityContext:
+        {{- include "gop.containerSecurity" $security | nindent 8 }}
+'''
+    mounts = "".join(f'''\
+        - name: {name}
+          mountPath: {{{{ printf "{path}" .Chart.Name | quote }}}}
+          readOnly: true
+''' for name, path, _ in files)
+    volumes = "".join(f'''\
+    - name: {name}
+      configMap:
+        name: {{{{ printf "%s{suffix}" (include "gop.fullname" .) | quote }}}}
+''' for name, _, suffix in files)
+    # the chart's own files are always mounted; without them, the lists may be empty
+    text += _listed("      ", "volumeMounts", mounts + MOUNT_ENTRIES, None if files else '(get .Values "mounts")')
+    text += _listed("  ", "volumes", volumes + VOLUME_ENTRIES, None if files else '(get .Values "volumes")')
+    return text + "{{- end }}\n"
+
+
+def _go_dict(values: dict) -> str:
+    """A Go template expression that makes `values` (flat: strings, booleans, numbers, lists of strings)."""
+    def literal(value) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (list, tuple)):
+            return "(list" + "".join(" " + literal(item) for item in value) + ")"
+        return json.dumps(value)
+    return "(dict" + "".join(f' "{key}" {literal(item)}' for key, item in values.items()) + ")"
+
+
+def _listed(indent: str, key: str, entries: str, values: str | None) -> str:
+    """`key:` and its entries; inside an `if` when they are only the /tmp mount and `values`."""
+    if values is None:
+        return f"{indent}{key}:\n{entries}"
+    guard = f"{indent}{{{{- if or $security.tmpVolume {values} }}}}\n"
+    return f"{guard}{indent}{key}:\n{entries}{indent}{{{{- end }}}}\n"
+
+
+MOUNT_ENTRIES = '''\
+        {{- if $security.tmpVolume }}
+        - name: tmp
+          mountPath: /tmp
+        {{- end }}
+        {{- with get .Values "mounts" }}
+        {{- include "gop.mounts" . | trim | nindent 8 }}
+        {{- end }}
+'''
+
+VOLUME_ENTRIES = '''\
+    {{- if $security.tmpVolume }}
+    - name: tmp
+      emptyDir: {}
+    {{- end }}
+    {{- range $name, $volume := get .Values "volumes" | default dict }}
+    - name: {{ $name | quote }}
+      {{- if hasKey $volume "configMap" }}
+      configMap:
+        name: {{ $volume.configMap | quote }}
+      {{- else if hasKey $volume "secret" }}
+      secret:
+        secretName: {{ $volume.secret | quote }}
+      {{- else if hasKey $volume "persistentVolumeClaim" }}
+      persistentVolumeClaim:
+        claimName: {{ $volume.persistentVolumeClaim | quote }}
+      {{- else if hasKey $volume "projected" }}
+      projected:
+        sources:
+          {{- range $volume.projected.configMaps }}
+          - configMap:
+              name: {{ . | quote }}
+          {{- end }}
+          {{- range $volume.projected.secrets }}
+          - secret:
+              name: {{ . | quote }}
+          {{- end }}
+      {{- else }}
+      {{- $dir := $volume.emptyDir }}
+      {{- if or $dir.inMemory (hasKey $dir "sizeLimit") }}
+      emptyDir:
+        {{- if $dir.inMemory }}
+        medium: Memory
+        {{- end }}
+        {{- if hasKey $dir "sizeLimit" }}
+        sizeLimit: {{ $dir.sizeLimit | toJson }}
+        {{- end }}
+      {{- else }}
+      emptyDir: {}
+      {{- end }}
+      {{- end }}
+    {{- end }}
+'''
+
+
+CONTAINER_HELPERS = '''
+{{/* An init container or sidecar; call with (list name container security). */}}
+{{- define "gop.container" -}}
+{{- $container := index . 1 }}
+{{- $security := index . 2 -}}
+name: {{ index . 0 | quote }}
+image: {{ printf "%s:%s" $container.image.repository $container.image.tag | quote }}
+imagePullPolicy: {{ $container.image.pullPolicy | quote }}
+{{- range $key := list "command" "args" }}
+{{- with get $container $key }}
+{{ $key }}: {{ toJson . }}
+{{- end }}
+{{- end }}
+{{- with $container.env }}
+env:
+  {{- include "gop.env" . | trim | nindent 2 }}
+{{- end }}
+{{- with get $container "resources" }}
+resources: {{ toJson . }}
+{{- end }}
+securityContext:
+  {{- include "gop.containerSecurity" $security | nindent 2 }}
+{{- if or $security.tmpVolume $container.mounts }}
+volumeMounts:
+  {{- if $security.tmpVolume }}
+  - name: tmp
+    mountPath: /tmp
+  {{- end }}
+  {{- with $container.mounts }}
+  {{- include "gop.mounts" . | trim | nindent 2 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* A container's security context from the `security` values. */}}
+{{- define "gop.containerSecurity" -}}
+allowPrivilegeEscalation: {{ .allowPrivilegeEscalation | toJson }}
+readOnlyRootFilesystem: {{ .readOnlyRootFilesystem | toJson }}
+{{- if or .dropAllCapabilities .addCapabilities }}
+capabilities:
+  {{- if .dropAllCapabilities }}
+  drop:
+    - ALL
+  {{- end }}
+  {{- with .addCapabilities }}
+  add: {{ toJson . }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* env entries from a map of plain variables. */}}
+{{- define "gop.env" -}}
+{{- range $name, $value := . }}
+- name: {{ $name | quote }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- end }}
+
+{{/* volumeMounts entries from a `mounts` map (by mount path). */}}
+{{- define "gop.mounts" -}}
+{{- range $path, $mount := . }}
+- name: {{ $mount.volume | quote }}
+  mountPath: {{ $path | quote }}
+  readOnly: {{ $mount.readOnly | toJson }}
+  {{- with get $mount "subPath" }}
+  subPath: {{ . | quote }}
+  {{- end }}
+{{- end }}
+{{- end }}
+'''
+
+JOB_HELPER = '''
+{{/* The spec of a Job, or of each run of a CronJob. */}}
+{{- define "gop.jobSpec" -}}
+{{- with get .Values "job" }}
+backoffLimit: {{ .backoffLimit | toJson }}
+{{- range $key := list "completions" "parallelism" "activeDeadlineSeconds" "ttlSecondsAfterFinished" }}
+{{- if hasKey $.Values.job $key }}
+{{ $key }}: {{ get $.Values.job $key | toJson }}
+{{- end }}
+{{- end }}
+{{- end }}
+template:
+  {{- include "gop.pod" . | nindent 2 }}
+{{- end }}
+'''
+
+def _workload(kind: str, parts: frozenset[str]) -> str:
+    """The template of one workload kind; guarded by `workload` when the chart has several."""
+    several = len([part for part in parts if part in _KIND_API]) > 1
+    text = f'{{{{- if eq (include "gop.workload" .) "{kind}" }}}}\n' if several else ""
+    if kind == "StatefulSet":
+        text += '{{- $settings := get .Values "statefulSet" | default dict }}\n'
+    text += f'''\
+apiVersion: {_KIND_API[WORKLOAD_PARTS[kind]]}
+kind: {kind}
+metadata:
+  {{{{- include "gop.metadata" (list . "") | nindent 2 }}}}
+'''
+    if kind == "Job":  # a Job's pod template is immutable: each install and upgrade runs a new one
+        text += '''\
+  annotations:
+    helm.sh/hook: post-install,post-upgrade
+    helm.sh/hook-delete-policy: before-hook-creation
+'''
+    text += "spec:\n"
+    if kind in ("Deployment", "StatefulSet"):
+        if "autoscaling" in parts:
+            text += '''\
   {{- if not (get .Values "autoscaling") }}
   replicas: {{ .Values.replicas | toJson }}
   {{- end }}
 '''
-    else:
-        text += "  replicas: {{ .Values.replicas | toJson }}\n"
-    text += '''\
+        else:
+            text += "  replicas: {{ .Values.replicas | toJson }}\n"
+    if kind == "StatefulSet":
+        text += '''\
+  serviceName: {{ get $settings "serviceName" | default (printf "%s-headless" (include "gop.fullname" .)) | quote }}
+  {{- with get $settings "podManagementPolicy" }}
+  podManagementPolicy: {{ . | quote }}
+  {{- end }}
+'''
+    if kind in ("Deployment", "StatefulSet", "DaemonSet"):
+        text += '''\
   selector:
     matchLabels:
       {{- include "gop.selectorLabels" . | nindent 6 }}
   template:
-    metadata:
-      labels:
-        {{- include "gop.podLabels" . | nindent 8 }}
+    {{- include "gop.pod" . | nindent 4 }}
 '''
-    if mounts:  # a changed file restarts the pods, which read their files at start
-        text += "      annotations:\n"
-        for name, _, _ in mounts:
-            text += f'        checksum/{name}: {{{{ .Values.{name} | toJson | sha256sum | quote }}}}\n'
-    text += "    spec:\n"
-    if "serviceAccount" in parts:
-        text += '''\
-      {{- if get .Values "serviceAccount" }}
-      serviceAccountName: {{ include "gop.serviceAccountName" . | quote }}
-      {{- end }}
-'''
-    text += '''\
-      containers:
-        - name: {{ .Chart.Name | quote }}
-          image: {{ printf "%s:%s" .Values.image.repository .Values.image.tag | quote }}
-          imagePullPolicy: {{ .Values.image.pullPolicy | quote }}
-          {{- with .Values.ports }}
-          ports:
-            {{- range $name, $port := . }}
-            - name: {{ $name | quote }}
-              containerPort: {{ $port | toJson }}
-              protocol: TCP
-            {{- end }}
-          {{- end }}
-'''
-    text += _env("secretEnv" in parts)
-    text += '''\
-          {{- with get .Values "liveness" }}
-          livenessProbe:
-            {{- include "gop.probe" . | nindent 12 }}
-          {{- end }}
-          {{- with get .Values "readiness" }}
-          readinessProbe:
-            {{- include "gop.probe" . | nindent 12 }}
-          {{- end }}
-          {{- with get .Values "resources" }}
-          resources: {{ toJson . }}
-          {{- end }}
-'''
-    if mounts:
-        text += "          volumeMounts:\n"
-        for name, path, _ in mounts:
-            text += f'''\
-            - name: {name}
-              mountPath: {{{{ printf "{path}" .Chart.Name | quote }}}}
-              readOnly: true
-'''
-        text += "      volumes:\n"
-        for name, _, suffix in mounts:
-            text += f'''\
-        - name: {name}
-          configMap:
-            name: {{{{ printf "%s{suffix}" (include "gop.fullname" .) | quote }}}}
-'''
+    if kind == "StatefulSet":
+        text += STATEFUL_SET_TAIL
+    if kind == "Job":
+        text += '  {{- include "gop.jobSpec" . | nindent 2 }}\n'
+    if kind == "CronJob":
+        text += CRON_JOB_TAIL
+    if several:
+        text += "{{- end }}\n"
     return text
+
+
+STATEFUL_SET_TAIL = '''\
+  {{- with get $settings "volumeClaimTemplates" }}
+  volumeClaimTemplates:
+    {{- range $name, $claim := . }}
+    - metadata:
+        name: {{ $name | quote }}
+      spec:
+        accessModes: {{ toJson $claim.accessModes }}
+        {{- with get $claim "storageClassName" }}
+        storageClassName: {{ . | quote }}
+        {{- end }}
+        resources:
+          requests:
+            storage: {{ $claim.size | toJson }}
+    {{- end }}
+  {{- end }}
+{{- if not (get $settings "serviceName") }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  {{- include "gop.metadata" (list . "-headless") | nindent 2 }}
+spec:
+  clusterIP: None
+  publishNotReadyAddresses: true
+  selector:
+    {{- include "gop.selectorLabels" . | nindent 4 }}
+{{- end }}
+'''
+
+CRON_JOB_TAIL = '''\
+  {{- with .Values.cronJob }}
+  schedule: {{ .schedule | quote }}
+  {{- with get . "timeZone" }}
+  timeZone: {{ . | quote }}
+  {{- end }}
+  concurrencyPolicy: {{ .concurrencyPolicy | quote }}
+  successfulJobsHistoryLimit: {{ .successfulJobsHistoryLimit | toJson }}
+  failedJobsHistoryLimit: {{ .failedJobsHistoryLimit | toJson }}
+  {{- with get . "startingDeadlineSeconds" }}
+  startingDeadlineSeconds: {{ . | toJson }}
+  {{- end }}
+  suspend: {{ .suspend | toJson }}
+  {{- end }}
+  jobTemplate:
+    spec:
+      {{- include "gop.jobSpec" . | nindent 6 }}
+'''
+
+DISRUPTION_BUDGET = '''\
+{{- $budget := get .Values "disruptionBudget" | default ''' + _go_dict(ABSENT_DEFAULTS["disruptionBudget"]) + ''' }}
+{{- $replicas := .Values.replicas }}
+{{- with get .Values "autoscaling" }}{{ $replicas = .min }}{{ end }}
+{{- if and $budget.enabled (has (include "gop.workload" .) (list "Deployment" "StatefulSet")) (gt (int $replicas) 1) }}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  {{- include "gop.metadata" (list . "") | nindent 2 }}
+spec:
+  {{- if hasKey $budget "minAvailable" }}
+  minAvailable: {{ $budget.minAvailable | toJson }}
+  {{- else }}
+  maxUnavailable: {{ get $budget "maxUnavailable" | default 1 | toJson }}
+  {{- end }}
+  selector:
+    matchLabels:
+      {{- include "gop.selectorLabels" . | nindent 6 }}
+{{- end }}
+'''
 
 
 def _env(secret_env: bool) -> str:
     if not secret_env:
         return '''\
-          {{- with .Values.env }}
-          env:
-            {{- range $name, $value := . }}
-            - name: {{ $name | quote }}
-              value: {{ $value | quote }}
-            {{- end }}
-          {{- end }}
+      {{- with .Values.env }}
+      env:
+        {{- include "gop.env" . | trim | nindent 8 }}
+      {{- end }}
 '''
     return '''\
-          {{- if or .Values.env .Values.secretEnv }}
-          env:
-            {{- range $name, $value := .Values.env }}
-            - name: {{ $name | quote }}
-              value: {{ $value | quote }}
-            {{- end }}
-            {{- range $name, $ref := .Values.secretEnv }}
-            - name: {{ $name | quote }}
-              valueFrom:
-                secretKeyRef:
-                  name: {{ $ref.secret | quote }}
-                  key: {{ $ref.key | quote }}
-            {{- end }}
-          {{- end }}
+      {{- if or .Values.env .Values.secretEnv }}
+      env:
+        {{- with .Values.env }}
+        {{- include "gop.env" . | trim | nindent 8 }}
+        {{- end }}
+        {{- range $name, $ref := .Values.secretEnv }}
+        - name: {{ $name | quote }}
+          valueFrom:
+            secretKeyRef:
+              name: {{ $ref.secret | quote }}
+              key: {{ $ref.key | quote }}
+        {{- end }}
+      {{- end }}
 '''
 
 
@@ -293,8 +696,7 @@ spec:
 '''
 
 SERVICE_ACCOUNT = '''\
-{{- $account := get .Values "serviceAccount" }}
-{{- if $account }}
+{{- $account := get .Values "serviceAccount" | default (dict "create" true "automountToken" false) }}
 {{- if $account.create }}
 apiVersion: v1
 kind: ServiceAccount
@@ -303,13 +705,13 @@ metadata:
   namespace: {{ .Release.Namespace | quote }}
   labels:
     {{- include "gop.labels" . | nindent 4 }}
-  {{- with $account.annotations }}
+  {{- with get $account "annotations" }}
   annotations:
     {{- range $key, $value := . }}
     {{ $key | quote }}: {{ $value | quote }}
     {{- end }}
   {{- end }}
-{{- end }}
+automountServiceAccountToken: {{ $account.automountToken | toJson }}
 {{- end }}
 '''
 
@@ -355,13 +757,26 @@ From outside: http{{ if .tls }}s{{ end }}://{{ .host }}{{ .path }}
 
 def templates(parts: frozenset[str]) -> dict[str, str]:
     """The files under templates/ for a chart with these parts."""
+    return dict(_templates(parts))
+
+
+@functools.lru_cache(maxsize=256)
+def _templates(parts: frozenset[str]) -> dict[str, str]:
+    """`templates`, made once per set of parts (a pure function of them; charts share the texts)."""
     helpers = HELPERS
     if "serviceAccount" in parts:
         helpers += SERVICE_ACCOUNT_HELPER
     if "ingress" in parts:
         helpers += INGRESS_HELPER
-    files = {"templates/_helpers.tpl": helpers, "templates/deployment.yaml": _deployment(parts),
-             "templates/NOTES.txt": _notes(parts)}
+    helpers += _pod(parts) + CONTAINER_HELPERS
+    if parts & {"job", "cronJob"}:
+        helpers += JOB_HELPER
+    files = {"templates/_helpers.tpl": helpers, "templates/NOTES.txt": _notes(parts)}
+    for kind, part in WORKLOAD_PARTS.items():
+        if part in parts:
+            files[f"templates/{kind.lower()}.yaml"] = _workload(kind, parts)
+    if "disruptionBudget" in parts:
+        files["templates/pdb.yaml"] = DISRUPTION_BUDGET
     if "service" in parts:
         files["templates/service.yaml"] = SERVICE
     if "ingress" in parts:

@@ -1,0 +1,205 @@
+"""Workloads: what the API server refuses of an app's workload kind, its pod and its containers.
+
+Input: one `versions.Version` (an app's distinct effective values) and a `Findings`. Output: reports
+into the `Findings`, each at the line that set the offending value:
+- a field that does not apply to the app's workload kind (FIELD_NOT_FOR_KIND: `replicas` on a
+  DaemonSet, `cronJob` on a Deployment; `language.KIND_FIELDS` says which kinds each one fits);
+- a CronJob without `cronJob` settings (CRON_JOB_WITHOUT_SCHEDULE), a schedule the CronJob
+  controller cannot parse (CRON_SCHEDULE_INVALID: five fields or a macro, checked with croniter),
+  a time zone that is no IANA name (CRON_TIME_ZONE_UNKNOWN, checked with zoneinfo);
+- a volume with no source or several (VOLUME_SOURCE_COUNT), a volume name used twice or taken by
+  gopc's own volumes (VOLUME_NAME_TAKEN), a mount naming no volume (MOUNT_NAMES_NO_VOLUME, with
+  the closest names), a mount path taken by gopc's own mounts (MOUNT_PATH_TAKEN);
+- a container name used twice in the pod (CONTAINER_NAME_TAKEN);
+- a PodDisruptionBudget that can never be met (DISRUPTION_BUDGET_NEVER_MET: minAvailable at least
+  the replicas) or that sets both minAvailable and maxUnavailable (DISRUPTION_BUDGET_BOTH).
+
+Invariants: reads the values only; a rule needs a line of the program to point at, so values that
+come from defaults alone are never reported (the defaults themselves pass every rule).
+"""
+
+from __future__ import annotations
+
+import re
+
+from gop.compiler.diagnostics import codes
+from gop.compiler.diagnostics.suggest import best_matches
+from gop.compiler.fleet.checks.versions import Findings, Version, later, located
+from gop.compiler.language import (DEFAULT_WORKLOAD, KIND_FIELDS, RESERVED_VOLUMES, AppField, WorkloadField)
+
+# The schedule macros the CronJob controller accepts (robfig/cron's descriptors).
+CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+VOLUME_SOURCES = ("configMap", "secret", "emptyDir", "persistentVolumeClaim", "projected")
+_TIME_ZONE_IN_SCHEDULE = re.compile(r"^\s*(CRON_)?TZ=")
+
+
+def check_version(version: Version, findings: Findings) -> None:
+    kind = version.values.get(WorkloadField.WORKLOAD, DEFAULT_WORKLOAD)
+    _fields_for_kind(version, findings, kind)
+    if kind == "CronJob":
+        _cron_job(version, findings)
+    _volumes(version, findings, kind)
+    _container_names(version, findings)
+    if kind in KIND_FIELDS[WorkloadField.DISRUPTION_BUDGET]:
+        _disruption_budget(version, findings)
+
+
+def _fields_for_kind(version: Version, findings: Findings, kind: str) -> None:
+    workload = version.origins.get((WorkloadField.WORKLOAD,))
+    for field, kinds in KIND_FIELDS.items():
+        if kind in kinds or field not in version.values:  # (an optional field that is absent was set nowhere)
+            continue
+        origin = _first_written(version, field)
+        if origin is not None:
+            fits = " and ".join(f"a {each}" for each in kinds)
+            findings.report(version, codes.FIELD_NOT_FOR_KIND,
+                            f"`{field}` does not apply to app `{version.app}`, a {kind}",
+                            (f"`{field}` only applies to {fits}; remove this line or change `workload`",),
+                            origin, workload)
+
+
+def _first_written(version: Version, *prefix: str):
+    """The origin of the first line (by position) that set the value at `prefix` or one inside it."""
+    written = [origin for path, origin in version.origins.items()
+               if path[:len(prefix)] == prefix and origin is not None and origin.span is not None]
+    return min(written, key=lambda origin: (origin.span.file, origin.span.start), default=None)
+
+
+def _cron_job(version: Version, findings: Findings) -> None:
+    settings = version.values.get(WorkloadField.CRON_JOB)
+    if not settings:
+        findings.report(version, codes.CRON_JOB_WITHOUT_SCHEDULE, f"app `{version.app}` is a CronJob with no schedule",
+                        ('add `cronJob { schedule = "0 3 * * *" }` (five cron fields, or a macro such as "@daily")',),
+                        version.origins.get((WorkloadField.WORKLOAD,)))
+        return
+    schedule = settings[WorkloadField.SCHEDULE]
+    problem = schedule_problem(schedule)
+    if problem:
+        findings.report(version, codes.CRON_SCHEDULE_INVALID,
+                        f"the schedule {schedule!r} of app `{version.app}` does not parse: {problem}",
+                        ('write five fields, minute hour day-of-month month day-of-week (e.g. "*/15 * * * *"), or one of '
+                         + ", ".join(CRON_MACROS),),
+                        version.origins.get((WorkloadField.CRON_JOB, WorkloadField.SCHEDULE)))
+    zone = settings.get(WorkloadField.TIME_ZONE)
+    if zone is not None and not time_zone_known(zone):
+        findings.report(version, codes.CRON_TIME_ZONE_UNKNOWN,
+                        f"the time zone {zone!r} of app `{version.app}` is not an IANA time zone name",
+                        ('use a name of the tz database, e.g. "Europe/Paris" or "Etc/UTC"',),
+                        version.origins.get((WorkloadField.CRON_JOB, WorkloadField.TIME_ZONE)))
+
+
+def schedule_problem(schedule: str) -> str | None:
+    """Why the CronJob controller would refuse `schedule`, or None."""
+    if _TIME_ZONE_IN_SCHEDULE.match(schedule):
+        return "a time zone in the schedule is refused; set `cronJob.timeZone` instead"
+    text = schedule.strip()
+    if text.startswith("@"):
+        return None if text in CRON_MACROS else f"`{text}` is not a schedule macro"
+    fields = text.split()
+    if len(fields) != 5:
+        return f"{len(fields)} field{'s' if len(fields) != 1 else ''} where five are expected"
+    from croniter import croniter  # only programs with a CronJob pay for the import
+    try:
+        croniter(text)
+    except (ValueError, KeyError) as error:
+        return str(error) or "not a cron expression"
+    return None
+
+
+def time_zone_known(zone: str) -> bool:
+    import zoneinfo
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return zone != "Local"
+
+
+def _volumes(version: Version, findings: Findings, kind: str) -> None:
+    values, origins = version.values, version.origins
+    volumes = values.get(WorkloadField.VOLUMES) or {}
+    claims = ((values.get(WorkloadField.STATEFUL_SET) or {}).get(WorkloadField.VOLUME_CLAIM_TEMPLATES) or {}
+              if kind == "StatefulSet" else {})
+    tmp = (values.get(WorkloadField.SECURITY) or {}).get(WorkloadField.TMP_VOLUME, True)  # on by default
+    for name, volume in volumes.items():
+        sources = [source for source in VOLUME_SOURCES if source in volume]
+        if len(sources) != 1:
+            findings.report(version, codes.VOLUME_SOURCE_COUNT,
+                            f"volume `{name}` of app `{version.app}` has "
+                            + (f"{len(sources)} sources ({', '.join(sources)})" if sources else "no source"),
+                            (f"a volume has exactly one of {', '.join(VOLUME_SOURCES)}",),
+                            *_last_and_first(origins, [(WorkloadField.VOLUMES, name, source) for source in sources],
+                                             _first_written(version, WorkloadField.VOLUMES, name)))
+        if name in RESERVED_VOLUMES or name in claims:
+            taken = "a volume claim template" if name in claims else "gopc's own volumes (the app's files, values and /tmp)"
+            findings.report(version, codes.VOLUME_NAME_TAKEN,
+                            f"volume name `{name}` of app `{version.app}` is taken by {taken}",
+                            ("the API server rejects a pod with two volumes of one name; rename this one",),
+                            located(origins, *[(WorkloadField.VOLUMES, name, source) for source in sources]))
+    known = set(volumes) | set(claims) | ({"tmp"} if tmp else set())
+    containers = [(values, ())]
+    containers += [(container, (group, name)) for group in (WorkloadField.INIT_CONTAINERS, WorkloadField.SIDECARS)
+                   for name, container in (values.get(group) or {}).items()]
+    for container, prefix in containers:
+        for path, mount in (container.get(WorkloadField.MOUNTS) or {}).items():
+            origin = located(origins, (*prefix, WorkloadField.MOUNTS, path, WorkloadField.VOLUME))
+            if mount[WorkloadField.VOLUME] not in known:
+                volume = mount[WorkloadField.VOLUME]
+                close = best_matches(volume, known)
+                hint = f"did you mean {' or '.join(f'`{each}`' for each in close)}? " if close else ""
+                findings.report(version, codes.MOUNT_NAMES_NO_VOLUME,
+                                f"the mount at {path} of app `{version.app}` names volume `{volume}`, which the pod does not have",
+                                (f"{hint}declared volumes: {', '.join(sorted(known)) or 'none'}; add it to `volumes`"
+                                 + (" or `statefulSet.volumeClaimTemplates`" if kind == "StatefulSet" else ""),),
+                                origin)
+            if path == "/tmp" and tmp:
+                findings.report(version, codes.MOUNT_PATH_TAKEN,
+                                f"the mount at /tmp of app `{version.app}` takes the path of gopc's own /tmp volume",
+                                ("set `security { tmpVolume = false }` to mount your own volume at /tmp, or mount it elsewhere",),
+                                origin)
+
+
+def _last_and_first(origins: dict, paths: list[tuple], fallback):
+    """(the origin of the line set last among `paths`, of the one set first); `fallback` when none."""
+    written = sorted((origin for origin in map(origins.get, paths) if origin is not None and origin.span is not None),
+                     key=lambda origin: (int(origin.layer), origin.span.file, origin.span.start))
+    return (written[-1], written[0] if len(written) > 1 else None) if written else (fallback, None)
+
+
+def _container_names(version: Version, findings: Findings) -> None:
+    seen: dict[str, str | None] = {version.app: None}
+    for group in (WorkloadField.SIDECARS, WorkloadField.INIT_CONTAINERS):
+        for name in sorted(version.values.get(group) or {}):
+            origin = _first_written(version, group, name)
+            if name in seen:
+                other = seen[name]
+                what = "the app's own container" if other is None else f"a container of `{other}`"
+                findings.report(version, codes.CONTAINER_NAME_TAKEN,
+                                f"container name `{name}` of app `{version.app}` is taken by {what}",
+                                ("the API server rejects a pod with two containers of one name; rename this one",),
+                                origin)
+            else:
+                seen[name] = group
+
+
+def _disruption_budget(version: Version, findings: Findings) -> None:
+    values, origins = version.values, version.origins
+    budget = values.get(WorkloadField.DISRUPTION_BUDGET) or {"enabled": True}
+    path = (WorkloadField.DISRUPTION_BUDGET,)
+    if "minAvailable" in budget and "maxUnavailable" in budget:
+        primary, other = later(origins.get((*path, "minAvailable")), origins.get((*path, "maxUnavailable")))
+        findings.report(version, codes.DISRUPTION_BUDGET_BOTH,
+                        f"the disruption budget of app `{version.app}` sets both minAvailable and maxUnavailable",
+                        ("the API server rejects a PodDisruptionBudget with both; keep one",), primary, other)
+        return
+    scaling = values.get(AppField.AUTOSCALING)
+    replicas, replicas_path = ((scaling["min"], (AppField.AUTOSCALING, "min")) if scaling
+                               else (values[WorkloadField.REPLICAS], (WorkloadField.REPLICAS,)))
+    minimum = budget.get("minAvailable")
+    if budget["enabled"] and replicas > 1 and minimum is not None and minimum >= replicas:
+        primary, other = later(origins.get((*path, "minAvailable")), origins.get(replicas_path))
+        findings.report(version, codes.DISRUPTION_BUDGET_NEVER_MET,
+                        f"the disruption budget of app `{version.app}` keeps {minimum} of its {replicas} pods available: "
+                        "no pod can ever be evicted",
+                        (f"a node drain waits for ever; set `disruptionBudget {{ minAvailable = {replicas - 1} }}` or fewer, "
+                         "or `maxUnavailable = 1`",), primary, other)
