@@ -22,7 +22,8 @@ What a memo is keyed by (an entry is replayed only when all of it is unchanged):
   `.gop` names;
 - for `build`, the output tree as it was left: every entry's type, mode, size, inode and
   modification and change times (a hand edit changes them; the full build then reports or keeps
-  it as it always does). A tree with an entry changed in the last `SETTLED_NS` is not recorded
+  it as it always does). A replay lists no directory: an entry added, removed or renamed changes
+  its directory's modification time. A tree with an entry changed in the last `SETTLED_NS` is not recorded
   (an edit in the same clock tick would not show): the next build runs in full and records it.
 
 No memo is kept for a run that reported an unreadable file (E09xx) or a missing module (their
@@ -68,7 +69,7 @@ class _Entry:
     listed: tuple[tuple[str, tuple[str, ...] | None], ...]  # module directories outside it: their .gop names
     events: list[tuple]  # ("report", diagnostics, sources) and ("say", line), in order
     exit_code: int
-    output: dict[str, tuple] | None = None  # build: the output tree's entries as left
+    output: _Output | None = None  # build: the output tree as left
 
 
 @dataclass(slots=True)
@@ -93,7 +94,7 @@ class RunMemo:
         if any(_file_digest(path) != digest for path, digest in entry.read) \
                 or any(_gop_names(path) != names for path, names in entry.listed):
             return None
-        if self.output is not None and (entry.output is None or _output_entries(self.output) != entry.output):
+        if self.output is not None and (entry.output is None or not entry.output.unchanged(self.output)):
             return None
         for event in entry.events:
             if event[0] == "report":
@@ -122,15 +123,20 @@ class RunMemo:
     def store_build(self, analysis, files: dict, summary: str) -> None:
         """After a build that wrote `files`: keep its reports and the summary line a build that
         changes nothing prints (`summary` starts it), with the output tree as left."""
-        output = _output_entries(self.output, settled_before=time.time_ns() - SETTLED_NS)
-        if output is None:
+        walked = _output_walk(self.output, settled_before=time.time_ns() - SETTLED_NS)
+        if walked is None:
             return
         owned = {safe_relative(path) for path in files} | {MANIFEST}
-        kept = [path for path, status in output.items() if path and not stat.S_ISDIR(status[0]) and path not in owned]
+        kept = [path for path, status in walked if path and not stat.S_ISDIR(status.st_mode) and path not in owned]
         self.say(f"{summary} (0 written, {len(files)} unchanged, 0 removed, {len(kept)} of yours kept)")
+        paths = [path for path, _ in walked]
+        try:
+            output = _Output("\0".join(paths), _status_digest(self.output, paths))
+        except OSError:
+            return
         self.store([analysis], 0, output)
 
-    def store(self, analyses, exit_code: int, output: dict[str, tuple] | None = None) -> None:
+    def store(self, analyses, exit_code: int, output: _Output | None = None) -> None:
         """Keep the run's events for its inputs, unless the run cannot be replayed (see the module doc)."""
         reported = [event[1] for event in self.events if event[0] == "report"]
         if any(d.code.startswith(_IO_PREFIX) or d.code in _UNREPLAYABLE for ds in reported for d in ds):
@@ -261,21 +267,46 @@ def _gop_names(directory: str) -> tuple[str, ...] | None:
         return None
 
 
-def _output_entries(out: str, settled_before: int | None = None) -> dict[str, tuple] | None:
-    """Every entry of the output tree by relative path: (mode, size, inode, mtime, ctime), the
-    tree's own as ""; None when one changed after `settled_before` (ns) or the tree cannot be read."""
-    entries: dict[str, tuple] = {}
-    pending = [""]
+@dataclass(frozen=True, slots=True)
+class _Output:
+    """The output tree as a build left it: its entries' relative paths ("" for the tree itself),
+    in the order walked, and the digest of their statuses (`_status_digest`)."""
+
+    paths: str  # joined by NUL: one string pickles and loads far faster than thousands
+    digest: bytes
+
+    def unchanged(self, out: str) -> bool:
+        """Each entry has the status it had (no listing: a directory whose entries were added,
+        removed or renamed has another modification time)."""
+        try:
+            return _status_digest(out, self.paths.split("\0")) == self.digest
+        except OSError:
+            return False
+
+
+def _output_walk(out: str, settled_before: int) -> list[tuple[str, os.stat_result]] | None:
+    """Every entry of the output tree with its status, the tree's own first; None when one
+    changed after `settled_before` (ns) or the tree cannot be read."""
+    entries, pending = [], [""]
     try:
         while pending:
             relative = pending.pop()
             path = f"{out}/{relative}" if relative else out
             status = os.lstat(path)
-            if settled_before is not None and max(status.st_mtime_ns, status.st_ctime_ns) > settled_before:
+            if max(status.st_mtime_ns, status.st_ctime_ns) > settled_before:
                 return None
-            entries[relative] = (status.st_mode, status.st_size, status.st_ino, status.st_mtime_ns, status.st_ctime_ns)
+            entries.append((relative, status))
             if stat.S_ISDIR(status.st_mode):
-                pending.extend(f"{relative}/{name}" if relative else name for name in os.listdir(path))
+                pending.extend(f"{relative}/{name}" if relative else name for name in sorted(os.listdir(path)))
     except OSError:
         return None
     return entries
+
+
+def _status_digest(out: str, paths: list[str]) -> bytes:
+    digest = hashlib.sha256()
+    for relative in paths:
+        status = os.lstat(f"{out}/{relative}" if relative else out)
+        digest.update(b"%d %d %d %d %d\n" % (status.st_mode, status.st_size, status.st_ino, status.st_mtime_ns,
+                                              status.st_ctime_ns))
+    return digest.digest()

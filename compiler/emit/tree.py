@@ -36,8 +36,6 @@ Invariants:
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import functools
 import json
@@ -46,8 +44,6 @@ import re
 import shutil
 import stat
 import sys
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -329,6 +325,8 @@ def _side_by_side(function, items: list) -> None:
             function(item)
         return
     shares = [items[start::_WORKERS] for start in range(_WORKERS)]
+    from concurrent.futures import ThreadPoolExecutor  # here: a replayed build (commands/runmemo.py) writes nothing
+
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         for _ in pool.map(lambda share: [function(item) for item in share], shares):
             pass
@@ -453,6 +451,8 @@ def _staging(out: Path):
     """A new sibling of `out` that only this build uses, locked while it does, with an empty
     `tree` in it that has the permissions `out` has (or the umask's for a new one); removed
     afterwards, unless a failed swap left the previous tree in it (the next build restores it)."""
+    import tempfile
+
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{_STAGING_INFIX}", dir=out.parent))
     try:
         with _locked(staging):
@@ -604,6 +604,9 @@ def _exchange(a: Path, b: Path) -> bool:
 @functools.cache
 def _renameat2():
     """libc's renameat2, or None (finding libc may run a program: done once)."""
+    import ctypes
+    import ctypes.util
+
     libc_name = ctypes.util.find_library("c")
     if libc_name is None:
         return None
