@@ -205,3 +205,14 @@ def test_an_unreadable_file_is_never_memoized(tmp_path, command):
     args = [command, program, *(("-o", tmp_path / "out") if command == "build" else ())]
     assert same_as_without_memo(args, cache, tmp_path) == "analysed"
     assert same_as_without_memo(args, cache, tmp_path) == "analysed"
+
+
+def test_a_tree_too_large_to_hash_is_not_memoized_and_is_found_before_reading(tmp_path, monkeypatch):
+    from gop.compiler.commands import runmemo
+
+    (tmp_path / "a.gop").write_text("let a = 1\n", encoding="utf-8")
+    (tmp_path / "big.bin").write_bytes(b"x" * 4096)
+    assert runmemo._scan((str(tmp_path),), None) is not None
+    monkeypatch.setattr(runmemo, "MAX_SCANNED_BYTES", 1024)
+    monkeypatch.setattr(runmemo, "_file_digest", lambda path: pytest.fail(f"read {path}"))
+    assert runmemo._scan((str(tmp_path),), None) is None

@@ -28,8 +28,8 @@ What a memo is keyed by (an entry is replayed only when all of it is unchanged):
 
 No memo is kept for a run that reported an unreadable file (E09xx) or a missing module (their
 messages depend on permissions and on sibling directories), for a program read from standard
-input, when a scanned tree is larger than `MAX_SCANNED_FILES` or `MAX_SCANNED_BYTES` (hashing it
-would cost more than it saves), or when the trees changed while the run read them. The language
+input, when the scanned trees hold more than `MAX_SCANNED_ENTRIES` entries or `MAX_SCANNED_BYTES` to
+hash (found before reading any: hashing them would cost more than it saves), or when the trees changed while the run read them. The language
 server keeps none (it has its own memos). Environment variables: the analysis and the lowering
 read none (helm, which `GOPC_HELM` names, runs for `render` only, which is not memoized).
 """
@@ -49,8 +49,8 @@ from gop.compiler.emit.tree import MANIFEST, safe_relative
 from gop.compiler.syntax.readfile import READS
 
 KIND = "run"
-MAX_SCANNED_FILES = 50_000
-MAX_SCANNED_BYTES = 64 << 20
+MAX_SCANNED_ENTRIES = 100_000
+MAX_SCANNED_BYTES = 32 << 20
 SETTLED_NS = 2_000_000_000
 _UNREPLAYABLE = (codes.MODULE_NOT_FOUND,)
 _IO_PREFIX = "E09"
@@ -203,9 +203,10 @@ def _below(path: str, directory: str) -> bool:
 
 
 def _scan(roots: tuple[str, ...], output: str | None) -> _Scan | None:
-    """The digest of the trees (see the module doc); None when they are too large to be worth it."""
-    digest, unhashed = hashlib.sha256(), []
-    budget = [MAX_SCANNED_FILES, MAX_SCANNED_BYTES]
+    """The digest of the trees (see the module doc); None when they are too large to be worth it,
+    found before any file is read (the walk stops at the first entry over the limits)."""
+    digest, unhashed, hashed = hashlib.sha256(), [], []
+    budget = [MAX_SCANNED_ENTRIES, MAX_SCANNED_BYTES]
     for root in roots:
         digest.update(f"root\0{root}\n".encode("utf-8", "surrogateescape"))
         pending = [(root, False)]
@@ -220,14 +221,19 @@ def _scan(roots: tuple[str, ...], output: str | None) -> _Scan | None:
             if not names_only and any(entry.name == MANIFEST for entry in entries):
                 names_only = True
                 unhashed.append(directory)
+            budget[0] -= len(entries)
             for entry in entries:
-                if not _scan_entry(entry, names_only, output, digest, pending, unhashed, budget):
-                    return None
+                _scan_entry(entry, names_only, output, digest, pending, unhashed, hashed, budget)
+            if budget[0] < 0 or budget[1] < 0:
+                return None
+    for path in hashed:
+        digest.update(_file_digest(path) or b"?")
     return _Scan(digest.digest(), tuple(sorted(unhashed)))
 
 
 def _scan_entry(entry: os.DirEntry, names_only: bool, output: str | None, digest, pending: list, unhashed: list,
-                budget: list[int]) -> bool:
+                hashed: list, budget: list[int]) -> None:
+    """Adds the entry's kind and name to `digest`, and a file to hash to `hashed`."""
     path = entry.path
     try:
         if entry.is_symlink():
@@ -238,18 +244,15 @@ def _scan_entry(entry: os.DirEntry, names_only: bool, output: str | None, digest
             else:
                 digest.update(f"D\0{path}\n".encode("utf-8", "surrogateescape"))
                 pending.append((path, names_only))
-        elif entry.is_file(follow_symlinks=False) and (not names_only or entry.name.endswith(".gop")):
-            content = _file_digest(path)
-            budget[0] -= 1
-            budget[1] -= entry.stat(follow_symlinks=False).st_size
-            if budget[0] < 0 or budget[1] < 0:
-                return False
-            digest.update(f"F\0{path}\0".encode("utf-8", "surrogateescape") + (content or b"?") + b"\n")
+        elif entry.is_file(follow_symlinks=False):
+            digest.update(f"F\0{path}\n".encode("utf-8", "surrogateescape"))
+            if not names_only or entry.name.endswith(".gop"):
+                budget[1] -= entry.stat(follow_symlinks=False).st_size
+                hashed.append(path)
         else:
             digest.update(f"O\0{path}\n".encode("utf-8", "surrogateescape"))
     except OSError as error:
         digest.update(f"unreadable\0{path}\0{error.errno}\n".encode("utf-8", "surrogateescape"))
-    return True
 
 
 def _file_digest(path: str) -> bytes | None:
