@@ -44,6 +44,7 @@ import re
 import shutil
 import stat
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -451,8 +452,6 @@ def _staging(out: Path):
     """A new sibling of `out` that only this build uses, locked while it does, with an empty
     `tree` in it that has the permissions `out` has (or the umask's for a new one); removed
     afterwards, unless a failed swap left the previous tree in it (the next build restores it)."""
-    import tempfile
-
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{_STAGING_INFIX}", dir=out.parent))
     try:
         with _locked(staging):
