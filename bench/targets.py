@@ -7,7 +7,9 @@ its output thrown away. A figure is the MEDIAN of `--repeat` runs (wall seconds)
 seconds (user + system, from wait4) beside it: on a machine shared with other work, wall time
 grows and CPU time hardly does. Python's own start (`python -c pass`) is shown as the floor any
 command stands on. The cache directory is a new one (XDG_CACHE_HOME), so the first run of each
-program fills it and the figures marked `warm` read it.
+program fills it and the figures marked `warm` read it. A no-op build and a warm check replay the
+whole-run memos (compiler/commands/runmemo.py): the first no-op build after one that wrote files runs
+in full (a tree written in the last 2 s is not recorded), so with --repeat 3 one of the three is full.
 
 Rows: `gopc --version`; `gopc check` of the starter program (`gopc init`); at SIZE (apps, envs,
 clusters; bench/fleetgen.py) a no-op `gopc build`, a build after a one-line change (one app's

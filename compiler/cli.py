@@ -182,7 +182,7 @@ def _build_parser() -> argparse.ArgumentParser:
             _add_verbosity(command)
         if name in ANALYSING:  # ---- #17 (speed)
             command.add_argument("--no-cache", action="store_true",
-                                 help="neither read nor write the parsed files kept in gopc's cache directory (~/.cache/gopc)")
+                                 help="neither read nor write the parsed files and run memos kept in gopc's cache directory (~/.cache/gopc)")
         if name in EXAMPLES:  # a command without examples fails tests/test_cli_habits.py, not every run
             command.formatter_class = argparse.RawDescriptionHelpFormatter
             command.epilog = "examples:\n" + "".join(f"  {line}\n" for line in EXAMPLES[name])

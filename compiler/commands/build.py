@@ -12,6 +12,7 @@ differs), exit 1 when any does, 0 when DIR is up to date.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import sys
 from pathlib import Path
@@ -21,9 +22,25 @@ from gop.compiler.diagnostics import codes
 
 
 def run(args, reporter: Reporter) -> int:
-    from gop.compiler.lower.repository import automated_tags, image_tag_notes, repository
+    # ---- #17: a build whose inputs, and output tree, are as a successful build left them replays
+    # its reports (commands/runmemo.py); `--check` and `--no-cache` always run in full.
+    from gop.compiler.commands.runmemo import build_memo
+    from gop.compiler.core.diskcache import open_disk_cache
 
-    analysis = checked(args.paths, reporter, cache=not args.no_cache)
+    disk = None if args.no_cache else open_disk_cache()
+    memo = None if args.check else build_memo(disk, args.paths, args.out, args.force)
+    replayed = memo.replay(reporter) if memo is not None else None
+    if replayed is not None:
+        return replayed
+    with memo.record() if memo is not None else contextlib.nullcontext():
+        return _build(args, reporter, disk, memo)
+
+
+def _build(args, reporter: Reporter, disk, memo) -> int:
+    from gop.compiler.lower.repository import automated_tags, image_tag_notes, repository
+    from gop.compiler.session import Session
+
+    analysis = checked(args.paths, reporter, session=Session(keep_analyses=True, disk=disk), memo=memo)
     if analysis is None:
         return EXIT_ERRORS
     files, problems = repository(analysis)
@@ -35,7 +52,10 @@ def run(args, reporter: Reporter) -> int:
     notes = image_tag_notes(analysis.fleet)
     if args.check:
         return check_output(files, args, reporter, notes=notes)
-    return write_output(files, f"{len(files)} files", args, reporter, notes=notes)
+    code = write_output(files, f"{len(files)} files", args, reporter, notes=notes)
+    if memo is not None and code == EXIT_OK:
+        memo.store_build(analysis, files, f"{reporter.origin}: {len(files)} files in {args.out}")
+    return code
 
 
 def check_output(files: dict[str, str | bytes], args, reporter: Reporter, notes=None) -> int:

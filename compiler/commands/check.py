@@ -15,6 +15,7 @@ warnings only, 1 errors, 2 a file that cannot be read (E09xx).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -61,15 +62,30 @@ def _report(reporter: Reporter, runs: list[tuple[list, dict[str, str], set[Path]
     """Analyse each (paths, overlays, files) in one session (with the disk cache if `cache`) and
     report the diagnostics of `files` (all of them when None), and the span-less ones; the exit
     code of what was reported."""
-    from gop.compiler.semantic.loader import display_path
-    from gop.compiler.session import analyse, command_line_session
+    from gop.compiler.commands.runmemo import check_memo
+    from gop.compiler.core.diskcache import open_disk_cache
 
-    session = command_line_session(cache)
-    reported = []
-    for paths, overlays, files in runs:
-        analysis = analyse(paths, overlays, session=session)
-        shown = None if files is None else {display_path(file) for file in files}
-        diagnostics = [d for d in analysis.diagnostics if shown is None or d.span is None or d.span.file in shown]
-        reporter.report(diagnostics, analysis.program.sources)
-        reported += diagnostics
+    disk = open_disk_cache() if cache else None
+    memo = check_memo(disk, runs)  # ---- #17: the whole run's memo (commands/runmemo.py)
+    replayed = memo.replay(reporter) if memo is not None else None
+    if replayed is not None:
+        return replayed
+    from gop.compiler.semantic.loader import display_path
+    from gop.compiler.session import Session, analyse
+
+    session = Session(keep_analyses=True, disk=disk)
+    reported, analyses = [], []
+    with memo.record() if memo is not None else contextlib.nullcontext():
+        for paths, overlays, files in runs:
+            analysis = analyse(paths, overlays, session=session)
+            shown = None if files is None else {display_path(file) for file in files}
+            diagnostics = [d for d in analysis.diagnostics if shown is None or d.span is None or d.span.file in shown]
+            if memo is not None:
+                memo.report(reporter, diagnostics, analysis.program.sources)
+            else:
+                reporter.report(diagnostics, analysis.program.sources)
+            reported += diagnostics
+            analyses.append(analysis)
+    if memo is not None:
+        memo.store(analyses, exit_code(reported))
     return exit_code(reported)

@@ -86,11 +86,14 @@ def exit_code(diagnostics: Sequence[Diagnostic]) -> int:
     return EXIT_ERRORS if has_errors(diagnostics) else EXIT_OK
 
 
-def checked(paths: Sequence[str], reporter: Reporter, *, cache: bool = True):
-    """Analyse (through the disk cache unless `cache` is false) and report the diagnostics; the
-    analysis, or None when it has errors."""
+def checked(paths: Sequence[str], reporter: Reporter, *, cache: bool = True, session=None, memo=None):
+    """Analyse (in `session`, else through the disk cache unless `cache` is false) and report the
+    diagnostics (kept in the run's `memo` too, when it has one); the analysis, or None when it has errors."""
     from gop.compiler.session import analyse_and_keep
 
-    analysis = analyse_and_keep(paths, cache=cache)
-    reporter.report(analysis.diagnostics, analysis.program.sources)
+    analysis = analyse_and_keep(paths, cache=cache, session=session)
+    if memo is not None:
+        memo.report(reporter, analysis.diagnostics, analysis.program.sources)
+    else:
+        reporter.report(analysis.diagnostics, analysis.program.sources)
     return None if has_errors(analysis.diagnostics) else analysis

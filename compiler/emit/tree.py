@@ -36,8 +36,6 @@ Invariants:
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import functools
 import json
@@ -47,7 +45,6 @@ import shutil
 import stat
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -329,6 +326,8 @@ def _side_by_side(function, items: list) -> None:
             function(item)
         return
     shares = [items[start::_WORKERS] for start in range(_WORKERS)]
+    from concurrent.futures import ThreadPoolExecutor  # here: a replayed build (commands/runmemo.py) writes nothing
+
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         for _ in pool.map(lambda share: [function(item) for item in share], shares):
             pass
@@ -604,6 +603,9 @@ def _exchange(a: Path, b: Path) -> bool:
 @functools.cache
 def _renameat2():
     """libc's renameat2, or None (finding libc may run a program: done once)."""
+    import ctypes
+    import ctypes.util
+
     libc_name = ctypes.util.find_library("c")
     if libc_name is None:
         return None

@@ -8,19 +8,25 @@ Invariants: only a regular file is read, never a FIFO, device, socket or directo
 opened non-blocking and checked with fstat on the descriptor it is read from, so `check`
 never waits on a pipe or reads /dev/zero forever); never more than `limit` bytes; a path
 with a NUL character or a loop of symlinks is an `UnreadableFile`, never an exception of
-another type.
+another type. A run that records its reads (`READS`) is told every path this reads or tries.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from contextvars import ContextVar
 from pathlib import Path
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _CHUNK = 1 << 20
+
+# The resolved paths read (or tried) by the current context's run, when a whole-run memo
+# (`commands.runmemo`) records them for that run; None otherwise. Per context, so the language
+# server's parallel analyses record nothing and each other's nothing.
+READS: ContextVar[list[str] | None] = ContextVar("gop_program_reads", default=None)
 
 _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
@@ -40,6 +46,9 @@ def read_program_file(path: Path | str, shown: str, *, inside: Path | None, limi
     if "\x00" in str(path):
         raise UnreadableFile(f"{printable(shown)} is not a usable path: it contains a NUL character", "outside")
     resolved = os.path.realpath(path)
+    reads = READS.get()
+    if reads is not None:
+        reads.append(resolved)
     if inside is not None and not _within(resolved, os.path.realpath(inside)):
         raise UnreadableFile(f"{shown} leads to {resolved}, outside the directory {inside}", "outside")
     try:
