@@ -30,10 +30,10 @@ from fleetgen import generate  # noqa: E402
 GOPC = [sys.executable, "-m", "gop.compiler.cli"]
 # out: a directory of its own for each run; `rebuild` runs over one tree built before it is timed (nothing changes)
 COMMANDS = {
-    "check": lambda fleet, out: ["check", str(fleet)],
-    "build": lambda fleet, out: ["build", str(fleet), "-o", str(out)],
-    "rebuild": lambda fleet, out: ["build", str(fleet), "-o", str(out.with_name("rebuilt"))],
-    "render": lambda fleet, out: ["render", str(fleet), "--all-clusters", "-o", str(out)],
+    "check": lambda fleet, out: ["check", "--no-cache", str(fleet)],
+    "build": lambda fleet, out: ["build", "--no-cache", str(fleet), "-o", str(out)],
+    "rebuild": lambda fleet, out: ["build", "--no-cache", str(fleet), "-o", str(out.with_name("rebuilt"))],
+    "render": lambda fleet, out: ["render", "--no-cache", str(fleet), "--all-clusters", "-o", str(out)],
 }
 
 

@@ -221,3 +221,10 @@ def test_build_writes_the_same_tree_with_or_without_tests(tmp_path, capsys, test
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
+
+
+def test_the_shop_examples_tests_pass(capsys):
+    """examples/shop/tests.gop: the issue's three examples and a cluster override, on the bundled example."""
+    code, _, err = _run(capsys, str(Path(__file__).parents[1] / "examples" / "shop"))
+    assert code == cli.EXIT_OK, err
+    assert err.rstrip().endswith("4 tests: 4 passed, 0 failed")
