@@ -135,3 +135,9 @@ TYPE_CONSTRUCTORS = ("list", "map")
 # Keywords inside a target's body (env, overlay, cluster) and inside a selector after a label key.
 TARGET_KEYWORDS = ("app", "all", "release", "resource")
 SELECTOR_OPERATORS = ("in", "not", "exists")
+
+
+# ---- networking and release settings (issue 13) -------------------------------------------------
+# The fields of `imagePolicy` that order the tags; exactly one is set.
+IMAGE_POLICY_ORDERS = ("semver", "alphabetical", "numerical")
+TAG_FILTER = "filterTags"  # of `imagePolicy`: `pattern` and `extract`

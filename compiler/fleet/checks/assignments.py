@@ -2,7 +2,8 @@
 
 Input: the `Evaluation` (every layer's checked leaves). Output: `assignment_diagnostics(...)`:
 an image policy's semver range Flux cannot parse (UNPARSABLE_SEMVER_RANGE), an ingress host that
-is not a DNS name (INGRESS_HOST_NOT_DNS), each at the assignment that wrote it. Nothing changes.
+is not a DNS name (INGRESS_HOST_NOT_DNS), an image policy's tag pattern Go cannot compile
+(INVALID_TAG_PATTERN), each at the assignment that wrote it. Nothing changes.
 
 Invariants: each list of leaves once (an `all` body's leaves are shared by its apps).
 """
@@ -15,9 +16,10 @@ from typing import Any
 
 from gop.compiler.core.span import Span
 from gop.compiler.diagnostics import Diagnostic, codes, diagnostic
-from gop.compiler.language import AppField
+from gop.compiler.language import TAG_FILTER, AppField
 from gop.compiler.semantic.check import PRESENT, Leaf
 from gop.compiler.semantic.resolve import DNS_LABEL
+from gop.compiler.semantic.go_regexp import pattern_problem
 from gop.compiler.semantic.semver_range import range_problem
 from gop.compiler.semantic.types import describe_value
 
@@ -85,4 +87,13 @@ def host_problem(host: str) -> str | None:
     return None
 
 
-_VALUE_CHECKS = {(AppField.IMAGE_POLICY, AppField.SEMVER): _semver_range, (AppField.INGRESS, AppField.HOST): _ingress_host}
+def _tag_pattern(text: str, span: Span) -> Iterator[Diagnostic]:
+    problem = pattern_problem(text)
+    if problem is not None:
+        yield diagnostic(codes.INVALID_TAG_PATTERN, span, f"Flux cannot compile the tag pattern {describe_value(text)}: {problem}",
+                         notes=("the pattern is a Go regular expression (RE2 syntax), e.g. "
+                                '"^model-v(?P<version>[0-9]+[.][0-9]+[.][0-9]+)$"',))
+
+
+_VALUE_CHECKS = {(AppField.IMAGE_POLICY, AppField.SEMVER): _semver_range, (AppField.INGRESS, AppField.HOST): _ingress_host,
+                 (AppField.IMAGE_POLICY, TAG_FILTER, "pattern"): _tag_pattern}

@@ -31,6 +31,7 @@ from gop.compiler.semantic.types import ResourceRef
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.diagnostics import codes
 from gop.compiler.lower.kinds import GIT_REPOSITORY, HELM_RELEASE, HELM_REPOSITORY, KUSTOMIZATION, OCI_REPOSITORY
+from gop.compiler.language import IMAGE_POLICY_ORDERS, TAG_FILTER
 
 FLUX_NAMESPACE = "flux-system"
 SYNC_NAME = "flux-system"  # `flux bootstrap` names the GitRepository and Kustomization after the namespace
@@ -387,7 +388,16 @@ def image_repository(app: AppModel) -> dict[str, Any]:
 
 
 def image_policy(app: AppModel) -> dict[str, Any]:
-    spec = {"imageRepositoryRef": {"name": app.name}, "policy": {"semver": {"range": app.base["imagePolicy"]["semver"]}}}
+    """The app's ImagePolicy: its tag filter, if any, and its one order (gopc check makes sure of one)."""
+    policy = plain(app.base["imagePolicy"])
+    spec: dict[str, Any] = {"imageRepositoryRef": {"name": app.name}}
+    if TAG_FILTER in policy:
+        spec["filterTags"] = dict(policy[TAG_FILTER])
+    if "semver" in policy:
+        spec["policy"] = {"semver": {"range": policy["semver"]}}
+    else:
+        order = next(order for order in IMAGE_POLICY_ORDERS if order in policy)
+        spec["policy"] = {order: {"order": policy[order]}}
     return kube_object(IMAGE_API, "ImagePolicy", app.name, FLUX_NAMESPACE, spec)
 
 
