@@ -141,3 +141,5 @@ SELECTOR_OPERATORS = ("in", "not", "exists")
 # The fields of `imagePolicy` that order the tags; exactly one is set.
 IMAGE_POLICY_ORDERS = ("semver", "alphabetical", "numerical")
 TAG_FILTER = "filterTags"  # of `imagePolicy`: `pattern` and `extract`
+APP_CHART = "chart"  # the App field of the chart's own settings (`version`, `test`, `readme`)
+RELEASE_NAME = "releaseName"  # of `delivery`

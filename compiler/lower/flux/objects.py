@@ -31,7 +31,7 @@ from gop.compiler.semantic.types import ResourceRef
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.diagnostics import codes
 from gop.compiler.lower.kinds import GIT_REPOSITORY, HELM_RELEASE, HELM_REPOSITORY, KUSTOMIZATION, OCI_REPOSITORY
-from gop.compiler.language import IMAGE_POLICY_ORDERS, TAG_FILTER
+from gop.compiler.language import APP_CHART, IMAGE_POLICY_ORDERS, RELEASE_NAME, TAG_FILTER
 
 FLUX_NAMESPACE = "flux-system"
 SYNC_NAME = "flux-system"  # `flux bootstrap` names the GitRepository and Kustomization after the namespace
@@ -243,10 +243,29 @@ def _delivery_spec(fleet: Fleet, app: AppModel | None, delivery: dict[str, Any],
             spec[field] = str(delivery[field])
     if "dependsOn" in delivery:
         spec["dependsOn"] = dependencies(fleet, app, delivery["dependsOn"], namespaces)
-    if "retries" in delivery:
-        for action in ("install", "upgrade"):
-            spec[action] = {"remediation": {"retries": delivery["retries"]}}
+    if RELEASE_NAME in delivery:
+        spec[RELEASE_NAME] = delivery[RELEASE_NAME]
+    for action in ("install", "upgrade"):
+        settings = plain(delivery.get(action) or {})
+        remediation = {"retries": delivery["retries"]} if "retries" in delivery else {}
+        remediation.update((target, settings[field]) for field, target in _REMEDIATION if field in settings)
+        fields = {target: settings[field] for field, target in _ACTION_FIELDS if field in settings}
+        strategy = {target: settings[field] for field, target in (("strategy", "name"), ("retryInterval", "retryInterval"))
+                    if field in settings}
+        if strategy:
+            fields["strategy"] = strategy
+        if remediation:
+            fields["remediation"] = remediation
+        if fields:
+            spec[action] = fields
+    if "driftDetection" in delivery:
+        spec["driftDetection"] = {"mode": delivery["driftDetection"]}
     return spec
+
+
+# The app's `install`/`upgrade` settings that go into a HelmRelease action's `remediation`, and beside it.
+_REMEDIATION = (("remediateLastFailure", "remediateLastFailure"), ("remediation", "strategy"))
+_ACTION_FIELDS = (("cleanupOnFail", "cleanupOnFail"),)
 
 
 def dependencies(fleet: Fleet, app: AppModel, refs: list[ResourceRef],
@@ -284,9 +303,11 @@ def image_marker(app: AppModel) -> str:
 def helm_release(fleet: Fleet, app: AppModel, helm: HelmCaches | None = None) -> dict[str, Any]:
     """The base HelmRelease: chart, delivery settings and, for apps with an image policy,
     the image tag (the line image automation rewrites; see `image_marker`)."""
-    spec: dict[str, Any] = {"releaseName": app.name}
+    spec: dict[str, Any] = {RELEASE_NAME: app.name}
     spec.update(_chart_reference(fleet, app, helm))
     spec.update(_delivery_spec(fleet, app, _base_delivery(fleet, app)))
+    if (app.base.get(APP_CHART) or {}).get("test"):
+        spec["test"] = {"enable": True}
     account = tenant_service_account(fleet)
     if account:
         spec["serviceAccountName"] = account

@@ -33,6 +33,7 @@ Doc = dict[str, Any]
 
 # Helm's install order of the kinds a chart can contain (pkg/release/util/kind_sorter.go).
 INSTALL_ORDER = ("ServiceAccount", "ConfigMap", "Service", "Deployment", "HorizontalPodAutoscaler", "Ingress")
+TEST_IMAGE = "busybox:1.37.0"  # the `helm test` pod's (templates.TEST_CONNECTION)
 _LABEL_EDGES = re.compile(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$")
 
 
@@ -72,7 +73,8 @@ def helm_template_merged(app: AppModel, effective: dict[str, Any], *, release_na
     if "serviceAccount" in parts and account and account["create"]:
         docs.append(("serviceaccount.yaml", release.service_account()))
     ordered = sorted(enumerate(docs), key=lambda item: (INSTALL_ORDER.index(item[1][1]["kind"]), item[1][0], item[0]))
-    return [doc for _, (_, doc) in ordered]
+    hooks = [release.test_pod()] if "test" in parts and effective["ports"] else []  # helm prints hooks last
+    return [doc for _, (_, doc) in ordered] + hooks
 
 
 def label_value(text: str) -> str:
@@ -178,6 +180,26 @@ class _Release:
                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": target}}]}
         return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": self.metadata(),
                 "spec": spec}
+
+    def test_pod(self) -> Doc:
+        values = self.values
+        ports = values["ports"]
+        probe = values.get("readiness") or values.get("liveness") or {}
+        port = probe.get("port") or ("http" if "http" in ports else sorted(ports)[0])
+        url = f"http://{self.fullname}:{ports[port]}{probe.get('path') or '/'}"
+        labels = {"helm.sh/chart": self.labels["helm.sh/chart"], "app.kubernetes.io/component": "test",
+                  "app.kubernetes.io/managed-by": "Helm"}
+        metadata = {"name": f"{self.fullname}-test-connection", "namespace": self.namespace, "labels": labels,
+                    "annotations": {"helm.sh/hook": "test", "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded"}}
+        container = {"name": "wget", "image": TEST_IMAGE, "command": ["wget"], "args": ["-q", "-O", "/dev/null", "-T", "10", url],
+                     "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                         "capabilities": {"drop": ["ALL"]}},
+                     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "32Mi"}}}
+        spec = {"restartPolicy": "Never", "automountServiceAccountToken": False,
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [container]}
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
 
     def service_account_name(self) -> str:
         return self.values["serviceAccount"].get("name") or self.fullname

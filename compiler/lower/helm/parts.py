@@ -11,7 +11,10 @@ Invariants:
   schema declares fields, or when the base values are not empty.
 - A part that is absent has no template, and the chart's values.schema.json rejects values for
   it, so every value the chart accepts has an effect.
-- `delivery`, `imagePolicy` and `namespace` are read by the Flux lowering, never by the chart.
+- "test" (a `helm test` pod) and "readme" (README.md) follow `chart.test` and `chart.readme` of
+  the app's body (`chart` is never layered: one chart serves every cluster).
+- `delivery`, `imagePolicy`, `namespace` and `chart` are read by the lowerings, never by the chart's
+  templates.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from __future__ import annotations
 from typing import Any
 
 from gop.compiler.fleet.model import AppModel
-from gop.compiler.language import TEMPLATE_FIELDS, AppField
+from gop.compiler.language import APP_CHART, TEMPLATE_FIELDS, AppField
 from gop.compiler.semantic.types import RecordType
 
-FLUX_ONLY_FIELDS = (AppField.DELIVERY, AppField.IMAGE_POLICY, AppField.NAMESPACE)
+FLUX_ONLY_FIELDS = (AppField.DELIVERY, AppField.IMAGE_POLICY, AppField.NAMESPACE, APP_CHART)
 FEATURE_PARTS = ("service", "ingress", "autoscaling", "serviceAccount", "config", "secretEnv", "values")
 # Optional top-level fields that only exist in the chart when their part does.
 OPTIONAL_PART_FIELDS = TEMPLATE_FIELDS
@@ -36,6 +39,8 @@ def chart_parts(app: AppModel) -> frozenset[str]:
         parts.add("service")
     if _has_own_values(app):
         parts.add("values")
+    settings = app.base.get(APP_CHART) or {}
+    parts.update(part for part in ("test", "readme") if settings.get(part))
     return frozenset(parts)
 
 

@@ -336,6 +336,60 @@ data:
 '''
 
 
+# `helm test` (chart.test): GET the app's readiness (else liveness, else `/`) path through its Service,
+# from a pod that is not selected by the Service (no selector labels) and runs restricted.
+TEST_CONNECTION = '''\
+{{- if .Values.ports }}
+{{- $probe := get .Values "readiness" | default (get .Values "liveness") | default (dict) }}
+{{- $port := get $probe "port" | default (ternary "http" (keys .Values.ports | sortAlpha | first) (hasKey .Values.ports "http")) }}
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {{ printf "%s-test-connection" (include "gop.fullname" .) | quote }}
+  namespace: {{ .Release.Namespace | quote }}
+  labels:
+    helm.sh/chart: {{ include "gop.chart" . | quote }}
+    app.kubernetes.io/component: "test"
+    app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
+  annotations:
+    helm.sh/hook: "test"
+    helm.sh/hook-delete-policy: "before-hook-creation,hook-succeeded"
+spec:
+  restartPolicy: Never
+  automountServiceAccountToken: false
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 65534
+    runAsGroup: 65534
+    seccompProfile:
+      type: RuntimeDefault
+  containers:
+    - name: "wget"
+      image: "busybox:1.37.0"
+      command: ["wget"]
+      args:
+        - "-q"
+        - "-O"
+        - "/dev/null"
+        - "-T"
+        - "10"
+        - {{ printf "http://%s:%d%s" (include "gop.fullname" .) (index .Values.ports $port | int) (get $probe "path" | default "/") | quote }}
+      securityContext:
+        allowPrivilegeEscalation: false
+        readOnlyRootFilesystem: true
+        capabilities:
+          drop: ["ALL"]
+      resources:
+        requests:
+          cpu: "10m"
+          memory: "16Mi"
+        limits:
+          cpu: "100m"
+          memory: "32Mi"
+{{- end }}
+'''
+
+
 def _notes(parts: frozenset[str]) -> str:
     text = ('{{ .Chart.Name }} runs {{ .Values.image.repository }}:{{ .Values.image.tag }} as release '
             '{{ .Release.Name }} in namespace {{ .Release.Namespace }}.\n')
@@ -368,6 +422,8 @@ def templates(parts: frozenset[str]) -> dict[str, str]:
         files["templates/ingress.yaml"] = INGRESS
     if "autoscaling" in parts:
         files["templates/hpa.yaml"] = HPA
+    if "test" in parts:
+        files["templates/tests/test-connection.yaml"] = TEST_CONNECTION
     if "serviceAccount" in parts:
         files["templates/serviceaccount.yaml"] = SERVICE_ACCOUNT
     config_maps = [text for part, text in (("config", CONFIG_MAP), ("values", VALUES_MAP)) if part in parts]
