@@ -143,3 +143,5 @@ IMAGE_POLICY_ORDERS = ("semver", "alphabetical", "numerical")
 TAG_FILTER = "filterTags"  # of `imagePolicy`: `pattern` and `extract`
 APP_CHART = "chart"  # the App field of the chart's own settings (`version`, `test`, `readme`)
 RELEASE_NAME = "releaseName"  # of `delivery`
+CALLS = "calls"  # the App field of the apps an app calls
+NETWORK_POLICIES = "networkPolicies"  # of the `delivery` block

@@ -33,7 +33,7 @@ from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.fleet.stages import direct_dependencies, earliest_stage, stage_names, stage_of
 from gop.compiler.language import AppField
 from gop.compiler.values import merge
-from gop.compiler.lower.flux import objects, resources
+from gop.compiler.lower.flux import network, objects, resources
 from gop.compiler.lower.flux.releases import cluster_sources, created_namespaces, release_namespace, source_key
 from gop.compiler.lower.flux.objects import FLUX_NAMESPACE
 from gop.compiler.lower.flux.caches import LoweringCaches
@@ -216,9 +216,12 @@ def image_apps(fleet: Fleet, cluster: str) -> list[AppModel]:
 
 def namespace_files(fleet: Fleet, namespace: str) -> dict[str, list[dict[str, Any]]]:
     """infrastructure/namespaces/<namespace>/: the namespace (with its declaration's labels and
-    annotations) and, for tenants, its RBAC where apps live (not in a namespace only releases,
+    annotations), its `default-deny` NetworkPolicy (`networkPolicies.defaultDeny`) and, for tenants, its RBAC where apps live (not in a namespace only releases,
     resources or a declaration ask for)."""
     files = {"namespace.yaml": [objects.namespace(namespace, resources.namespace_object_fields(fleet, namespace))]}
+    deny = network.namespace_policies(fleet, namespace)
+    if deny:
+        files[network.POLICY_FILE] = deny
     account = objects.tenant_service_account(fleet)
     if account and any(namespace in namespaces(fleet, cluster) for cluster in fleet.clusters):  # an app's only
         files["rbac.yaml"] = [objects.service_account(account, namespace), objects.tenant_role_binding(account, namespace)]

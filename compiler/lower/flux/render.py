@@ -5,7 +5,8 @@ Output: a list of Kubernetes objects (plain dicts) sorted by (apiVersion, kind, 
 name): the namespaces (and tenant RBAC), the objects of `resource` declarations, the SOPS-encrypted Secret manifests as they are
 in the repository, the ExternalSecrets of `external(...)` references, and the objects of
 every app's chart rendered with the values the cluster's HelmRelease ends up with, as the
-release `delivery.releaseName` names (else the app's name) and without its hooks
+release `delivery.releaseName` names (else the app's name) and without its hooks, and the apps'
+derived NetworkPolicies (`network`)
 (chart values.yaml = `AppModel.base`, then the env patch, then the cluster patch, merged
 as Helm and Kustomize merge them: maps key by key, lists whole), and every `release`'s vendored
 chart templated by helm with the release's effective values (`charts`). With `include_flux`, also the GitRepository and Kustomizations of the sync,
@@ -62,7 +63,10 @@ def render_cluster(fleet: Fleet, cluster: str, *, include_flux: bool = False,
                    caches: LoweringCaches | None = None) -> list[dict[str, Any]]:
     caches = caches_for(fleet, caches)
     docs = infrastructure_objects(fleet, cluster, caches)
+    policies = caches.network_policies()
     for release in plan.releases(fleet, cluster):
+        if release.app.name in policies:
+            docs.append(copy.deepcopy(policies[release.app.name]))
         values = plain(release_values(release))
         docs += applied(helm_template(release.app, values, release_name=helm_release_name(release.app, values),
                                       namespace=release.namespace, caches=caches.helm))
@@ -98,7 +102,10 @@ class ClusterRenderer:
     def text(self, cluster: str, *, include_flux: bool = False) -> str:
         """`dump_all(render_cluster(fleet, cluster, include_flux=...))`, byte for byte."""
         pieces = [self._piece(doc) for doc in infrastructure_objects(self.fleet, cluster, self.caches)]
+        policies = self.caches.network_policies()
         for release in plan.releases(self.fleet, cluster):
+            if release.app.name in policies:
+                pieces.append(self._piece(policies[release.app.name]))
             pieces += self._release_pieces(release)
         for chart_release in releases.cluster_releases(self.fleet, cluster):
             pieces += [self._piece(doc) for doc in chart_objects(self.fleet, chart_release, self.caches.rendered_charts)]

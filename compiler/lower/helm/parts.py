@@ -13,8 +13,8 @@ Invariants:
   it, so every value the chart accepts has an effect.
 - "test" (a `helm test` pod) and "readme" (README.md) follow `chart.test` and `chart.readme` of
   the app's body (`chart` is never layered: one chart serves every cluster).
-- `delivery`, `imagePolicy`, `namespace` and `chart` are read by the lowerings, never by the chart's
-  templates.
+- `delivery`, `imagePolicy`, `namespace`, `chart` and `calls` are read by the lowerings, never by the
+  chart's templates.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from __future__ import annotations
 from typing import Any
 
 from gop.compiler.fleet.model import AppModel
-from gop.compiler.language import APP_CHART, TEMPLATE_FIELDS, AppField
+from gop.compiler.language import APP_CHART, CALLS, TEMPLATE_FIELDS, AppField
 from gop.compiler.semantic.types import RecordType
 
-FLUX_ONLY_FIELDS = (AppField.DELIVERY, AppField.IMAGE_POLICY, AppField.NAMESPACE, APP_CHART)
+FLUX_ONLY_FIELDS = (AppField.DELIVERY, AppField.IMAGE_POLICY, AppField.NAMESPACE, APP_CHART, CALLS)
 FEATURE_PARTS = ("service", "ingress", "autoscaling", "serviceAccount", "config", "secretEnv", "values")
 # Optional top-level fields that only exist in the chart when their part does.
 OPTIONAL_PART_FIELDS = TEMPLATE_FIELDS
