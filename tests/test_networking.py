@@ -10,6 +10,8 @@ real tools.
   NetworkPolicies kustomize builds are those `gopc render` shows.
 - Each chart passes `helm lint --strict`; `helm template` (hooks included) equals gopc's own
   rendering for the HelmRelease's release name; `gopc render` leaves the test hook out.
+- `routes` render an Ingress of several hosts and paths, or an HTTPRoute valid by the vendored
+  Gateway API CRD (standard channel), as helm does.
 - Go regexp checks agree with what RE2 accepts and refuses.
 """
 
@@ -20,6 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -113,8 +116,11 @@ def test_policies_allow_exactly_the_graph(fleet, cluster):
         assert allowed(policies, source, dns, "dns", "UDP") and allowed(policies, source, dns, "dns", "TCP")
         assert not allowed(policies, source, stranger, "http")
         assert not allowed(policies, stranger, source, next(iter(source["ports"]), "http")) if source["ports"] else True
-    assert allowed(policies, controller, apps["gateway"], "http")
-    assert not allowed(policies, controller, apps["model"], "http")
+    gateway_proxy = _pod("envoy", "gateways")
+    for proxy in (controller, gateway_proxy):  # the ports of ingresses and routes, from the listed namespaces
+        assert allowed(policies, proxy, apps["gateway"], "http") and allowed(policies, proxy, apps["model"], "http")
+        assert not allowed(policies, proxy, apps["features"], "grpc")
+    assert not allowed(policies, _pod("ingress-nginx", "elsewhere"), apps["gateway"], "http")
     assert not allowed(policies, stranger, dns, "dns", "UDP")  # default-deny covers the namespace's other pods
 
 
@@ -151,6 +157,9 @@ def test_cluster_directories_build_and_validate(fleet, built, cluster):
         elif entry.suffix == ".yaml" and entry.name != "kustomization.yaml":  # the Flux objects of the cluster
             docs += [doc for doc in yaml.safe_load_all(entry.read_text()) if doc]
     rt.validate_manifests(docs)
+    (route,) = [doc for doc in render_cluster(fleet, cluster) if doc["kind"] == "HTTPRoute"]  # the model chart's
+    jsonschema.validate(route["spec"], _httproute_schema()["properties"]["spec"])
+    assert route["spec"]["parentRefs"] == [{"name": "internal", "namespace": "gateways", "sectionName": "https"}]
     built_policies = sorted((doc for doc in docs if doc["kind"] == "NetworkPolicy"), key=lambda d: d["metadata"]["name"])
     rendered = sorted((doc for doc in render_cluster(fleet, cluster) if doc["kind"] == "NetworkPolicy"),
                       key=lambda d: d["metadata"]["name"])
@@ -182,7 +191,7 @@ def test_charts_lint_and_template_like_helm(fleet, built, tmp_path):
         release = plain(app.base).get("delivery", {}).get("releaseName") or name
         helm_docs = rt.helm_template(chart, release=release, namespace=app.namespace)
         assert helm_docs == helm_template(app, {}, release_name=release, namespace=app.namespace)
-        rt.kubernetes_validate_strict(helm_docs)
+        rt.kubernetes_validate_strict(doc for doc in helm_docs if doc["kind"] != "HTTPRoute")
     gateway = yaml.safe_load((built / "charts/gateway/Chart.yaml").read_text())
     assert gateway["version"] == "1.8.0"
     test_pod = [doc for doc in rt.helm_template(built / "charts/gateway", release="serving-gateway", namespace="serving")
@@ -243,3 +252,44 @@ def test_the_test_pod_connects_like_helm(tmp_path, layer, url):
     helm_docs = rt.helm_template(chart, release="t", namespace="ns")
     assert helm_docs == helm_template(app, {}, release_name="t", namespace="ns")
     assert helm_docs[-1]["kind"] == "Pod" and helm_docs[-1]["spec"]["containers"][0]["args"][-1] == url
+
+
+# ---------------------------------------------------------------- routes: an Ingress or an HTTPRoute
+
+GATEWAY_API_CRD = Path(__file__).parent / "vendor" / "gateway-api" / "httproutes.yaml"
+
+
+def _httproute_schema() -> dict:
+    crd = yaml.safe_load(GATEWAY_API_CRD.read_text())
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    return version["schema"]["openAPIV3Schema"]
+
+
+@pytest.mark.parametrize("routes, ports", [
+    ({"hosts": ["shop.example.com", "www.shop.example.com"], "className": "nginx", "tls": True,
+      "paths": [{"path": "/"}, {"path": "/admin", "match": "Exact", "port": "admin"}]}, {"http": 8080, "admin": 9000}),
+    ({"hosts": ["api.example.com"], "paths": [{"path": "/v1"}], "annotations": {"a.b/c": "d"}}, {"grpc": 9090}),
+    ({"api": "HTTPRoute", "hosts": ["shop.example.com", "shop.example.org"], "gateway": {"name": "public"},
+      "paths": [{"path": "/"}, {"path": "/admin", "match": "Exact", "port": "admin"}]}, {"http": 8080, "admin": 9000}),
+    ({"api": "HTTPRoute", "hosts": ["api.example.com"], "paths": [{"path": "/v1"}],
+      "gateway": {"name": "public", "namespace": "gateways", "sectionName": "https"}}, {"grpc": 9090}),
+])
+def test_routes_render_like_helm_and_validate(tmp_path, routes, ports):
+    import helm_fixtures as fx
+
+    completed = fx.complete(fx.ROUTES, {**routes, "paths": [fx.complete(fx.ROUTE_PATH, path) for path in routes["paths"]]})
+    app = fx.make_app("shop", values_record=None, ports=ports, routes=completed)
+    chart = fx.write_chart(app, tmp_path)
+    assert "[WARNING]" not in rt.helm_lint_strict(chart)
+    helm_docs = rt.helm_template(chart, release="shop", namespace="ns")
+    assert helm_docs == helm_template(app, {}, release_name="shop", namespace="ns")
+    (route,) = [doc for doc in helm_docs if doc["kind"] in ("Ingress", "HTTPRoute")]
+    if route["kind"] == "Ingress":
+        rt.kubernetes_validate_strict([route])
+        assert [rule["host"] for rule in route["spec"]["rules"]] == routes["hosts"]
+        assert len(route["spec"]["rules"][0]["http"]["paths"]) == len(routes["paths"])
+    else:
+        assert route["apiVersion"] == "gateway.networking.k8s.io/v1" and helm_docs[-1] is route  # after known kinds
+        jsonschema.validate(route["spec"], _httproute_schema()["properties"]["spec"])
+        assert [ref["port"] for rule in route["spec"]["rules"] for ref in rule["backendRefs"]] == [
+            ports[path.get("port") or ("http" if "http" in ports else next(iter(ports)))] for path in routes["paths"]]

@@ -10,7 +10,8 @@ The graph: app A calls app B when B is in A's `calls` or `delivery.dependsOn`. A
 selects its pods (`app.kubernetes.io/name`, the chart's selector label that no release name
 changes), isolates them both ways and allows exactly:
 - ingress from the pods of every app that calls it, on every port it declares;
-- ingress on the ports its ingress routes to, from `ingressNamespaces` (any namespace when empty);
+- ingress on the ports its ingress or routes go to, from `ingressNamespaces` (any namespace when
+  empty: the controllers' or Gateways' pods);
 - egress to DNS (UDP and TCP 53 in `dnsNamespace`) and to every app it calls, on that app's ports.
 
 Invariants:
@@ -28,7 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from gop.compiler.fleet.model import Fleet
-from gop.compiler.language import CALLS, NETWORK_POLICIES, AppField
+from gop.compiler.language import CALLS, NETWORK_POLICIES, ROUTES, AppField
 from gop.compiler.lower.flux.objects import kube_object
 from gop.compiler.values import plain
 
@@ -119,11 +120,15 @@ def _port_names(fleet: Fleet, app: str) -> list[str]:
 
 
 def _ingress_ports(fleet: Fleet, app: str) -> list[str]:
-    """The ports the app's ingress routes to, anywhere (ingress.port, else "http", else the only port)."""
+    """The ports the app's ingress and routes go to, anywhere (their port, else "http", else the only port)."""
     routed = set()
     for tree in _trees(fleet, app):
-        ports, ingress = tree.get(AppField.PORTS) or {}, tree.get(AppField.INGRESS)
-        if isinstance(ingress, dict) and ports:
-            chosen = ingress.get(AppField.PORT) or ("http" if "http" in ports else min(ports))
-            routed.add(chosen)
+        ports, ingress, routes = tree.get(AppField.PORTS) or {}, tree.get(AppField.INGRESS), tree.get(ROUTES)
+        if not ports:
+            continue
+        default = "http" if "http" in ports else min(ports)
+        if isinstance(ingress, dict):
+            routed.add(ingress.get(AppField.PORT) or default)
+        if isinstance(routes, dict):
+            routed.update(path.get(AppField.PORT) or default for path in routes["paths"])
     return sorted(routed)

@@ -67,14 +67,21 @@ def helm_template_merged(app: AppModel, effective: dict[str, Any], *, release_na
         docs.append(("hpa.yaml", release.hpa()))
     if "ingress" in parts and effective.get("ingress") and effective["ports"]:
         docs.append(("ingress.yaml", release.ingress()))
+    if "routes" in parts and effective.get("routes") and effective["ports"]:
+        docs.append(("routes.yaml", release.routes()))
     if "service" in parts and effective["ports"]:
         docs.append(("service.yaml", release.service()))
     account = effective.get("serviceAccount")
     if "serviceAccount" in parts and account and account["create"]:
         docs.append(("serviceaccount.yaml", release.service_account()))
-    ordered = sorted(enumerate(docs), key=lambda item: (INSTALL_ORDER.index(item[1][1]["kind"]), item[1][0], item[0]))
+    ordered = sorted(enumerate(docs), key=lambda item: (*_install_rank(item[1][1]["kind"]), item[1][0], item[0]))
     hooks = [release.test_pod()] if "test" in parts and effective["ports"] else []  # helm prints hooks last
     return [doc for _, (_, doc) in ordered] + hooks
+
+
+def _install_rank(kind: str) -> tuple[int, str]:
+    """Helm's install order: the kinds it knows in its order, then the others by name (an HTTPRoute)."""
+    return (INSTALL_ORDER.index(kind), "") if kind in INSTALL_ORDER else (len(INSTALL_ORDER), kind)
 
 
 def label_value(text: str) -> str:
@@ -171,6 +178,36 @@ class _Release:
         path = {"path": ingress["path"], "pathType": "Prefix", "backend": backend}
         spec["rules"] = [{"host": ingress["host"], "http": {"paths": [path]}}]
         return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": metadata, "spec": spec}
+
+    def routes(self) -> Doc:
+        routes, ports = self.values["routes"], self.values["ports"]
+        metadata = self.metadata()
+        if routes["annotations"]:
+            metadata["annotations"] = dict(routes["annotations"])
+
+        def port_of(path: dict[str, Any]) -> str:
+            return path.get("port") or ("http" if "http" in ports else sorted(ports)[0])
+
+        spec: Doc = {}
+        if routes["api"] == "Ingress":
+            if routes.get("className"):
+                spec["ingressClassName"] = routes["className"]
+            if routes["tls"]:
+                spec["tls"] = [{"hosts": list(routes["hosts"]), "secretName": routes.get("tlsSecret") or f"{self.fullname}-tls"}]
+            paths = [{"path": path["path"], "pathType": path["match"],
+                      "backend": {"service": {"name": self.fullname, "port": {"name": port_of(path)}}}}
+                     for path in routes["paths"]]
+            spec["rules"] = [{"host": host, "http": {"paths": paths}} for host in routes["hosts"]]
+            return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": metadata, "spec": spec}
+        gateway = routes["gateway"]
+        parent = {"name": gateway["name"], **{key: gateway[key] for key in ("namespace", "sectionName") if gateway.get(key)}}
+        spec["parentRefs"] = [parent]
+        spec["hostnames"] = list(routes["hosts"])
+        spec["rules"] = [{"matches": [{"path": {"type": "PathPrefix" if path["match"] == "Prefix" else "Exact",
+                                                "value": path["path"]}}],
+                          "backendRefs": [{"name": self.fullname, "port": ports[port_of(path)]}]}
+                         for path in routes["paths"]]
+        return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": metadata, "spec": spec}
 
     def hpa(self) -> Doc:
         scaling = self.values["autoscaling"]

@@ -5,7 +5,7 @@ Output: the set of chart parts, and value trees with the Flux-level fields remov
 
 Invariants:
 - The Deployment is always a part. "service" is a part when the app has ports ("service")
-  or an ingress (which routes to the Service). "ingress", "autoscaling", "serviceAccount",
+  or an ingress or routes (which route to the Service). "ingress", "routes", "autoscaling", "serviceAccount",
   "config" and "secretEnv" follow `AppModel.features` one to one. "values" (the app's own
   values, mounted as values.json) is a part when the feature says so, when the app's `values`
   schema declares fields, or when the base values are not empty.
@@ -26,7 +26,7 @@ from gop.compiler.language import APP_CHART, CALLS, TEMPLATE_FIELDS, AppField
 from gop.compiler.semantic.types import RecordType
 
 FLUX_ONLY_FIELDS = (AppField.DELIVERY, AppField.IMAGE_POLICY, AppField.NAMESPACE, APP_CHART, CALLS)
-FEATURE_PARTS = ("service", "ingress", "autoscaling", "serviceAccount", "config", "secretEnv", "values")
+FEATURE_PARTS = ("service", "ingress", "autoscaling", "serviceAccount", "config", "secretEnv", "values", "routes")
 # Optional top-level fields that only exist in the chart when their part does.
 OPTIONAL_PART_FIELDS = TEMPLATE_FIELDS
 # Map-valued fields (default {}) whose entries only have an effect when their part exists: MAP_PART_FIELDS.
@@ -35,7 +35,7 @@ OPTIONAL_PART_FIELDS = TEMPLATE_FIELDS
 def chart_parts(app: AppModel) -> frozenset[str]:
     """"deployment" and the FEATURE_PARTS this app's chart has (rules in the module doc)."""
     parts = {"deployment"} | (set(app.features) & set(FEATURE_PARTS))
-    if "ingress" in parts:
+    if "ingress" in parts or "routes" in parts:
         parts.add("service")
     if _has_own_values(app):
         parts.add("values")

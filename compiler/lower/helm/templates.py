@@ -336,6 +336,92 @@ data:
 '''
 
 
+ROUTES_HELPER = '''
+{{/* The port a path of `routes` goes to: its port, else the one named "http", else the first by name
+     (gopc check allows the last only when it is the only port); call with (list $ path). */}}
+{{- define "gop.routePort" -}}
+{{- $root := index . 0 }}
+{{- $port := get (index . 1) "port" }}
+{{- if $port }}{{ $port }}{{ else if hasKey $root.Values.ports "http" }}http{{ else }}{{ keys $root.Values.ports | sortAlpha | first }}{{ end }}
+{{- end }}
+'''
+
+# `routes`: an Ingress (every host serves every path) or a Gateway API HTTPRoute.
+ROUTES = '''\
+{{- $routes := get .Values "routes" }}
+{{- if and $routes .Values.ports }}
+{{- $root := . }}
+{{- if eq $routes.api "Ingress" }}
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+{{- else }}
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+{{- end }}
+metadata:
+  {{- include "gop.metadata" (list . "") | nindent 2 }}
+  {{- with $routes.annotations }}
+  annotations:
+    {{- range $key, $value := . }}
+    {{ $key | quote }}: {{ $value | quote }}
+    {{- end }}
+  {{- end }}
+spec:
+{{- if eq $routes.api "Ingress" }}
+  {{- with get $routes "className" }}
+  ingressClassName: {{ . | quote }}
+  {{- end }}
+  {{- if $routes.tls }}
+  tls:
+    - hosts:
+        {{- range $routes.hosts }}
+        - {{ . | quote }}
+        {{- end }}
+      secretName: {{ get $routes "tlsSecret" | default (printf "%s-tls" (include "gop.fullname" .)) | quote }}
+  {{- end }}
+  rules:
+    {{- range $host := $routes.hosts }}
+    - host: {{ $host | quote }}
+      http:
+        paths:
+          {{- range $routes.paths }}
+          - path: {{ .path | quote }}
+            pathType: {{ .match | quote }}
+            backend:
+              service:
+                name: {{ include "gop.fullname" $root | quote }}
+                port:
+                  name: {{ include "gop.routePort" (list $root .) | quote }}
+          {{- end }}
+    {{- end }}
+{{- else }}
+  parentRefs:
+    - name: {{ $routes.gateway.name | quote }}
+      {{- with get $routes.gateway "namespace" }}
+      namespace: {{ . | quote }}
+      {{- end }}
+      {{- with get $routes.gateway "sectionName" }}
+      sectionName: {{ . | quote }}
+      {{- end }}
+  hostnames:
+    {{- range $routes.hosts }}
+    - {{ . | quote }}
+    {{- end }}
+  rules:
+    {{- range $routes.paths }}
+    - matches:
+        - path:
+            type: {{ ternary "PathPrefix" "Exact" (eq .match "Prefix") | quote }}
+            value: {{ .path | quote }}
+      backendRefs:
+        - name: {{ include "gop.fullname" $root | quote }}
+          port: {{ index $root.Values.ports (include "gop.routePort" (list $root .)) | toJson }}
+    {{- end }}
+{{- end }}
+{{- end }}
+'''
+
+
 # `helm test` (chart.test): GET the app's readiness (else liveness, else `/`) path through its Service,
 # from a pod that is not selected by the Service (no selector labels) and runs restricted.
 TEST_CONNECTION = '''\
@@ -414,6 +500,8 @@ def templates(parts: frozenset[str]) -> dict[str, str]:
         helpers += SERVICE_ACCOUNT_HELPER
     if "ingress" in parts:
         helpers += INGRESS_HELPER
+    if "routes" in parts:
+        helpers += ROUTES_HELPER
     files = {"templates/_helpers.tpl": helpers, "templates/deployment.yaml": _deployment(parts),
              "templates/NOTES.txt": _notes(parts)}
     if "service" in parts:
@@ -424,6 +512,8 @@ def templates(parts: frozenset[str]) -> dict[str, str]:
         files["templates/hpa.yaml"] = HPA
     if "test" in parts:
         files["templates/tests/test-connection.yaml"] = TEST_CONNECTION
+    if "routes" in parts:
+        files["templates/routes.yaml"] = ROUTES
     if "serviceAccount" in parts:
         files["templates/serviceaccount.yaml"] = SERVICE_ACCOUNT
     config_maps = [text for part, text in (("config", CONFIG_MAP), ("values", VALUES_MAP)) if part in parts]
