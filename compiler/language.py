@@ -84,7 +84,7 @@ class AppField:
 # The probes of an app, each naming the port it checks.
 PROBE_FIELDS = (AppField.LIVENESS, AppField.READINESS)
 # Optional App fields that each add a template (a chart part of the same name) when set.
-TEMPLATE_FIELDS = (AppField.INGRESS, AppField.AUTOSCALING, AppField.SERVICE_ACCOUNT, "routes")  # routes: issue 13
+TEMPLATE_FIELDS = (AppField.INGRESS, AppField.AUTOSCALING, AppField.SERVICE_ACCOUNT, "routes", "scalingMetrics")  # issue 13
 # Map-valued App fields that add a chart part of the same name when not empty.
 MAP_PART_FIELDS = (AppField.CONFIG, AppField.SECRET_ENV, AppField.VALUES)
 
@@ -146,3 +146,4 @@ RELEASE_NAME = "releaseName"  # of `delivery`
 CALLS = "calls"  # the App field of the apps an app calls
 NETWORK_POLICIES = "networkPolicies"  # of the `delivery` block
 ROUTES = "routes"  # the App field of HTTP routes: an Ingress of several hosts and paths, or an HTTPRoute
+SCALING_METRICS = "scalingMetrics"  # the App field of the HPA's metrics beyond CPU

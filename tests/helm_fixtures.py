@@ -172,6 +172,26 @@ ROUTES = record(
           optional=True),
     field("annotations", STRING_MAP, "Annotations of the Ingress or HTTPRoute.", default={}),
 )
+METRIC_OBJECT = record(
+    "MetricObject", 'The object an "Object" scaling metric describes.',
+    field("apiVersion", StringType(min_length=1), 'Its API version, e.g. "networking.k8s.io/v1".'),
+    field("kind", StringType(min_length=1), 'Its kind, e.g. "Ingress".'),
+    field("name", StringType(min_length=1, max_length=253), "Its name."),
+)
+SCALING_METRIC = record(
+    "ScalingMetric", "A metric the HPA scales on (`scalingMetrics`), with its target.",
+    field("type", EnumType(("Resource", "Pods", "Object", "External")), 'What is measured: "Resource" (memory or cpu '
+          'of the pods), "Pods" (a metric of each pod,\naveraged), "Object" (a metric of another object, e.g. an '
+          'Ingress) or "External" (from outside\nthe cluster, e.g. a queue\'s length).'),
+    field("name", StringType(min_length=1, max_length=253), 'The metric: "memory" or "cpu" for "Resource", else its '
+          'name in the metrics API, e.g.\n"http_requests_per_second".'),
+    field("selector", STRING_MAP, 'Labels that select the metric\'s series ("Pods", "Object", "External").', default={}),
+    field("object", METRIC_OBJECT, 'The object an "Object" metric describes.', optional=True),
+    field("averageUtilization", IntType(1, 1000), 'Target: the pods\' average use, in percent of their requests '
+          '("Resource").', optional=True),
+    field("averageValue", QuantityType(), "Target: the average value per pod.", optional=True),
+    field("value", QuantityType(), 'Target: the value itself ("Object", "External").', optional=True),
+)
 APP_CHART = record(
     "AppChart", "The app's chart itself; set in the app's body only, since one chart serves every cluster.",
     field("version", StringType(min_length=1, max_length=64), 'The chart\'s version (SemVer 2, without `+build`, which '
@@ -231,6 +251,8 @@ def app_type(values_record: RecordType | None = None) -> RecordType:
               "pods may reach their ports and\ntheirs accept it (as for `delivery.dependsOn`).", optional=True),
         field("routes", ROUTES, "HTTP routes to the app: an Ingress with several hosts and paths, or a Gateway API "
               "HTTPRoute.", optional=True),
+        field("scalingMetrics", ListType(SCALING_METRIC, 1, 10), "What autoscaling scales on besides CPU: memory, and "
+              "metrics of the pods, of other objects or\nfrom outside the cluster.", optional=True),
     )
 
 
@@ -256,7 +278,7 @@ def _complete_value(type_, value):
 
 PART_FEATURES = {"ports": "service", "ingress": "ingress", "autoscaling": "autoscaling",
                  "serviceAccount": "serviceAccount", "config": "config", "secretEnv": "secretEnv", "values": "values",
-                 "routes": "routes"}
+                 "routes": "routes", "scalingMetrics": "scalingMetrics"}
 
 
 def features_of(trees: Iterable[dict[str, Any]]) -> frozenset[str]:

@@ -31,6 +31,8 @@ MIRRORS = [
     ("stdlib/prelude.gop", "RoutePath", fx.ROUTE_PATH),
     ("stdlib/prelude.gop", "GatewayRef", fx.GATEWAY_REF),
     ("stdlib/prelude.gop", "AppChart", fx.APP_CHART),
+    ("stdlib/prelude.gop", "ScalingMetric", fx.SCALING_METRIC),
+    ("stdlib/prelude.gop", "MetricObject", fx.METRIC_OBJECT),
     ("examples/shop/lib/types.gop", "CheckoutValues", fx.CHECKOUT_VALUES),
     ("examples/shop/lib/types.gop", "ServiceValues", fx.SERVICE_VALUES),
 ]

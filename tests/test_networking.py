@@ -29,7 +29,7 @@ import yaml
 import realtools as rt
 from gop.compiler.lower.flux import network
 from gop.compiler.lower.flux.render import render_cluster
-from gop.compiler.lower.helm import chart_files, helm_template
+from gop.compiler.lower.helm import chart_files, chart_parts, helm_template
 from gop.compiler.semantic.go_regexp import group_names, pattern_problem, template_problems
 from gop.compiler.session import analyse
 from gop.compiler.values import plain
@@ -170,6 +170,10 @@ def test_cluster_directories_build_and_validate(fleet, built, cluster):
     assert gateway["releaseName"] == "serving-gateway" and gateway["test"] == {"enable": True}
     assert gateway["install"] == {"strategy": {"name": "RetryOnFailure"}, "remediation": {"retries": 3}}
     if cluster == "prod-1":
+        (hpa,) = [doc for doc in render_cluster(fleet, cluster) if doc["kind"] == "HorizontalPodAutoscaler"]
+        assert [metric.get("resource", metric.get("pods"))["target"] for metric in hpa["spec"]["metrics"]] == [
+            {"type": "Utilization", "averageUtilization": 70}, {"type": "Utilization", "averageUtilization": 80},
+            {"type": "AverageValue", "averageValue": "200"}]
         assert gateway["driftDetection"] == {"mode": "enabled"}
         assert gateway["upgrade"]["strategy"] == {"name": "RetryOnFailure", "retryInterval": "2m"}
     else:
@@ -293,3 +297,37 @@ def test_routes_render_like_helm_and_validate(tmp_path, routes, ports):
         jsonschema.validate(route["spec"], _httproute_schema()["properties"]["spec"])
         assert [ref["port"] for rule in route["spec"]["rules"] for ref in rule["backendRefs"]] == [
             ports[path.get("port") or ("http" if "http" in ports else next(iter(ports)))] for path in routes["paths"]]
+
+
+# ---------------------------------------------------------------- autoscaling beyond CPU
+
+def test_scaling_metrics_render_like_helm_and_validate(tmp_path):
+    import helm_fixtures as fx
+    from gop.compiler.semantic.types import Quantity
+
+    metrics = [
+        {"type": "Resource", "name": "memory", "averageUtilization": 75},
+        {"type": "Resource", "name": "cpu", "averageValue": Quantity.parse("500m")},
+        {"type": "Pods", "name": "http_requests_per_second", "averageValue": Quantity.parse("100"),
+         "selector": {"route": "/api", "code": "2xx"}},
+        {"type": "Object", "name": "requests_per_second", "value": Quantity.parse("2k"),
+         "object": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "web"}},
+        {"type": "External", "name": "queue_messages_ready", "selector": {"queue": "orders"},
+         "averageValue": Quantity.parse("30")},
+    ]
+    app = fx.make_app("web", values_record=None, autoscaling=fx.complete(fx.AUTOSCALING, {"max": 10}),
+                      scalingMetrics=[fx.complete(fx.SCALING_METRIC, metric) for metric in metrics])
+    assert "scalingMetrics" in chart_parts(app)
+    chart = fx.write_chart(app, tmp_path)
+    assert "[WARNING]" not in rt.helm_lint_strict(chart)
+    helm_docs = rt.helm_template(chart, release="web", namespace="ns")
+    assert helm_docs == helm_template(app, {}, release_name="web", namespace="ns")
+    rt.kubernetes_validate_strict(helm_docs)
+    (hpa,) = [doc for doc in helm_docs if doc["kind"] == "HorizontalPodAutoscaler"]
+    assert [metric["type"] for metric in hpa["spec"]["metrics"]] == ["Resource", "Resource", "Resource", "Pods", "Object",
+                                                                     "External"]
+    assert hpa["spec"]["metrics"][3]["pods"]["metric"]["selector"] == {"matchLabels": {"code": "2xx", "route": "/api"}}
+    # Without the part (no app sets scalingMetrics), the HPA template is the one gopc always wrote.
+    plain_app = fx.make_app("web", values_record=None, autoscaling=fx.complete(fx.AUTOSCALING, {"max": 10}))
+    assert "scalingMetrics" not in chart_parts(plain_app)
+    assert "scalingMetrics" not in chart_files(plain_app)["templates/hpa.yaml"]

@@ -5,7 +5,8 @@ delivery settings for the tenant rule. Output: reports into the `Findings`: requ
 (REQUEST_ABOVE_LIMIT), autoscaling `min` above `max` (AUTOSCALING_MIN_ABOVE_MAX), an app in a
 system namespace while Flux impersonates a tenant (SYSTEM_NAMESPACE_UNDER_TENANT), an image policy
 with no tag order or several (IMAGE_POLICY_ORDER), an `extract` naming a group its tag pattern
-lacks (UNKNOWN_CAPTURE_GROUP). Each is
+lacks (UNKNOWN_CAPTURE_GROUP), a scaling metric whose target or object its type does not take
+(SCALING_METRIC_INVALID). Each is
 reported at the line that set the offending value (the higher layer of the two), with the other
 as a related span.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 from gop.compiler.diagnostics import codes
 from gop.compiler.fleet.checks.versions import Findings, Version, later
 from gop.compiler.fleet.model import Fleet
-from gop.compiler.language import IMAGE_POLICY_ORDERS, TAG_FILTER, AppField
+from gop.compiler.language import IMAGE_POLICY_ORDERS, SCALING_METRICS, TAG_FILTER, AppField
 from gop.compiler.semantic.go_regexp import group_names, pattern_problem, template_problems
 from gop.compiler.semantic.types import Quantity
 
@@ -29,6 +30,7 @@ def check_version(fleet: Fleet, version: Version, findings: Findings) -> None:
     _requests_and_limits(version, findings)
     _autoscaling(version, findings)
     _image_policy(version, findings)
+    _scaling_metrics(version, findings)
     account = fleet.delivery.values.get("serviceAccountName")
     if account:
         _system_namespace(fleet, version, findings, account)
@@ -77,6 +79,32 @@ def _image_policy(version: Version, findings: Findings) -> None:
                             f"nothing: {problem}",
                             (f"the pattern's named groups: {', '.join(names) or 'none'}; Flux compares the empty text "
                              "a missing group expands to, so no tag would ever win",), primary, other)
+
+
+# Which targets each kind of scaling metric takes (the HorizontalPodAutoscaler API's validation).
+_METRIC_TARGETS = {"Resource": ("averageUtilization", "averageValue"), "Pods": ("averageValue",),
+                   "Object": ("value", "averageValue"), "External": ("value", "averageValue")}
+_TARGETS = ("averageUtilization", "averageValue", "value")
+
+
+def _scaling_metrics(version: Version, findings: Findings) -> None:
+    for metric in version.values.get(SCALING_METRICS) or ():
+        allowed = _METRIC_TARGETS[metric["type"]]
+        targets = [target for target in _TARGETS if target in metric]
+        problem = None
+        if len(targets) != 1 or targets[0] not in allowed:
+            problem = (f"sets {' and '.join(f'`{t}`' for t in targets) or 'no target'}; a {metric['type']} metric takes "
+                       f"exactly one of {', '.join(f'`{t}`' for t in allowed)}")
+        elif (metric["type"] == "Object") != ("object" in metric):
+            problem = "needs `object`, the object it describes" if metric["type"] == "Object" else "has an `object`, which only an Object metric describes"
+        elif metric["type"] == "Resource" and metric["selector"]:
+            problem = "has a `selector`, which a Resource metric does not take"
+        if problem is not None:
+            findings.report(version, codes.SCALING_METRIC_INVALID, f"the {metric['type']} scaling metric `{metric['name']}` "
+                            f"of app `{version.app}` {problem}",
+                            ("the API server refuses such a HorizontalPodAutoscaler; e.g. "
+                             '`{ type = "Resource", name = "memory", averageUtilization = 75 }`',),
+                            version.origins.get((SCALING_METRICS,)))
 
 
 def _system_namespace(fleet: Fleet, version: Version, findings: Findings, account: str) -> None:

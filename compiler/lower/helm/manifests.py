@@ -64,7 +64,7 @@ def helm_template_merged(app: AppModel, effective: dict[str, Any], *, release_na
         docs.append(("configmap.yaml", release.values_map()))
     docs.append(("deployment.yaml", release.deployment(parts)))
     if "autoscaling" in parts and effective.get("autoscaling"):
-        docs.append(("hpa.yaml", release.hpa()))
+        docs.append(("hpa.yaml", release.hpa(parts)))
     if "ingress" in parts and effective.get("ingress") and effective["ports"]:
         docs.append(("ingress.yaml", release.ingress()))
     if "routes" in parts and effective.get("routes") and effective["ports"]:
@@ -209,12 +209,14 @@ class _Release:
                          for path in routes["paths"]]
         return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": metadata, "spec": spec}
 
-    def hpa(self) -> Doc:
+    def hpa(self, parts: frozenset[str]) -> Doc:
         scaling = self.values["autoscaling"]
         target = {"type": "Utilization", "averageUtilization": scaling["cpu"]}
         spec = {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": self.fullname},
                 "minReplicas": scaling["min"], "maxReplicas": scaling["max"],
                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": target}}]}
+        if "scalingMetrics" in parts:
+            spec["metrics"] += [_scaling_metric(metric) for metric in self.values.get("scalingMetrics") or ()]
         return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": self.metadata(),
                 "spec": spec}
 
@@ -257,6 +259,25 @@ class _Release:
     def values_map(self) -> Doc:
         data = {"values.json": go_json(self.values["values"], pretty=True)}
         return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": self.metadata("-values"), "data": data}
+
+
+def _scaling_metric(metric: dict[str, Any]) -> Doc:
+    """templates.SCALING_METRICS for one metric."""
+    kind = metric["type"]
+    for target_type, key in (("Utilization", "averageUtilization"), ("AverageValue", "averageValue"), ("Value", "value")):
+        if key in metric:
+            target = {"type": target_type, key: metric[key]}
+            break
+    if kind == "Resource":
+        return {"type": kind, "resource": {"name": metric["name"], "target": target}}
+    identity: Doc = {"name": metric["name"]}
+    if metric["selector"]:
+        identity["selector"] = {"matchLabels": dict(sorted(metric["selector"].items()))}
+    body: Doc = {"metric": identity, "target": target}
+    if kind == "Object":
+        described = {key: metric["object"][key] for key in ("apiVersion", "kind", "name")}
+        body = {"describedObject": described, **body}
+    return {"type": kind, kind.lower(): body}
 
 
 def _probe(probe: dict[str, Any]) -> Doc:

@@ -11,6 +11,8 @@ Invariants:
   schema declares fields, or when the base values are not empty.
 - A part that is absent has no template, and the chart's values.schema.json rejects values for
   it, so every value the chart accepts has an effect.
+- "scalingMetrics" (the HPA's metrics beyond CPU) is a part when the app sets `scalingMetrics`
+  anywhere and has the "autoscaling" part, whose HPA it extends.
 - "test" (a `helm test` pod) and "readme" (README.md) follow `chart.test` and `chart.readme` of
   the app's body (`chart` is never layered: one chart serves every cluster).
 - `delivery`, `imagePolicy`, `namespace`, `chart` and `calls` are read by the lowerings, never by the
@@ -22,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from gop.compiler.fleet.model import AppModel
-from gop.compiler.language import APP_CHART, CALLS, TEMPLATE_FIELDS, AppField
+from gop.compiler.language import APP_CHART, CALLS, SCALING_METRICS, TEMPLATE_FIELDS, AppField
 from gop.compiler.semantic.types import RecordType
 
 FLUX_ONLY_FIELDS = (AppField.DELIVERY, AppField.IMAGE_POLICY, AppField.NAMESPACE, APP_CHART, CALLS)
@@ -39,6 +41,8 @@ def chart_parts(app: AppModel) -> frozenset[str]:
         parts.add("service")
     if _has_own_values(app):
         parts.add("values")
+    if "autoscaling" in parts and SCALING_METRICS in app.features:  # they only extend the HPA
+        parts.add(SCALING_METRICS)
     settings = app.base.get(APP_CHART) or {}
     parts.update(part for part in ("test", "readme") if settings.get(part))
     return frozenset(parts)

@@ -269,7 +269,7 @@ spec:
 {{- end }}
 '''
 
-HPA = '''\
+HPA_WITH_CPU = '''\
 {{- with get .Values "autoscaling" }}
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
@@ -289,7 +289,47 @@ spec:
         target:
           type: Utilization
           averageUtilization: {{ .cpu | toJson }}
-{{- end }}
+'''
+
+# `scalingMetrics`: the HPA's metrics beyond CPU (memory, Pods, Object, External), appended to HPA's list.
+SCALING_METRICS = '''\
+    {{- range (get $.Values "scalingMetrics") }}
+    - type: {{ .type | quote }}
+      {{- if eq .type "Resource" }}
+      resource:
+        name: {{ .name | quote }}
+      {{- else if eq .type "Object" }}
+      object:
+        describedObject:
+          apiVersion: {{ .object.apiVersion | quote }}
+          kind: {{ .object.kind | quote }}
+          name: {{ .object.name | quote }}
+      {{- else }}
+      {{ lower .type }}:
+      {{- end }}
+      {{- if ne .type "Resource" }}
+        metric:
+          name: {{ .name | quote }}
+          {{- with .selector }}
+          selector:
+            matchLabels:
+              {{- range $key, $value := . }}
+              {{ $key | quote }}: {{ $value | quote }}
+              {{- end }}
+          {{- end }}
+      {{- end }}
+        target:
+          {{- if hasKey . "averageUtilization" }}
+          type: Utilization
+          averageUtilization: {{ .averageUtilization | toJson }}
+          {{- else if hasKey . "averageValue" }}
+          type: AverageValue
+          averageValue: {{ .averageValue | toJson }}
+          {{- else }}
+          type: Value
+          value: {{ .value | toJson }}
+          {{- end }}
+    {{- end }}
 '''
 
 SERVICE_ACCOUNT = '''\
@@ -509,7 +549,7 @@ def templates(parts: frozenset[str]) -> dict[str, str]:
     if "ingress" in parts:
         files["templates/ingress.yaml"] = INGRESS
     if "autoscaling" in parts:
-        files["templates/hpa.yaml"] = HPA
+        files["templates/hpa.yaml"] = HPA_WITH_CPU + (SCALING_METRICS if "scalingMetrics" in parts else "") + "{{- end }}\n"
     if "test" in parts:
         files["templates/tests/test-connection.yaml"] = TEST_CONNECTION
     if "routes" in parts:
