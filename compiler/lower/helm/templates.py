@@ -313,9 +313,7 @@ SCALING_METRICS = '''\
           {{- with .selector }}
           selector:
             matchLabels:
-              {{- range $key, $value := . }}
-              {{ $key | quote }}: {{ $value | quote }}
-              {{- end }}
+              {{- include "gop.stringMap" . | nindent 14 }}
           {{- end }}
       {{- end }}
         target:
@@ -384,6 +382,25 @@ ROUTES_HELPER = '''
 {{- $port := get (index . 1) "port" }}
 {{- if $port }}{{ $port }}{{ else if hasKey $root.Values.ports "http" }}http{{ else }}{{ keys $root.Values.ports | sortAlpha | first }}{{ end }}
 {{- end }}
+
+{{/* metadata of the routes' object: gop.metadata and the routes' annotations. */}}
+{{- define "gop.routesMetadata" -}}
+{{ include "gop.metadata" (list . "") }}
+{{- with .Values.routes.annotations }}
+annotations:
+  {{- include "gop.stringMap" . | nindent 2 }}
+{{- end }}
+{{- end }}
+'''
+
+# Included by the parts added for issue 13 (the older templates print their maps themselves, unchanged).
+STRING_MAP_HELPER = '''
+{{/* A map of strings as YAML entries, keys and values quoted. */}}
+{{- define "gop.stringMap" -}}
+{{- range $key, $value := . }}
+{{ $key | quote }}: {{ $value | quote }}
+{{- end }}
+{{- end }}
 '''
 
 # `routes`: an Ingress (every host serves every path) or a Gateway API HTTPRoute.
@@ -399,13 +416,7 @@ apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 {{- end }}
 metadata:
-  {{- include "gop.metadata" (list . "") | nindent 2 }}
-  {{- with $routes.annotations }}
-  annotations:
-    {{- range $key, $value := . }}
-    {{ $key | quote }}: {{ $value | quote }}
-    {{- end }}
-  {{- end }}
+  {{- include "gop.routesMetadata" . | nindent 2 }}
 spec:
 {{- if eq $routes.api "Ingress" }}
   {{- with get $routes "className" }}
@@ -542,6 +553,8 @@ def templates(parts: frozenset[str]) -> dict[str, str]:
         helpers += INGRESS_HELPER
     if "routes" in parts:
         helpers += ROUTES_HELPER
+    if {"routes", "scalingMetrics"} & parts:
+        helpers += STRING_MAP_HELPER
     files = {"templates/_helpers.tpl": helpers, "templates/deployment.yaml": _deployment(parts),
              "templates/NOTES.txt": _notes(parts)}
     if "service" in parts:
