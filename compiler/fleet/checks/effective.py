@@ -30,7 +30,7 @@ def check_version(fleet: Fleet, version: Version, findings: Findings) -> None:
     _requests_and_limits(version, findings)
     _autoscaling(version, findings)
     _image_policy(version, findings)
-    _scaling_metrics(version, findings)
+    _scaling_metrics(fleet, version, findings)
     account = fleet.delivery.values.get("serviceAccountName")
     if account:
         _system_namespace(fleet, version, findings, account)
@@ -87,7 +87,12 @@ _METRIC_TARGETS = {"Resource": ("averageUtilization", "averageValue"), "Pods": (
 _TARGETS = ("averageUtilization", "averageValue", "value")
 
 
-def _scaling_metrics(version: Version, findings: Findings) -> None:
+def _scaling_metrics(fleet: Fleet, version: Version, findings: Findings) -> None:
+    if version.values.get(SCALING_METRICS) and AppField.AUTOSCALING not in fleet.apps[version.app].features:
+        findings.report(version, codes.SCALING_METRIC_INVALID, f"app `{version.app}` has `scalingMetrics` but autoscales "
+                        "on no cluster",
+                        ("the metrics extend the app's HorizontalPodAutoscaler: add `autoscaling { max = ... }` where "
+                         "they apply, or remove them",), version.origins.get((SCALING_METRICS,)))
     for metric in version.values.get(SCALING_METRICS) or ():
         allowed = _METRIC_TARGETS[metric["type"]]
         targets = [target for target in _TARGETS if target in metric]
