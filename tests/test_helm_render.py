@@ -25,7 +25,7 @@ PART_VALUES = {  # base values that use each part
     "secretEnv": {"secretEnv": {"DB_PASSWORD": SecretRef("secret", "db", "password")}},
     "values": {"values": {"logLevel": "debug", "features": {"new-cart": True}}},
     "routes": {"ports": {"http": 8080}, "routes": {"hosts": ["shop.example.com", "www.shop.example.com"],
-                                                   "paths": [{"path": "/"}, {"path": "/api", "match": "Exact"}]}},
+                                                   "paths": [{"path": "/", "match": "Prefix"}, {"path": "/api", "match": "Exact"}]}},
 }
 PART_LETTERS = {"service": "s", "ingress": "i", "autoscaling": "a", "serviceAccount": "u", "config": "c",
                 "secretEnv": "e", "values": "v", "routes": "r"}
