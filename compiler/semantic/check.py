@@ -649,8 +649,6 @@ class Checker:
         items = [self.value(item, element, scope) for item in expr.items]
         if any(item is INVALID for item in items):
             return INVALID
-        if isinstance(element, RecordType):  # a list is replaced whole: its records are complete values
-            items = [_with_defaults(element, item) for item in items]
         if isinstance(expected, ListType):
             self._check_length(len(items), expected.min_length, expected.max_length, expr.span, "items")
         return self._sized(tuple(items), 1 + sum(map(self._size, items)), expr.span)
@@ -913,17 +911,3 @@ def _range_words(low, high) -> str:
     if low is not None:
         return f"at least {low}"
     return f"at most {high}"
-
-
-def _with_defaults(record: RecordType, value: Any) -> Any:
-    """A record value of a list element with its schema defaults, nested records' too, in field order
-    (issue 13: `routes.paths`, `scalingMetrics`; evaluation fills the defaults of other records)."""
-    if not isinstance(value, dict) or record.open:
-        return value
-    filled = {}
-    for name, field in record.fields.items():
-        if name in value:
-            filled[name] = _with_defaults(field.type, value[name]) if isinstance(field.type, RecordType) else value[name]
-        elif field.has_default:
-            filled[name] = field.default
-    return filled

@@ -102,7 +102,7 @@ def _scaling_metrics(fleet: Fleet, version: Version, findings: Findings) -> None
                        f"exactly one of {', '.join(f'`{t}`' for t in allowed)}")
         elif (metric["type"] == "Object") != ("object" in metric):
             problem = "needs `object`, the object it describes" if metric["type"] == "Object" else "has an `object`, which only an Object metric describes"
-        elif metric["type"] == "Resource" and metric["selector"]:
+        elif metric["type"] == "Resource" and metric.get("selector"):
             problem = "has a `selector`, which a Resource metric does not take"
         if problem is not None:
             findings.report(version, codes.SCALING_METRIC_INVALID, f"the {metric['type']} scaling metric `{metric['name']}` "

@@ -310,7 +310,7 @@ SCALING_METRICS = '''\
       {{- if ne .type "Resource" }}
         metric:
           name: {{ .name | quote }}
-          {{- with .selector }}
+          {{- with get . "selector" }}
           selector:
             matchLabels:
               {{- include "gop.stringMap" . | nindent 14 }}
@@ -437,7 +437,7 @@ spec:
         paths:
           {{- range $routes.paths }}
           - path: {{ .path | quote }}
-            pathType: {{ .match | quote }}
+            pathType: {{ get . "match" | default "Prefix" | quote }}
             backend:
               service:
                 name: {{ include "gop.fullname" $root | quote }}
@@ -462,7 +462,7 @@ spec:
     {{- range $routes.paths }}
     - matches:
         - path:
-            type: {{ ternary "PathPrefix" "Exact" (eq .match "Prefix") | quote }}
+            type: {{ ternary "Exact" "PathPrefix" (eq (get . "match") "Exact") | quote }}
             value: {{ .path | quote }}
       backendRefs:
         - name: {{ include "gop.fullname" $root | quote }}
