@@ -5,7 +5,11 @@ app under apps/ (each importing lib and annotating its values), envs with `all`
 and per-app overlays, two selector overlays, and clusters spread over envs and
 three regions, some with their own overrides. Deterministic for given sizes.
 
-    python bench/fleetgen.py OUT_DIR --apps 100 --envs 3 --clusters 30
+With --per-cluster-values every cluster also sets its name and region in every app's env (`all {
+env.CLUSTER_NAME = ..., env.CLUSTER_REGION = ... }`), so no two clusters share an object: the
+second render workload of issue 17 (the first lets clusters of an env share most objects).
+
+    python bench/fleetgen.py OUT_DIR --apps 100 --envs 3 --clusters 30 [--per-cluster-values]
 """
 
 from __future__ import annotations
@@ -21,14 +25,14 @@ def env_names(count: int) -> list[str]:
     return base[:count] if count <= 3 else base + [f"env{i}" for i in range(3, count)]
 
 
-def generate(out: Path, apps: int, envs: int, clusters: int) -> list[Path]:
+def generate(out: Path, apps: int, envs: int, clusters: int, per_cluster_values: bool = False) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     names = env_names(envs)
     written = [
         _write(out / "lib" / "types.gop", _lib(names)),
         _write(out / "fleet.gop", _fleet()),
         _write(out / "envs.gop", _envs(names, apps)),
-        _write(out / "clusters.gop", _clusters(names, clusters, apps)),
+        _write(out / "clusters.gop", _clusters(names, clusters, apps, per_cluster_values)),
     ]
     for index in range(apps):
         written.append(_write(out / "apps" / f"app{index:04d}.gop", _app(index, apps)))
@@ -121,13 +125,15 @@ overlay gold-capacity where tier == "gold" {
     return "\n".join(parts)
 
 
-def _clusters(names: list[str], count: int, apps: int) -> str:
+def _clusters(names: list[str], count: int, apps: int, per_cluster_values: bool = False) -> str:
     parts = ["package fleet\n"]
     for index in range(count):
         env = names[index % len(names)]
         region = REGIONS[(index // len(names)) % len(REGIONS)]
         tier = ', tier = "gold"' if index % 5 == 0 else ""
         override = f"\n  app app{index % max(apps, 1):04d} {{ replicas = 9 }}" if index % 7 == 0 else ""
+        if per_cluster_values:
+            override += f'''\n  all {{ env.CLUSTER_NAME = "c{index:03d}-{env}", env.CLUSTER_REGION = "{region}" }}'''
         parts.append(f'''cluster c{index:03d}-{env} {{
   labels {{ environment = "{env}", region = "{region}"{tier} }}{override}
 }}
@@ -175,8 +181,9 @@ def main() -> None:
     parser.add_argument("--apps", type=int, default=10)
     parser.add_argument("--envs", type=int, default=3)
     parser.add_argument("--clusters", type=int, default=6)
+    parser.add_argument("--per-cluster-values", action="store_true", help="every cluster sets its name and region in every app")
     args = parser.parse_args()
-    files = generate(args.out, args.apps, args.envs, args.clusters)
+    files = generate(args.out, args.apps, args.envs, args.clusters, args.per_cluster_values)
     print(f"wrote {len(files)} files to {args.out}")
 
 

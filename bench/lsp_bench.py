@@ -8,8 +8,9 @@ stdio. Completion and hover are timed as request round trips on an idle server (
 answered from the last analysis); "diagnostics after edit" is the time from sending a
 `didChange` to receiving the diagnostics for that version, debounce included, alternating
 an edit that breaks a field with one that repairs it; the server's own timing of each of
-those analyses (from its log messages) is shown below them. Targets: p95 < 50 ms for completion
-and hover, < 200 ms for diagnostics after an edit.
+those analyses (from its log messages) is shown below them. Targets (issue 17): p95 <= 10 ms for
+completion and hover, <= 100 ms for diagnostics after an edit, first diagnostics after opening the
+workspace <= 1 s (bench/targets.py prints them with the other figures).
 
 --profile runs the analysis the server does after an edit in-process under cProfile instead.
 """
@@ -35,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fleetgen import generate  # noqa: E402
 
 SERVER = [sys.executable, "-m", "gop.compiler.cli", "lsp"]  # `gopc lsp`
-TARGETS_MS = {"completion": 50, "hover": 50, "diagnostics after edit": 200, "(server-side analysis)": None}
+TARGETS_MS = {"first diagnostics": 1000, "completion": 10, "hover": 10, "diagnostics after edit": 100,
+              "(server-side analysis)": None}
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -94,6 +96,7 @@ async def run(root: Path, samples: int, edits: int, debounce_ms: int) -> dict[st
     server = client()
     await server.start_io(*SERVER, cwd=root)
     folder = lsp.WorkspaceFolder(uri=from_fs_path(str(root)), name="fleet")
+    started = time.perf_counter()  # first diagnostics: from opening the workspace (the server is running)
     await server.initialize_session(lsp.InitializeParams(
         capabilities=client_capabilities("visual-studio-code"), root_uri=folder.uri, workspace_folders=[folder],
         initialization_options={"debounceMs": debounce_ms}))
@@ -101,15 +104,14 @@ async def run(root: Path, samples: int, edits: int, debounce_ms: int) -> dict[st
     uri = from_fs_path(str(path))
     text = path.read_text()
     server.text_document_did_open(lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(uri=uri, language_id="gop", version=1, text=text)))
-    started = time.perf_counter()
     await until_version(server, uri, 1)
-    print(f"first analysis of {len(list(root.rglob('*.gop')))} files: {(time.perf_counter() - started) * 1000:.0f} ms")
+    first = (time.perf_counter() - started) * 1000
     document = lsp.TextDocumentIdentifier(uri=uri)
     completion_points = [position_of(text, "  replicas = 1", 2), position_of(text, '    tag = "', 4),
                          position_of(text, "    capacity", 4), position_of(text, "    requests {", 4)]
     hover_points = [position_of(text, "  replicas = 1", 3), position_of(text, "lib.ServiceValues", 6),
                     position_of(text, "    capacity", 5), position_of(text, "cpu = 100m", 1)]
-    results: dict[str, list[float]] = {"completion": [], "hover": [], "diagnostics after edit": []}
+    results: dict[str, list[float]] = {"first diagnostics": [first], "completion": [], "hover": [], "diagnostics after edit": []}
     for index in range(samples):
         elapsed, found = await timed(server.text_document_completion_async(
             lsp.CompletionParams(document, completion_points[index % len(completion_points)])))
@@ -174,7 +176,7 @@ def main() -> None:
     for name, samples in results.items():
         p95 = percentile(samples, 0.95)
         target = TARGETS_MS[name]
-        verdict = "" if target is None else f"{target:>6} {'ok' if p95 < target else 'MISSED'}"
+        verdict = "" if target is None else f"{target:>6} {'ok' if p95 <= target else 'MISSED'}"
         print(f"{name:24} {statistics.median(samples):8.1f} {p95:8.1f} {max(samples):8.1f} {verdict}")
 
 

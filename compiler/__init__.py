@@ -14,13 +14,11 @@ only its own layer or lower ones; docs/architecture.md maps the packages and the
 package ships `py.typed` (its annotations are part of what it offers).
 
 `gopc_version` is here because both the CLI and the language server report it, and importing it
-must not load the compiler."""
+must not load the compiler. `VERSION` is the one place the version is written: pyproject.toml
+reads it from here (reading the installed metadata back costs more than `gopc --version` may)."""
+
+VERSION = "0.1.0"
 
 
 def gopc_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version  # slow to import; only --version needs it
-
-    try:
-        return version("gopc")
-    except PackageNotFoundError:
-        return "0.0.0"
+    return VERSION

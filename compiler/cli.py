@@ -13,14 +13,11 @@ import argparse
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 
 from gop.compiler import gopc_version
 from gop.compiler.core.collector import collect_as
-from gop.compiler.commands.report import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Reporter, UsageError
-from gop.compiler.diagnostics import codes
-from gop.compiler.diagnostics.formats import FORMATS
+from gop.compiler.commands import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageError
 
 __all__ = ["EXIT_ERRORS", "EXIT_OK", "EXIT_USAGE", "main", "run"]
 
@@ -31,6 +28,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if (sys.argv[1:] if argv is None else list(argv)) == ["--version"]:  # what scripts ask most: load nothing
+        print(f"gopc {gopc_version()}")
+        return EXIT_OK
+    from gop.compiler.commands.report import Reporter
+    from gop.compiler.diagnostics import codes
+
     collect_as("command")
     parser = _build_parser()
     reporter = Reporter()
@@ -53,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as error:  # an internal error must not print a traceback at users
         if os.environ.get("GOPC_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         code = reporter.fail(codes.INTERNAL_ERROR, f"internal error: {type(error).__name__}: {error} "
                                                    "(GOPC_DEBUG=1 shows details; please report it)")
@@ -169,11 +174,16 @@ def _build_parser() -> argparse.ArgumentParser:
     for name, command in commands.choices.items():
         if name not in ("lsp", "completion"):
             _add_verbosity(command)
+        if name in ANALYSING:  # ---- #17 (speed)
+            command.add_argument("--no-cache", action="store_true",
+                                 help="neither read nor write the parsed files kept in gopc's cache directory (~/.cache/gopc)")
         if name in EXAMPLES:  # a command without examples fails tests/test_cli_habits.py, not every run
             command.formatter_class = argparse.RawDescriptionHelpFormatter
             command.epilog = "examples:\n" + "".join(f"  {line}\n" for line in EXAMPLES[name])
     return parser
 
+
+ANALYSING = ("check", "explain", "build", "render", "publish", "show")  # the commands that use the disk cache
 
 EXAMPLES = {  # `gopc COMMAND --help` ends with these (tests/test_cli_habits.py parses each one)
     "check": ["gopc check examples/shop", "gopc check examples/shop/envs.gop      # that file's diagnostics, in its program",
@@ -210,9 +220,11 @@ def _add_verbosity(parser: argparse.ArgumentParser) -> None:
 # ---- end #16
 
 
-def _add_format(parser: argparse.ArgumentParser, choices: Sequence[str] = FORMATS,
+def _add_format(parser: argparse.ArgumentParser, choices: Sequence[str] | None = None,
                 description: str = "diagnostic output format") -> None:
-    parser.add_argument("--format", choices=choices, default="text", help=description)
+    from gop.compiler.diagnostics.formats import FORMATS
+
+    parser.add_argument("--format", choices=choices or FORMATS, default="text", help=description)
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="colour text output (auto: on a terminal, unless NO_COLOR is set; FORCE_COLOR forces it)")
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 # Keywords that start a top-level declaration; at column 0 they start a chunk.
 TOP_LEVEL_KEYWORDS = frozenset(
     "package import type schema labels let app env cluster overlay source registry "
-    "receiver provider alert automation delivery release resource stage namespace".split()
+    "receiver provider alert automation delivery release resource stage namespace "
+    "template defaults narrow for".split()
 )
 # Keywords inside expressions, types and selectors.
 EXPRESSION_KEYWORDS = frozenset({"as", "where", "and", "or", "not", "in", "exists", "all", "true", "false", "list", "map"})
@@ -27,6 +28,10 @@ TARGET_KINDS = ("env", "overlay", "cluster")
 SELECTOR_KINDS = ("app", "env", "overlay", "release", "resource", "namespace")
 # Declarations whose fields layer like an app's (env, overlay and cluster bodies target them by name).
 UNIT_KINDS = ("app", "release", "resource")
+
+
+# The names a context interpolation starts with: `${app.name}`, `${env.name}`, `${cluster.labels.region}`.
+CONTEXT_ROOTS = ("app", "env", "cluster")
 
 
 def unit_key(kind: str, name: str) -> str:
@@ -136,6 +141,16 @@ TYPE_CONSTRUCTORS = ("list", "map")
 TARGET_KEYWORDS = ("app", "all", "release", "resource")
 SELECTOR_OPERATORS = ("in", "not", "exists")
 
+
+# ---- tenancy (docs/tenancy.md) ------------------------------------------------------------------
+# `tenant NAME where SELECTOR { ... }`: a named declaration placed on clusters by a selector, its body
+# typed by the prelude's `Tenant`.
+TENANT_KIND = "tenant"
+TOP_LEVEL_KEYWORDS = TOP_LEVEL_KEYWORDS | {TENANT_KIND}
+NAMED_KINDS = NAMED_KINDS + (TENANT_KIND,)
+RESOURCE_KINDS = NAMED_KINDS + SINGLETON_KINDS
+SELECTOR_KINDS = SELECTOR_KINDS + (TENANT_KIND,)
+SETTINGS_SCHEMAS = {**SETTINGS_SCHEMAS, TENANT_KIND: "Tenant"}
 
 # ---- networking and release settings (issue 13) -------------------------------------------------
 # The fields of `imagePolicy` that order the tags; exactly one is set.

@@ -16,6 +16,9 @@ Where the caches live, and how long:
   analyses again after each edit and gets the same trees for unchanged files. They keep only what
   the last three analyses used (as many as the parse cache keeps texts of a file), so a program's
   objects go three analyses after the last one that used them.
+- On disk, across runs (`core.diskcache`, when the session is given one: the command line's,
+  unless `--no-cache`): each file's parse by (gopc, path, text). A run whose files are all
+  there never loads Lark.
 - In the `Analysis`, for its program only: `lowering`, the fleet's `LoweringCaches` (the overlay
   plan, each cluster's SOPS secrets, and `helm`: each app's chart version, each field's JSON
   Schema and its texts), used by `check` and then by `build`, `render`, `diff`. Dropping the
@@ -51,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from gop.compiler.core.collector import ANALYSIS_PAUSE
+from gop.compiler.core.diskcache import DiskCache, open_disk_cache
 from gop.compiler.core.span import SourceFile
 from gop.compiler.diagnostics import Diagnostic, has_errors
 from gop.compiler.fleet.evaluate import Evaluation, evaluate
@@ -92,20 +96,26 @@ class Session:
     process keeps every analysis until it exits (the command line), so each is frozen out of
     the collector's reach once built."""
 
-    def __init__(self, *, parses: ParseCache | None = None, keep_analyses: bool = False) -> None:
+    def __init__(self, *, parses: ParseCache | None = None, keep_analyses: bool = False,
+                 disk: DiskCache | None = None) -> None:
         self.parses = parses
         self.keep_analyses = keep_analyses
+        self.disk = disk
         self.evaluation_memo = EvaluationMemo()
 
     def analyse(self, paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None, *,
                 parse: Callable[[str, str], ParseResult] | None = None) -> Analysis:
-        parse = parse or (self.parses.parse if self.parses is not None else parse_text)
+        parse = parse or (self.parses.parse if self.parses is not None else self.parse)
         with ANALYSIS_PAUSE:
             try:
                 return self._analyse(paths, overlays, parse)
             finally:
                 if self.keep_analyses:
                     gc.freeze()
+
+    def parse(self, path: str, text: str) -> ParseResult:
+        """`parse_text`, through the disk cache when the session has one."""
+        return parse_through(self.disk, path, text)
 
     def _analyse(self, paths, overlays, parse) -> Analysis:
         self.evaluation_memo.next_round()
@@ -130,9 +140,16 @@ def analyse(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = No
     return (session or Session()).analyse(paths, overlays, parse=parse)
 
 
-def analyse_and_keep(paths: Iterable[str | Path], *, session: Session | None = None) -> Analysis:
-    """`analyse` for a process that keeps the analysis until it exits (the command line)."""
-    return analyse(paths, session=session or Session(keep_analyses=True))
+def analyse_and_keep(paths: Iterable[str | Path], *, session: Session | None = None, cache: bool = True) -> Analysis:
+    """`analyse` for a process that keeps the analysis until it exits (the command line), through
+    the disk cache unless `cache` is false (`--no-cache`)."""
+    return analyse(paths, session=session or command_line_session(cache))
+
+
+def command_line_session(cache: bool = True) -> Session:
+    """A session whose analyses the process keeps until it exits, with the user's disk cache
+    (`core.diskcache`) unless `cache` is false or there is no writable cache directory."""
+    return Session(keep_analyses=True, disk=open_disk_cache() if cache else None)
 
 
 class RoundMemo:
@@ -164,8 +181,10 @@ class RoundMemo:
 
 
 class EvaluationMemo:
-    """What `evaluate` may reuse from the previous analyses: each app body's check (by its
-    declaration), each app's base (by its checked leaves) and each vendored chart's values type;
+    """What `evaluate` may reuse from the previous analyses: each app body's (and app template's
+    and defaults block's) check (by its declaration), each app's base (by its checked leaves, kept
+    with the template and defaults leaves under it, which must be the very same objects for the
+    base to be reused) and each vendored chart's values type;
     see `fleet.evaluate`. Kept for as
     many analyses as the parse cache keeps texts of a file: an edit undone, or toggled, finds its
     trees (the parse cache's) checked already."""
@@ -182,13 +201,30 @@ class EvaluationMemo:
         self.app_bases.next_round()
 
 
+def parse_through(disk: DiskCache | None, path: str, text: str) -> ParseResult:
+    """`parse_text`, kept in and read from `disk` (when there is one)."""
+    if disk is None:
+        return parse_text(path, text)
+    key = disk.key("parse", path.encode("utf-8", "surrogateescape"), text.encode("utf-8", "surrogateescape"))
+    result = disk.get("parse", key)
+    if not isinstance(result, ParseResult):
+        result = parse_text(path, text)
+        disk.put("parse", key, result)
+    return result
+
+
 class ParseCache:
-    """Parse results by (file key, text); keeps the last few texts of each file."""
+    """Parse results by (file key, text); keeps the last few texts of each file.
+
+    `disk`: the first text of each file (a workspace as it is opened) is parsed through it, so a
+    server started again reads its trees rather than parsing them; later texts (edits) are not
+    kept there, so typing does not fill the cache directory."""
 
     VERSIONS_PER_FILE = 3
 
-    def __init__(self, versions_per_file: int = VERSIONS_PER_FILE) -> None:
+    def __init__(self, versions_per_file: int = VERSIONS_PER_FILE, *, disk: DiskCache | None = None) -> None:
         self._per_file = versions_per_file
+        self._disk = disk
         self._entries: dict[str, list[tuple[str, ParseResult, SourceFile]]] = {}
         self._lock = threading.Lock()
 
@@ -202,13 +238,14 @@ class ParseCache:
 
     def _entry(self, path: str, text: str) -> tuple[str, ParseResult, SourceFile]:
         with self._lock:
+            first = path not in self._entries
             entries = self._entries.setdefault(path, [])
             for index, entry in enumerate(entries):
                 if entry[0] is text or entry[0] == text:
                     if index:
                         entries.insert(0, entries.pop(index))
                     return entry
-        entry = (text, parse_text(path, text), SourceFile(path, text))
+        entry = (text, parse_through(self._disk if first else None, path, text), SourceFile(path, text))
         with self._lock:
             entries = self._entries.setdefault(path, [])
             entries.insert(0, entry)

@@ -41,6 +41,7 @@ from gop.compiler.syntax.formatter import format_source
 from gop.compiler.semantic.loader import is_std_file
 from gop.compiler.semantic.symbols import Occurrence, RenameRefused, SymbolTable, completions_at, signature_at
 from gop.compiler.core.collector import collect_as
+from gop.compiler.core.diskcache import open_disk_cache
 from gop.compiler.core.span import SourceFile, Span
 
 from . import complete, convert, hover, tokens
@@ -90,7 +91,7 @@ class GopServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("gopc", gopc_version(), protocol_cls=GopProtocol)
         self.paths = convert.Paths()
-        self.parses = ParseCache()
+        self.parses = ParseCache(disk=open_disk_cache())  # the workspace's trees, kept by earlier runs
         self.projects: dict[Path, Project] = {}
         self.folders: list[Path] = []
         self.debounce = DEBOUNCE_SECONDS

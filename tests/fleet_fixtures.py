@@ -234,7 +234,7 @@ def _settings(delivery: dict[str, Any], registry_url: str) -> dict[str, Any]:
         delivery=settings("delivery", "delivery", "How charts reach the clusters, and how Flux reconciles them.",
                           **{"charts": "oci", "registry": ResourceRef("registry", "charts"),
                              "ociSource": "OCIRepository", "interval": Duration.parse("5m"),
-                             "timeout": Duration.parse("3m"), "retries": 3, "prune": True, **delivery}),
+                             "timeout": Duration.parse("3m"), "retries": 3, "prune": True, "lockdown": False, **delivery}),
         receivers={"github": settings("receiver", "github", "GitHub calls this webhook on every push, so Flux syncs at once.",
                                       type="github", events=("ping", "push"), secretName="github-webhook-token",
                                       resources=(ResourceRef("source", "flux-system"),))},

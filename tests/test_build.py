@@ -334,6 +334,7 @@ def _staging_dirs(out: Path) -> list[Path]:
 def _build_and_kill(program: Path, out: Path, point: tuple[str, float | str]) -> tuple[int, bool]:
     """Start `gopc build`, SIGKILL it at the point; its exit status, and whether it was
     killed while its staging directory existed."""
+    earlier = set(_staging_dirs(out))  # what a killed build left: only this build's own staging counts
     proc = subprocess.Popen([str(GOPC), "build", str(program), "-o", str(out)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=rt.tool_env())
     kind, where = point
@@ -343,7 +344,7 @@ def _build_and_kill(program: Path, out: Path, point: tuple[str, float | str]) ->
             time.sleep(where)
         else:
             while proc.poll() is None:
-                staging = [path for path in _staging_dirs(out) if (path / where).exists()]
+                staging = [path for path in _staging_dirs(out) if path not in earlier and (path / where).exists()]
                 if staging:
                     in_staging = True
                     break

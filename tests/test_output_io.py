@@ -257,13 +257,21 @@ def test_a_kept_read_only_directory_does_not_leave_staging_behind_as_nobody(shar
 
 
 def test_an_empty_staging_directory_a_killed_build_left_unmarked_is_removed(tmp_path):
-    """Killed between making its staging directory and marking it, a build leaves it empty; an
-    empty directory of a user's with that name goes too (nothing is in it), a full one stays."""
+    """Killed between making its staging directory and marking it, a build leaves it empty or
+    with the mark half written; an empty directory of a user's with that name goes too (nothing
+    is in it), a full one stays, and so does one whose only file merely has the mark's name."""
     out = tmp_path / "out"
     write_tree(V1, out)
     unborn, full = tmp_path / ".out.gopc-ab12_xyz", tmp_path / ".out.gopc-cd34_xyz"
+    half_marked, not_a_mark = tmp_path / ".out.gopc-ef56_xyz", tmp_path / ".out.gopc-gh78_xyz"
     unborn.mkdir()
     (full / "sub").mkdir(parents=True)
+    for directory, text in ((half_marked, b"gopc staging dir"), (not_a_mark, b"my notes")):
+        directory.mkdir()
+        (directory / ".gopc-staging").write_bytes(text)
+    (tmp_path / ".out.gopc-ij90_xyz").mkdir()
+    (tmp_path / ".out.gopc-ij90_xyz" / ".gopc-staging").write_bytes(b"")
     write_tree(V1 | {"x": "1"}, out)
-    assert not unborn.exists() and (full / "sub").is_dir()
-    assert siblings(out) == sorted(["out", full.name])
+    assert not unborn.exists() and not half_marked.exists() and (full / "sub").is_dir()
+    assert (not_a_mark / ".gopc-staging").read_bytes() == b"my notes"
+    assert siblings(out) == sorted(["out", full.name, not_a_mark.name])

@@ -23,7 +23,7 @@ from gop.compiler.diagnostics import codes
 def run(args, reporter: Reporter) -> int:
     from gop.compiler.lower.repository import automated_tags, image_tag_notes, repository
 
-    analysis = checked(args.paths, reporter)
+    analysis = checked(args.paths, reporter, cache=not args.no_cache)
     if analysis is None:
         return EXIT_ERRORS
     files, problems = repository(analysis)

@@ -28,42 +28,43 @@ def run(args, reporter: Reporter) -> int:
     if "-" in args.paths:
         if len(args.paths) != 1:
             raise UsageError("gopc check: - reads one file from standard input: give it alone")
-        return _check_stdin(args.stdin_filename, reporter)
+        return _check_stdin(args.stdin_filename, reporter, not args.no_cache)
     if args.stdin_filename is not None:
         raise UsageError("gopc check: --stdin-filename goes with - (the file's text on standard input)")
     if all(os.path.isfile(path) for path in args.paths):
-        return _check_files(args.paths, reporter)
-    return _report(reporter, [(args.paths, {}, None)])
+        return _check_files(args.paths, reporter, not args.no_cache)
+    return _report(reporter, [(args.paths, {}, None)], not args.no_cache)
 
 
-def _check_stdin(filename: str | None, reporter: Reporter) -> int:
+def _check_stdin(filename: str | None, reporter: Reporter, cache: bool) -> int:
     from gop.compiler.semantic.loader import enclosing_program
 
     text = sys.stdin.read()
     if filename is None:
         file = Path.cwd() / STDIN_NAME
-        return _report(reporter, [([file], {str(file): text}, {file})])
+        return _report(reporter, [([file], {str(file): text}, {file})], cache)
     file = Path(filename).resolve()
-    return _report(reporter, [([enclosing_program(file), file], {str(file): text}, {file})])
+    return _report(reporter, [([enclosing_program(file), file], {str(file): text}, {file})], cache)
 
 
-def _check_files(paths: list[str], reporter: Reporter) -> int:
+def _check_files(paths: list[str], reporter: Reporter, cache: bool) -> int:
     from gop.compiler.semantic.loader import enclosing_program
 
     by_program: dict[Path, set[Path]] = {}
     for path in paths:
         file = Path(path).resolve()
         by_program.setdefault(enclosing_program(file), set()).add(file)
-    return _report(reporter, [([program, *sorted(files)], {}, files) for program, files in sorted(by_program.items())])
+    return _report(reporter, [([program, *sorted(files)], {}, files) for program, files in sorted(by_program.items())], cache)
 
 
-def _report(reporter: Reporter, runs: list[tuple[list, dict[str, str], set[Path] | None]]) -> int:
-    """Analyse each (paths, overlays, files) in one session and report the diagnostics of `files`
-    (all of them when None), and the span-less ones; the exit code of what was reported."""
+def _report(reporter: Reporter, runs: list[tuple[list, dict[str, str], set[Path] | None]], cache: bool) -> int:
+    """Analyse each (paths, overlays, files) in one session (with the disk cache if `cache`) and
+    report the diagnostics of `files` (all of them when None), and the span-less ones; the exit
+    code of what was reported."""
     from gop.compiler.semantic.loader import display_path
-    from gop.compiler.session import Session, analyse
+    from gop.compiler.session import analyse, command_line_session
 
-    session = Session(keep_analyses=True)
+    session = command_line_session(cache)
     reported = []
     for paths, overlays, files in runs:
         analysis = analyse(paths, overlays, session=session)

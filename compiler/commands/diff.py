@@ -167,7 +167,7 @@ def program_side(paths: Sequence[str], label: str, *, shown_as: tuple[Path, str]
     from gop.compiler.diagnostics import has_errors
     from gop.compiler.session import analyse_and_keep
 
-    analysis = analyse_and_keep(paths)
+    analysis = analyse_and_keep(paths, cache=False)  # programs checked out in temporary directories: not kept
     if has_errors(analysis.diagnostics):
         diagnostics, sources = analysis.diagnostics, analysis.program.sources
         if shown_as is not None:

@@ -150,7 +150,7 @@ def run_show(args, reporter: Reporter) -> int:
 
 
 def _print(args, reporter: Reporter, produce) -> int:
-    analysis = checked(args.paths, reporter)
+    analysis = checked(args.paths, reporter, cache=not args.no_cache)
     if analysis is None:
         return EXIT_ERRORS
     try:

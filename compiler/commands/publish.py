@@ -109,7 +109,7 @@ def publish_charts(fleet: Fleet, registry: str | None = None, *, plain_http: boo
 def run(args, reporter: Reporter) -> int:
     """`gopc publish PATH... [--registry URL] [--plain-http]`: one pushed reference per line on stdout."""
     reporter.result_on_stdout = True
-    analysis = checked(args.paths, reporter)
+    analysis = checked(args.paths, reporter, cache=not args.no_cache)
     if analysis is None:
         return EXIT_ERRORS
     try:

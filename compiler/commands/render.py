@@ -30,7 +30,7 @@ def run(args, reporter: Reporter) -> int:
     if args.app is not None and args.release is not None:
         raise UsageError("gopc render: give --app or --release, not both")
     reporter.result_on_stdout = args.out is None
-    analysis = checked(args.paths, reporter)
+    analysis = checked(args.paths, reporter, cache=not args.no_cache)
     if analysis is None:
         return EXIT_ERRORS
     if args.all_clusters:

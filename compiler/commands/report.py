@@ -23,16 +23,12 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from gop.compiler import gopc_version
+from gop.compiler.commands import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageError  # noqa: F401 (the commands import them from here)
 from gop.compiler.core.span import SourceFile
 from gop.compiler.diagnostics import Diagnostic, command_error, has_errors
 from gop.compiler.diagnostics.formats import FORMATS, render
 
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 IO_CODE_PREFIX = "E09"  # unreadable input, internal errors: exit 2 rather than 1
-
-
-class UsageError(Exception):
-    """A mistake in the command line itself: printed as one line, exit 2."""
 
 
 class Reporter:
@@ -90,10 +86,11 @@ def exit_code(diagnostics: Sequence[Diagnostic]) -> int:
     return EXIT_ERRORS if has_errors(diagnostics) else EXIT_OK
 
 
-def checked(paths: Sequence[str], reporter: Reporter):
-    """Analyse and report the diagnostics; the analysis, or None when it has errors."""
+def checked(paths: Sequence[str], reporter: Reporter, *, cache: bool = True):
+    """Analyse (through the disk cache unless `cache` is false) and report the diagnostics; the
+    analysis, or None when it has errors."""
     from gop.compiler.session import analyse_and_keep
 
-    analysis = analyse_and_keep(paths)
+    analysis = analyse_and_keep(paths, cache=cache)
     reporter.report(analysis.diagnostics, analysis.program.sources)
     return None if has_errors(analysis.diagnostics) else analysis

@@ -517,7 +517,7 @@ def _remove_leftovers(out: Path) -> None:
         if not name.startswith(prefix):
             continue
         if not _same_bytes(str(candidate / _STAGING_MARK), mark):
-            _remove_if_unborn(candidate, name[len(prefix):])
+            _remove_if_unborn(candidate, name[len(prefix):], mark)
             continue  # not gopc's (a symlink in place of the directory fails the check too)
         with _locked_if_free(candidate) as free:
             if not free:
@@ -527,15 +527,26 @@ def _remove_leftovers(out: Path) -> None:
             _remove_tree(candidate)
 
 
-def _remove_if_unborn(candidate: Path, suffix: str) -> None:
-    """A build killed between making its staging directory and marking it left it empty: an empty
-    directory with mkdtemp's name that nobody holds a lock on goes (no data can be lost with it;
-    `rmdir` refuses anything else)."""
+def _remove_if_unborn(candidate: Path, suffix: str, mark: bytes) -> None:
+    """A build killed between making its staging directory and marking it left it empty, or with
+    the mark half written (created, not yet filled): a directory with mkdtemp's name that nobody
+    holds a lock on and that holds nothing, or only the start of the mark, goes (no data can be
+    lost with it; `rmdir` refuses anything else)."""
     if not _MKDTEMP_SUFFIX.fullmatch(suffix) or os.path.islink(candidate):
         return
     with _locked_if_free(candidate) as free, contextlib.suppress(OSError):
         if free:  # else a build starting now
+            if os.listdir(candidate) == [_STAGING_MARK] and _starts(str(candidate / _STAGING_MARK), mark):
+                os.unlink(candidate / _STAGING_MARK)
             os.rmdir(candidate)  # fails when not empty
+
+
+def _starts(path: str, data: bytes) -> bool:
+    """The path is a regular file holding the start of `data` (a write cut short)."""
+    with contextlib.suppress(OSError):
+        status = os.lstat(path)
+        return stat.S_ISREG(status.st_mode) and status.st_size < len(data) and _same_bytes(path, data[:status.st_size])
+    return False
 
 
 _MKDTEMP_SUFFIX = re.compile(r"[a-z0-9_]{8}")  # tempfile's names: 8 of these characters

@@ -80,10 +80,13 @@ _RESERVED_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false"
 _SHORT_ESCAPES = {"\0": "\\0", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v",
                   "\f": "\\f", "\r": "\\r", "\x1b": "\\e", '"': '\\"', "\\": "\\\\"}
 # YAML's printable characters without the line breaks (\n \r \x85 \u2028 \u2029) and the BOM.
-_PRINTABLE = "\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
-_SAFE_CHAR = re.compile(f"[\t{_PRINTABLE}]")  # unescaped inside double quotes and comments
-_LINE_TEXT = re.compile(f"[{_PRINTABLE}]*")  # plain or single-quoted: no tab, no escapes needed
-_BLOCK_TEXT = re.compile(f"[\n\t{_PRINTABLE}]*")  # a literal block can hold it exactly
+# YAML's printable characters are \x20-\x7e \xa0-\u2027 \u202a-\ud7ff \ue000-\ufefe \uff00-\ufffd and
+# \U00010000-\U0010ffff; the patterns name the few others (compiling the printable ranges themselves
+# costs more than a small program's check).
+_NOT_PRINTABLE = "\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff"
+_UNSAFE_CHAR = re.compile(f"[\x00-\x08\x0a-\x1f{_NOT_PRINTABLE}]")  # escaped inside double quotes and comments
+_NOT_LINE_TEXT = re.compile(f"[\x00-\x1f{_NOT_PRINTABLE}]")  # none: plain or single-quoted (no tab, no escapes)
+_NOT_BLOCK_TEXT = re.compile(f"[\x00-\x08\x0b-\x1f{_NOT_PRINTABLE}]")  # none: a literal block can hold it exactly
 
 
 def quoted(text: str) -> str:
@@ -92,7 +95,7 @@ def quoted(text: str) -> str:
     for char in text:
         if char in _SHORT_ESCAPES:
             chunks.append(_SHORT_ESCAPES[char])
-        elif _SAFE_CHAR.fullmatch(char):
+        elif not _UNSAFE_CHAR.match(char):
             chunks.append(char)
         elif ord(char) <= 0xFF:
             chunks.append(f"\\x{ord(char):02x}")
@@ -107,7 +110,7 @@ def quoted(text: str) -> str:
 @functools.lru_cache(maxsize=65536)  # keys and most values repeat from file to file
 def _minimal(text: str) -> str:
     """`text` as a one-line scalar, quoted only when a reader would take it for something else."""
-    if not _LINE_TEXT.fullmatch(text):
+    if _NOT_LINE_TEXT.search(text):
         return quoted(text)
     return text if _plain_safe(text) else "'" + text.replace("'", "''") + "'"
 
@@ -148,7 +151,7 @@ def _literal_block(text: str, indent: int, always_indented: bool) -> tuple[str, 
     """The header (`|`, `|2`, chomping) and the lines of a literal block whose content starts
     `indent` + 2 columns in, or None when a block cannot hold `text` exactly (one line only,
     only newlines, or characters to escape)."""
-    if "\n" not in text or text.strip("\n") == "" or not _BLOCK_TEXT.fullmatch(text):
+    if "\n" not in text or text.strip("\n") == "" or _NOT_BLOCK_TEXT.search(text):
         return None
     body = text.rstrip("\n")
     trailing = len(text) - len(body)
@@ -200,7 +203,7 @@ def _comment_lines(texts: tuple[str, ...], indent: int) -> tuple[str, ...]:
 
 def _comment_text(line: str) -> str:
     """A comment cannot escape anything, so characters YAML might read as a line break are spelt out."""
-    return "".join(c if _SAFE_CHAR.fullmatch(c) else f"<U+{ord(c):04X}>" for c in line)
+    return "".join(f"<U+{ord(c):04X}>" if _UNSAFE_CHAR.match(c) else c for c in line)
 
 
 # Leaves are most of a document and never a mapping or a sequence: they go straight to

@@ -5,9 +5,10 @@ Input: `Program`, `Resolution`, and a `Checker` (which keeps collecting diagnost
 checked leaves (for `gopc explain` and hover).
 
 Steps: place the clusters (`checks.placement`: typed labels, selectors, one env per cluster);
-check every app body, and every env, overlay and cluster body per app it targets; then, for every
-(cluster, app), merge the layers schema default < app < env < selector overlay < cluster override
-(`layers`: provenance of every leaf, conflicts inside one layer). The model is built complete:
+check every app body, and every env, overlay and cluster body per app it targets; build each
+declaration's base from the fleet's defaults and the templates it uses (`templates`); then, for
+every (cluster, app), merge the layers schema default < defaults < template < app < env < selector
+overlay < cluster override (`layers`: provenance of every leaf, conflicts inside one layer). The model is built complete:
 an `AppModel` knows its clusters and chart features when it is made, an `EnvModel` what its layer
 sets; nothing in the fleet changes afterwards. Last, `checks.fleet_diagnostics` reports what the
 API server, Helm or Flux would refuse in the fleet (its diagnostics join the checker's).
@@ -35,6 +36,7 @@ from gop.compiler.fleet.checks.placement import Placement, place
 from gop.compiler.fleet.checks.versions import Version, clusters_text, instance_versions
 from gop.compiler.fleet.layers import Targeted, Winners, apply_leaves, fill_defaults, layer_patch, winning_leaves
 from gop.compiler.fleet.resources import ResourceKinds
+from gop.compiler.fleet.templates import Base, BaseLayers, BaseSource, touches_values
 from gop.compiler.fleet.model import AppModel, ClusterModel, EnvModel, Fleet, Instance, Layer, Origin, Settings, UnitModel
 from gop.compiler.language import (APP_SCHEMA, CLUSTER_LABELS, MAP_PART_FIELDS, PRELUDE_MODULE, SELECTOR_KINDS,
                                    SETTINGS_SCHEMAS, TEMPLATE_FIELDS, UNIT_KINDS, UNIT_SCHEMAS, AppField, unit_key)
@@ -53,6 +55,8 @@ class Evaluation:
     # Every layer's checked leaves, kept so `gopc explain` and hover can show the whole chain of a value;
     # by `unit_key` (apps by name, then "release NAME", "resource NAME").
     app_leaves: dict[str, list[Leaf]] = field(default_factory=dict)
+    # The leaves of the defaults and templates below each declaration (by `unit_key`), lowest first.
+    base_leaves: dict[str, list[tuple[Origin, Leaf]]] = field(default_factory=dict)
     layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = field(default_factory=dict)
     overlay_clusters: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -61,7 +65,8 @@ class Evaluation:
         "release NAME", "resource NAME") on `cluster`, lowest layer first, each with its value and
         whether it is the effective one."""
         instance = cluster_instance(self.fleet.clusters[cluster], app)
-        found: list[tuple[Origin, Any]] = []
+        found: list[tuple[Origin, Any]] = [(origin, leaf) for origin, leaf in self.base_leaves.get(app, [])
+                                           if leaf.path[: len(path)] == path]
         for leaf in self.app_leaves.get(app, []):
             if leaf.path[: len(path)] == path:
                 found.append((Origin(Layer.APP, leaf.span, _declared_in(app)), leaf))
@@ -107,6 +112,13 @@ class _Evaluator:
         self.layer_leaves: dict[Layer, dict[str, dict[str, list[Targeted]]]] = {}
         self._env_stages: dict[tuple[str, str], tuple[dict, dict, dict]] = {}
         self._selector_winners: dict[tuple, Winners] = {}  # apps of one values schema share overlay leaves
+        self._environment: tuple = ()
+        # A template's or defaults block's leaves: checked against App (and whether it names its
+        # values schema), and per values schema (an app's) or declaration schema (a release's, a resource's).
+        self._generic_checks: dict[int, tuple[list[Leaf], bool]] = {}
+        self._base_checks: dict[tuple[int, int], list[Leaf]] = {}
+        self.base_layers = BaseLayers(resolution, checker, self._base_body)
+        self.base_leaves: dict[str, list[tuple[Origin, Leaf]]] = {}
         self.resource_kinds = ResourceKinds(program, resolution, checker, root, self._prelude_record(UNIT_SCHEMAS["resource"]),
                                             chart_crds=lambda: [(crd.path.as_posix(), crd.text) for crd in locked_crds(root)])
 
@@ -121,6 +133,7 @@ class _Evaluator:
     def run(self) -> Evaluation:
         self.placement = placement = place(self.checker, self.resolution)
         units = self._units()
+        self._check_unused_sources()
         apps = {key: unit for key, unit in units.items() if unit.kind == "app"}
         clusters, env_values = self._instances(units)
         self.resource_kinds.check_instances(clusters)
@@ -143,12 +156,14 @@ class _Evaluator:
             resources=self._unit_models(units, "resource", clusters),
             stages=self._settings("stage"),
             namespaces=self._settings("namespace"),
+            tenants=self._settings("tenant"),
         )
         for name, unit in fleet.resources.items():
             unit.objects = tuple((found.value, found.kind.namespaced) for found in self.resource_kinds.file_objects(name))
         evaluation = Evaluation(
             fleet, placement.labels_type, placement.matches,
             app_leaves={key: unit.leaves for key, unit in units.items()},
+            base_leaves=self.base_leaves,
             layer_leaves=self.layer_leaves,
             overlay_clusters={name: placement.matches.get(id(d), ()) for name, d in decls["overlay"].items()},
         )
@@ -208,28 +223,73 @@ class _Evaluator:
     def _units(self) -> dict[str, _Unit]:
         """Every app, release and resource as written, by `unit_key`."""
         units: dict[str, _Unit] = {}
-        environment = _environment(self.program, self.resolution)
+        environment = self._environment = _environment(self.program, self.resolution)
         for name, decl in self.resolution.resources["app"].items():
             scope = self.checker.scope_of(decl)
             leaves, values_type = self._checked_app_body(decl, scope, environment)
             record = _app_record(self.app_record, name, values_type)
             self._winners([Targeted(f"app {name}", True, leaves)], Layer.APP)
-            # The base (defaults + app layer) is a function of the leaves and the schema, both unchanged on reuse.
-            base = self.memo.app_bases.get(leaves) if self.memo is not None else None
-            if base is None:
-                base = _written("app", name, record, leaves)
+            below = self._base("app", name, decl, record, leaves)
+            # The base (schema defaults + defaults + templates + app layer) is a function of the
+            # leaves of those layers and of the schema, all unchanged on reuse.
+            inputs = below.inputs if below is not None else ()
+            cached = self.memo.app_bases.get(leaves) if self.memo is not None else None
+            if cached is not None and len(cached[0]) == len(inputs) and all(a is b for a, b in zip(cached[0], inputs)):
+                base = cached[1]
+            else:
+                base = _written("app", name, record, leaves, below)
             if self.memo is not None:
-                self.memo.app_bases.put(leaves, base)
+                self.memo.app_bases.put(leaves, (inputs, base))
             units[name] = _Unit("app", name, decl, record, leaves, *base)
-            self._required(units[name])
+            self._required(units[name], below)
         for kind in UNIT_KINDS[1:]:
             for name, decl in self.resolution.resources[kind].items():
                 record = self._unit_record(kind, decl)
                 leaves = self._checked_body(decl.body, record, self.checker.scope_of(decl))
                 self._winners([Targeted(f"{kind} {name}", True, leaves)], Layer.APP)
-                unit = units[unit_key(kind, name)] = _Unit(kind, name, decl, record, leaves, *_written(kind, name, record, leaves))
-                self._required(unit)
+                below = self._base(kind, name, decl, record, leaves)
+                unit = units[unit_key(kind, name)] = _Unit(kind, name, decl, record, leaves, *_written(kind, name, record, leaves, below))
+                self._required(unit, below)
         return units
+
+    def _base(self, kind: str, name: str, decl: ast.ResourceDecl, record: RecordType, leaves: list[Leaf]) -> Base | None:
+        """The defaults and templates below a declaration; their leaves are kept for explain and hover."""
+        below = self.base_layers.base(kind, name, decl, record, leaves)
+        if below is not None:
+            self.base_leaves[unit_key(kind, name)] = below.chain
+        return below
+
+    def _base_body(self, source: BaseSource, kind: str, record: RecordType) -> list[Leaf]:
+        """The leaves of a template's or defaults block's body for a unit of `record`. An app's
+        are checked once against the prelude's App (reused across analyses like an app body's),
+        and again per values schema only when the body sets `values` without naming its schema
+        (as an `all { }` body is); a release's or resource's per declaration schema."""
+        if kind == "app":
+            if id(source) not in self._generic_checks:
+                leaves, annotated = self._checked_app_body(source, self.checker.scope_of(source), self._environment)
+                self._generic_checks[id(source)] = (leaves, annotated is not None)
+            leaves, annotated = self._generic_checks[id(source)]
+            values = record.fields[AppField.VALUES].type
+            if annotated or values is self.app_record.fields[AppField.VALUES].type or not touches_values(source.body, AppField.VALUES):
+                return leaves
+            key = (id(source), id(values))
+        else:
+            key = (id(source), id(record))
+        if key not in self._base_checks:
+            self._base_checks[key] = self._checked_body(source.body, record, self.checker.scope_of(source))
+        return self._base_checks[key]
+
+    def _check_unused_sources(self) -> None:
+        """Check the templates and defaults blocks no declaration used, against their kind's
+        prelude schema, so a mistake in one (a field set twice in a template too) shows before
+        anything uses it."""
+        checked = {key[0] for key in self._base_checks} | set(self._generic_checks)
+        sources = [*self.resolution.templates.values(), *(block for blocks in self.resolution.defaults.values() for block in blocks)]
+        for source in sources:
+            if id(source) not in checked:
+                leaves = self._base_body(source, source.kind, self._prelude_record(UNIT_SCHEMAS[source.kind]))
+                if isinstance(source, ast.TemplateDecl):
+                    self.base_layers.report_conflicts(source, leaves)
 
     def _unit_record(self, kind: str, decl: ast.ResourceDecl) -> RecordType:
         """The schema a release's or resource's body is checked against: the prelude's `Release`
@@ -397,10 +457,10 @@ class _Evaluator:
             self.checker.diagnostics.append(conflict.diagnostic(self.where_both_apply(conflict.kept_source, conflict.other_source)))
         return winners
 
-    def _required(self, app: _Unit) -> None:
-        if not app.missing or self._syntax_error_in(app.decl):
+    def _required(self, app: _Unit, below: Base | None) -> None:
+        if not app.missing or self._syntax_error_in(app.decl) or (below is not None and not below.complete):
             return
-        attempted = ast.assigned_paths(app.decl.body)
+        attempted = ast.assigned_paths(app.decl.body) | (below.assigned if below is not None else frozenset())
         for path in app.missing:
             if path in attempted:
                 continue  # assigned, but the value was wrong: that error is reported already
@@ -482,11 +542,15 @@ class _Unit:
     missing: list  # paths of the required fields it does not set
 
 
-def _written(kind: str, name: str, record: RecordType, leaves: list[Leaf]) -> tuple[dict, dict, list]:
-    """(values, origins, missing) of an app (release, resource) as written: its leaves over the schema's defaults."""
-    origins = {leaf.path: Origin(Layer.APP, leaf.span, f"{kind} {name}") for leaf in leaves}
+def _written(kind: str, name: str, record: RecordType, leaves: list[Leaf], below: Base | None = None) -> tuple[dict, dict, list]:
+    """(values, origins, missing) of an app (release, resource) as written: its leaves over those of
+    the defaults and templates below it, over the schema's defaults. Required fields are missing
+    only when no layer of the base sets them."""
+    own = [(leaf, Origin(Layer.APP, leaf.span, f"{kind} {name}")) for leaf in leaves]
+    layered = [*below.winners, *own] if below is not None else own
+    origins = {leaf.path: origin for leaf, origin in layered}
     missing: list = []
-    values, origins = fill_defaults(record, build_tree(leaves), origins, (), missing)
+    values, origins = fill_defaults(record, build_tree([leaf for leaf, _ in layered]), origins, (), missing)
     return values, origins, missing
 
 

@@ -6,7 +6,8 @@ Output: the effective value tree of a layer stack, the `Origin` of every leaf, w
 changed (`layer_patch`), the required fields a record made present by a leaf lacks, and the
 conflicts inside one layer (`Conflict`, reported as CONFLICTING_ASSIGNMENTS).
 
-Rules: layering is total, DEFAULT < APP < ENV < SELECTOR < CLUSTER (`model.Layer`). Inside one
+Rules: layering is total, DEFAULT < DEFAULTS < TEMPLATE < APP < ENV < SELECTOR < CLUSTER
+(`model.Layer`; the two below APP are chosen by `fleet.templates`). Inside one
 layer an `app NAME { }` block beats an `all { }` block; two different values for one path at one
 layer and specificity are a conflict (the first one stays). Maps and records merge key by key;
 any other value replaces the one below. A record made present by a leaf gets its schema defaults;

@@ -11,7 +11,8 @@ Value trees use the runtime representation of `gop.compiler.semantic.types`;
 Releases and resources layer exactly like apps (the APP layer is then the release's or
 resource's own body); clusters hold their instances beside the apps'.
 
-Layering is total: DEFAULT < APP < ENV < SELECTOR < CLUSTER. Maps and records
+Layering is total: DEFAULT (schema) < DEFAULTS (`defaults for KIND { }`) < TEMPLATE (the
+templates a declaration `uses`) < APP < ENV < SELECTOR < CLUSTER. Maps and records
 merge key by key at every layer; lists are replaced whole (as Helm and Kustomize
 merge values).
 
@@ -35,21 +36,28 @@ ValuePath = tuple[str, ...]
 
 
 class Layer(enum.IntEnum):
-    DEFAULT = 0
-    APP = 1
-    ENV = 2
-    SELECTOR = 3
-    CLUSTER = 4
+    DEFAULT = 0  # the schema's defaults
+    DEFAULTS = 1  # the fleet's `defaults for KIND { }` blocks
+    TEMPLATE = 2  # the templates a declaration `uses`
+    APP = 3
+    ENV = 4
+    SELECTOR = 5
+    CLUSTER = 6
 
     @property
     def label(self) -> str:
-        return {0: "schema default", 1: "app", 2: "env overlay", 3: "selector overlay", 4: "cluster override"}[self]
+        return _LAYER_LABELS[self]
+
+
+_LAYER_LABELS = {Layer.DEFAULT: "schema default", Layer.DEFAULTS: "defaults", Layer.TEMPLATE: "template", Layer.APP: "app",
+                 Layer.ENV: "env overlay", Layer.SELECTOR: "selector overlay", Layer.CLUSTER: "cluster override"}
 
 
 @frozen
 class Origin:
     """Which layer and which line set a value. `source` names the declaration: "app web",
-    "env prod", "overlay cn-ingress", "cluster prod-eu-1", or "App.replicas" for a default."""
+    "env prod", "overlay cn-ingress", "cluster prod-eu-1", "template web-service", "defaults",
+    or "App.replicas" for a schema default."""
 
     layer: Layer
     span: Span | None
@@ -68,7 +76,7 @@ class AppModel:
     doc: str | None
     namespace: str
     values_type: RecordType  # the App schema with this app's `values` schema in place
-    base: dict[str, Any]  # defaults + app layer: the chart's values.yaml
+    base: dict[str, Any]  # schema defaults + defaults + templates + app layer: the chart's values.yaml
     base_origins: dict[ValuePath, Origin]
     # Chart parts this app needs anywhere in the fleet (at any layer, on any cluster):
     # "service", "ingress", "autoscaling", "serviceAccount", "config", "secretEnv", "values".
@@ -140,15 +148,15 @@ class EnvModel:
 
 @dataclass(slots=True)
 class Settings:
-    """A declared source, registry, receiver, provider, alert, automation, stage, namespace or the
-    delivery block."""
+    """A declared source, registry, receiver, provider, alert, automation, stage, namespace, tenant
+    or the delivery block."""
 
     kind: str
     name: str
     span: Span
     doc: str | None
     values: dict[str, Any]
-    clusters: tuple[str, ...] = ()  # for a namespace: the clusters it is placed on, sorted
+    clusters: tuple[str, ...] = ()  # for a namespace or a tenant: the clusters it is placed on, sorted
 
 
 @dataclass(slots=True, weakref_slot=True)  # weakly referable: tests prove an old fleet is collected
@@ -169,6 +177,7 @@ class Fleet:
     resources: dict[str, UnitModel] = field(default_factory=dict)
     stages: dict[str, Settings] = field(default_factory=dict)  # declared stages (none: the implicit two)
     namespaces: dict[str, Settings] = field(default_factory=dict)
+    tenants: dict[str, Settings] = field(default_factory=dict)  # each placed on `Settings.clusters` (docs/tenancy.md)
 
     def unit_records(self) -> dict[str, RecordType]:
         """The record each app, release and resource body is checked against, by `unit_key`."""

@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import nodesemver
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -46,7 +45,7 @@ from ruamel.yaml.error import YAMLError
 from gop.compiler.core.cachedir import user_cache_dir
 from gop.compiler.diagnostics import codes
 from gop.compiler.semantic.jsonschema import SchemaConverter
-from gop.compiler.semantic.semver_range import highest_matching
+from gop.compiler.semantic.semver_range import highest_matching, semver
 from gop.compiler.semantic.types import ListType, MapType, RecordType, Type, UnionType
 from gop.compiler.syntax.readfile import UnreadableFile, read_program_file
 
@@ -70,7 +69,7 @@ def is_crd_file(parts: tuple[str, ...]) -> bool:
     return (len(parts) > 1 and parts[0] == CRDS_DIR) or (
         len(parts) > 3 and parts[0] == SUBCHARTS_DIR and parts[2] == CRDS_DIR)
 
-_SEMVER_ORDER = functools.cmp_to_key(lambda a, b: nodesemver.compare(a, b, False))
+_SEMVER_ORDER = functools.cmp_to_key(lambda a, b: semver().compare(a, b, False))
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 # Helm's chart names: lowercase letters, digits, dashes (and, in the wild, dots and underscores).
 _CHART_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
@@ -183,7 +182,7 @@ def _lock_entry(index: int, row: Any) -> LockEntry:
                                                         "version and digest")
     entry = LockEntry(normal_repository(row["repository"]), row["chart"], row["version"], row["digest"])
     problem = (repository_problem(entry.repository) or chart_name_problem(entry.chart)
-               or (None if nodesemver.valid(entry.version, False) else f"`{entry.version}` is not a semantic version")
+               or (None if semver().valid(entry.version, False) else f"`{entry.version}` is not a semantic version")
                or (None if _DIGEST.fullmatch(entry.digest) else f"`{entry.digest}` is not sha256:<64 hex digits>"))
     if problem:
         raise ChartStoreError(codes.CHART_LOCK_INVALID, f"{where}: {problem}")
@@ -250,7 +249,7 @@ def chart_metadata(files: dict[str, bytes], what: str) -> tuple[str, str]:
     name = metadata.get("name") if isinstance(metadata, dict) else None
     version = metadata.get("version") if isinstance(metadata, dict) else None
     if not isinstance(name, str) or chart_name_problem(name) or not isinstance(version, str) \
-            or not nodesemver.valid(version, False):
+            or not semver().valid(version, False):
         raise ChartStoreError(codes.CHART_PACKAGE_INVALID, f"{what}: Chart.yaml needs a chart `name` and a "
                                                            "semantic `version`")
     return name, version

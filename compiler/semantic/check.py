@@ -26,9 +26,10 @@ from fractions import Fraction
 from typing import Any
 
 from gop.compiler.syntax import ast
-from gop.compiler.diagnostics import Diagnostic, Fix, diagnostic
+from gop.compiler.diagnostics import Diagnostic, Fix, Related, diagnostic
 from gop.compiler.core.frozen import frozen
 from gop.compiler.semantic.loader import Program
+from gop.compiler.semantic.narrowing import widening
 from gop.compiler.semantic.quantity_hints import unit_hint
 from gop.compiler.semantic.resolve import Resolution
 from gop.compiler.core.span import Span
@@ -108,6 +109,7 @@ class Checker:
     _in_progress: set[int] = field(default_factory=set)
     _let_values: dict[int, Any] = field(default_factory=dict)
     _sizes: dict[int, tuple[Any, int]] = field(default_factory=dict)  # id(list or map) -> (it, its size)
+    _narrowed: dict[int, list] | None = None  # id(SchemaDecl) -> [(NarrowDecl, FieldDecl)]; see `_narrowings`
 
     # ---- diagnostics ---------------------------------------------------------------
 
@@ -173,6 +175,8 @@ class Checker:
             record = RecordType(decl.name.text, {}, decl.doc)
             self._type_cache[key] = record
             record.fields.update(self.fields(decl.fields, scope, owner=decl))
+            for narrow, field_decl in self._narrowings().get(key, ()):
+                self._narrow(record, decl, narrow, field_decl)
             return record
         if key in self._in_progress:
             self.error(codes.CIRCULAR_DEFINITION, decl.name.span, f"type `{decl.name.text}` is defined in terms of itself")
@@ -186,6 +190,67 @@ class Checker:
             self._in_progress.discard(key)
         self._type_cache[key] = resolved
         return resolved
+
+    def _narrowings(self) -> dict[int, list]:
+        """The fleet's `narrow` declarations by the schema they narrow (every use of the schema,
+        from any module, sees them). Made once, reporting a target that is no schema, a default,
+        and a field narrowed twice."""
+        if self._narrowed is not None:
+            return self._narrowed
+        self._narrowed = {}
+        first: dict[tuple[int, str], ast.FieldDecl] = {}
+        for narrow in self.resolution.narrowings:
+            scope = self.scope_of(narrow)
+            target = self.declaration_named(narrow.target.names, scope)
+            if target is None:
+                self._unknown(narrow.target.names, scope, "schema")
+                continue
+            if not isinstance(target, ast.SchemaDecl):
+                self.error(codes.NARROWING_NOT_A_SCHEMA, narrow.target.span, f"`{narrow.target.dotted}` is not a schema; `narrow` tightens a schema's fields",
+                           related=[Related(target.name.span, f"`{narrow.target.dotted}` is declared here")])
+                continue
+            for field_decl in narrow.fields:
+                if field_decl.default is not None:
+                    self.error(codes.NARROWING_WITH_DEFAULT, field_decl.default.span, "a narrowing sets no value",
+                               notes=(f"set a fleet-wide value in `defaults for app {{ {field_decl.name.text} = ... }}`"
+                                      if target.name.text == "App" else "set the value where the schema is used",))
+                previous = first.setdefault((id(target), field_decl.name.text), field_decl)
+                if previous is not field_decl:
+                    self.error(codes.NARROWED_TWICE, field_decl.name.span, f"`{target.name.text}.{field_decl.name.text}` is narrowed twice",
+                               related=[Related(previous.name.span, "the other narrowing")],
+                               notes=("keep one, with the tightest type you mean",))
+                    continue
+                self._narrowed.setdefault(id(target), []).append((narrow, field_decl))
+        return self._narrowed
+
+    def _narrow(self, record: RecordType, schema: ast.SchemaDecl, narrow: ast.NarrowDecl, field_decl: ast.FieldDecl) -> None:
+        """Replace a field of `record` by its narrowed version, when the narrowing is one."""
+        name = field_decl.name.text
+        original = record.fields.get(name)
+        if original is None:
+            self._unknown_field(field_decl.name, record)
+            return
+        narrowed = self.type_of(field_decl.type, self.scope_of(narrow))
+        where = f"`{record.name}.{name}`, which is {'optional ' if original.optional else ''}`{original.type.describe()}`"
+        reason = widening(narrowed, original.type)
+        if reason is None and field_decl.optional and not original.optional:
+            reason = "it makes a required field optional"
+        if reason is None and original.has_default and self._quietly(lambda: self.conform(original.default, narrowed, field_decl.type.span)) is INVALID:
+            reason = f"it refuses the field's default, {describe_value(original.default)}"
+        if reason is not None:
+            self.error(codes.NARROWING_WIDENS, field_decl.type.span, f"this does not narrow {where}: {reason}",
+                       related=[Related(original_span, f"`{record.name}.{name}` is declared here")
+                                for original_span in self._field_span(schema, name)],
+                       notes=("a narrowing may only tighten a field: a range inside the original one, a subset of its values, "
+                              "a pattern where it has none, optional to required",))
+            return
+        made = record.fields[name] = Field(name, narrowed, field_decl.optional, original.default, original.has_default,
+                                           field_decl.doc or original.doc)
+        self.field_owners[id(made)] = schema
+
+    @staticmethod
+    def _field_span(schema: ast.SchemaDecl, name: str) -> list[Span]:
+        return [decl.name.span for decl in schema.fields if decl.name.text == name][:1]
 
     def _too_deep(self, decl) -> bool:
         """Report `decl` when evaluating it would go MAX_REFERENCE_DEPTH declarations deep."""
@@ -860,20 +925,25 @@ def _compiled(pattern: str) -> re.Pattern:
 
 
 def build_tree(leaves: list[Leaf]) -> dict:
-    """Nest leaves into a dict tree; later leaves win; PRESENT makes an empty map."""
+    """Nest leaves into a dict tree; later leaves win; PRESENT makes an empty map. A map a leaf
+    holds as its value (`values = { a = 1 }`) is copied before a later leaf adds to it: leaves
+    are shared (by the apps using one template, and across analyses), never changed."""
     tree: dict = {}
+    made = {id(tree)}  # the dicts made here, which may be filled in place
     for leaf in leaves:
         node = tree
         for key in leaf.path[:-1]:
             child = node.get(key)
-            if not isinstance(child, dict):
-                child = {}
+            if not isinstance(child, dict) or id(child) not in made:
+                child = dict(child) if isinstance(child, dict) else {}
+                made.add(id(child))
                 node[key] = child
             node = child
         last = leaf.path[-1]
         if leaf.value is PRESENT:
             if not isinstance(node.get(last), dict):
                 node[last] = {}
+                made.add(id(node[last]))
         else:
             node[last] = leaf.value
     return tree

@@ -6,6 +6,8 @@ Input: the loaded `Program`. Output: a `Resolution`:
 - `resources[kind][name]`: the fleet-wide declarations (app, env, cluster,
   overlay, source, registry, receiver, provider, alert, automation);
 - `singletons[kind]` (`delivery`) and `labels`: the declarations a fleet has at most once;
+- `templates[name]`, `defaults[kind]` (in file order), `narrowings` and `comprehensions` (the
+  `for` declarations, in file order): the abstraction declarations, fleet-wide;
 - `symbol_module` and `decl_file`: the module and the file of each declaration (by
   `id(decl)`); `package`: the package name of the root module.
 
@@ -38,6 +40,10 @@ class Resolution:
     resources: dict[str, dict[str, ast.ResourceDecl]] = field(default_factory=dict)
     singletons: dict[str, ast.ResourceDecl] = field(default_factory=dict)
     labels: ast.LabelsDecl | None = None
+    templates: dict[str, ast.TemplateDecl] = field(default_factory=dict)
+    defaults: dict[str, list[ast.DefaultsDecl]] = field(default_factory=dict)  # unit kind -> blocks
+    narrowings: list[ast.NarrowDecl] = field(default_factory=list)
+    comprehensions: list[ast.ForDecl] = field(default_factory=list)
     package: str = "main"
     decl_file: dict[int, str] = field(default_factory=dict)  # id(decl) -> file
 
@@ -83,6 +89,14 @@ class _Resolver:
                     self._singleton_labels(decl)
                 elif isinstance(decl, ast.ResourceDecl):
                     self._resource(decl)
+                elif isinstance(decl, ast.TemplateDecl):
+                    self._declare(self.resolution.templates, decl.name, decl, "template")
+                elif isinstance(decl, ast.DefaultsDecl):
+                    self.resolution.defaults.setdefault(decl.kind, []).append(decl)
+                elif isinstance(decl, ast.NarrowDecl):
+                    self.resolution.narrowings.append(decl)
+                elif isinstance(decl, ast.ForDecl):
+                    self.resolution.comprehensions.append(decl)
 
     def _package(self, decl: ast.PackageDecl, first: ast.PackageDecl | None) -> ast.PackageDecl:
         if first is not None and first.name.text != decl.name.text:

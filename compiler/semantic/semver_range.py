@@ -17,7 +17,6 @@ import functools
 import re
 from collections.abc import Iterable
 
-import nodesemver
 
 # An operator Masterminds has and npm lacks, just before a version: `=>` and `=<` spell `>=` and
 # `<=`; `!=` takes a version as `>` does.
@@ -29,12 +28,20 @@ _PARTIAL_WITH_SUFFIX = re.compile(
     r"(?<![\w.-])v?(?P<numbers>[0-9xX*]+(?:\.[0-9xX*]+)?)(?![\w.])(?P<suffix>[-+][0-9A-Za-z.+-]+)")
 
 
+def semver():
+    """The `nodesemver` module, imported on first use: compiling its patterns costs a tenth of
+    checking a small program, and most programs pin no chart version range."""
+    import nodesemver
+
+    return nodesemver
+
+
 def range_problem(text: str) -> str | None:
     alternatives = text.split("||")
     if any(not alternative.strip() for alternative in alternatives):
         return "an alternative of `||` is empty" if len(alternatives) > 1 else "it is empty"
     try:
-        nodesemver.Range(_as_npm_range(text), loose=False)
+        semver().Range(_as_npm_range(text), loose=False)
     except (ValueError, TypeError) as error:
         return str(error)
     return None
@@ -44,11 +51,11 @@ def highest_matching(versions: Iterable[str], text: str) -> str | None:
     """The highest version that the range matches, as Masterminds/semver reads it (pre-releases
     only when the range names one); None when none does or the range does not parse."""
     matching = [version for version in versions if _matches(version, text)]
-    return max(matching, key=functools.cmp_to_key(lambda a, b: nodesemver.compare(a, b, False))) if matching else None
+    return max(matching, key=functools.cmp_to_key(lambda a, b: semver().compare(a, b, False))) if matching else None
 
 
 def _matches(version: str, text: str) -> bool:
-    if range_problem(text) is not None or nodesemver.valid(version, False) is None:
+    if range_problem(text) is not None or semver().valid(version, False) is None:
         return False
     return any(_matches_alternative(version, alternative) for alternative in text.split("||"))
 
@@ -57,9 +64,9 @@ def _matches_alternative(version: str, alternative: str) -> bool:
     # `!=V` has no npm spelling that keeps its meaning: taken out and checked by itself.
     excluded = [_completed_version(match[1]) for match in _EXCLUDED.finditer(alternative)]
     rest = _EXCLUDED.sub(" ", alternative).strip(" ,") or "*"
-    if any(nodesemver.eq(version, other, False) for other in excluded):
+    if any(semver().eq(version, other, False) for other in excluded):
         return False
-    return nodesemver.satisfies(version, _as_npm_range(rest), False)
+    return semver().satisfies(version, _as_npm_range(rest), False)
 
 
 _EXCLUDED = re.compile(r"!=\s*v?([0-9][0-9A-Za-z.+-]*)")

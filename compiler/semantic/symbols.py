@@ -457,6 +457,15 @@ class _Indexer:
             if field.default is not None:
                 self.expr(field.default, types)
 
+    def _NarrowDecl(self, decl: ast.NarrowDecl) -> None:
+        """`narrow S { f: T }`: a use of the schema S, of its field f, and the names in T."""
+        self.type_name(decl.target)
+        target = self.table.lookup(tuple(n.text for n in decl.target.names), self.scope)
+        for field in decl.fields:
+            if target is not None and target.kind == "schema":
+                self.add(field.name.span, [Symbol("field", target.module, target.name, field.name.text)])
+            self.type_expr(field.type)
+
     def _LabelsDecl(self, decl: ast.LabelsDecl) -> None:
         for field in decl.fields:
             info = self.table.label_field(field.name.text)

@@ -176,7 +176,16 @@ class Negate(Node):
     operand: Expr
 
 
-Expr = Union[Missing, StringLit, IntLit, FloatLit, UnitLit, BoolLit, ListLit, MapLit, Ref, Call, Binary, Negate]
+@frozen
+class Fallback(Node):
+    """`value ?? fallback`: `fallback` where `value` is an optional value that is absent
+    (an optional cluster label in a context interpolation)."""
+
+    value: Expr
+    fallback: Expr
+
+
+Expr = Union[Missing, StringLit, IntLit, FloatLit, UnitLit, BoolLit, ListLit, MapLit, Ref, Call, Binary, Negate, Fallback]
 Literal = Union[StringLit, IntLit, FloatLit, UnitLit, BoolLit]
 
 
@@ -373,12 +382,60 @@ class LetDecl(Node):
 
 @frozen
 class ResourceDecl(Node):
-    """app, env, cluster, overlay, source, registry, receiver, provider, alert, automation, delivery."""
+    """app, env, cluster, overlay, source, registry, receiver, provider, alert, automation, delivery,
+    release, resource, stage, namespace.
+
+    `uses`: the templates it builds on, in the order written (`app web uses a, b { }`). `name` is
+    a `StringLit` (possibly interpolated) only for a declaration inside a `for` (`ForDecl.decls`);
+    everywhere else it is a `Name` or None."""
 
     kind: str
     name: Name | None
     selector: Selector | None
     body: Body
+    doc: str | None = field(default=None, compare=False)
+    uses: tuple[Name, ...] = ()
+
+
+@frozen
+class TemplateDecl(Node):
+    """`template NAME for KIND uses A, B { ... }`: a named partial body of an app, release or
+    resource (`kind`, "app" when not written) that declarations of that kind build on."""
+
+    name: Name
+    kind: str
+    uses: tuple[Name, ...]
+    body: Body
+    doc: str | None = field(default=None, compare=False)
+
+
+@frozen
+class DefaultsDecl(Node):
+    """`defaults for KIND { ... }`: fleet-wide values below every declaration of `kind` ("app"
+    when not written) and its templates."""
+
+    kind: str
+    body: Body
+    doc: str | None = field(default=None, compare=False)
+
+
+@frozen
+class NarrowDecl(Node):
+    """`narrow App { replicas: int(1..10) }`: tighter types for some fields of a schema, fleet-wide."""
+
+    target: TypeName
+    fields: tuple[FieldDecl, ...]
+    doc: str | None = field(default=None, compare=False)
+
+
+@frozen
+class ForDecl(Node):
+    """`for key, value in EXPR { DECLS }`: `decls` once per entry of a list (`for item in list`)
+    or a map (`for key, value in map`). The declarations' names are strings (`app "${key}"`)."""
+
+    names: tuple[Name, ...]
+    iterable: Expr
+    decls: tuple[ResourceDecl, ...]
     doc: str | None = field(default=None, compare=False)
 
 
@@ -387,7 +444,8 @@ class BadDecl(Node):
     """Text the parser could not make into a declaration."""
 
 
-Decl = Union[PackageDecl, ImportDecl, TypeDecl, SchemaDecl, LabelsDecl, LetDecl, ResourceDecl, BadDecl]
+Decl = Union[PackageDecl, ImportDecl, TypeDecl, SchemaDecl, LabelsDecl, LetDecl, ResourceDecl, TemplateDecl,
+             DefaultsDecl, NarrowDecl, ForDecl, BadDecl]
 
 
 @frozen

@@ -47,6 +47,10 @@ _MEANINGFUL_TOKENS = frozenset(
     "NAME STRING TRIPLE_STRING INT FLOAT UNIT RESOURCE_KIND OPTIONAL RANGE CMP_OP ADD_OP MUL_OP MISSING".split()
     + ["APP", "RELEASE", "RESOURCE"]  # the keywords of `target_kind`, which tell the targets apart
 )
+class _Uses(list):
+    """The names after `uses`, told apart from the other children of a declaration."""
+
+
 # Rules whose value is their inner node (`( ... )`): its span leaves the parentheses out.
 _TRANSPARENT_RULES = frozenset({"primary", "type_atom", "sel_atom"})
 
@@ -280,12 +284,43 @@ class Builder:
     def resource_decl(self, meta, children):
         kind = str(children[0])
         rest = children[1:]
-        name = self._name(rest.pop(0)) if rest and isinstance(rest[0], Token) else None
+        name = rest.pop(0) if rest and isinstance(rest[0], (Token, ast.StringLit)) else None
+        if isinstance(name, Token):
+            name = self._name(name)
+        uses = rest.pop(0) if isinstance(rest[0], _Uses) else _Uses()
         selector = rest.pop(0) if len(rest) == 2 else None
-        return ast.ResourceDecl(self._span(meta), kind, name, selector, rest[0], self._doc(meta))
+        return ast.ResourceDecl(self._span(meta), kind, name, selector, rest[0], self._doc(meta), tuple(uses))
+
+    for_member = resource_decl
 
     def where(self, meta, children):
         return children[0]
+
+    def uses(self, meta, children):
+        return _Uses(self._name(token) for token in children)
+
+    def template_decl(self, meta, children):
+        name, *rest = children
+        kind = rest.pop(0) if isinstance(rest[0], str) and not isinstance(rest[0], Token) else "app"
+        uses = rest.pop(0) if isinstance(rest[0], _Uses) else _Uses()
+        return ast.TemplateDecl(self._span(meta), self._name(name), kind, tuple(uses), rest[0], self._doc(meta))
+
+    def defaults_decl(self, meta, children):
+        kind = children[0] if len(children) == 2 else "app"
+        return ast.DefaultsDecl(self._span(meta), kind, children[-1], self._doc(meta))
+
+    def unit_kind(self, meta, children):
+        return str(children[0])
+
+    def narrow_decl(self, meta, children):
+        return ast.NarrowDecl(self._span(meta), children[0], children[1], self._doc(meta))
+
+    def for_decl(self, meta, children):
+        *names, iterable, decls = children
+        return ast.ForDecl(self._span(meta), tuple(self._name(n) for n in names), iterable, decls, self._doc(meta))
+
+    def for_body(self, meta, children):
+        return tuple(children)
 
     def schema_body(self, meta, children):
         return tuple(children)
@@ -405,6 +440,9 @@ class Builder:
     def binary(self, meta, children):
         left, op, right = children
         return ast.Binary(self._span(meta), str(op), left, right)
+
+    def fallback(self, meta, children):
+        return ast.Fallback(self._span(meta), children[0], children[1])
 
     def negate(self, meta, children):
         return ast.Negate(self._span(meta), children[0])
@@ -565,7 +603,12 @@ class _StringParts:
         open_at = kept[index]
         expr_start = kept[index + 1] + 1
         close = index + 2
-        while close < len(kept) and text[kept[close]] != "}":
+        quoted = False  # inside a string nested in the interpolation, where `}` does not close it
+        while close < len(kept) and (quoted or text[kept[close]] != "}"):
+            if text[kept[close]] == "\\" and quoted:
+                close += 1
+            elif text[kept[close]] == '"':
+                quoted = not quoted
             close += 1
         path = self.builder.path
         if close >= len(kept):

@@ -70,9 +70,30 @@ class _Reduction:
     passthrough: bool  # `?rule` of one symbol: only the state changes (most reductions of an expression)
 
 
+class _Lexers(dict):
+    """The state -> `_StateLexer` map, each built the first time a parse reaches its state
+    (compiling every state's regex up front costs more than parsing a small program); a state
+    whose lexer the loop cannot drive maps to None, and the loop declines text that reaches it."""
+
+    def __init__(self, basics: dict[int, Any]):
+        super().__init__()
+        self._basics = basics
+        self._by_lexer: dict[int, _StateLexer | None] = {}
+
+    def __missing__(self, state: int) -> _StateLexer | None:
+        basic = self._basics[state]
+        if id(basic) not in self._by_lexer:
+            try:
+                self._by_lexer[id(basic)] = _state_lexer(basic)
+            except Exception:  # Lark's private attributes changed: Lark's own loop parses
+                self._by_lexer[id(basic)] = None
+        lexer = self[state] = self._by_lexer[id(basic)]
+        return lexer
+
+
 @dataclass(frozen=True, slots=True)
 class _Tables:
-    lexers: dict[int, _StateLexer]
+    lexers: _Lexers
     actions: dict[int, dict[str, int | _Reduction]]  # terminal or nonterminal -> next state, or the reduction
     start_states: dict[str, int]
     end_states: dict[str, int]
@@ -94,15 +115,10 @@ def _read_tables(lark: Lark, reducer_for: Callable[[str], Reducer]) -> _Tables |
     if not lark.options.keep_all_tokens or lark.options.maybe_placeholders:
         return None
     contextual = getattr(lark.parser.lexer, "lexer", None)
-    lexers: dict[int, _StateLexer] = {}
-    by_lexer: dict[int, _StateLexer | None] = {}
-    for state, basic in getattr(contextual, "lexers", {}).items():
-        if id(basic) not in by_lexer:
-            by_lexer[id(basic)] = _state_lexer(basic)
-        if by_lexer[id(basic)] is None:
-            return None
-        lexers[state] = by_lexer[id(basic)]
+    lexers = _Lexers(dict(getattr(contextual, "lexers", {})))
     table = lark.parser.parser.parser.parse_table
+    if any(lexers[state] is None for state in table.start_states.values()):
+        return None  # the lexers are not what this loop reads (the others are read when reached)
     reductions: dict = {}
     actions = {}
     for state, row in table.states.items():
@@ -150,6 +166,8 @@ def parse(lark: Lark, text: str, start: str, reducer_for: Callable[[str], Reduce
     new_token = str.__new__
     while position < end:
         lexer = lexers[state_stack[-1]]
+        if lexer is None:
+            return None
         match = lexer.pattern.match(text, position)
         if match is None:
             return None

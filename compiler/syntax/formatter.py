@@ -449,10 +449,12 @@ class _Builder:
 
     def end_of(self, item: ast.Node) -> int:
         """Where a declaration, field or statement ends, closing punctuation included."""
-        if isinstance(item, (ast.SchemaDecl, ast.LabelsDecl)):
+        if isinstance(item, (ast.SchemaDecl, ast.LabelsDecl, ast.NarrowDecl)):
             return self.closing(self.fields_open(item)) + 1
-        if isinstance(item, (ast.ResourceDecl, ast.Block, ast.AppTarget, ast.AllTarget)):
+        if isinstance(item, (ast.ResourceDecl, ast.Block, ast.AppTarget, ast.AllTarget, ast.TemplateDecl, ast.DefaultsDecl)):
             return self.closing(item.body.span.start) + 1
+        if isinstance(item, ast.ForDecl):
+            return self.closing(self.members_open(item)) + 1
         if isinstance(item, ast.TypeDecl):
             return self.value_end(self.after("=", item.name))
         if isinstance(item, ast.Assign):
@@ -477,9 +479,16 @@ class _Builder:
             ends.append(self.value_end(start))
         return ends
 
-    def fields_open(self, decl: ast.SchemaDecl | ast.LabelsDecl) -> int:
-        after = decl.name.span.end if isinstance(decl, ast.SchemaDecl) else decl.span.start + len("labels")
+    def fields_open(self, decl: ast.SchemaDecl | ast.LabelsDecl | ast.NarrowDecl) -> int:
+        if isinstance(decl, ast.NarrowDecl):
+            after = decl.target.span.end
+        else:
+            after = decl.name.span.end if isinstance(decl, ast.SchemaDecl) else decl.span.start + len("labels")
         return self.find("{", after)
+
+    def members_open(self, decl: ast.ForDecl) -> int:
+        """The `{` that opens a `for`'s declarations (after its iterable, which may be a map)."""
+        return self.find("{", decl.iterable.span.end)
 
     def raw(self, node: ast.Node) -> str:
         return self.text[node.span.start : node.span.end]
@@ -535,6 +544,14 @@ class _Builder:
             return self.let(decl)
         if isinstance(decl, ast.ResourceDecl):
             return self.resource(decl)
+        if isinstance(decl, ast.TemplateDecl):
+            return ["template ", self.name(decl.name), " for ", decl.kind, *self.uses(decl.uses), " ", self.body(decl.body)]
+        if isinstance(decl, ast.DefaultsDecl):
+            return ["defaults for ", decl.kind, " ", self.body(decl.body)]
+        if isinstance(decl, ast.NarrowDecl):
+            return ["narrow ", self.dotted(decl.target.names), " ", self.fields(decl)]
+        if isinstance(decl, ast.ForDecl):
+            return self.comprehension(decl)
         raise ValueError(f"cannot format {type(decl).__name__}: the file has syntax errors")
 
     def let(self, decl: ast.LetDecl) -> Doc:
@@ -546,11 +563,28 @@ class _Builder:
 
     def resource(self, decl: ast.ResourceDecl) -> Doc:
         docs: list = [decl.kind]
-        if decl.name is not None:
+        if isinstance(decl.name, ast.StringLit):
+            docs += [" ", self.expr(decl.name)]
+        elif decl.name is not None:
             docs += [" ", self.name(decl.name)]
+        docs += self.uses(decl.uses)
         if decl.selector is not None:
             docs += [" where ", self.value(decl.selector, self.selector, decl.body.span.start)]
         return docs + [" ", self.body(decl.body)]
+
+    def uses(self, names: tuple[ast.Name, ...]) -> Doc:
+        return [" uses ", *_join(", ", [self.name(name) for name in names])] if names else []
+
+    def comprehension(self, decl: ast.ForDecl) -> Doc:
+        open_at = self.members_open(decl)
+        header: list = ["for ", *_join(", ", [self.name(name) for name in decl.names]), " in ",
+                        self.value(decl.iterable, self.expr, open_at)]
+        saved_depth, self.depth = self.depth, 0
+        try:
+            members = self.expanded_block(decl.decls, open_at, self.closing(open_at), self.resource)
+        finally:
+            self.depth = saved_depth
+        return [*header, " ", members]
 
     def value(self, node: ast.Node, build: Callable[[ast.Node], Doc], region_end: int) -> Doc:
         """A value, type or selector that starts outside brackets and ends at `region_end`.
@@ -733,15 +767,19 @@ class _Builder:
             return [self.name(expr.func), self.sequence(expr.args, open_at, self.closing(open_at), self.arg)]
         if isinstance(expr, ast.Binary):
             level = _OPERATOR_LEVEL[expr.op]
-            left = self.operand(expr.left, lambda e: _OPERATOR_LEVEL.get(getattr(e, "op", None), 9) < level)
-            right = self.operand(expr.right, lambda e: _OPERATOR_LEVEL.get(getattr(e, "op", None), 9) <= level)
+            left = self.operand(expr.left, lambda e: _level(e) < level)
+            right = self.operand(expr.right, lambda e: _level(e) <= level)
             return [left, f" {expr.op} ", right]
         if isinstance(expr, ast.Negate):
-            return ["-", self.operand(expr.operand, lambda e: isinstance(e, ast.Binary))]
+            return ["-", self.operand(expr.operand, lambda e: isinstance(e, (ast.Binary, ast.Fallback)))]
+        if isinstance(expr, ast.Fallback):
+            # `??` binds loosest and groups to the right: `a ?? b ?? c` is `a ?? (b ?? c)`.
+            left = self.operand(expr.value, lambda e: isinstance(e, ast.Fallback))
+            return [left, " ?? ", self.expr(expr.fallback)]
         raise ValueError(f"cannot format {type(expr).__name__}: the file has syntax errors")
 
     def operand(self, node: ast.Node, needs_parens: Callable[[ast.Node], bool]) -> Doc:
-        if isinstance(node, ast.Binary) and needs_parens(node):
+        if isinstance(node, (ast.Binary, ast.Fallback)) and needs_parens(node):
             return self.parens(lambda: self.expr(node))
         return self.expr(node)
 
@@ -808,6 +846,13 @@ class _Builder:
         if _SELECTOR_LEVEL.get(type(selector), 9) <= at_most:
             return self.parens(lambda: self.selector(selector))
         return self.selector(selector)
+
+
+def _level(expr: ast.Node) -> int:
+    """How tightly an operand binds: `??` loosest, then + -, then * / %, then everything else."""
+    if isinstance(expr, ast.Fallback):
+        return 0
+    return _OPERATOR_LEVEL.get(getattr(expr, "op", None), 9)
 
 
 def _comment_text(comment: ast.Comment) -> str:

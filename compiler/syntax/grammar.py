@@ -28,7 +28,7 @@ import lark
 from lark import Lark
 from lark.lexer import PatternStr
 
-from gop.compiler.core.cachedir import user_cache_dir
+from gop.compiler.core.cachedir import writable_cache_dir
 
 
 class _PostLexDeclaration:
@@ -71,14 +71,8 @@ def parser_cache(key: str) -> Path | None:
     """Where the analysed grammar is kept: $XDG_CACHE_HOME/gopc (or ~/.cache/gopc), one file per
     grammar, Lark and Python version (Lark also checks the grammar's hash when loading).
     None when there is no writable place."""
-    directory = user_cache_dir()
+    directory = writable_cache_dir()
     if directory is None:
-        return None
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    if not os.access(directory, os.W_OK):
         return None
     digest = hashlib.sha256(f"{key}{lark.__version__}{sys.version_info[:2]}".encode()).hexdigest()[:20]
     return directory / f"parser-{digest}.lark"

@@ -27,14 +27,14 @@ from dataclasses import dataclass
 
 from gop.compiler.core.span import Span
 from gop.compiler.diagnostics import Diagnostic, codes
-from gop.compiler.syntax import ast, fastloop, recovery
-from gop.compiler.syntax.builder import Builder, DocIndex, reducer_for
-from gop.compiler.syntax.grammar import lark_parser
+from gop.compiler.syntax import ast
 from gop.compiler.syntax.limits import (
     MAX_ERRORS_PER_FILE, MAX_RECOVERIES_PER_FILE, TOO_DEEP_MESSAGE, TOO_DEEP_NOTES, node_below,
 )
 from gop.compiler.syntax.report import SyntaxReport
-from gop.compiler.syntax.scanner import scan
+
+# Lark and the modules built on it (builder, scanner, both loops) are imported by `parse`, not
+# here: a run whose parses all come from the cache (`session`) never loads them.
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,9 @@ class ParseResult:
 
 def parse(path: str, text: str) -> ParseResult:
     """Parse one file. Never raises for any text."""
+    from gop.compiler.syntax.builder import Builder, DocIndex
+    from gop.compiler.syntax.scanner import scan
+
     scanned = scan(text)
     comments = tuple(ast.Comment(Span(path, a, b), text[a:b]) for a, b in scanned.comments)
     docs = DocIndex(text, scanned.comments)
@@ -80,6 +83,8 @@ def _within_nesting_limit(decl: ast.Decl, report: SyntaxReport) -> ast.Decl:
 
 def _parse_chunk(builder: Builder, end: int) -> list[ast.Decl]:
     """The declarations of the chunk from `builder.base` to `end`."""
+    from gop.compiler.syntax import recovery
+
     chunk_text = builder.text[builder.base:end]
     builder.report.new_chunk()
     decls = _parse_without_errors(chunk_text, "chunk", builder)
@@ -99,6 +104,9 @@ def _parse_chunk(builder: Builder, end: int) -> list[ast.Decl]:
 
 def parse_expression(path: str, text: str, start: int, end: int, report: SyntaxReport) -> ast.Expr:
     """Parse text[start:end] as one expression (used for `${...}` interpolations)."""
+    from gop.compiler.syntax import recovery
+    from gop.compiler.syntax.builder import Builder, DocIndex
+
     builder = Builder(path, text, start, DocIndex(text, []), report, parse_expression)
     expression = _parse_without_errors(text[start:end], "expr", builder)
     if expression is not None:
@@ -110,6 +118,10 @@ def parse_expression(path: str, text: str, start: int, end: int, report: SyntaxR
 def _parse_without_errors(text: str, start: str, builder: Builder):
     """The fast loop's value for text without syntax errors; None otherwise, with anything the
     builder reported on the way taken back (Lark's loop reports it again)."""
+    from gop.compiler.syntax import fastloop
+    from gop.compiler.syntax.builder import reducer_for
+    from gop.compiler.syntax.grammar import lark_parser
+
     reported = builder.report.mark()
     try:
         result = fastloop.parse(lark_parser(), text, start, reducer_for, builder)

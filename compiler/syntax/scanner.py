@@ -36,7 +36,7 @@ NEWLINE_FREE = frozenset({"LPAR", "LSQB"})
 
 _STRING_OR_COMMENT = (
     r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*(?:"""|\Z)'  # triple-quoted string (may be unterminated)
-    r'|"(?:[^"\\\n]|\\.)*"?'  # string (may be unterminated)
+    r'|"(?:[^"\\\n$]|\\.|\$(?!\{)|\$\{(?:[^"}\\\n]|\\.|"(?:[^"\\\n]|\\.)*")*\}?)*"?'  # string (may be unterminated; `${ }` may nest one)
     r"|//[^\n]*"  # comment
 )
 STRING_OR_COMMENT = re.compile(_STRING_OR_COMMENT)

@@ -7,7 +7,8 @@ declarations, for the spans of their labels) and the program's sources (for fixe
 By topic: `placement` (labels, selectors, envs and clusters; its `place` runs during evaluation,
 as the model needs it), `assignments` (values wrong wherever they are written), `effective`
 (values wrong together after layering), `ports`, `dependencies`, `names`, `stages`, `releases` (what Flux
-or Helm would refuse of a `release`), `release_settings` (of an app's own release and chart), `network` (of the derived NetworkPolicies). Every check of values
+or Helm would refuse of a `release`), `tenancy` (tenant isolation), `release_settings` (of an app's own release and
+chart), `network` (of routes and the derived NetworkPolicies). Every check of values
 after layering walks `versions.versions(...)`, each distinct tree of an app once (the distinct
 instances are found once, by evaluation, which completes each `AppModel` with them too).
 
@@ -26,6 +27,7 @@ from gop.compiler.fleet.checks.placement import cluster_label_diagnostics, place
 from gop.compiler.fleet.checks.ports import PortProblems
 from gop.compiler.fleet.checks.stages import stage_diagnostics
 from gop.compiler.fleet.checks.releases import release_diagnostics
+from gop.compiler.fleet.checks.tenancy import tenancy_diagnostics
 from gop.compiler.fleet.checks.versions import Findings, Version, versions
 
 
@@ -42,7 +44,7 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
     for group in (assignment_diagnostics(evaluation), cluster_label_diagnostics(fleet, resolution), findings.diagnostics(),
                   ports.diagnostics, dependency_diagnostics(fleet), placement_warnings(fleet), name_diagnostics(fleet),
                   stage_diagnostics(fleet, resolution),
-                  release_diagnostics(fleet, resolution),
+                  release_diagnostics(fleet, resolution), tenancy_diagnostics(fleet, resolution),
                   release_settings.chart_layer_diagnostics(evaluation), release_settings.chart_test_diagnostics(fleet),
                   network.callee_diagnostics(fleet)):
         for diag in group:

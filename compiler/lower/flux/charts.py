@@ -24,7 +24,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import nodesemver
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -33,6 +32,7 @@ from gop.compiler.fleet.model import Fleet
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.releases import ClusterRelease, release_name
 from gop.compiler.semantic.charts import ChartStoreError, locked_chart, read_lock
+from gop.compiler.semantic.semver_range import semver
 from gop.compiler.values import plain
 
 VENDOR_CHARTS = Path("vendor") / "charts"
@@ -53,7 +53,7 @@ def vendored_package(root: Path, chart: dict[str, Any]) -> Path | None:
     directory = Path(root) / VENDOR_CHARTS / chart["name"]
     versions = sorted(entry.name for entry in directory.iterdir()) if directory.is_dir() else []
     try:
-        best = nodesemver.max_satisfying(versions, chart.get("version") or "*", loose=True)
+        best = semver().max_satisfying(versions, chart.get("version") or "*", loose=True)
     except (ValueError, TypeError):
         best = None
     package = directory / str(best) / f"{chart['name']}-{best}.tgz"

@@ -25,6 +25,7 @@ from typing import Any
 
 from gop.compiler.lower.helm import chart_version, helm_values
 from gop.compiler.lower.helm.caches import HelmCaches
+from gop.compiler.fleet import tenancy
 from gop.compiler.fleet.model import AppModel, Fleet, Layer, Settings
 from gop.compiler.values import plain
 from gop.compiler.semantic.types import ResourceRef
@@ -165,6 +166,12 @@ def flux_kustomization(fleet: Fleet, name: str, path: str, *, depends_on: tuple[
 
 def tenant_service_account(fleet: Fleet) -> str | None:
     return fleet.delivery.values.get("serviceAccountName")
+
+
+def app_account(fleet: Fleet, app: str) -> str | None:
+    """The account an app's HelmRelease impersonates: its tenant's (docs/tenancy.md), else the fleet's."""
+    owner = tenancy.owner(fleet, "app", app)
+    return tenancy.account(owner) if owner is not None else tenant_service_account(fleet)
 
 
 # ---------------------------------------------------------------- namespaces and tenancy
@@ -308,7 +315,7 @@ def helm_release(fleet: Fleet, app: AppModel, helm: HelmCaches | None = None) ->
     spec.update(_delivery_spec(fleet, app, _base_delivery(fleet, app)))
     if (app.base.get(APP_CHART) or {}).get("test"):
         spec["test"] = {"enable": True}
-    account = tenant_service_account(fleet)
+    account = app_account(fleet, app.name)
     if account:
         spec["serviceAccountName"] = account
     if "imagePolicy" in app.base:

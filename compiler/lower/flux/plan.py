@@ -29,11 +29,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gop.compiler.fleet import tenancy
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.fleet.stages import direct_dependencies, earliest_stage, stage_names, stage_of
 from gop.compiler.language import AppField
 from gop.compiler.values import merge
-from gop.compiler.lower.flux import network, objects, resources
+from gop.compiler.lower.flux import network, objects, resources, tenants
 from gop.compiler.lower.flux.releases import cluster_sources, created_namespaces, release_namespace, source_key
 from gop.compiler.lower.flux.objects import FLUX_NAMESPACE
 from gop.compiler.lower.flux.caches import LoweringCaches
@@ -112,7 +113,8 @@ def infrastructure_namespaces(fleet: Fleet, cluster: str, caches: LoweringCaches
     """The Namespace objects the cluster gets: its apps', its releases' (those gopc creates), its `namespace`
     declarations' and those its resources live in (but those every cluster has)."""
     return sorted({*namespaces(fleet, cluster), *resources.declared_namespaces(fleet, cluster),
-                   *caches.resource_plan().namespaces[cluster], *created_namespaces(fleet, cluster)})
+                   *caches.resource_plan().namespaces[cluster], *created_namespaces(fleet, cluster),
+                   *tenants.cluster_namespaces(fleet, cluster)})
 
 
 def all_namespaces(fleet: Fleet, caches: LoweringCaches) -> list[str]:
@@ -131,14 +133,15 @@ def stage_resources(fleet: Fleet, cluster: str, caches: LoweringCaches) -> dict[
 @dataclass(slots=True)
 class ClusterStage:
     """What one delivery stage applies on one cluster (`clusters/<cluster>/<stage>/`), each list
-    sorted: the namespaces gopc creates there, the tenant's service account, the apps, releases
-    and resources (by name), and the Secrets (SOPS files, ExternalSecrets) of the apps that read
-    them."""
+    sorted: the namespaces gopc creates there, the tenant's service account, the directories of
+    `tenant` declarations (`tenants/<tenant>/<env>/`, by tenant name), the apps, releases and
+    resources (by name), and the Secrets (SOPS files, ExternalSecrets) of the apps that read them."""
 
     name: str
     depends_on: tuple[str, ...]
     namespaces: list[str] = field(default_factory=list)
     tenant: bool = False
+    tenant_dirs: list[str] = field(default_factory=list)
     apps: list[str] = field(default_factory=list)
     releases: list[str] = field(default_factory=list)
     resources: list[str] = field(default_factory=list)
@@ -148,7 +151,7 @@ class ClusterStage:
     def needs_flux_rights(self) -> bool:
         """Whether it applies what a tenant may not (namespaces, the tenant's own account, charts
         and objects of the platform): such a stage never impersonates the tenant."""
-        return bool(self.namespaces or self.releases or self.resources) or self.tenant
+        return bool(self.namespaces or self.releases or self.resources or self.tenant_dirs) or self.tenant
 
 
 def cluster_stages(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[ClusterStage]:
@@ -179,13 +182,16 @@ def cluster_stages(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[C
         space = release_namespace(name, instance.values)
         if space in created:
             users.setdefault(space, []).append(stage_of(fleet, "release", instance.values))
-    for declared in resources.declared_namespaces(fleet, cluster):
+    for declared in resources.declared_namespaces(fleet, cluster) + tenants.cluster_namespaces(fleet, cluster):
         users.setdefault(declared, [])
     for namespace, used_in in sorted(users.items()):
         declared = fleet.namespaces.get(namespace)
         stages[stage_of(fleet, "namespace", declared.values if declared else None, used_in)].namespaces.append(namespace)
     if tenant_objects(fleet):
         stages[earliest_stage(fleet, [stage.name for stage in stages.values() if stage.namespaces] or list(stages))].tenant = True
+    for tenant in tenants.cluster_tenants(fleet, cluster):  # with its first namespace, which holds its sync
+        first = tenancy.namespaces(tenant)[0]
+        next(stage for stage in stages.values() if first in stage.namespaces).tenant_dirs.append(tenant.name)
     readers: dict[tuple[str, str], list[str]] = {}  # (namespace, Secret) -> the stages of the apps reading it
     for name, instance in instances.items():
         if instance.values.get(AppField.SECRET_ENV):
@@ -216,12 +222,20 @@ def image_apps(fleet: Fleet, cluster: str) -> list[AppModel]:
 
 def namespace_files(fleet: Fleet, namespace: str) -> dict[str, list[dict[str, Any]]]:
     """infrastructure/namespaces/<namespace>/: the namespace (with its declaration's labels and
-    annotations), its `default-deny` NetworkPolicy (`networkPolicies.defaultDeny`) and, for tenants, its RBAC where apps live (not in a namespace only releases,
-    resources or a declaration ask for)."""
-    files = {"namespace.yaml": [objects.namespace(namespace, resources.namespace_object_fields(fleet, namespace))]}
+    annotations), its `default-deny` NetworkPolicy (`networkPolicies.defaultDeny`) and, for tenants, its RBAC
+    where apps live (not in a namespace only releases, resources or a declaration ask for); a `tenant`'s
+    namespace has its label and RBAC (`tenants`)."""
+    fields = resources.namespace_object_fields(fleet, namespace)
+    labels = tenants.namespace_labels(fleet, namespace)
+    if labels:
+        fields = {**fields, "labels": dict(sorted({**fields.get("labels", {}), **labels}.items()))}
+    files = {"namespace.yaml": [objects.namespace(namespace, fields)]}
     deny = network.namespace_policies(fleet, namespace)
     if deny:
         files[network.POLICY_FILE] = deny
+    rbac = tenants.namespace_rbac(fleet, namespace)
+    if rbac:
+        files["rbac.yaml"] = rbac
     account = objects.tenant_service_account(fleet)
     if account and any(namespace in namespaces(fleet, cluster) for cluster in fleet.clusters):  # an app's only
         files["rbac.yaml"] = [objects.service_account(account, namespace), objects.tenant_role_binding(account, namespace)]
@@ -259,7 +273,7 @@ def kustomization_objects(fleet: Fleet, cluster: str, stages: list[ClusterStage]
         tenant = None if stage.needs_flux_rights() else objects.tenant_service_account(fleet)
         found[f"{stage.name}.yaml"] = objects.flux_kustomization(
             fleet, stage.name, f"./clusters/{cluster}/{stage.name}", depends_on=stage.depends_on,
-            decrypt=bool(stage.sops), service_account=tenant,
+            decrypt=bool(stage.sops), service_account=tenant or tenants.platform_kustomize_account(fleet),
             target_namespace=tenant_target_namespace(fleet, cluster, stage) if tenant else None)
     return found
 

@@ -37,7 +37,7 @@ from gop.compiler.language import unit_key
 from gop.compiler.values import merge, plain
 from gop.compiler.values import patch as diff_patch
 from gop.compiler.lower.flux.overlays import holds_paths, owned_parts
-from gop.compiler.lower.flux import objects
+from gop.compiler.lower.flux import objects, tenants
 from gop.compiler.lower.flux.objects import FLUX_NAMESPACE, HELM_API, HELM_CHART_LAYER, SOURCE_API
 from gop.compiler.lower.kinds import GIT_REPOSITORY, HELM_RELEASE, HELM_REPOSITORY, OCI_REPOSITORY
 
@@ -169,7 +169,11 @@ def _with_defaults(fleet: Fleet, release: UnitModel) -> dict[str, Any]:
 def helm_release(fleet: Fleet, sources: ChartSources, name: str) -> dict[str, Any]:
     """The base HelmRelease: releases/base/<release>/release.yaml."""
     tree = _with_defaults(fleet, fleet.releases[name])
-    return _helm_release(name, _spec(sources, tree, base=True, chart=tree["chart"]))
+    spec = _spec(sources, tree, base=True, chart=tree["chart"])
+    account = tenants.release_account(fleet, name)
+    if account:
+        spec["serviceAccountName"] = account
+    return _helm_release(name, spec)
 
 
 def release_patch(sources: ChartSources, name: str, tree: dict[str, Any], chart: dict[str, Any] | None = None,

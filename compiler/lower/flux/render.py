@@ -45,7 +45,7 @@ from gop.compiler.lower.helm.parts import helm_values
 from gop.compiler.lower.helm.manifests import chart_values, helm_template_merged
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import merge, plain, plain_merge
-from gop.compiler.lower.flux import objects, plan, releases
+from gop.compiler.lower.flux import objects, plan, releases, tenants
 from gop.compiler.lower.flux.charts import chart_objects
 from gop.compiler.lower.flux.caches import LoweringCaches, caches_for
 from gop.compiler.lower.flux.errors import FluxLoweringError
@@ -175,6 +175,7 @@ def infrastructure_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -
     docs = [doc for namespace in plan.infrastructure_namespaces(fleet, cluster, caches)
             for files in [plan.namespace_files(fleet, namespace)] for file_docs in files.values() for doc in file_docs]
     docs += plan.tenant_objects(fleet)
+    docs += _tenant_objects(fleet, cluster, tenants.ACCOUNT_FILE)
     docs += [copy.deepcopy(doc) for placed in caches.resource_plan().clusters[cluster] for doc in placed.docs]
     docs += [copy.deepcopy(secret.manifest) for secret in caches.sops_secrets(cluster)]
     docs += cluster_external_secrets(fleet, cluster, caches.sops_secrets)
@@ -183,9 +184,10 @@ def infrastructure_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -
 
 def flux_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[dict[str, Any]]:
     """The Flux objects on the cluster, each as the kustomize build of the repository leaves it."""
-    docs = plan.sync_objects(fleet, cluster) + plan.cluster_source_objects(fleet, cluster, caches)
+    docs = tenants.locked_sync(fleet, plan.sync_objects(fleet, cluster)) + plan.cluster_source_objects(fleet, cluster, caches)
     docs += plan.kustomization_objects(fleet, cluster, plan.cluster_stages(fleet, cluster, caches)).values()
     docs += plan.notification_objects(fleet, cluster) + plan.image_automation_objects(fleet, cluster)
+    docs += _tenant_objects(fleet, cluster, tenants.SYNC_FILE)
     patches = plan.release_patches(fleet, cluster, caches)
     for release in plan.releases(fleet, cluster):
         source = objects.chart_source(fleet, release.app, caches.helm)
@@ -201,6 +203,12 @@ def flux_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[dic
     docs += [releases.effective_release(fleet, sources, components, cluster, release)
              for release in releases.cluster_releases(fleet, cluster)]
     return docs
+
+
+def _tenant_objects(fleet: Fleet, cluster: str, file: str) -> list[dict[str, Any]]:
+    """One file's objects of the cluster's tenant directories: their accounts, or their Git syncs."""
+    env = fleet.clusters[cluster].env
+    return [doc for tenant in tenants.cluster_tenants(fleet, cluster) for doc in tenants.tenant_files(fleet, tenant, env).get(file, [])]
 
 
 def release_objects(fleet: Fleet, cluster: str, name: str, *, include_flux: bool = False,

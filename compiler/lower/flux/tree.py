@@ -13,6 +13,8 @@ Layout (after fluxcd/flux2-kustomize-helm-example; docs/flux.md explains each fi
     infrastructure/resources/<name>/    kustomization.yaml, objects.yaml: a `resource`'s objects (one
                                         directory per form: .../<env>/, .../<env>/<cluster>/ when they differ)
     infrastructure/tenant/              the service account the apps Kustomization impersonates
+    tenants/<tenant>/<env>/             a `tenant`'s own Git sync (sync.yaml) and its releases' account
+                                        (account.yaml), listed by the stage of its first namespace
     releases/base/<release>/            kustomization.yaml, release.yaml (a `release`'s HelmRelease)
     releases/<env>/<release>/           kustomization.yaml (+ <release>-values.yaml: the env's patch)
     secrets/<path without .yaml>/       kustomization.yaml + a SOPS-encrypted Secret, copied verbatim
@@ -48,7 +50,7 @@ from typing import Any
 
 from gop.compiler.fleet.model import Fleet
 from gop.compiler.fleet.stages import stage_of
-from gop.compiler.lower.flux import network, objects, plan, releases
+from gop.compiler.lower.flux import network, objects, plan, releases, tenants
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.objects import (
     IMAGE_TAG_PATH, every_release_patch, helm_release, kustomize_component, kustomize_config, namespace_moves,
@@ -92,6 +94,9 @@ def repository_files(fleet: Fleet, caches: LoweringCaches | None = None) -> dict
         _unit(files, directory, {OBJECTS_FILE: list(docs)})
     if plan.tenant_objects(fleet):
         _unit(files, "infrastructure/tenant", {"serviceaccount.yaml": plan.tenant_objects(fleet)})
+    for env in sorted(fleet.envs):
+        for tenant in sorted({tenant.name for cluster in fleet.envs[env].clusters for tenant in tenants.cluster_tenants(fleet, cluster)}):
+            _unit(files, tenants.tenant_directory(tenant, env), tenants.tenant_files(fleet, fleet.tenants[tenant], env))
     _secrets(fleet, caches, files)
     overlays = caches.overlay_plan()
     patching = {component.name for component in overlays.components.values() if _component(fleet, component, files)}
@@ -215,7 +220,7 @@ def _cluster(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[s
     stages = plan.cluster_stages(fleet, cluster, caches)
     files[f"{directory}/flux-system/gotk-sync.yaml"] = dump_yaml(plan.sync_objects(fleet, cluster), header=SYNC_HEADER)
     files[f"{directory}/flux-system/kustomization.yaml"] = dump_yaml(
-        [kustomize_config([BOOTSTRAP_COMPONENTS, "gotk-sync.yaml"])])
+        [kustomize_config([BOOTSTRAP_COMPONENTS, "gotk-sync.yaml"], tenants.lockdown_patches(fleet))])
     groups = {"sources.yaml": plan.cluster_source_objects(fleet, cluster, caches),
               **{name: [doc] for name, doc in plan.kustomization_objects(fleet, cluster, stages).items()},
               "notifications.yaml": plan.notification_objects(fleet, cluster),
@@ -240,6 +245,8 @@ def _cluster_stage(fleet: Fleet, cluster: str, stage: plan.ClusterStage, caches:
     resources = [f"../../../infrastructure/namespaces/{namespace}" for namespace in stage.namespaces]
     if stage.tenant:
         resources.append("../../../infrastructure/tenant")
+    env = fleet.clusters[cluster].env
+    resources += [f"../../../{tenants.tenant_directory(tenant, env)}" for tenant in stage.tenant_dirs]
     if stage.apps and stage.releases:
         _patched(files, f"{directory}/{STAGE_APPS_DIR}", *_stage_apps(fleet, cluster, stage, caches, patching, "../../../../"))
         resources.append(STAGE_APPS_DIR)

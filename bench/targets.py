@@ -1,0 +1,200 @@
+"""Issue 17's figures in one table, each beside its target, measured in one run.
+
+    python bench/targets.py [--size 1000,3,60] [--repeat 5] [--no-lsp] [--phases]
+
+Every command runs as users run it: the installed `gopc` executable, a fresh process each time,
+its output thrown away. A figure is the MEDIAN of `--repeat` runs (wall seconds), with the CPU
+seconds (user + system, from wait4) beside it: on a machine shared with other work, wall time
+grows and CPU time hardly does. Python's own start (`python -c pass`) is shown as the floor any
+command stands on. The cache directory is a new one (XDG_CACHE_HOME), so the first run of each
+program fills it and the figures marked `warm` read it.
+
+Rows: `gopc --version`; `gopc check` of the starter program (`gopc init`); at SIZE (apps, envs,
+clusters; bench/fleetgen.py) a no-op `gopc build`, a build after a one-line change (one app's
+replicas, toggled before each run), a warm and a cold (`--no-cache`) `gopc check`; `gopc render
+--all-clusters -o` of the per-cluster-values fleet (every cluster's objects differ) with its peak
+memory; and the language server on a 300-file workspace (bench/lsp_bench.py): first diagnostics,
+completion and hover p95, diagnostics after an edit p95 (and first diagnostics again when the
+server starts a second time, reading the trees the first one kept). Pkl is not measured here (the issue's
+ratio against it needs a Pkl program of the same fleet); the render row gives gopc's own figures.
+
+--phases profiles one warm no-op build and one cold check in-process and prints where the time
+goes, by pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fleetgen import generate  # noqa: E402
+
+GOPC = str(Path(sys.executable).with_name("gopc"))
+
+
+class Runner:
+    """Runs commands in a fresh process with the bench's own cache directory."""
+
+    def __init__(self, cache: Path, repeat: int) -> None:
+        self.env = dict(os.environ, XDG_CACHE_HOME=str(cache))
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)  # users' installs have their compiled modules
+        self.repeat = repeat
+
+    def once(self, argv: list[str]) -> tuple[float, float, float]:
+        """Wall seconds, CPU seconds and peak MB of one run (which must succeed)."""
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, env=self.env)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        errors = process.stderr.read().decode(errors="replace")
+        process.stderr.close()
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{' '.join(argv)} failed:\n{errors}")
+        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+    def median(self, argv: list[str], before=None, repeat: int | None = None) -> tuple[float, float, float]:
+        runs = []
+        for index in range(repeat or self.repeat):
+            if before is not None:
+                before(index)
+            runs.append(self.once(argv))
+        return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), max(r[2] for r in runs))
+
+
+def toggle_line(path: Path):
+    """Before each run: one app's replicas alternate between 1 and 2 (a one-line change)."""
+    text = path.read_text(encoding="utf-8")
+
+    def change(index: int) -> None:
+        path.write_text(text.replace("  replicas = 1\n", f"  replicas = {1 + (index + 1) % 2}\n"), encoding="utf-8")
+
+    return change
+
+
+def command_rows(work: Path, size: tuple[int, int, int], runner: Runner) -> list[tuple[str, tuple, float | None, str]]:
+    apps, envs, clusters = size
+    starter = work / "starter"
+    subprocess.run([GOPC, "init", str(starter)], check=True, capture_output=True, env=runner.env)
+    fleet, varied = work / "fleet", work / "per-cluster"
+    generate(fleet, apps, envs, clusters)
+    generate(varied, apps, envs, clusters, per_cluster_values=True)
+    name = f"({apps},{envs},{clusters})"
+    rows = [("python -c pass (the floor)", runner.median([sys.executable, "-c", "pass"]), None, "s")]
+    rows.append(("gopc --version", runner.median([GOPC, "--version"]), 0.040, "s"))
+    runner.once([GOPC, "check", str(starter)])
+    rows.append(("gopc check, 1 app, warm", runner.median([GOPC, "check", str(starter)]), 0.080, "s"))
+    rows.append(("gopc check, 1 app, --no-cache", runner.median([GOPC, "check", str(starter), "--no-cache"]), None, "s"))
+    out = work / "out"
+    runner.once([GOPC, "build", str(fleet), "-o", str(out)])
+    rows.append((f"no-op build {name}", runner.median([GOPC, "build", str(fleet), "-o", str(out)]), 0.3, "s"))
+    app = sorted((fleet / "apps").glob("*.gop"))[apps // 2]
+    rows.append((f"one-line change build {name}",
+                 runner.median([GOPC, "build", str(fleet), "-o", str(out)], before=toggle_line(app)), 0.5, "s"))
+    rows.append((f"check {name}, warm", runner.median([GOPC, "check", str(fleet)]), 0.4, "s"))
+    rows.append((f"check {name}, --no-cache", runner.median([GOPC, "check", str(fleet), "--no-cache"]), None, "s"))
+    render = runner.median([GOPC, "render", str(varied), "--all-clusters", "-o", str(work / "rendered")],
+                           before=lambda _: _remove(work / "rendered"), repeat=max(1, runner.repeat // 2))
+    rows.append((f"render per-cluster values {name}", render, None, "s"))
+    return rows
+
+
+def _remove(tree: Path) -> None:
+    subprocess.run(["rm", "-rf", str(tree)], check=True)
+
+
+def lsp_rows(work: Path, cache: Path) -> list[tuple[str, tuple, float | None, str]]:
+    """The server on a 300-file workspace (with the bench's cache directory), then started again
+    on it: the second start reads the workspace's trees from the disk cache."""
+    from lsp_bench import run as lsp_run, percentile
+
+    os.environ["XDG_CACHE_HOME"] = str(cache)
+    root = work / "lsp-fleet"
+    generate(root, 296, 3, 30)
+    results = asyncio.run(lsp_run(root, 100, 30, 50))
+    again = asyncio.run(lsp_run(root, 1, 2, 50))
+    figure = {"first diagnostics": ("LSP first diagnostics, 300 files", 1.0),
+              "completion": ("LSP completion p95", 0.010), "hover": ("LSP hover p95", 0.010),
+              "diagnostics after edit": ("LSP diagnostics after an edit p95", 0.100)}
+    rows = []
+    for key, (label, target) in figure.items():
+        rows.append((label, (percentile(results[key], 0.95) / 1000, None, None), target, "s"))
+    rows.insert(1, ("LSP first diagnostics, started again", (again["first diagnostics"][0] / 1000, None, None), 1.0, "s"))
+    return rows
+
+
+def print_table(rows) -> None:
+    print(f"{'figure':44} {'median s':>9} {'cpu s':>7} {'peak MB':>8} {'target s':>9}  verdict")
+    for label, (wall, cpu, peak), target, _ in rows:
+        verdict = "" if target is None else ("ok" if wall <= target else f"MISSED ({wall / target:.1f}x)")
+        print(f"{label:44} {wall:9.3f} {'' if cpu is None else f'{cpu:7.3f}':>7} "
+              f"{'' if peak is None else f'{peak:8.0f}':>8} {'' if target is None else f'{target:9.3f}':>9}  {verdict}")
+
+
+PHASES = [  # (label, function qualname suffix in the profile)
+    ("load + parse (or read the cache)", "loader.py", "load"),
+    ("resolve", "resolve.py", "resolve"),
+    ("evaluate (type check of bodies, layering, fleet checks)", "evaluate.py", "evaluate"),
+    ("lowering checks", "session.py", "_lowering_checks"),
+    ("lowering (charts, Kustomize, Flux objects)", "repository.py", "repository"),
+    ("emit (compare with the tree, write)", "tree.py", "write_tree"),
+]
+
+
+def phases(work: Path, size: tuple[int, int, int], cache: Path) -> None:
+    from gop.compiler import cli
+
+    os.environ["XDG_CACHE_HOME"] = str(cache)
+    fleet = work / "fleet"
+    if not fleet.exists():
+        generate(fleet, *size)
+    cli.main(["build", str(fleet), "-o", str(work / "out"), "-q"])
+    for title, argv in (("warm no-op build", ["build", str(fleet), "-o", str(work / "out"), "-q"]),
+                        ("cold check (--no-cache)", ["check", str(fleet), "--no-cache", "-q"])):
+        profiler = cProfile.Profile()
+        start = time.perf_counter()
+        profiler.enable()
+        cli.main(argv)
+        profiler.disable()
+        total = time.perf_counter() - start
+        stats = pstats.Stats(profiler).stats
+        print(f"\n{title}: {total:.2f} s under the profiler")
+        for label, file, function in PHASES:
+            spent = sum(entry[3] for (path, _, name), entry in stats.items() if path.endswith(file) and name == function)
+            if spent:
+                print(f"  {label:58} {spent:6.2f} s  {spent / total:4.0%}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="1000,3,60")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-lsp", action="store_true")
+    parser.add_argument("--phases", action="store_true")
+    args = parser.parse_args()
+    size = tuple(int(part) for part in args.size.split(","))
+    with tempfile.TemporaryDirectory() as directory:
+        work = Path(directory)
+        print(f"# {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, load average {os.getloadavg()[0]:.2f}, "
+              f"{os.cpu_count()} cores; median of {args.repeat}")
+        runner = Runner(work / "cache", args.repeat)
+        rows = command_rows(work, size, runner)
+        if not args.no_lsp:
+            rows += lsp_rows(work, work / "cache")
+        print_table(rows)
+        if args.phases:
+            phases(work, size, work / "cache")
+
+
+if __name__ == "__main__":
+    main()
