@@ -203,8 +203,9 @@ def test_charts_lint_and_template_like_helm(fleet, built, tmp_path):
     assert test_pod[0]["spec"]["containers"][0]["args"][-1] == "http://serving-gateway:8080/ready"
     assert test_pod[0]["metadata"]["annotations"]["helm.sh/hook"] == "test"
     assert not [doc for doc in render_cluster(fleet, "dev-1") if doc["kind"] == "Pod"]  # hooks are not applied
-    assert {doc["metadata"]["name"] for doc in render_cluster(fleet, "dev-1") if doc["kind"] == "Deployment"} == {
-        "serving-gateway", "model", "features", "trainer"}
+    assert {(doc["kind"], doc["metadata"]["name"]) for doc in render_cluster(fleet, "dev-1")
+            if doc["kind"] in ("Deployment", "CronJob")} == {
+        ("Deployment", "serving-gateway"), ("Deployment", "model"), ("Deployment", "features"), ("CronJob", "trainer")}
 
 
 def test_readme_documents_the_values(fleet):
