@@ -89,7 +89,7 @@ class AppField:
 # The probes of an app, each naming the port it checks.
 PROBE_FIELDS = (AppField.LIVENESS, AppField.READINESS, "startup")
 # Optional App fields that each add a template (a chart part of the same name) when set.
-TEMPLATE_FIELDS = (AppField.INGRESS, AppField.AUTOSCALING, AppField.SERVICE_ACCOUNT)
+TEMPLATE_FIELDS = (AppField.INGRESS, AppField.AUTOSCALING, AppField.SERVICE_ACCOUNT, "routes", "scalingMetrics")  # issue 13
 # Map-valued App fields that add a chart part of the same name when not empty.
 MAP_PART_FIELDS = (AppField.CONFIG, AppField.SECRET_ENV, AppField.VALUES)
 
@@ -205,3 +205,14 @@ RESERVED_VOLUMES = ("config", "values", "tmp")
 # ---- fleetkit (issue 14): what editors need of templates and comprehensions ----
 # Keywords of declaration headers that are neither top-level nor expression keywords: `app web uses base { }`.
 HEADER_KEYWORDS = frozenset({"uses"})
+
+# ---- networking and release settings (issue 13) -------------------------------------------------
+# The fields of `imagePolicy` that order the tags; exactly one is set.
+IMAGE_POLICY_ORDERS = ("semver", "alphabetical", "numerical")
+TAG_FILTER = "filterTags"  # of `imagePolicy`: `pattern` and `extract`
+APP_CHART = "chart"  # the App field of the chart's own settings (`version`, `test`, `readme`)
+RELEASE_NAME = "releaseName"  # of `delivery`
+CALLS = "calls"  # the App field of the apps an app calls
+NETWORK_POLICIES = "networkPolicies"  # of the `delivery` block
+ROUTES = "routes"  # the App field of HTTP routes: an Ingress of several hosts and paths, or an HTTPRoute
+SCALING_METRICS = "scalingMetrics"  # the App field of the HPA's metrics beyond CPU

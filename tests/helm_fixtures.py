@@ -124,12 +124,91 @@ DELIVERY = record(
           default=()),
     field("stage", ResourceRefType("stage"), "The delivery stage the app is applied in; defaults to the stage `apps`.",
           optional=True),
+    # issue 13: release settings (their own records are checked by the type checker, not mirrored here)
+    field("releaseName", StringType(min_length=1, max_length=53),
+          "The Helm release name; defaults to the app's name. Object names are derived from it.", optional=True),
+    field("install", AnyType(), "How Flux installs the release, and what it does when an install fails.", optional=True),
+    field("upgrade", AnyType(), "How Flux upgrades the release, and what it does when an upgrade fails.", optional=True),
+    field("driftDetection", EnumType(("enabled", "warn", "disabled")),
+          "Whether Flux compares the cluster with the release and corrects what was changed by hand:\n"
+          '"enabled" corrects, "warn" only reports, "disabled" (Flux\'s default) neither.', optional=True),
 )
+TAG_ORDER = EnumType(("asc", "desc"))
 IMAGE_POLICY = record(
-    "ImagePolicy", "Which new image tags Flux may roll out automatically.",
-    field("semver", StringType(min_length=1), 'A semver range, e.g. ">=1.4.0 <2.0.0" or "^2.0.0".'),
+    "ImagePolicy", "Which new image tags Flux may roll out automatically: exactly one of `semver`, `alphabetical`\n"
+    "and `numerical` orders the tags, optionally after `filterTags`.",
+    field("semver", StringType(min_length=1), 'A semver range, e.g. ">=1.4.0 <2.0.0" or "^2.0.0": the highest version in it wins.',
+          optional=True),
+    field("alphabetical", TAG_ORDER, 'Order the tags (or what `filterTags.extract` takes of them) as text: "asc" picks '
+          'the last, "desc" the first.', optional=True),
+    field("numerical", TAG_ORDER, 'Order the tags (or what `filterTags.extract` takes of them) as numbers: "asc" picks '
+          'the largest, "desc" the smallest.', optional=True),
+    field("filterTags", AnyType(), "Only tags matching a pattern take part, compared by the part `extract` takes.",
+          optional=True),
     field("interval", DurationType(Duration.parse("1m"), Duration.parse("24h")),
           "How often the registry is scanned for new tags.", default=Duration.parse("5m")),
+)
+HOST_NAME = StringType(pattern="^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", min_length=1, max_length=253)
+ROUTE_PATH = record(
+    "RoutePath", "A path of `routes`, and the port it goes to. (Records in a list are complete values as written,\n"
+    "so what has a default here is optional and says its default.)",
+    field("path", StringType(pattern="^/[^ ]*$", min_length=1, max_length=1024), 'The URL path, e.g. "/" or "/api".'),
+    field("match", EnumType(("Prefix", "Exact")), '"Prefix" (the default): the path and everything below it; "Exact": '
+          'the path only.', optional=True),
+    field("port", PORT_NAME, 'The name of the port it routes to (a key of `ports`); defaults to "http", else to the only '
+          'port.', optional=True),
+)
+GATEWAY_REF = record(
+    "GatewayRef", "The Gateway an HTTPRoute attaches to.",
+    field("name", HOST_NAME, "The Gateway's name."),
+    field("namespace", DNS_LABEL, "Its namespace; defaults to the app's.", optional=True),
+    field("sectionName", DNS_LABEL, 'The listener of the Gateway to attach to, e.g. "https".', optional=True),
+)
+ROUTES = record(
+    "Routes", "HTTP routes to an app (`routes`): every host serves every path.",
+    field("api", EnumType(("Ingress", "HTTPRoute")), 'The API that routes the traffic: "Ingress" (networking.k8s.io/v1, '
+          'served by `className`) or\n"HTTPRoute" (gateway.networking.k8s.io/v1, attached to `gateway`).',
+          default="Ingress"),
+    field("hosts", ListType(HOST_NAME, 1, 16), 'The host names served, e.g. ["shop.example.com", "www.shop.example.com"].'),
+    field("paths", ListType(ROUTE_PATH, 1, 16), "The paths, each routed to a port of the app."),
+    field("gateway", GATEWAY_REF, 'The Gateway an HTTPRoute attaches to (required for "HTTPRoute").', optional=True),
+    field("className", StringType(), "The ingress class (controller) that serves an Ingress.", optional=True),
+    field("tls", BoolType(), "Serve HTTPS with the certificate in `tlsSecret` (an Ingress; a Gateway's listener holds "
+          "its own).", default=False),
+    field("tlsSecret", DNS_LABEL, 'The Secret holding the TLS certificate of an Ingress; defaults to "<app>-tls".',
+          optional=True),
+    field("annotations", STRING_MAP, "Annotations of the Ingress or HTTPRoute.", default={}),
+)
+METRIC_OBJECT = record(
+    "MetricObject", 'The object an "Object" scaling metric describes.',
+    field("apiVersion", StringType(min_length=1), 'Its API version, e.g. "networking.k8s.io/v1".'),
+    field("kind", StringType(min_length=1), 'Its kind, e.g. "Ingress".'),
+    field("name", StringType(min_length=1, max_length=253), "Its name."),
+)
+SCALING_METRIC = record(
+    "ScalingMetric", "A metric the HPA scales on (`scalingMetrics`), with its target.",
+    field("type", EnumType(("Resource", "Pods", "Object", "External")), 'What is measured: "Resource" (memory or cpu '
+          'of the pods), "Pods" (a metric of each pod,\naveraged), "Object" (a metric of another object, e.g. an '
+          'Ingress) or "External" (from outside\nthe cluster, e.g. a queue\'s length).'),
+    field("name", StringType(min_length=1, max_length=253), 'The metric: "memory" or "cpu" for "Resource", else its '
+          'name in the metrics API, e.g.\n"http_requests_per_second".'),
+    field("selector", STRING_MAP, 'Labels that select the metric\'s series ("Pods", "Object", "External").',
+          optional=True),
+    field("object", METRIC_OBJECT, 'The object an "Object" metric describes.', optional=True),
+    field("averageUtilization", IntType(1, 1000), 'Target: the pods\' average use, in percent of their requests '
+          '("Resource").', optional=True),
+    field("averageValue", QuantityType(), "Target: the average value per pod.", optional=True),
+    field("value", QuantityType(), 'Target: the value itself ("Object", "External").', optional=True),
+)
+APP_CHART = record(
+    "AppChart", "The app's chart itself; set in the app's body only, since one chart serves every cluster.",
+    field("version", StringType(min_length=1, max_length=64), 'The chart\'s version (SemVer 2, without `+build`, which '
+          'is not a valid OCI tag), e.g. "1.4.0";\ndefaults to `0.0.0-g<hash of the chart>`. Raise it with every '
+          'change: deliveries pin it.', optional=True),
+    field("test", BoolType(), "Add a `helm test` pod that connects to the app's Service, and have Flux run it after "
+          "each\ninstall and upgrade.", default=False),
+    field("readme", BoolType(), "Write a README.md into the chart: the app's doc comment and a table of its values.",
+          default=False),
 )
 
 LOG_LEVEL = EnumType(("debug", "info", "warn", "error"))
@@ -178,6 +257,14 @@ def app_type(values_record: RecordType | None = None) -> RecordType:
               default={}),
         field("delivery", DELIVERY, "How Flux reconciles the app.", default={}),
         field("imagePolicy", IMAGE_POLICY, "Roll out new image tags automatically.", optional=True),
+        field("chart", APP_CHART, "The app's chart: its version, its test and its README (set in the app's body only).",
+              optional=True),
+        field("calls", ListType(ResourceRefType("app")), "The apps this app calls: with `delivery.networkPolicies`, its "
+              "pods may reach their ports and\ntheirs accept it (as for `delivery.dependsOn`).", optional=True),
+        field("routes", ROUTES, "HTTP routes to the app: an Ingress with several hosts and paths, or a Gateway API "
+              "HTTPRoute.", optional=True),
+        field("scalingMetrics", ListType(SCALING_METRIC, 1, 10), "What autoscaling scales on besides CPU: memory, and "
+              "metrics of the pods, of other objects or\nfrom outside the cluster.", optional=True),
     )
 
 
@@ -223,7 +310,8 @@ def _complete_value(type_, value):
 
 
 PART_FEATURES = {"ports": "service", "ingress": "ingress", "autoscaling": "autoscaling",
-                 "serviceAccount": "serviceAccount", "config": "config", "secretEnv": "secretEnv", "values": "values"}
+                 "serviceAccount": "serviceAccount", "config": "config", "secretEnv": "secretEnv", "values": "values",
+                 "routes": "routes", "scalingMetrics": "scalingMetrics"}
 
 
 def features_of(trees: Iterable[dict[str, Any]]) -> frozenset[str]:

@@ -27,6 +27,12 @@ MIRRORS = [
     ("stdlib/prelude.gop", "ServiceAccount", fx.SERVICE_ACCOUNT),
     ("stdlib/prelude.gop", "Delivery", fx.DELIVERY),
     ("stdlib/prelude.gop", "ImagePolicy", fx.IMAGE_POLICY),
+    ("stdlib/prelude.gop", "Routes", fx.ROUTES),
+    ("stdlib/prelude.gop", "RoutePath", fx.ROUTE_PATH),
+    ("stdlib/prelude.gop", "GatewayRef", fx.GATEWAY_REF),
+    ("stdlib/prelude.gop", "AppChart", fx.APP_CHART),
+    ("stdlib/prelude.gop", "ScalingMetric", fx.SCALING_METRIC),
+    ("stdlib/prelude.gop", "MetricObject", fx.METRIC_OBJECT),
     ("examples/shop/lib/types.gop", "CheckoutValues", fx.CHECKOUT_VALUES),
     ("examples/shop/lib/types.gop", "ServiceValues", fx.SERVICE_VALUES),
 ]

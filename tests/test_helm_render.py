@@ -24,9 +24,11 @@ PART_VALUES = {  # base values that use each part
     "config": {"config": {"app.conf": "a = 1\nb = 2\n"}},
     "secretEnv": {"secretEnv": {"DB_PASSWORD": SecretRef("secret", "db", "password")}},
     "values": {"values": {"logLevel": "debug", "features": {"new-cart": True}}},
+    "routes": {"ports": {"http": 8080}, "routes": {"hosts": ["shop.example.com", "www.shop.example.com"],
+                                                   "paths": [{"path": "/", "match": "Prefix"}, {"path": "/api", "match": "Exact"}]}},
 }
 PART_LETTERS = {"service": "s", "ingress": "i", "autoscaling": "a", "serviceAccount": "u", "config": "c",
-                "secretEnv": "e", "values": "v"}
+                "secretEnv": "e", "values": "v", "routes": "r"}
 # An app with every part, all of them set by other layers than the app: its base uses none.
 ALL_PARTS_LAYER = {"ports": {"http": 1}, "ingress": {"host": "x"}, "autoscaling": {"min": 1},
                    "serviceAccount": {"create": True}, "config": {"a": ""}, "secretEnv": {"A": ""}, "values": {"a": 1}}
@@ -83,7 +85,7 @@ def test_every_part_combination_lints_strict_and_validates(tmp_path):
     assert len({app.name for app in apps}) == len(apps) == 2 ** len(FEATURE_PARTS)
     for app, subset in zip(apps, ALL_SUBSETS):
         assert chart_parts(app) == {"deployment", "serviceAccount", "disruptionBudget", *subset} | (
-            {"service"} if "ingress" in subset else set())
+            {"service"} if {"ingress", "routes"} & set(subset) else set())
     dirs = [fx.write_chart(app, tmp_path / "charts") for app in apps]
     # Charts whose parts come from other layers: their values.yaml leaves those parts unset.
     dirs += [fx.write_chart(app, tmp_path / "other") for app in (FULL, fx.shop_web())]

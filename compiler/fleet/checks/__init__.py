@@ -7,7 +7,9 @@ declarations, for the spans of their labels) and the program's sources (for fixe
 By topic: `placement` (labels, selectors, envs and clusters; its `place` runs during evaluation,
 as the model needs it), `assignments` (values wrong wherever they are written), `effective`
 (values wrong together after layering), `ports`, `dependencies`, `names`, `stages`, `releases` (what Flux
-or Helm would refuse of a `release`), `tenancy` (tenant isolation), `workloads` (the workload kind, its pod and containers). Every check of values
+or Helm would refuse of a `release`), `tenancy` (tenant isolation), `workloads` (the workload kind, its pod and
+containers), `release_settings` (of an app's own release and chart), `network` (of routes and the derived
+NetworkPolicies). Every check of values
 after layering walks `versions.versions(...)`, each distinct tree of an app once (the distinct
 instances are found once, by evaluation, which completes each `AppModel` with them too).
 
@@ -18,7 +20,7 @@ share it.
 from __future__ import annotations
 
 from gop.compiler.diagnostics import Diagnostic
-from gop.compiler.fleet.checks import effective, workloads
+from gop.compiler.fleet.checks import effective, network, release_settings, workloads
 from gop.compiler.fleet.checks.assignments import assignment_diagnostics
 from gop.compiler.fleet.checks.dependencies import dependency_diagnostics
 from gop.compiler.fleet.checks.names import name_diagnostics
@@ -38,11 +40,15 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
         effective.check_version(fleet, version, findings)
         ports.check_version(version, findings)
         workloads.check_version(version, findings)
+        release_settings.check_version(version, findings)
+        network.check_version(fleet, version, findings)
     found: dict[tuple, Diagnostic] = {}
     for group in (assignment_diagnostics(evaluation), cluster_label_diagnostics(fleet, resolution), findings.diagnostics(),
                   ports.diagnostics, dependency_diagnostics(fleet), placement_warnings(fleet), name_diagnostics(fleet),
                   stage_diagnostics(fleet, resolution),
-                  release_diagnostics(fleet, resolution), tenancy_diagnostics(fleet, resolution)):
+                  release_diagnostics(fleet, resolution), tenancy_diagnostics(fleet, resolution),
+                  release_settings.chart_layer_diagnostics(evaluation), release_settings.chart_test_diagnostics(fleet),
+                  network.callee_diagnostics(fleet)):
         for diag in group:
             found.setdefault((diag.code, diag.span, diag.message), diag)
     return list(found.values())

@@ -2,7 +2,8 @@
 
 Input: the `Evaluation` (every layer's checked leaves). Output: `assignment_diagnostics(...)`:
 an image policy's semver range Flux cannot parse (UNPARSABLE_SEMVER_RANGE), an ingress host that
-is not a DNS name (INGRESS_HOST_NOT_DNS), each at the assignment that wrote it. Nothing changes.
+is not a DNS name (INGRESS_HOST_NOT_DNS), an image policy's tag pattern Go cannot compile
+(INVALID_TAG_PATTERN), each at the assignment that wrote it. Nothing changes.
 
 Invariants: each list of leaves once (an `all` body's leaves are shared by its apps).
 """
@@ -10,14 +11,15 @@ Invariants: each list of leaves once (an `all` body's leaves are shared by its a
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from gop.compiler.core.span import Span
 from gop.compiler.diagnostics import Diagnostic, codes, diagnostic
-from gop.compiler.language import AppField
+from gop.compiler.language import TAG_FILTER, AppField
 from gop.compiler.semantic.check import PRESENT, Leaf
 from gop.compiler.semantic.resolve import DNS_LABEL
+from gop.compiler.semantic.go_regexp import pattern_problem
 from gop.compiler.semantic.semver_range import range_problem
 from gop.compiler.semantic.types import describe_value
 
@@ -27,9 +29,11 @@ LABEL_VALUE_MAX = 63  # characters of a DNS label and of a Kubernetes label valu
 def assignment_diagnostics(evaluation) -> Iterator[Diagnostic]:
     for leaf in _written_leaves(evaluation):
         for path, value in _flattened(leaf.path, leaf.value):
-            check = _VALUE_CHECKS.get(path)
-            if check is not None and isinstance(value, str):
-                yield from check(value, leaf.span)
+            rule = _VALUE_CHECKS.get(path)
+            problem = rule.problem(value) if rule is not None and isinstance(value, str) else None
+            if problem is not None:
+                yield diagnostic(rule.code, leaf.span, f"{rule.message.format(value=describe_value(value))}: {problem}",
+                                 notes=(rule.note,))
 
 
 def _written_leaves(evaluation) -> Iterator[Leaf]:
@@ -53,21 +57,6 @@ def _flattened(path: tuple[str, ...], value: Any) -> Iterator[tuple[tuple[str, .
         yield path, value
 
 
-def _semver_range(text: str, span: Span) -> Iterator[Diagnostic]:
-    problem = range_problem(text)
-    if problem is not None:
-        yield diagnostic(codes.UNPARSABLE_SEMVER_RANGE, span, f"Flux cannot parse the semver range {describe_value(text)}: {problem}",
-                         notes=('write a range such as ">=1.4.0 <2.0.0", "^2.0.0", "~1.2" or "1.x"',))
-
-
-def _ingress_host(host: str, span: Span) -> Iterator[Diagnostic]:
-    problem = host_problem(host)
-    if problem is not None:
-        yield diagnostic(codes.INGRESS_HOST_NOT_DNS, span, f"the ingress host {describe_value(host)} is not a DNS name: {problem}",
-                         notes=('a host is DNS labels joined by dots, each 1 to 63 lower-case letters, digits and "-", '
-                                'starting and ending with a letter or digit, e.g. "api.acme.io"',))
-
-
 def host_problem(host: str) -> str | None:
     """Why Kubernetes rejects `host` as an Ingress rule's host (a DNS-1123 subdomain, not an IP)."""
     try:
@@ -85,4 +74,25 @@ def host_problem(host: str) -> str | None:
     return None
 
 
-_VALUE_CHECKS = {(AppField.IMAGE_POLICY, AppField.SEMVER): _semver_range, (AppField.INGRESS, AppField.HOST): _ingress_host}
+@dataclass(frozen=True, slots=True)
+class _ValueRule:
+    """A value refused wherever it is written: why (`problem`, None when fine), and what is said then."""
+
+    problem: Callable[[str], str | None]
+    code: str
+    message: str  # with `{value}`; the problem follows it
+    note: str
+
+
+_VALUE_CHECKS = {
+    (AppField.IMAGE_POLICY, AppField.SEMVER): _ValueRule(
+        range_problem, codes.UNPARSABLE_SEMVER_RANGE, "Flux cannot parse the semver range {value}",
+        'write a range such as ">=1.4.0 <2.0.0", "^2.0.0", "~1.2" or "1.x"'),
+    (AppField.INGRESS, AppField.HOST): _ValueRule(
+        host_problem, codes.INGRESS_HOST_NOT_DNS, "the ingress host {value} is not a DNS name",
+        'a host is DNS labels joined by dots, each 1 to 63 lower-case letters, digits and "-", '
+        'starting and ending with a letter or digit, e.g. "api.acme.io"'),
+    (AppField.IMAGE_POLICY, TAG_FILTER, "pattern"): _ValueRule(
+        pattern_problem, codes.INVALID_TAG_PATTERN, "Flux cannot compile the tag pattern {value}",
+        'the pattern is a Go regular expression (RE2 syntax), e.g. "^model-v(?P<version>[0-9]+[.][0-9]+[.][0-9]+)$"'),
+}

@@ -3,7 +3,10 @@
 Input: one `versions.Version` (an app's distinct effective values) and a `Findings`; the fleet's
 delivery settings for the tenant rule. Output: reports into the `Findings`: requests above limits
 (REQUEST_ABOVE_LIMIT), autoscaling `min` above `max` (AUTOSCALING_MIN_ABOVE_MAX), an app in a
-system namespace while Flux impersonates a tenant (SYSTEM_NAMESPACE_UNDER_TENANT). Each is
+system namespace while Flux impersonates a tenant (SYSTEM_NAMESPACE_UNDER_TENANT), an image policy
+with no tag order or several (IMAGE_POLICY_ORDER), an `extract` naming a group its tag pattern
+lacks (UNKNOWN_CAPTURE_GROUP), a scaling metric whose target or object its type does not take
+(SCALING_METRIC_INVALID). Each is
 reported at the line that set the offending value (the higher layer of the two), with the other
 as a related span.
 """
@@ -13,7 +16,8 @@ from __future__ import annotations
 from gop.compiler.diagnostics import codes
 from gop.compiler.fleet.checks.versions import Findings, Version, later
 from gop.compiler.fleet.model import Fleet
-from gop.compiler.language import AppField
+from gop.compiler.language import IMAGE_POLICY_ORDERS, SCALING_METRICS, TAG_FILTER, AppField
+from gop.compiler.semantic.go_regexp import group_names, pattern_problem, template_problems
 from gop.compiler.semantic.types import Quantity
 
 # Namespaces of Kubernetes and of Flux itself: the tenant RBAC gopc writes per app namespace
@@ -25,6 +29,8 @@ SYSTEM_NAMESPACES = ("flux-system", "kube-system", "kube-public", "kube-node-lea
 def check_version(fleet: Fleet, version: Version, findings: Findings) -> None:
     _requests_and_limits(version, findings)
     _autoscaling(version, findings)
+    _image_policy(version, findings)
+    _scaling_metrics(fleet, version, findings)
     account = fleet.delivery.values.get("serviceAccountName")
     if account:
         _system_namespace(fleet, version, findings, account)
@@ -49,6 +55,61 @@ def _autoscaling(version: Version, findings: Findings) -> None:
         findings.report(version, codes.AUTOSCALING_MIN_ABOVE_MAX, f"app `{version.app}` autoscales between min {scaling['min']} and max "
                         f"{scaling['max']}",
                         ("the API server rejects a HorizontalPodAutoscaler whose minReplicas is above maxReplicas",), primary, other)
+
+
+def _image_policy(version: Version, findings: Findings) -> None:
+    policy = version.values.get(AppField.IMAGE_POLICY)
+    if not isinstance(policy, dict):
+        return
+    orders = [order for order in IMAGE_POLICY_ORDERS if order in policy]
+    if len(orders) != 1:
+        written = " and ".join(f"`{order}`" for order in orders) or "none"
+        primary, other = (later(*(version.origins.get((AppField.IMAGE_POLICY, order)) for order in orders[:2]))
+                          if len(orders) > 1 else (version.origins.get((AppField.IMAGE_POLICY,)), None))
+        findings.report(version, codes.IMAGE_POLICY_ORDER, f"the image policy of app `{version.app}` sets {written} of "
+                        "`semver`, `alphabetical` and `numerical`: it needs exactly one to order the tags",
+                        ('keep one, e.g. `semver = ">=1.0.0"` or `numerical = "asc"`',), primary, other)
+    tag_filter = policy.get(TAG_FILTER)
+    if isinstance(tag_filter, dict) and "extract" in tag_filter and pattern_problem(tag_filter["pattern"]) is None:
+        names, count = group_names(tag_filter["pattern"])
+        for problem in template_problems(tag_filter["extract"], names, count):
+            primary = version.origins.get((AppField.IMAGE_POLICY, TAG_FILTER, "extract"))
+            other = version.origins.get((AppField.IMAGE_POLICY, TAG_FILTER, "pattern"))
+            findings.report(version, codes.UNKNOWN_CAPTURE_GROUP, f"the tag filter of app `{version.app}` extracts "
+                            f"nothing: {problem}",
+                            (f"the pattern's named groups: {', '.join(names) or 'none'}; Flux compares the empty text "
+                             "a missing group expands to, so no tag would ever win",), primary, other)
+
+
+# Which targets each kind of scaling metric takes (the HorizontalPodAutoscaler API's validation).
+_METRIC_TARGETS = {"Resource": ("averageUtilization", "averageValue"), "Pods": ("averageValue",),
+                   "Object": ("value", "averageValue"), "External": ("value", "averageValue")}
+_TARGETS = ("averageUtilization", "averageValue", "value")
+
+
+def _scaling_metrics(fleet: Fleet, version: Version, findings: Findings) -> None:
+    if version.values.get(SCALING_METRICS) and AppField.AUTOSCALING not in fleet.apps[version.app].features:
+        findings.report(version, codes.SCALING_METRIC_INVALID, f"app `{version.app}` has `scalingMetrics` but autoscales "
+                        "on no cluster",
+                        ("the metrics extend the app's HorizontalPodAutoscaler: add `autoscaling { max = ... }` where "
+                         "they apply, or remove them",), version.origins.get((SCALING_METRICS,)))
+    for metric in version.values.get(SCALING_METRICS) or ():
+        allowed = _METRIC_TARGETS[metric["type"]]
+        targets = [target for target in _TARGETS if target in metric]
+        problem = None
+        if len(targets) != 1 or targets[0] not in allowed:
+            problem = (f"sets {' and '.join(f'`{t}`' for t in targets) or 'no target'}; a {metric['type']} metric takes "
+                       f"exactly one of {', '.join(f'`{t}`' for t in allowed)}")
+        elif (metric["type"] == "Object") != ("object" in metric):
+            problem = "needs `object`, the object it describes" if metric["type"] == "Object" else "has an `object`, which only an Object metric describes"
+        elif metric["type"] == "Resource" and metric.get("selector"):
+            problem = "has a `selector`, which a Resource metric does not take"
+        if problem is not None:
+            findings.report(version, codes.SCALING_METRIC_INVALID, f"the {metric['type']} scaling metric `{metric['name']}` "
+                            f"of app `{version.app}` {problem}",
+                            ("the API server refuses such a HorizontalPodAutoscaler; e.g. "
+                             '`{ type = "Resource", name = "memory", averageUtilization = 75 }`',),
+                            version.origins.get((SCALING_METRICS,)))
 
 
 def _system_namespace(fleet: Fleet, version: Version, findings: Findings, account: str) -> None:

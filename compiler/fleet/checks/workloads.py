@@ -72,8 +72,8 @@ def _cron_job(version: Version, findings: Findings) -> None:
                         ('add `cronJob { schedule = "0 3 * * *" }` (five cron fields, or a macro such as "@daily")',),
                         version.origins.get((WorkloadField.WORKLOAD,)))
         return
-    schedule = settings[WorkloadField.SCHEDULE]
-    problem = schedule_problem(schedule)
+    schedule = settings.get(WorkloadField.SCHEDULE)  # absent: the type checker reports the missing field
+    problem = schedule_problem(schedule) if schedule is not None else None
     if problem:
         findings.report(version, codes.CRON_SCHEDULE_INVALID,
                         f"the schedule {schedule!r} of app `{version.app}` does not parse: {problem}",

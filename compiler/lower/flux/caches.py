@@ -11,6 +11,7 @@ methods answer as the functions they stand for, each worked out at most once:
 - `chart_sources()`: `releases.ChartSources(fleet)`, the named chart sources of the releases;
 - `release_components()`: `releases.release_components(fleet)`, what overlays set for releases;
 - `rendered_charts`: what `helm template` printed for a vendored chart with given values (render).
+- `network_policies()`: `network.app_policies(fleet)`, each app's derived NetworkPolicy.
 
 Invariants:
 - One object per fleet, made by whoever holds the fleet (the session puts one in each
@@ -24,7 +25,7 @@ Invariants:
 from __future__ import annotations
 
 from gop.compiler.fleet.model import Fleet
-from gop.compiler.lower.flux import overlays, releases, resources, secrets
+from gop.compiler.lower.flux import network, overlays, releases, resources, secrets
 from gop.compiler.lower.helm.caches import HelmCaches
 
 
@@ -39,6 +40,13 @@ class LoweringCaches:
         self._chart_sources: releases.ChartSources | None = None
         self._release_components: releases.ReleaseComponents | None = None
         self.rendered_charts: dict[tuple, str] = {}  # (chart package, release, namespace, values, crds) -> helm's output
+        self._network_policies: dict[str, dict] | None = None
+
+    def network_policies(self) -> dict[str, dict]:
+        """Each app's NetworkPolicy (read, never changed: render copies)."""
+        if self._network_policies is None:
+            self._network_policies = network.app_policies(self.fleet)
+        return self._network_policies
 
     def chart_sources(self) -> releases.ChartSources:
         if self._chart_sources is None:

@@ -32,6 +32,7 @@ from gop.compiler.semantic.types import ResourceRef
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.diagnostics import codes
 from gop.compiler.lower.kinds import GIT_REPOSITORY, HELM_RELEASE, HELM_REPOSITORY, KUSTOMIZATION, OCI_REPOSITORY
+from gop.compiler.language import APP_CHART, IMAGE_POLICY_ORDERS, RELEASE_NAME, TAG_FILTER
 
 FLUX_NAMESPACE = "flux-system"
 SYNC_NAME = "flux-system"  # `flux bootstrap` names the GitRepository and Kustomization after the namespace
@@ -249,10 +250,29 @@ def _delivery_spec(fleet: Fleet, app: AppModel | None, delivery: dict[str, Any],
             spec[field] = str(delivery[field])
     if "dependsOn" in delivery:
         spec["dependsOn"] = dependencies(fleet, app, delivery["dependsOn"], namespaces)
-    if "retries" in delivery:
-        for action in ("install", "upgrade"):
-            spec[action] = {"remediation": {"retries": delivery["retries"]}}
+    if RELEASE_NAME in delivery:
+        spec[RELEASE_NAME] = delivery[RELEASE_NAME]
+    for action in ("install", "upgrade"):
+        settings = plain(delivery.get(action) or {})
+        remediation = {"retries": delivery["retries"]} if "retries" in delivery else {}
+        remediation.update((target, settings[field]) for field, target in _REMEDIATION if field in settings)
+        fields = {target: settings[field] for field, target in _ACTION_FIELDS if field in settings}
+        strategy = {target: settings[field] for field, target in (("strategy", "name"), ("retryInterval", "retryInterval"))
+                    if field in settings}
+        if strategy:
+            fields["strategy"] = strategy
+        if remediation:
+            fields["remediation"] = remediation
+        if fields:
+            spec[action] = fields
+    if "driftDetection" in delivery:
+        spec["driftDetection"] = {"mode": delivery["driftDetection"]}
     return spec
+
+
+# The app's `install`/`upgrade` settings that go into a HelmRelease action's `remediation`, and beside it.
+_REMEDIATION = (("remediateLastFailure", "remediateLastFailure"), ("remediation", "strategy"))
+_ACTION_FIELDS = (("cleanupOnFail", "cleanupOnFail"),)
 
 
 def dependencies(fleet: Fleet, app: AppModel, refs: list[ResourceRef],
@@ -290,9 +310,11 @@ def image_marker(app: AppModel) -> str:
 def helm_release(fleet: Fleet, app: AppModel, helm: HelmCaches | None = None) -> dict[str, Any]:
     """The base HelmRelease: chart, delivery settings and, for apps with an image policy,
     the image tag (the line image automation rewrites; see `image_marker`)."""
-    spec: dict[str, Any] = {"releaseName": app.name}
+    spec: dict[str, Any] = {RELEASE_NAME: app.name}
     spec.update(_chart_reference(fleet, app, helm))
     spec.update(_delivery_spec(fleet, app, _base_delivery(fleet, app)))
+    if (app.base.get(APP_CHART) or {}).get("test"):
+        spec["test"] = {"enable": True}
     account = app_account(fleet, app.name)
     if account:
         spec["serviceAccountName"] = account
@@ -394,7 +416,16 @@ def image_repository(app: AppModel) -> dict[str, Any]:
 
 
 def image_policy(app: AppModel) -> dict[str, Any]:
-    spec = {"imageRepositoryRef": {"name": app.name}, "policy": {"semver": {"range": app.base["imagePolicy"]["semver"]}}}
+    """The app's ImagePolicy: its tag filter, if any, and its one order (gopc check makes sure of one)."""
+    policy = plain(app.base["imagePolicy"])
+    spec: dict[str, Any] = {"imageRepositoryRef": {"name": app.name}}
+    if TAG_FILTER in policy:
+        spec["filterTags"] = dict(policy[TAG_FILTER])
+    if "semver" in policy:
+        spec["policy"] = {"semver": {"range": policy["semver"]}}
+    else:
+        order = next(order for order in IMAGE_POLICY_ORDERS if order in policy)
+        spec["policy"] = {order: {"order": policy[order]}}
     return kube_object(IMAGE_API, "ImagePolicy", app.name, FLUX_NAMESPACE, spec)
 
 

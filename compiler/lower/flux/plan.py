@@ -34,7 +34,7 @@ from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.fleet.stages import direct_dependencies, earliest_stage, stage_names, stage_of
 from gop.compiler.language import AppField
 from gop.compiler.values import merge
-from gop.compiler.lower.flux import objects, resources, tenants
+from gop.compiler.lower.flux import network, objects, resources, tenants
 from gop.compiler.lower.flux.releases import cluster_sources, created_namespaces, release_namespace, source_key
 from gop.compiler.lower.flux.objects import FLUX_NAMESPACE
 from gop.compiler.lower.flux.caches import LoweringCaches
@@ -222,13 +222,17 @@ def image_apps(fleet: Fleet, cluster: str) -> list[AppModel]:
 
 def namespace_files(fleet: Fleet, namespace: str) -> dict[str, list[dict[str, Any]]]:
     """infrastructure/namespaces/<namespace>/: the namespace (with its declaration's labels and
-    annotations) and, for tenants, its RBAC where apps live (not in a namespace only releases,
-    resources or a declaration ask for); a `tenant`'s namespace has its label and RBAC (`tenants`)."""
+    annotations), its `default-deny` NetworkPolicy (`networkPolicies.defaultDeny`) and, for tenants, its RBAC
+    where apps live (not in a namespace only releases, resources or a declaration ask for); a `tenant`'s
+    namespace has its label and RBAC (`tenants`)."""
     fields = resources.namespace_object_fields(fleet, namespace)
     labels = tenants.namespace_labels(fleet, namespace)
     if labels:
         fields = {**fields, "labels": dict(sorted({**fields.get("labels", {}), **labels}.items()))}
     files = {"namespace.yaml": [objects.namespace(namespace, fields)]}
+    deny = network.namespace_policies(fleet, namespace)
+    if deny:
+        files[network.POLICY_FILE] = deny
     rbac = tenants.namespace_rbac(fleet, namespace)
     if rbac:
         files["rbac.yaml"] = rbac

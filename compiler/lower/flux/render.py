@@ -5,7 +5,9 @@ Output: a list of Kubernetes objects (plain dicts) in the order Helm installs th
 (`kinds.install_key`: Namespaces before what goes in them, Deployments after their ConfigMaps):
 the namespaces (and tenant RBAC), the objects of `resource` declarations, the SOPS-encrypted
 Secret manifests as they are in the repository, the ExternalSecrets of `external(...)` references, and the objects of
-every app's chart rendered with the values the cluster's HelmRelease ends up with
+every app's chart rendered with the values the cluster's HelmRelease ends up with, as the
+release `delivery.releaseName` names (else the app's name) and without its hooks, and the apps'
+derived NetworkPolicies (`network`)
 (chart values.yaml = `AppModel.base`, then the env patch, then the cluster patch, merged
 as Helm and Kustomize merge them: maps key by key, lists whole), and every `release`'s vendored
 chart templated by helm with the release's effective values (`charts`). With `include_flux`, also the GitRepository and Kustomizations of the sync,
@@ -51,6 +53,9 @@ from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.secrets import cluster_external_secrets
 from gop.compiler.emit.yaml import dump_yaml
 from gop.compiler.lower.kinds import InstallKey, install_key
+from gop.compiler.language import RELEASE_NAME, AppField
+
+HELM_HOOK = "helm.sh/hook"  # the annotation of a chart's hooks (its `helm test` pod)
 
 Piece = tuple[InstallKey, str]  # an object's sort key and its YAML text
 
@@ -59,14 +64,28 @@ def render_cluster(fleet: Fleet, cluster: str, *, include_flux: bool = False,
                    caches: LoweringCaches | None = None) -> list[dict[str, Any]]:
     caches = caches_for(fleet, caches)
     docs = infrastructure_objects(fleet, cluster, caches)
+    policies = caches.network_policies()
     for release in plan.releases(fleet, cluster):
-        docs += helm_template(release.app, plain(release_values(release)), release_name=release.app.name,
-                              namespace=release.namespace, caches=caches.helm)
+        if release.app.name in policies:
+            docs.append(copy.deepcopy(policies[release.app.name]))
+        values = plain(release_values(release))
+        docs += applied(helm_template(release.app, values, release_name=helm_release_name(release.app, values),
+                                      namespace=release.namespace, caches=caches.helm))
     for chart_release in releases.cluster_releases(fleet, cluster):
         docs += chart_objects(fleet, chart_release, caches.rendered_charts)
     if include_flux:
         docs += flux_objects(fleet, cluster, caches)
     return sorted(docs, key=install_key)
+
+
+def helm_release_name(app: AppModel, values: dict[str, Any]) -> str:
+    """The Helm release name of an app with these effective values (plain): `delivery.releaseName`, else its name."""
+    return values.get(AppField.DELIVERY, {}).get(RELEASE_NAME) or app.name
+
+
+def applied(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The objects Helm installs, without its hooks (a `helm test` pod runs only when tests run)."""
+    return [doc for doc in docs if HELM_HOOK not in doc["metadata"].get("annotations", {})]
 
 
 class ClusterRenderer:
@@ -84,7 +103,10 @@ class ClusterRenderer:
     def text(self, cluster: str, *, include_flux: bool = False) -> str:
         """`dump_all(render_cluster(fleet, cluster, include_flux=...))`, byte for byte."""
         pieces = [self._piece(doc) for doc in infrastructure_objects(self.fleet, cluster, self.caches)]
+        policies = self.caches.network_policies()
         for release in plan.releases(self.fleet, cluster):
+            if release.app.name in policies:
+                pieces.append(self._piece(policies[release.app.name]))
             pieces += self._release_pieces(release)
         for chart_release in releases.cluster_releases(self.fleet, cluster):
             pieces += [self._piece(doc) for doc in chart_objects(self.fleet, chart_release, self.caches.rendered_charts)]
@@ -107,8 +129,8 @@ class ClusterRenderer:
         with_env, with_env_plain = self._with_env(release)
         values = plain_merge(with_env, with_env_plain, release.cluster_values)  # plain(release_values(release))
         effective = merge(self._chart_values_of(app), helm_values(values))
-        return helm_template_merged(app, effective, release_name=app.name, namespace=release.namespace,
-                                    caches=self.caches.helm)
+        return applied(helm_template_merged(app, effective, release_name=helm_release_name(app, values),
+                                            namespace=release.namespace, caches=self.caches.helm))
 
     def _with_env(self, release: plan.Release) -> tuple[dict[str, Any], dict[str, Any]]:
         """The app's values with the env patch merged in, and their plain form; read, never changed."""

@@ -4,7 +4,8 @@ Input: a `Fleet`. Output: relative path -> file text, sorted by path.
 
 Layout (after fluxcd/flux2-kustomize-helm-example; docs/flux.md explains each file):
     apps/base/<app>/                    kustomization.yaml, release.yaml (HelmRelease),
-                                        repository.yaml (OCIRepository/HelmRepository, charts from OCI)
+                                        repository.yaml (OCIRepository/HelmRepository, charts from OCI),
+                                        network-policy.yaml (`delivery.networkPolicies`)
     apps/<env>/kustomization.yaml       every app of the env (for inspection; clusters do not use it)
     apps/<env>/<app>/                   kustomization.yaml (+ <app>-values.yaml: the env's patch)
     infrastructure/namespaces/<ns>/     kustomization.yaml, namespace.yaml (+ tenant RBAC): the namespaces of
@@ -49,7 +50,7 @@ from typing import Any
 
 from gop.compiler.fleet.model import Fleet
 from gop.compiler.fleet.stages import stage_of
-from gop.compiler.lower.flux import objects, plan, releases, tenants
+from gop.compiler.lower.flux import network, objects, plan, releases, tenants
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.objects import (
     IMAGE_TAG_PATH, every_release_patch, helm_release, kustomize_component, kustomize_config, namespace_moves,
@@ -142,6 +143,10 @@ def _app_base(fleet: Fleet, name: str, caches: LoweringCaches, files: dict[str, 
     comments = {0: Comments(line={IMAGE_TAG_PATH: objects.image_marker(app)})} if "imagePolicy" in app.base else None
     files[base_release_file(name)] = dump_yaml([release], comments=comments)
     resources = ["release.yaml"]
+    policy = caches.network_policies().get(name)
+    if policy is not None:
+        files[f"{directory}/{network.POLICY_FILE}"] = dump_yaml([policy])
+        resources.append(network.POLICY_FILE)
     source = objects.chart_source(fleet, app, caches.helm)
     if source is not None:
         files[f"{directory}/repository.yaml"] = dump_yaml([source])

@@ -6,22 +6,27 @@ Output: {path relative to charts/<app>/: text}: Chart.yaml, values.yaml, values.
 
 Invariants:
 - Deterministic: the same model gives the same bytes (no clock, no paths, no dict-order luck).
-- Version policy: `0.0.0-g<h>` where <h> is the first 12 hex digits of the SHA-256 of every
+- Version policy: the app's `chart.version` when its body sets one; else `0.0.0-g<h>` where <h> is the first 12 hex digits of the SHA-256 of every
   other byte of the chart (all files, Chart.yaml without its version). Equal charts have equal
   versions, any change gives a new one; the version has no `+`, so it is a valid OCI tag, and
   it is a valid SemVer 2 pre-release (the `g` keeps the identifier from being a number with a
   leading zero). Versions are not ordered in time: deliveries pin the exact version.
 - appVersion is the base image tag; the description is the app's doc comment.
+- README.md (the "readme" part) is written from the same values.schema.json and values.yaml data.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 
 from gop.compiler.fleet.model import AppModel
 from gop.compiler.emit.yaml import Quoting, dump_yaml
 from gop.compiler.lower.helm.caches import HelmCaches
-from gop.compiler.lower.helm.parts import chart_parts
+from gop.compiler.language import APP_CHART
+from gop.compiler.lower.helm.parts import chart_parts, helm_values
+from gop.compiler.lower.helm.readme import readme
+from gop.compiler.values import plain
 from gop.compiler.lower.helm.schema import chart_schema_text
 from gop.compiler.lower.helm.templates import templates
 from gop.compiler.lower.helm.values_file import values_yaml
@@ -50,7 +55,7 @@ def chart_files(app: AppModel, caches: HelmCaches | None = None) -> dict[str, st
     caches = caches or HelmCaches()
     chart_yaml = _chart_yaml_parts(app)
     files = _files_without_version(app, chart_yaml, caches)
-    version = _version(files)
+    version = _chosen_version(app) or _version(files)
     caches.remember_chart_version(app, version)
     files["Chart.yaml"] = _chart_yaml(chart_yaml, version)
     return dict(sorted(files.items()))
@@ -63,7 +68,7 @@ def chart_version(app: AppModel, caches: HelmCaches | None = None) -> str:
     caches = caches or HelmCaches()
     version = caches.chart_version(app)
     if version is None:
-        version = _version(_files_without_version(app, _chart_yaml_parts(app), caches))
+        version = _chosen_version(app) or _version(_files_without_version(app, _chart_yaml_parts(app), caches))
         caches.remember_chart_version(app, version)
     return version
 
@@ -75,8 +80,16 @@ def _files_without_version(app: AppModel, chart_yaml: tuple[str, str], caches: H
         "values.yaml": values_yaml(app),
         "values.schema.json": chart_schema_text(app, caches),
     }
-    files.update(templates(chart_parts(app)))
+    parts = chart_parts(app)
+    files.update(templates(parts))
+    if "readme" in parts:
+        files["README.md"] = readme(app, json.loads(files["values.schema.json"]), helm_values(plain(app.base)))
     return files
+
+
+def _chosen_version(app: AppModel) -> str | None:
+    """The version the app's body gives its chart (`chart.version`), if any."""
+    return (app.base.get(APP_CHART) or {}).get("version")
 
 
 def _version(files: dict[str, str]) -> str:

@@ -33,8 +33,9 @@ from gop.compiler.language import DEFAULT_WORKLOAD, PROBE_FIELDS, WORKLOAD_PARTS
 Doc = dict[str, Any]
 
 # Helm's install order of the kinds a chart can contain (pkg/release/util/kind_sorter.go).
-INSTALL_ORDER = ("PodDisruptionBudget", "ServiceAccount", "ConfigMap", "Service", "DaemonSet", "Deployment",
+INSTALL_ORDER = ("PodDisruptionBudget", "ServiceAccount", "ConfigMap", "Service", "DaemonSet", "Pod", "Deployment",
                  "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "Ingress")
+TEST_IMAGE = "busybox:1.37.0"  # the `helm test` pod's (templates.TEST_CONNECTION)
 _LABEL_EDGES = re.compile(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$")
 
 
@@ -70,17 +71,30 @@ def helm_template_merged(app: AppModel, effective: dict[str, Any], *, release_na
     if "disruptionBudget" in parts and release.needs_budget():
         docs.append(("pdb.yaml", release.disruption_budget()))
     if "autoscaling" in parts and effective.get("autoscaling"):
-        docs.append(("hpa.yaml", release.hpa()))
+        docs.append(("hpa.yaml", release.hpa(parts)))
     if "ingress" in parts and effective.get("ingress") and effective["ports"]:
         docs.append(("ingress.yaml", release.ingress()))
+    if "routes" in parts and effective.get("routes") and effective["ports"]:
+        docs.append(("routes.yaml", release.routes()))
     if "service" in parts and effective["ports"]:
         docs.append(("service.yaml", release.service()))
     if release.account()["create"]:
         docs.append(("serviceaccount.yaml", release.service_account()))
-    # helm template prints the hooks (a Job) after every other object
-    ordered = sorted(enumerate(docs), key=lambda item: (item[1][1]["kind"] == "Job",
-                                                        INSTALL_ORDER.index(item[1][1]["kind"]), item[1][0], item[0]))
+    if "test" in parts and effective["ports"]:
+        docs.append(("tests/test-connection.yaml", release.test_pod()))
+    # helm template prints the hooks (a Job, the `helm test` pod) after every other object
+    ordered = sorted(enumerate(docs), key=lambda item: (_is_hook(item[1][1]), *_install_rank(item[1][1]["kind"]),
+                                                        item[1][0], item[0]))
     return [doc for _, (_, doc) in ordered]
+
+
+def _is_hook(doc: Doc) -> bool:
+    return "helm.sh/hook" in (doc["metadata"].get("annotations") or {})
+
+
+def _install_rank(kind: str) -> tuple[int, str]:
+    """Helm's install order: the kinds it knows in its order, then the others by name (an HTTPRoute)."""
+    return (INSTALL_ORDER.index(kind), "") if kind in INSTALL_ORDER else (len(INSTALL_ORDER), kind)
 
 
 def label_value(text: str) -> str:
@@ -341,18 +355,70 @@ class _Release:
         spec["rules"] = [{"host": ingress["host"], "http": {"paths": [path]}}]
         return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": metadata, "spec": spec}
 
-    def hpa(self) -> Doc:
+    def routes(self) -> Doc:
+        routes, ports = self.values["routes"], self.values["ports"]
+        metadata = self.metadata()
+        if routes["annotations"]:
+            metadata["annotations"] = dict(routes["annotations"])
+
+        def port_of(path: dict[str, Any]) -> str:
+            return path.get("port") or ("http" if "http" in ports else sorted(ports)[0])
+
+        spec: Doc = {}
+        if routes["api"] == "Ingress":
+            if routes.get("className"):
+                spec["ingressClassName"] = routes["className"]
+            if routes["tls"]:
+                spec["tls"] = [{"hosts": list(routes["hosts"]), "secretName": routes.get("tlsSecret") or f"{self.fullname}-tls"}]
+            paths = [{"path": path["path"], "pathType": path.get("match") or "Prefix",
+                      "backend": {"service": {"name": self.fullname, "port": {"name": port_of(path)}}}}
+                     for path in routes["paths"]]
+            spec["rules"] = [{"host": host, "http": {"paths": paths}} for host in routes["hosts"]]
+            return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": metadata, "spec": spec}
+        gateway = routes["gateway"]
+        parent = {"name": gateway["name"], **{key: gateway[key] for key in ("namespace", "sectionName") if gateway.get(key)}}
+        spec["parentRefs"] = [parent]
+        spec["hostnames"] = list(routes["hosts"])
+        spec["rules"] = [{"matches": [{"path": {"type": "Exact" if path.get("match") == "Exact" else "PathPrefix",
+                                                "value": path["path"]}}],
+                          "backendRefs": [{"name": self.fullname, "port": ports[port_of(path)]}]}
+                         for path in routes["paths"]]
+        return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": metadata, "spec": spec}
+
+    def hpa(self, parts: frozenset[str]) -> Doc:
         scaling = self.values["autoscaling"]
         target = {"type": "Utilization", "averageUtilization": scaling["cpu"]}
         spec = {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": self.fullname},
                 "minReplicas": scaling["min"], "maxReplicas": scaling["max"],
                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": target}}]}
+        if "scalingMetrics" in parts:
+            spec["metrics"] += [_scaling_metric(metric) for metric in self.values.get("scalingMetrics") or ()]
         return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": self.metadata(),
                 "spec": spec}
 
     def account(self) -> Doc:
         """serviceAccount, or the one every app gets when it sets none."""
         return self.values.get("serviceAccount") or {"create": True, "automountToken": False}
+
+    def test_pod(self) -> Doc:
+        values = self.values
+        ports = values["ports"]
+        probe = values.get("readiness") or values.get("liveness") or {}
+        port = probe.get("port") or ("http" if "http" in ports else sorted(ports)[0])
+        url = f"http://{self.fullname}:{ports[port]}{probe.get('path') or '/'}"
+        labels = {"helm.sh/chart": self.labels["helm.sh/chart"], "app.kubernetes.io/component": "test",
+                  "app.kubernetes.io/managed-by": "Helm"}
+        metadata = {"name": f"{self.fullname}-test-connection", "namespace": self.namespace, "labels": labels,
+                    "annotations": {"helm.sh/hook": "test", "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded"}}
+        container = {"name": "wget", "image": TEST_IMAGE, "command": ["wget"], "args": ["-q", "-O", "/dev/null", "-T", "10", url],
+                     "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                         "capabilities": {"drop": ["ALL"]}},
+                     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "32Mi"}}}
+        spec = {"restartPolicy": "Never", "automountServiceAccountToken": False,
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [container]}
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
 
     def service_account_name(self) -> str:
         return self.account().get("name") or self.fullname
@@ -436,6 +502,25 @@ def _container_security(security: dict[str, Any]) -> Doc:
     if capabilities:
         context["capabilities"] = capabilities
     return context
+
+
+def _scaling_metric(metric: dict[str, Any]) -> Doc:
+    """templates.SCALING_METRICS for one metric."""
+    kind = metric["type"]
+    for target_type, key in (("Utilization", "averageUtilization"), ("AverageValue", "averageValue"), ("Value", "value")):
+        if key in metric:
+            target = {"type": target_type, key: metric[key]}
+            break
+    if kind == "Resource":
+        return {"type": kind, "resource": {"name": metric["name"], "target": target}}
+    identity: Doc = {"name": metric["name"]}
+    if metric.get("selector"):
+        identity["selector"] = {"matchLabels": dict(sorted(metric["selector"].items()))}
+    body: Doc = {"metric": identity, "target": target}
+    if kind == "Object":
+        described = {key: metric["object"][key] for key in ("apiVersion", "kind", "name")}
+        body = {"describedObject": described, **body}
+    return {"type": kind, kind.lower(): body}
 
 
 def _probe(probe: dict[str, Any]) -> Doc:

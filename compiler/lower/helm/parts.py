@@ -8,13 +8,18 @@ Invariants:
   "statefulSet", "daemonSet", "job", "cronJob"; "deployment" when the model names none); every
   chart has "serviceAccount" (each app runs as its own service account) and, with a Deployment or a
   StatefulSet, "disruptionBudget". "service" is a part when the app has ports ("service")
-  or an ingress (which routes to the Service). "ingress", "autoscaling",
+  or an ingress or routes (which route to the Service). "ingress", "routes", "autoscaling",
   "config" and "secretEnv" follow `AppModel.features` one to one. "values" (the app's own
   values, mounted as values.json) is a part when the feature says so, when the app's `values`
   schema declares fields, or when the base values are not empty.
 - A part that is absent has no template, and the chart's values.schema.json rejects values for
   it, so every value the chart accepts has an effect.
-- `delivery`, `imagePolicy` and `namespace` are read by the Flux lowering, never by the chart.
+- "scalingMetrics" (the HPA's metrics beyond CPU) is a part when the app sets `scalingMetrics`
+  anywhere and has the "autoscaling" part, whose HPA it extends.
+- "test" (a `helm test` pod) and "readme" (README.md) follow `chart.test` and `chart.readme` of
+  the app's body (`chart` is never layered: one chart serves every cluster).
+- `delivery`, `imagePolicy`, `namespace`, `chart` and `calls` are read by the lowerings, never by the
+  chart's templates.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ from __future__ import annotations
 from typing import Any
 
 from gop.compiler.fleet.model import AppModel
-from gop.compiler.language import KIND_FIELDS, TEMPLATE_FIELDS, WORKLOAD_PARTS, AppField, WorkloadField
+from gop.compiler.language import (APP_CHART, CALLS, KIND_FIELDS, SCALING_METRICS, TEMPLATE_FIELDS, WORKLOAD_PARTS,
+                                   AppField, WorkloadField)
 from gop.compiler.semantic.types import RecordType
 
-FLUX_ONLY_FIELDS = (AppField.DELIVERY, AppField.IMAGE_POLICY, AppField.NAMESPACE)
-FEATURE_PARTS = ("service", "ingress", "autoscaling", "serviceAccount", "config", "secretEnv", "values")
+FLUX_ONLY_FIELDS = (AppField.DELIVERY, AppField.IMAGE_POLICY, AppField.NAMESPACE, APP_CHART, CALLS)
+FEATURE_PARTS = ("service", "ingress", "autoscaling", "serviceAccount", "config", "secretEnv", "values", "routes")
 KIND_PARTS = tuple(WORKLOAD_PARTS.values())
 # The defaults of the optional pod records (the prelude's `Security`, `TopologySpread` and
 # `DisruptionBudget`), which the chart applies when no layer sets the field: an absent field costs
@@ -52,10 +58,14 @@ def chart_parts(app: AppModel) -> frozenset[str]:
     parts.add("serviceAccount")
     if parts & set(REPLICATED_PARTS):
         parts.add("disruptionBudget")
-    if "ingress" in parts:
+    if "ingress" in parts or "routes" in parts:
         parts.add("service")
     if _has_own_values(app):
         parts.add("values")
+    if "autoscaling" in parts and SCALING_METRICS in app.features:  # they only extend the HPA
+        parts.add(SCALING_METRICS)
+    settings = app.base.get(APP_CHART) or {}
+    parts.update(part for part in ("test", "readme") if settings.get(part))
     return frozenset(parts)
 
 

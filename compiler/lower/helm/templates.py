@@ -672,7 +672,7 @@ spec:
 {{- end }}
 '''
 
-HPA = '''\
+HPA_WITH_CPU = '''\
 {{- with get .Values "autoscaling" }}
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
@@ -692,7 +692,45 @@ spec:
         target:
           type: Utilization
           averageUtilization: {{ .cpu | toJson }}
-{{- end }}
+'''
+
+# `scalingMetrics`: the HPA's metrics beyond CPU (memory, Pods, Object, External), appended to HPA's list.
+SCALING_METRICS = '''\
+    {{- range (get $.Values "scalingMetrics") }}
+    - type: {{ .type | quote }}
+      {{- if eq .type "Resource" }}
+      resource:
+        name: {{ .name | quote }}
+      {{- else if eq .type "Object" }}
+      object:
+        describedObject:
+          apiVersion: {{ .object.apiVersion | quote }}
+          kind: {{ .object.kind | quote }}
+          name: {{ .object.name | quote }}
+      {{- else }}
+      {{ lower .type }}:
+      {{- end }}
+      {{- if ne .type "Resource" }}
+        metric:
+          name: {{ .name | quote }}
+          {{- with get . "selector" }}
+          selector:
+            matchLabels:
+              {{- include "gop.stringMap" . | nindent 14 }}
+          {{- end }}
+      {{- end }}
+        target:
+          {{- if hasKey . "averageUtilization" }}
+          type: Utilization
+          averageUtilization: {{ .averageUtilization | toJson }}
+          {{- else if hasKey . "averageValue" }}
+          type: AverageValue
+          averageValue: {{ .averageValue | toJson }}
+          {{- else }}
+          type: Value
+          value: {{ .value | toJson }}
+          {{- end }}
+    {{- end }}
 '''
 
 SERVICE_ACCOUNT = '''\
@@ -738,6 +776,159 @@ data:
 '''
 
 
+ROUTES_HELPER = '''
+{{/* The port a path of `routes` goes to: its port, else the one named "http", else the first by name
+     (gopc check allows the last only when it is the only port); call with (list $ path). */}}
+{{- define "gop.routePort" -}}
+{{- $root := index . 0 }}
+{{- $port := get (index . 1) "port" }}
+{{- if $port }}{{ $port }}{{ else if hasKey $root.Values.ports "http" }}http{{ else }}{{ keys $root.Values.ports | sortAlpha | first }}{{ end }}
+{{- end }}
+
+{{/* metadata of the routes' object: gop.metadata and the routes' annotations. */}}
+{{- define "gop.routesMetadata" -}}
+{{ include "gop.metadata" (list . "") }}
+{{- with .Values.routes.annotations }}
+annotations:
+  {{- include "gop.stringMap" . | nindent 2 }}
+{{- end }}
+{{- end }}
+'''
+
+# Included by the parts added for issue 13 (the older templates print their maps themselves, unchanged).
+STRING_MAP_HELPER = '''
+{{/* A map of strings as YAML entries, keys and values quoted. */}}
+{{- define "gop.stringMap" -}}
+{{- range $key, $value := . }}
+{{ $key | quote }}: {{ $value | quote }}
+{{- end }}
+{{- end }}
+'''
+
+# `routes`: an Ingress (every host serves every path) or a Gateway API HTTPRoute.
+ROUTES = '''\
+{{- $routes := get .Values "routes" }}
+{{- if and $routes .Values.ports }}
+{{- $root := . }}
+{{- if eq $routes.api "Ingress" }}
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+{{- else }}
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+{{- end }}
+metadata:
+  {{- include "gop.routesMetadata" . | nindent 2 }}
+spec:
+{{- if eq $routes.api "Ingress" }}
+  {{- with get $routes "className" }}
+  ingressClassName: {{ . | quote }}
+  {{- end }}
+  {{- if $routes.tls }}
+  tls:
+    - hosts:
+        {{- range $routes.hosts }}
+        - {{ . | quote }}
+        {{- end }}
+      secretName: {{ get $routes "tlsSecret" | default (printf "%s-tls" (include "gop.fullname" .)) | quote }}
+  {{- end }}
+  rules:
+    {{- range $host := $routes.hosts }}
+    - host: {{ $host | quote }}
+      http:
+        paths:
+          {{- range $routes.paths }}
+          - path: {{ .path | quote }}
+            pathType: {{ get . "match" | default "Prefix" | quote }}
+            backend:
+              service:
+                name: {{ include "gop.fullname" $root | quote }}
+                port:
+                  name: {{ include "gop.routePort" (list $root .) | quote }}
+          {{- end }}
+    {{- end }}
+{{- else }}
+  parentRefs:
+    - name: {{ $routes.gateway.name | quote }}
+      {{- with get $routes.gateway "namespace" }}
+      namespace: {{ . | quote }}
+      {{- end }}
+      {{- with get $routes.gateway "sectionName" }}
+      sectionName: {{ . | quote }}
+      {{- end }}
+  hostnames:
+    {{- range $routes.hosts }}
+    - {{ . | quote }}
+    {{- end }}
+  rules:
+    {{- range $routes.paths }}
+    - matches:
+        - path:
+            type: {{ ternary "Exact" "PathPrefix" (eq (get . "match") "Exact") | quote }}
+            value: {{ .path | quote }}
+      backendRefs:
+        - name: {{ include "gop.fullname" $root | quote }}
+          port: {{ index $root.Values.ports (include "gop.routePort" (list $root .)) | toJson }}
+    {{- end }}
+{{- end }}
+{{- end }}
+'''
+
+
+# `helm test` (chart.test): GET the app's readiness (else liveness, else `/`) path through its Service,
+# from a pod that is not selected by the Service (no selector labels) and runs restricted.
+TEST_CONNECTION = '''\
+{{- if .Values.ports }}
+{{- $probe := get .Values "readiness" | default (get .Values "liveness") | default (dict) }}
+{{- $port := get $probe "port" | default (ternary "http" (keys .Values.ports | sortAlpha | first) (hasKey .Values.ports "http")) }}
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {{ printf "%s-test-connection" (include "gop.fullname" .) | quote }}
+  namespace: {{ .Release.Namespace | quote }}
+  labels:
+    helm.sh/chart: {{ include "gop.chart" . | quote }}
+    app.kubernetes.io/component: "test"
+    app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
+  annotations:
+    helm.sh/hook: "test"
+    helm.sh/hook-delete-policy: "before-hook-creation,hook-succeeded"
+spec:
+  restartPolicy: Never
+  automountServiceAccountToken: false
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 65534
+    runAsGroup: 65534
+    seccompProfile:
+      type: RuntimeDefault
+  containers:
+    - name: "wget"
+      image: "busybox:1.37.0"
+      command: ["wget"]
+      args:
+        - "-q"
+        - "-O"
+        - "/dev/null"
+        - "-T"
+        - "10"
+        - {{ printf "http://%s:%d%s" (include "gop.fullname" .) (index .Values.ports $port | int) (get $probe "path" | default "/") | quote }}
+      securityContext:
+        allowPrivilegeEscalation: false
+        readOnlyRootFilesystem: true
+        capabilities:
+          drop: ["ALL"]
+      resources:
+        requests:
+          cpu: "10m"
+          memory: "16Mi"
+        limits:
+          cpu: "100m"
+          memory: "32Mi"
+{{- end }}
+'''
+
+
 def _notes(parts: frozenset[str]) -> str:
     text = ('{{ .Chart.Name }} runs {{ .Values.image.repository }}:{{ .Values.image.tag }} as release '
             '{{ .Release.Name }} in namespace {{ .Release.Namespace }}.\n')
@@ -771,6 +962,10 @@ def _templates(parts: frozenset[str]) -> dict[str, str]:
     helpers += _pod(parts) + CONTAINER_HELPERS
     if parts & {"job", "cronJob"}:
         helpers += JOB_HELPER
+    if "routes" in parts:
+        helpers += ROUTES_HELPER
+    if {"routes", "scalingMetrics"} & parts:
+        helpers += STRING_MAP_HELPER
     files = {"templates/_helpers.tpl": helpers, "templates/NOTES.txt": _notes(parts)}
     for kind, part in WORKLOAD_PARTS.items():
         if part in parts:
@@ -782,7 +977,11 @@ def _templates(parts: frozenset[str]) -> dict[str, str]:
     if "ingress" in parts:
         files["templates/ingress.yaml"] = INGRESS
     if "autoscaling" in parts:
-        files["templates/hpa.yaml"] = HPA
+        files["templates/hpa.yaml"] = HPA_WITH_CPU + (SCALING_METRICS if "scalingMetrics" in parts else "") + "{{- end }}\n"
+    if "test" in parts:
+        files["templates/tests/test-connection.yaml"] = TEST_CONNECTION
+    if "routes" in parts:
+        files["templates/routes.yaml"] = ROUTES
     if "serviceAccount" in parts:
         files["templates/serviceaccount.yaml"] = SERVICE_ACCOUNT
     config_maps = [text for part, text in (("config", CONFIG_MAP), ("values", VALUES_MAP)) if part in parts]
