@@ -11,21 +11,21 @@ from __future__ import annotations
 TOP_LEVEL_KEYWORDS = frozenset(
     "package import type schema labels let app env cluster overlay source registry "
     "receiver provider alert automation delivery release resource stage namespace "
-    "template defaults narrow for".split()
+    "template defaults narrow for tenant test".split()
 )
 # Keywords inside expressions, types and selectors.
 EXPRESSION_KEYWORDS = frozenset({"as", "where", "and", "or", "not", "in", "exists", "all", "true", "false", "list", "map"})
 
 # Fleet resources that have a name (`app web { ... }`), and those that occur once per fleet.
 NAMED_KINDS = ("app", "env", "cluster", "overlay", "source", "registry", "receiver", "provider", "alert", "automation",
-               "release", "resource", "stage", "namespace")
+               "release", "resource", "stage", "namespace", "tenant")
 SINGLETON_KINDS = ("delivery",)
 RESOURCE_KINDS = NAMED_KINDS + SINGLETON_KINDS
 # Declarations of the language itself (module-scoped names).
 DECLARATION_KINDS = ("type", "schema", "let")
 # The layers a settings body can target, and the resources a selector can pick.
 TARGET_KINDS = ("env", "overlay", "cluster")
-SELECTOR_KINDS = ("app", "env", "overlay", "release", "resource", "namespace")
+SELECTOR_KINDS = ("app", "env", "overlay", "release", "resource", "namespace", "tenant")
 # Declarations whose fields layer like an app's (env, overlay and cluster bodies target them by name).
 UNIT_KINDS = ("app", "release", "resource")
 
@@ -52,7 +52,7 @@ SECRET_FUNCTIONS = tuple(SECRET_PARAMETERS)
 SETTINGS_SCHEMAS = {
     "source": "GitSource", "registry": "ChartRegistry", "delivery": "FleetDelivery", "receiver": "WebhookReceiver",
     "provider": "AlertProvider", "alert": "Alert", "automation": "ImageAutomation",
-    "stage": "Stage", "namespace": "Namespace",
+    "stage": "Stage", "namespace": "Namespace", "tenant": "Tenant",
 }
 # The prelude schema that types each layered declaration's body (apps, releases, resources).
 UNIT_SCHEMAS = {"app": "App", "release": "Release", "resource": "Resource"}
@@ -149,16 +149,11 @@ CONTEXT_NAMES = CONTEXT_ROOTS + ("release", "resource")
 # ---- tenancy (docs/tenancy.md) ------------------------------------------------------------------
 # `tenant NAME where SELECTOR { ... }`: a named declaration placed on clusters by a selector, its body
 # typed by the prelude's `Tenant`.
+# (`tenant` is one of NAMED_KINDS, SELECTOR_KINDS and SETTINGS_SCHEMAS above.)
 TENANT_KIND = "tenant"
-TOP_LEVEL_KEYWORDS = TOP_LEVEL_KEYWORDS | {TENANT_KIND}
-NAMED_KINDS = NAMED_KINDS + (TENANT_KIND,)
-RESOURCE_KINDS = NAMED_KINDS + SINGLETON_KINDS
-SELECTOR_KINDS = SELECTOR_KINDS + (TENANT_KIND,)
-SETTINGS_SCHEMAS = {**SETTINGS_SCHEMAS, TENANT_KIND: "Tenant"}
 
 # ---- tests (`gopc test`, issue 16) ----------------------------------------------------------------
-TEST_KEYWORD = "test"  # starts a top-level `test "name" { ... }` declaration
-TOP_LEVEL_KEYWORDS = TOP_LEVEL_KEYWORDS | {TEST_KEYWORD}
+TEST_KEYWORD = "test"  # starts a top-level `test "name" { ... }` declaration (one of TOP_LEVEL_KEYWORDS)
 # Keywords inside a test body (contextual: ordinary names elsewhere).
 TEST_KEYWORDS = ("expect", "every", "no", "cluster", "object", "where")
 
