@@ -94,8 +94,20 @@ class Assignment:
     effective: bool
 
 
-def explanation(analysis, cluster: str, dotted: str) -> tuple[Any, Any, list[Assignment]]:
-    """(the instance, the effective value, every assignment lowest layer first) of `dotted` on `cluster`."""
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """A value on a cluster: its unit (`unit_key`), its path below the unit, the unit's instance,
+    the effective value and every assignment, lowest layer first."""
+
+    unit: str
+    path: tuple[str, ...]
+    instance: Any
+    value: Any
+    assignments: list[Assignment]
+
+
+def explanation(analysis, cluster: str, dotted: str) -> Explanation:
+    """The explanation of `dotted` (`web.replicas`, `release/podinfo.values.x`) on `cluster`."""
     head, _, rest = dotted.partition(".")
     app, instance = unit_on(analysis, cluster, head)
     path = tuple(rest.split(".")) if rest else ()
@@ -113,22 +125,20 @@ def explanation(analysis, cluster: str, dotted: str) -> tuple[Any, Any, list[Ass
             assignments.append(Assignment("schema default", source, None, leaf_path[len(path):], lookup(instance.values, leaf_path), True))
     for origin, leaf_path, leaf_value, effective in analysis.evaluation.chain(cluster, app, path):
         assignments.append(Assignment(origin.label, origin.source, origin.span, leaf_path[len(path):], leaf_value, effective))
-    return instance, value, assignments
+    return Explanation(app, path, instance, value, assignments)
 
 
 def explain_text(analysis, cluster: str, dotted: str) -> str:
-    instance, value, assignments = explanation(analysis, cluster, dotted)
-    head, _, rest = dotted.partition(".")
-    app, _ = unit_on(analysis, cluster, head)
-    path = tuple(rest.split(".")) if rest else ()
-    lines = [f"{dotted} on cluster {cluster} (env {instance.env}) = {_inline(value)}"]
-    generated = _generated_by(analysis, app)
+    found = explanation(analysis, cluster, dotted)
+    instance = found.instance
+    lines = [f"{dotted} on cluster {cluster} (env {instance.env}) = {_inline(found.value)}"]
+    generated = _generated_by(analysis, found.unit)
     if generated:
         lines.append(f"  ({generated})")
-    for row in assignments:
+    for row in found.assignments:
         shown = _assignment(row.below, row.value)
         if row.effective and reads_of(row.value):  # `"ghcr.io/acme/${app.name}" -> "ghcr.io/acme/cart"`
-            shown += " -> " + _inline(lookup(instance.values, path + row.below))
+            shown += " -> " + _inline(lookup(instance.values, found.path + row.below))
         lines.append(_row(row.layer, row.source, _where(analysis, row.span), shown, row.effective))
     if len(lines) == 1:
         lines.append("  (no assignment; the value is empty)")
@@ -138,15 +148,15 @@ def explain_text(analysis, cluster: str, dotted: str) -> str:
 def explain_json(analysis, cluster: str, dotted: str) -> str:
     from gop.compiler.commands.schemas import ExplainValueDocument
 
-    instance, value, assignments = explanation(analysis, cluster, dotted)
+    found = explanation(analysis, cluster, dotted)
     layers = []
-    for row in assignments:
+    for row in found.assignments:
         position = None if row.span is None else analysis.program.sources[row.span.file].position(row.span.start)
         layers.append({"layer": row.layer, "source": row.source, "file": None if row.span is None else row.span.file,
                        "line": None if position is None else position.line + 1,
                        "column": None if position is None else position.column + 1,
                        "path": ".".join(row.below), "value": _written(row.value), "effective": row.effective})
-    document = ExplainValueDocument(cluster=cluster, env=instance.env, path=dotted, value=plain(value), layers=layers)
+    document = ExplainValueDocument(cluster=cluster, env=found.instance.env, path=dotted, value=plain(found.value), layers=layers)
     return json.dumps(document.model_dump(), indent=2, ensure_ascii=False) + "\n"
 
 
