@@ -77,7 +77,7 @@ def winning_leaves(targeted: list[Targeted], layer: Layer) -> tuple[Winners, lis
     found: list[Conflict] = []
     for group in targeted:
         for leaf in group.leaves:
-            origin = Origin(layer, leaf.span, group.source)
+            origin = Origin(layer, leaf.span, group.source, not group.specific)
             previous = winners.get(leaf.path)
             if previous is None or (group.specific and not previous[2]):
                 winners[leaf.path] = (leaf, origin, group.specific)

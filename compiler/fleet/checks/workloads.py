@@ -4,6 +4,8 @@ Input: one `versions.Version` (an app's distinct effective values) and a `Findin
 into the `Findings`, each at the line that set the offending value:
 - a field that does not apply to the app's workload kind (FIELD_NOT_FOR_KIND: `replicas` on a
   DaemonSet, `cronJob` on a Deployment; `language.KIND_FIELDS` says which kinds each one fits);
+  a line written for every app (`all { }`, `defaults for App { }`) is one only where it fits no
+  app it reaches (`FieldsForEveryApp`, fed by every version, reports once all are seen);
 - a CronJob without `cronJob` settings (CRON_JOB_WITHOUT_SCHEDULE), a schedule the CronJob
   controller cannot parse (CRON_SCHEDULE_INVALID: five fields or a macro, checked with croniter),
   a time zone that is no IANA name (CRON_TIME_ZONE_UNKNOWN, checked with zoneinfo);
@@ -25,6 +27,7 @@ import re
 from gop.compiler.diagnostics import codes
 from gop.compiler.diagnostics.suggest import best_matches
 from gop.compiler.fleet.checks.versions import Findings, Version, later, located
+from gop.compiler.fleet.model import Origin
 from gop.compiler.language import (DEFAULT_WORKLOAD, KIND_FIELDS, RESERVED_VOLUMES, AppField, WorkloadField)
 
 # The schedule macros the CronJob controller accepts (robfig/cron's descriptors).
@@ -33,9 +36,10 @@ VOLUME_SOURCES = ("configMap", "secret", "emptyDir", "persistentVolumeClaim", "p
 _TIME_ZONE_IN_SCHEDULE = re.compile(r"^\s*(CRON_)?TZ=")
 
 
-def check_version(version: Version, findings: Findings) -> None:
+def check_version(version: Version, findings: Findings, for_every_app: FieldsForEveryApp) -> None:
     kind = version.values.get(WorkloadField.WORKLOAD, DEFAULT_WORKLOAD)
     _fields_for_kind(version, findings, kind)
+    for_every_app.add(version, kind)
     if kind == "CronJob":
         _cron_job(version, findings)
     _volumes(version, findings, kind)
@@ -45,23 +49,65 @@ def check_version(version: Version, findings: Findings) -> None:
 
 
 def _fields_for_kind(version: Version, findings: Findings, kind: str) -> None:
+    """Lines written for this app by name; those written for every app are `FieldsForEveryApp`'s."""
     workload = version.origins.get((WorkloadField.WORKLOAD,))
     for field, kinds in KIND_FIELDS.items():
         if kind in kinds or field not in version.values:  # (an optional field that is absent was set nowhere)
             continue
-        origin = _first_written(version, field)
+        origin = _first_written(version, field, by_name=True)
         if origin is not None:
-            fits = " and ".join(f"a {each}" for each in kinds)
             findings.report(version, codes.FIELD_NOT_FOR_KIND,
                             f"`{field}` does not apply to app `{version.app}`, a {kind}",
-                            (f"`{field}` only applies to {fits}; remove this line or change `workload`",),
+                            (f"`{field}` only applies to {_kinds_text(kinds)}; remove this line or change `workload`",),
                             origin, workload)
 
 
-def _first_written(version: Version, *prefix: str):
-    """The origin of the first line (by position) that set the value at `prefix` or one inside it."""
+def _kinds_text(kinds: tuple[str, ...]) -> str:
+    return " and ".join(f"a {each}" for each in kinds)
+
+
+class FieldsForEveryApp:
+    """Kind fields written for every app (`all { replicas = 3 }`, `defaults for App { }`): such a
+    line applies to the apps whose kind has the field and is ignored by the others; it is
+    FIELD_NOT_FOR_KIND only when it fits no app it reaches (then it is a mistake, not a default)."""
+
+    def __init__(self) -> None:
+        self.fits: dict[tuple, bool] = {}  # (field, span) -> some app it reaches has the field
+        self.misfits: dict[tuple, list[tuple[Version, str, Origin]]] = {}
+
+    def add(self, version: Version, kind: str) -> None:
+        first: dict[str, Origin] = {}  # by field: the first line written for every app that sets it or inside it
+        for path, origin in version.origins.items():
+            if path[0] in KIND_FIELDS and origin.span is not None and origin.for_every_app:
+                shown = first.get(path[0])
+                if shown is None or (origin.span.file, origin.span.start) < (shown.span.file, shown.span.start):
+                    first[path[0]] = origin
+        for field, origin in first.items():
+            key = (field, origin.span)
+            if kind in KIND_FIELDS[field]:
+                self.fits[key] = True
+            else:
+                self.fits.setdefault(key, False)
+                self.misfits.setdefault(key, []).append((version, kind, origin))
+
+    def report(self, findings: Findings) -> None:
+        for (field, _), found in sorted(self.misfits.items(), key=lambda item: (item[0][1].file, item[0][1].start, item[0][0])):
+            if self.fits[(field, found[0][2].span)]:
+                continue
+            apps = ", ".join(sorted({f"`{version.app}` (a {kind})" for version, kind, _ in found}))
+            message = f"`{field}` is set for every app, but applies to none it reaches: {apps}"
+            for version, _, origin in found:
+                findings.report(version, codes.FIELD_NOT_FOR_KIND, message,
+                                (f"`{field}` only applies to {_kinds_text(KIND_FIELDS[field])}; remove this line or "
+                                 "set it in `app NAME { }` blocks of the apps it fits",), origin)
+
+
+def _first_written(version: Version, *prefix: str, by_name: bool = False):
+    """The origin of the first line (by position) that set the value at `prefix` or one inside it;
+    `by_name`: only lines written for this app by name, not for every app."""
     written = [origin for path, origin in version.origins.items()
-               if path[:len(prefix)] == prefix and origin is not None and origin.span is not None]
+               if path[:len(prefix)] == prefix and origin is not None and origin.span is not None
+               and not (by_name and origin.for_every_app)]
     return min(written, key=lambda origin: (origin.span.file, origin.span.start), default=None)
 
 
