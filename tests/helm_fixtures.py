@@ -40,7 +40,7 @@ SPAN = Span("apps.gop", 0, 0)
 
 DNS_LABEL = StringType(pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", min_length=1, max_length=63)
 PORT = IntType(1, 65535)
-PORT_NAME = StringType(pattern="^[a-z]([-a-z0-9]*[a-z0-9])?$", min_length=1, max_length=15)
+PORT_NAME = StringType(pattern="^[a-z](-?[a-z0-9])*$", min_length=1, max_length=15)
 ENV_NAME = StringType(pattern="^[A-Za-z_][A-Za-z0-9_]*$")
 FILE_NAME = DATA_KEY  # the prelude's config keys are keys of a ConfigMap
 STRING_MAP = MapType(StringType(), StringType())

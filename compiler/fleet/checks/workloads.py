@@ -28,10 +28,13 @@ from gop.compiler.diagnostics import codes
 from gop.compiler.diagnostics.suggest import best_matches
 from gop.compiler.fleet.checks.versions import Findings, Version, later, located
 from gop.compiler.fleet.model import Origin
-from gop.compiler.language import (DEFAULT_WORKLOAD, KIND_FIELDS, RESERVED_VOLUMES, AppField, WorkloadField)
+from gop.compiler.language import (DEFAULT_WORKLOAD, KIND_FIELDS, MAX_CRON_JOB_NAME, RELEASE_NAME, RESERVED_VOLUMES,
+                                   TOLERATIONS, AppField, WorkloadField, chart_fullname)
 
 # The schedule macros the CronJob controller accepts (robfig/cron's descriptors).
 CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+# CAP_SYS_ADMIN as the API server compares it, and as runtimes take it (they add the `CAP_` prefix).
+SYS_ADMIN = ("CAP_SYS_ADMIN", "SYS_ADMIN")
 VOLUME_SOURCES = ("configMap", "secret", "emptyDir", "persistentVolumeClaim", "projected")
 _TIME_ZONE_IN_SCHEDULE = re.compile(r"^\s*(CRON_)?TZ=")
 
@@ -42,7 +45,12 @@ def check_version(version: Version, findings: Findings, for_every_app: FieldsFor
     for_every_app.add(version, kind)
     if kind == "CronJob":
         _cron_job(version, findings)
+        _cron_job_name(version, findings)
     _volumes(version, findings, kind)
+    _security(version, findings)
+    _tolerations(version, findings)
+    if kind == "StatefulSet":
+        _claims(version, findings)
     _container_names(version, findings)
     if kind in KIND_FIELDS[WorkloadField.DISRUPTION_BUDGET]:
         _disruption_budget(version, findings)
@@ -134,6 +142,22 @@ def _cron_job(version: Version, findings: Findings) -> None:
                         version.origins.get((WorkloadField.CRON_JOB, WorkloadField.TIME_ZONE)))
 
 
+def _cron_job_name(version: Version, findings: Findings) -> None:
+    release_path = (AppField.DELIVERY, RELEASE_NAME)
+    release = (version.values.get(AppField.DELIVERY) or {}).get(RELEASE_NAME) or version.app
+    name = chart_fullname(version.app, release)
+    if len(name) <= MAX_CRON_JOB_NAME:
+        return
+    named_by = "its release name" if release != version.app else "its name"
+    fix = (f"rename the app, or set `delivery {{ releaseName = \"...\" }}` to at most {MAX_CRON_JOB_NAME} characters that "
+           f"contain `{version.app}` (else the app's name is appended)" if len(version.app) <= MAX_CRON_JOB_NAME
+           else f"rename the app to at most {MAX_CRON_JOB_NAME} characters")
+    findings.report(version, codes.CRON_JOB_NAME_TOO_LONG,
+                    f"the CronJob of app `{version.app}` is named `{name}` ({len(name)} characters, from {named_by}); "
+                    f"the API server accepts at most {MAX_CRON_JOB_NAME}",
+                    (fix,), located(version.origins, release_path, (WorkloadField.WORKLOAD,)))
+
+
 def schedule_problem(schedule: str) -> str | None:
     """Why the CronJob controller would refuse `schedule`, or None."""
     if _TIME_ZONE_IN_SCHEDULE.match(schedule):
@@ -203,6 +227,64 @@ def _volumes(version: Version, findings: Findings, kind: str) -> None:
                                 f"the mount at /tmp of app `{version.app}` takes the path of gopc's own /tmp volume",
                                 ("set `security { tmpVolume = false }` to mount your own volume at /tmp, or mount it elsewhere",),
                                 origin)
+
+
+def _security(version: Version, findings: Findings) -> None:
+    security = version.values.get(WorkloadField.SECURITY) or {}
+    added = [name for name in security.get("addCapabilities") or () if name in SYS_ADMIN]
+    if added and not security.get("allowPrivilegeEscalation", False):
+        path = (WorkloadField.SECURITY,)
+        primary, other = later(version.origins.get((*path, "addCapabilities")),
+                               version.origins.get((*path, "allowPrivilegeEscalation")))
+        findings.report(version, codes.ESCALATION_WITH_SYS_ADMIN,
+                        f"app `{version.app}` adds {added[0]} with allowPrivilegeEscalation false",
+                        ("CAP_SYS_ADMIN always lets a process gain privileges, so the API server rejects `CAP_SYS_ADMIN` "
+                         "with allowPrivilegeEscalation false (and the runtime grants `SYS_ADMIN` as that capability): "
+                         "remove it, or set `security { allowPrivilegeEscalation = true }`",),
+                        primary, other)
+
+
+def _tolerations(version: Version, findings: Findings) -> None:
+    origin = version.origins.get((TOLERATIONS,))
+    for number, toleration in enumerate(version.values.get(TOLERATIONS) or (), 1):
+        problem = toleration_problem(toleration)
+        if problem:
+            findings.report(version, codes.TOLERATION_INVALID,
+                            f"toleration {number} of app `{version.app}` is refused by the API server: {problem[0]}",
+                            (problem[1],), origin)
+
+
+def toleration_problem(toleration: dict) -> tuple[str, str] | None:
+    """(what the API server says of `toleration`, the fix), or None (pkg/apis/core/validation validateTolerations)."""
+    operator = toleration.get("operator", "Equal")
+    if "key" not in toleration and operator != "Exists":
+        return ("with no `key`, the operator must be \"Exists\" (it tolerates every taint)",
+                'add the taint\'s `key`, or set `operator = "Exists"` to tolerate every taint')
+    if operator == "Exists" and toleration.get("value"):
+        return ("with operator \"Exists\", `value` must be empty",
+                'remove `value` (\"Exists\" matches any value), or use `operator = "Equal"`')
+    if "tolerationSeconds" in toleration and toleration.get("effect") != "NoExecute":
+        return ("`tolerationSeconds` needs effect \"NoExecute\"",
+                'set `effect = "NoExecute"` (only an eviction has a delay), or remove `tolerationSeconds`')
+    return None
+
+
+def _claims(version: Version, findings: Findings) -> None:
+    claims = (version.values.get(WorkloadField.STATEFUL_SET) or {}).get(WorkloadField.VOLUME_CLAIM_TEMPLATES) or {}
+    for name, claim in claims.items():
+        path = (WorkloadField.STATEFUL_SET, WorkloadField.VOLUME_CLAIM_TEMPLATES, name)
+        if name in RESERVED_VOLUMES:
+            findings.report(version, codes.VOLUME_NAME_TAKEN,
+                            f"volume claim template `{name}` of app `{version.app}` is taken by gopc's own volumes "
+                            "(the app's files, values and /tmp)",
+                            ("the API server rejects a pod with two volumes of one name; rename this one",),
+                            _first_written(version, *path))
+        modes = claim.get("accessModes") or ()
+        if "ReadWriteOncePod" in modes and len(modes) > 1:
+            findings.report(version, codes.ACCESS_MODES_INVALID,
+                            f"volume claim template `{name}` of app `{version.app}` mixes ReadWriteOncePod with other access modes",
+                            ('the API server rejects it: use `accessModes = ["ReadWriteOncePod"]` alone, or drop it',),
+                            located(version.origins, (*path, "accessModes")))
 
 
 def _last_and_first(origins: dict, paths: list[tuple], fallback):
