@@ -364,7 +364,7 @@ class _Release:
                 spec["ingressClassName"] = routes["className"]
             if routes["tls"]:
                 spec["tls"] = [{"hosts": list(routes["hosts"]), "secretName": routes.get("tlsSecret") or f"{self.fullname}-tls"}]
-            paths = [{"path": path["path"], "pathType": path.get("match") or "Prefix",
+            paths = [{"path": path["path"], "pathType": path["match"],
                       "backend": {"service": {"name": self.fullname, "port": {"name": port_of(path)}}}}
                      for path in routes["paths"]]
             spec["rules"] = [{"host": host, "http": {"paths": paths}} for host in routes["hosts"]]
@@ -373,7 +373,7 @@ class _Release:
         parent = {"name": gateway["name"], **{key: gateway[key] for key in ("namespace", "sectionName") if gateway.get(key)}}
         spec["parentRefs"] = [parent]
         spec["hostnames"] = list(routes["hosts"])
-        spec["rules"] = [{"matches": [{"path": {"type": "Exact" if path.get("match") == "Exact" else "PathPrefix",
+        spec["rules"] = [{"matches": [{"path": {"type": "Exact" if path["match"] == "Exact" else "PathPrefix",
                                                 "value": path["path"]}}],
                           "backendRefs": [{"name": self.fullname, "port": ports[port_of(path)]}]}
                          for path in routes["paths"]]
@@ -508,7 +508,7 @@ def _scaling_metric(metric: dict[str, Any]) -> Doc:
     if kind == "Resource":
         return {"type": kind, "resource": {"name": metric["name"], "target": target}}
     identity: Doc = {"name": metric["name"]}
-    if metric.get("selector"):
+    if metric["selector"]:
         identity["selector"] = {"matchLabels": dict(sorted(metric["selector"].items()))}
     body: Doc = {"metric": identity, "target": target}
     if kind == "Object":
