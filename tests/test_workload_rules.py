@@ -56,3 +56,12 @@ def test_the_same_field_for_one_app_by_name_stays_an_error(tmp_path):
     errors = [d for d in analyse([tmp_path]).diagnostics if d.is_error]
     assert [(d.code, d.message.split(" (on")[0]) for d in errors] == [
         ("E1100", "`replicas` does not apply to app `agent`, a DaemonSet")]
+
+
+def test_explain_says_the_kind_ignores_the_value(tmp_path):
+    from gop.compiler.commands.explain import explain_text
+
+    (tmp_path / "fleet.gop").write_text(FLEET)
+    analysis = analyse([tmp_path])
+    assert "(`replicas` does not apply to a DaemonSet: this app ignores it)" in explain_text(analysis, "prod-1", "agent.replicas")
+    assert "does not apply" not in explain_text(analysis, "prod-1", "web.replicas")
