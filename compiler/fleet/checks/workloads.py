@@ -4,7 +4,7 @@ Input: one `versions.Version` (an app's distinct effective values) and a `Findin
 into the `Findings`, each at the line that set the offending value:
 - a field that does not apply to the app's workload kind (FIELD_NOT_FOR_KIND: `replicas` on a
   DaemonSet, `cronJob` on a Deployment; `language.KIND_FIELDS` says which kinds each one fits);
-  a line written for every app (`all { }`, `defaults for App { }`) is one only where it fits no
+  a line written for every app (`all { }`, `defaults for app { }`) is one only where it fits no
   app it reaches (`FieldsForEveryApp`, fed by every version, reports once all are seen);
 - a CronJob without `cronJob` settings (CRON_JOB_WITHOUT_SCHEDULE), a schedule the CronJob
   controller cannot parse (CRON_SCHEDULE_INVALID: five fields or a macro, checked with croniter),
@@ -13,6 +13,10 @@ into the `Findings`, each at the line that set the offending value:
   gopc's own volumes (VOLUME_NAME_TAKEN), a mount naming no volume (MOUNT_NAMES_NO_VOLUME, with
   the closest names), a mount path taken by gopc's own mounts (MOUNT_PATH_TAKEN);
 - a container name used twice in the pod (CONTAINER_NAME_TAKEN);
+- a CronJob named over 52 characters (CRON_JOB_NAME_TOO_LONG, the chart's object name); CAP_SYS_ADMIN added
+  with privilege escalation off (ESCALATION_WITH_SYS_ADMIN); user 0 with runAsNonRoot (NON_ROOT_RUNS_AS_ROOT);
+  a toleration the API server refuses (TOLERATION_INVALID); a claim template with ReadWriteOncePod beside
+  other modes (ACCESS_MODES_INVALID) or named like gopc's volumes (VOLUME_NAME_TAKEN);
 - a PodDisruptionBudget that can never be met (DISRUPTION_BUDGET_NEVER_MET: minAvailable at least
   the replicas) or that sets both minAvailable and maxUnavailable (DISRUPTION_BUDGET_BOTH).
 
@@ -48,6 +52,7 @@ def check_version(version: Version, findings: Findings, for_every_app: FieldsFor
         _cron_job_name(version, findings)
     _volumes(version, findings, kind)
     _security(version, findings)
+    _root_user(version, findings)
     _tolerations(version, findings)
     if kind == "StatefulSet":
         _claims(version, findings)
@@ -241,6 +246,18 @@ def _security(version: Version, findings: Findings) -> None:
                         ("CAP_SYS_ADMIN always lets a process gain privileges, so the API server rejects `CAP_SYS_ADMIN` "
                          "with allowPrivilegeEscalation false (and the runtime grants `SYS_ADMIN` as that capability): "
                          "remove it, or set `security { allowPrivilegeEscalation = true }`",),
+                        primary, other)
+
+
+def _root_user(version: Version, findings: Findings) -> None:
+    security = version.values.get(WorkloadField.SECURITY) or {}
+    if security.get("runAsUser") == 0 and security.get("runAsNonRoot", True):
+        path = (WorkloadField.SECURITY,)
+        primary, other = later(version.origins.get((*path, "runAsUser")), version.origins.get((*path, "runAsNonRoot")))
+        findings.report(version, codes.NON_ROOT_RUNS_AS_ROOT,
+                        f"app `{version.app}` runs as user 0 (root) while `runAsNonRoot` is true",
+                        ("the kubelet refuses to start such a container (\"runAsUser breaks non-root policy\"): run as "
+                         "another user, e.g. `runAsUser = 10001`, or set `runAsNonRoot = false`",),
                         primary, other)
 
 
