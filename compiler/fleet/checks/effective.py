@@ -38,11 +38,12 @@ def check_version(fleet: Fleet, version: Version, findings: Findings) -> None:
 
 def _requests_and_limits(version: Version, findings: Findings) -> None:
     """Of the app's container and of each init container and sidecar."""
-    containers = [((), f"app `{version.app}`", version.values)]
-    containers += [((group, name), f"container `{name}` of app `{version.app}`", container)
-                   for group in (WorkloadField.INIT_CONTAINERS, WorkloadField.SIDECARS)
-                   for name, container in sorted((version.values.get(group) or {}).items())]
-    for prefix, who, container in containers:
+    values = version.values
+    containers = [((), None, values)]
+    for group in (WorkloadField.INIT_CONTAINERS, WorkloadField.SIDECARS):
+        if group in values:
+            containers += [((group, name), name, container) for name, container in sorted(values[group].items())]
+    for prefix, name, container in containers:
         resources = container.get(AppField.RESOURCES) or {}
         for kind in ("cpu", "memory"):
             request = (resources.get("requests") or {}).get(kind)
@@ -50,6 +51,7 @@ def _requests_and_limits(version: Version, findings: Findings) -> None:
             if isinstance(request, Quantity) and isinstance(limit, Quantity) and request > limit:
                 primary, other = later(version.origins.get((*prefix, AppField.RESOURCES, "requests", kind)),
                                        version.origins.get((*prefix, AppField.RESOURCES, "limits", kind)))
+                who = f"container `{name}` of app `{version.app}`" if name else f"app `{version.app}`"
                 findings.report(version, codes.REQUEST_ABOVE_LIMIT, f"{who} requests {request} {kind} but is limited to {limit}",
                                 ("a container's request must not exceed its limit: the API server rejects the pod",), primary, other)
 

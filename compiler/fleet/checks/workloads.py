@@ -89,13 +89,16 @@ class FieldsForEveryApp:
         self.misfits: dict[tuple, list[tuple[Version, str, Origin]]] = {}
 
     def add(self, version: Version, kind: str) -> None:
-        first: dict[str, Origin] = {}  # by field: the first line written for every app that sets it or inside it
-        for path, origin in version.origins.items():
-            if path[0] in KIND_FIELDS and origin.span is not None and origin.for_every_app:
-                shown = first.get(path[0])
-                if shown is None or (origin.span.file, origin.span.start) < (shown.span.file, shown.span.start):
-                    first[path[0]] = origin
-        for field, origin in first.items():
+        values, origins = version.values, version.origins
+        for field in KIND_FIELDS:
+            if field not in values:
+                continue
+            # The first line written for every app that sets the field or a value inside it.
+            written = [origin for origin in map(origins.get, _paths_in(values[field], (field,)))
+                       if origin is not None and origin.span is not None and origin.for_every_app]
+            if not written:
+                continue
+            origin = min(written, key=lambda each: (each.span.file, each.span.start))
             key = (field, origin.span)
             if kind in KIND_FIELDS[field]:
                 self.fits[key] = True
@@ -113,6 +116,14 @@ class FieldsForEveryApp:
                 findings.report(version, codes.FIELD_NOT_FOR_KIND, message,
                                 (f"`{field}` only applies to {_kinds_text(KIND_FIELDS[field])}; remove this line or "
                                  "set it in `app NAME { }` blocks of the apps it fits",), origin)
+
+
+def _paths_in(value, path: tuple):
+    """`path` and the path of every value inside `value` (a record or map: key by key)."""
+    yield path
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _paths_in(inner, (*path, key))
 
 
 def _first_written(version: Version, *prefix: str, by_name: bool = False):
