@@ -213,9 +213,10 @@ ROUTES = "routes"  # the App field of HTTP routes: an Ingress of several hosts a
 SCALING_METRICS = "scalingMetrics"  # the App field of the HPA's metrics beyond CPU
 
 # ---- workload rules (issue 13, session 7) ---------------------------------------------------------
-# The longest CronJob name the API server accepts: its Jobs are named `<name>-<minutes since epoch>`
-# (11 more characters) and must stay a 63-character label.
-MAX_CRON_JOB_NAME = 52
+# The longest name of a CronJob (the API server's limit: its Jobs are named `<name>-<minutes since
+# epoch>`) and of a StatefulSet (its pods' `controller-revision-hash` label is `<name>-<hash>`): 11
+# more characters must stay a 63-character label value.
+MAX_CONTROLLER_NAME = 52
 TOLERATIONS = "tolerations"  # the App field of the taints the pods tolerate
 
 

@@ -13,7 +13,7 @@ into the `Findings`, each at the line that set the offending value:
   gopc's own volumes (VOLUME_NAME_TAKEN), a mount naming no volume (MOUNT_NAMES_NO_VOLUME, with
   the closest names), a mount path taken by gopc's own mounts (MOUNT_PATH_TAKEN);
 - a container name used twice in the pod (CONTAINER_NAME_TAKEN);
-- a CronJob named over 52 characters (CRON_JOB_NAME_TOO_LONG, the chart's object name); CAP_SYS_ADMIN added
+- a CronJob or StatefulSet named over 52 characters (WORKLOAD_NAME_TOO_LONG, the chart's object name); CAP_SYS_ADMIN added
   with privilege escalation off (ESCALATION_WITH_SYS_ADMIN); user 0 with runAsNonRoot (NON_ROOT_RUNS_AS_ROOT);
   a toleration the API server refuses (TOLERATION_INVALID); a claim template with ReadWriteOncePod beside
   other modes (ACCESS_MODES_INVALID) or named like gopc's volumes (VOLUME_NAME_TAKEN);
@@ -32,11 +32,17 @@ from gop.compiler.diagnostics import codes
 from gop.compiler.diagnostics.suggest import best_matches
 from gop.compiler.fleet.checks.versions import Findings, Version, later, located
 from gop.compiler.fleet.model import Origin
-from gop.compiler.language import (DEFAULT_WORKLOAD, KIND_FIELDS, MAX_CRON_JOB_NAME, RELEASE_NAME, RESERVED_VOLUMES,
+from gop.compiler.language import (DEFAULT_WORKLOAD, KIND_FIELDS, MAX_CONTROLLER_NAME, RELEASE_NAME, RESERVED_VOLUMES,
                                    TOLERATIONS, AppField, WorkloadField, chart_fullname)
 
 # The schedule macros the CronJob controller accepts (robfig/cron's descriptors).
 CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+# The kinds whose name is limited below the 253 characters of an object name: the limit and why.
+NAME_LIMITS = {
+    "CronJob": (MAX_CONTROLLER_NAME, "the API server accepts a CronJob name of"),
+    "StatefulSet": (MAX_CONTROLLER_NAME, "the StatefulSet controller cannot create its pods (their `controller-revision-hash` "
+                                         "label is the name and 11 characters) unless the name has"),
+}
 # CAP_SYS_ADMIN as the API server compares it, and as runtimes take it (they add the `CAP_` prefix).
 SYS_ADMIN = ("CAP_SYS_ADMIN", "SYS_ADMIN")
 VOLUME_SOURCES = ("configMap", "secret", "emptyDir", "persistentVolumeClaim", "projected")
@@ -49,7 +55,8 @@ def check_version(version: Version, findings: Findings, for_every_app: FieldsFor
     for_every_app.add(version, kind)
     if kind == "CronJob":
         _cron_job(version, findings)
-        _cron_job_name(version, findings)
+    if kind in NAME_LIMITS:
+        _workload_name(version, findings, kind)
     _volumes(version, findings, kind)
     _security(version, findings)
     _root_user(version, findings)
@@ -158,19 +165,20 @@ def _cron_job(version: Version, findings: Findings) -> None:
                         version.origins.get((WorkloadField.CRON_JOB, WorkloadField.TIME_ZONE)))
 
 
-def _cron_job_name(version: Version, findings: Findings) -> None:
+def _workload_name(version: Version, findings: Findings, kind: str) -> None:
     release_path = (AppField.DELIVERY, RELEASE_NAME)
     release = (version.values.get(AppField.DELIVERY) or {}).get(RELEASE_NAME) or version.app
     name = chart_fullname(version.app, release)
-    if len(name) <= MAX_CRON_JOB_NAME:
+    limit, why = NAME_LIMITS[kind]
+    if len(name) <= limit:
         return
     named_by = "its release name" if release != version.app else "its name"
-    fix = (f"rename the app, or set `delivery {{ releaseName = \"...\" }}` to at most {MAX_CRON_JOB_NAME} characters that "
-           f"contain `{version.app}` (else the app's name is appended)" if len(version.app) <= MAX_CRON_JOB_NAME
-           else f"rename the app to at most {MAX_CRON_JOB_NAME} characters")
-    findings.report(version, codes.CRON_JOB_NAME_TOO_LONG,
-                    f"the CronJob of app `{version.app}` is named `{name}` ({len(name)} characters, from {named_by}); "
-                    f"the API server accepts at most {MAX_CRON_JOB_NAME}",
+    fix = (f"rename the app, or set `delivery {{ releaseName = \"...\" }}` to at most {limit} characters that "
+           f"contain `{version.app}` (else the app's name is appended)" if len(version.app) <= limit
+           else f"rename the app to at most {limit} characters")
+    findings.report(version, codes.WORKLOAD_NAME_TOO_LONG,
+                    f"the {kind} of app `{version.app}` is named `{name}` ({len(name)} characters, from {named_by}); "
+                    f"{why} at most {limit}",
                     (fix,), located(version.origins, release_path, (WorkloadField.WORKLOAD,)))
 
 
