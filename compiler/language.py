@@ -211,3 +211,17 @@ CALLS = "calls"  # the App field of the apps an app calls
 NETWORK_POLICIES = "networkPolicies"  # of the `delivery` block
 ROUTES = "routes"  # the App field of HTTP routes: an Ingress of several hosts and paths, or an HTTPRoute
 SCALING_METRICS = "scalingMetrics"  # the App field of the HPA's metrics beyond CPU
+
+# ---- workload rules (issue 13, session 7) ---------------------------------------------------------
+# The longest name of a CronJob (the API server's limit: its Jobs are named `<name>-<minutes since
+# epoch>`) and of a StatefulSet (its pods' `controller-revision-hash` label is `<name>-<hash>`): 11
+# more characters must stay a 63-character label value.
+MAX_CONTROLLER_NAME = 52
+TOLERATIONS = "tolerations"  # the App field of the taints the pods tolerate
+
+
+def chart_fullname(chart: str, release_name: str) -> str:
+    """The name of the objects of a chart gopc writes (`gop.fullname`): the release name, with the
+    chart's name appended unless it already contains it, cut to 63 characters without a final `-`."""
+    name = (release_name if chart in release_name else f"{release_name}-{chart}")[:63]
+    return name[:-1] if name.endswith("-") else name

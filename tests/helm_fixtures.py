@@ -40,7 +40,7 @@ SPAN = Span("apps.gop", 0, 0)
 
 DNS_LABEL = StringType(pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", min_length=1, max_length=63)
 PORT = IntType(1, 65535)
-PORT_NAME = StringType(pattern="^[a-z]([-a-z0-9]*[a-z0-9])?$", min_length=1, max_length=15)
+PORT_NAME = StringType(pattern="^[a-z](-?[a-z0-9])*$", min_length=1, max_length=15)
 ENV_NAME = StringType(pattern="^[A-Za-z_][A-Za-z0-9_]*$")
 FILE_NAME = DATA_KEY  # the prelude's config keys are keys of a ConfigMap
 STRING_MAP = MapType(StringType(), StringType())
@@ -150,11 +150,10 @@ IMAGE_POLICY = record(
 )
 HOST_NAME = StringType(pattern="^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", min_length=1, max_length=253)
 ROUTE_PATH = record(
-    "RoutePath", "A path of `routes`, and the port it goes to. (Records in a list are complete values as written,\n"
-    "so what has a default here is optional and says its default.)",
+    "RoutePath", "A path of `routes`, and the port it goes to.",
     field("path", StringType(pattern="^/[^ ]*$", min_length=1, max_length=1024), 'The URL path, e.g. "/" or "/api".'),
-    field("match", EnumType(("Prefix", "Exact")), '"Prefix" (the default): the path and everything below it; "Exact": '
-          'the path only.', optional=True),
+    field("match", EnumType(("Prefix", "Exact")), '"Prefix": the path and everything below it; "Exact": the path only.',
+          default="Prefix"),
     field("port", PORT_NAME, 'The name of the port it routes to (a key of `ports`); defaults to "http", else to the only '
           'port.', optional=True),
 )
@@ -192,8 +191,8 @@ SCALING_METRIC = record(
           'Ingress) or "External" (from outside\nthe cluster, e.g. a queue\'s length).'),
     field("name", StringType(min_length=1, max_length=253), 'The metric: "memory" or "cpu" for "Resource", else its '
           'name in the metrics API, e.g.\n"http_requests_per_second".'),
-    field("selector", STRING_MAP, 'Labels that select the metric\'s series ("Pods", "Object", "External").',
-          optional=True),
+    field("selector", STRING_MAP, 'Labels that select the metric\'s series ("Pods", "Object", "External"); none: '
+          'every series.', default={}),
     field("object", METRIC_OBJECT, 'The object an "Object" metric describes.', optional=True),
     field("averageUtilization", IntType(1, 1000), 'Target: the pods\' average use, in percent of their requests '
           '("Resource").', optional=True),

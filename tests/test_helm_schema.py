@@ -49,7 +49,7 @@ def test_constraints_carry_over():
     assert image["pullPolicy"]["enum"] == ["Always", "IfNotPresent", "Never"]
     assert image["pullPolicy"]["type"] == "string"
     assert props["ports"]["propertyNames"] == {"minLength": 1, "maxLength": 15,
-                                               "pattern": "^[a-z]([-a-z0-9]*[a-z0-9])?$"}
+                                               "pattern": "^[a-z](-?[a-z0-9])*$"}
     assert props["ports"]["additionalProperties"] == {"type": "integer", "minimum": 1, "maximum": 65535}
     assert props["secretEnv"]["additionalProperties"]["required"] == ["secret", "key"]
     assert props["resources"]["properties"]["requests"]["properties"]["cpu"]["type"] == ["string", "number"]

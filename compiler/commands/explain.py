@@ -21,7 +21,7 @@ from gop.compiler.diagnostics import codes
 from gop.compiler.diagnostics.codes import lookup as code_page, registry
 from gop.compiler.emit.yaml import dump_yaml
 from gop.compiler.fleet.model import Layer
-from gop.compiler.language import UNIT_KINDS, unit_key
+from gop.compiler.language import DEFAULT_WORKLOAD, KIND_FIELDS, UNIT_KINDS, WorkloadField, unit_key
 from gop.compiler.semantic.context import ContextText, reads_of
 from gop.compiler.values import lookup, plain
 from gop.compiler.diagnostics.suggest import did_you_mean
@@ -135,6 +135,9 @@ def explain_text(analysis, cluster: str, dotted: str) -> str:
     generated = _generated_by(analysis, found.unit)
     if generated:
         lines.append(f"  ({generated})")
+    ignored = _not_for_kind(found)
+    if ignored:
+        lines.append(f"  ({ignored})")
     for row in found.assignments:
         shown = _assignment(row.below, row.value)
         if row.effective and reads_of(row.value):  # `"ghcr.io/acme/${app.name}" -> "ghcr.io/acme/cart"`
@@ -143,6 +146,17 @@ def explain_text(analysis, cluster: str, dotted: str) -> str:
     if len(lines) == 1:
         lines.append("  (no assignment; the value is empty)")
     return "\n".join(lines) + "\n"
+
+
+def _not_for_kind(found: Explanation) -> str | None:
+    """That the app ignores the value: a field its workload kind lacks (a schema default, or a line
+    written for every app; `check` refuses one written for this app by name)."""
+    if " " in found.unit or not found.path or found.path[0] not in KIND_FIELDS:
+        return None
+    kind = found.instance.values.get(WorkloadField.WORKLOAD, DEFAULT_WORKLOAD)
+    if kind in KIND_FIELDS[found.path[0]]:
+        return None
+    return f"`{found.path[0]}` does not apply to a {kind}: this app ignores it"
 
 
 def explain_json(analysis, cluster: str, dotted: str) -> str:

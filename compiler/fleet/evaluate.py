@@ -94,7 +94,7 @@ class Evaluation:
                 for group in self.layer_leaves.get(layer, {}).get(name, {}).get(app, []):
                     for leaf in group.leaves:
                         if leaf.path[: len(path)] == path:
-                            found.append((Origin(layer, leaf.span, group.source), leaf))
+                            found.append((Origin(layer, leaf.span, group.source, not group.specific), leaf))
         effective = {(p, origin.span) for p, origin in instance.origins.items() if p[: len(path)] == path}
         return [(origin, leaf.path, leaf.value, (leaf.path, origin.span) in effective)
                 for origin, leaf in found if leaf.value is not PRESENT]

@@ -10,7 +10,8 @@ Rules: layering is total, DEFAULT < DEFAULTS < TEMPLATE < APP < ENV < SELECTOR <
 (`model.Layer`; the two below APP are chosen by `fleet.templates`). Inside one
 layer an `app NAME { }` block beats an `all { }` block; two different values for one path at one
 layer and specificity are a conflict (the first one stays). Maps and records merge key by key;
-any other value replaces the one below. A record made present by a leaf gets its schema defaults;
+any other value replaces the one below. A record made present by a leaf gets its schema defaults,
+and so does each record of a list (a list is one leaf);
 record keys stay in schema order, so results do not depend on the order of the leaves.
 
 Invariants: no input tree is changed (only the dicts along a leaf's path are copied; every other
@@ -28,7 +29,7 @@ from gop.compiler.diagnostics import Diagnostic, Related, codes, diagnostic
 from gop.compiler.fleet.model import Layer, Origin
 from gop.compiler.language import AppField
 from gop.compiler.semantic.check import PRESENT, Leaf
-from gop.compiler.semantic.types import AnyType, MapType, RecordType, Type, describe_value
+from gop.compiler.semantic.types import AnyType, ListType, MapType, RecordType, Type, describe_value
 from gop.compiler.values import lookup, patch, same
 
 Winners = list[tuple[Leaf, Origin]]
@@ -77,7 +78,7 @@ def winning_leaves(targeted: list[Targeted], layer: Layer) -> tuple[Winners, lis
     found: list[Conflict] = []
     for group in targeted:
         for leaf in group.leaves:
-            origin = Origin(layer, leaf.span, group.source)
+            origin = Origin(layer, leaf.span, group.source, not group.specific)
             previous = winners.get(leaf.path)
             if previous is None or (group.specific and not previous[2]):
                 winners[leaf.path] = (leaf, origin, group.specific)
@@ -116,7 +117,7 @@ def apply_leaves(record: RecordType, values: dict, origins: dict, winners: Winne
             if last and leaf.value is not PRESENT:
                 if key not in node:
                     touched.append((leaf.path[:depth], type_))
-                node[key] = leaf.value
+                node[key] = list_with_defaults(child_type, leaf.value)
                 break
             child = node.get(key)
             if not isinstance(child, dict):
@@ -190,9 +191,19 @@ def default_origin(record: str, field: str) -> Origin:
     return Origin(Layer.DEFAULT, None, f"{record}.{field}")
 
 
+def list_with_defaults(type_: Type, value):
+    """`value`, and when it is a list of records, each record with its schema defaults (a list is one
+    leaf, replaced whole: its records' defaults have no origins of their own, the list's stands for them)."""
+    if isinstance(type_, ListType) and isinstance(value, tuple) and isinstance(type_.element, RecordType) and not type_.element.open:
+        return tuple(fill_defaults(type_.element, item, {}, ())[0] if isinstance(item, dict) else item for item in value)
+    return value
+
+
 def _fill_value(type_: Type, value, origins, path, missing):
     if isinstance(type_, RecordType) and isinstance(value, dict) and not type_.open:
         return fill_defaults(type_, value, origins, path, missing)[0]
+    if isinstance(type_, ListType):
+        return list_with_defaults(type_, value)
     if isinstance(type_, MapType) and isinstance(value, dict) and isinstance(type_.value, RecordType):
         return {k: _fill_value(type_.value, v, origins, path + (k,), missing) for k, v in value.items()}
     return value

@@ -57,11 +57,19 @@ _LAYER_LABELS = {Layer.DEFAULT: "schema default", Layer.DEFAULTS: "defaults", La
 class Origin:
     """Which layer and which line set a value. `source` names the declaration: "app web",
     "env prod", "overlay cn-ingress", "cluster prod-eu-1", "template web-service", "defaults",
-    or "App.replicas" for a schema default."""
+    or "App.replicas" for a schema default. `all_apps`: written in an `all { }` block, for every
+    app the layer reaches rather than for this one by name."""
 
     layer: Layer
     span: Span | None
     source: str
+    all_apps: bool = False
+
+    @property
+    def for_every_app(self) -> bool:
+        """Written for every app it reaches (an `all { }` block or a `defaults for App { }` block),
+        not for this app by name: a field some workload kinds lack applies to the apps it fits."""
+        return self.all_apps or self.layer is Layer.DEFAULTS
 
     @property
     def label(self) -> str:

@@ -36,12 +36,14 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
     """`instances`: `versions.instance_versions(evaluation.fleet.clusters)`, which evaluation has made already."""
     fleet = evaluation.fleet
     findings, ports = Findings(), PortProblems(sources)
+    for_every_app = workloads.FieldsForEveryApp()
     for version in versions(fleet, instances):
         effective.check_version(fleet, version, findings)
         ports.check_version(version, findings)
-        workloads.check_version(version, findings)
+        workloads.check_version(version, findings, for_every_app)
         release_settings.check_version(version, findings)
         network.check_version(fleet, version, findings)
+    for_every_app.report(findings)
     found: dict[tuple, Diagnostic] = {}
     for group in (assignment_diagnostics(evaluation), cluster_label_diagnostics(fleet, resolution), findings.diagnostics(),
                   ports.diagnostics, dependency_diagnostics(fleet), placement_warnings(fleet), name_diagnostics(fleet),

@@ -2,7 +2,7 @@
 
 Input: one `versions.Version` (an app's distinct effective values) and a `Findings`; the fleet's
 delivery settings for the tenant rule. Output: reports into the `Findings`: requests above limits
-(REQUEST_ABOVE_LIMIT), autoscaling `min` above `max` (AUTOSCALING_MIN_ABOVE_MAX), an app in a
+(REQUEST_ABOVE_LIMIT, of every container), autoscaling `min` above `max` (AUTOSCALING_MIN_ABOVE_MAX), an app in a
 system namespace while Flux impersonates a tenant (SYSTEM_NAMESPACE_UNDER_TENANT), an image policy
 with no tag order or several (IMAGE_POLICY_ORDER), an `extract` naming a group its tag pattern
 lacks (UNKNOWN_CAPTURE_GROUP), a scaling metric whose target or object its type does not take
@@ -16,7 +16,7 @@ from __future__ import annotations
 from gop.compiler.diagnostics import codes
 from gop.compiler.fleet.checks.versions import Findings, Version, later
 from gop.compiler.fleet.model import Fleet
-from gop.compiler.language import IMAGE_POLICY_ORDERS, SCALING_METRICS, TAG_FILTER, AppField
+from gop.compiler.language import IMAGE_POLICY_ORDERS, SCALING_METRICS, TAG_FILTER, AppField, WorkloadField
 from gop.compiler.semantic.go_regexp import group_names, pattern_problem, template_problems
 from gop.compiler.semantic.types import Quantity
 
@@ -37,15 +37,23 @@ def check_version(fleet: Fleet, version: Version, findings: Findings) -> None:
 
 
 def _requests_and_limits(version: Version, findings: Findings) -> None:
-    resources = version.values.get(AppField.RESOURCES) or {}
-    for kind in ("cpu", "memory"):
-        request = (resources.get("requests") or {}).get(kind)
-        limit = (resources.get("limits") or {}).get(kind)
-        if isinstance(request, Quantity) and isinstance(limit, Quantity) and request > limit:
-            primary, other = later(version.origins.get((AppField.RESOURCES, "requests", kind)),
-                                   version.origins.get((AppField.RESOURCES, "limits", kind)))
-            findings.report(version, codes.REQUEST_ABOVE_LIMIT, f"app `{version.app}` requests {request} {kind} but is limited to {limit}",
-                            ("a container's request must not exceed its limit: the API server rejects the pod",), primary, other)
+    """Of the app's container and of each init container and sidecar."""
+    values = version.values
+    containers = [((), None, values)]
+    for group in (WorkloadField.INIT_CONTAINERS, WorkloadField.SIDECARS):
+        if group in values:
+            containers += [((group, name), name, container) for name, container in sorted(values[group].items())]
+    for prefix, name, container in containers:
+        resources = container.get(AppField.RESOURCES) or {}
+        for kind in ("cpu", "memory"):
+            request = (resources.get("requests") or {}).get(kind)
+            limit = (resources.get("limits") or {}).get(kind)
+            if isinstance(request, Quantity) and isinstance(limit, Quantity) and request > limit:
+                primary, other = later(version.origins.get((*prefix, AppField.RESOURCES, "requests", kind)),
+                                       version.origins.get((*prefix, AppField.RESOURCES, "limits", kind)))
+                who = f"container `{name}` of app `{version.app}`" if name else f"app `{version.app}`"
+                findings.report(version, codes.REQUEST_ABOVE_LIMIT, f"{who} requests {request} {kind} but is limited to {limit}",
+                                ("a container's request must not exceed its limit: the API server rejects the pod",), primary, other)
 
 
 def _autoscaling(version: Version, findings: Findings) -> None:

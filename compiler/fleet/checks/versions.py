@@ -56,7 +56,7 @@ class Findings:
 
     def __init__(self) -> None:
         self.found: dict[tuple, tuple[set[str], bool]] = {}
-        self.notes: dict[str, tuple[str, ...]] = {}  # by code
+        self.notes: dict[tuple, tuple[str, ...]] = {}  # by the key of `found`
 
     def report(self, version: Version, code: str, message: str, notes: tuple[str, ...], primary: Origin | None,
                other: Origin | None = None, fallback: Span | None = None) -> None:
@@ -67,16 +67,17 @@ class Findings:
         related = (Related(other.span, "the other value"),) if other is not None and other.span is not None else ()
         above_app = any(origin is not None and origin.layer > Layer.APP for origin in (primary, other))
         key = (code, span, message, related)
-        self.notes[code] = notes
+        self.notes[key] = notes
         clusters, was_above = self.found.get(key, (set(), False))
         self.found[key] = (clusters | set(version.clusters), was_above or above_app)
 
     def diagnostics(self) -> list[Diagnostic]:
         result = []
-        for (code, span, message, related), (clusters, above_app) in self.found.items():
+        for key, (clusters, above_app) in self.found.items():
+            code, span, message, related = key
             if above_app and clusters:
                 message += f" (on {clusters_text(sorted(clusters))})"
-            result.append(diagnostic(code, span, message, related=related, notes=self.notes[code]))
+            result.append(diagnostic(code, span, message, related=related, notes=self.notes[key]))
         return result
 
 

@@ -4,6 +4,8 @@ Input: one `versions.Version` (an app's distinct effective values) and a `Findin
 into the `Findings`, each at the line that set the offending value:
 - a field that does not apply to the app's workload kind (FIELD_NOT_FOR_KIND: `replicas` on a
   DaemonSet, `cronJob` on a Deployment; `language.KIND_FIELDS` says which kinds each one fits);
+  a line written for every app (`all { }`, `defaults for app { }`) is one only where it fits no
+  app it reaches (`FieldsForEveryApp`, fed by every version, reports once all are seen);
 - a CronJob without `cronJob` settings (CRON_JOB_WITHOUT_SCHEDULE), a schedule the CronJob
   controller cannot parse (CRON_SCHEDULE_INVALID: five fields or a macro, checked with croniter),
   a time zone that is no IANA name (CRON_TIME_ZONE_UNKNOWN, checked with zoneinfo);
@@ -11,6 +13,10 @@ into the `Findings`, each at the line that set the offending value:
   gopc's own volumes (VOLUME_NAME_TAKEN), a mount naming no volume (MOUNT_NAMES_NO_VOLUME, with
   the closest names), a mount path taken by gopc's own mounts (MOUNT_PATH_TAKEN);
 - a container name used twice in the pod (CONTAINER_NAME_TAKEN);
+- a CronJob or StatefulSet named over 52 characters (WORKLOAD_NAME_TOO_LONG, the chart's object name); CAP_SYS_ADMIN added
+  with privilege escalation off (ESCALATION_WITH_SYS_ADMIN); user 0 with runAsNonRoot (NON_ROOT_RUNS_AS_ROOT);
+  a toleration the API server refuses (TOLERATION_INVALID); a claim template with ReadWriteOncePod beside
+  other modes (ACCESS_MODES_INVALID) or named like gopc's volumes (VOLUME_NAME_TAKEN);
 - a PodDisruptionBudget that can never be met (DISRUPTION_BUDGET_NEVER_MET: minAvailable at least
   the replicas) or that sets both minAvailable and maxUnavailable (DISRUPTION_BUDGET_BOTH).
 
@@ -25,43 +31,114 @@ import re
 from gop.compiler.diagnostics import codes
 from gop.compiler.diagnostics.suggest import best_matches
 from gop.compiler.fleet.checks.versions import Findings, Version, later, located
-from gop.compiler.language import (DEFAULT_WORKLOAD, KIND_FIELDS, RESERVED_VOLUMES, AppField, WorkloadField)
+from gop.compiler.fleet.model import Origin
+from gop.compiler.language import (DEFAULT_WORKLOAD, KIND_FIELDS, MAX_CONTROLLER_NAME, RELEASE_NAME, RESERVED_VOLUMES,
+                                   TOLERATIONS, AppField, WorkloadField, chart_fullname)
 
 # The schedule macros the CronJob controller accepts (robfig/cron's descriptors).
 CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+# The kinds whose name is limited below the 253 characters of an object name: the limit and why.
+NAME_LIMITS = {
+    "CronJob": (MAX_CONTROLLER_NAME, "the API server accepts a CronJob name of"),
+    "StatefulSet": (MAX_CONTROLLER_NAME, "the StatefulSet controller cannot create its pods (their `controller-revision-hash` "
+                                         "label is the name and 11 characters) unless the name has"),
+}
+# CAP_SYS_ADMIN as the API server compares it, and as runtimes take it (they add the `CAP_` prefix).
+SYS_ADMIN = ("CAP_SYS_ADMIN", "SYS_ADMIN")
 VOLUME_SOURCES = ("configMap", "secret", "emptyDir", "persistentVolumeClaim", "projected")
 _TIME_ZONE_IN_SCHEDULE = re.compile(r"^\s*(CRON_)?TZ=")
 
 
-def check_version(version: Version, findings: Findings) -> None:
+def check_version(version: Version, findings: Findings, for_every_app: FieldsForEveryApp) -> None:
     kind = version.values.get(WorkloadField.WORKLOAD, DEFAULT_WORKLOAD)
     _fields_for_kind(version, findings, kind)
+    for_every_app.add(version, kind)
     if kind == "CronJob":
         _cron_job(version, findings)
+    if kind in NAME_LIMITS:
+        _workload_name(version, findings, kind)
     _volumes(version, findings, kind)
+    _security(version, findings)
+    _root_user(version, findings)
+    _tolerations(version, findings)
+    if kind == "StatefulSet":
+        _claims(version, findings)
     _container_names(version, findings)
     if kind in KIND_FIELDS[WorkloadField.DISRUPTION_BUDGET]:
         _disruption_budget(version, findings)
 
 
 def _fields_for_kind(version: Version, findings: Findings, kind: str) -> None:
+    """Lines written for this app by name; those written for every app are `FieldsForEveryApp`'s."""
     workload = version.origins.get((WorkloadField.WORKLOAD,))
     for field, kinds in KIND_FIELDS.items():
         if kind in kinds or field not in version.values:  # (an optional field that is absent was set nowhere)
             continue
-        origin = _first_written(version, field)
+        origin = _first_written(version, field, by_name=True)
         if origin is not None:
-            fits = " and ".join(f"a {each}" for each in kinds)
             findings.report(version, codes.FIELD_NOT_FOR_KIND,
                             f"`{field}` does not apply to app `{version.app}`, a {kind}",
-                            (f"`{field}` only applies to {fits}; remove this line or change `workload`",),
+                            (f"`{field}` only applies to {_kinds_text(kinds)}; remove this line or change `workload`",),
                             origin, workload)
 
 
-def _first_written(version: Version, *prefix: str):
-    """The origin of the first line (by position) that set the value at `prefix` or one inside it."""
+def _kinds_text(kinds: tuple[str, ...]) -> str:
+    return " and ".join(f"a {each}" for each in kinds)
+
+
+class FieldsForEveryApp:
+    """Kind fields written for every app (`all { replicas = 3 }`, `defaults for App { }`): such a
+    line applies to the apps whose kind has the field and is ignored by the others; it is
+    FIELD_NOT_FOR_KIND only when it fits no app it reaches (then it is a mistake, not a default)."""
+
+    def __init__(self) -> None:
+        self.fits: dict[tuple, bool] = {}  # (field, span) -> some app it reaches has the field
+        self.misfits: dict[tuple, list[tuple[Version, str, Origin]]] = {}
+
+    def add(self, version: Version, kind: str) -> None:
+        values, origins = version.values, version.origins
+        for field in KIND_FIELDS:
+            if field not in values:
+                continue
+            # The first line written for every app that sets the field or a value inside it.
+            written = [origin for origin in map(origins.get, _paths_in(values[field], (field,)))
+                       if origin is not None and origin.span is not None and origin.for_every_app]
+            if not written:
+                continue
+            origin = min(written, key=lambda each: (each.span.file, each.span.start))
+            key = (field, origin.span)
+            if kind in KIND_FIELDS[field]:
+                self.fits[key] = True
+            else:
+                self.fits.setdefault(key, False)
+                self.misfits.setdefault(key, []).append((version, kind, origin))
+
+    def report(self, findings: Findings) -> None:
+        for (field, _), found in sorted(self.misfits.items(), key=lambda item: (item[0][1].file, item[0][1].start, item[0][0])):
+            if self.fits[(field, found[0][2].span)]:
+                continue
+            apps = ", ".join(sorted({f"`{version.app}` (a {kind})" for version, kind, _ in found}))
+            message = f"`{field}` is set for every app, but applies to none it reaches: {apps}"
+            for version, _, origin in found:
+                findings.report(version, codes.FIELD_NOT_FOR_KIND, message,
+                                (f"`{field}` only applies to {_kinds_text(KIND_FIELDS[field])}; remove this line or "
+                                 "set it in `app NAME { }` blocks of the apps it fits",), origin)
+
+
+def _paths_in(value, path: tuple):
+    """`path` and the path of every value inside `value` (a record or map: key by key)."""
+    yield path
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _paths_in(inner, (*path, key))
+
+
+def _first_written(version: Version, *prefix: str, by_name: bool = False):
+    """The origin of the first line (by position) that set the value at `prefix` or one inside it;
+    `by_name`: only lines written for this app by name, not for every app."""
     written = [origin for path, origin in version.origins.items()
-               if path[:len(prefix)] == prefix and origin is not None and origin.span is not None]
+               if path[:len(prefix)] == prefix and origin is not None and origin.span is not None
+               and not (by_name and origin.for_every_app)]
     return min(written, key=lambda origin: (origin.span.file, origin.span.start), default=None)
 
 
@@ -86,6 +163,23 @@ def _cron_job(version: Version, findings: Findings) -> None:
                         f"the time zone {zone!r} of app `{version.app}` is not an IANA time zone name",
                         ('use a name of the tz database, e.g. "Europe/Paris" or "Etc/UTC"',),
                         version.origins.get((WorkloadField.CRON_JOB, WorkloadField.TIME_ZONE)))
+
+
+def _workload_name(version: Version, findings: Findings, kind: str) -> None:
+    release_path = (AppField.DELIVERY, RELEASE_NAME)
+    release = (version.values.get(AppField.DELIVERY) or {}).get(RELEASE_NAME) or version.app
+    name = chart_fullname(version.app, release)
+    limit, why = NAME_LIMITS[kind]
+    if len(name) <= limit:
+        return
+    named_by = "its release name" if release != version.app else "its name"
+    fix = (f"rename the app, or set `delivery {{ releaseName = \"...\" }}` to at most {limit} characters that "
+           f"contain `{version.app}` (else the app's name is appended)" if len(version.app) <= limit
+           else f"rename the app to at most {limit} characters")
+    findings.report(version, codes.WORKLOAD_NAME_TOO_LONG,
+                    f"the {kind} of app `{version.app}` is named `{name}` ({len(name)} characters, from {named_by}); "
+                    f"{why} at most {limit}",
+                    (fix,), located(version.origins, release_path, (WorkloadField.WORKLOAD,)))
 
 
 def schedule_problem(schedule: str) -> str | None:
@@ -157,6 +251,76 @@ def _volumes(version: Version, findings: Findings, kind: str) -> None:
                                 f"the mount at /tmp of app `{version.app}` takes the path of gopc's own /tmp volume",
                                 ("set `security { tmpVolume = false }` to mount your own volume at /tmp, or mount it elsewhere",),
                                 origin)
+
+
+def _security(version: Version, findings: Findings) -> None:
+    security = version.values.get(WorkloadField.SECURITY) or {}
+    added = [name for name in security.get("addCapabilities") or () if name in SYS_ADMIN]
+    if added and not security.get("allowPrivilegeEscalation", False):
+        path = (WorkloadField.SECURITY,)
+        primary, other = later(version.origins.get((*path, "addCapabilities")),
+                               version.origins.get((*path, "allowPrivilegeEscalation")))
+        findings.report(version, codes.ESCALATION_WITH_SYS_ADMIN,
+                        f"app `{version.app}` adds {added[0]} with allowPrivilegeEscalation false",
+                        ("CAP_SYS_ADMIN always lets a process gain privileges, so the API server rejects `CAP_SYS_ADMIN` "
+                         "with allowPrivilegeEscalation false (and the runtime grants `SYS_ADMIN` as that capability): "
+                         "remove it, or set `security { allowPrivilegeEscalation = true }`",),
+                        primary, other)
+
+
+def _root_user(version: Version, findings: Findings) -> None:
+    security = version.values.get(WorkloadField.SECURITY) or {}
+    if security.get("runAsUser") == 0 and security.get("runAsNonRoot", True):
+        path = (WorkloadField.SECURITY,)
+        primary, other = later(version.origins.get((*path, "runAsUser")), version.origins.get((*path, "runAsNonRoot")))
+        findings.report(version, codes.NON_ROOT_RUNS_AS_ROOT,
+                        f"app `{version.app}` runs as user 0 (root) while `runAsNonRoot` is true",
+                        ("the kubelet refuses to start such a container (\"runAsUser breaks non-root policy\"): run as "
+                         "another user, e.g. `runAsUser = 10001`, or set `runAsNonRoot = false`",),
+                        primary, other)
+
+
+def _tolerations(version: Version, findings: Findings) -> None:
+    origin = version.origins.get((TOLERATIONS,))
+    for number, toleration in enumerate(version.values.get(TOLERATIONS) or (), 1):
+        problem = toleration_problem(toleration)
+        if problem:
+            findings.report(version, codes.TOLERATION_INVALID,
+                            f"toleration {number} of app `{version.app}` is refused by the API server: {problem[0]}",
+                            (problem[1],), origin)
+
+
+def toleration_problem(toleration: dict) -> tuple[str, str] | None:
+    """(what the API server says of `toleration`, the fix), or None (pkg/apis/core/validation validateTolerations)."""
+    operator = toleration.get("operator", "Equal")
+    if "key" not in toleration and operator != "Exists":
+        return ("with no `key`, the operator must be \"Exists\" (it tolerates every taint)",
+                'add the taint\'s `key`, or set `operator = "Exists"` to tolerate every taint')
+    if operator == "Exists" and toleration.get("value"):
+        return ("with operator \"Exists\", `value` must be empty",
+                'remove `value` (\"Exists\" matches any value), or use `operator = "Equal"`')
+    if "tolerationSeconds" in toleration and toleration.get("effect") != "NoExecute":
+        return ("`tolerationSeconds` needs effect \"NoExecute\"",
+                'set `effect = "NoExecute"` (only an eviction has a delay), or remove `tolerationSeconds`')
+    return None
+
+
+def _claims(version: Version, findings: Findings) -> None:
+    claims = (version.values.get(WorkloadField.STATEFUL_SET) or {}).get(WorkloadField.VOLUME_CLAIM_TEMPLATES) or {}
+    for name, claim in claims.items():
+        path = (WorkloadField.STATEFUL_SET, WorkloadField.VOLUME_CLAIM_TEMPLATES, name)
+        if name in RESERVED_VOLUMES:
+            findings.report(version, codes.VOLUME_NAME_TAKEN,
+                            f"volume claim template `{name}` of app `{version.app}` is taken by gopc's own volumes "
+                            "(the app's files, values and /tmp)",
+                            ("the API server rejects a pod with two volumes of one name; rename this one",),
+                            _first_written(version, *path))
+        modes = claim.get("accessModes") or ()
+        if "ReadWriteOncePod" in modes and len(modes) > 1:
+            findings.report(version, codes.ACCESS_MODES_INVALID,
+                            f"volume claim template `{name}` of app `{version.app}` mixes ReadWriteOncePod with other access modes",
+                            ('the API server rejects it: use `accessModes = ["ReadWriteOncePod"]` alone, or drop it',),
+                            located(version.origins, (*path, "accessModes")))
 
 
 def _last_and_first(origins: dict, paths: list[tuple], fallback):

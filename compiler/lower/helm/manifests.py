@@ -28,7 +28,7 @@ from gop.compiler.values import merge, plain
 from gop.compiler.lower.helm.chart import chart_version
 from gop.compiler.emit.gojson import go_json
 from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS, chart_parts, helm_values, kinds_of
-from gop.compiler.language import DEFAULT_WORKLOAD, PROBE_FIELDS, WORKLOAD_PARTS, WorkloadField
+from gop.compiler.language import DEFAULT_WORKLOAD, PROBE_FIELDS, WORKLOAD_PARTS, WorkloadField, chart_fullname
 
 Doc = dict[str, Any]
 
@@ -102,12 +102,6 @@ def label_value(text: str) -> str:
     return _LABEL_EDGES.sub("", text[:63])
 
 
-def fullname(chart: str, release_name: str) -> str:
-    """gop.fullname: the release name, with the chart name appended unless it already contains it."""
-    name = release_name if chart in release_name else f"{release_name}-{chart}"
-    return _trim_dash(name[:63])
-
-
 def _trim_dash(text: str) -> str:
     return text[:-1] if text.endswith("-") else text
 
@@ -115,7 +109,7 @@ def _trim_dash(text: str) -> str:
 class _Release:
     def __init__(self, chart: str, version: str, release_name: str, namespace: str, values: dict[str, Any]):
         self.chart, self.release_name, self.namespace, self.values = chart, release_name, namespace, values
-        self.fullname = fullname(chart, release_name)
+        self.fullname = chart_fullname(chart, release_name)
         # the pod records a chart applies its defaults to when no layer sets them
         self.security = values.get(WorkloadField.SECURITY) or ABSENT_DEFAULTS["security"]
         self.budget = values.get(WorkloadField.DISRUPTION_BUDGET) or ABSENT_DEFAULTS["disruptionBudget"]
@@ -370,7 +364,7 @@ class _Release:
                 spec["ingressClassName"] = routes["className"]
             if routes["tls"]:
                 spec["tls"] = [{"hosts": list(routes["hosts"]), "secretName": routes.get("tlsSecret") or f"{self.fullname}-tls"}]
-            paths = [{"path": path["path"], "pathType": path.get("match") or "Prefix",
+            paths = [{"path": path["path"], "pathType": path["match"],
                       "backend": {"service": {"name": self.fullname, "port": {"name": port_of(path)}}}}
                      for path in routes["paths"]]
             spec["rules"] = [{"host": host, "http": {"paths": paths}} for host in routes["hosts"]]
@@ -379,7 +373,7 @@ class _Release:
         parent = {"name": gateway["name"], **{key: gateway[key] for key in ("namespace", "sectionName") if gateway.get(key)}}
         spec["parentRefs"] = [parent]
         spec["hostnames"] = list(routes["hosts"])
-        spec["rules"] = [{"matches": [{"path": {"type": "Exact" if path.get("match") == "Exact" else "PathPrefix",
+        spec["rules"] = [{"matches": [{"path": {"type": "Exact" if path["match"] == "Exact" else "PathPrefix",
                                                 "value": path["path"]}}],
                           "backendRefs": [{"name": self.fullname, "port": ports[port_of(path)]}]}
                          for path in routes["paths"]]
@@ -514,7 +508,7 @@ def _scaling_metric(metric: dict[str, Any]) -> Doc:
     if kind == "Resource":
         return {"type": kind, "resource": {"name": metric["name"], "target": target}}
     identity: Doc = {"name": metric["name"]}
-    if metric.get("selector"):
+    if metric["selector"]:
         identity["selector"] = {"matchLabels": dict(sorted(metric["selector"].items()))}
     body: Doc = {"metric": identity, "target": target}
     if kind == "Object":

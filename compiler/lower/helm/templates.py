@@ -713,7 +713,7 @@ SCALING_METRICS = '''\
       {{- if ne .type "Resource" }}
         metric:
           name: {{ .name | quote }}
-          {{- with get . "selector" }}
+          {{- with .selector }}
           selector:
             matchLabels:
               {{- include "gop.stringMap" . | nindent 14 }}
@@ -839,7 +839,7 @@ spec:
         paths:
           {{- range $routes.paths }}
           - path: {{ .path | quote }}
-            pathType: {{ get . "match" | default "Prefix" | quote }}
+            pathType: {{ .match | quote }}
             backend:
               service:
                 name: {{ include "gop.fullname" $root | quote }}
@@ -864,7 +864,7 @@ spec:
     {{- range $routes.paths }}
     - matches:
         - path:
-            type: {{ ternary "Exact" "PathPrefix" (eq (get . "match") "Exact") | quote }}
+            type: {{ ternary "Exact" "PathPrefix" (eq .match "Exact") | quote }}
             value: {{ .path | quote }}
       backendRefs:
         - name: {{ include "gop.fullname" $root | quote }}
