@@ -11,7 +11,9 @@ program fills it and the figures marked `warm` read it. A no-op build and a warm
 whole-run memos (compiler/commands/runmemo.py): the first no-op build after one that wrote files runs
 in full (a tree written in the last 2 s is not recorded), so with --repeat 3 one of the three is full.
 
-Rows: `gopc --version`; `gopc check` of the starter program (`gopc init`); at SIZE (apps, envs,
+Rows: `gopc --version`; `gopc check` of the starter program (`gopc init`): warm (the run memo
+replays it), after an edit (its app's file has a text never seen before each run, as when a user
+saves it: that file is parsed, the rest comes from the cache) and `--no-cache`; at SIZE (apps, envs,
 clusters; bench/fleetgen.py) a no-op `gopc build`, a build after a one-line change (one app's
 replicas, toggled before each run), a warm and a cold (`--no-cache`) `gopc check`; `gopc render
 --all-clusters -o` of the per-cluster-values fleet (every cluster's objects differ) with its peak
@@ -74,6 +76,19 @@ class Runner:
         return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), max(r[2] for r in runs))
 
 
+def new_text_each_run(path: Path):
+    """Before each run: the file's first `path = "..."` value is one it never had (an edit that neither
+    the run memo nor the parse cache has seen)."""
+    text = path.read_text(encoding="utf-8")
+    assert 'path = "' in text
+
+    def change(index: int) -> None:
+        path.write_text(text.replace('path = "', f'path = "/edit-{os.getpid()}-{time.time_ns()}-{index}', 1),
+                        encoding="utf-8")
+
+    return change
+
+
 def toggle_line(path: Path):
     """Before each run: one app's replicas alternate between 1 and 2 (a one-line change)."""
     text = path.read_text(encoding="utf-8")
@@ -96,6 +111,8 @@ def command_rows(work: Path, size: tuple[int, int, int], runner: Runner) -> list
     rows.append(("gopc --version", runner.median([GOPC, "--version"]), 0.040, "s"))
     runner.once([GOPC, "check", str(starter)])
     rows.append(("gopc check, 1 app, warm", runner.median([GOPC, "check", str(starter)]), 0.080, "s"))
+    rows.append(("gopc check, 1 app, after an edit", runner.median([GOPC, "check", str(starter)],
+                                                                  before=new_text_each_run(starter / "apps.gop")), None, "s"))
     rows.append(("gopc check, 1 app, --no-cache", runner.median([GOPC, "check", str(starter), "--no-cache"]), None, "s"))
     out = work / "out"
     runner.once([GOPC, "build", str(fleet), "-o", str(out)])

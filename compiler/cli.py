@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from gop.compiler import gopc_version
 from gop.compiler.core.collector import collect_as
-from gop.compiler.commands import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageError
+from gop.compiler.commands import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, FORMATS, UsageError
 
 __all__ = ["EXIT_ERRORS", "EXIT_OK", "EXIT_USAGE", "main", "run"]
 
@@ -28,14 +28,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if (sys.argv[1:] if argv is None else list(argv)) == ["--version"]:  # what scripts ask most: load nothing
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv == ["--version"]:  # what scripts ask most: load nothing
         print(f"gopc {gopc_version()}")
         return EXIT_OK
     from gop.compiler.commands.report import Reporter
-    from gop.compiler.diagnostics import codes
 
     collect_as("command")
-    parser = _build_parser()
+    parser = _build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     reporter = Reporter()
     try:
         args = parser.parse_args(argv)
@@ -59,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
+        from gop.compiler.diagnostics import codes
+
         code = reporter.fail(codes.INTERNAL_ERROR, f"internal error: {type(error).__name__}: {error} "
                                                    "(GOPC_DEBUG=1 shows details; please report it)")
     try:
@@ -68,12 +70,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser. With `command` (the command the arguments name), every other
+    command is listed, so `--help` and usage errors read the same, but gets no arguments:
+    building them all would cost a replayed `gopc check` a tenth of its time."""
     parser = _Parser(prog="gopc", description="Compile .gop fleet descriptions into a Flux v2 GitOps repository.")
     parser.add_argument("--version", action="version", version=f"gopc {gopc_version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser, dest="command")
+    for name, (help_line, add_arguments) in COMMANDS.items():
+        command_parser = commands.add_parser(name, help=help_line)
+        if command in (None, "completion", name):  # completion writes every command's arguments
+            add_arguments(command_parser)
+            _add_common_arguments(name, command_parser)
+    commands.choices["completion"].set_defaults(parser=parser)
+    return parser
 
-    check = commands.add_parser("check", help="check types, constraints and selectors")
+
+def _add_common_arguments(name: str, command: argparse.ArgumentParser) -> None:
+    if name not in ("lsp", "completion"):
+        _add_verbosity(command)
+    if name in ANALYSING:  # ---- #17 (speed)
+        command.add_argument("--no-cache", action="store_true",
+                             help="neither read nor write the parsed files and run memos kept in gopc's cache directory (~/.cache/gopc)")
+    if name in EXAMPLES:  # a command without examples fails tests/test_cli_habits.py, not every run
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
+        command.epilog = "examples:\n" + "".join(f"  {line}\n" for line in EXAMPLES[name])
+
+
+def _check_arguments(check: argparse.ArgumentParser) -> None:
     check.add_argument("paths", nargs="+", metavar="PATH",
                        help=".gop files or directories (searched recursively); a file alone is checked within its "
                             "whole program (its package directory); - reads one file from standard input")
@@ -82,7 +106,8 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_format(check)
     check.set_defaults(run="check:run")
 
-    explain = commands.add_parser("explain", help="explain a diagnostic code, or where a value came from")
+
+def _explain_arguments(explain: argparse.ArgumentParser) -> None:
     explain.add_argument("what", metavar="CODE|APP.FIELD.PATH",
                          help="an error code like E0101, or APP.FIELD.PATH (release/NAME.FIELD.PATH) with --cluster")
     explain.add_argument("paths", nargs="*", metavar="PATH", help="the program (with --cluster)")
@@ -90,7 +115,8 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_format(explain)
     explain.set_defaults(run="explain:run")
 
-    build = commands.add_parser("build", help="write the GitOps repository (charts, Kustomize trees, Flux objects)")
+
+def _build_arguments(build: argparse.ArgumentParser) -> None:
     build.add_argument("paths", nargs="+", metavar="PATH")
     build.add_argument("-o", "--out", required=True, help="output directory (replaced atomically)")
     build.add_argument("--force", action="store_true",
@@ -100,7 +126,8 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_format(build)
     build.set_defaults(run="build:run")
 
-    render_cmd = commands.add_parser("render", help="print the objects Flux would apply on a cluster (or write them for every cluster)")
+
+def _render_arguments(render_cmd: argparse.ArgumentParser) -> None:
     render_cmd.add_argument("paths", nargs="+", metavar="PATH")
     which = render_cmd.add_mutually_exclusive_group(required=True)
     which.add_argument("--cluster", help="the cluster whose objects are printed")
@@ -113,7 +140,8 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_format(render_cmd)
     render_cmd.set_defaults(run="render:run")
 
-    fmt = commands.add_parser("fmt", help="format .gop files in the canonical layout")
+
+def _fmt_arguments(fmt: argparse.ArgumentParser) -> None:
     fmt.add_argument("paths", nargs="+", metavar="PATH",
                      help=".gop files or directories (searched recursively); - formats standard input to standard output")
     fmt.add_argument("--check", action="store_true", help="change nothing; exit 1 when a file is not formatted")
@@ -121,22 +149,26 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_format(fmt)
     fmt.set_defaults(run="fmt:run")
 
-    lsp = commands.add_parser("lsp", help="run the language server on stdin/stdout")
+
+def _lsp_arguments(lsp: argparse.ArgumentParser) -> None:
     lsp.set_defaults(run="lsp:run")
 
-    init_cmd = commands.add_parser("init", help="write a small starter program")
+
+def _init_arguments(init_cmd: argparse.ArgumentParser) -> None:
     init_cmd.add_argument("directory", nargs="?", default=".")
     _add_format(init_cmd)
     init_cmd.set_defaults(run="init:run")
 
-    publish = commands.add_parser("publish", help="package every app's chart and push it to the OCI registry")
+
+def _publish_arguments(publish: argparse.ArgumentParser) -> None:
     publish.add_argument("paths", nargs="+", metavar="PATH")
     publish.add_argument("--registry", help="push here instead of the delivery's registry, e.g. oci://ghcr.io/acme/charts")
     publish.add_argument("--plain-http", action="store_true", help="talk to the registry over HTTP (a local test registry)")
     _add_format(publish)
     publish.set_defaults(run="publish:run")
 
-    diff = commands.add_parser("diff", help="what the program changes on each cluster, object by object (exit 1: it differs)")
+
+def _diff_arguments(diff: argparse.ArgumentParser) -> None:
     diff.add_argument("paths", nargs="+", metavar="PATH")
     against = diff.add_mutually_exclusive_group(required=True)
     against.add_argument("--against-rev", metavar="REV", help="the same program at this git revision")
@@ -148,7 +180,8 @@ def _build_parser() -> argparse.ArgumentParser:
                 "diagnostics go to stderr (as JSON with json, as SARIF with sarif, else as text)")
     diff.set_defaults(run="diff:run")
 
-    chart = commands.add_parser("chart", help="vendor charts gopc did not write (charts.lock, vendor/charts/)")
+
+def _chart_arguments(chart: argparse.ArgumentParser) -> None:
     chart_commands = chart.add_subparsers(title="chart commands", metavar="COMMAND", parser_class=_Parser,
                                           dest="chart_command", required=True)
     chart_add = chart_commands.add_parser("add", help="pull a chart into vendor/charts/ and lock it in charts.lock")
@@ -160,34 +193,43 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_format(chart_add)
     chart_add.set_defaults(run="chart:run", command="chart add")
 
-    show = commands.add_parser("show", help="print the effective model of one cluster")
+
+def _show_arguments(show: argparse.ArgumentParser) -> None:
     show.add_argument("paths", nargs="+", metavar="PATH")
     show.add_argument("--cluster", required=True)
     show.add_argument("--format", choices=("yaml", "json"), default="yaml",
                       help="the model as YAML or JSON (docs/schemas/show.json); with json, diagnostics are JSON too")
     show.set_defaults(run="explain:run_show")
 
-    # ---- #16 (CI kit): completion, -q/-v and examples on every command
-    test = commands.add_parser("test", help="run the program's `test` declarations (assertions on values and rendered objects)")
+
+def _test_arguments(test: argparse.ArgumentParser) -> None:
     test.add_argument("paths", nargs="+", metavar="PATH")
     test.add_argument("--run", dest="only", metavar="TEXT", help="only the tests whose name contains TEXT")
     test.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report to FILE (for CI test reports)")
     _add_format(test)
     test.set_defaults(run="test:run")
-    completion = commands.add_parser("completion", help="print a shell completion script (bash, zsh or fish)")
-    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
-    completion.set_defaults(run="completion:run", parser=parser)
-    for name, command in commands.choices.items():
-        if name not in ("lsp", "completion"):
-            _add_verbosity(command)
-        if name in ANALYSING:  # ---- #17 (speed)
-            command.add_argument("--no-cache", action="store_true",
-                                 help="neither read nor write the parsed files and run memos kept in gopc's cache directory (~/.cache/gopc)")
-        if name in EXAMPLES:  # a command without examples fails tests/test_cli_habits.py, not every run
-            command.formatter_class = argparse.RawDescriptionHelpFormatter
-            command.epilog = "examples:\n" + "".join(f"  {line}\n" for line in EXAMPLES[name])
-    return parser
 
+
+def _completion_arguments(completion: argparse.ArgumentParser) -> None:
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
+    completion.set_defaults(run="completion:run")
+
+
+COMMANDS = {  # name: (the help line in `gopc --help`, what adds its arguments)
+    "check": ("check types, constraints and selectors", _check_arguments),
+    "explain": ("explain a diagnostic code, or where a value came from", _explain_arguments),
+    "build": ("write the GitOps repository (charts, Kustomize trees, Flux objects)", _build_arguments),
+    "render": ("print the objects Flux would apply on a cluster (or write them for every cluster)", _render_arguments),
+    "fmt": ("format .gop files in the canonical layout", _fmt_arguments),
+    "lsp": ("run the language server on stdin/stdout", _lsp_arguments),
+    "init": ("write a small starter program", _init_arguments),
+    "publish": ("package every app's chart and push it to the OCI registry", _publish_arguments),
+    "diff": ("what the program changes on each cluster, object by object (exit 1: it differs)", _diff_arguments),
+    "chart": ("vendor charts gopc did not write (charts.lock, vendor/charts/)", _chart_arguments),
+    "show": ("print the effective model of one cluster", _show_arguments),
+    "test": ("run the program's `test` declarations (assertions on values and rendered objects)", _test_arguments),
+    "completion": ("print a shell completion script (bash, zsh or fish)", _completion_arguments),
+}
 
 ANALYSING = ("check", "explain", "build", "render", "publish", "show")  # the commands that use the disk cache
 
@@ -230,8 +272,6 @@ def _add_verbosity(parser: argparse.ArgumentParser) -> None:
 
 def _add_format(parser: argparse.ArgumentParser, choices: Sequence[str] | None = None,
                 description: str = "diagnostic output format") -> None:
-    from gop.compiler.diagnostics.formats import FORMATS
-
     parser.add_argument("--format", choices=choices or FORMATS, default="text", help=description)
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="colour text output (auto: on a terminal, unless NO_COLOR is set; FORCE_COLOR forces it)")

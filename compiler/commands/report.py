@@ -13,7 +13,8 @@ command prints only when asked (`-v`) check `verbose`. Diagnostics are never sil
 
 Invariants: every error a command reports goes through `formats.render`; nothing here prints a
 diagnostic by hand. Usage errors (a mistake in the command line itself) are `UsageError`s:
-one line on stderr, exit 2, never a diagnostic.
+one line on stderr, exit 2, never a diagnostic. The diagnostics and their renderers are imported
+when there is something to render: a replayed check of a clean program (`runmemo`) loads neither.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from gop.compiler import gopc_version
-from gop.compiler.commands import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageError  # noqa: F401 (the commands import them from here)
-from gop.compiler.core.span import SourceFile
-from gop.compiler.diagnostics import Diagnostic, command_error, has_errors
-from gop.compiler.diagnostics.formats import FORMATS, render
+from gop.compiler.commands import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, FORMATS, UsageError  # noqa: F401 (the commands import them from here)
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from gop.compiler.core.span import SourceFile
+    from gop.compiler.diagnostics import Diagnostic
 
 IO_CODE_PREFIX = "E09"  # unreadable input, internal errors: exit 2 rather than 1
 
@@ -45,6 +48,10 @@ class Reporter:
 
     def report(self, diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceFile] | None = None) -> None:
         if self.format == "text":
+            if not diagnostics:  # text of none is empty
+                return
+            from gop.compiler.diagnostics.formats import render
+
             sys.stderr.write(render("text", diagnostics, sources or {}, colour=use_colour(self.colour, sys.stderr),
                                     origin=self.origin))
             return
@@ -53,6 +60,8 @@ class Reporter:
 
     def fail(self, code: str, message: str, exit_code: int = EXIT_USAGE) -> int:
         """Report a command's error about no place in the program; the exit code to return."""
+        from gop.compiler.diagnostics import command_error
+
         self.report([command_error(code, message)])
         return exit_code
 
@@ -64,6 +73,8 @@ class Reporter:
     def finish(self) -> None:
         """Write the JSON or SARIF document of the run (text was written as it came)."""
         if self.format != "text":
+            from gop.compiler.diagnostics.formats import render
+
             stream = sys.stderr if self.result_on_stdout else sys.stdout
             stream.write(render(self.format, self._diagnostics, self._sources, version=gopc_version()))
 
@@ -81,6 +92,8 @@ def use_colour(choice: str, stream) -> bool:
 
 
 def exit_code(diagnostics: Sequence[Diagnostic]) -> int:
+    from gop.compiler.diagnostics import has_errors
+
     if any(d.code.startswith(IO_CODE_PREFIX) for d in diagnostics):
         return EXIT_USAGE
     return EXIT_ERRORS if has_errors(diagnostics) else EXIT_OK
@@ -89,6 +102,7 @@ def exit_code(diagnostics: Sequence[Diagnostic]) -> int:
 def checked(paths: Sequence[str], reporter: Reporter, *, cache: bool = True, session=None, memo=None):
     """Analyse (in `session`, else through the disk cache unless `cache` is false) and report the
     diagnostics (kept in the run's `memo` too, when it has one); the analysis, or None when it has errors."""
+    from gop.compiler.diagnostics import has_errors
     from gop.compiler.session import analyse_and_keep
 
     analysis = analyse_and_keep(paths, cache=cache, session=session)

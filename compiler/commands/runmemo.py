@@ -41,48 +41,54 @@ import hashlib
 import os
 import stat
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections import namedtuple
 
-from gop.compiler.diagnostics import Diagnostic, codes
-from gop.compiler.emit.tree import MANIFEST, safe_relative
+from gop.compiler.emit import MANIFEST
 from gop.compiler.syntax.readfile import READS
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from gop.compiler.diagnostics import Diagnostic
 
 KIND = "run"
 MAX_SCANNED_ENTRIES = 100_000
 MAX_SCANNED_BYTES = 32 << 20
 SETTLED_NS = 2_000_000_000
-_UNREPLAYABLE = (codes.MODULE_NOT_FOUND,)
 _IO_PREFIX = "E09"
 
+# Plain classes, not dataclasses: a replay imports this module and little else, and importing
+# `dataclasses` and `typing` and creating dataclasses would cost a fifth of its time.
 
-@dataclass(frozen=True, slots=True)
-class _Scan:
-    digest: bytes
-    unhashed: tuple[str, ...]  # directories whose files' contents the digest does not cover
+_Scan = namedtuple("_Scan", "digest unhashed")  # unhashed: directories whose files' contents the digest does not cover
 
 
-@dataclass(slots=True)
 class _Entry:
-    scanned: bytes
-    read: tuple[tuple[str, bytes | None], ...]  # files read outside the scan: (path, SHA-256 or None: absent)
-    listed: tuple[tuple[str, tuple[str, ...] | None], ...]  # module directories outside it: their .gop names
-    events: list[tuple]  # ("report", diagnostics, sources) and ("say", line), in order
-    exit_code: int
-    output: _Output | None = None  # build: the output tree as left
+    __slots__ = ("scanned", "read", "listed", "events", "exit_code", "output")
+
+    def __init__(self, scanned: bytes, read: tuple[tuple[str, bytes | None], ...],
+                 listed: tuple[tuple[str, tuple[str, ...] | None], ...], events: list[tuple], exit_code: int,
+                 output: _Output | None) -> None:
+        self.scanned = scanned
+        self.read = read  # files read outside the scan: (path, SHA-256 or None: absent)
+        self.listed = listed  # module directories outside it: their .gop names
+        self.events = events  # ("report", diagnostics, sources) and ("say", line), in order
+        self.exit_code = exit_code
+        self.output = output  # build: the output tree as left
 
 
-@dataclass(slots=True)
 class RunMemo:
     """One run's memo: `replay` it, or `record` the run and `store` what it reported."""
 
-    disk: object  # core.diskcache.DiskCache
-    key: str
-    roots: tuple[str, ...]
-    output: str | None = None
-    events: list[tuple] = field(default_factory=list)
-    _before: _Scan | None = None
-    _reads: list[str] = field(default_factory=list)
+    __slots__ = ("disk", "key", "roots", "output", "events", "_before", "_reads")
+
+    def __init__(self, disk, key: str, roots: tuple[str, ...], output: str | None = None) -> None:
+        self.disk = disk  # core.diskcache.DiskCache
+        self.key = key
+        self.roots = roots
+        self.output = output
+        self.events: list[tuple] = []
+        self._before: _Scan | None = None
+        self._reads: list[str] = []
 
     def replay(self, reporter) -> int | None:
         """The exit code after reporting what the memo holds; None (nothing reported) when there is
@@ -123,6 +129,8 @@ class RunMemo:
     def store_build(self, analysis, files: dict, summary: str) -> None:
         """After a build that wrote `files`: keep its reports and the summary line a build that
         changes nothing prints (`summary` starts it), with the output tree as left."""
+        from gop.compiler.emit.tree import safe_relative
+
         walked = _output_walk(self.output, settled_before=time.time_ns() - SETTLED_NS)
         if walked is None:
             return
@@ -138,8 +146,10 @@ class RunMemo:
 
     def store(self, analyses, exit_code: int, output: _Output | None = None) -> None:
         """Keep the run's events for its inputs, unless the run cannot be replayed (see the module doc)."""
+        from gop.compiler.diagnostics import codes
+
         reported = [event[1] for event in self.events if event[0] == "report"]
-        if any(d.code.startswith(_IO_PREFIX) or d.code in _UNREPLAYABLE for ds in reported for d in ds):
+        if any(d.code.startswith(_IO_PREFIX) or d.code == codes.MODULE_NOT_FOUND for ds in reported for d in ds):
             return
         after = _scan(self.roots, self.output)
         if self._before is None or after != self._before:
@@ -167,16 +177,14 @@ def build_memo(disk, paths: list[str], out: str, force: bool) -> RunMemo | None:
     """The memo of a `gopc build PATHS -o OUT` (with `--force` or not); None without a disk cache."""
     if disk is None:
         return None
-    memo = _memo(disk, "build", repr((list(paths), out, force)), paths)
-    memo.output = os.path.realpath(out)
-    return memo
+    return _memo(disk, "build", repr((list(paths), out, force)), paths, os.path.realpath(out))
 
 
-def _memo(disk, command: str, described: str, paths) -> RunMemo:
+def _memo(disk, command: str, described: str, paths, output: str | None = None) -> RunMemo:
     key = disk.key(KIND, command.encode(), os.getcwd().encode("utf-8", "surrogateescape"),
                    described.encode("utf-8", "surrogateescape"))
     roots = {os.path.realpath(path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))) for path in paths}
-    return RunMemo(disk, key, tuple(sorted(roots)))
+    return RunMemo(disk, key, tuple(sorted(roots)), output)
 
 
 def _sources_of(diagnostics: list[Diagnostic], sources) -> dict:
@@ -270,13 +278,12 @@ def _gop_names(directory: str) -> tuple[str, ...] | None:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class _Output:
+class _Output(namedtuple("_Output", "paths digest")):
     """The output tree as a build left it: its entries' relative paths ("" for the tree itself),
-    in the order walked, and the digest of their statuses (`_status_digest`)."""
+    joined by NUL (one string pickles and loads far faster than thousands), in the order walked,
+    and the digest of their statuses (`_status_digest`)."""
 
-    paths: str  # joined by NUL: one string pickles and loads far faster than thousands
-    digest: bytes
+    __slots__ = ()
 
     def unchanged(self, out: str) -> bool:
         """Each entry has the status it had (no listing: a directory whose entries were added,

@@ -9,7 +9,6 @@ severity, and a test checks that every code the compiler emits has a page.
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import enum
 import re
 from dataclasses import dataclass
@@ -207,6 +206,8 @@ class CodeInfo:
 
 @functools.cache
 def registry() -> dict[str, CodeInfo]:
+    import importlib.resources  # here: it loads tempfile, shutil, zipfile ..., which only reading the pages needs
+
     codes: dict[str, CodeInfo] = {}
     for entry in importlib.resources.files("gop.compiler.diagnostics").joinpath("pages").iterdir():
         if not entry.name.endswith(".md"):

@@ -37,12 +37,9 @@ def _region(span: Span, sources: Mapping[str, SourceFile]) -> tuple[int, int, in
     return (*_where(span, sources), *_where(Span(span.file, span.end, span.end), sources))
 
 
-FORMATS = ("text", "json", "sarif")
-
-
 def render(fmt: str, diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceFile], *,
            colour: bool = False, origin: str = "gopc", version: str = "") -> str:
-    """The diagnostics in one of `FORMATS` (text: '' when there are none; json and sarif: always a document)."""
+    """The diagnostics as text, json or sarif (text: '' when there are none; json and sarif: always a document)."""
     if fmt == "json":
         return render_json(diagnostics, sources)
     if fmt == "sarif":

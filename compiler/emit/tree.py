@@ -48,7 +48,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MANIFEST = ".gopc-manifest.json"
+from gop.compiler.emit import MANIFEST
 _STAGING_INFIX = ".gopc-"  # the staging sibling of DIR is `.DIR.gopc-XXXXXXXX`
 _STAGING_MARK = ".gopc-staging"  # a file in it that says it is gopc's, and for which output
 _STAGED_TREE = "tree"  # the new tree, inside the staging sibling
