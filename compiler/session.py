@@ -130,7 +130,7 @@ class Session:
                 _check_declaration(checker, decl)
         evaluation = evaluate(program, resolution, checker, program.root, memo=self.evaluation_memo)
         tests = check_tests(checker, resolution, evaluation)
-        diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics + plaintext.check(program)
+        diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics + plaintext.check(program, self.evaluation_memo.plaintext)
         analysis = Analysis(program, [], resolution, checker, evaluation, tests)
         if not has_errors(diagnostics):
             diagnostics += _lowering_checks(analysis)
@@ -189,7 +189,7 @@ class EvaluationMemo:
     and defaults block's) check (by its declaration), each app's base (by its checked leaves, kept
     with the template and defaults leaves under it, which must be the very same objects for the
     base to be reused) and each vendored chart's values type;
-    see `fleet.evaluate`. Kept for as
+    see `fleet.evaluate`; also each file's plaintext-secret findings (by its tree). Kept for as
     many analyses as the parse cache keeps texts of a file: an edit undone, or toggled, finds its
     trees (the parse cache's) checked already."""
 
@@ -199,10 +199,12 @@ class EvaluationMemo:
         # The values type of each vendored chart by its lock entry (its package's digest), made
         # once per session: a function of the package, which each analysis checks against the lock.
         self.chart_types: dict = {}
+        self.plaintext = RoundMemo(ParseCache.VERSIONS_PER_FILE)
 
     def next_round(self) -> None:
         self.app_checks.next_round()
         self.app_bases.next_round()
+        self.plaintext.next_round()
 
 
 def parse_through(disk: DiskCache | None, path: str, text: str) -> ParseResult:
