@@ -169,14 +169,19 @@ class Project:
                 self._timer = None
             snapshot.generation = self._wanted
             snapshot.versions = {b.uri: b.version for b in self.host.buffers_under(self.root)}
+        # The snapshots this one replaces are freed only once its diagnostics are out: freeing an
+        # analysis (a million objects) takes a while.
+        replaced = [self.latest]
         self.latest = snapshot
         for uri, version in snapshot.versions.items():
             key = self.host.paths.key(uri)
             if key is not None and not snapshot.syntax_errors_in(key):
+                replaced.append(self.good.get(uri))
                 self.good[uri] = (version, snapshot)
         if snapshot.generation == self._wanted:
             self.host.publish(self, snapshot)
             self._settled.set()
+        replaced.clear()
 
     def _still_current(self, snapshot: Snapshot) -> bool:
         """Whether `snapshot` analysed the current texts: only buffers changed since it started,
