@@ -140,17 +140,21 @@ async def run(root: Path, samples: int, edits: int, debounce_ms: int) -> dict[st
 
 
 def profile(root: Path) -> None:
-    """The analysis the server runs after an edit of one app file, with parses cached, under cProfile."""
-    from gop.compiler.session import analyse
+    """The analysis the server runs after an edit of one app file, under cProfile: in one `Session`
+    with a `ParseCache`, as a project's (so its memos of the earlier analyses are used), after the
+    same edit was made and undone once (as the timed edits alternate)."""
+    from gop.compiler.session import Session
     from gop.lsp.project import ParseCache
 
-    parse = ParseCache().parse
+    session = Session(parses=ParseCache())
     path = sorted((root / "apps").glob("*.gop"))[0]
-    analyse([str(root)], parse=parse)
-    overlay = {str(path): path.read_text().replace("replicas = 1", "replicas = 2")}
+    text = path.read_text()
+    edited = {str(path): text.replace("replicas = 1", 'replicas = "one"')}
+    for overlay in ({}, edited, {str(path): text}):
+        session.analyse([str(root)], overlay)
     profiler = cProfile.Profile()
     profiler.enable()
-    analyse([str(root)], overlay, parse=parse)
+    session.analyse([str(root)], edited)
     profiler.disable()
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
 

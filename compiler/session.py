@@ -13,7 +13,7 @@ is what the commands and the language server share.
 Where the caches live, and how long:
 - In the `Session`, across its analyses: the parses by (file, text) (`ParseCache`, when the
   session is given one: the language server's, shared with its open documents), and the checked
-  app bodies and app bases of the previous analyses (`EvaluationMemo`): the language server
+  app bodies and app bases and each file's plaintext findings of the previous analyses (`EvaluationMemo`): the language server
   analyses again after each edit and gets the same trees for unchanged files. They keep only what
   the last three analyses used (as many as the parse cache keeps texts of a file), so a program's
   objects go three analyses after the last one that used them.
@@ -130,7 +130,7 @@ class Session:
                 _check_declaration(checker, decl)
         evaluation = evaluate(program, resolution, checker, program.root, memo=self.evaluation_memo)
         tests = check_tests(checker, resolution, evaluation)
-        diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics + plaintext.check(program)
+        diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics + plaintext.check(program, self.evaluation_memo.plaintext)
         analysis = Analysis(program, [], resolution, checker, evaluation, tests)
         if not has_errors(diagnostics):
             diagnostics += _lowering_checks(analysis)
@@ -189,7 +189,7 @@ class EvaluationMemo:
     and defaults block's) check (by its declaration), each app's base (by its checked leaves, kept
     with the template and defaults leaves under it, which must be the very same objects for the
     base to be reused) and each vendored chart's values type;
-    see `fleet.evaluate`. Kept for as
+    see `fleet.evaluate`; also each file's plaintext-secret findings (by its tree). Kept for as
     many analyses as the parse cache keeps texts of a file: an edit undone, or toggled, finds its
     trees (the parse cache's) checked already."""
 
@@ -199,10 +199,12 @@ class EvaluationMemo:
         # The values type of each vendored chart by its lock entry (its package's digest), made
         # once per session: a function of the package, which each analysis checks against the lock.
         self.chart_types: dict = {}
+        self.plaintext = RoundMemo(ParseCache.VERSIONS_PER_FILE)
 
     def next_round(self) -> None:
         self.app_checks.next_round()
         self.app_bases.next_round()
+        self.plaintext.next_round()
 
 
 def parse_through(disk: DiskCache | None, path: str, text: str) -> ParseResult:

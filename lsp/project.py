@@ -9,8 +9,14 @@ saw) and the diagnostics to publish for them.
   the file such that it and every directory on the way hold `.gop` files.
 - Unsaved buffers are passed to the session as overlays. Each project's analyses
   run one at a time on its own worker thread, so the server keeps answering
-  while one runs and a slow root never holds up another; edits are debounced;
-  a result that a newer edit has overtaken is not published.
+  while one runs and a slow root never holds up another.
+- Edits are throttled, not delayed: an edit after a quiet moment (no analysis
+  started in the last `delay` seconds, none running) is analysed at once; the
+  edits that follow it within `delay`, or while it runs, make one analysis after
+  it. A result that a newer edit has overtaken is not published, unless it saw
+  the very texts of every open buffer and nothing but buffers changed since it
+  started (a file opened as it is on disk, the workspace's first analysis still
+  running): then it is the current one and is published as such.
 - `{uri: (version, snapshot)}` keeps, per document, the last snapshot in which
   that document had no syntax error, so requests on a half-typed file are
   answered from the last good state; `latest` always holds the newest.
@@ -100,28 +106,37 @@ class Project:
         self.latest: Snapshot | None = None
         self.good: dict[str, tuple[int | None, Snapshot]] = {}  # uri -> (version, last snapshot without syntax errors there)
         self._wanted = 0  # generation of the newest requested analysis
+        self._outside = 0  # generation of the newest request for a change that buffers do not show (files, a close)
+        self._last_start = float("-inf")  # loop time the last analysis started
         self._timer: asyncio.TimerHandle | None = None
         self._running = False
-        self._published: set[str] = set()
+        self._published: dict[str, tuple[int | None, list]] = {}  # uri -> (version, diagnostics) last sent
         self._settled: asyncio.Event = asyncio.Event()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"gop-analysis-{root.name}")
         self.session = Session(parses=host.parses)  # used by the worker thread only
 
     # ---- scheduling ----------------------------------------------------------------
 
-    def changed(self, delay: float) -> None:
-        """The buffers or files changed: analyse again after `delay` seconds (restarting the wait)."""
+    def changed(self, delay: float, *, buffers_only: bool = False) -> None:
+        """The buffers or files changed: analyse again, at once after a quiet moment, else `delay`
+        seconds after the last analysis started (see the module doc). `buffers_only`: the change is
+        in open buffers' texts alone (an edit, an open), so an analysis that saw the new texts already
+        is current."""
         self._wanted += 1
+        if not buffers_only:
+            self._outside = self._wanted
         self._settled.clear()
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_later(delay, self._start)
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(max(0.0, self._last_start + delay - loop.time()), self._start)
 
     def _start(self) -> None:
         self._timer = None
         if self._running:
             return  # `_finish` starts the next run
         self._running = True
+        self._last_start = asyncio.get_running_loop().time()
         generation = self._wanted
         buffers = self.host.buffers_under(self.root)
         versions = {b.uri: b.version for b in buffers}
@@ -141,20 +156,44 @@ class Project:
             self._running = False
         if snapshot is not None:
             self._finish(snapshot)
+            generation = snapshot.generation
         if self._wanted != generation and self._timer is None:
             self._start()
 
     def _finish(self, snapshot: Snapshot) -> None:
         if self.latest is not None and snapshot.generation < self.latest.generation:
             return
+        if snapshot.generation < self._wanted and self._still_current(snapshot):
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            snapshot.generation = self._wanted
+            snapshot.versions = {b.uri: b.version for b in self.host.buffers_under(self.root)}
+        # The snapshots this one replaces are freed only once its diagnostics are out: freeing an
+        # analysis (a million objects) takes a while.
+        replaced = [self.latest]
         self.latest = snapshot
         for uri, version in snapshot.versions.items():
             key = self.host.paths.key(uri)
             if key is not None and not snapshot.syntax_errors_in(key):
+                replaced.append(self.good.get(uri))
                 self.good[uri] = (version, snapshot)
         if snapshot.generation == self._wanted:
             self.host.publish(self, snapshot)
             self._settled.set()
+        replaced.clear()
+
+    def _still_current(self, snapshot: Snapshot) -> bool:
+        """Whether `snapshot` analysed the current texts: only buffers changed since it started,
+        and it saw each open buffer's present text."""
+        if self._outside > snapshot.generation:
+            return False
+        sources = snapshot.analysis.program.sources
+        for buffer in self.host.buffers_under(self.root):
+            seen = sources.get(buffer.key)
+            if seen is None or seen.text != buffer.text:
+                return False
+        return True
 
     async def settled(self, timeout: float) -> Snapshot | None:
         """The snapshot of the current texts: hurries a pending analysis and waits for it (at most `timeout`)."""
@@ -190,11 +229,19 @@ class Project:
             by_file.setdefault(diag.span.file, []).append(diag)
         return {self.host.paths.uri(key): items for key, items in by_file.items()}
 
-    def published(self, uris: set[str]) -> set[str]:
-        """Record what was just published; returns the URIs whose old diagnostics must be cleared."""
-        stale = self._published - uris
-        self._published = set(uris)
-        return stale
+    def to_publish(self, diagnostics: dict[str, list], versions: dict[str, int | None]) -> list[tuple[str, list, int | None]]:
+        """(uri, diagnostics, version) to send for a snapshot, given its diagnostics by URI (already
+        in the protocol's form) and the versions of the open buffers it saw: what differs from what
+        was last sent for the URI (an open buffer hears about every new version, even if nothing
+        else changed), and an empty list for each URI that had diagnostics and has none now.
+        Records them as sent."""
+        sending = []
+        for uri in sorted(set(diagnostics) | set(self._published)):
+            items, version = diagnostics.get(uri, []), versions.get(uri)
+            if self._published.get(uri) != (version, items):
+                sending.append((uri, items, version))
+        self._published = {uri: (versions.get(uri), items) for uri, items in diagnostics.items()}
+        return sending
 
 
 @dataclass

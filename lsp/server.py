@@ -196,21 +196,19 @@ class GopServer(LanguageServer):
         sources = snapshot.analysis.program.sources
         self.show_message_log(f"gopc lsp: analysed {project.root}: {len(sources)} files, "
                               f"{len(snapshot.analysis.diagnostics)} diagnostics in {snapshot.seconds * 1000:.0f} ms")
-        by_uri = project.diagnostics_by_uri(snapshot)
+        converted = {uri: [convert.diagnostic(d, self.paths, sources) for d in items]
+                     for uri, items in project.diagnostics_by_uri(snapshot).items()}
         for uri in snapshot.versions:  # open buffers always hear about the version analysed, even when clean
-            by_uri.setdefault(uri, [])
-        for uri, items in by_uri.items():
-            converted = [convert.diagnostic(d, self.paths, sources) for d in items]
-            self.publish_diagnostics(uri, converted, snapshot.versions.get(uri))
-        for uri in project.published(set(by_uri)):
-            self.publish_diagnostics(uri, [], snapshot.versions.get(uri))
+            converted.setdefault(uri, [])
+        for uri, items, version in project.to_publish(converted, snapshot.versions):
+            self.publish_diagnostics(uri, items, version)
 
-    def changed(self, uri: str, delay: float) -> None:
+    def changed(self, uri: str, delay: float, *, buffers_only: bool = False) -> None:
         if self.paths.is_std_uri(uri):
             return
         project = self.project_for(uri)
         if project is not None:
-            project.changed(delay)
+            project.changed(delay, buffers_only=buffers_only)
 
     def saw_current_text(self, snapshot: Snapshot, uri: str) -> bool:
         """Whether `snapshot` analysed the current text of `uri` (fixes carry offsets into it)."""
@@ -252,12 +250,12 @@ def initialized(params: lsp.InitializedParams):
 
 @server.guarded(lsp.TEXT_DOCUMENT_DID_OPEN)
 def did_open(params: lsp.DidOpenTextDocumentParams):
-    server.changed(params.text_document.uri, 0)
+    server.changed(params.text_document.uri, 0, buffers_only=True)
 
 
 @server.guarded(lsp.TEXT_DOCUMENT_DID_CHANGE)
 def did_change(params: lsp.DidChangeTextDocumentParams):
-    server.changed(params.text_document.uri, server.debounce)
+    server.changed(params.text_document.uri, server.debounce, buffers_only=True)
 
 
 @server.guarded(lsp.TEXT_DOCUMENT_DID_SAVE)

@@ -162,12 +162,13 @@ class _Loader:
         return display
 
     def _read(self, path: Path, display: str, inside: Path | None) -> str | None:
+        resolved = None
         if self.overlays:
             resolved = str(path.resolve())
             if resolved in self.overlays:
                 return self.overlays[resolved]
         try:
-            data = read_program_file(path, f"`{display}`", inside=inside, limit=MAX_SOURCE_BYTES)
+            data = read_program_file(path, f"`{display}`", inside=inside, limit=MAX_SOURCE_BYTES, resolved=resolved)
         except UnreadableFile as error:
             self._io_error(display, error.message)
             return None

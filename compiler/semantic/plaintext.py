@@ -133,24 +133,36 @@ def comment_reads_secret(comment: str) -> bool:
     return bool(secret_shape(comment) or (match and looks_secret(match.group(1), match.group(2))))
 
 
-def check(program: Program) -> list[Diagnostic]:
+def check(program: Program, memo=None) -> list[Diagnostic]:
+    """`memo`: the findings of earlier analyses by syntax tree (a `session.RoundMemo`), or None:
+    a file's findings are a function of its tree (and text, which the tree stands for)."""
     found: list[Diagnostic] = []
     for file, tree in program.files.items():
-        source = program.sources[file].text if file in program.sources else ""
-        silenced = {_line_of(source, c.span.start) for c in tree.comments if SILENCE in c.text}
-        if ("@" in source and _URL_PASSWORD.search(source)) or _SECRET_CALL.search(source):  # walking every node is slow
-            for node in tree.walk():
-                if isinstance(node, ast.StringLit):
-                    found += _url_credentials(node)
-                elif isinstance(node, ast.Call) and node.func.text in SECRET_FUNCTIONS:
-                    found += _secret_names(node, source, silenced)
-        for decl in (member for top in tree.decls for member in (top.decls if isinstance(top, ast.ForDecl) else (top,))):
-            if isinstance(decl, ast.ResourceDecl) and decl.kind in ("app", "env", "overlay", "cluster"):
-                # the members of a `for` are checked as written (their names are strings: `app "${name}"`)
-                app = decl.name.text if decl.kind == "app" and isinstance(decl.name, ast.Name) else None
-                body_kind = "app" if decl.kind == "app" else "target"
-                for leaf in _string_leaves(decl.body, (), None, app, body_kind):
-                    found += _plaintext_value(leaf, source, silenced)
+        kept = memo.get(tree) if memo is not None else None
+        if kept is None:
+            kept = _check_file(tree, program.sources[file].text if file in program.sources else "")
+            if memo is not None:
+                memo.put(tree, kept)
+        found += kept
+    return found
+
+
+def _check_file(tree: ast.File, source: str) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    silenced = {_line_of(source, c.span.start) for c in tree.comments if SILENCE in c.text}
+    if ("@" in source and _URL_PASSWORD.search(source)) or _SECRET_CALL.search(source):  # walking every node is slow
+        for node in tree.walk():
+            if isinstance(node, ast.StringLit):
+                found += _url_credentials(node)
+            elif isinstance(node, ast.Call) and node.func.text in SECRET_FUNCTIONS:
+                found += _secret_names(node, source, silenced)
+    for decl in (member for top in tree.decls for member in (top.decls if isinstance(top, ast.ForDecl) else (top,))):
+        if isinstance(decl, ast.ResourceDecl) and decl.kind in ("app", "env", "overlay", "cluster"):
+            # the members of a `for` are checked as written (their names are strings: `app "${name}"`)
+            app = decl.name.text if decl.kind == "app" and isinstance(decl.name, ast.Name) else None
+            body_kind = "app" if decl.kind == "app" else "target"
+            for leaf in _string_leaves(decl.body, (), None, app, body_kind):
+                found += _plaintext_value(leaf, source, silenced)
     return found
 
 

@@ -41,11 +41,12 @@ class UnreadableFile(Exception):
         self.reason = reason
 
 
-def read_program_file(path: Path | str, shown: str, *, inside: Path | None, limit: int) -> bytes:
-    """The bytes of the regular file `path`; messages call it `shown` (e.g. "`a.gop`", "SOPS file s.yaml")."""
+def read_program_file(path: Path | str, shown: str, *, inside: Path | None, limit: int, resolved: str | None = None) -> bytes:
+    """The bytes of the regular file `path`; messages call it `shown` (e.g. "`a.gop`", "SOPS file s.yaml").
+    `resolved`: `os.path.realpath(path)`, when the caller has it already (the loader, with overlays)."""
     if "\x00" in str(path):
         raise UnreadableFile(f"{printable(shown)} is not a usable path: it contains a NUL character", "outside")
-    resolved = os.path.realpath(path)
+    resolved = resolved or os.path.realpath(path)
     reads = READS.get()
     if reads is not None:
         reads.append(resolved)
