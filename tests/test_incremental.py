@@ -21,8 +21,7 @@ from pathlib import Path
 import pytest
 
 import realtools as rt
-
-EXAMPLES = rt.REPO_ROOT / "examples"
+from test_runmemo import copy_example, edit
 
 
 def gopc(*args, cache: Path, seed: str) -> tuple[int, str, str]:
@@ -62,18 +61,6 @@ class Builds:
             assert stderr == reference[2], what  # the diagnostics (no summary line: nothing is written)
         shutil.rmtree(reference_out, ignore_errors=True)
         return code
-
-
-def copy_example(name: str, tmp_path: Path) -> Path:
-    program = tmp_path / name
-    shutil.copytree(EXAMPLES / name, program)
-    return program
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, (path, old)
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def changes_of(program: Path) -> dict[str, list[tuple[str, str, str, str]]]:
