@@ -23,7 +23,10 @@ Invariants:
 - Paths are relative, normalised, unique, and stay inside the output directory.
 - Unchanged files keep their inode and mtime (hard-linked from the previous tree), so a
   rebuild changes only the files whose bytes changed; when nothing would change (same files,
-  same bytes, same manifest, nothing in the way) nothing is staged or swapped at all.
+  same bytes, same manifest, nothing in the way) nothing is staged or swapped at all. Each file
+  is compared with the tree once; the comparing, the linking and the removal of the previous
+  tree after the swap (subtree by subtree, `shutil.rmtree` each) run side by side in a few threads:
+  a rebuild's cost is the kernel's file-system work, which the threads overlap.
   Directories keep their permissions; a new output directory gets the usual ones (0777 minus
   the umask).
 - `compare_tree` reads the same inputs and writes nothing: what `write_tree` would change, as
@@ -61,6 +64,7 @@ except ImportError:  # not on Windows: leftovers of killed builds are then left 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _SIDE_BY_SIDE_FROM = 256  # entries; fewer are made faster by one thread
 _WORKERS = min(os.cpu_count() or 1, 4)
+_SUBTREE_DEPTH = 4  # how deep `_subtrees` looks for directories to remove side by side
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
@@ -138,9 +142,9 @@ def compare_tree(files: dict[str, str | bytes], out: Path, *, notes: dict[str, o
     except OSError as error:
         raise EmitError(_io_failure(shown, error).replace("cannot write", "cannot read", 1)) from error
     differences = TreeDifferences(manifest=_manifest_text(files, notes or {}) != manifest_before)
-    for relative, data in files.items():
+    for (relative, _), same in zip(files.items(), _same_as_before(files, str(out), existing)):
         if relative in existing.entries or relative in existing.directories:
-            if not _same_bytes(f"{out}/{relative}", data):
+            if not same:
                 differences.differs.append(relative)
         else:
             differences.missing.append(relative)
@@ -162,14 +166,15 @@ def _write(files: dict[str, bytes], directories: set[str], shown: Path, force: b
             + "; move it away or use --force to overwrite"
         )
     manifest = _manifest_text(files, notes)
-    if not in_the_way and manifest == manifest_before and _all_unchanged(files, out, existing):
+    same = _same_as_before(files, str(out), existing)
+    if not in_the_way and manifest == manifest_before and all(same):
         # The tree already is what this build would make: leaving it alone is the atomic write.
         return EmitReport(unchanged=list(files), kept=_kept(files, existing, owned_before, set()))
     report = EmitReport()
     _make_parent(out)
     with _staging(out) as staging:
         tree = staging / _STAGED_TREE
-        _stage(files, directories, manifest, str(out), str(tree), existing, owned_before, set(in_the_way), report)
+        _stage(files, same, directories, manifest, str(out), str(tree), existing, owned_before, set(in_the_way), report)
         _swap(staging, out)
     return report
 
@@ -245,8 +250,13 @@ def manifest_notes(out: Path) -> dict[str, object]:
     return {key: value for key, value in data.items() if key not in ("generator", "files")}
 
 
-def _all_unchanged(files: dict[str, bytes], out: Path, existing: _Existing) -> bool:
-    return files.keys() <= existing.entries and all(_same_bytes(f"{out}/{relative}", data) for relative, data in files.items())
+def _same_as_before(files: dict[str, bytes], out: str, existing: _Existing) -> list[bool]:
+    """For each file, in order: the tree holds it with these bytes (read side by side)."""
+    def same(item: tuple[str, bytes]) -> bool:
+        relative, data = item
+        return relative in existing.entries and _same_bytes(f"{out}/{relative}", data)
+
+    return _side_by_side(same, list(files.items()))
 
 
 def _kept(files, existing: _Existing, owned_before: set[str], overwritten: set[str]) -> list[str]:
@@ -255,8 +265,10 @@ def _kept(files, existing: _Existing, owned_before: set[str], overwritten: set[s
                   if relative not in files and relative not in owned_before and not _under(relative, overwritten))
 
 
-def _stage(files: dict[str, bytes], directories: set[str], manifest: bytes, out: str, staging: str, existing: _Existing,
-           owned_before: set[str], overwritten: set[str], report: EmitReport) -> None:
+def _stage(files: dict[str, bytes], same: list[bool], directories: set[str], manifest: bytes, out: str, staging: str,
+           existing: _Existing, owned_before: set[str], overwritten: set[str], report: EmitReport) -> None:
+    """The new tree in `staging`: the files the tree holds already (`same`) hard-linked from it
+    (side by side), the others written, the user's kept entries linked."""
     report.kept = _kept(files, existing, owned_before, overwritten)
     kept_directories = {relative for relative in existing.empty_directories if not _under(relative, overwritten)}
     for relative in report.kept + sorted(kept_directories):
@@ -268,14 +280,13 @@ def _stage(files: dict[str, bytes], directories: set[str], manifest: bytes, out:
     for relative in report.kept:
         _link_or_copy(f"{out}/{relative}", f"{staging}/{relative}")
     new_files: list[tuple[str, bytes]] = []
-    for relative, data in files.items():
-        previous = f"{out}/{relative}"
-        if relative in existing.entries and _same_bytes(previous, data):
-            _link_or_copy(previous, f"{staging}/{relative}")
+    for (relative, data), unchanged in zip(files.items(), same):
+        if unchanged:
             report.unchanged.append(relative)
         else:
             new_files.append((f"{staging}/{relative}", data))
             report.written.append(relative)
+    _side_by_side(_link_pair, [(f"{out}/{relative}", f"{staging}/{relative}") for relative in report.unchanged])
     _write_new_files(new_files)
     _write_file(f"{staging}/{MANIFEST}", manifest)
     _keep_directory_modes(out, staging, existing.directories)
@@ -318,19 +329,25 @@ def _write_pair(pair: tuple[str, bytes]) -> None:
     _write_file(*pair)
 
 
-def _side_by_side(function, items: list) -> None:
-    """`function` on every item; in a few threads when there are many. Creating inodes is the
-    kernel's work (the calls release the GIL), so the threads spread it over the cores."""
+def _link_pair(pair: tuple[str, str]) -> None:
+    _link_or_copy(*pair)
+
+
+def _side_by_side(function, items: list) -> list:
+    """`function` on every item, its results in the items' order; in a few threads when there
+    are many. Reading, creating and removing files is the kernel's work (the calls release the
+    GIL), so the threads spread it over the cores and overlap its waits for the disk."""
     if len(items) < _SIDE_BY_SIDE_FROM:
-        for item in items:
-            function(item)
-        return
-    shares = [items[start::_WORKERS] for start in range(_WORKERS)]
+        return [function(item) for item in items]
     from concurrent.futures import ThreadPoolExecutor  # here: a replayed build (commands/runmemo.py) writes nothing
 
+    results: list = [None] * len(items)
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-        for _ in pool.map(lambda share: [function(item) for item in share], shares):
-            pass
+        shares = pool.map(lambda share: [function(item) for item in share],
+                          [items[start::_WORKERS] for start in range(_WORKERS)])
+        for start, share in enumerate(shares):
+            results[start::_WORKERS] = share
+    return results
 
 
 def _write_file(path: str, data: bytes) -> None:
@@ -475,7 +492,10 @@ def _holds_the_only_old_tree(staging: Path, out: Path) -> bool:
 
 def _remove_tree(path: Path) -> None:
     """Remove a tree gopc made, also where a kept directory's permissions forbid it (what is
-    left, the next build removes)."""
+    left, the next build removes). Its subtrees first, side by side (`_subtrees`), each with
+    `shutil.rmtree` (which never follows a symbolic link); then what is left, one by one."""
+    _side_by_side(_remove_quietly, _subtrees(path))
+
     def allow_and_retry(function, failed, _error):
         parent = os.path.dirname(failed)
         if parent != str(path) and not parent.startswith(f"{path}/"):
@@ -488,6 +508,29 @@ def _remove_tree(path: Path) -> None:
         shutil.rmtree(path, onexc=allow_and_retry)
     else:
         shutil.rmtree(path, onerror=allow_and_retry)
+
+
+def _subtrees(root: Path) -> list[str]:
+    """The directories (not symbolic links) of the first level below `root` with at least
+    `_SIDE_BY_SIDE_FROM` of them, or of the deepest level up to `_SUBTREE_DEPTH` (a rebuild's
+    previous tree: charts/<app>/ and apps/<env>/<app>/ are its bulk)."""
+    level = [str(root)]
+    for _ in range(_SUBTREE_DEPTH):
+        below = []
+        for directory in level:
+            with contextlib.suppress(OSError), os.scandir(directory) as entries:
+                below.extend(entry.path for entry in entries if entry.is_dir(follow_symlinks=False))
+        if not below:
+            break
+        level = below
+        if len(level) >= _SIDE_BY_SIDE_FROM:
+            break
+    return level if level != [str(root)] else []
+
+
+def _remove_quietly(directory: str) -> None:
+    """What fails (a directory the user made unwritable) is left to `_remove_tree`'s last pass."""
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @contextlib.contextmanager
