@@ -14,13 +14,18 @@ what they share (image repository, ports, env, resources, probes, ingress; `${ap
 name goes), and `for` comprehensions generate them from tables with one row per app (tag, team,
 capacity, timeout, dependencies); only their doc comments are missing. Envs and clusters are the same.
 
-    python bench/fleetgen.py OUT_DIR --apps 100 --envs 3 --clusters 30 [--per-cluster-values] [--templated]
+With `--pkl DIR` the same fleet is also written in Pkl (bench/pklfleet.py): `pkl eval -m OUT
+DIR/fleet.pkl` writes what `gopc render --all-clusters -o OUT` writes, one file per cluster.
+
+    python bench/fleetgen.py OUT_DIR --apps 100 --envs 3 --clusters 30 [--per-cluster-values] [--templated] [--pkl DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from pklfleet import generate_pkl
 
 REGIONS = ("us-east-1", "eu-central-1", "cn-north-1")
 
@@ -248,9 +253,14 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=6)
     parser.add_argument("--per-cluster-values", action="store_true", help="every cluster sets its name and region in every app")
     parser.add_argument("--templated", action="store_true", help="write the apps with a template and comprehensions")
+    parser.add_argument("--pkl", type=Path, metavar="DIR", help="also write the fleet as a Pkl program into DIR")
     args = parser.parse_args()
     files = generate(args.out, args.apps, args.envs, args.clusters, args.per_cluster_values, args.templated)
     print(f"wrote {len(files)} files to {args.out}")
+    if args.pkl:
+        written = generate_pkl(args.pkl, args.apps, env_names(args.envs), args.clusters, args.per_cluster_values,
+                               _outside_cn, _depends_on)
+        print(f"wrote {len(written)} files to {args.pkl}")
 
 
 if __name__ == "__main__":
