@@ -79,6 +79,11 @@ def generate(out: Path, apps: int, envs: int, clusters: int, per_cluster_values:
     return written
 
 
+def generate_pkl_fleet(out: Path, apps: int, envs: int, clusters: int, per_cluster_values: bool = False) -> list[Path]:
+    """The plain fleet of the same sizes as a Pkl program (bench/pklfleet.py)."""
+    return generate_pkl(out, apps, env_names(envs), clusters, per_cluster_values, _outside_cn, _depends_on)
+
+
 def _kind(index: int, features: frozenset[str]) -> str:
     """What unit `index` is: "app", "release", "resource" (inline) or "resource-file"."""
     if "releases" in features and index % 4 == 1:
@@ -450,12 +455,13 @@ def main() -> None:
                         help="turn a share of the units into releases, resources, or add tenants (repeatable)")
     parser.add_argument("--pkl", type=Path, metavar="DIR", help="also write the fleet as a Pkl program into DIR")
     args = parser.parse_args()
+    if args.pkl and (args.templated or args.features):
+        parser.error("--pkl writes the plain fleet: without --templated and --with")
     files = generate(args.out, args.apps, args.envs, args.clusters, args.per_cluster_values, args.templated,
                      frozenset(args.features))
     print(f"wrote {len(files)} files to {args.out}")
     if args.pkl:
-        written = generate_pkl(args.pkl, args.apps, env_names(args.envs), args.clusters, args.per_cluster_values,
-                               _outside_cn, _depends_on)
+        written = generate_pkl_fleet(args.pkl, args.apps, args.envs, args.clusters, args.per_cluster_values)
         print(f"wrote {len(written)} files to {args.pkl}")
 
 
