@@ -41,7 +41,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pklfleet import generate_pkl
+from pklfleet import pkl_program
 
 REGIONS = ("us-east-1", "eu-central-1", "cn-north-1")
 FEATURES = ("releases", "resources", "tenants")
@@ -81,7 +81,8 @@ def generate(out: Path, apps: int, envs: int, clusters: int, per_cluster_values:
 
 def generate_pkl_fleet(out: Path, apps: int, envs: int, clusters: int, per_cluster_values: bool = False) -> list[Path]:
     """The plain fleet of the same sizes as a Pkl program (bench/pklfleet.py)."""
-    return generate_pkl(out, apps, env_names(envs), clusters, per_cluster_values, _outside_cn, _depends_on)
+    files = pkl_program(apps, env_names(envs), REGIONS, clusters, per_cluster_values, _outside_cn, _depends_on)
+    return [_write(out / path, text) for path, text in files.items()]
 
 
 def _kind(index: int, features: frozenset[str]) -> str:

@@ -1,8 +1,8 @@
 """The fleet of bench/fleetgen.py written in Pkl, for measuring `pkl eval` beside `gopc render`.
 
 Input: the same sizes and flags as fleetgen.generate (apps, envs, clusters, per-cluster values).
-Output: a Pkl program in OUT whose `pkl eval -m DIR OUT/fleet.pkl` writes one `<cluster>.yaml` per
-cluster holding the objects `gopc render --all-clusters -o DIR` writes for the .gop fleet of the
+Output: the files of a Pkl program (path: text; fleetgen.py --pkl OUT writes them) whose
+`pkl eval -m DIR OUT/fleet.pkl` writes one `<cluster>.yaml` per cluster holding the objects `gopc render --all-clusters -o DIR` writes for the .gop fleet of the
 same sizes, in the same order. The program is written the way a Pkl user would write it: typed
 classes (lib.pkl, also holding the chart: the Kubernetes objects of an app), one module per app
 (apps/appNNNN.pkl, read with a glob import), the envs and overlays as data (envs.pkl), the clusters
@@ -19,36 +19,23 @@ Everything else (values.json, its sha256 checksum, the layering, placement) is c
 
 from __future__ import annotations
 
-from pathlib import Path
 
-REGIONS = ("us-east-1", "eu-central-1", "cn-north-1")
-
-
-def generate_pkl(out: Path, apps: int, env_names: list[str], clusters: int, per_cluster_values: bool,
-                 outside_cn, depends_on) -> list[Path]:
-    """Write the Pkl program; `outside_cn(i)` and `depends_on(i)` are fleetgen's own rules."""
-    out.mkdir(parents=True, exist_ok=True)
-    written = [
-        _write(out / "lib.pkl", _lib(env_names)),
-        _write(out / "envs.pkl", _envs(env_names, apps)),
-        _write(out / "clusters.pkl", _clusters(env_names, clusters, apps, per_cluster_values)),
-        _write(out / "fleet.pkl", _FLEET),
-    ]
+def pkl_program(apps: int, env_names: list[str], regions: tuple[str, ...], clusters: int, per_cluster_values: bool,
+                outside_cn, depends_on) -> dict[str, str]:
+    """The program's files by path; `outside_cn(i)` and `depends_on(i)` are fleetgen's own rules."""
+    files = {
+        "lib.pkl": _LIB.replace("@ENVS@", _union(env_names)).replace("@REGIONS@", _union(regions)),
+        "envs.pkl": _envs(env_names, apps),
+        "clusters.pkl": _clusters(env_names, regions, clusters, apps, per_cluster_values),
+        "fleet.pkl": _FLEET,
+    }
     for index in range(apps):
-        written.append(_write(out / "apps" / f"app{index:04d}.pkl", _app(index, outside_cn(index), depends_on(index))))
-    return written
+        files[f"apps/app{index:04d}.pkl"] = _app(index, outside_cn(index), depends_on(index))
+    return files
 
 
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def _lib(env_names: list[str]) -> str:
-    envs = " | ".join(f'"{name}"' for name in env_names)
-    regions = " | ".join(f'"{region}"' for region in REGIONS)
-    return _LIB.replace("@ENVS@", envs).replace("@REGIONS@", regions)
+def _union(names) -> str:
+    return " | ".join(f'"{name}"' for name in names)
 
 
 _LIB = '''/// Types of the fleet, and its chart: the Kubernetes objects of one app.
@@ -331,11 +318,11 @@ overlays: Listing<lib.Overlay> = new {
     return "\n".join(parts)
 
 
-def _clusters(env_names: list[str], count: int, apps: int, per_cluster_values: bool) -> str:
+def _clusters(env_names: list[str], regions: tuple[str, ...], count: int, apps: int, per_cluster_values: bool) -> str:
     parts = ['import "lib.pkl"\n', "clusters: Listing<lib.Cluster> = new {"]
     for index in range(count):
         env = env_names[index % len(env_names)]
-        region = REGIONS[(index // len(env_names)) % len(REGIONS)]
+        region = regions[(index // len(env_names)) % len(regions)]
         name = f"c{index:03d}-{env}"
         lines = [f'name = "{name}"', f'environment = "{env}"', f'region = "{region}"']
         if index % 5 == 0:
