@@ -43,7 +43,7 @@ def _build(args, reporter: Reporter, disk, memo) -> int:
     analysis = checked(args.paths, reporter, session=Session(keep_analyses=True, disk=disk), memo=memo)
     if analysis is None:
         return EXIT_ERRORS
-    files, problems = repository(analysis)
+    files, problems = repository(analysis, encoded=True)
     if not problems and not args.force:
         problems = previous_build_problems(analysis, args.out)
     if problems:

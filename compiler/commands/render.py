@@ -67,6 +67,7 @@ def _render_all_clusters(analysis, args, reporter: Reporter) -> int:
 
     renderer = cluster_renderer(analysis)  # clusters share most of their objects: render each once
     texts: dict[str, bytes] = {}
+    distinct: dict[bytes, bytes] = {}  # clusters of an env that the same overlays select render the same bytes: keep them once
     for cluster in analysis.fleet.clusters:
         if args.format == "json":
             objects, problems = cluster_objects(analysis, cluster, include_flux=args.include_flux)
@@ -76,7 +77,8 @@ def _render_all_clusters(analysis, args, reporter: Reporter) -> int:
         if problems:
             reporter.report(problems, analysis.program.sources)
             return EXIT_ERRORS
-        texts[cluster] = text.encode("utf-8")  # kept once, as the bytes to write (a large fleet's renders are 100s of MB)
+        data = text.encode("utf-8")  # kept once, as the bytes to write (a large fleet's renders are 100s of MB)
+        texts[cluster] = distinct.setdefault(data, data)
     return _write_renders(texts, args, reporter)
 
 

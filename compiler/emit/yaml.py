@@ -224,13 +224,10 @@ class _Writer:
     def mapping(self, value: Mapping, indent: int, path: ValuePath, first_prefix: str | None = None) -> None:
         pad = " " * indent
         prefix = pad if first_prefix is None else first_prefix
-        key_text, entry = self.key, self.entry
-        if not self.track_paths:  # the common case, kept short: most of a document is keys
-            for key, item in value.items():
-                entry(_key_head(prefix, key_text(key) if type(key) is str else _scalar(key), indent), item, indent,
-                      path)
-                prefix = pad
+        if not self.track_paths:
+            self._untracked_mapping(value, indent, prefix)
             return
+        key_text, entry = self.key, self.entry
         for key, item in value.items():
             here = path + (key,)
             if before := self.comments.before.get(here):
@@ -240,6 +237,31 @@ class _Writer:
             prefix = pad
         if after := self.comments.after.get(path):
             self.lines += _comment_lines(tuple(after), indent)
+
+    def _untracked_mapping(self, value: Mapping, indent: int, prefix: str) -> None:
+        """`mapping` without comments: the common case, kept short (most of a document is keys,
+        strings, dicts, ints and bools, which go straight to their text; anything else takes `entry`)."""
+        lines, key_text, value_text = self.lines, self.key, self.value
+        pad = " " * indent
+        for key, item in value.items():
+            written = key_text(key) if type(key) is str else _scalar(key)
+            head = f"{prefix}{written}:" if len(written) <= MAX_IMPLICIT_KEY else _key_head(prefix, written, indent)
+            prefix = pad
+            kind = type(item)
+            if kind is str:
+                text = value_text(item, indent)
+                lines.append(f"{head} {text[0]}")
+                if len(text) > 1:
+                    lines.extend(text[1:])
+            elif kind is dict and item:
+                lines.append(head)
+                self._untracked_mapping(item, indent + 2, pad + "  ")
+            elif kind is int:
+                lines.append(f"{head} {item}")
+            elif kind is bool:
+                lines.append(f"{head} true" if item else f"{head} false")
+            else:
+                self.entry(head, item, indent, ())
 
     def sequence(self, value: Sequence, indent: int, path: ValuePath) -> None:
         pad = " " * (indent + 2)

@@ -1,9 +1,11 @@
 """The generated repository explains itself: each file says that gopc wrote it and from which .gop
 file, and the tree's root has a README.md that describes the tree and how to change it.
 
-Input: the lowered repository ({relative path: text}), the `Fleet`, where each overlay is
-declared (overlays are no part of the fleet model) and the files copied verbatim. Output: the same files, each headed by a
-comment where its format has comments, plus `README.md`:
+Input: each lowered file (relative path, text), the `Fleet`, where each overlay is declared
+(overlays are no part of the fleet model) and whether the file is copied verbatim; then the whole
+tree. Output: each file headed by a comment where its format has comments (`as_written`, one file
+at a time, as text or as the UTF-8 bytes `gopc build` writes), then the tree with `README.md`
+(`with_readme`):
 
 - YAML files and `.helmignore`: `#` lines;
 - a chart's templates (`charts/<app>/templates/*`): a Go template comment with its whitespace
@@ -21,9 +23,8 @@ program alone (not on the working directory); chart versions are computed before
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Callable, Mapping
 
 from gop.compiler.core.span import Span
 from gop.compiler.fleet.model import Fleet
@@ -32,14 +33,20 @@ README = "README.md"
 _DO_NOT_EDIT = "Do not edit: change the .gop program and run `gopc build` (README.md at the root of this tree)."
 
 
-def with_provenance(files: Mapping[str, str], fleet: Fleet, overlays: Mapping[str, Span],
-                    verbatim: Set[str]) -> dict[str, str]:
-    """Every file with its header (but those in `verbatim`), and the root's README.md."""
-    relative = functools.cache(lambda file: _relative(file, fleet))  # one relpath per source file, not per output file
-    explained = {path: text if path in verbatim else _headed(path, text, source_of(path, fleet, overlays), relative)
-                 for path, text in files.items()}
-    explained[README] = readme(fleet, sorted(files))
-    return dict(sorted(explained.items()))
+def as_written(path: str, text: str, fleet: Fleet, overlays: Mapping[str, Span], *, verbatim: bool = False,
+               encoded: bool = False) -> str | bytes:
+    """A file of the tree as it is written: with its header (unless copied `verbatim`), and with
+    `encoded` as its UTF-8 bytes. Made one file at a time, so a large tree (100s of MB) is never
+    held both with and without its headers."""
+    if not verbatim:
+        text = headed(path, text, source_of(path, fleet, overlays), fleet)
+    return text.encode("utf-8") if encoded else text
+
+
+def with_readme(files: Mapping[str, str | bytes], fleet: Fleet, *, encoded: bool = False) -> dict[str, str | bytes]:
+    """The files in path order, and the root's README.md that describes them."""
+    text = readme(fleet, sorted(files))
+    return dict(sorted({**files, README: text.encode("utf-8") if encoded else text}.items()))
 
 
 def headed(path: str, text: str, source: tuple[str, Span] | None, fleet: Fleet) -> str:

@@ -35,7 +35,7 @@ from gop.compiler.lower.flux.render import release_objects as flux_release_objec
 from gop.compiler.lower.flux.tree import base_release_file, sops_secrets
 from gop.compiler.language import APP_CHART
 from gop.compiler.lower.helm import chart_content_digest, chart_files, chosen_chart_version
-from gop.compiler.lower.provenance import with_provenance
+from gop.compiler.lower.provenance import as_written, with_readme
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import MISSING, lookup, plain
 from gop.compiler.core.span import Span
@@ -46,20 +46,26 @@ CHARTS_NOTE = "chartVersions"  # manifest note: app -> {"version", "digest"} of 
 _GOP_STRING_SAFE = re.compile(r"[A-Za-z0-9_.+-]+")  # a tag that is a .gop string as it stands
 
 
-def repository(analysis) -> tuple[dict[str, str], list[Diagnostic]]:
-    """Every file of the repository, lowered with the analysis's `LoweringCaches` (see `session`)."""
+def repository(analysis, *, encoded: bool = False) -> tuple[dict[str, str | bytes], list[Diagnostic]]:
+    """Every file of the repository, lowered with the analysis's `LoweringCaches` (see `session`);
+    with `encoded`, each as the UTF-8 bytes `gopc build` writes, encoded file by file (the text of a
+    schema with a character beyond Latin-1, as every chart's duration pattern has, takes twice its bytes)."""
     fleet = analysis.fleet
-    files: dict[str, str] = {}
+    overlays = {name: decl.span for name, decl in analysis.resolution.resources["overlay"].items()}
+    files: dict[str, str | bytes] = {}
     for name, app in fleet.apps.items():
         for relative, text in chart_files(app, analysis.lowering.helm).items():
-            files[f"charts/{name}/{relative}"] = text
+            path = f"charts/{name}/{relative}"
+            files[path] = as_written(path, text, fleet, overlays, encoded=encoded)
     try:
-        files.update(repository_files(fleet, analysis.lowering))
+        flux_files = repository_files(fleet, analysis.lowering)
     except FluxLoweringError as error:
         return {}, [program_lowering_diagnostic(error, analysis.program)]
-    overlays = {name: decl.span for name, decl in analysis.resolution.resources["overlay"].items()}
     verbatim = {f"{secret.directory}/{secret.file_name}" for secret in sops_secrets(fleet, analysis.lowering)}
-    return with_provenance(files, fleet, overlays, verbatim), []
+    while flux_files:  # each text dropped as its written form is made
+        path, text = flux_files.popitem()
+        files[path] = as_written(path, text, fleet, overlays, verbatim=path in verbatim, encoded=encoded)
+    return with_readme(files, fleet, encoded=encoded), []
 
 
 def cluster_objects(analysis, cluster: str, *, include_flux: bool) -> tuple[list[dict], list[Diagnostic]]:

@@ -18,8 +18,9 @@ Two forms: `render_cluster` returns the objects; `ClusterRenderer(fleet).text(cl
 returns their YAML stream, byte for byte `emit.yaml.dump_all(render_cluster(...))`. A
 renderer shares work between the clusters it renders: most clusters run an app with the
 same env patch and cluster patch as other clusters (they share the env and the selector
-overlays), so it keeps the text of each release's objects per (app, namespace, patches), and the text
-of every distinct object once (an app's Service is the same on every cluster).
+overlays), so it keeps the text of each release's objects per (app, namespace, patches), the text
+of every distinct object once (an app's Service is the same on every cluster), and the install
+order of each distinct list of objects (the clusters of an env under the same overlays share it).
 
 Invariants:
 - Equal to building the repository as kustomize-controller does (`clusters/<cluster>`,
@@ -99,6 +100,7 @@ class ClusterRenderer:
         self._patch_reprs: dict[int, tuple[dict[str, Any], str]] = {}  # id(patch) -> (patch, repr(patch))
         self._env_values: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}  # see _with_env
         self._chart_values: dict[str, dict[str, Any]] = {}  # app name -> chart_values(app); read, never changed
+        self._orders: dict[tuple[int, ...], list[str]] = {}  # ids of a cluster's texts, as listed -> the texts in order
 
     def text(self, cluster: str, *, include_flux: bool = False) -> str:
         """`dump_all(render_cluster(fleet, cluster, include_flux=...))`, byte for byte."""
@@ -112,8 +114,15 @@ class ClusterRenderer:
             pieces += [self._piece(doc) for doc in chart_objects(self.fleet, chart_release, self.caches.rendered_charts)]
         if include_flux:
             pieces += [self._piece(doc) for doc in flux_objects(self.fleet, cluster, self.caches)]
-        pieces.sort(key=itemgetter(0))  # stable, on the key alone: the order render_cluster sorts into
-        return "---\n" + "---\n".join(text for _, text in pieces) if pieces else ""
+        # Clusters that run the same objects (an env's clusters under the same overlays) list the
+        # same texts: the order is worked out once for them. A text is kept for the renderer's
+        # life, so its id stands for it, and equal texts come from equal objects, so equal keys.
+        listed = tuple(id(text) for _, text in pieces)
+        ordered = self._orders.get(listed)
+        if ordered is None:
+            pieces.sort(key=itemgetter(0))  # stable, on the key alone: the order render_cluster sorts into
+            ordered = self._orders[listed] = [text for _, text in pieces]
+        return "---\n" + "---\n".join(ordered) if ordered else ""
 
     def _release_pieces(self, release: plan.Release) -> list[Piece]:
         key = (release.app.name, release.namespace, self._patch_repr(release.env_values),
