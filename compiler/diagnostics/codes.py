@@ -175,6 +175,11 @@ CONTAINER_NAME_TAKEN = "E1108"
 DISRUPTION_BUDGET_NEVER_MET = "E1109"
 DISRUPTION_BUDGET_BOTH = "E1110"
 
+# Pods (issue 13, features13): node affinity and lifecycle hooks (fleet/checks/pods.py).
+NODE_SELECTOR_VALUES = "E1120"
+LIFECYCLE_HOOK_HANDLERS = "E1121"
+SLEEP_OVER_GRACE_PERIOD = "E1122"
+
 
 class Severity(enum.IntEnum):
     ERROR = 1
