@@ -266,3 +266,23 @@ def test_numbers_in_app_values_print_like_helm(tmp_path):
 def test_object_names_follow_release_name(release, expected):
     docs = helm_template(fx.shop_checkout(), {}, release_name=release, namespace="shop")
     assert {doc["metadata"]["name"] for doc in docs} == {expected, expected + "-values"}
+
+
+def test_autoscaling_targets_the_instance_workload(tmp_path):
+    """An app that is a Deployment in one env and a StatefulSet in another: each instance's HPA scales
+    its own workload (real helm agrees); a chart of one kind names it in the template itself."""
+    app = fx.make_app("ledger", ports={"sql": 5432}, autoscaling={"min": 2, "max": 4, "cpu": 75},
+                      also=[{"workload": "Deployment"}, {"workload": "StatefulSet"}])
+    chart_dir = fx.write_chart(app, tmp_path)
+    cases = [fx.instance_values(app), fx.instance_values(app, workload="StatefulSet")]
+    rendered = fx.helm_template_many([fx.TemplateCase(chart_dir, values, "ledger", "db") for values in cases], tmp_path)
+    targets = []
+    for values, helm_docs in zip(cases, rendered):
+        assert helm_template(app, values, release_name="ledger", namespace="db") == helm_docs
+        (hpa,) = [doc for doc in helm_docs if doc["kind"] == "HorizontalPodAutoscaler"]
+        (workload,) = [doc for doc in helm_docs if doc["kind"] in ("Deployment", "StatefulSet")]
+        assert "replicas" not in workload["spec"]  # the HPA owns them
+        targets.append((hpa["spec"]["scaleTargetRef"]["kind"], workload["kind"]))
+    assert targets == [("Deployment", "Deployment"), ("StatefulSet", "StatefulSet")]
+    stateful = fx.make_app("db", workload="StatefulSet", autoscaling={"min": 2, "max": 4, "cpu": 75})
+    assert "kind: StatefulSet\n" in fx.write_chart(stateful, tmp_path / "one").joinpath("templates/hpa.yaml").read_text()
