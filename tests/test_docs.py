@@ -2,7 +2,8 @@
 
 The README's taste example builds; its Neovim snippet, used as written as Neovim 0.7's
 init.lua, attaches `gopc lsp` to .gop buffers (tests/nvim/readme_snippet.lua drives it); and
-docs/helm.md quotes helm's own words for a value its chart's schema refuses.
+docs/helm.md quotes helm's own words for a value its chart's schema refuses. Every field of a
+prelude schema is named in docs/language.md or the page of its area.
 
 Every ```gop block is a program that `gopc check` accepts and that is in `gopc fmt` layout,
 unless a ```text block right after it shows the diagnostics it gives: then `gopc check`
@@ -187,3 +188,21 @@ def test_helm_page_quotes_what_helm_prints_for_a_value_out_of_range(tmp_path: Pa
     with pytest.raises(realtools.ToolError) as refused:
         realtools.helm_template(chart, [values])
     assert quoted in refused.value.stderr
+
+
+def test_every_prelude_field_is_documented():
+    """Each field of a `schema` block of stdlib/prelude.gop appears in a code span of the language pages."""
+    prelude = (REPO / "stdlib" / "prelude.gop").read_text(encoding="utf-8")
+    pages = "".join((REPO / "docs" / page).read_text(encoding="utf-8") for page in ("language.md", "tenancy.md"))
+    fields, schema = set(), None
+    for line in prelude.splitlines():
+        if opening := re.match(r"schema\s+(\w+)", line):
+            schema = opening.group(1)
+        elif line.startswith("}"):
+            schema = None
+        elif schema and (declared := re.match(r"  (\w+)\??\s*:", line)):
+            fields.add((schema, declared.group(1)))
+    assert len(fields) > 200
+    undocumented = sorted(f"{schema}.{name}" for schema, name in fields
+                          if not re.search(rf"`[^`\n]*\b{name}\b[^`\n]*`", pages))
+    assert undocumented == []

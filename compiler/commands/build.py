@@ -37,7 +37,7 @@ def run(args, reporter: Reporter) -> int:
 
 
 def _build(args, reporter: Reporter, disk, memo) -> int:
-    from gop.compiler.lower.repository import automated_tags, image_tag_notes, repository
+    from gop.compiler.lower.repository import build_notes, previous_build_problems, repository
     from gop.compiler.session import Session
 
     analysis = checked(args.paths, reporter, session=Session(keep_analyses=True, disk=disk), memo=memo)
@@ -45,11 +45,11 @@ def _build(args, reporter: Reporter, disk, memo) -> int:
         return EXIT_ERRORS
     files, problems = repository(analysis)
     if not problems and not args.force:
-        problems = automated_tags(analysis, args.out)
+        problems = previous_build_problems(analysis, args.out)
     if problems:
         reporter.report(problems, analysis.program.sources)
         return EXIT_ERRORS
-    notes = image_tag_notes(analysis.fleet)
+    notes = build_notes(analysis)
     if args.check:
         return check_output(files, args, reporter, notes=notes)
     code = write_output(files, f"{len(files)} files", args, reporter, notes=notes)

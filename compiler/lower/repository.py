@@ -12,6 +12,11 @@ Image automation commits new tags into the setter-marked line of apps/base/<app>
 (docs/flux.md). The tag gopc writes there is noted in the manifest (`image_tag_notes`); a
 rebuild whose tree holds another tag there, one the program does not say either, would undo the
 automation's commit: `automated_tags` reports it (E0704, at the program's tag, with the fix).
+
+A chart whose version the program chooses (`chart.version`) is noted too, with a digest of what
+it installs (`chart_notes`): Flux builds a chart from Git again only when its version changes, so
+a rebuild that changes such a chart under the same version would never reach a cluster:
+`unraised_chart_versions` reports it (E0705, at the version, with the next version as the fix).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from gop.compiler.lower.flux import ClusterRenderer, FluxLoweringError, render_c
 from gop.compiler.lower.flux.objects import IMAGE_TAG_PATH
 from gop.compiler.lower.flux.render import release_objects as flux_release_objects
 from gop.compiler.lower.flux.tree import base_release_file, sops_secrets
-from gop.compiler.lower.helm import chart_files
+from gop.compiler.language import APP_CHART
+from gop.compiler.lower.helm import chart_content_digest, chart_files, chosen_chart_version
 from gop.compiler.lower.provenance import with_provenance
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import MISSING, lookup, plain
@@ -36,6 +42,7 @@ from gop.compiler.core.span import Span
 from gop.compiler.diagnostics import codes
 
 IMAGE_TAGS_NOTE = "imageTags"  # manifest note: release file -> the tag gopc wrote on its marked line
+CHARTS_NOTE = "chartVersions"  # manifest note: app -> {"version", "digest"} of a chart whose version the program chose
 _GOP_STRING_SAFE = re.compile(r"[A-Za-z0-9_.+-]+")  # a tag that is a .gop string as it stands
 
 
@@ -101,6 +108,64 @@ def image_tag_notes(fleet: Fleet) -> dict[str, object]:
     """The manifest note of the tags this build writes on the setter-marked lines."""
     tags = {base_release_file(name): tag for name, app in sorted(fleet.apps.items()) if (tag := _program_tag(app))}
     return {IMAGE_TAGS_NOTE: tags} if tags else {}
+
+
+def build_notes(analysis) -> dict[str, object]:
+    """Every note this build keeps in the manifest for the next one (image tags, chosen chart versions)."""
+    return {**image_tag_notes(analysis.fleet), **chart_notes(analysis)}
+
+
+def previous_build_problems(analysis, out: Path) -> list[Diagnostic]:
+    """What writing over the tree the last build left at `out` would silently get wrong
+    (E0704, E0705); `gopc build --force` skips these."""
+    return automated_tags(analysis, out) + unraised_chart_versions(analysis, out)
+
+
+def chart_notes(analysis) -> dict[str, object]:
+    """The manifest note of the charts whose version the program chose: that version and the
+    digest of what makes the chart's objects (`lower.helm.chart_content_digest`)."""
+    charts = {name: {"version": version, "digest": chart_content_digest(app, analysis.lowering.helm)}
+              for name, app in sorted(analysis.fleet.apps.items()) if (version := chosen_chart_version(app))}
+    return {CHARTS_NOTE: charts} if charts else {}
+
+
+def unraised_chart_versions(analysis, out: Path) -> list[Diagnostic]:
+    """E0705 for each chart whose chosen version is the one the last build wrote, with other contents."""
+    written = manifest_notes(out).get(CHARTS_NOTE)
+    if not isinstance(written, dict):
+        return []  # no tree, or none of its charts had a chosen version
+    problems = []
+    for name, app in sorted(analysis.fleet.apps.items()):
+        before, version = written.get(name), chosen_chart_version(app)
+        if isinstance(before, dict) and version and before.get("version") == version \
+                and before.get("digest") != chart_content_digest(app, analysis.lowering.helm):
+            problems.append(_unraised_version_diagnostic(analysis, app, version))
+    return problems
+
+
+def _unraised_version_diagnostic(analysis, app: AppModel, version: str) -> Diagnostic:
+    origin = app.base_origins.get((APP_CHART, "version"))
+    span = origin.span if origin is not None and origin.span is not None else app.span
+    raised = next_chart_version(version)
+    message = (f"the chart of app {app.name} changed, but its version is still {version}, the version the last "
+               f"build wrote: Flux builds a chart again only when its version changes, so this change would never "
+               f"reach a cluster. Raise chart.version (e.g. to {raised}), or build with --force to write it anyway")
+    value = _value_span(analysis, span)
+    fixes = [Fix(value, f'"{raised}"', f'raise to "{raised}"')] if value else []
+    return diagnostic(codes.CHART_CHANGED_VERSION_KEPT, span, message, fixes=fixes)
+
+
+def next_chart_version(version: str) -> str:
+    """The next SemVer after `version`: the last numeric pre-release identifier plus one (`1.0.0-rc.1` ->
+    `1.0.0-rc.2`), `.1` after a pre-release without one, else the patch plus one."""
+    core, dash, prerelease = version.partition("-")
+    if dash:
+        identifiers = prerelease.split(".")
+        if identifiers[-1].isdigit():
+            return f"{core}-{'.'.join(identifiers[:-1] + [str(int(identifiers[-1]) + 1)])}"
+        return f"{version}.1"
+    major, minor, patch = core.split(".")
+    return f"{major}.{minor}.{int(patch) + 1}"
 
 
 def automated_tags(analysis, out: Path) -> list[Diagnostic]:

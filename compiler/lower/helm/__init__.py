@@ -13,10 +13,10 @@ values.json and checksums).
 See docs/helm.md for the chart layout and the version policy.
 """
 
-from gop.compiler.lower.helm.chart import chart_files, chart_version
+from gop.compiler.lower.helm.chart import chart_content_digest, chart_files, chart_version, chosen_chart_version
 from gop.compiler.lower.helm.parts import FLUX_ONLY_FIELDS, chart_parts, helm_values
 from gop.compiler.lower.helm.manifests import helm_template
 from gop.compiler.lower.helm.schema import values_schema
 
-__all__ = ["FLUX_ONLY_FIELDS", "chart_files", "chart_parts", "chart_version", "helm_template", "helm_values",
+__all__ = ["FLUX_ONLY_FIELDS", "chart_content_digest", "chart_files", "chart_parts", "chart_version", "chosen_chart_version", "helm_template", "helm_values",
            "values_schema"]

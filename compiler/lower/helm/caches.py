@@ -2,7 +2,7 @@
 
 Input: nothing at first; filled by the Helm lowering (`chart`, `schema`) as it goes.
 Output: a `HelmCaches`: each app's chart version (asked by every HelmRelease, chart source and
-render of the app), and each field's JSON Schema with its printed texts (every chart has the
+render of the app) and the digest of what makes its objects (`chart_content_digest`), and each field's JSON Schema with its printed texts (every chart has the
 prelude's fields, and mostly the same `values` schemas).
 
 Invariants:
@@ -29,6 +29,7 @@ class HelmCaches:
         # every app has its own `values` field, of the same schema type)
         self.field_schemas: dict[tuple, tuple[Type, dict[str, Any]]] = {}
         self.schema_texts: dict[int, tuple[dict[str, Any], dict[int, str]]] = {}  # id(schema) -> (schema, indent -> text)
+        self._contents: dict[int, tuple[AppModel, str]] = {}  # id(app) -> (app, digest of what makes its objects)
 
     def chart_version(self, app: AppModel) -> str | None:
         known = self._versions.get(id(app))
@@ -36,3 +37,10 @@ class HelmCaches:
 
     def remember_chart_version(self, app: AppModel, version: str) -> None:
         self._versions[id(app)] = (app, version)
+
+    def content_digest(self, app: AppModel) -> str | None:
+        known = self._contents.get(id(app))
+        return known[1] if known is not None and known[0] is app else None
+
+    def remember_content_digest(self, app: AppModel, digest: str) -> None:
+        self._contents[id(app)] = (app, digest)

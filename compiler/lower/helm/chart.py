@@ -55,8 +55,11 @@ def chart_files(app: AppModel, caches: HelmCaches | None = None) -> dict[str, st
     caches = caches or HelmCaches()
     chart_yaml = _chart_yaml_parts(app)
     files = _files_without_version(app, chart_yaml, caches)
-    version = _chosen_version(app) or _version(files)
+    chosen = chosen_chart_version(app)
+    version = chosen or _version(files)
     caches.remember_chart_version(app, version)
+    if chosen:  # the build notes a chosen version with its content digest (`lower.repository.chart_notes`)
+        caches.remember_content_digest(app, _content_digest(app, files))
     files["Chart.yaml"] = _chart_yaml(chart_yaml, version)
     return dict(sorted(files.items()))
 
@@ -68,9 +71,49 @@ def chart_version(app: AppModel, caches: HelmCaches | None = None) -> str:
     caches = caches or HelmCaches()
     version = caches.chart_version(app)
     if version is None:
-        version = _chosen_version(app) or _version(_files_without_version(app, _chart_yaml_parts(app), caches))
+        version = chosen_chart_version(app) or _version(_files_without_version(app, _chart_yaml_parts(app), caches))
         caches.remember_chart_version(app, version)
     return version
+
+
+def chart_content_digest(app: AppModel, caches: HelmCaches | None = None) -> str:
+    """A digest of what the chart installs: its templates, its values and its values.schema.json
+    without descriptions; not Chart.yaml (appVersion and description only describe the chart),
+    README.md, values.yaml's comments, nor the image tag when the HelmRelease sets it (an app with an
+    `imagePolicy`). Two builds of the app whose charts have the same digest install the same objects."""
+    caches = caches or HelmCaches()
+    digest = caches.content_digest(app)
+    if digest is None:
+        digest = _content_digest(app, _files_without_version(app, _chart_yaml_parts(app), caches))
+        caches.remember_content_digest(app, digest)
+    return digest
+
+
+def _content_digest(app: AppModel, files: dict[str, str]) -> str:
+    """See `chart_content_digest`: the templates, the values (not values.yaml's comments) and the
+    schema without its descriptions."""
+    installed = {path: text for path, text in files.items() if path.startswith("templates/")}
+    values = helm_values(plain(app.base))
+    if "imagePolicy" in app.base:  # the HelmRelease sets the tag (image automation's marked line), not the chart
+        values["image"] = {key: item for key, item in values["image"].items() if key != "tag"}
+    installed["values"] = json.dumps(values, sort_keys=True, default=str)
+    installed["values.schema.json"] = json.dumps(_without_descriptions(json.loads(files["values.schema.json"])),
+                                                 sort_keys=True)
+    return _version(installed)
+
+
+_SCHEMA_MAPS = ("properties", "definitions")  # keywords whose value maps names (which may be "description") to schemas
+
+
+def _without_descriptions(schema):
+    """A JSON Schema without its `description` keywords (text for readers; validation never reads it)."""
+    if isinstance(schema, list):
+        return [_without_descriptions(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {key: ({name: _without_descriptions(sub) for name, sub in value.items()} if key in _SCHEMA_MAPS
+                  else _without_descriptions(value))
+            for key, value in schema.items() if key != "description"}
 
 
 def _files_without_version(app: AppModel, chart_yaml: tuple[str, str], caches: HelmCaches) -> dict[str, str]:
@@ -87,7 +130,7 @@ def _files_without_version(app: AppModel, chart_yaml: tuple[str, str], caches: H
     return files
 
 
-def _chosen_version(app: AppModel) -> str | None:
+def chosen_chart_version(app: AppModel) -> str | None:
     """The version the app's body gives its chart (`chart.version`), if any."""
     return (app.base.get(APP_CHART) or {}).get("version")
 
