@@ -188,7 +188,7 @@ WORKLOAD_PARTS = {"Deployment": "deployment", "StatefulSet": "statefulSet", "Dae
 # The kinds each kind-specific App field applies to; a line setting it for another kind is an error.
 KIND_FIELDS = {
     WorkloadField.REPLICAS: ("Deployment", "StatefulSet"),
-    AppField.AUTOSCALING: ("Deployment",),
+    AppField.AUTOSCALING: ("Deployment", "StatefulSet"),
     WorkloadField.DISRUPTION_BUDGET: ("Deployment", "StatefulSet"),
     WorkloadField.STATEFUL_SET: ("StatefulSet",),
     WorkloadField.JOB: ("Job", "CronJob"),

@@ -39,7 +39,9 @@ POD_LAYER = {
     "command": ["/app/run"], "args": ["--port=8080"], "envFrom": {"configMaps": ["settings"], "secrets": ["creds"]},
     "volumes": {"tls": {"secret": "tls"}, "cache": {"emptyDir": {"inMemory": True, "sizeLimit": "1Gi"}},
                 "scratch": {"emptyDir": {}}, "claim": {"persistentVolumeClaim": "shared"},
-                "bundle": {"projected": {"configMaps": ["a"], "secrets": ["b"]}}},
+                "bundle": {"projected": {"configMaps": ["a"], "secrets": ["b"]}},
+                "token": {"projected": {"configMaps": [], "secrets": [],
+                                        "serviceAccountToken": {"audience": "vault", "path": "token"}}}},
     "mounts": {"/etc/tls": {"volume": "tls"}, "/var/cache": {"volume": "cache", "readOnly": False, "subPath": "x"}},
     "initContainers": {"migrate": {"image": {"repository": "ghcr.io/acme/migrate", "tag": "1"}, "command": ["m"],
                                    "env": {"A": "1"}, "resources": {"limits": {"memory": "64Mi"}}}},
@@ -51,9 +53,20 @@ POD_LAYER = {
     "affinity": {"zones": ["eu-1a"], "spreadPods": "required"}, "imagePullSecrets": ["registry"],
     "security": {"runAsUser": 10001, "fsGroup": 10001, "addCapabilities": ["NET_BIND_SERVICE"]},
 }
+# Node affinity beside zones, and pod (anti-)affinity terms beside the app's own spread.
+AFFINITY_NODES = {"zones": ["eu-1a", "eu-1b"], "nodes": {
+    "required": [{"matchExpressions": [{"key": "pool", "operator": "In", "values": ["web"]}]},
+                 {"matchExpressions": [{"key": "spot", "operator": "DoesNotExist"}]}],
+    "preferred": [{"weight": 10, "matchExpressions": [{"key": "cpu-gen", "operator": "Gt", "values": ["3"]}]}]}}
+AFFINITY_PODS = {"spreadPods": "required", "nodes": {
+    "preferred": [{"weight": 1, "matchExpressions": [{"key": "ssd", "operator": "Exists"}]}]},
+    "podAffinity": [{"apps": ["cache"], "topologyKey": "kubernetes.io/hostname"},
+                    {"apps": ["db", "queue"], "topologyKey": "topology.kubernetes.io/zone", "weight": 30}],
+    "podAntiAffinity": [{"apps": ["batch"], "topologyKey": "kubernetes.io/hostname", "weight": 100}]}
 KIND_APPS = [
     fx.make_app("deploy", replicas=3, disruptionBudget={"minAvailable": 2}, ports={"http": 8080}, **POD_LAYER),
     fx.make_app("stateful", workload="StatefulSet", replicas=2, ports={"sql": 5432},
+                autoscaling={"min": 2, "max": 4, "cpu": 75}, lifecycle={"preStopSleep": {"seconds": 5}},
                 statefulSet={"podManagementPolicy": "Parallel",
                              "volumeClaimTemplates": {"data": {"size": "10Gi", "storageClassName": "ssd"}}}),
     fx.make_app("governed", workload="StatefulSet", statefulSet={"serviceName": "db"}, topologySpread={"zones": "off"}),
@@ -63,6 +76,8 @@ KIND_APPS = [
                 job={"backoffLimit": 1, "ttlSecondsAfterFinished": 600}),
     fx.make_app("batch", workload="Job", job={"restartPolicy": "Never", "completions": 3, "parallelism": 2},
                 **POD_LAYER),
+    fx.make_app("placed", replicas=2, affinity=AFFINITY_NODES, lifecycle={"postStartSleep": {"seconds": 1}}),
+    fx.make_app("near", replicas=2, affinity=AFFINITY_PODS),
 ]
 
 
@@ -180,8 +195,10 @@ def random_workload(rng: random.Random) -> dict[str, Any]:
                                        {"runAsGroup": 5, "seccompProfile": "Unconfined", "readOnlyRootFilesystem": False}]),
                          ("disruptionBudget", [{}, {"enabled": False}, {"minAvailable": 1}, {"maxUnavailable": 2}])):
         values[name] = rng.choice(shapes)
-    for name, shapes in (("startup", [{}, {"path": "/started"}]), ("lifecycle", [{}, {"postStart": ["x"]}]),
-                         ("affinity", [{}, {"spreadPods": "preferred"}]),
+    for name, shapes in (("startup", [{}, {"path": "/started"}]),
+                         ("lifecycle", [{}, {"postStart": ["x"]}, {"preStopSleep": {"seconds": 5}},
+                                        {"postStartSleep": {"seconds": 1}, "preStop": ["y"]}]),
+                         ("affinity", [{}, {"spreadPods": "preferred"}, AFFINITY_NODES, AFFINITY_PODS]),
                          ("terminationGracePeriodSeconds", [0, 60]), ("priorityClassName", ["high"])):
         if rng.random() < 0.5:
             values[name] = rng.choice(shapes)
@@ -249,3 +266,23 @@ def test_numbers_in_app_values_print_like_helm(tmp_path):
 def test_object_names_follow_release_name(release, expected):
     docs = helm_template(fx.shop_checkout(), {}, release_name=release, namespace="shop")
     assert {doc["metadata"]["name"] for doc in docs} == {expected, expected + "-values"}
+
+
+def test_autoscaling_targets_the_instance_workload(tmp_path):
+    """An app that is a Deployment in one env and a StatefulSet in another: each instance's HPA scales
+    its own workload (real helm agrees); a chart of one kind names it in the template itself."""
+    app = fx.make_app("ledger", ports={"sql": 5432}, autoscaling={"min": 2, "max": 4, "cpu": 75},
+                      also=[{"workload": "Deployment"}, {"workload": "StatefulSet"}])
+    chart_dir = fx.write_chart(app, tmp_path)
+    cases = [fx.instance_values(app), fx.instance_values(app, workload="StatefulSet")]
+    rendered = fx.helm_template_many([fx.TemplateCase(chart_dir, values, "ledger", "db") for values in cases], tmp_path)
+    targets = []
+    for values, helm_docs in zip(cases, rendered):
+        assert helm_template(app, values, release_name="ledger", namespace="db") == helm_docs
+        (hpa,) = [doc for doc in helm_docs if doc["kind"] == "HorizontalPodAutoscaler"]
+        (workload,) = [doc for doc in helm_docs if doc["kind"] in ("Deployment", "StatefulSet")]
+        assert "replicas" not in workload["spec"]  # the HPA owns them
+        targets.append((hpa["spec"]["scaleTargetRef"]["kind"], workload["kind"]))
+    assert targets == [("Deployment", "Deployment"), ("StatefulSet", "StatefulSet")]
+    stateful = fx.make_app("db", workload="StatefulSet", autoscaling={"min": 2, "max": 4, "cpu": 75})
+    assert "kind: StatefulSet\n" in fx.write_chart(stateful, tmp_path / "one").joinpath("templates/hpa.yaml").read_text()

@@ -309,3 +309,24 @@ def test_workload_fields_complete_and_hover_from_the_prelude(shop):
     assert info.type.describe().startswith('"Deployment" | "StatefulSet"') and not info.has_default
     markdown = hover.hover_markdown(workloads.snapshot, occurrence, workloads.root)
     assert "The workload kind that runs the pods; absent: a Deployment." in markdown and "Effective `workload` of app `ledger`" in markdown
+
+
+def test_pod_fields_of_issue_13_complete_and_hover_from_the_prelude():
+    """Sleep hooks, node affinity, pod affinity terms and projected tokens: completion offers them
+    inside their records, inside list elements too, and hover shows their doc."""
+    workloads = Shop(REPO / "examples" / "workloads")
+    text = workloads.text("apps.gop").replace("  lifecycle {\n    preStopSleep", "  lifecycle {\n    pre\n    preStopSleep", 1)
+    items = workloads.completions("apps.gop", text, text.index("\n    pre\n") + 8)
+    assert {"preStop", "preStopSleep", "postStartSleep"} <= set(items) and items["preStopSleep"].kind == "field"
+    text = workloads.text("apps.gop").replace("    podAffinity = [{ apps", "    no\n    podAffinity = [{ apps", 1)
+    items = workloads.completions("apps.gop", text, text.index("\n    no\n") + 7)
+    assert {"nodes", "podAffinity", "podAntiAffinity", "zones"} <= set(items)
+    text = workloads.text("apps.gop").replace('{ audience = "vault"', '{ au, audience = "vault"', 1)
+    items = workloads.completions("apps.gop", text, text.index("{ au,") + 4)
+    assert {"audience", "expirationSeconds", "path"} <= set(items)
+    occurrence = workloads.at("apps.gop", "preStopSleep { seconds = 10 }")
+    markdown = hover.hover_markdown(workloads.snapshot, occurrence, workloads.root)
+    assert "Pause before the container is stopped" in markdown
+    occurrence = workloads.at("apps.gop", "podAffinity = [")
+    markdown = hover.hover_markdown(workloads.snapshot, occurrence, workloads.root)
+    assert "Run the pods near pods of other apps" in markdown

@@ -181,6 +181,11 @@ TOLERATION_INVALID = "E1113"
 ACCESS_MODES_INVALID = "E1114"
 NON_ROOT_RUNS_AS_ROOT = "E1115"
 
+# Pods (issue 13, features13): node affinity and lifecycle hooks (fleet/checks/pods.py).
+NODE_SELECTOR_VALUES = "E1120"
+LIFECYCLE_HOOK_HANDLERS = "E1121"
+SLEEP_OVER_GRACE_PERIOD = "E1122"
+
 
 class Severity(enum.IntEnum):
     ERROR = 1

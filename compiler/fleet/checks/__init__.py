@@ -8,7 +8,7 @@ By topic: `placement` (labels, selectors, envs and clusters; its `place` runs du
 as the model needs it), `assignments` (values wrong wherever they are written), `effective`
 (values wrong together after layering), `ports`, `dependencies`, `names`, `stages`, `releases` (what Flux
 or Helm would refuse of a `release`), `tenancy` (tenant isolation), `workloads` (the workload kind, its pod and
-containers), `release_settings` (of an app's own release and chart), `network` (of routes and the derived
+containers), `pods` (node affinity and lifecycle hooks), `release_settings` (of an app's own release and chart), `network` (of routes and the derived
 NetworkPolicies). Every check of values
 after layering walks `versions.versions(...)`, each distinct tree of an app once (the distinct
 instances are found once, by evaluation, which completes each `AppModel` with them too).
@@ -20,7 +20,7 @@ share it.
 from __future__ import annotations
 
 from gop.compiler.diagnostics import Diagnostic
-from gop.compiler.fleet.checks import effective, network, release_settings, workloads
+from gop.compiler.fleet.checks import effective, network, pods, release_settings, workloads
 from gop.compiler.fleet.checks.assignments import assignment_diagnostics
 from gop.compiler.fleet.checks.dependencies import dependency_diagnostics
 from gop.compiler.fleet.checks.names import name_diagnostics
@@ -41,6 +41,7 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
         effective.check_version(fleet, version, findings)
         ports.check_version(version, findings)
         workloads.check_version(version, findings, for_every_app)
+        pods.check_version(version, findings)
         release_settings.check_version(version, findings)
         network.check_version(fleet, version, findings)
     for_every_app.report(findings)

@@ -27,7 +27,7 @@ from gop.compiler.lower.helm.caches import HelmCaches
 from gop.compiler.values import merge, plain
 from gop.compiler.lower.helm.chart import chart_version
 from gop.compiler.emit.gojson import go_json
-from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS, chart_parts, helm_values, kinds_of
+from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS, chart_parts, helm_values, kinds_of, scaled_kind
 from gop.compiler.language import DEFAULT_WORKLOAD, PROBE_FIELDS, WORKLOAD_PARTS, WorkloadField, chart_fullname
 
 Doc = dict[str, Any]
@@ -219,21 +219,54 @@ class _Release:
         return {"metadata": pod_metadata, "spec": pod}
 
     def affinity(self) -> Doc:
+        """gop.pod's affinity: zones and `nodes` (node affinity), `podAffinity`, `spreadPods` and `podAntiAffinity`."""
         settings = self.values.get("affinity")
         if not settings:
             return {}
         affinity: Doc = {}
-        if settings["zones"]:
-            expression = {"key": "topology.kubernetes.io/zone", "operator": "In", "values": list(settings["zones"])}
-            affinity["nodeAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": {
-                "nodeSelectorTerms": [{"matchExpressions": [expression]}]}}
-        term = {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": dict(self.selector_labels)}}
-        if settings["spreadPods"] == "required":
-            affinity["podAntiAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
-        elif settings["spreadPods"] == "preferred":
-            affinity["podAntiAffinity"] = {"preferredDuringSchedulingIgnoredDuringExecution": [
-                {"weight": 100, "podAffinityTerm": term}]}
+        nodes = settings.get("nodes") or {}
+        zones = ([{"key": "topology.kubernetes.io/zone", "operator": "In", "values": list(settings["zones"])}]
+                 if settings["zones"] else [])
+        node_affinity: Doc = {}
+        if zones or nodes.get("required"):
+            terms = nodes.get("required") or [{"matchExpressions": []}]
+            node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {"nodeSelectorTerms": [
+                {"matchExpressions": zones + _node_expressions(term["matchExpressions"])} for term in terms]}
+        if nodes.get("preferred"):
+            node_affinity["preferredDuringSchedulingIgnoredDuringExecution"] = [
+                {"weight": term["weight"], "preference": {"matchExpressions": _node_expressions(term["matchExpressions"])}}
+                for term in nodes["preferred"]]
+        if node_affinity:
+            affinity["nodeAffinity"] = node_affinity
+        if settings.get("podAffinity"):
+            affinity["podAffinity"] = self.pod_affinity_terms(settings["podAffinity"])
+        apart = list(settings.get("podAntiAffinity") or ())
+        if settings["spreadPods"] != "off":
+            own = {"topologyKey": "kubernetes.io/hostname", "self": True}
+            apart.insert(0, {**own, "weight": 100} if settings["spreadPods"] == "preferred" else own)
+        if apart:
+            affinity["podAntiAffinity"] = self.pod_affinity_terms(apart)
         return affinity
+
+    def pod_affinity_terms(self, terms: list[Doc]) -> Doc:
+        """gop.podAffinityTerms: required terms (no `weight`), then preferred ones."""
+        result: Doc = {}
+        required = [self.pod_affinity_term(term) for term in terms if "weight" not in term]
+        preferred = [{"weight": term["weight"], "podAffinityTerm": self.pod_affinity_term(term)}
+                     for term in terms if "weight" in term]
+        if required:
+            result["requiredDuringSchedulingIgnoredDuringExecution"] = required
+        if preferred:
+            result["preferredDuringSchedulingIgnoredDuringExecution"] = preferred
+        return result
+
+    def pod_affinity_term(self, term: Doc) -> Doc:
+        """gop.podAffinityTerm: the app's own pods (`self`), or those of `apps` in any namespace."""
+        if term.get("self"):
+            return {"topologyKey": term["topologyKey"], "labelSelector": {"matchLabels": dict(self.selector_labels)}}
+        expression = {"key": "app.kubernetes.io/name", "operator": "In", "values": list(term["apps"])}
+        return {"topologyKey": term["topologyKey"], "labelSelector": {"matchExpressions": [expression]},
+                "namespaceSelector": {}}
 
     def topology_spread(self, parts: frozenset[str]) -> list[Doc]:
         spread = self.values.get("topologySpread") or ABSENT_DEFAULTS["topologySpread"]
@@ -269,8 +302,7 @@ class _Release:
             if values.get(field):
                 container[f"{field}Probe"] = _probe(values[field])
         lifecycle = values.get("lifecycle") or {}
-        hooks = {hook: {"exec": {"command": list(lifecycle[hook])}} for hook in ("postStart", "preStop")
-                 if lifecycle.get(hook)}
+        hooks = {hook: handler for hook in ("postStart", "preStop") if (handler := _hook_handler(lifecycle, hook))}
         if hooks:
             container["lifecycle"] = hooks
         if values.get("resources"):
@@ -382,7 +414,8 @@ class _Release:
     def hpa(self, parts: frozenset[str]) -> Doc:
         scaling = self.values["autoscaling"]
         target = {"type": "Utilization", "averageUtilization": scaling["cpu"]}
-        spec = {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": self.fullname},
+        kind = scaled_kind(parts) or self.values.get(WorkloadField.WORKLOAD, DEFAULT_WORKLOAD)
+        spec = {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": kind, "name": self.fullname},
                 "minReplicas": scaling["min"], "maxReplicas": scaling["max"],
                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": target}}]}
         if "scalingMetrics" in parts:
@@ -475,6 +508,10 @@ def _volume_source(volume: dict[str, Any]) -> Doc:
         projected = volume["projected"]
         sources = [{"configMap": {"name": name}} for name in projected["configMaps"]]
         sources += [{"secret": {"name": name}} for name in projected["secrets"]]
+        if projected.get("serviceAccountToken"):
+            token = projected["serviceAccountToken"]
+            sources.append({"serviceAccountToken": {key: token[key] for key in ("audience", "expirationSeconds", "path")
+                                                    if token.get(key)}})
         return {"projected": {"sources": sources or None}}
     directory = volume["emptyDir"]
     empty_dir: Doc = {}
@@ -483,6 +520,20 @@ def _volume_source(volume: dict[str, Any]) -> Doc:
     if "sizeLimit" in directory:
         empty_dir["sizeLimit"] = directory["sizeLimit"]
     return {"emptyDir": empty_dir}
+
+
+def _node_expressions(expressions: list[Doc]) -> list[Doc]:
+    """gop.nodeExpressions: key, operator and, when there are any, values."""
+    return [{"key": each["key"], "operator": each["operator"],
+             **({"values": list(each["values"])} if each.get("values") else {})} for each in expressions]
+
+
+def _hook_handler(lifecycle: Doc, hook: str) -> Doc | None:
+    """A lifecycle hook's handler: its command, else its sleep (gopc check allows only one)."""
+    if lifecycle.get(hook):
+        return {"exec": {"command": list(lifecycle[hook])}}
+    sleep = lifecycle.get(f"{hook}Sleep")
+    return {"sleep": {"seconds": sleep["seconds"]}} if sleep else None
 
 
 def _container_security(security: dict[str, Any]) -> Doc:

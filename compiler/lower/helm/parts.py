@@ -74,6 +74,13 @@ def kinds_of(parts: frozenset[str]) -> list[str]:
     return [kind for kind, part in WORKLOAD_PARTS.items() if part in parts]
 
 
+def scaled_kind(parts: frozenset[str]) -> str | None:
+    """The kind a chart's HorizontalPodAutoscaler targets when the chart runs one kind that scales;
+    None when it runs both a Deployment and a StatefulSet (each instance's `workload` says which)."""
+    kinds = [kind for kind in kinds_of(parts) if kind in KIND_FIELDS[AppField.AUTOSCALING]]
+    return kinds[0] if len(kinds) == 1 else None
+
+
 def hidden_fields(parts: frozenset[str]) -> set[str]:
     """App fields a chart with these parts has no values for: the Flux-level fields, the optional
     parts it lacks, the settings of workload kinds it cannot run."""

@@ -19,7 +19,7 @@ import functools
 import json
 
 from gop.compiler.language import WORKLOAD_PARTS
-from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS
+from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS, scaled_kind
 
 HELPERS = '''\
 {{/* Names and labels shared by every gopc chart; helpers are named gop.* and identical in every chart. */}}
@@ -171,33 +171,54 @@ spec:
   {{- end }}
   {{- end }}
   {{- with get .Values "affinity" }}
-  {{- if or .zones (ne .spreadPods "off") }}
+  {{- $nodes := get . "nodes" | default dict }}
+  {{- $required := get $nodes "required" | default list }}
+  {{- $preferred := get $nodes "preferred" | default list }}
+  {{- $together := get . "podAffinity" | default list }}
+  {{- $apart := get . "podAntiAffinity" | default list }}
+  {{- if or .zones (ne .spreadPods "off") $required $preferred $together $apart }}
   affinity:
-    {{- with .zones }}
+    {{- if or .zones $required $preferred }}
     nodeAffinity:
+      {{- if or .zones $required }}
       requiredDuringSchedulingIgnoredDuringExecution:
         nodeSelectorTerms:
+          {{- $zones := .zones }}
+          {{- range $required | default (list (dict "matchExpressions" (list))) }}
           - matchExpressions:
+              {{- with $zones }}
               - key: topology.kubernetes.io/zone
                 operator: In
                 values: {{ toJson . }}
-    {{- end }}
-    {{- if eq .spreadPods "required" }}
-    podAntiAffinity:
-      requiredDuringSchedulingIgnoredDuringExecution:
-        - topologyKey: kubernetes.io/hostname
-          labelSelector:
-            matchLabels:
-              {{- include "gop.selectorLabels" $ | nindent 14 }}
-    {{- else if eq .spreadPods "preferred" }}
-    podAntiAffinity:
+              {{- end }}
+              {{- with .matchExpressions }}
+              {{- include "gop.nodeExpressions" . | trim | nindent 14 }}
+              {{- end }}
+          {{- end }}
+      {{- end }}
+      {{- with $preferred }}
       preferredDuringSchedulingIgnoredDuringExecution:
-        - weight: 100
-          podAffinityTerm:
-            topologyKey: kubernetes.io/hostname
-            labelSelector:
-              matchLabels:
-                {{- include "gop.selectorLabels" $ | nindent 16 }}
+        {{- range . }}
+        - weight: {{ .weight | toJson }}
+          preference:
+            matchExpressions:
+              {{- include "gop.nodeExpressions" .matchExpressions | trim | nindent 14 }}
+        {{- end }}
+      {{- end }}
+    {{- end }}
+    {{- with $together }}
+    podAffinity:
+      {{- include "gop.podAffinityTerms" (list $ .) | trim | nindent 6 }}
+    {{- end }}
+    {{- if or (ne .spreadPods "off") $apart }}
+    podAntiAffinity:
+      {{- $terms := $apart }}
+      {{- if ne .spreadPods "off" }}
+      {{- $own := dict "topologyKey" "kubernetes.io/hostname" "self" true }}
+      {{- if eq .spreadPods "preferred" }}{{ $_ := set $own "weight" 100 }}{{ end }}
+      {{- $terms = prepend $apart $own }}
+      {{- end }}
+      {{- include "gop.podAffinityTerms" (list $ $terms) | trim | nindent 6 }}
     {{- end }}
   {{- end }}
   {{- end }}
@@ -271,13 +292,19 @@ spec:
       {{- end }}
       {{- end }}
       {{- with get .Values "lifecycle" }}
-      {{- if or .postStart .preStop }}
+      {{- if or .postStart .preStop (get . "postStartSleep") (get . "preStopSleep") }}
       lifecycle:
         {{- range $hook := list "postStart" "preStop" }}
         {{- with get $.Values.lifecycle $hook }}
         {{ $hook }}:
           exec:
             command: {{ toJson . }}
+        {{- else }}
+        {{- with get $.Values.lifecycle (printf "%sSleep" $hook) }}
+        {{ $hook }}:
+          sleep:
+            seconds: {{ .seconds | toJson }}
+        {{- end }}
         {{- end }}
         {{- end }}
       {{- end }}
@@ -360,6 +387,16 @@ VOLUME_ENTRIES = '''\
           - secret:
               name: {{ . | quote }}
           {{- end }}
+          {{- with get $volume.projected "serviceAccountToken" }}
+          - serviceAccountToken:
+              {{- with get . "audience" }}
+              audience: {{ . | quote }}
+              {{- end }}
+              {{- with get . "expirationSeconds" }}
+              expirationSeconds: {{ . | toJson }}
+              {{- end }}
+              path: {{ .path | quote }}
+          {{- end }}
       {{- else }}
       {{- $dir := $volume.emptyDir }}
       {{- if or $dir.inMemory (hasKey $dir "sizeLimit") }}
@@ -410,6 +447,61 @@ volumeMounts:
   {{- include "gop.mounts" . | trim | nindent 2 }}
   {{- end }}
 {{- end }}
+{{- end }}
+
+{{/* Node selector requirements (`affinity.nodes`): key, operator, values (none for Exists/DoesNotExist). */}}
+{{- define "gop.nodeExpressions" -}}
+{{- range . }}
+- key: {{ .key | quote }}
+  operator: {{ .operator | quote }}
+  {{- with get . "values" }}
+  values: {{ toJson . }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Pod (anti-)affinity terms; call with (list $ terms). A term with `weight` is preferred, one without
+     required. A `self` term selects the app's own pods; the others the pods of `apps`, in any namespace. */}}
+{{- define "gop.podAffinityTerms" -}}
+{{- $root := index . 0 }}
+{{- $required := list }}
+{{- $preferred := list }}
+{{- range index . 1 }}
+{{- if hasKey . "weight" }}{{ $preferred = append $preferred . }}{{ else }}{{ $required = append $required . }}{{ end }}
+{{- end }}
+{{- with $required }}
+requiredDuringSchedulingIgnoredDuringExecution:
+  {{- range . }}
+  - {{- include "gop.podAffinityTerm" (list $root .) | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- with $preferred }}
+preferredDuringSchedulingIgnoredDuringExecution:
+  {{- range . }}
+  - weight: {{ .weight | toJson }}
+    podAffinityTerm:
+      {{- include "gop.podAffinityTerm" (list $root .) | nindent 6 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* One pod affinity term; call with (list $ term). */}}
+{{- define "gop.podAffinityTerm" -}}
+{{- $root := index . 0 }}
+{{- $term := index . 1 -}}
+topologyKey: {{ $term.topologyKey | quote }}
+labelSelector:
+  {{- if get $term "self" }}
+  matchLabels:
+    {{- include "gop.selectorLabels" $root | nindent 4 }}
+  {{- else }}
+  matchExpressions:
+    - key: app.kubernetes.io/name
+      operator: In
+      values: {{ toJson $term.apps }}
+{{- /* an app of the program may run in any namespace */}}
+namespaceSelector: {}
+  {{- end }}
 {{- end }}
 
 {{/* A container's security context from the `security` values. */}}
@@ -672,6 +764,7 @@ spec:
 {{- end }}
 '''
 
+# The HPA's target: the chart's only kind that scales, else the instance's `workload`.
 HPA_WITH_CPU = '''\
 {{- with get .Values "autoscaling" }}
 apiVersion: autoscaling/v2
@@ -681,7 +774,7 @@ metadata:
 spec:
   scaleTargetRef:
     apiVersion: apps/v1
-    kind: Deployment
+    kind: %s
     name: {{ include "gop.fullname" $ | quote }}
   minReplicas: {{ .min | toJson }}
   maxReplicas: {{ .max | toJson }}
@@ -977,7 +1070,9 @@ def _templates(parts: frozenset[str]) -> dict[str, str]:
     if "ingress" in parts:
         files["templates/ingress.yaml"] = INGRESS
     if "autoscaling" in parts:
-        files["templates/hpa.yaml"] = HPA_WITH_CPU + (SCALING_METRICS if "scalingMetrics" in parts else "") + "{{- end }}\n"
+        target = scaled_kind(parts) or '{{ include "gop.workload" $ }}'
+        files["templates/hpa.yaml"] = (HPA_WITH_CPU % target + (SCALING_METRICS if "scalingMetrics" in parts else "")
+                                       + "{{- end }}\n")
     if "test" in parts:
         files["templates/tests/test-connection.yaml"] = TEST_CONNECTION
     if "routes" in parts:
