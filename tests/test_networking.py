@@ -122,6 +122,30 @@ def test_policies_allow_exactly_the_graph(fleet, cluster):
         assert not allowed(policies, proxy, apps["features"], "grpc")
     assert not allowed(policies, _pod("ingress-nginx", "elsewhere"), apps["gateway"], "http")
     assert not allowed(policies, stranger, dns, "dns", "UDP")  # default-deny covers the namespace's other pods
+    _assert_test_pods_reach_only_their_app(fleet, policies, apps, dns)
+
+
+def _test_pod(app: dict) -> dict:
+    """The `helm test` pod of an app, labelled as helm template labels it."""
+    labels = {"app.kubernetes.io/component": "test", "app.kubernetes.io/part-of": app["name"]}
+    return {"name": f"{app['name']}-test", "namespace": app["namespace"], "labels": labels, "ports": {}}
+
+
+def _assert_test_pods_reach_only_their_app(fleet, policies, apps, dns):
+    """With chart.test, the test pod reaches DNS and the port it tests on its app, nothing else; no pod reaches it."""
+    tested = {name for name, app in fleet.apps.items() if (plain(app.base).get("chart") or {}).get("test")}
+    assert tested == {"gateway", "model"}
+    for name, app in apps.items():
+        test_pod = _test_pod(app)
+        for other in apps.values():
+            for port in other["ports"]:
+                assert allowed(policies, test_pod, other, port) == (other is app and name in tested), (name, other["name"], port)
+            assert not allowed(policies, other, test_pod | {"ports": {"http": 80}}, "http")
+    for name in tested:
+        assert allowed(policies, _test_pod(apps[name]), dns, "dns", "UDP")
+        assert allowed(policies, _test_pod(apps[name]), dns, "dns", "TCP")
+        impostor = _test_pod(apps[name]) | {"namespace": "elsewhere"}  # the labels in another namespace
+        assert not allowed(policies, impostor, apps[name], "http")
 
 
 def test_without_default_deny_only_the_apps_are_isolated(tmp_path):
@@ -163,7 +187,8 @@ def test_cluster_directories_build_and_validate(fleet, built, cluster):
     built_policies = sorted((doc for doc in docs if doc["kind"] == "NetworkPolicy"), key=lambda d: d["metadata"]["name"])
     rendered = sorted((doc for doc in render_cluster(fleet, cluster) if doc["kind"] == "NetworkPolicy"),
                       key=lambda d: d["metadata"]["name"])
-    assert built_policies == rendered and len(rendered) == len(fleet.clusters[cluster].instances) + 2
+    tested = [name for name in fleet.clusters[cluster].instances if (plain(fleet.apps[name].base).get("chart") or {}).get("test")]
+    assert built_policies == rendered and len(rendered) == len(fleet.clusters[cluster].instances) + len(tested) + 2
 
     releases = {doc["metadata"]["name"]: doc["spec"] for doc in docs if doc["kind"] == "HelmRelease"}
     gateway = releases["gateway"]

@@ -407,7 +407,7 @@ class _Release:
         port = probe.get("port") or ("http" if "http" in ports else sorted(ports)[0])
         url = f"http://{self.fullname}:{ports[port]}{probe.get('path') or '/'}"
         labels = {"helm.sh/chart": self.labels["helm.sh/chart"], "app.kubernetes.io/component": "test",
-                  "app.kubernetes.io/managed-by": "Helm"}
+                  "app.kubernetes.io/part-of": self.labels["app.kubernetes.io/name"], "app.kubernetes.io/managed-by": "Helm"}
         metadata = {"name": f"{self.fullname}-test-connection", "namespace": self.namespace, "labels": labels,
                     "annotations": {"helm.sh/hook": "test", "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded"}}
         container = {"name": "wget", "image": TEST_IMAGE, "command": ["wget"], "args": ["-q", "-O", "/dev/null", "-T", "10", url],

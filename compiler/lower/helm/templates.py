@@ -876,7 +876,8 @@ spec:
 
 
 # `helm test` (chart.test): GET the app's readiness (else liveness, else `/`) path through its Service,
-# from a pod that is not selected by the Service (no selector labels) and runs restricted.
+# from a pod that is not selected by the Service (no selector labels) and runs restricted. Its component and
+# part-of labels are those the derived NetworkPolicies select it by (flux/network.py test_pod_labels).
 TEST_CONNECTION = '''\
 {{- if .Values.ports }}
 {{- $probe := get .Values "readiness" | default (get .Values "liveness") | default (dict) }}
@@ -889,6 +890,7 @@ metadata:
   labels:
     helm.sh/chart: {{ include "gop.chart" . | quote }}
     app.kubernetes.io/component: "test"
+    app.kubernetes.io/part-of: {{ include "gop.name" . | quote }}
     app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
   annotations:
     helm.sh/hook: "test"
