@@ -249,3 +249,19 @@ def test_numbers_in_app_values_print_like_helm(tmp_path):
 def test_object_names_follow_release_name(release, expected):
     docs = helm_template(fx.shop_checkout(), {}, release_name=release, namespace="shop")
     assert {doc["metadata"]["name"] for doc in docs} == {expected, expected + "-values"}
+
+
+def test_the_headless_service_carries_the_apps_ports(tmp_path):
+    """A StatefulSet's governing Service has the app's ports (SRV records need them), as helm renders it."""
+    stateful = KIND_APPS[1]
+    docs = realtools.helm_template(fx.write_chart(stateful, tmp_path), release="stateful", namespace="ns")
+    assert docs == helm_template(stateful, plain(stateful.base), release_name="stateful", namespace="ns")
+    (headless,) = [doc for doc in docs if doc["metadata"]["name"] == "stateful-headless"]
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["ports"] == [{"name": "sql", "port": 5432, "targetPort": "sql", "protocol": "TCP"}]
+    realtools.kubernetes_validate_strict([headless])
+    portless = fx.make_app("portless", workload="StatefulSet")
+    docs = realtools.helm_template(fx.write_chart(portless, tmp_path), release="portless", namespace="ns")
+    assert docs == helm_template(portless, plain(portless.base), release_name="portless", namespace="ns")
+    (headless,) = [doc for doc in docs if doc["metadata"]["name"] == "portless-headless"]
+    assert "ports" not in headless["spec"]

@@ -162,8 +162,10 @@ class _Release:
         return self.fullname + "-headless"
 
     def headless_service(self) -> Doc:
-        """The governing Service of a StatefulSet: DNS names for its pods, no ports needed."""
+        """The governing Service of a StatefulSet: DNS names for its pods, and SRV records for its ports."""
         spec: Doc = {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": dict(self.selector_labels)}
+        if self.values.get("ports"):
+            spec["ports"] = self.service_ports()
         return {"apiVersion": "v1", "kind": "Service", "metadata": self.metadata("-headless"), "spec": spec}
 
     def job_spec(self, parts: frozenset[str]) -> Doc:
@@ -331,10 +333,12 @@ class _Release:
         spec["selector"] = {"matchLabels": dict(self.selector_labels)}
         return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": self.metadata(), "spec": spec}
 
+    def service_ports(self) -> list[Doc]:
+        return [{"name": name, "port": port, "targetPort": name, "protocol": "TCP"}
+                for name, port in sorted(self.values["ports"].items())]
+
     def service(self) -> Doc:
-        ports = [{"name": name, "port": port, "targetPort": name, "protocol": "TCP"}
-                 for name, port in sorted(self.values["ports"].items())]
-        spec = {"type": "ClusterIP", "selector": dict(self.selector_labels), "ports": ports}
+        spec = {"type": "ClusterIP", "selector": dict(self.selector_labels), "ports": self.service_ports()}
         return {"apiVersion": "v1", "kind": "Service", "metadata": self.metadata(), "spec": spec}
 
     def ingress(self) -> Doc:

@@ -546,6 +546,15 @@ spec:
   publishNotReadyAddresses: true
   selector:
     {{- include "gop.selectorLabels" . | nindent 4 }}
+  {{- with .Values.ports }}
+  ports:
+    {{- range $name, $port := . }}
+    - name: {{ $name | quote }}
+      port: {{ $port | toJson }}
+      targetPort: {{ $name | quote }}
+      protocol: TCP
+    {{- end }}
+  {{- end }}
 {{- end }}
 '''
 
