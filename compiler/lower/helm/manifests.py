@@ -22,6 +22,7 @@ import hashlib
 import re
 from typing import Any
 
+from gop.compiler.fleet.checks.names import chart_fullname
 from gop.compiler.fleet.model import AppModel
 from gop.compiler.lower.helm.caches import HelmCaches
 from gop.compiler.values import merge, plain
@@ -102,12 +103,6 @@ def label_value(text: str) -> str:
     return _LABEL_EDGES.sub("", text[:63])
 
 
-def fullname(chart: str, release_name: str) -> str:
-    """gop.fullname: the release name, with the chart name appended unless it already contains it."""
-    name = release_name if chart in release_name else f"{release_name}-{chart}"
-    return _trim_dash(name[:63])
-
-
 def _trim_dash(text: str) -> str:
     return text[:-1] if text.endswith("-") else text
 
@@ -115,7 +110,7 @@ def _trim_dash(text: str) -> str:
 class _Release:
     def __init__(self, chart: str, version: str, release_name: str, namespace: str, values: dict[str, Any]):
         self.chart, self.release_name, self.namespace, self.values = chart, release_name, namespace, values
-        self.fullname = fullname(chart, release_name)
+        self.fullname = chart_fullname(chart, release_name)  # shared with the checks of derived names
         # the pod records a chart applies its defaults to when no layer sets them
         self.security = values.get(WorkloadField.SECURITY) or ABSENT_DEFAULTS["security"]
         self.budget = values.get(WorkloadField.DISRUPTION_BUDGET) or ABSENT_DEFAULTS["disruptionBudget"]
