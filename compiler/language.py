@@ -211,3 +211,6 @@ CALLS = "calls"  # the App field of the apps an app calls
 NETWORK_POLICIES = "networkPolicies"  # of the `delivery` block
 ROUTES = "routes"  # the App field of HTTP routes: an Ingress of several hosts and paths, or an HTTPRoute
 SCALING_METRICS = "scalingMetrics"  # the App field of the HPA's metrics beyond CPU
+
+# Sharp edges of issue 13 (edges13).
+CONFIG_MOUNT_PATH = "/etc/%s"  # where a chart mounts its app's `config` files (%s: the app), read-only

@@ -178,6 +178,7 @@ DISRUPTION_BUDGET_BOTH = "E1110"
 # Sharp edges of issue 13 (fleet/checks/names.py, ...).
 DERIVED_NAME_INVALID = "E1130"
 WORKLOAD_NAME_TOO_LONG = "E1131"
+CONFIG_MOUNT_TAKEN = "E1132"
 
 
 class Severity(enum.IntEnum):

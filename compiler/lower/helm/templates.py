@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import json
 
-from gop.compiler.language import WORKLOAD_PARTS
+from gop.compiler.language import CONFIG_MOUNT_PATH, WORKLOAD_PARTS
 from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS
 
 HELPERS = '''\
@@ -110,7 +110,7 @@ INGRESS_HELPER = '''
 '''
 
 
-_FILE_MOUNTS = (("config", "/etc/%s", "-config"), ("values", "/etc/%s-values", "-values"))
+_FILE_MOUNTS = (("config", CONFIG_MOUNT_PATH, "-config"), ("values", "/etc/%s-values", "-values"))
 # The API group of each workload kind's part.
 _KIND_API = {"deployment": "apps/v1", "statefulSet": "apps/v1", "daemonSet": "apps/v1", "job": "batch/v1",
              "cronJob": "batch/v1"}
