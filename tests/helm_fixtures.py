@@ -58,7 +58,7 @@ def record(name: str, doc: str, *fields: tuple[str, Field], open: bool = False) 
 
 IMAGE = record(
     "Image", "The container image an app runs.",
-    field("repository", StringType(pattern="^[a-z0-9][a-z0-9._/:-]*$", min_length=1, max_length=255),
+    field("repository", StringType(pattern="^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]+)?/)?[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*$", min_length=1, max_length=255),
           'Registry and repository, without the tag, e.g. "ghcr.io/acme/web".'),
     field("tag", StringType(pattern="^[A-Za-z0-9_][A-Za-z0-9_.-]*$", min_length=1, max_length=128),
           "The tag to run; it is also the chart's appVersion."),
