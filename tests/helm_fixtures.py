@@ -89,7 +89,7 @@ PROBE = record(
 )
 INGRESS = record(
     "Ingress", "How the app is reached from outside the cluster.",
-    field("host", StringType(pattern="^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", min_length=1, max_length=253),
+    field("host", StringType(pattern="^([*][.])?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", min_length=1, max_length=253),
           'The host name, e.g. "shop.example.com".'),
     field("path", StringType(pattern="^/.*"), "The URL path prefix routed to the app.", default="/"),
     field("port", PORT_NAME, 'The name of the port it routes to (a key of `ports`); defaults to the only port, '
@@ -148,7 +148,7 @@ IMAGE_POLICY = record(
     field("interval", DurationType(Duration.parse("1m"), Duration.parse("24h")),
           "How often the registry is scanned for new tags.", default=Duration.parse("5m")),
 )
-HOST_NAME = StringType(pattern="^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", min_length=1, max_length=253)
+HOST_NAME = StringType(pattern="^([*][.])?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", min_length=1, max_length=253)
 ROUTE_PATH = record(
     "RoutePath", "A path of `routes`, and the port it goes to. (Records in a list are complete values as written,\n"
     "so what has a default here is optional and says its default.)",

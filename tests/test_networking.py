@@ -17,6 +17,7 @@ real tools.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,7 @@ import pytest
 import yaml
 
 import realtools as rt
+from gop.compiler.fleet.checks import route_paths
 from gop.compiler.lower.flux import network
 from gop.compiler.lower.flux.render import render_cluster
 from gop.compiler.lower.helm import chart_files, chart_parts, helm_template
@@ -303,6 +305,10 @@ def _httproute_schema() -> dict:
       "paths": [{"path": "/"}, {"path": "/admin", "match": "Exact", "port": "admin"}]}, {"http": 8080, "admin": 9000}),
     ({"api": "HTTPRoute", "hosts": ["api.example.com"], "paths": [{"path": "/v1"}],
       "gateway": {"name": "public", "namespace": "gateways", "sectionName": "https"}}, {"grpc": 9090}),
+    # wildcard hosts, which both APIs accept (issue 13)
+    ({"hosts": ["*.shop.example.com"], "paths": [{"path": "/"}]}, {"http": 8080}),
+    ({"api": "HTTPRoute", "hosts": ["*.example.com"], "gateway": {"name": "public"}, "paths": [{"path": "/"}]},
+     {"http": 8080}),
 ])
 def test_routes_render_like_helm_and_validate(tmp_path, routes, ports):
     import helm_fixtures as fx
@@ -323,6 +329,15 @@ def test_routes_render_like_helm_and_validate(tmp_path, routes, ports):
         jsonschema.validate(route["spec"], _httproute_schema()["properties"]["spec"])
         assert [ref["port"] for rule in route["spec"]["rules"] for ref in rule["backendRefs"]] == [
             ports[path.get("port") or ("http" if "http" in ports else next(iter(ports)))] for path in routes["paths"]]
+
+
+def test_refused_paths_are_the_gateway_apis():
+    """route_paths refuses what the vendored CRD's CEL rules refuse of an Exact/PathPrefix path match."""
+    text = GATEWAY_API_CRD.read_text()
+    contains = set(re.findall(r"!self\.value\.contains\(''([^']+)''\)", text))
+    endings = set(re.findall(r"!self\.value\.endsWith\(''([^']+)''\)", text))
+    assert contains == set(route_paths.REFUSED_PARTS) and endings == set(route_paths.REFUSED_ENDINGS)
+    assert route_paths.path_problem("/a/b.c/..d") is None and route_paths.path_problem("/a/..") == "it ends with `/..`"
 
 
 # ---------------------------------------------------------------- autoscaling beyond CPU
