@@ -109,6 +109,18 @@ INGRESS_HELPER = '''
 {{- end }}
 '''
 
+SERVICE_PORTS_HELPER = '''
+{{/* The ports of the app's Services (its own and a StatefulSet's headless one), by name. */}}
+{{- define "gop.servicePorts" -}}
+{{- range $name, $port := .Values.ports }}
+- name: {{ $name | quote }}
+  port: {{ $port | toJson }}
+  targetPort: {{ $name | quote }}
+  protocol: TCP
+{{- end }}
+{{- end }}
+'''
+
 
 _FILE_MOUNTS = (("config", CONFIG_MOUNT_PATH, "-config"), ("values", "/etc/%s-values", "-values"))
 # The API group of each workload kind's part.
@@ -546,14 +558,9 @@ spec:
   publishNotReadyAddresses: true
   selector:
     {{- include "gop.selectorLabels" . | nindent 4 }}
-  {{- with .Values.ports }}
+  {{- if .Values.ports }}
   ports:
-    {{- range $name, $port := . }}
-    - name: {{ $name | quote }}
-      port: {{ $port | toJson }}
-      targetPort: {{ $name | quote }}
-      protocol: TCP
-    {{- end }}
+    {{- include "gop.servicePorts" . | nindent 4 }}
   {{- end }}
 {{- end }}
 '''
@@ -635,12 +642,7 @@ spec:
   selector:
     {{- include "gop.selectorLabels" . | nindent 4 }}
   ports:
-    {{- range $name, $port := .Values.ports }}
-    - name: {{ $name | quote }}
-      port: {{ $port | toJson }}
-      targetPort: {{ $name | quote }}
-      protocol: TCP
-    {{- end }}
+    {{- include "gop.servicePorts" . | nindent 4 }}
 {{- end }}
 '''
 
@@ -970,6 +972,8 @@ def _templates(parts: frozenset[str]) -> dict[str, str]:
         helpers += SERVICE_ACCOUNT_HELPER
     if "ingress" in parts:
         helpers += INGRESS_HELPER
+    if {"service", WORKLOAD_PARTS["StatefulSet"]} & parts:
+        helpers += SERVICE_PORTS_HELPER
     helpers += _pod(parts) + CONTAINER_HELPERS
     if parts & {"job", "cronJob"}:
         helpers += JOB_HELPER
