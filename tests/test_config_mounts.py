@@ -1,7 +1,8 @@
-"""E1132 (issue 13): what `gopc check` refuses is what the rendered pod makes impossible. The real
-`helm template` of the app's chart shows its config volume mounted read-only at /etc/<app> in the
-app's container beside the user's mount: at the same path (two mounts at one path, refused by the
-API server's pod validation) or under it (a mount point inside a read-only volume).
+"""E1132 (issue 13): what `gopc check` refuses is what the API server refuses of the rendered pod.
+The real `helm template` of the app's chart shows its config volume mounted at /etc/<app> in the
+app's container beside the user's mount; two mounts at one path are refused by the API server's
+pod validation. A mount under the config path is accepted (the kubelet makes nested mount points in
+configMap volumes) and so is not reported.
 """
 
 from __future__ import annotations
@@ -42,8 +43,7 @@ def test_the_check_refuses_the_mounts_the_rendered_pod_cannot_have(tmp_path):
         (workload,) = [doc for doc in rt.helm_template(fx.write_chart(analysis.evaluation.fleet.apps[name], tmp_path),
                                                        release=name, namespace="ns") if doc["kind"] == "Deployment"]
         container = workload["spec"]["template"]["spec"]["containers"][0]
-        read_only = [m["mountPath"] for m in container["volumeMounts"] if m.get("readOnly")]
         paths = [m["mountPath"] for m in container["volumeMounts"]]
-        if len(paths) != len(set(paths)) or any(p.startswith(r + "/") for p in paths for r in read_only):
+        if len(paths) != len(set(paths)):
             impossible.add(name)
-    assert reported == impossible == {"same", "under"}
+    assert reported == impossible == {"same"}

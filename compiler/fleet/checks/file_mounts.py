@@ -2,10 +2,11 @@
 
 Input: the fleet (the app's features: its chart mounts `config` wherever any layer gives the app
 files), one `versions.Version` and a `Findings`. Output: CONFIG_MOUNT_TAKEN at the mount's line for
-a mount of the main container at the config path (`/etc/<app>`, templates.py `_FILE_MOUNTS`; the
-API server refuses two mounts at one path) or under it (the configMap volume is read-only, so the
-kubelet cannot create the mount point and the container never starts). Sidecars and init
-containers do not get the config mount, so their mounts are free.
+a mount of the main container at the config path (`/etc/<app>`, templates.py `_FILE_MOUNTS`): the
+API server refuses two mounts at one path. A mount under it is fine: the kubelet creates the mount
+points of nested mounts inside a configMap volume before the container starts
+(`MakeNestedMountpoints`). Sidecars and init containers do not get the config mount, so their
+mounts are free.
 """
 
 from __future__ import annotations
@@ -20,16 +21,12 @@ def check_version(fleet: Fleet, version: Version, findings: Findings) -> None:
     if AppField.CONFIG not in fleet.apps[version.app].features:
         return
     config = CONFIG_MOUNT_PATH % version.app
-    for path in sorted(version.values.get(WorkloadField.MOUNTS) or {}):
-        normal = path.rstrip("/") or "/"
-        if normal != config and not normal.startswith(config + "/"):
+    for path, mount in sorted((version.values.get(WorkloadField.MOUNTS) or {}).items()):
+        if (path.rstrip("/") or "/") != config:
             continue
-        origin = located(version.origins, (WorkloadField.MOUNTS, path, WorkloadField.VOLUME))
-        volume = version.values[WorkloadField.MOUNTS][path][WorkloadField.VOLUME]
-        if normal == config:
-            problem = "is the path the chart mounts the app's `config` files at; the API server refuses two mounts at one path"
-        else:
-            problem = (f"lies under {config}, where the chart mounts the app's `config` files read-only: the kubelet "
-                       "cannot create the mount point and the container never starts")
-        findings.report(version, codes.CONFIG_MOUNT_TAKEN, f"the mount at {path} of app `{version.app}` {problem}",
-                        (f"mount the volume outside {config}, e.g. at {config}-{volume}, and point the app there",), origin)
+        findings.report(version, codes.CONFIG_MOUNT_TAKEN,
+                        f"the mount at {path} of app `{version.app}` is the path the chart mounts the app's `config` "
+                        "files at; the API server refuses two mounts at one path",
+                        (f"mount the volume elsewhere, e.g. at {config}-{mount[WorkloadField.VOLUME]} or under "
+                         f"{config}/, and point the app there",),
+                        located(version.origins, (WorkloadField.MOUNTS, path, WorkloadField.VOLUME)))
