@@ -225,3 +225,7 @@ def chart_fullname(chart: str, release_name: str) -> str:
     chart's name appended unless it already contains it, cut to 63 characters without a final `-`."""
     name = (release_name if chart in release_name else f"{release_name}-{chart}")[:63]
     return name[:-1] if name.endswith("-") else name
+
+
+# Sharp edges of issue 13 (edges13).
+CONFIG_MOUNT_PATH = "/etc/%s"  # where a chart mounts its app's `config` files (%s: the app), read-only

@@ -58,8 +58,8 @@ def record(name: str, doc: str, *fields: tuple[str, Field], open: bool = False) 
 
 IMAGE = record(
     "Image", "The container image an app runs.",
-    field("repository", StringType(pattern="^[a-z0-9][a-z0-9._/:-]*$", min_length=1, max_length=255),
-          'Registry and repository, without the tag, e.g. "ghcr.io/acme/web".'),
+    field("repository", StringType(pattern="^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]+)?/)?[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*$", min_length=1, max_length=255),
+          'Registry and repository, without the tag, e.g. "ghcr.io/acme/web" (the docker reference grammar).'),
     field("tag", StringType(pattern="^[A-Za-z0-9_][A-Za-z0-9_.-]*$", min_length=1, max_length=128),
           "The tag to run; it is also the chart's appVersion."),
     field("pullPolicy", EnumType(("Always", "IfNotPresent", "Never")), "When the kubelet pulls the image.",
@@ -89,8 +89,8 @@ PROBE = record(
 )
 INGRESS = record(
     "Ingress", "How the app is reached from outside the cluster.",
-    field("host", StringType(pattern="^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", min_length=1, max_length=253),
-          'The host name, e.g. "shop.example.com".'),
+    field("host", StringType(pattern="^([*][.])?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", min_length=1, max_length=253),
+          'The host name, e.g. "shop.example.com" or "*.example.com".'),
     field("path", StringType(pattern="^/.*"), "The URL path prefix routed to the app.", default="/"),
     field("port", PORT_NAME, 'The name of the port it routes to (a key of `ports`); defaults to the only port, '
           'else to "http".', optional=True),
@@ -148,7 +148,7 @@ IMAGE_POLICY = record(
     field("interval", DurationType(Duration.parse("1m"), Duration.parse("24h")),
           "How often the registry is scanned for new tags.", default=Duration.parse("5m")),
 )
-HOST_NAME = StringType(pattern="^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", min_length=1, max_length=253)
+HOST_NAME = StringType(pattern="^([*][.])?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", min_length=1, max_length=253)
 ROUTE_PATH = record(
     "RoutePath", "A path of `routes`, and the port it goes to.",
     field("path", StringType(pattern="^/[^ ]*$", min_length=1, max_length=1024), 'The URL path, e.g. "/" or "/api".'),

@@ -286,3 +286,19 @@ def test_autoscaling_targets_the_instance_workload(tmp_path):
     assert targets == [("Deployment", "Deployment"), ("StatefulSet", "StatefulSet")]
     stateful = fx.make_app("db", workload="StatefulSet", autoscaling={"min": 2, "max": 4, "cpu": 75})
     assert "kind: StatefulSet\n" in fx.write_chart(stateful, tmp_path / "one").joinpath("templates/hpa.yaml").read_text()
+
+
+def test_the_headless_service_carries_the_apps_ports(tmp_path):
+    """A StatefulSet's governing Service has the app's ports (SRV records need them), as helm renders it."""
+    stateful = KIND_APPS[1]
+    docs = realtools.helm_template(fx.write_chart(stateful, tmp_path), release="stateful", namespace="ns")
+    assert docs == helm_template(stateful, plain(stateful.base), release_name="stateful", namespace="ns")
+    (headless,) = [doc for doc in docs if doc["metadata"]["name"] == "stateful-headless"]
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["ports"] == [{"name": "sql", "port": 5432, "targetPort": "sql", "protocol": "TCP"}]
+    realtools.kubernetes_validate_strict([headless])
+    portless = fx.make_app("portless", workload="StatefulSet")
+    docs = realtools.helm_template(fx.write_chart(portless, tmp_path), release="portless", namespace="ns")
+    assert docs == helm_template(portless, plain(portless.base), release_name="portless", namespace="ns")
+    (headless,) = [doc for doc in docs if doc["metadata"]["name"] == "portless-headless"]
+    assert "ports" not in headless["spec"]

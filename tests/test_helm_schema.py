@@ -44,7 +44,7 @@ def test_constraints_carry_over():
     assert props["replicas"] == {"description": props["replicas"]["description"], "type": "integer",
                                  "minimum": 0, "maximum": 1000, "default": 1}
     image = props["image"]["properties"]
-    assert image["repository"]["pattern"] == "^[a-z0-9][a-z0-9._/:-]*$"
+    assert image["repository"]["pattern"] == "^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]+)?/)?[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*$"
     assert (image["tag"]["minLength"], image["tag"]["maxLength"]) == (1, 128)
     assert image["pullPolicy"]["enum"] == ["Always", "IfNotPresent", "Never"]
     assert image["pullPolicy"]["type"] == "string"

@@ -17,6 +17,7 @@ real tools.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,7 @@ import pytest
 import yaml
 
 import realtools as rt
+from gop.compiler.fleet.checks import route_paths
 from gop.compiler.lower.flux import network
 from gop.compiler.lower.flux.render import render_cluster
 from gop.compiler.lower.helm import chart_files, chart_parts, helm_template
@@ -122,6 +124,30 @@ def test_policies_allow_exactly_the_graph(fleet, cluster):
         assert not allowed(policies, proxy, apps["features"], "grpc")
     assert not allowed(policies, _pod("ingress-nginx", "elsewhere"), apps["gateway"], "http")
     assert not allowed(policies, stranger, dns, "dns", "UDP")  # default-deny covers the namespace's other pods
+    _assert_test_pods_reach_only_their_app(fleet, policies, apps, dns)
+
+
+def _test_pod(app: dict) -> dict:
+    """The `helm test` pod of an app, labelled as helm template labels it."""
+    labels = {"app.kubernetes.io/component": "test", "app.kubernetes.io/part-of": app["name"]}
+    return {"name": f"{app['name']}-test", "namespace": app["namespace"], "labels": labels, "ports": {}}
+
+
+def _assert_test_pods_reach_only_their_app(fleet, policies, apps, dns):
+    """With chart.test, the test pod reaches DNS and the port it tests on its app, nothing else; no pod reaches it."""
+    tested = {name for name, app in fleet.apps.items() if (plain(app.base).get("chart") or {}).get("test")}
+    assert tested == {"gateway", "model"}
+    for name, app in apps.items():
+        test_pod = _test_pod(app)
+        for other in apps.values():
+            for port in other["ports"]:
+                assert allowed(policies, test_pod, other, port) == (other is app and name in tested), (name, other["name"], port)
+            assert not allowed(policies, other, test_pod | {"ports": {"http": 80}}, "http")
+    for name in tested:
+        assert allowed(policies, _test_pod(apps[name]), dns, "dns", "UDP")
+        assert allowed(policies, _test_pod(apps[name]), dns, "dns", "TCP")
+        impostor = _test_pod(apps[name]) | {"namespace": "elsewhere"}  # the labels in another namespace
+        assert not allowed(policies, impostor, apps[name], "http")
 
 
 def test_without_default_deny_only_the_apps_are_isolated(tmp_path):
@@ -163,7 +189,8 @@ def test_cluster_directories_build_and_validate(fleet, built, cluster):
     built_policies = sorted((doc for doc in docs if doc["kind"] == "NetworkPolicy"), key=lambda d: d["metadata"]["name"])
     rendered = sorted((doc for doc in render_cluster(fleet, cluster) if doc["kind"] == "NetworkPolicy"),
                       key=lambda d: d["metadata"]["name"])
-    assert built_policies == rendered and len(rendered) == len(fleet.clusters[cluster].instances) + 2
+    tested = [name for name in fleet.clusters[cluster].instances if (plain(fleet.apps[name].base).get("chart") or {}).get("test")]
+    assert built_policies == rendered and len(rendered) == len(fleet.clusters[cluster].instances) + len(tested) + 2
 
     releases = {doc["metadata"]["name"]: doc["spec"] for doc in docs if doc["kind"] == "HelmRelease"}
     gateway = releases["gateway"]
@@ -278,6 +305,10 @@ def _httproute_schema() -> dict:
       "paths": [{"path": "/"}, {"path": "/admin", "match": "Exact", "port": "admin"}]}, {"http": 8080, "admin": 9000}),
     ({"api": "HTTPRoute", "hosts": ["api.example.com"], "paths": [{"path": "/v1"}],
       "gateway": {"name": "public", "namespace": "gateways", "sectionName": "https"}}, {"grpc": 9090}),
+    # wildcard hosts, which both APIs accept (issue 13)
+    ({"hosts": ["*.shop.example.com"], "paths": [{"path": "/"}]}, {"http": 8080}),
+    ({"api": "HTTPRoute", "hosts": ["*.example.com"], "gateway": {"name": "public"}, "paths": [{"path": "/"}]},
+     {"http": 8080}),
 ])
 def test_routes_render_like_helm_and_validate(tmp_path, routes, ports):
     import helm_fixtures as fx
@@ -298,6 +329,15 @@ def test_routes_render_like_helm_and_validate(tmp_path, routes, ports):
         jsonschema.validate(route["spec"], _httproute_schema()["properties"]["spec"])
         assert [ref["port"] for rule in route["spec"]["rules"] for ref in rule["backendRefs"]] == [
             ports[path.get("port") or ("http" if "http" in ports else next(iter(ports)))] for path in routes["paths"]]
+
+
+def test_refused_paths_are_the_gateway_apis():
+    """route_paths refuses what the vendored CRD's CEL rules refuse of an Exact/PathPrefix path match."""
+    text = GATEWAY_API_CRD.read_text()
+    contains = set(re.findall(r"!self\.value\.contains\(''([^']+)''\)", text))
+    endings = set(re.findall(r"!self\.value\.endsWith\(''([^']+)''\)", text))
+    assert contains == set(route_paths.REFUSED_PARTS) and endings == set(route_paths.REFUSED_ENDINGS)
+    assert route_paths.path_problem("/a/b.c/..d") is None and route_paths.path_problem("/a/..") == "it ends with `/..`"
 
 
 # ---------------------------------------------------------------- autoscaling beyond CPU

@@ -186,6 +186,11 @@ NODE_SELECTOR_VALUES = "E1120"
 LIFECYCLE_HOOK_HANDLERS = "E1121"
 SLEEP_OVER_GRACE_PERIOD = "E1122"
 
+# Sharp edges of issue 13 (fleet/checks/names.py, file_mounts.py, route_paths.py).
+DERIVED_NAME_INVALID = "E1130"
+CONFIG_MOUNT_TAKEN = "E1132"
+ROUTE_PATH_INVALID = "E1133"
+
 
 class Severity(enum.IntEnum):
     ERROR = 1

@@ -20,7 +20,8 @@ share it.
 from __future__ import annotations
 
 from gop.compiler.diagnostics import Diagnostic
-from gop.compiler.fleet.checks import effective, network, pods, release_settings, workloads
+from gop.compiler.fleet.checks import (effective, file_mounts, names, network, pods, release_settings, route_paths,
+                                       workloads)
 from gop.compiler.fleet.checks.assignments import assignment_diagnostics
 from gop.compiler.fleet.checks.dependencies import dependency_diagnostics
 from gop.compiler.fleet.checks.names import name_diagnostics
@@ -44,7 +45,9 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
         pods.check_version(version, findings)
         release_settings.check_version(version, findings)
         network.check_version(fleet, version, findings)
-    for_every_app.report(findings)
+        names.check_version(fleet, version, findings)
+        file_mounts.check_version(fleet, version, findings)
+        route_paths.check_version(version, findings)
     found: dict[tuple, Diagnostic] = {}
     for group in (assignment_diagnostics(evaluation), cluster_label_diagnostics(fleet, resolution), findings.diagnostics(),
                   ports.diagnostics, dependency_diagnostics(fleet), placement_warnings(fleet), name_diagnostics(fleet),

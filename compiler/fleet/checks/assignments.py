@@ -58,7 +58,9 @@ def _flattened(path: tuple[str, ...], value: Any) -> Iterator[tuple[tuple[str, .
 
 
 def host_problem(host: str) -> str | None:
-    """Why Kubernetes rejects `host` as an Ingress rule's host (a DNS-1123 subdomain, not an IP)."""
+    """Why Kubernetes rejects `host` as an Ingress rule's host (a DNS-1123 subdomain, not an IP, or a
+    wildcard one: `*.` before a subdomain)."""
+    host = host.removeprefix("*.")
     try:
         ipaddress.ip_address(host)
         return "it is an IP address"

@@ -11,7 +11,7 @@ methods answer as the functions they stand for, each worked out at most once:
 - `chart_sources()`: `releases.ChartSources(fleet)`, the named chart sources of the releases;
 - `release_components()`: `releases.release_components(fleet)`, what overlays set for releases;
 - `rendered_charts`: what `helm template` printed for a vendored chart with given values (render).
-- `network_policies()`: `network.app_policies(fleet)`, each app's derived NetworkPolicy.
+- `network_policies()`: `network.app_policies(fleet)`, each app's derived NetworkPolicies.
 
 Invariants:
 - One object per fleet, made by whoever holds the fleet (the session puts one in each
@@ -40,10 +40,10 @@ class LoweringCaches:
         self._chart_sources: releases.ChartSources | None = None
         self._release_components: releases.ReleaseComponents | None = None
         self.rendered_charts: dict[tuple, str] = {}  # (chart package, release, namespace, values, crds) -> helm's output
-        self._network_policies: dict[str, dict] | None = None
+        self._network_policies: dict[str, list[dict]] | None = None
 
-    def network_policies(self) -> dict[str, dict]:
-        """Each app's NetworkPolicy (read, never changed: render copies)."""
+    def network_policies(self) -> dict[str, list[dict]]:
+        """Each app's NetworkPolicies (read, never changed: render copies)."""
         if self._network_policies is None:
             self._network_policies = network.app_policies(self.fleet)
         return self._network_policies

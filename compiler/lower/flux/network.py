@@ -13,6 +13,10 @@ changes), isolates them both ways and allows exactly:
 - ingress on the ports its ingress or routes go to, from `ingressNamespaces` (any namespace when
   empty: the controllers' or Gateways' pods);
 - egress to DNS (UDP and TCP 53 in `dnsNamespace`) and to every app it calls, on that app's ports.
+An app with `chart.test` also gets the allows its `helm test` pod needs, or every release would fail
+after install/upgrade: ingress from the test pod on the port it tests, and a policy `<app>-test`
+selecting the test pod (labels `app.kubernetes.io/component: test` and `app.kubernetes.io/part-of:
+<app>`, which no Service selects) that lets it reach DNS and that port, and nothing else.
 
 Invariants:
 - Peers are selected by namespace name (`kubernetes.io/metadata.name`, set by the API server) and
@@ -29,7 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from gop.compiler.fleet.model import Fleet
-from gop.compiler.language import CALLS, NETWORK_POLICIES, ROUTES, AppField
+from gop.compiler.language import APP_CHART, CALLS, NETWORK_POLICIES, ROUTES, AppField
 from gop.compiler.lower.flux.objects import kube_object
 from gop.compiler.values import plain
 
@@ -55,8 +59,8 @@ def callees(fleet: Fleet, app: str) -> list[str]:
     return sorted({ref.name for ref in refs if ref.name in fleet.apps})
 
 
-def app_policies(fleet: Fleet) -> dict[str, dict[str, Any]]:
-    """Each app's NetworkPolicy, by app (empty without the fleet setting)."""
+def app_policies(fleet: Fleet) -> dict[str, list[dict[str, Any]]]:
+    """Each app's NetworkPolicies (its own, then its test pod's), by app (empty without the fleet setting)."""
     config = settings(fleet)
     if config is None:
         return {}
@@ -66,11 +70,27 @@ def app_policies(fleet: Fleet) -> dict[str, dict[str, Any]]:
         for callee in called:
             callers[callee].append(caller)
     ports = {app: _port_names(fleet, app) for app in fleet.apps}
-    return {app: _app_policy(fleet, config, app, graph[app], sorted(callers[app]), ports) for app in sorted(fleet.apps)}
+    return {app: _app_policies(fleet, config, app, graph[app], sorted(callers[app]), ports) for app in sorted(fleet.apps)}
+
+
+def _app_policies(fleet: Fleet, config: dict[str, Any], app: str, called: list[str], calling: list[str],
+                  port_names: dict[str, list[str]]) -> list[dict[str, Any]]:
+    tested = _tested_ports(fleet, app)
+    policies = [_app_policy(fleet, config, app, called, calling, port_names, tested)]
+    if tested:
+        spec = {"podSelector": {"matchLabels": test_pod_labels(app)}, "policyTypes": ["Ingress", "Egress"],
+                "ingress": [], "egress": [_dns_egress(config), {"to": [_peer(fleet, app)], "ports": _ports(tested)}]}
+        policies.append(kube_object(NETWORK_API, NETWORK_POLICY, f"{app}-test", fleet.apps[app].namespace, spec))
+    return policies
+
+
+def test_pod_labels(app: str) -> dict[str, str]:
+    """The labels that tell the app's `helm test` pod (templates.py TEST_CONNECTION) from every other pod."""
+    return {"app.kubernetes.io/component": "test", "app.kubernetes.io/part-of": app}
 
 
 def _app_policy(fleet: Fleet, config: dict[str, Any], app: str, called: list[str], calling: list[str],
-                port_names: dict[str, list[str]]) -> dict[str, Any]:
+                port_names: dict[str, list[str]], tested: list[str]) -> dict[str, Any]:
     ingress: list[dict[str, Any]] = []
     ports = port_names[app]
     if calling and ports:
@@ -79,9 +99,11 @@ def _app_policy(fleet: Fleet, config: dict[str, Any], app: str, called: list[str
     if routed:
         sources = [{"namespaceSelector": _namespace_selector(name)} for name in sorted(config["ingressNamespaces"])]
         ingress.append({"from": sources or [{"namespaceSelector": {}}], "ports": _ports(routed)})
-    dns = {"to": [{"namespaceSelector": _namespace_selector(config["dnsNamespace"])}],
-           "ports": [{"port": DNS_PORT, "protocol": "UDP"}, {"port": DNS_PORT, "protocol": "TCP"}]}
-    egress = [dns] + [{"to": [_peer(fleet, name)], "ports": _ports(port_names[name])} for name in called if port_names[name]]
+    if tested:
+        test_pod = {"namespaceSelector": _namespace_selector(fleet.apps[app].namespace),
+                    "podSelector": {"matchLabels": test_pod_labels(app)}}
+        ingress.append({"from": [test_pod], "ports": _ports(tested)})
+    egress = [_dns_egress(config)] + [{"to": [_peer(fleet, name)], "ports": _ports(port_names[name])} for name in called if port_names[name]]
     spec = {"podSelector": {"matchLabels": {APP_LABEL: app}}, "policyTypes": ["Ingress", "Egress"],
             "ingress": ingress, "egress": egress}
     return kube_object(NETWORK_API, NETWORK_POLICY, app, fleet.apps[app].namespace, spec)
@@ -94,6 +116,11 @@ def namespace_policies(fleet: Fleet, namespace: str) -> list[dict[str, Any]]:
         return []
     spec = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     return [kube_object(NETWORK_API, NETWORK_POLICY, DEFAULT_DENY, namespace, spec)]
+
+
+def _dns_egress(config: dict[str, Any]) -> dict[str, Any]:
+    return {"to": [{"namespaceSelector": _namespace_selector(config["dnsNamespace"])}],
+            "ports": [{"port": DNS_PORT, "protocol": "UDP"}, {"port": DNS_PORT, "protocol": "TCP"}]}
 
 
 def _peer(fleet: Fleet, app: str) -> dict[str, Any]:
@@ -132,3 +159,18 @@ def _ingress_ports(fleet: Fleet, app: str) -> list[str]:
         if isinstance(routes, dict):
             routed.update(path.get(AppField.PORT) or default for path in routes["paths"])
     return sorted(routed)
+
+
+def _tested_ports(fleet: Fleet, app: str) -> list[str]:
+    """The ports the app's `helm test` pod connects to anywhere (none without `chart.test`): as TEST_CONNECTION
+    chooses, the readiness (else liveness) probe's port, else "http", else the first port."""
+    if not (fleet.apps[app].base.get(APP_CHART) or {}).get("test"):
+        return []
+    tested = set()
+    for tree in _trees(fleet, app):
+        ports = tree.get(AppField.PORTS) or {}
+        if not ports:
+            continue
+        probe = tree.get(AppField.READINESS) or tree.get(AppField.LIVENESS) or {}
+        tested.add(probe.get(AppField.PORT) or ("http" if "http" in ports else min(ports)))
+    return sorted(tested)

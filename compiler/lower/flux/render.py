@@ -68,7 +68,7 @@ def render_cluster(fleet: Fleet, cluster: str, *, include_flux: bool = False,
     policies = caches.network_policies()
     for release in plan.releases(fleet, cluster):
         if release.app.name in policies:
-            docs.append(copy.deepcopy(policies[release.app.name]))
+            docs += copy.deepcopy(policies[release.app.name])
         values = plain(release_values(release))
         docs += applied(helm_template(release.app, values, release_name=helm_release_name(release.app, values),
                                       namespace=release.namespace, caches=caches.helm))
@@ -108,7 +108,7 @@ class ClusterRenderer:
         policies = self.caches.network_policies()
         for release in plan.releases(self.fleet, cluster):
             if release.app.name in policies:
-                pieces.append(self._piece(policies[release.app.name]))
+                pieces += [self._piece(policy) for policy in policies[release.app.name]]
             pieces += self._release_pieces(release)
         for chart_release in releases.cluster_releases(self.fleet, cluster):
             pieces += [self._piece(doc) for doc in chart_objects(self.fleet, chart_release, self.caches.rendered_charts)]

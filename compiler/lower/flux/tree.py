@@ -143,9 +143,9 @@ def _app_base(fleet: Fleet, name: str, caches: LoweringCaches, files: dict[str, 
     comments = {0: Comments(line={IMAGE_TAG_PATH: objects.image_marker(app)})} if "imagePolicy" in app.base else None
     files[base_release_file(name)] = dump_yaml([release], comments=comments)
     resources = ["release.yaml"]
-    policy = caches.network_policies().get(name)
-    if policy is not None:
-        files[f"{directory}/{network.POLICY_FILE}"] = dump_yaml([policy])
+    policies = caches.network_policies().get(name)
+    if policies:
+        files[f"{directory}/{network.POLICY_FILE}"] = dump_yaml(policies)
         resources.append(network.POLICY_FILE)
     source = objects.chart_source(fleet, app, caches.helm)
     if source is not None:

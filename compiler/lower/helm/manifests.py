@@ -109,7 +109,7 @@ def _trim_dash(text: str) -> str:
 class _Release:
     def __init__(self, chart: str, version: str, release_name: str, namespace: str, values: dict[str, Any]):
         self.chart, self.release_name, self.namespace, self.values = chart, release_name, namespace, values
-        self.fullname = chart_fullname(chart, release_name)
+        self.fullname = chart_fullname(chart, release_name)  # shared with the checks of derived names
         # the pod records a chart applies its defaults to when no layer sets them
         self.security = values.get(WorkloadField.SECURITY) or ABSENT_DEFAULTS["security"]
         self.budget = values.get(WorkloadField.DISRUPTION_BUDGET) or ABSENT_DEFAULTS["disruptionBudget"]
@@ -156,8 +156,10 @@ class _Release:
         return self.fullname + "-headless"
 
     def headless_service(self) -> Doc:
-        """The governing Service of a StatefulSet: DNS names for its pods, no ports needed."""
+        """The governing Service of a StatefulSet: DNS names for its pods, and SRV records for its ports."""
         spec: Doc = {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": dict(self.selector_labels)}
+        if self.values.get("ports"):
+            spec["ports"] = self.service_ports()
         return {"apiVersion": "v1", "kind": "Service", "metadata": self.metadata("-headless"), "spec": spec}
 
     def job_spec(self, parts: frozenset[str]) -> Doc:
@@ -357,10 +359,12 @@ class _Release:
         spec["selector"] = {"matchLabels": dict(self.selector_labels)}
         return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": self.metadata(), "spec": spec}
 
+    def service_ports(self) -> list[Doc]:
+        return [{"name": name, "port": port, "targetPort": name, "protocol": "TCP"}
+                for name, port in sorted(self.values["ports"].items())]
+
     def service(self) -> Doc:
-        ports = [{"name": name, "port": port, "targetPort": name, "protocol": "TCP"}
-                 for name, port in sorted(self.values["ports"].items())]
-        spec = {"type": "ClusterIP", "selector": dict(self.selector_labels), "ports": ports}
+        spec = {"type": "ClusterIP", "selector": dict(self.selector_labels), "ports": self.service_ports()}
         return {"apiVersion": "v1", "kind": "Service", "metadata": self.metadata(), "spec": spec}
 
     def ingress(self) -> Doc:
@@ -434,7 +438,7 @@ class _Release:
         port = probe.get("port") or ("http" if "http" in ports else sorted(ports)[0])
         url = f"http://{self.fullname}:{ports[port]}{probe.get('path') or '/'}"
         labels = {"helm.sh/chart": self.labels["helm.sh/chart"], "app.kubernetes.io/component": "test",
-                  "app.kubernetes.io/managed-by": "Helm"}
+                  "app.kubernetes.io/part-of": self.labels["app.kubernetes.io/name"], "app.kubernetes.io/managed-by": "Helm"}
         metadata = {"name": f"{self.fullname}-test-connection", "namespace": self.namespace, "labels": labels,
                     "annotations": {"helm.sh/hook": "test", "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded"}}
         container = {"name": "wget", "image": TEST_IMAGE, "command": ["wget"], "args": ["-q", "-O", "/dev/null", "-T", "10", url],

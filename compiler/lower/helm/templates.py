@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import json
 
-from gop.compiler.language import WORKLOAD_PARTS
+from gop.compiler.language import CONFIG_MOUNT_PATH, WORKLOAD_PARTS
 from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS, scaled_kind
 
 HELPERS = '''\
@@ -109,8 +109,20 @@ INGRESS_HELPER = '''
 {{- end }}
 '''
 
+SERVICE_PORTS_HELPER = '''
+{{/* The ports of the app's Services (its own and a StatefulSet's headless one), by name. */}}
+{{- define "gop.servicePorts" -}}
+{{- range $name, $port := .Values.ports }}
+- name: {{ $name | quote }}
+  port: {{ $port | toJson }}
+  targetPort: {{ $name | quote }}
+  protocol: TCP
+{{- end }}
+{{- end }}
+'''
 
-_FILE_MOUNTS = (("config", "/etc/%s", "-config"), ("values", "/etc/%s-values", "-values"))
+
+_FILE_MOUNTS = (("config", CONFIG_MOUNT_PATH, "-config"), ("values", "/etc/%s-values", "-values"))
 # The API group of each workload kind's part.
 _KIND_API = {"deployment": "apps/v1", "statefulSet": "apps/v1", "daemonSet": "apps/v1", "job": "batch/v1",
              "cronJob": "batch/v1"}
@@ -638,6 +650,10 @@ spec:
   publishNotReadyAddresses: true
   selector:
     {{- include "gop.selectorLabels" . | nindent 4 }}
+  {{- if .Values.ports }}
+  ports:
+    {{- include "gop.servicePorts" . | nindent 4 }}
+  {{- end }}
 {{- end }}
 '''
 
@@ -718,12 +734,7 @@ spec:
   selector:
     {{- include "gop.selectorLabels" . | nindent 4 }}
   ports:
-    {{- range $name, $port := .Values.ports }}
-    - name: {{ $name | quote }}
-      port: {{ $port | toJson }}
-      targetPort: {{ $name | quote }}
-      protocol: TCP
-    {{- end }}
+    {{- include "gop.servicePorts" . | nindent 4 }}
 {{- end }}
 '''
 
@@ -969,7 +980,8 @@ spec:
 
 
 # `helm test` (chart.test): GET the app's readiness (else liveness, else `/`) path through its Service,
-# from a pod that is not selected by the Service (no selector labels) and runs restricted.
+# from a pod that is not selected by the Service (no selector labels) and runs restricted. Its component and
+# part-of labels are those the derived NetworkPolicies select it by (flux/network.py test_pod_labels).
 TEST_CONNECTION = '''\
 {{- if .Values.ports }}
 {{- $probe := get .Values "readiness" | default (get .Values "liveness") | default (dict) }}
@@ -982,6 +994,7 @@ metadata:
   labels:
     helm.sh/chart: {{ include "gop.chart" . | quote }}
     app.kubernetes.io/component: "test"
+    app.kubernetes.io/part-of: {{ include "gop.name" . | quote }}
     app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
   annotations:
     helm.sh/hook: "test"
@@ -1052,6 +1065,8 @@ def _templates(parts: frozenset[str]) -> dict[str, str]:
         helpers += SERVICE_ACCOUNT_HELPER
     if "ingress" in parts:
         helpers += INGRESS_HELPER
+    if {"service", WORKLOAD_PARTS["StatefulSet"]} & parts:
+        helpers += SERVICE_PORTS_HELPER
     helpers += _pod(parts) + CONTAINER_HELPERS
     if parts & {"job", "cronJob"}:
         helpers += JOB_HELPER
