@@ -48,6 +48,7 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
         names.check_version(fleet, version, findings)
         file_mounts.check_version(fleet, version, findings)
         route_paths.check_version(version, findings)
+    for_every_app.report(findings)
     found: dict[tuple, Diagnostic] = {}
     for group in (assignment_diagnostics(evaluation), cluster_label_diagnostics(fleet, resolution), findings.diagnostics(),
                   ports.diagnostics, dependency_diagnostics(fleet), placement_warnings(fleet), name_diagnostics(fleet),
