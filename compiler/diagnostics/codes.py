@@ -180,6 +180,8 @@ ESCALATION_WITH_SYS_ADMIN = "E1112"
 TOLERATION_INVALID = "E1113"
 ACCESS_MODES_INVALID = "E1114"
 NON_ROOT_RUNS_AS_ROOT = "E1115"
+# An app's security settings against its namespace's Pod Security level (fleet/checks/pod_security.py).
+POD_SECURITY_REFUSED = "E1170"
 
 # Pods (issue 13, features13): node affinity and lifecycle hooks (fleet/checks/pods.py).
 NODE_SELECTOR_VALUES = "E1120"
