@@ -182,6 +182,8 @@ ACCESS_MODES_INVALID = "E1114"
 NON_ROOT_RUNS_AS_ROOT = "E1115"
 # An app's security settings against its namespace's Pod Security level (fleet/checks/pod_security.py).
 POD_SECURITY_REFUSED = "E1170"
+# `replicas` written for an app whose HorizontalPodAutoscaler sets them (fleet/checks/effective.py).
+REPLICAS_UNDER_AUTOSCALING = "W1171"
 
 # Pods (issue 13, features13): node affinity and lifecycle hooks (fleet/checks/pods.py).
 NODE_SELECTOR_VALUES = "E1120"
