@@ -184,6 +184,9 @@ NON_ROOT_RUNS_AS_ROOT = "E1115"
 POD_SECURITY_REFUSED = "E1170"
 # `replicas` written for an app whose HorizontalPodAutoscaler sets them (fleet/checks/effective.py).
 REPLICAS_UNDER_AUTOSCALING = "W1171"
+# An app's `network` allows beyond the app graph (fleet/checks/network.py).
+NETWORK_DESTINATION_INVALID = "E1172"
+NETWORK_ALLOW_UNUSED = "W1173"
 
 # Pods (issue 13, features13): node affinity and lifecycle hooks (fleet/checks/pods.py).
 NODE_SELECTOR_VALUES = "E1120"
