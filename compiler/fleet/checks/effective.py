@@ -101,7 +101,8 @@ def _image_policy(version: Version, findings: Findings) -> None:
                         "`semver`, `alphabetical` and `numerical`: it needs exactly one to order the tags",
                         ('keep one, e.g. `semver = ">=1.0.0"` or `numerical = "asc"`',), primary, other)
     tag_filter = policy.get(TAG_FILTER)
-    if isinstance(tag_filter, dict) and "extract" in tag_filter and pattern_problem(tag_filter["pattern"]) is None:
+    if (isinstance(tag_filter, dict) and "extract" in tag_filter and "pattern" in tag_filter  # (a missing one is E0305)
+            and pattern_problem(tag_filter["pattern"]) is None):
         names, count = group_names(tag_filter["pattern"])
         for problem in template_problems(tag_filter["extract"], names, count):
             primary = version.origins.get((AppField.IMAGE_POLICY, TAG_FILTER, "extract"))
@@ -125,6 +126,8 @@ def _scaling_metrics(fleet: Fleet, version: Version, findings: Findings) -> None
                         ("the metrics extend the app's HorizontalPodAutoscaler: add `autoscaling { max = ... }` where "
                          "they apply, or remove them",), version.origins.get((SCALING_METRICS,)))
     for metric in version.values.get(SCALING_METRICS) or ():
+        if "type" not in metric:
+            continue  # the missing field is E0305
         allowed = _METRIC_TARGETS[metric["type"]]
         targets = [target for target in _TARGETS if target in metric]
         problem = None
