@@ -187,6 +187,7 @@ REPLICAS_UNDER_AUTOSCALING = "W1171"
 # An app's `network` allows beyond the app graph (fleet/checks/network.py).
 NETWORK_DESTINATION_INVALID = "E1172"
 NETWORK_ALLOW_UNUSED = "W1173"
+NETWORK_SETTING_LAYERED = "E1174"  # `calls` or `network` above the app body
 
 # Pods (issue 13, features13): node affinity and lifecycle hooks (fleet/checks/pods.py).
 NODE_SELECTOR_VALUES = "E1120"

@@ -57,7 +57,7 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
                   ports.diagnostics, dependency_diagnostics(fleet), placement_warnings(fleet), name_diagnostics(fleet),
                   stage_diagnostics(fleet, resolution),
                   release_diagnostics(fleet, resolution), tenancy_diagnostics(fleet, resolution),
-                  release_settings.chart_layer_diagnostics(evaluation), release_settings.chart_test_diagnostics(fleet),
+                  release_settings.body_only_diagnostics(evaluation), release_settings.chart_test_diagnostics(fleet),
                   network.callee_diagnostics(fleet)):
         for diag in group:
             found.setdefault((diag.code, diag.span, diag.message), diag)

@@ -13,8 +13,9 @@ changes), isolates them both ways and allows exactly:
 - ingress on the ports its ingress or routes go to, from `ingressNamespaces` (any namespace when
   empty: the controllers' or Gateways' pods);
 - egress to DNS (UDP and TCP 53 in `dnsNamespace`) and to every app it calls, on that app's ports;
-- what its `network` field adds beyond the graph (on any layer, on any cluster): ingress from pods
-  of other namespaces (`from`), egress to address blocks or to pods of other namespaces (`to`).
+- what its `network` field adds beyond the graph: ingress from pods of other namespaces (`from`),
+  egress to address blocks or to pods of other namespaces (`to`). Like `calls`, only the app's body
+  sets it (NETWORK_SETTING_LAYERED), so one policy serves every cluster.
 An app with `chart.test` also gets the allows its `helm test` pod needs, or every release would fail
 after install/upgrade: ingress from the test pod on the port it tests, and a policy `<app>-test`
 selecting the test pod (labels `app.kubernetes.io/component: test` and `app.kubernetes.io/part-of:
@@ -144,14 +145,13 @@ def _ports(names: list[str]) -> list[dict[str, Any]]:
 
 
 def _allows(fleet: Fleet, app: str) -> dict[str, list[dict[str, Any]]]:
-    """The app's `network` sources and destinations on every layer and cluster: each once, sorted."""
-    found: dict[str, dict[str, dict[str, Any]]] = {"from": {}, "to": {}}
-    for tree in _trees(fleet, app):
-        allow = tree.get(NETWORK_ALLOW)
-        for direction in found if isinstance(allow, dict) else ():
-            for entry in plain(allow[direction]):
-                found[direction][json.dumps(entry, sort_keys=True)] = entry
-    return {direction: [entries[key] for key in sorted(entries)] for direction, entries in found.items()}
+    """The app's `network` sources and destinations (its body's: no layer sets them), each once, sorted."""
+    allow = fleet.apps[app].base.get(NETWORK_ALLOW)
+    if not isinstance(allow, dict):
+        return {"from": [], "to": []}
+    return {direction: [entry for _, entry in sorted({json.dumps(entry, sort_keys=True): entry
+                                                      for entry in plain(allow[direction])}.items())]
+            for direction in ("from", "to")}
 
 
 def _outside_peer(peer: dict[str, Any]) -> dict[str, Any]:
