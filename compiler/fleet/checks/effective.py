@@ -41,8 +41,10 @@ def _requests_and_limits(version: Version, findings: Findings) -> None:
     values = version.values
     _container_requests(version, findings, (), None, values)
     for group in (WorkloadField.INIT_CONTAINERS, WorkloadField.SIDECARS):
-        for name, container in sorted((values.get(group) or {}).items()):
-            _container_requests(version, findings, (group, name), name, container)
+        containers = values.get(group)
+        if containers:
+            for name, container in sorted(containers.items()):
+                _container_requests(version, findings, (group, name), name, container)
 
 
 def _container_requests(version: Version, findings: Findings, prefix: tuple, name: str | None, container: dict) -> None:
@@ -102,12 +104,15 @@ _TARGETS = ("averageUtilization", "averageValue", "value")
 
 
 def _scaling_metrics(fleet: Fleet, version: Version, findings: Findings) -> None:
-    if version.values.get(SCALING_METRICS) and AppField.AUTOSCALING not in fleet.apps[version.app].features:
+    metrics = version.values.get(SCALING_METRICS)
+    if not metrics:
+        return
+    if AppField.AUTOSCALING not in fleet.apps[version.app].features:
         findings.report(version, codes.SCALING_METRIC_INVALID, f"app `{version.app}` has `scalingMetrics` but autoscales "
                         "on no cluster",
                         ("the metrics extend the app's HorizontalPodAutoscaler: add `autoscaling { max = ... }` where "
                          "they apply, or remove them",), version.origins.get((SCALING_METRICS,)))
-    for metric in version.values.get(SCALING_METRICS) or ():
+    for metric in metrics:
         allowed = _METRIC_TARGETS[metric["type"]]
         targets = [target for target in _TARGETS if target in metric]
         problem = None
