@@ -229,3 +229,6 @@ def chart_fullname(chart: str, release_name: str) -> str:
 
 # Sharp edges of issue 13 (edges13).
 CONFIG_MOUNT_PATH = "/etc/%s"  # where a chart mounts its app's `config` files (%s: the app), read-only
+
+# External peers of the derived NetworkPolicies (issue 13, session 8).
+NETWORK_ALLOW = "network"  # the App field of traffic allowed beyond the app graph
