@@ -41,21 +41,29 @@ def check_version(fleet: Fleet, version: Version, findings: Findings) -> None:
 def _requests_and_limits(version: Version, findings: Findings) -> None:
     """Of the app's container and of each init container and sidecar."""
     values = version.values
-    containers = [((), None, values)]
+    _container_requests(version, findings, (), None, values)
     for group in (WorkloadField.INIT_CONTAINERS, WorkloadField.SIDECARS):
-        if group in values:
-            containers += [((group, name), name, container) for name, container in sorted(values[group].items())]
-    for prefix, name, container in containers:
-        resources = container.get(AppField.RESOURCES) or {}
-        for kind in ("cpu", "memory"):
-            request = (resources.get("requests") or {}).get(kind)
-            limit = (resources.get("limits") or {}).get(kind)
-            if isinstance(request, Quantity) and isinstance(limit, Quantity) and request > limit:
-                primary, other = later(version.origins.get((*prefix, AppField.RESOURCES, "requests", kind)),
-                                       version.origins.get((*prefix, AppField.RESOURCES, "limits", kind)))
-                who = f"container `{name}` of app `{version.app}`" if name else f"app `{version.app}`"
-                findings.report(version, codes.REQUEST_ABOVE_LIMIT, f"{who} requests {request} {kind} but is limited to {limit}",
-                                ("a container's request must not exceed its limit: the API server rejects the pod",), primary, other)
+        containers = values.get(group)
+        if containers:
+            for name, container in sorted(containers.items()):
+                _container_requests(version, findings, (group, name), name, container)
+
+
+def _container_requests(version: Version, findings: Findings, prefix: tuple, name: str | None, container: dict) -> None:
+    resources = container.get(AppField.RESOURCES)
+    if not resources:
+        return
+    requests, limits = resources.get("requests"), resources.get("limits")
+    if not (requests and limits):
+        return
+    for kind in ("cpu", "memory"):
+        request, limit = requests.get(kind), limits.get(kind)
+        if isinstance(request, Quantity) and isinstance(limit, Quantity) and request > limit:
+            primary, other = later(version.origins.get((*prefix, AppField.RESOURCES, "requests", kind)),
+                                   version.origins.get((*prefix, AppField.RESOURCES, "limits", kind)))
+            who = f"container `{name}` of app `{version.app}`" if name else f"app `{version.app}`"
+            findings.report(version, codes.REQUEST_ABOVE_LIMIT, f"{who} requests {request} {kind} but is limited to {limit}",
+                            ("a container's request must not exceed its limit: the API server rejects the pod",), primary, other)
 
 
 def _autoscaling(version: Version, findings: Findings) -> None:
@@ -120,12 +128,15 @@ _TARGETS = ("averageUtilization", "averageValue", "value")
 
 
 def _scaling_metrics(fleet: Fleet, version: Version, findings: Findings) -> None:
-    if version.values.get(SCALING_METRICS) and AppField.AUTOSCALING not in fleet.apps[version.app].features:
+    metrics = version.values.get(SCALING_METRICS)
+    if not metrics:
+        return
+    if AppField.AUTOSCALING not in fleet.apps[version.app].features:
         findings.report(version, codes.SCALING_METRIC_INVALID, f"app `{version.app}` has `scalingMetrics` but autoscales "
                         "on no cluster",
                         ("the metrics extend the app's HorizontalPodAutoscaler: add `autoscaling { max = ... }` where "
                          "they apply, or remove them",), version.origins.get((SCALING_METRICS,)))
-    for metric in version.values.get(SCALING_METRICS) or ():
+    for metric in metrics:
         if "type" not in metric:
             continue  # the missing field is E0305
         allowed = _METRIC_TARGETS[metric["type"]]

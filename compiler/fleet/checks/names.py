@@ -42,16 +42,18 @@ def name_diagnostics(fleet: Fleet) -> Iterator[Diagnostic]:
 
 
 def check_version(fleet: Fleet, version: Version, findings: Findings) -> None:
+    values = version.values
+    release = (values.get(AppField.DELIVERY) or {}).get(RELEASE_NAME)
+    headless = (values.get(WorkloadField.WORKLOAD, DEFAULT_WORKLOAD) == "StatefulSet"
+                and not (values.get(WorkloadField.STATEFUL_SET) or {}).get("serviceName"))
+    if release is None and not headless and len(version.app) <= FULLNAME_MAX:
+        return  # the Service is named after the app alone, which is a DNS-1035 label or E0207's
     if not SERVICE_NAME.match(version.app):
         return  # not a name at all: reported where it is written (E0207, E1022)
-    values = version.values
-    release = (values.get(AppField.DELIVERY) or {}).get(RELEASE_NAME) or version.app
+    release = release or version.app
     fullname = chart_fullname(version.app, release)
-    kind = values.get(WorkloadField.WORKLOAD, DEFAULT_WORKLOAD)
-    release_origin = version.origins.get((AppField.DELIVERY, RELEASE_NAME))
-    span = fleet.apps[version.app].span
     services = [("Service", fullname)] if values.get(AppField.PORTS) else []
-    if kind == "StatefulSet" and not (values.get(WorkloadField.STATEFUL_SET) or {}).get("serviceName"):
+    if headless:
         services.append(("headless Service", fullname + HEADLESS_SUFFIX))
     for what, name in services:
         problem = _service_name_problem(name)
@@ -62,7 +64,7 @@ def check_version(fleet: Fleet, version: Version, findings: Findings) -> None:
                              "contains the app's name); a Service name is a DNS-1035 label: lowercase letters, "
                              "digits and '-', starting with a letter, at most 63 characters",
                              _release_fix(version.app, release, len(name) - len(fullname))),
-                            release_origin, fallback=span)
+                            version.origins.get((AppField.DELIVERY, RELEASE_NAME)), fallback=fleet.apps[version.app].span)
             break
 
 

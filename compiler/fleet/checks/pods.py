@@ -32,7 +32,10 @@ def check_version(version: Version, findings: Findings) -> None:
 
 
 def _node_requirements(version: Version, findings: Findings) -> None:
-    nodes = (version.values.get(AFFINITY) or {}).get(NODES) or {}
+    affinity = version.values.get(AFFINITY)
+    nodes = affinity.get(NODES) if affinity else None
+    if not nodes:
+        return
     for group in ("required", "preferred"):
         for index, term in enumerate(nodes.get(group) or ()):
             for requirement in term.get("matchExpressions") or ():

@@ -89,8 +89,11 @@ class PortProblems:
 
 
 def _duplicate_numbers(version: Version, findings: Findings) -> None:
+    ports = version.values.get(AppField.PORTS)
+    if not ports or len(ports) < 2:
+        return
     by_number: dict[int, str] = {}
-    for name, number in (version.values.get(AppField.PORTS) or {}).items():
+    for name, number in ports.items():
         first = by_number.setdefault(number, name)
         if first != name:
             primary, other = later(version.origins.get((AppField.PORTS, first)), version.origins.get((AppField.PORTS, name)))

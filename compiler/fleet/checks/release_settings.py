@@ -38,12 +38,16 @@ def body_only_diagnostics(evaluation) -> Iterator[Diagnostic]:
     """`chart`, `calls` and `network` set by an env, overlay or cluster body: refused, not dropped."""
     apps = evaluation.fleet.apps
     seen: list = []
+    read: set[tuple] = set()  # (id of a list of leaves, its source): an `all` body's leaves reach every app
     for per_declaration in evaluation.layer_leaves.values():
         for per_app in per_declaration.values():
             for app, groups in per_app.items():
                 if app not in apps:
                     continue
                 for group in groups:
+                    if (id(group.leaves), group.source) in read:
+                        continue
+                    read.add((id(group.leaves), group.source))
                     for leaf in group.leaves:
                         if leaf.path[0] in BODY_ONLY_FIELDS and not any(_within(leaf.span, span) for span in seen):
                             seen.append(leaf.span)  # (`network { to = ... }` is a leaf and holds one: said once)
@@ -57,10 +61,12 @@ def _within(inner, outer) -> bool:
 
 
 def check_version(version: Version, findings: Findings) -> None:
-    delivery = version.values.get(AppField.DELIVERY) or {}
+    delivery = version.values.get(AppField.DELIVERY)
+    if not delivery:
+        return
     for action in ("install", "upgrade"):
-        settings = delivery.get(action) or {}
-        if "retryInterval" in settings and settings.get("strategy") != "RetryOnFailure":
+        settings = delivery.get(action)
+        if settings and "retryInterval" in settings and settings.get("strategy") != "RetryOnFailure":
             primary, other = later(version.origins.get((AppField.DELIVERY, action, "retryInterval")),
                                    version.origins.get((AppField.DELIVERY, action, "strategy")))
             findings.report(version, codes.RETRY_INTERVAL_WITHOUT_RETRY,

@@ -33,7 +33,7 @@ from gop.compiler.diagnostics.suggest import best_matches
 from gop.compiler.fleet.checks.versions import Findings, Version, later, located
 from gop.compiler.fleet.model import Origin
 from gop.compiler.language import (DEFAULT_WORKLOAD, KIND_FIELDS, MAX_CONTROLLER_NAME, RELEASE_NAME, RESERVED_VOLUMES,
-                                   TOLERATIONS, AppField, WorkloadField, chart_fullname)
+                                   TOLERATIONS, WORKLOAD_PARTS, AppField, WorkloadField, chart_fullname)
 
 # The schedule macros the CronJob controller accepts (robfig/cron's descriptors).
 CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
@@ -47,6 +47,8 @@ NAME_LIMITS = {
 SYS_ADMIN = ("CAP_SYS_ADMIN", "SYS_ADMIN")
 VOLUME_SOURCES = ("configMap", "secret", "emptyDir", "persistentVolumeClaim", "projected")
 _TIME_ZONE_IN_SCHEDULE = re.compile(r"^\s*(CRON_)?TZ=")
+# The kind fields that do not apply to each workload kind (all of them to a kind the type checker refused).
+FIELDS_NOT_FOR = {kind: tuple(field for field, kinds in KIND_FIELDS.items() if kind not in kinds) for kind in WORKLOAD_PARTS}
 
 
 def check_version(version: Version, findings: Findings, for_every_app: FieldsForEveryApp) -> None:
@@ -70,16 +72,16 @@ def check_version(version: Version, findings: Findings, for_every_app: FieldsFor
 
 def _fields_for_kind(version: Version, findings: Findings, kind: str) -> None:
     """Lines written for this app by name; those written for every app are `FieldsForEveryApp`'s."""
-    workload = version.origins.get((WorkloadField.WORKLOAD,))
-    for field, kinds in KIND_FIELDS.items():
-        if kind in kinds or field not in version.values:  # (an optional field that is absent was set nowhere)
+    for field in FIELDS_NOT_FOR.get(kind, tuple(KIND_FIELDS)):
+        if field not in version.values:  # (an optional field that is absent was set nowhere)
             continue
         origin = _first_written(version, field, by_name=True)
         if origin is not None:
             findings.report(version, codes.FIELD_NOT_FOR_KIND,
                             f"`{field}` does not apply to app `{version.app}`, a {kind}",
-                            (f"`{field}` only applies to {_kinds_text(kinds)}; remove this line or change `workload`",),
-                            origin, workload)
+                            (f"`{field}` only applies to {_kinds_text(KIND_FIELDS[field])}; remove this line or change "
+                             "`workload`",),
+                            origin, version.origins.get((WorkloadField.WORKLOAD,)))
 
 
 def _kinds_text(kinds: tuple[str, ...]) -> str:
@@ -89,40 +91,50 @@ def _kinds_text(kinds: tuple[str, ...]) -> str:
 class FieldsForEveryApp:
     """Kind fields written for every app (`all { replicas = 3 }`, `defaults for App { }`): such a
     line applies to the apps whose kind has the field and is ignored by the others; it is
-    FIELD_NOT_FOR_KIND only when it fits no app it reaches (then it is a mistake, not a default)."""
+    FIELD_NOT_FOR_KIND only when it fits no app it reaches (then it is a mistake, not a default).
+    Whether a line fits some app is asked only of the lines that misfit one (`report`): most
+    programs have none, and their versions are not walked again."""
 
     def __init__(self) -> None:
-        self.fits: dict[tuple, bool] = {}  # (field, span) -> some app it reaches has the field
-        self.misfits: dict[tuple, list[tuple[Version, str, Origin]]] = {}
+        self.versions: list[tuple[Version, str]] = []  # every version added, with its kind
+        self.misfits: dict[tuple, list[tuple[Version, str, Origin]]] = {}  # (field, span) -> where it misfits
 
     def add(self, version: Version, kind: str) -> None:
-        values, origins = version.values, version.origins
-        for field in KIND_FIELDS:
-            if field not in values:
-                continue
-            # The first line written for every app that sets the field or a value inside it.
-            written = [origin for origin in map(origins.get, _paths_in(values[field], (field,)))
-                       if origin is not None and origin.span is not None and origin.for_every_app]
-            if not written:
-                continue
-            origin = min(written, key=lambda each: (each.span.file, each.span.start))
-            key = (field, origin.span)
-            if kind in KIND_FIELDS[field]:
-                self.fits[key] = True
-            else:
-                self.fits.setdefault(key, False)
-                self.misfits.setdefault(key, []).append((version, kind, origin))
+        self.versions.append((version, kind))
+        for field in FIELDS_NOT_FOR.get(kind, tuple(KIND_FIELDS)):
+            if field in version.values:
+                origin = _first_for_every_app(version, field)
+                if origin is not None:
+                    self.misfits.setdefault((field, origin.span), []).append((version, kind, origin))
 
     def report(self, findings: Findings) -> None:
-        for (field, _), found in sorted(self.misfits.items(), key=lambda item: (item[0][1].file, item[0][1].start, item[0][0])):
-            if self.fits[(field, found[0][2].span)]:
+        if not self.misfits:
+            return
+        fields = {field for field, _ in self.misfits}
+        fits = set()  # (field, span) of the lines that some app they reach has the field of
+        for version, kind in self.versions:
+            for field in fields:
+                if kind in KIND_FIELDS[field] and field in version.values:
+                    origin = _first_for_every_app(version, field)
+                    if origin is not None:
+                        fits.add((field, origin.span))
+        for key, found in sorted(self.misfits.items(), key=lambda item: (item[0][1].file, item[0][1].start, item[0][0])):
+            if key in fits:
                 continue
+            field = key[0]
             apps = ", ".join(sorted({f"`{version.app}` (a {kind})" for version, kind, _ in found}))
             message = f"`{field}` is set for every app, but applies to none it reaches: {apps}"
             for version, _, origin in found:
                 findings.report(version, codes.FIELD_NOT_FOR_KIND, message,
                                 (f"`{field}` only applies to {_kinds_text(KIND_FIELDS[field])}; remove this line or "
                                  "set it in `app NAME { }` blocks of the apps it fits",), origin)
+
+
+def _first_for_every_app(version: Version, field: str) -> Origin | None:
+    """The first line written for every app that sets `field` or a value inside it."""
+    written = [origin for origin in map(version.origins.get, _paths_in(version.values[field], (field,)))
+               if origin is not None and origin.span is not None and origin.for_every_app]
+    return min(written, key=lambda each: (each.span.file, each.span.start), default=None)
 
 
 def _paths_in(value, path: tuple):
@@ -212,6 +224,9 @@ def time_zone_known(zone: str) -> bool:
 def _volumes(version: Version, findings: Findings, kind: str) -> None:
     values, origins = version.values, version.origins
     volumes = values.get(WorkloadField.VOLUMES) or {}
+    if not (volumes or values.get(WorkloadField.MOUNTS) or values.get(WorkloadField.INIT_CONTAINERS)
+            or values.get(WorkloadField.SIDECARS)):
+        return  # no volume and no mount: nothing to check
     claims = ((values.get(WorkloadField.STATEFUL_SET) or {}).get(WorkloadField.VOLUME_CLAIM_TEMPLATES) or {}
               if kind == "StatefulSet" else {})
     tmp = (values.get(WorkloadField.SECURITY) or {}).get(WorkloadField.TMP_VOLUME, True)  # on by default
@@ -281,13 +296,12 @@ def _root_user(version: Version, findings: Findings) -> None:
 
 
 def _tolerations(version: Version, findings: Findings) -> None:
-    origin = version.origins.get((TOLERATIONS,))
     for number, toleration in enumerate(version.values.get(TOLERATIONS) or (), 1):
         problem = toleration_problem(toleration)
         if problem:
             findings.report(version, codes.TOLERATION_INVALID,
                             f"toleration {number} of app `{version.app}` is refused by the API server: {problem[0]}",
-                            (problem[1],), origin)
+                            (problem[1],), version.origins.get((TOLERATIONS,)))
 
 
 def toleration_problem(toleration: dict) -> tuple[str, str] | None:
@@ -331,6 +345,8 @@ def _last_and_first(origins: dict, paths: list[tuple], fallback):
 
 
 def _container_names(version: Version, findings: Findings) -> None:
+    if not (version.values.get(WorkloadField.SIDECARS) or version.values.get(WorkloadField.INIT_CONTAINERS)):
+        return  # the app's own container alone
     seen: dict[str, str | None] = {version.app: None}
     for group in (WorkloadField.SIDECARS, WorkloadField.INIT_CONTAINERS):
         for name in sorted(version.values.get(group) or {}):
@@ -349,6 +365,8 @@ def _container_names(version: Version, findings: Findings) -> None:
 def _disruption_budget(version: Version, findings: Findings) -> None:
     values, origins = version.values, version.origins
     budget = values.get(WorkloadField.DISRUPTION_BUDGET) or {"enabled": True}
+    if "minAvailable" not in budget:
+        return  # both rules are about minAvailable
     path = (WorkloadField.DISRUPTION_BUDGET,)
     if "minAvailable" in budget and "maxUnavailable" in budget:
         primary, other = later(origins.get((*path, "minAvailable")), origins.get((*path, "maxUnavailable")))
