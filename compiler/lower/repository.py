@@ -53,10 +53,11 @@ def repository(analysis, *, encoded: bool = False) -> tuple[dict[str, str | byte
     fleet = analysis.fleet
     overlays = {name: decl.span for name, decl in analysis.resolution.resources["overlay"].items()}
     files: dict[str, str | bytes] = {}
+    source_paths = analysis.lowering.source_paths
     for name, app in fleet.apps.items():
         for relative, text in chart_files(app, analysis.lowering.helm).items():
             path = f"charts/{name}/{relative}"
-            files[path] = as_written(path, text, fleet, overlays, encoded=encoded)
+            files[path] = as_written(path, text, fleet, overlays, encoded=encoded, paths=source_paths)
     try:
         flux_files = repository_files(fleet, analysis.lowering)
     except FluxLoweringError as error:
@@ -64,8 +65,9 @@ def repository(analysis, *, encoded: bool = False) -> tuple[dict[str, str | byte
     verbatim = {f"{secret.directory}/{secret.file_name}" for secret in sops_secrets(fleet, analysis.lowering)}
     while flux_files:  # each text dropped as its written form is made
         path, text = flux_files.popitem()
-        files[path] = as_written(path, text, fleet, overlays, verbatim=path in verbatim, encoded=encoded)
-    return with_readme(files, fleet, encoded=encoded), []
+        files[path] = as_written(path, text, fleet, overlays, verbatim=path in verbatim, encoded=encoded,
+                                 paths=source_paths)
+    return with_readme(files, fleet, encoded=encoded, paths=source_paths), []
 
 
 def cluster_objects(analysis, cluster: str, *, include_flux: bool) -> tuple[list[dict], list[Diagnostic]]:

@@ -13,6 +13,8 @@ methods answer as the functions they stand for, each worked out at most once:
 - `rendered_charts`: what `helm template` printed for a vendored chart with given values (render),
   a `charts.RenderedCharts` through the session's disk cache when it has one.
 - `network_policies()`: `network.app_policies(fleet)`, each app's derived NetworkPolicies.
+- `source_paths`: each source file's path from the program's root, as the files' headers name it
+  (`provenance.as_written` fills it, once per source for the whole tree).
 
 Invariants:
 - One object per fleet, made by whoever holds the fleet (the session puts one in each
@@ -44,6 +46,7 @@ class LoweringCaches:
         self._release_components: releases.ReleaseComponents | None = None
         self.rendered_charts = RenderedCharts(disk)  # (chart package, release, namespace, values, crds) -> helm's objects
         self._network_policies: dict[str, list[dict]] | None = None
+        self.source_paths: dict[str, str] = {}  # source file -> its path from the root (provenance)
 
     def network_policies(self) -> dict[str, list[dict]]:
         """Each app's NetworkPolicies (read, never changed: render copies)."""
