@@ -263,7 +263,7 @@ class ParseCache:
 
 def _lowering_checks(analysis: Analysis) -> list[Diagnostic]:
     """What the lowering would refuse (no sync source, SOPS files, ExternalSecrets ...), reported by `check` too."""
-    from gop.compiler.lower.repository import program_lowering_diagnostic
+    from gop.compiler.lower.flux.errors import program_lowering_diagnostic
     from gop.compiler.lower.flux.validate import lowering_problems
 
     return [program_lowering_diagnostic(error, analysis.program)

@@ -30,6 +30,7 @@ from ruamel.yaml.error import YAMLError
 from gop.compiler.diagnostics import Diagnostic, Fix, diagnostic
 from gop.compiler.emit.tree import manifest_notes
 from gop.compiler.lower.flux import ClusterRenderer, FluxLoweringError, render_cluster, repository_files
+from gop.compiler.lower.flux.errors import program_lowering_diagnostic
 from gop.compiler.lower.flux.objects import IMAGE_TAG_PATH
 from gop.compiler.lower.flux.render import release_objects as flux_release_objects
 from gop.compiler.lower.flux.tree import base_release_file, sops_secrets
@@ -100,16 +101,6 @@ def cluster_text(analysis, cluster: str, *, include_flux: bool,
 def cluster_renderer(analysis) -> ClusterRenderer:
     """A renderer of the analysis's clusters, with the analysis's `LoweringCaches`."""
     return ClusterRenderer(analysis.fleet, analysis.lowering)
-
-
-def program_lowering_diagnostic(error: FluxLoweringError, program) -> Diagnostic:
-    """The diagnostic for a lowering error, from `check` (see `session`) as from `build` and `render`;
-    at the start of the first file of the program when the error knows no span."""
-    span = error.span
-    if span is None:
-        first = next(iter(program.roots), next(iter(program.sources), "<program>"))
-        span = Span(first, 0, 0)
-    return diagnostic(error.code, span, error.message, notes=error.notes)
 
 
 def image_tag_notes(fleet: Fleet) -> dict[str, object]:

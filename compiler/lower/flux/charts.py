@@ -31,9 +31,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from gop.compiler.core.diskcache import DiskCache
 from gop.compiler.diagnostics import codes
 from gop.compiler.fleet.model import Fleet
@@ -203,6 +200,9 @@ def _helm_template(package: str, name: str, namespace: str, values: str, crds: b
         last = "\n".join(done.stderr.strip().splitlines()[-5:])
         raise FluxLoweringError(f"`helm template` failed for release {name} ({Path(package).name}): {last}",
                                 code=codes.TOOL_FAILED)
+    from ruamel.yaml import YAML  # a render of releases only: a check never loads it
+    from ruamel.yaml.error import YAMLError
+
     try:
         return [doc for doc in YAML(typ="safe", pure=True).load_all(done.stdout) if isinstance(doc, dict)]
     except YAMLError as error:
