@@ -80,6 +80,15 @@ class RenderedCharts:
         self._objects: dict[RenderKey, list[dict[str, Any]]] = {}
         self._helm_version: bytes | None = None
         self._package_digests: dict[str, bytes] = {}
+        self._packages: dict[str, Path | None] = {}  # the chart settings (JSON) -> `vendored_package`
+
+    def package(self, root: Path, chart: dict[str, Any]) -> Path | None:
+        """`vendored_package(root, chart)`, worked out once per chart settings (charts.lock is read
+        once, not per release and cluster)."""
+        key = json.dumps(chart, sort_keys=True)
+        if key not in self._packages:
+            self._packages[key] = vendored_package(root, chart)
+        return self._packages[key]
 
     def render(self, keys: list[RenderKey]) -> list[list[dict[str, Any]] | FluxLoweringError]:
         """Each key's objects (shared: copy before changing them), or helm's error for it; the keys
@@ -140,14 +149,16 @@ def chart_objects(fleet: Fleet, release: ClusterRelease, rendered: RenderedChart
     return cluster_chart_objects(fleet, [release], rendered)
 
 
-def cluster_chart_objects(fleet: Fleet, cluster_releases: list[ClusterRelease], rendered: RenderedCharts) -> list[dict[str, Any]]:
-    """The chart objects of the releases, in their order (new dicts), their distinct renderings run side
-    by side. The error is the one rendering them one after the other would meet first."""
+def cluster_chart_objects(fleet: Fleet, cluster_releases: list[ClusterRelease], rendered: RenderedCharts, *,
+                          shared: bool = False) -> list[dict[str, Any]]:
+    """The chart objects of the releases, in their order (new dicts; with `shared`, the renderings'
+    own, for a reader that never changes them), their distinct renderings run side by side. The
+    error is the one rendering them one after the other would meet first."""
     keys: list[RenderKey] = []
     missing_chart = None
     for release in cluster_releases:
         try:
-            keys.append(_render_key(fleet, release))
+            keys.append(_render_key(fleet, release, rendered))
         except FluxLoweringError as error:  # raised after the renderings of the releases before it
             missing_chart = error
             break
@@ -155,16 +166,16 @@ def cluster_chart_objects(fleet: Fleet, cluster_releases: list[ClusterRelease], 
     for result in rendered.render(keys):
         if isinstance(result, FluxLoweringError):
             raise result
-        docs += copy.deepcopy(result)
+        docs += result if shared else copy.deepcopy(result)
     if missing_chart is not None:
         raise missing_chart
     return docs
 
 
-def _render_key(fleet: Fleet, release: ClusterRelease) -> RenderKey:
+def _render_key(fleet: Fleet, release: ClusterRelease, rendered: RenderedCharts) -> RenderKey:
     values = release.values
     chart = plain(values["chart"])
-    package = vendored_package(fleet.root, chart)
+    package = rendered.package(fleet.root, chart)
     if package is None:
         wanted = f" {chart['version']}" if chart.get("version") else ""
         raise FluxLoweringError(

@@ -109,7 +109,8 @@ class ClusterRenderer:
             if release.app.name in policies:
                 pieces += [self._piece(policy) for policy in policies[release.app.name]]
             pieces += self._release_pieces(release)
-        chart_docs = cluster_chart_objects(self.fleet, releases.cluster_releases(self.fleet, cluster), self.caches.rendered_charts)
+        chart_docs = cluster_chart_objects(self.fleet, releases.cluster_releases(self.fleet, cluster), self.caches.rendered_charts,
+                                           shared=True)  # read to make pieces, never changed
         pieces += [self._piece(doc) for doc in chart_docs]
         if include_flux:
             pieces += [self._piece(doc) for doc in flux_objects(self.fleet, cluster, self.caches)]
