@@ -164,6 +164,7 @@ def _on_clusters(problems: Iterator[Problem]) -> Iterator[Diagnostic]:
 def _placed_units(fleet: Fleet, tenant: Settings, decl: ast.ResourceDecl,
                   owners: dict[tuple[str, str], Settings]) -> Iterator[Problem]:
     owned = set(tenancy.namespaces(tenant))
+    placed = set(tenant.clusters)
     for kind, field in tenancy.UNIT_FIELDS.items():
         for name, listed in _listed(decl, field):
             model = {"app": fleet.apps, "release": fleet.releases, "resource": fleet.resources}[kind].get(name)
@@ -173,7 +174,7 @@ def _placed_units(fleet: Fleet, tenant: Settings, decl: ast.ResourceDecl,
             # worked out once per distinct set, by identity (the fleet keeps them all alive).
             found: dict[tuple[int, ...], list[tuple[str, Span, str, tuple[str, ...]]]] = {}
             for cluster in model.clusters:
-                if cluster not in tenant.clusters:
+                if cluster not in placed:
                     yield (codes.TENANT_NOT_ON_CLUSTER, listed,
                            f"{kind} `{name}` of tenant `{tenant.name}` runs where the tenant is not placed",
                            ("the tenant's namespaces and account exist only on the clusters its `where` selects; "
