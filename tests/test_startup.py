@@ -79,7 +79,7 @@ def test_a_check_whose_parses_are_cached_loads_no_lark(starter, tmp_path):
     assert loaded("check", starter, cache=cache)[0] == 0
     code, modules = loaded("check", starter / "apps.gop", cache=cache)  # another run memo, the same parses
     assert code == 0 and "gop.compiler.session" in modules
-    assert under(modules, "lark") == [] and under(modules, "pydantic") == []
+    assert under(modules, "lark") == [] and under(modules, "pydantic") == [] and under(modules, "ruamel") == []
 
 
 def test_a_check_after_an_edit_loads_lark_but_no_pydantic(starter, tmp_path):
@@ -90,6 +90,7 @@ def test_a_check_after_an_edit_loads_lark_but_no_pydantic(starter, tmp_path):
     code, modules = loaded("check", starter, cache=cache)
     assert code == 0 and "lark" in modules  # the edited file is parsed
     assert under(modules, "pydantic") == []  # the JSON reports' models are not needed for text
+    assert under(modules, "ruamel") == []  # read only for YAML files, lock files, charts, and to write YAML
 
 
 def test_the_installed_metadata_has_the_version_the_package_says():

@@ -93,3 +93,40 @@ def test_without_tenants_or_lockdown_nothing_changes(tmp_path):
     assert "patches" not in doc(files, "clusters/dev-1/flux-system/kustomization.yaml")
     assert "serviceAccountName" not in files["releases/base/podinfo/release.yaml"] + files["clusters/dev-1/infrastructure.yaml"]
     assert "labels" not in doc(files, "infrastructure/namespaces/team-a/namespace.yaml")["metadata"]
+
+
+def test_a_dependency_that_moves_on_one_cluster_is_reported_there_only(tmp_path):
+    """web's instance is one on all three clusters, its dependency's is not: the check, which works
+    out a unit's problems once per distinct set of instances, tells the clusters apart."""
+    (tmp_path / "a.gop").write_text('''
+env dev where environment == "dev" {}
+cluster dev-1 { labels { environment = "dev" } }
+cluster dev-2 {
+  labels { environment = "dev" }
+  app api { namespace = "team-b" }
+}
+cluster dev-3 { labels { environment = "dev" } }
+source flux-system { url = "https://github.com/acme/fleet" }
+registry oci { url = "oci://ghcr.io/acme/charts" }
+delivery { charts = "oci", registry = oci }
+app web {
+  image { repository = "ghcr.io/acme/web", tag = "1.0.0" }
+  namespace = "team-a"
+  delivery.dependsOn = [api]
+}
+app api {
+  image { repository = "ghcr.io/acme/api", tag = "1.0.0" }
+  namespace = "team-a"
+}
+tenant team-a {
+  namespaces = ["team-a"]
+  apps = [web, api]
+  git.url = "https://github.com/acme/team-a"
+}
+''', encoding="utf-8")
+    analysis = analyse([tmp_path])
+    clusters = analysis.fleet.clusters
+    assert clusters["dev-1"].instances["web"] is clusters["dev-2"].instances["web"] is clusters["dev-3"].instances["web"]
+    assert sorted(d.message for d in analysis.diagnostics if d.is_error) == [
+        "app `api` of tenant `team-a` is in namespace `team-b`, which the tenant does not own (on cluster dev-2)",
+        "app `web` of tenant `team-a` depends on app `api` in namespace `team-b` (on cluster dev-2)"]

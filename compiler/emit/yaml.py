@@ -45,8 +45,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ruamel.yaml.nodes import ScalarNode
-from ruamel.yaml.resolver import VersionedResolver
 
 ValuePath = tuple[str, ...]  # keys from the document root; a list item's position is str(position)
 
@@ -70,7 +68,6 @@ class Comments:
 
 MAX_IMPLICIT_KEY = 500  # characters; well below YAML's limit of 1024 (which some parsers count in bytes)
 _STR_TAG = "tag:yaml.org,2002:str"
-_RESOLVERS = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))
 # A plain scalar may not start with these (YAML indicators), nor contain ": " or " #".
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 # Letters first (never a number, bool or null in YAML 1.1 or 1.2); `:` only inside a word and a
@@ -123,8 +120,24 @@ def _plain_safe(text: str) -> bool:
         and ": " not in text
         and " #" not in text
         and not text.endswith(":")
-        and all(str(resolver.resolve(ScalarNode, text, (True, False))) == _STR_TAG for resolver in _RESOLVERS)
+        and _read_as_text(text)
     )
+
+
+def _read_as_text(text: str) -> bool:
+    """Whether YAML 1.1 and 1.2 resolvers both read the plain scalar as a string."""
+    node, resolvers = _resolvers()
+    return all(str(resolver.resolve(node, text, (True, False))) == _STR_TAG for resolver in resolvers)
+
+
+@functools.cache
+def _resolvers():
+    """ruamel's ScalarNode and its YAML 1.1 and 1.2 resolvers, made on first use: a check that
+    writes no YAML never loads ruamel."""
+    from ruamel.yaml.nodes import ScalarNode
+    from ruamel.yaml.resolver import VersionedResolver
+
+    return ScalarNode, (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))
 
 
 @functools.lru_cache(maxsize=65536)

@@ -39,11 +39,23 @@ def units(tenant: Settings, kind: str) -> list[str]:
 
 
 def owner(fleet: Fleet, kind: str, name: str) -> Settings | None:
-    """The tenant an app, release or resource belongs to (None: the platform's)."""
+    """The tenant an app, release or resource belongs to (None: the platform's); one question
+    (`unit_owners` answers all at once)."""
     for tenant in fleet.tenants.values():
         if name in units(tenant, kind):
             return tenant
     return None
+
+
+def unit_owners(fleet: Fleet) -> dict[tuple[str, str], Settings]:
+    """(kind, name) of every unit a tenant lists -> its tenant (the first to list it, as `owner`
+    answers), for a pass that asks about many units."""
+    owners: dict[tuple[str, str], Settings] = {}
+    for tenant in fleet.tenants.values():
+        for kind in UNIT_FIELDS:
+            for name in units(tenant, kind):
+                owners.setdefault((kind, name), tenant)
+    return owners
 
 
 def namespace_owners(fleet: Fleet) -> dict[str, Settings]:

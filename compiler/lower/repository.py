@@ -30,6 +30,7 @@ from ruamel.yaml.error import YAMLError
 from gop.compiler.diagnostics import Diagnostic, Fix, diagnostic
 from gop.compiler.emit.tree import manifest_notes
 from gop.compiler.lower.flux import ClusterRenderer, FluxLoweringError, render_cluster, repository_files
+from gop.compiler.lower.flux.errors import program_lowering_diagnostic
 from gop.compiler.lower.flux.objects import IMAGE_TAG_PATH
 from gop.compiler.lower.flux.render import release_objects as flux_release_objects
 from gop.compiler.lower.flux.tree import base_release_file, sops_secrets
@@ -53,10 +54,11 @@ def repository(analysis, *, encoded: bool = False) -> tuple[dict[str, str | byte
     fleet = analysis.fleet
     overlays = {name: decl.span for name, decl in analysis.resolution.resources["overlay"].items()}
     files: dict[str, str | bytes] = {}
+    source_paths = analysis.lowering.source_paths
     for name, app in fleet.apps.items():
         for relative, text in chart_files(app, analysis.lowering.helm).items():
             path = f"charts/{name}/{relative}"
-            files[path] = as_written(path, text, fleet, overlays, encoded=encoded)
+            files[path] = as_written(path, text, fleet, overlays, encoded=encoded, paths=source_paths)
     try:
         flux_files = repository_files(fleet, analysis.lowering)
     except FluxLoweringError as error:
@@ -64,8 +66,9 @@ def repository(analysis, *, encoded: bool = False) -> tuple[dict[str, str | byte
     verbatim = {f"{secret.directory}/{secret.file_name}" for secret in sops_secrets(fleet, analysis.lowering)}
     while flux_files:  # each text dropped as its written form is made
         path, text = flux_files.popitem()
-        files[path] = as_written(path, text, fleet, overlays, verbatim=path in verbatim, encoded=encoded)
-    return with_readme(files, fleet, encoded=encoded), []
+        files[path] = as_written(path, text, fleet, overlays, verbatim=path in verbatim, encoded=encoded,
+                                 paths=source_paths)
+    return with_readme(files, fleet, encoded=encoded, paths=source_paths), []
 
 
 def cluster_objects(analysis, cluster: str, *, include_flux: bool) -> tuple[list[dict], list[Diagnostic]]:
@@ -98,16 +101,6 @@ def cluster_text(analysis, cluster: str, *, include_flux: bool,
 def cluster_renderer(analysis) -> ClusterRenderer:
     """A renderer of the analysis's clusters, with the analysis's `LoweringCaches`."""
     return ClusterRenderer(analysis.fleet, analysis.lowering)
-
-
-def program_lowering_diagnostic(error: FluxLoweringError, program) -> Diagnostic:
-    """The diagnostic for a lowering error, from `check` (see `session`) as from `build` and `render`;
-    at the start of the first file of the program when the error knows no span."""
-    span = error.span
-    if span is None:
-        first = next(iter(program.roots), next(iter(program.sources), "<program>"))
-        span = Span(first, 0, 0)
-    return diagnostic(error.code, span, error.message, notes=error.notes)
 
 
 def image_tag_notes(fleet: Fleet) -> dict[str, object]:

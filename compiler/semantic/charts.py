@@ -38,9 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
 
 from gop.compiler.core.cachedir import user_cache_dir
 from gop.compiler.diagnostics import codes
@@ -151,8 +148,8 @@ def read_lock(root: Path) -> list[LockEntry]:
         return []
     try:
         text = read_program_file(path, LOCK_FILE, inside=root, limit=MAX_LOCK_BYTES).decode("utf-8")
-        document = YAML(typ="safe", pure=True).load(text)
-    except (UnreadableFile, UnicodeDecodeError, YAMLError) as error:
+        document = _yaml_load(text)
+    except (UnreadableFile, UnicodeDecodeError, _yaml_error()) as error:
         raise ChartStoreError(codes.CHART_LOCK_INVALID, f"{LOCK_FILE} cannot be read: {_one_line(error)}") from None
     rows = document.get("charts") if isinstance(document, dict) else None
     if document is not None and not isinstance(rows, list):
@@ -243,8 +240,8 @@ def package_files(data: bytes, what: str) -> dict[str, bytes]:
 def chart_metadata(files: dict[str, bytes], what: str) -> tuple[str, str]:
     """The name and version its Chart.yaml gives."""
     try:
-        metadata = YAML(typ="safe", pure=True).load(files["Chart.yaml"].decode("utf-8"))
-    except (YAMLError, UnicodeDecodeError) as error:
+        metadata = _yaml_load(files["Chart.yaml"].decode("utf-8"))
+    except (_yaml_error(), UnicodeDecodeError) as error:
         raise ChartStoreError(codes.CHART_PACKAGE_INVALID, f"{what}: Chart.yaml cannot be read: {_one_line(error)}") from None
     name = metadata.get("name") if isinstance(metadata, dict) else None
     version = metadata.get("version") if isinstance(metadata, dict) else None
@@ -409,16 +406,20 @@ def inferred_schema(text: str, shown: str) -> dict[str, Any]:
     integer, a number, a bool; `{}` an object of anything, a list an array of anything, null
     anything) and described by the comment block just above it (helm-docs' `# --` dropped).
     Nothing is required and no object is closed."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+
     try:
         document = YAML(typ="rt", pure=True).load(text)
-    except YAMLError as error:
+    except _yaml_error() as error:
         raise ChartStoreError(codes.CHART_PACKAGE_INVALID, f"{shown} cannot be read: {_one_line(error)}") from None
     if document is not None and not isinstance(document, CommentedMap):
         raise ChartStoreError(codes.CHART_PACKAGE_INVALID, f"{shown} is not a mapping of values")
     return _object_schema(document or CommentedMap(), text.splitlines())
 
 
-def _object_schema(mapping: CommentedMap, lines: list[str]) -> dict[str, Any]:
+def _object_schema(mapping: Any, lines: list[str]) -> dict[str, Any]:
+    """`mapping`: a ruamel `CommentedMap` (with the positions of its keys)."""
     properties = {}
     for key, value in mapping.items():
         line, column = mapping.lc.key(key)
@@ -429,6 +430,8 @@ def _object_schema(mapping: CommentedMap, lines: list[str]) -> dict[str, Any]:
 
 
 def _value_schema(value: Any, lines: list[str]) -> dict[str, Any]:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     if isinstance(value, CommentedMap):
         return _object_schema(value, lines) if value else {"type": "object"}
     if isinstance(value, (CommentedSeq, list)):
@@ -481,3 +484,17 @@ def _comment_above(lines: list[str], line: int, column: int) -> str | None:
     texts = [part[1:] if part.startswith(" ") else part for part in block]
     doc = "\n".join(texts).strip()
     return doc or None
+
+
+# ruamel.yaml is loaded when a lock file, a chart or a values.yaml is read: a check of a program
+# without charts.lock never loads it.
+def _yaml_load(text: str) -> Any:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe", pure=True).load(text)
+
+
+def _yaml_error() -> type[Exception]:
+    from ruamel.yaml.error import YAMLError
+
+    return YAMLError

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+if TYPE_CHECKING:
+    from ruamel.yaml.comments import CommentedMap
+
+# ruamel.yaml is imported where a file is read: a program without YAML files (most checks) never loads it.
 
 
 class YamlFileError(Exception):
@@ -40,6 +41,8 @@ class _Positions:
 
     def node(self, index: int) -> CommentedMap:
         if self.documents is None:
+            from ruamel.yaml import YAML
+
             self.documents = [document for document in YAML(typ="rt").load_all(self.text) if document is not None]
         return self.documents[index]
 
@@ -52,6 +55,8 @@ class YamlObject:
 
     def position(self, path: tuple) -> tuple[int, int]:
         """(line, column) of the deepest key or list item of `path` the file writes."""
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
         node: Any = self._positions.node(self._index)
         where = (node.lc.line, node.lc.col)
         for key in path:
@@ -67,6 +72,9 @@ class YamlObject:
 
 def yaml_objects(text: str) -> list[YamlObject]:
     """The objects of a YAML file, in order; raises YamlFileError."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     reader = YAML(typ="safe")
     try:
         documents = list(reader.load_all(text))

@@ -45,11 +45,12 @@ def tenancy_diagnostics(fleet: Fleet, resolution) -> list[Diagnostic]:
     decls = resolution.resources["tenant"]
     found: dict[tuple, Diagnostic] = {}
     delivery = resolution.singletons.get("delivery")
-    groups = [_claims(fleet, decls), _lockdown(fleet, resolution, delivery)]
+    owners = tenancy.unit_owners(fleet)
+    groups = [_claims(fleet, decls), _lockdown(fleet, resolution, delivery, owners)]
     if delivery is not None and fleet.tenants:
         groups.append(_fleet_account(fleet, delivery, decls))
     for name, tenant in fleet.tenants.items():
-        groups += [_declaration(fleet, tenant, decls[name]), _on_clusters(_placed_units(fleet, tenant, decls[name]))]
+        groups += [_declaration(fleet, tenant, decls[name]), _on_clusters(_placed_units(fleet, tenant, decls[name], owners))]
     for group in groups:
         for diag in group:
             found.setdefault((diag.code, diag.span, diag.message), diag)
@@ -116,7 +117,8 @@ def _fleet_account(fleet: Fleet, delivery: ast.ResourceDecl, decls: dict[str, as
                                 "tenant has its own account: remove `serviceAccountName` and list the apps in tenants",))
 
 
-def _lockdown(fleet: Fleet, resolution, decl: ast.ResourceDecl | None) -> Iterator[Diagnostic]:
+def _lockdown(fleet: Fleet, resolution, decl: ast.ResourceDecl | None,
+              owners: dict[tuple[str, str], Settings]) -> Iterator[Diagnostic]:
     """What controllers run with --no-cross-namespace-refs and --default-service-account would refuse."""
     delivery = fleet.delivery
     if not delivery.values.get("lockdown") or decl is None:
@@ -137,7 +139,7 @@ def _lockdown(fleet: Fleet, resolution, decl: ast.ResourceDecl | None) -> Iterat
     if delivery.values.get("serviceAccountName"):
         return
     for name, app in fleet.apps.items():
-        if tenancy.owner(fleet, "app", name) is None and app.clusters:
+        if ("app", name) not in owners and app.clusters:
             yield diagnostic(codes.LOCKDOWN_REFUSES, app.span,
                              f"under `lockdown`, app `{name}` would be installed as the `default` service account of its namespace",
                              notes=("--default-service-account=default leaves an app of no tenant without rights; "
@@ -159,24 +161,50 @@ def _on_clusters(problems: Iterator[Problem]) -> Iterator[Diagnostic]:
         yield diagnostic(code, span, f"{message} (on {clusters_text(sorted(set(found)))})", notes=notes)
 
 
-def _placed_units(fleet: Fleet, tenant: Settings, decl: ast.ResourceDecl) -> Iterator[Problem]:
+def _placed_units(fleet: Fleet, tenant: Settings, decl: ast.ResourceDecl,
+                  owners: dict[tuple[str, str], Settings]) -> Iterator[Problem]:
     owned = set(tenancy.namespaces(tenant))
+    placed = set(tenant.clusters)
     for kind, field in tenancy.UNIT_FIELDS.items():
         for name, listed in _listed(decl, field):
             model = {"app": fleet.apps, "release": fleet.releases, "resource": fleet.resources}[kind].get(name)
-            if model is None or tenancy.owner(fleet, kind, name) is not tenant:
+            if model is None or owners.get((kind, name)) is not tenant:
                 continue  # unknown (the checker said so), or another tenant's (TENANT_SHARED_UNIT)
+            # Clusters share instances (and their dependencies' instances): the unit's problems are
+            # worked out once per distinct set, by identity (the fleet keeps them all alive).
+            found: dict[tuple[int, ...], list[tuple[str, Span, str, tuple[str, ...]]]] = {}
             for cluster in model.clusters:
-                if cluster not in tenant.clusters:
+                if cluster not in placed:
                     yield (codes.TENANT_NOT_ON_CLUSTER, listed,
                            f"{kind} `{name}` of tenant `{tenant.name}` runs where the tenant is not placed",
                            ("the tenant's namespaces and account exist only on the clusters its `where` selects; "
                            "widen the tenant's selector or narrow the " + kind + "'s",), cluster)
                     continue
                 instance = _instance(fleet, kind, cluster, name)
-                yield from _namespaces(fleet, tenant, owned, kind, name, instance, cluster, listed)
-                if kind == "app":
-                    yield from _app_references(fleet, tenant, name, instance, cluster, listed)
+                key = _inputs(fleet, kind, instance, cluster)
+                problems = found.get(key)
+                if problems is None:
+                    problems = found[key] = [problem[:4] for problem in
+                                             _unit_problems(fleet, tenant, owned, kind, name, instance, cluster, listed)]
+                for problem in problems:
+                    yield (*problem, cluster)
+
+
+def _unit_problems(fleet: Fleet, tenant: Settings, owned: set[str], kind: str, name: str, instance: Instance,
+                   cluster: str, listed: Span) -> Iterator[Problem]:
+    yield from _namespaces(fleet, tenant, owned, kind, name, instance, cluster, listed)
+    if kind == "app":
+        yield from _app_references(fleet, tenant, name, instance, cluster, listed)
+
+
+def _inputs(fleet: Fleet, kind: str, instance: Instance, cluster: str) -> tuple[int, ...]:
+    """What a unit's problems on a cluster are a function of: its instance and, for an app, the
+    instances of its dependencies there (`_app_references` reads their namespaces)."""
+    if kind != "app":
+        return (id(instance),)
+    instances = fleet.clusters[cluster].instances
+    refs = instance.values.get(AppField.DELIVERY, {}).get(AppField.DEPENDS_ON, [])
+    return (id(instance), *(id(instances.get(ref.name)) for ref in refs))
 
 
 def _instance(fleet: Fleet, kind: str, cluster: str, name: str) -> Instance:

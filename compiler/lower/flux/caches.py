@@ -10,8 +10,11 @@ methods answer as the functions they stand for, each worked out at most once:
 - `resource_plan()`: `resources.resource_plan(fleet)`, where each resource's objects go.
 - `chart_sources()`: `releases.ChartSources(fleet)`, the named chart sources of the releases;
 - `release_components()`: `releases.release_components(fleet)`, what overlays set for releases;
-- `rendered_charts`: what `helm template` printed for a vendored chart with given values (render).
+- `rendered_charts`: what `helm template` printed for a vendored chart with given values (render),
+  a `charts.RenderedCharts` through the session's disk cache when it has one.
 - `network_policies()`: `network.app_policies(fleet)`, each app's derived NetworkPolicies.
+- `source_paths`: each source file's path from the program's root, as the files' headers name it
+  (`provenance.as_written` fills it, once per source for the whole tree).
 
 Invariants:
 - One object per fleet, made by whoever holds the fleet (the session puts one in each
@@ -24,13 +27,15 @@ Invariants:
 
 from __future__ import annotations
 
+from gop.compiler.core.diskcache import DiskCache
 from gop.compiler.fleet.model import Fleet
 from gop.compiler.lower.flux import network, overlays, releases, resources, secrets
+from gop.compiler.lower.flux.charts import RenderedCharts
 from gop.compiler.lower.helm.caches import HelmCaches
 
 
 class LoweringCaches:
-    def __init__(self, fleet: Fleet) -> None:
+    def __init__(self, fleet: Fleet, disk: DiskCache | None = None) -> None:
         self.fleet = fleet
         self._plan: overlays.OverlayPlan | None = None
         self._sops: dict[str, list[secrets.SopsSecret]] = {}  # cluster -> its SOPS secrets
@@ -39,8 +44,9 @@ class LoweringCaches:
         self._resources: resources.ResourcePlan | None = None
         self._chart_sources: releases.ChartSources | None = None
         self._release_components: releases.ReleaseComponents | None = None
-        self.rendered_charts: dict[tuple, str] = {}  # (chart package, release, namespace, values, crds) -> helm's output
+        self.rendered_charts = RenderedCharts(disk)  # (chart package, release, namespace, values, crds) -> helm's objects
         self._network_policies: dict[str, list[dict]] | None = None
+        self.source_paths: dict[str, str] = {}  # source file -> its path from the root (provenance)
 
     def network_policies(self) -> dict[str, list[dict]]:
         """Each app's NetworkPolicies (read, never changed: render copies)."""

@@ -1,7 +1,7 @@
 """A release's chart rendered with its values: what `gopc render` shows for a `release`.
 
-Input: the fleet's root, one release on one cluster (`releases.ClusterRelease`) and the fleet's
-`LoweringCaches` (which keep each distinct rendering). Output: the objects `helm template` prints
+Input: the fleet's root, the releases on one cluster (`releases.ClusterRelease`) and the fleet's
+`RenderedCharts` (`LoweringCaches.rendered_charts`, which keep each distinct rendering). Output: the objects `helm template` prints
 for the vendored chart package with the release's effective `values`, its Helm release name and
 namespace: `vendor/charts/<chart>/<version>/<chart>-<version>.tgz` (what `gopc chart add` stores),
 the version charts.lock resolves the release's `chart.version` to (a chart from Git: the highest
@@ -11,11 +11,18 @@ Flags as helm-controller installs: CRDs unless `install.crds = "Skip"` (`--inclu
 test hooks (`--skip-tests`: Flux runs tests only when asked). helm is `GOPC_HELM`, else `helm` on
 PATH. A chart that is not vendored, or a helm that is missing or fails, is a `FluxLoweringError`
 (E0855, E0904): render only, `gopc build` never needs the chart.
+
+Invariants: each distinct (package, release name, namespace, values, crds) runs `helm template` at
+most once per fleet; a cluster's distinct renderings run side by side (at most `HELM_WORKERS`
+helm processes), their objects and the error reported in the releases' order, as one-by-one
+rendering would give them. With the session's disk cache, helm's output is kept across runs, keyed
+also by `helm version` and the package's SHA-256; failures are never kept.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import shutil
@@ -24,9 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
+from gop.compiler.core.diskcache import DiskCache
 from gop.compiler.diagnostics import codes
 from gop.compiler.fleet.model import Fleet
 from gop.compiler.lower.flux.errors import FluxLoweringError
@@ -37,6 +42,7 @@ from gop.compiler.values import plain
 
 VENDOR_CHARTS = Path("vendor") / "charts"
 HELM_TIMEOUT = 120  # seconds
+HELM_WORKERS = 4  # helm processes at a time (each is multi-threaded itself)
 
 
 def vendored_package(root: Path, chart: dict[str, Any]) -> Path | None:
@@ -60,12 +66,116 @@ def vendored_package(root: Path, chart: dict[str, Any]) -> Path | None:
     return package if best is not None and package.is_file() else None
 
 
-def chart_objects(fleet: Fleet, release: ClusterRelease, rendered: dict[tuple, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """The release's chart objects on its cluster (new dicts). `rendered`: the fleet's earlier
-    renderings (`LoweringCaches.rendered_charts`), which get this one."""
+RenderKey = tuple[str, str, str, str, bool]  # (chart package, release name, namespace, values JSON, crds)
+
+
+class RenderedCharts:
+    """What `helm template` printed, by `RenderKey`, for one fleet (`LoweringCaches.rendered_charts`),
+    read from and kept in the session's disk cache when it has one (keyed also by helm's version
+    and the package's SHA-256, so another helm or a re-vendored package is a miss). Helm's
+    failures are never kept: asked again, helm runs again."""
+
+    def __init__(self, disk: DiskCache | None = None) -> None:
+        self.disk = disk
+        self._objects: dict[RenderKey, list[dict[str, Any]]] = {}
+        self._helm_version: bytes | None = None
+        self._package_digests: dict[str, bytes] = {}
+        self._packages: dict[str, Path | None] = {}  # the chart settings (JSON) -> `vendored_package`
+
+    def package(self, root: Path, chart: dict[str, Any]) -> Path | None:
+        """`vendored_package(root, chart)`, worked out once per chart settings (charts.lock is read
+        once, not per release and cluster)."""
+        key = json.dumps(chart, sort_keys=True)
+        if key not in self._packages:
+            self._packages[key] = vendored_package(root, chart)
+        return self._packages[key]
+
+    def render(self, keys: list[RenderKey]) -> list[list[dict[str, Any]] | FluxLoweringError]:
+        """Each key's objects (shared: copy before changing them), or helm's error for it; the keys
+        neither kept nor on disk are rendered side by side, at most `HELM_WORKERS` at a time."""
+        missing = sorted({key for key in keys if key not in self._objects and not self._from_disk(key)})
+        results: dict[RenderKey, list[dict[str, Any]] | FluxLoweringError] = {}
+        if missing:
+            from concurrent.futures import ThreadPoolExecutor  # only a render of releases needs it: not at start
+
+            workers = min(HELM_WORKERS, os.cpu_count() or 1, len(missing))
+            with ThreadPoolExecutor(max_workers=workers) as pool:  # helm runs in its own process: threads suffice
+                results = dict(zip(missing, pool.map(_helm_template_or_error, missing)))
+            for key, result in results.items():
+                if not isinstance(result, FluxLoweringError):
+                    self._keep(key, result)
+        return [self._objects[key] if key in self._objects else results[key] for key in keys]
+
+    def _from_disk(self, key: RenderKey) -> bool:
+        if self.disk is None:
+            return False
+        found = self.disk.get("helm-template", self._disk_key(key))
+        if isinstance(found, list):
+            self._objects[key] = found
+        return isinstance(found, list)
+
+    def _keep(self, key: RenderKey, objects: list[dict[str, Any]]) -> None:
+        self._objects[key] = objects
+        if self.disk is not None:
+            self.disk.put("helm-template", self._disk_key(key), objects)
+
+    def _disk_key(self, key: RenderKey) -> str:
+        package, name, namespace, values, crds = key
+        return self.disk.key("helm-template", self._helm_identity(), self._package_digest(package), name.encode(),
+                             namespace.encode(), values.encode(), b"crds" if crds else b"")
+
+    def _helm_identity(self) -> bytes:
+        """`helm version --short` (with its commit): output of another helm is never served. A helm
+        that cannot say is keyed by nothing it could share, so it misses."""
+        if self._helm_version is None:
+            try:
+                done = subprocess.run([_helm(), "version", "--short"], capture_output=True, timeout=HELM_TIMEOUT,
+                                      stdin=subprocess.DEVNULL)
+                self._helm_version = done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else os.urandom(16)
+            except (OSError, subprocess.TimeoutExpired, FluxLoweringError):
+                self._helm_version = os.urandom(16)
+        return self._helm_version
+
+    def _package_digest(self, package: str) -> bytes:
+        digest = self._package_digests.get(package)
+        if digest is None:
+            digest = self._package_digests[package] = hashlib.sha256(Path(package).read_bytes()).digest()
+        return digest
+
+
+def chart_objects(fleet: Fleet, release: ClusterRelease, rendered: RenderedCharts) -> list[dict[str, Any]]:
+    """The release's chart objects on its cluster (new dicts). `rendered`: the fleet's renderings
+    (`LoweringCaches.rendered_charts`), which get this one."""
+    return cluster_chart_objects(fleet, [release], rendered)
+
+
+def cluster_chart_objects(fleet: Fleet, cluster_releases: list[ClusterRelease], rendered: RenderedCharts, *,
+                          shared: bool = False) -> list[dict[str, Any]]:
+    """The chart objects of the releases, in their order (new dicts; with `shared`, the renderings'
+    own, for a reader that never changes them), their distinct renderings run side by side. The
+    error is the one rendering them one after the other would meet first."""
+    keys: list[RenderKey] = []
+    missing_chart = None
+    for release in cluster_releases:
+        try:
+            keys.append(_render_key(fleet, release, rendered))
+        except FluxLoweringError as error:  # raised after the renderings of the releases before it
+            missing_chart = error
+            break
+    docs = []
+    for result in rendered.render(keys):
+        if isinstance(result, FluxLoweringError):
+            raise result
+        docs += result if shared else copy.deepcopy(result)
+    if missing_chart is not None:
+        raise missing_chart
+    return docs
+
+
+def _render_key(fleet: Fleet, release: ClusterRelease, rendered: RenderedCharts) -> RenderKey:
     values = release.values
     chart = plain(values["chart"])
-    package = vendored_package(fleet.root, chart)
+    package = rendered.package(fleet.root, chart)
     if package is None:
         wanted = f" {chart['version']}" if chart.get("version") else ""
         raise FluxLoweringError(
@@ -74,11 +184,15 @@ def chart_objects(fleet: Fleet, release: ClusterRelease, rendered: dict[tuple, l
             fleet.releases[release.name].span, code=codes.RELEASE_CHART_NOT_VENDORED,
             notes=(f"vendor it: `gopc chart add {chart.get('repository', 'REPOSITORY')} {chart['name']}"
                    + (f" --version {chart['version']}`" if chart.get("version") else "`"),))
-    key = (str(package), release_name(release.name, values), release.namespace,
-           json.dumps(plain(values["values"]), sort_keys=True), values["install"]["crds"] != "Skip")
-    if key not in rendered:
-        rendered[key] = _helm_template(*key)
-    return copy.deepcopy(rendered[key])
+    return (str(package), release_name(release.name, values), release.namespace,
+            json.dumps(plain(values["values"]), sort_keys=True), values["install"]["crds"] != "Skip")
+
+
+def _helm_template_or_error(key: RenderKey) -> list[dict[str, Any]] | FluxLoweringError:
+    try:
+        return _helm_template(*key)
+    except FluxLoweringError as error:
+        return error
 
 
 def _helm_template(package: str, name: str, namespace: str, values: str, crds: bool) -> list[dict[str, Any]]:
@@ -97,6 +211,9 @@ def _helm_template(package: str, name: str, namespace: str, values: str, crds: b
         last = "\n".join(done.stderr.strip().splitlines()[-5:])
         raise FluxLoweringError(f"`helm template` failed for release {name} ({Path(package).name}): {last}",
                                 code=codes.TOOL_FAILED)
+    from ruamel.yaml import YAML  # a render of releases only: a check never loads it
+    from ruamel.yaml.error import YAMLError
+
     try:
         return [doc for doc in YAML(typ="safe", pure=True).load_all(done.stdout) if isinstance(doc, dict)]
     except YAMLError as error:

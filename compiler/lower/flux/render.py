@@ -48,7 +48,7 @@ from gop.compiler.lower.helm.manifests import chart_values, helm_template_merged
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import merge, plain, plain_merge
 from gop.compiler.lower.flux import objects, plan, releases, tenants
-from gop.compiler.lower.flux.charts import chart_objects
+from gop.compiler.lower.flux.charts import chart_objects, cluster_chart_objects
 from gop.compiler.lower.flux.caches import LoweringCaches, caches_for
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.secrets import cluster_external_secrets
@@ -72,8 +72,7 @@ def render_cluster(fleet: Fleet, cluster: str, *, include_flux: bool = False,
         values = plain(release_values(release))
         docs += applied(helm_template(release.app, values, release_name=helm_release_name(release.app, values),
                                       namespace=release.namespace, caches=caches.helm))
-    for chart_release in releases.cluster_releases(fleet, cluster):
-        docs += chart_objects(fleet, chart_release, caches.rendered_charts)
+    docs += cluster_chart_objects(fleet, releases.cluster_releases(fleet, cluster), caches.rendered_charts)
     if include_flux:
         docs += flux_objects(fleet, cluster, caches)
     return sorted(docs, key=install_key)
@@ -110,8 +109,9 @@ class ClusterRenderer:
             if release.app.name in policies:
                 pieces += [self._piece(policy) for policy in policies[release.app.name]]
             pieces += self._release_pieces(release)
-        for chart_release in releases.cluster_releases(self.fleet, cluster):
-            pieces += [self._piece(doc) for doc in chart_objects(self.fleet, chart_release, self.caches.rendered_charts)]
+        chart_docs = cluster_chart_objects(self.fleet, releases.cluster_releases(self.fleet, cluster), self.caches.rendered_charts,
+                                           shared=True)  # read to make pieces, never changed
+        pieces += [self._piece(doc) for doc in chart_docs]
         if include_flux:
             pieces += [self._piece(doc) for doc in flux_objects(self.fleet, cluster, self.caches)]
         # Clusters that run the same objects (an env's clusters under the same overlays) list the

@@ -36,8 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from gop.compiler.fleet.model import Fleet, Instance
 from gop.compiler.syntax.readfile import UnreadableFile, read_program_file
@@ -200,6 +198,8 @@ def _load(fleet: Fleet, file: str | None, span: Span | None) -> SopsSecret:
         raise FluxLoweringError(error.message, span, code=_READ_CODES[error.reason]) from None
     except UnicodeDecodeError as error:
         raise FluxLoweringError(f"SOPS file {file} is not UTF-8 text (byte {error.start})", span) from None
+    from ruamel.yaml.error import YAMLError  # a program with SOPS files only: a check without them never loads ruamel
+
     try:
         docs = _parse(text)
     except YAMLError as error:
@@ -216,6 +216,8 @@ def _load(fleet: Fleet, file: str | None, span: Span | None) -> SopsSecret:
 
 def _parse(text: str) -> tuple[Any, ...]:
     """The documents of a file."""
+    from ruamel.yaml import YAML
+
     return tuple(doc for doc in YAML(typ="safe", pure=True).load_all(text) if doc is not None)
 
 
