@@ -324,17 +324,25 @@ class Checker:
         return self.named_type(decl)
 
     def _union(self, node: ast.UnionType, scope: Scope) -> Type:
+        """Literals make an enum; literals beside one int and one string type (Kubernetes'
+        IntOrString: `int(0..) | string(pattern: "^[0-9]+%$")`) make a union, tried in order."""
         values: list = []
+        scalars: list[Type] = []
         for member in node.members:
             member_type = self.type_of(member, scope)
-            if not isinstance(member_type, EnumType):
+            if isinstance(member_type, EnumType):
+                values.extend(v for v in member_type.values if not any(v == w and type(v) is type(w) for w in values))
+            elif isinstance(member_type, (IntType, StringType)) and not any(type(t) is type(member_type) for t in scalars):
+                scalars.append(member_type)
+            else:
                 self.error(
-                    codes.INVALID_TYPE, member.span, "a union may only combine literal values",
-                    notes=('write the allowed values: `"dev" | "staging" | "prod"`',),
+                    codes.INVALID_TYPE, member.span, "a union may only combine literal values, one int type and one string type",
+                    notes=('write the allowed values: `"dev" | "staging" | "prod"`, or e.g. `int(0..) | string(pattern: "^[0-9]+%$")`',),
                 )
                 return AnyType()
-            values.extend(v for v in member_type.values if not any(v == w and type(v) is type(w) for w in values))
-        return EnumType(tuple(values))
+        if not scalars:
+            return EnumType(tuple(values))
+        return UnionType(((EnumType(tuple(values)),) if values else ()) + tuple(scalars))
 
     def _length(self, refinements, node, what: str) -> tuple[int | None, int | None]:
         low = high = None
