@@ -95,7 +95,7 @@ def never_fires(schedule: str) -> str | None:
 
 
 def _is_star(field: str) -> bool:
-    """A field robfig/cron marks as `*` (every value, with no step): `*` or `?`, alone in a list."""
+    """A field robfig/cron marks as `*` (every value, no step): `*` or `?`, alone or in a list."""
     return any(part in ("*", "?", "*/1", "?/1") for part in field.split(","))
 
 
