@@ -234,6 +234,9 @@ def chart_fullname(chart: str, release_name: str) -> str:
 # Sharp edges of issue 13 (edges13).
 CONFIG_MOUNT_PATH = "/etc/%s"  # where a chart mounts its app's `config` files (%s: the app), read-only
 
+# External peers of the derived NetworkPolicies (issue 13, session 8).
+NETWORK_ALLOW = "network"  # the App field of traffic allowed beyond the app graph
+
 # ---- HPA metrics and workload numbers (issue 13, edges13b) ----
 # The CPU utilisation target, in percent, of an HPA that sets no metric (the API's own default).
 DEFAULT_CPU_UTILIZATION = 80

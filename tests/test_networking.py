@@ -17,6 +17,7 @@ real tools.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shutil
 import subprocess
@@ -62,6 +63,13 @@ def _matches(selector: dict, labels: dict) -> bool:
 
 
 def _peer_matches(peer: dict, policy_namespace: str, pod: dict) -> bool:
+    if "ipBlock" in peer:  # an endpoint outside the cluster: `pod` has an "ip"
+        block = peer["ipBlock"]
+        return "ip" in pod and (ipaddress.ip_address(pod["ip"]) in ipaddress.ip_network(block["cidr"])
+                                and not any(ipaddress.ip_address(pod["ip"]) in ipaddress.ip_network(excluded)
+                                            for excluded in block.get("except", [])))
+    if "ip" in pod:
+        return False  # namespace and pod selectors select pods only
     if "namespaceSelector" in peer:
         namespace_ok = _matches(peer["namespaceSelector"], {"kubernetes.io/metadata.name": pod["namespace"]})
     else:
@@ -77,7 +85,7 @@ def _port_matches(rule: dict, destination: dict, port: str, protocol: str) -> bo
 
 def _direction_allows(policies, direction: str, pod: dict, other: dict, destination: dict, port: str, protocol: str):
     """Whether `pod`'s policies of `direction` ("Ingress" or "Egress") let it talk with `other`."""
-    selecting = [p for p in policies if p["metadata"]["namespace"] == pod["namespace"]
+    selecting = [p for p in policies if p["metadata"]["namespace"] == pod.get("namespace")
                  and direction in p["spec"]["policyTypes"] and _matches(p["spec"]["podSelector"], pod["labels"])]
     if not selecting:
         return True  # not isolated in this direction
@@ -164,6 +172,44 @@ def test_without_default_deny_only_the_apps_are_isolated(tmp_path):
     model = _pod("model", "serving", {"http": 9000})
     assert allowed(policies, stranger, dns, "dns", "UDP")
     assert not allowed(policies, stranger, model, "http")
+
+
+NETWORK_ALLOWS = """\
+  network {
+    from = [{ namespace = "monitoring", podLabels { "app.kubernetes.io/name" = "prometheus" }, ports = ["http"] }]
+    to = [
+      { cidr = "0.0.0.0/0", except = ["10.0.0.0/8"], ports = [443] },
+      { namespace = "observability", ports = [4317] },
+    ]
+  }
+"""
+
+
+def test_network_allows_reach_outside_the_graph(tmp_path):
+    """`network`: Prometheus (by namespace and label) reaches the gateway's `http`; the gateway
+    reaches public addresses on 443 but not the cluster's own 10/8, and any pod of `observability`
+    on 4317. Nothing else changes: the graph's allows and denials stay as they were."""
+    program = tmp_path / "networking"
+    shutil.copytree(EXAMPLE, program)
+    apps_file = program / "apps.gop"
+    apps_file.write_text(apps_file.read_text().replace("  calls = [model]\n", "  calls = [model]\n" + NETWORK_ALLOWS, 1))
+    analysis = analyse([str(program)])
+    assert not analysis.diagnostics, [d.message for d in analysis.diagnostics]
+    policies = [doc for doc in render_cluster(analysis.evaluation.fleet, "prod-1") if doc["kind"] == "NetworkPolicy"]
+    rt.kubernetes_validate_strict(policies)
+    gateway, model = _pod("gateway", "serving", {"http": 8080}), _pod("model", "serving", {"http": 9000})
+    prometheus = {"name": "prometheus", "namespace": "monitoring", "labels": {"app.kubernetes.io/name": "prometheus"},
+                  "ports": {}}
+    grafana = {**prometheus, "labels": {"app.kubernetes.io/name": "grafana"}}
+    assert allowed(policies, prometheus, gateway, "http")
+    assert not allowed(policies, grafana, gateway, "http") and not allowed(policies, prometheus, model, "http")
+    public, internal = ({"name": name, "ip": ip, "ports": {"https": 443, "http": 80}}
+                        for name, ip in (("api.stripe.com", "203.0.113.7"), ("node", "10.1.2.3")))
+    assert allowed(policies, gateway, public, "https") and not allowed(policies, gateway, public, "http")
+    assert not allowed(policies, gateway, internal, "https") and not allowed(policies, model, public, "https")
+    collector = _pod("otel-collector", "observability", {"otlp": 4317, "admin": 8888})
+    assert allowed(policies, gateway, collector, "otlp") and not allowed(policies, gateway, collector, "admin")
+    assert allowed(policies, gateway, model, "http")  # the graph's allow is still there
 
 
 def test_no_setting_no_policy():

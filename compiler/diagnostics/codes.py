@@ -180,6 +180,14 @@ ESCALATION_WITH_SYS_ADMIN = "E1112"
 TOLERATION_INVALID = "E1113"
 ACCESS_MODES_INVALID = "E1114"
 NON_ROOT_RUNS_AS_ROOT = "E1115"
+# An app's security settings against its namespace's Pod Security level (fleet/checks/pod_security.py).
+POD_SECURITY_REFUSED = "E1170"
+# `replicas` written for an app whose HorizontalPodAutoscaler sets them (fleet/checks/effective.py).
+REPLICAS_UNDER_AUTOSCALING = "W1171"
+# An app's `network` allows beyond the app graph (fleet/checks/network.py).
+NETWORK_DESTINATION_INVALID = "E1172"
+NETWORK_ALLOW_UNUSED = "W1173"
+NETWORK_SETTING_LAYERED = "E1174"  # `calls` or `network` above the app body
 
 # Pods (issue 13, features13): node affinity and lifecycle hooks (fleet/checks/pods.py).
 NODE_SELECTOR_VALUES = "E1120"

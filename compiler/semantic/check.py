@@ -988,6 +988,8 @@ class Checker:
         keys: list[str] = []
         current = expected
         for key in path.keys:
+            if key.span.start == key.span.end:
+                return None  # a name error recovery made up (`chart.` at the end of a line): the syntax error says it
             if annotations is not None and (prefix + tuple(keys)) in annotations:
                 current = annotations[prefix + tuple(keys)]
             if isinstance(current, RecordType) and (not current.open or key.text in current.fields):

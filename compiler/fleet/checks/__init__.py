@@ -8,7 +8,8 @@ By topic: `placement` (labels, selectors, envs and clusters; its `place` runs du
 as the model needs it), `assignments` (values wrong wherever they are written), `effective`
 (values wrong together after layering), `ports`, `dependencies`, `names`, `stages`, `releases` (what Flux
 or Helm would refuse of a `release`), `tenancy` (tenant isolation), `workloads` (the workload kind, its pod and
-containers), `workload_edges` (what is accepted but never works), `pods` (node affinity and lifecycle hooks), `release_settings` (of an app's own release and chart), `network` (of routes and the derived
+containers), `workload_edges` (what is accepted but never works), `pods` (node affinity and lifecycle hooks), `pod_security` (an app's security settings against
+its namespace's Pod Security level), `release_settings` (of an app's own release and chart), `network` (of routes and the derived
 NetworkPolicies). Every check of values
 after layering walks `versions.versions(...)`, each distinct tree of an app once (the distinct
 instances are found once, by evaluation, which completes each `AppModel` with them too).
@@ -20,8 +21,8 @@ share it.
 from __future__ import annotations
 
 from gop.compiler.diagnostics import Diagnostic
-from gop.compiler.fleet.checks import (effective, file_mounts, names, network, pods, release_settings, route_paths,
-                                       workload_edges, workloads)
+from gop.compiler.fleet.checks import (effective, file_mounts, names, network, pod_security, pods, release_settings,
+                                       route_paths, workload_edges, workloads)
 from gop.compiler.fleet.checks.assignments import assignment_diagnostics
 from gop.compiler.fleet.checks.dependencies import dependency_diagnostics
 from gop.compiler.fleet.checks.names import name_diagnostics
@@ -38,6 +39,7 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
     fleet = evaluation.fleet
     findings, ports = Findings(), PortProblems(sources)
     for_every_app = workloads.FieldsForEveryApp()
+    security_levels = pod_security.enforced_levels(fleet)
     for version in versions(fleet, instances):
         effective.check_version(fleet, version, findings)
         ports.check_version(version, findings)
@@ -48,6 +50,7 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
         names.check_version(fleet, version, findings)
         file_mounts.check_version(fleet, version, findings)
         route_paths.check_version(version, findings)
+        pod_security.check_version(fleet, version, findings, security_levels)
         workload_edges.check_version(fleet, version, findings)
     for_every_app.report(findings)
     found: dict[tuple, Diagnostic] = {}
@@ -55,7 +58,7 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
                   ports.diagnostics, dependency_diagnostics(fleet), placement_warnings(fleet), name_diagnostics(fleet),
                   stage_diagnostics(fleet, resolution),
                   release_diagnostics(fleet, resolution), tenancy_diagnostics(fleet, resolution),
-                  release_settings.chart_layer_diagnostics(evaluation), release_settings.chart_test_diagnostics(fleet),
+                  release_settings.body_only_diagnostics(evaluation), release_settings.chart_test_diagnostics(fleet),
                   network.callee_diagnostics(fleet)):
         for diag in group:
             found.setdefault((diag.code, diag.span, diag.message), diag)

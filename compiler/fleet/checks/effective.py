@@ -2,7 +2,8 @@
 
 Input: one `versions.Version` (an app's distinct effective values) and a `Findings`; the fleet's
 delivery settings for the tenant rule. Output: reports into the `Findings`: requests above limits
-(REQUEST_ABOVE_LIMIT, of every container), autoscaling `min` above `max` (AUTOSCALING_MIN_ABOVE_MAX), an app in a
+(REQUEST_ABOVE_LIMIT, of every container), autoscaling `min` above `max` (AUTOSCALING_MIN_ABOVE_MAX), `replicas`
+written for an app that autoscales, which its chart leaves out (REPLICAS_UNDER_AUTOSCALING, a warning), an app in a
 system namespace while Flux impersonates a tenant (SYSTEM_NAMESPACE_UNDER_TENANT), an image policy
 with no tag order or several (IMAGE_POLICY_ORDER), an `extract` naming a group its tag pattern
 lacks (UNKNOWN_CAPTURE_GROUP), a scaling metric whose target or object its type does not take
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from gop.compiler.diagnostics import codes
 from gop.compiler.fleet.checks.versions import Findings, Version, later
-from gop.compiler.fleet.model import Fleet
+from gop.compiler.fleet.model import Fleet, Layer
 from gop.compiler.language import IMAGE_POLICY_ORDERS, SCALING_METRICS, TAG_FILTER, AppField, WorkloadField
 from gop.compiler.semantic.go_regexp import group_names, pattern_problem, template_problems
 from gop.compiler.semantic.types import Quantity
@@ -29,6 +30,7 @@ SYSTEM_NAMESPACES = ("flux-system", "kube-system", "kube-public", "kube-node-lea
 def check_version(fleet: Fleet, version: Version, findings: Findings) -> None:
     _requests_and_limits(version, findings)
     _autoscaling(version, findings)
+    _replicas_under_autoscaling(version, findings)
     _image_policy(version, findings)
     _scaling_metrics(fleet, version, findings)
     account = fleet.delivery.values.get("serviceAccountName")
@@ -65,6 +67,27 @@ def _autoscaling(version: Version, findings: Findings) -> None:
                         ("the API server rejects a HorizontalPodAutoscaler whose minReplicas is above maxReplicas",), primary, other)
 
 
+def _replicas_under_autoscaling(version: Version, findings: Findings) -> None:
+    """`replicas` written for this app by name at the layer that turned autoscaling on, or above it
+    (a cluster's `replicas` under an env's autoscaling). Below it, `replicas` is what the clusters
+    that do not autoscale run; written for every app, it is meant for those that do not autoscale."""
+    scaling = version.values.get(AppField.AUTOSCALING)
+    written = version.origins.get((WorkloadField.REPLICAS,))
+    if not isinstance(scaling, dict) or written is None or written.all_apps or written.layer < Layer.APP:
+        return
+    enabled = min((origin for path, origin in version.origins.items()
+                   if path[0] == AppField.AUTOSCALING and origin.layer > Layer.DEFAULT),
+                  key=lambda origin: origin.layer, default=None)
+    if enabled is None or written.layer < enabled.layer:
+        return
+    findings.report(version, codes.REPLICAS_UNDER_AUTOSCALING,
+                    f"app `{version.app}`: `replicas = {version.values[WorkloadField.REPLICAS]}` is not used: the app "
+                    f"autoscales between {scaling['min']} and {scaling['max']} replicas",
+                    ("the chart leaves `replicas` out of the workload while the HorizontalPodAutoscaler sets it; set "
+                     "`autoscaling { min = ... }` instead",),
+                    written, enabled, other_note="autoscaling is turned on here")
+
+
 def _image_policy(version: Version, findings: Findings) -> None:
     policy = version.values.get(AppField.IMAGE_POLICY)
     if not isinstance(policy, dict):
@@ -78,7 +101,8 @@ def _image_policy(version: Version, findings: Findings) -> None:
                         "`semver`, `alphabetical` and `numerical`: it needs exactly one to order the tags",
                         ('keep one, e.g. `semver = ">=1.0.0"` or `numerical = "asc"`',), primary, other)
     tag_filter = policy.get(TAG_FILTER)
-    if isinstance(tag_filter, dict) and "extract" in tag_filter and pattern_problem(tag_filter["pattern"]) is None:
+    if (isinstance(tag_filter, dict) and "extract" in tag_filter and "pattern" in tag_filter  # (a missing one is E0305)
+            and pattern_problem(tag_filter["pattern"]) is None):
         names, count = group_names(tag_filter["pattern"])
         for problem in template_problems(tag_filter["extract"], names, count):
             primary = version.origins.get((AppField.IMAGE_POLICY, TAG_FILTER, "extract"))
@@ -102,6 +126,8 @@ def _scaling_metrics(fleet: Fleet, version: Version, findings: Findings) -> None
                         ("the metrics extend the app's HorizontalPodAutoscaler: add `autoscaling { max = ... }` where "
                          "they apply, or remove them",), version.origins.get((SCALING_METRICS,)))
     for metric in version.values.get(SCALING_METRICS) or ():
+        if "type" not in metric:
+            continue  # the missing field is E0305
         allowed = _METRIC_TARGETS[metric["type"]]
         targets = [target for target in _TARGETS if target in metric]
         problem = None

@@ -8,18 +8,24 @@ type checker's (`list[app]`). Of `routes`, after layering: a path to a port the 
 or routes with no port at all (PORT_NOT_DECLARED), several ports and none named `http` for a path
 that names none (INGRESS_PORT_AMBIGUOUS), an HTTPRoute without its Gateway (ROUTE_WITHOUT_GATEWAY),
 `routes` beside `ingress` (ROUTES_BESIDE_INGRESS: both would be the Ingress named after the app).
+Of `network` (allows beyond the graph): a source naming a port the app does not declare
+(PORT_NOT_DECLARED); a destination the API server refuses or that selects nothing sensible —
+neither or both of `cidr` and `namespace`, `except` or `podLabels` with the other kind, an `except`
+that is not a strict subset of `cidr` (NETWORK_DESTINATION_INVALID); `network` while the fleet
+asks for no policies (NETWORK_ALLOW_UNUSED, a warning).
 
 Invariants: each problem once, at the line that caused it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 
 from gop.compiler.diagnostics import Diagnostic, codes, diagnostic
 from gop.compiler.fleet.checks.versions import Findings, Version, later, located
 from gop.compiler.fleet.model import Fleet, Layer
-from gop.compiler.language import CALLS, NETWORK_POLICIES, ROUTES, AppField
+from gop.compiler.language import CALLS, NETWORK_ALLOW, NETWORK_POLICIES, ROUTES, AppField
 
 
 def callee_diagnostics(fleet: Fleet) -> Iterator[Diagnostic]:
@@ -72,7 +78,9 @@ def check_routes(version: Version, findings: Findings) -> None:
 
 def check_version(fleet: Fleet, version: Version, findings: Findings) -> None:
     check_routes(version, findings)
-    if not isinstance(fleet.delivery.values.get(NETWORK_POLICIES), dict):
+    policies = isinstance(fleet.delivery.values.get(NETWORK_POLICIES), dict)
+    _network_allows(version, findings, policies)
+    if not policies:
         return
     origin = version.origins.get((AppField.NAMESPACE,))
     if origin is not None and origin.layer > Layer.APP:
@@ -80,3 +88,53 @@ def check_version(fleet: Fleet, version: Version, findings: Findings) -> None:
                         f"{origin.source} moves app `{version.app}` to namespace `{version.values[AppField.NAMESPACE]}`, "
                         "but the derived NetworkPolicies select each app in the namespace of its body",
                         ("set the app's namespace in its body, or declare another app for the other namespace",), origin)
+
+
+def _network_allows(version: Version, findings: Findings, policies: bool) -> None:
+    allow = version.values.get(NETWORK_ALLOW)
+    if not isinstance(allow, dict):
+        return
+    here = located(version.origins, (NETWORK_ALLOW,))
+    if not policies:
+        findings.report(version, codes.NETWORK_ALLOW_UNUSED, f"app `{version.app}` sets `network`, but the fleet derives "
+                        "no NetworkPolicies", ("`network` adds to the derived policies: add `networkPolicies {}` to the "
+                                               "`delivery` block, or remove `network`",), here)
+        return
+    ports = version.values.get(AppField.PORTS) or {}
+    for source in allow["from"]:
+        for port in source["ports"]:
+            if port not in ports:
+                findings.report(version, codes.PORT_NOT_DECLARED, f"app `{version.app}` lets namespace "
+                                f"`{source['namespace']}` reach its port `{port}`, which the app does not declare",
+                                (f"declared ports: {', '.join(sorted(ports)) or 'none'}",),
+                                located(version.origins, (NETWORK_ALLOW, "from"), (NETWORK_ALLOW,)))
+    for destination in allow["to"]:
+        problem = destination_problem(destination)
+        if problem:
+            findings.report(version, codes.NETWORK_DESTINATION_INVALID, f"app `{version.app}`: a `network.to` entry {problem}",
+                            ('an entry is `{ cidr = "203.0.113.0/24", ports = [443] }` or '
+                             '`{ namespace = "monitoring", podLabels { ... } }`',),
+                            located(version.origins, (NETWORK_ALLOW, "to"), (NETWORK_ALLOW,)))
+
+
+def destination_problem(destination: dict) -> str | None:
+    """What the API server refuses, or what would select nothing meant, in a `network.to` entry."""
+    cidr, namespace = destination.get("cidr"), destination.get("namespace")
+    if (cidr is None) == (namespace is None):
+        return "needs exactly one of `cidr` (addresses) and `namespace` (pods)"
+    if namespace is not None:
+        return "has `except` without `cidr`" if destination["except"] else None
+    if destination["podLabels"]:
+        return "has `podLabels` with `cidr`: pod labels select pods of a `namespace`"
+    try:
+        block = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return f"has `cidr = {cidr!r}`, which is not an address block"
+    for excluded in destination["except"]:
+        try:
+            inner = ipaddress.ip_network(excluded, strict=False)
+        except ValueError:
+            return f"has `except` {excluded!r}, which is not an address block"
+        if inner.version != block.version or not inner.subnet_of(block) or inner.prefixlen <= block.prefixlen:
+            return f"leaves out {excluded}, which is not a strict subset of `cidr` {cidr} (the API server refuses it)"
+    return None

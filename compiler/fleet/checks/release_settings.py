@@ -1,10 +1,10 @@
 """An app's Helm release settings that Flux or the API server would refuse, or that cannot mean
 what they say.
 
-Input: the `Evaluation` (every layer's checked leaves) for `chart_layer_diagnostics`; one
+Input: the `Evaluation` (every layer's checked leaves) for `body_only_diagnostics`; one
 `versions.Version` and a `Findings` for `check_version`; the fleet for `chart_test_diagnostics`.
 Output: `chart` set by an env, overlay or cluster (CHART_SETTING_LAYERED: one chart serves every
-cluster), a `retryInterval` without the "RetryOnFailure" strategy it belongs to (the HelmRelease
+cluster), `calls` or `network` set there (NETWORK_SETTING_LAYERED: one NetworkPolicy per app), a `retryInterval` without the "RetryOnFailure" strategy it belongs to (the HelmRelease
 CRD's own rule; RETRY_INTERVAL_WITHOUT_RETRY), `chart.test` on an app whose body declares no port
 for the test to connect to (TEST_WITHOUT_PORT).
 
@@ -18,12 +18,26 @@ from collections.abc import Iterator
 from gop.compiler.diagnostics import Diagnostic, codes, diagnostic
 from gop.compiler.fleet.checks.versions import Findings, Version, later
 from gop.compiler.fleet.model import Fleet
-from gop.compiler.language import APP_CHART, AppField
+from gop.compiler.language import APP_CHART, CALLS, NETWORK_ALLOW, AppField
 
 
-def chart_layer_diagnostics(evaluation) -> Iterator[Diagnostic]:
+# The App fields only an app's body sets, because what they make is one for every cluster: the code,
+# what is one, and the note.
+BODY_ONLY_FIELDS = {
+    APP_CHART: (codes.CHART_SETTING_LAYERED, "an app's chart is one for every cluster",
+                "move the setting into the app's body; to run the chart's tests on some clusters only, there is no "
+                "per-cluster switch"),
+    CALLS: (codes.NETWORK_SETTING_LAYERED, "an app's NetworkPolicy is one for every cluster",
+            "move it into the app's body (the union of what every cluster needs)"),
+    NETWORK_ALLOW: (codes.NETWORK_SETTING_LAYERED, "an app's NetworkPolicy is one for every cluster",
+                    "move it into the app's body (the union of what every cluster needs)"),
+}
+
+
+def body_only_diagnostics(evaluation) -> Iterator[Diagnostic]:
+    """`chart`, `calls` and `network` set by an env, overlay or cluster body: refused, not dropped."""
     apps = evaluation.fleet.apps
-    seen: set = set()
+    seen: list = []
     for per_declaration in evaluation.layer_leaves.values():
         for per_app in per_declaration.values():
             for app, groups in per_app.items():
@@ -31,13 +45,15 @@ def chart_layer_diagnostics(evaluation) -> Iterator[Diagnostic]:
                     continue
                 for group in groups:
                     for leaf in group.leaves:
-                        if leaf.path[:1] == (APP_CHART,) and leaf.span not in seen:
-                            seen.add(leaf.span)
-                            yield diagnostic(codes.CHART_SETTING_LAYERED, leaf.span,
-                                             f"`{'.'.join(leaf.path)}` is set by {group.source}, but an app's chart "
-                                             "is one for every cluster: only the app's body sets `chart`",
-                                             notes=("move the setting into the app's body; to run the chart's tests "
-                                                    "on some clusters only, there is no per-cluster switch",))
+                        if leaf.path[0] in BODY_ONLY_FIELDS and not any(_within(leaf.span, span) for span in seen):
+                            seen.append(leaf.span)  # (`network { to = ... }` is a leaf and holds one: said once)
+                            code, one, note = BODY_ONLY_FIELDS[leaf.path[0]]
+                            yield diagnostic(code, leaf.span, f"`{'.'.join(leaf.path)}` is set by {group.source}, but "
+                                             f"{one}: only the app's body sets `{leaf.path[0]}`", notes=(note,))
+
+
+def _within(inner, outer) -> bool:
+    return inner.file == outer.file and outer.start <= inner.start and inner.end <= outer.end
 
 
 def check_version(version: Version, findings: Findings) -> None:

@@ -56,7 +56,9 @@ def release_diagnostics(fleet: Fleet, resolution) -> list[Diagnostic]:
 
 
 def _version_problems(release: UnitModel, values: dict[str, Any], origins: dict, decl: ast.ResourceDecl) -> list[Diagnostic]:
-    chart = values["chart"]
+    chart = values.get("chart")
+    if chart is None:
+        return []  # the missing field is reported where the release is declared
     problems = []
 
     def at(*paths: tuple[str, ...]) -> Span:

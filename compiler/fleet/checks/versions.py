@@ -59,12 +59,12 @@ class Findings:
         self.notes: dict[tuple, tuple[str, ...]] = {}  # by the key of `found`
 
     def report(self, version: Version, code: str, message: str, notes: tuple[str, ...], primary: Origin | None,
-               other: Origin | None = None, fallback: Span | None = None) -> None:
-        """At the line that set `primary`, or `fallback` when a default did."""
+               other: Origin | None = None, fallback: Span | None = None, other_note: str = "the other value") -> None:
+        """At the line that set `primary`, or `fallback` when a default did; `other` beside it, as `other_note`."""
         span = primary.span if primary is not None and primary.span is not None else fallback
         if span is None:
             return
-        related = (Related(other.span, "the other value"),) if other is not None and other.span is not None else ()
+        related = (Related(other.span, other_note),) if other is not None and other.span is not None else ()
         above_app = any(origin is not None and origin.layer > Layer.APP for origin in (primary, other))
         key = (code, span, message, related)
         self.notes[key] = notes

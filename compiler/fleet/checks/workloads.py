@@ -238,7 +238,7 @@ def _volumes(version: Version, findings: Findings, kind: str) -> None:
     for container, prefix in containers:
         for path, mount in (container.get(WorkloadField.MOUNTS) or {}).items():
             origin = located(origins, (*prefix, WorkloadField.MOUNTS, path, WorkloadField.VOLUME))
-            if mount[WorkloadField.VOLUME] not in known:
+            if WorkloadField.VOLUME in mount and mount[WorkloadField.VOLUME] not in known:  # (a missing one is E0305)
                 volume = mount[WorkloadField.VOLUME]
                 close = best_matches(volume, known)
                 hint = f"did you mean {' or '.join(f'`{each}`' for each in close)}? " if close else ""

@@ -12,7 +12,10 @@ changes), isolates them both ways and allows exactly:
 - ingress from the pods of every app that calls it, on every port it declares;
 - ingress on the ports its ingress or routes go to, from `ingressNamespaces` (any namespace when
   empty: the controllers' or Gateways' pods);
-- egress to DNS (UDP and TCP 53 in `dnsNamespace`) and to every app it calls, on that app's ports.
+- egress to DNS (UDP and TCP 53 in `dnsNamespace`) and to every app it calls, on that app's ports;
+- what its `network` field adds beyond the graph: ingress from pods of other namespaces (`from`),
+  egress to address blocks or to pods of other namespaces (`to`). Like `calls`, only the app's body
+  sets it (NETWORK_SETTING_LAYERED), so one policy serves every cluster.
 An app with `chart.test` also gets the allows its `helm test` pod needs, or every release would fail
 after install/upgrade: ingress from the test pod on the port it tests, and a policy `<app>-test`
 selecting the test pod (labels `app.kubernetes.io/component: test` and `app.kubernetes.io/part-of:
@@ -30,10 +33,11 @@ Invariants:
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from gop.compiler.fleet.model import Fleet
-from gop.compiler.language import APP_CHART, CALLS, NETWORK_POLICIES, ROUTES, AppField
+from gop.compiler.language import APP_CHART, CALLS, NETWORK_ALLOW, NETWORK_POLICIES, ROUTES, AppField
 from gop.compiler.lower.flux.objects import kube_object
 from gop.compiler.values import plain
 
@@ -103,7 +107,11 @@ def _app_policy(fleet: Fleet, config: dict[str, Any], app: str, called: list[str
         test_pod = {"namespaceSelector": _namespace_selector(fleet.apps[app].namespace),
                     "podSelector": {"matchLabels": test_pod_labels(app)}}
         ingress.append({"from": [test_pod], "ports": _ports(tested)})
+    allows = _allows(fleet, app)
+    ingress += [{"from": [_outside_peer(source)], "ports": _ports(source["ports"] or ports)}
+                for source in allows["from"] if source["ports"] or ports]
     egress = [_dns_egress(config)] + [{"to": [_peer(fleet, name)], "ports": _ports(port_names[name])} for name in called if port_names[name]]
+    egress += [_outside_egress(destination) for destination in allows["to"]]
     spec = {"podSelector": {"matchLabels": {APP_LABEL: app}}, "policyTypes": ["Ingress", "Egress"],
             "ingress": ingress, "egress": egress}
     return kube_object(NETWORK_API, NETWORK_POLICY, app, fleet.apps[app].namespace, spec)
@@ -134,6 +142,36 @@ def _namespace_selector(namespace: str) -> dict[str, Any]:
 
 def _ports(names: list[str]) -> list[dict[str, Any]]:
     return [{"port": name, "protocol": "TCP"} for name in names]
+
+
+def _allows(fleet: Fleet, app: str) -> dict[str, list[dict[str, Any]]]:
+    """The app's `network` sources and destinations (its body's: no layer sets them), each once, sorted."""
+    allow = fleet.apps[app].base.get(NETWORK_ALLOW)
+    if not isinstance(allow, dict):
+        return {"from": [], "to": []}
+    return {direction: [entry for _, entry in sorted({json.dumps(entry, sort_keys=True): entry
+                                                      for entry in plain(allow[direction])}.items())]
+            for direction in ("from", "to")}
+
+
+def _outside_peer(peer: dict[str, Any]) -> dict[str, Any]:
+    selected = {"namespaceSelector": _namespace_selector(peer["namespace"])}
+    if peer["podLabels"]:
+        selected["podSelector"] = {"matchLabels": dict(sorted(peer["podLabels"].items()))}
+    return selected
+
+
+def _outside_egress(destination: dict[str, Any]) -> dict[str, Any]:
+    if destination.get("cidr"):
+        block = {"cidr": destination["cidr"]}
+        if destination["except"]:
+            block["except"] = sorted(destination["except"])
+        rule: dict[str, Any] = {"to": [{"ipBlock": block}]}
+    else:
+        rule = {"to": [_outside_peer(destination)]}
+    if destination["ports"]:
+        rule["ports"] = [{"port": port, "protocol": "TCP"} for port in sorted(destination["ports"])]
+    return rule
 
 
 def _trees(fleet: Fleet, app: str) -> list[dict[str, Any]]:

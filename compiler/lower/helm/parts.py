@@ -27,11 +27,11 @@ from __future__ import annotations
 from typing import Any
 
 from gop.compiler.fleet.model import AppModel
-from gop.compiler.language import (APP_CHART, CALLS, KIND_FIELDS, SCALING_METRICS, TEMPLATE_FIELDS, WORKLOAD_PARTS,
-                                   AppField, WorkloadField)
+from gop.compiler.language import (APP_CHART, CALLS, KIND_FIELDS, NETWORK_ALLOW, SCALING_METRICS, TEMPLATE_FIELDS,
+                                   WORKLOAD_PARTS, AppField, WorkloadField)
 from gop.compiler.semantic.types import RecordType
 
-FLUX_ONLY_FIELDS = (AppField.DELIVERY, AppField.IMAGE_POLICY, AppField.NAMESPACE, APP_CHART, CALLS)
+FLUX_ONLY_FIELDS = (AppField.DELIVERY, AppField.IMAGE_POLICY, AppField.NAMESPACE, APP_CHART, CALLS, NETWORK_ALLOW)
 FEATURE_PARTS = ("service", "ingress", "autoscaling", "serviceAccount", "config", "secretEnv", "values", "routes")
 KIND_PARTS = tuple(WORKLOAD_PARTS.values())
 # The defaults of the optional pod records (the prelude's `Security`, `TopologySpread` and
