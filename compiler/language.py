@@ -193,6 +193,10 @@ KIND_FIELDS = {
     WorkloadField.STATEFUL_SET: ("StatefulSet",),
     WorkloadField.JOB: ("Job", "CronJob"),
     WorkloadField.CRON_JOB: ("CronJob",),
+    # Kinds with a Service route traffic; the HPA scales what has replicas (issue 13, edges13b).
+    AppField.INGRESS: ("Deployment", "StatefulSet", "DaemonSet"),
+    "routes": ("Deployment", "StatefulSet", "DaemonSet"),
+    "scalingMetrics": ("Deployment", "StatefulSet"),
 }
 # The volume and mount names gopc gives its own volumes (the app's files, its values, /tmp).
 RESERVED_VOLUMES = ("config", "values", "tmp")
@@ -232,3 +236,15 @@ CONFIG_MOUNT_PATH = "/etc/%s"  # where a chart mounts its app's `config` files (
 
 # External peers of the derived NetworkPolicies (issue 13, session 8).
 NETWORK_ALLOW = "network"  # the App field of traffic allowed beyond the app graph
+
+# ---- HPA metrics and workload numbers (issue 13, edges13b) ----
+# The CPU utilisation target, in percent, of an HPA that sets no metric (the API's own default).
+DEFAULT_CPU_UTILIZATION = 80
+
+
+def cpu_utilization(autoscaling: dict, scaling_metrics) -> int | None:
+    """The CPU utilisation target of an app's HPA: `autoscaling.cpu` when set, else the default
+    when `scalingMetrics` sets no metric; None: CPU is no metric of it."""
+    if "cpu" in autoscaling:
+        return autoscaling["cpu"]
+    return None if scaling_metrics else DEFAULT_CPU_UTILIZATION

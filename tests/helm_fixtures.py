@@ -100,10 +100,11 @@ INGRESS = record(
     field("annotations", STRING_MAP, "Annotations for the ingress controller.", default={}),
 )
 AUTOSCALING = record(
-    "Autoscaling", "Horizontal pod autoscaling on CPU usage.",
+    "Autoscaling", "Horizontal pod autoscaling: on CPU usage, on `scalingMetrics`, or both.",
     field("min", IntType(1, 1000), "Never fewer replicas than this.", default=1),
     field("max", IntType(1, 1000), "Never more replicas than this.", default=3),
-    field("cpu", IntType(1, 100), "Target average CPU utilisation, in percent.", default=80),
+    field("cpu", IntType(1, 100), "Target average CPU utilisation, in percent of the requests; absent: 80 unless "
+          "`scalingMetrics`\nare set (then CPU is not a metric).", optional=True),
 )
 SERVICE_ACCOUNT = record(
     "ServiceAccount", "The Kubernetes service account the app runs as.",
@@ -248,7 +249,8 @@ def app_type(values_record: RecordType | None = None) -> RecordType:
         field("liveness", PROBE, "Restart the container when this check fails.", optional=True),
         field("readiness", PROBE, "Send traffic only while this check passes.", optional=True),
         field("ingress", INGRESS, "Expose the app outside the cluster.", optional=True),
-        field("autoscaling", AUTOSCALING, "Scale on CPU usage.", optional=True),
+        field("autoscaling", AUTOSCALING, "Scale between `min` and `max` replicas on CPU usage and `scalingMetrics`.",
+              optional=True),
         field("serviceAccount", SERVICE_ACCOUNT, "The service account the pods run as; each app gets its own "
               "unless `create = false`.", optional=True),
         field("config", MapType(FILE_NAME, StringType()), "Files mounted at /etc/<app>/, by file name.", default={}),
@@ -262,8 +264,8 @@ def app_type(values_record: RecordType | None = None) -> RecordType:
               "pods may reach their ports and\ntheirs accept it (as for `delivery.dependsOn`).", optional=True),
         field("routes", ROUTES, "HTTP routes to the app: an Ingress with several hosts and paths, or a Gateway API "
               "HTTPRoute.", optional=True),
-        field("scalingMetrics", ListType(SCALING_METRIC, 1, 10), "What autoscaling scales on besides CPU: memory, and "
-              "metrics of the pods, of other objects or\nfrom outside the cluster.", optional=True),
+        field("scalingMetrics", ListType(SCALING_METRIC, 1, 10), "What autoscaling scales on, beside `autoscaling.cpu` "
+              "when set: memory, and metrics of the\npods, of other objects or from outside the cluster.", optional=True),
     )
 
 

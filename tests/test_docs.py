@@ -176,7 +176,7 @@ def test_the_readme_neovim_snippet_attaches_gopc_to_gop_buffers(tmp_path: Path):
     result = json.loads(out.read_text())
     assert result["attached"], "no language client attached to a .gop buffer"
     assert result["diagnostics"] == [{"line": 2, "column": 13, "code": "E0301",
-                                      "message": 'expected an `int(0..1000)`, found "three"'}]
+                                      "message": '`replicas`: expected an `int(0..1000)`, found "three"'}]
     assert result["second_clients"] == result["first_clients"], "every .gop buffer shares the one server"
 
 

@@ -153,8 +153,7 @@ def test_selector_overlays_become_components_every_release_gets_exactly_right(tm
     assert doc(files, "components/cn/values.yaml")["spec"] == {"values": {"image": {"pullPolicy": "Always"},
                                                                           "replicas": 5}}
     assert doc(files, "components/cn/api-values.yaml")["spec"] == {"values": {"image": {"pullPolicy": "Never"}}}
-    assert doc(files, "components/gold/values.yaml")["spec"] == {"values": {"autoscaling": {"min": 1, "max": 9,
-                                                                                            "cpu": 80}}}
+    assert doc(files, "components/gold/values.yaml")["spec"] == {"values": {"autoscaling": {"min": 1, "max": 9}}}
     assert doc(files, "components/silver/web-values.yaml")["spec"] == {"dependsOn": [{"name": "api", "namespace": "api"}]}
     own = {path for path in files if re.fullmatch(r"clusters/[^/]+/apps/[^/]+-values\.yaml", path)}
     assert own == {"clusters/cn-2/apps/web-values.yaml", "clusters/cn-3/apps/api-values.yaml"}

@@ -20,6 +20,7 @@ app %s {
   image { repository = "ghcr.io/acme/long", tag = "1.0.0" }
   ports { http = 8080 }
   ingress { host = "long.example.com", tls = true }
+  resources { requests { cpu = 100m } }
   autoscaling { max = 4 }
   serviceAccount {}
   config { "app.conf" = "a = 1" }

@@ -217,4 +217,4 @@ def test_an_open_record_types_its_known_fields_and_takes_others(check_value):
     schema = {"type": "object", "properties": {"replicas": {"type": "integer"}}}
     assert check_value(schema, "{ replicas = 2, extra { a = 1 } }", strict=False) == ({"replicas": 2, "extra": {"a": 1}}, [])
     value, diagnostics = check_value(schema, '{ replicas = "two" }', strict=False)
-    assert diagnostics == [(codes.TYPE_MISMATCH, 'expected an `int`, found "two"')]
+    assert diagnostics == [(codes.TYPE_MISMATCH, '`replicas`: expected an `int`, found "two"')]

@@ -411,10 +411,10 @@ def test_scaling_metrics_render_like_helm_and_validate(tmp_path):
     assert helm_docs == helm_template(app, {}, release_name="web", namespace="ns")
     rt.kubernetes_validate_strict(helm_docs)
     (hpa,) = [doc for doc in helm_docs if doc["kind"] == "HorizontalPodAutoscaler"]
-    assert [metric["type"] for metric in hpa["spec"]["metrics"]] == ["Resource", "Resource", "Resource", "Pods", "Object",
-                                                                     "External"]
-    assert hpa["spec"]["metrics"][3]["pods"]["metric"]["selector"] == {"matchLabels": {"code": "2xx", "route": "/api"}}
-    # Without the part (no app sets scalingMetrics), the HPA template is the one gopc always wrote.
+    # No `autoscaling.cpu`: the metrics replace the CPU utilisation the HPA has by default.
+    assert [metric["type"] for metric in hpa["spec"]["metrics"]] == ["Resource", "Resource", "Pods", "Object", "External"]
+    assert hpa["spec"]["metrics"][2]["pods"]["metric"]["selector"] == {"matchLabels": {"code": "2xx", "route": "/api"}}
+    # Without the part (no app sets scalingMetrics), the HPA template has the CPU metric alone.
     plain_app = fx.make_app("web", values_record=None, autoscaling=fx.complete(fx.AUTOSCALING, {"max": 10}))
     assert "scalingMetrics" not in chart_parts(plain_app)
     assert "scalingMetrics" not in chart_files(plain_app)["templates/hpa.yaml"]

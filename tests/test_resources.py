@@ -276,4 +276,4 @@ resource big {
 }
 ''', encoding="utf-8")
     assert sorted((d.code, d.message) for d in analyse([tmp_path]).diagnostics) == [
-        ("E0302", "0 is out of range 1.."), ("E0304", "`Widget.spec` has no field `colour`")]
+        ("E0302", "`spec.size`: 0 is out of range 1.."), ("E0304", "`Widget.spec` has no field `colour`")]

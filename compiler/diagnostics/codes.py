@@ -199,6 +199,11 @@ DERIVED_NAME_INVALID = "E1130"
 CONFIG_MOUNT_TAKEN = "E1132"
 ROUTE_PATH_INVALID = "E1133"
 
+# Sharp edges of issue 13, session 8 (fleet/checks/workload_edges.py): accepted, but never works.
+UTILIZATION_WITHOUT_REQUEST = "W1160"
+SCHEDULE_NEVER_FIRES = "W1161"
+DISRUPTION_BUDGET_BLOCKS_EVICTION = "W1162"
+
 
 class Severity(enum.IntEnum):
     ERROR = 1

@@ -21,6 +21,7 @@ program object (the list of process-wide caches is in compiler/session.py).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -66,6 +67,9 @@ class _Present:
 
 
 PRESENT = _Present()
+
+# The reports about a value against its field's type, which name the field (`Checker._name_value`).
+_FIELD_VALUE_CODES = frozenset({codes.TYPE_MISMATCH, codes.OUT_OF_RANGE, codes.REFINEMENT_NOT_MET, codes.VALUE_NOT_ALLOWED})
 
 BUILTIN_TYPES: dict[str, Type] = {
     "int": IntType(), "float": FloatType(), "bool": BoolType(), "string": StringType(),
@@ -324,17 +328,25 @@ class Checker:
         return self.named_type(decl)
 
     def _union(self, node: ast.UnionType, scope: Scope) -> Type:
+        """Literals make an enum; literals beside one int and one string type (Kubernetes'
+        IntOrString: `int(0..) | string(pattern: "^[0-9]+%$")`) make a union, tried in order."""
         values: list = []
+        scalars: list[Type] = []
         for member in node.members:
             member_type = self.type_of(member, scope)
-            if not isinstance(member_type, EnumType):
+            if isinstance(member_type, EnumType):
+                values.extend(v for v in member_type.values if not any(v == w and type(v) is type(w) for w in values))
+            elif isinstance(member_type, (IntType, StringType)) and not any(type(t) is type(member_type) for t in scalars):
+                scalars.append(member_type)
+            else:
                 self.error(
-                    codes.INVALID_TYPE, member.span, "a union may only combine literal values",
-                    notes=('write the allowed values: `"dev" | "staging" | "prod"`',),
+                    codes.INVALID_TYPE, member.span, "a union may only combine literal values, one int type and one string type",
+                    notes=('write the allowed values: `"dev" | "staging" | "prod"`, or e.g. `int(0..) | string(pattern: "^[0-9]+%$")`',),
                 )
                 return AnyType()
-            values.extend(v for v in member_type.values if not any(v == w and type(v) is type(w) for w in values))
-        return EnumType(tuple(values))
+        if not scalars:
+            return EnumType(tuple(values))
+        return UnionType(((EnumType(tuple(values)),) if values else ()) + tuple(scalars))
 
     def _length(self, refinements, node, what: str) -> tuple[int | None, int | None]:
         low = high = None
@@ -939,10 +951,21 @@ class Checker:
     def _assign(self, stmt: ast.Assign, path, type_: Type, scope: Scope, annotations) -> list[Leaf]:
         if isinstance(stmt.value, ast.MapLit) and isinstance(type_, (RecordType, MapType)):
             return [Leaf(path, PRESENT, stmt.span)] + self.body(stmt.value.body, type_, scope, path, annotations)
+        first = len(self.diagnostics)
         value = self.value(stmt.value, type_, scope)
+        if path:
+            self._name_value(first, stmt.value.span, f"`{'.'.join(path)}`")
         if value is INVALID:
             return []
         return [Leaf(path, value, stmt.span)]
+
+    def _name_value(self, first: int, span: Span, what: str) -> None:
+        """Reports since `first` about the value written at `span` say what it is for (`job.completions`:
+        0 is out of range 1..; a key of `ports`: has 21 characters): the caret points at the value alone."""
+        for index in range(first, len(self.diagnostics)):
+            found = self.diagnostics[index]
+            if found.span == span and found.code in _FIELD_VALUE_CODES:
+                self.diagnostics[index] = dataclasses.replace(found, message=f"{what}: {found.message}")
 
     def _annotated(self, stmt: ast.Block, declared: Type, scope: Scope, path, annotations) -> Type | None:
         if stmt.annotation is None:
@@ -977,7 +1000,10 @@ class Checker:
                         return None
                 current = AnyType() if field_ is None else field_.type
             elif isinstance(current, MapType):
+                first = len(self.diagnostics)
                 if self.conform(key.text, current.key, key.span) is INVALID:
+                    if prefix or keys:
+                        self._name_value(first, key.span, f"a key of `{'.'.join(prefix + tuple(keys))}`")
                     return None
                 current = current.value
             elif isinstance(current, AnyType) or (isinstance(current, RecordType) and current.open):

@@ -8,7 +8,7 @@ By topic: `placement` (labels, selectors, envs and clusters; its `place` runs du
 as the model needs it), `assignments` (values wrong wherever they are written), `effective`
 (values wrong together after layering), `ports`, `dependencies`, `names`, `stages`, `releases` (what Flux
 or Helm would refuse of a `release`), `tenancy` (tenant isolation), `workloads` (the workload kind, its pod and
-containers), `pods` (node affinity and lifecycle hooks), `pod_security` (an app's security settings against
+containers), `workload_edges` (what is accepted but never works), `pods` (node affinity and lifecycle hooks), `pod_security` (an app's security settings against
 its namespace's Pod Security level), `release_settings` (of an app's own release and chart), `network` (of routes and the derived
 NetworkPolicies). Every check of values
 after layering walks `versions.versions(...)`, each distinct tree of an app once (the distinct
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from gop.compiler.diagnostics import Diagnostic
 from gop.compiler.fleet.checks import (effective, file_mounts, names, network, pod_security, pods, release_settings,
-                                       route_paths, workloads)
+                                       route_paths, workload_edges, workloads)
 from gop.compiler.fleet.checks.assignments import assignment_diagnostics
 from gop.compiler.fleet.checks.dependencies import dependency_diagnostics
 from gop.compiler.fleet.checks.names import name_diagnostics
@@ -51,6 +51,7 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
         file_mounts.check_version(fleet, version, findings)
         route_paths.check_version(version, findings)
         pod_security.check_version(fleet, version, findings, security_levels)
+        workload_edges.check_version(fleet, version, findings)
     for_every_app.report(findings)
     found: dict[tuple, Diagnostic] = {}
     for group in (assignment_diagnostics(evaluation), cluster_label_diagnostics(fleet, resolution), findings.diagnostics(),

@@ -85,7 +85,8 @@ def _fields_for_kind(version: Version, findings: Findings, kind: str) -> None:
 
 
 def _kinds_text(kinds: tuple[str, ...]) -> str:
-    return " and ".join(f"a {each}" for each in kinds)
+    named = [f"a {each}" for each in kinds]
+    return " and ".join(named) if len(named) < 3 else f"{', '.join(named[:-1])} and {named[-1]}"
 
 
 class FieldsForEveryApp:
@@ -378,7 +379,7 @@ def _disruption_budget(version: Version, findings: Findings) -> None:
     replicas, replicas_path = ((scaling["min"], (AppField.AUTOSCALING, "min")) if scaling
                                else (values[WorkloadField.REPLICAS], (WorkloadField.REPLICAS,)))
     minimum = budget.get("minAvailable")
-    if budget["enabled"] and replicas > 1 and minimum is not None and minimum >= replicas:
+    if budget["enabled"] and replicas > 1 and isinstance(minimum, int) and minimum >= replicas:  # (a percentage: W1162)
         primary, other = later(origins.get((*path, "minAvailable")), origins.get(replicas_path))
         findings.report(version, codes.DISRUPTION_BUDGET_NEVER_MET,
                         f"the disruption budget of app `{version.app}` keeps {minimum} of its {replicas} pods available: "

@@ -28,7 +28,8 @@ from gop.compiler.values import merge, plain
 from gop.compiler.lower.helm.chart import chart_version
 from gop.compiler.emit.gojson import go_json
 from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS, chart_parts, helm_values, kinds_of, scaled_kind
-from gop.compiler.language import DEFAULT_WORKLOAD, PROBE_FIELDS, WORKLOAD_PARTS, WorkloadField, chart_fullname
+from gop.compiler.language import (DEFAULT_WORKLOAD, PROBE_FIELDS, WORKLOAD_PARTS, WorkloadField, chart_fullname,
+                                   cpu_utilization)
 
 Doc = dict[str, Any]
 
@@ -417,13 +418,14 @@ class _Release:
 
     def hpa(self, parts: frozenset[str]) -> Doc:
         scaling = self.values["autoscaling"]
-        target = {"type": "Utilization", "averageUtilization": scaling["cpu"]}
         kind = scaled_kind(parts) or self.values.get(WorkloadField.WORKLOAD, DEFAULT_WORKLOAD)
+        metrics = [_scaling_metric(metric) for metric in self.values.get("scalingMetrics") or ()] if "scalingMetrics" in parts else []
+        cpu = cpu_utilization(scaling, metrics)
+        if cpu is not None:
+            target = {"type": "Utilization", "averageUtilization": cpu}
+            metrics.insert(0, {"type": "Resource", "resource": {"name": "cpu", "target": target}})
         spec = {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": kind, "name": self.fullname},
-                "minReplicas": scaling["min"], "maxReplicas": scaling["max"],
-                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": target}}]}
-        if "scalingMetrics" in parts:
-            spec["metrics"] += [_scaling_metric(metric) for metric in self.values.get("scalingMetrics") or ()]
+                "minReplicas": scaling["min"], "maxReplicas": scaling["max"], "metrics": metrics}
         return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": self.metadata(),
                 "spec": spec}
 

@@ -53,8 +53,9 @@ def _type(field: dict[str, Any]) -> str:
     kind = field.get("type")
     if isinstance(kind, list):
         return " or ".join(kind)
-    if kind is None and "oneOf" in field:
-        return " or ".join(sorted({str(member.get("type", "value")) for member in field["oneOf"]}))
+    members = field.get("oneOf") or field.get("anyOf")  # (anyOf: a union of the program's types)
+    if kind is None and members:
+        return " or ".join(sorted({str(member.get("type", "value")) for member in members}))
     return str(kind or "any")
 
 

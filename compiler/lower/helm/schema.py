@@ -31,7 +31,7 @@ from gop.compiler.fleet.model import AppModel
 from gop.compiler.values import plain
 from gop.compiler.semantic.types import (
     AnyType, BoolType, DurationType, EnumType, Field, FloatType, IntType, ListType, MapType, QuantityType,
-    RecordType, ResourceRefType, SecretType, StringType, Type, DATA_KEY, SECRET_NAME,
+    RecordType, ResourceRefType, SecretType, StringType, Type, UnionType, DATA_KEY, SECRET_NAME,
 )
 from gop.compiler.lower.helm.caches import HelmCaches
 from gop.compiler.language import MAP_PART_FIELDS, WorkloadField
@@ -170,6 +170,8 @@ class _Builder:
             return _string(type_)
         if isinstance(type_, EnumType):
             return _enum(type_)
+        if isinstance(type_, UnionType):
+            return {"anyOf": [self.type(member) for member in type_.members]}
         if isinstance(type_, DurationType):
             return {"type": "string", "pattern": GO_DURATION_PATTERN}
         if isinstance(type_, QuantityType):

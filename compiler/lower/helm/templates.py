@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import json
 
-from gop.compiler.language import CONFIG_MOUNT_PATH, WORKLOAD_PARTS
+from gop.compiler.language import CONFIG_MOUNT_PATH, DEFAULT_CPU_UTILIZATION, WORKLOAD_PARTS
 from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS, scaled_kind
 
 HELPERS = '''\
@@ -776,7 +776,7 @@ spec:
 '''
 
 # The HPA's target: the chart's only kind that scales, else the instance's `workload`.
-HPA_WITH_CPU = '''\
+HPA = '''\
 {{- with get .Values "autoscaling" }}
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
@@ -790,17 +790,25 @@ spec:
   minReplicas: {{ .min | toJson }}
   maxReplicas: {{ .max | toJson }}
   metrics:
+'''
+# CPU utilisation: `autoscaling.cpu`, or its default when the chart has no `scalingMetrics`.
+HPA_CPU = '''\
     - type: Resource
       resource:
         name: cpu
         target:
           type: Utilization
-          averageUtilization: {{ .cpu | toJson }}
+          averageUtilization: {{ get . "cpu" | default %d | toJson }}
+'''
+# With `scalingMetrics`, CPU is a metric only when `autoscaling.cpu` asks for it or no metric is set.
+HPA_CPU_UNLESS_METRICS = '''\
+    {{- if or (hasKey . "cpu") (not (get $.Values "scalingMetrics")) }}
+%s    {{- end }}
 '''
 
-# `scalingMetrics`: the HPA's metrics beyond CPU (memory, Pods, Object, External), appended to HPA's list.
+# `scalingMetrics`: the HPA's metrics beside CPU (memory, Pods, Object, External), appended to HPA's list.
 SCALING_METRICS = '''\
-    {{- range (get $.Values "scalingMetrics") }}
+    {{- range (get $.Values "scalingMetrics" | default (list)) }}
     - type: {{ .type | quote }}
       {{- if eq .type "Resource" }}
       resource:
@@ -1086,8 +1094,9 @@ def _templates(parts: frozenset[str]) -> dict[str, str]:
         files["templates/ingress.yaml"] = INGRESS
     if "autoscaling" in parts:
         target = scaled_kind(parts) or '{{ include "gop.workload" $ }}'
-        files["templates/hpa.yaml"] = (HPA_WITH_CPU % target + (SCALING_METRICS if "scalingMetrics" in parts else "")
-                                       + "{{- end }}\n")
+        cpu = HPA_CPU % DEFAULT_CPU_UTILIZATION
+        metrics = HPA_CPU_UNLESS_METRICS % cpu + SCALING_METRICS if "scalingMetrics" in parts else cpu
+        files["templates/hpa.yaml"] = HPA % target + metrics + "{{- end }}\n"
     if "test" in parts:
         files["templates/tests/test-connection.yaml"] = TEST_CONNECTION
     if "routes" in parts:
