@@ -200,11 +200,14 @@ class EvaluationMemo:
         # once per session: a function of the package, which each analysis checks against the lock.
         self.chart_types: dict = {}
         self.plaintext = RoundMemo(ParseCache.VERSIONS_PER_FILE)
+        # Each app's instances (by its base values; `fleet.evaluate._kept_instances`) and each
+        # version's fleet-check calls (by its values; `fleet.checks.VersionTapes`).
+        self.instances = RoundMemo(ParseCache.VERSIONS_PER_FILE)
+        self.fleet_checks = RoundMemo(ParseCache.VERSIONS_PER_FILE)
 
     def next_round(self) -> None:
-        self.app_checks.next_round()
-        self.app_bases.next_round()
-        self.plaintext.next_round()
+        for memo in (self.app_checks, self.app_bases, self.plaintext, self.instances, self.fleet_checks):
+            memo.next_round()
 
 
 def parse_through(disk: DiskCache | None, path: str, text: str) -> ParseResult:

@@ -33,21 +33,23 @@ from gop.compiler.fleet.checks.tenancy import tenancy_diagnostics
 from gop.compiler.fleet.checks.versions import Findings, Version, versions
 
 
-def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Version]) -> list[Diagnostic]:
-    """`instances`: `versions.instance_versions(evaluation.fleet.clusters)`, which evaluation has made already."""
+def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Version], memo=None) -> list[Diagnostic]:
+    """`instances`: `versions.instance_versions(evaluation.fleet.clusters)`, which evaluation has made already;
+    `memo`: the session's `EvaluationMemo` (the calls of the previous analyses' checks, see `VersionTapes`), or None."""
     fleet = evaluation.fleet
     findings, ports = Findings(), PortProblems(sources)
     for_every_app = workloads.FieldsForEveryApp()
+    tapes = VersionTapes(fleet, memo) if memo is not None else None
     for version in versions(fleet, instances):
-        effective.check_version(fleet, version, findings)
-        ports.check_version(version, findings)
-        workloads.check_version(version, findings, for_every_app)
-        pods.check_version(version, findings)
-        release_settings.check_version(version, findings)
-        network.check_version(fleet, version, findings)
-        names.check_version(fleet, version, findings)
-        file_mounts.check_version(fleet, version, findings)
-        route_paths.check_version(version, findings)
+        if tapes is None:
+            effective.check_version(fleet, version, findings)
+            ports.check_version(version, findings)
+            _checks_after_ports(fleet, version, findings, for_every_app)
+        else:
+            first, rest = tapes.of(version)
+            first.replay(version, findings, for_every_app)
+            ports.check_version(version, findings)
+            rest.replay(version, findings, for_every_app)
     for_every_app.report(findings)
     found: dict[tuple, Diagnostic] = {}
     for group in (assignment_diagnostics(evaluation), cluster_label_diagnostics(fleet, resolution), findings.diagnostics(),
@@ -59,3 +61,68 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
         for diag in group:
             found.setdefault((diag.code, diag.span, diag.message), diag)
     return list(found.values())
+
+
+def _checks_after_ports(fleet, version: Version, findings, for_every_app) -> None:
+    """The checks of one version that follow `effective`'s and the ports' (in this order)."""
+    workloads.check_version(version, findings, for_every_app)
+    pods.check_version(version, findings)
+    release_settings.check_version(version, findings)
+    network.check_version(fleet, version, findings)
+    names.check_version(fleet, version, findings)
+    file_mounts.check_version(fleet, version, findings)
+    route_paths.check_version(version, findings)
+
+
+class Tape:
+    """The calls the checks of one version made into `Findings` (`report`) and
+    `workloads.FieldsForEveryApp` (`add`), made again for a version with the same values."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[bool, tuple, dict]] = []
+
+    def report(self, version: Version, *args, **kwargs) -> None:
+        self.calls.append((False, args, kwargs))
+
+    def add(self, version: Version, kind: str) -> None:
+        self.calls.append((True, (kind,), {}))
+
+    def replay(self, version: Version, findings: Findings, for_every_app) -> None:
+        for every_app, args, kwargs in self.calls:
+            (for_every_app.add if every_app else findings.report)(version, *args, **kwargs)
+
+
+class VersionTapes:
+    """The language server's reuse of the per-version checks across analyses. A version's checks
+    read the version's values and origins, its own `AppModel` (span, namespace, features) and
+    `fleet.delivery`, nothing else; the ports' check keeps its own state and always runs. So
+    when the values and origins are the very objects the session's memo holds (evaluation reuses
+    unchanged apps' bases and instances) and the rest is equal, the calls recorded for them
+    (`Tape`s: before and after the ports' check) are made again for this version, whose
+    clusters may differ; otherwise the checks run and their calls are recorded."""
+
+    def __init__(self, fleet, memo) -> None:
+        self.fleet = fleet
+        self.memo = memo
+        self.delivery = fleet.delivery.values
+        self._same_delivery: dict[int, bool] = {}  # id of a kept entry's delivery values -> equal to this fleet's
+
+    def of(self, version: Version) -> tuple[Tape, Tape]:
+        app = self.fleet.apps[version.app]
+        facts = (version.app, app.span, app.namespace, app.features)
+        entry = self.memo.fleet_checks.get(version.values)
+        if entry is not None and entry[0] is version.origins and entry[1] == facts and self._delivery_is(entry[2]):
+            return entry[3], entry[4]
+        first, rest = Tape(), Tape()
+        effective.check_version(self.fleet, version, first)
+        _checks_after_ports(self.fleet, version, rest, rest)
+        self.memo.fleet_checks.put(version.values, (version.origins, facts, self.delivery, first, rest))
+        return first, rest
+
+    def _delivery_is(self, delivery: dict) -> bool:
+        same = self._same_delivery.get(id(delivery))
+        if same is None:
+            same = self._same_delivery[id(delivery)] = delivery is self.delivery or delivery == self.delivery
+        return same
