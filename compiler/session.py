@@ -203,6 +203,7 @@ class EvaluationMemo:
         # Each app's instances (by its base values; `fleet.evaluate._kept_instances`) and each
         # version's fleet-check calls (by its values; `fleet.checks.VersionTapes`).
         self.instances = RoundMemo(ParseCache.VERSIONS_PER_FILE)
+        self.environment: tuple | None = None  # the last analysis's `fleet.evaluate._environment`
         self.fleet_checks = RoundMemo(ParseCache.VERSIONS_PER_FILE)
 
     def next_round(self) -> None:

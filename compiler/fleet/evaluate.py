@@ -247,7 +247,10 @@ class _Evaluator:
     def _units(self) -> dict[str, _Unit]:
         """Every app, release and resource as written, by `unit_key`."""
         units: dict[str, _Unit] = {}
-        environment = self._environment = _environment(self.program, self.resolution)
+        environment = _environment(self.program, self.resolution)
+        if self.memo is not None:  # one object for equal environments: the memos compare it by identity first
+            environment = self.memo.environment = self.memo.environment if self.memo.environment == environment else environment
+        self._environment = environment
         for name, decl in self.resolution.resources["app"].items():
             scope = self.checker.scope_of(decl)
             with self._unit_context("app"):
@@ -371,7 +374,7 @@ class _Evaluator:
         time, so they are reused (from the session's `memo`); its values schema is looked up again
         in this analysis's types."""
         cached = self.memo.app_checks.get(decl) if self.memo is not None else None
-        if cached is not None and cached[0] == environment:
+        if cached is not None and (cached[0] is environment or cached[0] == environment):
             _, leaves, annotation, diagnostics, references = cached
             self.checker.reads_context |= any(reads_of(leaf.value) for leaf in leaves)
             self.checker.diagnostics.extend(diagnostics)
@@ -500,7 +503,7 @@ class _Evaluator:
         kept: dict[tuple, Instance] = {}
         for unit in apps.values() if self.memo is not None else ():
             entry = self.memo.instances.get(unit.values) if unit.kind == "app" else None
-            if entry is not None and entry[0] is unit.origins and entry[1] == self._environment:
+            if entry is not None and entry[0] is unit.origins and (entry[1] is self._environment or entry[1] == self._environment):
                 kept.update(entry[2])
         return kept
 

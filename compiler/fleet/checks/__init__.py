@@ -39,17 +39,12 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
     fleet = evaluation.fleet
     findings, ports = Findings(), PortProblems(sources)
     for_every_app = workloads.FieldsForEveryApp()
-    tapes = VersionTapes(fleet, memo) if memo is not None else None
+    tapes = VersionTapes(fleet, sources, memo) if memo is not None else None
     for version in versions(fleet, instances):
         if tapes is None:
-            effective.check_version(fleet, version, findings)
-            ports.check_version(version, findings)
-            _checks_after_ports(fleet, version, findings, for_every_app)
+            _check_version(fleet, version, findings, ports, for_every_app)
         else:
-            first, rest = tapes.of(version)
-            first.replay(version, findings, for_every_app)
-            ports.check_version(version, findings)
-            rest.replay(version, findings, for_every_app)
+            tapes.of(version).replay(version, findings, ports, for_every_app)
     for_every_app.report(findings)
     found: dict[tuple, Diagnostic] = {}
     for group in (assignment_diagnostics(evaluation), cluster_label_diagnostics(fleet, resolution), findings.diagnostics(),
@@ -63,8 +58,10 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
     return list(found.values())
 
 
-def _checks_after_ports(fleet, version: Version, findings, for_every_app) -> None:
-    """The checks of one version that follow `effective`'s and the ports' (in this order)."""
+def _check_version(fleet, version: Version, findings, ports: PortProblems, for_every_app) -> None:
+    """Every check of one version."""
+    effective.check_version(fleet, version, findings)
+    ports.check_version(version, findings)
     workloads.check_version(version, findings, for_every_app)
     pods.check_version(version, findings)
     release_settings.check_version(version, findings)
@@ -75,13 +72,15 @@ def _checks_after_ports(fleet, version: Version, findings, for_every_app) -> Non
 
 
 class Tape:
-    """The calls the checks of one version made into `Findings` (`report`) and
-    `workloads.FieldsForEveryApp` (`add`), made again for a version with the same values."""
+    """What the checks of one version found: their calls into `Findings` (`report`) and
+    `workloads.FieldsForEveryApp` (`add`), in order, and the ports' problems (by key); made again
+    for a version with the same values (its clusters may differ)."""
 
-    __slots__ = ("calls",)
+    __slots__ = ("calls", "ports")
 
     def __init__(self) -> None:
         self.calls: list[tuple[bool, tuple, dict]] = []
+        self.ports: dict[tuple, Diagnostic] = {}
 
     def report(self, version: Version, *args, **kwargs) -> None:
         self.calls.append((False, args, kwargs))
@@ -89,9 +88,11 @@ class Tape:
     def add(self, version: Version, kind: str) -> None:
         self.calls.append((True, (kind,), {}))
 
-    def replay(self, version: Version, findings: Findings, for_every_app) -> None:
+    def replay(self, version: Version, findings: Findings, ports: PortProblems, for_every_app) -> None:
         for every_app, args, kwargs in self.calls:
             (for_every_app.add if every_app else findings.report)(version, *args, **kwargs)
+        for key, found in self.ports.items():
+            ports.keep(key, found)
 
 
 class VersionTapes:
@@ -103,26 +104,29 @@ class VersionTapes:
     (`Tape`s: before and after the ports' check) are made again for this version, whose
     clusters may differ; otherwise the checks run and their calls are recorded."""
 
-    def __init__(self, fleet, memo) -> None:
+    def __init__(self, fleet, sources: dict, memo) -> None:
         self.fleet = fleet
+        self.sources = sources
         self.memo = memo
-        self.delivery = fleet.delivery.values
-        self._same_delivery: dict[int, bool] = {}  # id of a kept entry's delivery values -> equal to this fleet's
+        self._facts: dict[str, tuple] = {}  # by app: (fleet.delivery values, the AppModel's span, namespace, features)
+        self._same: dict[tuple[int, str], bool] = {}  # (id of a kept entry's facts, app) -> equal to this fleet's
 
-    def of(self, version: Version) -> tuple[Tape, Tape]:
-        app = self.fleet.apps[version.app]
-        facts = (version.app, app.span, app.namespace, app.features)
+    def of(self, version: Version) -> Tape:
+        facts = self._facts.get(version.app)
+        if facts is None:
+            app = self.fleet.apps[version.app]
+            facts = self._facts[version.app] = (self.fleet.delivery.values, app.span, app.namespace, app.features)
         entry = self.memo.fleet_checks.get(version.values)
-        if entry is not None and entry[0] is version.origins and entry[1] == facts and self._delivery_is(entry[2]):
-            return entry[3], entry[4]
-        first, rest = Tape(), Tape()
-        effective.check_version(self.fleet, version, first)
-        _checks_after_ports(self.fleet, version, rest, rest)
-        self.memo.fleet_checks.put(version.values, (version.origins, facts, self.delivery, first, rest))
-        return first, rest
+        if entry is not None and entry[0] is version.origins and self._equal(entry[1], facts, version.app):
+            return entry[2]
+        tape, ports = Tape(), PortProblems(self.sources)
+        _check_version(self.fleet, version, tape, ports, tape)
+        tape.ports = ports.found
+        self.memo.fleet_checks.put(version.values, (version.origins, facts, tape))
+        return tape
 
-    def _delivery_is(self, delivery: dict) -> bool:
-        same = self._same_delivery.get(id(delivery))
+    def _equal(self, kept: tuple, facts: tuple, app: str) -> bool:
+        same = self._same.get((id(kept), app))
         if same is None:
-            same = self._same_delivery[id(delivery)] = delivery is self.delivery or delivery == self.delivery
+            same = self._same[id(kept), app] = kept is facts or kept == facts
         return same
