@@ -13,7 +13,8 @@ is what the commands and the language server share.
 Where the caches live, and how long:
 - In the `Session`, across its analyses: the parses by (file, text) (`ParseCache`, when the
   session is given one: the language server's, shared with its open documents), and the checked
-  app bodies and app bases and each file's plaintext findings of the previous analyses (`EvaluationMemo`): the language server
+  app bodies and app bases and each file's plaintext findings of the previous analyses, each unchanged
+  app's instances and each version's fleet-check findings (`EvaluationMemo`): the language server
   analyses again after each edit and gets the same trees for unchanged files. They keep only what
   the last three analyses used (as many as the parse cache keeps texts of a file), so a program's
   objects go three analyses after the last one that used them.

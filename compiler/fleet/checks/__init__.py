@@ -14,7 +14,10 @@ after layering walks `versions.versions(...)`, each distinct tree of an app once
 instances are found once, by evaluation, which completes each `AppModel` with them too).
 
 Invariants: deterministic order (the session sorts); each problem once, however many clusters
-share it.
+share it. A per-version check (`_check_version`) reads only the version, its own `AppModel` (span,
+namespace, features) and `fleet.delivery`, and reports only through `Findings`, `PortProblems` and
+`FieldsForEveryApp`: `VersionTapes` (the language server's session) replays what it found in an
+unchanged version on that ground; a check that reads more must add it to `VersionTapes`' facts.
 """
 
 from __future__ import annotations
