@@ -477,14 +477,15 @@ class _Evaluator:
                     if read:
                         key += (self.contexts.key_on(read, apps[app_name].kind, apps[app_name].name, env, cluster),)
                     if key not in cache:
-                        layers = None if key in kept else self._layers(env_leaves, overlay_leaves, app_name, env, touching, own)
-                        if layers is None:
+                        if key in kept:
                             cache[key] = kept[key]
-                        elif read:
-                            context = self.contexts.context(apps[app_name].kind, apps[app_name].name, env, cluster)
-                            cache[key] = self._context_instance(apps[app_name], env, layers, context, reported, env_values)
                         else:
-                            cache[key] = self._instance(apps[app_name], env, layers, reported)
+                            layers = self._layers(env_leaves, overlay_leaves, app_name, env, touching, own)
+                            if read:
+                                context = self.contexts.context(apps[app_name].kind, apps[app_name].name, env, cluster)
+                                cache[key] = self._context_instance(apps[app_name], env, layers, context, reported, env_values)
+                            else:
+                                cache[key] = self._instance(apps[app_name], env, layers, reported)
                         if env:
                             env_values.setdefault(env, {}).setdefault(app_name, cache[key].env_values)
                     instances[app_name] = cache[key]
