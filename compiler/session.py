@@ -13,7 +13,8 @@ is what the commands and the language server share.
 Where the caches live, and how long:
 - In the `Session`, across its analyses: the parses by (file, text) (`ParseCache`, when the
   session is given one: the language server's, shared with its open documents), and the checked
-  app bodies and app bases and each file's plaintext findings of the previous analyses (`EvaluationMemo`): the language server
+  app bodies and app bases and each file's plaintext findings of the previous analyses, each unchanged
+  app's instances and each version's fleet-check findings (`EvaluationMemo`): the language server
   analyses again after each edit and gets the same trees for unchanged files. They keep only what
   the last three analyses used (as many as the parse cache keeps texts of a file), so a program's
   objects go three analyses after the last one that used them.
@@ -202,11 +203,15 @@ class EvaluationMemo:
         # once per session: a function of the package, which each analysis checks against the lock.
         self.chart_types: dict = {}
         self.plaintext = RoundMemo(ParseCache.VERSIONS_PER_FILE)
+        # Each app's instances (by its base values; `fleet.evaluate._kept_instances`) and each
+        # version's fleet-check calls (by its values; `fleet.checks.VersionTapes`).
+        self.instances = RoundMemo(ParseCache.VERSIONS_PER_FILE)
+        self.environment: tuple | None = None  # the last analysis's `fleet.evaluate._environment`
+        self.fleet_checks = RoundMemo(ParseCache.VERSIONS_PER_FILE)
 
     def next_round(self) -> None:
-        self.app_checks.next_round()
-        self.app_bases.next_round()
-        self.plaintext.next_round()
+        for memo in (self.app_checks, self.app_bases, self.plaintext, self.instances, self.fleet_checks):
+            memo.next_round()
 
 
 def parse_through(disk: DiskCache | None, path: str, text: str) -> ParseResult:

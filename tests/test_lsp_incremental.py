@@ -4,8 +4,8 @@ its diagnostics equal a fresh `gopc check --format json` of the same texts.
 The server analyses again after each edit through its session's memos (parses, app bodies and
 bases, plaintext findings), publishes only what changed, and may publish an analysis that a
 `didOpen` overtook when it saw the opened text already. The sequence below breaks and repairs an
-app, renames an app, changes an overlay's selector and a template, and sends two edits back to
-back (the first one's analysis is overtaken by the second): each step is compared, over
+app, renames an app, changes an overlay's selector, a template, a cluster's label, a let and a
+`dependsOn` edge, and sends two edits back to back (the first one's analysis is overtaken by the second): each step is compared, over
 every file of the workspace, with the real CLI run on the buffers written to disk (the server
 hears of no file change, so it keeps analysing its buffers).
 """
@@ -37,6 +37,13 @@ STEPS = [  # (file, old text, new text): applied in order, each compared with `g
     ("templates.gop", '  imagePolicyy { semver = "^1" }\n', ""),
     ("apps.gop", '  imagePolicy { semver = "^2.0.0" }\n}', '  imagePolicy { semver = "^2.0.0" }\n'),  # a syntax error
     ("apps.gop", '  imagePolicy { semver = "^2.0.0" }\n', '  imagePolicy { semver = "^2.0.0" }\n}'),
+    # What unchanged apps' reused instances and fleet-check findings depend on (`EvaluationMemo`):
+    ("clusters.gop", 'environment = "prod", region = "cn-north-1"', 'environment = "prod", region = "eu-central-1"'),  # a label
+    ("clusters.gop", 'environment = "prod", region = "eu-central-1", tier = "silver"',
+     'environment = "prod", region = "cn-north-1", tier = "silver"'),
+    ("fleet.gop", 'let domain = "shop.example.com"', "let domain = 42"),  # a let two apps read
+    ("fleet.gop", "let domain = 42", 'let domain = "shop.example.org"'),
+    ("apps.gop", "dependsOn = [cart]", "dependsOn = [web]"),  # a dependsOn edge
 ]
 # Sent back to back, the second while the analysis of the first runs: that analysis is overtaken
 # (it did not see the second edit), so only the one after it may be published for the new versions.
@@ -50,7 +57,7 @@ async def test_diagnostics_after_each_edit_equal_a_fresh_check(shop):
     apps_path.write_text(apps_path.read_text(encoding="utf-8").replace("app cart {", "app cart uses probed {"), encoding="utf-8")
     session = await Session.start(shop, {"debounceMs": 50})
     try:
-        uris = {name: session.open(name) for name in ("apps.gop", "envs.gop", "templates.gop")}
+        uris = {name: session.open(name) for name in ("apps.gop", "envs.gop", "templates.gop", "clusters.gop", "fleet.gop")}
         await session.diagnostics(uris["apps.gop"], what="the first analysis")
         codes = [await _matches_a_fresh_check(session, shop, "opening the workspace")]
         for number, (name, old, new) in enumerate(STEPS, 1):
@@ -68,7 +75,8 @@ async def test_diagnostics_after_each_edit_equal_a_fresh_check(shop):
     assert codes[0] == codes[2] == codes[4] == set()
     assert "E0301" in codes[1] and "E0201" in codes[3] and "E0301" in codes[7] and "E0304" in codes[8]
     assert any(code.startswith("E01") for code in codes[10]) and codes[11] == codes[9]
-    assert {"E0301", "E0201"} <= codes[12]
+    assert "E0301" in codes[14] - codes[13] and codes[15] == codes[16] == codes[13]
+    assert {"E0301", "E0201"} <= codes[17]
 
 
 async def _matches_a_fresh_check(session: Session, root, step: str) -> set[str]:

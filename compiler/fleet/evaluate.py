@@ -191,7 +191,7 @@ class _Evaluator:
             layer_leaves=self.layer_leaves,
             overlay_clusters={name: placement.matches.get(id(d), ()) for name, d in decls["overlay"].items()},
         )
-        self.checker.diagnostics.extend(fleet_diagnostics(evaluation, self.resolution, self.program.sources, instances))
+        self.checker.diagnostics.extend(fleet_diagnostics(evaluation, self.resolution, self.program.sources, instances, self.memo))
         return evaluation
 
     def _env_model(self, name: str, decl: ast.ResourceDecl, values: dict[str, dict], units: dict[str, _Unit]) -> EnvModel:
@@ -247,7 +247,10 @@ class _Evaluator:
     def _units(self) -> dict[str, _Unit]:
         """Every app, release and resource as written, by `unit_key`."""
         units: dict[str, _Unit] = {}
-        environment = self._environment = _environment(self.program, self.resolution)
+        environment = _environment(self.program, self.resolution)
+        if self.memo is not None:  # one object for equal environments: the memos compare it by identity first
+            environment = self.memo.environment = self.memo.environment if self.memo.environment == environment else environment
+        self._environment = environment
         for name, decl in self.resolution.resources["app"].items():
             scope = self.checker.scope_of(decl)
             with self._unit_context("app"):
@@ -371,7 +374,7 @@ class _Evaluator:
         time, so they are reused (from the session's `memo`); its values schema is looked up again
         in this analysis's types."""
         cached = self.memo.app_checks.get(decl) if self.memo is not None else None
-        if cached is not None and cached[0] == environment:
+        if cached is not None and (cached[0] is environment or cached[0] == environment):
             _, leaves, annotation, diagnostics, references = cached
             self.checker.reads_context |= any(reads_of(leaf.value) for leaf in leaves)
             self.checker.diagnostics.extend(diagnostics)
@@ -440,6 +443,7 @@ class _Evaluator:
         cluster_leaves = {name: self._targeted(d, apps, f"cluster {name}") for name, d in decls["cluster"].items()}
         self.layer_leaves = {Layer.ENV: env_leaves, Layer.SELECTOR: overlay_leaves, Layer.CLUSTER: cluster_leaves}
         cache: dict[tuple, Instance] = {}
+        kept = self._kept_instances(apps)
         reported: set = set()
         models: dict[str, ClusterModel] = {}
         env_values: dict[str, dict[str, dict]] = {}
@@ -473,17 +477,47 @@ class _Evaluator:
                     if read:
                         key += (self.contexts.key_on(read, apps[app_name].kind, apps[app_name].name, env, cluster),)
                     if key not in cache:
-                        layers = self._layers(env_leaves, overlay_leaves, app_name, env, touching, own)
-                        if read:
-                            context = self.contexts.context(apps[app_name].kind, apps[app_name].name, env, cluster)
-                            cache[key] = self._context_instance(apps[app_name], env, layers, context, reported, env_values)
+                        if key in kept:
+                            cache[key] = kept[key]
                         else:
-                            cache[key] = self._instance(apps[app_name], env, layers, reported)
+                            layers = self._layers(env_leaves, overlay_leaves, app_name, env, touching, own)
+                            if read:
+                                context = self.contexts.context(apps[app_name].kind, apps[app_name].name, env, cluster)
+                                cache[key] = self._context_instance(apps[app_name], env, layers, context, reported, env_values)
+                            else:
+                                cache[key] = self._instance(apps[app_name], env, layers, reported)
                         if env:
                             env_values.setdefault(env, {}).setdefault(app_name, cache[key].env_values)
                     instances[app_name] = cache[key]
             models[cluster] = _cluster_model(cluster, decl, labels, env or "", instances, apps)
+        self._keep_instances(apps, cache, reported)
         return models, env_values
+
+    # Instances reused across analyses (the language server's): an app's instance is a function of
+    # its base (values and origins: the session memo's very objects), the env, overlay and cluster
+    # bodies aimed at it and the placement (all in unchanged `_environment` files), and the key
+    # (env, overlays, cluster). Kept only from an analysis whose instances reported nothing (no
+    # conflict, no missing field; `reported` empty): what a kept instance's computation would report
+    # is then nothing either, and skipping it loses no diagnostic. Never for instances that read the
+    # context (their keys say what they read; their bases are made again each time).
+    def _kept_instances(self, apps: dict[str, _Unit]) -> dict[tuple, Instance]:
+        kept: dict[tuple, Instance] = {}
+        for unit in apps.values() if self.memo is not None else ():
+            entry = self.memo.instances.get(unit.values) if unit.kind == "app" else None
+            if entry is not None and entry[0] is unit.origins and (entry[1] is self._environment or entry[1] == self._environment):
+                kept.update(entry[2])
+        return kept
+
+    def _keep_instances(self, apps: dict[str, _Unit], cache: dict[tuple, Instance], reported: set) -> None:
+        if self.memo is None or reported:
+            return
+        by_app: dict[str, dict[tuple, Instance]] = {}
+        for key, instance in cache.items():
+            if len(key) == 4:  # not resolved for a context
+                by_app.setdefault(key[0], {})[key] = instance
+        for name, unit in apps.items():
+            if unit.kind == "app" and name in by_app:
+                self.memo.instances.put(unit.values, (unit.origins, self._environment, by_app[name]))
 
     @staticmethod
     def _layers(env_leaves, overlay_leaves, app_name: str, env: str, touching: tuple, own: list) -> dict[Layer, list[Targeted]]:

@@ -24,8 +24,15 @@ class PortProblems:
 
     def __init__(self, sources: dict) -> None:
         self.sources = sources  # file -> source text (`Program.sources`)
-        self.reported: set = set()
-        self.diagnostics: list[Diagnostic] = []
+        self.found: dict[tuple, Diagnostic] = {}  # by (span, message) or, for an ambiguous ingress port, (span, app)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return list(self.found.values())
+
+    def keep(self, key: tuple, found: Diagnostic) -> None:
+        """A problem found by another `PortProblems` (`key` in its `found`), unless one of `key` is here already."""
+        self.found.setdefault(key, found)
 
     def check_version(self, version: Version, findings: Findings) -> None:
         _duplicate_numbers(version, findings)
@@ -55,16 +62,15 @@ class PortProblems:
                         f"declared ports: {', '.join(ports)}; add `ports {{ {chosen} = ... }}` or set `ingress.port`")
         elif chosen is None and "http" not in ports and len(ports) > 1:
             origin = located(origins, (AppField.INGRESS,))
-            if origin is None or (origin.span, name) in self.reported:
+            if origin is None or (origin.span, name) in self.found:
                 return
-            self.reported.add((origin.span, name))
             choices = sorted(ports)
-            self.diagnostics.append(diagnostic(
+            self.found[origin.span, name] = diagnostic(
                 codes.INGRESS_PORT_AMBIGUOUS, origin.span,
                 f"app `{name}` has several ports ({', '.join(choices)}) and none is named `http`: "
                 "which one does the ingress route to?",
                 notes=(f'set `ingress.port`, e.g. `port = "{choices[0]}"` in the ingress block',),
-                fixes=self._ingress_port_fixes(origin.span, choices)))
+                fixes=self._ingress_port_fixes(origin.span, choices))
 
     def _ingress_port_fixes(self, span: Span, choices: list[str]) -> list[Fix]:
         """`port = "<name>"` inserted as the first statement of the `ingress { ... }` block at `span`,
@@ -82,10 +88,9 @@ class PortProblems:
                 for port in choices]
 
     def _error(self, origin, code: str, message: str, note: str) -> None:
-        if origin is None or (origin.span, message) in self.reported:
+        if origin is None or (origin.span, message) in self.found:
             return
-        self.reported.add((origin.span, message))
-        self.diagnostics.append(diagnostic(code, origin.span, message, notes=(note,)))
+        self.found[origin.span, message] = diagnostic(code, origin.span, message, notes=(note,))
 
 
 def _duplicate_numbers(version: Version, findings: Findings) -> None:
