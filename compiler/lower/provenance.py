@@ -33,14 +33,28 @@ README = "README.md"
 _DO_NOT_EDIT = "Do not edit: change the .gop program and run `gopc build` (README.md at the root of this tree)."
 
 
-def as_written(path: str, text: str, fleet: Fleet, overlays: Mapping[str, Span], *, verbatim: bool = False,
-               encoded: bool = False) -> str | bytes:
+def as_written(path: str, text: str, fleet: Fleet, overlays: Mapping[str, Span], relative: Callable[[str], str], *,
+               verbatim: bool = False, encoded: bool = False) -> str | bytes:
     """A file of the tree as it is written: with its header (unless copied `verbatim`), and with
     `encoded` as its UTF-8 bytes. Made one file at a time, so a large tree (100s of MB) is never
-    held both with and without its headers."""
+    held both with and without its headers. `relative`: one tree's `relative_to_root`."""
     if not verbatim:
-        text = headed(path, text, source_of(path, fleet, overlays), fleet)
+        text = _headed(path, text, source_of(path, fleet, overlays), relative)
     return text.encode("utf-8") if encoded else text
+
+
+def relative_to_root(fleet: Fleet) -> Callable[[str], str]:
+    """A source file's path from the program's root, for the files of one tree: each source file's
+    worked out once (a tree has thousands of files, a program tens of source files)."""
+    known: dict[str, str] = {}
+
+    def relative(file: str) -> str:
+        found = known.get(file)
+        if found is None:
+            found = known[file] = _relative(file, fleet)
+        return found
+
+    return relative
 
 
 def with_readme(files: Mapping[str, str | bytes], fleet: Fleet, *, encoded: bool = False) -> dict[str, str | bytes]:
