@@ -267,8 +267,12 @@ def phases(work: Path, size: tuple[int, int, int], cache: Path) -> None:
     if not fleet.exists():
         generate(fleet, *size)
     cli.main(["build", str(fleet), "-o", str(work / "out"), "-q"])
-    for title, argv in (("warm no-op build", ["build", str(fleet), "-o", str(work / "out"), "-q"]),
-                        ("cold check (--no-cache)", ["check", str(fleet), "--no-cache", "-q"])):
+    build = ["build", str(fleet), "-o", str(work / "out"), "-q"]
+    one_line = toggle_line(sorted((fleet / "apps").glob("*.gop"))[size[0] // 2])
+    for title, argv, before in (("warm no-op build", build, None), ("one-line change build", build, one_line),
+                                ("cold check (--no-cache)", ["check", str(fleet), "--no-cache", "-q"], None)):
+        if before is not None:
+            before(0)
         profiler = cProfile.Profile()
         start = time.perf_counter()
         profiler.enable()

@@ -315,7 +315,7 @@ def test_a_user_file_where_gopc_writes_stops_the_build_unless_forced(built, tmp_
     refused = gopc("build", EXAMPLE, "-o", tree, check=False)
     assert refused.returncode == 1
     assert "E0702" in refused.stderr and "charts/web/values.yaml" in refused.stderr and "--force" in refused.stderr
-    assert set(tree_state(tree)) == {"charts/web/values.yaml"} and _staging_dirs(tree) == []
+    assert set(tree_state(tree)) == {"charts/web/values.yaml"} and sorted(p.name for p in tmp_path.iterdir()) == ["tree"]
     assert (tree / "charts" / "web" / "values.yaml").read_text() == "mine: true\n"
     gopc("build", EXAMPLE, "-o", tree, "--force")
     assert (tree / "charts" / "web" / "values.yaml").read_text() == built.files["charts/web/values.yaml"]
@@ -324,62 +324,60 @@ def test_a_user_file_where_gopc_writes_stops_the_build_unless_forced(built, tmp_
 
 # ---------------------------------------------------------------- killed builds
 
-# 0.3 s in (analysis), as the staging directory appears, mid-way (charts/), manifest staged (about to swap).
-KILL_POINTS = [("after", 0.3), ("staging", ""), ("staging", "tree/charts"), ("staging", f"tree/{MANIFEST}")]  # the new tree is staged in `tree`
+# 0.3 s in (analysis), as the journal appears (nothing or little changed yet), and a moment after (mid-way).
+KILL_POINTS = [("after", 0.3), ("journal", 0.0), ("journal", 0.02), ("journal", 0.05)]
+JOURNAL = ".gopc-journal"
 
 
-def _staging_dirs(out: Path) -> list[Path]:
-    return [path for path in out.parent.iterdir() if path.name.startswith(f".{out.name}.gopc-")]
-
-
-def _build_and_kill(program: Path, out: Path, point: tuple[str, float | str]) -> tuple[int, bool]:
-    """Start `gopc build`, SIGKILL it at the point; its exit status, and whether it was
-    killed while its staging directory existed."""
-    earlier = set(_staging_dirs(out))  # what a killed build left: only this build's own staging counts
+def _build_and_kill(program: Path, out: Path, point: tuple[str, float]) -> tuple[int, bool]:
+    """Start `gopc build`, SIGKILL it at the point; its exit status, and whether its journal was seen."""
+    earlier = _journal_of(out)  # a killed build's: only this build's own counts
     proc = subprocess.Popen([str(GOPC), "build", str(program), "-o", str(out)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=rt.tool_env())
-    kind, where = point
-    in_staging = False
+    kind, delay = point
+    journal_seen = False
     try:
-        if kind == "after":
-            time.sleep(where)
-        else:
-            while proc.poll() is None:
-                staging = [path for path in _staging_dirs(out) if path not in earlier and (path / where).exists()]
-                if staging:
-                    in_staging = True
-                    break
-                time.sleep(0.002)
+        if kind == "journal":
+            while proc.poll() is None and _journal_of(out) in (None, earlier):
+                time.sleep(0.001)
+            journal_seen = proc.poll() is None
+        time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
     finally:
         status = proc.wait(timeout=120)
-    return status, in_staging
+    return status, journal_seen
 
 
-def test_a_killed_build_leaves_the_previous_tree(tmp_path):
-    """SIGKILL during analysis, as staging starts, mid-way through it, and once the manifest
-    is staged (just before the swap): the tree is the previous one byte for byte - or, had the
-    swap already happened, exactly the new one - and the next build succeeds."""
-    program, out = tmp_path / "fleet", tmp_path / "out" / "tree"
+def _journal_of(out: Path) -> int | None:
+    try:
+        return (out / JOURNAL).stat().st_ino
+    except FileNotFoundError:
+        return None
+
+
+def test_a_killed_build_is_repaired_by_the_next(tmp_path):
+    """SIGKILL during analysis, as the journal appears and mid-way through the changes, one kill
+    after another: every file is whole (the previous version or the new one), and the next build
+    makes the tree a `--no-cache` build into a new directory makes."""
+    program, out, fresh = tmp_path / "fleet", tmp_path / "out" / "tree", tmp_path / "fresh"
     subprocess.run([sys.executable, str(rt.REPO_ROOT / "bench" / "fleetgen.py"), str(program), "--apps", "300",
                     "--envs", "1", "--clusters", "1"], check=True, capture_output=True)
     gopc("build", program, "-o", out)
     previous = hashes(out)
     assert len(previous) > 4000
     edit(program / "envs.gop", 'values.logLevel = "debug"', 'values.logLevel = "warn"')
+    gopc("build", program, "-o", fresh, "--no-cache")
+    wanted = hashes(fresh)
     seen = []
     for point in KILL_POINTS:
-        status, in_staging = _build_and_kill(program, out, point)
-        seen.append((point, status, in_staging, hashes(out), len(_staging_dirs(out))))
-    # The first three kills land before the swap; the last one may land just after it.
-    assert [(status, in_staging, leftovers) for _, status, in_staging, _, leftovers in seen[:3]] == [
-        (-signal.SIGKILL, False, 0), (-signal.SIGKILL, True, 1), (-signal.SIGKILL, True, 1)]  # one: each build
-    assert all(state == previous for _, _, _, state, _ in seen[:3])  # removes the staging a killed one left
+        status, journal_seen = _build_and_kill(program, out, point)
+        seen.append((point, status, journal_seen))
+        state = hashes(out)
+        assert all(digest in (previous.get(path), wanted.get(path)) for path, digest in state.items()
+                   if path != JOURNAL and not path.endswith(".gopc-new")), point
+    assert [status for _, status, _ in seen[:2]] == [-signal.SIGKILL] * 2 and seen[1][2]
     gopc("build", program, "-o", out)
-    assert sorted(p.name for p in out.parent.iterdir()) == ["tree"]  # ... until the next build removes it
-    now = hashes(out)
-    point, status, _, state, _ = seen[3]
-    assert (status == -signal.SIGKILL and state in (previous, now)) or (status == 0 and state == now), point
-    assert set(now) == set(previous)
-    changed = {path for path in now if now[path] != previous[path]}
+    assert hashes(out) == wanted and sorted(p.name for p in out.parent.iterdir()) == ["tree"]
+    changed = {path for path in wanted if wanted[path] != previous[path]}
+    assert set(wanted) == set(previous)
     assert len(changed) == 300 and all(re.fullmatch(r"apps/dev/app\d{4}/app\d{4}-values\.yaml", p) for p in changed)

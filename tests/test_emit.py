@@ -1,16 +1,17 @@
-"""compiler/emit/tree.py: the atomic writer with its ownership manifest.
+"""compiler/emit/tree.py: the in-place writer with its journal and ownership manifest.
 
 - Unsafe paths (escaping, absolute, backslashes, the manifest's name, duplicates after
   normalisation, a file that is another's directory) are refused before anything is written.
 - The manifest lists exactly the files gopc wrote; the report says what was written, left
-  unchanged (same inode), removed and kept. A rebuild that changes nothing stages nothing; new
+  unchanged (same inode), removed and kept. A rebuild that changes nothing writes nothing; new
   files with the same bytes share an inode (copies when the file system allows no more links);
   big trees are written by several threads, with the same guarantees.
 - User files, symlinks, empty directories and permissions survive; a user entry where gopc
   writes (at the path, or where gopc needs a directory) stops the build unless forced, and
   gopc never writes through a user's symlink.
-- A crash while staging, or a build killed before or during the swap, leaves the previous
-  tree; leftovers of killed builds are cleaned up, a running build's are not.
+- A build that fails or is killed at any point (after any number of its renames, by an
+  exception or a real SIGKILL) leaves each file whole, old or new, and a journal; the next build
+  makes the tree a build into a new directory makes, whether the program changed since or not.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def siblings(out: Path) -> list[str]:
 # ---------------------------------------------------------------- paths
 
 @pytest.mark.parametrize("path", ["../x", "/abs", "a/../../b", "a/../b", "a\\b", "..\\x", MANIFEST, f"sub/{MANIFEST}",
+                                  emit.JOURNAL, "a/.b.gopc-new",
                                   "", ".", "a/\x00b"])
 def test_unsafe_paths_are_refused_before_writing(tmp_path, path):
     out = tmp_path / "out"
@@ -133,7 +135,6 @@ def test_many_entries_are_made_side_by_side(tmp_path, monkeypatch):
     assert {path: text for path, text in snapshot(out).items() if text != "dir" and path != MANIFEST} == {
         path: text.encode() for path, text in files.items()}
     assert len({(out / path).stat().st_ino for path in files}) == 5
-    before = snapshot(out)
     real_write_file, writes = emit._write_file, []
 
     def failing_write_file(path, data):
@@ -143,17 +144,19 @@ def test_many_entries_are_made_side_by_side(tmp_path, monkeypatch):
         return real_write_file(path, data)
 
     monkeypatch.setattr(emit, "_write_file", failing_write_file)
-    with pytest.raises(EmitError, match="No space left on device"):
-        write_tree({path: text + "changed\n" for path, text in files.items()}, out)
-    assert snapshot(out) == before and siblings(out) == ["out"]
+    changed = {path: text + "changed\n" for path, text in files.items()}
+    with pytest.raises(EmitError, match="No space left on device.*partly updated, the next build finishes it"):
+        write_tree(changed, out)
+    monkeypatch.setattr(emit, "_write_file", real_write_file)
+    assert_repaired(changed, out, tmp_path)
 
 
-def test_a_rebuild_that_changes_nothing_stages_nothing(tmp_path, monkeypatch):
+def test_a_rebuild_that_changes_nothing_writes_nothing(tmp_path, monkeypatch):
     out = tmp_path / "out"
     write_tree(V1, out)
     (out / "README.md").write_text("mine\n")
     before = {path: (out / path).lstat() for path in [".", MANIFEST, *V1]}
-    monkeypatch.setattr(emit, "_staging", lambda out: pytest.fail("staged a tree that was already there"))
+    monkeypatch.setattr(emit, "_write_journal", lambda *args: pytest.fail("changes a tree that was already there"))
     report = write_tree(V1, out)
     assert report.unchanged == sorted(V1) and report.written == report.removed == [] and report.kept == ["README.md"]
     assert {path: (out / path).lstat() for path in before} == before
@@ -249,80 +252,122 @@ def test_an_output_reached_through_a_symlink_stays_a_symlink(tmp_path):
 
 # ---------------------------------------------------------------- crashes and kills
 
+# From BEFORE to V2: a file changed, two new twins in new directories, a file removed beside an
+# empty directory of the user's, and one removed with the directories it leaves empty.
+BEFORE = V1 | {"apps/old/x/y.yaml": "old\n"}
+V2 = {"charts/web/Chart.yaml": "name: web\n", "charts/web/values.yaml": "replicas: 3\n",
+      "apps/base/web/release.yaml": "kind: HelmRelease\n", "apps/prod/web/a.yaml": "twin\n",
+      "apps/prod/web/b.yaml": "twin\n"}
+V2_RENAMES = 5  # the journal, 3 files, the manifest
+
+
+def assert_repaired(files: dict[str, str], out: Path, tmp_path: Path, mine: dict[str, bytes | str] | None = None) -> None:
+    """The next build of `files` into `out` makes what a build into a new directory makes (plus `mine`,
+    the user's entries), and leaves no journal."""
+    write_tree(files, out)
+    fresh = tmp_path / f"fresh-{len(list(tmp_path.iterdir()))}"
+    write_tree(files, fresh)
+    assert snapshot(out) == snapshot(fresh) | (mine or {})
+
+
+def whole_files(out: Path, *versions: dict[str, str]) -> None:
+    """Every file gopc writes in `out` holds all the bytes of one of the versions: none is half written."""
+    for path, data in snapshot(out).items():
+        if path not in (MANIFEST, emit.JOURNAL, "README.md") and data != "dir" and not path.endswith(".gopc-new"):
+            assert any(data == version.get(path, "").encode() for version in versions), path
+
+
 class Boom(Exception):
     pass
 
 
 @pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), Boom("bug"), KeyboardInterrupt()])
-def test_a_crash_while_staging_leaves_the_old_tree(tmp_path, monkeypatch, failure):
+@pytest.mark.parametrize("renames", range(V2_RENAMES + 1))  # fails at each rename, or never
+@pytest.mark.parametrize("then", ["V2", "V1"])  # the next build: of the same program, or of the one before
+def test_a_build_that_fails_after_any_rename_is_repaired_by_the_next(tmp_path, monkeypatch, failure, renames, then):
     out = tmp_path / "out"
-    write_tree(V1, out)
+    write_tree(BEFORE, out)
     (out / "README.md").write_text("mine\n")
-    before = snapshot(out)
-    writes = []
-    real_write_file = emit._write_file
+    (out / "apps" / "base" / "cart" / "notes").mkdir()  # an empty directory of the user's, beside a stale file
+    real_replace, done = os.replace, []
 
-    def failing_write_file(path, data):
-        writes.append(path)
-        if len(writes) == 2:
+    def failing_replace(source, target):
+        if len(done) == renames:
             raise failure
-        return real_write_file(path, data)
+        done.append(target)
+        return real_replace(source, target)
 
-    monkeypatch.setattr(emit, "_write_file", failing_write_file)
-    changed = {path: text + "# changed\n" for path, text in V1.items()}
-    with pytest.raises(EmitError if isinstance(failure, OSError) else type(failure)) as raised:
-        write_tree(changed, out)
-    if isinstance(failure, OSError):
-        assert "No space left on device" in str(raised.value)
-    assert len(writes) == 2 and snapshot(out) == before and siblings(out) == ["out"]
-
-
-def test_a_failing_swap_leaves_the_old_tree(tmp_path, monkeypatch):
-    out = tmp_path / "out"
-    write_tree(V1, out)
-    before = snapshot(out)
-    monkeypatch.setattr(emit, "_exchange", lambda a, b: (_ for _ in ()).throw(OSError(5, "Input/output error")))
-    with pytest.raises(EmitError, match="Input/output error"):
-        write_tree({"other": "x"}, out)
-    assert snapshot(out) == before and siblings(out) == ["out"]
+    monkeypatch.setattr(emit.os, "replace", failing_replace)
+    try:
+        write_tree(V2, out)
+        finished = True
+    except (EmitError, Boom, KeyboardInterrupt):
+        finished = False
+    assert finished == (renames >= V2_RENAMES) and (out / emit.JOURNAL).is_file() == (0 < renames < V2_RENAMES)
+    monkeypatch.setattr(emit.os, "replace", real_replace)
+    whole_files(out, BEFORE, V2)
+    mine = {"README.md": b"mine\n", "apps/base/cart": "dir", "apps/base/cart/notes": "dir"}
+    assert_repaired(V2 if then == "V2" else BEFORE, out, tmp_path, mine)
+    if then == "V2":
+        assert not (out / "apps" / "old").exists()
 
 
-def test_without_an_atomic_exchange_two_renames_do(tmp_path, monkeypatch):
-    monkeypatch.setattr(emit, "_exchange", lambda a, b: False)
-    out = tmp_path / "out"
-    write_tree(V1, out)
-    report = write_tree({"charts/web/Chart.yaml": "name: web\n"}, out)
-    assert report.unchanged == ["charts/web/Chart.yaml"] and len(report.removed) == 3
-    assert siblings(out) == ["out"]
-
-
-def killed_staging(out: Path, then: str = "") -> Path:
-    """What a build killed (SIGKILL) while staging leaves behind: a process opens a staging
-    sibling of `out`, runs `then` (Python, with `staging` and `out` bound) and kills itself."""
-    program = ("import os, signal, sys\nfrom pathlib import Path\nfrom gop.compiler.emit import tree as emit\n"
-               "out = Path(sys.argv[1])\nopened = emit._staging(out)\nstaging = opened.__enter__()\n"
-               f"{then}\nprint(staging, flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n")
-    run = subprocess.run([sys.executable, "-c", program, str(out)], capture_output=True, text=True)
+def killed_build(out: Path, files: dict[str, str], renames: int) -> None:
+    """A process writes `files` into `out` and kills itself (SIGKILL) after `renames` renames."""
+    program = ("import os, signal, sys, json\nfrom pathlib import Path\nfrom gop.compiler.emit import tree as emit\n"
+               "real, done = os.replace, []\n"
+               "def replace(source, target):\n"
+               "    if len(done) == int(sys.argv[2]):\n        os.kill(os.getpid(), signal.SIGKILL)\n"
+               "    done.append(target)\n    real(source, target)\n"
+               "emit.os.replace = replace\n"
+               "emit.write_tree(json.loads(sys.argv[3]), Path(sys.argv[1]))\n")
+    run = subprocess.run([sys.executable, "-c", program, str(out), str(renames), json.dumps(files)],
+                         capture_output=True, text=True)
     assert run.returncode == -signal.SIGKILL, run.stderr
-    return Path(run.stdout.strip())
 
 
-def test_a_swap_killed_between_its_two_renames_is_finished_by_the_next_build(tmp_path):
+@pytest.mark.parametrize("renames", [0, 1, 3, V2_RENAMES - 1])
+def test_a_build_killed_midway_is_repaired_by_the_next(tmp_path, renames):
+    out = tmp_path / "out"
+    write_tree(BEFORE, out)
+    killed_build(out, V2, renames)
+    whole_files(out, BEFORE, V2)
+    if renames:
+        assert (out / emit.JOURNAL).is_file()
+    assert_repaired(BEFORE, out, tmp_path)  # the program went back: what the killed build made goes
+    killed_build(out, V2, renames)
+    killed_build(out, V2, 1)  # killed twice: the second journal keeps the first's paths too
+    assert_repaired(V2, out, tmp_path)
+
+
+def test_a_journal_an_older_build_left_half_written_is_ignored(tmp_path):
     out = tmp_path / "out"
     write_tree(V1, out)
-    (out / "README.md").write_text("mine\n")
-    killed_staging(out, then='os.rename(out, staging / "old")')  # the first rename happened, the second did not
-    report = write_tree(V1, out)
-    assert report.unchanged == sorted(V1) and report.kept == ["README.md"] and siblings(out) == ["out"]
+    (out / f".{emit.JOURNAL}.gopc-new").write_text('{"files": ["charts/w')  # killed while writing it
+    (out / f".{MANIFEST}.gopc-new").write_text('{"gener')
+    assert write_tree(V1, out).written == []
+    assert_repaired(V2, out, tmp_path)
 
 
-def test_leftovers_of_killed_builds_go_but_a_running_builds_staging_stays(tmp_path):
+def test_a_damaged_journal_is_repaired_as_if_empty(tmp_path):
     out = tmp_path / "out"
     write_tree(V1, out)
-    dead = killed_staging(out)
-    (dead / "tree" / "half-written").write_text("...")
-    with emit._staging(out) as running:
-        write_tree(V1, out)
-        assert siblings(out) == [running.name, "out"]
+    (out / emit.JOURNAL).write_text("not json")
+    assert write_tree(V1, out).written == [] and not (out / emit.JOURNAL).exists()
+
+
+def test_builds_into_one_output_take_turns(tmp_path):
+    out = tmp_path / "out"
     write_tree(V1, out)
-    assert siblings(out) == ["out"]
+    descriptor = os.open(out, os.O_RDONLY)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    waiting = subprocess.Popen([sys.executable, "-c", "import sys; from pathlib import Path\n"
+                                "from gop.compiler.emit.tree import write_tree\nwrite_tree({'x': '1'}, Path(sys.argv[1]))",
+                                str(out)])
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            waiting.wait(timeout=1)
+        assert not (out / "x").exists()
+    finally:
+        os.close(descriptor)
+    assert waiting.wait(timeout=60) == 0 and (out / "x").read_text() == "1"

@@ -47,10 +47,7 @@ def assert_reported(err: str, command: str) -> None:
 
 # ---------------------------------------------------------------- directories gopc did not make
 
-@pytest.mark.parametrize("atomic_exchange", [True, False])
-def test_user_directories_named_like_gopc_s_are_never_moved_or_removed(tmp_path, monkeypatch, atomic_exchange):
-    if not atomic_exchange:
-        monkeypatch.setattr(emit, "_exchange", lambda a, b: False)
+def test_user_directories_named_like_gopc_s_are_never_moved_or_removed(tmp_path):
     out = tmp_path / "out"
     mine = [tmp_path / "out.gopc-old", tmp_path / ".out.gopc-notes", tmp_path / ".out.gopc-12345678"]
     for directory in mine:
@@ -109,11 +106,11 @@ def refuse(monkeypatch, module, name: str, error_number: int, when=lambda *args:
     monkeypatch.setattr(module, name, failing)
 
 
-def test_a_read_only_parent_is_reported_and_leaves_the_tree(tmp_path, monkeypatch):
+def test_a_journal_that_cannot_be_written_is_reported_and_leaves_the_tree(tmp_path, monkeypatch):
     out = tmp_path / "out"
     write_tree(V1, out)
     before = snapshot(out)
-    refuse(monkeypatch, emit.tempfile, "mkdtemp", errno.EACCES)
+    refuse(monkeypatch, emit, "_write_file", errno.EACCES, when=lambda path, data: emit.JOURNAL in path)
     with pytest.raises(EmitError, match="cannot write .*out: Permission denied"):
         write_tree(V1 | {"x": "1"}, out)
     assert snapshot(out) == before and siblings(out) == ["out"]
@@ -134,7 +131,11 @@ def test_cli_build_reports_a_full_disk_as_e0702(tmp_path, monkeypatch, capsys):
     assert cli.main(["build", str(program), "-o", str(tmp_path / "out")]) == cli.EXIT_ERRORS
     err = capsys.readouterr().err
     assert_reported(err, "build")
-    assert "No space left on device" in err and siblings(tmp_path / "out") == ["program"]
+    assert "No space left on device" in err and "the next build finishes it" in err
+    assert (tmp_path / "out" / emit.JOURNAL).is_file()
+    monkeypatch.undo()
+    assert cli.main(["build", str(program), "-o", str(tmp_path / "out")]) == cli.EXIT_OK
+    assert not (tmp_path / "out" / emit.JOURNAL).exists()
 
 
 def test_cli_render_reports_an_output_below_a_file_as_e0702(tmp_path, capsys):
@@ -216,7 +217,8 @@ def owned_by_nobody(path: Path, mode: int) -> Path:
 
 
 @needs_nobody
-def test_build_into_a_read_only_parent_as_nobody_is_e0702(shared_tmp):
+def test_build_into_a_read_only_output_as_nobody_is_e0702(shared_tmp):
+    """The tree is updated in place: a read-only parent does not matter, a read-only output does."""
     program = starter(shared_tmp / "program")
     parent = owned_by_nobody(shared_tmp / "site", 0o755)
     run = as_nobody("build", str(program), "-o", str(parent / "out"), cwd=shared_tmp)
@@ -224,9 +226,14 @@ def test_build_into_a_read_only_parent_as_nobody_is_e0702(shared_tmp):
     os.chmod(parent, 0o555)
     (program / "envs.gop").write_text(STARTER["envs.gop"].replace("replicas = 3", "replicas = 4"))
     run = as_nobody("build", str(program), "-o", str(parent / "out"), cwd=shared_tmp)
+    assert run.returncode == cli.EXIT_OK, run.stderr
+    before = snapshot(parent)
+    os.chmod(parent / "out", 0o555)
+    (program / "envs.gop").write_text(STARTER["envs.gop"].replace("replicas = 3", "replicas = 5"))
+    run = as_nobody("build", str(program), "-o", str(parent / "out"), cwd=shared_tmp)
     assert run.returncode == cli.EXIT_ERRORS
     assert_reported(run.stderr, "build")
-    assert "Permission denied" in run.stderr and entries(parent) == ["out"]
+    assert "Permission denied" in run.stderr and snapshot(parent) == before
 
 
 @needs_nobody
@@ -254,24 +261,3 @@ def test_a_kept_read_only_directory_does_not_leave_staging_behind_as_nobody(shar
         assert run.returncode == cli.EXIT_OK, run.stderr
     assert entries(shared_tmp) == ["out", "program"]
     assert stat.S_IMODE((out / "notes").stat().st_mode) == 0o555 and (out / "notes" / "todo.txt").read_text() == "mine\n"
-
-
-def test_an_empty_staging_directory_a_killed_build_left_unmarked_is_removed(tmp_path):
-    """Killed between making its staging directory and marking it, a build leaves it empty or
-    with the mark half written; an empty directory of a user's with that name goes too (nothing
-    is in it), a full one stays, and so does one whose only file merely has the mark's name."""
-    out = tmp_path / "out"
-    write_tree(V1, out)
-    unborn, full = tmp_path / ".out.gopc-ab12_xyz", tmp_path / ".out.gopc-cd34_xyz"
-    half_marked, not_a_mark = tmp_path / ".out.gopc-ef56_xyz", tmp_path / ".out.gopc-gh78_xyz"
-    unborn.mkdir()
-    (full / "sub").mkdir(parents=True)
-    for directory, text in ((half_marked, b"gopc staging dir"), (not_a_mark, b"my notes")):
-        directory.mkdir()
-        (directory / ".gopc-staging").write_bytes(text)
-    (tmp_path / ".out.gopc-ij90_xyz").mkdir()
-    (tmp_path / ".out.gopc-ij90_xyz" / ".gopc-staging").write_bytes(b"")
-    write_tree(V1 | {"x": "1"}, out)
-    assert not unborn.exists() and not half_marked.exists() and (full / "sub").is_dir()
-    assert (not_a_mark / ".gopc-staging").read_bytes() == b"my notes"
-    assert siblings(out) == sorted(["out", full.name, not_a_mark.name])

@@ -1,8 +1,8 @@
 """`gopc build PATH... -o DIR [--check]`: write the GitOps repository (or check that DIR holds it),
-and the atomic output writing `gopc render -o` shares.
+and the output writing `gopc render -o` shares.
 
-Input: the PATHs, `-o DIR`, `--force`, `--check`, `-v`. Output: the tree in DIR (`emit.tree.write_tree`: replaced
-atomically, files of the user's kept) and a one-line summary on stderr; the program's
+Input: the PATHs, `-o DIR`, `--force`, `--check`, `-v`. Output: the tree in DIR (`emit.tree.write_tree`: updated
+in place, each file atomically, files of the user's kept) and a one-line summary on stderr; the program's
 diagnostics, a lowering problem or an image tag automation committed (E0704), and a tree that
 cannot be written (E0702, span-less) through the reporter, exit 1. With `--check` nothing is
 written (`emit.tree.compare_tree`): each path that differs from what the build would write is

@@ -1,4 +1,4 @@
-"""Bytes out: the YAML emitter, Go's JSON encoding, and the atomic writer of output trees with its
+"""Bytes out: the YAML emitter, Go's JSON encoding, and the in-place writer of output trees with its
 ownership manifest. Knows nothing about fleets; lowering passes call it.
 
 The manifest's name is here, not in `tree`, so that a replayed build (`commands.runmemo`), which

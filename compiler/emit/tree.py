@@ -1,4 +1,4 @@
-"""Emit pass: a map of relative paths -> text, written atomically into an output directory.
+"""Emit pass: a map of relative paths -> text, written in place into an output directory.
 
 Input: the files to write and the output directory. Output: the directory holds exactly
 those files, plus everything gopc did not write there before (user files, symlinks and
@@ -6,14 +6,15 @@ directories, empty ones included, are kept), and a manifest `.gopc-manifest.json
 the files gopc owns (and the caller's notes for the next build).
 
 Invariants:
-- Atomic: the new tree is assembled in a staging directory and swapped in with one rename
-  (Linux `renameat2(RENAME_EXCHANGE)`; elsewhere two renames, and a later build finishes a
-  swap an interrupted one left half done). The staging directory lives in a sibling of the
-  output that this build creates under a fresh name (`.DIR.gopc-XXXXXXXX`, never one that
-  exists) and marks as gopc's; the old tree of a two-rename swap waits inside it too. A
-  failing or killed build leaves the previous tree as it was; the next build removes what a
-  killed one left behind, recognised by its mark (a running build holds a lock on its own,
-  so it is never taken for a leftover). A directory gopc did not make is never moved or removed.
+- In place, each file atomically: the whole plan (files to write, to remove, user entries to keep
+  or, with `force`, to replace) is made before anything changes; then a journal
+  (`.gopc-journal` in the output, fsynced) lists every path about to change; each new or changed
+  file is written beside itself (`.NAME.gopc-new`) and renamed over its path, so a reader never
+  sees a half-written file; stale files and the directories they leave empty are removed; the
+  manifest is written last, and the journal removed. A build that finds a journal (one failed or
+  was killed) trusts the manifest for no path it lists: it takes them as gopc's, removes their
+  half-written files, reads them again and repairs them, so its tree is what a build into a new
+  directory would make. Builds into the same output take turns (a lock on the directory).
 - Every I/O failure (a read-only parent, a path through a file, a full disk, an unreadable
   directory in the old tree) is an `EmitError`, never an `OSError`.
 - Owned files only: a file removed from the program disappears; nothing gopc did not write
@@ -21,14 +22,11 @@ Invariants:
   a directory, and a user directory where gopc needs a file: without `force` they are
   reported, so gopc never writes through a user's symlink.
 - Paths are relative, normalised, unique, and stay inside the output directory.
-- Unchanged files keep their inode and mtime (hard-linked from the previous tree), so a
-  rebuild changes only the files whose bytes changed; when nothing would change (same files,
-  same bytes, same manifest, nothing in the way) nothing is staged or swapped at all. Each file
-  is compared with the tree once; the comparing, the linking and the removal of the previous
-  tree after the swap (subtree by subtree, `shutil.rmtree` each) run side by side in a few threads:
-  a rebuild's cost is the kernel's file-system work, which the threads overlap.
-  Directories keep their permissions; a new output directory gets the usual ones (0777 minus
-  the umask).
+- Unchanged files keep their inode and mtime, and directories their inode and permissions (a new
+  directory gets the usual ones: 0777 minus the umask): a rebuild touches only the files whose
+  bytes changed, and when nothing would change (same files, same bytes, same manifest, nothing in
+  the way, no journal) nothing is written at all. Each file is compared with the tree once; the
+  comparing and the writing run side by side in a few threads when there are many.
 - `compare_tree` reads the same inputs and writes nothing: what `write_tree` would change, as
   lists of paths (`gopc build --check`).
 - New files with the same bytes share one inode (hard links: every chart has the same
@@ -40,26 +38,20 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import json
 import os
-import re
 import shutil
 import stat
-import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gop.compiler.emit import MANIFEST
-_STAGING_INFIX = ".gopc-"  # the staging sibling of DIR is `.DIR.gopc-XXXXXXXX`
-_STAGING_MARK = ".gopc-staging"  # a file in it that says it is gopc's, and for which output
-_STAGED_TREE = "tree"  # the new tree, inside the staging sibling
-_OLD_TREE = "old"  # the previous tree between the two renames of a swap without renameat2
+JOURNAL = ".gopc-journal"  # in the output while a build changes it: the paths it is changing
+_NEW_SUFFIX = ".gopc-new"  # `.NAME.gopc-new`: NAME being written, renamed over NAME once whole
 
 try:
     import fcntl
-except ImportError:  # not on Windows: leftovers of killed builds are then left in place
+except ImportError:  # not on Windows: builds into one output there do not take turns
     fcntl = None
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _SIDE_BY_SIDE_FROM = 256  # entries; fewer are made faster by one thread
@@ -96,8 +88,8 @@ def safe_relative(path: str) -> str:
         parts = [part for part in parts if part not in ("", ".")]
     if path.startswith("/") or not parts or ".." in parts or "\\" in path or "\x00" in path:
         raise EmitError(f"refusing to write `{path}`: it would land outside the output directory")
-    if parts[-1] == MANIFEST:
-        raise EmitError(f"refusing to write `{path}`: the name is reserved for gopc's manifest")
+    if parts[-1] in (MANIFEST, JOURNAL) or parts[-1].endswith(_NEW_SUFFIX):
+        raise EmitError(f"refusing to write `{path}`: the name is reserved for gopc's manifest, journal and files being written")
     return "/".join(parts)
 
 
@@ -139,8 +131,11 @@ def compare_tree(files: dict[str, str | bytes], out: Path, *, notes: dict[str, o
         out = _output_directory(shown)
         existing = _scan(out, shown)
         owned_before, manifest_before = _read_manifest(out)
+        interrupted = _read_journal(out) if out.is_dir() else None
     except OSError as error:
         raise EmitError(_io_failure(shown, error).replace("cannot write", "cannot read", 1)) from error
+    if interrupted is not None:  # what a build that did not finish was changing is gopc's
+        owned_before |= interrupted.files
     differences = TreeDifferences(manifest=_manifest_text(files, notes or {}) != manifest_before)
     for (relative, _), same in zip(files.items(), _same_as_before(files, str(out), existing)):
         if relative in existing.entries or relative in existing.directories:
@@ -152,31 +147,170 @@ def compare_tree(files: dict[str, str | bytes], out: Path, *, notes: dict[str, o
     return differences
 
 
+@dataclass(slots=True)
+class _Journal:
+    """What a build that did not finish was changing: files (gopc's, whatever the manifest says)
+    and directories (made, or perhaps emptied, by it)."""
+
+    files: set[str] = field(default_factory=set)
+    directories: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class _Plan:
+    """Everything a build changes, worked out before it changes anything."""
+
+    report: EmitReport
+    changed: dict[str, bytes]  # new or changed files
+    cleared: list[str]  # entries removed first: a directory where a file goes, a file where a directory goes
+    new_directories: list[str]
+    emptied: list[str]  # directories removed at the end when nothing is left in them
+    manifest: bytes | None  # None: the manifest stays as it is
+
+
 def _write(files: dict[str, bytes], directories: set[str], shown: Path, force: bool,
            notes: dict[str, object]) -> EmitReport:
     out = _output_directory(shown)
-    _remove_leftovers(out)
-    owned_before, manifest_before = _read_manifest(out)
-    existing = _scan(out, shown)
-    in_the_way = _user_paths_in_the_way(files, directories, existing, owned_before)
-    if in_the_way and not force:
-        raise EmitError(
-            f"{shown / in_the_way[0]} exists and was not written by gopc"
-            + (f" (and {len(in_the_way) - 1} more)" if len(in_the_way) > 1 else "")
-            + "; move it away or use --force to overwrite"
-        )
-    manifest = _manifest_text(files, notes)
-    same = _same_as_before(files, str(out), existing)
-    if not in_the_way and manifest == manifest_before and all(same):
-        # The tree already is what this build would make: leaving it alone is the atomic write.
-        return EmitReport(unchanged=list(files), kept=_kept(files, existing, owned_before, set()))
-    report = EmitReport()
+    _make_output(out, shown)
+    with _taking_turns(out):
+        interrupted = _read_journal(out)
+        owned_before, manifest_before = _read_manifest(out)
+        if interrupted is not None:
+            owned_before |= interrupted.files
+        _remove_half_written(str(out), {MANIFEST, JOURNAL} | (interrupted.files if interrupted else set()))
+        existing = _scan(out, shown)
+        if interrupted is not None:
+            existing.empty_directories -= interrupted.directories
+        in_the_way = _user_paths_in_the_way(files, directories, existing, owned_before)
+        if in_the_way and not force:
+            raise EmitError(
+                f"{shown / in_the_way[0]} exists and was not written by gopc"
+                + (f" (and {len(in_the_way) - 1} more)" if len(in_the_way) > 1 else "")
+                + "; move it away or use --force to overwrite"
+            )
+        manifest = _manifest_text(files, notes)
+        same = _same_as_before(files, str(out), existing)
+        if interrupted is None and not in_the_way and manifest == manifest_before and all(same):
+            # The tree already is what this build would make: nothing to write.
+            return EmitReport(unchanged=list(files), kept=_kept(files, existing, owned_before, set()))
+        plan = _plan(files, same, directories, existing, owned_before, set(in_the_way),
+                     interrupted or _Journal(), None if manifest == manifest_before else manifest)
+        _write_journal(str(out), plan, interrupted or _Journal())
+        try:
+            _apply(plan, str(out))
+        except OSError as error:
+            raise EmitError(_io_failure(shown, error) + "; the tree is partly updated, the next build finishes it") from error
+        return plan.report
+
+
+def _make_output(out: Path, shown: Path) -> None:
+    if out.is_dir():
+        return
+    if out.exists() or out.is_symlink():
+        raise EmitError(f"{shown} exists and is not a directory")
     _make_parent(out)
-    with _staging(out) as staging:
-        tree = staging / _STAGED_TREE
-        _stage(files, same, directories, manifest, str(out), str(tree), existing, owned_before, set(in_the_way), report)
-        _swap(staging, out)
-    return report
+    with contextlib.suppress(FileExistsError):  # another build made it first
+        os.mkdir(out)
+
+
+@contextlib.contextmanager
+def _taking_turns(out: Path):
+    """Hold an exclusive lock on the output directory: a second build into it waits for this one."""
+    if fcntl is None:
+        yield
+        return
+    descriptor = os.open(out, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _plan(files: dict[str, bytes], same: list[bool], directories: set[str], existing: _Existing,
+          owned_before: set[str], overwritten: set[str], interrupted: _Journal, manifest: bytes | None) -> _Plan:
+    report = EmitReport(kept=_kept(files, existing, owned_before, overwritten))
+    changed: dict[str, bytes] = {}
+    for (relative, data), unchanged in zip(files.items(), same):
+        if unchanged:
+            report.unchanged.append(relative)
+        else:
+            changed[relative] = data
+            report.written.append(relative)
+    report.removed = sorted(p for p in owned_before if p not in files and p in existing.entries)
+    cleared = {path for path in directories if path in existing.entries}
+    cleared |= {path for path in files if path in existing.directories}
+    emptied = interrupted.directories - directories
+    for relative in report.removed:
+        parent = relative.rpartition("/")[0]
+        while parent and parent not in directories:
+            emptied.add(parent)
+            parent = parent.rpartition("/")[0]
+    return _Plan(report, changed, sorted(cleared), sorted(directories - existing.directories), sorted(emptied), manifest)
+
+
+def _write_journal(out: str, plan: _Plan, interrupted: _Journal) -> None:
+    """Every path the plan changes, on disk (fsynced) before the first change: what the next build
+    repairs should this one not finish (with what an earlier unfinished build was changing)."""
+    files = interrupted.files | set(plan.changed) | set(plan.report.removed) | set(plan.cleared)
+    directories = interrupted.directories | set(plan.new_directories) | set(plan.emptied)
+    text = json.dumps({"generator": "gopc", "files": sorted(files), "directories": sorted(directories)}, indent=1)
+    _replace_file(f"{out}/{JOURNAL}", (text + "\n").encode("utf-8"), durable=True)
+
+
+def _apply(plan: _Plan, out: str) -> None:
+    for relative in plan.cleared:
+        _remove_entry(f"{out}/{relative}")
+    _make_directories(out, plan.new_directories)
+    _write_new_files([(f"{out}/{relative}", data) for relative, data in plan.changed.items()])
+    _side_by_side(_remove_file, [f"{out}/{relative}" for relative in plan.report.removed])
+    for relative in sorted(plan.emptied, key=lambda path: path.count("/"), reverse=True):  # children first
+        try:
+            os.rmdir(f"{out}/{relative}")
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT, errno.ENOTDIR):
+                raise  # not empty (a file of the user's), gone, or not a directory: it stays as it is
+    if plan.manifest is not None:
+        _replace_file(f"{out}/{MANIFEST}", plan.manifest)
+    os.unlink(f"{out}/{JOURNAL}")
+
+
+def _remove_entry(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def _remove_file(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):  # under a directory a forced build replaced
+        os.unlink(path)
+
+
+def _read_journal(out: Path) -> _Journal | None:
+    """The journal a build that did not finish left (None when there is none; an empty one when it is damaged)."""
+    try:
+        text = (out / JOURNAL).read_bytes()
+    except FileNotFoundError:
+        return None
+    data = _manifest_data(text)
+    try:
+        return _Journal({safe_relative(p) for p in data.get("files", [])},
+                        {safe_relative(p) for p in data.get("directories", [])})
+    except (EmitError, TypeError, AttributeError):
+        return _Journal()
+
+
+def _remove_half_written(out: str, files: set[str]) -> None:
+    for relative in files:
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            os.unlink(_beside(f"{out}/{relative}"))
+
+
+def _beside(path: str) -> str:
+    """Where `path` is written before it is renamed over `path`."""
+    head, _, name = path.rpartition("/")
+    return f"{head}/.{name}{_NEW_SUFFIX}"
 
 
 def _make_parent(out: Path) -> None:
@@ -265,47 +399,19 @@ def _kept(files, existing: _Existing, owned_before: set[str], overwritten: set[s
                   if relative not in files and relative not in owned_before and not _under(relative, overwritten))
 
 
-def _stage(files: dict[str, bytes], same: list[bool], directories: set[str], manifest: bytes, out: str, staging: str,
-           existing: _Existing, owned_before: set[str], overwritten: set[str], report: EmitReport) -> None:
-    """The new tree in `staging`: the files the tree holds already (`same`) hard-linked from it
-    (side by side), the others written, the user's kept entries linked."""
-    report.kept = _kept(files, existing, owned_before, overwritten)
-    kept_directories = {relative for relative in existing.empty_directories if not _under(relative, overwritten)}
-    for relative in report.kept + sorted(kept_directories):
-        parent = relative.rpartition("/")[0]
-        while parent and parent not in kept_directories:
-            kept_directories.add(parent)
-            parent = parent.rpartition("/")[0]
-    _make_directories(staging, directories | kept_directories)
-    for relative in report.kept:
-        _link_or_copy(f"{out}/{relative}", f"{staging}/{relative}")
-    new_files: list[tuple[str, bytes]] = []
-    for (relative, data), unchanged in zip(files.items(), same):
-        if unchanged:
-            report.unchanged.append(relative)
-        else:
-            new_files.append((f"{staging}/{relative}", data))
-            report.written.append(relative)
-    _side_by_side(_link_pair, [(f"{out}/{relative}", f"{staging}/{relative}") for relative in report.unchanged])
-    _write_new_files(new_files)
-    _write_file(f"{staging}/{MANIFEST}", manifest)
-    _keep_directory_modes(out, staging, existing.directories)
-    report.removed = sorted(p for p in owned_before if p not in files and p in existing.entries)
-
-
-def _make_directories(staging: str, directories: set[str]) -> None:
+def _make_directories(out: str, directories: list[str]) -> None:
     """Parents before children: one depth at a time, the directories of a depth side by side."""
     by_depth: dict[int, list[str]] = {}
     for relative in directories:
-        by_depth.setdefault(relative.count("/"), []).append(f"{staging}/{relative}")
+        by_depth.setdefault(relative.count("/"), []).append(f"{out}/{relative}")
     for depth in sorted(by_depth):
-        _side_by_side(os.mkdir, sorted(by_depth[depth]))
+        _side_by_side(os.mkdir, by_depth[depth])
 
 
 def _write_new_files(new_files: list[tuple[str, bytes]]) -> None:
     """Each distinct content is written once (side by side); the other files with its bytes are
     hard links to that file (chart templates repeat in every chart: a link costs a fraction of a
-    new inode)."""
+    new inode). Each file appears whole: made beside its path, then renamed over it."""
     first: dict[bytes, str] = {}
     unique: list[tuple[str, bytes]] = []
     twins: list[tuple[str, str, bytes]] = []
@@ -315,22 +421,38 @@ def _write_new_files(new_files: list[tuple[str, bytes]]) -> None:
             unique.append((target, data))
         else:
             twins.append((twin, target, data))
-    _side_by_side(_write_pair, unique)
+    _side_by_side(_replace_pair, unique)
     for twin, target, data in twins:
         try:
-            os.link(twin, target)
+            os.link(twin, _beside(target))
         except OSError as error:
             if error.errno != errno.EMLINK:  # the twin has as many links as the file system allows
                 raise
-            _write_file(target, data)
+            _write_file(_beside(target), data)
+        os.replace(_beside(target), target)
 
 
-def _write_pair(pair: tuple[str, bytes]) -> None:
-    _write_file(*pair)
+def _replace_pair(pair: tuple[str, bytes]) -> None:
+    _replace_file(*pair)
 
 
-def _link_pair(pair: tuple[str, str]) -> None:
-    _link_or_copy(*pair)
+def _replace_file(path: str, data: bytes, durable: bool = False) -> None:
+    """`path` holds `data`, whole or not at all for a reader (written beside it, renamed over it);
+    `durable`: on disk, name included, when this returns."""
+    _write_file(_beside(path), data)
+    if durable:
+        _sync(_beside(path))
+    os.replace(_beside(path), path)
+    if durable:
+        _sync(os.path.dirname(path))
+
+
+def _sync(path: str) -> None:
+    descriptor = os.open(path, os.O_RDONLY | _O_CLOEXEC)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _side_by_side(function, items: list) -> list:
@@ -358,18 +480,6 @@ def _write_file(path: str, data: bytes) -> None:
             view = view[os.write(descriptor, view):]
     finally:
         os.close(descriptor)
-
-
-def _keep_directory_modes(out: str, staging: str, directories: set[str]) -> None:
-    """Directories of the previous tree keep their permissions in the new one."""
-    for relative in sorted(directories):
-        try:
-            mode = stat.S_IMODE(os.lstat(f"{staging}/{relative}").st_mode)
-        except FileNotFoundError:
-            continue  # not in the new tree
-        wanted = stat.S_IMODE(os.lstat(f"{out}/{relative}").st_mode)
-        if wanted != mode:
-            os.chmod(f"{staging}/{relative}", wanted)
 
 
 def _under(relative: str, roots: set[str]) -> bool:
@@ -425,7 +535,7 @@ def _scan(out: Path, shown: Path) -> _Existing:
             if child.is_dir(follow_symlinks=False):
                 existing.directories.add(relative)
                 pending.append(relative)
-            elif relative != MANIFEST:
+            elif relative not in (MANIFEST, JOURNAL):
                 existing.entries.add(relative)
     return existing
 
@@ -452,204 +562,3 @@ def _same_bytes(path: str, data: bytes) -> bool:
         return False
     finally:
         os.close(descriptor)
-
-
-def _link_or_copy(source: str, target: str) -> None:
-    if os.path.islink(source):
-        os.symlink(os.readlink(source), target)
-        return
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
-
-
-@contextlib.contextmanager
-def _staging(out: Path):
-    """A new sibling of `out` that only this build uses, locked while it does, with an empty
-    `tree` in it that has the permissions `out` has (or the umask's for a new one); removed
-    afterwards, unless a failed swap left the previous tree in it (the next build restores it)."""
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{_STAGING_INFIX}", dir=out.parent))
-    try:
-        with _locked(staging):
-            _write_file(str(staging / _STAGING_MARK), _mark(out))  # after locking: see _remove_leftovers
-            os.mkdir(staging / _STAGED_TREE, 0o777)
-            if out.is_dir():
-                shutil.copymode(out, staging / _STAGED_TREE)
-            yield staging
-    finally:
-        if not _holds_the_only_old_tree(staging, out):
-            _remove_tree(staging)
-
-
-def _mark(out: Path) -> bytes:
-    return f"gopc staging directory of {out.name}\n".encode("utf-8", "surrogateescape")
-
-
-def _holds_the_only_old_tree(staging: Path, out: Path) -> bool:
-    return os.path.isdir(staging / _OLD_TREE) and not os.path.lexists(out)
-
-
-def _remove_tree(path: Path) -> None:
-    """Remove a tree gopc made, also where a kept directory's permissions forbid it (what is
-    left, the next build removes). Its subtrees first, side by side (`_subtrees`), each with
-    `shutil.rmtree` (which never follows a symbolic link); then what is left, one by one."""
-    _side_by_side(_remove_quietly, _subtrees(path))
-
-    def allow_and_retry(function, failed, _error):
-        parent = os.path.dirname(failed)
-        if parent != str(path) and not parent.startswith(f"{path}/"):
-            return  # never change a directory outside the tree
-        with contextlib.suppress(OSError):
-            os.chmod(parent, 0o700)
-            function(failed)
-
-    if sys.version_info >= (3, 12):  # `onerror` is deprecated there
-        shutil.rmtree(path, onexc=allow_and_retry)
-    else:
-        shutil.rmtree(path, onerror=allow_and_retry)
-
-
-def _subtrees(root: Path) -> list[str]:
-    """The directories (not symbolic links) of the first level below `root` with at least
-    `_SIDE_BY_SIDE_FROM` of them, or of the deepest level up to `_SUBTREE_DEPTH` (a rebuild's
-    previous tree: charts/<app>/ and apps/<env>/<app>/ are its bulk)."""
-    level = [str(root)]
-    for _ in range(_SUBTREE_DEPTH):
-        below = []
-        for directory in level:
-            with contextlib.suppress(OSError), os.scandir(directory) as entries:
-                below.extend(entry.path for entry in entries if entry.is_dir(follow_symlinks=False))
-        if not below:
-            break
-        level = below
-        if len(level) >= _SIDE_BY_SIDE_FROM:
-            break
-    return level if level != [str(root)] else []
-
-
-def _remove_quietly(directory: str) -> None:
-    """What fails (a directory the user made unwritable) is left to `_remove_tree`'s last pass."""
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _locked(staging: Path):
-    """Hold an exclusive lock on the staging directory while this build uses it."""
-    if fcntl is None:
-        yield
-        return
-    descriptor = os.open(staging, os.O_RDONLY)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(descriptor)
-
-
-def _remove_leftovers(out: Path) -> None:
-    """Finish or undo what killed builds left: staging siblings of `out` that carry gopc's
-    mark and that nobody holds a lock on. A swap killed between its two renames left the
-    previous tree in one: it goes back into place."""
-    if fcntl is None or not out.parent.is_dir():
-        return
-    prefix, mark = f".{out.name}{_STAGING_INFIX}", _mark(out)
-    for name in sorted(os.listdir(out.parent)):
-        candidate = out.parent / name
-        if not name.startswith(prefix):
-            continue
-        if not _same_bytes(str(candidate / _STAGING_MARK), mark):
-            _remove_if_unborn(candidate, name[len(prefix):], mark)
-            continue  # not gopc's (a symlink in place of the directory fails the check too)
-        with _locked_if_free(candidate) as free:
-            if not free:
-                continue  # a running build's
-            if _holds_the_only_old_tree(candidate, out):
-                os.rename(candidate / _OLD_TREE, out)
-            _remove_tree(candidate)
-
-
-def _remove_if_unborn(candidate: Path, suffix: str, mark: bytes) -> None:
-    """A build killed between making its staging directory and marking it left it empty, or with
-    the mark half written (created, not yet filled): a directory with mkdtemp's name that nobody
-    holds a lock on and that holds nothing, or only the start of the mark, goes (no data can be
-    lost with it; `rmdir` refuses anything else)."""
-    if not _MKDTEMP_SUFFIX.fullmatch(suffix) or os.path.islink(candidate):
-        return
-    with _locked_if_free(candidate) as free, contextlib.suppress(OSError):
-        if free:  # else a build starting now
-            if os.listdir(candidate) == [_STAGING_MARK] and _starts(str(candidate / _STAGING_MARK), mark):
-                os.unlink(candidate / _STAGING_MARK)
-            os.rmdir(candidate)  # fails when not empty
-
-
-def _starts(path: str, data: bytes) -> bool:
-    """The path is a regular file holding the start of `data` (a write cut short)."""
-    with contextlib.suppress(OSError):
-        status = os.lstat(path)
-        return stat.S_ISREG(status.st_mode) and status.st_size < len(data) and _same_bytes(path, data[:status.st_size])
-    return False
-
-
-_MKDTEMP_SUFFIX = re.compile(r"[a-z0-9_]{8}")  # tempfile's names: 8 of these characters
-
-
-@contextlib.contextmanager
-def _locked_if_free(directory: Path):
-    """Yields True while this process holds the lock on `directory` (a real directory, not a
-    symlink, that no other process holds a lock on), else False."""
-    try:
-        descriptor = os.open(directory, os.O_RDONLY | _O_NOFOLLOW | os.O_DIRECTORY)
-    except OSError:
-        yield False
-        return
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            yield False
-        else:
-            yield True
-    finally:
-        os.close(descriptor)
-
-
-def _swap(staging: Path, out: Path) -> None:
-    """Put `staging`'s tree in place of `out`; the previous tree stays in `staging` (removed with it)."""
-    tree = staging / _STAGED_TREE
-    if not os.path.lexists(out):
-        os.rename(tree, out)
-        return
-    if _exchange(tree, out):
-        return
-    os.rename(out, staging / _OLD_TREE)
-    try:
-        os.rename(tree, out)
-    except BaseException:
-        os.rename(staging / _OLD_TREE, out)
-        raise
-
-
-_RENAME_EXCHANGE = 2
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically exchange two directories (Linux renameat2); False where unsupported."""
-    renameat2 = _renameat2()
-    if renameat2 is None:
-        return False
-    at_fdcwd = -100
-    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
-    return result == 0
-
-
-@functools.cache
-def _renameat2():
-    """libc's renameat2, or None (finding libc may run a program: done once)."""
-    import ctypes
-    import ctypes.util
-
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None:
-        return None
-    return getattr(ctypes.CDLL(libc_name, use_errno=True), "renameat2", None)
