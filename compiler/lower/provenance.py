@@ -3,7 +3,7 @@ file, and the tree's root has a README.md that describes the tree and how to cha
 
 Input: each lowered file (relative path, text), the `Fleet`, where each overlay is declared
 (overlays are no part of the fleet model) and whether the file is copied verbatim; then the whole
-tree. Output: each file headed by a comment where its format has comments (`as_written`, one file
+tree. Output: each file headed by a comment where its format has comments (`Headings.as_written`, one file
 at a time, as text or as the UTF-8 bytes `gopc build` writes), then the tree with `README.md`
 (`with_readme`):
 
@@ -33,14 +33,27 @@ README = "README.md"
 _DO_NOT_EDIT = "Do not edit: change the .gop program and run `gopc build` (README.md at the root of this tree)."
 
 
-def as_written(path: str, text: str, fleet: Fleet, overlays: Mapping[str, Span], *, verbatim: bool = False,
-               encoded: bool = False) -> str | bytes:
-    """A file of the tree as it is written: with its header (unless copied `verbatim`), and with
-    `encoded` as its UTF-8 bytes. Made one file at a time, so a large tree (100s of MB) is never
-    held both with and without its headers."""
-    if not verbatim:
-        text = headed(path, text, source_of(path, fleet, overlays), fleet)
-    return text.encode("utf-8") if encoded else text
+class Headings:
+    """Heads the files of one tree (`as_written`); each source file's path from the program's root is
+    worked out once for the tree, not once per file made from it."""
+
+    def __init__(self, fleet: Fleet, overlays: Mapping[str, Span]) -> None:
+        self.fleet, self.overlays = fleet, overlays
+        self._relative: dict[str, str] = {}  # source file -> _relative(file, fleet)
+
+    def as_written(self, path: str, text: str, *, verbatim: bool = False, encoded: bool = False) -> str | bytes:
+        """A file of the tree as it is written: with its header (unless copied `verbatim`), and with
+        `encoded` as its UTF-8 bytes. Made one file at a time, so a large tree (100s of MB) is never
+        held both with and without its headers."""
+        if not verbatim:
+            text = _headed(path, text, source_of(path, self.fleet, self.overlays), self.relative)
+        return text.encode("utf-8") if encoded else text
+
+    def relative(self, file: str) -> str:
+        known = self._relative.get(file)
+        if known is None:
+            known = self._relative[file] = _relative(file, self.fleet)
+        return known
 
 
 def with_readme(files: Mapping[str, str | bytes], fleet: Fleet, *, encoded: bool = False) -> dict[str, str | bytes]:

@@ -35,7 +35,7 @@ from gop.compiler.lower.flux.render import release_objects as flux_release_objec
 from gop.compiler.lower.flux.tree import base_release_file, sops_secrets
 from gop.compiler.language import APP_CHART
 from gop.compiler.lower.helm import chart_content_digest, chart_files, chosen_chart_version
-from gop.compiler.lower.provenance import as_written, with_readme
+from gop.compiler.lower.provenance import Headings, with_readme
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import MISSING, lookup, plain
 from gop.compiler.core.span import Span
@@ -52,11 +52,12 @@ def repository(analysis, *, encoded: bool = False) -> tuple[dict[str, str | byte
     schema with a character beyond Latin-1, as every chart's duration pattern has, takes twice its bytes)."""
     fleet = analysis.fleet
     overlays = {name: decl.span for name, decl in analysis.resolution.resources["overlay"].items()}
+    headings = Headings(fleet, overlays)
     files: dict[str, str | bytes] = {}
     for name, app in fleet.apps.items():
         for relative, text in chart_files(app, analysis.lowering.helm).items():
             path = f"charts/{name}/{relative}"
-            files[path] = as_written(path, text, fleet, overlays, encoded=encoded)
+            files[path] = headings.as_written(path, text, encoded=encoded)
     try:
         flux_files = repository_files(fleet, analysis.lowering)
     except FluxLoweringError as error:
@@ -64,7 +65,7 @@ def repository(analysis, *, encoded: bool = False) -> tuple[dict[str, str | byte
     verbatim = {f"{secret.directory}/{secret.file_name}" for secret in sops_secrets(fleet, analysis.lowering)}
     while flux_files:  # each text dropped as its written form is made
         path, text = flux_files.popitem()
-        files[path] = as_written(path, text, fleet, overlays, verbatim=path in verbatim, encoded=encoded)
+        files[path] = headings.as_written(path, text, verbatim=path in verbatim, encoded=encoded)
     return with_readme(files, fleet, encoded=encoded), []
 
 

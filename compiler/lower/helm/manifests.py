@@ -26,8 +26,7 @@ from gop.compiler.fleet.model import AppModel
 from gop.compiler.lower.helm.caches import HelmCaches
 from gop.compiler.values import merge, plain
 from gop.compiler.lower.helm.chart import chart_version
-from gop.compiler.emit.gojson import go_json
-from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS, chart_parts, helm_values, kinds_of, scaled_kind
+from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS, helm_values, kinds_of, scaled_kind
 from gop.compiler.language import DEFAULT_WORKLOAD, PROBE_FIELDS, WORKLOAD_PARTS, WorkloadField, chart_fullname
 
 Doc = dict[str, Any]
@@ -57,8 +56,9 @@ def helm_template_merged(app: AppModel, effective: dict[str, Any], *, release_na
     """`helm_template` for values already merged over `chart_values(app)`. The objects hold
     sub-trees of `effective` itself (a Deployment's `resources`), so neither may be changed
     while the other is in use."""
-    release = _Release(app.name, chart_version(app, caches), release_name, namespace, effective)
-    parts = chart_parts(app)
+    caches = caches or HelmCaches()
+    release = _Release(app.name, chart_version(app, caches), release_name, namespace, effective, caches)
+    parts = caches.chart_parts(app)
     docs: list[tuple[str, Doc]] = []  # (template path, object), in template path order
     if "config" in parts:
         docs.append(("configmap.yaml", release.config_map()))
@@ -107,8 +107,10 @@ def _trim_dash(text: str) -> str:
 
 
 class _Release:
-    def __init__(self, chart: str, version: str, release_name: str, namespace: str, values: dict[str, Any]):
+    def __init__(self, chart: str, version: str, release_name: str, namespace: str, values: dict[str, Any],
+                 caches: HelmCaches):
         self.chart, self.release_name, self.namespace, self.values = chart, release_name, namespace, values
+        self.caches = caches
         self.fullname = chart_fullname(chart, release_name)  # shared with the checks of derived names
         # the pod records a chart applies its defaults to when no layer sets them
         self.security = values.get(WorkloadField.SECURITY) or ABSENT_DEFAULTS["security"]
@@ -177,7 +179,8 @@ class _Release:
         pod_metadata: Doc = {"labels": dict(self.pod_labels)}
         files = [name for name in ("config", "values") if name in parts]
         if files:
-            pod_metadata["annotations"] = {f"checksum/{name}": _sha256(go_json(values[name])) for name in files}
+            pod_metadata["annotations"] = {f"checksum/{name}": _sha256(self.caches.go_json(values[name]))
+                                           for name in files}
         account = values.get("serviceAccount")
         pod: Doc = {"serviceAccountName": self.service_account_name(),
                     "automountServiceAccountToken": account["automountToken"] if account else False}
@@ -469,7 +472,7 @@ class _Release:
         return doc
 
     def values_map(self) -> Doc:
-        data = {"values.json": go_json(self.values["values"], pretty=True)}
+        data = {"values.json": self.caches.go_json(self.values["values"], pretty=True)}
         return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": self.metadata("-values"), "data": data}
 
 
