@@ -44,7 +44,7 @@ from typing import Any
 
 from gop.compiler.lower.helm import helm_template
 from gop.compiler.lower.helm.parts import helm_values
-from gop.compiler.lower.helm.manifests import chart_values, helm_template_merged
+from gop.compiler.lower.helm.manifests import SharedObjects, chart_values, helm_template_merged
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import merge, plain, plain_merge
 from gop.compiler.lower.flux import objects, plan, releases, tenants
@@ -97,6 +97,8 @@ class ClusterRenderer:
         self.caches = caches_for(fleet, caches)
         self._releases: dict[tuple[str, str, str, str], list[Piece]] = {}  # (app, namespace, env patch, cluster patch) -> its objects
         self._texts: dict[str, str] = {}  # repr(object) -> its YAML text
+        self._shared = SharedObjects()  # objects of the apps' charts made once for many releases
+        self._shared_pieces: dict[int, Piece] = {}  # id(one of those objects) -> its piece
         self._patch_reprs: dict[int, tuple[dict[str, Any], str]] = {}  # id(patch) -> (patch, repr(patch))
         self._env_values: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}  # see _with_env
         self._chart_values: dict[str, dict[str, Any]] = {}  # app name -> chart_values(app); read, never changed
@@ -139,7 +141,8 @@ class ClusterRenderer:
         values = plain_merge(with_env, with_env_plain, release.cluster_values)  # plain(release_values(release))
         effective = merge(self._chart_values_of(app), helm_values(values))
         return applied(helm_template_merged(app, effective, release_name=helm_release_name(app, values),
-                                            namespace=release.namespace, caches=self.caches.helm))
+                                            namespace=release.namespace, caches=self.caches.helm,
+                                            shared=self._shared))
 
     def _with_env(self, release: plan.Release) -> tuple[dict[str, Any], dict[str, Any]]:
         """The app's values with the env patch merged in, and their plain form; read, never changed."""
@@ -165,11 +168,17 @@ class ClusterRenderer:
         return known[1]
 
     def _piece(self, doc: dict[str, Any]) -> Piece:
+        piece = self._shared_pieces.get(id(doc))
+        if piece is not None:  # an object several releases share: its text is known
+            return piece
         shape = repr(doc)
         text = self._texts.get(shape)
         if text is None:
             text = self._texts[shape] = dump_yaml([doc])
-        return install_key(doc), text
+        piece = install_key(doc), text
+        if id(doc) in self._shared.ids:
+            self._shared_pieces[id(doc)] = piece
+        return piece
 
 
 def release_values(release: plan.Release) -> dict[str, Any]:
