@@ -119,7 +119,7 @@ class ClusterRenderer:
         # Clusters that run the same objects (an env's clusters under the same overlays) list the
         # same texts: the order is worked out once for them. A text is kept for the renderer's
         # life, so its id stands for it, and equal texts come from equal objects, so equal keys.
-        listed = tuple(id(text) for _, text in pieces)
+        listed = tuple(map(id, map(itemgetter(1), pieces)))
         ordered = self._orders.get(listed)
         if ordered is None:
             pieces.sort(key=itemgetter(0))  # stable, on the key alone: the order render_cluster sorts into
