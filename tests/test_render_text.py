@@ -72,3 +72,31 @@ def test_go_string_without_escapes_takes_the_short_way_to_the_same_text():
         char = chr(code)
         # a trailing newline sends the text through the character-by-character encoder
         assert go_string(char) == go_string(char + "\n").removesuffix('\\n"') + '"', hex(code)
+
+
+def test_releases_made_of_the_same_inputs_share_their_chart_objects_and_only_those(program):
+    """`SharedObjects`: a second release whose Service and ServiceAccount read the same values is
+    given the first one's objects (the renderer writes each once); another namespace or other
+    ports make new ones; and sharing never changes an object."""
+    from gop.compiler.lower.helm.manifests import SharedObjects, chart_values, helm_template_merged
+
+    fleet = shop_fleet(program)
+    app = next(app for _, app in sorted(fleet.apps.items()) if app.base.get("ports"))
+    shared = SharedObjects()
+    base = chart_values(app)
+
+    def objects(values, namespace="shop", sharing=shared):
+        docs = helm_template_merged(app, values, release_name=app.name, namespace=namespace, shared=sharing)
+        return {doc["kind"]: doc for doc in docs}
+
+    first, scaled = objects(base), objects(merge(base, {"replicas": 7}))
+    assert scaled["Service"] is first["Service"] and scaled["ServiceAccount"] is first["ServiceAccount"]
+    assert scaled["Deployment"] is not first["Deployment"]
+    elsewhere = objects(base, "elsewhere")
+    assert elsewhere["Service"] is not first["Service"] and elsewhere["Service"]["metadata"]["namespace"] == "elsewhere"
+    other_ports = objects(merge(base, {"ports": {"admin": 9090}}))
+    assert other_ports["Service"] is not first["Service"]
+    for values, namespace, got in ((base, "shop", first), (merge(base, {"replicas": 7}), "shop", scaled),
+                                   (base, "elsewhere", elsewhere), (merge(base, {"ports": {"admin": 9090}}), "shop",
+                                                                     other_ports)):
+        assert got == objects(values, namespace, sharing=None)

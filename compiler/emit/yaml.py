@@ -273,8 +273,27 @@ class _Writer:
                 lines.append(f"{head} {item}")
             elif kind is bool:
                 lines.append(f"{head} true" if item else f"{head} false")
+            elif kind is list and item:
+                lines.append(head)
+                self._untracked_sequence(item, indent)
             else:
                 self.entry(head, item, indent, ())
+
+    def _untracked_sequence(self, value: list, indent: int) -> None:
+        """`sequence` without comments: maps and strings straight to their text, the rest through `item`."""
+        lines, value_text = self.lines, self.value
+        dash = " " * (indent + 2) + "- "
+        for element in value:
+            kind = type(element)
+            if kind is dict and element:
+                self._untracked_mapping(element, indent + 4, dash)
+            elif kind is str:
+                text = value_text(element, indent + 2)
+                lines.append(dash + text[0])
+                if len(text) > 1:
+                    lines.extend(text[1:])
+            else:
+                self.item(dash, element, indent + 4, ())
 
     def sequence(self, value: Sequence, indent: int, path: ValuePath) -> None:
         pad = " " * (indent + 2)

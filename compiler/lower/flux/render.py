@@ -19,8 +19,10 @@ returns their YAML stream, byte for byte `emit.yaml.dump_all(render_cluster(...)
 renderer shares work between the clusters it renders: most clusters run an app with the
 same env patch and cluster patch as other clusters (they share the env and the selector
 overlays), so it keeps the text of each release's objects per (app, namespace, patches), the text
-of every distinct object once (an app's Service is the same on every cluster), and the install
-order of each distinct list of objects (the clusters of an env under the same overlays share it).
+of every distinct object once (an app's Service is the same on every cluster: the chart's objects
+that releases share are made once, `manifests.SharedObjects`, and their text found by identity; a
+release's workload is written out for each release), and the install order of each distinct list
+of objects (the clusters of an env under the same overlays share it).
 
 Invariants:
 - Equal to building the repository as kustomize-controller does (`clusters/<cluster>`,
@@ -44,7 +46,7 @@ from typing import Any
 
 from gop.compiler.lower.helm import helm_template
 from gop.compiler.lower.helm.parts import helm_values
-from gop.compiler.lower.helm.manifests import chart_values, helm_template_merged
+from gop.compiler.lower.helm.manifests import SharedObjects, chart_values, helm_template_merged
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import merge, plain, plain_merge
 from gop.compiler.lower.flux import objects, plan, releases, tenants
@@ -96,6 +98,8 @@ class ClusterRenderer:
         self.caches = caches_for(fleet, caches)
         self._releases: dict[tuple[str, str, str, str], list[Piece]] = {}  # (app, namespace, env patch, cluster patch) -> its objects
         self._texts: dict[str, str] = {}  # repr(object) -> its YAML text
+        self._shared = SharedObjects()  # objects of the apps' charts made once for many releases
+        self._shared_pieces: dict[int, Piece] = {}  # id(one of those objects) -> its piece
         self._patch_reprs: dict[int, tuple[dict[str, Any], str]] = {}  # id(patch) -> (patch, repr(patch))
         self._env_values: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}  # see _with_env
         self._chart_values: dict[str, dict[str, Any]] = {}  # app name -> chart_values(app); read, never changed
@@ -117,7 +121,7 @@ class ClusterRenderer:
         # Clusters that run the same objects (an env's clusters under the same overlays) list the
         # same texts: the order is worked out once for them. A text is kept for the renderer's
         # life, so its id stands for it, and equal texts come from equal objects, so equal keys.
-        listed = tuple(id(text) for _, text in pieces)
+        listed = tuple(map(id, map(itemgetter(1), pieces)))
         ordered = self._orders.get(listed)
         if ordered is None:
             pieces.sort(key=itemgetter(0))  # stable, on the key alone: the order render_cluster sorts into
@@ -129,7 +133,7 @@ class ClusterRenderer:
                self._patch_repr(release.cluster_values))
         pieces = self._releases.get(key)
         if pieces is None:
-            pieces = self._releases[key] = [self._piece(doc) for doc in self._release_objects(release)]
+            pieces = self._releases[key] = [self._release_piece(doc) for doc in self._release_objects(release)]
         return pieces
 
     def _release_objects(self, release: plan.Release) -> list[dict[str, Any]]:
@@ -139,7 +143,8 @@ class ClusterRenderer:
         values = plain_merge(with_env, with_env_plain, release.cluster_values)  # plain(release_values(release))
         effective = merge(self._chart_values_of(app), helm_values(values))
         return applied(helm_template_merged(app, effective, release_name=helm_release_name(app, values),
-                                            namespace=release.namespace, caches=self.caches.helm))
+                                            namespace=release.namespace, caches=self.caches.helm,
+                                            shared=self._shared))
 
     def _with_env(self, release: plan.Release) -> tuple[dict[str, Any], dict[str, Any]]:
         """The app's values with the env patch merged in, and their plain form; read, never changed."""
@@ -170,6 +175,20 @@ class ClusterRenderer:
         if text is None:
             text = self._texts[shape] = dump_yaml([doc])
         return install_key(doc), text
+
+    def _release_piece(self, doc: dict[str, Any]) -> Piece:
+        """The piece of an object of a release's chart. The objects several releases share are one
+        object each (`SharedObjects`): their text is worked out once and found by identity. The
+        others (the workload, which reads most values) are written out: the release is one not seen
+        before, and looking for its workload's text among the known ones costs more than it saves
+        (a Deployment's repr takes 0.4 of its YAML's time, and most releases' workloads differ)."""
+        piece = self._shared_pieces.get(id(doc))
+        if piece is None:
+            if id(doc) in self._shared.ids:
+                piece = self._shared_pieces[id(doc)] = self._piece(doc)
+            else:
+                piece = install_key(doc), dump_yaml([doc])
+        return piece
 
 
 def release_values(release: plan.Release) -> dict[str, Any]:

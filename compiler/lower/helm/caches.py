@@ -3,7 +3,8 @@
 Input: nothing at first; filled by the Helm lowering (`chart`, `schema`) as it goes.
 Output: a `HelmCaches`: each app's chart version (asked by every HelmRelease, chart source and
 render of the app) and the digest of what makes its objects (`chart_content_digest`), and each field's JSON Schema with its printed texts (every chart has the
-prelude's fields, and mostly the same `values` schemas).
+prelude's fields, and mostly the same `values` schemas); each app's chart parts, and the JSON texts
+of the config and values trees the releases of a render mount (most clusters share them).
 
 Invariants:
 - One object per program (`lower.flux.caches.LoweringCaches.helm`; a Helm lowering called
@@ -12,13 +13,17 @@ Invariants:
   object, so an id is never reused while the entry lives. The models and types do not change
   after evaluation.
 - What is kept is shared, never changed by its readers (`schema` hands out copies).
+- JSON texts are keyed by the `repr` of the plain tree, which tells apart everything that prints
+  differently (equal reprs, equal texts).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from gop.compiler.emit.gojson import go_json
 from gop.compiler.fleet.model import AppModel
+from gop.compiler.lower.helm.parts import chart_parts
 from gop.compiler.semantic.types import Type
 
 
@@ -30,6 +35,8 @@ class HelmCaches:
         self.field_schemas: dict[tuple, tuple[Type, dict[str, Any]]] = {}
         self.schema_texts: dict[int, tuple[dict[str, Any], dict[int, str]]] = {}  # id(schema) -> (schema, indent -> text)
         self._contents: dict[int, tuple[AppModel, str]] = {}  # id(app) -> (app, digest of what makes its objects)
+        self._parts: dict[int, tuple[AppModel, frozenset[str]]] = {}  # id(app) -> (app, chart_parts(app))
+        self._json: dict[tuple[str, bool], str] = {}  # (repr(plain tree), pretty) -> go_json(tree, pretty=pretty)
 
     def chart_version(self, app: AppModel) -> str | None:
         known = self._versions.get(id(app))
@@ -44,3 +51,18 @@ class HelmCaches:
 
     def remember_content_digest(self, app: AppModel, digest: str) -> None:
         self._contents[id(app)] = (app, digest)
+
+    def chart_parts(self, app: AppModel) -> frozenset[str]:
+        """`parts.chart_parts(app)`, worked out once per app."""
+        known = self._parts.get(id(app))
+        if known is None or known[0] is not app:
+            known = self._parts[id(app)] = (app, chart_parts(app))
+        return known[1]
+
+    def go_json(self, tree: Any, *, pretty: bool = False) -> str:
+        """`gojson.go_json(tree, pretty=pretty)` of a plain tree, worked out once per distinct tree."""
+        key = (repr(tree), pretty)
+        text = self._json.get(key)
+        if text is None:
+            text = self._json[key] = go_json(tree, pretty=pretty)
+        return text

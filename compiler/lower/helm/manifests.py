@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 from gop.compiler.fleet.model import AppModel
 from gop.compiler.lower.helm.caches import HelmCaches
 from gop.compiler.values import merge, plain
 from gop.compiler.lower.helm.chart import chart_version
-from gop.compiler.emit.gojson import go_json
-from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS, chart_parts, helm_values, kinds_of, scaled_kind
+from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS, helm_values, kinds_of, scaled_kind
 from gop.compiler.language import (DEFAULT_WORKLOAD, PROBE_FIELDS, WORKLOAD_PARTS, WorkloadField, chart_fullname,
                                    cpu_utilization)
 
@@ -54,39 +54,55 @@ def chart_values(app: AppModel) -> dict[str, Any]:
 
 
 def helm_template_merged(app: AppModel, effective: dict[str, Any], *, release_name: str, namespace: str,
-                         caches: HelmCaches | None = None) -> list[Doc]:
+                         caches: HelmCaches | None = None, shared: SharedObjects | None = None) -> list[Doc]:
     """`helm_template` for values already merged over `chart_values(app)`. The objects hold
     sub-trees of `effective` itself (a Deployment's `resources`), so neither may be changed
-    while the other is in use."""
-    release = _Release(app.name, chart_version(app, caches), release_name, namespace, effective)
-    parts = chart_parts(app)
+    while the other is in use. `shared`: the objects of other releases by what they are made from,
+    for a caller that renders many releases and only reads them: an object whose inputs an earlier
+    release had (most releases of an app have the same Service and ServiceAccount) is that
+    release's object, not a copy."""
+    caches = caches or HelmCaches()
+    release = _Release(app.name, chart_version(app, caches), release_name, namespace, effective, caches, shared)
+    parts = caches.chart_parts(app)
     docs: list[tuple[str, Doc]] = []  # (template path, object), in template path order
     if "config" in parts:
-        docs.append(("configmap.yaml", release.config_map()))
+        docs.append(("configmap.yaml", release.made_once("config", (effective["config"],), release.config_map)))
     if "values" in parts:
-        docs.append(("configmap.yaml", release.values_map()))
+        docs.append(("configmap.yaml", release.made_once("values", (effective["values"],), release.values_map)))
     kind = effective.get(WorkloadField.WORKLOAD, DEFAULT_WORKLOAD)
     if WORKLOAD_PARTS.get(kind) not in parts:  # a kind the chart has no template for
         kind = kinds_of(parts)[0]
     docs += [(f"{kind.lower()}.yaml", doc) for doc in release.workload(kind, parts)]
     if "disruptionBudget" in parts and release.needs_budget():
-        docs.append(("pdb.yaml", release.disruption_budget()))
+        docs.append(("pdb.yaml", release.made_once("pdb", (release.budget,), release.disruption_budget)))
     if "autoscaling" in parts and effective.get("autoscaling"):
         docs.append(("hpa.yaml", release.hpa(parts)))
     if "ingress" in parts and effective.get("ingress") and effective["ports"]:
-        docs.append(("ingress.yaml", release.ingress()))
+        docs.append(("ingress.yaml", release.made_once("ingress", (effective["ingress"], effective["ports"]),
+                                                       release.ingress)))
     if "routes" in parts and effective.get("routes") and effective["ports"]:
         docs.append(("routes.yaml", release.routes()))
     if "service" in parts and effective["ports"]:
-        docs.append(("service.yaml", release.service()))
+        docs.append(("service.yaml", release.made_once("service", (effective["ports"],), release.service)))
     if release.account()["create"]:
-        docs.append(("serviceaccount.yaml", release.service_account()))
+        docs.append(("serviceaccount.yaml", release.made_once("serviceAccount", (release.account(),),
+                                                              release.service_account)))
     if "test" in parts and effective["ports"]:
         docs.append(("tests/test-connection.yaml", release.test_pod()))
     # helm template prints the hooks (a Job, the `helm test` pod) after every other object
     ordered = sorted(enumerate(docs), key=lambda item: (_is_hook(item[1][1]), *_install_rank(item[1][1]["kind"]),
                                                         item[1][0], item[0]))
     return [doc for _, (_, doc) in ordered]
+
+
+class SharedObjects:
+    """Objects `helm_template_merged` made once for many releases (see its `shared`), kept alive by
+    this holder, so their ids are theirs while it lives: a reader may key what it derives from one
+    (its YAML text) by its id."""
+
+    def __init__(self) -> None:
+        self.made: dict[tuple, Doc] = {}  # (template, names and labels of the release, repr(inputs)) -> the object
+        self.ids: set[int] = set()  # the ids of the objects in `made`
 
 
 def _is_hook(doc: Doc) -> bool:
@@ -108,8 +124,11 @@ def _trim_dash(text: str) -> str:
 
 
 class _Release:
-    def __init__(self, chart: str, version: str, release_name: str, namespace: str, values: dict[str, Any]):
+    def __init__(self, chart: str, version: str, release_name: str, namespace: str, values: dict[str, Any],
+                 caches: HelmCaches, shared: SharedObjects | None):
         self.chart, self.release_name, self.namespace, self.values = chart, release_name, namespace, values
+        self.caches, self.shared = caches, shared
+        self.version = version
         self.fullname = chart_fullname(chart, release_name)  # shared with the checks of derived names
         # the pod records a chart applies its defaults to when no layer sets them
         self.security = values.get(WorkloadField.SECURITY) or ABSENT_DEFAULTS["security"]
@@ -119,6 +138,19 @@ class _Release:
         self.pod_labels = {**self.selector_labels, "app.kubernetes.io/version": label_value(values["image"]["tag"])}
         self.labels = {"helm.sh/chart": label_value(f"{chart}-{version}".replace("+", "_")), **self.pod_labels,
                        "app.kubernetes.io/managed-by": "Helm"}
+
+    def made_once(self, template: str, inputs: tuple, make: Callable[[], Doc]) -> Doc:
+        """`make()`, or the object made of the same template and `inputs` (the values it reads besides the
+        release's names and labels) for an earlier release (`helm_template_merged`'s `shared`)."""
+        if self.shared is None:
+            return make()
+        key = (template, self.chart, self.version, self.release_name, self.namespace, self.values["image"]["tag"],
+               repr(inputs))
+        doc = self.shared.made.get(key)
+        if doc is None:
+            doc = self.shared.made[key] = make()
+            self.shared.ids.add(id(doc))
+        return doc
 
     def metadata(self, suffix: str = "") -> Doc:
         return {"name": self.fullname + suffix, "namespace": self.namespace, "labels": dict(self.labels)}
@@ -178,7 +210,8 @@ class _Release:
         pod_metadata: Doc = {"labels": dict(self.pod_labels)}
         files = [name for name in ("config", "values") if name in parts]
         if files:
-            pod_metadata["annotations"] = {f"checksum/{name}": _sha256(go_json(values[name])) for name in files}
+            pod_metadata["annotations"] = {f"checksum/{name}": _sha256(self.caches.go_json(values[name]))
+                                           for name in files}
         account = values.get("serviceAccount")
         pod: Doc = {"serviceAccountName": self.service_account_name(),
                     "automountServiceAccountToken": account["automountToken"] if account else False}
@@ -471,7 +504,7 @@ class _Release:
         return doc
 
     def values_map(self) -> Doc:
-        data = {"values.json": go_json(self.values["values"], pretty=True)}
+        data = {"values.json": self.caches.go_json(self.values["values"], pretty=True)}
         return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": self.metadata("-values"), "data": data}
 
 
