@@ -262,6 +262,9 @@ def app_type(values_record: RecordType | None = None) -> RecordType:
               optional=True),
         field("calls", ListType(ResourceRefType("app")), "The apps this app calls: with `delivery.networkPolicies`, its "
               "pods may reach their ports and\ntheirs accept it (as for `delivery.dependsOn`).", optional=True),
+        field("network", AnyType(), "What the derived NetworkPolicies allow beyond the app graph: workloads outside the "
+              "program\nthat call the app (e.g. Prometheus), and addresses or workloads outside it the app calls.",
+              optional=True),  # (Flux's: the NetworkPolicy, never the chart's values)
         field("routes", ROUTES, "HTTP routes to the app: an Ingress with several hosts and paths, or a Gateway API "
               "HTTPRoute.", optional=True),
         field("scalingMetrics", ListType(SCALING_METRIC, 1, 10), "What autoscaling scales on, beside `autoscaling.cpu` "
