@@ -187,7 +187,9 @@ REPLICAS_UNDER_AUTOSCALING = "W1171"
 # An app's `network` allows beyond the app graph (fleet/checks/network.py).
 NETWORK_DESTINATION_INVALID = "E1172"
 NETWORK_ALLOW_UNUSED = "W1173"
-NETWORK_SETTING_LAYERED = "E1174"  # `calls` or `network` above the app body
+NETWORK_SETTING_LAYERED = "E1174"
+# An annotation map over the API server's 256 KiB (fleet/checks/annotations.py).
+ANNOTATIONS_TOO_LARGE = "E1175"  # `calls` or `network` above the app body
 
 # Pods (issue 13, features13): node affinity and lifecycle hooks (fleet/checks/pods.py).
 NODE_SELECTOR_VALUES = "E1120"

@@ -9,7 +9,7 @@ as the model needs it), `assignments` (values wrong wherever they are written), 
 (values wrong together after layering), `ports`, `dependencies`, `names`, `stages`, `releases` (what Flux
 or Helm would refuse of a `release`), `tenancy` (tenant isolation), `workloads` (the workload kind, its pod and
 containers), `workload_edges` (what is accepted but never works), `pods` (node affinity and lifecycle hooks), `pod_security` (an app's security settings against
-its namespace's Pod Security level), `release_settings` (of an app's own release and chart), `network` (of routes and the derived
+its namespace's Pod Security level), `annotation_sizes` (the API server's 256 KiB of annotations), `release_settings` (of an app's own release and chart), `network` (of routes and the derived
 NetworkPolicies). Every check of values
 after layering walks `versions.versions(...)`, each distinct tree of an app once (the distinct
 instances are found once, by evaluation, which completes each `AppModel` with them too).
@@ -24,8 +24,8 @@ unchanged version on that ground; a check that reads more must add it to `Versio
 from __future__ import annotations
 
 from gop.compiler.diagnostics import Diagnostic
-from gop.compiler.fleet.checks import (effective, file_mounts, names, network, pod_security, pods, release_settings,
-                                       route_paths, workload_edges, workloads)
+from gop.compiler.fleet.checks import (annotation_sizes, effective, file_mounts, names, network, pod_security, pods,
+                                       release_settings, route_paths, workload_edges, workloads)
 from gop.compiler.fleet.checks.assignments import assignment_diagnostics
 from gop.compiler.fleet.checks.dependencies import dependency_diagnostics
 from gop.compiler.fleet.checks.names import name_diagnostics
@@ -58,7 +58,7 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
                   stage_diagnostics(fleet, resolution),
                   release_diagnostics(fleet, resolution), tenancy_diagnostics(fleet, resolution),
                   release_settings.body_only_diagnostics(evaluation), release_settings.chart_test_diagnostics(fleet),
-                  network.callee_diagnostics(fleet)):
+                  network.callee_diagnostics(fleet), annotation_sizes.namespace_diagnostics(fleet)):
         for diag in group:
             found.setdefault((diag.code, diag.span, diag.message), diag)
     return list(found.values())
@@ -75,6 +75,7 @@ def _check_version(fleet, version: Version, findings, ports: PortProblems, for_e
     names.check_version(fleet, version, findings)
     file_mounts.check_version(fleet, version, findings)
     route_paths.check_version(version, findings)
+    annotation_sizes.check_version(version, findings)
 
 
 def _check_placed_version(fleet, version: Version, findings, security_levels: dict) -> None:
