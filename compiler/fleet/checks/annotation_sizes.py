@@ -33,10 +33,11 @@ def check_version(version: Version, findings: Findings) -> None:
     for field, kind in ANNOTATED.items():
         settings = version.values.get(field)
         annotations = settings.get("annotations") if isinstance(settings, dict) else None
-        if annotations and annotations_size(annotations) > MAX_ANNOTATIONS_BYTES:
+        size = annotations_size(annotations) if annotations else 0
+        if size > MAX_ANNOTATIONS_BYTES:
             findings.report(version, codes.ANNOTATIONS_TOO_LARGE,
                             f"the annotations of app `{version.app}`'s {kind} (`{field}.annotations`) come to "
-                            f"{annotations_size(annotations)} bytes; the API server takes at most {MAX_ANNOTATIONS_BYTES}",
+                            f"{size} bytes; the API server takes at most {MAX_ANNOTATIONS_BYTES}",
                             ("move large data into a ConfigMap the controller reads, or shorten the values",),
                             located(version.origins, (field, "annotations"), (field,)))
 

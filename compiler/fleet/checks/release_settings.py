@@ -4,9 +4,10 @@ what they say.
 Input: the `Evaluation` (every layer's checked leaves) for `body_only_diagnostics`; one
 `versions.Version` and a `Findings` for `check_version`; the fleet for `chart_test_diagnostics`.
 Output: `chart` set by an env, overlay or cluster (CHART_SETTING_LAYERED: one chart serves every
-cluster), `calls` or `network` set there (NETWORK_SETTING_LAYERED: one NetworkPolicy per app), a `retryInterval` without the "RetryOnFailure" strategy it belongs to (the HelmRelease
-CRD's own rule; RETRY_INTERVAL_WITHOUT_RETRY), `chart.test` on an app whose body declares no port
-for the test to connect to (TEST_WITHOUT_PORT).
+cluster), `calls` or `network` set there (NETWORK_SETTING_LAYERED: one NetworkPolicy per app), a
+`retryInterval` without the "RetryOnFailure" strategy it belongs to (the HelmRelease CRD's own rule;
+RETRY_INTERVAL_WITHOUT_RETRY), `chart.test` on an app whose body declares no port for the test to
+connect to (TEST_WITHOUT_PORT).
 
 Invariants: each problem once, at the line that caused it.
 """
