@@ -215,6 +215,9 @@ CALLS = "calls"  # the App field of the apps an app calls
 NETWORK_POLICIES = "networkPolicies"  # of the `delivery` block
 ROUTES = "routes"  # the App field of HTTP routes: an Ingress of several hosts and paths, or an HTTPRoute
 SCALING_METRICS = "scalingMetrics"  # the App field of the HPA's metrics beyond CPU
+# The App fields whose `annotations` are one object's, and that object: the plaintext-secret pass
+# looks into them, the annotation-size check counts them.
+ANNOTATED_OBJECTS = {AppField.INGRESS: "Ingress", ROUTES: "Ingress or HTTPRoute", AppField.SERVICE_ACCOUNT: "ServiceAccount"}
 
 # ---- workload rules (issue 13, session 7) ---------------------------------------------------------
 # The longest name of a CronJob (the API server's limit: its Jobs are named `<name>-<minutes since

@@ -7,7 +7,7 @@ in clear (`lower.flux.secrets`).
 
 What is reported (the heuristics are meant to have few false positives):
 - W0603, a value that reads like a secret in an app's `env`, `config`, `values` or
-  annotations (`ingress.annotations`, `serviceAccount.annotations`), in an app, env, overlay
+  annotations (`ingress.annotations`, `routes.annotations`, `serviceAccount.annotations`), in an app, env, overlay
   or cluster body. A value reads like a secret when either
   * its shape alone says so (`secret_shape`): a PEM private key block, a well-known token
     prefix (GitHub `ghp_`/`gho_`/`ghs_`/`ghu_`/`ghr_`/`github_pat_`, Slack `xox?-`, AWS access key
@@ -45,6 +45,7 @@ from gop.compiler.semantic.loader import Program
 from gop.compiler.core.span import Span
 from gop.compiler.semantic.check import SECRET_ARGUMENT_TYPES, SECRET_FUNCTIONS, SECRET_PARAMETERS, string_fits
 from gop.compiler.diagnostics import codes
+from gop.compiler.language import ANNOTATED_OBJECTS
 
 SILENCE = "gopc:not-secret"
 
@@ -69,8 +70,8 @@ _ABOUT_WORDS = frozenset({
     "prefix", "issuer", "audience", "algorithm", "alg", "format", "size", "count", "interval", "duration", "seconds",
     "store", "provider", "version", "strength", "complexity"})
 _NOT_SECRETS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "none", "nil", "n/a"})
-_ANNOTATIONS = (("ingress", "annotations"), ("serviceAccount", "annotations"))
-_CHECKED_FIELDS = frozenset({"env", "config", "values", "ingress", "serviceAccount"})  # the App fields looked into
+_ANNOTATIONS = frozenset((field, "annotations") for field in ANNOTATED_OBJECTS)
+_CHECKED_FIELDS = frozenset({"env", "config", "values", *ANNOTATED_OBJECTS})  # the App fields looked into
 
 
 def secret_shape(text: str) -> str | None:

@@ -18,11 +18,9 @@ from collections.abc import Iterator
 from gop.compiler.diagnostics import Diagnostic, codes, diagnostic
 from gop.compiler.fleet.checks.versions import Findings, Version, located
 from gop.compiler.fleet.model import Fleet
-from gop.compiler.language import ROUTES, AppField
+from gop.compiler.language import ANNOTATED_OBJECTS
 
 MAX_ANNOTATIONS_BYTES = 256 * 1024
-# The app fields whose `annotations` are one object's, and that object.
-ANNOTATED = {AppField.INGRESS: "Ingress", ROUTES: "Ingress or HTTPRoute", AppField.SERVICE_ACCOUNT: "ServiceAccount"}
 
 
 def annotations_size(annotations: dict) -> int:
@@ -30,7 +28,7 @@ def annotations_size(annotations: dict) -> int:
 
 
 def check_version(version: Version, findings: Findings) -> None:
-    for field, kind in ANNOTATED.items():
+    for field, kind in ANNOTATED_OBJECTS.items():
         settings = version.values.get(field)
         annotations = settings.get("annotations") if isinstance(settings, dict) else None
         size = annotations_size(annotations) if annotations else 0
