@@ -4,7 +4,10 @@
   the render that filled it, byte for byte;
 - a re-vendored package (same path, other bytes) and another helm version each miss the cache;
 - helm's failure is reported as rendering the releases one by one reports it (the first failing
-  release of the cluster), and is never kept: the next render runs helm again.
+  release of the cluster), and is never kept on disk: the next render runs helm again;
+- rendering the charts of every cluster ahead (`render --all-clusters`) runs each distinct rendering
+  once, the clusters' texts then run none and equal those rendered cluster by cluster; a failure
+  met ahead is reported by each cluster that has the release, helm not run again for it.
 
 helm is the real one, behind a wrapper that logs each invocation (and can claim another version).
 """
@@ -147,3 +150,25 @@ def test_helm_failure_names_the_first_failing_release_and_is_not_kept(program, h
     templates_run(helm_log)
     _, again = cluster_text(Session(disk=disk).analyse([program]), "prod-1", include_flux=False)
     assert templates_run(helm_log) == 2 and [problem.message for problem in again] == [problems[0].message]
+
+
+def test_charts_rendered_ahead_run_once_and_give_the_same_texts(program, helm_log, tmp_path):
+    by_cluster, _ = render_all(program, None)
+    templates_run(helm_log)
+    analysis = Session().analyse([program])
+    renderer = cluster_renderer(analysis)
+    renderer.render_charts_ahead(list(CLUSTERS))
+    assert templates_run(helm_log) == 3  # tools in staging, tools in prod (3 replicas), extra everywhere
+    ahead = {cluster: cluster_text(analysis, cluster, include_flux=False, renderer=renderer)[0] for cluster in CLUSTERS}
+    assert templates_run(helm_log) == 0 and ahead == by_cluster
+
+
+def test_a_failure_met_ahead_is_reported_by_each_cluster_without_running_helm_again(program, helm_log, tmp_path):
+    vendor_tools(program, tmp_path / "chart-4", template='{{ fail "broken" }}\n')
+    analysis = Session().analyse([program])
+    renderer = cluster_renderer(analysis)
+    renderer.render_charts_ahead(list(CLUSTERS))
+    assert templates_run(helm_log) == 3
+    problems = [cluster_text(analysis, cluster, include_flux=False, renderer=renderer)[1] for cluster in CLUSTERS]
+    assert templates_run(helm_log) == 0
+    assert [[problem.code for problem in found] for found in problems] == [[codes.TOOL_FAILED]] * 3

@@ -66,6 +66,7 @@ def _render_all_clusters(analysis, args, reporter: Reporter) -> int:
     from gop.compiler.lower.repository import cluster_objects, cluster_renderer, cluster_text
 
     renderer = cluster_renderer(analysis)  # clusters share most of their objects: render each once
+    renderer.render_charts_ahead(list(analysis.fleet.clusters))
     texts: dict[str, bytes] = {}
     distinct: dict[bytes, bytes] = {}  # clusters of an env that the same overlays select render the same bytes: keep them once
     for cluster in analysis.fleet.clusters:

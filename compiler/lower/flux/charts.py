@@ -13,10 +13,13 @@ PATH. A chart that is not vendored, or a helm that is missing or fails, is a `Fl
 (E0855, E0904): render only, `gopc build` never needs the chart.
 
 Invariants: each distinct (package, release name, namespace, values, crds) runs `helm template` at
-most once per fleet; a cluster's distinct renderings run side by side (at most `HELM_WORKERS`
-helm processes), their objects and the error reported in the releases' order, as one-by-one
-rendering would give them. With the session's disk cache, helm's output is kept across runs, keyed
-also by `helm version` and the package's SHA-256; failures are never kept.
+most once per fleet (a failure too: it is kept for the fleet's life, never on disk); a cluster's
+distinct renderings run side by side (at most `HELM_WORKERS` helm processes), their objects and the
+error reported in the releases' order, as one-by-one rendering would give them. `render_ahead`
+runs the distinct renderings of many clusters side by side before any cluster is rendered
+(`gopc render --all-clusters`, `gopc diff`: a cluster alone has only a few to share the workers).
+With the session's disk cache, helm's output is kept across runs, keyed also by `helm version`
+and the package's SHA-256; failures are never kept there.
 """
 
 from __future__ import annotations
@@ -73,11 +76,12 @@ class RenderedCharts:
     """What `helm template` printed, by `RenderKey`, for one fleet (`LoweringCaches.rendered_charts`),
     read from and kept in the session's disk cache when it has one (keyed also by helm's version
     and the package's SHA-256, so another helm or a re-vendored package is a miss). Helm's
-    failures are never kept: asked again, helm runs again."""
+    failures are kept for this object's life only: another run asks helm again."""
 
     def __init__(self, disk: DiskCache | None = None) -> None:
         self.disk = disk
         self._objects: dict[RenderKey, list[dict[str, Any]]] = {}
+        self._failures: dict[RenderKey, FluxLoweringError] = {}
         self._helm_version: bytes | None = None
         self._package_digests: dict[str, bytes] = {}
         self._packages: dict[str, Path | None] = {}  # the chart settings (JSON) -> `vendored_package`
@@ -93,18 +97,19 @@ class RenderedCharts:
     def render(self, keys: list[RenderKey]) -> list[list[dict[str, Any]] | FluxLoweringError]:
         """Each key's objects (shared: copy before changing them), or helm's error for it; the keys
         neither kept nor on disk are rendered side by side, at most `HELM_WORKERS` at a time."""
-        missing = sorted({key for key in keys if key not in self._objects and not self._from_disk(key)})
-        results: dict[RenderKey, list[dict[str, Any]] | FluxLoweringError] = {}
+        missing = sorted({key for key in keys
+                          if key not in self._objects and key not in self._failures and not self._from_disk(key)})
         if missing:
             from concurrent.futures import ThreadPoolExecutor  # only a render of releases needs it: not at start
 
             workers = min(HELM_WORKERS, os.cpu_count() or 1, len(missing))
             with ThreadPoolExecutor(max_workers=workers) as pool:  # helm runs in its own process: threads suffice
-                results = dict(zip(missing, pool.map(_helm_template_or_error, missing)))
-            for key, result in results.items():
-                if not isinstance(result, FluxLoweringError):
-                    self._keep(key, result)
-        return [self._objects[key] if key in self._objects else results[key] for key in keys]
+                for key, result in zip(missing, pool.map(_helm_template_or_error, missing)):
+                    if isinstance(result, FluxLoweringError):
+                        self._failures[key] = result
+                    else:
+                        self._keep(key, result)
+        return [self._objects[key] if key in self._objects else self._failures[key] for key in keys]
 
     def _from_disk(self, key: RenderKey) -> bool:
         if self.disk is None:
@@ -170,6 +175,18 @@ def cluster_chart_objects(fleet: Fleet, cluster_releases: list[ClusterRelease], 
     if missing_chart is not None:
         raise missing_chart
     return docs
+
+
+def render_ahead(fleet: Fleet, cluster_releases: list[ClusterRelease], rendered: RenderedCharts) -> None:
+    """Runs the releases' distinct renderings side by side, to be found by `cluster_chart_objects`;
+    a release whose chart is not vendored is left for it to report."""
+    keys = []
+    for release in cluster_releases:
+        try:
+            keys.append(_render_key(fleet, release, rendered))
+        except FluxLoweringError:
+            continue
+    rendered.render(keys)
 
 
 def _render_key(fleet: Fleet, release: ClusterRelease, rendered: RenderedCharts) -> RenderKey:

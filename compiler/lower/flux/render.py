@@ -50,7 +50,7 @@ from gop.compiler.lower.helm.manifests import SharedObjects, chart_values, helm_
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import merge, plain, plain_merge
 from gop.compiler.lower.flux import objects, plan, releases, tenants
-from gop.compiler.lower.flux.charts import chart_objects, cluster_chart_objects
+from gop.compiler.lower.flux.charts import chart_objects, cluster_chart_objects, render_ahead
 from gop.compiler.lower.flux.caches import LoweringCaches, caches_for
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.secrets import cluster_external_secrets
@@ -104,6 +104,12 @@ class ClusterRenderer:
         self._env_values: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}  # see _with_env
         self._chart_values: dict[str, dict[str, Any]] = {}  # app name -> chart_values(app); read, never changed
         self._orders: dict[tuple[int, ...], list[str]] = {}  # ids of a cluster's texts, as listed -> the texts in order
+
+    def render_charts_ahead(self, clusters: list[str]) -> None:
+        """Templates the releases' charts of all these clusters side by side now, rather than a
+        cluster's few at a time as `text` meets them."""
+        render_ahead(self.fleet, [release for cluster in clusters for release in releases.cluster_releases(self.fleet, cluster)],
+                     self.caches.rendered_charts)
 
     def text(self, cluster: str, *, include_flux: bool = False) -> str:
         """`dump_all(render_cluster(fleet, cluster, include_flux=...))`, byte for byte."""
