@@ -52,12 +52,11 @@ def _overlong_paths(tree: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...
     if not isinstance(tree, dict):
         return
     for key, value in tree.items():
-        here = path + (key,)
         # Go writes a character in at most 6: a shorter key cannot be too long (most keys, cheaply).
         if isinstance(key, str) and len(key) * 6 + 2 > IMPLICIT_KEY_LIMIT and go_json_length(key) > IMPLICIT_KEY_LIMIT:
-            yield here
-        else:
-            yield from _overlong_paths(value, here)
+            yield path + (key,)
+        elif isinstance(value, dict):  # most values are leaves: no call for them
+            yield from _overlong_paths(value, path + (key,))
 
 
 def _span_of(origins: dict, path: tuple[str, ...]) -> Span | None:
