@@ -14,7 +14,7 @@ Where the caches live, and how long:
 - In the `Session`, across its analyses: the parses by (file, text) (`ParseCache`, when the
   session is given one: the language server's, shared with its open documents), and the checked
   app bodies and app bases and each file's plaintext findings of the previous analyses, each unchanged
-  app's instances and each version's fleet-check findings (`EvaluationMemo`): the language server
+  app's instances, chart parts and each version's fleet-check findings (`EvaluationMemo`): the language server
   analyses again after each edit and gets the same trees for unchanged files. They keep only what
   the last three analyses used (as many as the parse cache keeps texts of a file), so a program's
   objects go three analyses after the last one that used them.
@@ -212,9 +212,10 @@ class EvaluationMemo:
         self.instances = RoundMemo(ParseCache.VERSIONS_PER_FILE)
         self.environment: tuple | None = None  # the last analysis's `fleet.evaluate._environment`
         self.fleet_checks = RoundMemo(ParseCache.VERSIONS_PER_FILE)
+        self.features = RoundMemo(ParseCache.VERSIONS_PER_FILE)  # each app's chart parts (by its base values), with the trees they come from
 
     def next_round(self) -> None:
-        for memo in (self.app_checks, self.app_bases, self.plaintext, self.instances, self.fleet_checks):
+        for memo in (self.app_checks, self.app_bases, self.plaintext, self.instances, self.fleet_checks, self.features):
             memo.next_round()
 
 
