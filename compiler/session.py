@@ -253,6 +253,7 @@ class ParseCache:
         self._entries: dict[str, list[tuple[str, ParseResult, SourceFile]]] = {}
         self._unwritten: list[tuple[str, ParseResult]] = []  # (disk key, parse) of first texts the disk lacked
         self._lock = threading.Lock()
+        self._writing = threading.Lock()  # held while `write_pending` writes
 
     def parse(self, path: str, text: str) -> ParseResult:
         return self._entry(path, text)[1]
@@ -296,11 +297,13 @@ class ParseCache:
         return result
 
     def write_pending(self) -> None:
-        """Write to the disk cache the first texts' parses it lacked."""
-        with self._lock:
-            pending, self._unwritten = self._unwritten, []
-        for key, result in pending:
-            self._disk.put("parse", key, result)
+        """Write to the disk cache the first texts' parses it lacked; returns once written, also
+        those another thread was writing (the server's shutdown: the process may end right after)."""
+        with self._writing:
+            with self._lock:
+                pending, self._unwritten = self._unwritten, []
+            for key, result in pending:
+                self._disk.put("parse", key, result)
 
 
 def _lowering_checks(analysis: Analysis) -> list[Diagnostic]:

@@ -247,6 +247,11 @@ def initialized(params: lsp.InitializedParams):
             project.changed(0)
 
 
+@server.guarded(lsp.SHUTDOWN)
+def shutdown(params):
+    server.parses.write_pending()  # before the reply: a client may end the process right after it
+
+
 @server.guarded(lsp.TEXT_DOCUMENT_DID_OPEN)
 def did_open(params: lsp.DidOpenTextDocumentParams):
     server.changed(params.text_document.uri, 0, buffers_only=True)
