@@ -242,7 +242,7 @@ class ParseCache:
     server started again reads its trees rather than parsing them; a first text it lacks is
     parsed and written there by `write_pending`, which the server calls once the diagnostics of
     the analysis that parsed it are out (pickling and writing a workspace's trees would delay
-    them by a third). Later texts (edits) are not kept there, so typing does not fill the cache
+    them by a third), and again at shutdown. Later texts (edits) are not kept there, so typing does not fill the cache
     directory."""
 
     VERSIONS_PER_FILE = 3

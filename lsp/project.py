@@ -24,7 +24,7 @@ saw) and the diagnostics to publish for them.
   policy are the session's). Parses are cached by (file, text) in the server's `ParseCache`,
   which every project's session parses through: an edit re-parses only the edited file. The
   trees of first texts the disk cache lacked are written there after each analysis's
-  diagnostics are published, not before.
+  diagnostics are published, not before (and at the latest when the client asks for shutdown).
 - A project keeps only the snapshots above (`latest`, and the last good one per document): an
   analysis they no longer hold, and its trees and fleet, can be collected.
 
