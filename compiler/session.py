@@ -14,13 +14,15 @@ Where the caches live, and how long:
 - In the `Session`, across its analyses: the parses by (file, text) (`ParseCache`, when the
   session is given one: the language server's, shared with its open documents), and the checked
   app bodies and app bases and each file's plaintext findings of the previous analyses, each unchanged
-  app's instances and each version's fleet-check findings (`EvaluationMemo`): the language server
+  app's instances, chart parts and each version's fleet-check findings (`EvaluationMemo`): the language server
   analyses again after each edit and gets the same trees for unchanged files. They keep only what
   the last three analyses used (as many as the parse cache keeps texts of a file), so a program's
   objects go three analyses after the last one that used them.
 - On disk, across runs (`core.diskcache`, when the session is given one: the command line's,
-  unless `--no-cache`): each file's parse by (gopc, path, text). A run whose files are all
-  there never loads Lark.
+  unless `--no-cache`; or through the language server's `ParseCache`, which writes after the
+  diagnostics are out): each file's parse by (gopc, path, text). A run whose files are all
+  there never loads Lark. The language server also keeps there the code of the methods attrs
+  writes for the protocol's types (`lsp.attrs_code`, by their source text), made at its start.
 - In the `Analysis`, for its program only: `lowering`, the fleet's `LoweringCaches` (the overlay
   plan, each cluster's SOPS secrets, and `helm`: each app's chart version, each field's JSON
   Schema and its texts, and what `helm template` printed for releases, also kept on disk), used
@@ -111,10 +113,12 @@ class Session:
 
     def analyse(self, paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None, *,
                 parse: Callable[[str, str], ParseResult] | None = None) -> Analysis:
-        parse = parse or (self.parses.parse if self.parses is not None else self.parse)
+        source_file = SourceFile
+        if parse is None and self.parses is not None:
+            parse, source_file = self.parses.parse, self.parses.source
         with ANALYSIS_PAUSE:
             try:
-                return self._analyse(paths, overlays, parse)
+                return self._analyse(paths, overlays, parse or self.parse, source_file)
             finally:
                 if self.keep_analyses:
                     gc.freeze()
@@ -123,9 +127,9 @@ class Session:
         """`parse_text`, through the disk cache when the session has one."""
         return parse_through(self.disk, path, text)
 
-    def _analyse(self, paths, overlays, parse) -> Analysis:
+    def _analyse(self, paths, overlays, parse, source_file) -> Analysis:
         self.evaluation_memo.next_round()
-        program = load(paths, overlays, parse=parse)
+        program = load(paths, overlays, parse=parse, source_file=source_file)
         resolution, resolve_diagnostics = resolve(program)
         checker = Checker(program, resolution)
         for module in resolution.module_symbols.values():
@@ -208,9 +212,10 @@ class EvaluationMemo:
         self.instances = RoundMemo(ParseCache.VERSIONS_PER_FILE)
         self.environment: tuple | None = None  # the last analysis's `fleet.evaluate._environment`
         self.fleet_checks = RoundMemo(ParseCache.VERSIONS_PER_FILE)
+        self.features = RoundMemo(ParseCache.VERSIONS_PER_FILE)  # each app's chart parts (by its base values), with the trees they come from
 
     def next_round(self) -> None:
-        for memo in (self.app_checks, self.app_bases, self.plaintext, self.instances, self.fleet_checks):
+        for memo in (self.app_checks, self.app_bases, self.plaintext, self.instances, self.fleet_checks, self.features):
             memo.next_round()
 
 
@@ -218,7 +223,7 @@ def parse_through(disk: DiskCache | None, path: str, text: str) -> ParseResult:
     """`parse_text`, kept in and read from `disk` (when there is one)."""
     if disk is None:
         return parse_text(path, text)
-    key = disk.key("parse", path.encode("utf-8", "surrogateescape"), text.encode("utf-8", "surrogateescape"))
+    key = _parse_key(disk, path, text)
     result = disk.get("parse", key)
     if not isinstance(result, ParseResult):
         result = parse_text(path, text)
@@ -226,12 +231,19 @@ def parse_through(disk: DiskCache | None, path: str, text: str) -> ParseResult:
     return result
 
 
+def _parse_key(disk: DiskCache, path: str, text: str) -> str:
+    return disk.key("parse", path.encode("utf-8", "surrogateescape"), text.encode("utf-8", "surrogateescape"))
+
+
 class ParseCache:
     """Parse results by (file key, text); keeps the last few texts of each file.
 
-    `disk`: the first text of each file (a workspace as it is opened) is parsed through it, so a
-    server started again reads its trees rather than parsing them; later texts (edits) are not
-    kept there, so typing does not fill the cache directory."""
+    `disk`: the first text of each file (a workspace as it is opened) is read from it, so a
+    server started again reads its trees rather than parsing them; a first text it lacks is
+    parsed and written there by `write_pending`, which the server calls once the diagnostics of
+    the analysis that parsed it are out (pickling and writing a workspace's trees would delay
+    them by a third), and again at shutdown. Later texts (edits) are not kept there, so typing does not fill the cache
+    directory."""
 
     VERSIONS_PER_FILE = 3
 
@@ -239,7 +251,9 @@ class ParseCache:
         self._per_file = versions_per_file
         self._disk = disk
         self._entries: dict[str, list[tuple[str, ParseResult, SourceFile]]] = {}
+        self._unwritten: list[tuple[str, ParseResult]] = []  # (disk key, parse) of first texts the disk lacked
         self._lock = threading.Lock()
+        self._writing = threading.Lock()  # held while `write_pending` writes
 
     def parse(self, path: str, text: str) -> ParseResult:
         return self._entry(path, text)[1]
@@ -248,6 +262,10 @@ class ParseCache:
         """The tree and the line index of one text (the very objects an analysis of that text holds)."""
         _, result, source = self._entry(path, text)
         return result.file, source
+
+    def source(self, path: str, text: str) -> SourceFile:
+        """The line index of one text (made once per text kept, for the analyses and the requests)."""
+        return self._entry(path, text)[2]
 
     def _entry(self, path: str, text: str) -> tuple[str, ParseResult, SourceFile]:
         with self._lock:
@@ -258,12 +276,34 @@ class ParseCache:
                     if index:
                         entries.insert(0, entries.pop(index))
                     return entry
-        entry = (text, parse_through(self._disk if first else None, path, text), SourceFile(path, text))
+        entry = (text, self._first_parse(path, text) if first else parse_text(path, text), SourceFile(path, text))
         with self._lock:
             entries = self._entries.setdefault(path, [])
             entries.insert(0, entry)
             del entries[self._per_file:]
         return entry
+
+
+    def _first_parse(self, path: str, text: str) -> ParseResult:
+        """A file's first text: read from the disk cache, else parsed and left for `write_pending`."""
+        if self._disk is None:
+            return parse_text(path, text)
+        key = _parse_key(self._disk, path, text)
+        result = self._disk.get("parse", key)
+        if not isinstance(result, ParseResult):
+            result = parse_text(path, text)
+            with self._lock:
+                self._unwritten.append((key, result))
+        return result
+
+    def write_pending(self) -> None:
+        """Write to the disk cache the first texts' parses it lacked; returns once written, also
+        those another thread was writing (the server's shutdown: the process may end right after)."""
+        with self._writing:
+            with self._lock:
+                pending, self._unwritten = self._unwritten, []
+            for key, result in pending:
+                self._disk.put("parse", key, result)
 
 
 def _lowering_checks(analysis: Analysis) -> list[Diagnostic]:

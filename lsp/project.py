@@ -22,7 +22,9 @@ saw) and the diagnostics to publish for them.
   answered from the last good state; `latest` always holds the newest.
 - Each project analyses in its own `Session` (compiler/session.py: the caches and the collector
   policy are the session's). Parses are cached by (file, text) in the server's `ParseCache`,
-  which every project's session parses through: an edit re-parses only the edited file.
+  which every project's session parses through: an edit re-parses only the edited file. The
+  trees of first texts the disk cache lacked are written there after each analysis's
+  diagnostics are published, not before (and at the latest when the client asks for shutdown).
 - A project keeps only the snapshots above (`latest`, and the last good one per document): an
   analysis they no longer hold, and its trees and fleet, can be collected.
 
@@ -157,6 +159,9 @@ class Project:
         if snapshot is not None:
             self._finish(snapshot)
             generation = snapshot.generation
+        # The trees the disk cache lacked, for the next start: written once the diagnostics are out,
+        # on the worker (before the next analysis, which waits for it: only after a first analysis).
+        self._worker.submit(self.host.parses.write_pending)
         if self._wanted != generation and self._timer is None:
             self._start()
 

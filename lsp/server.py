@@ -37,7 +37,6 @@ from pygls.uris import to_fs_path
 
 from gop.compiler.syntax import ast
 from gop.compiler import gopc_version
-from gop.compiler.syntax.formatter import format_source
 from gop.compiler.semantic.loader import is_std_file
 from gop.compiler.semantic.symbols import Occurrence, RenameRefused, SymbolTable, completions_at, signature_at
 from gop.compiler.core.collector import collect_as
@@ -248,6 +247,11 @@ def initialized(params: lsp.InitializedParams):
             project.changed(0)
 
 
+@server.guarded(lsp.SHUTDOWN)
+def shutdown(params):
+    server.parses.write_pending()  # before the reply: a client may end the process right after it
+
+
 @server.guarded(lsp.TEXT_DOCUMENT_DID_OPEN)
 def did_open(params: lsp.DidOpenTextDocumentParams):
     server.changed(params.text_document.uri, 0, buffers_only=True)
@@ -440,6 +444,8 @@ def inlay_hint(params: lsp.InlayHintParams):
 
 @server.guarded(lsp.TEXT_DOCUMENT_FORMATTING, empty=[])
 def formatting(params: lsp.DocumentFormattingParams):
+    from gop.compiler.syntax.formatter import format_source  # on first use: the server's start does without it
+
     view = View(server, params.text_document.uri)
     result = format_source(view.key, view.text)
     if result.text is None or result.text == view.text:

@@ -7,8 +7,9 @@ The program is examples/shop with one file per app, so that an edit of one app l
 apps' trees, bases, instances and fleet-check calls to be reused (`EvaluationMemo`); the edits
 cover each input an instance or a per-version check reads: the app's own body, a template many
 apps use, an env (a conflict between overlays, a field for every app that fits none), a cluster
-label, a let one app reads, `dependsOn` edges, and a problem found after layering (an app's
-requests above the env's limits, on some clusters) that must keep its clusters when it is reused.
+label, a let one app reads, `dependsOn` edges, a chart part an env adds to apps whose bases do not
+change, and a problem found after layering (an app's requests above the env's limits, on some
+clusters) that must keep its clusters when it is reused.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ STEPS = [  # (file, old text, new text, the codes the program then has (errors a
     ("envs.gop", "    replicas = 6\n", "    replicas = 6\n    job { backoffLimit = 2 }\n", {"E1100"}),
     ("app-web.gop", "  replicas = 2\n", "  replicas = 1\n", {"E1100"}),
     ("envs.gop", "    job { backoffLimit = 2 }\n", "", set()),
+    # a chart part every app needs on staging's clusters alone (their bases unchanged), then not
+    ("envs.gop", '    values.logLevel = "info"\n', '    values.logLevel = "info"\n    config { MODE = "staging" }\n', set()),
+    ("envs.gop", '    config { MODE = "staging" }\n', "", set()),
     ("clusters.gop", 'environment = "prod", region = "cn-north-1"', 'environment = "prod", region = "eu-central-1"', set()),
     ("clusters.gop", 'environment = "prod", region = "eu-central-1", tier = "silver"',
      'environment = "prod", region = "cn-north-1", tier = "silver"', set()),

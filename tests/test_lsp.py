@@ -211,6 +211,24 @@ async def with_text(session: Session, uri: str, old: str, new: str) -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_session_leaves_the_workspace_trees_and_the_protocols_code_in_the_disk_cache(shop: Path, tmp_path, monkeypatch):
+    from gop.compiler import session as sessions
+    from gop.compiler.core.diskcache import open_disk_cache
+    from gop.compiler.syntax.parser import ParseResult
+    from gop.lsp import attrs_code
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the server's, as it inherits the environment
+    started = await Session.start(shop)
+    await started.diagnostics(started.open("apps.gop"))
+    await started.stop()  # the trees are written after the diagnostics, at the latest on shutdown
+    disk = open_disk_cache()
+    for path in sorted(shop.glob("*.gop")):
+        key = sessions._parse_key(disk, path.name, path.read_text(encoding="utf-8"))  # keys relative to the server's cwd
+        assert isinstance(disk.get("parse", key), ParseResult), path.name
+    assert attrs_code._entry(disk.get(attrs_code.KIND, disk.key(attrs_code.KIND)))
+
+
+@pytest.mark.asyncio
 async def test_diagnostics_equal_gopc_check_and_are_cleared(session: Session, shop: Path):
     apps = session.open("apps.gop")
     envs = session.open("envs.gop")

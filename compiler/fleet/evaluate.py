@@ -221,8 +221,20 @@ class _Evaluator:
         for name in sorted(apps):
             app = apps[name]
             models[name] = AppModel(name, app.decl.name.span, app.decl.doc, app.values.get(AppField.NAMESPACE, name), app.record,
-                                    app.values, app.origins, _features(trees[name]), tuple(sorted(placed[name])))
+                                    app.values, app.origins, self._features(app, trees[name]), tuple(sorted(placed[name])))
         return models
+
+    def _features(self, app: _Unit, trees: list[dict]) -> frozenset[str]:
+        """`_features(trees)`, the previous analyses' when its trees are the very same objects (an
+        unchanged app keeps its base and its instances, whose trees are never changed)."""
+        if self.memo is None:
+            return _features(trees)
+        kept = self.memo.features.get(app.values)
+        if kept is not None and len(kept[0]) == len(trees) and all(old is new for old, new in zip(kept[0], trees)):
+            return kept[1]
+        features = _features(trees)
+        self.memo.features.put(app.values, (tuple(trees), features))
+        return features
 
     def where_both_apply(self, source: str, other: str) -> str:
         """`, on cluster eu-1 (matched by overlay eu-a and overlay eu-b)`: the clusters two

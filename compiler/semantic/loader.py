@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import importlib.resources
 import os
+import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,9 +87,10 @@ def enclosing_program(file: Path, limit: Path | None = None) -> Path:
     return directory
 
 
-def display_path(path: Path) -> str:
+def display_path(path: Path, cwd: str | None = None) -> str:
+    """`path` relative to the working directory when below it (`cwd`: `_cwd()`, when the caller has it)."""
     absolute = os.path.abspath(path)
-    cwd = _cwd()
+    cwd = cwd or _cwd()
     if absolute == cwd:
         return "."
     if absolute.startswith(cwd + os.sep):
@@ -101,12 +103,13 @@ def _cwd() -> str:
 
 
 def load(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None, *,
-         parse: Callable[[str, str], ParseResult] = parse) -> Program:
-    """`parse` may be replaced by a memoised equivalent (the language server's cache)."""
+         parse: Callable[[str, str], ParseResult] = parse,
+         source_file: Callable[[str, str], SourceFile] = SourceFile) -> Program:
+    """`parse` and `source_file` may be replaced by memoised equivalents (the language server's cache)."""
     paths = [Path(p) for p in paths]
     root = _program_root(paths)
     program = Program(root=root)
-    loader = _Loader(program, overlays or {}, parse)
+    loader = _Loader(program, overlays or {}, parse, source_file)
     loader.load_prelude()
     for path in paths:
         loader.load_root(path)
@@ -121,12 +124,18 @@ def _program_root(paths: list[Path]) -> Path:
 
 
 class _Loader:
-    def __init__(self, program: Program, overlays: Mapping[str, str], parse: Callable[[str, str], ParseResult]) -> None:
+    def __init__(self, program: Program, overlays: Mapping[str, str], parse: Callable[[str, str], ParseResult],
+                 source_file: Callable[[str, str], SourceFile]) -> None:
         self.program = program
         self.parse = parse
+        self.source_file = source_file
+        self.cwd = _cwd()
         self.modules_seen: dict[tuple[Path, str], tuple[Path, list[Path] | None]] = {}
         self.overlays = {str(Path(k).resolve()): v for k, v in overlays.items()}
         self.loading: list[str] = []
+        # Per directory (by its path's text), once per load: a directory holds many files.
+        self._resolved_dirs: dict[str, str] = {}
+        self._display_dirs: dict[str, str] = {}
 
     def load_prelude(self) -> None:
         text = importlib.resources.files("gop.stdlib").joinpath("prelude.gop").read_text(encoding="utf-8")
@@ -136,7 +145,7 @@ class _Loader:
         if path.is_dir():
             found = gop_files(path)
             if not found:
-                self._io_error(display_path(path), f"no .gop files in directory `{display_path(path)}`")
+                self._io_error(self._display(path), f"no .gop files in directory `{self._display(path)}`")
             for file in found:
                 self._load_path(file, root=True, inside=path)
         elif os.path.lexists(path) or str(path.resolve()) in self.overlays:
@@ -146,7 +155,7 @@ class _Loader:
 
     def _load_path(self, path: Path, root: bool = False, inside: Path | None = None) -> str | None:
         """`inside`: the directory `path` was found in, which it must not leave through a symlink."""
-        display = display_path(path)
+        display = self._display(path)
         if display in self.program.files:
             if root and display not in self.program.roots:
                 self.program.roots.append(display)
@@ -154,7 +163,7 @@ class _Loader:
         text = self._read(path, display, inside)
         if text is None:
             return None
-        module_key = display_path(path.parent)
+        module_key = self._display_dir(path.parent)
         self._add_file(display, text, module_key)
         if root:
             self.program.roots.append(display)
@@ -162,13 +171,12 @@ class _Loader:
         return display
 
     def _read(self, path: Path, display: str, inside: Path | None) -> str | None:
-        resolved = None
-        if self.overlays:
-            resolved = str(path.resolve())
-            if resolved in self.overlays:
-                return self.overlays[resolved]
+        resolved = None if "\x00" in str(path) else self._resolved(path)  # read_program_file reports a NUL
+        if resolved in self.overlays:
+            return self.overlays[resolved]
         try:
-            data = read_program_file(path, f"`{display}`", inside=inside, limit=MAX_SOURCE_BYTES, resolved=resolved)
+            data = read_program_file(path, f"`{display}`", inside=inside, limit=MAX_SOURCE_BYTES, resolved=resolved,
+                                     resolved_inside=None if inside is None else self._resolved_dir(inside))
         except UnreadableFile as error:
             self._io_error(display, error.message)
             return None
@@ -178,9 +186,38 @@ class _Loader:
             self._io_error(display, f"`{display}` is not UTF-8 text (byte {error.start})")
             return None
 
+    def _resolved(self, path: Path) -> str:
+        """`os.path.realpath(path)`, with its directory resolved once per load."""
+        if path.name in ("", ".", ".."):
+            return os.path.realpath(path)
+        joined = os.path.join(self._resolved_dir(path.parent), path.name)
+        try:
+            if not stat.S_ISLNK(os.lstat(joined).st_mode):
+                return joined
+        except OSError:
+            pass  # realpath says what a path that cannot be looked at resolves to
+        return os.path.realpath(joined)
+
+    def _resolved_dir(self, directory: Path) -> str:
+        key = str(directory)
+        resolved = self._resolved_dirs.get(key)
+        if resolved is None:
+            resolved = self._resolved_dirs[key] = os.path.realpath(key)
+        return resolved
+
+    def _display(self, path: Path) -> str:
+        return display_path(path, self.cwd)
+
+    def _display_dir(self, directory: Path) -> str:
+        key = str(directory)
+        shown = self._display_dirs.get(key)
+        if shown is None:
+            shown = self._display_dirs[key] = self._display(directory)
+        return shown
+
     def _add_file(self, display: str, text: str, module_key: str, is_std: bool = False) -> None:
         result = self.parse(display, text)
-        self.program.sources[display] = SourceFile(display, text)
+        self.program.sources[display] = self.source_file(display, text)
         self.program.files[display] = result.file
         self.program.diagnostics.extend(result.diagnostics)
         module = self.program.modules.setdefault(module_key, Module(module_key, is_std=is_std))
@@ -204,14 +241,14 @@ class _Loader:
                 continue
             loaded = [file for file in files if self._load_path(file, inside=module_dir) is not None]
             if loaded:  # else every file of the module was reported unreadable
-                self.program.imports[id(decl)] = display_path(module_dir)
+                self.program.imports[id(decl)] = self._display(module_dir)
 
     def _missing_module(self, decl: ast.ImportDecl, target: str, module_dir: Path) -> None:
         """E0203 for an import of a directory that does not exist, with the closest sibling
         directory holding .gop files as the fix (`./libs` -> `./lib`)."""
         from gop.compiler.diagnostics.suggest import did_you_mean
 
-        notes, fixes = [f"looked for the directory {display_path(module_dir)}"], []
+        notes, fixes = [f"looked for the directory {self._display(module_dir)}"], []
         parent = module_dir.parent
         siblings = [entry.name for entry in _subdirectories(parent) if not entry.name.startswith(".") and any(entry.glob("*.gop"))]
         hint = did_you_mean(module_dir.name, siblings)

@@ -41,16 +41,18 @@ class UnreadableFile(Exception):
         self.reason = reason
 
 
-def read_program_file(path: Path | str, shown: str, *, inside: Path | None, limit: int, resolved: str | None = None) -> bytes:
+def read_program_file(path: Path | str, shown: str, *, inside: Path | None, limit: int, resolved: str | None = None,
+                      resolved_inside: str | None = None) -> bytes:
     """The bytes of the regular file `path`; messages call it `shown` (e.g. "`a.gop`", "SOPS file s.yaml").
-    `resolved`: `os.path.realpath(path)`, when the caller has it already (the loader, with overlays)."""
+    `resolved` and `resolved_inside`: `os.path.realpath` of `path` and of `inside`, when the caller
+    has them already (the loader: one directory holds many files)."""
     if "\x00" in str(path):
         raise UnreadableFile(f"{printable(shown)} is not a usable path: it contains a NUL character", "outside")
     resolved = resolved or os.path.realpath(path)
     reads = READS.get()
     if reads is not None:
         reads.append(resolved)
-    if inside is not None and not _within(resolved, os.path.realpath(inside)):
+    if inside is not None and not _within(resolved, resolved_inside or os.path.realpath(inside)):
         raise UnreadableFile(f"{shown} leads to {resolved}, outside the directory {inside}", "outside")
     try:
         descriptor = os.open(resolved, os.O_RDONLY | _O_NONBLOCK | _O_NOFOLLOW | _O_CLOEXEC)

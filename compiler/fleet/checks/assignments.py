@@ -28,6 +28,8 @@ LABEL_VALUE_MAX = 63  # characters of a DNS label and of a Kubernetes label valu
 
 def assignment_diagnostics(evaluation) -> Iterator[Diagnostic]:
     for leaf in _written_leaves(evaluation):
+        if leaf.path not in _CHECKED_PREFIXES:  # most leaves: nothing at or below them is checked
+            continue
         for path, value in _flattened(leaf.path, leaf.value):
             rule = _VALUE_CHECKS.get(path)
             problem = rule.problem(value) if rule is not None and isinstance(value, str) else None
@@ -98,3 +100,6 @@ _VALUE_CHECKS = {
         pattern_problem, codes.INVALID_TAG_PATTERN, "Flux cannot compile the tag pattern {value}",
         'the pattern is a Go regular expression (RE2 syntax), e.g. "^model-v(?P<version>[0-9]+[.][0-9]+[.][0-9]+)$"'),
 }
+
+# The paths checked, and every path above one: a leaf elsewhere holds nothing to check.
+_CHECKED_PREFIXES = frozenset(path[:end] for path in _VALUE_CHECKS for end in range(len(path) + 1))

@@ -36,13 +36,18 @@ def _kind_diagnostics(fleet: Fleet, kind: str, bases: dict, on_cluster) -> list[
     edges: dict[str, dict[str, Any]] = {}  # app -> dependency -> the span that set it
     for name, (values, origins) in bases.items():
         _add_edges(edges, name, values, origins, path)
+    looked_up: dict[int, tuple] = {}  # by instance id: (its dependencies, their origin); clusters share instances
     for cluster, model in fleet.clusters.items():
         instances = on_cluster(model)
         for name, instance in instances.items():
-            depends_on = lookup(instance.values, path)
+            found = looked_up.get(id(instance))
+            if found is None:
+                depends_on = lookup(instance.values, path)
+                origin = _add_edges(edges, name, instance.values, instance.origins, path) if depends_on else None
+                found = looked_up[id(instance)] = (depends_on, origin)
+            depends_on, origin = found
             if not depends_on:
                 continue
-            origin = _add_edges(edges, name, instance.values, instance.origins, path)
             for dependency in depends_on:
                 if str(dependency) not in instances and origin is not None:
                     absent.setdefault((name, str(dependency), origin.span), []).append(cluster)

@@ -12,9 +12,6 @@ layer's values go to the chart's values.yaml, which only Helm reads: no limit th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 from gop.compiler.core.span import Span
 from gop.compiler.emit.gojson import go_string
 from gop.compiler.fleet.model import Fleet
@@ -39,7 +36,10 @@ def overlong_keys(fleet: Fleet) -> list[tuple[Span | None, str]]:
                 trees += [(tree, instance.origins, "what an env, overlay or cluster sets goes into a HelmRelease patch")
                           for tree in (instance.env_values, instance.cluster_values)]
     for tree, origins, why in trees:
-        for path in _overlong_paths(tree, ()):
+        paths: list[tuple[str, ...]] = []
+        if tree:  # most instances' env and cluster values: none
+            _overlong_paths(tree, (), paths)
+        for path in paths:
             span = _span_of(origins, path)
             message = (f"the key `{path[-1][:40]}...` ({len(path[-1])} characters) is too long for "
                        f"kustomize, which allows {IMPLICIT_KEY_LIMIT} characters for a key in JSON form "
@@ -48,16 +48,14 @@ def overlong_keys(fleet: Fleet) -> list[tuple[Span | None, str]]:
     return list(found.values())
 
 
-def _overlong_paths(tree: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
-    if not isinstance(tree, dict):
-        return
+def _overlong_paths(tree: dict, path: tuple[str, ...], found: list[tuple[str, ...]]) -> None:
+    """Append to `found` the path of every overlong key in `tree` (not below one)."""
     for key, value in tree.items():
-        here = path + (key,)
         # Go writes a character in at most 6: a shorter key cannot be too long (most keys, cheaply).
         if isinstance(key, str) and len(key) * 6 + 2 > IMPLICIT_KEY_LIMIT and go_json_length(key) > IMPLICIT_KEY_LIMIT:
-            yield here
-        else:
-            yield from _overlong_paths(value, here)
+            found.append(path + (key,))
+        elif isinstance(value, dict) and value:  # most values are leaves: no call for them
+            _overlong_paths(value, path + (key,), found)
 
 
 def _span_of(origins: dict, path: tuple[str, ...]) -> Span | None:

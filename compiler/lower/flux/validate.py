@@ -34,11 +34,12 @@ def lowering_problems(fleet: Fleet, caches: LoweringCaches | None = None) -> lis
         checks.append(lambda: objects.sync_source(fleet))
     if fleet.apps and fleet.delivery.values["charts"] == "oci":  # every app's chart source names the registry
         checks.append(lambda: objects.chart_registry(fleet))
+    secret_kinds = _secret_kinds(fleet)
     with_sops = [name for name, model in fleet.clusters.items()
-                 if any(instance.sops_refs() for instance in model.instances.values())]
+                 if any("sops" in secret_kinds[id(instance)] for instance in model.instances.values())]
     checks += [lambda cluster=cluster: caches.sops_secrets(cluster) for cluster in with_sops]
     with_external = [name for name, model in fleet.clusters.items()
-                     if any(instance.secret_refs("external") for instance in model.instances.values())]
+                     if any("external" in secret_kinds[id(instance)] for instance in model.instances.values())]
     checks += [lambda cluster=cluster: cluster_external_secrets(fleet, cluster, caches.sops_secrets) for cluster in with_external]
     problems: list[FluxLoweringError] = []
     for check in checks:
@@ -55,3 +56,14 @@ def lowering_problems(fleet: Fleet, caches: LoweringCaches | None = None) -> lis
     if fleet.resources:  # no object twice on a cluster (what `caches.resource_plan` raises the first of)
         problems += resources.duplicate_objects(fleet, resources.placed_resources(fleet))
     return problems
+
+
+def _secret_kinds(fleet: Fleet) -> dict[int, frozenset[str]]:
+    """The kinds of secret references (`Instance.secret_refs`) of each app instance, by its id:
+    each once, as clusters share instances."""
+    kinds: dict[int, frozenset[str]] = {}
+    for model in fleet.clusters.values():
+        for instance in model.instances.values():
+            if id(instance) not in kinds:
+                kinds[id(instance)] = frozenset(kind for kind in ("sops", "external") if instance.secret_refs(kind))
+    return kinds
