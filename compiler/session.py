@@ -20,7 +20,9 @@ Where the caches live, and how long:
   objects go three analyses after the last one that used them.
 - On disk, across runs (`core.diskcache`, when the session is given one: the command line's,
   unless `--no-cache`): each file's parse by (gopc, path, text). A run whose files are all
-  there never loads Lark.
+  there never loads Lark. And each app's chart files (`lower.chartstore`, through the analysis's
+  `LoweringCaches.charts`) by (gopc, everything the Helm lowering reads of the app), so a build
+  after an edit makes again only the charts of the apps whose base changed.
 - In the `Analysis`, for its program only: `lowering`, the fleet's `LoweringCaches` (the overlay
   plan, each cluster's SOPS secrets, and `helm`: each app's chart version, each field's JSON
   Schema and its texts, and what `helm template` printed for releases, also kept on disk), used
