@@ -1,6 +1,6 @@
 """Each app's chart files kept across runs (compiler/lower/chartstore.py, disk cache kind `chart`).
 
-- A chart read back is exactly the chart made afresh, and the program's Helm caches learn the same
+- A chart read back is exactly the chart made afresh (in the form it is written in, kept by that form), and the program's Helm caches learn the same
   version (and content digest, for a chart whose version the program chose): every example.
 - Only a changed app's chart is made again: an edit of one app adds one entry, of an env layer
   none; across a sequence of edits (an app, an env layer, a cluster, a lib value many apps read,
@@ -90,6 +90,16 @@ def test_an_entry_of_another_shape_or_another_gopc_is_not_read(tmp_path, made):
     assert len(made) == 7
 
 
+def test_a_written_form_is_kept_by_its_form(tmp_path, made):
+    fleet = analyse([rt.REPO_ROOT / "examples" / "shop"]).fleet
+    app = next(iter(fleet.apps.values()))
+    store = ChartStore(DiskCache(tmp_path, b"gopc"))
+    for form, mark in ((b"a", "A"), (b"b", "B"), (b"a", "A")):
+        files = store.chart_files(app, HelmCaches(), written=lambda path, text: mark + path + text, form=form)
+        assert files == {path: mark + path + text for path, text in chart_files(app, HelmCaches()).items()}
+    assert len(made) == 2
+
+
 def chart_entries_in(directory: Path) -> list[Path]:
     return sorted(path for path in (directory / chartstore.KIND).rglob("*") if path.is_file())
 
@@ -130,6 +140,11 @@ def test_each_edit_builds_what_a_build_without_cache_builds_making_only_changed_
     assert not (builds.out / "charts" / "app0005").exists()
     assert after("an app renamed", "apps/app0006.gop", "app app0006", "app renamed0006") == 1
     assert (builds.out / "charts" / "renamed0006" / "Chart.yaml").exists()
+    before = chart_entries(builds.cache)
+    (program / "apps" / "app0007.gop").rename(program / "apps" / "moved.gop")  # every header names the file
+    assert builds.same_as_without_cache("an app's file renamed") == 0
+    assert len(chart_entries(builds.cache) - before) == 1
+    assert "apps/moved.gop" in (builds.out / "charts" / "app0007" / "values.yaml").read_text()
 
 
 def test_builds_side_by_side_on_one_cache_build_the_same_tree(tmp_path):
