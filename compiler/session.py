@@ -21,8 +21,11 @@ Where the caches live, and how long:
 - On disk, across runs (`core.diskcache`, when the session is given one: the command line's,
   unless `--no-cache`; or through the language server's `ParseCache`, which writes after the
   diagnostics are out): each file's parse by (gopc, path, text). A run whose files are all
-  there never loads Lark. The language server also keeps there the code of the methods attrs
-  writes for the protocol's types (`lsp.attrs_code`, by their source text), made at its start.
+  there never loads Lark. And each app's chart files (`lower.chartstore`, through the analysis's
+  `LoweringCaches.charts`) by (gopc, everything the Helm lowering reads of the app), so a build
+  after an edit makes again only the charts of the apps whose base changed. The language server
+  also keeps there the code of the methods attrs writes for the protocol's types
+  (`lsp.attrs_code`, by their source text), made at its start.
 - In the `Analysis`, for its program only: `lowering`, the fleet's `LoweringCaches` (the overlay
   plan, each cluster's SOPS secrets, and `helm`: each app's chart version, each field's JSON
   Schema and its texts, and what `helm template` printed for releases, also kept on disk), used

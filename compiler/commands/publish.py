@@ -30,7 +30,7 @@ from gop.compiler.diagnostics import codes
 from gop.compiler.lower.helm.caches import HelmCaches
 from gop.compiler.fleet.model import Fleet
 from gop.compiler.lower.helm import chart_files, chart_version
-from gop.compiler.lower.provenance import headed, source_of
+from gop.compiler.lower.provenance import headed, origin_of
 from gop.compiler.semantic.types import ResourceRef
 
 TOOL_TIMEOUT = 600  # seconds; a registry that never answers must not hang the command forever
@@ -133,7 +133,7 @@ def _publish_charts(fleet: Fleet, url: str, helm: str, plain_http: bool) -> list
             for relative, text in chart_files(app, caches).items():
                 path = f"charts/{name}/{relative}"  # the files `gopc build` writes there, headers included
                 (chart / relative).parent.mkdir(parents=True, exist_ok=True)
-                (chart / relative).write_text(headed(path, text, source_of(path, fleet, {}), fleet), encoding="utf-8")
+                (chart / relative).write_text(headed(path, text, origin_of(path, fleet, {})), encoding="utf-8")
             version = chart_version(app, caches)
             packages = work / "packages" / name
             packages.mkdir(parents=True)

@@ -130,7 +130,7 @@ def compare_tree(files: dict[str, str | bytes], out: Path, *, notes: dict[str, o
     try:
         out = _output_directory(shown)
         existing = _scan(out, shown)
-        owned_before, manifest_before = _read_manifest(out)
+        owned_before, manifest_before = _read_manifest(out, files)
         interrupted = _read_journal(out) if out.is_dir() else None
     except OSError as error:
         raise EmitError(_io_failure(shown, error).replace("cannot write", "cannot read", 1)) from error
@@ -174,7 +174,7 @@ def _write(files: dict[str, bytes], directories: set[str], shown: Path, force: b
     _make_output(out, shown)
     with _taking_turns(out):
         interrupted = _read_journal(out)
-        owned_before, manifest_before = _read_manifest(out)
+        owned_before, manifest_before = _read_manifest(out, files)
         if interrupted is not None:
             owned_before |= interrupted.files
         _remove_half_written(str(out), {MANIFEST, JOURNAL} | (interrupted.files if interrupted else set()))
@@ -492,11 +492,12 @@ def _under(relative: str, roots: set[str]) -> bool:
     return False
 
 
-def _read_manifest(out: Path) -> tuple[set[str], bytes | None]:
-    """The files the previous build wrote, and the manifest's bytes."""
+def _read_manifest(out: Path, files: dict[str, bytes]) -> tuple[set[str], bytes | None]:
+    """The files the previous build wrote, and the manifest's bytes. A path this build writes too
+    (`files`, normalised) is safe and normal as it stands: only the others are checked."""
     text = _manifest_bytes(out)
     try:
-        return {safe_relative(p) for p in _manifest_data(text).get("files", [])}, text
+        return {p if p in files else safe_relative(p) for p in _manifest_data(text).get("files", [])}, text
     except (EmitError, TypeError):
         return set(), text
 

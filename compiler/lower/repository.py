@@ -1,7 +1,8 @@
 """Lowering driver: a checked program -> every file of the GitOps repository.
 
 Input: an `Analysis` without errors. Output: relative path -> text for charts/<app>/
-(Helm lowering) and the Kustomize/Flux tree (Flux lowering), each file headed by where it comes
+(Helm lowering; each app's chart through `lower.chartstore`, kept in the disk cache across runs)
+and the Kustomize/Flux tree (Flux lowering), each file headed by where it comes
 from and the tree's README.md (`provenance`), or diagnostics when the
 fleet cannot be lowered (E0701 and the codes `lower.flux.validate` names; `gopc check`
 reports the same ones first). `gopc build` writes the result with `emit.tree.write_tree`;
@@ -35,8 +36,8 @@ from gop.compiler.lower.flux.objects import IMAGE_TAG_PATH
 from gop.compiler.lower.flux.render import release_objects as flux_release_objects
 from gop.compiler.lower.flux.tree import base_release_file, sops_secrets
 from gop.compiler.language import APP_CHART
-from gop.compiler.lower.helm import chart_content_digest, chart_files, chosen_chart_version
-from gop.compiler.lower.provenance import as_written, with_readme
+from gop.compiler.lower.helm import chart_content_digest, chosen_chart_version
+from gop.compiler.lower.provenance import as_written, origin_of, with_readme
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import MISSING, lookup, plain
 from gop.compiler.core.span import Span
@@ -56,9 +57,17 @@ def repository(analysis, *, encoded: bool = False) -> tuple[dict[str, str | byte
     files: dict[str, str | bytes] = {}
     source_paths = analysis.lowering.source_paths
     for name, app in fleet.apps.items():
-        for relative, text in chart_files(app, analysis.lowering.helm).items():
-            path = f"charts/{name}/{relative}"
-            files[path] = as_written(path, text, fleet, overlays, encoded=encoded, paths=source_paths)
+        directory = f"charts/{name}"
+
+        def written(relative: str, text: str) -> str | bytes:
+            path = f"{directory}/{relative}"
+            return as_written(path, text, fleet, overlays, encoded=encoded, paths=source_paths)
+
+        # Every file of the chart is headed with the same origin (`provenance.headed`).
+        form = f"{origin_of(directory + '/', fleet, overlays, source_paths)}\0{encoded}".encode()
+        chart = analysis.lowering.charts.chart_files(app, analysis.lowering.helm, written=written, form=form)
+        for relative, data in chart.items():
+            files[f"{directory}/{relative}"] = data
     try:
         flux_files = repository_files(fleet, analysis.lowering)
     except FluxLoweringError as error:

@@ -7,6 +7,8 @@ methods answer as the functions they stand for, each worked out at most once:
 - `sops_secrets(cluster)`: `secrets.cluster_sops_secrets(fleet, cluster, ...)`, which the check,
   the file tree and every render ask for, every SOPS file read and checked once for all clusters;
 - `helm`: the Helm lowering's `HelmCaches` for the fleet's apps (chart versions, field schemas);
+- `charts`: each app's chart files, a `lower.chartstore.ChartStore` through the session's disk
+  cache when it has one (kept across runs);
 - `resource_plan()`: `resources.resource_plan(fleet)`, where each resource's objects go.
 - `chart_sources()`: `releases.ChartSources(fleet)`, the named chart sources of the releases;
 - `release_components()`: `releases.release_components(fleet)`, what overlays set for releases;
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 from gop.compiler.core.diskcache import DiskCache
 from gop.compiler.fleet.model import Fleet
+from gop.compiler.lower.chartstore import ChartStore
 from gop.compiler.lower.flux import network, overlays, releases, resources, secrets
 from gop.compiler.lower.flux.charts import RenderedCharts
 from gop.compiler.lower.helm.caches import HelmCaches
@@ -41,6 +44,7 @@ class LoweringCaches:
         self._sops: dict[str, list[secrets.SopsSecret]] = {}  # cluster -> its SOPS secrets
         self._sops_files: dict[str, secrets.SopsSecret] = {}  # file -> the secret it holds (read and checked)
         self.helm = HelmCaches()  # the Helm lowering's, for the fleet's apps
+        self.charts = ChartStore(disk)  # each app's chart files, across runs
         self._resources: resources.ResourcePlan | None = None
         self._chart_sources: releases.ChartSources | None = None
         self._release_components: releases.ReleaseComponents | None = None
