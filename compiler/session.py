@@ -35,7 +35,7 @@ Where the caches live, and how long:
   (`diagnostics.codes.registry`), quantity/duration literals and compiled string patterns
   (`semantic.check._unit_value`, `_compiled`), the vendored Kubernetes and Flux schemas and the
   types converted from them (`semantic.kubeschema._vendored`), the kustomization of a list of file names
-  (`lower.flux.tree._kustomization_of`) and the YAML emitter's scalar and comment texts (`emit.yaml`). Also process-wide, because the collector is the
+  (`lower.flux.tree._kustomization_of`) and the YAML emitter's scalar, key-head and comment texts (`emit.yaml`). Also process-wide, because the collector is the
   process's: the collector policy below.
 
 The collector policy (`core.collector`: `collect_as`, `ANALYSIS_PAUSE`; applied by `Session.analyse`): an analysis allocates about a million

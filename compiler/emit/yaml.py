@@ -239,12 +239,11 @@ _NO_COMMENTS = Comments()
 
 
 class _Writer:
-    __slots__ = ("lines", "key", "value", "head", "comments", "track_paths")
+    __slots__ = ("lines", "value", "head", "comments", "track_paths")
 
     def __init__(self, quoting: Quoting, comments: Comments) -> None:
         self.lines: list[str] = []
-        self.key, self.value, self.head = ((_words, _words_value, _words_head) if quoting is Quoting.WORDS
-                                           else (_minimal, _minimal_value, _minimal_head))
+        self.value, self.head = (_words_value, _words_head) if quoting is Quoting.WORDS else (_minimal_value, _minimal_head)
         self.comments = comments
         self.track_paths = comments is not _NO_COMMENTS  # a value's path only serves to find its comments
 
@@ -254,13 +253,13 @@ class _Writer:
         if not self.track_paths:
             self._untracked_mapping(value, indent, prefix)
             return
-        key_text, entry = self.key, self.entry
+        key_head, entry = self.head, self.entry
         for key, item in value.items():
             here = path + (key,)
             if before := self.comments.before.get(here):
                 self.lines += _comment_lines(tuple(before), indent)
-            entry(_key_head(prefix, key_text(key) if type(key) is str else _scalar(key), indent), item, indent,
-                  here)
+            entry(key_head(prefix, key, indent) if type(key) is str else _key_head(prefix, _scalar(key), indent),
+                  item, indent, here)
             prefix = pad
         if after := self.comments.after.get(path):
             self.lines += _comment_lines(tuple(after), indent)
