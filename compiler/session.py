@@ -17,7 +17,10 @@ Where the caches live, and how long:
   app's instances, chart parts and each version's fleet-check findings (`EvaluationMemo`): the language server
   analyses again after each edit and gets the same trees for unchanged files. They keep only what
   the last three analyses used (as many as the parse cache keeps texts of a file), so a program's
-  objects go three analyses after the last one that used them.
+  objects go three analyses after the last one that used them. A session that makes one analysis
+  (`single_analysis`: `gopc build`, `render` and the other commands of one program) keeps no
+  `EvaluationMemo`: nothing would read it, and recording it costs time and memory (each version's
+  fleet checks taped, each app's check, base and instances kept).
 - On disk, across runs (`core.diskcache`, when the session is given one: the command line's,
   unless `--no-cache`; or through the language server's `ParseCache`, which writes after the
   diagnostics are out): each file's parse by (gopc, path, text). A run whose files are all
@@ -40,7 +43,7 @@ Where the caches live, and how long:
   (`diagnostics.codes.registry`), quantity/duration literals and compiled string patterns
   (`semantic.check._unit_value`, `_compiled`), the vendored Kubernetes and Flux schemas and the
   types converted from them (`semantic.kubeschema._vendored`), the kustomization of a list of file names
-  (`lower.flux.tree._kustomization_of`) and the YAML emitter's scalar and comment texts (`emit.yaml`). Also process-wide, because the collector is the
+  (`lower.flux.tree._kustomization_of`) and the YAML emitter's scalar, key-head and comment texts (`emit.yaml`). Also process-wide, because the collector is the
   process's: the collector policy below.
 
 The collector policy (`core.collector`: `collect_as`, `ANALYSIS_PAUSE`; applied by `Session.analyse`): an analysis allocates about a million
@@ -105,14 +108,15 @@ class Session:
 
     `parses`: a `ParseCache` to parse through (the language server's); `keep_analyses`: the
     process keeps every analysis until it exits (the command line), so each is frozen out of
-    the collector's reach once built."""
+    the collector's reach once built; `single_analysis`: the session analyses once, so it keeps
+    nothing for a next analysis (no `EvaluationMemo`)."""
 
     def __init__(self, *, parses: ParseCache | None = None, keep_analyses: bool = False,
-                 disk: DiskCache | None = None) -> None:
+                 disk: DiskCache | None = None, single_analysis: bool = False) -> None:
         self.parses = parses
         self.keep_analyses = keep_analyses
         self.disk = disk
-        self.evaluation_memo = EvaluationMemo()
+        self.evaluation_memo = None if single_analysis else EvaluationMemo()
 
     def analyse(self, paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None, *,
                 parse: Callable[[str, str], ParseResult] | None = None) -> Analysis:
@@ -131,16 +135,18 @@ class Session:
         return parse_through(self.disk, path, text)
 
     def _analyse(self, paths, overlays, parse, source_file) -> Analysis:
-        self.evaluation_memo.next_round()
+        memo = self.evaluation_memo
+        if memo is not None:
+            memo.next_round()
         program = load(paths, overlays, parse=parse, source_file=source_file)
         resolution, resolve_diagnostics = resolve(program)
         checker = Checker(program, resolution)
         for module in resolution.module_symbols.values():
             for decl in module.values():
                 _check_declaration(checker, decl)
-        evaluation = evaluate(program, resolution, checker, program.root, memo=self.evaluation_memo)
+        evaluation = evaluate(program, resolution, checker, program.root, memo=memo)
         tests = check_tests(checker, resolution, evaluation)
-        diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics + plaintext.check(program, self.evaluation_memo.plaintext)
+        diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics + plaintext.check(program, memo.plaintext if memo is not None else None)
         analysis = Analysis(program, [], resolution, checker, evaluation, tests, disk=self.disk)
         if not has_errors(diagnostics):
             diagnostics += _lowering_checks(analysis)
@@ -161,9 +167,9 @@ def analyse_and_keep(paths: Iterable[str | Path], *, session: Session | None = N
 
 
 def command_line_session(cache: bool = True) -> Session:
-    """A session whose analyses the process keeps until it exits, with the user's disk cache
-    (`core.diskcache`) unless `cache` is false or there is no writable cache directory."""
-    return Session(keep_analyses=True, disk=open_disk_cache() if cache else None)
+    """A session for one analysis, which the process keeps until it exits, with the user's disk
+    cache (`core.diskcache`) unless `cache` is false or there is no writable cache directory."""
+    return Session(keep_analyses=True, disk=open_disk_cache() if cache else None, single_analysis=True)
 
 
 class RoundMemo:

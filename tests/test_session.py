@@ -9,6 +9,7 @@
   it no longer analyses.
 - The collector policy: off while an analysis runs, back on afterwards; a command-line session
   freezes what it built.
+- A session of one analysis (the command line's) keeps no memo for a next one, and reports the same.
 """
 
 from __future__ import annotations
@@ -167,3 +168,30 @@ def test_the_collector_is_off_during_an_analysis_and_on_after(monkeypatch):
     assert seen == [False] and gc.isenabled() and not frozen
     sessions.analyse_and_keep([EXAMPLE])
     assert seen == [False, False] and gc.isenabled() and frozen == [True]
+
+
+CHECK_GOLDENS = sorted((Path(__file__).parent / "golden" / "check").glob("*.txtar"))
+
+
+@pytest.mark.parametrize("path", CHECK_GOLDENS, ids=lambda p: p.stem)
+def test_a_single_analysis_session_keeps_no_memo_and_reports_the_same(path: Path, tmp_path, monkeypatch):
+    """The command line's sessions analyse once and keep no `EvaluationMemo` (nothing would read
+    it); without it, the evaluation and the fleet checks run live and report exactly what a
+    session that keeps one reports (the checks' tapes included)."""
+    import base64
+
+    import txtar
+
+    for name, text in txtar.read(path).sections:
+        target = tmp_path / name.removesuffix(".base64")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if name.endswith(".base64"):
+            target.write_bytes(base64.b64decode(text))
+        else:
+            target.write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    single = sessions.Session(single_analysis=True)
+    reported = [session.analyse(["."]).diagnostics for session in (sessions.Session(), single)]
+    assert single.evaluation_memo is None
+    assert reported[0] == reported[1]
+    assert sessions.command_line_session(cache=False).evaluation_memo is None

@@ -40,7 +40,8 @@ def _build(args, reporter: Reporter, disk, memo) -> int:
     from gop.compiler.lower.repository import build_notes, previous_build_problems, repository
     from gop.compiler.session import Session
 
-    analysis = checked(args.paths, reporter, session=Session(keep_analyses=True, disk=disk), memo=memo)
+    analysis = checked(args.paths, reporter, session=Session(keep_analyses=True, disk=disk, single_analysis=True),
+                       memo=memo)
     if analysis is None:
         return EXIT_ERRORS
     files, problems = repository(analysis, encoded=True)

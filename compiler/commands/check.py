@@ -73,7 +73,7 @@ def _report(reporter: Reporter, runs: list[tuple[list, dict[str, str], set[Path]
     from gop.compiler.semantic.loader import display_path
     from gop.compiler.session import Session, analyse
 
-    session = Session(keep_analyses=True, disk=disk)
+    session = Session(keep_analyses=True, disk=disk, single_analysis=len(runs) == 1)
     reported, analyses = [], []
     with memo.record() if memo is not None else contextlib.nullcontext():
         for paths, overlays, files in runs:

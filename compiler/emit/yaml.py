@@ -208,6 +208,19 @@ def _key_head(prefix: str, key: str, indent: int) -> str:
     return f"{prefix}? {key}\n{' ' * indent}:"
 
 
+# `prefix`, a string key and its `:` (`_key_head` of the key's text), by quoting: a document's
+# keys are few and repeat in every object of its kind, and working out a key's quoting is most
+# of a key's time.
+@functools.lru_cache(maxsize=65536)
+def _minimal_head(prefix: str, key: str, indent: int) -> str:
+    return _key_head(prefix, _minimal(key), indent)
+
+
+@functools.lru_cache(maxsize=65536)
+def _words_head(prefix: str, key: str, indent: int) -> str:
+    return _key_head(prefix, _words(key), indent)
+
+
 @functools.lru_cache(maxsize=4096)  # the same field docs are in every chart
 def _comment_lines(texts: tuple[str, ...], indent: int) -> tuple[str, ...]:
     pad = " " * indent
@@ -226,11 +239,11 @@ _NO_COMMENTS = Comments()
 
 
 class _Writer:
-    __slots__ = ("lines", "key", "value", "comments", "track_paths")
+    __slots__ = ("lines", "value", "head", "comments", "track_paths")
 
     def __init__(self, quoting: Quoting, comments: Comments) -> None:
         self.lines: list[str] = []
-        self.key, self.value = (_words, _words_value) if quoting is Quoting.WORDS else (_minimal, _minimal_value)
+        self.value, self.head = (_words_value, _words_head) if quoting is Quoting.WORDS else (_minimal_value, _minimal_head)
         self.comments = comments
         self.track_paths = comments is not _NO_COMMENTS  # a value's path only serves to find its comments
 
@@ -240,13 +253,13 @@ class _Writer:
         if not self.track_paths:
             self._untracked_mapping(value, indent, prefix)
             return
-        key_text, entry = self.key, self.entry
+        key_head, entry = self.head, self.entry
         for key, item in value.items():
             here = path + (key,)
             if before := self.comments.before.get(here):
                 self.lines += _comment_lines(tuple(before), indent)
-            entry(_key_head(prefix, key_text(key) if type(key) is str else _scalar(key), indent), item, indent,
-                  here)
+            entry(key_head(prefix, key, indent) if type(key) is str else _key_head(prefix, _scalar(key), indent),
+                  item, indent, here)
             prefix = pad
         if after := self.comments.after.get(path):
             self.lines += _comment_lines(tuple(after), indent)
@@ -254,11 +267,10 @@ class _Writer:
     def _untracked_mapping(self, value: Mapping, indent: int, prefix: str) -> None:
         """`mapping` without comments: the common case, kept short (most of a document is keys,
         strings, dicts, ints and bools, which go straight to their text; anything else takes `entry`)."""
-        lines, key_text, value_text = self.lines, self.key, self.value
+        lines, key_head, value_text = self.lines, self.head, self.value
         pad = " " * indent
         for key, item in value.items():
-            written = key_text(key) if type(key) is str else _scalar(key)
-            head = f"{prefix}{written}:" if len(written) <= MAX_IMPLICIT_KEY else _key_head(prefix, written, indent)
+            head = key_head(prefix, key, indent) if type(key) is str else _key_head(prefix, _scalar(key), indent)
             prefix = pad
             kind = type(item)
             if kind is str:
