@@ -15,8 +15,13 @@ function executable(file) {
   return file;
 }
 
+const scratches = [];
+test.after(() => scratches.forEach((root) => fs.rmSync(root, { recursive: true, force: true })));
+
 function scratch() {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'gop-locate-'));
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gop-locate-'));
+  scratches.push(root);
+  return root;
 }
 
 test('a bare name is taken from the workspace .venv before PATH', () => {
