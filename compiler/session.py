@@ -228,15 +228,20 @@ class EvaluationMemo:
             memo.next_round()
 
 
-def parse_through(disk: DiskCache | None, path: str, text: str) -> ParseResult:
-    """`parse_text`, kept in and read from `disk` (when there is one)."""
+def parse_through(disk: DiskCache | None, path: str, text: str,
+                  keep: Callable[[str, ParseResult], None] | None = None) -> ParseResult:
+    """`parse_text`, read from `disk` (when there is one) and, when it lacks the parse, kept there
+    at once, or by `keep(key, parse)` when given (the language server writes later)."""
     if disk is None:
         return parse_text(path, text)
     key = _parse_key(disk, path, text)
     result = disk.get("parse", key)
     if not isinstance(result, ParseResult):
         result = parse_text(path, text)
-        disk.put("parse", key, result)
+        if keep is None:
+            disk.put("parse", key, result)
+        else:
+            keep(key, result)
     return result
 
 
@@ -285,25 +290,18 @@ class ParseCache:
                     if index:
                         entries.insert(0, entries.pop(index))
                     return entry
-        entry = (text, self._first_parse(path, text) if first else parse_text(path, text), SourceFile(path, text))
+        result = parse_through(self._disk, path, text, keep=self._write_later) if first else parse_text(path, text)
+        entry = (text, result, SourceFile(path, text))
         with self._lock:
             entries = self._entries.setdefault(path, [])
             entries.insert(0, entry)
             del entries[self._per_file:]
         return entry
 
-
-    def _first_parse(self, path: str, text: str) -> ParseResult:
-        """A file's first text: read from the disk cache, else parsed and left for `write_pending`."""
-        if self._disk is None:
-            return parse_text(path, text)
-        key = _parse_key(self._disk, path, text)
-        result = self._disk.get("parse", key)
-        if not isinstance(result, ParseResult):
-            result = parse_text(path, text)
-            with self._lock:
-                self._unwritten.append((key, result))
-        return result
+    def _write_later(self, key: str, result: ParseResult) -> None:
+        """A first text's parse the disk cache lacked, left for `write_pending`."""
+        with self._lock:
+            self._unwritten.append((key, result))
 
     def write_pending(self) -> None:
         """Write to the disk cache the first texts' parses it lacked; returns once written, also
