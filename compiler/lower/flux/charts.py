@@ -17,7 +17,7 @@ most once per fleet (a failure too: it is kept for the fleet's life, never on di
 distinct renderings run side by side (at most `HELM_WORKERS` helm processes), their objects and the
 error reported in the releases' order, as one-by-one rendering would give them. `render_ahead`
 runs the distinct renderings of many clusters side by side before any cluster is rendered
-(`gopc render --all-clusters`, `gopc diff`: a cluster alone has only a few to share the workers).
+(`gopc render --all-clusters`: a cluster alone has only a few to share the workers).
 With the session's disk cache, helm's output is kept across runs, keyed also by `helm version`
 and the package's SHA-256; failures are never kept there.
 """
