@@ -27,7 +27,6 @@ nothing are dropped, unexpected diagnostics are added as `// E: CODE col N`.
 
 from __future__ import annotations
 
-import base64
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,16 +182,9 @@ def run_golden(path: Path, tmp_path: Path, monkeypatch) -> tuple[txtar.Archive, 
     txtar.check_sections(archive, _program_file, "`PATH.gop` program files, `PATH.yaml` files of resources, charts.lock and vendor/charts/ files")
     assert any(name.endswith(".gop") for name in archive.names()), f"{path.name} holds no .gop file"
     assert archive.comment.strip(), f"{path.name} needs a comment header saying what it tests"
-    expected = []
-    for name, text in archive.sections:
-        target = tmp_path / name.removesuffix(".base64")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if name.endswith(".base64"):
-            target.write_bytes(base64.b64decode(text))
-            continue
-        target.write_text(text, encoding="utf-8")
-        if name.endswith((".gop", ".yaml")):
-            expected += expectations_in(name, text)
+    txtar.write_files(archive, tmp_path)
+    expected = [expectation for name, text in archive.sections if name.endswith((".gop", ".yaml"))
+                for expectation in expectations_in(name, text)]
     monkeypatch.chdir(tmp_path)
     return archive, expected, actual_diagnostics(analyse(["."]))
 

@@ -178,17 +178,9 @@ def test_a_single_analysis_session_keeps_no_memo_and_reports_the_same(path: Path
     """The command line's sessions analyse once and keep no `EvaluationMemo` (nothing would read
     it); without it, the evaluation and the fleet checks run live and report exactly what a
     session that keeps one reports (the checks' tapes included)."""
-    import base64
-
     import txtar
 
-    for name, text in txtar.read(path).sections:
-        target = tmp_path / name.removesuffix(".base64")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if name.endswith(".base64"):
-            target.write_bytes(base64.b64decode(text))
-        else:
-            target.write_text(text, encoding="utf-8")
+    txtar.write_files(txtar.read(path), tmp_path)
     monkeypatch.chdir(tmp_path)
     single = sessions.Session(single_analysis=True)
     reported = [session.analyse(["."]).diagnostics for session in (sessions.Session(), single)]

@@ -11,6 +11,7 @@ instead of failing; review the diff before committing it.
 
 from __future__ import annotations
 
+import base64
 import difflib
 import os
 import re
@@ -84,6 +85,17 @@ def _with_newline(text: str) -> str:
 
 def read(path: Path) -> Archive:
     return parse(path.read_text(encoding="utf-8"))
+
+
+def write_files(archive: Archive, directory: Path) -> None:
+    """Each section as a file below `directory`; a section `NAME.base64` is the file NAME's bytes, base64-encoded."""
+    for name, text in archive.sections:
+        target = directory / name.removesuffix(".base64")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if name.endswith(".base64"):
+            target.write_bytes(base64.b64decode(text))
+        else:
+            target.write_text(text, encoding="utf-8")
 
 
 def check_sections(archive: Archive, known: Callable[[str], bool], what: str) -> None:
