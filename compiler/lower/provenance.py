@@ -17,7 +17,8 @@ The .gop file is the one declaring what the file is made from, by its place in t
 (`charts/web/...` and `apps/base/web/...`: app `web`; `apps/prod/...`: env `prod`;
 `components/cn-ingress/...`: overlay `cn-ingress`; `clusters/prod-eu-1/...`: cluster `prod-eu-1`; `tenants/team-a/...`: tenant `team-a`;
 `releases/base/podinfo/...`, `infrastructure/resources/quota/...`, `infrastructure/namespaces/shop/...`),
-else the program as a whole. Paths are relative to the program's root, so the text depends on the
+else the program as a whole. A chart's templates and `.helmignore` are gopc's own text, the same in
+every chart with the same parts: they say so (`BUILT_IN`) instead of naming the app. Paths are relative to the program's root, so the text depends on the
 program alone (not on the working directory); chart versions are computed before the headers.
 """
 
@@ -31,6 +32,10 @@ from gop.compiler.fleet.model import Fleet
 
 README = "README.md"
 _DO_NOT_EDIT = "Do not edit: change the .gop program and run `gopc build` (README.md at the root of this tree)."
+# A chart's templates and .helmignore are gopc's own text, chosen by which parts the chart has and
+# never by an app's settings (those reach them through values.yaml): saying so, rather than naming
+# the app, keeps them byte-identical across charts, so `gopc build` writes each once and links the rest.
+BUILT_IN = "its built-in chart templates (the app's settings are in values.yaml)"
 
 
 def as_written(path: str, text: str, fleet: Fleet, overlays: Mapping[str, Span], *, verbatim: bool = False,
@@ -53,7 +58,10 @@ def with_readme(files: Mapping[str, str | bytes], fleet: Fleet, *, encoded: bool
 
 def origin_of(path: str, fleet: Fleet, overlays: Mapping[str, Span], paths: dict[str, str] | None = None) -> str:
     """What a file's header says it is made from: "app `web` in apps.gop" (`source_of`), else
-    "the .gop program". The header of a file is a function of its path, its text and this."""
+    "the .gop program"; `BUILT_IN` for a chart's templates and .helmignore. The header of a file is a
+    function of its path, its text and this."""
+    if _built_in(path):
+        return BUILT_IN
     source = source_of(path, fleet, overlays)
     return "the .gop program" if source is None else f"{source[0]} in {_relative(source[1].file, fleet, paths)}"
 
@@ -66,6 +74,11 @@ def headed(path: str, text: str, origin: str) -> str:
     if "/templates/" in path and path.startswith("charts/"):
         return "{{- /* " + first + "\n" + _DO_NOT_EDIT + " */ -}}\n" + text
     return f"# {first}\n# {_DO_NOT_EDIT}\n" + text
+
+
+def _built_in(path: str) -> bool:
+    parts = path.split("/")
+    return len(parts) > 2 and parts[0] == "charts" and (parts[2] == "templates" or parts[2:] == [".helmignore"])
 
 
 def source_of(path: str, fleet: Fleet, overlays: Mapping[str, Span]) -> tuple[str, Span] | None:
