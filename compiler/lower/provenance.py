@@ -39,11 +39,19 @@ BUILT_IN = "its built-in chart templates (the app's settings are in values.yaml)
 
 
 def as_written(path: str, text: str, fleet: Fleet, overlays: Mapping[str, Span], *, verbatim: bool = False,
-               encoded: bool = False, paths: dict[str, str] | None = None) -> str | bytes:
+               encoded: bool = False, paths: dict[str, str] | None = None,
+               built_in: dict[tuple[str, str], str | bytes] | None = None) -> str | bytes:
     """A file of the tree as it is written: with its header (unless copied `verbatim`), and with
     `encoded` as its UTF-8 bytes. Made one file at a time, so a large tree (100s of MB) is never
     held both with and without its headers. `paths`: each source file's path from the root,
-    worked out once per source for all the files of a build (`LoweringCaches.source_paths`)."""
+    worked out once per source for all the files of a build (`LoweringCaches.source_paths`).
+    `built_in`: the written form of each of a chart's built-in files by (path under the chart,
+    text), so the 1000 charts of a fleet hold one copy of each template, not one each."""
+    if built_in is not None and _built_in(path):
+        key = (path.split("/", 2)[2], text)
+        if key not in built_in:
+            built_in[key] = as_written(path, text, fleet, overlays, verbatim=verbatim, encoded=encoded)
+        return built_in[key]
     if not verbatim:
         text = headed(path, text, origin_of(path, fleet, overlays, paths))
     return text.encode("utf-8") if encoded else text

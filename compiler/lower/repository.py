@@ -56,12 +56,13 @@ def repository(analysis, *, encoded: bool = False) -> tuple[dict[str, str | byte
     overlays = {name: decl.span for name, decl in analysis.resolution.resources["overlay"].items()}
     files: dict[str, str | bytes] = {}
     source_paths = analysis.lowering.source_paths
+    built_in: dict[tuple[str, str], str | bytes] = {}
     for name, app in fleet.apps.items():
         directory = f"charts/{name}"
 
         def written(relative: str, text: str) -> str | bytes:
             path = f"{directory}/{relative}"
-            return as_written(path, text, fleet, overlays, encoded=encoded, paths=source_paths)
+            return as_written(path, text, fleet, overlays, encoded=encoded, paths=source_paths, built_in=built_in)
 
         # Every file of the chart is headed with the same origin (`provenance.headed`).
         form = f"{origin_of(directory + '/', fleet, overlays, source_paths)}\0{encoded}".encode()
