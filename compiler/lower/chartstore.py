@@ -36,12 +36,14 @@ class ChartStore:
     def __init__(self, disk: DiskCache | None) -> None:
         self._disk = disk
         self._field_reprs: dict[int, tuple[object, bytes]] = {}  # id(field) -> (field, its repr's digest)
+        self._app_digests: dict[int, tuple[AppModel, bytes]] = {}  # id(app) -> (app, `app_digest`)
+        self._type_digests: dict[int, tuple[AppModel, bytes]] = {}  # id(app) -> (app, `values_type_digest`)
 
     def chart_files(self, app: AppModel, helm: HelmCaches, *, written: Callable[[str, str], str | bytes] | None = None,
                     form: bytes = b"") -> dict[str, str | bytes]:
         if self._disk is None:
             return _written(chart_files(app, helm), written)
-        key = self._disk.key(KIND, form, self._app_digest(app))
+        key = self._disk.key(KIND, form, self.app_digest(app))
         entry = self._disk.get(KIND, key)
         if _well_formed(entry):
             files, version, content_digest = entry
@@ -53,10 +55,25 @@ class ChartStore:
         self._disk.put(KIND, key, (files, helm.chart_version(app), helm.content_digest(app)))
         return files
 
-    def _app_digest(self, app: AppModel) -> bytes:
+    def app_digest(self, app: AppModel) -> bytes:
+        """A digest of everything the Helm lowering of the app's chart reads (worked out once per app;
+        the Flux tree's store keys an app's files by it too)."""
+        known = self._app_digests.get(id(app))
+        if known is None or known[0] is not app:
+            known = self._app_digests[id(app)] = (app, self._made_app_digest(app))
+        return known[1]
+
+    def _made_app_digest(self, app: AppModel) -> bytes:
         digest = hashlib.sha256(repr((app.name, app.doc, sorted(app.features), app.base)).encode("utf-8", "surrogateescape"))
-        digest.update(self._type_digest(app.values_type))
+        digest.update(self.values_type_digest(app))
         return digest.digest()
+
+    def values_type_digest(self, app: AppModel) -> bytes:
+        """A digest of the app's values type (worked out once per app)."""
+        known = self._type_digests.get(id(app))
+        if known is None or known[0] is not app:
+            known = self._type_digests[id(app)] = (app, self._type_digest(app.values_type))
+        return known[1]
 
     def _type_digest(self, record: RecordType) -> bytes:
         digest = hashlib.sha256(repr((type(record).__name__, record.name, record.doc, record.open,

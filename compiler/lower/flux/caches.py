@@ -9,6 +9,8 @@ methods answer as the functions they stand for, each worked out at most once:
 - `helm`: the Helm lowering's `HelmCaches` for the fleet's apps (chart versions, field schemas);
 - `charts`: each app's chart files, a `lower.chartstore.ChartStore` through the session's disk
   cache when it has one (kept across runs);
+- `tree_parts`: the Flux tree's files of each app and of the rest of the fleet, a
+  `treestore.TreeStore` through the session's disk cache when it has one (kept across runs);
 - `resource_plan()`: `resources.resource_plan(fleet)`, where each resource's objects go.
 - `chart_sources()`: `releases.ChartSources(fleet)`, the named chart sources of the releases;
 - `release_components()`: `releases.release_components(fleet)`, what overlays set for releases;
@@ -34,6 +36,7 @@ from gop.compiler.fleet.model import Fleet
 from gop.compiler.lower.chartstore import ChartStore
 from gop.compiler.lower.flux import network, overlays, releases, resources, secrets
 from gop.compiler.lower.flux.charts import RenderedCharts
+from gop.compiler.lower.flux.treestore import TreeStore
 from gop.compiler.lower.helm.caches import HelmCaches
 
 
@@ -45,6 +48,7 @@ class LoweringCaches:
         self._sops_files: dict[str, secrets.SopsSecret] = {}  # file -> the secret it holds (read and checked)
         self.helm = HelmCaches()  # the Helm lowering's, for the fleet's apps
         self.charts = ChartStore(disk)  # each app's chart files, across runs
+        self.tree_parts = TreeStore(disk)  # the Flux tree's files, across runs
         self._resources: resources.ResourcePlan | None = None
         self._chart_sources: releases.ChartSources | None = None
         self._release_components: releases.ReleaseComponents | None = None

@@ -77,11 +77,40 @@ COMMON_PATCH_HEADER = ("Patched into every HelmRelease of each cluster that list
 
 def repository_files(fleet: Fleet, caches: LoweringCaches | None = None) -> dict[str, str]:
     caches = caches_for(fleet, caches)
+    envs = app_envs(fleet)
     files: dict[str, str] = {}
     for app in sorted(fleet.apps):
-        _app_base(fleet, app, caches, files)
+        files.update(caches.tree_parts.app_files(fleet, app, envs[app], caches,
+                                                 make=lambda app=app: app_files(fleet, app, envs[app], caches)))
+    files.update(caches.tree_parts.fleet_files(fleet, caches, make=lambda: fleet_files(fleet, caches)))
+    return dict(sorted(files.items()))
+
+
+def app_envs(fleet: Fleet) -> dict[str, list[str]]:
+    """App -> the envs it is deployed in (on at least one of their clusters), sorted."""
+    envs: dict[str, list[str]] = {app: [] for app in fleet.apps}
     for env in sorted(fleet.envs):
-        _env_overlay(fleet, env, caches, files)
+        for app in plan.env_apps(fleet, env):
+            envs[app].append(env)
+    return envs
+
+
+def app_files(fleet: Fleet, name: str, envs: list[str], caches: LoweringCaches) -> dict[str, str]:
+    """The files of one app: apps/base/<app>/ and apps/<env>/<app>/ for each of its `envs`
+    (`treestore` keeps them by what they read)."""
+    files: dict[str, str] = {}
+    _app_base(fleet, name, caches, files)
+    for env in envs:
+        _env_app(fleet, env, name, caches, files)
+    return files
+
+
+def fleet_files(fleet: Fleet, caches: LoweringCaches) -> dict[str, str]:
+    """Every file but the apps' own (`app_files`): the envs' lists of apps, releases, overlays'
+    components, namespaces, resources, tenants, SOPS secrets and clusters."""
+    files: dict[str, str] = {}
+    for env in sorted(fleet.envs):
+        files[f"apps/{env}/kustomization.yaml"] = dump_yaml([kustomize_config(plan.env_apps(fleet, env))])
     for name in sorted(fleet.releases):
         _release_base(fleet, name, caches, files)
     for env in sorted(fleet.envs):
@@ -102,7 +131,7 @@ def repository_files(fleet: Fleet, caches: LoweringCaches | None = None) -> dict
     patching = {component.name for component in overlays.components.values() if _component(fleet, component, files)}
     for cluster in sorted(fleet.clusters):
         _cluster(fleet, cluster, caches, patching, files)
-    return dict(sorted(files.items()))
+    return files
 
 
 def _secrets(fleet: Fleet, caches: LoweringCaches, files: dict[str, str]) -> None:
@@ -202,16 +231,14 @@ def _component(fleet: Fleet, component: Component, files: dict[str, str]) -> boo
     return True
 
 
-def _env_overlay(fleet: Fleet, env: str, caches: LoweringCaches, files: dict[str, str]) -> None:
-    apps = plan.env_apps(fleet, env)
-    for name in apps:
-        app = fleet.apps[name]
-        patch = release_patch(fleet, app, fleet.envs[env].app_values.get(name, {}))
-        patches = [(f"{name}-values.yaml", patch, release_patch_target(app))] if patch else []
-        namespace = plan.env_namespace(fleet, env, name)
-        moves = namespace_moves(fleet, app, namespace, caches.helm) if namespace != app.namespace else []
-        _patched(files, f"apps/{env}/{name}", [f"../../base/{name}"], patches, moves=moves)
-    files[f"apps/{env}/kustomization.yaml"] = dump_yaml([kustomize_config(apps)])
+def _env_app(fleet: Fleet, env: str, name: str, caches: LoweringCaches, files: dict[str, str]) -> None:
+    """apps/<env>/<app>/: the base with the env's patch, moved to the env's namespace."""
+    app = fleet.apps[name]
+    patch = release_patch(fleet, app, fleet.envs[env].app_values.get(name, {}))
+    patches = [(f"{name}-values.yaml", patch, release_patch_target(app))] if patch else []
+    namespace = plan.env_namespace(fleet, env, name)
+    moves = namespace_moves(fleet, app, namespace, caches.helm) if namespace != app.namespace else []
+    _patched(files, f"apps/{env}/{name}", [f"../../base/{name}"], patches, moves=moves)
 
 
 def _cluster(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[str], files: dict[str, str]) -> None:

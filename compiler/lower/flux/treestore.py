@@ -1,0 +1,200 @@
+"""The Flux tree's files across runs: `tree.app_files` and `tree.fleet_files` through the disk cache
+(`core.diskcache`, kinds `flux-app` and `flux-fleet`), so a build after an edit of one app's chart
+values makes again only that app's files (as `lower.chartstore` does for its chart).
+
+Input: a `Fleet`, its `LoweringCaches`, the session's `DiskCache` (or None: `--no-cache`, no cache
+directory) and the function that makes the files. Output: exactly what that function returns.
+
+The keys (besides gopc itself, which the store's fingerprint covers) hold everything the files
+read, found by reading the code of `tree`, `plan`, `overlays`, `objects`, `network`, `releases`,
+`resources`, `secrets` and `tenants`; what was unsure is in them:
+- An app's files (apps/base/<app>/, apps/<env>/<app>/): the app as its chart store key sees it
+  (`ChartStore.app_digest`: name, doc, chart features, base values, values type; the chart's version
+  is a function of those) and its namespace, clusters and origins; the envs it is in with what each
+  sets for it; its NetworkPolicies (they read the apps calling it); every app's namespace (its
+  dependencies name theirs); and the fleet's settings (delivery, registries, sources ...: `_settings`).
+- The rest (`flux-fleet`, one entry): the settings, the releases and resources, the envs, the
+  clusters with their instances, every app, and the SOPS secrets (their files' text) - each app's
+  base values, its instances' values and the env's values for it without the fields that only
+  its chart reads (`CHART_ONLY_FIELDS`), unless a cluster sets that field for the app or a selector
+  overlay sets it for any app (the overlay plan compares those fields across layers); and the chart version of
+  each app some cluster moves out of its env's namespace (its chart source is moved with it).
+  A test changes each of `CHART_ONLY_FIELDS` everywhere and asserts the fleet's files do not change.
+Value trees are frozen dataclasses, tuples, dicts and plain scalars whose `repr` shows every field
+in order, so equal reprs make equal files (see `lower.chartstore`). A failing lowering
+(`FluxLoweringError`) stores nothing; a key that cannot be worked out (a SOPS file that fails its
+check) makes the files without the store, so the error is the one the lowering raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from gop.compiler.core.diskcache import DiskCache
+from gop.compiler.fleet.model import AppModel, Fleet, Instance, Layer
+from gop.compiler.language import AppField
+from gop.compiler.lower.flux.errors import FluxLoweringError
+from gop.compiler.lower.helm import chart_version
+
+APP_KIND = "flux-app"
+FLEET_KIND = "flux-fleet"
+
+# App fields (the prelude's `App`) that only the app's chart reads, never a file of the Flux tree
+# outside the app's own (a name in this set appears nowhere in lower/flux).
+CHART_ONLY_FIELDS = frozenset({
+    "replicas", "env", "envFrom", "volumes", "mounts", "initContainers", "sidecars", "startup", "lifecycle",
+    "terminationGracePeriodSeconds", "priorityClassName", "nodeSelector", "tolerations", "affinity",
+    "topologySpread", "imagePullSecrets", "security", "disruptionBudget", "resources", "config",
+    "statefulSet", "job", "cronJob",
+})
+
+Files = dict[str, str]
+
+
+class TreeStore:
+    """One program's Flux tree files through `disk`; see the module doc."""
+
+    def __init__(self, disk: DiskCache | None) -> None:
+        self._disk = disk
+        self._shared: bytes | None = None  # the digest of what every app's files read of the fleet
+
+    def app_files(self, fleet: Fleet, app: str, envs: list[str], caches, *, make: Callable[[], Files]) -> Files:
+        if self._disk is None:
+            return make()
+        return self._through(APP_KIND, self._disk.key(APP_KIND, self._shared_digest(fleet, caches),
+                                                      _app_digest(fleet, app, envs, caches)), make)
+
+    def fleet_files(self, fleet: Fleet, caches, *, make: Callable[[], Files]) -> Files:
+        if self._disk is None:
+            return make()
+        try:
+            digest = _fleet_digest(fleet, caches)
+        except FluxLoweringError:
+            return make()
+        return self._through(FLEET_KIND, self._disk.key(FLEET_KIND, digest), make)
+
+    def _through(self, kind: str, key: str, make: Callable[[], Files]) -> Files:
+        files = self._disk.get(kind, key)
+        if _well_formed(files):
+            return files
+        files = make()
+        self._disk.put(kind, key, files)
+        return files
+
+    def _shared_digest(self, fleet: Fleet, caches) -> bytes:
+        if self._shared is None:
+            namespaces = [(name, app.namespace) for name, app in sorted(fleet.apps.items())]
+            self._shared = _digest(_settings(fleet), namespaces)
+        return self._shared
+
+
+def _app_digest(fleet: Fleet, name: str, envs: list[str], caches) -> bytes:
+    app = fleet.apps[name]
+    return _digest(caches.charts.app_digest(app), app.namespace, app.clusters, _delivery_layers(app),
+                   [(env, fleet.envs[env].app_values.get(name)) for env in envs],
+                   caches.network_policies().get(name))
+
+
+def _delivery_layers(app: AppModel) -> list[tuple]:
+    """The layer that set each delivery setting of the app (its HelmRelease takes the fleet's
+    defaults for those the schema set); the only origins an app's files read."""
+    return [(path, origin.layer) for path, origin in app.base_origins.items() if path[0] == AppField.DELIVERY]
+
+
+def _fleet_digest(fleet: Fleet, caches) -> bytes:
+    instances = _distinct_instances(fleet)
+    by_patch: dict[tuple[int, int], tuple[list[tuple], bytes]] = {}  # clusters share their patch objects
+    cluster_origins, patches = {}, {}
+    for key, instance in instances.items():
+        patch = (id(instance.cluster_values), id(instance.origins))
+        if patch not in by_patch:
+            origins = _cluster_origins(instance)
+            by_patch[patch] = origins, _digest(instance.cluster_values, origins)
+        cluster_origins[key], patches[key] = by_patch[patch]
+    hidden = _hidden_fields(fleet, instances, cluster_origins)
+    digest = hashlib.sha256(_digest(_settings(fleet), fleet.releases, fleet.resources))
+    for name, env in sorted(fleet.envs.items()):
+        digest.update(_digest(name, env.doc, env.span, env.clusters, env.unit_values,
+                              {app: _seen(values, hidden.get(app, frozenset())) for app, values in env.app_values.items()}))
+    for name, app in sorted(fleet.apps.items()):
+        digest.update(_digest(name, app.namespace, app.doc, app.span, sorted(app.features), app.clusters,
+                              _seen(app.base, hidden[name])))
+        digest.update(caches.charts.values_type_digest(app))
+    env_patches: dict[int, bytes] = {}  # an env's clusters share its patch of an app
+    of_instance = {}
+    for key, instance in instances.items():
+        env_patch = env_patches.get(id(instance.env_values))
+        if env_patch is None:
+            env_patch = env_patches[id(instance.env_values)] = _digest(_seen(instance.env_values, hidden[instance.app]))
+        of_instance[key] = f"{instance.app}\0{instance.env}\0".encode() + patches[key] + env_patch
+    for name, cluster in sorted(fleet.clusters.items()):
+        digest.update(_digest(name, cluster.doc, cluster.span, cluster.labels, cluster.env, cluster.releases,
+                              cluster.resources, caches.sops_secrets(name)))
+        digest.update(b"".join(of_instance[id(instance)] for instance in cluster.instances.values()))
+    digest.update(_digest(sorted((name, chart_version(fleet.apps[name], caches.helm)) for name in _moved_apps(fleet, instances))))
+    return digest.digest()
+
+
+def _distinct_instances(fleet: Fleet) -> dict[int, Instance]:
+    """The apps' instances by identity (clusters whose layers give an app the same values share one)."""
+    return {id(instance): instance for cluster in fleet.clusters.values() for instance in cluster.instances.values()}
+
+
+def _cluster_origins(instance: Instance) -> list[tuple]:
+    """Who set each path of the instance's `cluster_values` (the overlay plan splits them by it,
+    reading the origins of those paths only); the spans are left out: no file of the tree shows them."""
+    found: list[tuple] = []
+    _walk_origins(instance.cluster_values, instance.origins, (), found)
+    return found
+
+
+def _walk_origins(tree: dict[str, Any], origins: dict[tuple[str, ...], Any], path: tuple[str, ...], found: list[tuple]) -> None:
+    for key, value in tree.items():
+        here = path + (key,)
+        origin = origins.get(here)
+        found.append((here, None) if origin is None else (here, origin.layer, origin.source, origin.all_apps))
+        if isinstance(value, dict):
+            _walk_origins(value, origins, here, found)
+
+
+def _hidden_fields(fleet: Fleet, instances: dict[int, Instance], cluster_origins: dict[int, list[tuple]]) -> dict[str, frozenset[str]]:
+    """App -> the `CHART_ONLY_FIELDS` the fleet's files do not read of it: all but those a cluster
+    sets for the app (its own patch compares them with the layers below) and those any selector
+    overlay sets (an overlay's patch for every release is checked against each release's values)."""
+    overlaid: set[str] = set()
+    per_app: dict[str, set[str]] = {name: set() for name in fleet.apps}
+    for key, instance in instances.items():
+        per_app[instance.app].update(instance.cluster_values)
+        overlaid.update(origin[0][0] for origin in cluster_origins[key] if origin[1:2] == (Layer.SELECTOR,))
+    shown = CHART_ONLY_FIELDS - overlaid
+    return {name: shown.difference(fields) for name, fields in per_app.items()}
+
+
+def _moved_apps(fleet: Fleet, instances: dict[int, Instance]) -> set[str]:
+    """The apps some cluster puts in another namespace than their env's (`tree._stage_apps` moves them)."""
+    moved = set()
+    for instance in instances.values():
+        env_namespace = fleet.envs[instance.env].app_values.get(instance.app, {}).get("namespace", fleet.apps[instance.app].namespace)
+        if instance.values.get("namespace", fleet.apps[instance.app].namespace) != env_namespace:
+            moved.add(instance.app)
+    return moved
+
+
+def _seen(tree: dict[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
+    return {key: value for key, value in tree.items() if key not in hidden}
+
+
+def _settings(fleet: Fleet) -> tuple:
+    """What every part of the tree may read of the fleet besides its units: its package, root and settings."""
+    return (fleet.package, str(fleet.root), fleet.delivery, fleet.sources, fleet.registries, fleet.receivers,
+            fleet.providers, fleet.alerts, fleet.automations, fleet.stages, fleet.namespaces, fleet.tenants)
+
+
+def _digest(*parts: object) -> bytes:
+    return hashlib.sha256(repr(parts).encode("utf-8", "surrogateescape")).digest()
+
+
+def _well_formed(files) -> bool:
+    return isinstance(files, dict) and all(isinstance(path, str) and isinstance(text, str) for path, text in files.items())
