@@ -26,7 +26,10 @@ Where the caches live, and how long:
   diagnostics are out): each file's parse by (gopc, path, text). A run whose files are all
   there never loads Lark. And each app's chart files (`lower.chartstore`, through the analysis's
   `LoweringCaches.charts`) by (gopc, everything the Helm lowering reads of the app), so a build
-  after an edit makes again only the charts of the apps whose base changed. The language server
+  after an edit makes again only the charts of the apps whose base changed; and the Flux tree's files
+  (`lower.flux.treestore`, through `LoweringCaches.tree_parts`): each app's own by what they read of
+  it and of the fleet, the rest of the tree in one entry by the whole fleet but the app fields only
+  the charts read (`CHART_ONLY_FIELDS`), so an edit of one app's replicas makes again only its files. The language server
   also keeps there the code of the methods attrs writes for the protocol's types
   (`lsp.attrs_code`, by their source text), made at its start.
 - In the `Analysis`, for its program only: `lowering`, the fleet's `LoweringCaches` (the overlay

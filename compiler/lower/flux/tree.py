@@ -1,6 +1,8 @@
 """The repository files of the Flux lowering (everything but charts/).
 
-Input: a `Fleet`. Output: relative path -> file text, sorted by path.
+Input: a `Fleet`. Output: relative path -> file text, sorted by path. Made in two parts, each
+app's own files (`app_files`) and the rest (`fleet_files`), through the fleet's
+`LoweringCaches.tree_parts` (`treestore`: kept across runs in the disk cache).
 
 Layout (after fluxcd/flux2-kustomize-helm-example; docs/flux.md explains each file):
     apps/base/<app>/                    kustomization.yaml, release.yaml (HelmRelease),
