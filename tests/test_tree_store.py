@@ -1,12 +1,13 @@
 """The Flux tree's files kept across runs (compiler/lower/flux/treestore.py, disk cache kinds
-`flux-app` and `flux-fleet`).
+`flux-apps` and `flux-fleet`).
 
 - Files read back are exactly the files made afresh: every example, through a store filled by one
   run and read by another.
 - Only what an edit changes is made again: across a sequence of edits of a generated fleet (an
   app's replicas, an env layer, a cluster's labels, a lib value many apps read, the delivery and
   registry settings, a dependency, an app deleted and renamed) the incremental build writes
-  exactly the tree a `--no-cache` build into a new directory writes, adding the entries counted.
+  exactly the tree a `--no-cache` build into a new directory writes, adding the entries counted
+  (one per group of apps holding a changed app's files, `treestore.app_groups`).
 - The fleet's files read none of `CHART_ONLY_FIELDS` an app does not show them (changed everywhere
   in every example, they make the same files).
 - An entry of the wrong shape, a damaged one, or another gopc's (fingerprint) is not read;
@@ -34,6 +35,14 @@ sys.path.insert(0, str(rt.REPO_ROOT / "bench"))
 from fleetgen import generate  # noqa: E402
 
 EXAMPLES = sorted(path.name for path in (rt.REPO_ROOT / "examples").iterdir() if (path / "fleet.gop").exists())
+
+
+def groups(*apps: str) -> int:
+    """How many entries keep the files of `apps`."""
+    return len({treestore.group_of(app) for app in apps})
+
+
+APPS = [f"app{index:04}" for index in range(12)]  # of `generate(program, 12, ...)`
 
 
 def entries(cache: Path, kind: str) -> set[Path]:
@@ -68,7 +77,8 @@ def made(monkeypatch):
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_files_read_back_are_the_files_made_afresh(example, tmp_path, made):
     fresh, caches = lowered(example, None)
-    apps = sorted(caches.fleet.apps)
+    apps = [app for group in treestore.app_groups(caches.fleet) for app in group]
+    assert sorted(apps) == sorted(caches.fleet.apps)
     assert made == [*apps, "fleet"]
     disk = DiskCache(tmp_path, b"gopc")
     assert lowered(example, disk)[0] == fresh
@@ -135,39 +145,39 @@ def test_each_edit_builds_what_a_build_without_cache_builds_making_only_what_cha
     generate(program, 12, 3, 6)
     builds = Builds(program, tmp_path)
     assert builds.same_as_without_cache("first build") == 0
-    assert (len(entries(builds.cache, "flux-app")), len(entries(builds.cache, "flux-fleet"))) == (12, 1)
-    assert not (tmp_path / "none" / "gopc" / "objects" / "flux-app").exists()  # --no-cache keeps none
+    assert (len(entries(builds.cache, "flux-apps")), len(entries(builds.cache, "flux-fleet"))) == (groups(*APPS), 1)
+    assert not (tmp_path / "none" / "gopc" / "objects" / "flux-apps").exists()  # --no-cache keeps none
     assert not (tmp_path / "none" / "gopc" / "objects" / "flux-fleet").exists()
 
     def after(what: str, file: str, old: str, new: str) -> tuple[int, int]:
-        before = {kind: entries(builds.cache, kind) for kind in ("flux-app", "flux-fleet")}
+        before = {kind: entries(builds.cache, kind) for kind in ("flux-apps", "flux-fleet")}
         edit(program / file, old, new)
         assert builds.same_as_without_cache(what) == 0
-        return tuple(len(entries(builds.cache, kind) - before[kind]) for kind in ("flux-app", "flux-fleet"))
+        return tuple(len(entries(builds.cache, kind) - before[kind]) for kind in ("flux-apps", "flux-fleet"))
 
     # An app's replicas: only its own files (no cluster sets its replicas).
     assert after("an app", "apps/app0003.gop", "replicas = 1", "replicas = 3") == (1, 0)
     # Every app of the env but app0000, whose own replicas win; nothing else: no cluster sets another's.
-    assert after("an env layer", "envs.gop", "replicas = 2\n", "replicas = 5\n") == (11, 0)
+    assert after("an env layer", "envs.gop", "replicas = 2\n", "replicas = 5\n") == (groups(*APPS[1:]), 0)
     assert after("an env layer's image (the fleet's files read it)", "envs.gop", 'image.pullPolicy = "Always"',
-                 'image.pullPolicy = "IfNotPresent"') == (12, 1)
+                 'image.pullPolicy = "IfNotPresent"') == (groups(*APPS), 1)
     assert after("a cluster's labels", "clusters.gop", 'region = "us-east-1", tier = "gold"',
                  'region = "us-east-1"') == (0, 1)
     assert after("a lib value many apps read", "lib/types.gop", 'let domain = "example.com"',
-                 'let domain = "example.org"') == (12, 0)
-    assert after("the delivery settings", "fleet.gop", 'charts = "oci"\n', 'charts = "oci"\n  interval = 7m\n') == (12, 1)
+                 'let domain = "example.org"') == (groups(*APPS), 0)
+    assert after("the delivery settings", "fleet.gop", 'charts = "oci"\n', 'charts = "oci"\n  interval = 7m\n') == (groups(*APPS), 1)
     assert after("a registry", "fleet.gop", 'url = "oci://ghcr.io/acme/charts"',
-                 'url = "oci://ghcr.io/acme/helm"') == (12, 1)
+                 'url = "oci://ghcr.io/acme/helm"') == (groups(*APPS), 1)
     assert after("a dependency", "apps/app0009.gop", "dependsOn = [app0008]", "dependsOn = [app0007]") == (1, 1)
     # Every app's files may name another's namespace (a dependency's): all are made again.
-    assert after("an app's namespace", "apps/app0004.gop", 'namespace = "team04"', 'namespace = "team99"') == (12, 1)
-    before = {kind: entries(builds.cache, kind) for kind in ("flux-app", "flux-fleet")}
+    assert after("an app's namespace", "apps/app0004.gop", 'namespace = "team04"', 'namespace = "team99"') == (groups(*APPS), 1)
+    before = {kind: entries(builds.cache, kind) for kind in ("flux-apps", "flux-fleet")}
     (program / "apps" / "app0005.gop").unlink()
     assert builds.same_as_without_cache("an app deleted") == 0
     assert not (builds.out / "apps" / "base" / "app0005").exists()
     assert len(entries(builds.cache, "flux-fleet") - before["flux-fleet"]) == 1
-    assert len(entries(builds.cache, "flux-app") - before["flux-app"]) == 11  # the others: see the namespace above
-    assert after("an app renamed", "apps/app0006.gop", "app app0006", "app renamed0006") == (11, 1)  # every app: see the namespace above
+    assert len(entries(builds.cache, "flux-apps") - before["flux-apps"]) == groups(*APPS[:5], *APPS[6:])  # see the namespace above
+    assert after("an app renamed", "apps/app0006.gop", "app app0006", "app renamed0006") == (groups(*APPS[:5], *APPS[7:], "renamed0006"), 1)
     assert (builds.out / "apps" / "base" / "renamed0006" / "release.yaml").exists()
 
 
@@ -185,5 +195,5 @@ def test_builds_side_by_side_on_one_cache_build_the_same_tree(tmp_path):
     expected = tree_bytes(tmp_path / "reference")
     for out in ("out0", "out1", "out2", "warm"):
         assert tree_bytes(tmp_path / out) == expected, out
-    assert (len(entries(cache, "flux-app")), len(entries(cache, "flux-fleet"))) == (8, 1)
+    assert (len(entries(cache, "flux-apps")), len(entries(cache, "flux-fleet"))) == (groups(*APPS[:8]), 1)
     assert not any(path.name.endswith(".partial") for path in (cache / "gopc" / "objects").rglob("*"))

@@ -1,7 +1,7 @@
 """The repository files of the Flux lowering (everything but charts/).
 
 Input: a `Fleet`. Output: relative path -> file text, sorted by path. Made in two parts, each
-app's own files (`app_files`) and the rest (`fleet_files`), through the fleet's
+app's own files (`app_files`, by groups of apps) and the rest (`fleet_files`), through the fleet's
 `LoweringCaches.tree_parts` (`treestore`: kept across runs in the disk cache).
 
 Layout (after fluxcd/flux2-kustomize-helm-example; docs/flux.md explains each file):
@@ -52,7 +52,7 @@ from typing import Any
 
 from gop.compiler.fleet.model import Fleet
 from gop.compiler.fleet.stages import stage_of
-from gop.compiler.lower.flux import network, objects, plan, releases, tenants
+from gop.compiler.lower.flux import network, objects, plan, releases, tenants, treestore
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.objects import (
     IMAGE_TAG_PATH, every_release_patch, helm_release, kustomize_component, kustomize_config, namespace_moves,
@@ -81,9 +81,9 @@ def repository_files(fleet: Fleet, caches: LoweringCaches | None = None) -> dict
     caches = caches_for(fleet, caches)
     envs = app_envs(fleet)
     files: dict[str, str] = {}
-    for app in sorted(fleet.apps):
-        files.update(caches.tree_parts.app_files(fleet, app, envs[app], caches,
-                                                 make=lambda app=app: app_files(fleet, app, envs[app], caches)))
+    for group in treestore.app_groups(fleet):
+        files.update(caches.tree_parts.apps_files(fleet, group, envs, caches,
+                                                  make=lambda group=group: _apps_files(fleet, group, envs, caches)))
     files.update(caches.tree_parts.fleet_files(fleet, caches, make=lambda: fleet_files(fleet, caches)))
     return dict(sorted(files.items()))
 
@@ -95,6 +95,10 @@ def app_envs(fleet: Fleet) -> dict[str, list[str]]:
         for app in plan.env_apps(fleet, env):
             envs[app].append(env)
     return envs
+
+
+def _apps_files(fleet: Fleet, apps: list[str], envs: dict[str, list[str]], caches: LoweringCaches) -> dict[str, str]:
+    return {path: text for name in apps for path, text in app_files(fleet, name, envs[name], caches).items()}
 
 
 def app_files(fleet: Fleet, name: str, envs: list[str], caches: LoweringCaches) -> dict[str, str]:

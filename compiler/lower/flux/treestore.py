@@ -1,6 +1,8 @@
 """The Flux tree's files across runs: `tree.app_files` and `tree.fleet_files` through the disk cache
-(`core.diskcache`, kinds `flux-app` and `flux-fleet`), so a build after an edit of one app's chart
-values makes again only that app's files (as `lower.chartstore` does for its chart).
+(`core.diskcache`, kinds `flux-apps` and `flux-fleet`), so a build after an edit of one app's chart
+values makes again only the files of that app's group (as `lower.chartstore` does for its chart).
+The apps' files are kept in `GROUPS` entries (`app_groups`, by a hash of the app's name): reading
+a thousand entries, and writing them on the first build, took longer than making the files.
 
 Input: a `Fleet`, its `LoweringCaches`, the session's `DiskCache` (or None: `--no-cache`, no cache
 directory) and the function that makes the files. Output: exactly what that function returns.
@@ -8,7 +10,7 @@ directory) and the function that makes the files. Output: exactly what that func
 The keys (besides gopc itself, which the store's fingerprint covers) hold everything the files
 read, found by reading the code of `tree`, `plan`, `overlays`, `objects`, `network`, `releases`,
 `resources`, `secrets` and `tenants`; what was unsure is in them:
-- An app's files (apps/base/<app>/, apps/<env>/<app>/): the app as its chart store key sees it
+- An app's files (apps/base/<app>/, apps/<env>/<app>/; a group's entry is keyed by each of its apps'): the app as its chart store key sees it
   (`ChartStore.app_digest`: name, doc, chart features, base values, values type; the chart's version
   is a function of those) and its namespace, clusters and origins; the envs it is in with what each
   sets for it; its NetworkPolicies (they read the apps calling it); every app's namespace (its
@@ -38,8 +40,9 @@ from gop.compiler.language import AppField
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.helm import chart_version
 
-APP_KIND = "flux-app"
+APPS_KIND = "flux-apps"
 FLEET_KIND = "flux-fleet"
+GROUPS = 64  # the apps' files are kept in this many entries (fewer files to read, and to write first)
 
 # App fields (the prelude's `App`) that only the app's chart reads, never a file of the Flux tree
 # outside the app's own (a name in this set appears nowhere in lower/flux).
@@ -60,11 +63,14 @@ class TreeStore:
         self._disk = disk
         self._shared: bytes | None = None  # the digest of what every app's files read of the fleet
 
-    def app_files(self, fleet: Fleet, app: str, envs: list[str], caches, *, make: Callable[[], Files]) -> Files:
+    def apps_files(self, fleet: Fleet, apps: list[str], envs: dict[str, list[str]], caches, *,
+                   make: Callable[[], Files]) -> Files:
+        """The files of `apps`, one of `app_groups`; `envs`: each app's envs."""
         if self._disk is None:
             return make()
-        return self._through(APP_KIND, self._disk.key(APP_KIND, self._shared_digest(fleet, caches),
-                                                      _app_digest(fleet, app, envs, caches)), make)
+        shared = self._shared_digest(fleet)
+        key = self._disk.key(APPS_KIND, shared, *(_app_digest(fleet, app, envs[app], caches) for app in apps))
+        return self._through(APPS_KIND, key, make)
 
     def fleet_files(self, fleet: Fleet, caches, *, make: Callable[[], Files]) -> Files:
         if self._disk is None:
@@ -83,16 +89,29 @@ class TreeStore:
         self._disk.put(kind, key, files)
         return files
 
-    def _shared_digest(self, fleet: Fleet, caches) -> bytes:
+    def _shared_digest(self, fleet: Fleet) -> bytes:
         if self._shared is None:
             namespaces = [(name, app.namespace) for name, app in sorted(fleet.apps.items())]
             self._shared = _digest(_settings(fleet), namespaces)
         return self._shared
 
 
+def app_groups(fleet: Fleet) -> list[list[str]]:
+    """The fleet's apps in at most `GROUPS` groups, each kept in one entry (sorted; an app's group
+    is a function of its name alone, so an app added or removed leaves the other groups as they are)."""
+    groups: dict[int, list[str]] = {}
+    for name in sorted(fleet.apps):
+        groups.setdefault(group_of(name), []).append(name)
+    return [groups[group] for group in sorted(groups)]
+
+
+def group_of(app: str) -> int:
+    return int.from_bytes(hashlib.sha256(app.encode("utf-8", "surrogateescape")).digest()[:4], "little") % GROUPS
+
+
 def _app_digest(fleet: Fleet, name: str, envs: list[str], caches) -> bytes:
     app = fleet.apps[name]
-    return _digest(caches.charts.app_digest(app), app.namespace, app.clusters, _delivery_layers(app),
+    return _digest(name, caches.charts.app_digest(app), app.namespace, app.clusters, _delivery_layers(app),
                    [(env, fleet.envs[env].app_values.get(name)) for env in envs],
                    caches.network_policies().get(name))
 
@@ -127,7 +146,9 @@ def _fleet_digest(fleet: Fleet, caches) -> bytes:
     for key, instance in instances.items():
         env_patch = env_patches.get(id(instance.env_values))
         if env_patch is None:
-            env_patch = env_patches[id(instance.env_values)] = _digest(_seen(instance.env_values, hidden[instance.app]))
+            env_patch = env_patches[id(instance.env_values)] = (
+                b"the env's" if instance.env_values is fleet.envs[instance.env].app_values.get(instance.app)  # digested above
+                else _digest(_seen(instance.env_values, hidden[instance.app])))
         of_instance[key] = f"{instance.app}\0{instance.env}\0".encode() + patches[key] + env_patch
     for name, cluster in sorted(fleet.clusters.items()):
         digest.update(_digest(name, cluster.doc, cluster.span, cluster.labels, cluster.env, cluster.releases,
