@@ -10,18 +10,23 @@ directory) and the function that makes the files. Output: exactly what that func
 The keys (besides gopc itself, which the store's fingerprint covers) hold everything the files
 read, found by reading the code of `tree`, `plan`, `overlays`, `objects`, `network`, `releases`,
 `resources`, `secrets` and `tenants`; what was unsure is in them:
-- An app's files (apps/base/<app>/, apps/<env>/<app>/; a group's entry is keyed by each of its apps'): the app as its chart store key sees it
-  (`ChartStore.app_digest`: name, doc, chart features, base values, values type; the chart's version
-  is a function of those) and its namespace, clusters and origins; the envs it is in with what each
-  sets for it; its NetworkPolicies (they read the apps calling it); every app's namespace (its
-  dependencies name theirs); and the fleet's settings (delivery, registries, sources ...: `_settings`).
+- An app's files (apps/base/<app>/, apps/<env>/<app>/; a group's entry is keyed by each of its
+  apps'): the app as its chart store key sees it (`ChartStore.app_digest`: name, doc, chart
+  features, base values, values type; the chart's version is a function of those), its namespace,
+  clusters and the layers of its delivery settings; the envs it is in with what each sets for it;
+  its NetworkPolicies (they read the apps calling it); every app's namespace (its dependencies
+  name theirs: an app added, removed or moved makes every group again); the fleet's settings
+  (delivery, registries, sources ...: `_settings`).
 - The rest (`flux-fleet`, one entry): the settings, the releases and resources, the envs, the
-  clusters with their instances, every app, and the SOPS secrets (their files' text) - each app's
-  base values, its instances' values and the env's values for it without the fields that only
-  its chart reads (`CHART_ONLY_FIELDS`), unless a cluster sets that field for the app or a selector
-  overlay sets it for any app (the overlay plan compares those fields across layers); and the chart version of
-  each app some cluster moves out of its env's namespace (its chart source is moved with it).
-  A test changes each of `CHART_ONLY_FIELDS` everywhere and asserts the fleet's files do not change.
+  clusters with their instances, every app with its values type, and the SOPS secrets (their
+  files' text). An instance is its env's patch and its `cluster_values` (with who set each path)
+  over its app's base: its values are those merged (`plan`'s invariant, which `fleet.evaluate`
+  keeps by correcting `cluster_values`). The app's base and the env's patch leave out the fields
+  only the app's chart reads (`CHART_ONLY_FIELDS`), unless a cluster sets that field for the app
+  or a selector overlay sets it for any app (the overlay plan compares those fields across
+  layers). And the chart version of each app some cluster moves out of its env's namespace (its
+  chart source is moved with it). A test sets each hidden field everywhere (the instances' values
+  too) and asserts the fleet's files do not change.
 Value trees are frozen dataclasses, tuples, dicts and plain scalars whose `repr` shows every field
 in order, so equal reprs make equal files (see `lower.chartstore`). A failing lowering
 (`FluxLoweringError`) stores nothing; a key that cannot be worked out (a SOPS file that fails its
@@ -171,7 +176,8 @@ def _cluster_origins(instance: Instance) -> list[tuple]:
     return found
 
 
-def _walk_origins(tree: dict[str, Any], origins: dict[tuple[str, ...], Any], path: tuple[str, ...], found: list[tuple]) -> None:
+def _walk_origins(tree: dict[str, Any], origins: dict[tuple[str, ...], Any], path: tuple[str, ...],
+                  found: list[tuple]) -> None:
     for key, value in tree.items():
         here = path + (key,)
         origin = origins.get(here)
@@ -180,7 +186,8 @@ def _walk_origins(tree: dict[str, Any], origins: dict[tuple[str, ...], Any], pat
             _walk_origins(value, origins, here, found)
 
 
-def _hidden_fields(fleet: Fleet, instances: dict[int, Instance], cluster_origins: dict[int, list[tuple]]) -> dict[str, frozenset[str]]:
+def _hidden_fields(fleet: Fleet, instances: dict[int, Instance],
+                   cluster_origins: dict[int, list[tuple]]) -> dict[str, frozenset[str]]:
     """App -> the `CHART_ONLY_FIELDS` the fleet's files do not read of it: all but those a cluster
     sets for the app (its own patch compares them with the layers below) and those any selector
     overlay sets (an overlay's patch for every release is checked against each release's values)."""
@@ -197,8 +204,8 @@ def _moved_apps(fleet: Fleet, instances: dict[int, Instance]) -> set[str]:
     """The apps some cluster puts in another namespace than their env's (`tree._stage_apps` moves them)."""
     moved = set()
     for instance in instances.values():
-        env_namespace = fleet.envs[instance.env].app_values.get(instance.app, {}).get("namespace", fleet.apps[instance.app].namespace)
-        if instance.values.get("namespace", fleet.apps[instance.app].namespace) != env_namespace:
+        own = fleet.apps[instance.app].namespace
+        if instance.values.get("namespace", own) != fleet.envs[instance.env].app_values.get(instance.app, {}).get("namespace", own):
             moved.add(instance.app)
     return moved
 
