@@ -65,9 +65,9 @@ def made(monkeypatch):
         names.append(name)
         return app_files(fleet, name, envs, caches)
 
-    def counting_fleet(fleet, caches):
+    def counting_fleet(fleet, caches, envs_apps):
         names.append("fleet")
-        return fleet_files(fleet, caches)
+        return fleet_files(fleet, caches, envs_apps)
 
     monkeypatch.setattr(tree, "app_files", counting_app)
     monkeypatch.setattr(tree, "fleet_files", counting_fleet)
@@ -122,7 +122,7 @@ def test_the_fleets_files_read_no_hidden_chart_only_field(example, tmp_path):
         generate(tmp_path / "fleet", 12, 3, 6)
     program = tmp_path / "fleet" if example == "generated" else rt.REPO_ROOT / "examples" / example
     reference = analyse([program]).fleet
-    expected = tree.fleet_files(reference, LoweringCaches(reference))
+    expected = tree.fleet_files(reference, LoweringCaches(reference), tree.envs_apps(reference))
     fleet = analyse([program]).fleet
     instances = treestore._distinct_instances(fleet)
     origins = {key: treestore._cluster_origins(instance) for key, instance in instances.items()}
@@ -137,7 +137,7 @@ def test_the_fleets_files_read_no_hidden_chart_only_field(example, tmp_path):
                 values[field] = f"changed {field}"
                 changed += 1
     assert changed or not fleet.apps  # kustomize-helm has releases only
-    assert tree.fleet_files(fleet, LoweringCaches(fleet)) == expected
+    assert tree.fleet_files(fleet, LoweringCaches(fleet), tree.envs_apps(fleet)) == expected
 
 
 def test_each_edit_builds_what_a_build_without_cache_builds_making_only_what_changed(tmp_path):

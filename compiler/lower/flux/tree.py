@@ -79,22 +79,22 @@ COMMON_PATCH_HEADER = ("Patched into every HelmRelease of each cluster that list
 
 def repository_files(fleet: Fleet, caches: LoweringCaches | None = None) -> dict[str, str]:
     caches = caches_for(fleet, caches)
-    envs = app_envs(fleet)
+    apps = envs_apps(fleet)
+    envs: dict[str, list[str]] = {app: [] for app in fleet.apps}  # app -> the envs it is deployed in
+    for env, names in apps.items():
+        for app in names:
+            envs[app].append(env)
     files: dict[str, str] = {}
     for group in treestore.app_groups(fleet):
         files.update(caches.tree_parts.apps_files(fleet, group, envs, caches,
                                                   make=lambda group=group: _apps_files(fleet, group, envs, caches)))
-    files.update(caches.tree_parts.fleet_files(fleet, caches, make=lambda: fleet_files(fleet, caches)))
+    files.update(caches.tree_parts.fleet_files(fleet, caches, make=lambda: fleet_files(fleet, caches, apps)))
     return dict(sorted(files.items()))
 
 
-def app_envs(fleet: Fleet) -> dict[str, list[str]]:
-    """App -> the envs it is deployed in (on at least one of their clusters), sorted."""
-    envs: dict[str, list[str]] = {app: [] for app in fleet.apps}
-    for env in sorted(fleet.envs):
-        for app in plan.env_apps(fleet, env):
-            envs[app].append(env)
-    return envs
+def envs_apps(fleet: Fleet) -> dict[str, list[str]]:
+    """Env -> its apps (`plan.env_apps`), by env."""
+    return {env: plan.env_apps(fleet, env) for env in sorted(fleet.envs)}
 
 
 def _apps_files(fleet: Fleet, apps: list[str], envs: dict[str, list[str]], caches: LoweringCaches) -> dict[str, str]:
@@ -111,12 +111,12 @@ def app_files(fleet: Fleet, name: str, envs: list[str], caches: LoweringCaches) 
     return files
 
 
-def fleet_files(fleet: Fleet, caches: LoweringCaches) -> dict[str, str]:
-    """Every file but the apps' own (`app_files`): the envs' lists of apps, releases, overlays'
-    components, namespaces, resources, tenants, SOPS secrets and clusters."""
+def fleet_files(fleet: Fleet, caches: LoweringCaches, envs_apps: dict[str, list[str]]) -> dict[str, str]:
+    """Every file but the apps' own (`app_files`): the envs' lists of apps (`envs_apps`), releases,
+    overlays' components, namespaces, resources, tenants, SOPS secrets and clusters."""
     files: dict[str, str] = {}
-    for env in sorted(fleet.envs):
-        files[f"apps/{env}/kustomization.yaml"] = dump_yaml([kustomize_config(plan.env_apps(fleet, env))])
+    for env, apps in envs_apps.items():
+        files[f"apps/{env}/kustomization.yaml"] = dump_yaml([kustomize_config(apps)])
     for name in sorted(fleet.releases):
         _release_base(fleet, name, caches, files)
     for env in sorted(fleet.envs):
