@@ -54,7 +54,7 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
     for_every_app.report(findings)
     found: dict[tuple, Diagnostic] = {}
     for group in (assignment_diagnostics(evaluation), cluster_label_diagnostics(fleet, resolution), findings.diagnostics(),
-                  ports.diagnostics, dependency_diagnostics(fleet), placement_warnings(fleet), name_diagnostics(fleet),
+                  ports.diagnostics, dependency_diagnostics(fleet, instances), placement_warnings(fleet), name_diagnostics(fleet),
                   stage_diagnostics(fleet, resolution),
                   release_diagnostics(fleet, resolution), tenancy_diagnostics(fleet, resolution),
                   release_settings.body_only_diagnostics(evaluation), release_settings.chart_test_diagnostics(fleet),
