@@ -14,7 +14,8 @@ Where the caches live, and how long:
 - In the `Session`, across its analyses: the parses by (file, text) (`ParseCache`, when the
   session is given one: the language server's, shared with its open documents), and the checked
   app bodies and app bases and each file's plaintext findings of the previous analyses, each unchanged
-  app's instances, chart parts and each version's fleet-check findings (`EvaluationMemo`): the language server
+  app's instances, chart parts, each version's fleet-check findings and each app body's assignment
+  findings (`EvaluationMemo`): the language server
   analyses again after each edit and gets the same trees for unchanged files. They keep only what
   the last three analyses used (as many as the parse cache keeps texts of a file), so a program's
   objects go three analyses after the last one that used them. A session that makes one analysis
@@ -204,7 +205,8 @@ class EvaluationMemo:
     """What `evaluate` may reuse from the previous analyses: each app body's (and app template's
     and defaults block's) check (by its declaration), each app's base (by its checked leaves, kept
     with the template and defaults leaves under it, which must be the very same objects for the
-    base to be reused) and each vendored chart's values type;
+    base to be reused), what each app body's leaves gave the assignment checks (by the leaves) and
+    each vendored chart's values type;
     see `fleet.evaluate`; also each file's plaintext-secret findings (by its tree). Kept for as
     many analyses as the parse cache keeps texts of a file: an edit undone, or toggled, finds its
     trees (the parse cache's) checked already."""
@@ -222,9 +224,11 @@ class EvaluationMemo:
         self.environment: tuple | None = None  # the last analysis's `fleet.evaluate._environment`
         self.fleet_checks = RoundMemo(ParseCache.VERSIONS_PER_FILE)
         self.features = RoundMemo(ParseCache.VERSIONS_PER_FILE)  # each app's chart parts (by its base values), with the trees they come from
+        self.assignments = RoundMemo(ParseCache.VERSIONS_PER_FILE)  # what each app body's leaves gave `checks.assignments` (by its leaves)
 
     def next_round(self) -> None:
-        for memo in (self.app_checks, self.app_bases, self.plaintext, self.instances, self.fleet_checks, self.features):
+        for memo in (self.app_checks, self.app_bases, self.plaintext, self.instances, self.fleet_checks, self.features,
+                     self.assignments):
             memo.next_round()
 
 
