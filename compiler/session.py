@@ -29,7 +29,9 @@ Where the caches live, and how long:
   `LoweringCaches.charts`) by (gopc, everything the Helm lowering reads of the app), so a build
   after an edit makes again only the charts of the apps whose base changed. The language server
   also keeps there the code of the methods attrs writes for the protocol's types
-  (`lsp.attrs_code`, by their source text), made at its start.
+  (`lsp.attrs_code`, by their source text), made at its start; and its parse-ahead helper
+  (`lsp.parse_ahead`, a second process) writes there the parses of the prelude and of the
+  workspace's files, under `parse_through`'s keys, as the server starts.
 - In the `Analysis`, for its program only: `lowering`, the fleet's `LoweringCaches` (the overlay
   plan, each cluster's SOPS secrets, and `helm`: each app's chart version, each field's JSON
   Schema and its texts, and what `helm template` printed for releases, also kept on disk), used
@@ -76,7 +78,7 @@ from gop.compiler.semantic.check import Checker
 from gop.compiler.semantic.loader import Program, load
 from gop.compiler.semantic.resolve import Resolution, resolve
 from gop.compiler.syntax import ast
-from gop.compiler.syntax.parser import ParseResult, parse as parse_text
+from gop.compiler.syntax.parser import ParseResult, parse as parse_text, parse_key
 
 
 @dataclass(slots=True)
@@ -238,7 +240,7 @@ def parse_through(disk: DiskCache | None, path: str, text: str,
     at once, or by `keep(key, parse)` when given (the language server writes later)."""
     if disk is None:
         return parse_text(path, text)
-    key = _parse_key(disk, path, text)
+    key = parse_key(disk, path, text)
     result = disk.get("parse", key)
     if not isinstance(result, ParseResult):
         result = parse_text(path, text)
@@ -247,10 +249,6 @@ def parse_through(disk: DiskCache | None, path: str, text: str,
         else:
             keep(key, result)
     return result
-
-
-def _parse_key(disk: DiskCache, path: str, text: str) -> str:
-    return disk.key("parse", path.encode("utf-8", "surrogateescape"), text.encode("utf-8", "surrogateescape"))
 
 
 class ParseCache:

@@ -116,6 +116,11 @@ def load(paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None,
     return program
 
 
+def prelude_text() -> str:
+    """The text of the standard library's prelude (`PRELUDE_NAME`), which every program loads first."""
+    return importlib.resources.files("gop.stdlib").joinpath("prelude.gop").read_text(encoding="utf-8")
+
+
 def _program_root(paths: list[Path]) -> Path:
     if not paths:
         return Path.cwd()
@@ -138,8 +143,7 @@ class _Loader:
         self._display_dirs: dict[str, str] = {}
 
     def load_prelude(self) -> None:
-        text = importlib.resources.files("gop.stdlib").joinpath("prelude.gop").read_text(encoding="utf-8")
-        self._add_file(PRELUDE_NAME, text, "std/prelude", is_std=True)
+        self._add_file(PRELUDE_NAME, prelude_text(), "std/prelude", is_std=True)
 
     def load_root(self, path: Path) -> None:
         if path.is_dir():

@@ -1,0 +1,107 @@
+"""Parse ahead: a second process parses the workspace's files into the disk cache while the
+language server starts, so that its first analysis reads their trees instead of parsing them.
+
+Input: the server's working directory (an editor starts the server in the workspace folder) and
+the disk cache (`core.diskcache`). Output: nothing but disk-cache entries, `session.parse_through`'s
+own (kind "parse", keyed by the file's display path and text), which the server's `ParseCache`
+looks up before it parses a first text. `start()` runs in the server's process, before it imports
+the protocol (a third of a second) and the compiler; the helper (`python -m gop.lsp.parse_ahead`)
+imports only the loader and the parser, and parses the prelude, then the files from the last to
+the first, so the server, which loads the prelude and then the files from the first, meets it in
+the middle of a workspace it has not finished (and, when it finished, never loads Lark).
+
+Nothing depends on the helper: the server never waits for it nor reads from it; a file it has
+not written yet the server parses itself (an entry is renamed into place whole, so a half-written
+one is never read). It is started only where it can help: a working directory that holds `.gop`
+files, more than one core; and it runs at a lower priority, so a busy machine's cores go to the
+server first. A helper that fails to start, dies or is killed costs the
+server nothing but the parses it would have saved; one still running when the server exits is
+stopped. Its stdin, stdout and stderr are closed: stdout is the protocol's.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+COMMAND = [sys.executable, "-m", "gop.lsp.parse_ahead"]
+
+
+def start() -> subprocess.Popen | None:
+    """The helper parsing the working directory's program ahead, or None where it cannot help."""
+    try:
+        if not any(name.endswith(".gop") for name in os.listdir(".")):
+            return None
+    except OSError:
+        return None
+    if _cores() < 2:  # it would only take the server's own core
+        return None
+    try:
+        return subprocess.Popen(COMMAND, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, close_fds=True)
+    except OSError:
+        return None
+
+
+def stop(helper: subprocess.Popen | None) -> None:
+    """Stop the helper if it still runs (the server is exiting)."""
+    if helper is not None and helper.poll() is None:
+        helper.kill()
+        helper.wait()
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def parse_into_cache(directory: str) -> int:
+    """Parse into the disk cache what it lacks of the prelude (every analysis loads it first) and
+    of the `.gop` files below `directory`, from the last to the first, named as the server's loader
+    names them (display paths from the working directory); returns how many were parsed."""
+    from pathlib import Path
+
+    from gop.compiler.core.diskcache import open_disk_cache
+    from gop.compiler.semantic.loader import MAX_SOURCE_BYTES, PRELUDE_NAME, display_path, gop_files, prelude_text
+    from gop.compiler.syntax.parser import parse, parse_key
+    from gop.compiler.syntax.readfile import UnreadableFile, read_program_file
+
+    disk = open_disk_cache()
+    if disk is None:
+        return 0
+    root = Path(os.path.abspath(directory))
+    cwd = os.path.abspath(os.getcwd())
+    parsed = 0
+
+    def parse_into(display: str, text: str) -> None:
+        nonlocal parsed
+        key = parse_key(disk, display, text)
+        if not disk.has("parse", key):
+            disk.put("parse", key, parse(display, text))
+            parsed += 1
+
+    parse_into(PRELUDE_NAME, prelude_text())
+    for path in reversed(gop_files(root)):
+        display = display_path(path, cwd)
+        try:
+            text = read_program_file(path, display, inside=root, limit=MAX_SOURCE_BYTES).decode("utf-8")
+        except (UnreadableFile, UnicodeDecodeError):
+            continue  # the server reports it
+        parse_into(display, text)
+    return parsed
+
+
+def main() -> None:
+    """The helper: at a lower priority, so that on a busy machine it takes no core the server could use."""
+    try:
+        os.nice(10)
+    except (AttributeError, OSError):  # not on this system: at the server's priority
+        pass
+    parse_into_cache(".")
+
+
+if __name__ == "__main__":
+    main()
