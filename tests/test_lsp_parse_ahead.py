@@ -66,19 +66,26 @@ def test_a_file_the_helper_has_not_reached_is_parsed_by_the_server(workspace: Pa
 
 
 def test_the_helper_runs_only_where_it_can_help(workspace: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(parse_ahead, "COMMAND", [sys.executable, "-c", "pass"])
+    disk = open_disk_cache()
     monkeypatch.setattr(parse_ahead, "_cores", lambda: 1)
-    assert parse_ahead.start() is None  # it would take the server's own core
+    assert parse_ahead.start(disk) is None  # it would take the server's own core
     monkeypatch.setattr(parse_ahead, "_cores", lambda: 2)
+    assert parse_ahead.start(None) is None  # no disk cache to leave the trees in
+    helper = parse_ahead.start(disk)
+    assert helper is not None and helper.wait(timeout=60) == 0
+    parse_ahead.parse_into_cache(".")
+    assert parse_ahead.start(disk) is None  # the workspace's first file is there: opened before
     monkeypatch.chdir(tmp_path)  # no .gop file here: no workspace to parse
-    assert parse_ahead.start() is None
+    assert parse_ahead.start(disk) is None
 
 
 def test_a_helper_that_cannot_start_or_dies_costs_nothing_but_its_parses(workspace: Path, tmp_path: Path, monkeypatch):
     monkeypatch.setattr(parse_ahead, "_cores", lambda: 2)
     monkeypatch.setattr(parse_ahead, "COMMAND", [str(tmp_path / "no-such-python")])
-    assert parse_ahead.start() is None
+    assert parse_ahead.start(open_disk_cache()) is None
     monkeypatch.setattr(parse_ahead, "COMMAND", [sys.executable, "-c", "import os; os.abort()"])
-    helper = parse_ahead.start()
+    helper = parse_ahead.start(open_disk_cache())
     assert helper.wait(timeout=60) != 0
     parse_ahead.stop(helper)  # a helper that is gone already
     analysis, parsed = _first_analysis(workspace, monkeypatch)
@@ -89,7 +96,7 @@ def test_a_helper_that_cannot_start_or_dies_costs_nothing_but_its_parses(workspa
 def test_a_helper_still_running_is_stopped(workspace: Path, monkeypatch):
     monkeypatch.setattr(parse_ahead, "_cores", lambda: 2)
     monkeypatch.setattr(parse_ahead, "COMMAND", [sys.executable, "-c", "import time; time.sleep(60)"])
-    helper = parse_ahead.start()
+    helper = parse_ahead.start(open_disk_cache())
     parse_ahead.stop(helper)
     assert helper.returncode is not None
 
