@@ -56,7 +56,8 @@ language server analyses roots in parallel); a command-line session (`keep_analy
 freezes what it built, since the process keeps it until it exits, so the collections during
 lowering never scan it again; the language server lets it run after the analysis, once the
 diagnostics are out (`lsp.project` holds the pause until it has published them: the collection of
-the young objects an analysis leaves, every third analysis or so, takes tens of milliseconds).
+the young objects an analysis leaves, every third analysis or so, takes tens of milliseconds), and
+keeps it off while it imports its modules, whose objects it then freezes (`imports_kept`).
 """
 
 from __future__ import annotations

@@ -93,6 +93,25 @@ def _project_analyses(root: Path, rounds: int, between=lambda: None):
     return asyncio.run(run())
 
 
+def test_the_language_servers_imports_are_not_collected_and_then_frozen():
+    from gop.compiler.core.collector import imports_kept
+
+    frozen_before = gc.get_freeze_count()
+    try:
+        with imports_kept():
+            assert not gc.isenabled()
+            made = [[index] for index in range(1000)]  # what importing a module makes
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen_before + len(made)
+        gc.disable()
+        with imports_kept():
+            pass
+        assert not gc.isenabled()  # left as it was
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
 def test_the_language_server_collects_only_once_the_diagnostics_are_out(tmp_path):
     """The young objects an analysis leaves are collected after its diagnostics are published, not
     before (a collection takes tens of milliseconds: it would delay them)."""
