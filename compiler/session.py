@@ -14,7 +14,8 @@ Where the caches live, and how long:
 - In the `Session`, across its analyses: the parses by (file, text) (`ParseCache`, when the
   session is given one: the language server's, shared with its open documents), and the checked
   app bodies and app bases and each file's plaintext findings of the previous analyses, each unchanged
-  app's instances, chart parts and each version's fleet-check findings (`EvaluationMemo`): the language server
+  app's instances, chart parts, each version's fleet-check findings and each app body's assignment
+  findings (`EvaluationMemo`): the language server
   analyses again after each edit and gets the same trees for unchanged files. They keep only what
   the last three analyses used (as many as the parse cache keeps texts of a file), so a program's
   objects go three analyses after the last one that used them. A session that makes one analysis
@@ -31,7 +32,9 @@ Where the caches live, and how long:
   it and of the fleet, the rest of the tree in one entry by the whole fleet but the app fields only
   the charts read (`CHART_ONLY_FIELDS`), so an edit of one app's replicas makes again only its files. The language server
   also keeps there the code of the methods attrs writes for the protocol's types
-  (`lsp.attrs_code`, by their source text), made at its start.
+  (`lsp.attrs_code`, by their source text), made at its start; and its parse-ahead helper
+  (`lsp.parse_ahead`, a second process) writes there the parses of the prelude and of the
+  workspace's files, under `parse_through`'s keys, as the server starts.
 - In the `Analysis`, for its program only: `lowering`, the fleet's `LoweringCaches` (the overlay
   plan, each cluster's SOPS secrets, and `helm`: each app's chart version, each field's JSON
   Schema and its texts, and what `helm template` printed for releases, also kept on disk), used
@@ -55,7 +58,9 @@ over (a tenth of `gopc check`). So it is off while any analysis runs (counted ac
 language server analyses roots in parallel); a command-line session (`keep_analyses`) then
 freezes what it built, since the process keeps it until it exits, so the collections during
 lowering never scan it again; the language server lets it run after the analysis, once the
-diagnostics are out.
+diagnostics are out (`lsp.project` holds the pause until it has published them: the collection of
+the young objects an analysis leaves, every third analysis or so, takes tens of milliseconds), and
+keeps it off while it imports its modules, whose objects it then freezes (`imports_kept`).
 """
 
 from __future__ import annotations
@@ -78,7 +83,7 @@ from gop.compiler.semantic.check import Checker
 from gop.compiler.semantic.loader import Program, load
 from gop.compiler.semantic.resolve import Resolution, resolve
 from gop.compiler.syntax import ast
-from gop.compiler.syntax.parser import ParseResult, parse as parse_text
+from gop.compiler.syntax.parser import ParseResult, parse as parse_text, parse_key
 
 
 @dataclass(slots=True)
@@ -207,7 +212,8 @@ class EvaluationMemo:
     """What `evaluate` may reuse from the previous analyses: each app body's (and app template's
     and defaults block's) check (by its declaration), each app's base (by its checked leaves, kept
     with the template and defaults leaves under it, which must be the very same objects for the
-    base to be reused) and each vendored chart's values type;
+    base to be reused), what each app body's leaves gave the assignment checks (by the leaves) and
+    each vendored chart's values type;
     see `fleet.evaluate`; also each file's plaintext-secret findings (by its tree). Kept for as
     many analyses as the parse cache keeps texts of a file: an edit undone, or toggled, finds its
     trees (the parse cache's) checked already."""
@@ -225,9 +231,11 @@ class EvaluationMemo:
         self.environment: tuple | None = None  # the last analysis's `fleet.evaluate._environment`
         self.fleet_checks = RoundMemo(ParseCache.VERSIONS_PER_FILE)
         self.features = RoundMemo(ParseCache.VERSIONS_PER_FILE)  # each app's chart parts (by its base values), with the trees they come from
+        self.assignments = RoundMemo(ParseCache.VERSIONS_PER_FILE)  # what each app body's leaves gave `checks.assignments` (by its leaves)
 
     def next_round(self) -> None:
-        for memo in (self.app_checks, self.app_bases, self.plaintext, self.instances, self.fleet_checks, self.features):
+        for memo in (self.app_checks, self.app_bases, self.plaintext, self.instances, self.fleet_checks, self.features,
+                     self.assignments):
             memo.next_round()
 
 
@@ -237,7 +245,7 @@ def parse_through(disk: DiskCache | None, path: str, text: str,
     at once, or by `keep(key, parse)` when given (the language server writes later)."""
     if disk is None:
         return parse_text(path, text)
-    key = _parse_key(disk, path, text)
+    key = parse_key(disk, path, text)
     result = disk.get("parse", key)
     if not isinstance(result, ParseResult):
         result = parse_text(path, text)
@@ -246,10 +254,6 @@ def parse_through(disk: DiskCache | None, path: str, text: str,
         else:
             keep(key, result)
     return result
-
-
-def _parse_key(disk: DiskCache, path: str, text: str) -> str:
-    return disk.key("parse", path.encode("utf-8", "surrogateescape"), text.encode("utf-8", "surrogateescape"))
 
 
 class ParseCache:

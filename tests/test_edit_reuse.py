@@ -8,7 +8,8 @@ apps' trees, bases, instances and fleet-check calls to be reused (`EvaluationMem
 cover each input an instance or a per-version check reads: the app's own body, a template many
 apps use, an env (a conflict between overlays, a field for every app that fits none), a cluster
 label, a let one app reads, `dependsOn` edges, a chart part an env adds to apps whose bases do not
-change, and a problem found after layering (an app's requests above the env's limits, on some
+change, a field set twice in an app body, an app body that reads the context and an ingress host
+that is not a DNS name (each kept while another app changes), and a problem found after layering (an app's requests above the env's limits, on some
 clusters) that must keep its clusters when it is reused.
 """
 
@@ -69,6 +70,20 @@ STEPS = [  # (file, old text, new text, the codes the program then has (errors a
     ("app-checkout.gop", "dependsOn = [cart]", "dependsOn = [web]", set()),
     ("app-checkout.gop", "dependsOn = [web]", "dependsOn = [basket]", {"E0201"}),
     ("app-checkout.gop", "dependsOn = [basket]", "dependsOn = [cart]", set()),
+    # a field set twice in one app body (a conflict at the app layer), kept while another app changes
+    ("app-cart.gop", "  replicas = 3\n", "  replicas = 3\n  replicas = 4\n", {"E0501"}),
+    ("app-web.gop", "  replicas = 1\n", "  replicas = 2\n", {"E0501"}),
+    ("app-cart.gop", "  replicas = 4\n", "", set()),
+    # an app body that reads the context, reused while another app changes
+    ("app-web.gop", 'API_BASE = "https://api.${domain}"', 'API_BASE = "https://${cluster.name}.${domain}"', set()),
+    ("app-cart.gop", "  replicas = 3\n", "  replicas = 2\n", set()),
+    ("app-web.gop", 'API_BASE = "https://${cluster.name}.${domain}"', 'API_BASE = "https://api.${domain}"', set()),
+    ("app-cart.gop", "  replicas = 2\n", "  replicas = 3\n", set()),
+    # an assignment refused wherever it is written (an ingress host that is not a DNS name), kept while another app changes
+    ("app-web.gop", "    host = domain\n", '    host = "shop..example.com"\n', {"E0508"}),
+    ("app-cart.gop", "  replicas = 3\n", "  replicas = 2\n", {"E0508"}),
+    ("app-web.gop", '    host = "shop..example.com"\n', "    host = domain\n", set()),
+    ("app-cart.gop", "  replicas = 2\n", "  replicas = 3\n", set()),
     ("app-web.gop", "  ports { http = 3000 }\n", "", {"E0504"}),
     ("app-cart.gop", "  replicas = 3\n", "  replicas = 2\n", {"E0504"}),
 ]

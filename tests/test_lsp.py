@@ -77,9 +77,11 @@ class Session:
         self.versions: dict[str, int] = {}
 
     @classmethod
-    async def start(cls, root: Path, options: dict | None = None) -> Session:
+    async def start(cls, root: Path, options: dict | None = None, cwd: Path | None = None) -> Session:
+        """`cwd`: the server's working directory, by default `root` (as editors do; file names in
+        notes are relative to it, and it parses ahead the `.gop` files there: `lsp.parse_ahead`)."""
         client = make_client()
-        await client.start_io(*SERVER, cwd=root)  # as editors do; file names in notes are relative to it
+        await client.start_io(*SERVER, cwd=cwd or root)
         folder = lsp.WorkspaceFolder(uri=from_fs_path(str(root)), name=root.name)
         initialized = await client.initialize_session(lsp.InitializeParams(
             capabilities=client_capabilities("visual-studio-code"), root_uri=folder.uri, workspace_folders=[folder],
@@ -212,18 +214,18 @@ async def with_text(session: Session, uri: str, old: str, new: str) -> None:
 
 @pytest.mark.asyncio
 async def test_a_session_leaves_the_workspace_trees_and_the_protocols_code_in_the_disk_cache(shop: Path, tmp_path, monkeypatch):
-    from gop.compiler import session as sessions
     from gop.compiler.core.diskcache import open_disk_cache
-    from gop.compiler.syntax.parser import ParseResult
+    from gop.compiler.syntax.parser import ParseResult, parse_key
     from gop.lsp import attrs_code
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the server's, as it inherits the environment
-    started = await Session.start(shop)
+    # Started above the workspace, which holds no .gop file: no helper parses ahead, the trees are the server's.
+    started = await Session.start(shop, cwd=shop.parent)
     await started.diagnostics(started.open("apps.gop"))
     await started.stop()  # the trees are written after the diagnostics, at the latest on shutdown
     disk = open_disk_cache()
     for path in sorted(shop.glob("*.gop")):
-        key = sessions._parse_key(disk, path.name, path.read_text(encoding="utf-8"))  # keys relative to the server's cwd
+        key = parse_key(disk, f"{shop.name}/{path.name}", path.read_text(encoding="utf-8"))  # keys relative to the server's cwd
         assert isinstance(disk.get("parse", key), ParseResult), path.name
     assert attrs_code._entry(disk.get(attrs_code.KIND, disk.key(attrs_code.KIND)))
 

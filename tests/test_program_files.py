@@ -175,6 +175,20 @@ def test_symlinked_directories_are_not_walked(tmp_path):
     assert analyse([root]).diagnostics == []
 
 
+def test_the_walk_finds_what_rglob_finds_without_hidden_parts_in_path_order(tmp_path):
+    root = tmp_path / "fleet"
+    for name in ["b.gop", "B.gop", "a-b.gop", "a.gop", "a/z.gop", "a/b/c.gop", "a b/x.gop", "ab.gop", "dir.gop/in.gop",
+                 ".hidden.gop", ".git/x.gop", "a/.cache/y.gop", "notes.txt", "a/gop", "Z/e.gop", "é.gop"]:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("package fleet\n", encoding="utf-8")
+    (root / "linked").symlink_to(root / "a", target_is_directory=True)
+    (root / "dangling.gop").symlink_to(tmp_path / "nowhere.gop")
+    expected = sorted(p for p in root.rglob("*.gop") if not any(part.startswith(".") for part in p.relative_to(root).parts))
+    assert loader.gop_files(root) == expected
+    assert root / "dir.gop" in expected and root / "dangling.gop" in expected  # names, not kinds: the loader reports them
+    assert loader.gop_files(tmp_path / "missing") == []
+
+
 def test_a_gop_file_that_leaves_its_directory_through_a_symlink_is_e0901(tmp_path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()

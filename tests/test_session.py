@@ -93,6 +93,49 @@ def _project_analyses(root: Path, rounds: int, between=lambda: None):
     return asyncio.run(run())
 
 
+def test_the_language_servers_imports_are_not_collected_and_then_frozen():
+    from gop.compiler.core.collector import imports_kept
+
+    frozen_before = gc.get_freeze_count()
+    try:
+        with imports_kept():
+            assert not gc.isenabled()
+            made = [[index] for index in range(1000)]  # what importing a module makes
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen_before + len(made)
+        gc.disable()
+        with imports_kept():
+            pass
+        assert not gc.isenabled()  # left as it was
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def test_the_language_server_collects_only_once_the_diagnostics_are_out(tmp_path):
+    """The young objects an analysis leaves are collected after its diagnostics are published, not
+    before (a collection takes tens of milliseconds: it would delay them)."""
+    from gop.lsp.project import Host, ParseCache, Project
+
+    root = tmp_path / "shop"
+    shutil.copytree(EXAMPLE, root)
+    collector_on_at_publish = []
+
+    async def run():
+        host = Host(paths=None, buffers_under=lambda _root: [],
+                    publish=lambda project, snapshot: collector_on_at_publish.append(gc.isenabled()),
+                    analysis_failed=lambda project, error: None, parses=ParseCache())
+        project = Project(root, host)
+        for _ in range(2):
+            project.changed(0)
+            await project.settled(60)
+        return gc.isenabled()
+
+    assert gc.isenabled()
+    assert asyncio.run(run()) is True  # on again once they are out
+    assert collector_on_at_publish == [False, False]
+
+
 def _weak(snapshot) -> dict[str, weakref.ref]:
     analysis = snapshot.analysis
     analysis.lowering.overlay_plan()  # what a render or a code lens would have made

@@ -76,6 +76,10 @@ class DiskCache:
         except Exception:  # made by code that no longer exists under that name: computed again
             return None
 
+    def has(self, kind: str, key: str) -> bool:
+        """Whether an entry is there (not whether it is sound: `get` checks that)."""
+        return self._path(kind, key).is_file()
+
     def put(self, kind: str, key: str, value) -> None:
         try:
             payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)

@@ -268,7 +268,7 @@ class _Evaluator:
             with self._unit_context("app"):
                 leaves, values_type = self._checked_app_body(decl, scope, environment)
             record = _app_record(self.app_record, name, values_type)
-            self._winners([Targeted(f"app {name}", True, leaves)], Layer.APP)
+            self._own_conflicts(f"app {name}", leaves)
             below = self._base("app", name, decl, record, leaves)
             if self.checker.reads_context and self._context_read_of(name, leaves, below):
                 base = _written("app", name, record, *self._first_resolution("app", name, decl, leaves, below))
@@ -290,7 +290,7 @@ class _Evaluator:
                 record = self._unit_record(kind, decl)
                 with self._unit_context(kind):
                     leaves = self._checked_body(decl.body, record, self.checker.scope_of(decl))
-                self._winners([Targeted(f"{kind} {name}", True, leaves)], Layer.APP)
+                self._own_conflicts(f"{kind} {name}", leaves)
                 below = self._base(kind, name, decl, record, leaves)
                 own, own_below = leaves, below
                 if self.checker.reads_context:
@@ -298,6 +298,12 @@ class _Evaluator:
                 unit = units[unit_key(kind, name)] = _Unit(kind, name, decl, record, leaves, *_written(kind, name, record, own, own_below))
                 self._required(unit, below)
         return units
+
+    def _own_conflicts(self, source: str, leaves: list[Leaf]) -> None:
+        """Report the conflicts of a unit's own body (only those: `_written` layers its leaves).
+        There are none unless two leaves set one path: most bodies make no winners at all."""
+        if len({leaf.path for leaf in leaves}) < len(leaves):
+            self._winners([Targeted(source, True, leaves)], Layer.APP)
 
     @contextmanager
     def _unit_context(self, kind: str):
@@ -387,8 +393,8 @@ class _Evaluator:
         in this analysis's types."""
         cached = self.memo.app_checks.get(decl) if self.memo is not None else None
         if cached is not None and (cached[0] is environment or cached[0] == environment):
-            _, leaves, annotation, diagnostics, references = cached
-            self.checker.reads_context |= any(reads_of(leaf.value) for leaf in leaves)
+            _, leaves, annotation, diagnostics, references, reads_context = cached
+            self.checker.reads_context |= reads_context
             self.checker.diagnostics.extend(diagnostics)
             self.checker.references.extend(references)
             return leaves, self._schema_of(annotation, scope)
@@ -397,9 +403,10 @@ class _Evaluator:
         leaves = self._checked_body(decl.body, self.app_record, scope, annotations)
         values_type = annotations.get((AppField.VALUES,))
         annotation = _values_annotation(decl.body) if values_type is not None else None
-        if self.memo is not None:
+        if self.memo is not None:  # with whether its leaves read the context (which a reuse sets in the checker)
             self.memo.app_checks.put(decl, (environment, leaves, annotation, self.checker.diagnostics[diagnostics_before:],
-                                            self.checker.references[references_before:]))
+                                            self.checker.references[references_before:],
+                                            any(reads_of(leaf.value) for leaf in leaves)))
         return leaves, values_type
 
     def _schema_of(self, annotation: ast.TypeName | None, scope: Scope) -> RecordType | None:

@@ -36,6 +36,11 @@ class ParseResult:
     diagnostics: tuple[Diagnostic, ...]
 
 
+def parse_key(disk, path: str, text: str) -> str:
+    """The key of `parse(path, text)` in a disk cache (`core.diskcache.DiskCache`: kind "parse")."""
+    return disk.key("parse", path.encode("utf-8", "surrogateescape"), text.encode("utf-8", "surrogateescape"))
+
+
 def parse(path: str, text: str) -> ParseResult:
     """Parse one file. Never raises for any text."""
     from gop.compiler.syntax.chunks import parse_file

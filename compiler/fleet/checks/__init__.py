@@ -39,7 +39,8 @@ from gop.compiler.fleet.checks.versions import Findings, Version, versions
 
 def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Version], memo=None) -> list[Diagnostic]:
     """`instances`: `versions.instance_versions(evaluation.fleet.clusters)`, which evaluation has made already;
-    `memo`: the session's `EvaluationMemo` (the calls of the previous analyses' checks, see `VersionTapes`), or None."""
+    `memo`: the session's `EvaluationMemo` (the calls of the previous analyses' checks, see `VersionTapes`,
+    and what each app body's assignments gave), or None."""
     fleet = evaluation.fleet
     findings, ports = Findings(), PortProblems(sources)
     for_every_app = workloads.FieldsForEveryApp()
@@ -53,8 +54,8 @@ def fleet_diagnostics(evaluation, resolution, sources: dict, instances: list[Ver
         _check_placed_version(fleet, version, findings, security_levels)
     for_every_app.report(findings)
     found: dict[tuple, Diagnostic] = {}
-    for group in (assignment_diagnostics(evaluation), cluster_label_diagnostics(fleet, resolution), findings.diagnostics(),
-                  ports.diagnostics, dependency_diagnostics(fleet), placement_warnings(fleet), name_diagnostics(fleet),
+    for group in (assignment_diagnostics(evaluation, memo.assignments if memo is not None else None), cluster_label_diagnostics(fleet, resolution), findings.diagnostics(),
+                  ports.diagnostics, dependency_diagnostics(fleet, instances), placement_warnings(fleet), name_diagnostics(fleet),
                   stage_diagnostics(fleet, resolution),
                   release_diagnostics(fleet, resolution), tenancy_diagnostics(fleet, resolution),
                   release_settings.body_only_diagnostics(evaluation), release_settings.chart_test_diagnostics(fleet),

@@ -5,7 +5,9 @@ an image policy's semver range Flux cannot parse (UNPARSABLE_SEMVER_RANGE), an i
 is not a DNS name (INGRESS_HOST_NOT_DNS), an image policy's tag pattern Go cannot compile
 (INVALID_TAG_PATTERN), each at the assignment that wrote it. Nothing changes.
 
-Invariants: each list of leaves once (an `all` body's leaves are shared by its apps).
+Invariants: each list of leaves once (an `all` body's leaves are shared by its apps); what a list
+gives is a function of the list alone (leaves are never changed), so an app body's is kept by the
+language server's session for its reused checks.
 """
 
 from __future__ import annotations
@@ -26,8 +28,22 @@ from gop.compiler.semantic.types import describe_value
 LABEL_VALUE_MAX = 63  # characters of a DNS label and of a Kubernetes label value
 
 
-def assignment_diagnostics(evaluation) -> Iterator[Diagnostic]:
-    for leaf in _written_leaves(evaluation):
+def assignment_diagnostics(evaluation, found_in=None) -> list[Diagnostic]:
+    """`found_in`: what each app body's leaves gave in the previous analyses, by the leaves (the
+    session memo's `assignments`: a reused app check hands back the very same list), or None."""
+    found: list[Diagnostic] = []
+    for leaves, app_body in _leaf_lists(evaluation):
+        kept = found_in.get(leaves) if found_in is not None and app_body else None
+        if kept is None:
+            kept = list(_leaves_diagnostics(leaves))
+            if found_in is not None and app_body:
+                found_in.put(leaves, kept)
+        found += kept
+    return found
+
+
+def _leaves_diagnostics(leaves: list[Leaf]) -> Iterator[Diagnostic]:
+    for leaf in leaves:
         if leaf.path not in _CHECKED_PREFIXES:  # most leaves: nothing at or below them is checked
             continue
         for path, value in _flattened(leaf.path, leaf.value):
@@ -38,16 +54,17 @@ def assignment_diagnostics(evaluation) -> Iterator[Diagnostic]:
                                  notes=(rule.note,))
 
 
-def _written_leaves(evaluation) -> Iterator[Leaf]:
-    """Every assignment of every layer, each list once (an `all` body's leaves are shared)."""
+def _leaf_lists(evaluation) -> Iterator[tuple[list[Leaf], bool]]:
+    """Every layer's lists of leaves, each once (an `all` body's leaves are shared), and whether
+    it is an app's (or release's, resource's) own body."""
     seen: set[int] = set()
-    groups = list(evaluation.app_leaves.values())
-    groups += [group.leaves for declared in evaluation.layer_leaves.values() for per_app in declared.values()
+    groups = [(leaves, True) for leaves in evaluation.app_leaves.values()]
+    groups += [(group.leaves, False) for declared in evaluation.layer_leaves.values() for per_app in declared.values()
                for targeted in per_app.values() for group in targeted]
-    for leaves in groups:
+    for leaves, app_body in groups:
         if id(leaves) not in seen:
             seen.add(id(leaves))
-            yield from leaves
+            yield leaves, app_body
 
 
 def _flattened(path: tuple[str, ...], value: Any) -> Iterator[tuple[tuple[str, ...], Any]]:

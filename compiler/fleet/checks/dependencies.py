@@ -1,6 +1,6 @@
 """Dependencies between apps, and between releases: what would hold a HelmRelease back forever.
 
-Input: a `Fleet`. Output: `dependency_diagnostics(fleet)`: an app (a release) that depends on one
+Input: a `Fleet` and its apps' distinct instances. Output: `dependency_diagnostics(fleet, instances)`: an app (a release) that depends on one
 not deployed on the same cluster (DEPENDENCY_NOT_ON_CLUSTER, naming the clusters), and dependency
 cycles (DEPENDENCY_CYCLE, each cycle once), at the line that set `delivery.dependsOn` (a
 release's `dependsOn`). Flux waits for a HelmRelease's dependencies on its own cluster.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from gop.compiler.diagnostics import Diagnostic, codes, diagnostic
-from gop.compiler.fleet.checks.versions import clusters_text
+from gop.compiler.fleet.checks.versions import Version, clusters_text
 from gop.compiler.fleet.model import Fleet
 from gop.compiler.language import AppField
 from gop.compiler.values import lookup
@@ -22,41 +22,54 @@ _DEPENDS_ON = {"app": (AppField.DELIVERY, AppField.DEPENDS_ON), "release": ("dep
 _LONGEST_TRAIL = 100  # a cycle is looked for along at most this many edges
 
 
-def dependency_diagnostics(fleet: Fleet) -> list[Diagnostic]:
-    """Apps depend on apps (`delivery.dependsOn`), releases on releases (`dependsOn`)."""
+def dependency_diagnostics(fleet: Fleet, instances: list[Version]) -> list[Diagnostic]:
+    """Apps depend on apps (`delivery.dependsOn`), releases on releases (`dependsOn`). `instances`:
+    the apps' distinct instances with their clusters (`versions.instance_versions`)."""
     app_bases = {name: (app.base, app.base_origins) for name, app in fleet.apps.items()}
     release_bases = {name: (release.base, release.base_origins) for name, release in fleet.releases.items()}
-    return (_kind_diagnostics(fleet, "app", app_bases, lambda model: model.instances)
-            + _kind_diagnostics(fleet, "release", release_bases, lambda model: model.releases))
+    return (_kind_diagnostics(fleet, "app", app_bases, instances, lambda model: model.instances)
+            + _kind_diagnostics(fleet, "release", release_bases, _release_versions(fleet), lambda model: model.releases))
 
 
-def _kind_diagnostics(fleet: Fleet, kind: str, bases: dict, on_cluster) -> list[Diagnostic]:
+def _kind_diagnostics(fleet: Fleet, kind: str, bases: dict, placed: list[Version], on_cluster) -> list[Diagnostic]:
+    """`placed`: each distinct instance with the clusters that run it, in the order the clusters
+    first show it (so edges are added in cluster order); each is looked at once."""
     path = _DEPENDS_ON[kind]
     absent: dict[tuple, list[str]] = {}
     edges: dict[str, dict[str, Any]] = {}  # app -> dependency -> the span that set it
     for name, (values, origins) in bases.items():
         _add_edges(edges, name, values, origins, path)
-    looked_up: dict[int, tuple] = {}  # by instance id: (its dependencies, their origin); clusters share instances
-    for cluster, model in fleet.clusters.items():
-        instances = on_cluster(model)
-        for name, instance in instances.items():
-            found = looked_up.get(id(instance))
-            if found is None:
-                depends_on = lookup(instance.values, path)
-                origin = _add_edges(edges, name, instance.values, instance.origins, path) if depends_on else None
-                found = looked_up[id(instance)] = (depends_on, origin)
-            depends_on, origin = found
-            if not depends_on:
-                continue
+    for version in placed:
+        depends_on = lookup(version.values, path)
+        if not depends_on:
+            continue
+        origin = _add_edges(edges, version.app, version.values, version.origins, path)
+        if origin is None:
+            continue
+        for cluster in version.clusters:
+            deployed = on_cluster(fleet.clusters[cluster])
             for dependency in depends_on:
-                if str(dependency) not in instances and origin is not None:
-                    absent.setdefault((name, str(dependency), origin.span), []).append(cluster)
+                if str(dependency) not in deployed:
+                    absent.setdefault((version.app, str(dependency), origin.span), []).append(cluster)
+    order = {name: index for index, name in enumerate(fleet.clusters)}
     found = [diagnostic(codes.DEPENDENCY_NOT_ON_CLUSTER, span, f"{kind} `{name}` depends on `{dependency}`, which does not run on "
-                        + clusters_text(where),
+                        + clusters_text(sorted(where, key=order.__getitem__)),
                         notes=("Flux would wait for it there forever; deploy it there too, or set `dependsOn` "
                                "for those clusters in an env, overlay or cluster block",))
              for (name, dependency, span), where in sorted(absent.items(), key=lambda item: (item[0][2].file, item[0][2].start, item[0][1]))]
     return found + _cycles(edges, kind)
+
+
+def _release_versions(fleet: Fleet) -> list[Version]:
+    """Each distinct release instance with the clusters that run it, in cluster order."""
+    shared: dict[int, Version] = {}
+    for cluster, model in fleet.clusters.items():
+        for name, instance in model.releases.items():
+            version = shared.get(id(instance))
+            if version is None:
+                version = shared[id(instance)] = Version(name, instance.values, instance.origins, [])
+            version.clusters.append(cluster)
+    return list(shared.values())
 
 
 def _add_edges(edges: dict, name: str, values: dict, origins: dict, path: tuple[str, ...]):

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gop.compiler.fleet.model import Fleet
+from gop.compiler.fleet.model import Fleet, Instance
+from gop.compiler.language import AppField
 from gop.compiler.lower.flux import objects, resources
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.flux.keys import overlong_keys
@@ -34,12 +35,9 @@ def lowering_problems(fleet: Fleet, caches: LoweringCaches | None = None) -> lis
         checks.append(lambda: objects.sync_source(fleet))
     if fleet.apps and fleet.delivery.values["charts"] == "oci":  # every app's chart source names the registry
         checks.append(lambda: objects.chart_registry(fleet))
-    secret_kinds = _secret_kinds(fleet)
-    with_sops = [name for name, model in fleet.clusters.items()
-                 if any("sops" in secret_kinds[id(instance)] for instance in model.instances.values())]
+    reading = _clusters_reading_secrets(fleet)
+    with_sops, with_external = reading["sops"], reading["external"]
     checks += [lambda cluster=cluster: caches.sops_secrets(cluster) for cluster in with_sops]
-    with_external = [name for name, model in fleet.clusters.items()
-                     if any("external" in secret_kinds[id(instance)] for instance in model.instances.values())]
     checks += [lambda cluster=cluster: cluster_external_secrets(fleet, cluster, caches.sops_secrets) for cluster in with_external]
     problems: list[FluxLoweringError] = []
     for check in checks:
@@ -58,12 +56,27 @@ def lowering_problems(fleet: Fleet, caches: LoweringCaches | None = None) -> lis
     return problems
 
 
-def _secret_kinds(fleet: Fleet) -> dict[int, frozenset[str]]:
-    """The kinds of secret references (`Instance.secret_refs`) of each app instance, by its id:
-    each once, as clusters share instances."""
-    kinds: dict[int, frozenset[str]] = {}
-    for model in fleet.clusters.values():
+def _clusters_reading_secrets(fleet: Fleet) -> dict[str, list[str]]:
+    """The clusters (in the fleet's order) with an app instance that reads a secret of each kind
+    ("sops", "external"; `Instance.secret_refs`): each instance looked at once, as clusters share them."""
+    kinds_of: dict[int, frozenset[str]] = {}
+    reading: dict[str, list[str]] = {"sops": [], "external": []}
+    for name, model in fleet.clusters.items():
+        kinds: set[str] = set()
         for instance in model.instances.values():
-            if id(instance) not in kinds:
-                kinds[id(instance)] = frozenset(kind for kind in ("sops", "external") if instance.secret_refs(kind))
-    return kinds
+            found = kinds_of.get(id(instance))
+            if found is None:
+                found = kinds_of[id(instance)] = _secret_kinds(instance)
+            kinds |= found
+        for kind in sorted(kinds):
+            reading[kind].append(name)
+    return reading
+
+
+_NO_KINDS: frozenset[str] = frozenset()
+
+
+def _secret_kinds(instance: Instance) -> frozenset[str]:
+    if not instance.values.get(AppField.SECRET_ENV):  # most instances read no secret: no lists made for them
+        return _NO_KINDS
+    return frozenset(kind for kind in ("sops", "external") if instance.secret_refs(kind))
