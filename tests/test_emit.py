@@ -24,6 +24,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -135,20 +136,79 @@ def test_many_entries_are_made_side_by_side(tmp_path, monkeypatch):
     assert {path: text for path, text in snapshot(out).items() if text != "dir" and path != MANIFEST} == {
         path: text.encode() for path, text in files.items()}
     assert len({(out / path).stat().st_ino for path in files}) == 5
-    real_write_file, writes = emit._write_file, []
+    before = snapshot(out)
+    real_write_file, real_replace, calls = emit._write_file, os.replace, []
 
-    def failing_write_file(path, data):
-        writes.append(path)
-        if len(writes) == 3:
-            raise OSError(28, "No space left on device")
-        return real_write_file(path, data)
+    def failing_third(real):
+        def failing(*args):
+            calls.append(args[0])
+            if len(calls) == 3:
+                raise OSError(28, "No space left on device")
+            return real(*args)
+        return failing
 
-    monkeypatch.setattr(emit, "_write_file", failing_write_file)
     changed = {path: text + "changed\n" for path, text in files.items()}
+    monkeypatch.setattr(emit, "_write_file", failing_third(real_write_file))  # while the new bytes are staged
+    with pytest.raises(EmitError, match="No space left on device$"):
+        write_tree(changed, out)
+    assert snapshot(out) == before  # nothing changed, nothing staged is left
+    monkeypatch.setattr(emit, "_write_file", real_write_file)
+    calls.clear()
+    monkeypatch.setattr(emit.os, "replace", failing_third(real_replace))  # while they are renamed into place
     with pytest.raises(EmitError, match="No space left on device.*partly updated, the next build finishes it"):
         write_tree(changed, out)
-    monkeypatch.setattr(emit, "_write_file", real_write_file)
+    monkeypatch.setattr(emit.os, "replace", real_replace)
     assert_repaired(changed, out, tmp_path)
+
+
+def test_files_that_come_one_at_a_time_are_never_all_held(tmp_path, monkeypatch):
+    """Pairs from a generator are compared and staged a chunk at a time: the bytes held at once
+    are about a chunk's, not the tree's."""
+    monkeypatch.setattr(emit, "_CHUNK_BYTES", 256 << 10)
+    size, count = 64 << 10, 100  # 6.4 MB in all
+
+    def files():
+        for index in range(count):
+            yield f"charts/app{index:03}/values.schema.json", files_at(index, size)
+
+    out = tmp_path / "out"
+    tracemalloc.start()
+    try:
+        report = write_tree(files(), out)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(report.written) == count and (out / "charts/app042/values.schema.json").read_bytes() == files_at(42, size)
+    assert peak < count * size // 8, peak
+    assert write_tree(files(), out).written == []  # compared a chunk at a time too: the same bytes, nothing written
+
+
+def files_at(index: int, size: int) -> bytes:
+    return index.to_bytes(2, "big") * (size // 2)
+
+
+@pytest.mark.parametrize("failing", ["files", "notes"])
+def test_a_build_whose_files_or_notes_fail_midway_changes_nothing(tmp_path, failing):
+    """The producer of the files (a lowering) or of the notes fails after some files have passed:
+    the tree is as it was, nothing staged is left, and an output the build made is gone."""
+    def files(version):
+        yield from version.items()
+        if failing == "files":
+            raise Boom("the lowering failed after its charts")
+
+    def notes():
+        raise Boom("a problem found once every file has passed")
+
+    out = tmp_path / "out"
+    write_tree(BEFORE, out)
+    (out / "README.md").write_text("mine\n")
+    before = snapshot(out)
+    with pytest.raises(Boom):
+        write_tree(files(V2), out, notes=notes)
+    assert snapshot(out) == before
+    with pytest.raises(Boom):
+        write_tree(files(V2), tmp_path / "new" / "deeper" / "out", notes=notes)
+    assert siblings(out) == ["out"]
 
 
 def test_a_rebuild_that_changes_nothing_writes_nothing(tmp_path, monkeypatch):
@@ -273,7 +333,8 @@ def assert_repaired(files: dict[str, str], out: Path, tmp_path: Path, mine: dict
 def whole_files(out: Path, *versions: dict[str, str]) -> None:
     """Every file gopc writes in `out` holds all the bytes of one of the versions: none is half written."""
     for path, data in snapshot(out).items():
-        if path not in (MANIFEST, emit.JOURNAL, "README.md") and data != "dir" and not path.endswith(".gopc-new"):
+        if path not in (MANIFEST, emit.JOURNAL, "README.md") and data != "dir" and not path.endswith(".gopc-new") \
+                and not path.startswith(emit.STAGING + "/"):  # what a killed build staged: the next removes it
             assert any(data == version.get(path, "").encode() for version in versions), path
 
 

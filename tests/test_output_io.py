@@ -16,6 +16,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -127,15 +128,37 @@ def test_an_unreadable_directory_in_the_old_tree_is_reported(tmp_path, monkeypat
 
 def test_cli_build_reports_a_full_disk_as_e0702(tmp_path, monkeypatch, capsys):
     program = starter(tmp_path / "program")
-    refuse(monkeypatch, emit, "_write_file", errno.ENOSPC, when=lambda path, data: "/charts/" in path)
+    refuse(monkeypatch, emit, "_write_file", errno.ENOSPC, when=lambda path, data: emit.STAGING in path)
     assert cli.main(["build", str(program), "-o", str(tmp_path / "out")]) == cli.EXIT_ERRORS
     err = capsys.readouterr().err
     assert_reported(err, "build")
-    assert "No space left on device" in err and "the next build finishes it" in err
+    assert "No space left on device" in err and not (tmp_path / "out").exists()  # full while staging: nothing changed
+    monkeypatch.undo()
+    refuse(monkeypatch, emit.os, "replace", errno.EIO, when=lambda source, target: "/charts/" in str(target))
+    assert cli.main(["build", str(program), "-o", str(tmp_path / "out")]) == cli.EXIT_ERRORS
+    err = capsys.readouterr().err
+    assert_reported(err, "build")
+    assert "Input/output error" in err and "the next build finishes it" in err
     assert (tmp_path / "out" / emit.JOURNAL).is_file()
     monkeypatch.undo()
     assert cli.main(["build", str(program), "-o", str(tmp_path / "out")]) == cli.EXIT_OK
     assert not (tmp_path / "out" / emit.JOURNAL).exists()
+
+
+def test_cli_build_hands_the_files_over_as_they_are_made(tmp_path, monkeypatch):
+    """`gopc build` never holds every chart's bytes at once: `write_tree` gets the lowering's files
+    as an iterator (it compares and stages them as they come), not a mapping of them all."""
+    program = starter(tmp_path / "program")
+    real, given = emit.write_tree, []
+
+    def recording(files, out, **options):
+        given.append(files)
+        return real(files, out, **options)
+
+    monkeypatch.setattr(emit, "write_tree", recording)
+    assert cli.main(["build", str(program), "-o", str(tmp_path / "out")]) == cli.EXIT_OK
+    assert len(given) == 1 and not isinstance(given[0], Mapping) and iter(given[0]) is given[0]
+    assert (tmp_path / "out" / "charts").is_dir()
 
 
 def test_cli_render_reports_an_output_below_a_file_as_e0702(tmp_path, capsys):

@@ -2,7 +2,8 @@
 and the output writing `gopc render -o` shares.
 
 Input: the PATHs, `-o DIR`, `--force`, `--check`, `-v`. Output: the tree in DIR (`emit.tree.write_tree`: updated
-in place, each file atomically, files of the user's kept) and a one-line summary on stderr; the program's
+in place, each file atomically, files of the user's kept; the lowering's files are compared and
+staged as they are made, `lower.repository.repository_stream`) and a one-line summary on stderr; the program's
 diagnostics, a lowering problem or an image tag automation committed (E0704), and a tree that
 cannot be written (E0702, span-less) through the reporter, exit 1. With `--check` nothing is
 written (`emit.tree.compare_tree`): each path that differs from what the build would write is
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from gop.compiler.commands.report import EXIT_ERRORS, EXIT_OK, Reporter, checked
@@ -37,39 +39,51 @@ def run(args, reporter: Reporter) -> int:
 
 
 def _build(args, reporter: Reporter, disk, memo) -> int:
-    from gop.compiler.lower.repository import build_notes, previous_build_problems, repository
+    from gop.compiler.lower.repository import LoweringFailed, build_notes, previous_build_problems, repository_stream
     from gop.compiler.session import Session
 
     analysis = checked(args.paths, reporter, session=Session(keep_analyses=True, disk=disk, single_analysis=True),
                        memo=memo)
     if analysis is None:
         return EXIT_ERRORS
-    files, problems = repository(analysis, encoded=True)
-    if not problems and not args.force:
-        problems = previous_build_problems(analysis, args.out)
-    if problems:
-        reporter.report(problems, analysis.program.sources)
+    paths: list[str] = []
+
+    def files() -> Iterator[tuple[str, bytes]]:
+        for path, data in repository_stream(analysis, encoded=True):
+            paths.append(path)
+            yield path, data
+
+    def notes() -> dict[str, object]:
+        """Once every file has passed (the lowering's problems first, as `gopc check` reports them), before anything changes."""
+        problems = [] if args.force else previous_build_problems(analysis, args.out)
+        if problems:
+            raise LoweringFailed(problems)
+        return build_notes(analysis)
+
+    try:
+        if args.check:
+            return check_output(files(), args, reporter, notes=notes)
+        code = write_output(files(), lambda: f"{len(paths)} files", args, reporter, notes=notes)
+    except LoweringFailed as failure:
+        reporter.report(failure.diagnostics, analysis.program.sources)
         return EXIT_ERRORS
-    notes = build_notes(analysis)
-    if args.check:
-        return check_output(files, args, reporter, notes=notes)
-    code = write_output(files, f"{len(files)} files", args, reporter, notes=notes)
     if memo is not None and code == EXIT_OK:
-        memo.store_build(analysis, files, f"{reporter.origin}: {len(files)} files in {args.out}")
+        memo.store_build(analysis, paths, f"{reporter.origin}: {len(paths)} files in {args.out}")
     return code
 
 
-def check_output(files: dict[str, str | bytes], args, reporter: Reporter, notes=None) -> int:
-    """List on stdout what `write_output` would change in `args.out`; exit 1 when anything would."""
+def check_output(files, args, reporter: Reporter, notes=None) -> int:
+    """List on stdout what `write_output` would change in `args.out`; exit 1 when anything would.
+    `files` and `notes` as `emit.tree.compare_tree` takes them."""
     from gop.compiler.emit.tree import MANIFEST, EmitError, compare_tree
 
     reporter.result_on_stdout = True
     try:
-        differences = compare_tree(files, args.out, notes=notes)
+        differences = compare_tree(files, args.out, notes=notes, keep_differing=reporter.verbose)
     except EmitError as error:
         return reporter.fail(codes.CANNOT_WRITE_OUTPUT, str(error), EXIT_ERRORS)
     if not differences:
-        reporter.say(f"{reporter.origin}: {args.out} is up to date ({len(files)} files)")
+        reporter.say(f"{reporter.origin}: {args.out} is up to date ({differences.files} files)")
         return EXIT_OK
     listed = [("differs", p) for p in differences.differs] + [("missing", p) for p in differences.missing] \
         + [("stale", p) for p in differences.stale] + ([("differs", MANIFEST)] if differences.manifest else [])
@@ -77,7 +91,7 @@ def check_output(files: dict[str, str | bytes], args, reporter: Reporter, notes=
         print(f"{what:8} {path}")
     if reporter.verbose:
         for path in differences.differs:
-            _print_file_diff(Path(args.out) / path, files[path])
+            _print_file_diff(Path(args.out) / path, differences.wanted[path])
     reporter.say(f"{reporter.origin}: {args.out} is not what the program builds: {len(differences.differs)} differ, "
                  f"{len(differences.missing)} missing, {len(differences.stale)} stale"
                  f"{', the manifest differs' if differences.manifest else ''}; "
@@ -96,8 +110,10 @@ def _print_file_diff(path: Path, wanted: str | bytes) -> None:
     sys.stdout.writelines(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"{path}", f"{path} (built)"))
 
 
-def write_output(files: dict[str, str | bytes], what: str, args, reporter: Reporter, notes=None) -> int:
-    """Write `files` to `args.out` as `emit.tree.write_tree` does, and say what happened on stderr."""
+def write_output(files, what: str | Callable[[], str], args, reporter: Reporter, notes=None) -> int:
+    """Write `files` to `args.out` as `emit.tree.write_tree` does (`files` and `notes` as it takes
+    them), and say what happened on stderr (`what` was written: a function when the files are
+    counted as they pass)."""
     from gop.compiler.emit.tree import EmitError, write_tree
 
     try:
@@ -109,6 +125,7 @@ def write_output(files: dict[str, str | bytes], what: str, args, reporter: Repor
             print(f"wrote {Path(args.out) / path}", file=sys.stderr)
         for path in report.removed:
             print(f"removed {Path(args.out) / path}", file=sys.stderr)
+    what = what() if callable(what) else what
     reporter.say(f"{reporter.origin}: {what} in {args.out} ({len(report.written)} written, {len(report.unchanged)} unchanged, "
                  f"{len(report.removed)} removed, {len(report.kept)} of yours kept)")
     return EXIT_OK

@@ -126,9 +126,9 @@ class RunMemo:
     def say(self, line: str) -> None:
         self.events.append(("say", line))
 
-    def store_build(self, analysis, files: dict, summary: str) -> None:
-        """After a build that wrote `files`: keep its reports and the summary line a build that
-        changes nothing prints (`summary` starts it), with the output tree as left."""
+    def store_build(self, analysis, files: list[str], summary: str) -> None:
+        """After a build that wrote `files` (their paths): keep its reports and the summary line a
+        build that changes nothing prints (`summary` starts it), with the output tree as left."""
         from gop.compiler.emit.tree import safe_relative
 
         walked = _output_walk(self.output, settled_before=time.time_ns() - SETTLED_NS)

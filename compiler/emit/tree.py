@@ -1,17 +1,24 @@
-"""Emit pass: a map of relative paths -> text, written in place into an output directory.
+"""Emit pass: relative paths -> text, written in place into an output directory.
 
-Input: the files to write and the output directory. Output: the directory holds exactly
+Input: the files to write (a mapping, or (path, text) pairs as a lowering makes them: their bytes
+are never all held at once) and the output directory. Output: the directory holds exactly
 those files, plus everything gopc did not write there before (user files, symlinks and
 directories, empty ones included, are kept), and a manifest `.gopc-manifest.json` listing
 the files gopc owns (and the caller's notes for the next build).
 
 Invariants:
-- In place, each file atomically: the whole plan (files to write, to remove, user entries to keep
-  or, with `force`, to replace) is made before anything changes; then a journal
-  (`.gopc-journal` in the output, fsynced) lists every path about to change; each new or changed
-  file is written beside itself (`.NAME.gopc-new`) and renamed over its path, so a reader never
-  sees a half-written file; stale files and the directories they leave empty are removed; the
-  manifest is written last, and the journal removed. A build that finds a journal (one failed or
+- In place, each file atomically: the files are compared with the tree as they pass, a chunk at a
+  time (`_CHUNK_FILES`, `_CHUNK_BYTES`), and the bytes of each new or changed one are staged
+  (`.gopc-staging/` in the output, one file per distinct content; it is gone when the build ends,
+  and a build that finds one removes it), so a build holds no more than a chunk of its files'
+  bytes; the whole plan (files to write, to remove, user entries to keep or, with `force`, to
+  replace) is made once every file has passed, before anything changes (a refusal, or an error
+  from the files' producer, leaves the tree as it was, and removes an output directory the build
+  made); then a journal (`.gopc-journal` in the output, fsynced) lists every path about to change;
+  each new or changed file is renamed from the staging directory over its path (a twin is linked
+  beside itself, `.NAME.gopc-new`, then renamed), so a reader never sees a half-written file;
+  stale files and the directories they leave empty are removed; the manifest is written last, and
+  the journal removed. A build that finds a journal (one failed or
   was killed) trusts the manifest for no path it lists: it takes them as gopc's, removes their
   half-written files, reads them again and repairs them, so its tree is what a build into a new
   directory would make. Builds into the same output take turns (a lock on the directory).
@@ -21,12 +28,14 @@ Invariants:
   is overwritten unless `force` is set. That includes a user file or symlink where gopc needs
   a directory, and a user directory where gopc needs a file: without `force` they are
   reported, so gopc never writes through a user's symlink.
-- Paths are relative, normalised, unique, and stay inside the output directory.
+- Paths are relative, normalised, unique, and stay inside the output directory (whose
+  `.gopc-staging` is gopc's, as are its manifest and journal).
 - Unchanged files keep their inode and mtime, and directories their inode and permissions (a new
   directory gets the usual ones: 0777 minus the umask): a rebuild touches only the files whose
   bytes changed, and when nothing would change (same files, same bytes, same manifest, nothing in
-  the way, no journal) nothing is written at all. Each file is compared with the tree once; the
-  comparing and the writing run side by side in a few threads when there are many.
+  the way, no journal) nothing is written at all, nor staged. Each file is compared with the tree
+  once; the comparing, the staging and the renaming run side by side in a few threads when there
+  are many.
 - `compare_tree` reads the same inputs and writes nothing: what `write_tree` would change, as
   lists of paths (`gopc build --check`).
 - New files with the same bytes share one inode (hard links: every chart has the same
@@ -38,16 +47,21 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import shutil
 import stat
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gop.compiler.emit import MANIFEST
 JOURNAL = ".gopc-journal"  # in the output while a build changes it: the paths it is changing
 _NEW_SUFFIX = ".gopc-new"  # `.NAME.gopc-new`: NAME being written, renamed over NAME once whole
+STAGING = ".gopc-staging"  # in the output while a build runs: the bytes of its new files, until renamed into place
+_CHUNK_FILES = 1024  # files compared (and staged) together: enough for the threads, few bytes held
+_CHUNK_BYTES = 8 << 20
 
 try:
     import fcntl
@@ -88,20 +102,22 @@ def safe_relative(path: str) -> str:
         parts = [part for part in parts if part not in ("", ".")]
     if path.startswith("/") or not parts or ".." in parts or "\\" in path or "\x00" in path:
         raise EmitError(f"refusing to write `{path}`: it would land outside the output directory")
-    if parts[-1] in (MANIFEST, JOURNAL) or parts[-1].endswith(_NEW_SUFFIX):
+    if parts[-1] in (MANIFEST, JOURNAL) or parts[-1].endswith(_NEW_SUFFIX) or parts[0] == STAGING:
         raise EmitError(f"refusing to write `{path}`: the name is reserved for gopc's manifest, journal and files being written")
     return "/".join(parts)
 
 
-def write_tree(files: dict[str, str | bytes], out: Path, *, force: bool = False,
-               notes: dict[str, object] | None = None) -> EmitReport:
+Files = Mapping[str, str | bytes] | Iterable[tuple[str, str | bytes]]
+Notes = dict[str, object] | Callable[[], dict[str, object]] | None
+
+
+def write_tree(files: Files, out: Path, *, force: bool = False, notes: Notes = None) -> EmitReport:
     """`notes` (JSON data) are kept in the manifest beside the list of files, for the next build
-    to read with `manifest_notes`."""
+    to read with `manifest_notes`; a function giving them is called once every file has passed,
+    before anything changes (what it raises stops the build, the tree as it was)."""
     shown = Path(out)
-    files = _normalised(files)
-    directories = _parent_directories(files)
     try:
-        return _write(files, directories, shown, force, notes or {})
+        return _write(files, shown, force, notes)
     except OSError as error:
         raise EmitError(_io_failure(shown, error)) from error
 
@@ -114,6 +130,8 @@ class TreeDifferences:
     missing: list[str] = field(default_factory=list)  # written by the build, absent from the tree
     stale: list[str] = field(default_factory=list)  # gopc wrote them before; the build would remove them
     manifest: bool = False  # the manifest (files owned, notes) would change
+    files: int = 0  # how many files the build writes
+    wanted: dict[str, bytes] = field(default_factory=dict)  # with `keep_differing`: the build's bytes of each that differs
 
     def __bool__(self) -> bool:
         return bool(self.differs or self.missing or self.stale or self.manifest)
@@ -122,29 +140,45 @@ class TreeDifferences:
         return len(self.differs) + len(self.missing) + len(self.stale) + self.manifest
 
 
-def compare_tree(files: dict[str, str | bytes], out: Path, *, notes: dict[str, object] | None = None) -> TreeDifferences:
-    """What `write_tree(files, out, notes=notes)` would change in `out`, without writing anything."""
+def compare_tree(files: Files, out: Path, *, notes: Notes = None, keep_differing: bool = False) -> TreeDifferences:
+    """What `write_tree(files, out, notes=notes)` would change in `out`, without writing anything;
+    with `keep_differing`, the bytes of each file that differs (not of the missing ones)."""
     shown = Path(out)
-    files = _normalised(files)
-    _parent_directories(files)  # the same refusals as a build
     try:
         out = _output_directory(shown)
         existing = _scan(out, shown)
-        owned_before, manifest_before = _read_manifest(out, files)
         interrupted = _read_journal(out) if out.is_dir() else None
     except OSError as error:
-        raise EmitError(_io_failure(shown, error).replace("cannot write", "cannot read", 1)) from error
+        raise EmitError(_cannot_read(shown, error)) from error
+    differences = TreeDifferences()
+    keep = None
+    if keep_differing:
+        def keep(chunk: list[tuple[str, bytes]]) -> None:
+            differences.wanted.update((path, data) for path, data in chunk
+                                      if path in existing.entries or path in existing.directories)
+    same = _pass_files(_pairs(files), str(out), existing, keep)
+    _parent_directories(same)  # the same refusals as a build
+    notes = _notes(notes)
+    try:
+        owned_before, manifest_before = _read_manifest(out, same)
+    except OSError as error:
+        raise EmitError(_cannot_read(shown, error)) from error
     if interrupted is not None:  # what a build that did not finish was changing is gopc's
         owned_before |= interrupted.files
-    differences = TreeDifferences(manifest=_manifest_text(files, notes or {}) != manifest_before)
-    for (relative, _), same in zip(files.items(), _same_as_before(files, str(out), existing)):
+    differences.manifest = _manifest_text(same, notes) != manifest_before
+    differences.files = len(same)
+    for relative, unchanged in same.items():
         if relative in existing.entries or relative in existing.directories:
-            if not same:
+            if not unchanged:
                 differences.differs.append(relative)
         else:
             differences.missing.append(relative)
-    differences.stale = sorted(p for p in owned_before if p not in files and p in existing.entries)
+    differences.stale = sorted(p for p in owned_before if p not in same and p in existing.entries)
     return differences
+
+
+def _cannot_read(shown: Path, error: OSError) -> str:
+    return _io_failure(shown, error).replace("cannot write", "cannot read", 1)
 
 
 @dataclass(slots=True)
@@ -161,40 +195,62 @@ class _Plan:
     """Everything a build changes, worked out before it changes anything."""
 
     report: EmitReport
-    changed: dict[str, bytes]  # new or changed files
+    changed: dict[str, str]  # new or changed files -> where their bytes are staged
     cleared: list[str]  # entries removed first: a directory where a file goes, a file where a directory goes
     new_directories: list[str]
     emptied: list[str]  # directories removed at the end when nothing is left in them
     manifest: bytes | None  # None: the manifest stays as it is
 
 
-def _write(files: dict[str, bytes], directories: set[str], shown: Path, force: bool,
-           notes: dict[str, object]) -> EmitReport:
+def _write(files: Files, shown: Path, force: bool, notes: Notes) -> EmitReport:
     out = _output_directory(shown)
-    _make_output(out, shown)
-    with _taking_turns(out):
-        interrupted = _read_journal(out)
-        owned_before, manifest_before = _read_manifest(out, files)
-        if interrupted is not None:
-            owned_before |= interrupted.files
-        _remove_half_written(str(out), {MANIFEST, JOURNAL} | (interrupted.files if interrupted else set()))
-        existing = _scan(out, shown)
-        if interrupted is not None:
-            existing.empty_directories -= interrupted.directories
-        in_the_way = _user_paths_in_the_way(files, directories, existing, owned_before)
-        if in_the_way and not force:
-            raise EmitError(
-                f"{shown / in_the_way[0]} exists and was not written by gopc"
-                + (f" (and {len(in_the_way) - 1} more)" if len(in_the_way) > 1 else "")
-                + "; move it away or use --force to overwrite"
-            )
-        manifest = _manifest_text(files, notes)
-        same = _same_as_before(files, str(out), existing)
-        if interrupted is None and not in_the_way and manifest == manifest_before and all(same):
-            # The tree already is what this build would make: nothing to write.
-            return EmitReport(unchanged=list(files), kept=_kept(files, existing, owned_before, set()))
-        plan = _plan(files, same, directories, existing, owned_before, set(in_the_way),
-                     interrupted or _Journal(), None if manifest == manifest_before else manifest)
+    while True:
+        made = _make_output(out, shown)
+        with _taking_turns(out) as locked:
+            if not locked:
+                continue  # a build that made the directory removed it while this one waited
+            changing = False
+            try:
+                with _Staging(str(out)) as staging:
+                    report = _write_locked(files, out, shown, force, notes, staging)
+                    changing = True
+                    return report() if callable(report) else report
+            finally:
+                if not changing:  # nothing was written: the directories made for the output go as they came
+                    for directory in made:
+                        with contextlib.suppress(OSError):
+                            os.rmdir(directory)
+
+
+def _write_locked(files: Files, out: Path, shown: Path, force: bool, notes: Notes, staging: _Staging):
+    """The plan, made before anything changes: an `EmitReport` when nothing would change, else the
+    function that changes the tree and returns one."""
+    interrupted = _read_journal(out)
+    _remove_half_written(str(out), {MANIFEST, JOURNAL} | (interrupted.files if interrupted else set()))
+    existing = _scan(out, shown)
+    if interrupted is not None:
+        existing.empty_directories -= interrupted.directories
+    same = _pass_files(_pairs(files), str(out), existing, staging.stage)
+    directories = _parent_directories(same)
+    notes = _notes(notes)
+    owned_before, manifest_before = _read_manifest(out, same)
+    if interrupted is not None:
+        owned_before |= interrupted.files
+    in_the_way = _user_paths_in_the_way(same, directories, existing, owned_before)
+    if in_the_way and not force:
+        raise EmitError(
+            f"{shown / in_the_way[0]} exists and was not written by gopc"
+            + (f" (and {len(in_the_way) - 1} more)" if len(in_the_way) > 1 else "")
+            + "; move it away or use --force to overwrite"
+        )
+    manifest = _manifest_text(same, notes)
+    if interrupted is None and not in_the_way and manifest == manifest_before and all(same.values()):
+        # The tree already is what this build would make: nothing to write.
+        return EmitReport(unchanged=list(same), kept=_kept(same, existing, owned_before, set()))
+    plan = _plan(same, staging.staged, directories, existing, owned_before, set(in_the_way),
+                 interrupted or _Journal(), None if manifest == manifest_before else manifest)
+
+    def change() -> EmitReport:
         _write_journal(str(out), plan, interrupted or _Journal())
         try:
             _apply(plan, str(out))
@@ -202,40 +258,90 @@ def _write(files: dict[str, bytes], directories: set[str], shown: Path, force: b
             raise EmitError(_io_failure(shown, error) + "; the tree is partly updated, the next build finishes it") from error
         return plan.report
 
+    return change
 
-def _make_output(out: Path, shown: Path) -> None:
+
+def _make_output(out: Path, shown: Path) -> list[Path]:
+    """The output directory exists; the directories this build made for it, deepest first."""
     if out.is_dir():
-        return
+        return []
     if out.exists() or out.is_symlink():
         raise EmitError(f"{shown} exists and is not a directory")
+    made = [directory for directory in (out, *out.parents) if not os.path.lexists(directory)]
     _make_parent(out)
-    with contextlib.suppress(FileExistsError):  # another build made it first
+    try:
         os.mkdir(out)
+    except FileExistsError:  # another build made it first
+        return []
+    return made
 
 
 @contextlib.contextmanager
 def _taking_turns(out: Path):
-    """Hold an exclusive lock on the output directory: a second build into it waits for this one."""
+    """Hold an exclusive lock on the output directory: a second build into it waits for this one.
+    Yields False when the directory was removed (or replaced) while this build waited for it."""
     if fcntl is None:
-        yield
+        yield True
         return
     descriptor = os.open(out, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
+        try:
+            current = os.stat(out, follow_symlinks=False)
+        except FileNotFoundError:
+            current = None
+        locked = os.fstat(descriptor)
+        yield current is not None and (current.st_dev, current.st_ino) == (locked.st_dev, locked.st_ino)
     finally:
         os.close(descriptor)
 
 
-def _plan(files: dict[str, bytes], same: list[bool], directories: set[str], existing: _Existing,
+class _Staging:
+    """The bytes of the build's new and changed files, on disk until the plan is made (`STAGING` in
+    the output): one file per distinct content, made when the first is staged; removed, whatever
+    is left in it, when the build ends (and first, when an unfinished build left it)."""
+
+    def __init__(self, out: str) -> None:
+        self.directory = f"{out}/{STAGING}"
+        self.staged: dict[str, str] = {}  # path -> its staged file
+        self._by_content: dict[bytes, str] = {}  # SHA-256 and size -> staged file
+
+    def __enter__(self) -> _Staging:
+        self._remove()
+        return self
+
+    def __exit__(self, *exception) -> None:
+        self._remove()
+
+    def stage(self, chunk: list[tuple[str, bytes]]) -> None:
+        """Keep these files' bytes on disk (side by side), each distinct content once."""
+        new: list[tuple[str, bytes]] = []
+        for relative, data in chunk:
+            key = hashlib.sha256(data).digest() + len(data).to_bytes(8, "big")
+            staged = self._by_content.get(key)
+            if staged is None:
+                if not self._by_content:
+                    os.mkdir(self.directory)
+                staged = self._by_content[key] = f"{self.directory}/{len(self._by_content)}"
+                new.append((staged, data))
+            self.staged[relative] = staged
+        _side_by_side(_write_pair, new)
+
+    def _remove(self) -> None:
+        if os.path.lexists(self.directory):
+            _remove_entry(self.directory)
+
+
+def _plan(files: dict[str, bool], staged: dict[str, str], directories: set[str], existing: _Existing,
           owned_before: set[str], overwritten: set[str], interrupted: _Journal, manifest: bytes | None) -> _Plan:
+    """`files`: each path, in path order -> the tree holds its bytes; `staged`: where the others' are."""
     report = EmitReport(kept=_kept(files, existing, owned_before, overwritten))
-    changed: dict[str, bytes] = {}
-    for (relative, data), unchanged in zip(files.items(), same):
+    changed: dict[str, str] = {}
+    for relative, unchanged in files.items():
         if unchanged:
             report.unchanged.append(relative)
         else:
-            changed[relative] = data
+            changed[relative] = staged[relative]
             report.written.append(relative)
     report.removed = sorted(p for p in owned_before if p not in files and p in existing.entries)
     cleared = {path for path in directories if path in existing.entries}
@@ -262,7 +368,7 @@ def _apply(plan: _Plan, out: str) -> None:
     for relative in plan.cleared:
         _remove_entry(f"{out}/{relative}")
     _make_directories(out, plan.new_directories)
-    _write_new_files([(f"{out}/{relative}", data) for relative, data in plan.changed.items()])
+    _place_new_files([(staged, f"{out}/{relative}") for relative, staged in plan.changed.items()])
     _side_by_side(_remove_file, [f"{out}/{relative}" for relative in plan.report.removed])
     for relative in sorted(plan.emptied, key=lambda path: path.count("/"), reverse=True):  # children first
         try:
@@ -340,18 +446,47 @@ def _output_directory(out: Path) -> Path:
     return resolved
 
 
-def _normalised(files: dict[str, str | bytes]) -> dict[str, bytes]:
-    """Normalised path -> bytes, in path order."""
-    normalised: dict[str, bytes] = {}
-    for path, content in files.items():
+def _pairs(files: Files) -> Iterable[tuple[str, str | bytes]]:
+    return files.items() if isinstance(files, Mapping) else files
+
+
+def _notes(notes: Notes) -> dict[str, object]:
+    return (notes() if callable(notes) else notes) or {}
+
+
+def _pass_files(files: Iterable[tuple[str, str | bytes]], out: str, existing: _Existing,
+                changed: Callable[[list[tuple[str, bytes]]], None] | None) -> dict[str, bool]:
+    """Each file's normalised path, in path order -> the tree holds its bytes. The files are compared
+    as they come, a chunk at a time (side by side), and their bytes dropped: `changed` gets the
+    chunk's files that the tree does not hold."""
+    same: dict[str, bool] = {}
+    chunk: list[tuple[str, bytes]] = []
+    size = 0
+    for path, content in files:
         relative = safe_relative(path)
-        if relative in normalised:
+        if relative in same:
             raise EmitError(f"refusing to write `{path}`: another path names the same file `{relative}`")
-        normalised[relative] = content.encode("utf-8") if isinstance(content, str) else content
-    return dict(sorted(normalised.items()))
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        same[relative] = True
+        chunk.append((relative, data))
+        size += len(data)
+        if len(chunk) >= _CHUNK_FILES or size >= _CHUNK_BYTES:
+            _compare_chunk(chunk, out, existing, same, changed)
+            chunk, size = [], 0
+    _compare_chunk(chunk, out, existing, same, changed)
+    return dict(sorted(same.items()))
 
 
-def _parent_directories(files: dict[str, bytes]) -> set[str]:
+def _compare_chunk(chunk: list[tuple[str, bytes]], out: str, existing: _Existing, same: dict[str, bool],
+                   changed: Callable[[list[tuple[str, bytes]]], None] | None) -> None:
+    different = [item for item, unchanged in zip(chunk, _same_as_before(chunk, out, existing)) if not unchanged]
+    for relative, _ in different:
+        same[relative] = False
+    if different and changed is not None:
+        changed(different)
+
+
+def _parent_directories(files: dict[str, bool]) -> set[str]:
     """Every directory the files need (not the output itself); refuses a file that is another's directory."""
     directories: set[str] = set()
     for relative in files:
@@ -374,7 +509,7 @@ def _user_paths_in_the_way(files, directories: set[str], existing: _Existing, ow
     return sorted(clashes)
 
 
-def _manifest_text(files: dict[str, bytes], notes: dict[str, object]) -> bytes:
+def _manifest_text(files: dict[str, bool], notes: dict[str, object]) -> bytes:
     return (json.dumps({"generator": "gopc", "files": list(files), **notes}, indent=2) + "\n").encode("utf-8")
 
 
@@ -384,13 +519,13 @@ def manifest_notes(out: Path) -> dict[str, object]:
     return {key: value for key, value in data.items() if key not in ("generator", "files")}
 
 
-def _same_as_before(files: dict[str, bytes], out: str, existing: _Existing) -> list[bool]:
+def _same_as_before(files: list[tuple[str, bytes]], out: str, existing: _Existing) -> list[bool]:
     """For each file, in order: the tree holds it with these bytes (read side by side)."""
     def same(item: tuple[str, bytes]) -> bool:
         relative, data = item
         return relative in existing.entries and _same_bytes(f"{out}/{relative}", data)
 
-    return _side_by_side(same, list(files.items()))
+    return _side_by_side(same, files)
 
 
 def _kept(files, existing: _Existing, owned_before: set[str], overwritten: set[str]) -> list[str]:
@@ -408,32 +543,48 @@ def _make_directories(out: str, directories: list[str]) -> None:
         _side_by_side(os.mkdir, by_depth[depth])
 
 
-def _write_new_files(new_files: list[tuple[str, bytes]]) -> None:
-    """Each distinct content is written once (side by side); the other files with its bytes are
-    hard links to that file (chart templates repeat in every chart: a link costs a fraction of a
-    new inode). Each file appears whole: made beside its path, then renamed over it."""
-    first: dict[bytes, str] = {}
-    unique: list[tuple[str, bytes]] = []
-    twins: list[tuple[str, str, bytes]] = []
-    for target, data in new_files:
-        twin = first.setdefault(data, target)
+def _place_new_files(new_files: list[tuple[str, str]]) -> None:
+    """(staged file, target) pairs: each staged file is renamed over its first target (side by side);
+    the other targets with its bytes are hard links to that one (a link costs a fraction of a new
+    inode). Each file appears whole: a link is made beside its path, then renamed over it."""
+    first: dict[str, str] = {}
+    unique: list[tuple[str, str]] = []
+    twins: list[tuple[str, str]] = []
+    for staged, target in new_files:
+        twin = first.setdefault(staged, target)
         if twin is target:
-            unique.append((target, data))
+            unique.append((staged, target))
         else:
-            twins.append((twin, target, data))
-    _side_by_side(_replace_pair, unique)
-    for twin, target, data in twins:
+            twins.append((twin, target))
+    _side_by_side(_move_staged, unique)
+    for twin, target in twins:
         try:
             os.link(twin, _beside(target))
         except OSError as error:
             if error.errno != errno.EMLINK:  # the twin has as many links as the file system allows
                 raise
-            _write_file(_beside(target), data)
+            _copy_file(twin, _beside(target))
         os.replace(_beside(target), target)
 
 
-def _replace_pair(pair: tuple[str, bytes]) -> None:
-    _replace_file(*pair)
+def _move_staged(pair: tuple[str, str]) -> None:
+    staged, target = pair
+    try:
+        os.replace(staged, target)
+    except OSError as error:
+        if error.errno != errno.EXDEV:
+            raise
+        _copy_file(staged, _beside(target))  # the target is on another file system, mounted inside the output
+        os.replace(_beside(target), target)
+
+
+def _copy_file(source: str, target: str) -> None:
+    with open(source, "rb") as read:
+        _write_file(target, read.read())
+
+
+def _write_pair(pair: tuple[str, bytes]) -> None:
+    _write_file(*pair)
 
 
 def _replace_file(path: str, data: bytes, durable: bool = False) -> None:
@@ -492,7 +643,7 @@ def _under(relative: str, roots: set[str]) -> bool:
     return False
 
 
-def _read_manifest(out: Path, files: dict[str, bytes]) -> tuple[set[str], bytes | None]:
+def _read_manifest(out: Path, files: dict[str, bool]) -> tuple[set[str], bytes | None]:
     """The files the previous build wrote, and the manifest's bytes. A path this build writes too
     (`files`, normalised) is safe and normal as it stands: only the others are checked."""
     text = _manifest_bytes(out)
@@ -533,6 +684,8 @@ def _scan(out: Path, shown: Path) -> _Existing:
             existing.empty_directories.add(directory)
         for child in children:
             relative = f"{directory}/{child.name}" if directory else child.name
+            if relative == STAGING:
+                continue  # gopc's: the bytes a build staged (`_Staging`)
             if child.is_dir(follow_symlinks=False):
                 existing.directories.add(relative)
                 pending.append(relative)

@@ -5,7 +5,7 @@ Input: each lowered file (relative path, text), the `Fleet`, where each overlay 
 (overlays are no part of the fleet model) and whether the file is copied verbatim; then the whole
 tree. Output: each file headed by a comment where its format has comments (`as_written`, one file
 at a time, as text or as the UTF-8 bytes `gopc build` writes), then the tree with `README.md`
-(`with_readme`):
+(`readme_file`, from the paths of all the others):
 
 - YAML files and `.helmignore`: `#` lines;
 - a chart's templates (`charts/<app>/templates/*`): a Go template comment with its whitespace
@@ -57,11 +57,11 @@ def as_written(path: str, text: str, fleet: Fleet, overlays: Mapping[str, Span],
     return text.encode("utf-8") if encoded else text
 
 
-def with_readme(files: Mapping[str, str | bytes], fleet: Fleet, *, encoded: bool = False,
-                paths: dict[str, str] | None = None) -> dict[str, str | bytes]:
-    """The files in path order, and the root's README.md that describes them."""
+def readme_file(files: list[str], fleet: Fleet, *, encoded: bool = False,
+                paths: dict[str, str] | None = None) -> str | bytes:
+    """The root's README.md that describes the tree of these files (their paths), as written."""
     text = readme(fleet, sorted(files), paths)
-    return dict(sorted({**files, README: text.encode("utf-8") if encoded else text}.items()))
+    return text.encode("utf-8") if encoded else text
 
 
 def origin_of(path: str, fleet: Fleet, overlays: Mapping[str, Span], paths: dict[str, str] | None = None) -> str:

@@ -1,6 +1,8 @@
 """Lowering driver: a checked program -> every file of the GitOps repository.
 
-Input: an `Analysis` without errors. Output: relative path -> text for charts/<app>/
+Input: an `Analysis` without errors. Output: relative path -> text (`repository`), or the same
+files one at a time (`repository_stream`, what `gopc build` writes as they come: a 1000-app
+fleet's charts are 80 MB, never all held at once) for charts/<app>/
 (Helm lowering; each app's chart through `lower.chartstore`, kept in the disk cache across runs)
 and the Kustomize/Flux tree (Flux lowering), each file headed by where it comes
 from and the tree's README.md (`provenance`), or diagnostics when the
@@ -23,6 +25,7 @@ a rebuild that changes such a chart under the same version would never reach a c
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -37,7 +40,7 @@ from gop.compiler.lower.flux.render import release_objects as flux_release_objec
 from gop.compiler.lower.flux.tree import base_release_file, sops_secrets
 from gop.compiler.language import APP_CHART
 from gop.compiler.lower.helm import chart_content_digest, chosen_chart_version
-from gop.compiler.lower.provenance import as_written, origin_of, with_readme
+from gop.compiler.lower.provenance import README, as_written, origin_of, readme_file
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import MISSING, lookup, plain
 from gop.compiler.core.span import Span
@@ -48,13 +51,32 @@ CHARTS_NOTE = "chartVersions"  # manifest note: app -> {"version", "digest"} of 
 _GOP_STRING_SAFE = re.compile(r"[A-Za-z0-9_.+-]+")  # a tag that is a .gop string as it stands
 
 
+class LoweringFailed(Exception):
+    """The fleet cannot be lowered (raised by `repository_stream`, after its charts)."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        super().__init__(diagnostics[0].message)
+        self.diagnostics = diagnostics
+
+
 def repository(analysis, *, encoded: bool = False) -> tuple[dict[str, str | bytes], list[Diagnostic]]:
-    """Every file of the repository, lowered with the analysis's `LoweringCaches` (see `session`);
-    with `encoded`, each as the UTF-8 bytes `gopc build` writes, encoded file by file (the text of a
-    schema with a character beyond Latin-1, as every chart's duration pattern has, takes twice its bytes)."""
+    """Every file of `repository_stream`, in path order, or the diagnostics of a fleet that cannot be lowered."""
+    try:
+        return dict(sorted(repository_stream(analysis, encoded=encoded))), []
+    except LoweringFailed as failure:
+        return {}, failure.diagnostics
+
+
+def repository_stream(analysis, *, encoded: bool = False) -> Iterator[tuple[str, str | bytes]]:
+    """Every file of the repository as (path, its written form), lowered with the analysis's
+    `LoweringCaches` (see `session`): one app's chart after another, then the Flux tree (its
+    HelmReleases name the charts' versions), then README.md (it lists the other paths); with
+    `encoded`, each as the UTF-8 bytes `gopc build` writes, encoded file by file (the text of a
+    schema with a character beyond Latin-1, as every chart's duration pattern has, takes twice its
+    bytes). Raises `LoweringFailed` when the Flux tree cannot be made."""
     fleet = analysis.fleet
     overlays = {name: decl.span for name, decl in analysis.resolution.resources["overlay"].items()}
-    files: dict[str, str | bytes] = {}
+    paths: list[str] = []
     source_paths = analysis.lowering.source_paths
     built_in: dict[tuple[str, str], str | bytes] = {}
     for name, app in fleet.apps.items():
@@ -68,17 +90,20 @@ def repository(analysis, *, encoded: bool = False) -> tuple[dict[str, str | byte
         form = f"{origin_of(directory + '/', fleet, overlays, source_paths)}\0{encoded}".encode()
         chart = analysis.lowering.charts.chart_files(app, analysis.lowering.helm, written=written, form=form)
         for relative, data in chart.items():
-            files[f"{directory}/{relative}"] = data
+            paths.append(f"{directory}/{relative}")
+            yield paths[-1], data
+        del chart  # not held while the next chart is made
     try:
         flux_files = repository_files(fleet, analysis.lowering)
     except FluxLoweringError as error:
-        return {}, [program_lowering_diagnostic(error, analysis.program)]
+        raise LoweringFailed([program_lowering_diagnostic(error, analysis.program)]) from None
     verbatim = {f"{secret.directory}/{secret.file_name}" for secret in sops_secrets(fleet, analysis.lowering)}
     while flux_files:  # each text dropped as its written form is made
         path, text = flux_files.popitem()
-        files[path] = as_written(path, text, fleet, overlays, verbatim=path in verbatim, encoded=encoded,
-                                 paths=source_paths)
-    return with_readme(files, fleet, encoded=encoded, paths=source_paths), []
+        paths.append(path)
+        yield path, as_written(path, text, fleet, overlays, verbatim=path in verbatim, encoded=encoded,
+                               paths=source_paths)
+    yield README, readme_file(paths, fleet, encoded=encoded, paths=source_paths)
 
 
 def cluster_objects(analysis, cluster: str, *, include_flux: bool) -> tuple[list[dict], list[Diagnostic]]:
