@@ -128,6 +128,23 @@ def test_a_file_system_out_of_links_gets_copies(tmp_path, monkeypatch):
     assert (out / "b.txt").read_text() == "same\n" and (out / "a.txt").stat().st_ino != (out / "b.txt").stat().st_ino
 
 
+def test_a_path_on_another_file_system_gets_a_copy_of_the_staged_file(tmp_path, monkeypatch):
+    """A directory of the output that is another mount cannot take a rename from the staging
+    directory: the staged bytes are copied beside the path and renamed over it."""
+    real_replace = os.replace
+
+    def across_mounts(source, target):
+        if emit.STAGING in str(source) and "/charts/" in str(target):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_replace(source, target)
+
+    monkeypatch.setattr(emit.os, "replace", across_mounts)
+    out = tmp_path / "out"
+    assert write_tree(V1, out).written == sorted(V1)
+    assert {path: data for path, data in snapshot(out).items() if data != "dir" and path != MANIFEST} == {
+        path: text.encode() for path, text in V1.items()}
+
+
 def test_many_entries_are_made_side_by_side(tmp_path, monkeypatch):
     monkeypatch.setattr(emit, "_SIDE_BY_SIDE_FROM", 2)  # threads for trees of any size
     files = {f"d{index % 7}/e{index % 3}/f{index}.txt": f"{index % 5}\n" for index in range(60)}

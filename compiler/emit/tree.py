@@ -520,12 +520,18 @@ def manifest_notes(out: Path) -> dict[str, object]:
 
 
 def _same_as_before(files: list[tuple[str, bytes]], out: str, existing: _Existing) -> list[bool]:
-    """For each file, in order: the tree holds it with these bytes (read side by side)."""
-    def same(item: tuple[str, bytes]) -> bool:
-        relative, data = item
-        return relative in existing.entries and _same_bytes(f"{out}/{relative}", data)
+    """For each file, in order: the tree holds it with these bytes (those it has read side by side;
+    a new tree's files need no threads)."""
+    there = [index for index, (relative, _) in enumerate(files) if relative in existing.entries]
+    same = [False] * len(files)
+    for index, unchanged in zip(there, _side_by_side(_same_pair, [(f"{out}/{files[index][0]}", files[index][1])
+                                                                  for index in there])):
+        same[index] = unchanged
+    return same
 
-    return _side_by_side(same, files)
+
+def _same_pair(pair: tuple[str, bytes]) -> bool:
+    return _same_bytes(*pair)
 
 
 def _kept(files, existing: _Existing, owned_before: set[str], overwritten: set[str]) -> list[str]:
