@@ -145,6 +145,29 @@ def test_a_path_on_another_file_system_gets_a_copy_of_the_staged_file(tmp_path, 
         path: text.encode() for path, text in V1.items()}
 
 
+def test_a_directory_the_tree_lacks_is_renamed_into_place_whole(tmp_path, monkeypatch):
+    """Staged at their paths, a new directory's files appear with one rename of the directory (a new
+    tree of 60 files: 7 renames); a file of a directory the tree has is renamed on its own."""
+    real_replace, renamed = os.replace, []
+
+    def recording(source, target):
+        renamed.append(os.path.relpath(target, out))
+        return real_replace(source, target)
+
+    monkeypatch.setattr(emit.os, "replace", recording)
+    out = tmp_path / "out"
+    files = {f"d{index % 5}/e{index % 3}/f{index}.txt": f"{index}\n" for index in range(60)} | {"top.txt": "0\n"}
+    write_tree(files, out)
+    assert sorted(renamed) == sorted([emit.JOURNAL, MANIFEST, "top.txt"] + [f"d{index}" for index in range(5)])
+    assert (out / "top.txt").stat().st_ino == (out / "d0/e0/f0.txt").stat().st_ino  # a twin of a file of a new directory
+    renamed.clear()
+    write_tree(files | {"d0/e0/f0.txt": "changed\n", "d0/new/g.txt": "new\n", "d9/h.txt": "changed\n"}, out)
+    assert sorted(renamed) == sorted([emit.JOURNAL, MANIFEST, "d0/e0/f0.txt", "d0/new", "d9"])
+    assert (out / "d9/h.txt").stat().st_ino == (out / "d0/e0/f0.txt").stat().st_ino  # staged as a link to it
+    assert (out / "d0/new/g.txt").read_text() == "new\n" and (out / "d0/e0/f0.txt").read_text() == "changed\n"
+    assert not (out / emit.STAGING).exists()
+
+
 def test_many_entries_are_made_side_by_side(tmp_path, monkeypatch):
     monkeypatch.setattr(emit, "_SIDE_BY_SIDE_FROM", 2)  # threads for trees of any size
     files = {f"d{index % 7}/e{index % 3}/f{index}.txt": f"{index % 5}\n" for index in range(60)}
@@ -329,13 +352,13 @@ def test_an_output_reached_through_a_symlink_stays_a_symlink(tmp_path):
 
 # ---------------------------------------------------------------- crashes and kills
 
-# From BEFORE to V2: a file changed, two new twins in new directories, a file removed beside an
-# empty directory of the user's, and one removed with the directories it leaves empty.
+# From BEFORE to V2: a file changed, two new twins in new directories and a third in an old one, a
+# file removed beside an empty directory of the user's, and one removed with the directories it leaves empty.
 BEFORE = V1 | {"apps/old/x/y.yaml": "old\n"}
 V2 = {"charts/web/Chart.yaml": "name: web\n", "charts/web/values.yaml": "replicas: 3\n",
       "apps/base/web/release.yaml": "kind: HelmRelease\n", "apps/prod/web/a.yaml": "twin\n",
-      "apps/prod/web/b.yaml": "twin\n"}
-V2_RENAMES = 5  # the journal, 3 files, the manifest
+      "apps/prod/web/b.yaml": "twin\n", "charts/web/twin.yaml": "twin\n"}
+V2_RENAMES = 5  # the journal, the new directory apps/prod (whole), 2 files (one a link to a file of it), the manifest
 
 
 def assert_repaired(files: dict[str, str], out: Path, tmp_path: Path, mine: dict[str, bytes | str] | None = None) -> None:

@@ -198,6 +198,7 @@ class _Plan:
     changed: dict[str, str]  # new or changed files -> where their bytes are staged
     cleared: list[str]  # entries removed first: a directory where a file goes, a file where a directory goes
     new_directories: list[str]
+    moved: list[str]  # the shallowest new directories: staged whole, renamed into place as one (`_Staging`)
     emptied: list[str]  # directories removed at the end when nothing is left in them
     manifest: bytes | None  # None: the manifest stays as it is
 
@@ -230,7 +231,7 @@ def _write_locked(files: Files, out: Path, shown: Path, force: bool, notes: Note
     existing = _scan(out, shown)
     if interrupted is not None:
         existing.empty_directories -= interrupted.directories
-    same = _pass_files(_pairs(files), str(out), existing, staging.stage)
+    same = _pass_files(_pairs(files), str(out), existing, lambda chunk: staging.stage(chunk, existing.directories))
     directories = _parent_directories(same)
     notes = _notes(notes)
     owned_before, manifest_before = _read_manifest(out, same)
@@ -247,13 +248,13 @@ def _write_locked(files: Files, out: Path, shown: Path, force: bool, notes: Note
     if interrupted is None and not in_the_way and manifest == manifest_before and all(same.values()):
         # The tree already is what this build would make: nothing to write.
         return EmitReport(unchanged=list(same), kept=_kept(same, existing, owned_before, set()))
-    plan = _plan(same, staging.staged, directories, existing, owned_before, set(in_the_way),
+    plan = _plan(same, staging, directories, existing, owned_before, set(in_the_way),
                  interrupted or _Journal(), None if manifest == manifest_before else manifest)
 
     def change() -> EmitReport:
         _write_journal(str(out), plan, interrupted or _Journal())
         try:
-            _apply(plan, str(out))
+            _apply(plan, str(out), staging)
         except OSError as error:
             raise EmitError(_io_failure(shown, error) + "; the tree is partly updated, the next build finishes it") from error
         return plan.report
@@ -298,13 +299,18 @@ def _taking_turns(out: Path):
 
 class _Staging:
     """The bytes of the build's new and changed files, on disk until the plan is made (`STAGING` in
-    the output): one file per distinct content, made when the first is staged; removed, whatever
-    is left in it, when the build ends (and first, when an unfinished build left it)."""
+    the output), each distinct content written once. A file under a directory the tree lacks is
+    staged at its path in `tree/` (a twin is a link to the first), so that directory is renamed into
+    place whole (a new tree's files need no rename of their own); any other is staged as `files/N`,
+    and renamed over its path (its twins linked to it there). Made when the first file is staged;
+    removed, whatever is left in it, when the build ends (and first, when an unfinished build left it)."""
 
     def __init__(self, out: str) -> None:
         self.directory = f"{out}/{STAGING}"
-        self.staged: dict[str, str] = {}  # path -> its staged file
-        self._by_content: dict[bytes, str] = {}  # SHA-256 and size -> staged file
+        self.staged: dict[str, str] = {}  # path -> the staged file with its bytes
+        self.new_roots: set[str] = set()  # the shallowest directories the tree lacks: tree/ROOT is renamed to ROOT
+        self._by_content: dict[bytes, str] = {}  # SHA-256 and size -> the first staged file with those bytes
+        self._made: set[str] = set()  # directories made in the staging directory ("": itself)
 
     def __enter__(self) -> _Staging:
         self._remove()
@@ -313,35 +319,74 @@ class _Staging:
     def __exit__(self, *exception) -> None:
         self._remove()
 
-    def stage(self, chunk: list[tuple[str, bytes]]) -> None:
-        """Keep these files' bytes on disk (side by side), each distinct content once."""
+    def stage(self, chunk: list[tuple[str, bytes]], directories: set[str]) -> None:
+        """Keep these files' bytes on disk (written side by side); `directories`: those the tree has."""
         new: list[tuple[str, bytes]] = []
+        twins: list[tuple[str, str, bytes]] = []
         for relative, data in chunk:
             key = hashlib.sha256(data).digest() + len(data).to_bytes(8, "big")
-            staged = self._by_content.get(key)
-            if staged is None:
-                if not self._by_content:
-                    os.mkdir(self.directory)
-                staged = self._by_content[key] = f"{self.directory}/{len(self._by_content)}"
-                new.append((staged, data))
+            first = self._by_content.get(key)
+            root = _new_root(relative, directories)
+            if root is None and first is not None:
+                self.staged[relative] = first  # linked to it once it is in place
+                continue
+            if root is None:
+                self._make("files")
+                staged = f"{self.directory}/files/{len(self._by_content)}"
+            else:
+                self.new_roots.add(root)
+                self._make(f"tree/{relative}".rpartition("/")[0])
+                staged = f"{self.directory}/tree/{relative}"
             self.staged[relative] = staged
+            if first is None:
+                self._by_content[key] = staged
+                new.append((staged, data))
+            else:
+                twins.append((first, staged, data))
         _side_by_side(_write_pair, new)
+        for first, staged, data in twins:
+            _link_or_copy(first, staged, data)
+
+    def placed(self, out: str, staged: str) -> str:
+        """Where a file staged in `tree/` is once its directory is renamed into place."""
+        return f"{out}/{staged[len(self.directory) + len('/tree/'):]}"
+
+    def _make(self, relative: str) -> None:
+        missing = []
+        while relative not in self._made:
+            missing.append(relative)
+            if not relative:
+                break
+            relative = relative.rpartition("/")[0]
+        for directory in reversed(missing):
+            os.mkdir(f"{self.directory}/{directory}" if directory else self.directory)
+            self._made.add(directory)
 
     def _remove(self) -> None:
         if os.path.lexists(self.directory):
             _remove_entry(self.directory)
 
 
-def _plan(files: dict[str, bool], staged: dict[str, str], directories: set[str], existing: _Existing,
+def _new_root(relative: str, directories: set[str]) -> str | None:
+    """The shallowest directory of the path that the tree lacks (None when it has them all)."""
+    parent = relative.rpartition("/")[0]
+    if not parent or parent in directories:
+        return None
+    parts = parent.split("/")
+    return next(root for root in ("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
+                if root not in directories)
+
+
+def _plan(files: dict[str, bool], staging: _Staging, directories: set[str], existing: _Existing,
           owned_before: set[str], overwritten: set[str], interrupted: _Journal, manifest: bytes | None) -> _Plan:
-    """`files`: each path, in path order -> the tree holds its bytes; `staged`: where the others' are."""
+    """`files`: each path, in path order -> the tree holds its bytes; `staging`: where the others' are."""
     report = EmitReport(kept=_kept(files, existing, owned_before, overwritten))
     changed: dict[str, str] = {}
     for relative, unchanged in files.items():
         if unchanged:
             report.unchanged.append(relative)
         else:
-            changed[relative] = staged[relative]
+            changed[relative] = staging.staged[relative]
             report.written.append(relative)
     report.removed = sorted(p for p in owned_before if p not in files and p in existing.entries)
     cleared = {path for path in directories if path in existing.entries}
@@ -352,7 +397,8 @@ def _plan(files: dict[str, bool], staged: dict[str, str], directories: set[str],
         while parent and parent not in directories:
             emptied.add(parent)
             parent = parent.rpartition("/")[0]
-    return _Plan(report, changed, sorted(cleared), sorted(directories - existing.directories), sorted(emptied), manifest)
+    return _Plan(report, changed, sorted(cleared), sorted(directories - existing.directories), sorted(staging.new_roots),
+                 sorted(emptied), manifest)
 
 
 def _write_journal(out: str, plan: _Plan, interrupted: _Journal) -> None:
@@ -364,11 +410,14 @@ def _write_journal(out: str, plan: _Plan, interrupted: _Journal) -> None:
     _replace_file(f"{out}/{JOURNAL}", (text + "\n").encode("utf-8"), durable=True)
 
 
-def _apply(plan: _Plan, out: str) -> None:
+def _apply(plan: _Plan, out: str, staging: _Staging) -> None:
     for relative in plan.cleared:
         _remove_entry(f"{out}/{relative}")
-    _make_directories(out, plan.new_directories)
-    _place_new_files([(staged, f"{out}/{relative}") for relative, staged in plan.changed.items()])
+    _side_by_side(_move_directory, [(f"{staging.directory}/tree/{root}", f"{out}/{root}") for root in plan.moved])
+    moved = set(plan.moved)
+    in_place = {staged: staging.placed(out, staged) for relative, staged in plan.changed.items() if _under(relative, moved)}
+    _place_new_files([(staged, f"{out}/{relative}") for relative, staged in plan.changed.items()
+                      if not _under(relative, moved)], in_place)
     _side_by_side(_remove_file, [f"{out}/{relative}" for relative in plan.report.removed])
     for relative in sorted(plan.emptied, key=lambda path: path.count("/"), reverse=True):  # children first
         try:
@@ -540,20 +589,27 @@ def _kept(files, existing: _Existing, owned_before: set[str], overwritten: set[s
                   if relative not in files and relative not in owned_before and not _under(relative, overwritten))
 
 
-def _make_directories(out: str, directories: list[str]) -> None:
-    """Parents before children: one depth at a time, the directories of a depth side by side."""
-    by_depth: dict[int, list[str]] = {}
-    for relative in directories:
-        by_depth.setdefault(relative.count("/"), []).append(f"{out}/{relative}")
-    for depth in sorted(by_depth):
-        _side_by_side(os.mkdir, by_depth[depth])
+def _move_directory(pair: tuple[str, str]) -> None:
+    """A staged directory renamed to its place; file by file on another file system."""
+    staged, target = pair
+    try:
+        os.replace(staged, target)
+    except OSError as error:
+        if error.errno != errno.EXDEV:
+            raise
+        for directory, _, names in os.walk(staged):  # parents first
+            made = target + directory[len(staged):]
+            os.mkdir(made)
+            for name in names:
+                _move_staged((f"{directory}/{name}", f"{made}/{name}"))
 
 
-def _place_new_files(new_files: list[tuple[str, str]]) -> None:
+def _place_new_files(new_files: list[tuple[str, str]], in_place: dict[str, str]) -> None:
     """(staged file, target) pairs: each staged file is renamed over its first target (side by side);
-    the other targets with its bytes are hard links to that one (a link costs a fraction of a new
-    inode). Each file appears whole: a link is made beside its path, then renamed over it."""
-    first: dict[str, str] = {}
+    the other targets with its bytes are hard links to that one, or to where it already is
+    (`in_place`: a file of a directory renamed whole). A link costs a fraction of a new inode.
+    Each file appears whole: a link is made beside its path, then renamed over it."""
+    first: dict[str, str] = dict(in_place)
     unique: list[tuple[str, str]] = []
     twins: list[tuple[str, str]] = []
     for staged, target in new_files:
@@ -564,13 +620,21 @@ def _place_new_files(new_files: list[tuple[str, str]]) -> None:
             twins.append((twin, target))
     _side_by_side(_move_staged, unique)
     for twin, target in twins:
-        try:
-            os.link(twin, _beside(target))
-        except OSError as error:
-            if error.errno != errno.EMLINK:  # the twin has as many links as the file system allows
-                raise
-            _copy_file(twin, _beside(target))
+        _link_or_copy(twin, _beside(target))
         os.replace(_beside(target), target)
+
+
+def _link_or_copy(source: str, target: str, data: bytes | None = None) -> None:
+    """`target` a hard link to `source`, or a copy (`data`, else read) when it has as many links as the file system allows."""
+    try:
+        os.link(source, target)
+    except OSError as error:
+        if error.errno != errno.EMLINK:
+            raise
+        if data is None:
+            with open(source, "rb") as read:
+                data = read.read()
+        _write_file(target, data)
 
 
 def _move_staged(pair: tuple[str, str]) -> None:
@@ -580,13 +644,9 @@ def _move_staged(pair: tuple[str, str]) -> None:
     except OSError as error:
         if error.errno != errno.EXDEV:
             raise
-        _copy_file(staged, _beside(target))  # the target is on another file system, mounted inside the output
+        with open(staged, "rb") as read:  # the target is on another file system, mounted inside the output
+            _write_file(_beside(target), read.read())
         os.replace(_beside(target), target)
-
-
-def _copy_file(source: str, target: str) -> None:
-    with open(source, "rb") as read:
-        _write_file(target, read.read())
 
 
 def _write_pair(pair: tuple[str, bytes]) -> None:
