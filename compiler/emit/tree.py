@@ -9,17 +9,18 @@ the files gopc owns (and the caller's notes for the next build).
 Invariants:
 - In place, each file atomically: the files are compared with the tree as they pass, a chunk at a
   time (`_CHUNK_FILES`, `_CHUNK_BYTES`), and the bytes of each new or changed one are staged
-  (`.gopc-staging/` in the output, one file per distinct content; it is gone when the build ends,
-  and a build that finds one removes it), so a build holds no more than a chunk of its files'
-  bytes; the whole plan (files to write, to remove, user entries to keep or, with `force`, to
-  replace) is made once every file has passed, before anything changes (a refusal, or an error
-  from the files' producer, leaves the tree as it was, and removes an output directory the build
-  made); then a journal (`.gopc-journal` in the output, fsynced) lists every path about to change;
-  each new or changed file is renamed from the staging directory over its path (a twin is linked
-  beside itself, `.NAME.gopc-new`, then renamed), so a reader never sees a half-written file;
-  stale files and the directories they leave empty are removed; the manifest is written last, and
-  the journal removed. A build that finds a journal (one failed or
-  was killed) trusts the manifest for no path it lists: it takes them as gopc's, removes their
+  (`.gopc-staging/` in the output, `_Staging`; it is gone when the build ends, and a build that
+  finds one removes it), so a build holds no more than a chunk of its files' bytes; the whole plan
+  (files to write, to remove, user entries to keep or, with `force`, to replace) is made once
+  every file has passed, before anything changes (a refusal, or an error from the files' producer,
+  leaves the tree as it was, and removes an output directory the build made); then a journal
+  (`.gopc-journal` in the output, fsynced) lists every path about to change; each directory the
+  tree lacks is renamed into place whole from the staging directory, with its files (a new tree
+  takes a rename per top-level directory), and each other new or changed file is renamed over its
+  path (a twin is linked beside itself, `.NAME.gopc-new`, then renamed), so a reader never sees a
+  half-written file; stale files and the directories they leave empty are removed; the manifest
+  is written last, and the journal removed. A build that finds a journal (one failed or was
+  killed) trusts the manifest for no path it lists: it takes them as gopc's, removes their
   half-written files, reads them again and repairs them, so its tree is what a build into a new
   directory would make. Builds into the same output take turns (a lock on the directory).
 - Every I/O failure (a read-only parent, a path through a file, a full disk, an unreadable
