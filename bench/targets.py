@@ -10,7 +10,8 @@ grows and CPU time hardly does. Python's own start (`python -c pass`) is shown a
 command stands on. The cache directory is a new one (XDG_CACHE_HOME), so the first run of each
 program fills it and the figures marked `warm` read it. A no-op build and a warm check replay the
 whole-run memos (compiler/commands/runmemo.py): the first no-op build after one that wrote files runs
-in full (a tree written in the last 2 s is not recorded), so with --repeat 3 one of the three is full.
+in full (a tree written in the last 0.1 s, 2 s on a file system of whole seconds, is not recorded), so
+with --repeat 3 one of the three is full.
 
 Rows: `gopc --version`; `gopc check` of the starter program (`gopc init`): warm (the run memo
 replays it), after an edit (its app's file has a text never seen before each run, as when a user
@@ -275,7 +276,7 @@ def phases(work: Path, size: tuple[int, int, int], cache: Path) -> None:
         generate(fleet, *size)
     build = ["build", str(fleet), "-o", str(work / "out"), "-q"]
     cli.main(build)
-    time.sleep(2.1)  # a tree written in the last 2 s is not recorded (runmemo.SETTLED_NS)
+    time.sleep(2.1)  # a tree written in the last 2 s may not be recorded (runmemo.SETTLED_NS)
     cli.main(build)  # records the run memo, which the no-op build below replays
     one_line = toggle_line(sorted((fleet / "apps").glob("*.gop"))[size[0] // 2])
     for title, argv, before in (("warm no-op build", build, None), ("one-line change build", build, one_line),

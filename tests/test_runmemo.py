@@ -216,3 +216,39 @@ def test_a_tree_too_large_to_hash_is_not_memoized_and_is_found_before_reading(tm
     monkeypatch.setattr(runmemo, "MAX_SCANNED_BYTES", 1024)
     monkeypatch.setattr(runmemo, "_file_digest", lambda path: pytest.fail(f"read {path}"))
     assert runmemo._scan((str(tmp_path),), None) is None
+
+
+def test_a_tree_is_settled_after_its_file_systems_tick():
+    """Sub-second times (ext4, XFS...): changed more than FINE_SETTLED_NS ago is settled; whole-second
+    times (FAT, ext3): only after SETTLED_NS, device by device (an output may span two)."""
+    from types import SimpleNamespace
+
+    from gop.compiler.commands import runmemo
+
+    now = 100 * 10**9
+
+    def entry(device: int, changed: int) -> SimpleNamespace:
+        return SimpleNamespace(st_dev=device, st_mtime_ns=changed, st_ctime_ns=changed)
+
+    fine_recent = now - runmemo.FINE_SETTLED_NS // 2 - 1
+    fine_old = now - runmemo.FINE_SETTLED_NS - 1_234
+    coarse = now - 10**9  # a whole second, one second ago
+    assert runmemo._settled([entry(1, fine_old), entry(1, fine_old - 10**6)], now)
+    assert not runmemo._settled([entry(1, fine_old), entry(1, fine_recent)], now)
+    assert not runmemo._settled([entry(2, coarse)], now)
+    assert runmemo._settled([entry(2, coarse - runmemo.SETTLED_NS)], now)
+    assert not runmemo._settled([entry(1, fine_old), entry(2, coarse)], now)  # the coarse device's own window
+    assert runmemo._settled([entry(1, fine_old), entry(1, coarse)], now)  # one device: its times are fine
+
+
+def test_a_no_op_build_just_after_a_writing_one_is_recorded(tmp_path):
+    """On a file system with sub-second times, the build after one that wrote files records the tree
+    (it waits for no 2-second window), so the third is replayed."""
+    program = copy_example("shop", tmp_path)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    assert gopc("build", program, "-o", out, cache=cache)[3] == "analysed"
+    if all(path.lstat().st_mtime_ns % 10**9 == 0 for path in out.rglob("*")):
+        pytest.skip("this file system keeps whole seconds")
+    time.sleep(0.2)
+    assert gopc("build", program, "-o", out, cache=cache)[3] == "analysed"
+    assert gopc("build", program, "-o", out, cache=cache)[3] == "replayed"

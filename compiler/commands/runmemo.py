@@ -25,6 +25,9 @@ What a memo is keyed by (an entry is replayed only when all of it is unchanged):
   it as it always does). A replay lists no directory: an entry added, removed or renamed changes
   its directory's modification time. A tree with an entry changed in the last `SETTLED_NS` is not recorded
   (an edit in the same clock tick would not show): the next build runs in full and records it.
+  The tick is the file system's: 2 s covers the coarsest (FAT); on a device whose entries have
+  sub-second times (ext4, XFS, Btrfs, APFS: the kernel's clock tick, at most 10 ms) the window
+  is `FINE_SETTLED_NS`, so a no-op build right after one that wrote files is recorded.
 
 No memo is kept for a run that reported an unreadable file (E09xx) or a missing module (their
 messages depend on permissions and on sibling directories), for a program read from standard
@@ -54,6 +57,7 @@ KIND = "run"
 MAX_SCANNED_ENTRIES = 100_000
 MAX_SCANNED_BYTES = 32 << 20
 SETTLED_NS = 2_000_000_000
+FINE_SETTLED_NS = 100_000_000
 _IO_PREFIX = "E09"
 
 # Plain classes, not dataclasses: a replay imports this module and little else, and importing
@@ -131,7 +135,7 @@ class RunMemo:
         build that changes nothing prints (`summary` starts it), with the output tree as left."""
         from gop.compiler.emit.tree import safe_relative
 
-        walked = _output_walk(self.output, settled_before=time.time_ns() - SETTLED_NS)
+        walked = _output_walk(self.output, now=time.time_ns())
         if walked is None:
             return
         owned = {safe_relative(path) for path in files} | {MANIFEST}
@@ -294,22 +298,30 @@ class _Output(namedtuple("_Output", "paths digest")):
             return False
 
 
-def _output_walk(out: str, settled_before: int) -> list[tuple[str, os.stat_result]] | None:
+def _output_walk(out: str, now: int) -> list[tuple[str, os.stat_result]] | None:
     """Every entry of the output tree with its status, the tree's own first; None when one
-    changed after `settled_before` (ns) or the tree cannot be read."""
+    changed in its device's settling window before `now` (ns) or the tree cannot be read."""
     entries, pending = [], [""]
     try:
         while pending:
             relative = pending.pop()
             path = f"{out}/{relative}" if relative else out
             status = os.lstat(path)
-            if max(status.st_mtime_ns, status.st_ctime_ns) > settled_before:
-                return None
             entries.append((relative, status))
             if stat.S_ISDIR(status.st_mode):
                 pending.extend(f"{relative}/{name}" if relative else name for name in sorted(os.listdir(path)))
     except OSError:
         return None
+    return entries if _settled([status for _, status in entries], now) else None
+
+
+def _settled(statuses: list[os.stat_result], now: int) -> bool:
+    """No entry changed within its device's tick: `FINE_SETTLED_NS` where some entry of the device
+    has a sub-second time (so its times are that fine), else `SETTLED_NS`."""
+    fine = {status.st_dev for status in statuses
+            if status.st_mtime_ns % 1_000_000_000 or status.st_ctime_ns % 1_000_000_000}
+    return all(max(status.st_mtime_ns, status.st_ctime_ns) <= now - (FINE_SETTLED_NS if status.st_dev in fine else SETTLED_NS)
+               for status in statuses)
     return entries
 
 
