@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from gop.compiler.lower.chartstore import ChartStore
 from gop.compiler.lower.helm import chart_files
 from gop.compiler.lower.helm.caches import HelmCaches
 from gop.compiler.session import analyse
-from test_incremental import Builds, gopc, tree_bytes
+from test_incremental import Builds, gopc
 from test_runmemo import edit
 
 sys.path.insert(0, str(rt.REPO_ROOT / "bench"))
@@ -145,21 +144,3 @@ def test_each_edit_builds_what_a_build_without_cache_builds_making_only_changed_
     assert builds.same_as_without_cache("an app's file renamed") == 0
     assert len(chart_entries(builds.cache) - before) == 1
     assert "apps/moved.gop" in (builds.out / "charts" / "app0007" / "values.yaml").read_text()
-
-
-def test_builds_side_by_side_on_one_cache_build_the_same_tree(tmp_path):
-    program = tmp_path / "fleet"
-    generate(program, 8, 2, 4)
-    cache = tmp_path / "cache"
-    env = rt.tool_env() | {"XDG_CACHE_HOME": str(cache)}
-    runs = [subprocess.Popen([sys.executable, "-m", "gop.compiler.cli", "build", str(program), "-o", str(tmp_path / f"out{n}")],
-                             env=env | {"PYTHONHASHSEED": str(n)}, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for n in range(3)]
-    assert all(run.wait(timeout=300) == 0 for run in runs)
-    assert gopc("build", program, "-o", tmp_path / "warm", cache=cache, seed="7")[0] == 0
-    assert gopc("build", program, "-o", tmp_path / "reference", "--no-cache", cache=tmp_path / "none", seed="8")[0] == 0
-    expected = tree_bytes(tmp_path / "reference")
-    for out in ("out0", "out1", "out2", "warm"):
-        assert tree_bytes(tmp_path / out) == expected, out
-    assert len(chart_entries(cache)) == 8
-    assert not any(path.name.endswith(".partial") for path in (cache / "gopc" / "objects").rglob("*"))

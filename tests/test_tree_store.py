@@ -182,6 +182,8 @@ def test_each_edit_builds_what_a_build_without_cache_builds_making_only_what_cha
 
 
 def test_builds_side_by_side_on_one_cache_build_the_same_tree(tmp_path):
+    """Three builds filling one cache at once (the chart store's entries and the Flux tree's): each
+    tree is the uncached one, and no entry is left half-written."""
     program = tmp_path / "fleet"
     generate(program, 8, 2, 4)
     cache = tmp_path / "cache"
@@ -196,4 +198,5 @@ def test_builds_side_by_side_on_one_cache_build_the_same_tree(tmp_path):
     for out in ("out0", "out1", "out2", "warm"):
         assert tree_bytes(tmp_path / out) == expected, out
     assert (len(entries(cache, "flux-apps")), len(entries(cache, "flux-fleet"))) == (groups(*APPS[:8]), 1)
+    assert len(entries(cache, "chart")) == 8
     assert not any(path.name.endswith(".partial") for path in (cache / "gopc" / "objects").rglob("*"))
