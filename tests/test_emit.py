@@ -475,3 +475,34 @@ def test_builds_into_one_output_take_turns(tmp_path):
     finally:
         os.close(descriptor)
     assert waiting.wait(timeout=60) == 0 and (out / "x").read_text() == "1"
+
+
+@pytest.mark.parametrize("code", [errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.ENOSYS])
+def test_where_no_hard_link_can_be_made_twins_are_copies(tmp_path, monkeypatch, code):
+    """FAT and exFAT (EPERM), SMB (EOPNOTSUPP), some FUSE (ENOSYS), another mount under the output
+    (EXDEV): a build there writes a copy of each twin, in a new directory and in one the tree has."""
+    def no_links(source, target):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(emit.os, "link", no_links)
+    out = tmp_path / "out"
+    first = {"new/a.txt": "same\n", "new/b.txt": "same\n", "top.txt": "same\n"}
+    write_tree(first, out)
+    second = first | {"new/c.txt": "same\n", "other/d.txt": "same\n", "top2.txt": "same\n"}
+    assert write_tree(second, out).written == ["new/c.txt", "other/d.txt", "top2.txt"]
+    assert all((out / path).read_text() == "same\n" for path in second)
+    assert len({(out / path).stat().st_ino for path in second}) == len(second)
+
+
+def test_a_staging_directory_of_the_users_is_refused_never_removed(tmp_path):
+    out = tmp_path / "out"
+    write_tree(V1, out)
+    mine = out / emit.STAGING / "notes.md"
+    mine.parent.mkdir()
+    mine.write_text("mine\n")
+    with pytest.raises(EmitError, match="gopc did not make it"):
+        write_tree(V1 | {"x.txt": "x\n"}, out)
+    assert mine.read_text() == "mine\n" and not (out / "x.txt").exists()
+    mine.unlink()  # empty, as a build stopped between making the directory and marking it leaves it
+    assert write_tree(V1 | {"x.txt": "x\n"}, out).written == ["x.txt"]
+    assert not (out / emit.STAGING).exists()

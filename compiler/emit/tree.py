@@ -61,6 +61,10 @@ from gop.compiler.emit import MANIFEST
 JOURNAL = ".gopc-journal"  # in the output while a build changes it: the paths it is changing
 _NEW_SUFFIX = ".gopc-new"  # `.NAME.gopc-new`: NAME being written, renamed over NAME once whole
 STAGING = ".gopc-staging"  # in the output while a build runs: the bytes of its new files, until renamed into place
+_STAGING_MARK = ".made-by-gopc"  # in STAGING from its making: a directory of that name without it is the user's
+# A hard link fails with these where a copy does: too many links, another file system under the
+# output, or a file system without hard links (FAT, exFAT: EPERM; SMB: EOPNOTSUPP; some FUSE: ENOSYS).
+_NO_LINK = frozenset({errno.EMLINK, errno.EXDEV, errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS})
 _CHUNK_FILES = 1024  # files compared (and staged) together: enough for the threads, few bytes held
 _CHUNK_BYTES = 8 << 20
 
@@ -303,8 +307,10 @@ class _Staging:
     the output), each distinct content written once. A file under a directory the tree lacks is
     staged at its path in `tree/` (a twin is a link to the first), so that directory is renamed into
     place whole (a new tree's files need no rename of their own); any other is staged as `files/N`,
-    and renamed over its path (its twins linked to it there). Made when the first file is staged;
-    removed, whatever is left in it, when the build ends (and first, when an unfinished build left it)."""
+    and renamed over its path (its twins linked to it there). Made when the first file is staged,
+    marked gopc's at once (`_STAGING_MARK`); removed, whatever is left in it, when the build ends
+    (and first, when an unfinished build left it: marked, or still empty). An entry of that name
+    that is not gopc's is refused, never removed."""
 
     def __init__(self, out: str) -> None:
         self.directory = f"{out}/{STAGING}"
@@ -314,11 +320,17 @@ class _Staging:
         self._made: set[str] = set()  # directories made in the staging directory ("": itself)
 
     def __enter__(self) -> _Staging:
-        self._remove()
+        self._remove_left_over()
         return self
 
-    def __exit__(self, *exception) -> None:
-        self._remove()
+    def __exit__(self, kind, *exception) -> None:
+        if "" not in self._made:
+            return
+        try:
+            _remove_entry(self.directory)
+        except OSError:
+            if kind is None:  # else the error in flight says more than a failed clean-up
+                raise
 
     def stage(self, chunk: list[tuple[str, bytes]], directories: set[str]) -> None:
         """Keep these files' bytes on disk (written side by side); `directories`: those the tree has."""
@@ -362,10 +374,22 @@ class _Staging:
         for directory in reversed(missing):
             os.mkdir(f"{self.directory}/{directory}" if directory else self.directory)
             self._made.add(directory)
+            if not directory:
+                _write_file(f"{self.directory}/{_STAGING_MARK}", b"")
 
-    def _remove(self) -> None:
-        if os.path.lexists(self.directory):
-            _remove_entry(self.directory)
+    def _remove_left_over(self) -> None:
+        """Remove what a build that did not finish staged; refuse an entry of the name that is not gopc's."""
+        if not os.path.lexists(self.directory):
+            return
+        if os.path.isdir(self.directory) and not os.path.islink(self.directory):
+            if os.path.lexists(f"{self.directory}/{_STAGING_MARK}"):
+                shutil.rmtree(self.directory)
+                return
+            with contextlib.suppress(OSError):
+                os.rmdir(self.directory)  # made, not marked yet, when that build stopped
+                return
+        raise EmitError(f"refusing to remove `{STAGING}` in the output: gopc did not make it, and builds use "
+                        f"that name for their staged files; move it away")
 
 
 def _new_root(relative: str, directories: set[str]) -> str | None:
@@ -626,11 +650,11 @@ def _place_new_files(new_files: list[tuple[str, str]], in_place: dict[str, str])
 
 
 def _link_or_copy(source: str, target: str, data: bytes | None = None) -> None:
-    """`target` a hard link to `source`, or a copy (`data`, else read) when it has as many links as the file system allows."""
+    """`target` a hard link to `source`, or a copy (`data`, else read) where no link can be made (`_NO_LINK`)."""
     try:
         os.link(source, target)
     except OSError as error:
-        if error.errno != errno.EMLINK:
+        if error.errno not in _NO_LINK:
             raise
         if data is None:
             with open(source, "rb") as read:
