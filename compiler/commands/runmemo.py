@@ -141,11 +141,8 @@ class RunMemo:
         owned = {safe_relative(path) for path in files} | {MANIFEST}
         kept = [path for path, status in walked if path and not stat.S_ISDIR(status.st_mode) and path not in owned]
         self.say(f"{summary} (0 written, {len(files)} unchanged, 0 removed, {len(kept)} of yours kept)")
-        paths = [path for path, _ in walked]
-        try:
-            output = _Output("\0".join(paths), _status_digest(self.output, paths))
-        except OSError:
-            return
+        # the statuses found settled, not stat'ed again: an entry changed since would be recorded unsettled
+        output = _Output("\0".join(path for path, _ in walked), _digest_of(status for _, status in walked))
         self.store([analysis], 0, output)
 
     def store(self, analyses, exit_code: int, output: _Output | None = None) -> None:
@@ -322,13 +319,15 @@ def _settled(statuses: list[os.stat_result], now: int) -> bool:
             if status.st_mtime_ns % 1_000_000_000 or status.st_ctime_ns % 1_000_000_000}
     return all(max(status.st_mtime_ns, status.st_ctime_ns) <= now - (FINE_SETTLED_NS if status.st_dev in fine else SETTLED_NS)
                for status in statuses)
-    return entries
 
 
 def _status_digest(out: str, paths: list[str]) -> bytes:
+    return _digest_of(os.lstat(f"{out}/{relative}" if relative else out) for relative in paths)
+
+
+def _digest_of(statuses) -> bytes:
     digest = hashlib.sha256()
-    for relative in paths:
-        status = os.lstat(f"{out}/{relative}" if relative else out)
+    for status in statuses:
         digest.update(b"%d %d %d %d %d\n" % (status.st_mode, status.st_size, status.st_ino, status.st_mtime_ns,
                                               status.st_ctime_ns))
     return digest.digest()
