@@ -614,14 +614,21 @@ def _kept(files, existing: _Existing, owned_before: set[str], overwritten: set[s
                   if relative not in files and relative not in owned_before and not _under(relative, overwritten))
 
 
-def _move_directory(pair: tuple[str, str]) -> None:
-    """A staged directory renamed to its place; file by file on another file system."""
-    staged, target = pair
+def _renamed(staged: str, target: str) -> bool:
+    """`os.replace`; False where the target is on another file system, mounted inside the output."""
     try:
         os.replace(staged, target)
     except OSError as error:
         if error.errno != errno.EXDEV:
             raise
+        return False
+    return True
+
+
+def _move_directory(pair: tuple[str, str]) -> None:
+    """A staged directory renamed to its place; file by file on another file system."""
+    staged, target = pair
+    if not _renamed(staged, target):
         for directory, _, names in os.walk(staged):  # parents first
             made = target + directory[len(staged):]
             os.mkdir(made)
@@ -663,13 +670,10 @@ def _link_or_copy(source: str, target: str, data: bytes | None = None) -> None:
 
 
 def _move_staged(pair: tuple[str, str]) -> None:
+    """A staged file renamed over its path; on another file system, copied beside it and renamed."""
     staged, target = pair
-    try:
-        os.replace(staged, target)
-    except OSError as error:
-        if error.errno != errno.EXDEV:
-            raise
-        with open(staged, "rb") as read:  # the target is on another file system, mounted inside the output
+    if not _renamed(staged, target):
+        with open(staged, "rb") as read:
             _write_file(_beside(target), read.read())
         os.replace(_beside(target), target)
 
