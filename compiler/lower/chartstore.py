@@ -22,6 +22,7 @@ import hashlib
 from collections.abc import Callable
 
 from gop.compiler.core.diskcache import DiskCache
+from gop.compiler.core.identity import by_identity
 from gop.compiler.fleet.model import AppModel
 from gop.compiler.lower.helm import chart_files
 from gop.compiler.lower.helm.caches import HelmCaches
@@ -58,10 +59,7 @@ class ChartStore:
     def app_digest(self, app: AppModel) -> bytes:
         """A digest of everything the Helm lowering of the app's chart reads (worked out once per app;
         the Flux tree's store keys an app's files by it too)."""
-        known = self._app_digests.get(id(app))
-        if known is None or known[0] is not app:
-            known = self._app_digests[id(app)] = (app, self._made_app_digest(app))
-        return known[1]
+        return by_identity(self._app_digests, app, lambda: self._made_app_digest(app))
 
     def _made_app_digest(self, app: AppModel) -> bytes:
         digest = hashlib.sha256(repr((app.name, app.doc, sorted(app.features), app.base)).encode("utf-8", "surrogateescape"))
@@ -70,19 +68,14 @@ class ChartStore:
 
     def values_type_digest(self, app: AppModel) -> bytes:
         """A digest of the app's values type (worked out once per app)."""
-        known = self._type_digests.get(id(app))
-        if known is None or known[0] is not app:
-            known = self._type_digests[id(app)] = (app, self._type_digest(app.values_type))
-        return known[1]
+        return by_identity(self._type_digests, app, lambda: self._type_digest(app.values_type))
 
     def _type_digest(self, record: RecordType) -> bytes:
         digest = hashlib.sha256(repr((type(record).__name__, record.name, record.doc, record.open,
                                       record.warn_unknown, list(record.fields))).encode("utf-8", "surrogateescape"))
         for field in record.fields.values():
-            known = self._field_reprs.get(id(field))
-            if known is None or known[0] is not field:
-                known = self._field_reprs[id(field)] = (field, hashlib.sha256(repr(field).encode("utf-8", "surrogateescape")).digest())
-            digest.update(known[1])
+            digest.update(by_identity(self._field_reprs, field,
+                                      lambda: hashlib.sha256(repr(field).encode("utf-8", "surrogateescape")).digest()))
         return digest.digest()
 
 

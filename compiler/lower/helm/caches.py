@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gop.compiler.core.identity import by_identity
 from gop.compiler.emit.gojson import go_json
 from gop.compiler.fleet.model import AppModel
 from gop.compiler.lower.helm.parts import chart_parts
@@ -54,10 +55,7 @@ class HelmCaches:
 
     def chart_parts(self, app: AppModel) -> frozenset[str]:
         """`parts.chart_parts(app)`, worked out once per app."""
-        known = self._parts.get(id(app))
-        if known is None or known[0] is not app:
-            known = self._parts[id(app)] = (app, chart_parts(app))
-        return known[1]
+        return by_identity(self._parts, app, lambda: chart_parts(app))
 
     def go_json(self, tree: Any, *, pretty: bool = False) -> str:
         """`gojson.go_json(tree, pretty=pretty)` of a plain tree, worked out once per distinct tree."""
