@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from gop.compiler.diagnostics import Diagnostic, codes, diagnostic
-from gop.compiler.fleet.checks.versions import Version, clusters_text
-from gop.compiler.fleet.model import Fleet
+from gop.compiler.fleet.checks.versions import Version, clusters_text, instance_versions
+from gop.compiler.fleet.model import ClusterModel, Fleet
 from gop.compiler.language import AppField
 from gop.compiler.values import lookup
 
@@ -27,8 +27,13 @@ def dependency_diagnostics(fleet: Fleet, instances: list[Version]) -> list[Diagn
     the apps' distinct instances with their clusters (`versions.instance_versions`)."""
     app_bases = {name: (app.base, app.base_origins) for name, app in fleet.apps.items()}
     release_bases = {name: (release.base, release.base_origins) for name, release in fleet.releases.items()}
+    releases = instance_versions(fleet.clusters, _releases_of)
     return (_kind_diagnostics(fleet, "app", app_bases, instances, lambda model: model.instances)
-            + _kind_diagnostics(fleet, "release", release_bases, _release_versions(fleet), lambda model: model.releases))
+            + _kind_diagnostics(fleet, "release", release_bases, releases, _releases_of))
+
+
+def _releases_of(model: ClusterModel) -> dict:
+    return model.releases
 
 
 def _kind_diagnostics(fleet: Fleet, kind: str, bases: dict, placed: list[Version], on_cluster) -> list[Diagnostic]:
@@ -58,18 +63,6 @@ def _kind_diagnostics(fleet: Fleet, kind: str, bases: dict, placed: list[Version
                                "for those clusters in an env, overlay or cluster block",))
              for (name, dependency, span), where in sorted(absent.items(), key=lambda item: (item[0][2].file, item[0][2].start, item[0][1]))]
     return found + _cycles(edges, kind)
-
-
-def _release_versions(fleet: Fleet) -> list[Version]:
-    """Each distinct release instance with the clusters that run it, in cluster order."""
-    shared: dict[int, Version] = {}
-    for cluster, model in fleet.clusters.items():
-        for name, instance in model.releases.items():
-            version = shared.get(id(instance))
-            if version is None:
-                version = shared[id(instance)] = Version(name, instance.values, instance.origins, [])
-            version.clusters.append(cluster)
-    return list(shared.values())
 
 
 def _add_edges(edges: dict, name: str, values: dict, origins: dict, path: tuple[str, ...]):

@@ -12,7 +12,7 @@ distinct tree once); app order, then cluster order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,11 +39,13 @@ def versions(fleet: Fleet, instances: list[Version]) -> Iterator[Version]:
     yield from instances
 
 
-def instance_versions(clusters: dict[str, ClusterModel]) -> list[Version]:
-    """Each distinct `Instance` of the clusters, with the clusters that run it, in cluster order."""
+def instance_versions(clusters: dict[str, ClusterModel],
+                      units: Callable[[ClusterModel], dict] = lambda model: model.instances) -> list[Version]:
+    """Each distinct `Instance` of the clusters (of `units`: their apps, or their releases), with the
+    clusters that run it, in cluster order."""
     shared: dict[int, Version] = {}
     for cluster, model in clusters.items():
-        for name, instance in model.instances.items():
+        for name, instance in units(model).items():
             version = shared.get(id(instance))
             if version is None:
                 version = shared[id(instance)] = Version(name, instance.values, instance.origins, [])
