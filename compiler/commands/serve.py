@@ -200,7 +200,7 @@ def _control(path: Path, what: str, reporter: Reporter) -> int:
         reporter.say(f"gopc serve: stopped the build server on {path} (pid {reply['pid']})")
     else:
         print(f"pid {reply['pid']}, up {reply['uptime']:.0f} s, {reply['builds']} builds served, "
-              f"{reply['rss_mb']:.0f} MB; socket {path}")
+              f"{reply['cpu']:.2f} s CPU, peak {reply['peak_mb']:.0f} MB; socket {path}")
         for program in reply["programs"]:
             print(f"  keeps {program}")
     return EXIT_OK
@@ -362,8 +362,12 @@ class BuildServer:
     def _control_reply(self, control: str) -> dict:
         if control == "stop":
             self._stopping = True
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         return {"pid": os.getpid(), "uptime": time.monotonic() - self._started, "builds": self._builds,
-                "rss_mb": _rss_mb(), "programs": [f"{' '.join(key[1])} (in {key[0]})" for key in self._sessions]}
+                "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
+                "programs": [f"{' '.join(key[1])} (in {key[0]})" for key in self._sessions]}
 
     def _after_reply(self) -> None:
         """What the client need not wait for: the trees parsed for the first time go to the disk
@@ -461,9 +465,3 @@ def _as_client(request: dict):
         os.environ.update(saved_environment)
         os.umask(saved_umask)
         os.chdir(saved_directory)
-
-
-def _rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
