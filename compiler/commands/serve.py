@@ -333,7 +333,14 @@ class BuildServer:
             if request is None:
                 return
             connection.settimeout(None)
-            connection.sendall(_line(self._reply(request)))
+            try:
+                reply = self._reply(request)
+            except Exception:  # a fault of the server's own: the client builds itself; the log says why
+                import traceback
+
+                traceback.print_exc()
+                reply = {"code": None}
+            connection.sendall(_line(reply))
         except OSError:  # the client went away (Ctrl-C): its build, if any, ran to its end
             pass
         self._after_reply()
@@ -352,7 +359,7 @@ class BuildServer:
 
                 code = cli.main(argv, resident=self)
         except (OSError, KeyError, TypeError, ValueError):  # a working directory gone, a malformed request
-            return {"code": None}
+            return {"code": None}  # the client builds itself, and reports what it finds
         self._builds += 1
         self._collect_after_reply = True
         print(f"gopc serve: {' '.join(argv)} (in {request['cwd']}): exit {code} in {time.perf_counter() - started:.2f} s",
