@@ -17,7 +17,9 @@ Rows: `gopc --version`; `gopc check` of the starter program (`gopc init`): warm 
 replays it), after an edit (its app's file has a text never seen before each run, as when a user
 saves it: that file is parsed, the rest comes from the cache) and `--no-cache`; at SIZE (apps, envs,
 clusters; bench/fleetgen.py) a no-op `gopc build`, a build after a one-line change (one app's
-replicas, toggled before each run), a warm and a cold (`--no-cache`) `gopc check`; `gopc render
+replicas, toggled before each run), both again served by a build server (`gopc serve`, started for
+the bench's cache: the client's wall time, the server's CPU per build; every other row sets
+GOPC_NO_SERVER), a warm and a cold (`--no-cache`) `gopc check`; `gopc render
 --all-clusters -o` of the per-cluster-values fleet (every cluster's objects differ) with its peak
 memory; and the language server on a 300-file workspace (bench/lsp_bench.py): first diagnostics,
 completion and hover p95, diagnostics after an edit p95 (and first diagnostics again when the
@@ -50,6 +52,7 @@ import asyncio
 import cProfile
 import os
 import pstats
+import re
 import shutil
 import statistics
 import subprocess
@@ -71,9 +74,18 @@ class Runner:
     """Runs commands in a fresh process with the bench's own cache directory."""
 
     def __init__(self, cache: Path, repeat: int) -> None:
-        self.env = dict(os.environ, XDG_CACHE_HOME=str(cache), PATH=f"{TOOLS}{os.pathsep}{os.environ.get('PATH', '')}")
+        # GOPC_NO_SERVER: a build server the user runs never serves the bench's builds; `served_rows` starts its own.
+        self.env = dict(os.environ, XDG_CACHE_HOME=str(cache), PATH=f"{TOOLS}{os.pathsep}{os.environ.get('PATH', '')}",
+                        GOPC_NO_SERVER="1")
         self.env.pop("PYTHONDONTWRITEBYTECODE", None)  # users' installs have their compiled modules
         self.repeat = repeat
+
+    def served(self) -> Runner:
+        """The same runner, whose builds a build server (`gopc serve`) of its cache serves."""
+        served = Runner.__new__(Runner)
+        served.env = {name: value for name, value in self.env.items() if name != "GOPC_NO_SERVER"}
+        served.repeat = self.repeat
+        return served
 
     def once(self, argv: list[str]) -> tuple[float, float, float]:
         """Wall seconds, CPU seconds and peak MB of one run (which must succeed)."""
@@ -144,12 +156,46 @@ def command_rows(work: Path, size: tuple[int, int, int], runner: Runner) -> list
     app = sorted((fleet / "apps").glob("*.gop"))[apps // 2]
     rows.append((f"one-line change build {name}",
                  runner.median([GOPC, "build", str(fleet), "-o", str(out)], before=toggle_line(app)), 0.5, "s"))
+    rows += served_rows(fleet, out, app, name, runner)
     rows.append((f"check {name}, warm", runner.median([GOPC, "check", str(fleet)]), 0.4, "s"))
     rows.append((f"check {name}, --no-cache", runner.median([GOPC, "check", str(fleet), "--no-cache"]), None, "s"))
     render = runner.median([GOPC, "render", str(varied), "--all-clusters", "-o", str(work / "rendered")],
                            before=lambda _: _remove(work / "rendered"), repeat=max(1, runner.repeat // 2))
     rows.append((f"render per-cluster values {name}", render, None, "s"))
     return rows
+
+
+def served_rows(fleet: Path, out: Path, app: Path, name: str, runner: Runner) -> list[tuple]:
+    """The builds `gopc serve` serves: a one-line change (as the row before, one app's replicas
+    toggled before each build) and a no-op, after two builds that fill the server. The figure is
+    the client's wall time (it waits for the whole build); the CPU column is the server's per build
+    (from `gopc serve --status`), its collections between builds included."""
+    served = runner.served()
+    env = served.env
+    serve = [GOPC, "serve", "--idle-timeout", "600"]
+    subprocess.run([*serve, "--detach"], check=True, capture_output=True, env=env)
+    build = [GOPC, "build", str(fleet), "-o", str(out)]
+    try:
+        for index in range(2):
+            toggle_line(app)(index)
+            served.once(build)
+        rows = []
+        for label, before in (("one-line change build", toggle_line(app)), ("no-op build", None)):
+            cpu_before, builds_before = _server_cpu(env)
+            wall, _, _ = served.median(build, before=before)
+            cpu_after, builds_after = _server_cpu(env)
+            rows.append((f"{label} {name}, served (gopc serve)", (wall, (cpu_after - cpu_before) / (builds_after - builds_before),
+                                                                     None), 0.5 if before else 0.3, "s"))
+        return rows
+    finally:
+        subprocess.run([*serve[:2], "--stop"], check=True, capture_output=True, env=env)
+
+
+def _server_cpu(env: dict[str, str]) -> tuple[float, int]:
+    """The server's CPU seconds and builds served so far."""
+    status = subprocess.run([GOPC, "serve", "--status"], check=True, capture_output=True, text=True, env=env).stdout
+    found = re.search(r"(\d+) builds served, ([\d.]+) s CPU", status)
+    return float(found.group(2)), int(found.group(1))
 
 
 def pkl_rows(work: Path, size: tuple[int, int, int], runner: Runner, pkl: str | None) -> list[tuple]:

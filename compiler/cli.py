@@ -27,14 +27,23 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, resident=None) -> int:
+    """Run one command. `resident`: the build server (`commands.serve.BuildServer`) running this
+    build for a client, which keeps the program's session between builds; without it, a build
+    asks a running server first (`commands.serve.served`)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv == ["--version"]:  # what scripts ask most: load nothing
         print(f"gopc {gopc_version()}")
         return EXIT_OK
+    if resident is None and argv[:1] == ["build"]:
+        from gop.compiler.commands.serve import served
+
+        code = served(argv)
+        if code is not None:
+            return code
     from gop.compiler.commands.report import Reporter
 
-    collect_as("command")
+    collect_as("command" if resident is None else "server")
     parser = _build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     reporter = Reporter()
     try:
@@ -44,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         reporter = Reporter(args.command, getattr(args, "format", "text"), getattr(args, "color", "auto"),
                             getattr(args, "verbosity", 0))
+        args.resident = resident
         module, function = args.run.split(":")
         code = getattr(importlib.import_module(f"gop.compiler.commands.{module}"), function)(args, reporter)
     except UsageError as error:
@@ -210,6 +220,16 @@ def _test_arguments(test: argparse.ArgumentParser) -> None:
     test.set_defaults(run="test:run")
 
 
+def _serve_arguments(serve: argparse.ArgumentParser) -> None:
+    what = serve.add_mutually_exclusive_group()
+    what.add_argument("--detach", action="store_true", help="start the server in the background and return once it answers")
+    what.add_argument("--stop", action="store_true", help="stop the running server")
+    what.add_argument("--status", action="store_true", help="say whether a server runs, and what it keeps")
+    serve.add_argument("--idle-timeout", type=float, default=1800.0, metavar="SECONDS",
+                       help="stop after this long without a build (default: 1800)")
+    serve.set_defaults(run="serve:run")
+
+
 def _completion_arguments(completion: argparse.ArgumentParser) -> None:
     completion.add_argument("shell", choices=("bash", "zsh", "fish"))
     completion.set_defaults(run="completion:run")
@@ -228,6 +248,7 @@ COMMANDS = {  # name: (the help line in `gopc --help`, what adds its arguments)
     "chart": ("vendor charts gopc did not write (charts.lock, vendor/charts/)", _chart_arguments),
     "show": ("print the effective model of one cluster", _show_arguments),
     "test": ("run the program's `test` declarations (assertions on values and rendered objects)", _test_arguments),
+    "serve": ("keep a build server running, so that `gopc build` after an edit rebuilds only what changed", _serve_arguments),
     "completion": ("print a shell completion script (bash, zsh or fish)", _completion_arguments),
 }
 
@@ -256,6 +277,8 @@ EXAMPLES = {  # `gopc COMMAND --help` ends with these (tests/test_cli_habits.py 
     "show": ["gopc show examples/shop --cluster prod-eu-1", "gopc show examples/shop --cluster prod-eu-1 --format json"],
     "test": ["gopc test examples/shop", "gopc test examples/shop --run prod      # only tests whose name contains `prod`",
              "gopc test examples/shop --junit gopc-tests.xml   # CI: a JUnit report too"],
+    "serve": ["gopc serve --detach     # then: gopc build examples/shop -o out/shop (served)",
+              "gopc serve --status", "gopc serve --stop", "gopc serve                # in a terminal of its own, logging each build"],
     "completion": ["gopc completion bash > ~/.local/share/bash-completion/completions/gopc",
                    "gopc completion zsh > \"${fpath[1]}/_gopc\"", "gopc completion fish > ~/.config/fish/completions/gopc.fish"],
 }

@@ -22,6 +22,9 @@ Where the caches live, and how long:
   (`single_analysis`: `gopc build`, `render` and the other commands of one program) keeps no
   `EvaluationMemo`: nothing would read it, and recording it costs time and memory (each version's
   fleet checks taped, each app's check, base and instances kept).
+- In the build server (`commands.serve`), across builds: one `Session` per program it builds (the
+  last `PROGRAMS_KEPT`), with a `ParseCache` over the disk cache and an `EvaluationMemo`, as the
+  language server's; a build in its own process keeps nothing (`single_analysis`).
 - On disk, across runs (`core.diskcache`, when the session is given one: the command line's,
   unless `--no-cache`; or through the language server's `ParseCache`, which writes after the
   diagnostics are out): each file's parse by (gopc, path, text). A run whose files are all

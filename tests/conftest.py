@@ -25,6 +25,10 @@ settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True
 settings.register_profile("dev", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
+# A build server the developer runs (`gopc serve`) must not serve the suite's builds: an in-process
+# build would bypass what a test patched. tests/test_serve.py starts its own, for its own cache.
+os.environ["GOPC_NO_SERVER"] = "1"
+
 
 # ---------------------------------------------------------------- fixtures
 @pytest.fixture(scope="session")

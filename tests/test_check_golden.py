@@ -236,7 +236,7 @@ def codes_the_compiler_emits() -> set[str]:
 
 
 SYNTAX_CODES = {f"E010{i}" for i in range(7)}  # E0100-E0106: tests/golden/parse
-IO_CODES = {"E0901", "E0902", "E0903", "E0904", "E0905", "E0702"}  # unreadable input, internal errors, command errors, unwritable output: test_cli.py, test_output_io.py
+IO_CODES = {"E0901", "E0902", "E0903", "E0904", "E0905", "E0906", "E0702"}  # unreadable input, internal errors, command errors, unwritable output: test_cli.py, test_output_io.py
 BUILD_CODES = {"E0704", "E0705",  # only a build over a previous tree: tests/test_image_automation.py, tests/test_chart_versions.py
                "E0855"}  # only a render (a release's chart is not vendored): tests/test_releases.py
 CHART_ADD_CODES = {"E0804", "E0805", "E0806"}  # `gopc chart add` and what it pulls: tests/test_chart_add.py

@@ -27,7 +27,7 @@ CONSTANT_USE = re.compile(r"\bcodes\.([A-Z][A-Z0-9_]+)\b")
 SOURCE_DIRS = [COMPILER_DIR, COMPILER_DIR.parent / "lsp"]
 FIRST_GOP_EXAMPLE = re.compile(r"^```gop\n(.*?)^```", re.MULTILINE | re.DOTALL)
 # Codes no .gop text can produce: I/O failures and internal errors.
-CODES_WITHOUT_EXAMPLE = {"E0901", "E0902", "E0903", "E0904", "E0905", "E0702", "E0704", "E0705", "E0824", "E0855"}  # E0704, E0705: only a build over a tree; E0903-E0905: command errors; E0824: only in a YAML file; E0855: only a render
+CODES_WITHOUT_EXAMPLE = {"E0901", "E0902", "E0903", "E0904", "E0905", "E0906", "E0702", "E0704", "E0705", "E0824", "E0855"}  # E0704, E0705: only a build over a tree; E0903-E0905: command errors; E0824: only in a YAML file; E0855: only a render
 # Vendored charts: the files beside the program (charts.lock, vendor/charts/) or `gopc chart add`.
 CODES_WITHOUT_EXAMPLE |= {"E0802", "E0803", "E0804", "E0805", "E0806", "W0807"}
 # Only `gopc test` runs tests (tests/test_gop_tests.py covers E1310).

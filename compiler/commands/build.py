@@ -30,7 +30,10 @@ def run(args, reporter: Reporter) -> int:
     from gop.compiler.core.diskcache import open_disk_cache
 
     disk = None if args.no_cache else open_disk_cache()
-    memo = None if args.check else build_memo(disk, args.paths, args.out, args.force)
+    # A served build (commands/serve.py) keeps no run memo: its session makes a no-op build cheap,
+    # and recording one would walk the whole output tree again after each build.
+    served = args.resident is not None
+    memo = None if args.check or served else build_memo(disk, args.paths, args.out, args.force)
     replayed = memo.replay(reporter) if memo is not None else None
     if replayed is not None:
         return replayed
@@ -42,8 +45,10 @@ def _build(args, reporter: Reporter, disk, memo) -> int:
     from gop.compiler.lower.repository import LoweringFailed, build_notes, previous_build_problems, repository_stream
     from gop.compiler.session import Session
 
-    analysis = checked(args.paths, reporter, session=Session(keep_analyses=True, disk=disk, single_analysis=True),
-                       memo=memo)
+    resident = args.resident  # the build server (commands/serve.py), which keeps the session between builds
+    session = resident.session_for(args.paths, disk) if resident is not None and disk is not None \
+        else Session(keep_analyses=True, disk=disk, single_analysis=True)
+    analysis = checked(args.paths, reporter, session=session, memo=memo)
     if analysis is None:
         return EXIT_ERRORS
     paths: list[str] = []

@@ -2,6 +2,7 @@
 
 `collect_as(kind)` sets the thresholds for a command-line run or the language server,
 `ANALYSIS_PAUSE` keeps the cyclic collector off while at least one analysis runs, in any thread,
+`serving_builds` leaves the build server's collections to it (`after_served_build`, `when_server_idle`),
 and `imports_kept()` keeps it off while the language server imports its modules and out of the
 objects they made afterwards.
 Here, not in session.py, because the CLI sets the thresholds before it knows whether the command
@@ -40,6 +41,23 @@ def imports_kept():
         if was_enabled:
             gc.enable()
     gc.freeze()
+
+
+def serving_builds() -> None:
+    """The build server (`commands.serve`) keeps its sessions' objects, hundreds of thousands,
+    between builds: a full collection in the middle of a build would cost a client a good part of
+    its wait. So its collector never runs by itself: `after_served_build` collects the young
+    generations once a client has its reply, `when_server_idle` the whole heap once no client has
+    asked for a while (the previous round's objects the sessions' memos dropped, cycles included)."""
+    gc.disable()
+
+
+def after_served_build() -> None:
+    gc.collect(1)
+
+
+def when_server_idle() -> None:
+    gc.collect()
 
 
 class _CollectorPause:
