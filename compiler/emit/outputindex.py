@@ -1,0 +1,120 @@
+"""The output index: the files a build found holding its bytes in its output tree, each with its
+status and the digest of those bytes, kept in the disk cache for the next build into the same
+directory; that build compares a file whose status is the recorded one by digest, without opening
+it (as git's index spares git reading a file whose status it knows).
+
+Input: the disk cache (`core.diskcache`) and the output directory's real path; then, during a
+build, the status and digest of each file found holding the build's bytes (`keep`). Output:
+`recorded`, for a file of the tree, its status and the digest of its bytes when its status is the
+one recorded (None otherwise: the caller reads the file, as without an index); `store` keeps this
+build's records for the next.
+
+Invariants:
+- A record is (device, inode, size, modification and change times in ns, SHA-256 of the bytes) of
+  a regular file, kept only when that status was settled (`core.settling`) when it was taken: a
+  write after it, even one that keeps the size and puts the modification time back, gives the
+  file another change time (a file replaced, another inode), so its status no longer matches and
+  it is read. A record is a fact about an inode, true whoever wrote the file and whenever: a stale
+  record costs a read, never a wrong answer.
+- On disk (kind `output-index`) by gopc's fingerprint and the output's real path, outside the
+  output. A damaged or foreign entry (another shape, records of the wrong size) is taken for none;
+  a concurrent run never reads a half-written one (the disk cache writes beside and renames); an
+  entry is rewritten only when its records change. Without a disk cache (`--no-cache`) there is
+  no index: every file is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import struct
+import time
+from collections import namedtuple
+
+from gop.compiler.core.settling import is_settled, settling_windows
+
+KIND = "output-index"
+_STATUS = struct.Struct("<QQQqq")  # device, inode, size, modification and change times (ns)
+_DIGEST_SIZE = 32
+_RECORD_SIZE = _STATUS.size + _DIGEST_SIZE  # a status, then the SHA-256 of the bytes
+
+
+class _Stored(namedtuple("_Stored", "paths records")):
+    """The records as kept: the relative paths joined by NUL (one string pickles and loads far faster
+    than thousands) and their records (`_RECORD_SIZE` bytes each), in the same order."""
+
+    __slots__ = ()
+
+
+def content_digest(data: bytes) -> bytes:
+    """What a record keeps of a file's bytes. SHA-256: as fast as SHA-1 where the CPU computes both
+    (SHA-NI, ARMv8), faster than BLAKE2b there (53 vs 74 ms for the 86 MB of a (1000,3,60) tree)."""
+    return hashlib.sha256(data).digest()
+
+
+class OutputIndex:
+    """The records of one output directory: those the last build kept, and this build's."""
+
+    __slots__ = ("_disk", "_key", "_since", "_stored", "_offsets", "_kept", "_read")
+
+    def __init__(self, disk, out: str) -> None:
+        self._disk = disk  # core.diskcache.DiskCache
+        self._key = disk.key(KIND, os.fsencode(out))
+        self._since = time.time_ns()  # no status this build keeps was taken before
+        stored = disk.get(KIND, self._key)
+        self._stored = stored if _sound(stored) else None
+        paths = self._stored.paths.split("\0") if self._stored is not None and self._stored.paths else []
+        self._offsets = dict(zip(paths, range(0, len(paths) * _RECORD_SIZE, _RECORD_SIZE)))  # path -> its record's
+        self._kept: dict[str, bytes] = {}  # this build's records, in the order the files passed
+        self._read: dict[str, tuple[os.stat_result, bytes]] = {}  # files read: the status and digest found
+
+    def same(self, relative: str, path: str, data: bytes) -> bool | None:
+        """Whether the file at `path` holds `data`, told by the record of `relative` when the file
+        still has the status recorded (it is then kept for the next build); None when there is no
+        such record: the file must be read."""
+        offset = self._offsets.get(relative)
+        if offset is None:
+            return None
+        try:
+            status = os.lstat(path)
+        except OSError:
+            return None
+        records = self._stored.records
+        if _packed_status(status) != records[offset:offset + _STATUS.size] or not stat.S_ISREG(status.st_mode):
+            return None
+        if len(data) != status.st_size or content_digest(data) != records[offset + _STATUS.size:offset + _RECORD_SIZE]:
+            return False
+        self._kept[relative] = records[offset:offset + _RECORD_SIZE]
+        return True
+
+    def keep_read(self, relative: str, data: bytes, status: os.stat_result) -> None:
+        """The file at `relative`, read during this build with `status`, holds `data`."""
+        self._kept[relative] = b""  # its place in the order; its record once it is known to be settled (`store`)
+        self._read[relative] = (status, content_digest(data))
+
+    def store(self) -> None:
+        """Keep this build's records for the next: those it used, and those of the files it read
+        whose status was settled when taken (a file changed in its last tick is read again)."""
+        windows = settling_windows(status for status, _ in self._read.values())
+        for relative, (status, digest) in self._read.items():
+            if is_settled(status, self._since, windows):
+                self._kept[relative] = _packed_status(status) + digest
+            else:
+                del self._kept[relative]
+        if not self._kept and self._stored is None:
+            return  # a new tree: its files were all written now
+        stored = _Stored("\0".join(self._kept), b"".join(self._kept.values()))
+        if stored != self._stored:
+            self._disk.put(KIND, self._key, stored)
+
+
+def _packed_status(status: os.stat_result) -> bytes:
+    return _STATUS.pack(status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+
+
+def _sound(stored) -> bool:
+    """An entry of this shape: as many records as paths (else: another program's, or damaged)."""
+    if not isinstance(stored, _Stored) or not isinstance(stored.paths, str) or not isinstance(stored.records, bytes):
+        return False
+    return len(stored.records) == (stored.paths.count("\0") + 1 if stored.paths else 0) * _RECORD_SIZE
