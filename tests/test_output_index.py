@@ -108,15 +108,16 @@ def test_an_edit_keeping_size_and_modification_time_is_seen(tmp_path, reads, edi
     disk, out = DiskCache(tmp_path / "cache", b"gopc"), tmp_path / "out"
     recorded(out, disk)
     path = out / EDITED
-    index = outputindex.OutputIndex(disk, os.path.realpath(out))
-    assert index.same(EDITED, str(path), FILES[EDITED].encode()) is True  # recorded, and would be trusted
+    real = os.path.realpath(out)
+    index = outputindex.OutputIndex(disk, real)
+    assert index.same(real, [(EDITED, FILES[EDITED].encode())]) == [True]  # recorded, and would be trusted
     before = path.lstat()
     edit(path)
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     after = path.lstat()
     assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
     assert (after.st_ino, after.st_ctime_ns) != (before.st_ino, before.st_ctime_ns)
-    assert index.same(EDITED, str(path), FILES[EDITED].encode()) is None  # the record no longer holds
+    assert index.same(real, [(EDITED, FILES[EDITED].encode())]) == [None]  # the record no longer holds: read it
     reads.clear()
     assert compare_tree(FILES, out, disk=disk).differs == [EDITED]
     assert reads == [EDITED]

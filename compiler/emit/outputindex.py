@@ -56,7 +56,7 @@ def content_digest(data: bytes) -> bytes:
 class OutputIndex:
     """The records of one output directory: those the last build kept, and this build's."""
 
-    __slots__ = ("_disk", "_key", "_since", "_stored", "_offsets", "_kept", "_read")
+    __slots__ = ("_disk", "_key", "_since", "_stored", "_offsets", "_records", "_kept", "_read")
 
     def __init__(self, disk, out: str) -> None:
         self._disk = disk  # core.diskcache.DiskCache
@@ -66,27 +66,28 @@ class OutputIndex:
         self._stored = stored if _sound(stored) else None
         paths = self._stored.paths.split("\0") if self._stored is not None and self._stored.paths else []
         self._offsets = dict(zip(paths, range(0, len(paths) * _RECORD_SIZE, _RECORD_SIZE)))  # path -> its record's
+        self._records = self._stored.records if self._stored is not None else b""
         self._kept: dict[str, bytes] = {}  # this build's records, in the order the files passed
         self._read: dict[str, tuple[os.stat_result, bytes]] = {}  # files read: the status and digest found
 
-    def same(self, relative: str, path: str, data: bytes) -> bool | None:
-        """Whether the file at `path` holds `data`, told by the record of `relative` when the file
-        still has the status recorded (it is then kept for the next build); None when there is no
-        such record: the file must be read."""
-        offset = self._offsets.get(relative)
-        if offset is None:
-            return None
-        try:
-            status = os.lstat(path)
-        except OSError:
-            return None
-        records = self._stored.records
-        if _packed_status(status) != records[offset:offset + _STATUS.size] or not stat.S_ISREG(status.st_mode):
-            return None
-        if len(data) != status.st_size or content_digest(data) != records[offset + _STATUS.size:offset + _RECORD_SIZE]:
-            return False
-        self._kept[relative] = records[offset:offset + _RECORD_SIZE]
-        return True
+    def same(self, out: str, files: list[tuple[str, bytes]]) -> list[bool | None]:
+        """For each (relative path, bytes) of a file of the tree at `out`: whether it holds those
+        bytes, told by its record when the file still has the status recorded (the record is then
+        kept for the next build); None when there is no such record: the file must be read. One
+        call for many files: it runs for every file of the tree."""
+        told: list[bool | None] = []
+        for relative, data in files:
+            offset = self._offsets.get(relative)
+            status = _regular_status(f"{out}/{relative}") if offset is not None else None
+            if status is None or _packed_status(status) != self._records[offset:offset + _STATUS.size]:
+                told.append(None)
+            elif len(data) != status.st_size \
+                    or content_digest(data) != self._records[offset + _STATUS.size:offset + _RECORD_SIZE]:
+                told.append(False)
+            else:
+                self._kept[relative] = self._records[offset:offset + _RECORD_SIZE]
+                told.append(True)
+        return told
 
     def keep_read(self, relative: str, data: bytes, status: os.stat_result) -> None:
         """The file at `relative`, read during this build with `status`, holds `data`."""
@@ -107,6 +108,15 @@ class OutputIndex:
         stored = _Stored("\0".join(self._kept), b"".join(self._kept.values()))
         if stored != self._stored:
             self._disk.put(KIND, self._key, stored)
+
+
+def _regular_status(path: str) -> os.stat_result | None:
+    """The status of the regular file at `path` (not followed: a symlink is not one); None for anything else."""
+    try:
+        status = os.lstat(path)
+    except OSError:
+        return None
+    return status if stat.S_ISREG(status.st_mode) else None
 
 
 def _packed_status(status: os.stat_result) -> bytes:

@@ -614,13 +614,12 @@ def _same_as_before(files: list[tuple[str, bytes]], out: str, existing: _Existin
     there = [position for position, (relative, _) in enumerate(files) if relative in existing.entries]
     same = [False] * len(files)
     unread = []
-    for position in there:
-        relative, data = files[position]
-        told = index.same(relative, f"{out}/{relative}", data) if index is not None else None
-        if told is None:
+    told = index.same(out, [files[position] for position in there]) if index is not None else [None] * len(there)
+    for position, known in zip(there, told):
+        if known is None:
             unread.append(position)
         else:
-            same[position] = told
+            same[position] = known
     statuses = _side_by_side(_holding_pair, [(f"{out}/{files[position][0]}", files[position][1]) for position in unread])
     for position, status in zip(unread, statuses):
         if status is not None:
