@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from gop.compiler import cli
 from gop.compiler.core import diskcache, settling
 from gop.compiler.core.diskcache import DiskCache
 from gop.compiler.emit import outputindex
@@ -219,10 +220,18 @@ def test_the_entry_appears_whole(tmp_path, monkeypatch):
     assert len(outputindex.OutputIndex(disk, os.path.realpath(out))._offsets) == len(FILES) - 1
 
 
-def test_no_cache_neither_reads_nor_writes_an_index(tmp_path):
+def test_no_cache_neither_reads_nor_writes_an_index(tmp_path, monkeypatch):
     program = copy_example("shop", tmp_path)
     cache = tmp_path / "cache"
     assert gopc("build", program, "-o", tmp_path / "out", "--no-cache", cache=cache)[0] == 0
     assert not (cache / "gopc" / "objects" / outputindex.KIND).exists()
-    assert gopc("build", program, "-o", tmp_path / "out", cache=cache)[0] == 0
+    assert gopc("build", program, "-o", tmp_path / "out", cache=cache)[0] == 0  # the tree there: read, recorded
     assert (cache / "gopc" / "objects" / outputindex.KIND).is_dir()
+
+    def untouchable(*_) -> None:
+        raise AssertionError("the output index opened under --no-cache")
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setattr(outputindex.OutputIndex, "__init__", untouchable)
+    for check in ((), ("--check",)):
+        assert cli.main(["build", str(program), "-o", str(tmp_path / "out"), "--no-cache", "-q", *check]) == 0
