@@ -4,10 +4,16 @@ directory; that build compares a file whose status is the recorded one by digest
 it (as git's index spares git reading a file whose status it knows).
 
 Input: the disk cache (`core.diskcache`) and the output directory's real path; then, during a
-build, the status and digest of each file found holding the build's bytes (`keep`). Output:
-`recorded`, for a file of the tree, its status and the digest of its bytes when its status is the
-one recorded (None otherwise: the caller reads the file, as without an index); `store` keeps this
-build's records for the next.
+build, each file of the tree with the build's bytes for it, and the status of each file the build
+read and found holding them (`keep_read`). Output: `same`, for each file, whether it holds the
+build's bytes, told by its record when its status is the one recorded (None otherwise: the caller
+reads the file, as without an index); `store` keeps this build's records for the next (those it
+used, and those of the files it read).
+
+Measured at (1000,3,60) (21,475 files, 86 MB), one-line-change builds: with the tree's pages in
+memory a status and a digest cost about what opening and reading the file did (SHA-256 of the
+build's bytes, 53 ms; the statuses, 56 ms), so the index saves little there (sys 0.37 -> 0.33 s);
+with them dropped, it spares reading the tree back from disk (CPU 2.7 -> 2.3 s, wall 4.5 -> 3.6 s).
 
 Invariants:
 - A record is (device, inode, size, modification and change times in ns, SHA-256 of the bytes) of
