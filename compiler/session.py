@@ -33,7 +33,11 @@ Where the caches live, and how long:
   after an edit makes again only the charts of the apps whose base changed; and the Flux tree's files
   (`lower.flux.treestore`, through `LoweringCaches.tree_parts`): each app's own by what they read of
   it and of the fleet, the rest of the tree in one entry by the whole fleet but the app fields only
-  the charts read (`CHART_ONLY_FIELDS`), so an edit of one app's replicas makes again only its files. The language server
+  the charts read (`CHART_ONLY_FIELDS`), so an edit of one app's replicas makes again only its files.
+  And, by the output's real path, the output index of `gopc build` (`emit.outputindex`, written by
+  `emit.tree.write_tree`, read by `compare_tree` too): each file a build found holding its bytes,
+  with its status and SHA-256, so the next build compares a file whose status is the one recorded
+  (settled when taken, `core.settling`) by digest, without reading it. The language server
   also keeps there the code of the methods attrs writes for the protocol's types
   (`lsp.attrs_code`, by their source text), made at its start; and its parse-ahead helper
   (`lsp.parse_ahead`, a second process) writes there the parses of the prelude and of the

@@ -24,7 +24,7 @@ import pytest
 import realtools as rt
 
 EXAMPLES = rt.REPO_ROOT / "examples"
-SETTLE = 2.2  # seconds: a tree changed within runmemo.SETTLED_NS of a build is not recorded
+SETTLE = 2.2  # seconds: a tree changed within core.settling.SETTLED_NS of a build is not recorded
 
 # Runs `gopc` as its executable does, then says (last stdout line) whether the run analysed.
 PROBE = ("import sys\nfrom gop.compiler import cli\ncode = cli.main(sys.argv[1:])\nsys.stdout.flush()\n"
@@ -223,22 +223,24 @@ def test_a_tree_is_settled_after_its_file_systems_tick():
     times (FAT, ext3): only after SETTLED_NS, device by device (an output may span two)."""
     from types import SimpleNamespace
 
-    from gop.compiler.commands import runmemo
+    from gop.compiler.core import settling
 
     now = 100 * 10**9
 
     def entry(device: int, changed: int) -> SimpleNamespace:
         return SimpleNamespace(st_dev=device, st_mtime_ns=changed, st_ctime_ns=changed)
 
-    fine_recent = now - runmemo.FINE_SETTLED_NS // 2 - 1
-    fine_old = now - runmemo.FINE_SETTLED_NS - 1_234
+    fine_recent = now - settling.FINE_SETTLED_NS // 2 - 1
+    fine_old = now - settling.FINE_SETTLED_NS - 1_234
     coarse = now - 10**9  # a whole second, one second ago
-    assert runmemo._settled([entry(1, fine_old), entry(1, fine_old - 10**6)], now)
-    assert not runmemo._settled([entry(1, fine_old), entry(1, fine_recent)], now)
-    assert not runmemo._settled([entry(2, coarse)], now)
-    assert runmemo._settled([entry(2, coarse - runmemo.SETTLED_NS)], now)
-    assert not runmemo._settled([entry(1, fine_old), entry(2, coarse)], now)  # the coarse device's own window
-    assert runmemo._settled([entry(1, fine_old), entry(1, coarse)], now)  # one device: its times are fine
+    assert settling.settled([entry(1, fine_old), entry(1, fine_old - 10**6)], now)
+    assert not settling.settled([entry(1, fine_old), entry(1, fine_recent)], now)
+    assert not settling.settled([entry(2, coarse)], now)
+    assert settling.settled([entry(2, coarse - settling.SETTLED_NS)], now)
+    assert not settling.settled([entry(1, fine_old), entry(2, coarse)], now)  # the coarse device's own window
+    assert settling.settled([entry(1, fine_old), entry(1, coarse)], now)  # one device: its times are fine
+    windows = settling.settling_windows([entry(1, fine_old), entry(2, coarse)])  # status by status
+    assert settling.is_settled(entry(1, fine_old), now, windows) and not settling.is_settled(entry(2, coarse), now, windows)
 
 
 def test_a_no_op_build_just_after_a_writing_one_is_recorded(tmp_path):

@@ -3,7 +3,9 @@ and the output writing `gopc render -o` shares.
 
 Input: the PATHs, `-o DIR`, `--force`, `--check`, `-v`. Output: the tree in DIR (`emit.tree.write_tree`: updated
 in place, each file atomically, files of the user's kept; the lowering's files are compared and
-staged as they are made, `lower.repository.repository_stream`) and a one-line summary on stderr; the program's
+staged as they are made, `lower.repository.repository_stream`; a file whose status the last build
+recorded in the disk cache is compared by digest, unread, `emit.outputindex`, unless `--no-cache`)
+and a one-line summary on stderr; the program's
 diagnostics, a lowering problem or an image tag automation committed (E0704), and a tree that
 cannot be written (E0702, span-less) through the reporter, exit 1. With `--check` nothing is
 written (`emit.tree.compare_tree`): each path that differs from what the build would write is
@@ -67,8 +69,8 @@ def _build(args, reporter: Reporter, disk, memo) -> int:
 
     try:
         if args.check:
-            return check_output(files(), args, reporter, notes=notes)
-        code = write_output(files(), lambda: f"{len(paths)} files", args, reporter, notes=notes)
+            return check_output(files(), args, reporter, notes=notes, disk=disk)
+        code = write_output(files(), lambda: f"{len(paths)} files", args, reporter, notes=notes, disk=disk)
     except LoweringFailed as failure:
         reporter.report(failure.diagnostics, analysis.program.sources)
         return EXIT_ERRORS
@@ -77,14 +79,14 @@ def _build(args, reporter: Reporter, disk, memo) -> int:
     return code
 
 
-def check_output(files, args, reporter: Reporter, notes=None) -> int:
+def check_output(files, args, reporter: Reporter, notes=None, disk=None) -> int:
     """List on stdout what `write_output` would change in `args.out`; exit 1 when anything would.
-    `files` and `notes` as `emit.tree.compare_tree` takes them."""
+    `files`, `notes` and `disk` as `emit.tree.compare_tree` takes them."""
     from gop.compiler.emit.tree import MANIFEST, EmitError, compare_tree
 
     reporter.result_on_stdout = True
     try:
-        differences = compare_tree(files, args.out, notes=notes, keep_differing=reporter.verbose)
+        differences = compare_tree(files, args.out, notes=notes, keep_differing=reporter.verbose, disk=disk)
     except EmitError as error:
         return reporter.fail(codes.CANNOT_WRITE_OUTPUT, str(error), EXIT_ERRORS)
     if not differences:
@@ -115,14 +117,14 @@ def _print_file_diff(path: Path, wanted: str | bytes) -> None:
     sys.stdout.writelines(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"{path}", f"{path} (built)"))
 
 
-def write_output(files, what: str | Callable[[], str], args, reporter: Reporter, notes=None) -> int:
-    """Write `files` to `args.out` as `emit.tree.write_tree` does (`files` and `notes` as it takes
-    them), and say what happened on stderr (`what` was written: a function when the files are
+def write_output(files, what: str | Callable[[], str], args, reporter: Reporter, notes=None, disk=None) -> int:
+    """Write `files` to `args.out` as `emit.tree.write_tree` does (`files`, `notes` and `disk` as it
+    takes them), and say what happened on stderr (`what` was written: a function when the files are
     counted as they pass)."""
     from gop.compiler.emit.tree import EmitError, write_tree
 
     try:
-        report = write_tree(files, args.out, force=args.force, notes=notes)
+        report = write_tree(files, args.out, force=args.force, notes=notes, disk=disk)
     except EmitError as error:
         return reporter.fail(codes.CANNOT_WRITE_OUTPUT, str(error), EXIT_ERRORS)
     if reporter.verbose:

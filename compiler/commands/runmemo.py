@@ -23,11 +23,10 @@ What a memo is keyed by (an entry is replayed only when all of it is unchanged):
 - for `build`, the output tree as it was left: every entry's type, mode, size, inode and
   modification and change times (a hand edit changes them; the full build then reports or keeps
   it as it always does). A replay lists no directory: an entry added, removed or renamed changes
-  its directory's modification time. A tree with an entry changed in the last `SETTLED_NS` is not recorded
-  (an edit in the same clock tick would not show): the next build runs in full and records it.
-  The tick is the file system's: 2 s covers the coarsest (FAT); on a device whose entries have
-  sub-second times (ext4, XFS, Btrfs, APFS: the kernel's clock tick, at most 10 ms) the window
-  is `FINE_SETTLED_NS`, so a no-op build right after one that wrote files is recorded.
+  its directory's modification time. A tree with an entry changed within its file system's clock
+  tick is not recorded (an edit in the same tick would not show; `core.settling`: 2 s for FAT,
+  `FINE_SETTLED_NS` where entries have sub-second times, so a no-op build right after one that
+  wrote files is recorded): the next build runs in full and records it.
 
 No memo is kept for a run that reported an unreadable file (E09xx) or a missing module (their
 messages depend on permissions and on sibling directories), for a program read from standard
@@ -46,6 +45,7 @@ import stat
 import time
 from collections import namedtuple
 
+from gop.compiler.core.settling import settled
 from gop.compiler.emit import MANIFEST
 from gop.compiler.syntax.readfile import READS
 
@@ -56,8 +56,6 @@ if TYPE_CHECKING:
 KIND = "run"
 MAX_SCANNED_ENTRIES = 100_000
 MAX_SCANNED_BYTES = 32 << 20
-SETTLED_NS = 2_000_000_000
-FINE_SETTLED_NS = 100_000_000
 _IO_PREFIX = "E09"
 
 # Plain classes, not dataclasses: a replay imports this module and little else, and importing
@@ -309,16 +307,7 @@ def _output_walk(out: str, now: int) -> list[tuple[str, os.stat_result]] | None:
                 pending.extend(f"{relative}/{name}" if relative else name for name in sorted(os.listdir(path)))
     except OSError:
         return None
-    return entries if _settled([status for _, status in entries], now) else None
-
-
-def _settled(statuses: list[os.stat_result], now: int) -> bool:
-    """No entry changed within its device's tick: `FINE_SETTLED_NS` where some entry of the device
-    has a sub-second time (so its times are that fine), else `SETTLED_NS`."""
-    fine = {status.st_dev for status in statuses
-            if status.st_mtime_ns % 1_000_000_000 or status.st_ctime_ns % 1_000_000_000}
-    return all(max(status.st_mtime_ns, status.st_ctime_ns) <= now - (FINE_SETTLED_NS if status.st_dev in fine else SETTLED_NS)
-               for status in statuses)
+    return entries if settled([status for _, status in entries], now) else None
 
 
 def _status_digest(out: str, paths: list[str]) -> bytes:

@@ -36,7 +36,11 @@ Invariants:
   bytes changed, and when nothing would change (same files, same bytes, same manifest, nothing in
   the way, no journal) nothing is written at all, nor staged. Each file is compared with the tree
   once; the comparing, the staging and the renaming run side by side in a few threads when there
-  are many.
+  are many. With a disk cache, the output index (`emit.outputindex`) spares the reads: a file whose
+  status is the one the last build recorded is compared by the digest of its bytes, unread; every
+  other file is read, and a file found the same is recorded for the next build (when its status
+  was settled: an edit in the same clock tick would not show). The index only spares reads: a hand
+  edit changes the file's change time (or inode), so it is read and handled as without one.
 - `compare_tree` reads the same inputs and writes nothing: what `write_tree` would change, as
   lists of paths (`gopc build --check`).
 - New files with the same bytes share one inode (hard links: every chart has the same
@@ -58,6 +62,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gop.compiler.emit import MANIFEST
+from gop.compiler.emit.outputindex import OutputIndex
 JOURNAL = ".gopc-journal"  # in the output while a build changes it: the paths it is changing
 _NEW_SUFFIX = ".gopc-new"  # `.NAME.gopc-new`: NAME being written, renamed over NAME once whole
 STAGING = ".gopc-staging"  # in the output while a build runs: the bytes of its new files, until renamed into place
@@ -116,13 +121,14 @@ Files = Mapping[str, str | bytes] | Iterable[tuple[str, str | bytes]]
 Notes = dict[str, object] | Callable[[], dict[str, object]] | None
 
 
-def write_tree(files: Files, out: Path, *, force: bool = False, notes: Notes = None) -> EmitReport:
+def write_tree(files: Files, out: Path, *, force: bool = False, notes: Notes = None, disk=None) -> EmitReport:
     """`notes` (JSON data) are kept in the manifest beside the list of files, for the next build
     to read with `manifest_notes`; a function giving them is called once every file has passed,
-    before anything changes (what it raises stops the build, the tree as it was)."""
+    before anything changes (what it raises stops the build, the tree as it was). `disk`: the
+    `core.diskcache.DiskCache` that keeps the output's index (`emit.outputindex`), or None."""
     shown = Path(out)
     try:
-        return _write(files, shown, force, notes)
+        return _write(files, shown, force, notes, disk)
     except OSError as error:
         raise EmitError(_io_failure(shown, error)) from error
 
@@ -145,9 +151,11 @@ class TreeDifferences:
         return len(self.differs) + len(self.missing) + len(self.stale) + self.manifest
 
 
-def compare_tree(files: Files, out: Path, *, notes: Notes = None, keep_differing: bool = False) -> TreeDifferences:
+def compare_tree(files: Files, out: Path, *, notes: Notes = None, keep_differing: bool = False,
+                 disk=None) -> TreeDifferences:
     """What `write_tree(files, out, notes=notes)` would change in `out`, without writing anything;
-    with `keep_differing`, the bytes of each file that differs (not of the missing ones)."""
+    with `keep_differing`, the bytes of each file that differs (not of the missing ones). `disk` as
+    `write_tree` takes it: its index is read, not written."""
     shown = Path(out)
     try:
         out = _output_directory(shown)
@@ -161,7 +169,7 @@ def compare_tree(files: Files, out: Path, *, notes: Notes = None, keep_differing
         def keep(chunk: list[tuple[str, bytes]]) -> None:
             differences.wanted.update((path, data) for path, data in chunk
                                       if path in existing.entries or path in existing.directories)
-    same = _pass_files(_pairs(files), str(out), existing, keep)
+    same = _pass_files(_pairs(files), str(out), existing, keep, OutputIndex(disk, str(out)) if disk is not None else None)
     _parent_directories(same)  # the same refusals as a build
     notes = _notes(notes)
     try:
@@ -208,7 +216,7 @@ class _Plan:
     manifest: bytes | None  # None: the manifest stays as it is
 
 
-def _write(files: Files, shown: Path, force: bool, notes: Notes) -> EmitReport:
+def _write(files: Files, shown: Path, force: bool, notes: Notes, disk) -> EmitReport:
     out = _output_directory(shown)
     while True:
         made = _make_output(out, shown)
@@ -216,11 +224,15 @@ def _write(files: Files, shown: Path, force: bool, notes: Notes) -> EmitReport:
             if not locked:
                 continue  # a build that made the directory removed it while this one waited
             changing = False
+            index = OutputIndex(disk, str(out)) if disk is not None else None
             try:
                 with _Staging(str(out)) as staging:
-                    report = _write_locked(files, out, shown, force, notes, staging)
+                    report = _write_locked(files, out, shown, force, notes, staging, index)
                     changing = True
-                    return report() if callable(report) else report
+                    report = report() if callable(report) else report
+                if index is not None:
+                    index.store()
+                return report
             finally:
                 if not changing:  # nothing was written: the directories made for the output go as they came
                     for directory in made:
@@ -228,7 +240,8 @@ def _write(files: Files, shown: Path, force: bool, notes: Notes) -> EmitReport:
                             os.rmdir(directory)
 
 
-def _write_locked(files: Files, out: Path, shown: Path, force: bool, notes: Notes, staging: _Staging):
+def _write_locked(files: Files, out: Path, shown: Path, force: bool, notes: Notes, staging: _Staging,
+                  index: OutputIndex | None):
     """The plan, made before anything changes: an `EmitReport` when nothing would change, else the
     function that changes the tree and returns one."""
     interrupted = _read_journal(out)
@@ -236,7 +249,7 @@ def _write_locked(files: Files, out: Path, shown: Path, force: bool, notes: Note
     existing = _scan(out, shown)
     if interrupted is not None:
         existing.empty_directories -= interrupted.directories
-    same = _pass_files(_pairs(files), str(out), existing, lambda chunk: staging.stage(chunk, existing.directories))
+    same = _pass_files(_pairs(files), str(out), existing, lambda chunk: staging.stage(chunk, existing.directories), index)
     directories = _parent_directories(same)
     notes = _notes(notes)
     owned_before, manifest_before = _read_manifest(out, same)
@@ -529,10 +542,10 @@ def _notes(notes: Notes) -> dict[str, object]:
 
 
 def _pass_files(files: Iterable[tuple[str, str | bytes]], out: str, existing: _Existing,
-                changed: Callable[[list[tuple[str, bytes]]], None] | None) -> dict[str, bool]:
+                changed: Callable[[list[tuple[str, bytes]]], None] | None, index: OutputIndex | None) -> dict[str, bool]:
     """Each file's normalised path, in path order -> the tree holds its bytes. The files are compared
-    as they come, a chunk at a time (side by side), and their bytes dropped: `changed` gets the
-    chunk's files that the tree does not hold."""
+    as they come, a chunk at a time (side by side; through `index` when there is one), and their
+    bytes dropped: `changed` gets the chunk's files that the tree does not hold."""
     same: dict[str, bool] = {}
     chunk: list[tuple[str, bytes]] = []
     size = 0
@@ -545,15 +558,15 @@ def _pass_files(files: Iterable[tuple[str, str | bytes]], out: str, existing: _E
         chunk.append((relative, data))
         size += len(data)
         if len(chunk) >= _CHUNK_FILES or size >= _CHUNK_BYTES:
-            _compare_chunk(chunk, out, existing, same, changed)
+            _compare_chunk(chunk, out, existing, same, changed, index)
             chunk, size = [], 0
-    _compare_chunk(chunk, out, existing, same, changed)
+    _compare_chunk(chunk, out, existing, same, changed, index)
     return dict(sorted(same.items()))
 
 
 def _compare_chunk(chunk: list[tuple[str, bytes]], out: str, existing: _Existing, same: dict[str, bool],
-                   changed: Callable[[list[tuple[str, bytes]]], None] | None) -> None:
-    different = [item for item, unchanged in zip(chunk, _same_as_before(chunk, out, existing)) if not unchanged]
+                   changed: Callable[[list[tuple[str, bytes]]], None] | None, index: OutputIndex | None) -> None:
+    different = [item for item, unchanged in zip(chunk, _same_as_before(chunk, out, existing, index)) if not unchanged]
     for relative, _ in different:
         same[relative] = False
     if different and changed is not None:
@@ -593,19 +606,31 @@ def manifest_notes(out: Path) -> dict[str, object]:
     return {key: value for key, value in data.items() if key not in ("generator", "files")}
 
 
-def _same_as_before(files: list[tuple[str, bytes]], out: str, existing: _Existing) -> list[bool]:
-    """For each file, in order: the tree holds it with these bytes (those it has read side by side;
-    a new tree's files need no threads)."""
-    there = [index for index, (relative, _) in enumerate(files) if relative in existing.entries]
+def _same_as_before(files: list[tuple[str, bytes]], out: str, existing: _Existing, index: OutputIndex | None) -> list[bool]:
+    """For each file, in order: the tree holds it with these bytes. With an `index`, a file whose
+    status is recorded is compared by digest, unread (in this thread: a status and a digest cost
+    less than handing them to another); the others are read side by side (a new tree's files need
+    no threads), and each found the same is kept in the index."""
+    there = [position for position, (relative, _) in enumerate(files) if relative in existing.entries]
     same = [False] * len(files)
-    for index, unchanged in zip(there, _side_by_side(_same_pair, [(f"{out}/{files[index][0]}", files[index][1])
-                                                                  for index in there])):
-        same[index] = unchanged
+    unread = []
+    told = index.same(out, [files[position] for position in there]) if index is not None else [None] * len(there)
+    for position, known in zip(there, told):
+        if known is None:
+            unread.append(position)
+        else:
+            same[position] = known
+    statuses = _side_by_side(_holding_pair, [(f"{out}/{files[position][0]}", files[position][1]) for position in unread])
+    for position, status in zip(unread, statuses):
+        if status is not None:
+            same[position] = True
+            if index is not None:
+                index.keep_read(*files[position], status)
     return same
 
 
-def _same_pair(pair: tuple[str, bytes]) -> bool:
-    return _same_bytes(*pair)
+def _holding_pair(pair: tuple[str, bytes]) -> os.stat_result | None:
+    return _holding(*pair)
 
 
 def _kept(files, existing: _Existing, owned_before: set[str], overwritten: set[str]) -> list[str]:
@@ -789,25 +814,26 @@ def _scan(out: Path, shown: Path) -> _Existing:
     return existing
 
 
-def _same_bytes(path: str, data: bytes) -> bool:
-    """The path is a regular file (not a symlink) holding exactly `data`."""
+def _holding(path: str, data: bytes) -> os.stat_result | None:
+    """The status (taken before it is read) of the regular file (not a symlink) at `path`, when it
+    holds exactly `data`; None otherwise."""
     try:
         descriptor = os.open(path, os.O_RDONLY | _O_NOFOLLOW | os.O_NONBLOCK | _O_CLOEXEC)  # NONBLOCK: a FIFO
     except OSError:
-        return False
+        return None
     try:
         status = os.fstat(descriptor)
         if not stat.S_ISREG(status.st_mode) or status.st_size != len(data):
-            return False
+            return None
         chunks, size = [], 0
         while size < len(data):
             chunk = os.read(descriptor, len(data) - size)
             if not chunk:
-                return False
+                return None
             chunks.append(chunk)
             size += len(chunk)
-        return b"".join(chunks) == data
+        return status if b"".join(chunks) == data else None
     except OSError:
-        return False
+        return None
     finally:
         os.close(descriptor)
