@@ -54,6 +54,7 @@ def main(argv: Sequence[str] | None = None, *, resident=None) -> int:
         reporter = Reporter(args.command, getattr(args, "format", "text"), getattr(args, "color", "auto"),
                             getattr(args, "verbosity", 0))
         args.resident = resident
+        args.command_line = main  # for `gopc serve`, which runs the builds it serves as this run does (below `cli` in the layers)
         module, function = args.run.split(":")
         code = getattr(importlib.import_module(f"gop.compiler.commands.{module}"), function)(args, reporter)
     except UsageError as error:

@@ -15,7 +15,7 @@ server does: a ParseCache (a file whose text did not change keeps its tree) and 
 
 Invariants:
 - A served build prints, writes and exits exactly as the same `gopc build` run in the client's
-  process: it runs `cli.main` on the client's arguments, in its working directory, with its
+  process: it runs `cli.main` (handed down by `cli`) on the client's arguments, in its working directory, with its
   environment and umask, stdout and stderr captured with the client's terminal flags. The tests
   compare both, byte for byte, after edits.
 - Only `gopc build` without `--no-cache` is served, and only by a server of the same gopc (the
@@ -166,7 +166,7 @@ def run(args, reporter: Reporter) -> int:
     if args.detach:
         return _detach(path, args.idle_timeout, reporter)
     try:
-        server = BuildServer(path, args.idle_timeout)
+        server = BuildServer(path, args.command_line, args.idle_timeout)
     except ServerRunning:
         return reporter.fail(codes.CANNOT_SERVE, f"a build server is already running on {path}", EXIT_USAGE)
     except OSError as error:
@@ -258,9 +258,11 @@ class BuildServer:
     """Listens on `path`, serves one request at a time; a context manager that removes its socket
     and releases its lock on exit."""
 
-    def __init__(self, path: Path, idle_timeout: float = IDLE_TIMEOUT) -> None:
+    def __init__(self, path: Path, command_line, idle_timeout: float = IDLE_TIMEOUT) -> None:
+        """`command_line`: `cli.main`, which runs each build as `gopc build` does in its own process."""
         _own_directory(path.parent)
         self.path = path
+        self.command_line = command_line
         self.idle_timeout = idle_timeout
         self._lock = _locked(path.with_suffix(".lock"))
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -355,9 +357,7 @@ class BuildServer:
         started = time.perf_counter()
         try:
             with _as_client(request) as (stdout, stderr):
-                from gop.compiler import cli
-
-                code = cli.main(argv, resident=self)
+                code = self.command_line(argv, resident=self)
         except (OSError, KeyError, TypeError, ValueError):  # a working directory gone, a malformed request
             return {"code": None}  # the client builds itself, and reports what it finds
         self._builds += 1
