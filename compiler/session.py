@@ -74,10 +74,12 @@ from typing import Any
 
 from gop.compiler.core.collector import ANALYSIS_PAUSE
 from gop.compiler.core.diskcache import DiskCache, open_disk_cache
+from gop.compiler.core.identity import RoundMemo
 from gop.compiler.core.span import SourceFile
 from gop.compiler.diagnostics import Diagnostic, has_errors
 from gop.compiler.fleet.assertions import TestSuite, check_tests
 from gop.compiler.fleet.evaluate import Evaluation, evaluate
+from gop.compiler.lower.memo import LoweringMemo
 from gop.compiler.semantic import plaintext
 from gop.compiler.semantic.check import Checker
 from gop.compiler.semantic.loader import Program, load
@@ -96,6 +98,7 @@ class Analysis:
     tests: TestSuite | None = None  # the program's `test` declarations, checked (`gopc test` runs them)
     _lowering: Any = field(default=None, repr=False)
     disk: DiskCache | None = field(default=None, repr=False)  # the session's, for the lowering's helm renderings
+    lowering_memo: Any = field(default=None, repr=False)  # the session's `LoweringMemo`, for the lowering
 
     @property
     def fleet(self):
@@ -107,7 +110,7 @@ class Analysis:
         if self._lowering is None and self.evaluation is not None:
             from gop.compiler.lower.flux.caches import LoweringCaches
 
-            self._lowering = LoweringCaches(self.evaluation.fleet, disk=self.disk)
+            self._lowering = LoweringCaches(self.evaluation.fleet, disk=self.disk, memo=self.lowering_memo)
         return self._lowering
 
 
@@ -125,6 +128,7 @@ class Session:
         self.keep_analyses = keep_analyses
         self.disk = disk
         self.evaluation_memo = None if single_analysis else EvaluationMemo()
+        self.lowering_memo = None if single_analysis else LoweringMemo.across_rounds(ParseCache.VERSIONS_PER_FILE)
 
     def analyse(self, paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None, *,
                 parse: Callable[[str, str], ParseResult] | None = None) -> Analysis:
@@ -146,6 +150,8 @@ class Session:
         memo = self.evaluation_memo
         if memo is not None:
             memo.next_round()
+        if self.lowering_memo is not None:
+            self.lowering_memo.next_round()
         program = load(paths, overlays, parse=parse, source_file=source_file)
         resolution, resolve_diagnostics = resolve(program)
         checker = Checker(program, resolution)
@@ -155,7 +161,8 @@ class Session:
         evaluation = evaluate(program, resolution, checker, program.root, memo=memo)
         tests = check_tests(checker, resolution, evaluation)
         diagnostics = program.diagnostics + resolve_diagnostics + checker.diagnostics + plaintext.check(program, memo.plaintext if memo is not None else None)
-        analysis = Analysis(program, [], resolution, checker, evaluation, tests, disk=self.disk)
+        analysis = Analysis(program, [], resolution, checker, evaluation, tests, disk=self.disk,
+                            lowering_memo=self.lowering_memo)
         if not has_errors(diagnostics):
             diagnostics += _lowering_checks(analysis)
         analysis.diagnostics = _sorted(diagnostics)
@@ -178,34 +185,6 @@ def command_line_session(cache: bool = True) -> Session:
     """A session for one analysis, which the process keeps until it exits, with the user's disk
     cache (`core.diskcache`) unless `cache` is false or there is no writable cache directory."""
     return Session(keep_analyses=True, disk=open_disk_cache() if cache else None, single_analysis=True)
-
-
-class RoundMemo:
-    """Values by the identity of an object, for the last `rounds` rounds (analyses) that made or
-    used them. An entry keeps its object alive, so an id is never reused while it is here; what
-    none of those rounds used is gone."""
-
-    def __init__(self, rounds: int) -> None:
-        self._rounds: list[dict[int, tuple[object, Any]]] = [{} for _ in range(rounds)]  # newest first
-
-    def get(self, key: object) -> Any | None:
-        for kept in self._rounds:
-            entry = kept.get(id(key))
-            if entry is not None:
-                if entry[0] is not key:
-                    return None
-                self._rounds[0][id(key)] = entry
-                return entry[1]
-        return None
-
-    def put(self, key: object, value: Any) -> None:
-        self._rounds[0][id(key)] = (key, value)
-
-    def next_round(self) -> None:
-        self._rounds = [{}] + self._rounds[:-1]
-
-    def __len__(self) -> int:
-        return len(set().union(*self._rounds))
 
 
 class EvaluationMemo:
@@ -232,10 +211,15 @@ class EvaluationMemo:
         self.fleet_checks = RoundMemo(ParseCache.VERSIONS_PER_FILE)
         self.features = RoundMemo(ParseCache.VERSIONS_PER_FILE)  # each app's chart parts (by its base values), with the trees they come from
         self.assignments = RoundMemo(ParseCache.VERSIONS_PER_FILE)  # what each app body's leaves gave `checks.assignments` (by its leaves)
+        # The prelude's App schema (with the environment it was checked in) and each app's schema
+        # made from it (by its declaration): one object across analyses while the environment is
+        # unchanged, by which the lowering finds an unchanged app's digests (`lower.memo`).
+        self.app_record: tuple | None = None
+        self.app_records = RoundMemo(ParseCache.VERSIONS_PER_FILE)
 
     def next_round(self) -> None:
         for memo in (self.app_checks, self.app_bases, self.plaintext, self.instances, self.fleet_checks, self.features,
-                     self.assignments):
+                     self.assignments, self.app_records):
             memo.next_round()
 
 

@@ -36,7 +36,9 @@ check) makes the files without the store, so the error is the one the lowering r
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from gop.compiler.core.diskcache import DiskCache
@@ -44,6 +46,7 @@ from gop.compiler.fleet.model import AppModel, Fleet, Instance, Layer
 from gop.compiler.language import AppField
 from gop.compiler.lower.flux.errors import FluxLoweringError
 from gop.compiler.lower.helm import chart_version
+from gop.compiler.lower.memo import LoweringMemo
 
 APPS_KIND = "flux-apps"
 FLEET_KIND = "flux-fleet"
@@ -62,36 +65,43 @@ Files = dict[str, str]
 
 
 class TreeStore:
-    """One program's Flux tree files through `disk`; see the module doc."""
+    """One program's Flux tree files through `disk` and `memo` (`lower.memo`); see the module doc."""
 
-    def __init__(self, disk: DiskCache | None) -> None:
+    def __init__(self, disk: DiskCache | None, memo: LoweringMemo | None = None) -> None:
         self._disk = disk
+        self._memo = memo if memo is not None else LoweringMemo.one_round()
         self._shared: bytes | None = None  # the digest of what every app's files read of the fleet
 
     def apps_files(self, fleet: Fleet, apps: list[str], envs: dict[str, list[str]], caches, *,
                    make: Callable[[], Files]) -> Files:
         """The files of `apps`, one of `app_groups`; `envs`: each app's envs."""
-        if self._disk is None:
+        if self._disk is None and self._memo.files is None:
             return make()
         shared = self._shared_digest(fleet)
-        key = self._disk.key(APPS_KIND, shared, *(_app_digest(fleet, app, envs[app], caches) for app in apps))
-        return self._through(APPS_KIND, key, make)
+        return self._through(APPS_KIND, (shared, *(_app_digest(fleet, app, envs[app], caches, self._memo) for app in apps)),
+                             make)
 
     def fleet_files(self, fleet: Fleet, caches, *, make: Callable[[], Files]) -> Files:
-        if self._disk is None:
+        if self._disk is None and self._memo.files is None:
             return make()
         try:
-            digest = _fleet_digest(fleet, caches)
+            digest = _fleet_digest(fleet, caches, self._memo)
         except FluxLoweringError:
             return make()
-        return self._through(FLEET_KIND, self._disk.key(FLEET_KIND, digest), make)
+        return self._through(FLEET_KIND, (digest,), make)
 
-    def _through(self, kind: str, key: str, make: Callable[[], Files]) -> Files:
-        files = self._disk.get(kind, key)
-        if _well_formed(files):
-            return files
-        files = make()
-        self._disk.put(kind, key, files)
+    def _through(self, kind: str, parts: tuple[bytes, ...], make: Callable[[], Files]) -> Files:
+        kept = self._memo.files
+        files = kept.get((kind, *parts)) if kept is not None else None
+        if files is None and self._disk is not None:
+            found = self._disk.get(kind, self._disk.key(kind, *parts))
+            files = found if _well_formed(found) else None
+        if files is None:
+            files = make()
+            if self._disk is not None:
+                self._disk.put(kind, self._disk.key(kind, *parts), files)
+        if kept is not None:
+            kept.put((kind, *parts), files)
         return files
 
     def _shared_digest(self, fleet: Fleet) -> bytes:
@@ -114,11 +124,26 @@ def group_of(app: str) -> int:
     return int.from_bytes(hashlib.sha256(app.encode("utf-8", "surrogateescape")).digest()[:4], "little") % GROUPS
 
 
-def _app_digest(fleet: Fleet, name: str, envs: list[str], caches) -> bytes:
+def _app_digest(fleet: Fleet, name: str, envs: list[str], caches, memo: LoweringMemo) -> bytes:
     app = fleet.apps[name]
-    return _digest(name, caches.charts.app_digest(app), app.namespace, app.clusters, _delivery_layers(app),
-                   [(env, fleet.envs[env].app_values.get(name)) for env in envs],
-                   caches.network_policies().get(name))
+    env_values = [fleet.envs[env].app_values.get(name) for env in envs]
+    policies = caches.network_policies().get(name)
+    read = ((name, caches.charts.app_digest(app), app.namespace, app.clusters, tuple(envs)),
+            (app.base_origins, policies, *env_values))
+    kept = memo.tree_apps.get(app.base)
+    if kept is not None and _same_reads(kept[0], read):
+        return kept[1]
+    digest = _digest(name, read[0][1], app.namespace, app.clusters, _delivery_layers(app), list(zip(envs, env_values)),
+                     policies)
+    memo.tree_apps.put(app.base, (read, digest))
+    return digest
+
+
+def _same_reads(kept: tuple[tuple, tuple], read: tuple[tuple, tuple]) -> bool:
+    """Whether a digest's inputs are the same: (values, objects), the values (names, digests, spans,
+    field sets and tuples of those) equal, the objects (value trees, whose equal dicts may differ in
+    the order the files follow; types, which compare by name) the very same ones."""
+    return kept[0] == read[0] and len(kept[1]) == len(read[1]) and all(map(operator.is_, kept[1], read[1]))
 
 
 def _delivery_layers(app: AppModel) -> list[tuple]:
@@ -127,39 +152,79 @@ def _delivery_layers(app: AppModel) -> list[tuple]:
     return [(path, origin.layer) for path, origin in app.base_origins.items() if path[0] == AppField.DELIVERY]
 
 
-def _fleet_digest(fleet: Fleet, caches) -> bytes:
+@dataclass(frozen=True, slots=True)
+class Patch:
+    """What the fleet's files read of an instance's `cluster_values` and of who set each of its paths."""
+
+    cluster_values: dict[str, Any]  # the instance's (the patch is kept by its origins: these must be the same object)
+    origins: list[tuple]  # `_cluster_origins`
+    selector_fields: frozenset[str]  # the fields of the paths a selector overlay set
+    digest: bytes
+
+
+def _fleet_digest(fleet: Fleet, caches, memo: LoweringMemo) -> bytes:
+    """A digest of everything the fleet's files read: one sha256 over digests of its parts (the
+    settings, each env, app, cluster), each part's digest kept by the identity of what it reads
+    (`memo`), so an analysis after an edit digests again only what the edit made anew."""
     instances = _distinct_instances(fleet)
-    by_patch: dict[tuple[int, int], tuple[list[tuple], bytes]] = {}  # clusters share their patch objects
-    cluster_origins, patches = {}, {}
-    for key, instance in instances.items():
-        patch = (id(instance.cluster_values), id(instance.origins))
-        if patch not in by_patch:
-            origins = _cluster_origins(instance)
-            by_patch[patch] = origins, _digest(instance.cluster_values, origins)
-        cluster_origins[key], patches[key] = by_patch[patch]
-    hidden = _hidden_fields(fleet, instances, cluster_origins)
+    patches = {key: _patch(instance, memo) for key, instance in instances.items()}
+    hidden = _hidden_fields(fleet, instances, patches)
     digest = hashlib.sha256(_digest(_settings(fleet), fleet.releases, fleet.resources))
     for name, env in sorted(fleet.envs.items()):
-        digest.update(_digest(name, env.doc, env.span, env.clusters, env.unit_values,
-                              {app: _seen(values, hidden.get(app, frozenset())) for app, values in env.app_values.items()}))
+        env_digest = hashlib.sha256(_digest(name, env.doc, env.span, env.clusters, env.unit_values))
+        env_digest.update(len(env.app_values).to_bytes(8, "little"))
+        for app, values in env.app_values.items():
+            env_digest.update(_digest(app) + _seen_digest(values, hidden.get(app, frozenset()), memo))
+        digest.update(env_digest.digest())
     for name, app in sorted(fleet.apps.items()):
-        digest.update(_digest(name, app.namespace, app.doc, app.span, sorted(app.features), app.clusters,
-                              _seen(app.base, hidden[name])))
-        digest.update(caches.charts.values_type_digest(app))
-    env_patches: dict[int, bytes] = {}  # an env's clusters share its patch of an app
+        digest.update(_fleet_app_digest(app, hidden[name], caches, memo))
     of_instance = {}
     for key, instance in instances.items():
-        env_patch = env_patches.get(id(instance.env_values))
-        if env_patch is None:
-            env_patch = env_patches[id(instance.env_values)] = (
-                b"the env's" if instance.env_values is fleet.envs[instance.env].app_values.get(instance.app)  # digested above
-                else _digest(_seen(instance.env_values, hidden[instance.app])))
-        of_instance[key] = f"{instance.app}\0{instance.env}\0".encode() + patches[key] + env_patch
+        env_values = instance.env_values
+        env_patch = (b"the env's" if env_values is fleet.envs[instance.env].app_values.get(instance.app)  # digested above
+                     else _seen_digest(env_values, hidden[instance.app], memo))
+        of_instance[key] = f"{instance.app}\0{instance.env}\0".encode() + patches[key].digest + env_patch
     for name, cluster in sorted(fleet.clusters.items()):
         digest.update(_digest(name, cluster.doc, cluster.span, cluster.labels, cluster.env, cluster.releases,
                               cluster.resources, caches.sops_secrets(name)))
-        digest.update(b"".join(of_instance[id(instance)] for instance in cluster.instances.values()))
+        digest.update(hashlib.sha256(b"".join(map(of_instance.__getitem__, map(id, cluster.instances.values())))).digest())
     digest.update(_digest(sorted((name, chart_version(fleet.apps[name], caches.helm)) for name in _moved_apps(fleet, instances))))
+    return digest.digest()
+
+
+def _patch(instance: Instance, memo: LoweringMemo) -> Patch:
+    """The instance's `Patch` (clusters whose layers give an app the same patch share its objects)."""
+    kept = memo.patches.get(instance.origins)
+    if kept is not None and kept.cluster_values is instance.cluster_values:
+        return kept
+    origins = _cluster_origins(instance)
+    patch = Patch(instance.cluster_values, origins,
+                  frozenset(origin[0][0] for origin in origins if origin[1:2] == (Layer.SELECTOR,)),
+                  _digest(instance.cluster_values, origins))
+    memo.patches.put(instance.origins, patch)
+    return patch
+
+
+def _seen_digest(values: dict[str, Any], hidden: frozenset[str], memo: LoweringMemo) -> bytes:
+    """The digest of a value tree less its `hidden` fields."""
+    kept = memo.seen.get(values)
+    if kept is not None and kept[0] == hidden:
+        return kept[1]
+    digest = _digest(_seen(values, hidden))
+    memo.seen.put(values, (hidden, digest))
+    return digest
+
+
+def _fleet_app_digest(app: AppModel, hidden: frozenset[str], caches, memo: LoweringMemo) -> bytes:
+    """What the fleet's files read of an app: all but its `hidden` fields, and its values type."""
+    read = ((app.name, app.namespace, app.doc, app.span, app.features, app.clusters, hidden), (app.values_type,))
+    kept = memo.fleet_apps.get(app.base)
+    if kept is not None and _same_reads(kept[0], read):
+        return kept[1]
+    digest = hashlib.sha256(_digest(app.name, app.namespace, app.doc, app.span, sorted(app.features), app.clusters,
+                                    _seen(app.base, hidden)))
+    digest.update(caches.charts.values_type_digest(app))
+    memo.fleet_apps.put(app.base, (read, digest.digest()))
     return digest.digest()
 
 
@@ -186,8 +251,7 @@ def _walk_origins(tree: dict[str, Any], origins: dict[tuple[str, ...], Any], pat
             _walk_origins(value, origins, here, found)
 
 
-def _hidden_fields(fleet: Fleet, instances: dict[int, Instance],
-                   cluster_origins: dict[int, list[tuple]]) -> dict[str, frozenset[str]]:
+def _hidden_fields(fleet: Fleet, instances: dict[int, Instance], patches: dict[int, Patch]) -> dict[str, frozenset[str]]:
     """App -> the `CHART_ONLY_FIELDS` the fleet's files do not read of it: all but those a cluster
     sets for the app (its own patch compares them with the layers below) and those any selector
     overlay sets (an overlay's patch for every release is checked against each release's values)."""
@@ -195,7 +259,7 @@ def _hidden_fields(fleet: Fleet, instances: dict[int, Instance],
     per_app: dict[str, set[str]] = {name: set() for name in fleet.apps}
     for key, instance in instances.items():
         per_app[instance.app].update(instance.cluster_values)
-        overlaid.update(origin[0][0] for origin in cluster_origins[key] if origin[1:2] == (Layer.SELECTOR,))
+        overlaid.update(patches[key].selector_fields)
     shown = CHART_ONLY_FIELDS - overlaid
     return {name: shown.difference(fields) for name, fields in per_app.items()}
 

@@ -1,0 +1,57 @@
+"""What lowering a program works out by the identity of the evaluation's objects, and the files it
+made by what they are made from: kept across a session's analyses (`LoweringMemo.across_rounds`,
+the session's, given to each analysis's `LoweringCaches`), or for one analysis only (`one_round`).
+
+Input: the objects of evaluated fleets (app bases, values types and their fields, instances, value
+trees), which are never changed once made; the session's `EvaluationMemo` hands the very same objects
+back for what an edit left unchanged. Output: their digests (`lower.chartstore`, `lower.flux.treestore`)
+without a repr of them made again, and each chart's files, each group of apps' Flux files, the rest of
+the Flux tree and each Flux file's written form (`lower.repository`) without a digest of them or a read
+from the disk cache.
+
+Invariants:
+- A digest kept by an object's identity is checked against every other input it reads (names,
+  spans, the other objects, by identity) before it is reused; the object is held by the entry, so
+  no other object takes its id meanwhile.
+- Files are kept by everything their disk cache key digests (less gopc's fingerprint, the process's
+  own), so files found here are the bytes that making them again would give, and the same the disk
+  cache would hand back; a failing lowering keeps nothing.
+- Kept for the last `rounds` analyses that made or used them (`next_round` as each analysis
+  starts): an unchanged app's entries are the same objects from one analysis to the next, not copies.
+- One analysis (`one_round`) keeps no files: a command-line build streams its charts and never
+  holds them all (`lower.repository`), and its digests go with its analysis.
+"""
+
+from __future__ import annotations
+
+from gop.compiler.core.identity import RoundMemo, RoundTable
+
+
+class LoweringMemo:
+    def __init__(self, rounds: int, *, keep_files: bool) -> None:
+        self.app_digests = RoundMemo(rounds)  # app base -> (name, doc, features, values type, `ChartStore.app_digest`)
+        self.type_digests = RoundMemo(rounds)  # values type -> `ChartStore.values_type_digest`
+        self.field_digests = RoundMemo(rounds)  # a values type's Field -> its repr's digest
+        self.tree_apps = RoundMemo(rounds)  # app base -> (what else it read, `treestore._app_digest`)
+        self.fleet_apps = RoundMemo(rounds)  # app base -> (what else it read, its part of `treestore._fleet_digest`)
+        self.patches = RoundMemo(rounds)  # an instance's origins -> its `treestore.Patch`
+        self.seen = RoundMemo(rounds)  # a value tree -> (hidden fields, the digest of the rest: `treestore._seen_digest`)
+        # (kind, digests of what they are made from) -> a chart's entry or a part of the Flux tree's files
+        self.files = RoundTable(rounds) if keep_files else None
+        self.written = RoundMemo(rounds) if keep_files else None  # a Flux file's text -> (path, form, its written form)
+
+    @classmethod
+    def across_rounds(cls, rounds: int) -> LoweringMemo:
+        """A session's: the last `rounds` analyses' digests and files."""
+        return cls(rounds, keep_files=True)
+
+    @classmethod
+    def one_round(cls) -> LoweringMemo:
+        """One analysis's digests, for itself; no files."""
+        return cls(1, keep_files=False)
+
+    def next_round(self) -> None:
+        for memo in (self.app_digests, self.type_digests, self.field_digests, self.tree_apps, self.fleet_apps,
+                     self.patches, self.seen, self.files, self.written):
+            if memo is not None:
+                memo.next_round()
