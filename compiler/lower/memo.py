@@ -5,14 +5,14 @@ the session's, given to each analysis's `LoweringCaches`), or for one analysis o
 Input: the objects of evaluated fleets (app bases, values types and their fields, instances, value
 trees), which are never changed once made; the session's `EvaluationMemo` hands the very same objects
 back for what an edit left unchanged. Output: their digests (`lower.chartstore`, `lower.flux.treestore`)
-without a repr of them made again, and each chart's files, each group of apps' Flux files, the rest of
-the Flux tree and each Flux file's written form (`lower.repository`) without a digest of them or a read
-from the disk cache.
+without a repr of them made again, and each chart's files, each group of apps' Flux files and the rest
+of the Flux tree without a digest of them or a read from the disk cache, and each Flux file's written
+form (`lower.repository`, by its path and its text object, checked against its header's origin).
 
 Invariants:
 - A digest kept by an object's identity is checked against every other input it reads (names,
   spans, the other objects, by identity) before it is reused; the object is held by the entry, so
-  no other object takes its id meanwhile.
+  no other object takes its id meanwhile (a written form holds its text likewise).
 - Files are kept by everything their disk cache key digests (less gopc's fingerprint, the process's
   own), so files found here are the bytes that making them again would give, and the same the disk
   cache would hand back; a failing lowering keeps nothing.
@@ -23,6 +23,8 @@ Invariants:
 """
 
 from __future__ import annotations
+
+import os
 
 from gop.compiler.core.identity import RoundMemo, RoundTable
 
@@ -38,7 +40,10 @@ class LoweringMemo:
         self.seen = RoundMemo(rounds)  # a value tree -> (hidden fields, the digest of the rest: `treestore._seen_digest`)
         # (kind, digests of what they are made from) -> a chart's entry or a part of the Flux tree's files
         self.files = RoundTable(rounds) if keep_files else None
-        self.written = RoundMemo(rounds) if keep_files else None  # a Flux file's text -> (path, form, its written form)
+        # (a Flux file's path, its text's id) -> (the text, the form it is written in, its written form)
+        self.written = RoundTable(rounds) if keep_files else None
+        # (working directory, program root) -> each source file's path from the root (`LoweringCaches.source_paths`)
+        self._source_paths: dict[tuple[str, str], dict[str, str]] = {}
 
     @classmethod
     def across_rounds(cls, rounds: int) -> LoweringMemo:
@@ -49,6 +54,11 @@ class LoweringMemo:
     def one_round(cls) -> LoweringMemo:
         """One analysis's digests, for itself; no files."""
         return cls(1, keep_files=False)
+
+    def source_paths(self, root: str) -> dict[str, str]:
+        """Each source file's path from `root`, as the files' headers name it (`provenance`): strings
+        only, kept for the session's programs at that root (and working directory: a path may be relative)."""
+        return self._source_paths.setdefault((os.getcwd(), root), {})
 
     def next_round(self) -> None:
         for memo in (self.app_digests, self.type_digests, self.field_digests, self.tree_apps, self.fleet_apps,

@@ -99,17 +99,17 @@ def repository_stream(analysis, *, encoded: bool = False) -> Iterator[tuple[str,
     except FluxLoweringError as error:
         raise LoweringFailed([program_lowering_diagnostic(error, analysis.program)]) from None
     verbatim = {f"{secret.directory}/{secret.file_name}" for secret in sops_secrets(fleet, analysis.lowering)}
-    kept = analysis.lowering.memo.written  # the session's, by the text (`lower.memo`)
+    kept = analysis.lowering.memo.written  # the session's, by path and text (`lower.memo`)
     while flux_files:  # each text dropped as its written form is made
         path, text = flux_files.popitem()
         paths.append(path)
-        form = (path, path in verbatim, encoded, origin_of(path, fleet, overlays, source_paths, places))
-        known = kept.get(text) if kept is not None else None
-        if known is None or known[0] != form:
-            known = (form, as_written(path, text, fleet, overlays, verbatim=form[1], encoded=encoded, origin=form[3]))
+        form = (path in verbatim, encoded, origin_of(path, fleet, overlays, source_paths, places))
+        known = kept.get((path, id(text))) if kept is not None else None
+        if known is None or known[0] is not text or known[1] != form:
+            known = (text, form, as_written(path, text, fleet, overlays, verbatim=form[0], encoded=encoded, origin=form[2]))
             if kept is not None:
-                kept.put(text, known)
-        yield path, known[1]
+                kept.put((path, id(text)), known)
+        yield path, known[2]
     yield README, readme_file(paths, fleet, encoded=encoded, paths=source_paths)
 
 

@@ -5,7 +5,7 @@ The apps' files are kept in `GROUPS` entries (`app_groups`, by a hash of the app
 a thousand entries, and writing them on the first build, took longer than making the files.
 
 Input: a `Fleet`, its `LoweringCaches`, the session's `DiskCache` (or None: `--no-cache`, no cache
-directory) and the function that makes the files. Output: exactly what that function returns.
+directory) and `LoweringMemo`, and the function that makes the files. Output: exactly what that function returns.
 
 The keys (besides gopc itself, which the store's fingerprint covers) hold everything the files
 read, found by reading the code of `tree`, `plan`, `overlays`, `objects`, `network`, `releases`,
@@ -28,7 +28,11 @@ read, found by reading the code of `tree`, `plan`, `overlays`, `objects`, `netwo
   chart source is moved with it). A test sets each hidden field everywhere (the instances' values
   too) and asserts the fleet's files do not change.
 Value trees are frozen dataclasses, tuples, dicts and plain scalars whose `repr` shows every field
-in order, so equal reprs make equal files (see `lower.chartstore`). A failing lowering
+in order, so equal reprs make equal files (see `lower.chartstore`). The fleet's key is a digest of
+digests of its parts (the settings, each env, app, cluster and instance patch), and each part's, like
+each app's key, is kept in the `LoweringMemo` (`lower.memo`) by the identity of what it reads: an
+analysis after an edit digests only what the edit made anew, and a session finds the files of the
+last analyses there by the same keys, without the disk cache. A failing lowering
 (`FluxLoweringError`) stores nothing; a key that cannot be worked out (a SOPS file that fails its
 check) makes the files without the store, so the error is the one the lowering raises.
 """
