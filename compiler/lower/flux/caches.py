@@ -60,7 +60,7 @@ class LoweringCaches:
         self._release_components: releases.ReleaseComponents | None = None
         self.rendered_charts = RenderedCharts(disk)  # (chart package, release, namespace, values, crds) -> helm's objects
         self._network_policies: dict[str, list[dict]] | None = None
-        self.source_paths: dict[str, str] = {}  # source file -> its path from the root (provenance)
+        self.source_paths = self.memo.source_paths(str(fleet.root))  # source file -> its path from the root (provenance)
 
     def network_policies(self) -> dict[str, list[dict]]:
         """Each app's NetworkPolicies (read, never changed: render copies)."""
