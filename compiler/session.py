@@ -21,7 +21,18 @@ Where the caches live, and how long:
   objects go three analyses after the last one that used them. A session that makes one analysis
   (`single_analysis`: `gopc build`, `render` and the other commands of one program) keeps no
   `EvaluationMemo`: nothing would read it, and recording it costs time and memory (each version's
-  fleet checks taped, each app's check, base and instances kept).
+  fleet checks taped, each app's check, base and instances kept). Also each app's schema (`values_type`,
+  by its declaration, while the environment is unchanged), so an unchanged app's is the same object.
+- In the `Session`, across its analyses, for their lowerings (`lower.memo.LoweringMemo`, given to
+  each analysis's `LoweringCaches`; none for `single_analysis`, whose lowering keeps its digests for
+  itself): each chart's files, each app group's and the fleet's Flux files (by their disk cache keys'
+  parts) and each Flux file's written form (by its text), and the digests of the lowering's keys by
+  the identity of what they digest (app bases, values types and their fields, instances, value
+  trees: the `EvaluationMemo`'s very objects for unchanged apps), for the same three analyses. A
+  build server building after a one-line edit at (1000,3,60) lowers in ~0.1 s, not 0.4-1.1 s: it
+  digests and unpickles nothing of the unchanged apps. It holds the unchanged charts' bytes (the
+  tree written, which the next build hands to `write_tree` again); the source files' paths from the
+  root are kept too (strings).
 - On disk, across runs (`core.diskcache`, when the session is given one: the command line's,
   unless `--no-cache`; or through the language server's `ParseCache`, which writes after the
   diagnostics are out): each file's parse by (gopc, path, text). A run whose files are all
@@ -39,7 +50,7 @@ Where the caches live, and how long:
   plan, each cluster's SOPS secrets, and `helm`: each app's chart version, each field's JSON
   Schema and its texts, and what `helm template` printed for releases, also kept on disk), used
   by `check` and then by `build`, `render`, `diff`. Dropping the
-  analysis drops them; two programs (`gopc diff`) each keep their own.
+  analysis drops them (but the session's `LoweringMemo`); two programs (`gopc diff`) each keep their own.
 - Inside the objects of one run: the checker's and renderer's own tables (`Checker`,
   `ClusterRenderer`), which live as long as those objects.
 - Process-wide, holding no program object (a pure function of the grammar or of small strings):
@@ -60,7 +71,13 @@ freezes what it built, since the process keeps it until it exits, so the collect
 lowering never scan it again; the language server lets it run after the analysis, once the
 diagnostics are out (`lsp.project` holds the pause until it has published them: the collection of
 the young objects an analysis leaves, every third analysis or so, takes tens of milliseconds), and
-keeps it off while it imports its modules, whose objects it then freezes (`imports_kept`).
+keeps it off while it imports its modules, whose objects it then freezes (`imports_kept`). A session
+that builds again (a build server) holds the pause over the whole build (analysis, lowering, writing),
+then, once the build's result is out, calls `Session.settle`: what the build left is collected and the
+rest frozen (`core.collector.settle`), so the collections of the next build never scan what the
+session keeps (its memos and trees: their scans were 0.3-0.5 s of a lowering that now takes ~0.1 s), and
+every `FULL_COLLECTION_EVERY` builds everything is unfrozen first, so the cycles among what the memos
+let go are found too.
 """
 
 from __future__ import annotations
@@ -72,7 +89,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gop.compiler.core.collector import ANALYSIS_PAUSE
+from gop.compiler.core.collector import ANALYSIS_PAUSE, FULL_COLLECTION_EVERY, settle
 from gop.compiler.core.diskcache import DiskCache, open_disk_cache
 from gop.compiler.core.identity import RoundMemo
 from gop.compiler.core.span import SourceFile
@@ -129,6 +146,7 @@ class Session:
         self.disk = disk
         self.evaluation_memo = None if single_analysis else EvaluationMemo()
         self.lowering_memo = None if single_analysis else LoweringMemo.across_rounds(ParseCache.VERSIONS_PER_FILE)
+        self._builds_settled = 0
 
     def analyse(self, paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None, *,
                 parse: Callable[[str, str], ParseResult] | None = None) -> Analysis:
@@ -141,6 +159,13 @@ class Session:
             finally:
                 if self.keep_analyses:
                     gc.freeze()
+
+    def settle(self) -> None:
+        """The collector policy of a session that builds again (a build server), applied once a
+        build's result is out: what the build left is collected and the rest frozen
+        (`core.collector.settle`), with a full collection every `FULL_COLLECTION_EVERY` builds."""
+        self._builds_settled += 1
+        settle(full=self._builds_settled % FULL_COLLECTION_EVERY == 0)
 
     def parse(self, path: str, text: str) -> ParseResult:
         """`parse_text`, through the disk cache when the session has one."""

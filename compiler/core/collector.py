@@ -1,9 +1,10 @@
 """The garbage-collector policy of a gopc process (the session applies it; see compiler/session.py).
 
 `collect_as(kind)` sets the thresholds for a command-line run or the language server,
-`ANALYSIS_PAUSE` keeps the cyclic collector off while at least one analysis runs, in any thread,
-and `imports_kept()` keeps it off while the language server imports its modules and out of the
-objects they made afterwards.
+`ANALYSIS_PAUSE` keeps the cyclic collector off while at least one analysis runs, in any thread
+(a session that builds again holds it over the whole build), `settle(full)` collects what a build
+left once its result is out and freezes the survivors, and `imports_kept()` keeps the collector off
+while the language server imports its modules and out of the objects they made afterwards.
 Here, not in session.py, because the CLI sets the thresholds before it knows whether the command
 needs the compiler at all (`gopc --version` must not import it). Process-wide, as the collector is.
 """
@@ -39,6 +40,23 @@ def imports_kept():
     finally:
         if was_enabled:
             gc.enable()
+    gc.freeze()
+
+
+# A session that builds again finds the garbage cycles among what it froze every this many builds.
+FULL_COLLECTION_EVERY = 16
+
+
+def settle(full: bool) -> None:
+    """Once a build's result is out, in a session that builds again (a build server): collect what
+    the build left and freeze the survivors, so that no collection during the next build scans what
+    the session keeps (its memos, the parse trees, the last analyses: millions of objects, whose
+    scan took 0.3-0.5 s of a 0.1 s lowering at (1000,3,60)); the collection then scans only what one
+    build made. Frozen objects are still freed when no longer referenced, except cycles: `full`
+    unfreezes everything first, so that collection finds those too (0.4-0.5 s at that size)."""
+    if full:
+        gc.unfreeze()
+    gc.collect()
     gc.freeze()
 
 
