@@ -71,7 +71,7 @@ def origin_of(path: str, fleet: Fleet, overlays: Mapping[str, Span], paths: dict
     "the .gop program"; `BUILT_IN` for a chart's templates and .helmignore. The header of a file is a
     function of its path, its text and this. `places`: the origins found, by the declaration their
     place in the tree names (all that `source_of` reads), for the files of one build."""
-    if _built_in(path):
+    if path.startswith("charts/") and _built_in(path):
         return BUILT_IN
     candidate = _candidate(path)
     if places is None:
@@ -177,7 +177,7 @@ def readme(fleet: Fleet, files: list[str], paths: dict[str, str] | None = None) 
     lines += [f"| `{top}/` | {_TOPS[top]} |" for top in tops if top in _TOPS]
     lines += ["", "## Clusters", "", "| cluster | env | apps | declared in |", "|---|---|---|---|"]
     for name, cluster in sorted(fleet.clusters.items()):
-        apps = ", ".join(f"`{app}`" for app in cluster.instances) or "none"
+        apps = ", ".join(map("`{}`".format, cluster.instances)) or "none"
         lines.append(f"| `{name}` | `{cluster.env}` | {apps} | `{_relative(cluster.span.file, fleet, paths)}` |")
     lines += ["", "Each cluster is bootstrapped with `flux bootstrap ... --path=clusters/CLUSTER`: Flux syncs",
               "`clusters/CLUSTER/`, which names everything else the cluster runs.", ""]

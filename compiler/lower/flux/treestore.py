@@ -40,6 +40,7 @@ check) makes the files without the store, so the error is the one the lowering r
 from __future__ import annotations
 
 import hashlib
+import itertools
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -160,16 +161,16 @@ def _delivery_layers(app: AppModel) -> list[tuple]:
 class Patch:
     """What the fleet's files read of an instance's `cluster_values` and of who set each of its paths."""
 
-    cluster_values: dict[str, Any]  # the instance's (the patch is kept by its origins: these must be the same object)
+    cluster_values: dict[str, Any]  # the instance's
     origins: list[tuple]  # `_cluster_origins`
     selector_fields: frozenset[str]  # the fields of the paths a selector overlay set
-    digest: bytes
+    head: bytes  # the instance's app and env, and a digest of the rest
 
 
 def _fleet_digest(fleet: Fleet, caches, memo: LoweringMemo) -> bytes:
     """A digest of everything the fleet's files read: one sha256 over digests of its parts (the
-    settings, each env, app, cluster), each part's digest kept by the identity of what it reads
-    (`memo`), so an analysis after an edit digests again only what the edit made anew."""
+    settings, each env, app, cluster, instance), each part's digest kept by the identity of what it
+    reads (`memo`), so an analysis after an edit digests again only what the edit made anew."""
     instances = _distinct_instances(fleet)
     patches = {key: _patch(instance, memo) for key, instance in instances.items()}
     hidden = _hidden_fields(fleet, instances, patches)
@@ -182,12 +183,13 @@ def _fleet_digest(fleet: Fleet, caches, memo: LoweringMemo) -> bytes:
         digest.update(env_digest.digest())
     for name, app in sorted(fleet.apps.items()):
         digest.update(_fleet_app_digest(app, hidden[name], caches, memo))
+    env_values = {name: env.app_values for name, env in fleet.envs.items()}
     of_instance = {}
     for key, instance in instances.items():
-        env_values = instance.env_values
-        env_patch = (b"the env's" if env_values is fleet.envs[instance.env].app_values.get(instance.app)  # digested above
-                     else _seen_digest(env_values, hidden[instance.app], memo))
-        of_instance[key] = f"{instance.app}\0{instance.env}\0".encode() + patches[key].digest + env_patch
+        values = instance.env_values
+        of_instance[key] = patches[key].head + (
+            b"the env's" if values is env_values[instance.env].get(instance.app)  # digested above
+            else _seen_digest(values, hidden[instance.app], memo))
     for name, cluster in sorted(fleet.clusters.items()):
         digest.update(_digest(name, cluster.doc, cluster.span, cluster.labels, cluster.env, cluster.releases,
                               cluster.resources, caches.sops_secrets(name)))
@@ -197,15 +199,14 @@ def _fleet_digest(fleet: Fleet, caches, memo: LoweringMemo) -> bytes:
 
 
 def _patch(instance: Instance, memo: LoweringMemo) -> Patch:
-    """The instance's `Patch` (clusters whose layers give an app the same patch share its objects)."""
-    kept = memo.patches.get(instance.origins)
+    kept = memo.patches.get(instance)
     if kept is not None and kept.cluster_values is instance.cluster_values:
         return kept
     origins = _cluster_origins(instance)
     patch = Patch(instance.cluster_values, origins,
                   frozenset(origin[0][0] for origin in origins if origin[1:2] == (Layer.SELECTOR,)),
-                  _digest(instance.cluster_values, origins))
-    memo.patches.put(instance.origins, patch)
+                  f"{instance.app}\0{instance.env}\0".encode() + _digest(instance.cluster_values, origins))
+    memo.patches.put(instance, patch)
     return patch
 
 
@@ -234,7 +235,8 @@ def _fleet_app_digest(app: AppModel, hidden: frozenset[str], caches, memo: Lower
 
 def _distinct_instances(fleet: Fleet) -> dict[int, Instance]:
     """The apps' instances by identity (clusters whose layers give an app the same values share one)."""
-    return {id(instance): instance for cluster in fleet.clusters.values() for instance in cluster.instances.values()}
+    every = list(itertools.chain.from_iterable(cluster.instances.values() for cluster in fleet.clusters.values()))
+    return dict(zip(map(id, every), every))
 
 
 def _cluster_origins(instance: Instance) -> list[tuple]:
@@ -263,7 +265,8 @@ def _hidden_fields(fleet: Fleet, instances: dict[int, Instance], patches: dict[i
     per_app: dict[str, set[str]] = {name: set() for name in fleet.apps}
     for key, instance in instances.items():
         per_app[instance.app].update(instance.cluster_values)
-        overlaid.update(patches[key].selector_fields)
+        if patches[key].selector_fields:
+            overlaid.update(patches[key].selector_fields)
     shown = CHART_ONLY_FIELDS - overlaid
     return {name: shown.difference(fields) for name, fields in per_app.items()}
 
