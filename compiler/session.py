@@ -28,7 +28,9 @@ Where the caches live, and how long:
   itself): each chart's files, each app group's and the fleet's Flux files (by their disk cache keys'
   parts) and each Flux file's written form (by its text), and the digests of the lowering's keys by
   the identity of what they digest (app bases, values types and their fields, instances, value
-  trees: the `EvaluationMemo`'s very objects for unchanged apps), for the same three analyses. A
+  trees: the `EvaluationMemo`'s very objects for unchanged apps) and each instance's keys kustomize
+  cannot carry (the lowering checks of every analysis, the language server's too: 27 -> 15 ms at
+  (1000,3,60)), for the same three analyses. A
   build server building after a one-line edit at (1000,3,60) lowers in ~0.1 s, not 0.4-1.1 s: it
   digests and unpickles nothing of the unchanged apps. It holds the unchanged charts' bytes (the
   tree written, which the next build hands to `write_tree` again); the source files' paths from the

@@ -2,7 +2,8 @@
 its build's files are exactly those of a fresh `--no-cache` analysis, under another PYTHONHASHSEED;
 what the edit left unchanged is neither made again nor read from the disk cache; an unchanged app
 keeps its evaluated objects (base values, values type, instances) across analyses, by which the memo
-finds them; a command-line session keeps no memo; the collector policy of a session that builds again.
+finds them, and its keys kustomize cannot carry (`gopc check`'s lowering checks); a command-line
+session keeps no memo; the collector policy of a session that builds again.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from gop.compiler.lower.flux.caches import LoweringCaches
 from gop.compiler.lower.flux.treestore import group_of
 from gop.compiler.lower.repository import repository
 from gop.compiler.session import ParseCache, Session, command_line_session
-from test_runmemo import edit
+from test_runmemo import copy_example, edit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from fleetgen import generate  # noqa: E402
@@ -145,6 +146,23 @@ def test_an_unchanged_app_keeps_its_evaluated_objects_and_lowers_from_the_memo(t
     others = [name for name in after.fleet.apps if group_of(name) != group_of("app0003")]
     assert others and not any(path.startswith((f"charts/{name}/", f"apps/base/{name}/"))
                               for path in changed for name in others)
+
+
+def test_a_session_reports_the_keys_kustomize_cannot_carry_as_a_fresh_analysis_does(tmp_path):
+    """Each instance's overlong keys are kept by the instance (`LoweringMemo.overlong`): a key
+    brought in, taken out and brought in again is reported exactly when a fresh analysis reports it."""
+    program = copy_example("shop", tmp_path)
+    envs = program / "envs.gop"
+    plain = envs.read_text(encoding="utf-8")
+    key = "flag-" + "x" * 1100
+    long = plain.replace('values.logLevel = "debug"', f'values.logLevel = "debug"\n    values.features {{ "{key}" = true }}')
+    session = Session(parses=ParseCache())
+    for text in (plain, long, plain, long):
+        envs.write_text(text, encoding="utf-8")
+        found = [(d.code, d.span, d.message) for d in session.analyse([program]).diagnostics]
+        fresh = command_line_session(cache=False).analyse([program]).diagnostics
+        assert found == [(d.code, d.span, d.message) for d in fresh]
+        assert [code for code, *_ in found].count("E0703") == (text is long)
 
 
 def test_a_command_line_session_keeps_no_lowering_memo():

@@ -37,6 +37,7 @@ class LoweringMemo:
         self.tree_apps = RoundMemo(rounds)  # app base -> (what else it read, `treestore._app_digest`)
         self.fleet_apps = RoundMemo(rounds)  # app base -> (what else it read, its part of `treestore._fleet_digest`)
         self.patches = RoundMemo(rounds)  # an instance -> its `treestore.Patch`
+        self.overlong = RoundMemo(rounds)  # an instance -> its keys kustomize cannot carry (`flux.keys.overlong_keys`)
         self.seen = RoundMemo(rounds)  # a value tree -> (hidden fields, the digest of the rest: `treestore._seen_digest`)
         # (kind, digests of what they are made from) -> a chart's entry or a part of the Flux tree's files
         self.files = RoundTable(rounds) if keep_files else None
