@@ -19,7 +19,8 @@ Invariants:
 - Kept for the last `rounds` analyses that made or used them (`next_round` as each analysis
   starts): an unchanged app's entries are the same objects from one analysis to the next, not copies.
 - One analysis (`one_round`) keeps no files: a command-line build streams its charts and never
-  holds them all (`lower.repository`), and its digests go with its analysis.
+  holds them all (`lower.repository`); and only the digests it reads more than once, which go
+  with its analysis.
 """
 
 from __future__ import annotations
@@ -30,31 +31,35 @@ from gop.compiler.core.identity import RoundMemo, RoundTable
 
 
 class LoweringMemo:
-    def __init__(self, rounds: int, *, keep_files: bool) -> None:
+    def __init__(self, rounds: int, *, across_analyses: bool) -> None:
+        # What one analysis reads more than once (apps share fields, the stores share the app digests,
+        # instances share value trees), and a session's later analyses too:
         self.app_digests = RoundMemo(rounds)  # app base -> (name, doc, features, values type, `ChartStore.app_digest`)
         self.type_digests = RoundMemo(rounds)  # values type -> `ChartStore.values_type_digest`
         self.field_digests = RoundMemo(rounds)  # a values type's Field -> its repr's digest
         self.tree_apps = RoundMemo(rounds)  # app base -> (what else it read, `treestore._app_digest`)
         self.fleet_apps = RoundMemo(rounds)  # app base -> (what else it read, its part of `treestore._fleet_digest`)
-        self.patches = RoundMemo(rounds)  # an instance -> its `treestore.Patch`
-        self.overlong = RoundMemo(rounds)  # an instance -> its keys kustomize cannot carry (`flux.keys.overlong_keys`)
         self.seen = RoundMemo(rounds)  # a value tree -> (hidden fields, the digest of the rest: `treestore._seen_digest`)
+        # What only a later analysis reads again (none kept for one analysis):
+        self.patches = RoundMemo(rounds) if across_analyses else _NOTHING_KEPT  # an instance -> its `treestore.Patch`
+        # an instance -> its keys kustomize cannot carry (`flux.keys.overlong_keys`)
+        self.overlong = RoundMemo(rounds) if across_analyses else _NOTHING_KEPT
         # (kind, digests of what they are made from) -> a chart's entry or a part of the Flux tree's files
-        self.files = RoundTable(rounds) if keep_files else None
+        self.files = RoundTable(rounds) if across_analyses else None
         # (a Flux file's path, its text's id) -> (the text, the form it is written in, its written form)
-        self.written = RoundTable(rounds) if keep_files else None
+        self.written = RoundTable(rounds) if across_analyses else None
         # (working directory, program root) -> each source file's path from the root (`LoweringCaches.source_paths`)
         self._source_paths: dict[tuple[str, str], dict[str, str]] = {}
 
     @classmethod
     def across_rounds(cls, rounds: int) -> LoweringMemo:
         """A session's: the last `rounds` analyses' digests and files."""
-        return cls(rounds, keep_files=True)
+        return cls(rounds, across_analyses=True)
 
     @classmethod
     def one_round(cls) -> LoweringMemo:
         """One analysis's digests, for itself; no files."""
-        return cls(1, keep_files=False)
+        return cls(1, across_analyses=False)
 
     def source_paths(self, root: str) -> dict[str, str]:
         """Each source file's path from `root`, as the files' headers name it (`provenance`): strings
@@ -63,6 +68,22 @@ class LoweringMemo:
 
     def next_round(self) -> None:
         for memo in (self.app_digests, self.type_digests, self.field_digests, self.tree_apps, self.fleet_apps,
-                     self.patches, self.seen, self.files, self.written):
+                     self.seen, self.patches, self.overlong, self.files, self.written):
             if memo is not None:
                 memo.next_round()
+
+
+class _NothingKept:
+    """A memo that keeps nothing (what one analysis never reads twice)."""
+
+    def get(self, key: object) -> None:
+        return None
+
+    def put(self, key: object, value: object) -> None:
+        pass
+
+    def next_round(self) -> None:
+        pass
+
+
+_NOTHING_KEPT = _NothingKept()

@@ -67,6 +67,7 @@ CHART_ONLY_FIELDS = frozenset({
 })
 
 Files = dict[str, str]
+_NO_FIELDS: frozenset[str] = frozenset()
 
 
 class TreeStore:
@@ -162,7 +163,6 @@ class Patch:
     """What the fleet's files read of an instance's `cluster_values` and of who set each of its paths."""
 
     cluster_values: dict[str, Any]  # the instance's
-    origins: list[tuple]  # `_cluster_origins`
     selector_fields: frozenset[str]  # the fields of the paths a selector overlay set
     head: bytes  # the instance's app and env, and a digest of the rest
 
@@ -203,8 +203,8 @@ def _patch(instance: Instance, memo: LoweringMemo) -> Patch:
     if kept is not None and kept.cluster_values is instance.cluster_values:
         return kept
     origins = _cluster_origins(instance)
-    patch = Patch(instance.cluster_values, origins,
-                  frozenset(origin[0][0] for origin in origins if origin[1:2] == (Layer.SELECTOR,)),
+    patch = Patch(instance.cluster_values,
+                  frozenset(origin[0][0] for origin in origins if origin[1:2] == (Layer.SELECTOR,)) or _NO_FIELDS,
                   f"{instance.app}\0{instance.env}\0".encode() + _digest(instance.cluster_values, origins))
     memo.patches.put(instance, patch)
     return patch
@@ -268,7 +268,7 @@ def _hidden_fields(fleet: Fleet, instances: dict[int, Instance], patches: dict[i
         if patches[key].selector_fields:
             overlaid.update(patches[key].selector_fields)
     shown = CHART_ONLY_FIELDS - overlaid
-    return {name: shown.difference(fields) for name, fields in per_app.items()}
+    return {name: shown.difference(fields) if fields else shown for name, fields in per_app.items()}
 
 
 def _moved_apps(fleet: Fleet, instances: dict[int, Instance]) -> set[str]:
