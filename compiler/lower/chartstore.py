@@ -62,6 +62,8 @@ class ChartStore:
             if content_digest is not None:
                 helm.remember_content_digest(app, content_digest)
         if kept is not None:
+            entry = ({path: self._memo.built_in(data) if _is_built_in(path) else data for path, data in entry[0].items()},
+                     *entry[1:])
             kept.put((KIND, *parts), entry)
         return entry[0]
 
@@ -95,6 +97,11 @@ class ChartStore:
                 self._memo.field_digests.put(field, known)
             digest.update(known)
         return digest.digest()
+
+
+def _is_built_in(path: str) -> bool:
+    """A chart's built-in file (gopc's own text, the same in every chart with the same parts; see `provenance`)."""
+    return path.startswith("templates/") or path == ".helmignore"
 
 
 def _written(files: dict[str, str], written: Callable[[str, str], str | bytes] | None) -> dict[str, str | bytes]:

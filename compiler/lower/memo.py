@@ -48,6 +48,9 @@ class LoweringMemo:
         self.files = RoundTable(rounds) if across_analyses else None
         # (a Flux file's path, its text's id) -> (the text, the form it is written in, its written form)
         self.written = RoundTable(rounds) if across_analyses else None
+        # A chart's built-in files' written forms, one object for every chart that has each (by content;
+        # a few dozen): a thousand charts read from the disk cache held a copy each, 22 MB at (1000,3,60).
+        self._built_in: dict[str | bytes, str | bytes] = {}
         # (working directory, program root) -> each source file's path from the root (`LoweringCaches.source_paths`)
         self._source_paths: dict[tuple[str, str], dict[str, str]] = {}
 
@@ -60,6 +63,10 @@ class LoweringMemo:
     def one_round(cls) -> LoweringMemo:
         """One analysis's digests, for itself; no files."""
         return cls(1, across_analyses=False)
+
+    def built_in(self, data: str | bytes) -> str | bytes:
+        """The one object of a chart's built-in file with this content (kept by a session's memo)."""
+        return self._built_in.setdefault(data, data)
 
     def source_paths(self, root: str) -> dict[str, str]:
         """Each source file's path from `root`, as the files' headers name it (`provenance`): strings
