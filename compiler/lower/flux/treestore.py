@@ -179,7 +179,8 @@ def _fleet_digest(fleet: Fleet, caches, memo: LoweringMemo) -> bytes:
         env_digest = hashlib.sha256(_digest(name, env.doc, env.span, env.clusters, env.unit_values))
         env_digest.update(len(env.app_values).to_bytes(8, "little"))
         for app, values in env.app_values.items():
-            env_digest.update(_digest(app) + _seen_digest(values, hidden.get(app, frozenset()), memo))
+            seen = _seen_digest(values, hidden.get(app, _NO_FIELDS), memo)
+            env_digest.update(app.encode("utf-8", "surrogateescape") + b"\0" + seen)
         digest.update(env_digest.digest())
     for name, app in sorted(fleet.apps.items()):
         digest.update(_fleet_app_digest(app, hidden[name], caches, memo))
