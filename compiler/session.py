@@ -31,10 +31,11 @@ Where the caches live, and how long:
   trees: the `EvaluationMemo`'s very objects for unchanged apps) and each instance's keys kustomize
   cannot carry (the lowering checks of every analysis, the language server's too: 27 -> 15 ms at
   (1000,3,60)), for the same three analyses. A
-  build server building after a one-line edit at (1000,3,60) lowers in ~0.1 s, not 0.4-1.1 s: it
-  digests and unpickles nothing of the unchanged apps. It holds the unchanged charts' bytes (the
-  tree written, which the next build hands to `write_tree` again); the source files' paths from the
-  root are kept too (strings).
+  build server building after a one-line edit at (1000,3,60) lowers in ~0.1 s of CPU, not 0.4-1.1 s,
+  with the collector policy below: it digests and unpickles nothing of the unchanged apps. It holds
+  the tree's bytes (59 MB there, a chart's built-in files shared: its RSS is ~230 MB, not ~150),
+  which the next build hands to `write_tree` again; the source files' paths from the root are kept
+  too (strings).
 - On disk, across runs (`core.diskcache`, when the session is given one: the command line's,
   unless `--no-cache`; or through the language server's `ParseCache`, which writes after the
   diagnostics are out): each file's parse by (gopc, path, text). A run whose files are all
