@@ -27,6 +27,7 @@ from gop.compiler.core.diskcache import DiskCache
 from gop.compiler.lower.flux import tree, treestore
 from gop.compiler.lower.flux.caches import LoweringCaches
 from gop.compiler.lower.flux.treestore import TreeStore
+from gop.compiler.lower.memo import LoweringMemo
 from gop.compiler.session import analyse
 from test_incremental import Builds, gopc, tree_bytes
 from test_runmemo import edit
@@ -125,8 +126,8 @@ def test_the_fleets_files_read_no_hidden_chart_only_field(example, tmp_path):
     expected = tree.fleet_files(reference, LoweringCaches(reference), tree.envs_apps(reference))
     fleet = analyse([program]).fleet
     instances = treestore._distinct_instances(fleet)
-    origins = {key: treestore._cluster_origins(instance) for key, instance in instances.items()}
-    hidden = treestore._hidden_fields(fleet, instances, origins)
+    patches = {key: treestore._patch(instance, LoweringMemo.one_round()) for key, instance in instances.items()}
+    hidden = treestore._hidden_fields(fleet, instances, patches)
     changed = 0
     for name, app in fleet.apps.items():
         trees = [app.base, *(fleet.envs[env].app_values.get(name, {}) for env in fleet.envs),

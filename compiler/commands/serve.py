@@ -281,7 +281,7 @@ class BuildServer:
         self._started = time.monotonic()
         self._builds = 0
         self._stopping = False
-        self._collect_after_reply = False
+        self._built = None  # the session of the build just served, settled once its reply is sent
         self._collect_when_idle = False
 
     def __enter__(self) -> BuildServer:
@@ -303,7 +303,7 @@ class BuildServer:
 
     def serve(self) -> None:
         """Until idle for `idle_timeout` seconds, stopped, or signalled."""
-        from gop.compiler.core.collector import serving_builds, when_server_idle
+        from gop.compiler.core.collector import serving_builds, settle
 
         serving_builds()
         idle_since = time.monotonic()
@@ -316,7 +316,7 @@ class BuildServer:
             except TimeoutError:
                 if collect_due:
                     self._collect_when_idle = False
-                    when_server_idle()
+                    settle(full=True)
                     continue
                 print(f"gopc serve: no build for {self.idle_timeout:g} s: stopping", file=sys.stderr)
                 return
@@ -361,7 +361,6 @@ class BuildServer:
         except (OSError, KeyError, TypeError, ValueError):  # a working directory gone, a malformed request
             return {"code": None}  # the client builds itself, and reports what it finds
         self._builds += 1
-        self._collect_after_reply = True
         print(f"gopc serve: {' '.join(argv)} (in {request['cwd']}): exit {code} in {time.perf_counter() - started:.2f} s",
               file=sys.stderr)
         return {"code": code, "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}
@@ -378,16 +377,14 @@ class BuildServer:
 
     def _after_reply(self) -> None:
         """What the client need not wait for: the trees parsed for the first time go to the disk
-        cache, and the collector goes over the young objects the build left (the whole heap waits
-        until no client has asked for `COLLECT_AFTER_IDLE` seconds: `core.collector`)."""
-        from gop.compiler.core.collector import after_served_build
-
-        if not self._collect_after_reply:
+        cache, and the session that built is settled (`Session.settle`: what the build left is
+        collected, the rest frozen); the whole heap waits until no client has asked for
+        `COLLECT_AFTER_IDLE` seconds."""
+        if self._built is None:
             return
-        self._collect_after_reply, self._collect_when_idle = False, True
-        for session in self._sessions.values():
-            session.parses.write_pending()
-        after_served_build()
+        built, self._built, self._collect_when_idle = self._built, None, True
+        built.parses.write_pending()
+        built.settle()
 
     def session_for(self, paths: list[str], disk) -> object:
         """The session that builds `paths` from the current working directory with `disk`: the one
@@ -398,7 +395,7 @@ class BuildServer:
         session = self._sessions.pop(key, None)
         if session is None:
             session = Session(parses=ParseCache(disk=disk), disk=disk)
-        self._sessions[key] = session
+        self._sessions[key] = self._built = session
         while len(self._sessions) > PROGRAMS_KEPT:
             del self._sessions[next(iter(self._sessions))]
         return session

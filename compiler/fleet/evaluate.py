@@ -263,11 +263,12 @@ class _Evaluator:
         if self.memo is not None:  # one object for equal environments: the memos compare it by identity first
             environment = self.memo.environment = self.memo.environment if self.memo.environment == environment else environment
         self._environment = environment
+        self._keep_app_record(environment)
         for name, decl in self.resolution.resources["app"].items():
             scope = self.checker.scope_of(decl)
             with self._unit_context("app"):
                 leaves, values_type = self._checked_app_body(decl, scope, environment)
-            record = _app_record(self.app_record, name, values_type)
+            record = self._app_record(decl, name, values_type, environment)
             self._own_conflicts(f"app {name}", leaves)
             below = self._base("app", name, decl, record, leaves)
             if self.checker.reads_context and self._context_read_of(name, leaves, below):
@@ -298,6 +299,32 @@ class _Evaluator:
                 unit = units[unit_key(kind, name)] = _Unit(kind, name, decl, record, leaves, *_written(kind, name, record, own, own_below))
                 self._required(unit, below)
         return units
+
+    def _keep_app_record(self, environment: tuple) -> None:
+        """The prelude's App schema of the previous analyses when the environment is the same object
+        (it is checked from the same trees: the same schema, as new objects), so that the records
+        made from it (`_app_record`) can be too."""
+        if self.memo is None:
+            return
+        kept = self.memo.app_record
+        if kept is not None and kept[0] is environment:
+            self.app_record = kept[1]
+        self.memo.app_record = (environment, self.app_record)
+
+    def _app_record(self, decl: ast.ResourceDecl, name: str, values_type: RecordType | None,
+                    environment: tuple) -> RecordType:
+        """`_app_record(...)`, the previous analyses' record when the declaration and the environment
+        are the same objects: its values schema is then declared by the same trees (the environment's),
+        so it is the same schema. An unchanged app thus keeps its `values_type` object across analyses,
+        which the lowering finds its digests by (`lower.memo`)."""
+        if self.memo is None:
+            return _app_record(self.app_record, name, values_type)
+        kept = self.memo.app_records.get(decl)
+        if kept is not None and kept[0] is environment and kept[1] is self.app_record:
+            return kept[2]
+        record = _app_record(self.app_record, name, values_type)
+        self.memo.app_records.put(decl, (environment, self.app_record, record))
+        return record
 
     def _own_conflicts(self, source: str, leaves: list[Leaf]) -> None:
         """Report the conflicts of a unit's own body (only those: `_written` layers its leaves).

@@ -40,37 +40,51 @@ BUILT_IN = "its built-in chart templates (the app's settings are in values.yaml)
 
 def as_written(path: str, text: str, fleet: Fleet, overlays: Mapping[str, Span], *, verbatim: bool = False,
                encoded: bool = False, paths: dict[str, str] | None = None,
-               built_in: dict[tuple[str, str], str | bytes] | None = None) -> str | bytes:
+               built_in: dict[tuple[str, str], str | bytes] | None = None, origin: str | None = None) -> str | bytes:
     """A file of the tree as it is written: with its header (unless copied `verbatim`), and with
     `encoded` as its UTF-8 bytes. Made one file at a time, so a large tree (100s of MB) is never
     held both with and without its headers. `paths`: each source file's path from the root,
     worked out once per source for all the files of a build (`LoweringCaches.source_paths`).
     `built_in`: the written form of each of a chart's built-in files by (path under the chart,
-    text), so the 1000 charts of a fleet hold one copy of each template, not one each."""
+    text), so the 1000 charts of a fleet hold one copy of each template, not one each. `origin`:
+    the file's `origin_of`, when the caller has it."""
     if built_in is not None and _built_in(path):
         key = (path.split("/", 2)[2], text)
         if key not in built_in:
             built_in[key] = as_written(path, text, fleet, overlays, verbatim=verbatim, encoded=encoded)
         return built_in[key]
     if not verbatim:
-        text = headed(path, text, origin_of(path, fleet, overlays, paths))
+        text = headed(path, text, origin if origin is not None else origin_of(path, fleet, overlays, paths))
     return text.encode("utf-8") if encoded else text
 
 
 def readme_file(files: list[str], fleet: Fleet, *, encoded: bool = False,
                 paths: dict[str, str] | None = None) -> str | bytes:
     """The root's README.md that describes the tree of these files (their paths), as written."""
-    text = readme(fleet, sorted(files), paths)
+    text = readme(fleet, files, paths)
     return text.encode("utf-8") if encoded else text
 
 
-def origin_of(path: str, fleet: Fleet, overlays: Mapping[str, Span], paths: dict[str, str] | None = None) -> str:
+def origin_of(path: str, fleet: Fleet, overlays: Mapping[str, Span], paths: dict[str, str] | None = None,
+              places: dict[tuple[str, str] | None, str] | None = None) -> str:
     """What a file's header says it is made from: "app `web` in apps.gop" (`source_of`), else
     "the .gop program"; `BUILT_IN` for a chart's templates and .helmignore. The header of a file is a
-    function of its path, its text and this."""
-    if _built_in(path):
+    function of its path, its text and this. `places`: the origins found, by the declaration their
+    place in the tree names (all that `source_of` reads), for the files of one build."""
+    if path.startswith("charts/") and _built_in(path):
         return BUILT_IN
-    source = source_of(path, fleet, overlays)
+    candidate = _candidate(path)
+    if places is None:
+        return _origin(candidate, fleet, overlays, paths)
+    known = places.get(candidate)
+    if known is None:
+        known = places[candidate] = _origin(candidate, fleet, overlays, paths)
+    return known
+
+
+def _origin(candidate: tuple[str, str] | None, fleet: Fleet, overlays: Mapping[str, Span],
+            paths: dict[str, str] | None) -> str:
+    source = None if candidate is None else _source(candidate, fleet, overlays)
     return "the .gop program" if source is None else f"{source[0]} in {_relative(source[1].file, fleet, paths)}"
 
 
@@ -96,24 +110,30 @@ def _in_chart_templates(parts: list[str]) -> bool:
 
 def source_of(path: str, fleet: Fleet, overlays: Mapping[str, Span]) -> tuple[str, Span] | None:
     """(what, where it is declared) that a file of the tree is made from; None for the program at large."""
-    parts = path.split("/")
+    candidate = _candidate(path)
+    return None if candidate is None else _source(candidate, fleet, overlays)
+
+
+def _candidate(path: str) -> tuple[str, str] | None:
+    """The (kind, name) of the declaration a file's place in the tree names, if any."""
+    parts = path.split("/", 3)
     if len(parts) < 3:
         return None
     top, first, second = parts[0], parts[1], parts[2]
-    candidates = {
-        "charts": [("app", first)],
-        "apps": [("app", second)] if first == "base" else [("env", first)],
-        "releases": [("release", second)] if first == "base" else [("env", first)],
-        "components": [("overlay", first)],
-        "clusters": [("cluster", first)],
-        "tenants": [("tenant", first)],
-        "infrastructure": [("resource", second)] if first == "resources" else [("namespace", second)],
-    }.get(top, [])
-    for kind, name in candidates:
-        span = _declared(fleet, overlays, kind, name)
-        if span is not None:
-            return f"{kind} `{name}`", span
-    return None
+    if top == "apps":
+        return ("app", second) if first == "base" else ("env", first)
+    if top == "releases":
+        return ("release", second) if first == "base" else ("env", first)
+    if top == "infrastructure":
+        return ("resource", second) if first == "resources" else ("namespace", second)
+    kind = {"charts": "app", "components": "overlay", "clusters": "cluster", "tenants": "tenant"}.get(top)
+    return None if kind is None else (kind, first)
+
+
+def _source(candidate: tuple[str, str], fleet: Fleet, overlays: Mapping[str, Span]) -> tuple[str, Span] | None:
+    kind, name = candidate
+    span = _declared(fleet, overlays, kind, name)
+    return None if span is None else (f"{kind} `{name}`", span)
 
 
 def _declared(fleet: Fleet, overlays: Mapping[str, Span], kind: str, name: str) -> Span | None:
@@ -138,7 +158,7 @@ def _relative(file: str, fleet: Fleet, paths: dict[str, str] | None) -> str:
 
 
 def readme(fleet: Fleet, files: list[str], paths: dict[str, str] | None = None) -> str:
-    """What the tree holds (`files`: its paths), where each part comes from, and how to change it."""
+    """What the tree holds (`files`: its paths, in any order), where each part comes from, and how to change it."""
     tops = sorted({path.split("/", 1)[0] for path in files if "/" in path})
     lines = [
         "<!-- Generated by gopc from the .gop program.",
@@ -157,7 +177,7 @@ def readme(fleet: Fleet, files: list[str], paths: dict[str, str] | None = None) 
     lines += [f"| `{top}/` | {_TOPS[top]} |" for top in tops if top in _TOPS]
     lines += ["", "## Clusters", "", "| cluster | env | apps | declared in |", "|---|---|---|---|"]
     for name, cluster in sorted(fleet.clusters.items()):
-        apps = ", ".join(f"`{app}`" for app in cluster.instances) or "none"
+        apps = ", ".join(map("`{}`".format, cluster.instances)) or "none"
         lines.append(f"| `{name}` | `{cluster.env}` | {apps} | `{_relative(cluster.span.file, fleet, paths)}` |")
     lines += ["", "Each cluster is bootstrapped with `flux bootstrap ... --path=clusters/CLUSTER`: Flux syncs",
               "`clusters/CLUSTER/`, which names everything else the cluster runs.", ""]

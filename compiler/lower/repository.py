@@ -79,6 +79,7 @@ def repository_stream(analysis, *, encoded: bool = False) -> Iterator[tuple[str,
     paths: list[str] = []
     source_paths = analysis.lowering.source_paths
     built_in: dict[tuple[str, str], str | bytes] = {}
+    places: dict[tuple[str, str] | None, str] = {}  # origins by declaration (`provenance.origin_of`)
     for name, app in fleet.apps.items():
         directory = f"charts/{name}"
 
@@ -87,7 +88,7 @@ def repository_stream(analysis, *, encoded: bool = False) -> Iterator[tuple[str,
             return as_written(path, text, fleet, overlays, encoded=encoded, paths=source_paths, built_in=built_in)
 
         # Every file of the chart is headed with the same origin (`provenance.headed`).
-        form = f"{origin_of(directory + '/', fleet, overlays, source_paths)}\0{encoded}".encode()
+        form = f"{origin_of(directory + '/', fleet, overlays, source_paths, places)}\0{encoded}".encode()
         chart = analysis.lowering.charts.chart_files(app, analysis.lowering.helm, written=written, form=form)
         for relative, data in chart.items():
             paths.append(f"{directory}/{relative}")
@@ -98,11 +99,17 @@ def repository_stream(analysis, *, encoded: bool = False) -> Iterator[tuple[str,
     except FluxLoweringError as error:
         raise LoweringFailed([program_lowering_diagnostic(error, analysis.program)]) from None
     verbatim = {f"{secret.directory}/{secret.file_name}" for secret in sops_secrets(fleet, analysis.lowering)}
+    kept = analysis.lowering.memo.written  # the session's, by path and text (`lower.memo`)
     while flux_files:  # each text dropped as its written form is made
         path, text = flux_files.popitem()
         paths.append(path)
-        yield path, as_written(path, text, fleet, overlays, verbatim=path in verbatim, encoded=encoded,
-                               paths=source_paths)
+        form = (path in verbatim, encoded, origin_of(path, fleet, overlays, source_paths, places))
+        known = kept.get((path, id(text))) if kept is not None else None
+        if known is None or known[0] is not text or known[1] != form:
+            known = (text, form, as_written(path, text, fleet, overlays, verbatim=form[0], encoded=encoded, origin=form[2]))
+            if kept is not None:
+                kept.put((path, id(text)), known)
+        yield path, known[2]
     yield README, readme_file(paths, fleet, encoded=encoded, paths=source_paths)
 
 

@@ -8,9 +8,11 @@ methods answer as the functions they stand for, each worked out at most once:
   the file tree and every render ask for, every SOPS file read and checked once for all clusters;
 - `helm`: the Helm lowering's `HelmCaches` for the fleet's apps (chart versions, field schemas);
 - `charts`: each app's chart files, a `lower.chartstore.ChartStore` through the session's disk
-  cache when it has one (kept across runs);
+  cache when it has one (kept across runs) and its `LoweringMemo` when it analyses again (kept
+  across its analyses);
 - `tree_parts`: the Flux tree's files of each app and of the rest of the fleet, a
-  `treestore.TreeStore` through the session's disk cache when it has one (kept across runs);
+  `treestore.TreeStore` through the same disk cache and memo;
+- `memo`: the session's `lower.memo.LoweringMemo`, else one of this fleet's own (its digests only);
 - `resource_plan()`: `resources.resource_plan(fleet)`, where each resource's objects go.
 - `chart_sources()`: `releases.ChartSources(fleet)`, the named chart sources of the releases;
 - `release_components()`: `releases.release_components(fleet)`, what overlays set for releases;
@@ -24,7 +26,8 @@ Invariants:
 - One object per fleet, made by whoever holds the fleet (the session puts one in each
   `Analysis`; a lowering called with a bare fleet makes its own): it lives exactly as long
   as that holder, so nothing here outlives the program it came from, and two programs
-  lowered side by side (`gopc diff`) never evict each other's answers.
+  lowered side by side (`gopc diff`) never evict each other's answers. Only the session's `memo`
+  outlives it: what it keeps is checked against this fleet's objects (`lower.memo`).
 - Answers are shared, never changed by their readers; lists are handed out as copies.
 - A question that fails (`FluxLoweringError`) is not remembered: asked again, it fails again.
 """
@@ -38,23 +41,26 @@ from gop.compiler.lower.flux import network, overlays, releases, resources, secr
 from gop.compiler.lower.flux.charts import RenderedCharts
 from gop.compiler.lower.flux.treestore import TreeStore
 from gop.compiler.lower.helm.caches import HelmCaches
+from gop.compiler.lower.memo import LoweringMemo
 
 
 class LoweringCaches:
-    def __init__(self, fleet: Fleet, disk: DiskCache | None = None) -> None:
+    def __init__(self, fleet: Fleet, disk: DiskCache | None = None, memo: LoweringMemo | None = None) -> None:
         self.fleet = fleet
+        # the session's (what its earlier analyses' lowerings worked out), else this fleet's own
+        self.memo = memo if memo is not None else LoweringMemo.one_round()
         self._plan: overlays.OverlayPlan | None = None
         self._sops: dict[str, list[secrets.SopsSecret]] = {}  # cluster -> its SOPS secrets
         self._sops_files: dict[str, secrets.SopsSecret] = {}  # file -> the secret it holds (read and checked)
         self.helm = HelmCaches()  # the Helm lowering's, for the fleet's apps
-        self.charts = ChartStore(disk)  # each app's chart files, across runs
-        self.tree_parts = TreeStore(disk)  # the Flux tree's files, across runs
+        self.charts = ChartStore(disk, self.memo)  # each app's chart files, across runs
+        self.tree_parts = TreeStore(disk, self.memo)  # the Flux tree's files, across runs
         self._resources: resources.ResourcePlan | None = None
         self._chart_sources: releases.ChartSources | None = None
         self._release_components: releases.ReleaseComponents | None = None
         self.rendered_charts = RenderedCharts(disk)  # (chart package, release, namespace, values, crds) -> helm's objects
         self._network_policies: dict[str, list[dict]] | None = None
-        self.source_paths: dict[str, str] = {}  # source file -> its path from the root (provenance)
+        self.source_paths = self.memo.source_paths(str(fleet.root))  # source file -> its path from the root (provenance)
 
     def network_policies(self) -> dict[str, list[dict]]:
         """Each app's NetworkPolicies (read, never changed: render copies)."""

@@ -1,6 +1,6 @@
 """Map keys that kustomize cannot carry through a HelmRelease patch (E0703).
 
-Input: a `Fleet`. Output: (span, message) for every key an env, a selector overlay or a cluster
+Input: a `Fleet` (and the session's memo of each instance's keys, or None). Output: (span, message) for every key an env, a selector overlay or a cluster
 sets that kustomize would fail on, and every key of a release's own values (its base HelmRelease
 carries them), one per assignment.
 
@@ -12,6 +12,9 @@ layer's values go to the chart's values.yaml, which only Helm reads: no limit th
 
 from __future__ import annotations
 
+import itertools
+
+from gop.compiler.core.identity import RoundMemo
 from gop.compiler.core.span import Span
 from gop.compiler.emit.gojson import go_string
 from gop.compiler.fleet.model import Fleet
@@ -24,28 +27,39 @@ def go_json_length(key: str) -> int:
     return len(go_string(key))
 
 
-def overlong_keys(fleet: Fleet) -> list[tuple[Span | None, str]]:
+def overlong_keys(fleet: Fleet, kept: RoundMemo | None = None) -> list[tuple[Span | None, str]]:
+    """`kept`: each instance's overlong keys by the instance (the session's `LoweringMemo.overlong`:
+    an analysis after an edit walks only the instances it made anew), or None."""
     found: dict[tuple, tuple[Span | None, str]] = {}
-    seen: set[int] = set()
-    trees = [(release.base, release.base_origins, "a release's own values go into its HelmRelease")
-             for release in fleet.releases.values()]
-    for cluster in fleet.clusters.values():
-        for instance in (*cluster.instances.values(), *cluster.releases.values()):
-            if id(instance) not in seen:
-                seen.add(id(instance))
-                trees += [(tree, instance.origins, "what an env, overlay or cluster sets goes into a HelmRelease patch")
-                          for tree in (instance.env_values, instance.cluster_values)]
-    for tree, origins, why in trees:
-        paths: list[tuple[str, ...]] = []
-        if tree:  # most instances' env and cluster values: none
-            _overlong_paths(tree, (), paths)
-        for path in paths:
-            span = _span_of(origins, path)
-            message = (f"the key `{path[-1][:40]}...` ({len(path[-1])} characters) is too long for "
-                       f"kustomize, which allows {IMPLICIT_KEY_LIMIT} characters for a key in JSON form "
-                       f"(quotes and escapes included); {why}")
-            found.setdefault((span, path), (span, message))
+    keys = [key for release in fleet.releases.values()
+            for key in _overlong(release.base, release.base_origins, "a release's own values go into its HelmRelease")]
+    every = list(itertools.chain.from_iterable((*cluster.instances.values(), *cluster.releases.values())
+                                               for cluster in fleet.clusters.values()))
+    for instance in dict(zip(map(id, every), every)).values():
+        known = kept.get(instance) if kept is not None else None
+        if known is None:
+            known = tuple(key for tree in (instance.env_values, instance.cluster_values)
+                          for key in _overlong(tree, instance.origins, _LAYERS_GO_INTO_PATCHES))
+            if kept is not None:
+                kept.put(instance, known)
+        keys += known
+    for span, path, why in keys:
+        message = (f"the key `{path[-1][:40]}...` ({len(path[-1])} characters) is too long for "
+                   f"kustomize, which allows {IMPLICIT_KEY_LIMIT} characters for a key in JSON form "
+                   f"(quotes and escapes included); {why}")
+        found.setdefault((span, path), (span, message))
     return list(found.values())
+
+
+_LAYERS_GO_INTO_PATCHES = "what an env, overlay or cluster sets goes into a HelmRelease patch"
+
+
+def _overlong(tree: dict, origins: dict, why: str) -> list[tuple[Span | None, tuple[str, ...], str]]:
+    """(where it was set, path, why) of every overlong key of `tree`."""
+    paths: list[tuple[str, ...]] = []
+    if tree:  # most instances' env and cluster values: none
+        _overlong_paths(tree, (), paths)
+    return [(_span_of(origins, path), path, why) for path in paths]
 
 
 def _overlong_paths(tree: dict, path: tuple[str, ...], found: list[tuple[str, ...]]) -> None:

@@ -15,6 +15,7 @@ The one other error of the lowering, a render asked for a cluster the fleet does
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 from gop.compiler.fleet.model import Fleet, Instance
@@ -50,7 +51,8 @@ def lowering_problems(fleet: Fleet, caches: LoweringCaches | None = None) -> lis
             sops_secrets(fleet, caches)
         except FluxLoweringError as error:
             problems.append(error)
-    problems += [FluxLoweringError(message, span, code=codes.KEY_TOO_LONG) for span, message in overlong_keys(fleet)]
+    problems += [FluxLoweringError(message, span, code=codes.KEY_TOO_LONG)
+                 for span, message in overlong_keys(fleet, caches.memo.overlong)]
     if fleet.resources:  # no object twice on a cluster (what `caches.resource_plan` raises the first of)
         problems += resources.duplicate_objects(fleet, resources.placed_resources(fleet))
     return problems
@@ -59,16 +61,11 @@ def lowering_problems(fleet: Fleet, caches: LoweringCaches | None = None) -> lis
 def _clusters_reading_secrets(fleet: Fleet) -> dict[str, list[str]]:
     """The clusters (in the fleet's order) with an app instance that reads a secret of each kind
     ("sops", "external"; `Instance.secret_refs`): each instance looked at once, as clusters share them."""
-    kinds_of: dict[int, frozenset[str]] = {}
+    every = list(itertools.chain.from_iterable(model.instances.values() for model in fleet.clusters.values()))
+    kinds_of = {key: _secret_kinds(instance) for key, instance in dict(zip(map(id, every), every)).items()}
     reading: dict[str, list[str]] = {"sops": [], "external": []}
     for name, model in fleet.clusters.items():
-        kinds: set[str] = set()
-        for instance in model.instances.values():
-            found = kinds_of.get(id(instance))
-            if found is None:
-                found = kinds_of[id(instance)] = _secret_kinds(instance)
-            kinds |= found
-        for kind in sorted(kinds):
+        for kind in sorted(set().union(*map(kinds_of.__getitem__, map(id, model.instances.values())))):
             reading[kind].append(name)
     return reading
 
