@@ -38,7 +38,9 @@ Where the caches live, and how long:
   too (strings).
 - In the build server (`commands.serve`), across builds: one `Session` per program it builds (the
   last `PROGRAMS_KEPT`), with a `ParseCache` over the disk cache and an `EvaluationMemo`, as the
-  language server's; a build in its own process keeps nothing (`single_analysis`).
+  language server's, and the output index of each directory it built into (`output_indexes`:
+  each file's record, with the bytes it was checked against, so an unchanged file of the next
+  build is neither read nor hashed); a build in its own process keeps nothing (`single_analysis`).
 - On disk, across runs (`core.diskcache`, when the session is given one: the command line's,
   unless `--no-cache`; or through the language server's `ParseCache`, which writes after the
   diagnostics are out): each file's parse by (gopc, path, text). A run whose files are all
@@ -159,6 +161,9 @@ class Session:
         self.evaluation_memo = None if single_analysis else EvaluationMemo()
         self.lowering_memo = None if single_analysis else LoweringMemo.across_rounds(ParseCache.VERSIONS_PER_FILE)
         self._builds_settled = 0
+        # The output index of each directory this session built into (`emit.outputindex`), handed to
+        # the next build into it: only a session that builds again (the build server's) fills it.
+        self.output_indexes: dict[str, object] = {}
 
     def analyse(self, paths: Iterable[str | Path], overlays: Mapping[str, str] | None = None, *,
                 parse: Callable[[str, str], ParseResult] | None = None) -> Analysis:

@@ -235,3 +235,29 @@ def test_no_cache_neither_reads_nor_writes_an_index(tmp_path, monkeypatch):
     monkeypatch.setattr(outputindex.OutputIndex, "__init__", untouchable)
     for check in ((), ("--check",)):
         assert cli.main(["build", str(program), "-o", str(tmp_path / "out"), "--no-cache", "-q", *check]) == 0
+
+
+def test_an_index_kept_in_memory_spares_hashing_the_bytes_it_checked(tmp_path, reads, monkeypatch):
+    """The build server's: the next build into the directory takes the records from memory, and a
+    file whose bytes are the very objects checked last time is not hashed; a hand edit is still
+    found (its status differs), and a file whose bytes are other objects is hashed."""
+    disk, out, indexes = DiskCache(tmp_path / "cache", b"gopc"), tmp_path / "out", {}
+    files = {path: data.encode() for path, data in FILES.items()}
+    write_tree(files, out, disk=disk, indexes=indexes)
+    settle(out)
+    write_tree(files, out, disk=disk, indexes=indexes)  # reads every file: records and bytes remembered
+    hashed: list[bytes] = []
+    digest = outputindex.content_digest
+    monkeypatch.setattr(outputindex, "content_digest", lambda data: hashed.append(data) or digest(data))
+    monkeypatch.setattr(disk, "get", lambda *_: pytest.fail("the records come from memory"))
+    reads.clear()
+    again = dict(files) | {"README.md": bytes(bytearray(files["README.md"]))}  # equal bytes, another object
+    assert write_tree(again, out, disk=disk, indexes=indexes).unchanged == sorted(FILES)
+    assert reads == [] and hashed == [again["README.md"]]
+    path = out / EDITED
+    status = path.stat()
+    path.write_bytes(b"replicas: 9\n")
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+    assert write_tree(again, out, disk=disk, indexes=indexes).written == [EDITED]
+    assert reads == [EDITED]
+    assert (out / EDITED).read_bytes() == files[EDITED]

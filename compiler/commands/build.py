@@ -70,7 +70,8 @@ def _build(args, reporter: Reporter, disk, memo) -> int:
     try:
         if args.check:
             return check_output(files(), args, reporter, notes=notes, disk=disk)
-        code = write_output(files(), lambda: f"{len(paths)} files", args, reporter, notes=notes, disk=disk)
+        code = write_output(files(), lambda: f"{len(paths)} files", args, reporter, notes=notes, disk=disk,
+                            indexes=session.output_indexes if resident is not None else None)
     except LoweringFailed as failure:
         reporter.report(failure.diagnostics, analysis.program.sources)
         return EXIT_ERRORS
@@ -117,14 +118,15 @@ def _print_file_diff(path: Path, wanted: str | bytes) -> None:
     sys.stdout.writelines(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"{path}", f"{path} (built)"))
 
 
-def write_output(files, what: str | Callable[[], str], args, reporter: Reporter, notes=None, disk=None) -> int:
-    """Write `files` to `args.out` as `emit.tree.write_tree` does (`files`, `notes` and `disk` as it
-    takes them), and say what happened on stderr (`what` was written: a function when the files are
+def write_output(files, what: str | Callable[[], str], args, reporter: Reporter, notes=None, disk=None,
+                 indexes: dict | None = None) -> int:
+    """Write `files` to `args.out` as `emit.tree.write_tree` does (`files`, `notes`, `disk` and
+    `indexes` as it takes them), and say what happened on stderr (`what` was written: a function when the files are
     counted as they pass)."""
     from gop.compiler.emit.tree import EmitError, write_tree
 
     try:
-        report = write_tree(files, args.out, force=args.force, notes=notes, disk=disk)
+        report = write_tree(files, args.out, force=args.force, notes=notes, disk=disk, indexes=indexes)
     except EmitError as error:
         return reporter.fail(codes.CANNOT_WRITE_OUTPUT, str(error), EXIT_ERRORS)
     if reporter.verbose:

@@ -10,6 +10,12 @@ build's bytes, told by its record when its status is the one recorded (None othe
 reads the file, as without an index); `store` keeps this build's records for the next (those it
 used, and those of the files it read).
 
+In a process that builds again (the build server), an index is handed to the next build into the
+same directory (`write_tree`'s `indexes`): the records come from memory, with the bytes each was
+checked against, and a file whose status is its record's and whose bytes are those very objects
+is not hashed either (the lowering's memo hands an unchanged file's bytes over again): a served
+build after a one-line edit at (1000,3,60) hashes about 130 files, not 21,475 (0.05 s less).
+
 Measured at (1000,3,60) (21,475 files, 86 MB), one-line-change builds: with the tree's pages in
 memory a status and a digest cost about what opening and reading the file did (SHA-256 of the
 build's bytes, 53 ms; the statuses, 56 ms), so the index saves little there (sys 0.37 -> 0.33 s);
@@ -62,14 +68,24 @@ def content_digest(data: bytes) -> bytes:
 class OutputIndex:
     """The records of one output directory: those the last build kept, and this build's."""
 
-    __slots__ = ("_disk", "_key", "_since", "_stored", "_offsets", "_records", "_kept", "_read")
+    __slots__ = ("_disk", "_key", "_since", "_stored", "_offsets", "_records", "_kept", "_read", "_bytes", "_checked",
+                 "stored")
 
-    def __init__(self, disk, out: str) -> None:
+    def __init__(self, disk, out: str, *, remember: bool = False, previous: OutputIndex | None = None) -> None:
+        """`remember`: this index is kept for a next build into `out` in this process (the build
+        server's), as that build's `previous`: its records are then taken from memory, with the
+        bytes each was checked against, and a file whose status is its record's and whose bytes are
+        those very objects (the lowering's memo hands an unchanged file's bytes over again) is not
+        even hashed. Otherwise the records are read from the disk cache."""
         self._disk = disk  # core.diskcache.DiskCache
         self._key = disk.key(KIND, os.fsencode(out))
         self._since = time.time_ns()  # no status this build keeps was taken before
-        stored = disk.get(KIND, self._key)
+        remembered = previous is not None and previous._key == self._key and previous.stored is not None
+        stored = previous.stored if remembered else disk.get(KIND, self._key)
         self._stored = stored if _sound(stored) else None
+        self._checked: dict[str, tuple[bytes, bytes]] = previous._checked_now() if remembered else {}
+        self._bytes: dict[str, bytes] | None = {} if remember else None  # the bytes each kept record holds
+        self.stored: _Stored | None = None  # the records `store` kept, for a next index in this process
         paths = self._stored.paths.split("\0") if self._stored is not None and self._stored.paths else []
         self._offsets = dict(zip(paths, range(0, len(paths) * _RECORD_SIZE, _RECORD_SIZE)))  # path -> its record's
         self._records = self._stored.records if self._stored is not None else b""
@@ -87,18 +103,25 @@ class OutputIndex:
             status = _regular_status(f"{out}/{relative}") if offset is not None else None
             if status is None or _packed_status(status) != self._records[offset:offset + _STATUS.size]:
                 told.append(None)
-            elif len(data) != status.st_size \
-                    or content_digest(data) != self._records[offset + _STATUS.size:offset + _RECORD_SIZE]:
+                continue
+            record = self._records[offset:offset + _RECORD_SIZE]
+            checked = self._checked.get(relative)
+            if (checked is None or checked[1] is not data or checked[0] != record) \
+                    and (len(data) != status.st_size or content_digest(data) != record[_STATUS.size:]):
                 told.append(False)
-            else:
-                self._kept[relative] = self._records[offset:offset + _RECORD_SIZE]
-                told.append(True)
+                continue
+            self._kept[relative] = record
+            if self._bytes is not None:
+                self._bytes[relative] = data
+            told.append(True)
         return told
 
     def keep_read(self, relative: str, data: bytes, status: os.stat_result) -> None:
         """The file at `relative`, read during this build with `status`, holds `data`."""
         self._kept[relative] = b""  # its place in the order; its record once it is known to be settled (`store`)
         self._read[relative] = (status, content_digest(data))
+        if self._bytes is not None:
+            self._bytes[relative] = data
 
     def store(self) -> None:
         """Keep this build's records for the next: those it used, and those of the files it read
@@ -114,6 +137,14 @@ class OutputIndex:
         stored = _Stored("\0".join(self._kept), b"".join(self._kept.values()))
         if stored != self._stored:
             self._disk.put(KIND, self._key, stored)
+        self.stored = stored
+
+    def _checked_now(self) -> dict[str, tuple[bytes, bytes]]:
+        """Each record this index kept, with the bytes it was checked against (for the next index)."""
+        if self._bytes is None:
+            return {}
+        return {relative: (record, self._bytes[relative]) for relative, record in self._kept.items()
+                if relative in self._bytes}
 
 
 def _regular_status(path: str) -> os.stat_result | None:

@@ -121,14 +121,17 @@ Files = Mapping[str, str | bytes] | Iterable[tuple[str, str | bytes]]
 Notes = dict[str, object] | Callable[[], dict[str, object]] | None
 
 
-def write_tree(files: Files, out: Path, *, force: bool = False, notes: Notes = None, disk=None) -> EmitReport:
+def write_tree(files: Files, out: Path, *, force: bool = False, notes: Notes = None, disk=None,
+               indexes: dict | None = None) -> EmitReport:
     """`notes` (JSON data) are kept in the manifest beside the list of files, for the next build
     to read with `manifest_notes`; a function giving them is called once every file has passed,
     before anything changes (what it raises stops the build, the tree as it was). `disk`: the
-    `core.diskcache.DiskCache` that keeps the output's index (`emit.outputindex`), or None."""
+    `core.diskcache.DiskCache` that keeps the output's index (`emit.outputindex`), or None;
+    `indexes`: the output indexes of a process that builds again (the build server's session), by
+    output directory: the next build into the same directory takes this one's from memory."""
     shown = Path(out)
     try:
-        return _write(files, shown, force, notes, disk)
+        return _write(files, shown, force, notes, disk, indexes)
     except OSError as error:
         raise EmitError(_io_failure(shown, error)) from error
 
@@ -216,7 +219,7 @@ class _Plan:
     manifest: bytes | None  # None: the manifest stays as it is
 
 
-def _write(files: Files, shown: Path, force: bool, notes: Notes, disk) -> EmitReport:
+def _write(files: Files, shown: Path, force: bool, notes: Notes, disk, indexes: dict | None) -> EmitReport:
     out = _output_directory(shown)
     while True:
         made = _make_output(out, shown)
@@ -224,7 +227,8 @@ def _write(files: Files, shown: Path, force: bool, notes: Notes, disk) -> EmitRe
             if not locked:
                 continue  # a build that made the directory removed it while this one waited
             changing = False
-            index = OutputIndex(disk, str(out)) if disk is not None else None
+            index = None if disk is None else OutputIndex(
+                disk, str(out), remember=indexes is not None, previous=None if indexes is None else indexes.pop(str(out), None))
             try:
                 with _Staging(str(out)) as staging:
                     report = _write_locked(files, out, shown, force, notes, staging, index)
@@ -232,6 +236,8 @@ def _write(files: Files, shown: Path, force: bool, notes: Notes, disk) -> EmitRe
                     report = report() if callable(report) else report
                 if index is not None:
                     index.store()
+                    if indexes is not None:
+                        indexes[str(out)] = index
                 return report
             finally:
                 if not changing:  # nothing was written: the directories made for the output go as they came
