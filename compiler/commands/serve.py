@@ -51,7 +51,8 @@ from gop.compiler.commands.report import EXIT_OK, EXIT_USAGE, Reporter
 
 PROGRAMS_KEPT = 2  # sessions kept, the most recently built first: each holds a whole program's trees
 IDLE_TIMEOUT = 1800.0
-COLLECT_AFTER_IDLE = 2.0  # seconds without a request before the full collection (a user's edit takes longer)
+SETTLE_AFTER_IDLE = 0.5  # seconds without a request before the sessions that built are settled
+SETTLE_AT_LEAST_EVERY = 8  # builds: back-to-back builds (a script) settle now and then all the same
 _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 _NOT_SERVED = "GOPC_NO_SERVER"
 
@@ -281,8 +282,8 @@ class BuildServer:
         self._started = time.monotonic()
         self._builds = 0
         self._stopping = False
-        self._built = None  # the session of the build just served, settled once its reply is sent
-        self._collect_when_idle = False
+        self._unsettled: dict[int, object] = {}  # the sessions that built since they were last settled
+        self._builds_unsettled = 0
 
     def __enter__(self) -> BuildServer:
         signal.signal(signal.SIGTERM, self._stop_on_signal)
@@ -303,20 +304,19 @@ class BuildServer:
 
     def serve(self) -> None:
         """Until idle for `idle_timeout` seconds, stopped, or signalled."""
-        from gop.compiler.core.collector import serving_builds, settle
+        from gop.compiler.core.collector import serving_builds
 
         serving_builds()
         idle_since = time.monotonic()
         while not self._stopping:
-            collect_due = self._collect_when_idle
-            self._listener.settimeout(COLLECT_AFTER_IDLE if collect_due
+            settle_due = bool(self._unsettled)
+            self._listener.settimeout(SETTLE_AFTER_IDLE if settle_due
                                       else max(0.0, self.idle_timeout - (time.monotonic() - idle_since)))
             try:
                 connection, _ = self._listener.accept()
             except TimeoutError:
-                if collect_due:
-                    self._collect_when_idle = False
-                    settle(full=True)
+                if settle_due:
+                    self._settle()
                     continue
                 print(f"gopc serve: no build for {self.idle_timeout:g} s: stopping", file=sys.stderr)
                 return
@@ -325,6 +325,14 @@ class BuildServer:
             with connection:
                 self._serve_one(connection)
             idle_since = time.monotonic()
+
+    def _settle(self) -> None:
+        """The collector's work (`Session.settle`) for the sessions that built, when no client waits
+        for it: once no client has asked for `SETTLE_AFTER_IDLE` seconds (an edit takes longer), or
+        after `SETTLE_AT_LEAST_EVERY` builds in a row."""
+        unsettled, self._unsettled, self._builds_unsettled = self._unsettled, {}, 0
+        for session in unsettled.values():
+            session.settle()
 
     def _serve_one(self, connection: socket.socket) -> None:
         connection.settimeout(30.0)  # a client sends its request at once
@@ -377,14 +385,11 @@ class BuildServer:
 
     def _after_reply(self) -> None:
         """What the client need not wait for: the trees parsed for the first time go to the disk
-        cache, and the session that built is settled (`Session.settle`: what the build left is
-        collected, the rest frozen); the whole heap waits until no client has asked for
-        `COLLECT_AFTER_IDLE` seconds."""
-        if self._built is None:
-            return
-        built, self._built, self._collect_when_idle = self._built, None, True
-        built.parses.write_pending()
-        built.settle()
+        cache (the collector's work waits until no client asks: `_settle`)."""
+        for session in self._unsettled.values():
+            session.parses.write_pending()
+        if self._builds_unsettled >= SETTLE_AT_LEAST_EVERY:
+            self._settle()
 
     def session_for(self, paths: list[str], disk) -> object:
         """The session that builds `paths` from the current working directory with `disk`: the one
@@ -395,7 +400,8 @@ class BuildServer:
         session = self._sessions.pop(key, None)
         if session is None:
             session = Session(parses=ParseCache(disk=disk), disk=disk)
-        self._sessions[key] = self._built = session
+        self._sessions[key] = self._unsettled[id(session)] = session
+        self._builds_unsettled += 1
         while len(self._sessions) > PROGRAMS_KEPT:
             del self._sessions[next(iter(self._sessions))]
         return session
