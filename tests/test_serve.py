@@ -8,9 +8,11 @@ own count (`gopc serve --status`), never assumed.
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import hashlib
 import os
+import pty
 import re
 import shutil
 import signal
@@ -300,3 +302,30 @@ def _wait_until(condition) -> None:
     while not condition():
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def test_stdout_and_stderr_come_in_the_order_the_build_wrote_them(server, tmp_path):
+    """On a terminal (line-buffered, both streams on it) a warning (stderr), the list of files that
+    differ (stdout) and the summary (stderr) appear as a build in its own process shows them."""
+    program = copy_example("shop", tmp_path)
+    assert gopc("build", program, "-o", "out", "-q", cache=server, cwd=tmp_path).returncode == 0
+    edit(program / "apps.gop", "replicas = 1", "replicas = 4")
+    edit(program / "apps.gop", 'ORDERS_URL = "', 'API_TOKEN = "hunter2-hunter2"\n    ORDERS_URL = "')
+
+    def on_a_terminal(**extra: str) -> str:
+        controller, terminal = pty.openpty()
+        with subprocess.Popen([GOPC, "build", program, "-o", "out", "--check"], cwd=tmp_path, stdin=subprocess.DEVNULL,
+                              stdout=terminal, stderr=terminal, env=environment(server, NO_COLOR="1", **extra)) as done:
+            os.close(terminal)
+            shown = b""
+            with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
+                while chunk := os.read(controller, 1 << 16):
+                    shown += chunk
+        os.close(controller)
+        assert done.returncode == 1
+        return shown.decode()
+
+    served = on_a_terminal()
+    assert builds_served(server, tmp_path) == 2
+    assert served == on_a_terminal(GOPC_NO_SERVER="1")
+    assert served.index("W0603") < served.index("differs") < served.index("is not what the program builds")

@@ -98,24 +98,29 @@ def served(argv: list[str]) -> int | None:
     if path is None or not path.exists() or not _private(path.parent):
         return None
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    asked = False
     try:
         connection.settimeout(2.0)
         connection.connect(str(path))
         connection.settimeout(None)  # a large build takes what it takes
         connection.sendall(_line({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": _umask(),
                                   "tty": [_isatty(sys.stdout), _isatty(sys.stderr)]}))
+        asked = True
         reply = _read_line(connection)
     except OSError:
-        return None
+        reply = None
     finally:
         connection.close()
-    if reply is None:
+    if reply is None and asked:
         print(f"gopc: the build server ({path}) stopped before it replied; building here", file=sys.stderr)
         return None
-    if reply.get("code") is None:  # a request it does not serve
+    if reply is None or reply.get("code") is None:  # no server, or a request it does not serve
         return None
-    sys.stdout.write(reply["stdout"])
-    sys.stderr.write(reply["stderr"])
+    # In the order the build wrote them, to streams that buffer as a build here would (a terminal's
+    # line by line, a pipe's until the end): what the user sees is what the build here shows.
+    streams = {1: sys.stdout, 2: sys.stderr}
+    for number, text in reply["output"]:
+        streams[number].write(text)
     return reply["code"]
 
 
@@ -364,14 +369,14 @@ class BuildServer:
             return {"code": None}
         started = time.perf_counter()
         try:
-            with _as_client(request) as (stdout, stderr):
+            with _as_client(request) as output:
                 code = self.command_line(argv, resident=self)
         except (OSError, KeyError, TypeError, ValueError):  # a working directory gone, a malformed request
             return {"code": None}  # the client builds itself, and reports what it finds
         self._builds += 1
         print(f"gopc serve: {' '.join(argv)} (in {request['cwd']}): exit {code} in {time.perf_counter() - started:.2f} s",
               file=sys.stderr)
-        return {"code": code, "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}
+        return {"code": code, "output": output}
 
     def _control_reply(self, control: str) -> dict:
         if control == "stop":
@@ -444,31 +449,43 @@ def _same_user(connection: socket.socket) -> bool:
     return uid == os.getuid()
 
 
-class _Captured(io.StringIO):
-    """A client's stdout or stderr, which is a terminal when the client's is (for `--color auto`)."""
+class _Captured(io.TextIOBase):
+    """A client's stdout (1) or stderr (2): what is written goes to `output` as (1 or 2, text), in
+    the order written to either, and it is a terminal when the client's is (for `--color auto`)."""
 
-    def __init__(self, tty: bool) -> None:
+    def __init__(self, number: int, tty: bool, output: list[tuple[int, str]]) -> None:
         super().__init__()
-        self._tty = tty
+        self._number, self._tty, self._output = number, tty, output
+
+    def write(self, text: str) -> int:
+        if self._output and self._output[-1][0] == self._number:
+            self._output[-1] = (self._number, self._output[-1][1] + text)
+        else:
+            self._output.append((self._number, text))
+        return len(text)
 
     def isatty(self) -> bool:
         return self._tty
+
+    def writable(self) -> bool:
+        return True
 
 
 @contextlib.contextmanager
 def _as_client(request: dict):
     """The process as the client's: its environment, working directory and umask, and stdout and
-    stderr captured; all restored after."""
+    stderr captured (in the list it yields, in the order written); all restored after."""
     saved_environment, saved_directory = dict(os.environ), os.getcwd()
     saved_streams = sys.stdout, sys.stderr
-    stdout, stderr = (_Captured(bool(tty)) for tty in request["tty"])
+    output: list[tuple[int, str]] = []
+    stdout, stderr = (_Captured(number, bool(tty), output) for number, tty in zip((1, 2), request["tty"]))
     os.chdir(request["cwd"])
     saved_umask = os.umask(int(request["umask"]))
     try:
         os.environ.clear()
         os.environ.update({str(name): str(value) for name, value in request["env"].items()})
         sys.stdout, sys.stderr = stdout, stderr
-        yield stdout, stderr
+        yield output
     finally:
         sys.stdout, sys.stderr = saved_streams
         os.environ.clear()
