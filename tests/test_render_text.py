@@ -8,7 +8,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from fleet_fixtures import VARIANTS, shop_fleet, write_shop_root
+from fleet_fixtures import OVERLAYS_PROGRAM, VARIANTS, shop_fleet, write_shop_root
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +17,9 @@ from gop.compiler.emit.gojson import go_string
 from gop.compiler.values import merge, plain, plain_merge
 from gop.compiler.semantic.types import Duration, Quantity, SecretRef
 from gop.compiler.emit.yaml import dump_all
+from gop.compiler.session import analyse
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +35,27 @@ def test_one_renderer_for_every_cluster_prints_each_clusters_objects(program, va
         for cluster in [*fleet.clusters, *reversed(fleet.clusters)]:
             expected = dump_all(render_cluster(fleet, cluster, include_flux=include_flux))
             assert renderer.text(cluster, include_flux=include_flux) == expected, (cluster, include_flux)
+
+
+def test_one_renderer_for_every_cluster_prints_each_clusters_network_policies():
+    fleet = analyse([EXAMPLES / "networking"]).fleet
+    renderer = ClusterRenderer(fleet)
+    for cluster in [*fleet.clusters, *reversed(fleet.clusters)]:
+        objects = render_cluster(fleet, cluster)
+        assert any(doc["kind"] == "NetworkPolicy" for doc in objects)
+        assert renderer.text(cluster) == dump_all(objects), cluster
+
+
+def test_the_stream_is_the_text_in_utf8_one_bytes_object_for_clusters_that_list_the_same_objects(tmp_path):
+    (tmp_path / "fleet.gop").write_text(OVERLAYS_PROGRAM + 'cluster eu-3 { labels { region = "eu" } }\n', encoding="utf-8")
+    fleet = analyse([tmp_path]).fleet
+    renderer = ClusterRenderer(fleet)
+    streams = {cluster: renderer.stream(cluster) for cluster in fleet.clusters}
+    assert streams == {cluster: renderer.text(cluster).encode() for cluster in fleet.clusters}
+    assert streams["eu-3"] is streams["eu-1"] and len(set(streams.values())) == len(streams) - 1
+    with_flux = {cluster: renderer.stream(cluster, include_flux=True) for cluster in fleet.clusters}
+    assert with_flux == {cluster: renderer.text(cluster, include_flux=True).encode() for cluster in fleet.clusters}
+    assert with_flux["eu-3"] != with_flux["eu-1"]  # their syncs name them
 
 
 def test_patches_that_compare_equal_but_print_differently_are_rendered_apart(program):
