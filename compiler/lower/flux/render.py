@@ -22,7 +22,8 @@ same env patch and cluster patch as other clusters (they share the env and the s
 overlays), so it keeps the text of each release's objects per (app, namespace, patches), the text
 of every distinct object once (an app's Service is the same on every cluster: the chart's objects
 that releases share are made once, `manifests.SharedObjects`, and their text found by identity; a
-release's workload is written out for each release), and the install order of each distinct list
+workload is shared by the releases whose patches differ only in fields no workload reads, such as
+a cluster's own ingress host), and the install order of each distinct list
 of objects (the clusters of an env under the same overlays share it), with its bytes when asked.
 
 Invariants:
@@ -48,7 +49,8 @@ from typing import Any
 
 from gop.compiler.lower.helm import helm_template
 from gop.compiler.lower.helm.parts import helm_values
-from gop.compiler.lower.helm.manifests import SharedObjects, chart_values, helm_template_merged
+from gop.compiler.lower.helm.manifests import NOT_WORKLOAD_FIELDS, SharedObjects, chart_values, helm_template_merged
+from gop.compiler.lower.helm.parts import FLUX_ONLY_FIELDS
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import merge, plain, plain_merge
 from gop.compiler.lower.flux import objects, plan, releases, tenants
@@ -104,6 +106,7 @@ class ClusterRenderer:
         self._shared = SharedObjects()  # objects of the apps' charts made once for many releases
         self._shared_pieces: dict[int, Piece] = {}  # id(one of those objects) -> its piece
         self._patch_reprs: dict[int, tuple[dict[str, Any], str]] = {}  # id(patch) -> (patch, repr(patch))
+        self._workload_patch_reprs: dict[int, tuple[dict[str, Any], str]] = {}  # id(patch) -> (patch, see _workload_patch_repr)
         self._env_values: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}  # see _with_env
         self._chart_values: dict[str, dict[str, Any]] = {}  # app name -> chart_values(app); read, never changed
         self._orders: dict[tuple[int, ...], list[str]] = {}  # `_listing_key` of a cluster -> "" and its texts in order
@@ -176,7 +179,20 @@ class ClusterRenderer:
         effective = merge(self._chart_values_of(app), helm_values(values))
         return applied(helm_template_merged(app, effective, release_name=helm_release_name(app, values),
                                             namespace=release.namespace, caches=self.caches.helm,
-                                            shared=self._shared))
+                                            shared=self._shared, workload_source=self._workload_source(release)))
+
+    def _workload_source(self, release: plan.Release) -> tuple[str, str]:
+        """What the values a workload of the release reads are merged from (`helm_template_merged`):
+        the env patch, and the cluster patch without the fields that never reach the chart or that
+        no workload reads (the app's values and chart values are the same in every release of it)."""
+        return self._patch_repr(release.env_values), self._workload_patch_repr(release.cluster_values)
+
+    def _workload_patch_repr(self, patch: dict[str, Any]) -> str:
+        known = self._workload_patch_reprs.get(id(patch))  # an entry keeps its patch alive (see _patch_repr)
+        if known is None:
+            read = {key: item for key, item in patch.items() if key not in NOT_WORKLOAD_FIELDS and key not in FLUX_ONLY_FIELDS}
+            known = self._workload_patch_reprs[id(patch)] = (patch, repr(read))
+        return known[1]
 
     def _with_env(self, release: plan.Release) -> tuple[dict[str, Any], dict[str, Any]]:
         """The app's values with the env patch merged in, and their plain form; read, never changed."""
@@ -210,16 +226,14 @@ class ClusterRenderer:
 
     def _release_piece(self, doc: dict[str, Any]) -> Piece:
         """The piece of an object of a release's chart. The objects several releases share are one
-        object each (`SharedObjects`): their text is worked out once and found by identity. The
-        others (the workload, which reads most values) are written out: the release is one not seen
-        before, and looking for its workload's text among the known ones costs more than it saves
-        (a Deployment's repr takes 0.4 of its YAML's time, and most releases' workloads differ)."""
+        object each (`SharedObjects`: the workload too, among the releases whose values it reads
+        are the same): their text is worked out once and found by identity. The others are written
+        out: the release is one not seen before."""
         piece = self._shared_pieces.get(id(doc))
         if piece is None:
+            piece = install_key(doc), dump_yaml([doc])
             if id(doc) in self._shared.ids:
-                piece = self._shared_pieces[id(doc)] = self._piece(doc)
-            else:
-                piece = install_key(doc), dump_yaml([doc])
+                self._shared_pieces[id(doc)] = piece
         return piece
 
 
