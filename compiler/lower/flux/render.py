@@ -48,9 +48,8 @@ from operator import itemgetter
 from typing import Any
 
 from gop.compiler.lower.helm import helm_template
-from gop.compiler.lower.helm.parts import helm_values
+from gop.compiler.lower.helm.parts import FLUX_ONLY_FIELDS, helm_values
 from gop.compiler.lower.helm.manifests import NOT_WORKLOAD_FIELDS, SharedObjects, chart_values, helm_template_merged
-from gop.compiler.lower.helm.parts import FLUX_ONLY_FIELDS
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import merge, plain, plain_merge
 from gop.compiler.lower.flux import objects, plan, releases, tenants
