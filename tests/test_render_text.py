@@ -8,7 +8,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from fleet_fixtures import VARIANTS, shop_fleet, write_shop_root
+from fleet_fixtures import OVERLAYS_PROGRAM, VARIANTS, shop_fleet, write_shop_root
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +17,9 @@ from gop.compiler.emit.gojson import go_string
 from gop.compiler.values import merge, plain, plain_merge
 from gop.compiler.semantic.types import Duration, Quantity, SecretRef
 from gop.compiler.emit.yaml import dump_all
+from gop.compiler.session import analyse
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +35,27 @@ def test_one_renderer_for_every_cluster_prints_each_clusters_objects(program, va
         for cluster in [*fleet.clusters, *reversed(fleet.clusters)]:
             expected = dump_all(render_cluster(fleet, cluster, include_flux=include_flux))
             assert renderer.text(cluster, include_flux=include_flux) == expected, (cluster, include_flux)
+
+
+def test_one_renderer_for_every_cluster_prints_each_clusters_network_policies():
+    fleet = analyse([EXAMPLES / "networking"]).fleet
+    renderer = ClusterRenderer(fleet)
+    for cluster in [*fleet.clusters, *reversed(fleet.clusters)]:
+        objects = render_cluster(fleet, cluster)
+        assert any(doc["kind"] == "NetworkPolicy" for doc in objects)
+        assert renderer.text(cluster) == dump_all(objects), cluster
+
+
+def test_the_stream_is_the_text_in_utf8_one_bytes_object_for_clusters_that_list_the_same_objects(tmp_path):
+    (tmp_path / "fleet.gop").write_text(OVERLAYS_PROGRAM + 'cluster eu-3 { labels { region = "eu" } }\n', encoding="utf-8")
+    fleet = analyse([tmp_path]).fleet
+    renderer = ClusterRenderer(fleet)
+    streams = {cluster: renderer.stream(cluster) for cluster in fleet.clusters}
+    assert streams == {cluster: renderer.text(cluster).encode() for cluster in fleet.clusters}
+    assert streams["eu-3"] is streams["eu-1"] and len(set(streams.values())) == len(streams) - 1
+    with_flux = {cluster: renderer.stream(cluster, include_flux=True) for cluster in fleet.clusters}
+    assert with_flux == {cluster: renderer.text(cluster, include_flux=True).encode() for cluster in fleet.clusters}
+    assert with_flux["eu-3"] != with_flux["eu-1"]  # their syncs name them
 
 
 def test_patches_that_compare_equal_but_print_differently_are_rendered_apart(program):
@@ -100,3 +124,42 @@ def test_releases_made_of_the_same_inputs_share_their_chart_objects_and_only_tho
                                    (base, "elsewhere", elsewhere), (merge(base, {"ports": {"admin": 9090}}), "shop",
                                                                      other_ports)):
         assert got == objects(values, namespace, sharing=None)
+
+
+def test_a_workload_is_shared_by_the_releases_whose_values_it_reads_come_from_the_same_source(program):
+    """`workload_source`: the workload is made without the fields no workload reads (the ingress), so
+    releases of one source that differ only there are given one workload; another source, a new one."""
+    from gop.compiler.lower.helm.manifests import SharedObjects, chart_values, helm_template_merged
+
+    fleet = shop_fleet(program)
+    app = fleet.apps["web"]
+    shared = SharedObjects()
+    base = chart_values(app)
+    elsewhere = merge(base, {"ingress": {"host": "web.example.org"}})
+
+    def objects(values, source, sharing=shared):
+        docs = helm_template_merged(app, values, release_name=app.name, namespace="shop", shared=sharing,
+                                    workload_source=source)
+        return {doc["kind"]: doc for doc in docs}
+
+    first, hosted = objects(base, ("prod", "{}")), objects(elsewhere, ("prod", "{}"))
+    assert hosted["Deployment"] is first["Deployment"] and hosted["Ingress"] is not first["Ingress"]
+    assert hosted["Ingress"]["spec"]["rules"][0]["host"] == "web.example.org"
+    assert objects(base, ("dev", "{}"))["Deployment"] is not first["Deployment"]
+    assert first["Deployment"] == objects(elsewhere, None, sharing=None)["Deployment"]
+
+
+def test_clusters_whose_patches_differ_only_in_what_no_workload_reads_get_their_own_objects(program):
+    """The renderer's workload sources: a cluster's own ingress host (or delivery settings) leaves
+    the workload shared, and every cluster still gets the text of its own values."""
+    fleet = shop_fleet(program)
+    clusters = sorted(cluster for cluster in fleet.clusters if cluster.startswith("prod-"))
+    patches = [{"ingress": {"host": "a.example.com"}}, {"ingress": {"host": "b.example.com"}, "replicas": 3},
+               {"delivery": {"releaseName": "store"}}]
+    for cluster, patch in zip(clusters, patches):
+        instances = fleet.clusters[cluster].instances
+        instances["web"] = dataclasses.replace(instances["web"], cluster_values=patch)
+    renderer = ClusterRenderer(fleet)
+    texts = [renderer.text(cluster) for cluster in clusters]
+    assert texts == [dump_all(render_cluster(fleet, cluster)) for cluster in clusters]
+    assert "host: a.example.com" in texts[0] and "host: b.example.com" in texts[1] and "name: store" in texts[2]

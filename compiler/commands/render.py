@@ -63,22 +63,22 @@ def run(args, reporter: Reporter) -> int:
 
 
 def _render_all_clusters(analysis, args, reporter: Reporter) -> int:
-    from gop.compiler.lower.repository import cluster_objects, cluster_renderer, cluster_text
+    from gop.compiler.lower.repository import cluster_objects, cluster_renderer, cluster_stream
 
     renderer = cluster_renderer(analysis)  # clusters share most of their objects: render each once
     renderer.render_charts_ahead(list(analysis.fleet.clusters))
     texts: dict[str, bytes] = {}
     distinct: dict[bytes, bytes] = {}  # clusters of an env that the same overlays select render the same bytes: keep them once
     for cluster in analysis.fleet.clusters:
+        # kept as the bytes to write (a large fleet's renders are 100s of MB)
         if args.format == "json":
             objects, problems = cluster_objects(analysis, cluster, include_flux=args.include_flux)
-            text = _document(cluster, objects, args.format)
+            data = _document(cluster, objects, args.format).encode("utf-8")
         else:
-            text, problems = cluster_text(analysis, cluster, include_flux=args.include_flux, renderer=renderer)
+            data, problems = cluster_stream(analysis, cluster, include_flux=args.include_flux, renderer=renderer)
         if problems:
             reporter.report(problems, analysis.program.sources)
             return EXIT_ERRORS
-        data = text.encode("utf-8")  # kept once, as the bytes to write (a large fleet's renders are 100s of MB)
         texts[cluster] = distinct.setdefault(data, data)
     return _write_renders(texts, args, reporter)
 

@@ -140,6 +140,16 @@ def cluster_text(analysis, cluster: str, *, include_flux: bool,
         return "", [program_lowering_diagnostic(error, analysis.program)]
 
 
+def cluster_stream(analysis, cluster: str, *, include_flux: bool,
+                   renderer: ClusterRenderer) -> tuple[bytes, list[Diagnostic]]:
+    """`cluster_text` in UTF-8 (`ClusterRenderer.stream`: one bytes object for the clusters that list
+    the same objects)."""
+    try:
+        return renderer.stream(cluster, include_flux=include_flux), []
+    except FluxLoweringError as error:
+        return b"", [program_lowering_diagnostic(error, analysis.program)]
+
+
 def cluster_renderer(analysis) -> ClusterRenderer:
     """A renderer of the analysis's clusters, with the analysis's `LoweringCaches`."""
     return ClusterRenderer(analysis.fleet, analysis.lowering)

@@ -15,14 +15,16 @@ the Kustomization of every delivery stage, each HelmRelease as the patches leave
 apps' and the releases'), the chart sources, notifications and image automation.
 
 Two forms: `render_cluster` returns the objects; `ClusterRenderer(fleet).text(cluster)`
-returns their YAML stream, byte for byte `emit.yaml.dump_all(render_cluster(...))`. A
+returns their YAML stream, byte for byte `emit.yaml.dump_all(render_cluster(...))` (`stream`: in
+UTF-8, one bytes object for the clusters that list the same objects). A
 renderer shares work between the clusters it renders: most clusters run an app with the
 same env patch and cluster patch as other clusters (they share the env and the selector
 overlays), so it keeps the text of each release's objects per (app, namespace, patches), the text
 of every distinct object once (an app's Service is the same on every cluster: the chart's objects
 that releases share are made once, `manifests.SharedObjects`, and their text found by identity; a
-release's workload is written out for each release), and the install order of each distinct list
-of objects (the clusters of an env under the same overlays share it).
+workload is shared by the releases whose patches differ only in fields no workload reads, such as
+a cluster's own ingress host), and the install order of each distinct list
+of objects (the clusters of an env under the same overlays share it), with its bytes when asked.
 
 Invariants:
 - Equal to building the repository as kustomize-controller does (`clusters/<cluster>`,
@@ -41,12 +43,13 @@ Invariants:
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
 from gop.compiler.lower.helm import helm_template
-from gop.compiler.lower.helm.parts import helm_values
-from gop.compiler.lower.helm.manifests import SharedObjects, chart_values, helm_template_merged
+from gop.compiler.lower.helm.parts import FLUX_ONLY_FIELDS, helm_values
+from gop.compiler.lower.helm.manifests import NOT_WORKLOAD_FIELDS, SharedObjects, chart_values, helm_template_merged
 from gop.compiler.fleet.model import AppModel, Fleet
 from gop.compiler.values import merge, plain, plain_merge
 from gop.compiler.lower.flux import objects, plan, releases, tenants
@@ -96,14 +99,17 @@ class ClusterRenderer:
     def __init__(self, fleet: Fleet, caches: LoweringCaches | None = None) -> None:
         self.fleet = fleet
         self.caches = caches_for(fleet, caches)
-        self._releases: dict[tuple[str, str, str, str], list[Piece]] = {}  # (app, namespace, env patch, cluster patch) -> its objects
+        self._releases: dict[tuple[str, str, str, str], tuple[Piece, ...]] = {}  # (app, namespace, env patch, cluster patch) -> its objects
+        self._policies: dict[str, tuple[Piece, ...]] = {}  # app name -> its NetworkPolicies
         self._texts: dict[str, str] = {}  # repr(object) -> its YAML text
         self._shared = SharedObjects()  # objects of the apps' charts made once for many releases
         self._shared_pieces: dict[int, Piece] = {}  # id(one of those objects) -> its piece
         self._patch_reprs: dict[int, tuple[dict[str, Any], str]] = {}  # id(patch) -> (patch, repr(patch))
+        self._workload_patch_reprs: dict[int, tuple[dict[str, Any], str]] = {}  # id(patch) -> (patch, see _workload_patch_repr)
         self._env_values: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}  # see _with_env
         self._chart_values: dict[str, dict[str, Any]] = {}  # app name -> chart_values(app); read, never changed
-        self._orders: dict[tuple[int, ...], list[str]] = {}  # ids of a cluster's texts, as listed -> the texts in order
+        self._orders: dict[tuple[int, ...], list[str]] = {}  # `_listing_key` of a cluster -> "" and its texts in order
+        self._streams: dict[tuple[int, ...], bytes] = {}  # `_listing_key` of a cluster -> `stream`
 
     def render_charts_ahead(self, clusters: list[str]) -> None:
         """Templates the releases' charts of all these clusters side by side now, rather than a
@@ -113,33 +119,55 @@ class ClusterRenderer:
 
     def text(self, cluster: str, *, include_flux: bool = False) -> str:
         """`dump_all(render_cluster(fleet, cluster, include_flux=...))`, byte for byte."""
-        pieces = [self._piece(doc) for doc in infrastructure_objects(self.fleet, cluster, self.caches)]
+        return "---\n".join(self._listing(cluster, include_flux)[1])
+
+    def stream(self, cluster: str, *, include_flux: bool = False) -> bytes:
+        """`text(cluster, ...)` in UTF-8. Clusters that list the same objects (an env's clusters under
+        the same overlays) get the same bytes object, joined and encoded once and kept for the
+        renderer's life (`gopc render --all-clusters` keeps every cluster's bytes anyway)."""
+        listed, ordered = self._listing(cluster, include_flux)
+        data = self._streams.get(listed)
+        if data is None:
+            data = self._streams[listed] = "---\n".join(ordered).encode("utf-8")
+        return data
+
+    def _listing(self, cluster: str, include_flux: bool) -> tuple[tuple[int, ...], list[str]]:
+        """The cluster's `_listing_key`, and "" and its texts in order (each goes after a `---` line;
+        only "" for no objects)."""
+        groups = [[self._piece(doc) for doc in infrastructure_objects(self.fleet, cluster, self.caches)]]
         policies = self.caches.network_policies()
         for release in plan.releases(self.fleet, cluster):
             if release.app.name in policies:
-                pieces += [self._piece(policy) for policy in policies[release.app.name]]
-            pieces += self._release_pieces(release)
+                groups.append(self._policy_pieces(release.app.name, policies))
+            groups.append(self._release_pieces(release))
         chart_docs = cluster_chart_objects(self.fleet, releases.cluster_releases(self.fleet, cluster), self.caches.rendered_charts,
                                            shared=True)  # read to make pieces, never changed
-        pieces += [self._piece(doc) for doc in chart_docs]
+        groups.append([self._piece(doc) for doc in chart_docs])
         if include_flux:
-            pieces += [self._piece(doc) for doc in flux_objects(self.fleet, cluster, self.caches)]
+            groups.append([self._piece(doc) for doc in flux_objects(self.fleet, cluster, self.caches)])
         # Clusters that run the same objects (an env's clusters under the same overlays) list the
-        # same texts: the order is worked out once for them. A text is kept for the renderer's
-        # life, so its id stands for it, and equal texts come from equal objects, so equal keys.
-        listed = tuple(map(id, map(itemgetter(1), pieces)))
+        # same pieces: the order is worked out once for them.
+        listed = _listing_key(groups)
         ordered = self._orders.get(listed)
         if ordered is None:
+            pieces = [piece for group in groups for piece in group]
             pieces.sort(key=itemgetter(0))  # stable, on the key alone: the order render_cluster sorts into
-            ordered = self._orders[listed] = [text for _, text in pieces]
-        return "---\n" + "---\n".join(ordered) if ordered else ""
+            ordered = self._orders[listed] = ["", *map(itemgetter(1), pieces)]
+        return listed, ordered
 
-    def _release_pieces(self, release: plan.Release) -> list[Piece]:
+    def _release_pieces(self, release: plan.Release) -> tuple[Piece, ...]:
         key = (release.app.name, release.namespace, self._patch_repr(release.env_values),
                self._patch_repr(release.cluster_values))
         pieces = self._releases.get(key)
         if pieces is None:
-            pieces = self._releases[key] = [self._release_piece(doc) for doc in self._release_objects(release)]
+            pieces = self._releases[key] = tuple(self._release_piece(doc) for doc in self._release_objects(release))
+        return pieces
+
+    def _policy_pieces(self, app: str, policies: dict[str, list[dict[str, Any]]]) -> tuple[Piece, ...]:
+        """The pieces of the app's NetworkPolicies (the same on every cluster that runs it)."""
+        pieces = self._policies.get(app)
+        if pieces is None:
+            pieces = self._policies[app] = tuple(self._piece(policy) for policy in policies[app])
         return pieces
 
     def _release_objects(self, release: plan.Release) -> list[dict[str, Any]]:
@@ -150,7 +178,20 @@ class ClusterRenderer:
         effective = merge(self._chart_values_of(app), helm_values(values))
         return applied(helm_template_merged(app, effective, release_name=helm_release_name(app, values),
                                             namespace=release.namespace, caches=self.caches.helm,
-                                            shared=self._shared))
+                                            shared=self._shared, workload_source=self._workload_source(release)))
+
+    def _workload_source(self, release: plan.Release) -> tuple[str, str]:
+        """What the values a workload of the release reads are merged from (`helm_template_merged`):
+        the env patch, and the cluster patch without the fields that never reach the chart or that
+        no workload reads (the app's values and chart values are the same in every release of it)."""
+        return self._patch_repr(release.env_values), self._workload_patch_repr(release.cluster_values)
+
+    def _workload_patch_repr(self, patch: dict[str, Any]) -> str:
+        known = self._workload_patch_reprs.get(id(patch))  # an entry keeps its patch alive (see _patch_repr)
+        if known is None:
+            read = {key: item for key, item in patch.items() if key not in NOT_WORKLOAD_FIELDS and key not in FLUX_ONLY_FIELDS}
+            known = self._workload_patch_reprs[id(patch)] = (patch, repr(read))
+        return known[1]
 
     def _with_env(self, release: plan.Release) -> tuple[dict[str, Any], dict[str, Any]]:
         """The app's values with the env patch merged in, and their plain form; read, never changed."""
@@ -184,17 +225,28 @@ class ClusterRenderer:
 
     def _release_piece(self, doc: dict[str, Any]) -> Piece:
         """The piece of an object of a release's chart. The objects several releases share are one
-        object each (`SharedObjects`): their text is worked out once and found by identity. The
-        others (the workload, which reads most values) are written out: the release is one not seen
-        before, and looking for its workload's text among the known ones costs more than it saves
-        (a Deployment's repr takes 0.4 of its YAML's time, and most releases' workloads differ)."""
+        object each (`SharedObjects`: the workload too, among the releases whose values it reads
+        are the same): their text is worked out once and found by identity. The others are written
+        out: the release is one not seen before."""
         piece = self._shared_pieces.get(id(doc))
         if piece is None:
+            piece = install_key(doc), dump_yaml([doc])
             if id(doc) in self._shared.ids:
-                piece = self._shared_pieces[id(doc)] = self._piece(doc)
-            else:
-                piece = install_key(doc), dump_yaml([doc])
+                self._shared_pieces[id(doc)] = piece
         return piece
+
+
+def _listing_key(groups: list[Sequence[Piece]]) -> tuple[int, ...]:
+    """What tells apart the lists of texts of clusters: the id of each text, in order, but one id for
+    a tuple of pieces (a release's, an app's policies'). The renderer keeps every text and every such
+    tuple for its life, so an id stands for one text, or one sequence of texts, while it lives."""
+    key: list[int] = []
+    for group in groups:
+        if type(group) is tuple:
+            key.append(id(group))
+        else:
+            key += map(id, map(itemgetter(1), group))
+    return tuple(key)
 
 
 def release_values(release: plan.Release) -> dict[str, Any]:

@@ -14,10 +14,13 @@ Invariants:
   values files: maps key by key, everything else replaced.
 - Values are assumed to satisfy values.schema.json (gopc's type checker guarantees it; helm
   would refuse the install otherwise).
+- The workload is made from the values without `NOT_WORKLOAD_FIELDS`, which its templates never
+  read either (the parity tests with real helm set them and leave them out), so it cannot depend on them.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from collections.abc import Callable
@@ -28,11 +31,14 @@ from gop.compiler.lower.helm.caches import HelmCaches
 from gop.compiler.values import merge, plain
 from gop.compiler.lower.helm.chart import chart_version
 from gop.compiler.lower.helm.parts import ABSENT_DEFAULTS, helm_values, kinds_of, scaled_kind
-from gop.compiler.language import (DEFAULT_WORKLOAD, PROBE_FIELDS, WORKLOAD_PARTS, WorkloadField, chart_fullname,
-                                   cpu_utilization)
+from gop.compiler.language import (DEFAULT_WORKLOAD, PROBE_FIELDS, WORKLOAD_PARTS, AppField, WorkloadField,
+                                   chart_fullname, cpu_utilization)
 
 Doc = dict[str, Any]
 
+# The values no workload template reads (the Ingress's and the routes'): the workload is made without
+# them, so releases that differ only there (a cluster's own host) can share it (`workload_source`).
+NOT_WORKLOAD_FIELDS = frozenset({AppField.INGRESS, "routes"})
 # Helm's install order of the kinds a chart can contain (pkg/release/util/kind_sorter.go).
 INSTALL_ORDER = ("PodDisruptionBudget", "ServiceAccount", "ConfigMap", "Service", "DaemonSet", "Pod", "Deployment",
                  "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "Ingress")
@@ -54,13 +60,16 @@ def chart_values(app: AppModel) -> dict[str, Any]:
 
 
 def helm_template_merged(app: AppModel, effective: dict[str, Any], *, release_name: str, namespace: str,
-                         caches: HelmCaches | None = None, shared: SharedObjects | None = None) -> list[Doc]:
+                         caches: HelmCaches | None = None, shared: SharedObjects | None = None,
+                         workload_source: tuple[str, ...] | None = None) -> list[Doc]:
     """`helm_template` for values already merged over `chart_values(app)`. The objects hold
     sub-trees of `effective` itself (a Deployment's `resources`), so neither may be changed
     while the other is in use. `shared`: the objects of other releases by what they are made from,
     for a caller that renders many releases and only reads them: an object whose inputs an earlier
     release had (most releases of an app have the same Service and ServiceAccount) is that
-    release's object, not a copy."""
+    release's object, not a copy. `workload_source`, with `shared`: texts that tell apart what the
+    values a workload reads (all but `NOT_WORKLOAD_FIELDS`) were merged from, among the app's
+    releases that use `shared` (equal sources, equal values): the workload is then shared too."""
     caches = caches or HelmCaches()
     release = _Release(app.name, chart_version(app, caches), release_name, namespace, effective, caches, shared)
     parts = caches.chart_parts(app)
@@ -72,7 +81,14 @@ def helm_template_merged(app: AppModel, effective: dict[str, Any], *, release_na
     kind = effective.get(WorkloadField.WORKLOAD, DEFAULT_WORKLOAD)
     if WORKLOAD_PARTS.get(kind) not in parts:  # a kind the chart has no template for
         kind = kinds_of(parts)[0]
-    docs += [(f"{kind.lower()}.yaml", doc) for doc in release.workload(kind, parts)]
+
+    def workload() -> Doc:
+        return release.without(NOT_WORKLOAD_FIELDS).workload(kind, parts)
+
+    docs.append((f"{kind.lower()}.yaml", workload() if workload_source is None
+                 else release.made_once("workload", workload_source, workload)))
+    if kind == "StatefulSet" and not (effective.get(WorkloadField.STATEFUL_SET) or {}).get("serviceName"):
+        docs.append(("statefulset.yaml", release.made_once("headless", (effective.get("ports"),), release.headless_service)))
     if "disruptionBudget" in parts and release.needs_budget():
         docs.append(("pdb.yaml", release.made_once("pdb", (release.budget,), release.disruption_budget)))
     if "autoscaling" in parts and effective.get("autoscaling"):
@@ -152,11 +168,19 @@ class _Release:
             self.shared.ids.add(id(doc))
         return doc
 
+    def without(self, fields: frozenset[str]) -> _Release:
+        """This release, reading its values without `fields` (none of which its names and labels read):
+        what it makes cannot depend on them."""
+        release = copy.copy(self)
+        release.values = {key: item for key, item in self.values.items() if key not in fields}
+        return release
+
     def metadata(self, suffix: str = "") -> Doc:
         return {"name": self.fullname + suffix, "namespace": self.namespace, "labels": dict(self.labels)}
 
-    def workload(self, kind: str, parts: frozenset[str]) -> list[Doc]:
-        """The workload object of `kind` (templates/<kind>.yaml), and a StatefulSet's headless Service."""
+    def workload(self, kind: str, parts: frozenset[str]) -> Doc:
+        """The workload object of `kind` (templates/<kind>.yaml; a StatefulSet's template also has its
+        headless Service, `headless_service`)."""
         values = self.values
         metadata = self.metadata()
         if kind == "Job":
@@ -180,10 +204,7 @@ class _Release:
         if kind == "CronJob":
             spec.update(_cron_spec(values[WorkloadField.CRON_JOB]))
             spec["jobTemplate"] = {"spec": self.job_spec(parts)}
-        docs = [{"apiVersion": _API[kind], "kind": kind, "metadata": metadata, "spec": spec}]
-        if kind == "StatefulSet" and not settings.get("serviceName"):
-            docs.append(self.headless_service())
-        return docs
+        return {"apiVersion": _API[kind], "kind": kind, "metadata": metadata, "spec": spec}
 
     def headless_name(self) -> str:
         return self.fullname + "-headless"
