@@ -51,8 +51,6 @@ from gop.compiler.commands.report import EXIT_OK, EXIT_USAGE, Reporter
 
 PROGRAMS_KEPT = 2  # sessions kept, the most recently built first: each holds a whole program's trees
 IDLE_TIMEOUT = 1800.0
-SETTLE_AFTER_IDLE = 0.5  # seconds without a request before the sessions that built are settled
-SETTLE_AT_LEAST_EVERY = 8  # builds: back-to-back builds (a script) settle now and then all the same
 _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 _NOT_SERVED = "GOPC_NO_SERVER"
 
@@ -287,8 +285,7 @@ class BuildServer:
         self._started = time.monotonic()
         self._builds = 0
         self._stopping = False
-        self._unsettled: dict[int, object] = {}  # the sessions that built since they were last settled
-        self._builds_unsettled = 0
+        self._built = None  # the session of the build being served, settled once its reply is sent
 
     def __enter__(self) -> BuildServer:
         signal.signal(signal.SIGTERM, self._stop_on_signal)
@@ -312,32 +309,17 @@ class BuildServer:
         from gop.compiler.core.collector import serving_builds
 
         serving_builds()
-        idle_since = time.monotonic()
+        self._listener.settimeout(self.idle_timeout)
         while not self._stopping:
-            settle_due = bool(self._unsettled)
-            self._listener.settimeout(SETTLE_AFTER_IDLE if settle_due
-                                      else max(0.0, self.idle_timeout - (time.monotonic() - idle_since)))
             try:
                 connection, _ = self._listener.accept()
             except TimeoutError:
-                if settle_due:
-                    self._settle()
-                    continue
                 print(f"gopc serve: no build for {self.idle_timeout:g} s: stopping", file=sys.stderr)
                 return
             except OSError:  # closed by SIGTERM
                 return
             with connection:
                 self._serve_one(connection)
-            idle_since = time.monotonic()
-
-    def _settle(self) -> None:
-        """The collector's work (`Session.settle`) for the sessions that built, when no client waits
-        for it: once no client has asked for `SETTLE_AFTER_IDLE` seconds (an edit takes longer), or
-        after `SETTLE_AT_LEAST_EVERY` builds in a row."""
-        unsettled, self._unsettled, self._builds_unsettled = self._unsettled, {}, 0
-        for session in unsettled.values():
-            session.settle()
 
     def _serve_one(self, connection: socket.socket) -> None:
         connection.settimeout(30.0)  # a client sends its request at once
@@ -390,11 +372,12 @@ class BuildServer:
 
     def _after_reply(self) -> None:
         """What the client need not wait for: the trees parsed for the first time go to the disk
-        cache (the collector's work waits until no client asks: `_settle`)."""
-        for session in self._unsettled.values():
-            session.parses.write_pending()
-        if self._builds_unsettled >= SETTLE_AT_LEAST_EVERY:
-            self._settle()
+        cache, and the session that built is settled (`Session.settle`: what the build left is
+        collected and the rest frozen, all of it every so often), while the next client starts."""
+        built, self._built = self._built, None
+        if built is not None:
+            built.parses.write_pending()
+            built.settle()
 
     def session_for(self, paths: list[str], disk) -> object:
         """The session that builds `paths` from the current working directory with `disk`: the one
@@ -405,8 +388,7 @@ class BuildServer:
         session = self._sessions.pop(key, None)
         if session is None:
             session = Session(parses=ParseCache(disk=disk), disk=disk)
-        self._sessions[key] = self._unsettled[id(session)] = session
-        self._builds_unsettled += 1
+        self._sessions[key] = self._built = session
         while len(self._sessions) > PROGRAMS_KEPT:
             del self._sessions[next(iter(self._sessions))]
         return session

@@ -47,8 +47,8 @@ def imports_kept():
 def serving_builds() -> None:
     """The build server (`commands.serve`) keeps its sessions' objects, millions of them, between
     builds: a collection in the middle of a build would scan them and cost a client a good part of
-    its wait. So its collector never runs by itself: the server settles the sessions that built
-    (`Session.settle`) once no client has asked for a moment."""
+    its wait. So its collector never runs by itself: the server settles the session that built
+    (`Session.settle`) once the build's reply is sent."""
     gc.disable()
 
 
