@@ -329,3 +329,25 @@ def test_stdout_and_stderr_come_in_the_order_the_build_wrote_them(server, tmp_pa
     assert builds_served(server, tmp_path) == 2
     assert served == on_a_terminal(GOPC_NO_SERVER="1")
     assert served.index("W0603") < served.index("differs") < served.index("is not what the program builds")
+
+
+def test_a_served_build_records_its_run_memo_once_no_client_asks(server, tmp_path):
+    """The run memo (commands/runmemo.py) walks the whole output tree: the server records it after
+    a moment without requests, in the client's directory; a no-op build replays it, served or
+    not, and prints what the build printed."""
+    program = copy_example("shop", tmp_path)
+    built = gopc("build", program, "-o", "out", cache=server, cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    time.sleep(1.5)  # the server's WORK_AFTER_IDLE, and the tree's settling window (docs: a tick)
+    served = gopc("build", program, "-o", "out", cache=server, cwd=tmp_path)
+    assert builds_served(server, tmp_path) == 2
+    env = environment(server, GOPC_NO_SERVER="1")
+    probe = subprocess.run([sys.executable, "-c", PROBE, "build", str(program), "-o", "out"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert probe.stdout.splitlines()[-1] == "replayed"
+    assert probe.stderr == served.stderr and "0 written" in served.stderr
+
+
+# Runs `gopc` as its executable does, then says (last stdout line) whether the run analysed.
+PROBE = ("import sys\nfrom gop.compiler import cli\ncode = cli.main(sys.argv[1:])\nsys.stdout.flush()\n"
+         "print('analysed' if 'gop.compiler.session' in sys.modules else 'replayed')\nsys.exit(code)\n")

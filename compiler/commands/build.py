@@ -32,10 +32,7 @@ def run(args, reporter: Reporter) -> int:
     from gop.compiler.core.diskcache import open_disk_cache
 
     disk = None if args.no_cache else open_disk_cache()
-    # A served build (commands/serve.py) keeps no run memo: its session makes a no-op build cheap,
-    # and recording one would walk the whole output tree again after each build.
-    served = args.resident is not None
-    memo = None if args.check or served else build_memo(disk, args.paths, args.out, args.force)
+    memo = None if args.check else build_memo(disk, args.paths, args.out, args.force)
     replayed = memo.replay(reporter) if memo is not None else None
     if replayed is not None:
         return replayed
@@ -76,7 +73,11 @@ def _build(args, reporter: Reporter, disk, memo) -> int:
         reporter.report(failure.diagnostics, analysis.program.sources)
         return EXIT_ERRORS
     if memo is not None and code == EXIT_OK:
-        memo.store_build(analysis, paths, f"{reporter.origin}: {len(paths)} files in {args.out}")
+        def store() -> None:
+            memo.store_build(analysis, paths, f"{reporter.origin}: {len(paths)} files in {args.out}")
+
+        # Recording walks the whole output tree: the build server does it once no client waits.
+        resident.when_idle(store) if resident is not None else store()
     return code
 
 

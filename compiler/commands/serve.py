@@ -22,6 +22,9 @@ Invariants:
   socket's name holds `gopc_fingerprint()`) and the same cache directory; `GOPC_NO_SERVER=1`
   turns the client off. A client that finds no server, cannot connect, or loses the server
   before its reply builds in its own process (saying so in the last case).
+- A served build replays the run memo as a build in its own process does (`commands.runmemo`:
+  a no-op build prints what the last one printed, unanalysed); recording it walks the whole
+  output tree, so the server records it once no client has asked for `WORK_AFTER_IDLE` seconds.
 - One build at a time, in the order clients connect. The socket is in a directory only its user
   may enter (`socket_path`); a client asks no server whose directory others may write in, and
   the server refuses a client of another user (SO_PEERCRED). One server per socket (a lock file
@@ -51,6 +54,7 @@ from gop.compiler.commands.report import EXIT_OK, EXIT_USAGE, Reporter
 
 PROGRAMS_KEPT = 2  # sessions kept, the most recently built first: each holds a whole program's trees
 IDLE_TIMEOUT = 1800.0
+WORK_AFTER_IDLE = 0.5  # seconds without a request before the last build's run memo is recorded (an edit takes longer)
 _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 _NOT_SERVED = "GOPC_NO_SERVER"
 
@@ -286,6 +290,8 @@ class BuildServer:
         self._builds = 0
         self._stopping = False
         self._built = None  # the session of the build being served, settled once its reply is sent
+        self._request: dict | None = None  # the request being served
+        self._when_idle: tuple[dict, object] | None = None  # (request, work) to do once no client asks
 
     def __enter__(self) -> BuildServer:
         signal.signal(signal.SIGTERM, self._stop_on_signal)
@@ -309,17 +315,42 @@ class BuildServer:
         from gop.compiler.core.collector import serving_builds
 
         serving_builds()
-        self._listener.settimeout(self.idle_timeout)
+        idle_since = time.monotonic()
         while not self._stopping:
+            work_due = self._when_idle is not None
+            self._listener.settimeout(WORK_AFTER_IDLE if work_due
+                                      else max(0.0, self.idle_timeout - (time.monotonic() - idle_since)))
             try:
                 connection, _ = self._listener.accept()
             except TimeoutError:
+                if work_due:
+                    self._idle_work()
+                    continue
                 print(f"gopc serve: no build for {self.idle_timeout:g} s: stopping", file=sys.stderr)
                 return
             except OSError:  # closed by SIGTERM
                 return
+            self._when_idle = None  # a new request: what the last build left undone no longer describes the tree
             with connection:
                 self._serve_one(connection)
+            idle_since = time.monotonic()
+
+    def when_idle(self, work) -> None:
+        """Do `work` (the build's run memo: `commands.runmemo`, which walks the whole output tree)
+        for the build being served once no client has asked for `WORK_AFTER_IDLE` seconds, in
+        that build's client's directory and environment; not at all if another request comes
+        first."""
+        self._when_idle = (self._request, work)
+
+    def _idle_work(self) -> None:
+        (request, work), self._when_idle = self._when_idle, None
+        try:
+            with _as_client(request):
+                work()
+        except Exception:  # the memo is an optimisation: a fault is logged, never served
+            import traceback
+
+            traceback.print_exc()
 
     def _serve_one(self, connection: socket.socket) -> None:
         connection.settimeout(30.0)  # a client sends its request at once
@@ -350,6 +381,7 @@ class BuildServer:
         if not isinstance(argv, list) or argv[:1] != ["build"] or not all(isinstance(a, str) for a in argv):
             return {"code": None}
         started = time.perf_counter()
+        self._request = request
         try:
             with _as_client(request) as output:
                 code = self.command_line(argv, resident=self)
