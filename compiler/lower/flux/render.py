@@ -105,7 +105,7 @@ class ClusterRenderer:
         self._shared = SharedObjects()  # objects of the apps' charts made once for many releases
         self._shared_pieces: dict[int, Piece] = {}  # id(one of those objects) -> its piece
         self._patch_reprs: dict[int, tuple[dict[str, Any], str]] = {}  # id(patch) -> (patch, repr(patch))
-        self._workload_patch_reprs: dict[int, tuple[dict[str, Any], str]] = {}  # id(patch) -> (patch, see _workload_patch_repr)
+        self._workload_patch_reads: dict[int, tuple[dict[str, Any], bool]] = {}  # id(patch) -> (patch, see _sets_workload_values)
         self._env_values: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}  # see _with_env
         self._chart_values: dict[str, dict[str, Any]] = {}  # app name -> chart_values(app); read, never changed
         self._orders: dict[tuple[int, ...], list[str]] = {}  # `_listing_key` of a cluster -> "" and its texts in order
@@ -180,17 +180,20 @@ class ClusterRenderer:
                                             namespace=release.namespace, caches=self.caches.helm,
                                             shared=self._shared, workload_source=self._workload_source(release)))
 
-    def _workload_source(self, release: plan.Release) -> tuple[str, str]:
+    def _workload_source(self, release: plan.Release) -> tuple[str] | None:
         """What the values a workload of the release reads are merged from (`helm_template_merged`):
-        the env patch, and the cluster patch without the fields that never reach the chart or that
-        no workload reads (the app's values and chart values are the same in every release of it)."""
-        return self._patch_repr(release.env_values), self._workload_patch_repr(release.cluster_values)
+        the env patch, when the cluster patch sets nothing a workload reads (only fields that never
+        reach the chart or that no workload reads: the app's values and chart values are the same in
+        every release of it); None otherwise: a workload of a cluster's own values is its alone,
+        and keeping it for other releases would only hold it (every cluster's, with per-cluster
+        values: 1.3 GB, not 0.85, at (1000,3,60))."""
+        return None if self._sets_workload_values(release.cluster_values) else (self._patch_repr(release.env_values),)
 
-    def _workload_patch_repr(self, patch: dict[str, Any]) -> str:
-        known = self._workload_patch_reprs.get(id(patch))  # an entry keeps its patch alive (see _patch_repr)
+    def _sets_workload_values(self, patch: dict[str, Any]) -> bool:
+        known = self._workload_patch_reads.get(id(patch))  # an entry keeps its patch alive (see _patch_repr)
         if known is None:
-            read = {key: item for key, item in patch.items() if key not in NOT_WORKLOAD_FIELDS and key not in FLUX_ONLY_FIELDS}
-            known = self._workload_patch_reprs[id(patch)] = (patch, repr(read))
+            read = any(key not in NOT_WORKLOAD_FIELDS and key not in FLUX_ONLY_FIELDS for key in patch)
+            known = self._workload_patch_reads[id(patch)] = (patch, read)
         return known[1]
 
     def _with_env(self, release: plan.Release) -> tuple[dict[str, Any], dict[str, Any]]:
