@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 
 import realtools as rt
+from test_runmemo import PROBE, copy_example, edit
 
 GOPC = Path(sys.executable).with_name("gopc")
-EXAMPLES = rt.REPO_ROOT / "examples"
 
 
 def runtime_dir(cache: Path) -> Path:
@@ -85,18 +85,6 @@ def server(tmp_path: Path):
     stopped = gopc("serve", "--stop", cache=cache, cwd=tmp_path)
     assert stopped.returncode == 0, stopped.stderr
     assert not path.exists()
-
-
-def copy_example(name: str, tmp_path: Path) -> Path:
-    program = tmp_path / name
-    shutil.copytree(EXAMPLES / name, program)
-    return program
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def same_tree(left: Path, right: Path) -> None:
@@ -347,7 +335,3 @@ def test_a_served_build_records_its_run_memo_once_no_client_asks(server, tmp_pat
     assert probe.stdout.splitlines()[-1] == "replayed"
     assert probe.stderr == served.stderr and "0 written" in served.stderr
 
-
-# Runs `gopc` as its executable does, then says (last stdout line) whether the run analysed.
-PROBE = ("import sys\nfrom gop.compiler import cli\ncode = cli.main(sys.argv[1:])\nsys.stdout.flush()\n"
-         "print('analysed' if 'gop.compiler.session' in sys.modules else 'replayed')\nsys.exit(code)\n")
