@@ -236,6 +236,9 @@ def _detach(path: Path, idle_timeout: float, reporter: Reporter) -> int:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if _answers(path):
+            if process.poll() is not None:  # another `--detach` started one first: ours found it running
+                reporter.say(f"gopc serve: a build server is already running on {path}")
+                return EXIT_OK
             reporter.say(f"gopc serve: serving `gopc build` on {path} (pid {process.pid}, log {log}); stops after "
                          f"{idle_timeout:g} s without a build, or on `gopc serve --stop`")
             return EXIT_OK
