@@ -333,7 +333,6 @@ class BuildServer:
                 return
             except OSError:  # closed by SIGTERM
                 return
-            self._when_idle = None  # a new request: what the last build left undone no longer describes the tree
             with connection:
                 self._serve_one(connection)
             idle_since = time.monotonic()
@@ -341,8 +340,8 @@ class BuildServer:
     def when_idle(self, work) -> None:
         """Do `work` (the build's run memo: `commands.runmemo`, which walks the whole output tree)
         for the build being served once no client has asked for `WORK_AFTER_IDLE` seconds, in
-        that build's client's directory and environment; not at all if another request comes
-        first."""
+        that build's client's directory and environment; not at all if another build comes
+        first (a `--status` in between leaves it due)."""
         self._when_idle = (self._request, work)
 
     def _idle_work(self) -> None:
@@ -384,7 +383,7 @@ class BuildServer:
         if not isinstance(argv, list) or argv[:1] != ["build"] or not all(isinstance(a, str) for a in argv):
             return {"code": None}
         started = time.perf_counter()
-        self._request = request
+        self._request, self._when_idle = request, None  # what the last build left undone no longer describes the tree
         try:
             with _as_client(request) as output:
                 code = self.command_line(argv, resident=self)
