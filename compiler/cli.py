@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None, *, resident=None) -> int:
             return code
     from gop.compiler.commands.report import Reporter
 
-    collect_as("command" if resident is None else "server")
+    collect_as("command")  # the build server's collector is off for good (`core.collector.serving_builds`)
     parser = _build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     reporter = Reporter()
     try:

@@ -76,8 +76,10 @@ def _build(args, reporter: Reporter, disk, memo) -> int:
         def store() -> None:
             memo.store_build(analysis, paths, f"{reporter.origin}: {len(paths)} files in {args.out}")
 
-        # Recording walks the whole output tree: the build server does it once no client waits.
-        resident.when_idle(store) if resident is not None else store()
+        if resident is None:
+            store()
+        else:  # recording walks the whole output tree: the build server does it once no client waits
+            resident.when_idle(store)
     return code
 
 
