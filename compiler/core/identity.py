@@ -24,36 +24,8 @@ def by_identity(table: dict[int, tuple[object, Value]], key: object, make: Calla
     return known[1]
 
 
-class RoundMemo:
-    """Values by the identity of an object, for the last `rounds` rounds (analyses) that made or
-    used them. An entry keeps its object alive, so an id is never reused while it is here; what
-    none of those rounds used is gone."""
-
-    def __init__(self, rounds: int) -> None:
-        self._rounds: list[dict[int, tuple[object, Any]]] = [{} for _ in range(rounds)]  # newest first
-
-    def get(self, key: object) -> Any | None:
-        for kept in self._rounds:
-            entry = kept.get(id(key))
-            if entry is not None:
-                if entry[0] is not key:
-                    return None
-                self._rounds[0][id(key)] = entry
-                return entry[1]
-        return None
-
-    def put(self, key: object, value: Any) -> None:
-        self._rounds[0][id(key)] = (key, value)
-
-    def next_round(self) -> None:
-        self._rounds = [{}] + self._rounds[:-1]
-
-    def __len__(self) -> int:
-        return len(set().union(*self._rounds))
-
-
 class RoundTable:
-    """Values by a hashable key, for the last `rounds` rounds that made or used them (as `RoundMemo`)."""
+    """Values by a hashable key, for the last `rounds` rounds that made or used them."""
 
     def __init__(self, rounds: int) -> None:
         self._rounds: list[dict[Any, Any]] = [{} for _ in range(rounds)]  # newest first
@@ -71,3 +43,25 @@ class RoundTable:
 
     def next_round(self) -> None:
         self._rounds = [{}] + self._rounds[:-1]
+
+    def __len__(self) -> int:
+        return len(set().union(*self._rounds))
+
+
+class RoundMemo(RoundTable):
+    """Values by the identity of an object, for the last `rounds` rounds (analyses) that made or
+    used them: a `RoundTable` by the object's id, each entry with its object. An entry keeps its
+    object alive, so an id is never reused while it is here; what none of those rounds used is gone."""
+
+    def get(self, key: object) -> Any | None:  # `RoundTable.get`, inlined: it runs for every app of every analysis
+        for kept in self._rounds:
+            entry = kept.get(id(key))
+            if entry is not None:
+                if entry[0] is not key:
+                    return None
+                self._rounds[0][id(key)] = entry
+                return entry[1]
+        return None
+
+    def put(self, key: object, value: Any) -> None:
+        self._rounds[0][id(key)] = (key, value)
