@@ -40,7 +40,10 @@ Where the caches live, and how long:
   last `PROGRAMS_KEPT`), with a `ParseCache` over the disk cache and an `EvaluationMemo`, as the
   language server's, and the output index of each directory it built into (`output_indexes`:
   each file's record, with the bytes it was checked against, so an unchanged file of the next
-  build is neither read nor hashed); a build in its own process keeps nothing (`single_analysis`).
+  build is neither read nor hashed; and the tree's watch, `emit.treewatch`, so its files' statuses
+  are not taken again, nor its directories listed, unless the kernel says they changed: an inotify
+  descriptor, released when the index is dropped); a build in its own process keeps nothing
+  (`single_analysis`).
 - On disk, across runs (`core.diskcache`, when the session is given one: the command line's,
   unless `--no-cache`; or through the language server's `ParseCache`, which writes after the
   diagnostics are out): each file's parse by (gopc, path, text). A run whose files are all

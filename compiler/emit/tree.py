@@ -40,7 +40,10 @@ Invariants:
   status is the one the last build recorded is compared by the digest of its bytes, unread; every
   other file is read, and a file found the same is recorded for the next build (when its status
   was settled: an edit in the same clock tick would not show). The index only spares reads: a hand
-  edit changes the file's change time (or inode), so it is read and handled as without one.
+  edit changes the file's change time (or inode), so it is read and handled as without one. In a
+  process that builds again (`indexes`: the build server), the tree is watched after its first
+  build (`emit.treewatch`): the next lists again only the directories, and takes the status of only
+  the files, that the kernel says changed.
 - `compare_tree` reads the same inputs and writes nothing: what `write_tree` would change, as
   lists of paths (`gopc build --check`).
 - New files with the same bytes share one inode (hard links: every chart has the same
@@ -237,6 +240,7 @@ def _write(files: Files, shown: Path, force: bool, notes: Notes, disk, indexes: 
                 if index is not None:
                     index.store()
                     if indexes is not None:
+                        _watch(index, str(out))
                         indexes[str(out)] = index
                 return report
             finally:
@@ -252,7 +256,7 @@ def _write_locked(files: Files, out: Path, shown: Path, force: bool, notes: Note
     function that changes the tree and returns one."""
     interrupted = _read_journal(out)
     _remove_half_written(str(out), {MANIFEST, JOURNAL} | (interrupted.files if interrupted else set()))
-    existing = _scan(out, shown)
+    existing = _watched_or_scanned(out, shown, index, interrupted)
     if interrupted is not None:
         existing.empty_directories -= interrupted.directories
     same = _pass_files(_pairs(files), str(out), existing, lambda chunk: staging.stage(chunk, existing.directories), index)
@@ -284,6 +288,30 @@ def _write_locked(files: Files, out: Path, shown: Path, force: bool, notes: Note
         return plan.report
 
     return change
+
+
+def _watched_or_scanned(out: Path, shown: Path, index: OutputIndex | None, interrupted: _Journal | None) -> _Existing:
+    """What the tree holds: from its watch when the index has one that still vouches for it (then
+    the index takes from it the statuses of the files nothing touched), else listed anew."""
+    watch = index.watch if index is not None else None
+    if watch is not None and (interrupted is not None or not watch.refresh()):
+        watch.close()  # it knows nothing of the repairs a journal asks for: this build lists the tree, the next watches it anew
+        index.watch = watch = None
+    if watch is None:
+        return _scan(out, shown)
+    return _Existing(*watch.listing())
+
+
+def _watch(index: OutputIndex, out: str) -> None:
+    """In a process that builds into `out` again (the build server): watch its tree from now on
+    (`emit.treewatch`), unless it is watched already, or cannot be. Once, after the first build
+    into it: listing the tree, taking every status and watching each entry costs about what that
+    build's comparing did."""
+    if index.watch is None and not index.watch_refused:
+        from gop.compiler.emit.treewatch import TreeWatch
+
+        index.watch = TreeWatch.start(out)
+        index.watch_refused = index.watch is None
 
 
 def _make_output(out: Path, shown: Path) -> list[Path]:
