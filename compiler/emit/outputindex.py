@@ -71,7 +71,7 @@ class OutputIndex:
     """The records of one output directory: those the last build kept, and this build's."""
 
     __slots__ = ("_disk", "_key", "_since", "_stored", "_offsets", "_records", "_kept", "_read", "_bytes", "_checked",
-                 "stored", "watch", "watch_refused")
+                 "stored", "watch", "watch_refused", "paths_before")
 
     def __init__(self, disk, out: str, *, remember: bool = False, previous: OutputIndex | None = None) -> None:
         """`remember`: this index is kept for a next build into `out` in this process (the build
@@ -98,6 +98,8 @@ class OutputIndex:
         # statuses it vouches for are not taken again.
         self.watch = previous.watch if same_output else None
         self.watch_refused = same_output and previous.watch_refused  # not watchable there: not tried again
+        # The paths of the last build into `out` in this process, found safe and normal (`emit.tree.safe_relative`).
+        self.paths_before: dict[str, bool] = previous.paths_before if same_output else {}
 
     def same(self, out: str, files: list[tuple[str, bytes]]) -> list[bool | None]:
         """For each (relative path, bytes) of a file of the tree at `out`: whether it holds those

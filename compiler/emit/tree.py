@@ -583,8 +583,9 @@ def _pass_files(files: Iterable[tuple[str, str | bytes]], out: str, existing: _E
     same: dict[str, bool] = {}
     chunk: list[tuple[str, bytes]] = []
     size = 0
+    normal = index.paths_before if index is not None else {}  # paths found safe and normal by the last build
     for path, content in files:
-        relative = safe_relative(path)
+        relative = path if path in normal else safe_relative(path)
         if relative in same:
             raise EmitError(f"refusing to write `{path}`: another path names the same file `{relative}`")
         data = content.encode("utf-8") if isinstance(content, str) else content
@@ -595,7 +596,10 @@ def _pass_files(files: Iterable[tuple[str, str | bytes]], out: str, existing: _E
             _compare_chunk(chunk, out, existing, same, changed, index)
             chunk, size = [], 0
     _compare_chunk(chunk, out, existing, same, changed, index)
-    return dict(sorted(same.items()))
+    same = dict(sorted(same.items()))
+    if index is not None:
+        index.paths_before = same
+    return same
 
 
 def _compare_chunk(chunk: list[tuple[str, bytes]], out: str, existing: _Existing, same: dict[str, bool],
