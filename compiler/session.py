@@ -188,6 +188,13 @@ class Session:
         self._builds_settled += 1
         settle(full=self._builds_settled % FULL_COLLECTION_EVERY == 0)
 
+    def drop_outputs(self) -> None:
+        """Forget the output indexes, and release their trees' watches now (a build server drops
+        the session: its collector may never free what the session's cycles hold)."""
+        from gop.compiler.emit.tree import drop_indexes
+
+        drop_indexes(self.output_indexes)
+
     def parse(self, path: str, text: str) -> ParseResult:
         """`parse_text`, through the disk cache when the session has one."""
         return parse_through(self.disk, path, text)

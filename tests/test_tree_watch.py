@@ -23,6 +23,7 @@ import sys
 import pytest
 
 from gop.compiler.core.diskcache import DiskCache
+from gop.compiler.session import Session
 from gop.compiler.emit import outputindex, treewatch
 from gop.compiler.emit import tree as emit
 from gop.compiler.emit.tree import write_tree
@@ -243,3 +244,19 @@ def test_the_descriptor_is_released_when_closed_or_dropped(tmp_path):
     assert _descriptors() == before + 1
     del watch
     assert _descriptors() == before
+
+
+def test_a_process_keeps_the_indexes_and_watches_of_its_last_two_outputs(tmp_path):
+    disk, indexes = DiskCache(tmp_path / "cache", b"gopc"), {}
+    outs = [tmp_path / f"out{n}" for n in range(3)]
+    for out in outs[:2]:
+        write_tree(FILES, out, disk=disk, indexes=indexes)
+    first = indexes[str(outs[0])].watch
+    write_tree(FILES, outs[2], disk=disk, indexes=indexes)
+    assert list(indexes) == [str(outs[1]), str(outs[2])]
+    assert first._descriptor is None  # released at once, not when the collector finds it
+    kept = [index.watch for index in indexes.values()]
+    session = Session(disk=disk)
+    session.output_indexes = indexes
+    session.drop_outputs()  # the build server drops a session
+    assert indexes == {} and all(watch._descriptor is None for watch in kept)

@@ -424,7 +424,7 @@ class BuildServer:
             session = Session(parses=ParseCache(disk=disk), disk=disk)
         self._sessions[key] = self._built = session
         while len(self._sessions) > PROGRAMS_KEPT:
-            del self._sessions[next(iter(self._sessions))]
+            self._sessions.pop(next(iter(self._sessions))).drop_outputs()
         return session
 
 

@@ -83,6 +83,7 @@ except ImportError:  # not on Windows: builds into one output there do not take 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _SIDE_BY_SIDE_FROM = 256  # entries; fewer are made faster by one thread
 _WORKERS = min(os.cpu_count() or 1, 4)
+OUTPUTS_KEPT = 2  # output indexes (and watched trees) a process that builds again keeps: the directories built into last
 _SUBTREE_DEPTH = 4  # how deep `_subtrees` looks for directories to remove side by side
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
@@ -242,6 +243,7 @@ def _write(files: Files, shown: Path, force: bool, notes: Notes, disk, indexes: 
                     if indexes is not None:
                         _watch(index, str(out))
                         indexes[str(out)] = index
+                        drop_indexes(indexes, keep=OUTPUTS_KEPT)
                 return report
             finally:
                 if not changing:  # nothing was written: the directories made for the output go as they came
@@ -288,6 +290,15 @@ def _write_locked(files: Files, out: Path, shown: Path, force: bool, notes: Note
         return plan.report
 
     return change
+
+
+def drop_indexes(indexes: dict, keep: int = 0) -> None:
+    """Drop the output indexes of `write_tree` but the `keep` most recently used, releasing
+    their trees' watches at once."""
+    while len(indexes) > keep:
+        watch = indexes.pop(next(iter(indexes))).watch
+        if watch is not None:
+            watch.close()
 
 
 def _watched_or_scanned(out: Path, shown: Path, index: OutputIndex | None, interrupted: _Journal | None) -> _Existing:

@@ -23,7 +23,7 @@ Invariants:
   directory removed, moved, replaced or unmounted, a directory that cannot be listed, a watch
   refused. It is not started where notifications are not complete: off Linux, on a file system
   that is not local (NFS, SMB, FUSE: changes made by another machine are not notified), or when
-  the tree needs more than a quarter of the user's watches (`fs.inotify.max_user_watches`:
+  the tree needs more than an eighth of the user's watches (`fs.inotify.max_user_watches`:
   others' tools need theirs).
 - What notifications never tell: a write through a shared memory mapping (`mmap`), and a file
   system mounted over a directory of the tree. gopc never writes so; `docs/cli.md` says it.
@@ -57,7 +57,9 @@ _EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len (t
 # Where changes are made by this machine's kernel, so inotify hears of every one.
 LOCAL_FILE_SYSTEMS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "f2fs", "zfs", "overlay",
                                 "bcachefs", "jfs", "reiserfs", "nilfs2"})
-_SHARE_OF_WATCHES = 4  # a tree may take at most this fraction of the user's watches
+# A tree may take at most this fraction of the user's watches: a build server keeps at most 4 trees
+# (`emit.tree.OUTPUTS_KEPT` of `commands.serve.PROGRAMS_KEPT` programs), half of them; others' tools need theirs.
+_SHARE_OF_WATCHES = 8
 
 
 class TreeWatch:
