@@ -335,3 +335,27 @@ def test_a_served_build_records_its_run_memo_once_no_client_asks(server, tmp_pat
     assert probe.stdout.splitlines()[-1] == "replayed"
     assert probe.stderr == served.stderr and "0 written" in served.stderr
 
+
+
+def test_a_hand_edit_of_the_output_is_found_by_a_served_build(server, tmp_path):
+    """The server watches the tree it built (emit/treewatch.py): an edit that keeps the file's size
+    and modification time is found, and the file rewritten, as by a build in its own process."""
+    program = copy_example("shop", tmp_path)
+    for _ in range(2):  # the first build's tree is watched from then on
+        assert gopc("build", program, "-o", "out", "-q", cache=server, cwd=tmp_path).returncode == 0
+    shutil.copytree(tmp_path / "out", tmp_path / "copy", symlinks=True)
+    for tree in ("out", "copy"):
+        target = sorted((tmp_path / tree).rglob("values.yaml"))[0]
+        status = target.stat()
+        with open(target, "r+b") as file:
+            first = file.read(1)
+            file.seek(0)
+            file.write(b"Y" if first == b"X" else b"X")
+        os.utime(target, ns=(status.st_atime_ns, status.st_mtime_ns))
+    served = gopc("build", program, "-o", "out", cache=server, cwd=tmp_path)
+    local = gopc("build", program, "-o", "copy", cache=tmp_path / "other-cache", cwd=tmp_path, GOPC_NO_SERVER="1")
+    assert (served.returncode, served.stdout, served.stderr.replace("out", "copy")) == \
+        (local.returncode, local.stdout, local.stderr)
+    assert "(1 written," in served.stderr, served.stderr
+    same_tree(tmp_path / "out", tmp_path / "copy")
+    assert builds_served(server, tmp_path) == 3
