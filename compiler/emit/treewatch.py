@@ -216,13 +216,15 @@ class TreeWatch:
     def _list_anew(self, relative: str) -> None:
         """Watch, then list, the directory at `relative` and everything under it."""
         path = f"{self._out}/{relative}" if relative else self._out
+        inode = os.stat(path, follow_symlinks=False).st_ino
         descriptor = self._add(path, _DIRECTORY_EVENTS)
         if descriptor in self._watched:  # one directory under two names (a bind mount): events would name one
             raise OSError(errno.ELOOP, f"{path} is also {self._watched[descriptor] or 'the output'}")
         self._watched[descriptor] = relative
         with os.scandir(path) as scan:
             children = list(scan)
-        inode = os.stat(path, follow_symlinks=False).st_ino
+        if os.stat(path, follow_symlinks=False).st_ino != inode:  # replaced meanwhile: which one is watched?
+            raise OSError(errno.ESTALE, f"{path} was replaced while it was listed")
         files: set[str] = set()
         subdirectories: set[str] = set()
         self._directories[relative] = (inode, descriptor, files, subdirectories)
