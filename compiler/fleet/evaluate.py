@@ -495,6 +495,7 @@ class _Evaluator:
         env_values: dict[str, dict[str, dict]] = {}
         placed = {name: frozenset(matches.get(id(app.decl), ())) for name, app in apps.items()}
         app_names = sorted(apps)
+        by_name = sorted(((apps[key].name, key, apps[key].kind) for key in app_names))  # once: the clusters' order
         touching_by_overlays: dict[tuple, dict[str, tuple]] = {}  # clusters share overlay combinations
         reads_by_key: dict[tuple, frozenset] = {}  # what the leaves of a pair read of the context
         for cluster, labels in self.placement.cluster_labels.items():
@@ -535,7 +536,7 @@ class _Evaluator:
                         if env:
                             env_values.setdefault(env, {}).setdefault(app_name, cache[key].env_values)
                     instances[app_name] = cache[key]
-            models[cluster] = _cluster_model(cluster, decl, labels, env or "", instances, apps)
+            models[cluster] = _cluster_model(cluster, decl, labels, env or "", instances, by_name)
         self._keep_instances(apps, cache, reported)
         return models, env_values
 
@@ -772,11 +773,14 @@ def _declared_in(key: str) -> str:
 
 
 def _cluster_model(name: str, decl: ast.ResourceDecl, labels: dict, env: str, instances: dict[str, Instance],
-                   units: dict[str, _Unit]) -> ClusterModel:
-    """A cluster with its instances split by kind (each by declaration name, sorted)."""
+                   by_name: list[tuple[str, str, str]]) -> ClusterModel:
+    """A cluster with its instances split by kind (each by declaration name, sorted); `by_name`:
+    every unit's (name, key, kind), sorted (the same for every cluster: sorted once)."""
     by_kind: dict[str, dict[str, Instance]] = {kind: {} for kind in UNIT_KINDS}
-    for key in sorted(instances, key=lambda key: units[key].name):
-        by_kind[units[key].kind][units[key].name] = instances[key]
+    for unit_name, key, kind in by_name:
+        instance = instances.get(key)
+        if instance is not None:
+            by_kind[kind][unit_name] = instance
     return ClusterModel(name, decl.name.span, decl.doc, labels, env, by_kind["app"],
                         by_kind["release"], by_kind["resource"])
 
