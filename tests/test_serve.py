@@ -359,3 +359,5 @@ def test_a_hand_edit_of_the_output_is_found_by_a_served_build(server, tmp_path):
     assert "(1 written," in served.stderr, served.stderr
     same_tree(tmp_path / "out", tmp_path / "copy")
     assert builds_served(server, tmp_path) == 3
+    status = gopc("serve", "--status", cache=server, cwd=tmp_path).stdout
+    assert re.search(rf"builds into {re.escape(os.path.realpath(tmp_path / 'out'))}: its tree watched \(\d+ watches\)", status), status

@@ -213,7 +213,8 @@ def test_not_watched_off_local_file_systems(tmp_path, monkeypatch):
     monkeypatch.setattr(treewatch, "file_system", lambda path: "nfs4")
     disk, out, indexes = DiskCache(tmp_path / "cache", b"gopc"), tmp_path / "out", {}
     write_tree(FILES, out, disk=disk, indexes=indexes)
-    assert indexes[str(out)].watch is None and indexes[str(out)].watch_refused
+    assert indexes[str(out)].watch is None
+    assert indexes[str(out)].watch_refused == "on a file system (nfs4) whose changes made elsewhere are not notified"
     monkeypatch.setattr(treewatch.TreeWatch, "start", lambda *_: pytest.fail("not tried again"))
     assert write_tree(FILES, out, disk=disk, indexes=indexes).unchanged == sorted(FILES)
 
@@ -228,7 +229,8 @@ def test_beyond_its_share_of_watches_it_is_not_started_and_holds_nothing(tmp_pat
         (tmp_path / "out" / f"file{n}").write_text("x\n")
     before = _descriptors()
     monkeypatch.setattr(treewatch, "_watch_budget", lambda: 5)
-    assert treewatch.TreeWatch.start(str(tmp_path / "out")) is None
+    with pytest.raises(treewatch.Unwatched, match="more than 5 watches"):
+        treewatch.TreeWatch.start(str(tmp_path / "out"))
     assert _descriptors() == before
 
 
@@ -236,10 +238,10 @@ def test_the_descriptor_is_released_when_closed_or_dropped(tmp_path):
     (tmp_path / "out").mkdir()
     before = _descriptors()
     watch = treewatch.TreeWatch.start(str(tmp_path / "out"))
-    assert watch is not None and _descriptors() == before + 1
+    assert watch.watches() == 1 and _descriptors() == before + 1
     watch.close()
     watch.close()
-    assert _descriptors() == before
+    assert _descriptors() == before and watch.watches() == 0
     watch = treewatch.TreeWatch.start(str(tmp_path / "out"))
     assert _descriptors() == before + 1
     del watch

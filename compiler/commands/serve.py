@@ -211,6 +211,8 @@ def _control(path: Path, what: str, reporter: Reporter) -> int:
               f"{reply['cpu']:.2f} s CPU, peak {reply['peak_mb']:.0f} MB; socket {path}")
         for program in reply["programs"]:
             print(f"  keeps {program}")
+        for output in reply.get("outputs", ()):
+            print(f"  builds into {output}")
     return EXIT_OK
 
 
@@ -402,7 +404,9 @@ class BuildServer:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return {"pid": os.getpid(), "uptime": time.monotonic() - self._started, "builds": self._builds,
                 "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
-                "programs": [f"{' '.join(key[1])} (in {key[0]})" for key in self._sessions]}
+                "programs": [f"{' '.join(key[1])} (in {key[0]})" for key in self._sessions],
+                "outputs": [_output_state(out, index) for session in self._sessions.values()
+                            for out, index in session.output_indexes.items()]}
 
     def _after_reply(self) -> None:
         """What the client need not wait for: the trees parsed for the first time go to the disk
@@ -426,6 +430,13 @@ class BuildServer:
         while len(self._sessions) > PROGRAMS_KEPT:
             self._sessions.pop(next(iter(self._sessions))).drop_outputs()
         return session
+
+
+def _output_state(out: str, index) -> str:
+    """An output directory the server built into, and whether its tree is watched (`emit.treewatch`)."""
+    if index.watch is not None and index.watch.watches():
+        return f"{out}: its tree watched ({index.watch.watches()} watches)"
+    return f"{out}: its tree listed at each build ({index.watch_refused or 'not watched yet'})"
 
 
 def _own_directory(directory: Path) -> None:

@@ -97,7 +97,7 @@ class OutputIndex:
         # The output tree's watch (`emit.treewatch`), handed on from build to build in this process: the
         # statuses it vouches for are not taken again.
         self.watch = previous.watch if same_output else None
-        self.watch_refused = same_output and previous.watch_refused  # not watchable there: not tried again
+        self.watch_refused = previous.watch_refused if same_output else ""  # why it is not watched: not tried again
         # The paths of the last build into `out` in this process, found safe and normal (`emit.tree.safe_relative`).
         self.paths_before: dict[str, bool] = previous.paths_before if same_output else {}
 

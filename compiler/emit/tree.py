@@ -319,10 +319,12 @@ def _watch(index: OutputIndex, out: str) -> None:
     into it: listing the tree, taking every status and watching each entry costs about what that
     build's comparing did."""
     if index.watch is None and not index.watch_refused:
-        from gop.compiler.emit.treewatch import TreeWatch
+        from gop.compiler.emit.treewatch import TreeWatch, Unwatched
 
-        index.watch = TreeWatch.start(out)
-        index.watch_refused = index.watch is None
+        try:
+            index.watch = TreeWatch.start(out)
+        except Unwatched as refusal:
+            index.watch_refused = str(refusal)
 
 
 def _make_output(out: Path, shown: Path) -> list[Path]:

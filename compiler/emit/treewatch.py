@@ -62,6 +62,10 @@ LOCAL_FILE_SYSTEMS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs",
 _SHARE_OF_WATCHES = 8
 
 
+class Unwatched(Exception):
+    """The tree cannot be watched (why, in words)."""
+
+
 class TreeWatch:
     """The watches of one output tree, its listing, and the statuses taken since."""
 
@@ -69,19 +73,22 @@ class TreeWatch:
                  "_statuses", "_budget", "_dirty", "_relink", "__weakref__")
 
     @classmethod
-    def start(cls, out: str) -> TreeWatch | None:
-        """A watch of the tree at `out` (a real path), listed and every file's status taken; None
-        where notifications would not be complete, or a watch was refused."""
-        if not sys.platform.startswith("linux") or file_system(out) not in LOCAL_FILE_SYSTEMS:
-            return None
+    def start(cls, out: str) -> TreeWatch:
+        """A watch of the tree at `out` (a real path), listed and every file's status taken.
+        Raises `Unwatched`, saying why, where notifications would not be complete or a watch was refused."""
+        if not sys.platform.startswith("linux"):
+            raise Unwatched("inotify is Linux's")
+        kind = file_system(out)
+        if kind not in LOCAL_FILE_SYSTEMS:
+            raise Unwatched(f"on a file system ({kind or 'unknown'}) whose changes made elsewhere are not notified")
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.inotify_add_watch.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32)
             descriptor = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-        except (OSError, AttributeError):
-            return None
+        except (OSError, AttributeError) as error:
+            raise Unwatched(f"no inotify: {error}") from None
         if descriptor < 0:
-            return None
+            raise Unwatched(f"no inotify: {os.strerror(ctypes.get_errno())}")
         watch = cls(out, descriptor, libc, _watch_budget())
         try:
             watch._root = _identity(out)
@@ -90,10 +97,14 @@ class TreeWatch:
                 raise OSError(errno.ESTALE, "the output was replaced while it was listed")
             for relative in watch._names:
                 watch.observe(relative, regular_status(f"{out}/{relative}"))
-        except OSError:
+        except OSError as error:
             watch.close()
-            return None
+            raise Unwatched(error.strerror or str(error)) from None
         return watch
+
+    def watches(self) -> int:
+        """How many watches the tree takes (0 once closed)."""
+        return len(self._watched) + len(self._inodes) if self._descriptor is not None else 0
 
     def __init__(self, out: str, descriptor: int, libc, budget: int) -> None:
         self._out = out
@@ -314,7 +325,8 @@ class TreeWatch:
 
     def _add(self, path: str, mask: int) -> int:
         if len(self._watched) + len(self._inodes) >= self._budget:
-            raise OSError(errno.ENOSPC, "the tree needs more watches than it may take")
+            raise OSError(errno.ENOSPC, f"the tree needs more than {self._budget} watches (an eighth of "
+                                        f"fs.inotify.max_user_watches)")
         descriptor = self._libc.inotify_add_watch(self._descriptor, os.fsencode(path), mask)
         if descriptor < 0:
             code = ctypes.get_errno()
