@@ -3,8 +3,10 @@
 Input: nothing at first; filled by the Helm lowering (`chart`, `schema`) as it goes.
 Output: a `HelmCaches`: each app's chart version (asked by every HelmRelease, chart source and
 render of the app) and the digest of what makes its objects (`chart_content_digest`), and each field's JSON Schema with its printed texts (every chart has the
-prelude's fields, and mostly the same `values` schemas); each app's chart parts, and the JSON texts
-of the config and values trees the releases of a render mount (most clusters share them).
+prelude's fields, and mostly the same `values` schemas), and the last values.schema.json printed with
+its UTF-8 bytes (`utf8`: encoding its text again would cost more than printing it); each app's
+chart parts, and the JSON texts of the config and values trees the releases of a render mount
+(most clusters share them).
 
 Invariants:
 - One object per program (`lower.flux.caches.LoweringCaches.helm`; a Helm lowering called
@@ -34,7 +36,8 @@ class HelmCaches:
         # (id(type), optional, has a default, repr(default), doc) -> (type, schema): what a field's schema depends on (not its name:
         # every app has its own `values` field, of the same schema type)
         self.field_schemas: dict[tuple, tuple[Type, dict[str, Any]]] = {}
-        self.schema_texts: dict[int, tuple[dict[str, Any], dict[int, str]]] = {}  # id(schema) -> (schema, indent -> text)
+        self.schema_texts: dict[int, tuple[dict[str, Any], dict[int, bytes]]] = {}  # id(schema) -> (schema, indent -> UTF-8 text)
+        self._utf8: tuple[str, bytes] | None = None  # the last values.schema.json text printed, and its UTF-8
         self._contents: dict[int, tuple[AppModel, str]] = {}  # id(app) -> (app, digest of what makes its objects)
         self._parts: dict[int, tuple[AppModel, frozenset[str]]] = {}  # id(app) -> (app, chart_parts(app))
         self._json: dict[tuple[str, bool], str] = {}  # (repr(plain tree), pretty) -> go_json(tree, pretty=pretty)
@@ -52,6 +55,15 @@ class HelmCaches:
 
     def remember_content_digest(self, app: AppModel, digest: str) -> None:
         self._contents[id(app)] = (app, digest)
+
+    def remember_utf8(self, text: str, data: bytes) -> None:
+        self._utf8 = (text, data)
+
+    def utf8(self, text: str) -> bytes:
+        """`text.encode("utf-8")`; the bytes the schema printed its last text as when that is `text`
+        (one chart's schema at a time: the chart's version and its build read them, then the next chart's)."""
+        kept = self._utf8
+        return kept[1] if kept is not None and kept[0] is text else text.encode("utf-8")
 
     def chart_parts(self, app: AppModel) -> frozenset[str]:
         """`parts.chart_parts(app)`, worked out once per app."""

@@ -19,6 +19,10 @@ Invariants:
   prelude's, and mostly the same `values` schemas), so it is built and printed once and kept,
   with its text, in the program's `HelmCaches`; the schemas handed out are copies, so nobody can
   change a kept one. A schema that refers to a recursive record depends on where it is: never kept.
+- The text is printed as its UTF-8 bytes, from the kept bytes of its fields, and decoded once; the
+  program's `HelmCaches` keep the bytes with it (`HelmCaches.utf8`) for the version's digest and
+  the build. Every chart's text holds the duration pattern's `µ` and `μ`, so Python stores it two
+  bytes a character, and encoding that 53 KB text again for each chart costs more than printing it.
 """
 
 from __future__ import annotations
@@ -69,9 +73,13 @@ def chart_schema(app: AppModel) -> dict[str, Any]:
 
 def chart_schema_text(app: AppModel, caches: HelmCaches | None = None) -> str:
     """The text of values.schema.json: `json.dumps(chart_schema(app), indent=2, ensure_ascii=False)`.
-    `caches`: the program's, to build and print each field's schema once for all its charts."""
+    `caches`: the program's, to build and print each field's schema once for all its charts (and
+    which then hold the text's UTF-8 bytes, `HelmCaches.utf8`)."""
     caches = caches or HelmCaches()
-    return _json(_chart_schema(app, caches), 0, caches.schema_texts) + "\n"
+    data = _json(_chart_schema(app, caches), 0, caches.schema_texts) + b"\n"
+    text = data.decode("utf-8")
+    caches.remember_utf8(text, data)
+    return text
 
 
 def _values_schema(record: RecordType, caches: HelmCaches) -> dict[str, Any]:
@@ -256,12 +264,12 @@ def _pointer_escape(name: str) -> str:
 
 # ---------------------------------------------------------------- the text
 
-def _json(value: Any, indent: int, kept_texts: dict[int, tuple[dict[str, Any], dict[int, str]]]) -> str:
-    """`json.dumps(value, indent=2, ensure_ascii=False)` for a value that starts `indent` columns in;
-    the texts of a kept field schema (`HelmCaches.schema_texts`) are printed once per indent."""
+def _json(value: Any, indent: int, kept_texts: dict[int, tuple[dict[str, Any], dict[int, bytes]]]) -> bytes:
+    """`json.dumps(value, indent=2, ensure_ascii=False)` in UTF-8, for a value that starts `indent`
+    columns in; the texts of a kept field schema (`HelmCaches.schema_texts`) are printed once per indent."""
     if type(value) is dict:
         if not value:
-            return "{}"
+            return b"{}"
         kept = kept_texts.get(id(value))
         if kept is None or kept[0] is not value:
             return _json_object(value, indent, kept_texts)
@@ -271,15 +279,17 @@ def _json(value: Any, indent: int, kept_texts: dict[int, tuple[dict[str, Any], d
         return texts[indent]
     if type(value) in (list, tuple):
         if not value:
-            return "[]"
-        inner = " " * (indent + 2)
-        return "[\n" + ",\n".join(inner + _json(item, indent + 2, kept_texts) for item in value) + "\n" + " " * indent + "]"
+            return b"[]"
+        inner = b" " * (indent + 2)
+        return (b"[\n" + b",\n".join(inner + _json(item, indent + 2, kept_texts) for item in value) + b"\n"
+                + b" " * indent + b"]")
     if type(value) is str:
-        return _json_string(value)
-    return json.dumps(value, ensure_ascii=False)
+        return _json_string(value).encode("utf-8")
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
-def _json_object(value: dict[str, Any], indent: int, kept_texts: dict[int, tuple[dict[str, Any], dict[int, str]]]) -> str:
-    inner = " " * (indent + 2)
-    entries = (f"{inner}{_json_string(key)}: {_json(item, indent + 2, kept_texts)}" for key, item in value.items())
-    return "{\n" + ",\n".join(entries) + "\n" + " " * indent + "}"
+def _json_object(value: dict[str, Any], indent: int, kept_texts: dict[int, tuple[dict[str, Any], dict[int, bytes]]]) -> bytes:
+    inner = b" " * (indent + 2)
+    entries = (inner + _json_string(key).encode("utf-8") + b": " + _json(item, indent + 2, kept_texts)
+               for key, item in value.items())
+    return b"{\n" + b",\n".join(entries) + b"\n" + b" " * indent + b"}"
