@@ -76,7 +76,7 @@ def chart_schema_text(app: AppModel, caches: HelmCaches | None = None) -> str:
     `caches`: the program's, to build and print each field's schema once for all its charts (and
     which then hold the text's UTF-8 bytes, `HelmCaches.utf8`)."""
     caches = caches or HelmCaches()
-    data = _json(_chart_schema(app, caches), 0, caches.schema_texts) + b"\n"
+    data = _json(_chart_schema(app, caches), 0, caches) + b"\n"
     text = data.decode("utf-8")
     caches.remember_utf8(text, data)
     return text
@@ -103,11 +103,14 @@ def _chart_schema(app: AppModel, caches: HelmCaches) -> dict[str, Any]:
     for name in hidden_fields(parts):
         properties.pop(name, None)
     if WorkloadField.WORKLOAD in properties:  # only the kinds the chart has templates for
-        properties[WorkloadField.WORKLOAD] = {**properties[WorkloadField.WORKLOAD], "enum": kinds_of(parts)}
+        workload = properties[WorkloadField.WORKLOAD]
+        kinds = kinds_of(parts)
+        properties[WorkloadField.WORKLOAD] = caches.kept_schema(
+            (WorkloadField.WORKLOAD, id(workload), *kinds), workload, lambda: {**workload, "enum": kinds})
     for name in MAP_PART_FIELDS:
         if name not in parts and name in properties:
-            properties[name] = {"description": f"Unused: this chart has no {name}.", "type": "object",
-                                "maxProperties": 0}
+            properties[name] = caches.kept_schema((name,), None, lambda: {
+                "description": f"Unused: this chart has no {name}.", "type": "object", "maxProperties": 0})
     if "required" in document:
         document["required"] = [name for name in document["required"] if name in properties]
     return document
@@ -150,9 +153,13 @@ class _Builder:
         return {"$ref": "#/definitions/" + _pointer_escape(name)}
 
     def field(self, field: Field) -> dict[str, Any]:
+        same_field = self.caches.field_schemas.get(id(field))  # most charts' fields are the very same objects
+        if same_field is not None and same_field[0] is field:
+            return same_field[1]
         key = (id(field.type), field.optional, field.has_default, repr(field.default), field.doc)
         kept = self.caches.field_schemas.get(key)
         if kept is not None and kept[0] is field.type:
+            self.caches.field_schemas[id(field)] = (field, kept[1])
             return kept[1]
         refs = self._refs
         schema = dict(self.type(field.type))
@@ -162,6 +169,7 @@ class _Builder:
             schema["default"] = plain(field.default)
         if self._refs == refs:
             self.caches.field_schemas[key] = (field.type, schema)
+            self.caches.field_schemas[id(field)] = (field, schema)
             self.caches.schema_texts[id(schema)] = (schema, {})
         return schema
 
@@ -264,32 +272,60 @@ def _pointer_escape(name: str) -> str:
 
 # ---------------------------------------------------------------- the text
 
-def _json(value: Any, indent: int, kept_texts: dict[int, tuple[dict[str, Any], dict[int, bytes]]]) -> bytes:
+def _json(value: Any, indent: int, caches: HelmCaches) -> bytes:
     """`json.dumps(value, indent=2, ensure_ascii=False)` in UTF-8, for a value that starts `indent`
-    columns in; the texts of a kept field schema (`HelmCaches.schema_texts`) are printed once per indent."""
+    columns in. The texts of a kept schema (`HelmCaches.schema_texts`) are printed once per indent, and
+    so are those of an object of kept schemas and of a list of strings (`HelmCaches.composed_texts`:
+    every chart's `properties` and `required`)."""
     if type(value) is dict:
         if not value:
             return b"{}"
-        kept = kept_texts.get(id(value))
+        kept = caches.schema_texts.get(id(value))
         if kept is None or kept[0] is not value:
-            return _json_object(value, indent, kept_texts)
+            return _composed(value, indent, caches)
         texts = kept[1]
         if indent not in texts:
-            texts[indent] = _json_object(value, indent, kept_texts)
+            texts[indent] = _json_object(value, indent, caches)
         return texts[indent]
     if type(value) in (list, tuple):
         if not value:
             return b"[]"
-        inner = b" " * (indent + 2)
-        return (b"[\n" + b",\n".join(inner + _json(item, indent + 2, kept_texts) for item in value) + b"\n"
-                + b" " * indent + b"]")
+        if all(type(item) is str for item in value):
+            key = (indent, "[", *value)
+            text = caches.composed_texts.get(key)
+            if text is None:
+                text = caches.composed_texts[key] = _json_list(value, indent, caches)
+            return text
+        return _json_list(value, indent, caches)
     if type(value) is str:
         return _json_string(value).encode("utf-8")
     return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
-def _json_object(value: dict[str, Any], indent: int, kept_texts: dict[int, tuple[dict[str, Any], dict[int, bytes]]]) -> bytes:
+def _composed(value: dict[str, Any], indent: int, caches: HelmCaches) -> bytes:
+    """The text of an object that is not kept; when its every entry is a kept schema, printed once
+    for every object with those entries (the kept schemas live as long as `caches`: their ids stay theirs)."""
+    kept_texts = caches.schema_texts
+    key: list = [indent, "{"]
+    for name, item in value.items():
+        kept = kept_texts.get(id(item))
+        if kept is None or kept[0] is not item:
+            return _json_object(value, indent, caches)
+        key += (name, id(item))
+    key = tuple(key)
+    text = caches.composed_texts.get(key)
+    if text is None:
+        text = caches.composed_texts[key] = _json_object(value, indent, caches)
+    return text
+
+
+def _json_object(value: dict[str, Any], indent: int, caches: HelmCaches) -> bytes:
     inner = b" " * (indent + 2)
-    entries = (inner + _json_string(key).encode("utf-8") + b": " + _json(item, indent + 2, kept_texts)
+    entries = (inner + _json_string(key).encode("utf-8") + b": " + _json(item, indent + 2, caches)
                for key, item in value.items())
     return b"{\n" + b",\n".join(entries) + b"\n" + b" " * indent + b"}"
+
+
+def _json_list(value: list | tuple, indent: int, caches: HelmCaches) -> bytes:
+    inner = b" " * (indent + 2)
+    return b"[\n" + b",\n".join(inner + _json(item, indent + 2, caches) for item in value) + b"\n" + b" " * indent + b"]"
