@@ -103,6 +103,11 @@ def instance_namespace(fleet: Fleet, instance: Instance) -> str:
     return instance.values.get("namespace", fleet.apps[instance.app].namespace)
 
 
+def cluster_namespaces(fleet: Fleet, cluster: str) -> dict[str, str]:
+    """App -> its namespace on the cluster (`instance_namespace`)."""
+    return {name: instance_namespace(fleet, instance) for name, instance in fleet.clusters[cluster].instances.items()}
+
+
 EXTERNAL_SECRETS_API = "external-secrets.io/v1"
 EXTERNAL_REFRESH = "1h"  # the operator's own default, written out so the file says it
 

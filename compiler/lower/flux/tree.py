@@ -256,7 +256,7 @@ def _cluster(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[s
         [kustomize_config([BOOTSTRAP_COMPONENTS, "gotk-sync.yaml"], tenants.lockdown_patches(fleet))])
     groups = {"sources.yaml": plan.cluster_source_objects(fleet, cluster, caches),
               **{name: [doc] for name, doc in plan.kustomization_objects(fleet, cluster, stages).items()},
-              "notifications.yaml": plan.notification_objects(fleet, cluster),
+              "notifications.yaml": plan.notification_objects(fleet, cluster, caches),
               "image-automation.yaml": plan.image_automation_objects(fleet, cluster)}
     for name, docs in groups.items():
         if docs:
@@ -358,7 +358,7 @@ def _stage_apps(fleet: Fleet, cluster: str, stage: plan.ClusterStage, caches: Lo
     if not stage.apps:
         return [], [], [], []
     model = fleet.clusters[cluster]
-    spaces = plan.cluster_namespaces(fleet, cluster)
+    spaces = caches.cluster_namespaces(cluster)
     resources, patches, moves = [], [], []
     for name in stage.apps:
         resources.append(f"{root}apps/{model.env}/{name}")
