@@ -119,6 +119,8 @@ def cluster_external_secrets(fleet: Fleet, cluster: str,
     cluster has any."""
     wanted: dict[tuple[str, str], _ExternalSecret] = {}  # by (namespace, Secret name)
     for instance in fleet.clusters[cluster].instances.values():
+        if not instance.values.get("secretEnv"):  # most apps read no secret
+            continue
         namespace = instance_namespace(fleet, instance)
         for variable, ref in instance.secret_refs("external"):
             span = _span_of(instance, ("secretEnv", variable))
