@@ -60,11 +60,6 @@ def releases(fleet: Fleet, cluster: str) -> list[Release]:
             for name, instance in sorted(model.instances.items())]
 
 
-def env_namespace(fleet: Fleet, env: str, app: str) -> str:
-    """The app's namespace in apps/<env>/<app>/: the env's, else the app's own."""
-    return fleet.envs[env].app_values.get(app, {}).get("namespace", fleet.apps[app].namespace)
-
-
 def release_patches(fleet: Fleet, cluster: str, caches: LoweringCaches) -> dict[str, list[dict[str, Any]]]:
     """App -> the HelmRelease patches kustomize applies to the app's base release on the
     cluster, in order: the env's, the selector overlays' components', the cluster's own."""

@@ -9,7 +9,9 @@ by path, each with the file's text verbatim and the directory of the repository 
 copied to. `cluster_external_secrets`: one `external-secrets.io/v1` ExternalSecret per
 Secret the cluster's `external(...)` references fill, in the app's namespace, named as the
 Secret (sorted by namespace and name); the external-secrets operator creates the Secret
-from the store (`secretStoreRef`) with one `data` entry per key.
+from the store (`secretStoreRef`) with one `data` entry per key. Where an app's objects, and so
+the Secrets it reads, live: `instance_namespace` (on a cluster), `cluster_namespaces` (every app
+of a cluster), `env_namespace` (in apps/<env>/).
 
 Invariants:
 - A SOPS file is read only when it is a regular file of at most `MAX_SOPS_BYTES` inside the
@@ -101,6 +103,11 @@ def instance_namespace(fleet: Fleet, instance: Instance) -> str:
     """The app's namespace on a cluster, whichever layer set it: where its objects, and so the
     Secrets it reads, live."""
     return instance.values.get("namespace", fleet.apps[instance.app].namespace)
+
+
+def env_namespace(fleet: Fleet, env: str, app: str) -> str:
+    """The app's namespace in apps/<env>/<app>/: the env's, else the app's own."""
+    return fleet.envs[env].app_values.get(app, {}).get("namespace", fleet.apps[app].namespace)
 
 
 def cluster_namespaces(fleet: Fleet, cluster: str) -> dict[str, str]:
