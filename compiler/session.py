@@ -62,8 +62,10 @@ Where the caches live, and how long:
   (`lsp.parse_ahead`, a second process) writes there the parses of the prelude and of the
   workspace's files, under `parse_through`'s keys, as the server starts.
 - In the `Analysis`, for its program only: `lowering`, the fleet's `LoweringCaches` (the overlay
-  plan, each cluster's SOPS secrets, and `helm`: each app's chart version, each field's JSON
-  Schema and its texts, and what `helm template` printed for releases, also kept on disk), used
+  plan, each cluster's SOPS secrets and app namespaces, each env's app namespaces, and `helm`: each
+  app's chart version, each field's JSON Schema and its UTF-8 texts, the texts of the schemas'
+  `properties` and `required` lists made of them, the last values.schema.json with its bytes, and
+  what `helm template` printed for releases, also kept on disk), used
   by `check` and then by `build`, `render`, `diff`. Dropping the
   analysis drops them (but the session's `LoweringMemo`); two programs (`gopc diff`) each keep their own.
 - Inside the objects of one run: the checker's and renderer's own tables (`Checker`,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,7 +13,8 @@ import pytest
 import helm_fixtures as fx
 import realtools
 from gop.compiler.lower.helm import FLUX_ONLY_FIELDS, values_schema
-from gop.compiler.lower.helm.schema import GO_DURATION_PATTERN, QUANTITY_PATTERN, chart_schema
+from gop.compiler.lower.helm.caches import HelmCaches
+from gop.compiler.lower.helm.schema import GO_DURATION_PATTERN, QUANTITY_PATTERN, chart_schema, chart_schema_text
 from gop.compiler.semantic.types import (
     AnyType, Duration, EnumType, Field, FloatType, IntType, ListType, MapType, RecordType, SecretRef, StringType,
 )
@@ -130,6 +132,25 @@ def test_chart_schema_leaves_out_flux_fields_and_absent_parts():
                                            "secretEnv": 1}]))
     assert {"ingress", "autoscaling", "serviceAccount"} <= set(full["properties"])
     assert "maxProperties" not in full["properties"]["config"]
+
+
+def test_schema_text_is_json_dumps_and_its_bytes_are_kept_with_it():
+    """Printed from the kept UTF-8 of its fields (shared by the charts of one `HelmCaches`), the text is
+    `json.dumps`'s to the byte, and `HelmCaches.utf8` gives its encoding for the last text only."""
+    apps = [fx.shop_checkout(), fx.make_app("bare", values_record=None), fx.make_app("twin", values_record=None),
+            fx.make_app("full", ports={"http": 1}, ingress={"host": "h"}, autoscaling={}, serviceAccount={},
+                        config={"a": "b"}, resources={"limits": {"cpu": "1"}}, liveness={}, readiness={})]
+    caches = HelmCaches()
+    texts = []
+    for app in apps + apps:
+        text = chart_schema_text(app, caches)
+        assert text == json.dumps(chart_schema(app), indent=2, ensure_ascii=False) + "\n"
+        assert caches.utf8(text) == text.encode("utf-8")
+        texts.append(text)
+    assert "µs|μs" in texts[0]  # beyond Latin-1: what makes encoding the text again cost
+    same_text_again = "".join(list(texts[-1]))
+    assert same_text_again == texts[-1] and caches.utf8(same_text_again) == texts[-1].encode("utf-8")
+    assert caches.utf8(texts[0]) == texts[0].encode("utf-8")
 
 
 # ---------------------------------------------------------------- real helm enforces the schema

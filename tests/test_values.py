@@ -3,9 +3,12 @@ lookup finds what merge put there, and changed paths name exactly the leaves tha
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gop.compiler.semantic.types import Duration
 from gop.compiler.values import MISSING, changed_paths, lookup, merge, patch, same
 from gop.compiler.values.diff import Position
 
@@ -47,3 +50,18 @@ def test_changed_paths_name_keys_and_list_positions():
     paths = list(changed_paths(old, new))
     assert paths == [("gone",), ("new",), ("spec", "args"), ("spec", "ports", 1), ("spec", "replicas")]
     assert isinstance(paths[3][2], Position)
+
+
+@given(st.integers(min_value=1, max_value=(2**63 - 1) // 10**9), st.sampled_from([1, 2, 10, 1000, 10**6, 10**9]),
+       st.integers(min_value=0, max_value=10**9 - 1))
+def test_duration_text_is_gos_form_for_whole_and_fractional_seconds(seconds, denominator, fraction):
+    """Whole seconds take the int arithmetic, the rest Fraction's: both print Go's form, hours, minutes,
+    seconds, each only when not zero."""
+    total = Fraction(seconds) + Fraction(fraction % denominator, denominator)
+    hours, rest = divmod(total, 3600)
+    minutes, rest = divmod(rest, 60)
+    expected = (f"{int(hours)}h" if hours else "") + (f"{int(minutes)}m" if minutes else "") + (
+        (f"{rest.numerator}s" if rest.denominator == 1 else f"{float(rest):g}s") if rest else "")
+    assert str(Duration(total)) == expected
+    assert str(Duration.parse("1h30m")) == "1h30m" and str(Duration.parse("90s")) == "1m30s"
+    assert str(Duration.parse("2h45m30.5s")) == "2h45m30.5s" and str(Duration.parse("3600s")) == "1h"

@@ -181,3 +181,18 @@ def test_a_float_always_reads_back_as_a_float():
     text = dump_yaml([{"numbers": numbers}])
     assert "1.0e-06" in text and "1.0e+16" in text
     assert_reads_back(text, [{"numbers": numbers}])
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(sorted({*"!&*+-.0123456789<=FNOTYfnoty~", *"abgkmsxzAZ_/é€ 😀"})),
+       st.text(alphabet="01:.-+_eExXoObBaeflnrstuyY ~", max_size=6))
+def test_a_first_character_no_resolver_looks_at_reads_as_text_at_once(first, rest):
+    """The shortcut of `_read_as_text` (no implicit resolver of either version for the first
+    character: a string) says what ruamel's resolvers say, whatever follows the first character."""
+    from gop.compiler.emit.yaml import _STR_TAG, _read_as_text, _resolvers
+
+    node, resolvers, first_characters = _resolvers()
+    text = first + rest
+    assert first_characters is not None and "a" not in first_characters and "t" in first_characters
+    assert _read_as_text(text) == all(str(resolver.resolve(node, text, (True, False))) == _STR_TAG
+                                      for resolver in resolvers)

@@ -125,19 +125,29 @@ def _plain_safe(text: str) -> bool:
 
 
 def _read_as_text(text: str) -> bool:
-    """Whether YAML 1.1 and 1.2 resolvers both read the plain scalar as a string."""
-    node, resolvers = _resolvers()
+    """Whether YAML 1.1 and 1.2 resolvers both read the plain scalar as a string: at once when
+    neither has an implicit resolver for its first character (most names and paths), as theirs
+    would find none and say string."""
+    node, resolvers, first_characters = _resolvers()
+    if first_characters is not None and text[:1] not in first_characters:
+        return True
     return all(str(resolver.resolve(node, text, (True, False))) == _STR_TAG for resolver in resolvers)
 
 
 @functools.cache
 def _resolvers():
-    """ruamel's ScalarNode and its YAML 1.1 and 1.2 resolvers, made on first use: a check that
-    writes no YAML never loads ruamel."""
+    """ruamel's ScalarNode, its YAML 1.1 and 1.2 resolvers, and the first characters of a plain
+    scalar that some implicit resolver of either looks at (None: any may be looked at, when one
+    resolves scalars whatever their first character or by their path); made on first use: a check
+    that writes no YAML never loads ruamel."""
     from ruamel.yaml.nodes import ScalarNode
     from ruamel.yaml.resolver import VersionedResolver
 
-    return ScalarNode, (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))
+    resolvers = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))
+    first_characters = {first for resolver in resolvers for first in resolver.versioned_resolver}
+    if None in first_characters or any(resolver.yaml_path_resolvers for resolver in resolvers):
+        first_characters = None
+    return ScalarNode, resolvers, first_characters
 
 
 @functools.lru_cache(maxsize=65536)

@@ -25,7 +25,7 @@ program alone (not on the working directory); chart versions are computed before
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from gop.compiler.core.span import Span
 from gop.compiler.fleet.model import Fleet
@@ -40,14 +40,16 @@ BUILT_IN = "its built-in chart templates (the app's settings are in values.yaml)
 
 def as_written(path: str, text: str, fleet: Fleet, overlays: Mapping[str, Span], *, verbatim: bool = False,
                encoded: bool = False, paths: dict[str, str] | None = None,
-               built_in: dict[tuple[str, str], str | bytes] | None = None, origin: str | None = None) -> str | bytes:
+               built_in: dict[tuple[str, str], str | bytes] | None = None, origin: str | None = None,
+               utf8: Callable[[str], bytes] = str.encode) -> str | bytes:
     """A file of the tree as it is written: with its header (unless copied `verbatim`), and with
     `encoded` as its UTF-8 bytes. Made one file at a time, so a large tree (100s of MB) is never
     held both with and without its headers. `paths`: each source file's path from the root,
     worked out once per source for all the files of a build (`LoweringCaches.source_paths`).
     `built_in`: the written form of each of a chart's built-in files by (path under the chart,
     text), so the 1000 charts of a fleet hold one copy of each template, not one each. `origin`:
-    the file's `origin_of`, when the caller has it."""
+    the file's `origin_of`, when the caller has it. `utf8`: a text's UTF-8 bytes (`HelmCaches.utf8`
+    has those of the chart's schema, which is written as it is)."""
     if built_in is not None and _built_in(path):
         key = (path.split("/", 2)[2], text)
         if key not in built_in:
@@ -55,7 +57,7 @@ def as_written(path: str, text: str, fleet: Fleet, overlays: Mapping[str, Span],
         return built_in[key]
     if not verbatim:
         text = headed(path, text, origin if origin is not None else origin_of(path, fleet, overlays, paths))
-    return text.encode("utf-8") if encoded else text
+    return utf8(text) if encoded else text
 
 
 def readme_file(files: list[str], fleet: Fleet, *, encoded: bool = False,

@@ -80,16 +80,18 @@ def repository_stream(analysis, *, encoded: bool = False) -> Iterator[tuple[str,
     source_paths = analysis.lowering.source_paths
     built_in: dict[tuple[str, str], str | bytes] = {}
     places: dict[tuple[str, str] | None, str] = {}  # origins by declaration (`provenance.origin_of`)
+    helm = analysis.lowering.helm
     for name, app in fleet.apps.items():
         directory = f"charts/{name}"
 
         def written(relative: str, text: str) -> str | bytes:
             path = f"{directory}/{relative}"
-            return as_written(path, text, fleet, overlays, encoded=encoded, paths=source_paths, built_in=built_in)
+            return as_written(path, text, fleet, overlays, encoded=encoded, paths=source_paths, built_in=built_in,
+                              utf8=helm.utf8)
 
         # Every file of the chart is headed with the same origin (`provenance.headed`).
         form = f"{origin_of(directory + '/', fleet, overlays, source_paths, places)}\0{encoded}".encode()
-        chart = analysis.lowering.charts.chart_files(app, analysis.lowering.helm, written=written, form=form)
+        chart = analysis.lowering.charts.chart_files(app, helm, written=written, form=form)
         for relative, data in chart.items():
             paths.append(f"{directory}/{relative}")
             yield paths[-1], data

@@ -314,6 +314,10 @@ class Duration:
                 if amount.denominator == 1:
                     return f"{amount.numerator}{unit}"
             return f"{int(total * 10**9)}ns"
+        if total.denominator == 1:  # whole seconds, as most are: in ints (a Fraction's divmod costs ten times more)
+            hours, rest = divmod(total.numerator, 3600)
+            minutes, seconds = divmod(rest, 60)
+            return (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{seconds}s" if seconds else "")
         hours, rest = divmod(total, 3600)
         minutes, seconds = divmod(rest, 60)
         text = ""

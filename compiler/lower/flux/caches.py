@@ -6,6 +6,10 @@ methods answer as the functions they stand for, each worked out at most once:
   patches and render read;
 - `sops_secrets(cluster)`: `secrets.cluster_sops_secrets(fleet, cluster, ...)`, which the check,
   the file tree and every render ask for, every SOPS file read and checked once for all clusters;
+- `cluster_namespaces(cluster)`: `secrets.cluster_namespaces(fleet, cluster)`, which a cluster's
+  stages, patches, namespaces and alerts all read (a dict for every app of the cluster);
+- `env_namespaces(env)`: app -> `secrets.env_namespace(fleet, env, app)` for every app, which each
+  cluster of the env compares its apps' namespaces with;
 - `helm`: the Helm lowering's `HelmCaches` for the fleet's apps (chart versions, field schemas);
 - `charts`: each app's chart files, a `lower.chartstore.ChartStore` through the session's disk
   cache when it has one (kept across runs) and its `LoweringMemo` when it analyses again (kept
@@ -52,6 +56,8 @@ class LoweringCaches:
         self._plan: overlays.OverlayPlan | None = None
         self._sops: dict[str, list[secrets.SopsSecret]] = {}  # cluster -> its SOPS secrets
         self._sops_files: dict[str, secrets.SopsSecret] = {}  # file -> the secret it holds (read and checked)
+        self._namespaces: dict[str, dict[str, str]] = {}  # cluster -> app -> its namespace there
+        self._env_namespaces: dict[str, dict[str, str]] = {}  # env -> app -> its namespace in apps/<env>/
         self.helm = HelmCaches()  # the Helm lowering's, for the fleet's apps
         self.charts = ChartStore(disk, self.memo)  # each app's chart files, across runs
         self.tree_parts = TreeStore(disk, self.memo)  # the Flux tree's files, across runs
@@ -87,6 +93,20 @@ class LoweringCaches:
         if self._resources is None:
             self._resources = resources.resource_plan(self.fleet)
         return self._resources
+
+    def cluster_namespaces(self, cluster: str) -> dict[str, str]:
+        """App -> its namespace on the cluster (shared: read it, never change it)."""
+        known = self._namespaces.get(cluster)
+        if known is None:
+            known = self._namespaces[cluster] = secrets.cluster_namespaces(self.fleet, cluster)
+        return known
+
+    def env_namespaces(self, env: str) -> dict[str, str]:
+        """App -> its namespace in apps/<env>/ (shared: read it, never change it)."""
+        known = self._env_namespaces.get(env)
+        if known is None:
+            known = self._env_namespaces[env] = {app: secrets.env_namespace(self.fleet, env, app) for app in self.fleet.apps}
+        return known
 
     def sops_secrets(self, cluster: str) -> list[secrets.SopsSecret]:
         known = self._sops.get(cluster)

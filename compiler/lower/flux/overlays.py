@@ -81,21 +81,33 @@ def _overlay_trees(fleet: Fleet) -> tuple[dict[str, dict[str, dict]], dict[str, 
     clusters: dict[str, list[str]] = {}
     parts_by_patch: dict[tuple[int, int], dict[str, dict]] = {}  # clusters share their patch objects
     merged: set[tuple[str, str, int]] = set()
+    owners_of: dict[int, tuple[str, ...]] = {}  # id(instance) -> its overlays: clusters share instances too
     for cluster in sorted(fleet.clusters):
         for app, instance in fleet.clusters[cluster].instances.items():  # each app once: order does not matter
-            if not instance.cluster_values:
-                continue
-            key = (id(instance.cluster_values), id(instance.origins))
-            if key not in parts_by_patch:
-                parts_by_patch[key] = owned_parts(instance)
-            for name, tree in parts_by_patch[key].items():
+            owners = owners_of.get(id(instance))
+            if owners is None:
+                owners = owners_of[id(instance)] = _merge_owned_parts(instance, app, parts_by_patch, merged, trees)
+            for name in owners:
                 if not clusters.setdefault(name, []) or clusters[name][-1] != cluster:
                     clusters[name].append(cluster)
-                if (name, app, id(tree)) not in merged:
-                    merged.add((name, app, id(tree)))
-                    per_app = trees.setdefault(name, {})
-                    per_app[app] = merge(per_app.get(app, {}), tree)
     return trees, clusters
+
+
+def _merge_owned_parts(instance: Instance, app: str, parts_by_patch: dict[tuple[int, int], dict[str, dict]],
+                       merged: set[tuple[str, str, int]], trees: dict[str, dict[str, dict]]) -> tuple[str, ...]:
+    """Merge what each overlay sets in the instance into the overlay's tree of the app (once per
+    tree object); the overlays that set anything."""
+    if not instance.cluster_values:
+        return ()
+    key = (id(instance.cluster_values), id(instance.origins))
+    if key not in parts_by_patch:
+        parts_by_patch[key] = owned_parts(instance)
+    for name, tree in parts_by_patch[key].items():
+        if (name, app, id(tree)) not in merged:
+            merged.add((name, app, id(tree)))
+            per_app = trees.setdefault(name, {})
+            per_app[app] = merge(per_app.get(app, {}), tree)
+    return tuple(parts_by_patch[key])
 
 
 def owned_parts(instance: Instance) -> dict[str, dict]:

@@ -1,9 +1,9 @@
 """What each cluster gets: the selection shared by the file tree and the in-process render.
 
 Input: a `Fleet`, a cluster name and the fleet's `LoweringCaches` (its overlay plan and SOPS
-secrets, worked out once for all clusters).
+secrets, worked out once for all clusters, and each cluster's app namespaces, once per cluster).
 Output: the cluster's releases (app, namespace, env patch, cluster patch: `own_patch`,
-`cluster_namespaces`), the HelmRelease patches
+`LoweringCaches.cluster_namespaces`), the HelmRelease patches
 that reach each release in the tree, namespaces, SOPS secrets, what each delivery stage applies
 (`cluster_stages`) and the Flux objects of `clusters/<cluster>/` grouped by the file that
 carries them.
@@ -38,7 +38,7 @@ from gop.compiler.lower.flux import network, objects, resources, tenants
 from gop.compiler.lower.flux.releases import cluster_sources, created_namespaces, release_namespace, source_key
 from gop.compiler.lower.flux.objects import FLUX_NAMESPACE
 from gop.compiler.lower.flux.caches import LoweringCaches
-from gop.compiler.lower.flux.secrets import SopsSecret, cluster_external_secrets, instance_namespace
+from gop.compiler.lower.flux.secrets import SopsSecret, cluster_external_secrets, cluster_namespaces, instance_namespace
 from gop.compiler.lower.kinds import GIT_REPOSITORY, HELM_RELEASE, KUSTOMIZATION
 
 
@@ -60,21 +60,11 @@ def releases(fleet: Fleet, cluster: str) -> list[Release]:
             for name, instance in sorted(model.instances.items())]
 
 
-def env_namespace(fleet: Fleet, env: str, app: str) -> str:
-    """The app's namespace in apps/<env>/<app>/: the env's, else the app's own."""
-    return fleet.envs[env].app_values.get(app, {}).get("namespace", fleet.apps[app].namespace)
-
-
-def cluster_namespaces(fleet: Fleet, cluster: str) -> dict[str, str]:
-    """App -> its namespace on the cluster."""
-    return {name: instance_namespace(fleet, instance) for name, instance in fleet.clusters[cluster].instances.items()}
-
-
 def release_patches(fleet: Fleet, cluster: str, caches: LoweringCaches) -> dict[str, list[dict[str, Any]]]:
     """App -> the HelmRelease patches kustomize applies to the app's base release on the
     cluster, in order: the env's, the selector overlays' components', the cluster's own."""
     overlays = caches.overlay_plan()
-    spaces = cluster_namespaces(fleet, cluster)
+    spaces = caches.cluster_namespaces(cluster)
     patches = {}
     for release in releases(fleet, cluster):
         name = release.app.name
@@ -104,15 +94,16 @@ def env_apps(fleet: Fleet, env: str) -> list[str]:
     return sorted({app for cluster in fleet.envs[env].clusters for app in fleet.clusters[cluster].instances})
 
 
-def namespaces(fleet: Fleet, cluster: str) -> list[str]:
+def namespaces(fleet: Fleet, cluster: str, caches: LoweringCaches | None = None) -> list[str]:
     """The namespaces of the cluster's apps."""
-    return sorted(set(cluster_namespaces(fleet, cluster).values()))
+    spaces = caches.cluster_namespaces(cluster) if caches is not None else cluster_namespaces(fleet, cluster)
+    return sorted(set(spaces.values()))
 
 
 def infrastructure_namespaces(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[str]:
     """The Namespace objects the cluster gets: its apps', its releases' (those gopc creates), its `namespace`
     declarations' and those its resources live in (but those every cluster has)."""
-    return sorted({*namespaces(fleet, cluster), *resources.declared_namespaces(fleet, cluster),
+    return sorted({*namespaces(fleet, cluster, caches), *resources.declared_namespaces(fleet, cluster),
                    *caches.resource_plan().namespaces[cluster], *created_namespaces(fleet, cluster),
                    *tenants.cluster_namespaces(fleet, cluster)})
 
@@ -170,7 +161,7 @@ def cluster_stages(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[C
         stages[stage_of(fleet, "release", instance.values)].releases.append(name)
     for name, instance in model.resources.items():
         stages[stage_of(fleet, "resource", instance.values)].resources.append(name)
-    spaces = cluster_namespaces(fleet, cluster)
+    spaces = caches.cluster_namespaces(cluster)
     users: dict[str, list[str]] = {}  # namespace -> the stages of the apps, releases and resources in it
     for app, space in spaces.items():
         users.setdefault(space, []).append(app_stages[app])
@@ -278,9 +269,9 @@ def kustomization_objects(fleet: Fleet, cluster: str, stages: list[ClusterStage]
     return found
 
 
-def _alert_sources(fleet: Fleet, cluster: str) -> dict[str, list[str]]:
+def _alert_sources(fleet: Fleet, cluster: str, caches: LoweringCaches | None) -> dict[str, list[str]]:
     """Kind -> namespaces where this cluster has Flux objects of that kind."""
-    app_namespaces = namespaces(fleet, cluster)
+    app_namespaces = namespaces(fleet, cluster, caches)
     by_kind = {KUSTOMIZATION: [FLUX_NAMESPACE], GIT_REPOSITORY: [FLUX_NAMESPACE], HELM_RELEASE: app_namespaces}
     delivery = fleet.delivery.values
     if delivery["charts"] == "oci":
@@ -294,10 +285,10 @@ def _alert_sources(fleet: Fleet, cluster: str) -> dict[str, list[str]]:
     return by_kind
 
 
-def notification_objects(fleet: Fleet, cluster: str) -> list[dict[str, Any]]:
+def notification_objects(fleet: Fleet, cluster: str, caches: LoweringCaches | None = None) -> list[dict[str, Any]]:
     """clusters/<cluster>/notifications.yaml: providers, alerts, receivers."""
     docs = [objects.provider(declaration) for _, declaration in sorted(fleet.providers.items())]
-    sources = _alert_sources(fleet, cluster)
+    sources = _alert_sources(fleet, cluster, caches)
     alerts = (objects.alert(declaration, sources) for _, declaration in sorted(fleet.alerts.items()))
     docs += [doc for doc in alerts if doc is not None]
     docs += [objects.receiver(fleet, declaration) for _, declaration in sorted(fleet.receivers.items())]

@@ -276,7 +276,7 @@ def flux_objects(fleet: Fleet, cluster: str, caches: LoweringCaches) -> list[dic
     """The Flux objects on the cluster, each as the kustomize build of the repository leaves it."""
     docs = tenants.locked_sync(fleet, plan.sync_objects(fleet, cluster)) + plan.cluster_source_objects(fleet, cluster, caches)
     docs += plan.kustomization_objects(fleet, cluster, plan.cluster_stages(fleet, cluster, caches)).values()
-    docs += plan.notification_objects(fleet, cluster) + plan.image_automation_objects(fleet, cluster)
+    docs += plan.notification_objects(fleet, cluster, caches) + plan.image_automation_objects(fleet, cluster)
     docs += _tenant_objects(fleet, cluster, tenants.SYNC_FILE)
     patches = plan.release_patches(fleet, cluster, caches)
     for release in plan.releases(fleet, cluster):

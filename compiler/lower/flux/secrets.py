@@ -9,7 +9,9 @@ by path, each with the file's text verbatim and the directory of the repository 
 copied to. `cluster_external_secrets`: one `external-secrets.io/v1` ExternalSecret per
 Secret the cluster's `external(...)` references fill, in the app's namespace, named as the
 Secret (sorted by namespace and name); the external-secrets operator creates the Secret
-from the store (`secretStoreRef`) with one `data` entry per key.
+from the store (`secretStoreRef`) with one `data` entry per key. Where an app's objects, and so
+the Secrets it reads, live: `instance_namespace` (on a cluster), `cluster_namespaces` (every app
+of a cluster), `env_namespace` (in apps/<env>/).
 
 Invariants:
 - A SOPS file is read only when it is a regular file of at most `MAX_SOPS_BYTES` inside the
@@ -103,6 +105,16 @@ def instance_namespace(fleet: Fleet, instance: Instance) -> str:
     return instance.values.get("namespace", fleet.apps[instance.app].namespace)
 
 
+def env_namespace(fleet: Fleet, env: str, app: str) -> str:
+    """The app's namespace in apps/<env>/<app>/: the env's, else the app's own."""
+    return fleet.envs[env].app_values.get(app, {}).get("namespace", fleet.apps[app].namespace)
+
+
+def cluster_namespaces(fleet: Fleet, cluster: str) -> dict[str, str]:
+    """App -> its namespace on the cluster (`instance_namespace`)."""
+    return {name: instance_namespace(fleet, instance) for name, instance in fleet.clusters[cluster].instances.items()}
+
+
 EXTERNAL_SECRETS_API = "external-secrets.io/v1"
 EXTERNAL_REFRESH = "1h"  # the operator's own default, written out so the file says it
 
@@ -114,6 +126,8 @@ def cluster_external_secrets(fleet: Fleet, cluster: str,
     cluster has any."""
     wanted: dict[tuple[str, str], _ExternalSecret] = {}  # by (namespace, Secret name)
     for instance in fleet.clusters[cluster].instances.values():
+        if not instance.values.get("secretEnv"):  # most apps read no secret
+            continue
         namespace = instance_namespace(fleet, instance)
         for variable, ref in instance.secret_refs("external"):
             span = _span_of(instance, ("secretEnv", variable))

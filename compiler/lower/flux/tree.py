@@ -242,7 +242,7 @@ def _env_app(fleet: Fleet, env: str, name: str, caches: LoweringCaches, files: d
     app = fleet.apps[name]
     patch = release_patch(fleet, app, fleet.envs[env].app_values.get(name, {}))
     patches = [(f"{name}-values.yaml", patch, release_patch_target(app))] if patch else []
-    namespace = plan.env_namespace(fleet, env, name)
+    namespace = caches.env_namespaces(env)[name]
     moves = namespace_moves(fleet, app, namespace, caches.helm) if namespace != app.namespace else []
     _patched(files, f"apps/{env}/{name}", [f"../../base/{name}"], patches, moves=moves)
 
@@ -256,7 +256,7 @@ def _cluster(fleet: Fleet, cluster: str, caches: LoweringCaches, patching: set[s
         [kustomize_config([BOOTSTRAP_COMPONENTS, "gotk-sync.yaml"], tenants.lockdown_patches(fleet))])
     groups = {"sources.yaml": plan.cluster_source_objects(fleet, cluster, caches),
               **{name: [doc] for name, doc in plan.kustomization_objects(fleet, cluster, stages).items()},
-              "notifications.yaml": plan.notification_objects(fleet, cluster),
+              "notifications.yaml": plan.notification_objects(fleet, cluster, caches),
               "image-automation.yaml": plan.image_automation_objects(fleet, cluster)}
     for name, docs in groups.items():
         if docs:
@@ -358,14 +358,15 @@ def _stage_apps(fleet: Fleet, cluster: str, stage: plan.ClusterStage, caches: Lo
     if not stage.apps:
         return [], [], [], []
     model = fleet.clusters[cluster]
-    spaces = plan.cluster_namespaces(fleet, cluster)
+    spaces = caches.cluster_namespaces(cluster)
+    env_spaces = caches.env_namespaces(model.env)
     resources, patches, moves = [], [], []
     for name in stage.apps:
         resources.append(f"{root}apps/{model.env}/{name}")
         patch = plan.own_patch(fleet, cluster, name, spaces, caches)
         if patch:
             patches.append((f"{name}-values.yaml", patch, release_patch_target(fleet.apps[name])))
-        if spaces[name] != plan.env_namespace(fleet, model.env, name):
+        if spaces[name] != env_spaces[name]:
             moves += namespace_moves(fleet, fleet.apps[name], spaces[name], caches.helm)
     components = [f"{root}{COMPONENTS_DIR}/{name}" for name in caches.overlay_plan().cluster_components.get(cluster, ())
                   if name in patching]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 
 from gop.compiler.fleet.model import AppModel
 from gop.compiler.emit.yaml import Quoting, dump_yaml
@@ -56,7 +57,7 @@ def chart_files(app: AppModel, caches: HelmCaches | None = None) -> dict[str, st
     chart_yaml = _chart_yaml_parts(app)
     files = _files_without_version(app, chart_yaml, caches)
     chosen = chosen_chart_version(app)
-    version = chosen or _version(files)
+    version = chosen or _version(files, caches.utf8)
     caches.remember_chart_version(app, version)
     if chosen:  # the build notes a chosen version with its content digest (`lower.repository.chart_notes`)
         caches.remember_content_digest(app, _content_digest(app, files))
@@ -71,7 +72,8 @@ def chart_version(app: AppModel, caches: HelmCaches | None = None) -> str:
     caches = caches or HelmCaches()
     version = caches.chart_version(app)
     if version is None:
-        version = chosen_chart_version(app) or _version(_files_without_version(app, _chart_yaml_parts(app), caches))
+        version = chosen_chart_version(app) or _version(_files_without_version(app, _chart_yaml_parts(app), caches),
+                                                        caches.utf8)
         caches.remember_chart_version(app, version)
     return version
 
@@ -135,12 +137,13 @@ def chosen_chart_version(app: AppModel) -> str | None:
     return (app.base.get(APP_CHART) or {}).get("version")
 
 
-def _version(files: dict[str, str]) -> str:
+def _version(files: dict[str, str], utf8: Callable[[str], bytes] = str.encode) -> str:
+    """`utf8`: each text's UTF-8 bytes (`HelmCaches.utf8` has the schema's already)."""
     digest = hashlib.sha256()
     for path in sorted(files):
-        for text in (path, files[path]):
-            data = text.encode()
-            digest.update(len(data).to_bytes(8, "big") + data)
+        for data in (path.encode(), utf8(files[path])):
+            digest.update(len(data).to_bytes(8, "big"))
+            digest.update(data)
     return VERSION_PREFIX + digest.hexdigest()[:12]
 
 

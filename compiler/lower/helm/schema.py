@@ -19,6 +19,10 @@ Invariants:
   prelude's, and mostly the same `values` schemas), so it is built and printed once and kept,
   with its text, in the program's `HelmCaches`; the schemas handed out are copies, so nobody can
   change a kept one. A schema that refers to a recursive record depends on where it is: never kept.
+- The text is printed as its UTF-8 bytes, from the kept bytes of its fields, and decoded once; the
+  program's `HelmCaches` keep the bytes with it (`HelmCaches.utf8`) for the version's digest and
+  the build. Every chart's text holds the duration pattern's `µ` and `μ`, so Python stores it two
+  bytes a character, and encoding that 53 KB text again for each chart costs more than printing it.
 """
 
 from __future__ import annotations
@@ -69,9 +73,13 @@ def chart_schema(app: AppModel) -> dict[str, Any]:
 
 def chart_schema_text(app: AppModel, caches: HelmCaches | None = None) -> str:
     """The text of values.schema.json: `json.dumps(chart_schema(app), indent=2, ensure_ascii=False)`.
-    `caches`: the program's, to build and print each field's schema once for all its charts."""
+    `caches`: the program's, to build and print each field's schema once for all its charts (and
+    which then hold the text's UTF-8 bytes, `HelmCaches.utf8`)."""
     caches = caches or HelmCaches()
-    return _json(_chart_schema(app, caches), 0, caches.schema_texts) + "\n"
+    data = _json(_chart_schema(app, caches), 0, caches) + b"\n"
+    text = data.decode("utf-8")
+    caches.remember_utf8(text, data)
+    return text
 
 
 def _values_schema(record: RecordType, caches: HelmCaches) -> dict[str, Any]:
@@ -95,11 +103,14 @@ def _chart_schema(app: AppModel, caches: HelmCaches) -> dict[str, Any]:
     for name in hidden_fields(parts):
         properties.pop(name, None)
     if WorkloadField.WORKLOAD in properties:  # only the kinds the chart has templates for
-        properties[WorkloadField.WORKLOAD] = {**properties[WorkloadField.WORKLOAD], "enum": kinds_of(parts)}
+        workload = properties[WorkloadField.WORKLOAD]
+        kinds = kinds_of(parts)
+        properties[WorkloadField.WORKLOAD] = caches.kept_schema(
+            (WorkloadField.WORKLOAD, id(workload), *kinds), workload, lambda: {**workload, "enum": kinds})
     for name in MAP_PART_FIELDS:
         if name not in parts and name in properties:
-            properties[name] = {"description": f"Unused: this chart has no {name}.", "type": "object",
-                                "maxProperties": 0}
+            properties[name] = caches.kept_schema((name,), None, lambda: {
+                "description": f"Unused: this chart has no {name}.", "type": "object", "maxProperties": 0})
     if "required" in document:
         document["required"] = [name for name in document["required"] if name in properties]
     return document
@@ -142,9 +153,13 @@ class _Builder:
         return {"$ref": "#/definitions/" + _pointer_escape(name)}
 
     def field(self, field: Field) -> dict[str, Any]:
+        same_field = self.caches.field_schemas.get(id(field))  # most charts' fields are the very same objects
+        if same_field is not None and same_field[0] is field:
+            return same_field[1]
         key = (id(field.type), field.optional, field.has_default, repr(field.default), field.doc)
         kept = self.caches.field_schemas.get(key)
         if kept is not None and kept[0] is field.type:
+            self.caches.field_schemas[id(field)] = (field, kept[1])
             return kept[1]
         refs = self._refs
         schema = dict(self.type(field.type))
@@ -154,6 +169,7 @@ class _Builder:
             schema["default"] = plain(field.default)
         if self._refs == refs:
             self.caches.field_schemas[key] = (field.type, schema)
+            self.caches.field_schemas[id(field)] = (field, schema)
             self.caches.schema_texts[id(schema)] = (schema, {})
         return schema
 
@@ -256,30 +272,60 @@ def _pointer_escape(name: str) -> str:
 
 # ---------------------------------------------------------------- the text
 
-def _json(value: Any, indent: int, kept_texts: dict[int, tuple[dict[str, Any], dict[int, str]]]) -> str:
-    """`json.dumps(value, indent=2, ensure_ascii=False)` for a value that starts `indent` columns in;
-    the texts of a kept field schema (`HelmCaches.schema_texts`) are printed once per indent."""
+def _json(value: Any, indent: int, caches: HelmCaches) -> bytes:
+    """`json.dumps(value, indent=2, ensure_ascii=False)` in UTF-8, for a value that starts `indent`
+    columns in. The texts of a kept schema (`HelmCaches.schema_texts`) are printed once per indent, and
+    so are those of an object of kept schemas and of a list of strings (`HelmCaches.composed_texts`:
+    every chart's `properties` and `required`)."""
     if type(value) is dict:
         if not value:
-            return "{}"
-        kept = kept_texts.get(id(value))
+            return b"{}"
+        kept = caches.schema_texts.get(id(value))
         if kept is None or kept[0] is not value:
-            return _json_object(value, indent, kept_texts)
+            return _composed(value, indent, caches)
         texts = kept[1]
         if indent not in texts:
-            texts[indent] = _json_object(value, indent, kept_texts)
+            texts[indent] = _json_object(value, indent, caches)
         return texts[indent]
     if type(value) in (list, tuple):
         if not value:
-            return "[]"
-        inner = " " * (indent + 2)
-        return "[\n" + ",\n".join(inner + _json(item, indent + 2, kept_texts) for item in value) + "\n" + " " * indent + "]"
+            return b"[]"
+        if all(type(item) is str for item in value):
+            key = (indent, "[", *value)
+            text = caches.composed_texts.get(key)
+            if text is None:
+                text = caches.composed_texts[key] = _json_list(value, indent, caches)
+            return text
+        return _json_list(value, indent, caches)
     if type(value) is str:
-        return _json_string(value)
-    return json.dumps(value, ensure_ascii=False)
+        return _json_string(value).encode("utf-8")
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
-def _json_object(value: dict[str, Any], indent: int, kept_texts: dict[int, tuple[dict[str, Any], dict[int, str]]]) -> str:
-    inner = " " * (indent + 2)
-    entries = (f"{inner}{_json_string(key)}: {_json(item, indent + 2, kept_texts)}" for key, item in value.items())
-    return "{\n" + ",\n".join(entries) + "\n" + " " * indent + "}"
+def _composed(value: dict[str, Any], indent: int, caches: HelmCaches) -> bytes:
+    """The text of an object that is not kept; when its every entry is a kept schema, printed once
+    for every object with those entries (the kept schemas live as long as `caches`: their ids stay theirs)."""
+    kept_texts = caches.schema_texts
+    key: list = [indent, "{"]
+    for name, item in value.items():
+        kept = kept_texts.get(id(item))
+        if kept is None or kept[0] is not item:
+            return _json_object(value, indent, caches)
+        key += (name, id(item))
+    key = tuple(key)
+    text = caches.composed_texts.get(key)
+    if text is None:
+        text = caches.composed_texts[key] = _json_object(value, indent, caches)
+    return text
+
+
+def _json_object(value: dict[str, Any], indent: int, caches: HelmCaches) -> bytes:
+    inner = b" " * (indent + 2)
+    entries = (inner + _json_string(key).encode("utf-8") + b": " + _json(item, indent + 2, caches)
+               for key, item in value.items())
+    return b"{\n" + b",\n".join(entries) + b"\n" + b" " * indent + b"}"
+
+
+def _json_list(value: list | tuple, indent: int, caches: HelmCaches) -> bytes:
+    inner = b" " * (indent + 2)
+    return b"[\n" + b",\n".join(inner + _json(item, indent + 2, caches) for item in value) + b"\n" + b" " * indent + b"]"
