@@ -68,8 +68,15 @@ def test_a_tree_nothing_touched_is_neither_listed_nor_statused(tmp_path, statuse
     monkeypatch.setattr(emit, "_scan", lambda *_: pytest.fail("a watched tree is not listed"))
     statuses.clear()
     reads.clear()
+    compared = []
+    same = outputindex.OutputIndex.same
+    monkeypatch.setattr(outputindex.OutputIndex, "same", lambda self, out, files: compared.extend(files) or same(self, out, files))
     assert write_tree(FILES, out, disk=disk, indexes=indexes).unchanged == sorted(FILES)
     assert statuses == [] and reads == []
+    assert compared == []  # the very bytes checked last time, each file untouched since: not even compared one by one
+    again = FILES | {"README.md": bytes(bytearray(FILES["README.md"]))}  # equal bytes, another object
+    assert write_tree(again, out, disk=disk, indexes=indexes).unchanged == sorted(FILES)
+    assert [path for path, _ in compared] == ["README.md"] and statuses == [] and reads == []
     changed = FILES | {"charts/app3/values.yaml": b"replicas: 30\n"}
     assert write_tree(changed, out, disk=disk, indexes=indexes).written == ["charts/app3/values.yaml"]
     statuses.clear()

@@ -597,12 +597,15 @@ def _pass_files(files: Iterable[tuple[str, str | bytes]], out: str, existing: _E
     chunk: list[tuple[str, bytes]] = []
     size = 0
     normal = index.paths_before if index is not None else {}  # paths found safe and normal by the last build
+    unchanged = index.unchanged if index is not None and index.watch is not None else None
     for path, content in files:
         relative = path if path in normal else safe_relative(path)
         if relative in same:
             raise EmitError(f"refusing to write `{path}`: another path names the same file `{relative}`")
         data = content.encode("utf-8") if isinstance(content, str) else content
         same[relative] = True
+        if unchanged is not None and unchanged(relative, data):
+            continue  # the same bytes object the last build checked, its file untouched since: no chunk needed
         chunk.append((relative, data))
         size += len(data)
         if len(chunk) >= _CHUNK_FILES or size >= _CHUNK_BYTES:
