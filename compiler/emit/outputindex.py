@@ -138,14 +138,11 @@ class OutputIndex:
         nor digest: `data` is the very bytes object the last build checked the file's record
         against, and the tree's watch vouches that the file still has the record's status. False
         says nothing: the file then goes through `same`."""
-        checked = self._checked.get(relative)
+        checked = self._checked.get(relative)  # from the last build's kept records: this index's too
         if checked is None or checked[1] is not data:
             return False
         record = checked[0]
         if self.watch.status(relative) != record[:_STATUS.size]:
-            return False
-        offset = self._offsets.get(relative)
-        if offset is None or self._records[offset:offset + _RECORD_SIZE] != record:
             return False
         self._kept[relative] = record
         self._bytes[relative] = data

@@ -523,19 +523,20 @@ class _Evaluator:
                                 apps[app_name], self._layers(env_leaves, overlay_leaves, app_name, env, touching, own))
                     if read:
                         key += (self.contexts.key_on(read, apps[app_name].kind, apps[app_name].name, env, cluster),)
-                    if key not in cache:
-                        if key in kept:
-                            cache[key] = kept[key]
-                        else:
+                    instance = cache.get(key)
+                    if instance is None:
+                        instance = kept.get(key)
+                        if instance is None:
                             layers = self._layers(env_leaves, overlay_leaves, app_name, env, touching, own)
                             if read:
                                 context = self.contexts.context(apps[app_name].kind, apps[app_name].name, env, cluster)
-                                cache[key] = self._context_instance(apps[app_name], env, layers, context, reported, env_values)
+                                instance = self._context_instance(apps[app_name], env, layers, context, reported, env_values)
                             else:
-                                cache[key] = self._instance(apps[app_name], env, layers, reported)
+                                instance = self._instance(apps[app_name], env, layers, reported)
+                        cache[key] = instance
                         if env:
-                            env_values.setdefault(env, {}).setdefault(app_name, cache[key].env_values)
-                    instances[app_name] = cache[key]
+                            env_values.setdefault(env, {}).setdefault(app_name, instance.env_values)
+                    instances[app_name] = instance
             models[cluster] = _cluster_model(cluster, decl, labels, env or "", instances, by_name)
         self._keep_instances(apps, cache, reported)
         return models, env_values
