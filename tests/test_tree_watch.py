@@ -170,6 +170,10 @@ def test_a_watched_tree_is_written_and_reported_as_one_built_plainly(tmp_path, s
             rng.setstate(state)
             change, kind = _hand_changes(rng, out)
             change()
+        watch = indexes[os.path.realpath(trees["watched"])].watch
+        if watch is not None and watch.refresh():  # what the build will take from it: the listing of a scan
+            scanned = emit._scan(trees["watched"], trees["watched"])
+            assert watch.listing() == (scanned.entries, scanned.directories, scanned.empty_directories), (step, kind)
         reports = {}
         for name, out in trees.items():
             try:

@@ -70,7 +70,7 @@ class TreeWatch:
     """The watches of one output tree, its listing, and the statuses taken since."""
 
     __slots__ = ("_out", "_descriptor", "_closing", "_libc", "_root", "_directories", "_watched", "_names", "_inodes",
-                 "_statuses", "_budget", "_dirty", "_relink", "__weakref__")
+                 "_statuses", "_budget", "_dirty", "_relink", "_entries", "_subdirectories", "_empty", "__weakref__")
 
     @classmethod
     def start(cls, out: str) -> TreeWatch:
@@ -121,6 +121,11 @@ class TreeWatch:
         self._budget = budget
         self._dirty: set[str] = set()  # directories to list again
         self._relink: set[str] = set()  # names whose inode may have changed (their directory is listed again)
+        # The listing as `emit.tree._scan` gives it, kept as the directories are listed: entries (all but
+        # directories, and but the manifest and journal), directories and empty directories, the root none.
+        self._entries: set[str] = set()
+        self._subdirectories: set[str] = set()
+        self._empty: set[str] = set()
 
     def close(self) -> None:
         """Release the descriptor and with it every watch."""
@@ -155,18 +160,7 @@ class TreeWatch:
     def listing(self) -> tuple[set[str], set[str], set[str]]:
         """New sets of the tree's entries (all but directories), directories and empty directories
         (relative paths; the output's root is none of them), as `emit.tree._scan` gives them."""
-        entries: set[str] = set()
-        directories: set[str] = set()
-        empty: set[str] = set()
-        for relative, (_, _, files, subdirectories) in self._directories.items():
-            if relative:
-                directories.add(relative)
-                if not files and not subdirectories:
-                    empty.add(relative)
-                entries.update(f"{relative}/{name}" for name in files)
-            else:
-                entries.update(name for name in files if name not in _NOT_ENTRIES)
-        return entries, directories, empty
+        return set(self._entries), set(self._subdirectories), set(self._empty)
 
     def status(self, relative: str) -> bytes | None:
         """The packed status of the regular file at `relative`, taken since it was last touched; None when unknown."""
@@ -239,6 +233,8 @@ class TreeWatch:
         files: set[str] = set()
         subdirectories: set[str] = set()
         self._directories[relative] = (inode, descriptor, files, subdirectories)
+        if relative:
+            self._subdirectories.add(relative)
         for child in children:
             name = child.name
             below = f"{relative}/{name}" if relative else name
@@ -248,9 +244,10 @@ class TreeWatch:
                 subdirectories.add(name)
                 self._list_anew(below)
             else:
-                files.add(name)
+                self._add_entry(files, relative, name)
                 if child.is_file(follow_symlinks=False):
                     self._watch_file(below)
+        self._note_empty(relative)
 
     def _drop_gone(self, relative: str) -> dict:
         """List the directory at `relative` again and drop the entries gone from it (a directory
@@ -266,7 +263,10 @@ class TreeWatch:
             self._forget(f"{relative}/{name}" if relative else name)
         for name in [name for name in files if name not in children or children[name].is_dir(follow_symlinks=False)]:
             files.discard(name)
-            self._unname(f"{relative}/{name}" if relative else name)
+            below = f"{relative}/{name}" if relative else name
+            self._entries.discard(below)
+            self._unname(below)
+        self._note_empty(relative)
         return children
 
     def _add_new(self, relative: str, children: dict) -> None:
@@ -279,16 +279,35 @@ class TreeWatch:
                     subdirectories.add(name)
                     self._list_anew(below)
                 continue
-            files.add(name)
+            self._add_entry(files, relative, name)
             if not child.is_file(follow_symlinks=False):
                 self._unname(below)  # not a regular file (or no longer one: a symlink, a FIFO...)
             elif below not in self._names or below in self._relink:
                 self._watch_file(below)  # new, or perhaps another inode under the same name
+        self._note_empty(relative)
+
+    def _add_entry(self, files: set[str], relative: str, name: str) -> None:
+        """`name`, not a directory, is in the directory at `relative` (whose `files` it joins)."""
+        files.add(name)
+        if relative:
+            self._entries.add(f"{relative}/{name}")
+        elif name not in _NOT_ENTRIES:
+            self._entries.add(name)
+
+    def _note_empty(self, relative: str) -> None:
+        _, _, files, subdirectories = self._directories[relative]
+        if relative and not files and not subdirectories:
+            self._empty.add(relative)
+        else:
+            self._empty.discard(relative)
 
     def _forget(self, relative: str) -> None:
         """Drop the directory at `relative` and everything under it (gone, or replaced by another)."""
         _, descriptor, files, subdirectories = self._directories.pop(relative)
+        self._subdirectories.discard(relative)
+        self._empty.discard(relative)
         for name in files:
+            self._entries.discard(f"{relative}/{name}")
             self._unname(f"{relative}/{name}")
         for name in subdirectories:
             self._forget(f"{relative}/{name}")
