@@ -13,6 +13,7 @@ import argparse
 import importlib
 import os
 import sys
+import time
 from collections.abc import Sequence
 
 from gop.compiler import gopc_version
@@ -36,11 +37,20 @@ def main(argv: Sequence[str] | None = None, *, resident=None) -> int:
         print(f"gopc {gopc_version()}")
         return EXIT_OK
     if resident is None and argv[:1] == ["build"]:
-        from gop.compiler.commands.serve import served
+        from gop.compiler.commands.serve import served, start_for_next_builds
 
         code = served(argv)
         if code is not None:
             return code
+        started = time.monotonic()
+        code = _run(argv, resident)
+        if code == EXIT_OK:
+            start_for_next_builds(argv, time.monotonic() - started)
+        return code
+    return _run(argv, resident)
+
+
+def _run(argv: list[str], resident) -> int:
     from gop.compiler.commands.report import Reporter
 
     collect_as("command")  # the build server's collector is off for good (`core.collector.serving_builds`)
@@ -228,6 +238,7 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
     what.add_argument("--status", action="store_true", help="say whether a server runs, and what it keeps")
     serve.add_argument("--idle-timeout", type=float, default=1800.0, metavar="SECONDS",
                        help="stop after this long without a build (default: 1800)")
+    serve.add_argument("--first-build", metavar="FILE", help=argparse.SUPPRESS)  # from `serve.start_for_next_builds`
     serve.set_defaults(run="serve:run")
 
 

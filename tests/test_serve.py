@@ -87,6 +87,21 @@ def server(tmp_path: Path):
     assert not path.exists()
 
 
+def on_terminal(*args, cache: Path, cwd: Path, **extra: str) -> tuple[int, str]:
+    """`gopc ARGS` with stdout and stderr on a terminal (a pty): its exit code and what it showed."""
+    controller, terminal = pty.openpty()
+    with subprocess.Popen([GOPC, *map(str, args)], cwd=cwd, stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal,
+                          env=environment(cache, NO_COLOR="1", **extra)) as done:
+        os.close(terminal)
+        shown = b""
+        with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
+            while chunk := os.read(controller, 1 << 16):
+                shown += chunk
+    os.close(controller)
+    assert b"Traceback" not in shown, shown
+    return done.returncode, shown.decode()
+
+
 def same_tree(left: Path, right: Path) -> None:
     """Byte-identical trees, file modes included."""
     left_files = sorted(p.relative_to(left) for p in left.rglob("*") if p.is_file())
@@ -301,17 +316,9 @@ def test_stdout_and_stderr_come_in_the_order_the_build_wrote_them(server, tmp_pa
     edit(program / "apps.gop", 'ORDERS_URL = "', 'API_TOKEN = "hunter2-hunter2"\n    ORDERS_URL = "')
 
     def on_a_terminal(**extra: str) -> str:
-        controller, terminal = pty.openpty()
-        with subprocess.Popen([GOPC, "build", program, "-o", "out", "--check"], cwd=tmp_path, stdin=subprocess.DEVNULL,
-                              stdout=terminal, stderr=terminal, env=environment(server, NO_COLOR="1", **extra)) as done:
-            os.close(terminal)
-            shown = b""
-            with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
-                while chunk := os.read(controller, 1 << 16):
-                    shown += chunk
-        os.close(controller)
-        assert done.returncode == 1
-        return shown.decode()
+        code, shown = on_terminal("build", program, "-o", "out", "--check", cache=server, cwd=tmp_path, **extra)
+        assert code == 1
+        return shown
 
     served = on_a_terminal()
     assert builds_served(server, tmp_path) == 2
@@ -361,3 +368,49 @@ def test_a_hand_edit_of_the_output_is_found_by_a_served_build(server, tmp_path):
     assert builds_served(server, tmp_path) == 3
     status = gopc("serve", "--status", cache=server, cwd=tmp_path).stdout
     assert re.search(rf"builds into {re.escape(os.path.realpath(tmp_path / 'out'))}: its tree watched \(\d+ watches\)", status), status
+
+
+def test_a_build_on_a_terminal_starts_a_server_for_the_next_builds(tmp_path):
+    """As Gradle starts its daemon: a build in its own process, on a terminal, starts a server in
+    the background, which builds the same program at once; the next build, after an edit, is served."""
+    cache = tmp_path / "cache"
+    program = copy_example("shop", tmp_path)
+    code, shown = on_terminal("build", program, "-o", "out", cache=cache, cwd=tmp_path, GOPC_SERVE_AFTER="0")
+    assert code == 0 and "gopc: started a build server for the next builds" in shown, shown
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the server starts, then builds the client's build again: its first
+            status = gopc("serve", "--status", cache=cache, cwd=tmp_path)
+            if status.returncode == 0 and re.search(r"\b1 builds served", status.stdout):
+                break
+            assert time.monotonic() < deadline, status.stdout + status.stderr
+            time.sleep(0.1)
+        assert not list(runtime_dir(cache).rglob("*.first-build"))  # the request it was handed: read and removed
+        edit(program / "apps.gop", "replicas = 1", "replicas = 4")
+        served = gopc("build", program, "-o", "out", "-q", cache=cache, cwd=tmp_path)
+        assert served.returncode == 0, served.stderr
+        assert builds_served(cache, tmp_path) == 2
+        fresh = gopc("build", program, "-o", "fresh", "-q", "--no-cache", cache=tmp_path / "none", cwd=tmp_path)
+        assert fresh.returncode == 0, fresh.stderr
+        same_tree(tmp_path / "out", tmp_path / "fresh")
+        code, shown = on_terminal("build", program, "-o", "out", cache=cache, cwd=tmp_path, GOPC_SERVE_AFTER="0")  # served
+        assert code == 0 and "started a build server" not in shown
+    finally:
+        assert gopc("serve", "--stop", cache=cache, cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize("how", ["a pipe", "CI", "GOPC_NO_SERVER", "--check", "--no-cache", "a fast build"])
+def test_no_server_is_started_from_a_script_in_ci_for_a_fast_build_or_when_asked_not_to(tmp_path, how):
+    cache = tmp_path / "cache"
+    program = copy_example("shop", tmp_path)
+    args = ["build", program, "-o", "out"] + ([how] if how.startswith("--") else [])
+    extra = {"CI": {"CI": "true"}, "GOPC_NO_SERVER": {"GOPC_NO_SERVER": "1"}}.get(how, {})
+    extra["GOPC_SERVE_AFTER"] = "60" if how == "a fast build" else "0"
+    if how == "a pipe":
+        done = gopc(*args, cache=cache, cwd=tmp_path, **extra)
+        code, shown = done.returncode, done.stderr
+    else:
+        code, shown = on_terminal(*args, cache=cache, cwd=tmp_path, **extra)
+    assert code in (0, 1) and "started a build server" not in shown, shown  # --check: 1, the tree differs
+    status = gopc("serve", "--status", cache=cache, cwd=tmp_path)
+    assert status.returncode != 0 and "no build server is running" in status.stderr
