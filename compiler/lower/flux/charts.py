@@ -85,6 +85,16 @@ class RenderedCharts:
         self._helm_version: bytes | None = None
         self._package_digests: dict[str, bytes] = {}
         self._packages: dict[str, Path | None] = {}  # the chart settings (JSON) -> `vendored_package`
+        self._keys: dict[tuple[str, int], tuple[dict[str, Any], RenderKey]] = {}  # see `key`: entries keep their values alive
+
+    def key(self, fleet: Fleet, release: ClusterRelease) -> RenderKey:
+        """The release's `RenderKey` (`_render_key`), worked out once per release and values object:
+        clusters share their instances (and so their values), and the key is read for each cluster."""
+        entry = (release.name, id(release.values))
+        known = self._keys.get(entry)
+        if known is None or known[0] is not release.values:
+            known = self._keys[entry] = (release.values, _render_key(fleet, release, self))
+        return known[1]
 
     def package(self, root: Path, chart: dict[str, Any]) -> Path | None:
         """`vendored_package(root, chart)`, worked out once per chart settings (charts.lock is read
@@ -163,7 +173,7 @@ def cluster_chart_objects(fleet: Fleet, cluster_releases: list[ClusterRelease], 
     missing_chart = None
     for release in cluster_releases:
         try:
-            keys.append(_render_key(fleet, release, rendered))
+            keys.append(rendered.key(fleet, release))
         except FluxLoweringError as error:  # raised after the renderings of the releases before it
             missing_chart = error
             break
@@ -183,7 +193,7 @@ def render_ahead(fleet: Fleet, cluster_releases: list[ClusterRelease], rendered:
     keys = []
     for release in cluster_releases:
         try:
-            keys.append(_render_key(fleet, release, rendered))
+            keys.append(rendered.key(fleet, release))
         except FluxLoweringError:
             continue
     rendered.render(keys)

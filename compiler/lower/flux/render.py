@@ -104,6 +104,7 @@ class ClusterRenderer:
         self._texts: dict[str, str] = {}  # repr(object) -> its YAML text
         self._shared = SharedObjects()  # objects of the apps' charts made once for many releases
         self._shared_pieces: dict[int, Piece] = {}  # id(one of those objects) -> its piece
+        self._chart_pieces: dict[int, tuple[dict[str, Any], Piece]] = {}  # id(a chart rendering's object) -> it, its piece
         self._patch_reprs: dict[int, tuple[dict[str, Any], str]] = {}  # id(patch) -> (patch, repr(patch))
         self._workload_patch_reads: dict[int, tuple[dict[str, Any], bool]] = {}  # id(patch) -> (patch, see _sets_workload_values)
         self._env_values: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}  # see _with_env
@@ -142,7 +143,7 @@ class ClusterRenderer:
             groups.append(self._release_pieces(release))
         chart_docs = cluster_chart_objects(self.fleet, releases.cluster_releases(self.fleet, cluster), self.caches.rendered_charts,
                                            shared=True)  # read to make pieces, never changed
-        groups.append([self._piece(doc) for doc in chart_docs])
+        groups.append([self._chart_piece(doc) for doc in chart_docs])
         if include_flux:
             groups.append([self._piece(doc) for doc in flux_objects(self.fleet, cluster, self.caches)])
         # Clusters that run the same objects (an env's clusters under the same overlays) list the
@@ -225,6 +226,15 @@ class ClusterRenderer:
         if text is None:
             text = self._texts[shape] = dump_yaml([doc])
         return install_key(doc), text
+
+    def _chart_piece(self, doc: dict[str, Any]) -> Piece:
+        """The piece of an object of a `release`'s chart rendering: the rendering's own object,
+        shared by every cluster with that rendering (and never changed), so found by identity
+        before its shape is written out; the entry keeps it alive, so no other takes its id."""
+        known = self._chart_pieces.get(id(doc))
+        if known is None or known[0] is not doc:
+            known = self._chart_pieces[id(doc)] = (doc, self._piece(doc))
+        return known[1]
 
     def _release_piece(self, doc: dict[str, Any]) -> Piece:
         """The piece of an object of a release's chart. The objects several releases share are one
