@@ -41,10 +41,11 @@ import struct
 import sys
 import weakref
 
+from gop.compiler.emit import MANIFEST
 from gop.compiler.emit.outputindex import regular_status
+from gop.compiler.emit.tree import JOURNAL, STAGING
 
-STAGING = ".gopc-staging"
-_NOT_ENTRIES = (".gopc-manifest.json", ".gopc-journal")  # the manifest and journal, at the output's root
+_NOT_ENTRIES = (MANIFEST, JOURNAL)  # not entries of the tree, at the output's root
 
 _IN_MODIFY, _IN_ATTRIB = 0x2, 0x4
 _IN_MOVED_FROM, _IN_MOVED_TO, _IN_CREATE, _IN_DELETE = 0x40, 0x80, 0x100, 0x200
