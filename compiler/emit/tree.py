@@ -64,11 +64,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gop.compiler.emit import MANIFEST
+from gop.compiler.emit import JOURNAL, MANIFEST, STAGING
 from gop.compiler.emit.outputindex import OutputIndex
-JOURNAL = ".gopc-journal"  # in the output while a build changes it: the paths it is changing
 _NEW_SUFFIX = ".gopc-new"  # `.NAME.gopc-new`: NAME being written, renamed over NAME once whole
-STAGING = ".gopc-staging"  # in the output while a build runs: the bytes of its new files, until renamed into place
 _STAGING_MARK = ".made-by-gopc"  # in STAGING from its making: a directory of that name without it is the user's
 # A hard link fails with these where a copy does: too many links, another file system under the
 # output, or a file system without hard links (FAT, exFAT: EPERM; SMB: EOPNOTSUPP; some FUSE: ENOSYS).

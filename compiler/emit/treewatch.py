@@ -41,9 +41,8 @@ import struct
 import sys
 import weakref
 
-from gop.compiler.emit import MANIFEST
+from gop.compiler.emit import JOURNAL, MANIFEST, STAGING
 from gop.compiler.emit.outputindex import regular_status
-from gop.compiler.emit.tree import JOURNAL, STAGING
 
 _NOT_ENTRIES = (MANIFEST, JOURNAL)  # not entries of the tree, at the output's root
 
