@@ -221,6 +221,9 @@ def test_not_watched_off_local_file_systems(tmp_path, monkeypatch):
                       f"37 36 0:40 / {tmp_path} rw,relatime - nfs4 server:/export rw\n")
     assert treewatch.file_system(str(tmp_path / "out"), str(mounts)) == "nfs4"
     assert treewatch.file_system("/elsewhere", str(mounts)) == "ext4"
+    spaced = tmp_path / "nä me"  # the table writes a space as \040, other bytes as they are
+    mounts.write_text(mounts.read_text() + f"38 37 0:41 / {str(spaced).replace(' ', chr(92) + '040')} rw - tmpfs tmpfs rw\n")
+    assert treewatch.file_system(str(spaced / "out"), str(mounts)) == "tmpfs"  # not the NFS mount it is in
     monkeypatch.setattr(treewatch, "file_system", lambda path: "nfs4")
     disk, out, indexes = DiskCache(tmp_path / "cache", b"gopc"), tmp_path / "out", {}
     write_tree(FILES, out, disk=disk, indexes=indexes)

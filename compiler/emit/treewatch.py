@@ -4,9 +4,9 @@ the last build looked, so the next build neither lists its 6,300 directories aga
 status of its 21,475 files (at (1000,3,60): about 0.1 s of a served build's 0.5 s); it lists and
 takes the status of what changed, as watchman and git's fsmonitor spare git its scans.
 
-Input: the output directory's real path (`start`, at a moment no client waits: the build server
-calls it once a build's reply is sent and no other request came); then, at the start of each later
-build into it, the events queued since (`refresh`). Output: the tree's listing as `emit.tree`
+Input: the output directory's real path (`start`, at the end of the first build into it in the
+process: `emit.tree` calls it, about 0.4 s at (1000,3,60)); then, at the start of each later build
+into it, the events queued since (`refresh`). Output: the tree's listing as `emit.tree`
 takes it (`listing`), and the status of each regular file (`status`) that nothing touched since a
 build (or `start`) took it, after it was watched; None for any other file: the caller takes it
 (`observe` keeps what it took).
@@ -37,6 +37,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import re
 import struct
 import sys
 import weakref
@@ -60,6 +61,7 @@ LOCAL_FILE_SYSTEMS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs",
 # A tree may take at most this fraction of the user's watches: a build server keeps at most 4 trees
 # (`emit.tree.OUTPUTS_KEPT` of `commands.serve.PROGRAMS_KEPT` programs), half of them; others' tools need theirs.
 _SHARE_OF_WATCHES = 8
+_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")  # how the mount table writes a space, tab, newline or backslash
 
 
 class Unwatched(Exception):
@@ -367,8 +369,6 @@ def _identity(path: str) -> tuple[int, int]:
     return status.st_dev, status.st_ino
 
 
-
-
 def file_system(path: str, mounts: str = "/proc/self/mountinfo") -> str | None:
     """The type of the file system `path` (a real path) is on, from the mount table; None when unknown."""
     try:
@@ -382,7 +382,7 @@ def file_system(path: str, mounts: str = "/proc/self/mountinfo") -> str | None:
         parts, kind = fields.split(" "), rest.split(" ")[0]
         if len(parts) < 5:
             continue
-        point = parts[4].encode().decode("unicode_escape") if "\\" in parts[4] else parts[4]
+        point = _OCTAL_ESCAPE.sub(lambda escape: chr(int(escape.group(1), 8)), parts[4])  # the kernel's \040 for a space
         inside = path == point or path.startswith(point.rstrip("/") + "/")
         if inside and len(point) >= deepest:  # the last of equal mounts is the one on top
             found, deepest = kind, len(point)
