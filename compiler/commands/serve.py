@@ -113,8 +113,7 @@ def served(argv: list[str]) -> int | None:
         connection.settimeout(2.0)
         connection.connect(str(path))
         connection.settimeout(None)  # a large build takes what it takes
-        connection.sendall(_line({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": _umask(),
-                                  "tty": [_isatty(sys.stdout), _isatty(sys.stderr)]}))
+        connection.sendall(_line(_request(argv, tty=[_isatty(sys.stdout), _isatty(sys.stderr)])))
         asked = True
         reply = _read_line(connection)
     except OSError:
@@ -153,14 +152,18 @@ def start_for_next_builds(argv: list[str], seconds: float) -> None:
         first = path.with_suffix(".first-build")
         descriptor = os.open(first, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
         with os.fdopen(descriptor, "wb") as request:
-            request.write(_line({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": _umask(),
-                                 "tty": [False, False]}))
+            request.write(_line(_request(argv, tty=[False, False])))  # its output is dropped
         _spawn(path, AUTO_IDLE_TIMEOUT, ["--first-build", str(first)])
     except OSError:
         return  # the next build runs here too: nothing is lost
     print(f"gopc: started a build server for the next builds: they reuse this program in memory (`gopc serve "
           f"--status`; it stops after {AUTO_IDLE_TIMEOUT / 60:g} min without a build; GOPC_NO_SERVER=1 builds here "
           f"alone)", file=sys.stderr)
+
+
+def _request(argv: list[str], tty: list[bool]) -> dict:
+    """What a server needs to run `gopc build argv` as this process would (`_as_client`)."""
+    return {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": _umask(), "tty": tty}
 
 
 def _serve_after() -> float:

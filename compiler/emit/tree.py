@@ -314,8 +314,7 @@ def _watched_or_scanned(out: Path, shown: Path, index: OutputIndex | None, inter
 def _watch(index: OutputIndex, out: str) -> None:
     """In a process that builds into `out` again (the build server): watch its tree from now on
     (`emit.treewatch`), unless it is watched already, or cannot be. Once, after the first build
-    into it: listing the tree, taking every status and watching each entry costs about what that
-    build's comparing did."""
+    into it: listing the tree, taking every status and watching each entry (0.4 s at (1000,3,60))."""
     if index.watch is None and not index.watch_refused:
         from gop.compiler.emit.treewatch import TreeWatch, Unwatched
 

@@ -47,6 +47,7 @@ from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
+from gop.compiler.core.identity import by_identity
 from gop.compiler.lower.helm import helm_template
 from gop.compiler.lower.helm.parts import FLUX_ONLY_FIELDS, helm_values
 from gop.compiler.lower.helm.manifests import NOT_WORKLOAD_FIELDS, SharedObjects, chart_values, helm_template_merged
@@ -231,10 +232,7 @@ class ClusterRenderer:
         """The piece of an object of a `release`'s chart rendering: the rendering's own object,
         shared by every cluster with that rendering (and never changed), so found by identity
         before its shape is written out; the entry keeps it alive, so no other takes its id."""
-        known = self._chart_pieces.get(id(doc))
-        if known is None or known[0] is not doc:
-            known = self._chart_pieces[id(doc)] = (doc, self._piece(doc))
-        return known[1]
+        return by_identity(self._chart_pieces, doc, lambda: self._piece(doc))
 
     def _release_piece(self, doc: dict[str, Any]) -> Piece:
         """The piece of an object of a release's chart. The objects several releases share are one
